@@ -1,0 +1,1 @@
+"""Catalog of programmes (issue 4)."""

@@ -1,0 +1,1 @@
+"""HLS delivery to terminal sites and players."""

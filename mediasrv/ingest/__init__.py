@@ -1,0 +1,1 @@
+"""Upload, probe, transcode and publish of media assets."""

@@ -1,0 +1,1 @@
+"""Celery application and thin task wrappers around mediasrv domain functions."""
