@@ -15,19 +15,31 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MEDIASRV_", env_file=None, extra="ignore")
 
     data_dir: Path = Field(default=Path("var"), description="Working data: SQLite files, spool, work dirs")
-    database_url: str = Field(default="", description="SQLAlchemy URL; default sqlite:///<data_dir>/mediasrv.db")
+    database_url: str = Field(
+        default="", description="SQLAlchemy URL; default sqlite:///<data_dir>/mediasrv.db"
+    )
     storage_url: str = Field(
         default="",
         description="file:///dir, or s3://KEY:SECRET@host:port/bucket?secure=false; default file://<data_dir>/objects",
     )
-    broker_url: str = Field(default="", description="Celery broker; default kombu SQLAlchemy transport on SQLite")
+    broker_url: str = Field(
+        default="", description="Celery broker; default kombu SQLAlchemy transport on SQLite"
+    )
 
     max_upload_bytes: int = Field(default=20 * GIB, description="Largest accepted upload")
     x264_preset: str = Field(default="veryfast", description="x264 preset for every rendition")
-    transcode_stall_seconds: float = Field(default=120.0, description="Kill ffmpeg when progress stalls this long")
-    transcode_time_limit_seconds: int = Field(default=6 * 3600, description="Soft time limit of one transcode")
-    lease_seconds: float = Field(default=300.0, description="A job lease; renewed while ffmpeg makes progress")
-    sweep_interval_seconds: float = Field(default=60.0, description="How often expired leases are re-enqueued")
+    transcode_stall_seconds: float = Field(
+        default=120.0, description="Kill ffmpeg when progress stalls this long"
+    )
+    transcode_time_limit_seconds: int = Field(
+        default=6 * 3600, description="Soft time limit of one transcode"
+    )
+    lease_seconds: float = Field(
+        default=300.0, description="A job lease; renewed while ffmpeg makes progress"
+    )
+    sweep_interval_seconds: float = Field(
+        default=60.0, description="How often expired leases are re-enqueued"
+    )
     max_attempts: int = Field(default=3, description="Transcode attempts before an asset is marked failed")
 
     host: str = "127.0.0.1"

@@ -1,0 +1,70 @@
+"""What delivery needs from the catalog of assets: published generations and master playlists."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mediasrv.errors import NotFound
+from mediasrv.ingest.models import Asset, AssetStatus
+from mediasrv.ingest.schemas import PRESENTATIONS
+from mediasrv.media.hls import VariantInfo
+from mediasrv.media.hls import master_playlist as render_master
+from mediasrv.media.profiles import Group
+
+_GROUP_OF = {name.removesuffix(".m3u8"): Group(group) for group, name in PRESENTATIONS.items()}
+
+
+def _ready(session: Session, asset_id: str, *, renditions: bool = False) -> Asset:
+    query = select(Asset).where(Asset.id == asset_id)
+    if renditions:
+        query = query.options(selectinload(Asset.renditions))
+    asset = session.scalar(query)
+    if asset is None:
+        raise NotFound(f"No asset with id {asset_id}.")
+    if asset.status is not AssetStatus.READY or asset.published_generation is None:
+        raise NotFound(f"Asset {asset_id} is {asset.status.value}, not ready to play yet.")
+    return asset
+
+
+def master_playlist(session: Session, asset_id: str, presentation: str) -> str:
+    group = _GROUP_OF.get(presentation)
+    if group is None:
+        raise NotFound(f"No presentation '{presentation}': use master, iptv or iptv-sd.")
+    asset = _ready(session, asset_id, renditions=True)
+    prefix = f"hls/{asset.id}/"
+    variants = [
+        VariantInfo(
+            name=r.name,
+            playlist=r.playlist_key.removeprefix(prefix),
+            bandwidth=r.bandwidth,
+            average_bandwidth=r.average_bandwidth,
+            codecs=r.codecs,
+            width=r.width,
+            height=r.height,
+            frame_rate=r.frame_rate,
+            segment_count=r.segment_count,
+            duration=r.duration_seconds,
+            size_bytes=r.size_bytes,
+        )
+        for r in asset.renditions
+        if group.value in r.groups
+    ]
+    if not variants:
+        raise NotFound(f"Asset {asset_id} has no {presentation} rendition (it is a {asset.kind.value}).")
+    return render_master(variants)
+
+
+def poster_key(session: Session, asset_id: str) -> str:
+    asset = _ready(session, asset_id)
+    if asset.poster_key is None:
+        raise NotFound(f"Asset {asset_id} has no poster (it is a {asset.kind.value}).")
+    return asset.poster_key
+
+
+def published_key(session: Session, asset_id: str, generation: str, path: str) -> str:
+    """The storage key of a file, only inside the generation currently published."""
+    asset = _ready(session, asset_id)
+    if generation != asset.published_generation:
+        raise NotFound("That version of the asset is no longer published: reload the master playlist.")
+    return f"hls/{asset_id}/{generation}/{path}"

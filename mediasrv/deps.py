@@ -1,0 +1,43 @@
+"""Request-scoped dependencies: the app's settings, object store and a database session per request."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from mediasrv.config import Settings
+from mediasrv.db import Database
+from mediasrv.jobs import Dispatcher
+from mediasrv.storage import ObjectStore
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """Commit when the handler succeeds, roll back when it raises."""
+    db: Database = request.app.state.db
+    with db.session_scope() as session:
+        yield session
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_store(request: Request) -> ObjectStore:
+    store: ObjectStore = request.app.state.store
+    return store
+
+
+def get_dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+# scope="function": commit before the response is sent, so a 201 means the row is durable.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+StoreDep = Annotated[ObjectStore, Depends(get_store)]
+DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]

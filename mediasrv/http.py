@@ -1,0 +1,104 @@
+"""HTTP delivery helpers shared by every route that serves stored bytes or playlists."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import re
+from urllib.parse import quote
+
+from fastapi import Request, Response
+from fastapi.responses import StreamingResponse
+
+from mediasrv.errors import MediaError, ObjectNotFound
+from mediasrv.storage import ObjectStore
+
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+IMMUTABLE = "public, max-age=31536000, immutable"
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class RangeNotSatisfiable(MediaError):
+    status_code = 416
+    code = "range_not_satisfiable"
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
+    """(first, last) inclusive for a single 'bytes=' range, None to send the whole object.
+
+    Multi-range and malformed headers are ignored (RFC 9110 lets a server send the full body).
+    """
+    if not header:
+        return None
+    m = _RANGE.match(header.strip())
+    if m is None or (not m[1] and not m[2]):
+        return None
+    if not m[1]:  # suffix: the last N bytes
+        n = int(m[2])
+        if n == 0:
+            raise RangeNotSatisfiable("Requested an empty suffix range.")
+        return max(0, size - n), size - 1
+    first = int(m[1])
+    last = min(int(m[2]), size - 1) if m[2] else size - 1
+    if first >= size or last < first:
+        raise RangeNotSatisfiable(f"Range {header} is outside the object's {size} bytes.")
+    return first, last
+
+
+def _not_modified(request: Request, etag: str) -> bool:
+    inm = request.headers.get("if-none-match")
+    return inm is not None and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")])
+
+
+def object_response(
+    store: ObjectStore,
+    key: str,
+    request: Request,
+    *,
+    cache_control: str,
+    download_name: str | None = None,
+) -> Response:
+    """Serve a stored object with Range, ETag/304, HEAD and the content type the store keeps."""
+    info = store.stat(key)
+    if info is None:
+        raise ObjectNotFound("That file is not in storage (yet): if the asset is still processing, wait.")
+    etag = f'"{info.etag}"'
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Accept-Ranges": "bytes"}
+    if download_name:
+        headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(download_name)}"
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    try:
+        byte_range = parse_range(request.headers.get("range"), info.size)
+    except RangeNotSatisfiable:
+        return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{info.size}"})
+    status, first, length = 200, 0, info.size
+    if byte_range is not None:
+        first, last = byte_range
+        status, length = 206, last - first + 1
+        headers["Content-Range"] = f"bytes {first}-{last}/{info.size}"
+    headers["Content-Length"] = str(length)
+    if request.method == "HEAD":
+        return Response(status_code=status, headers=headers, media_type=info.content_type)
+    return StreamingResponse(
+        store.read(key, offset=first, length=length),
+        status_code=status,
+        headers=headers,
+        media_type=info.content_type,
+    )
+
+
+def playlist_response(request: Request, text: str, *, cache_control: str) -> Response:
+    """A playlist with a content ETag, 304 on a match, gzip when the client accepts it."""
+    body = text.encode("utf-8")
+    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
+    if _not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        body = gzip.compress(body, compresslevel=6, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(body))
+        return Response(status_code=200, headers=headers, media_type=PLAYLIST_TYPE)
+    return Response(body, headers=headers, media_type=PLAYLIST_TYPE)

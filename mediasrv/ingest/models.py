@@ -1,0 +1,94 @@
+"""Assets (uploaded originals) and their renditions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mediasrv.db import Base, utcnow
+
+
+class AssetStatus(StrEnum):
+    UPLOADED = "uploaded"
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
+class AssetKind(StrEnum):
+    PENDING = "pending"  # not probed yet
+    VIDEO = "video"
+    AUDIO = "audio"
+    DOCUMENT = "document"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    source_key: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[AssetKind] = mapped_column(
+        Enum(AssetKind, native_enum=False, length=16), default=AssetKind.PENDING
+    )
+    status: Mapped[AssetStatus] = mapped_column(
+        Enum(AssetStatus, native_enum=False, length=16), default=AssetStatus.UPLOADED, index=True
+    )
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+    source_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    owner_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), default=None)
+
+    # Publishing: outputs of an attempt live under hls/<id>/<generation>/; `published_generation`
+    # flips to it in the same commit that marks the asset ready, so readers never see half an asset.
+    generation: Mapped[str | None] = mapped_column(String(32), default=None)
+    published_generation: Mapped[str | None] = mapped_column(String(32), default=None)
+    poster_key: Mapped[str | None] = mapped_column(String(255), default=None)
+
+    # Job lease: the worker holding it renews it while ffmpeg makes progress; the sweep re-enqueues
+    # assets whose lease expired (a worker killed outright loses its broker message).
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
+    lease_expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    renditions: Mapped[list[Rendition]] = relationship(
+        back_populates="asset", cascade="all, delete-orphan", order_by="Rendition.bandwidth"
+    )
+
+
+class Rendition(Base):
+    __tablename__ = "renditions"
+    __table_args__ = (UniqueConstraint("asset_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(32))
+    groups: Mapped[list[str]] = mapped_column(JSON)
+    playlist_key: Mapped[str] = mapped_column(String(255))
+    codecs: Mapped[str] = mapped_column(String(64))
+    width: Mapped[int] = mapped_column(Integer, default=0)
+    height: Mapped[int] = mapped_column(Integer, default=0)
+    frame_rate: Mapped[float] = mapped_column(Float, default=0.0)
+    bandwidth: Mapped[int] = mapped_column(Integer)
+    average_bandwidth: Mapped[int] = mapped_column(Integer)
+    segment_count: Mapped[int] = mapped_column(Integer)
+    duration_seconds: Mapped[float] = mapped_column(Float)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+
+    asset: Mapped[Asset] = relationship(back_populates="renditions")

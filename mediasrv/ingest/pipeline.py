@@ -1,0 +1,338 @@
+"""probe -> transcode -> publish, for one asset. Idempotent and safe to run twice at once.
+
+A run first claims the asset with a conditional UPDATE (a lease). Outputs go under a fresh generation
+prefix hls/<id>/<generation>/, which nothing points at until the final commit flips
+`published_generation` to it; a retried run gets a new generation and so starts clean, and the leftovers
+of earlier runs are deleted after the flip. The lease is renewed while ffmpeg makes progress; when
+a worker dies, the lease expires and `sweep` re-enqueues the asset.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import socket
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+
+from mediasrv.config import Settings
+from mediasrv.db import Database, utcnow
+from mediasrv.errors import MediaProcessingError, StorageUnavailable
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
+from mediasrv.ingest.sniff import Sniffed, sniff
+from mediasrv.jobs import TRANSCODE, Dispatcher
+from mediasrv.media.hls import VariantInfo, measure_variant
+from mediasrv.media.plan import build_plan
+from mediasrv.media.probe import MediaInfo, probe
+from mediasrv.media.runner import run_ffmpeg
+from mediasrv.storage import ObjectStore
+
+log = logging.getLogger(__name__)
+
+CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
+_PROGRESS_EVERY = 1.0  # seconds between progress/lease writes
+_DOWNLOADED, _ENCODED = 2.0, 95.0  # progress percent at the end of each stage
+
+
+class LeaseLost(Exception):
+    """Another worker owns this asset now (our lease expired and it was re-claimed)."""
+
+
+@dataclass(frozen=True)
+class Context:
+    db: Database
+    store: ObjectStore
+    settings: Settings
+    worker_id: str = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def hls_prefix(asset_id: str, generation: str) -> str:
+    return f"hls/{asset_id}/{generation}/"
+
+
+def process_asset(ctx: Context, asset_id: str) -> AssetStatus | None:
+    """Run the whole job for one asset. Returns its final status, or None when there was nothing to do.
+
+    Raises StorageUnavailable (after releasing the lease) so the caller can retry later.
+    """
+    generation = claim(ctx, asset_id)
+    if generation is None:
+        return None
+    workdir = ctx.settings.work_dir / f"{asset_id}-{generation}"
+    try:
+        _run(ctx, asset_id, generation, workdir)
+        return AssetStatus.READY
+    except LeaseLost:
+        log.warning("asset %s: lease lost to another worker; leaving it", asset_id)
+        return None
+    except StorageUnavailable:
+        release(ctx, asset_id, generation)
+        raise
+    except MediaProcessingError as exc:
+        fail(ctx, asset_id, exc.message, generation=generation)
+        return AssetStatus.FAILED
+    except Exception as exc:
+        log.exception("asset %s: unexpected error", asset_id)
+        fail(
+            ctx,
+            asset_id,
+            f"Processing failed unexpectedly ({type(exc).__name__}: {exc}). "
+            "An administrator can retry it once the cause is fixed.",
+            generation=generation,
+        )
+        raise
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def claim(ctx: Context, asset_id: str) -> str | None:
+    """Take the lease on an asset that needs work; None when it is done, failed or leased by another."""
+    now = utcnow()
+    generation = uuid.uuid4().hex[:12]
+    with ctx.db.session_scope() as session:
+        asset = session.get(Asset, asset_id)
+        if asset is None or asset.status in (AssetStatus.READY, AssetStatus.FAILED):
+            return None
+        if asset.attempts >= ctx.settings.max_attempts:
+            reason = asset.error or "the worker processing it stopped each time"
+            asset.status, asset.error = (
+                AssetStatus.FAILED,
+                f"Gave up after {asset.attempts} attempts: {reason}",
+            )
+            asset.lease_owner = asset.lease_expires_at = None
+            return None
+        claimed = session.execute(
+            update(Asset)
+            .where(
+                Asset.id == asset_id,
+                Asset.status.in_([AssetStatus.UPLOADED, AssetStatus.PROCESSING]),
+                or_(Asset.lease_expires_at.is_(None), Asset.lease_expires_at < now),
+            )
+            .values(
+                status=AssetStatus.PROCESSING,
+                lease_owner=ctx.worker_id,
+                lease_expires_at=now + timedelta(seconds=ctx.settings.lease_seconds),
+                generation=generation,
+                attempts=Asset.attempts + 1,
+                progress=0.0,
+                error=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        return generation if claimed.rowcount == 1 else None
+
+
+def report_progress(ctx: Context, asset_id: str, generation: str, percent: float) -> None:
+    """Store progress and renew the lease; raise LeaseLost if the asset was re-claimed meanwhile."""
+    with ctx.db.session_scope() as session:
+        result = session.execute(
+            update(Asset)
+            .where(
+                Asset.id == asset_id, Asset.generation == generation, Asset.status == AssetStatus.PROCESSING
+            )
+            .values(
+                progress=percent, lease_expires_at=utcnow() + timedelta(seconds=ctx.settings.lease_seconds)
+            )
+            .execution_options(synchronize_session=False)
+        )
+    if result.rowcount != 1:
+        raise LeaseLost(asset_id)
+
+
+def release(ctx: Context, asset_id: str, generation: str) -> None:
+    """Give the lease back after a transient failure; the attempt does not count against the asset."""
+    with ctx.db.session_scope() as session:
+        session.execute(
+            update(Asset)
+            .where(Asset.id == asset_id, Asset.generation == generation)
+            .values(
+                status=AssetStatus.UPLOADED,
+                lease_owner=None,
+                lease_expires_at=None,
+                attempts=Asset.attempts - 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
+def fail(ctx: Context, asset_id: str, reason: str, *, generation: str | None = None) -> None:
+    """Mark an asset failed with a reason a producer can act on (only if we still own it, when given)."""
+    with ctx.db.session_scope() as session:
+        query = update(Asset).where(Asset.id == asset_id, Asset.status != AssetStatus.READY)
+        if generation is not None:
+            query = query.where(Asset.generation == generation)
+        session.execute(
+            query.values(
+                status=AssetStatus.FAILED, error=reason, lease_owner=None, lease_expires_at=None
+            ).execution_options(synchronize_session=False)
+        )
+
+
+def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
+    with ctx.db.session_scope() as session:
+        asset = session.get_one(Asset, asset_id)
+        source_key, filename = asset.source_key, asset.filename
+    workdir.mkdir(parents=True, exist_ok=True)
+    source = workdir / ("source" + Path(filename).suffix.lower()[:8])
+    ctx.store.get_file(source_key, source)
+    report_progress(ctx, asset_id, generation, _DOWNLOADED)
+
+    with source.open("rb") as f:
+        if sniff(f.read(4096)) is Sniffed.PDF:
+            _publish_document(ctx, asset_id, generation, source)
+            return
+
+    info = probe(source)
+    kind = AssetKind.VIDEO if info.video is not None else AssetKind.AUDIO
+    with ctx.db.session_scope() as session:
+        asset = session.get_one(Asset, asset_id)
+        asset.kind, asset.duration_seconds, asset.source_info = kind, info.duration, info.as_dict()
+
+    outdir = workdir / "out"
+    plan = build_plan(source, info, outdir, preset=ctx.settings.x264_preset)
+    last = [0.0]
+
+    def on_progress(percent: float) -> None:
+        if time.monotonic() - last[0] >= _PROGRESS_EVERY:
+            last[0] = time.monotonic()
+            report_progress(ctx, asset_id, generation, _DOWNLOADED + percent * (_ENCODED - _DOWNLOADED) / 100)
+
+    run_ffmpeg(
+        plan.args,
+        duration=info.duration,
+        on_progress=on_progress,
+        stall_timeout=ctx.settings.transcode_stall_seconds,
+    )
+    variants = [measure_variant(outdir, spec) for spec in plan.renditions]
+    poster = plan.poster if plan.poster is not None and plan.poster.exists() else None
+    prefix = hls_prefix(asset_id, generation)
+    _upload_tree(ctx.store, outdir, prefix)
+    report_progress(ctx, asset_id, generation, 99.0)
+    groups = {spec.name: [g.value for g in spec.groups] for spec in plan.renditions}
+    _finish(
+        ctx,
+        asset_id,
+        generation,
+        info,
+        variants,
+        groups,
+        poster_key=prefix + poster.relative_to(outdir).as_posix() if poster else None,
+    )
+
+
+def _upload_tree(store: ObjectStore, root: Path, prefix: str) -> None:
+    """Put every file under root into the store, then check that all of them are there at full size."""
+    files = sorted(p for p in root.rglob("*") if p.is_file())
+
+    def put(path: Path) -> None:
+        rel = path.relative_to(root).as_posix()
+        store.put_file(
+            prefix + rel, path, content_type=CONTENT_TYPES.get(path.suffix, "application/octet-stream")
+        )
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(put, files))  # list() re-raises the first upload error
+    stored = {info.key: info.size for info in store.list(prefix)}
+    missing = [p for p in files if stored.get(prefix + p.relative_to(root).as_posix()) != p.stat().st_size]
+    if missing:
+        raise StorageUnavailable(f"{len(missing)} output files did not reach storage intact; will retry.")
+
+
+def _finish(
+    ctx: Context,
+    asset_id: str,
+    generation: str,
+    info: MediaInfo,
+    variants: list[VariantInfo],
+    groups: dict[str, list[str]],
+    *,
+    poster_key: str | None,
+) -> None:
+    prefix = hls_prefix(asset_id, generation)
+    with ctx.db.session_scope() as session:
+        asset = session.get_one(Asset, asset_id)
+        if asset.generation != generation or asset.status is not AssetStatus.PROCESSING:
+            raise LeaseLost(asset_id)
+        asset.renditions.clear()
+        session.flush()  # the unique (asset, name) rows of an earlier generation go first
+        for v in variants:
+            asset.renditions.append(
+                Rendition(
+                    name=v.name,
+                    groups=groups[v.name],
+                    playlist_key=prefix + v.playlist,
+                    codecs=v.codecs,
+                    width=v.width,
+                    height=v.height,
+                    frame_rate=v.frame_rate,
+                    bandwidth=v.bandwidth,
+                    average_bandwidth=v.average_bandwidth,
+                    segment_count=v.segment_count,
+                    duration_seconds=v.duration,
+                    size_bytes=v.size_bytes,
+                )
+            )
+        _mark_ready(asset, generation, poster_key=poster_key)
+    _delete_other_generations(ctx.store, asset_id, keep=generation)
+
+
+def _mark_ready(asset: Asset, generation: str, *, poster_key: str | None) -> None:
+    asset.status, asset.progress, asset.error = AssetStatus.READY, 100.0, None
+    asset.published_generation, asset.poster_key = generation, poster_key
+    asset.lease_owner = asset.lease_expires_at = None
+
+
+def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path) -> None:
+    """PDF courseware is kept as uploaded; a truncated PDF (no %%EOF at the end) is refused."""
+    with source.open("rb") as f:
+        f.seek(max(0, source.stat().st_size - 2048))
+        if b"%%EOF" not in f.read():
+            raise MediaProcessingError(
+                "The PDF is incomplete (its end marker is missing): it was probably cut off during "
+                "upload or export. Save it again and re-upload."
+            )
+    with ctx.db.session_scope() as session:
+        asset = session.get_one(Asset, asset_id)
+        if asset.generation != generation:
+            raise LeaseLost(asset_id)
+        asset.kind = AssetKind.DOCUMENT
+        _mark_ready(asset, generation, poster_key=None)
+
+
+def _delete_other_generations(store: ObjectStore, asset_id: str, *, keep: str) -> None:
+    """Remove outputs of earlier or abandoned runs; failures only leave garbage, so they are logged."""
+    try:
+        stale = {info.key.split("/")[2] for info in store.list(f"hls/{asset_id}/")} - {keep}
+        for generation in stale:
+            store.delete_prefix(hls_prefix(asset_id, generation))
+    except StorageUnavailable:
+        log.warning("asset %s: could not remove old outputs; they are unreferenced", asset_id)
+
+
+def sweep(ctx: Context, dispatcher: Dispatcher) -> list[str]:
+    """Re-enqueue assets whose worker vanished (lease expired) or whose enqueue never happened."""
+    now = utcnow()
+    stuck_upload = now - timedelta(seconds=2 * ctx.settings.sweep_interval_seconds)
+    with ctx.db.session_scope() as session:
+        ids = list(
+            session.scalars(
+                select(Asset.id).where(
+                    or_(
+                        (Asset.status == AssetStatus.PROCESSING) & (Asset.lease_expires_at < now),
+                        (Asset.status == AssetStatus.UPLOADED) & (Asset.updated_at < stuck_upload),
+                    )
+                )
+            )
+        )
+    for asset_id in ids:
+        dispatcher.send(TRANSCODE, asset_id)
+    if ids:
+        log.info("sweep re-enqueued %d assets: %s", len(ids), ", ".join(ids))
+    return ids

@@ -1,0 +1,117 @@
+"""/api/v1/assets: upload, status, source download, retry."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
+
+from mediasrv.auth import AdminDep, ProducerDep
+from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
+from mediasrv.errors import UploadTooLarge
+from mediasrv.http import object_response
+from mediasrv.ingest import service
+from mediasrv.ingest.models import AssetStatus
+from mediasrv.ingest.schemas import AssetOut, AssetPage
+from mediasrv.ingest.spool import human_size, receive_upload
+from mediasrv.jobs import TRANSCODE, enqueue_after_commit
+
+router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
+
+_MULTIPART_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "film, audio or PDF"},
+                        "title": {"type": "string", "description": "defaults to the file name"},
+                    },
+                }
+            }
+        },
+    }
+}
+_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small fields
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=AssetOut,
+    openapi_extra=_MULTIPART_BODY,
+    responses={200: {"model": AssetOut, "description": "The same bytes were uploaded before: that asset"}},
+)
+async def upload_asset(
+    request: Request,
+    response: Response,
+    caller: ProducerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+) -> AssetOut:
+    """Upload a film, audio lecture or PDF (multipart field `file`); it is transcoded in the background."""
+    declared = int(request.headers.get("content-length") or 0)
+    if declared > settings.max_upload_bytes + _MULTIPART_OVERHEAD:
+        # Refuse before a producer on a slow line spends hours sending it.
+        raise UploadTooLarge(
+            f"The upload is {human_size(declared)}, over the {human_size(settings.max_upload_bytes)} limit: "
+            "split the film or export it at a lower bitrate."
+        )
+    upload = await receive_upload(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        spool_dir=settings.spool_dir,
+        max_bytes=settings.max_upload_bytes,
+    )
+    asset, created = await run_in_threadpool(
+        service.register_upload, session, store, upload=upload, title=upload.fields.get("title"), owner=caller
+    )
+    if created:
+        enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
+    else:
+        response.status_code = 200
+    return AssetOut.of(asset)
+
+
+@router.get("", response_model=AssetPage)
+def list_assets(
+    caller: ProducerDep,
+    session: SessionDep,
+    status: AssetStatus | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> AssetPage:
+    """Assets, newest first: a producer's own, or every asset for an administrator."""
+    rows, total = service.list_assets(session, caller=caller, status=status, limit=limit, offset=offset)
+    return AssetPage(items=[AssetOut.of(a) for a in rows], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{asset_id}", response_model=AssetOut)
+def get_asset(asset_id: str, caller: ProducerDep, session: SessionDep) -> AssetOut:
+    """Status, progress, error reason, kind, duration, source properties, renditions and links."""
+    return AssetOut.of(service.get_asset(session, asset_id, caller=caller))
+
+
+@router.get("/{asset_id}/source", response_class=Response)
+def download_source(
+    asset_id: str, request: Request, caller: ProducerDep, session: SessionDep, store: StoreDep
+) -> Response:
+    """The original upload as it was received (Range supported)."""
+    asset = service.get_asset(session, asset_id, caller=caller)
+    return object_response(
+        store, asset.source_key, request, cache_control="private, max-age=3600", download_name=asset.filename
+    )
+
+
+@router.post("/{asset_id}/retry", response_model=AssetOut)
+def retry_asset(asset_id: str, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep) -> AssetOut:
+    """Process a failed asset again from the start."""
+    asset = service.retry_asset(session, asset_id)
+    enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
+    return AssetOut.of(asset)

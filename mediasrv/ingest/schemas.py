@@ -1,0 +1,94 @@
+"""API shapes of assets."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+
+PRESENTATIONS = {"mobile": "master.m3u8", "iptv": "iptv.m3u8", "iptv-sd": "iptv-sd.m3u8"}
+
+
+class RenditionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    name: str
+    groups: list[str]
+    codecs: str
+    width: int
+    height: int
+    frame_rate: float
+    bandwidth: int
+    average_bandwidth: int
+    segment_count: int
+    duration_seconds: float
+    size_bytes: int
+
+
+class AssetLinks(BaseModel):
+    """Where to play or fetch the asset; present once it is ready."""
+
+    master: str | None = None
+    iptv: str | None = None
+    iptv_sd: str | None = None
+    poster: str | None = None
+    source: str
+
+
+class AssetOut(BaseModel):
+    id: str
+    title: str
+    filename: str
+    status: AssetStatus
+    progress: float
+    error: str | None
+    kind: AssetKind
+    size_bytes: int
+    sha256: str
+    duration_seconds: float | None
+    source: dict[str, Any] | None
+    renditions: list[RenditionOut]
+    links: AssetLinks
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, asset: Asset) -> AssetOut:
+        hls = asset.status is AssetStatus.READY and bool(asset.renditions)
+        base = f"/hls/{asset.id}/"
+        links = AssetLinks(
+            master=base + PRESENTATIONS["mobile"] if hls else None,
+            iptv=base + PRESENTATIONS["iptv"] if hls else None,
+            iptv_sd=base + PRESENTATIONS["iptv-sd"] if hls else None,
+            poster=base + "poster.jpg" if asset.poster_key and hls else None,
+            source=f"/api/v1/assets/{asset.id}/source",
+        )
+        return cls(
+            id=asset.id,
+            title=asset.title,
+            filename=asset.filename,
+            status=asset.status,
+            progress=round(asset.progress, 1),
+            error=asset.error,
+            kind=asset.kind,
+            size_bytes=asset.size_bytes,
+            sha256=asset.sha256,
+            duration_seconds=asset.duration_seconds,
+            source=asset.source_info,
+            renditions=[RenditionOut.model_validate(r) for r in asset.renditions],
+            links=links,
+            attempts=asset.attempts,
+            created_at=asset.created_at,
+            updated_at=asset.updated_at,
+        )
+
+
+class AssetPage(BaseModel):
+    items: list[AssetOut]
+    total: int
+    limit: int
+    offset: int

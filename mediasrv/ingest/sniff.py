@@ -1,0 +1,88 @@
+"""Cheap first-bytes check at upload time: refuse what cannot be a film, an audio lecture or a PDF.
+
+The worker's ffprobe is the real judge; this only turns away text, archives, pictures and programs
+at once, with a message, instead of after a trip through the queue.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Sniffed(StrEnum):
+    MEDIA = "media"
+    PDF = "pdf"
+
+
+_MEDIA_MAGIC: tuple[tuple[int, bytes], ...] = (
+    (4, b"ftyp"),  # MP4, MOV, M4A, 3GP
+    (0, b"\x1a\x45\xdf\xa3"),  # Matroska, WebM
+    (0, b"\x00\x00\x01\xba"),  # MPEG program stream (VOB, .mpg)
+    (0, b"\x00\x00\x01\xb3"),  # MPEG-1/2 elementary video
+    (0, b"FLV"),
+    (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),  # ASF: WMV, WMA
+    (0, b"ID3"),  # MP3 with tags
+    (0, b"fLaC"),
+    (0, b"OggS"),
+    (0, b"#!AMR"),
+    (0, b".RMF"),  # RealMedia, still found in old archives
+    (4, b"moov"),  # QuickTime without ftyp
+    (4, b"mdat"),
+    (4, b"wide"),
+    (4, b"free"),
+)
+
+# Things people upload by mistake, named so the message can say what the file looks like.
+_KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
+    (b"PK\x03\x04", "a ZIP archive or an Office document"),
+    (b"\xd0\xcf\x11\xe0", "an old Office document (.doc/.ppt/.xls)"),
+    (b"Rar!", "a RAR archive"),
+    (b"7z\xbc\xaf", "a 7-Zip archive"),
+    (b"\x89PNG", "a PNG picture"),
+    (b"\xff\xd8\xff", "a JPEG picture"),
+    (b"GIF8", "a GIF picture"),
+    (b"MZ", "a Windows program"),
+    (b"\x7fELF", "a Linux program"),
+)
+
+
+def _is_mpeg_ts(head: bytes) -> bool:
+    for packet in (188, 192):  # plain TS, and M2TS with a 4-byte timestamp prefix
+        offset = 0 if packet == 188 else 4
+        if len(head) >= offset + 3 * packet and all(head[offset + i * packet] == 0x47 for i in range(3)):
+            return True
+    return False
+
+
+def _is_riff_media(head: bytes) -> bool:
+    return head[:4] == b"RIFF" and head[8:12] in (b"WAVE", b"AVI ")
+
+
+def _is_mpeg_audio(head: bytes) -> bool:
+    # MP3 frame sync (11 bits set) or ADTS AAC; layer bits must not be the reserved 00 for MP3.
+    return (len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xE0) == 0xE0 and (head[1] & 0x06) != 0) or (
+        len(head) >= 2 and head[0] == 0xFF and (head[1] & 0xF6) == 0xF0
+    )
+
+
+def sniff(head: bytes) -> Sniffed | None:
+    """Classify by the first bytes (give at least 1 KiB); None when it is not anything we accept."""
+    if head.startswith(b"%PDF-"):
+        return Sniffed.PDF
+    if any(head[offset : offset + len(magic)] == magic for offset, magic in _MEDIA_MAGIC):
+        return Sniffed.MEDIA
+    if _is_mpeg_ts(head) or _is_riff_media(head) or _is_mpeg_audio(head):
+        return Sniffed.MEDIA
+    return None
+
+
+def describe(head: bytes) -> str:
+    """What an unaccepted file looks like, in words a producer knows."""
+    for magic, what in _KNOWN_OTHERS:
+        if head.startswith(magic):
+            return what
+    try:
+        head[:512].decode("utf-8")
+    except UnicodeDecodeError:
+        return "an unknown binary format"
+    return "plain text"

@@ -1,0 +1,169 @@
+"""Receive a multipart upload straight from the request stream into a spool file, hashing on the way.
+
+Starlette's own form parsing would first copy the file into a temporary file of its own; parsing the
+stream here means one disk write, constant memory, SHA-256 computed as bytes arrive, and the size
+limit enforced while receiving rather than after.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import BinaryIO
+
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from mediasrv.errors import EmptyUpload, MediaError, UploadTooLarge
+
+HEAD_BYTES = 4096
+MAX_FIELD_BYTES = 64 * 1024
+
+
+@dataclass
+class SpooledUpload:
+    path: Path
+    filename: str
+    size: int
+    sha256: str
+    head: bytes
+    fields: dict[str, str] = field(default_factory=dict)
+
+    def discard(self) -> None:
+        self.path.unlink(missing_ok=True)
+
+
+def clean_filename(raw: str) -> str:
+    """The last path component of what the browser sent (Windows or POSIX), without control characters."""
+    name = PureWindowsPath(PurePosixPath(raw).name).name
+    name = "".join(ch for ch in name if ch.isprintable()).strip()
+    return name[:255] or "upload"
+
+
+def human_size(n: int) -> str:
+    size = float(n)
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+class _Receiver:
+    """Callbacks for python-multipart's push parser: one file part named 'file', small text fields."""
+
+    def __init__(self, spool: BinaryIO, max_bytes: int) -> None:
+        self.spool = spool
+        self.max_bytes = max_bytes
+        self.sha = hashlib.sha256()
+        self.size = 0
+        self.head = bytearray()
+        self.filename: str | None = None
+        self.fields: dict[str, str] = {}
+        self._header_field = bytearray()
+        self._header_value = bytearray()
+        self._headers: dict[bytes, bytes] = {}
+        self._name = ""
+        self._is_file = False
+        self._value = bytearray()
+        self._field_bytes = 0
+
+    def on_part_begin(self) -> None:
+        self._headers = {}
+        self._value = bytearray()
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._header_value += data[start:end]
+
+    def on_header_end(self) -> None:
+        self._headers[bytes(self._header_field).lower()] = bytes(self._header_value)
+        self._header_field.clear()
+        self._header_value.clear()
+
+    def on_headers_finished(self) -> None:
+        _, params = parse_options_header(self._headers.get(b"content-disposition", b""))
+        self._name = params.get(b"name", b"").decode("utf-8", "replace")
+        raw_filename = params.get(b"filename")
+        self._is_file = raw_filename is not None
+        if self._is_file:
+            if self._name != "file" or self.filename is not None:
+                raise MediaError("Send exactly one file, in the form field named 'file'.")
+            self.filename = clean_filename((raw_filename or b"").decode("utf-8", "replace"))
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self._is_file:
+            self.size += len(chunk)
+            if self.size > self.max_bytes:
+                raise UploadTooLarge(
+                    f"'{self.filename}' is larger than the {human_size(self.max_bytes)} limit: "
+                    "split the film or export it at a lower bitrate."
+                )
+            if len(self.head) < HEAD_BYTES:
+                self.head += chunk[: HEAD_BYTES - len(self.head)]
+            self.sha.update(chunk)
+            self.spool.write(chunk)
+        else:
+            self._field_bytes += len(chunk)
+            if self._field_bytes > MAX_FIELD_BYTES:
+                raise MediaError("Form fields are too long (64 KiB at most in all).")
+            self._value += chunk
+
+    def on_part_end(self) -> None:
+        if not self._is_file and self._name:
+            self.fields[self._name] = self._value.decode("utf-8", "replace")
+
+
+async def receive_upload(
+    content_type: str, body: AsyncIterator[bytes], *, spool_dir: Path, max_bytes: int
+) -> SpooledUpload:
+    """Parse a multipart/form-data body into a spool file; on any error the spool file is removed."""
+    ctype, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if ctype != b"multipart/form-data" or not boundary:
+        raise MediaError("Send the file as multipart/form-data with the file in a field named 'file'.")
+    spool_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="upload-", dir=spool_dir)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as spool:
+            receiver = _Receiver(spool, max_bytes)
+            parser = MultipartParser(boundary, callbacks=_callbacks(receiver))  # type: ignore[arg-type]
+            async for chunk in body:
+                parser.write(chunk)
+            parser.finalize()
+        if receiver.filename is None:
+            raise MediaError("No file in the upload: put it in a form field named 'file'.")
+        if receiver.size == 0:
+            raise EmptyUpload(
+                f"'{receiver.filename}' is empty (0 bytes): check the export and upload it again."
+            )
+        return SpooledUpload(
+            path=path,
+            filename=receiver.filename,
+            size=receiver.size,
+            sha256=receiver.sha.hexdigest(),
+            head=bytes(receiver.head),
+            fields=receiver.fields,
+        )
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _callbacks(r: _Receiver) -> dict[str, object]:
+    return {
+        "on_part_begin": r.on_part_begin,
+        "on_part_data": r.on_part_data,
+        "on_part_end": r.on_part_end,
+        "on_header_field": r.on_header_field,
+        "on_header_value": r.on_header_value,
+        "on_header_end": r.on_header_end,
+        "on_headers_finished": r.on_headers_finished,
+    }

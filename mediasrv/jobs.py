@@ -1,0 +1,47 @@
+"""Background jobs: sent by task name after the database commit. The only module that imports Celery."""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from celery import Celery
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+log = logging.getLogger(__name__)
+
+TRANSCODE = "mediasrv.transcode"
+SWEEP = "mediasrv.sweep"
+QUEUES = {TRANSCODE: "transcode", SWEEP: "default"}
+
+
+class Dispatcher(Protocol):
+    def send(self, task: str, *args: str) -> None: ...
+
+
+class CeleryDispatcher:
+    """Sends tasks by name through the broker; the API process never imports the task code."""
+
+    def __init__(self, broker_url: str) -> None:
+        self.app = Celery("mediasrv-client", broker=broker_url, set_as_current=False)
+        self.app.conf.broker_connection_retry_on_startup = True
+
+    def send(self, task: str, *args: str) -> None:
+        self.app.send_task(task, args=list(args), queue=QUEUES[task])
+
+
+def enqueue_after_commit(session: Session, dispatcher: Dispatcher, task: str, *args: str) -> None:
+    """Send the task once the current transaction commits, so the worker finds the row it is given.
+
+    A failed send is logged, not raised: the row is committed in a state the periodic sweep
+    re-enqueues, so a broker outage delays work instead of losing it.
+    """
+
+    def _send(_session: Session) -> None:
+        try:
+            dispatcher.send(task, *args)
+        except Exception:
+            log.exception("could not enqueue %s%r; the sweep will retry", task, args)
+
+    event.listen(session, "after_commit", _send, once=True)

@@ -1,0 +1,186 @@
+"""An ObjectStore on a local directory, for development, tests and single-host installs."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from mediasrv.errors import ObjectNotFound, StorageUnavailable
+from mediasrv.storage.base import CHUNK, ObjectInfo, check_key
+
+# Temp files share this prefix so list() can skip a write in progress (or one left by a crash).
+_TMP_PREFIX = ".tmp-"
+
+# A local directory keeps no per-object metadata, so the content type follows the key's suffix.
+# Every key mediasrv writes has a telling suffix, so a sidecar file would buy nothing.
+_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".jpg": "image/jpeg",
+    ".pdf": "application/pdf",
+    ".aac": "audio/aac",
+    ".json": "application/json",
+}
+
+
+def content_type_for(key: str) -> str:
+    return _TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
+
+
+def check_prefix(prefix: str) -> str:
+    """A list/delete prefix: empty (everything) or a valid key, optionally ending in '/'."""
+    if prefix:
+        check_key(prefix.removesuffix("/"))
+    return prefix
+
+
+class LocalStore:
+    """Objects are plain files under root, at their key's path.
+
+    put_file ignores its content_type argument: the type is derived from the key (see _TYPES).
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"LocalStore({str(self.root)!r})"
+
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*check_key(key).split("/"))
+
+    def _info(self, key: str, path: Path) -> ObjectInfo:
+        st = path.stat()
+        return ObjectInfo(key, st.st_size, f"{st.st_size:x}-{st.st_mtime_ns:x}", content_type_for(key))
+
+    def _unavailable(self, exc: OSError) -> StorageUnavailable:
+        return StorageUnavailable(f"local storage at {self.root} is not usable: {exc}; check the directory")
+
+    def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> ObjectInfo:
+        dest = self._path(key)
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            # Copy to a temp file beside dest, then rename over it: readers see the old or the new
+            # object, never half of one. A copy (not a link or move) leaves the caller's file alone
+            # and unaliased, so later edits to it cannot change the stored object.
+            fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=dest.parent)
+            tmp = Path(tmp_name)
+            try:
+                with os.fdopen(fd, "wb") as out, path.open("rb") as src:
+                    shutil.copyfileobj(src, out, CHUNK)
+                tmp.replace(dest)  # os.replace: atomic within one filesystem
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            return self._info(key, dest)
+        except OSError as exc:
+            if not path.is_file():
+                raise  # the caller's file is missing: a bug upstream, not a storage outage
+            raise self._unavailable(exc) from exc
+
+    def get_file(self, key: str, path: Path) -> None:
+        src = self._path(key)
+        try:
+            shutil.copyfile(src, path)
+        except FileNotFoundError as exc:
+            if not src.is_file():
+                raise ObjectNotFound(f"object {key!r} not found") from exc
+            raise
+        except IsADirectoryError as exc:
+            raise ObjectNotFound(f"object {key!r} not found") from exc
+
+    def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError(f"bad range: offset={offset} length={length}")
+        src = self._path(key)
+        # Check now so a missing key fails at the call, as for S3; the file is opened only once
+        # iteration starts, so a generator that is dropped unstarted holds nothing open.
+        if not src.is_file():
+            raise ObjectNotFound(f"object {key!r} not found")
+        return self._chunks(src, offset, length)
+
+    def _chunks(self, src: Path, offset: int, length: int | None) -> Iterator[bytes]:
+        try:
+            f = src.open("rb")
+        except FileNotFoundError as exc:  # deleted since read() checked
+            raise ObjectNotFound(f"object {src.relative_to(self.root).as_posix()!r} not found") from exc
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+        with f:
+            f.seek(offset)
+            left = length
+            while left is None or left > 0:
+                data = f.read(CHUNK if left is None else min(CHUNK, left))
+                if not data:
+                    return
+                if left is not None:
+                    left -= len(data)
+                yield data
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        path = self._path(key)
+        try:
+            if not path.is_file():
+                return None
+            return self._info(key, path)
+        except FileNotFoundError:
+            return None  # deleted between the two calls
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        # Prefixes are plain string prefixes (as in S3), so "a/b" matches "a/bc/x" too.
+        return self._list(check_prefix(prefix))
+
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+        found: list[tuple[str, Path]] = []
+        for dirpath, _dirs, files in os.walk(self.root):
+            rel = Path(dirpath).relative_to(self.root).as_posix()
+            base = "" if rel == "." else rel + "/"
+            if not (base.startswith(prefix) or prefix.startswith(base)):
+                continue
+            for name in files:
+                key = base + name
+                if not name.startswith(_TMP_PREFIX) and key.startswith(prefix):
+                    found.append((key, Path(dirpath) / name))
+        for key, path in sorted(found):
+            with contextlib.suppress(FileNotFoundError):  # deleted while listing
+                yield self._info(key, path)
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        try:
+            path.unlink(missing_ok=True)
+        except IsADirectoryError:
+            return  # a "directory" is not an object
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+        self._prune(path.parent)
+
+    def delete_prefix(self, prefix: str) -> int:
+        keys = [info.key for info in self.list(prefix)]
+        for key in keys:
+            self.delete(key)
+        return len(keys)
+
+    def _prune(self, directory: Path) -> None:
+        """Remove now-empty directories up to root, so deleted trees leave no litter."""
+        while directory != self.root and self.root in directory.parents:
+            try:
+                directory.rmdir()
+            except OSError:
+                return  # not empty (or already gone): stop climbing
+            directory = directory.parent
+
+    def check(self) -> None:
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.root)
+            os.close(fd)
+            Path(name).unlink()
+        except OSError as exc:
+            raise self._unavailable(exc) from exc

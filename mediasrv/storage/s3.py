@@ -1,0 +1,258 @@
+"""An ObjectStore on S3 (MinIO, SeaweedFS, AWS) through the minio SDK."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import urllib3
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+
+from mediasrv.errors import ObjectNotFound, StorageUnavailable
+from mediasrv.storage.base import CHUNK, ObjectInfo, check_key
+from mediasrv.storage.local import check_prefix, content_type_for
+
+T = TypeVar("T")
+
+# S3 multipart limits: parts of 5 MiB..5 GiB, at most 10,000 of them, objects up to 5 TiB.
+MIN_PART = 5 * 1024 * 1024
+MAX_PART = 5 * 1024 * 1024 * 1024
+MAX_PARTS = 10_000
+MAX_OBJECT = 5 * 1024 * 1024 * 1024 * 1024
+PART_SIZE = 16 * 1024 * 1024
+
+# Reported by the server when an object or bucket is missing.
+_MISSING_KEY = {"NoSuchKey", "NoSuchObject"}
+_BAD_CREDENTIALS = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
+
+
+def part_size_for(size: int) -> int:
+    """16 MiB parts, grown (in 5 MiB steps) only when a file would need more than 10,000 of them."""
+    if size > MAX_OBJECT:
+        raise ValueError(f"file of {size} bytes exceeds the S3 object limit of 5 TiB")
+    needed = math.ceil(math.ceil(size / MAX_PARTS) / MIN_PART) * MIN_PART
+    return min(max(PART_SIZE, needed), MAX_PART)
+
+
+def _http_client() -> urllib3.PoolManager:
+    # The SDK's default pool retries 5 times with no connect timeout, so an outage surfaces after
+    # minutes. A short connect timeout and two retries report it within seconds; the read timeout
+    # stays long enough for the server to commit a 16 MiB part.
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=5.0, read=30.0),
+        retries=urllib3.Retry(
+            total=2,
+            connect=2,
+            read=1,
+            status=2,
+            backoff_factor=0.2,
+            status_forcelist=(500, 502, 503, 504),
+            raise_on_status=False,  # let the SDK turn the final 5xx into a ServerError
+        ),
+        maxsize=10,
+    )
+
+
+class S3Store:
+    """Objects in one bucket. Construction does no I/O: check() verifies (and creates) the bucket."""
+
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        *,
+        secure: bool,
+        region: str | None = None,
+    ) -> None:
+        self.endpoint = endpoint
+        self.bucket = bucket
+        self.url = f"{'https' if secure else 'http'}://{endpoint}"
+        self._client = Minio(
+            endpoint,
+            access_key=access_key,
+            secret_key=secret_key,
+            secure=secure,
+            region=region,
+            http_client=_http_client(),
+        )
+
+    def __repr__(self) -> str:
+        return f"S3Store({self.url!r}, bucket={self.bucket!r})"
+
+    # --- error mapping -------------------------------------------------------------------------
+
+    def _raise(self, exc: BaseException, key: str | None = None) -> NoReturn:
+        """Turn an SDK or transport error into the domain error a caller can act on."""
+        where = f"object storage at {self.url}"
+        if isinstance(exc, S3Error):
+            if exc.code in _MISSING_KEY and key is not None:
+                raise ObjectNotFound(f"object {key!r} not found in bucket {self.bucket!r}") from exc
+            if exc.code == "NoSuchBucket":
+                raise StorageUnavailable(
+                    f"bucket {self.bucket!r} does not exist at {where}; start the server (its startup "
+                    "check creates the bucket) or fix the storage URL"
+                ) from exc
+            if exc.code in _BAD_CREDENTIALS:
+                raise StorageUnavailable(
+                    f"{where} rejected the credentials ({exc.code}); check the access key and secret "
+                    "in the storage URL"
+                ) from exc
+            raise StorageUnavailable(f"{where} refused the request: {exc.code}: {exc.message}") from exc
+        if isinstance(exc, ServerError | InvalidResponseError):
+            raise StorageUnavailable(f"{where} is failing: {exc}; check the server's logs") from exc
+        raise StorageUnavailable(
+            f"{where} is unreachable: {type(exc).__name__}: {exc}; check that MinIO is running"
+        ) from exc
+
+    def _call(self, fn: Callable[[], T], key: str | None = None) -> T:
+        try:
+            return fn()
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            # OSError covers socket errors the pool does not wrap; a missing *local* file is the
+            # caller's bug and is re-raised as is by the methods that read one.
+            self._raise(exc, key)
+
+    # --- ObjectStore ---------------------------------------------------------------------------
+
+    def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> ObjectInfo:
+        check_key(key)
+        size = path.stat().st_size  # raises FileNotFoundError for a missing source, before any I/O
+        result = self._call(
+            lambda: self._client.fput_object(
+                self.bucket, key, str(path), content_type=content_type, part_size=part_size_for(size)
+            )
+        )
+        return ObjectInfo(key, size, _unquote(result.etag), content_type)
+
+    def get_file(self, key: str, path: Path) -> None:
+        check_key(key)
+        # fget_object downloads to "<path>.<etag>.part_minio" and renames when complete, so a
+        # failed download never leaves a truncated file at path.
+        self._call(lambda: self._client.fget_object(self.bucket, key, str(path)), key)
+
+    def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
+        check_key(key)
+        if offset < 0 or (length is not None and length < 0):
+            raise ValueError(f"bad range: offset={offset} length={length}")
+        if length == 0:
+            # The SDK treats length=0 as "to the end"; an empty range still needs the key to exist.
+            if self.stat(key) is None:
+                raise ObjectNotFound(f"object {key!r} not found in bucket {self.bucket!r}")
+            return iter(())
+        # Issue the request now so a missing key or an outage fails at the call, not mid-stream.
+        response = self._call(lambda: self._client.get_object(self.bucket, key, offset, length or 0), key)
+        return _Body(response, lambda exc: self._raise(exc, key))
+
+    def stat(self, key: str) -> ObjectInfo | None:
+        check_key(key)
+        try:
+            st = self._client.stat_object(self.bucket, key)
+        except S3Error as exc:
+            if exc.code in _MISSING_KEY:
+                return None
+            self._raise(exc, key)
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            self._raise(exc, key)
+        return ObjectInfo(key, st.size or 0, _unquote(st.etag), st.content_type or "application/octet-stream")
+
+    def list(self, prefix: str) -> Iterator[ObjectInfo]:
+        return self._list(check_prefix(prefix))
+
+    def _list(self, prefix: str) -> Iterator[ObjectInfo]:
+        # S3 lists in binary key order, which is Python's str order for the ASCII keys check_key
+        # allows. A listing carries no content type, so it is derived from the key's suffix as in
+        # LocalStore; stat() reports the type stored with the object.
+        objects = self._client.list_objects(self.bucket, prefix=prefix or None, recursive=True)
+        while True:
+            try:
+                obj = next(objects)
+            except StopIteration:
+                return
+            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self._raise(exc)
+            if obj.is_dir or obj.object_name is None:
+                continue
+            name = obj.object_name
+            yield ObjectInfo(name, obj.size or 0, _unquote(obj.etag), content_type_for(name))
+
+    def delete(self, key: str) -> None:
+        check_key(key)
+        # S3 DELETE of a missing key succeeds, so no NoSuchKey handling is needed.
+        self._call(lambda: self._client.remove_object(self.bucket, key))
+
+    def delete_prefix(self, prefix: str) -> int:
+        # List first: deleting while paginating the same listing can skip keys.
+        keys = [info.key for info in self.list(prefix)]
+        if not keys:
+            return 0
+        errors = self._call(
+            lambda: list(self._client.remove_objects(self.bucket, (DeleteObject(k) for k in keys)))
+        )
+        if errors:
+            shown = "; ".join(f"{e.name}: {e.code} {e.message}" for e in errors[:5])
+            raise StorageUnavailable(
+                f"object storage at {self.url} failed to delete {len(errors)} of {len(keys)} objects "
+                f"under {prefix!r}: {shown}"
+            )
+        return len(keys)
+
+    def check(self) -> None:
+        """Verify the bucket is reachable and writable, creating it on first use."""
+        if not self._call(lambda: self._client.bucket_exists(self.bucket)):
+            try:
+                self._client.make_bucket(self.bucket)
+            except S3Error as exc:
+                # Another process may have created it between the two calls.
+                if exc.code not in {"BucketAlreadyOwnedByYou", "BucketAlreadyExists"}:
+                    self._raise(exc)
+            except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+                self._raise(exc)
+        # A tiny write proves the credentials may write, not only read.
+        probe = ".mediasrv-check"
+        self._call(lambda: self._client.put_object(self.bucket, probe, io.BytesIO(b""), 0))
+        with contextlib.suppress(StorageUnavailable):
+            self._call(lambda: self._client.remove_object(self.bucket, probe))
+
+
+class _Body(Iterator[bytes]):
+    """An object's bytes in CHUNK pieces. A class, not a generator, so close() frees the connection
+    even when iteration never started (a generator's finally would not run then)."""
+
+    def __init__(self, response: Any, fail: Callable[[BaseException], NoReturn]) -> None:
+        self._response = response
+        self._chunks: Iterator[bytes] = response.stream(CHUNK)
+        self._fail = fail
+        self._closed = False
+
+    def __next__(self) -> bytes:
+        if self._closed:
+            raise StopIteration
+        try:
+            return next(self._chunks)
+        except StopIteration:
+            self.close()
+            raise
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            self.close()
+            self._fail(exc)
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._response.close()
+            self._response.release_conn()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def _unquote(etag: str | None) -> str:
+    return (etag or "").strip('"')

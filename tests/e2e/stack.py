@@ -1,0 +1,174 @@
+"""A real mediasrv deployment on loopback for end-to-end tests: the API server and a Celery worker
+as separate processes started through the `mediasrv` command, sharing a data directory."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mediasrv.auth import Role, create_token
+from mediasrv.config import Settings
+from mediasrv.db import Database
+
+BIN = Path(sys.executable).parent
+HLSCHECK = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "hlscheck.py"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Stack:
+    def __init__(self, data_dir: Path, **env: str) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = {
+            **os.environ,
+            "MEDIASRV_DATA_DIR": str(data_dir),
+            "MEDIASRV_SWEEP_INTERVAL_SECONDS": "2",
+            **{f"MEDIASRV_{k.upper()}": v for k, v in env.items()},
+        }
+        self.logs = data_dir / "logs"
+        self.logs.mkdir(parents=True, exist_ok=True)
+        self.server: subprocess.Popen[bytes] | None = None
+        self.worker: subprocess.Popen[bytes] | None = None
+        self._worker_starts = 0
+
+    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+        log = (self.logs / f"{name}.log").open("ab")
+        # Own session: the worker and its pool children (and their ffmpeg) can be killed as a group.
+        return subprocess.Popen(
+            [str(BIN / "mediasrv"), *args], env=self.env, stdout=log, stderr=log, start_new_session=True
+        )
+
+    def start(self) -> Stack:
+        settings = Settings(data_dir=self.data_dir)
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        db = Database(self.env.get("MEDIASRV_DATABASE_URL") or settings.resolved_database_url)
+        db.create_all()
+        with db.session_scope() as s:
+            _, token = create_token(s, name="e2e producer", role=Role.PRODUCER)
+        db.dispose()
+        self.headers = {"Authorization": f"Bearer {token}"}
+        self.token = token
+        self.server = self._spawn("server", "serve", "--port", str(self.port))
+        self.start_worker()
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            if self.server.poll() is not None:
+                break
+            time.sleep(0.2)
+        raise RuntimeError(f"mediasrv serve did not come up:\n{self.log_tail('server')}")
+
+    def start_worker(self) -> None:
+        self._worker_starts += 1
+        self.worker = self._spawn(f"worker{self._worker_starts}", "worker", "--concurrency", "2")
+
+    def kill_worker(self) -> None:
+        """SIGKILL the whole worker: main process, pool children and their ffmpeg."""
+        assert self.worker is not None
+        os.killpg(self.worker.pid, signal.SIGKILL)
+        self.worker.wait(timeout=10)
+
+    def stop(self) -> None:
+        for proc in (self.worker, self.server):
+            if proc is not None and proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (self.worker, self.server):
+            if proc is not None:
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(timeout=5)
+
+    def log_tail(self, name: str, n: int = 4000) -> str:
+        text = "".join(p.read_text(errors="replace") for p in sorted(self.logs.glob(f"{name}*.log")))
+        return text[-n:]
+
+    def upload(self, path: Path, **data: str) -> dict[str, Any]:
+        with path.open("rb") as f:
+            r = httpx.post(
+                self.url + "/api/v1/assets",
+                headers=self.headers,
+                files={"file": (path.name, f)},
+                data=data,
+                timeout=120,
+            )
+        assert r.status_code == 201, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def asset(self, asset_id: str) -> dict[str, Any]:
+        r = httpx.get(f"{self.url}/api/v1/assets/{asset_id}", headers=self.headers, timeout=30)
+        assert r.status_code == 200, r.text
+        body: dict[str, Any] = r.json()
+        return body
+
+    def wait(
+        self,
+        asset_id: str,
+        *,
+        until: tuple[str, ...] = ("ready", "failed"),
+        timeout: float = 240,
+        min_progress: float = 0.0,
+    ) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            asset = self.asset(asset_id)
+            if asset["status"] in until and asset["progress"] >= min_progress:
+                return asset
+            time.sleep(0.3)
+        raise AssertionError(
+            f"asset {asset_id} stuck at {asset['status']} {asset['progress']}%\n"
+            f"--- worker log ---\n{self.log_tail('worker')}"
+        )
+
+
+def ffprobe_url(url: str) -> list[dict[str, Any]]:
+    """What a real HLS client finds behind a served playlist: every stream of every variant."""
+    r = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type,codec_name,profile,width,height,r_frame_rate,sample_rate,channels,field_order",
+            "-of",
+            "json",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    streams: list[dict[str, Any]] = json.loads(r.stdout)["streams"]
+    return streams
+
+
+def hlscheck(url: str) -> str:
+    r = subprocess.run(
+        [sys.executable, str(HLSCHECK), url], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert r.returncode == 0, f"hlscheck {url}:\n{r.stdout}{r.stderr}"
+    return r.stdout

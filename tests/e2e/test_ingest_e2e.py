@@ -1,0 +1,179 @@
+"""Upload -> real Celery worker -> HLS over HTTP, read by ffprobe and checked by hlscheck."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.stack import BIN, Stack, ffprobe_url, hlscheck
+from tests.mediafactory import make_media, make_truncated
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("e2e") / "var").start()
+    try:
+        yield s
+    finally:
+        s.stop()
+
+
+def streams_of(stack: Stack, asset: dict[str, Any], presentation: str) -> list[dict[str, Any]]:
+    url = stack.url + asset["links"][presentation]
+    hlscheck(url)
+    return ffprobe_url(url)
+
+
+def check_film(stack: Stack, asset: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every presentation passes hlscheck; every variant is H.264 25 fps with AAC 48 kHz stereo."""
+    assert asset["status"] == "ready", asset["error"]
+    assert asset["kind"] == "video"
+    mobile = streams_of(stack, asset, "master")
+    for presentation in ("iptv", "iptv_sd"):
+        streams = streams_of(stack, asset, presentation)
+        video = [s for s in streams if s["codec_type"] == "video"]
+        assert video and all(s["field_order"] in ("progressive", "unknown") for s in video)
+    video = [s for s in mobile if s["codec_type"] == "video"]
+    audio = [s for s in mobile if s["codec_type"] == "audio"]
+    assert video and len(audio) == len(video), "every variant carries muxed audio"
+    assert {(s["codec_name"], s["r_frame_rate"]) for s in video} == {("h264", "25/1")}
+    assert {(s["codec_name"], s["sample_rate"], s["channels"]) for s in audio} == {("aac", "48000", 2)}
+    return video
+
+
+Check = Callable[[Stack, dict[str, Any]], None]
+
+
+def progressive(stack: Stack, asset: dict[str, Any]) -> None:
+    video = check_film(stack, asset)
+    assert {(s["width"], s["height"]) for s in video} == {(640, 360)}, "one rung, never upscaled"
+    assert asset["source"]["video"]["interlaced"] is False
+
+
+def interlaced(stack: Stack, asset: dict[str, Any]) -> None:
+    check_film(stack, asset)
+    assert asset["source"]["video"]["interlaced"] is True
+    assert asset["source"]["video"]["codec"] == "mpeg2video"
+
+
+def rotated(stack: Stack, asset: dict[str, Any]) -> None:
+    video = check_film(stack, asset)
+    assert (asset["source"]["video"]["width"], asset["source"]["video"]["height"]) == (360, 640)
+    assert {(s["width"], s["height"]) for s in video} == {(360, 640)}, "portrait kept upright"
+
+
+def no_audio(stack: Stack, asset: dict[str, Any]) -> None:
+    check_film(stack, asset)  # a silent track was added
+    assert asset["source"]["audio"] is None
+
+
+def surround(stack: Stack, asset: dict[str, Any]) -> None:
+    check_film(stack, asset)  # downmixed to stereo
+    assert asset["source"]["audio"]["channels"] == 6
+
+
+def variable_rate(stack: Stack, asset: dict[str, Any]) -> None:
+    check_film(stack, asset)  # 25/1 constant
+
+
+def audio_only(stack: Stack, asset: dict[str, Any]) -> None:
+    assert asset["status"] == "ready" and asset["kind"] == "audio"
+    assert asset["links"]["poster"] is None
+    for presentation in ("master", "iptv"):
+        streams = streams_of(stack, asset, presentation)
+        assert streams and {(s["codec_type"], s["codec_name"], s["sample_rate"]) for s in streams} == {
+            ("audio", "aac", "48000")
+        }
+
+
+def broken(stack: Stack, asset: dict[str, Any]) -> None:
+    assert asset["status"] == "failed"
+    assert "truncated or damaged" in asset["error"] and "re-upload" in asset["error"]
+
+
+def document(stack: Stack, asset: dict[str, Any]) -> None:
+    assert asset["status"] == "ready" and asset["kind"] == "document"
+    assert asset["links"]["master"] is None
+
+
+def make_pdf(path: Path) -> Path:
+    path.write_bytes(b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
+    return path
+
+
+CASES: dict[str, tuple[Callable[[Path], Path], Check]] = {
+    "progressive": (
+        lambda d: make_media(d / "党员教育 第1集.mp4", seconds=8, width=640, height=360),
+        progressive,
+    ),
+    "interlaced-mpeg2-ts": (
+        lambda d: make_media(d / "archive.ts", seconds=6, width=720, height=576, interlaced=True),
+        interlaced,
+    ),
+    "rotated": (lambda d: make_media(d / "phone.mp4", seconds=4, width=640, height=360, rotate=90), rotated),
+    "no-audio": (lambda d: make_media(d / "silent.mp4", seconds=4, audio_channels=0), no_audio),
+    "surround-5.1": (lambda d: make_media(d / "surround.mp4", seconds=4, audio_channels=6), surround),
+    "variable-frame-rate": (lambda d: make_media(d / "vfr.mp4", seconds=4, vfr=True), variable_rate),
+    "audio-only": (lambda d: make_media(d / "讲座.m4a", seconds=8), audio_only),
+    "truncated": (lambda d: make_truncated(make_media(d / "whole.mp4", seconds=4), d / "cut.mp4"), broken),
+    "pdf": (lambda d: make_pdf(d / "讲义.pdf"), document),
+}
+
+
+@pytest.fixture(scope="module")
+def uploaded(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """Upload every case at once, so the worker processes them while the checks run."""
+    media = tmp_path_factory.mktemp("media")
+    return {name: stack.upload(make(media))["id"] for name, (make, _) in CASES.items()}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_upload_reaches_a_final_state_that_plays(stack: Stack, uploaded: dict[str, str], case: str) -> None:
+    asset = stack.wait(uploaded[case])
+    CASES[case][1](stack, asset)
+
+
+def test_cli_upload_shows_progress_and_plays(stack: Stack, tmp_path: Path) -> None:
+    film = make_media(tmp_path / "党员教育 第2集.mp4", seconds=4, width=480, height=270)
+    r = subprocess.run(
+        [
+            str(BIN / "mediasrv"),
+            "upload",
+            str(film),
+            "--title",
+            "第2集",
+            "--server",
+            stack.url,
+            "--token",
+            stack.token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, r.stderr
+    asset_id = r.stdout.strip().splitlines()[-1]
+    assert "uploading 党员教育 第2集.mp4" in r.stderr and f"/hls/{asset_id}/master.m3u8" in r.stderr
+    asset = stack.asset(asset_id)
+    assert asset["title"] == "第2集" and asset["status"] == "ready"
+    check_film(stack, asset)
+
+
+def test_cli_upload_reports_a_refusal(stack: Stack, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("会议记录\n")
+    r = subprocess.run(
+        [str(BIN / "mediasrv"), "upload", str(notes), "--server", stack.url, "--token", stack.token],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert r.returncode == 1 and "415" in r.stderr and "plain text" in r.stderr

@@ -1,0 +1,185 @@
+"""The job body called directly: probe -> transcode -> publish, failures, leases, idempotence, sweep."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import update
+
+from mediasrv.db import Database, utcnow
+from mediasrv.ingest import pipeline
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.jobs import TRANSCODE
+from mediasrv.storage import ObjectStore
+from tests.fixtures import RecordingDispatcher
+from tests.mediafactory import make_media, make_truncated
+
+
+def upload(client: TestClient, headers: dict[str, str], path: Path) -> str:
+    with path.open("rb") as f:
+        r = client.post("/api/v1/assets", headers=headers, files={"file": (path.name, f)})
+    assert r.status_code == 201, r.text
+    asset_id: str = r.json()["id"]
+    return asset_id
+
+
+def load(db: Database, asset_id: str) -> Asset:
+    with db.session_scope() as s:
+        asset = s.get_one(Asset, asset_id)
+        _ = asset.renditions  # load before the session closes
+        return asset
+
+
+def test_video_is_published_with_every_rendition(
+    client: TestClient,
+    producer: dict[str, str],
+    ctx: pipeline.Context,
+    db: Database,
+    store: ObjectStore,
+    tmp_path: Path,
+) -> None:
+    asset_id = upload(client, producer, make_media(tmp_path / "film.mp4", seconds=3, width=640, height=360))
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.READY
+    asset = load(db, asset_id)
+    assert (asset.status, asset.kind, asset.progress, asset.error) == (
+        AssetStatus.READY,
+        AssetKind.VIDEO,
+        100,
+        None,
+    )
+    assert asset.duration_seconds == pytest.approx(3, abs=0.2)
+    assert asset.source_info is not None and asset.source_info["video"]["width"] == 640
+    names = {r.name for r in asset.renditions}
+    assert {"iptv", "iptv-sd", "mobile-360p"} <= names
+    assert not any(n in names for n in ("mobile-540p", "mobile-720p")), "upscaled a 360p source"
+    prefix = pipeline.hls_prefix(asset_id, asset.published_generation or "")
+    keys = {o.key for o in store.list(f"hls/{asset_id}/")}
+    assert all(k.startswith(prefix) for k in keys), "outputs of another generation remain"
+    for r in asset.renditions:
+        assert r.playlist_key in keys
+        assert sum(k.startswith(r.playlist_key.rsplit("/", 1)[0] + "/seg_") for k in keys) == r.segment_count
+    assert asset.poster_key in keys
+    assert asset.lease_owner is None and asset.attempts == 1
+    # The job is idempotent: running it again changes nothing.
+    assert pipeline.process_asset(ctx, asset_id) is None
+    assert load(db, asset_id).published_generation == asset.published_generation
+
+
+def test_audio_only_gets_audio_renditions(
+    client: TestClient, producer: dict[str, str], ctx: pipeline.Context, db: Database, tmp_path: Path
+) -> None:
+    asset_id = upload(client, producer, make_media(tmp_path / "讲座.m4a", seconds=3))
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.READY
+    asset = load(db, asset_id)
+    assert asset.kind is AssetKind.AUDIO and asset.poster_key is None
+    assert all(r.width == 0 and r.codecs == "mp4a.40.2" for r in asset.renditions)
+    assert {g for r in asset.renditions for g in r.groups} == {"iptv", "iptv-sd", "mobile"}
+
+
+def test_truncated_film_fails_with_a_reason(
+    client: TestClient,
+    producer: dict[str, str],
+    ctx: pipeline.Context,
+    db: Database,
+    store: ObjectStore,
+    tmp_path: Path,
+) -> None:
+    film = make_media(tmp_path / "whole.mp4", seconds=3)
+    asset_id = upload(client, producer, make_truncated(film, tmp_path / "cut.mp4"))
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.FAILED
+    asset = load(db, asset_id)
+    assert asset.status is AssetStatus.FAILED
+    assert asset.error is not None and "re-upload" in asset.error
+    assert list(store.list(f"hls/{asset_id}/")) == []
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=producer).json()["error"] == asset.error
+
+
+def test_pdf_is_kept_as_a_document_and_a_cut_pdf_fails(
+    client: TestClient, producer: dict[str, str], ctx: pipeline.Context, db: Database, tmp_path: Path
+) -> None:
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    (tmp_path / "讲义.pdf").write_bytes(pdf)
+    (tmp_path / "cut.pdf").write_bytes(pdf[:20])
+    good = upload(client, producer, tmp_path / "讲义.pdf")
+    cut = upload(client, producer, tmp_path / "cut.pdf")
+    assert pipeline.process_asset(ctx, good) is AssetStatus.READY
+    assert load(db, good).kind is AssetKind.DOCUMENT
+    assert pipeline.process_asset(ctx, cut) is AssetStatus.FAILED
+    assert "incomplete" in (load(db, cut).error or "")
+
+
+def test_a_leased_asset_is_not_taken_twice_and_an_expired_lease_is(
+    client: TestClient,
+    producer: dict[str, str],
+    ctx: pipeline.Context,
+    db: Database,
+    store: ObjectStore,
+    tmp_path: Path,
+) -> None:
+    asset_id = upload(client, producer, make_media(tmp_path / "film.mp4", seconds=2))
+    first = pipeline.claim(ctx, asset_id)
+    assert first is not None
+    assert pipeline.claim(ctx, asset_id) is None  # a redelivered message while the lease is live
+    # The first worker dies after writing part of its outputs; its lease runs out.
+    store.put_file(f"hls/{asset_id}/{first}/iptv/seg_00000.ts", tmp_path / "film.mp4")
+    with db.session_scope() as s:
+        s.execute(
+            update(Asset).where(Asset.id == asset_id).values(lease_expires_at=utcnow() - timedelta(seconds=1))
+        )
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.READY
+    asset = load(db, asset_id)
+    assert asset.attempts == 2 and asset.published_generation not in (None, first)
+    assert not any(first in o.key for o in store.list(f"hls/{asset_id}/")), "half-written outputs left behind"
+    with pytest.raises(pipeline.LeaseLost):  # the dead worker, if it came back, could not publish
+        pipeline.report_progress(ctx, asset_id, first, 50.0)
+
+
+def test_an_asset_that_keeps_killing_workers_ends_failed(
+    client: TestClient, producer: dict[str, str], ctx: pipeline.Context, db: Database, tmp_path: Path
+) -> None:
+    asset_id = upload(client, producer, make_media(tmp_path / "film.mp4", seconds=1))
+    with db.session_scope() as s:
+        s.execute(update(Asset).where(Asset.id == asset_id).values(attempts=ctx.settings.max_attempts))
+    assert pipeline.process_asset(ctx, asset_id) is None
+    asset = load(db, asset_id)
+    assert asset.status is AssetStatus.FAILED and "Gave up after 3 attempts" in (asset.error or "")
+
+
+def test_sweep_re_enqueues_expired_leases_and_lost_enqueues(
+    client: TestClient, producer: dict[str, str], ctx: pipeline.Context, db: Database, tmp_path: Path
+) -> None:
+    leased = upload(client, producer, make_media(tmp_path / "a.mp4", seconds=1))
+    forgotten = upload(client, producer, make_media(tmp_path / "b.mp4", seconds=1, width=160, height=120))
+    fresh = upload(client, producer, make_media(tmp_path / "c.mp4", seconds=1, width=176, height=144))
+    assert pipeline.claim(ctx, leased) is not None
+    dispatcher = RecordingDispatcher()
+    assert pipeline.sweep(ctx, dispatcher) == []  # live lease, recent uploads: nothing to do
+    past = utcnow() - timedelta(hours=1)
+    with db.session_scope() as s:
+        s.execute(update(Asset).where(Asset.id == leased).values(lease_expires_at=past))
+        s.execute(update(Asset).where(Asset.id == forgotten).values(updated_at=past))
+    assert sorted(pipeline.sweep(ctx, dispatcher)) == sorted([leased, forgotten])
+    assert sorted(a for _, (a,) in dispatcher.sent) == sorted([leased, forgotten])
+    assert all(task == TRANSCODE for task, _ in dispatcher.sent)
+    assert fresh not in {a for _, (a,) in dispatcher.sent}
+
+
+def test_retry_of_a_failed_asset_is_for_admins(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    ctx: pipeline.Context,
+    dispatcher: RecordingDispatcher,
+    tmp_path: Path,
+) -> None:
+    film = make_media(tmp_path / "whole.mp4", seconds=2)
+    asset_id = upload(client, producer, make_truncated(film, tmp_path / "cut.mp4"))
+    assert client.post(f"/api/v1/assets/{asset_id}/retry", headers=admin).status_code == 409  # not failed yet
+    pipeline.process_asset(ctx, asset_id)
+    assert client.post(f"/api/v1/assets/{asset_id}/retry", headers=producer).status_code == 403
+    r = client.post(f"/api/v1/assets/{asset_id}/retry", headers=admin)
+    assert r.status_code == 200 and r.json()["status"] == "uploaded" and r.json()["attempts"] == 0
+    assert dispatcher.sent[-1] == (TRANSCODE, (asset_id,))

@@ -1,0 +1,181 @@
+"""Upload through the API: streaming, hashing, dedup, refusals that leave nothing behind, access."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from mediasrv.config import Settings
+from mediasrv.db import Database
+from mediasrv.ingest.models import Asset
+from mediasrv.jobs import TRANSCODE
+from mediasrv.storage import ObjectStore, source_key
+from tests.fixtures import RecordingDispatcher
+from tests.mediafactory import make_media, make_not_media, make_picture
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_media(tmp_path_factory.mktemp("media") / "党员教育 第1集.mp4", seconds=2)
+
+
+def post(client: TestClient, headers: dict[str, str], path: Path, **data: str) -> dict[str, object]:
+    with path.open("rb") as f:
+        r = client.post("/api/v1/assets", headers=headers, files={"file": (path.name, f)}, data=data)
+    return {"status": r.status_code, **r.json()}
+
+
+def nothing_left(db: Database, store: ObjectStore, settings: Settings) -> None:
+    with db.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(Asset)) == 0
+    assert list(store.list("sources/")) == []
+    assert not any(settings.spool_dir.iterdir()), "spool files left behind"
+
+
+def test_upload_stores_source_by_hash_and_enqueues_after_commit(
+    client: TestClient,
+    producer: dict[str, str],
+    film: Path,
+    store: ObjectStore,
+    db: Database,
+    dispatcher: RecordingDispatcher,
+    settings: Settings,
+) -> None:
+    body = post(client, producer, film, title="党员教育 第1集：初心")
+    assert body["status"] == 201
+    sha = hashlib.sha256(film.read_bytes()).hexdigest()
+    assert body["sha256"] == sha
+    assert body["filename"] == "党员教育 第1集.mp4"
+    assert body["title"] == "党员教育 第1集：初心"
+    assert body["status"] == 201 and body["kind"] == "pending" and body["progress"] == 0
+    info = store.stat(source_key(sha))
+    assert info is not None and info.size == film.stat().st_size
+    assert dispatcher.sent == [(TRANSCODE, (body["id"],))]
+    with db.session_scope() as s:
+        assert s.get(Asset, body["id"]) is not None  # committed before the task was sent
+    assert not any(settings.spool_dir.iterdir())
+
+
+def test_same_bytes_again_give_the_existing_asset(
+    client: TestClient,
+    producer: dict[str, str],
+    film: Path,
+    store: ObjectStore,
+    dispatcher: RecordingDispatcher,
+    tmp_path: Path,
+) -> None:
+    first = post(client, producer, film)
+    copy = tmp_path / "renamed copy.mp4"
+    copy.write_bytes(film.read_bytes())
+    again = post(client, producer, copy)
+    assert (first["status"], again["status"]) == (201, 200)
+    assert again["id"] == first["id"]
+    assert len(list(store.list("sources/"))) == 1
+    assert len(dispatcher.sent) == 1
+
+
+def test_title_defaults_to_file_name(client: TestClient, producer: dict[str, str], film: Path) -> None:
+    assert post(client, producer, film)["title"] == "党员教育 第1集"
+
+
+def test_empty_file_is_refused_and_nothing_kept(
+    client: TestClient,
+    producer: dict[str, str],
+    tmp_path: Path,
+    db: Database,
+    store: ObjectStore,
+    settings: Settings,
+) -> None:
+    empty = tmp_path / "空.mp4"
+    empty.write_bytes(b"")
+    body = post(client, producer, empty)
+    assert body["status"] == 400
+    assert "空.mp4" in str(body["message"]) and "empty" in str(body["message"])
+    nothing_left(db, store, settings)
+
+
+@pytest.mark.parametrize(
+    ("maker", "name", "looks_like"),
+    [(make_not_media, "notes.mp4", "plain text"), (make_picture, "photo.png", "PNG picture")],
+)
+def test_non_media_is_refused_with_what_it_looks_like(
+    client: TestClient,
+    producer: dict[str, str],
+    tmp_path: Path,
+    db: Database,
+    store: ObjectStore,
+    settings: Settings,
+    maker: object,
+    name: str,
+    looks_like: str,
+) -> None:
+    path = maker(tmp_path / name)  # type: ignore[operator]
+    body = post(client, producer, path)
+    assert body["status"] == 415
+    assert name in str(body["message"]) and looks_like in str(body["message"])
+    assert "PDF" in str(body["message"])  # says what would be accepted
+    nothing_left(db, store, settings)
+
+
+def test_over_the_size_limit_is_refused_while_streaming(
+    tmp_path: Path,
+    film: Path,
+    dispatcher: RecordingDispatcher,
+) -> None:
+    from mediasrv.app import create_app
+    from mediasrv.auth import Role
+    from tests.fixtures import make_token
+
+    settings = Settings(data_dir=tmp_path / "var", max_upload_bytes=1000)
+    with TestClient(create_app(settings, dispatcher=dispatcher)) as client:
+        db: Database = client.app.state.db  # type: ignore[attr-defined]
+        headers = make_token(db, Role.PRODUCER)
+        body = post(client, headers, film)
+        assert body["status"] == 413
+        assert "limit" in str(body["message"]) and "1000 bytes" in str(body["message"])
+        # A client that lies about (or omits) the length is stopped by the streaming count.
+        with film.open("rb") as f:
+            content = f.read()
+        r = client.post(
+            "/api/v1/assets", headers={**headers, "Content-Length": "10"}, files={"file": ("x.mp4", content)}
+        )
+        assert r.status_code in (400, 413)
+        nothing_left(db, client.app.state.store, settings)  # type: ignore[attr-defined]
+    assert dispatcher.sent == []
+
+
+def test_malformed_requests_get_clear_errors(client: TestClient, producer: dict[str, str]) -> None:
+    r = client.post("/api/v1/assets", headers=producer, data={"title": "no file"})
+    assert r.status_code == 400 and "'file'" in r.json()["message"]
+    r = client.post("/api/v1/assets", headers={**producer, "Content-Type": "application/json"}, content=b"{}")
+    assert r.status_code == 400 and "multipart/form-data" in r.json()["message"]
+
+
+def test_access_to_assets(
+    client: TestClient,
+    producer: dict[str, str],
+    other_producer: dict[str, str],
+    admin: dict[str, str],
+    site: dict[str, str],
+    film: Path,
+) -> None:
+    asset_id = post(client, producer, film)["id"]
+    assert client.get(f"/api/v1/assets/{asset_id}").status_code == 401
+    assert (
+        client.get(f"/api/v1/assets/{asset_id}", headers={"Authorization": "Bearer nope"}).status_code == 401
+    )
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=site).status_code == 403
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=other_producer).status_code == 403
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=producer).json()["id"] == asset_id
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=admin).status_code == 200
+    assert client.get("/api/v1/assets/0123", headers=admin).status_code == 404
+    assert client.get("/api/v1/assets", headers=other_producer).json()["total"] == 0
+    assert client.get("/api/v1/assets", headers=admin).json()["total"] == 1
+    source = client.get(f"/api/v1/assets/{asset_id}/source", headers=producer)
+    assert source.status_code == 200 and source.content == film.read_bytes()
+    part = client.get(f"/api/v1/assets/{asset_id}/source", headers={**producer, "Range": "bytes=0-9"})
+    assert part.status_code == 206 and part.content == film.read_bytes()[:10]

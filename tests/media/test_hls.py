@@ -1,0 +1,250 @@
+"""End to end on real (tiny) films: plan, run, measure, write masters, and let hlscheck judge them."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mediasrv.media.hls import VariantInfo, avc_codec, master_playlist, measure_variant
+from mediasrv.media.plan import build_plan
+from mediasrv.media.probe import MediaInfo, probe
+from mediasrv.media.profiles import Group, RenditionSpec
+from mediasrv.media.runner import run_ffmpeg
+from tests.mediafactory import make_media
+
+HLSCHECK = Path("/work/shared/tools/hlscheck.py")
+SOURCES: dict[str, tuple[str, dict[str, Any]]] = {
+    # 12 s gives two full 6 s segments
+    "film": ("film.mp4", {"seconds": 12, "width": 640, "height": 360}),
+    # broadcast style: MPEG-2 interlaced in TS, 8 s so the last segment is short; surround audio
+    "broadcast": (
+        "broadcast.ts",
+        {"seconds": 8, "width": 352, "height": 288, "interlaced": True, "audio_channels": 6},
+    ),
+    "lecture": ("lecture.m4a", {"seconds": 13}),
+}
+
+
+@dataclass
+class Done:
+    source: Path
+    info: MediaInfo
+    outdir: Path
+    renditions: list[RenditionSpec]
+    variants: dict[str, VariantInfo]
+    masters: dict[Group, Path]
+
+
+def ffprobe(path: Path, *extra: str) -> dict[str, Any]:
+    cmd = ["ffprobe", "-v", "error", "-show_streams", "-show_format", *extra, "-of", "json", str(path)]
+    result: dict[str, Any] = json.loads(
+        subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    )
+    return result
+
+
+def segments(playlist: Path) -> list[tuple[float, Path]]:
+    lines = playlist.read_text().splitlines()
+    return [
+        (float(ln.split(":")[1].split(",")[0]), playlist.parent / lines[i + 1])
+        for i, ln in enumerate(lines)
+        if ln.startswith("#EXTINF:")
+    ]
+
+
+@pytest.fixture(scope="module", params=list(SOURCES))
+def done(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Done:
+    name, kwargs = SOURCES[request.param]
+    base = tmp_path_factory.mktemp(request.param)
+    source = make_media(base / name, **kwargs)
+    info = probe(source)
+    plan = build_plan(source, info, base / "out")
+    run_ffmpeg(plan.args, duration=info.duration)
+    variants = {spec.name: measure_variant(plan.outdir, spec) for spec in plan.renditions}
+    masters: dict[Group, Path] = {}
+    for group, file in (
+        (Group.MOBILE, "master.m3u8"),
+        (Group.IPTV, "iptv.m3u8"),
+        (Group.IPTV_SD, "iptv-sd.m3u8"),
+    ):
+        path = plan.outdir / file
+        path.write_text(master_playlist([variants[s.name] for s in plan.renditions if group in s.groups]))
+        masters[group] = path
+    return Done(source, info, plan.outdir, plan.renditions, variants, masters)
+
+
+@pytest.mark.parametrize("group", list(Group))
+def test_hlscheck_accepts_every_master(done: Done, group: Group) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(HLSCHECK), str(done.masters[group]), "--segments", "5"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_segments_short_and_aligned(done: Done) -> None:
+    cuts = []
+    for spec in done.renditions:
+        segs = segments(done.outdir / spec.name / "index.m3u8")
+        assert segs and all(d <= 6.5 for d, _ in segs)
+        assert sum(d for d, _ in segs) == pytest.approx(done.info.duration, abs=0.2)
+        cuts.append([round(sum(d for d, _ in segs[:k]), 2) for k in range(len(segs))])
+        text = (done.outdir / spec.name / "index.m3u8").read_text()
+        assert "#EXT-X-PLAYLIST-TYPE:VOD" in text and "#EXT-X-ENDLIST" in text and "#EXT-X-VERSION:3" in text
+    assert all(c == cuts[0] for c in cuts)
+    assert len(cuts[0]) >= 2
+
+
+def test_outputs_match_their_specs(done: Done) -> None:
+    for spec in done.renditions:
+        first = segments(done.outdir / spec.name / "index.m3u8")[0][1]
+        streams = ffprobe(first)["streams"]
+        audio = [s for s in streams if s["codec_type"] == "audio"]
+        video = [s for s in streams if s["codec_type"] == "video"]
+        assert len(audio) == 1
+        assert (
+            audio[0]["codec_name"],
+            audio[0]["profile"],
+            audio[0]["sample_rate"],
+            audio[0]["channels"],
+        ) == ("aac", "LC", "48000", 2)
+        if not spec.is_video:
+            assert not video
+            continue
+        v = video[0]
+        assert (v["width"], v["height"]) == (spec.width, spec.height)
+        assert v["profile"].lower() == spec.h264_profile
+        assert v["level"] == round(float(spec.h264_level) * 10)
+        assert v["r_frame_rate"] == "25/1" and v["pix_fmt"] == "yuv420p"
+        assert v.get("field_order", "progressive") == "progressive"  # deinterlaced
+        assert v["sample_aspect_ratio"].replace(":", "/") == spec.sar
+        # never upscaled: neither the frame's picture nor any mobile rung outgrows the source
+        src = done.info.video
+        assert src is not None
+        assert spec.height <= src.height or spec.padded
+        if not spec.padded:
+            assert min(spec.width, spec.height) <= min(src.width, src.height)
+
+
+def test_idr_every_two_seconds(done: Done) -> None:
+    if done.info.video is None:
+        pytest.skip("audio only")
+    keys = ffprobe(
+        done.outdir / "iptv" / "index.m3u8",
+        "-select_streams",
+        "v:0",
+        "-skip_frame",
+        "nokey",
+        "-show_entries",
+        "frame=pts_time",
+    )["frames"]
+    times = [float(f["pts_time"]) for f in keys]
+    gaps = {round(b - a, 2) for a, b in itertools.pairwise(times)}
+    assert gaps == {2.0}
+
+
+def test_variant_figures(done: Done) -> None:
+    for spec in done.renditions:
+        v = done.variants[spec.name]
+        segs = segments(done.outdir / spec.name / "index.m3u8")
+        rates = [p.stat().st_size * 8 / d for d, p in segs]
+        assert v.bandwidth >= max(rates) and v.bandwidth - max(rates) < 1
+        assert v.average_bandwidth == pytest.approx(sum(rates) / len(rates), abs=1)
+        assert v.segment_count == len(segs) and v.size_bytes == sum(p.stat().st_size for _, p in segs)
+        assert v.playlist == f"{spec.name}/index.m3u8"
+        if spec.is_video:
+            assert v.codecs == f"{avc_codec(spec.h264_profile, round(float(spec.h264_level) * 10))},mp4a.40.2"
+            assert (v.width, v.height, v.frame_rate) == (spec.width, spec.height, 25.0)
+            # CBR IPTV stays close to its nominal rate (video + 128k audio + TS overhead)
+            if spec.cbr:
+                assert v.average_bandwidth < 1.35 * (spec.video_bitrate + spec.audio_bitrate)
+        else:
+            assert v.codecs == "mp4a.40.2" and (v.width, v.height, v.frame_rate) == (0, 0, 0.0)
+
+
+def test_poster(done: Done) -> None:
+    poster = done.outdir / "poster.jpg"
+    if done.info.video is None:
+        assert not poster.exists()
+        return
+    s = ffprobe(poster)["streams"][0]
+    assert s["codec_name"] == "mjpeg"
+    assert (s["width"], s["height"]) == (done.info.video.width, done.info.video.height)  # under 720: as is
+
+
+def test_loudness_targets(done: Done) -> None:
+    if done.source.suffix != ".mp4":
+        pytest.skip("measured once")
+    for name, target in (("iptv", -23.0), ("mobile-360p", -16.0)):
+        proc = subprocess.run(
+            [
+                "ffmpeg",
+                "-hide_banner",
+                "-nostdin",
+                "-i",
+                str(done.outdir / name / "index.m3u8"),
+                "-map",
+                "0:a",
+                "-af",
+                "ebur128",
+                "-f",
+                "null",
+                "-",
+            ],
+            capture_output=True,
+            text=True,
+        )
+        found = re.findall(r"I:\s+(-?[\d.]+) LUFS", proc.stderr)
+        assert found and float(found[-1]) == pytest.approx(target, abs=1.5)
+
+
+def test_master_playlist_text() -> None:
+    def variant(name: str, bw: int, width: int = 0) -> VariantInfo:
+        return VariantInfo(
+            name=name,
+            playlist=f"{name}/index.m3u8",
+            bandwidth=bw,
+            average_bandwidth=bw - 10,
+            codecs="avc1.64001e,mp4a.40.2" if width else "mp4a.40.2",
+            width=width,
+            height=width * 9 // 16,
+            frame_rate=25.0 if width else 0.0,
+            segment_count=2,
+            duration=12.0,
+            size_bytes=1,
+        )
+
+    text = master_playlist(
+        [variant("b", 900, 640), variant("a", 3000, 1280), variant("c", 70)], uri_prefix="/v/"
+    )
+    assert text.splitlines() == [
+        "#EXTM3U",
+        "#EXT-X-VERSION:3",
+        "#EXT-X-INDEPENDENT-SEGMENTS",
+        '#EXT-X-STREAM-INF:BANDWIDTH=70,AVERAGE-BANDWIDTH=60,CODECS="mp4a.40.2"',
+        "/v/c/index.m3u8",
+        '#EXT-X-STREAM-INF:BANDWIDTH=900,AVERAGE-BANDWIDTH=890,CODECS="avc1.64001e,mp4a.40.2",'
+        "RESOLUTION=640x360,FRAME-RATE=25.000",
+        "/v/b/index.m3u8",
+        '#EXT-X-STREAM-INF:BANDWIDTH=3000,AVERAGE-BANDWIDTH=2990,CODECS="avc1.64001e,mp4a.40.2",'
+        "RESOLUTION=1280x720,FRAME-RATE=25.000",
+        "/v/a/index.m3u8",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("profile", "level", "codec"),
+    [("High", 40, "avc1.640028"), ("Main", 30, "avc1.4d401e"), ("Constrained Baseline", 30, "avc1.42c01e")],
+)
+def test_avc_codec_names(profile: str, level: int, codec: str) -> None:
+    assert avc_codec(profile, level) == codec

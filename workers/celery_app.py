@@ -1,0 +1,39 @@
+"""The Celery application of mediasrv workers (`celery -A workers.celery_app worker`).
+
+Queues: `transcode` (long ffmpeg jobs: prefetch 1, acks late, rejected back to the queue when the
+worker process dies) and `default` (the periodic lease sweep and short jobs).
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from mediasrv.config import Settings
+from mediasrv.jobs import QUEUES, SWEEP
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("mediasrv", broker=settings.resolved_broker_url, include=["workers.tasks"])
+    app.conf.update(
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_default_queue="default",
+        task_routes={name: {"queue": queue} for name, queue in QUEUES.items()},
+        task_ignore_result=True,
+        broker_connection_retry_on_startup=True,
+        worker_hijack_root_logger=False,
+        # Redis re-delivers unacked messages after visibility_timeout: keep it above the longest job.
+        broker_transport_options=(
+            {"visibility_timeout": settings.transcode_time_limit_seconds + 3600}
+            if settings.resolved_broker_url.startswith(("redis", "rediss"))
+            else {}
+        ),
+        beat_schedule={"sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds}},
+        beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
+    )
+    return app
+
+
+settings = Settings()  # the worker process's composition root; reads the environment, no I/O
+app = make_celery(settings)

@@ -1,0 +1,71 @@
+"""Thin task wrappers: build the process's context once (after fork), then call the domain by id."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from celery import Task
+from celery.exceptions import SoftTimeLimitExceeded
+from celery.signals import worker_process_init
+
+from mediasrv.db import Database
+from mediasrv.errors import StorageUnavailable
+from mediasrv.ingest import pipeline
+from mediasrv.jobs import SWEEP, TRANSCODE, CeleryDispatcher
+from mediasrv.storage import open_store
+from workers.celery_app import app, settings
+
+log = logging.getLogger(__name__)
+_context: pipeline.Context | None = None
+_dispatcher: CeleryDispatcher | None = None
+
+
+@worker_process_init.connect
+def _reset_after_fork(**_: Any) -> None:
+    # A pool child must not reuse connections inherited from its parent.
+    global _context, _dispatcher
+    _context = _dispatcher = None
+
+
+def context() -> pipeline.Context:
+    global _context
+    if _context is None:
+        db = Database(settings.resolved_database_url)
+        db.create_all()
+        _context = pipeline.Context(db=db, store=open_store(settings.resolved_storage_url), settings=settings)
+    return _context
+
+
+@app.task(
+    name=TRANSCODE,
+    bind=True,
+    max_retries=None,
+    soft_time_limit=settings.transcode_time_limit_seconds,
+    time_limit=settings.transcode_time_limit_seconds + 300,
+)
+def transcode(self: Task, asset_id: str) -> str | None:
+    ctx = context()
+    try:
+        status = pipeline.process_asset(ctx, asset_id)
+    except StorageUnavailable as exc:
+        delay = min(300, 10 * 2 ** min(self.request.retries, 5))
+        log.warning("asset %s: storage unavailable (%s); retrying in %d s", asset_id, exc.message, delay)
+        raise self.retry(countdown=delay) from exc
+    except SoftTimeLimitExceeded:
+        hours = settings.transcode_time_limit_seconds / 3600
+        pipeline.fail(
+            ctx,
+            asset_id,
+            f"Processing took longer than the {hours:g}-hour limit and was stopped. "
+            "Check that the file is not damaged, or ask an administrator to raise the limit.",
+        )
+        return "failed"
+    return status.value if status else None
+
+
+@app.task(name=SWEEP)
+def sweep() -> int:
+    global _dispatcher
+    _dispatcher = _dispatcher or CeleryDispatcher(settings.resolved_broker_url)
+    return len(pipeline.sweep(context(), _dispatcher))
