@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-pytest_plugins = ["tests.fixtures"]
-
 from collections.abc import Iterator
 
 import pytest
 
 from tests.s3server import S3Server, S3ServerError
+
+pytest_plugins = ["tests.fixtures"]
 
 # --- S3 server ---
 

@@ -48,11 +48,11 @@ class Stack:
         self._worker_starts = 0
 
     def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = (self.logs / f"{name}.log").open("ab")
         # Own session: the worker and its pool children (and their ffmpeg) can be killed as a group.
-        return subprocess.Popen(
-            [str(BIN / "mediasrv"), *args], env=self.env, stdout=log, stderr=log, start_new_session=True
-        )
+        with (self.logs / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [str(BIN / "mediasrv"), *args], env=self.env, stdout=log, stderr=log, start_new_session=True
+            )
 
     def start(self) -> Stack:
         settings = Settings(data_dir=self.data_dir)
@@ -151,7 +151,7 @@ def ffprobe_url(url: str) -> list[dict[str, Any]]:
             "-v",
             "error",
             "-show_entries",
-            "stream=codec_type,codec_name,profile,width,height,r_frame_rate,sample_rate,channels,field_order",
+            "stream=codec_type,codec_name,profile,width,height,r_frame_rate,sample_rate,channels",
             "-of",
             "json",
             url,
@@ -164,6 +164,19 @@ def ffprobe_url(url: str) -> list[dict[str, Any]]:
     assert r.returncode == 0, r.stderr
     streams: list[dict[str, Any]] = json.loads(r.stdout)["streams"]
     return streams
+
+
+def interlaced_frames(url: str, frames: int = 10) -> int:
+    """How many of the first decoded frames behind a playlist are flagged interlaced."""
+    r = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-read_intervals", f"%+#{frames}",
+         "-show_entries", "frame=interlaced_frame", "-of", "json", url],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    decoded = json.loads(r.stdout)["frames"]
+    assert len(decoded) >= frames // 2, r.stdout
+    return sum(int(f["interlaced_frame"]) for f in decoded)
 
 
 def hlscheck(url: str) -> str:

@@ -26,7 +26,7 @@ def film(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def post(client: TestClient, headers: dict[str, str], path: Path, **data: str) -> dict[str, object]:
     with path.open("rb") as f:
         r = client.post("/api/v1/assets", headers=headers, files={"file": (path.name, f)}, data=data)
-    return {"status": r.status_code, **r.json()}
+    return {**r.json(), "http": r.status_code}
 
 
 def nothing_left(db: Database, store: ObjectStore, settings: Settings) -> None:
@@ -46,12 +46,12 @@ def test_upload_stores_source_by_hash_and_enqueues_after_commit(
     settings: Settings,
 ) -> None:
     body = post(client, producer, film, title="党员教育 第1集：初心")
-    assert body["status"] == 201
+    assert body["http"] == 201
     sha = hashlib.sha256(film.read_bytes()).hexdigest()
     assert body["sha256"] == sha
     assert body["filename"] == "党员教育 第1集.mp4"
     assert body["title"] == "党员教育 第1集：初心"
-    assert body["status"] == 201 and body["kind"] == "pending" and body["progress"] == 0
+    assert body["status"] == "uploaded" and body["kind"] == "pending" and body["progress"] == 0
     info = store.stat(source_key(sha))
     assert info is not None and info.size == film.stat().st_size
     assert dispatcher.sent == [(TRANSCODE, (body["id"],))]
@@ -72,7 +72,7 @@ def test_same_bytes_again_give_the_existing_asset(
     copy = tmp_path / "renamed copy.mp4"
     copy.write_bytes(film.read_bytes())
     again = post(client, producer, copy)
-    assert (first["status"], again["status"]) == (201, 200)
+    assert (first["http"], again["http"]) == (201, 200)
     assert again["id"] == first["id"]
     assert len(list(store.list("sources/"))) == 1
     assert len(dispatcher.sent) == 1
@@ -93,7 +93,7 @@ def test_empty_file_is_refused_and_nothing_kept(
     empty = tmp_path / "空.mp4"
     empty.write_bytes(b"")
     body = post(client, producer, empty)
-    assert body["status"] == 400
+    assert body["http"] == 400
     assert "空.mp4" in str(body["message"]) and "empty" in str(body["message"])
     nothing_left(db, store, settings)
 
@@ -115,7 +115,7 @@ def test_non_media_is_refused_with_what_it_looks_like(
 ) -> None:
     path = maker(tmp_path / name)  # type: ignore[operator]
     body = post(client, producer, path)
-    assert body["status"] == 415
+    assert body["http"] == 415
     assert name in str(body["message"]) and looks_like in str(body["message"])
     assert "PDF" in str(body["message"])  # says what would be accepted
     nothing_left(db, store, settings)
@@ -135,7 +135,7 @@ def test_over_the_size_limit_is_refused_while_streaming(
         db: Database = client.app.state.db  # type: ignore[attr-defined]
         headers = make_token(db, Role.PRODUCER)
         body = post(client, headers, film)
-        assert body["status"] == 413
+        assert body["http"] == 413
         assert "limit" in str(body["message"]) and "1000 bytes" in str(body["message"])
         # A client that lies about (or omits) the length is stopped by the streaming count.
         with film.open("rb") as f:
