@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO
+from typing import Annotated, Any, BinaryIO, cast
 
 import httpx
 import typer
@@ -201,7 +201,9 @@ def upload(
             task = progress.add_task(f"uploading {file.name}", total=size)
             data = {"title": title} if title else {}
             response = client.post(
-                "/api/v1/assets", files={"file": (file.name, _Counting(f, progress, task))}, data=data
+                "/api/v1/assets",
+                files={"file": (file.name, cast(BinaryIO, _Counting(f, progress, task)))},
+                data=data,
             )
         if response.status_code not in (200, 201):
             _fail(response)

@@ -3,9 +3,25 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 _AUDIO_SUFFIXES = {".m4a", ".mp3", ".aac", ".wav"}
+# The shared HLS authoring checker lives beside the repository (../shared/tools).
+HLSCHECK = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "hlscheck.py"
+
+
+def hlscheck(src: str | Path, *extra: str) -> str:
+    """Run hlscheck on a playlist URL or file; fail the test with its findings unless it is clean."""
+    r = subprocess.run(
+        [sys.executable, str(HLSCHECK), str(src), *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0, f"hlscheck {src}:\n{r.stdout}{r.stderr}"
+    return r.stdout
 
 
 def _ffmpeg(*args: str) -> None:

@@ -19,8 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, Update, or_, select, update
+from sqlalchemy.orm import Session
 
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
@@ -108,7 +110,8 @@ def claim(ctx: Context, asset_id: str) -> str | None:
             )
             asset.lease_owner = asset.lease_expires_at = None
             return None
-        claimed = session.execute(
+        claimed = _update(
+            session,
             update(Asset)
             .where(
                 Asset.id == asset_id,
@@ -123,33 +126,38 @@ def claim(ctx: Context, asset_id: str) -> str | None:
                 attempts=Asset.attempts + 1,
                 progress=0.0,
                 error=None,
-            )
-            .execution_options(synchronize_session=False)
+            ),
         )
-        return generation if claimed.rowcount == 1 else None
+        return generation if claimed == 1 else None
+
+
+def _update(session: Session, statement: Update) -> int:
+    """Run a conditional UPDATE; the row count says whether its condition held."""
+    result = cast(CursorResult[Any], session.execute(statement.execution_options(synchronize_session=False)))
+    return result.rowcount
 
 
 def report_progress(ctx: Context, asset_id: str, generation: str, percent: float) -> None:
     """Store progress and renew the lease; raise LeaseLost if the asset was re-claimed meanwhile."""
+    renewed_until = utcnow() + timedelta(seconds=ctx.settings.lease_seconds)
     with ctx.db.session_scope() as session:
-        result = session.execute(
+        changed = _update(
+            session,
             update(Asset)
             .where(
                 Asset.id == asset_id, Asset.generation == generation, Asset.status == AssetStatus.PROCESSING
             )
-            .values(
-                progress=percent, lease_expires_at=utcnow() + timedelta(seconds=ctx.settings.lease_seconds)
-            )
-            .execution_options(synchronize_session=False)
+            .values(progress=percent, lease_expires_at=renewed_until),
         )
-    if result.rowcount != 1:
+    if changed != 1:
         raise LeaseLost(asset_id)
 
 
 def release(ctx: Context, asset_id: str, generation: str) -> None:
     """Give the lease back after a transient failure; the attempt does not count against the asset."""
     with ctx.db.session_scope() as session:
-        session.execute(
+        _update(
+            session,
             update(Asset)
             .where(Asset.id == asset_id, Asset.generation == generation)
             .values(
@@ -157,21 +165,19 @@ def release(ctx: Context, asset_id: str, generation: str) -> None:
                 lease_owner=None,
                 lease_expires_at=None,
                 attempts=Asset.attempts - 1,
-            )
-            .execution_options(synchronize_session=False)
+            ),
         )
 
 
 def fail(ctx: Context, asset_id: str, reason: str, *, generation: str | None = None) -> None:
     """Mark an asset failed with a reason a producer can act on (only if we still own it, when given)."""
+    query = update(Asset).where(Asset.id == asset_id, Asset.status != AssetStatus.READY)
+    if generation is not None:
+        query = query.where(Asset.generation == generation)
     with ctx.db.session_scope() as session:
-        query = update(Asset).where(Asset.id == asset_id, Asset.status != AssetStatus.READY)
-        if generation is not None:
-            query = query.where(Asset.generation == generation)
-        session.execute(
-            query.values(
-                status=AssetStatus.FAILED, error=reason, lease_owner=None, lease_expires_at=None
-            ).execution_options(synchronize_session=False)
+        _update(
+            session,
+            query.values(status=AssetStatus.FAILED, error=reason, lease_owner=None, lease_expires_at=None),
         )
 
 

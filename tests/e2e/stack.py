@@ -20,7 +20,6 @@ from mediasrv.config import Settings
 from mediasrv.db import Database
 
 BIN = Path(sys.executable).parent
-HLSCHECK = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "hlscheck.py"
 
 
 def free_port() -> int:
@@ -177,11 +176,3 @@ def interlaced_frames(url: str, frames: int = 10) -> int:
     decoded = json.loads(r.stdout)["frames"]
     assert len(decoded) >= frames // 2, r.stdout
     return sum(int(f["interlaced_frame"]) for f in decoded)
-
-
-def hlscheck(url: str) -> str:
-    r = subprocess.run(
-        [sys.executable, str(HLSCHECK), url], capture_output=True, text=True, timeout=300, check=False
-    )
-    assert r.returncode == 0, f"hlscheck {url}:\n{r.stdout}{r.stderr}"
-    return r.stdout

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.stack import Stack, hlscheck
-from tests.mediafactory import make_media
+from tests.e2e.stack import Stack
+from tests.mediafactory import hlscheck, make_media
 
 pytestmark = pytest.mark.e2e
 

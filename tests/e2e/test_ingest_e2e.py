@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.stack import BIN, Stack, ffprobe_url, hlscheck, interlaced_frames
-from tests.mediafactory import make_media, make_truncated
+from tests.e2e.stack import BIN, Stack, ffprobe_url, interlaced_frames
+from tests.mediafactory import hlscheck, make_media, make_truncated
 
 pytestmark = pytest.mark.e2e
 
