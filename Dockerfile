@@ -1,0 +1,15 @@
+# The mediasrv image: API server and workers (the command chooses which).
+FROM python:3.11-slim-bookworm
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends ffmpeg \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml constraints.txt README.md ./
+COPY mediasrv mediasrv
+COPY workers workers
+RUN pip install --no-cache-dir -c constraints.txt . \
+    && useradd --system --home /app mediasrv && mkdir -p /data && chown mediasrv /data
+USER mediasrv
+ENV MEDIASRV_DATA_DIR=/data
+EXPOSE 8000
+CMD ["mediasrv", "serve", "--host", "0.0.0.0"]
