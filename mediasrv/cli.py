@@ -124,6 +124,9 @@ def run(
     _database(settings)
     _ensure_cli_token(settings)
     proc = subprocess.Popen(worker_argv(settings, queues="transcode,default", concurrency=2, beat=True))
+    # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
+    # `finally` below stop the worker instead of leaving it orphaned.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         serve(host, port)
     finally:

@@ -22,7 +22,6 @@ def make_celery(settings: Settings) -> Celery:
         task_routes={name: {"queue": queue} for name, queue in QUEUES.items()},
         task_ignore_result=True,
         broker_connection_retry_on_startup=True,
-        worker_hijack_root_logger=False,
         # Redis re-delivers unacked messages after visibility_timeout: keep it above the longest job.
         broker_transport_options=(
             {"visibility_timeout": settings.transcode_time_limit_seconds + 3600}
