@@ -21,8 +21,9 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from mediasrv.accounts import service
+from mediasrv.accounts.models import Caller, Role
 from mediasrv.app import create_app
-from mediasrv.auth import Role, create_token
 from mediasrv.config import Settings
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import AssetStatus
@@ -61,7 +62,8 @@ def project(film: Path, work: Path, round_no: int) -> tuple[float, float]:
     with TestClient(create_app(settings, dispatcher=NoDispatch())) as client:
         state = client.app.state  # type: ignore[attr-defined]
         with state.db.session_scope() as s:
-            _, token = create_token(s, name="bench", role=Role.PRODUCER)
+            actor = Caller(role=Role.ADMIN, name="bench", via="cli")
+            _, token = service.create_service_account(s, actor=actor, name="bench", role=Role.ADMIN)
         start = time.perf_counter()
         with film.open("rb") as f:
             r = client.post(

@@ -5,16 +5,22 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
 from mediasrv import __version__
-from mediasrv.auth import public
+from mediasrv.accounts.router import auth_router
+from mediasrv.accounts.router import router as accounts_router
+from mediasrv.audit.router import router as audit_router
+from mediasrv.auth import public, signing_key
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.delivery.router import router as hls_router
-from mediasrv.errors import MediaError, StorageUnavailable
+from mediasrv.delivery.router import hls, signed_hls, sites_router
+from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.storage import open_store
@@ -39,6 +45,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.db = db
         app.state.store = store
         app.state.dispatcher = dispatcher or CeleryDispatcher(settings.resolved_broker_url)
+        app.state.signing_key = signing_key(settings)
         yield
         db.dispose()
 
@@ -47,8 +54,33 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     @app.exception_handler(MediaError)
     async def media_error(_request: Request, exc: MediaError) -> JSONResponse:
         headers = {"Retry-After": "30"} if isinstance(exc, StorageUnavailable) else None
+        if isinstance(exc, TooManyRequests):
+            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(
             {"error": exc.code, "message": exc.message}, status_code=exc.status_code, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(_describe(error) for error in exc.errors())
+        return JSONResponse(
+            {"error": "invalid_request", "message": f"The request does not match the API: {problems}."},
+            status_code=422,
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        # Starlette's own refusals (no such route, method not allowed) in the same shape as ours.
+        code, message = {
+            400: (
+                "bad_request",
+                f"{exc.detail}: check that the body is well-formed and sent as /docs shows.",
+            ),
+            404: ("not_found", "No such endpoint: see /docs."),
+            405: ("method_not_allowed", f"{exc.detail}: see /docs for the methods this path accepts."),
+        }.get(exc.status_code, ("http_error", str(exc.detail)))
+        return JSONResponse(
+            {"error": code, "message": message}, status_code=exc.status_code, headers=exc.headers
         )
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["ops"])
@@ -56,6 +88,18 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         """Liveness: the process answers."""
         return {"status": "ok", "version": __version__}
 
-    app.include_router(assets_router)
-    app.include_router(hls_router)
+    for router in (auth_router, accounts_router, audit_router, assets_router, sites_router, hls, signed_hls):
+        app.include_router(router)
     return app
+
+
+_LOCATIONS = {"query": "query parameter", "path": "path parameter", "header": "header", "cookie": "cookie"}
+
+
+def _describe(error: dict[str, Any]) -> str:
+    """One pydantic error as 'query parameter limit: Input should be less than or equal to 200'."""
+    source, *field = [str(part) for part in error.get("loc", ())] or ["request"]
+    where = _LOCATIONS.get(source, "body" if source == "body" else source)
+    if field:
+        where = f"{where} {'.'.join(field)}" if source != "body" else f"body field {'.'.join(field)}"
+    return f"{where}: {error.get('msg', 'invalid')}"

@@ -1,111 +1,66 @@
-"""Who may call what. Every route declares its access through exactly one of `public` or `allow(...)`.
+"""Who may call what. Every route declares its access with exactly one of `public`, `allow(*roles)`
+or `signed_playback`, and this module enforces it.
 
-API tokens are random, shown once, and stored only as a SHA-256 hash (they carry 256 bits of entropy,
-so a slow password hash adds nothing). Accounts, web login and signed playback URLs build on this.
+Callers authenticate with `Authorization: Bearer <token>` (API clients, site agents), a session
+cookie from a web login (people; unsafe methods also need the X-CSRF-Token header given at login),
+or, for playback by set-top boxes that cannot send headers, a signed path prefix
+`/s/<subject>.<expires>.<mac>/hls/<asset>/...`: an HMAC over subject, expiry and asset that is
+checked without touching the database, and that relative URLs in playlists inherit.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
+import os
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from sqlalchemy import Enum, Integer, String, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mediasrv.db import Base, utcnow
+from mediasrv.accounts import service
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.config import Settings
 from mediasrv.deps import SessionDep
-from mediasrv.errors import Forbidden, NotFound, Unauthorized
+from mediasrv.errors import Forbidden, Unauthorized
 
-TOKEN_PREFIX = "msv_"  # noqa: S105  # a visible prefix lets secret scanners spot leaked tokens
-_LAST_USED_RESOLUTION = timedelta(minutes=1)  # avoid a write on every request
+SESSION_COOKIE = "mediasrv_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
-
-class Role(StrEnum):
-    PRODUCER = "producer"
-    ADMIN = "admin"
-    SITE = "site"
+__all__ = ["Caller", "Role"]
 
 
-class ApiToken(Base):
-    __tablename__ = "api_tokens"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(120))
-    role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
-    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
-
-
-@dataclass(frozen=True)
-class Caller:
-    token_id: int
-    name: str
-    role: Role
-
-    def can_manage(self, owner_token_id: int | None) -> bool:
-        """Admins manage everything; a producer only what it uploaded."""
-        return self.role is Role.ADMIN or owner_token_id == self.token_id
+def current_caller(request: Request, session: SessionDep) -> Caller:
+    """Resolve the caller from a bearer token or a web session; 401 when there is neither."""
+    authorization = request.headers.get("authorization")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise Unauthorized("Malformed Authorization header: expected 'Bearer <token>'.")
+        return service.caller_from_bearer(session, token)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        web = service.session_for_cookie(session, cookie)
+        if request.method not in SAFE_METHODS and not service.csrf_matches(
+            web, request.headers.get(CSRF_HEADER)
+        ):
+            raise Forbidden(f"Missing or wrong {CSRF_HEADER} header: send the csrf_token given at login.")
+        return service.caller_from_session(web)
+    raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>', or log in.")
 
 
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def create_token(session: Session, *, name: str, role: Role) -> tuple[ApiToken, str]:
-    """A new token; the plain value is returned once and never stored."""
-    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, role=role, token_hash=hash_token(plain))
-    session.add(row)
-    session.flush()
-    return row, plain
-
-
-def revoke_token(session: Session, *, token_id: int) -> ApiToken:
-    row = session.get(ApiToken, token_id)
-    if row is None:
-        raise NotFound(f"No token with id {token_id}.")
-    row.revoked_at = row.revoked_at or utcnow()
-    return row
-
-
-def authenticate(session: Session, authorization: str | None) -> Caller:
-    if not authorization:
-        raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>'.")
-    scheme, _, token = authorization.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("Malformed Authorization header: expected 'Bearer <token>'.")
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token.strip())))
-    if row is None:
-        raise Unauthorized("Unknown API token: check that it was copied whole, or ask an administrator.")
-    if row.revoked_at is not None:
-        raise Unauthorized("This API token was revoked: ask an administrator for a new one.")
-    now = utcnow()
-    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
-        row.last_used_at = now
-    return Caller(token_id=row.id, name=row.name, role=row.role)
-
-
-AccessCheck = Callable[..., Caller | None]
-
-
-def allow(*roles: Role) -> AccessCheck:
+def allow(*roles: Role) -> Callable[..., Caller]:
     """A dependency admitting callers with one of `roles`: 401 without valid credentials, 403 otherwise."""
 
-    def check(request: Request, session: SessionDep) -> Caller:
-        caller = authenticate(session, request.headers.get("authorization"))
+    def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.role not in roles:
             wanted = " or ".join(r.value for r in roles)
-            raise Forbidden(
-                f"This needs the {wanted} role; your token '{caller.name}' is {caller.role.value}."
-            )
+            raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")
         return caller
 
     check.access_roles = roles  # type: ignore[attr-defined]  # read by the route-walking test
@@ -113,11 +68,72 @@ def allow(*roles: Role) -> AccessCheck:
 
 
 def public() -> None:
-    """Declares a route open to anyone (health checks, HLS until signed URLs arrive)."""
+    """Declares a route open to anyone (health checks, documentation, login)."""
 
 
 public.access_roles = ()  # type: ignore[attr-defined]
 
-Public = Depends(public)
+
+# --- signed playback URLs ---------------------------------------------------------------------
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The HMAC key: MEDIASRV_SECRET_KEY, or one generated once into DATA_DIR/secret-key (0600).
+
+    Several API processes must share one key: set MEDIASRV_SECRET_KEY for them all.
+    """
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path: Path = settings.data_dir / "secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race; use its key
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _mac(key: bytes, subject: str, expires: int, asset_id: str) -> str:
+    digest = hmac.new(key, f"{subject}.{expires}.{asset_id}".encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_playback(key: bytes, *, caller: Caller, asset_id: str, expires: int) -> str:
+    """The path segment that grants `caller` playback of one asset until `expires` (Unix time)."""
+    subject = f"{caller.role.value}-{caller.site_id if caller.site_id is not None else caller.user_id}"
+    return f"{subject}.{expires}.{_mac(key, subject, expires, asset_id)}"
+
+
+def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | None = None) -> Caller:
+    subject, _, rest = signature.partition(".")
+    expires_text, _, mac = rest.partition(".")
+    if not (subject and expires_text.isascii() and expires_text.isdigit() and mac):
+        raise Unauthorized("Malformed playback link: ask for a new one.")
+    # Compared as bytes: compare_digest refuses non-ASCII str, and links arrive from anywhere.
+    if not hmac.compare_digest(mac.encode(), _mac(key, subject, int(expires_text), asset_id).encode()):
+        raise Unauthorized("This playback link is not valid for this programme: ask for a new one.")
+    if int(expires_text) < (now if now is not None else time.time()):
+        raise Unauthorized("This playback link has expired: reload the playlist to get a fresh one.")
+    role_text, _, ident = subject.partition("-")
+    role = Role(role_text)  # cannot fail: the MAC proves we wrote this subject
+    ident_id = int(ident) if ident.isascii() and ident.isdigit() else None
+    site_id, user_id = (ident_id, None) if role is Role.SITE else (None, ident_id)
+    return Caller(role=role, name=subject, via="signed", site_id=site_id, user_id=user_id)
+
+
+def signed_playback(request: Request, signature: str, asset_id: str) -> Caller:
+    """Access by a signed path prefix; no database query, so it costs nothing per segment."""
+    key: bytes = request.app.state.signing_key
+    return verify_playback(key, signature, asset_id)
+
+
+signed_playback.access_roles = "signed"  # type: ignore[attr-defined]
+
 ProducerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN))]
 AdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
+ViewerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN, Role.SITE))]
+Public = Depends(public)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import os
 import signal
 import subprocess
@@ -27,10 +28,15 @@ from mediasrv.config import Settings
 
 cli = typer.Typer(help="mediasrv: media library and courseware distribution server", no_args_is_help=True)
 token_cli = typer.Typer(help="API tokens (shown once, stored hashed)", no_args_is_help=True)
+user_cli = typer.Typer(help="people's accounts", no_args_is_help=True)
+site_cli = typer.Typer(help="terminal sites", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
+cli.add_typer(user_cli, name="user")
+cli.add_typer(site_cli, name="site")
 console = Console(stderr=True)
 
 CLI_TOKEN_FILE = "cli-token"  # noqa: S105  # a file name, not a secret
+LOCAL_UNIT, LOCAL_USER = "本机", "local-cli"  # the department and account of `mediasrv run`'s own token
 
 
 def _settings() -> Settings:
@@ -68,15 +74,37 @@ def worker_argv(settings: Settings, *, queues: str, concurrency: int, beat: bool
     return argv
 
 
+def _cli_actor() -> Any:
+    """Who the audit log names for changes made from this machine's command line."""
+    from mediasrv.accounts.models import Caller
+
+    return Caller(role=Role.ADMIN, name=f"cli:{getpass.getuser()}", via="cli")
+
+
 def _ensure_cli_token(settings: Settings) -> None:
-    """A local producer token for `mediasrv upload` on this machine, created once, kept 0600 in DATA_DIR."""
-    from mediasrv.auth import create_token
+    """A producer token for `mediasrv upload` on this machine, created once, kept 0600 in DATA_DIR."""
+    from sqlalchemy import select
+
+    from mediasrv.accounts import service
+    from mediasrv.accounts.models import OrgUnit, User
 
     path = settings.data_dir / CLI_TOKEN_FILE
     if path.exists():
         return
+    actor = _cli_actor()
     with _database(settings).session_scope() as session:
-        _, plain = create_token(session, name="local command line", role=Role.PRODUCER)
+        unit = session.scalar(select(OrgUnit).where(OrgUnit.name == LOCAL_UNIT))
+        unit = unit or service.create_org_unit(session, actor=actor, name=LOCAL_UNIT)
+        user = session.scalar(select(User).where(User.username == LOCAL_USER)) or service.create_user(
+            session,
+            actor=actor,
+            username=LOCAL_USER,
+            display_name="本机命令行",
+            role=Role.PRODUCER,
+            org_unit_id=unit.id,
+            password=None,
+        )
+        _, plain = service.create_token(session, actor=actor, name="local command line", user_id=user.id)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(plain + "\n")
@@ -234,10 +262,18 @@ def _follow(client: httpx.Client, asset: dict[str, Any]) -> dict[str, Any]:
             progress.update(task, completed=asset["progress"], description=asset["status"])
     if asset["status"] == "failed":
         console.print(f"[red]failed:[/] {asset['error']}")
+    elif asset["links"]["master"]:
+        # Signed links play in any player (ffplay, VLC, a set-top box) without an Authorization header.
+        response = client.get(f"/api/v1/assets/{asset['id']}/playback")
+        if response.status_code != 200:
+            _fail(response)
+        playback = response.json()
+        for name in ("master", "iptv", "iptv_sd", "poster"):
+            if playback[name]:
+                console.print(f"  {name}: {client.base_url.join(playback[name])}", soft_wrap=True)
+        console.print(f"  (links valid until {playback['expires_at']})")
     else:
-        links = {k: v for k, v in asset["links"].items() if v}
-        for name, link in links.items():
-            console.print(f"  {name}: {client.base_url.join(link)}")
+        console.print(f"  document: {client.base_url.join(asset['links']['source'])}", soft_wrap=True)
     return asset
 
 
@@ -257,40 +293,117 @@ def status(
 
 @token_cli.command("create")
 def token_create(
-    name: Annotated[str, typer.Option(help="who or what uses it")],
-    role: Annotated[Role, typer.Option()] = Role.PRODUCER,
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. 'upload laptop'")],
+    user: Annotated[str | None, typer.Option(help="username of the owner")] = None,
+    site: Annotated[str | None, typer.Option(help="code of the owning site")] = None,
+    role: Annotated[Role | None, typer.Option(help="create a service account NAME with this role")] = None,
+    org_unit: Annotated[str | None, typer.Option(help="department of a producer service account")] = None,
 ) -> None:
-    """Create a token and print it once; only its hash is stored."""
-    from mediasrv.auth import create_token
+    """Create a token and print it once; only its hash is stored.
 
+    The first administrator: `mediasrv token create --role admin --name ops`.
+    """
+    from mediasrv.accounts import service
+    from mediasrv.delivery.sites import site_by_code
+
+    if sum(x is not None for x in (user, site, role)) != 1:
+        console.print("[red]Give exactly one of --user, --site or --role.[/]")
+        raise typer.Exit(2)
+    actor = _cli_actor()
     with _database(_settings()).session_scope() as session:
-        row, plain = create_token(session, name=name, role=role)
-        console.print(f"token {row.id} '{name}' ({role.value}); it is shown only now:")
+        if role is not None:
+            unit_id = service.org_unit_by_name(session, org_unit).id if org_unit else None
+            token, plain = service.create_service_account(
+                session, actor=actor, name=name, role=role, org_unit_id=unit_id
+            )
+        else:
+            user_id = service.user_by_name(session, user).id if user is not None else None
+            site_id = site_by_code(session, site).id if site is not None else None
+            token, plain = service.create_token(
+                session, actor=actor, name=name, user_id=user_id, site_id=site_id
+            )
+        console.print(f"token {token.id} '{name}'; it is shown only now:")
     typer.echo(plain)
 
 
 @token_cli.command("list")
 def token_list() -> None:
     """List tokens (never their values)."""
-    from sqlalchemy import select
-
-    from mediasrv.auth import ApiToken
+    from mediasrv.accounts import service
 
     with _database(_settings()).session_scope() as session:
-        for t in session.scalars(select(ApiToken).order_by(ApiToken.id)):
+        for t in service.list_tokens(session, actor=_cli_actor()):
             state = "revoked" if t.revoked_at else "active"
             used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-            typer.echo(f"{t.id}\t{t.role.value}\t{state}\tlast used {used}\t{t.name}")
+            owner = f"user {t.user.username}" if t.user else f"site {t.site_id}"
+            typer.echo(f"{t.id}\t{owner}\t{state}\tlast used {used}\t{t.name}")
 
 
 @token_cli.command("revoke")
 def token_revoke(token_id: int) -> None:
     """Revoke a token; requests with it get 401 from now on."""
-    from mediasrv.auth import revoke_token
+    from mediasrv.accounts import service
 
     with _database(_settings()).session_scope() as session:
-        revoke_token(session, token_id=token_id)
+        service.revoke_token(session, actor=_cli_actor(), token_id=token_id)
     console.print(f"token {token_id} revoked")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@user_cli.command("create")
+def user_create(
+    username: str,
+    role: Annotated[Role, typer.Option()],
+    org_unit: Annotated[str | None, typer.Option(help="department name; created if new")] = None,
+    display_name: Annotated[str, typer.Option()] = "",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+    no_password: Annotated[bool, typer.Option(help="API tokens only, no web login")] = False,
+) -> None:
+    """Create a person's account (the password is asked for, never given on the command line)."""
+    from mediasrv.accounts import service
+    from mediasrv.errors import NotFound
+
+    password = None if no_password else _read_password(password_stdin)
+    actor = _cli_actor()
+    with _database(_settings()).session_scope() as session:
+        unit_id = None
+        if org_unit:
+            try:
+                unit_id = service.org_unit_by_name(session, org_unit).id
+            except NotFound:
+                unit_id = service.create_org_unit(session, actor=actor, name=org_unit).id
+        user = service.create_user(
+            session,
+            actor=actor,
+            username=username,
+            display_name=display_name,
+            role=role,
+            org_unit_id=unit_id,
+            password=password,
+        )
+        console.print(f"user {user.id} '{username}' ({role.value}) created")
+
+
+@site_cli.command("create")
+def site_create(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    region: Annotated[str, typer.Option(help="province/city/county/township/village")] = "",
+) -> None:
+    """Register a terminal site."""
+    from mediasrv.delivery.sites import create_site
+
+    with _database(_settings()).session_scope() as session:
+        site = create_site(session, actor=_cli_actor(), code=code, name=name, region=region)
+        console.print(
+            f"site {site.id} '{code}' created; give it a token: mediasrv token create --site {code}"
+        )
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024**3
@@ -41,6 +41,16 @@ class Settings(BaseSettings):
         default=60.0, description="How often expired leases are re-enqueued"
     )
     max_attempts: int = Field(default=3, description="Transcode attempts before an asset is marked failed")
+
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key of signed playback links; default: generated into DATA_DIR/secret-key",
+    )
+    signed_url_seconds: int = Field(default=6 * 3600, description="Lifetime of signed playback links")
+    session_hours: float = Field(default=12.0, description="Lifetime of a web login")
+    cookie_secure: bool = Field(
+        default=True, description="Session cookie only over HTTPS (browsers exempt localhost)"
+    )
 
     host: str = "127.0.0.1"
     port: int = 8000

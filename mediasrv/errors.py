@@ -1,9 +1,14 @@
 """Domain errors. Each carries an HTTP status and a message a person can act on.
 
-One handler (installed in app.py) turns them into JSON: {"error": code, "message": ...}.
+One handler (installed in app.py) turns them into JSON: {"error": code, "message": ...}; routers
+declare which of them they may answer with `error_responses(...)`, so the OpenAPI document says so.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
 
 
 class MediaError(Exception):
@@ -68,3 +73,44 @@ class MediaProcessingError(MediaError):
 
     status_code = 422
     code = "media_unusable"
+
+
+class Conflict(MediaError):
+    status_code = 409
+    code = "conflict"
+
+
+class TooManyRequests(MediaError):
+    status_code = 429
+    code = "too_many_requests"
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class ErrorOut(BaseModel):
+    """The body of every refusal."""
+
+    error: str = Field(description="machine-readable code", examples=["not_found"])
+    message: str = Field(description="what is wrong and what to do about it")
+
+
+_DESCRIPTIONS = {
+    400: "The request cannot be carried out as sent; the message says what to change",
+    401: "No, unknown, revoked or expired credentials",
+    403: "The caller's role or department may not do this",
+    404: "No such thing (or not one the caller may see)",
+    409: "Conflicts with the current state (a name that is taken, an asset that is not failed)",
+    413: "The upload is over the size limit",
+    415: "The upload is not a film, an audio recording or a PDF",
+    416: "The requested byte range is outside the object",
+    422: "A parameter or the body does not match this document",
+    429: "Too many attempts; wait as long as Retry-After says",
+    503: "Storage is unreachable; nothing was kept, try again after Retry-After seconds",
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for refusals with these status codes, all with the ErrorOut body."""
+    return {status: {"model": ErrorOut, "description": _DESCRIPTIONS[status]} for status in statuses}

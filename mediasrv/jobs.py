@@ -13,7 +13,8 @@ log = logging.getLogger(__name__)
 
 TRANSCODE = "mediasrv.transcode"
 SWEEP = "mediasrv.sweep"
-QUEUES = {TRANSCODE: "transcode", SWEEP: "default"}
+INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
+QUEUES = {TRANSCODE: "transcode", SWEEP: "default", INDEX: "index"}
 
 
 class Dispatcher(Protocol):

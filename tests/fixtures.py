@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -9,11 +10,14 @@ from pathlib import Path
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from mediasrv.accounts import service
+from mediasrv.accounts.models import Caller, OrgUnit, Role
 from mediasrv.app import create_app
-from mediasrv.auth import Role, create_token
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.delivery.sites import create_site
 from mediasrv.ingest import pipeline
 from mediasrv.storage import ObjectStore
 
@@ -66,27 +70,50 @@ def ctx(db: Database, store: ObjectStore, settings: Settings) -> pipeline.Contex
     return pipeline.Context(db=db, store=store, settings=settings, worker_id="test-worker")
 
 
-def make_token(db: Database, role: Role, name: str | None = None) -> dict[str, str]:
+ACTOR = Caller(role=Role.ADMIN, name="test setup", via="cli")
+
+
+def make_token(
+    db: Database, role: Role, name: str | None = None, *, org_unit: str = "县电教中心"
+) -> dict[str, str]:
+    """Headers of a new account (or site) with `role`; producers belong to `org_unit`."""
+    name = name or f"{role.value}-{uuid.uuid4().hex[:8]}"
     with db.session_scope() as session:
-        _, plain = create_token(session, name=name or f"test {role.value}", role=role)
+        if role is Role.SITE:
+            site = create_site(session, actor=ACTOR, code=name, name=name, region="河北省/邢台市")
+            _, plain = service.create_token(session, actor=ACTOR, name=name, site_id=site.id)
+        else:
+            unit_id = None
+            if role is Role.PRODUCER:
+                unit = session.scalar(select(OrgUnit).where(OrgUnit.name == org_unit))
+                unit_id = (unit or service.create_org_unit(session, actor=ACTOR, name=org_unit)).id
+            _, plain = service.create_service_account(
+                session, actor=ACTOR, name=name, role=role, org_unit_id=unit_id
+            )
     return {"Authorization": f"Bearer {plain}"}
 
 
 @pytest.fixture
 def producer(db: Database) -> dict[str, str]:
-    return make_token(db, Role.PRODUCER, "county centre")
+    return make_token(db, Role.PRODUCER, "county-centre")
+
+
+@pytest.fixture
+def colleague(db: Database) -> dict[str, str]:
+    """Another producer of the same department."""
+    return make_token(db, Role.PRODUCER, "county-colleague")
 
 
 @pytest.fixture
 def other_producer(db: Database) -> dict[str, str]:
-    return make_token(db, Role.PRODUCER, "partner department")
+    return make_token(db, Role.PRODUCER, "partner-department", org_unit="合作部门")
 
 
 @pytest.fixture
 def admin(db: Database) -> dict[str, str]:
-    return make_token(db, Role.ADMIN)
+    return make_token(db, Role.ADMIN, "org-admin")
 
 
 @pytest.fixture
 def site(db: Database) -> dict[str, str]:
-    return make_token(db, Role.SITE)
+    return make_token(db, Role.SITE, "xitang-village")

@@ -1,33 +1,37 @@
-"""Every route declares who may call it, and the declaration is enforced."""
+"""Every route declares who may call it, exactly once, and the declaration is enforced."""
 
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from mediasrv.auth import Role
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.auth import sign_playback
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}  # FastAPI's own, public by design
+MISSING = "999999"
+Access = tuple[Role, ...] | str  # roles, () for public, "signed" for signed playback prefixes
 
 
 @dataclass(frozen=True)
 class Endpoint:
     path: str
     methods: frozenset[str]
-    roles: tuple[Role, ...]
+    access: Access
 
 
-def _declarations(dependant: Dependant) -> list[tuple[Role, ...]]:
+def _declarations(dependant: Dependant) -> list[Access]:
     found = [dependant.call.access_roles] if hasattr(dependant.call, "access_roles") else []
     return found + [d for sub in dependant.dependencies for d in _declarations(sub)]
 
 
 def endpoints(client: TestClient) -> list[Endpoint]:
-    """Every API route with the roles of its single access declaration (`public` declares none)."""
+    """Every API route with its single access declaration."""
     found = []
     for ctx in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         if not isinstance(ctx.original_route, APIRoute):
@@ -39,51 +43,52 @@ def endpoints(client: TestClient) -> list[Endpoint]:
     return found
 
 
-def concrete(path: str) -> str:
-    return re.sub(r"\{[^}]+\}", "x", path.replace("{path:path}", "a/b.ts"))
+def concrete(path: str, signature: str = "x") -> str:
+    path = path.replace("{path:path}", "a/b.ts").replace("{signature}", signature)
+    return re.sub(r"\{[^}]+\}", MISSING, path)  # ids nothing has: probing must not change real rows
 
 
 def test_every_route_declares_access(client: TestClient) -> None:
-    paths = {(e.path, m): e.roles for e in endpoints(client) for m in e.methods}
-    assert paths["/healthz", "GET"] == ()
-    assert paths["/hls/{asset_id}/{generation}/{path:path}", "GET"] == ()
-    assert set(paths["/api/v1/assets", "POST"]) == {Role.PRODUCER, Role.ADMIN}
-    assert set(paths["/api/v1/assets/{asset_id}/retry", "POST"]) == {Role.ADMIN}
+    access = {(e.path, m): e.access for e in endpoints(client) for m in e.methods}
+    assert access["/healthz", "GET"] == ()
+    assert access["/auth/login", "POST"] == ()
+    assert access["/s/{signature}/hls/{asset_id}/{generation}/{path:path}", "GET"] == "signed"
+    assert set(access["/hls/{asset_id}/{generation}/{path:path}", "GET"]) == set(Role)
+    assert set(access["/api/v1/assets", "POST"]) == {Role.PRODUCER, Role.ADMIN}
+    assert set(access["/api/v1/assets/{asset_id}/retry", "POST"]) == {Role.ADMIN}
+    assert set(access["/api/v1/audit", "GET"]) == {Role.ADMIN}
+    public = sorted(path for (path, _), a in access.items() if a == ())
+    assert public == ["/auth/login", "/healthz"], "a route became public"
 
 
 def test_declarations_are_enforced(
     client: TestClient, producer: dict[str, str], admin: dict[str, str], site: dict[str, str]
 ) -> None:
     tokens = {Role.PRODUCER: producer, Role.ADMIN: admin, Role.SITE: site}
+    key: bytes = client.app.state.signing_key  # type: ignore[attr-defined]
+    viewer = Caller(role=Role.SITE, name="s", via="signed", site_id=1)
     for endpoint in endpoints(client):
-        roles = endpoint.roles
         for method in endpoint.methods:
             url = concrete(endpoint.path)
             anonymous = client.request(method, url)
-            if not roles:
+            if endpoint.access == ():
                 assert anonymous.status_code not in (401, 403), f"{method} {endpoint.path} is public"
-                continue
-            assert anonymous.status_code == 401, f"{method} {endpoint.path} without credentials"
-            assert "Bearer" in anonymous.json()["message"]
-            for role, headers in tokens.items():
-                status = client.request(method, url, headers=headers).status_code
-                if role in roles:
-                    assert status not in (401, 403), f"{method} {endpoint.path} refused {role}"
-                else:
-                    assert status == 403, f"{method} {endpoint.path} let {role} in"
-
-
-def test_revoked_token_is_refused(client: TestClient, db: object) -> None:
-    from mediasrv.auth import create_token, revoke_token
-    from mediasrv.db import Database
-
-    assert isinstance(db, Database)
-    with db.session_scope() as s:
-        row, plain = create_token(s, name="old", role=Role.ADMIN)
-    headers = {"Authorization": f"Bearer {plain}"}
-    assert client.get("/api/v1/assets", headers=headers).status_code == 200
-    with db.session_scope() as s:
-        revoke_token(s, token_id=row.id)
-    r = client.get("/api/v1/assets", headers=headers)
-    assert r.status_code == 401 and "revoked" in r.json()["message"]
-    assert client.get("/api/v1/assets", headers={"Authorization": "Basic abc"}).status_code == 401
+            elif endpoint.access == "signed":
+                assert anonymous.status_code == 401, f"{method} {endpoint.path} with a bad signature"
+                good = sign_playback(key, caller=viewer, asset_id=MISSING, expires=int(time.time()) + 60)
+                status = client.request(method, concrete(endpoint.path, good)).status_code
+                assert status not in (401, 403), f"{method} {endpoint.path} refused a good signature"
+                other_asset = sign_playback(
+                    key, caller=viewer, asset_id="999998", expires=int(time.time()) + 60
+                )
+                assert client.request(method, concrete(endpoint.path, other_asset)).status_code == 401
+            else:
+                assert anonymous.status_code == 401, f"{method} {endpoint.path} without credentials"
+                if method != "HEAD":
+                    assert "Bearer" in anonymous.json()["message"]
+                for role, headers in tokens.items():
+                    status = client.request(method, url, headers=headers).status_code
+                    if role in endpoint.access:
+                        assert status not in (401, 403), f"{method} {endpoint.path} refused {role}"
+                    else:
+                        assert status == 403, f"{method} {endpoint.path} let {role} in"

@@ -11,6 +11,7 @@ from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.media.hls import VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
+from mediasrv.storage import check_key
 
 _GROUP_OF = {name.removesuffix(".m3u8"): Group(group) for group, name in PRESENTATIONS.items()}
 
@@ -62,9 +63,11 @@ def poster_key(session: Session, asset_id: str) -> str:
     return asset.poster_key
 
 
-def published_key(session: Session, asset_id: str, generation: str, path: str) -> str:
-    """The storage key of a file, only inside the generation currently published."""
-    asset = _ready(session, asset_id)
-    if generation != asset.published_generation:
-        raise NotFound("That version of the asset is no longer published: reload the master playlist.")
-    return f"hls/{asset_id}/{generation}/{path}"
+def generation_key(asset_id: str, generation: str, path: str) -> str:
+    """The storage key of a file of one generation. No database query: generations are random,
+    written once and deleted when superseded, so a missing key is simply a 404."""
+    key = f"hls/{asset_id}/{generation}/{path}"
+    try:
+        return check_key(key)
+    except ValueError:
+        raise NotFound("No such HLS file.") from None

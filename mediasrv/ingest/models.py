@@ -50,7 +50,9 @@ class Asset(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     source_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
-    owner_token_id: Mapped[int | None] = mapped_column(ForeignKey("api_tokens.id"), default=None)
+    # The producing department owns the asset; its producers manage it.
+    org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), default=None, index=True)
+    uploaded_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
 
     # Publishing: outputs of an attempt live under hls/<id>/<generation>/; `published_generation`
     # flips to it in the same commit that marks the asset ready, so readers never see half an asset.

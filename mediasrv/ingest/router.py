@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from mediasrv.auth import AdminDep, ProducerDep
+from mediasrv.accounts.schemas import MAX_INT64
+from mediasrv.auth import AdminDep, ProducerDep, ViewerDep, sign_playback
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import UploadTooLarge
+from mediasrv.errors import NotFound, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.ingest import service
 from mediasrv.ingest.models import AssetStatus
-from mediasrv.ingest.schemas import AssetOut, AssetPage
+from mediasrv.ingest.schemas import AssetOut, AssetPage, Playback
 from mediasrv.ingest.spool import human_size, receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
 
-router = APIRouter(prefix="/api/v1/assets", tags=["assets"])
+router = APIRouter(
+    prefix="/api/v1/assets",
+    tags=["assets"],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
+)
 
 _MULTIPART_BODY: dict[str, Any] = {
     "requestBody": {
@@ -85,7 +91,7 @@ def list_assets(
     session: SessionDep,
     status: AssetStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
 ) -> AssetPage:
     """Assets, newest first: a producer's own, or every asset for an administrator."""
     rows, total = service.list_assets(session, caller=caller, status=status, limit=limit, offset=offset)
@@ -112,6 +118,22 @@ def download_source(
 @router.post("/{asset_id}/retry", response_model=AssetOut)
 def retry_asset(asset_id: str, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep) -> AssetOut:
     """Process a failed asset again from the start."""
-    asset = service.retry_asset(session, asset_id)
+    asset = service.retry_asset(session, asset_id, actor=caller)
     enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
     return AssetOut.of(asset)
+
+
+@router.get("/{asset_id}/playback", response_model=Playback)
+def playback(
+    asset_id: str, request: Request, caller: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> Playback:
+    """Signed playback links for players that cannot send headers (set-top boxes, VLC, ffplay)."""
+    asset = service.get_asset(session, asset_id, caller=caller)
+    links = AssetOut.of(asset).links
+    if links.master is None:
+        raise NotFound(f"Asset {asset_id} is {asset.status.value}: there is nothing to play yet.")
+    expires = int(time.time()) + settings.signed_url_seconds
+    prefix = "/s/" + sign_playback(
+        request.app.state.signing_key, caller=caller, asset_id=asset.id, expires=expires
+    )
+    return Playback.signed(links, prefix=prefix, expires=expires)

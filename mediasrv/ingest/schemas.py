@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -36,6 +36,29 @@ class AssetLinks(BaseModel):
     iptv_sd: str | None = None
     poster: str | None = None
     source: str
+
+
+class Playback(BaseModel):
+    """Links that carry their own authorisation until `expires_at`."""
+
+    master: str | None
+    iptv: str | None
+    iptv_sd: str | None
+    poster: str | None
+    expires_at: datetime
+
+    @classmethod
+    def signed(cls, links: AssetLinks, *, prefix: str, expires: int) -> Playback:
+        def sign(link: str | None) -> str | None:
+            return prefix + link if link else None
+
+        return cls(
+            master=sign(links.master),
+            iptv=sign(links.iptv),
+            iptv_sd=sign(links.iptv_sd),
+            poster=sign(links.poster),
+            expires_at=datetime.fromtimestamp(expires, UTC),
+        )
 
 
 class AssetOut(BaseModel):

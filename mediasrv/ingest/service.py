@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from mediasrv.auth import Caller
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.audit.service import Action, record
 from mediasrv.errors import Forbidden, MediaError, NotFound, UnsupportedMedia
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
@@ -44,7 +45,8 @@ def register_upload(
             title=(title or "").strip()[:255] or PurePosixPath(upload.filename).stem,
             size_bytes=upload.size,
             source_key=key,
-            owner_token_id=owner.token_id,
+            org_unit_id=owner.org_unit_id,
+            uploaded_by_user_id=owner.user_id,
         )
         try:
             with session.begin_nested():  # a concurrent upload of the same bytes may win the insert
@@ -54,6 +56,16 @@ def register_upload(
             if winner is None:
                 raise
             return winner, False
+        record(
+            session,
+            owner,
+            Action.ASSET_UPLOAD,
+            "asset",
+            asset.id,
+            filename=asset.filename,
+            sha256=asset.sha256,
+            size_bytes=asset.size_bytes,
+        )
         return asset, True
     finally:
         upload.discard()
@@ -64,12 +76,12 @@ def _by_sha(session: Session, sha256: str) -> Asset | None:
 
 
 def get_asset(session: Session, asset_id: str, *, caller: Caller | None = None) -> Asset:
-    """An asset with its renditions; producers may only see what they uploaded."""
+    """An asset with its renditions; producers may only see their own department's."""
     asset = session.scalar(select(Asset).options(selectinload(Asset.renditions)).where(Asset.id == asset_id))
     if asset is None:
         raise NotFound(f"No asset with id {asset_id}.")
-    if caller is not None and not caller.can_manage(asset.owner_token_id):
-        raise Forbidden("This asset belongs to another producer.")
+    if caller is not None and caller.role is not Role.SITE and not caller.can_manage(asset.org_unit_id):
+        raise Forbidden("This asset belongs to another department.")
     return asset
 
 
@@ -77,8 +89,8 @@ def list_assets(
     session: Session, *, caller: Caller, status: AssetStatus | None, limit: int, offset: int
 ) -> tuple[list[Asset], int]:
     query = select(Asset)
-    if not caller.can_manage(None):  # producers: only their own uploads
-        query = query.where(Asset.owner_token_id == caller.token_id)
+    if caller.role is not Role.ADMIN:  # producers: their own department's uploads
+        query = query.where(Asset.org_unit_id == caller.org_unit_id)
     if status is not None:
         query = query.where(Asset.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -91,7 +103,7 @@ def list_assets(
     return list(rows), total
 
 
-def retry_asset(session: Session, asset_id: str) -> Asset:
+def retry_asset(session: Session, asset_id: str, *, actor: Caller) -> Asset:
     """Give a failed asset a fresh set of attempts (an administrator decided the cause is fixed)."""
     asset = get_asset(session, asset_id)
     if asset.status is not AssetStatus.FAILED:
@@ -105,4 +117,5 @@ def retry_asset(session: Session, asset_id: str) -> Asset:
     asset.lease_owner = None
     asset.lease_expires_at = None
     session.flush()
+    record(session, actor, Action.ASSET_RETRY, "asset", asset.id)
     return asset

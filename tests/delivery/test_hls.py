@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event
 
+from mediasrv.accounts.models import Caller, Role
 from mediasrv.app import create_app
-from mediasrv.auth import Role
+from mediasrv.auth import sign_playback
 from mediasrv.config import Settings
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset
@@ -42,6 +45,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
         pipeline.process_asset(ctx, asset_id)
         with state.db.session_scope() as s:
             generation = s.get_one(Asset, asset_id).published_generation
+        client.headers.update(make_token(state.db, Role.SITE, "hls-test-site"))  # a set-top box reads it
         yield Published(client, asset_id, generation)
 
 
@@ -50,7 +54,7 @@ def test_master_playlists_per_presentation(published: Published) -> None:
     mobile = c.get(f"/hls/{a}/master.m3u8")
     assert mobile.status_code == 200
     assert mobile.headers["content-type"] == "application/vnd.apple.mpegurl"
-    assert mobile.headers["cache-control"] == "public, max-age=10"
+    assert mobile.headers["cache-control"] == "private, max-age=10"
     text = mobile.text
     assert text.startswith("#EXTM3U") and "#EXT-X-INDEPENDENT-SEGMENTS" in text
     assert f"{g}/mobile-360p/index.m3u8" in text and "iptv" not in text
@@ -117,5 +121,59 @@ def test_not_ready_asset_is_not_served(client: TestClient, producer: dict[str, s
         asset_id = client.post("/api/v1/assets", headers=producer, files={"file": (film.name, f)}).json()[
             "id"
         ]
-    r = client.get(f"/hls/{asset_id}/master.m3u8")
+    r = client.get(f"/hls/{asset_id}/master.m3u8", headers=producer)
     assert r.status_code == 404 and "not ready" in r.json()["message"]
+    r = client.get(f"/api/v1/assets/{asset_id}/playback", headers=producer)
+    assert r.status_code == 404 and "nothing to play yet" in r.json()["message"]
+
+
+def test_hls_needs_credentials(published: Published) -> None:
+    r = published.client.get(f"/hls/{published.asset_id}/master.m3u8", headers={"Authorization": ""})
+    assert r.status_code == 401
+
+
+def test_signed_links_play_without_headers_and_without_database(published: Published) -> None:
+    c, a = published.client, published.asset_id
+    links = c.get(f"/api/v1/assets/{a}/playback").json()
+    assert links["master"].startswith("/s/site-") and links["master"].endswith(f"/hls/{a}/master.m3u8")
+    with TestClient(c.app) as bare:  # no Authorization header at all, like a set-top box
+        master = bare.get(links["iptv"])
+        assert master.status_code == 200
+        media_uri = next(line for line in master.text.splitlines() if line.endswith(".m3u8"))
+        base = links["iptv"].rsplit("/", 1)[0]
+        media = bare.get(f"{base}/{media_uri}")  # relative resolution keeps the signed prefix
+        assert media.status_code == 200
+        segment = next(line for line in media.text.splitlines() if line.endswith(".ts"))
+        engine = c.app.state.db.engine  # type: ignore[attr-defined]
+        statements: list[str] = []
+
+        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+            statements.append(statement)
+
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            r = bare.get(f"{base}/{media_uri.rsplit('/', 1)[0]}/{segment}")
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert r.status_code == 200 and r.headers["content-type"] == "video/mp2t"
+        assert statements == [], "a segment request touched the database"
+
+
+def test_bad_signed_links_are_refused_with_reasons(published: Published) -> None:
+    c, a = published.client, published.asset_id
+    key: bytes = c.app.state.signing_key  # type: ignore[attr-defined]
+    caller = Caller(role=Role.SITE, name="s", via="signed", site_id=1)
+    expired = sign_playback(key, caller=caller, asset_id=a, expires=int(time.time()) - 1)
+    other = sign_playback(key, caller=caller, asset_id="another-asset", expires=int(time.time()) + 60)
+    valid = sign_playback(key, caller=caller, asset_id=a, expires=int(time.time()) + 60)
+    tampered = valid.replace("site-1.", "site-2.")
+    with TestClient(c.app) as bare:
+        assert bare.get(f"/s/{valid}/hls/{a}/master.m3u8").status_code == 200
+        for signature, reason in (
+            (expired, "expired"),
+            (other, "not valid"),
+            (tampered, "not valid"),
+            ("garbage", "Malformed"),
+        ):
+            r = bare.get(f"/s/{signature}/hls/{a}/master.m3u8")
+            assert r.status_code == 401 and reason in r.json()["message"], (signature, r.text)

@@ -15,7 +15,8 @@ from typing import Any
 
 import httpx
 
-from mediasrv.auth import Role, create_token
+from mediasrv.accounts import service
+from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
 from mediasrv.db import Database
 
@@ -59,7 +60,11 @@ class Stack:
         db = Database(self.env.get("MEDIASRV_DATABASE_URL") or settings.resolved_database_url)
         db.create_all()
         with db.session_scope() as s:
-            _, token = create_token(s, name="e2e producer", role=Role.PRODUCER)
+            actor = Caller(role=Role.ADMIN, name="e2e setup", via="cli")
+            unit = service.create_org_unit(s, actor=actor, name="县电教中心")
+            _, token = service.create_service_account(
+                s, actor=actor, name="e2e-producer", role=Role.PRODUCER, org_unit_id=unit.id
+            )
         db.dispose()
         self.headers = {"Authorization": f"Bearer {token}"}
         self.token = token
@@ -121,6 +126,12 @@ class Stack:
         assert r.status_code == 200, r.text
         body: dict[str, Any] = r.json()
         return body
+
+    def play(self, asset: dict[str, Any]) -> dict[str, str]:
+        """Absolute signed playback links, as a set-top box would get them: no headers needed."""
+        r = httpx.get(f"{self.url}/api/v1/assets/{asset['id']}/playback", headers=self.headers, timeout=30)
+        assert r.status_code == 200, r.text
+        return {k: self.url + v for k, v in r.json().items() if isinstance(v, str) and v.startswith("/")}
 
     def wait(
         self,

@@ -26,7 +26,7 @@ def test_worker_killed_mid_transcode_is_recovered(tmp_path: Path) -> None:
         asset = stack.wait(asset_id, timeout=300)
         assert asset["status"] == "ready", asset["error"]
         assert asset["attempts"] == 2
-        hlscheck(stack.url + asset["links"]["master"])
-        hlscheck(stack.url + asset["links"]["iptv"])
+        hlscheck(stack.play(asset)["master"])
+        hlscheck(stack.play(asset)["iptv"])
     finally:
         stack.stop()

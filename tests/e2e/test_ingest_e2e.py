@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +26,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def streams_of(stack: Stack, asset: dict[str, Any], presentation: str) -> list[dict[str, Any]]:
-    url = stack.url + asset["links"][presentation]
+    url = stack.play(asset)[presentation]
     hlscheck(url)
     return ffprobe_url(url)
 
@@ -40,7 +41,7 @@ def check_film(stack: Stack, asset: dict[str, Any]) -> list[dict[str, Any]]:
         assert [s["codec_type"] for s in streams] in (["video", "audio"], ["audio", "video"]), (
             "one muxed variant"
         )
-        assert interlaced_frames(stack.url + asset["links"][presentation]) == 0
+        assert interlaced_frames(stack.play(asset)[presentation]) == 0
     video = [s for s in mobile if s["codec_type"] == "video"]
     audio = [s for s in mobile if s["codec_type"] == "audio"]
     assert video and len(audio) == len(video), "every variant carries muxed audio"
@@ -162,7 +163,10 @@ def test_cli_upload_shows_progress_and_plays(stack: Stack, tmp_path: Path) -> No
     )
     assert r.returncode == 0, r.stderr
     asset_id = r.stdout.strip().splitlines()[-1]
-    assert "uploading 党员教育 第2集.mp4" in r.stderr and f"/hls/{asset_id}/master.m3u8" in r.stderr
+    assert "uploading 党员教育 第2集.mp4" in r.stderr
+    printed = re.search(r"master: (\S+)", r.stderr)
+    assert printed and printed[1].endswith(f"/hls/{asset_id}/master.m3u8")
+    hlscheck(printed[1])  # the printed link plays as it is, with no credentials besides itself
     asset = stack.asset(asset_id)
     assert asset["title"] == "第2集" and asset["status"] == "ready"
     check_film(stack, asset)

@@ -28,9 +28,9 @@ def s3_stack(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> I
 def test_published_from_s3_and_played_over_http(s3_stack: Stack, s3_server: S3Server, tmp_path: Path) -> None:
     asset = s3_stack.wait(s3_stack.upload(make_media(tmp_path / "s3 film.mp4", seconds=6))["id"])
     assert asset["status"] == "ready", asset["error"]
-    hlscheck(s3_stack.url + asset["links"]["master"])
-    hlscheck(s3_stack.url + asset["links"]["iptv"])
-    assert {s["codec_type"] for s in ffprobe_url(s3_stack.url + asset["links"]["iptv_sd"])} == {
+    hlscheck(s3_stack.play(asset)["master"])
+    hlscheck(s3_stack.play(asset)["iptv"])
+    assert {s["codec_type"] for s in ffprobe_url(s3_stack.play(asset)["iptv_sd"])} == {
         "video",
         "audio",
     }
@@ -75,4 +75,4 @@ def test_storage_outage_during_publish_is_retried(
     assert released["attempts"] == 0 and released["error"] is None
     asset = s3_stack.wait(asset_id, timeout=300)
     assert asset["status"] == "ready", asset["error"]
-    hlscheck(s3_stack.url + asset["links"]["master"])
+    hlscheck(s3_stack.play(asset)["master"])

@@ -1,0 +1,1 @@
+"""Accounts: organisation units, people, API tokens, web sessions."""

@@ -1,0 +1,162 @@
+"""/auth (web login) and /api/v1 org-units, users and tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, Response
+from fastapi.responses import JSONResponse
+
+from mediasrv.accounts import service
+from mediasrv.accounts.models import User
+from mediasrv.accounts.schemas import (
+    NewToken,
+    OrgUnitIn,
+    OrgUnitOut,
+    RowId,
+    SessionOut,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
+from mediasrv.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, public
+from mediasrv.deps import SessionDep, SettingsDep
+from mediasrv.errors import error_responses
+
+auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 401, 403, 422))
+router = APIRouter(
+    prefix="/api/v1", tags=["accounts"], responses=error_responses(400, 401, 403, 404, 409, 422)
+)
+
+_BAD_LOGIN = {"error": "unauthorized", "message": "Wrong username or password."}
+
+
+def user_out(user: User) -> UserOut:
+    return UserOut(
+        id=user.id,
+        username=user.username,
+        display_name=user.display_name,
+        role=user.role,
+        org_unit_id=user.org_unit_id,
+        is_active=user.is_active,
+        has_password=user.password_hash is not None,
+        created_at=user.created_at,
+        last_login_at=user.last_login_at,
+    )
+
+
+@auth_router.post(
+    "/login",
+    dependencies=[Depends(public)],
+    response_model=SessionOut,
+    responses=error_responses(429),
+)
+def login(
+    request: Request,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    session: SessionDep,
+    settings: SettingsDep,
+) -> Response:
+    """Log in with a password; sets the session cookie and returns the CSRF token for unsafe requests."""
+    client = request.client.host if request.client else "unknown"
+    outcome = service.login(
+        session, username=username, password=password, client=client, session_hours=settings.session_hours
+    )
+    if outcome.retry_after is not None:
+        minutes = -(-outcome.retry_after // 60)
+        return JSONResponse(
+            {
+                "error": "too_many_requests",
+                "message": f"Too many failed logins: wait {minutes} minute(s), or ask an administrator.",
+            },
+            status_code=429,
+            headers={"Retry-After": str(outcome.retry_after)},
+        )
+    if outcome.user is None or outcome.cookie is None:
+        return JSONResponse(_BAD_LOGIN, status_code=401)
+    body = SessionOut(
+        username=outcome.user.username,
+        role=outcome.user.role,
+        org_unit_id=outcome.user.org_unit_id,
+        csrf_token=outcome.csrf_token,
+    )
+    response = JSONResponse(body.model_dump(mode="json"))
+    response.set_cookie(
+        SESSION_COOKIE,
+        outcome.cookie,
+        max_age=int(settings.session_hours * 3600),
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
+    return response
+
+
+@auth_router.post("/logout", status_code=204, response_class=Response)
+def logout(request: Request, caller: ViewerDep, session: SessionDep) -> Response:
+    """End this browser's login."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        service.logout(session, cookie)
+    response = Response(status_code=204)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@auth_router.get("/session", response_model=SessionOut)
+def current_session(request: Request, caller: ViewerDep, session: SessionDep) -> SessionOut:
+    """Who is calling; for a web login also its CSRF token."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    csrf = (
+        service.session_for_cookie(session, cookie).csrf_token if caller.via == "session" and cookie else None
+    )
+    return SessionOut(username=caller.name, role=caller.role, org_unit_id=caller.org_unit_id, csrf_token=csrf)
+
+
+@router.get("/org-units", response_model=list[OrgUnitOut], tags=["accounts"])
+def list_org_units(caller: ProducerDep, session: SessionDep) -> list[OrgUnitOut]:
+    """Producing departments."""
+    return [OrgUnitOut.model_validate(u) for u in service.list_org_units(session)]
+
+
+@router.post("/org-units", status_code=201, response_model=OrgUnitOut)
+def create_org_unit(body: OrgUnitIn, caller: AdminDep, session: SessionDep) -> OrgUnitOut:
+    return OrgUnitOut.model_validate(service.create_org_unit(session, actor=caller, name=body.name))
+
+
+@router.get("/users", response_model=list[UserOut])
+def list_users(caller: AdminDep, session: SessionDep) -> list[UserOut]:
+    return [user_out(u) for u in service.list_users(session)]
+
+
+@router.post("/users", status_code=201, response_model=UserOut)
+def create_user(body: UserIn, caller: AdminDep, session: SessionDep) -> UserOut:
+    return user_out(service.create_user(session, actor=caller, **body.model_dump()))
+
+
+@router.patch("/users/{user_id}", response_model=UserOut)
+def update_user(user_id: RowId, body: UserPatch, caller: AdminDep, session: SessionDep) -> UserOut:
+    """Change role, department, name or password; disable or enable (disabling logs the user out)."""
+    return user_out(service.update_user(session, actor=caller, user_id=user_id, **body.model_dump()))
+
+
+@router.get("/tokens", response_model=list[TokenOut])
+def list_tokens(caller: ProducerDep, session: SessionDep) -> list[TokenOut]:
+    """Your tokens (administrators: every token). Values are never shown again."""
+    return [TokenOut.model_validate(t) for t in service.list_tokens(session, actor=caller)]
+
+
+@router.post("/tokens", status_code=201, response_model=NewToken)
+def create_token(body: TokenIn, caller: ProducerDep, session: SessionDep) -> NewToken:
+    """A new token for yourself, or (administrators) for a user or a site; the value is shown only now."""
+    token, plain = service.create_token(session, actor=caller, **body.model_dump())
+    return NewToken.model_validate({**TokenOut.model_validate(token).model_dump(), "token": plain})
+
+
+@router.delete("/tokens/{token_id}", response_model=TokenOut)
+def revoke_token(token_id: RowId, caller: ProducerDep, session: SessionDep) -> TokenOut:
+    return TokenOut.model_validate(service.revoke_token(session, actor=caller, token_id=token_id))

@@ -1,0 +1,88 @@
+"""API shapes of accounts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mediasrv.accounts.models import Role
+
+# Row ids are 64-bit signed integers in every database we use; a larger number cannot name a row and
+# would overflow the driver, so it is refused as invalid input (422) instead of failing (500).
+MAX_INT64 = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_INT64)]
+
+
+class OrgUnitIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120, examples=["县委组织部电教中心"])
+
+
+class OrgUnitOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    created_at: datetime
+
+
+class UserIn(BaseModel):
+    username: str = Field(min_length=2, max_length=64, examples=["zhangwei"])
+    display_name: str = Field(default="", max_length=120, examples=["张伟"])
+    role: Role
+    org_unit_id: RowId | None = None
+    password: str | None = Field(default=None, max_length=200, description="None: API tokens only")
+
+
+class UserPatch(BaseModel):
+    display_name: str | None = Field(default=None, max_length=120)
+    role: Role | None = None
+    org_unit_id: RowId | None = None
+    is_active: bool | None = None
+    password: str | None = Field(default=None, max_length=200)
+
+
+class UserOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    org_unit_id: int | None
+    is_active: bool
+    has_password: bool
+    created_at: datetime
+    last_login_at: datetime | None
+
+
+class TokenIn(BaseModel):
+    name: str = Field(min_length=1, max_length=120, examples=["upload laptop"])
+    user_id: RowId | None = Field(default=None, description="default: yourself")
+    site_id: RowId | None = None
+
+
+class TokenOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    user_id: int | None
+    site_id: int | None
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class NewToken(TokenOut):
+    token: str = Field(description="shown only now; only its hash is stored")
+
+
+class SessionOut(BaseModel):
+    """Who is logged in, and the token to send as X-CSRF-Token on unsafe requests."""
+
+    username: str
+    role: Role
+    org_unit_id: int | None
+    csrf_token: str | None

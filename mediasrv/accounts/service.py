@@ -1,0 +1,375 @@
+"""Organisation units, users, tokens and logins. Services flush; the caller's unit of work commits."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import cache
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from mediasrv.accounts.models import ApiToken, Caller, LoginFailure, OrgUnit, Role, User, WebSession
+from mediasrv.audit.service import Action, record
+from mediasrv.db import utcnow
+from mediasrv.delivery.models import Site
+from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound, Unauthorized
+
+TOKEN_PREFIX = "msv_"  # noqa: S105  # a visible prefix lets secret scanners spot leaked tokens
+MIN_PASSWORD = 10
+_USERNAME = re.compile(r"^[\w.@-]{2,64}$")  # \w admits Chinese names
+_LAST_USED_RESOLUTION = timedelta(minutes=1)  # avoid a write on every request
+LOGIN_WINDOW = timedelta(minutes=15)
+MAX_FAILURES_PER_USER = 5
+MAX_FAILURES_PER_CLIENT = 20
+
+
+def hash_secret(value: str) -> str:
+    """Tokens and session ids carry 256 random bits, so a fast hash is enough to store them."""
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    # Verified against for unknown users, so that they cost the same time as a wrong password.
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def _check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise MediaError(f"The password is too short: use at least {MIN_PASSWORD} characters.")
+
+
+# --- organisation units -----------------------------------------------------------------------
+
+
+def create_org_unit(session: Session, *, actor: Caller, name: str) -> OrgUnit:
+    name = name.strip()
+    if not name:
+        raise MediaError("Give the department a name.")
+    if session.scalar(select(OrgUnit).where(OrgUnit.name == name)) is not None:
+        raise Conflict(f"A department named '{name}' already exists.")
+    unit = OrgUnit(name=name)
+    session.add(unit)
+    session.flush()
+    record(session, actor, Action.ORG_UNIT_CREATE, "org_unit", unit.id, name=name)
+    return unit
+
+
+def org_unit_by_name(session: Session, name: str) -> OrgUnit:
+    unit = session.scalar(select(OrgUnit).where(OrgUnit.name == name))
+    if unit is None:
+        raise NotFound(f"No department named '{name}'.")
+    return unit
+
+
+def list_org_units(session: Session) -> list[OrgUnit]:
+    return list(session.scalars(select(OrgUnit).order_by(OrgUnit.name)))
+
+
+# --- users ------------------------------------------------------------------------------------
+
+
+def _validate_role_unit(session: Session, role: Role, org_unit_id: int | None) -> None:
+    if role is Role.SITE:
+        raise MediaError("People are producers or admins; sites get site tokens (POST /api/v1/tokens).")
+    if org_unit_id is not None and session.get(OrgUnit, org_unit_id) is None:
+        raise NotFound(f"No department with id {org_unit_id}.")
+    if role is Role.PRODUCER and org_unit_id is None:
+        raise MediaError("A producer belongs to a department: give org_unit_id.")
+
+
+def create_user(
+    session: Session,
+    *,
+    actor: Caller,
+    username: str,
+    display_name: str,
+    role: Role,
+    org_unit_id: int | None,
+    password: str | None,
+) -> User:
+    if not _USERNAME.match(username):
+        raise MediaError("A username is 2-64 letters, digits or . _ @ - (no spaces).")
+    if session.scalar(select(User).where(User.username == username)) is not None:
+        raise Conflict(f"The username '{username}' is taken.")
+    _validate_role_unit(session, role, org_unit_id)
+    if password is not None:
+        _check_password(password)
+    user = User(
+        username=username,
+        display_name=display_name.strip() or username,
+        role=role,
+        org_unit_id=org_unit_id,
+        password_hash=_hasher().hash(password) if password is not None else None,
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        actor,
+        Action.USER_CREATE,
+        "user",
+        user.id,
+        username=username,
+        role=role.value,
+        org_unit_id=org_unit_id,
+    )
+    return user
+
+
+def update_user(
+    session: Session,
+    *,
+    actor: Caller,
+    user_id: int,
+    display_name: str | None = None,
+    role: Role | None = None,
+    org_unit_id: int | None = None,
+    is_active: bool | None = None,
+    password: str | None = None,
+) -> User:
+    user = get_user(session, user_id)
+    changes: dict[str, object] = {}
+    if role is not None or org_unit_id is not None:
+        new_role, new_unit = role or user.role, org_unit_id if org_unit_id is not None else user.org_unit_id
+        _validate_role_unit(session, new_role, new_unit)
+        user.role, user.org_unit_id = new_role, new_unit
+        changes |= {"role": new_role.value, "org_unit_id": new_unit}
+    if display_name is not None:
+        user.display_name = changes["display_name"] = display_name.strip() or user.username
+    if password is not None:
+        _check_password(password)
+        user.password_hash = _hasher().hash(password)
+        changes["password"] = "changed"  # noqa: S105  # the fact, never the value
+    if is_active is not None:
+        if user.id == actor.user_id and not is_active:
+            raise MediaError("You cannot disable your own account.")
+        user.is_active = changes["is_active"] = is_active
+    if password is not None or is_active is False:
+        session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # log out everywhere
+    session.flush()
+    record(session, actor, Action.USER_UPDATE, "user", user.id, **changes)
+    return user
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"No user with id {user_id}.")
+    return user
+
+
+def user_by_name(session: Session, username: str) -> User:
+    user = session.scalar(select(User).where(User.username == username))
+    if user is None:
+        raise NotFound(f"No user named '{username}'.")
+    return user
+
+
+def list_users(session: Session) -> list[User]:
+    return list(session.scalars(select(User).order_by(User.username)))
+
+
+# --- tokens -----------------------------------------------------------------------------------
+
+
+def create_token(
+    session: Session, *, actor: Caller, name: str, user_id: int | None = None, site_id: int | None = None
+) -> tuple[ApiToken, str]:
+    """A new token for a user (default: the actor) or a site; the plain value is returned once."""
+    if user_id is None and site_id is None:
+        if actor.user_id is None:
+            raise MediaError("Say whose token this is: user_id or site_id.")
+        user_id = actor.user_id
+    if user_id is not None and site_id is not None:
+        raise MediaError("A token belongs to a user or to a site, not both.")
+    if actor.role is not Role.ADMIN and (site_id is not None or user_id != actor.user_id):
+        raise Forbidden("Only administrators create tokens for other users or for sites.")
+    if user_id is not None and session.get(User, user_id) is None:
+        raise NotFound(f"No user with id {user_id}.")
+    if site_id is not None and session.get(Site, site_id) is None:
+        raise NotFound(f"No site with id {site_id}.")
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        name=name.strip() or "token", token_hash=hash_secret(plain), user_id=user_id, site_id=site_id
+    )
+    session.add(token)
+    session.flush()
+    record(
+        session,
+        actor,
+        Action.TOKEN_CREATE,
+        "token",
+        token.id,
+        name=token.name,
+        user_id=user_id,
+        site_id=site_id,
+    )
+    return token, plain
+
+
+def create_service_account(
+    session: Session, *, actor: Caller, name: str, role: Role, org_unit_id: int | None = None
+) -> tuple[ApiToken, str]:
+    """An account without a password, for a program, and its first token."""
+    user = create_user(
+        session,
+        actor=actor,
+        username=name,
+        display_name=name,
+        role=role,
+        org_unit_id=org_unit_id,
+        password=None,
+    )
+    return create_token(session, actor=actor, name=name, user_id=user.id)
+
+
+def revoke_token(session: Session, *, actor: Caller, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or not (actor.role is Role.ADMIN or token.user_id == actor.user_id):
+        raise NotFound(f"No token with id {token_id} that you may revoke.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(session, actor, Action.TOKEN_REVOKE, "token", token.id, name=token.name)
+    return token
+
+
+def list_tokens(session: Session, *, actor: Caller) -> list[ApiToken]:
+    query = select(ApiToken).order_by(ApiToken.id)
+    if actor.role is not Role.ADMIN:
+        query = query.where(ApiToken.user_id == actor.user_id)
+    return list(session.scalars(query))
+
+
+def _user_caller(user: User, via: Literal["token", "session"], token_id: int | None = None) -> Caller:
+    return Caller(
+        role=user.role,
+        name=user.username,
+        via=via,
+        user_id=user.id,
+        org_unit_id=user.org_unit_id,
+        token_id=token_id,
+    )
+
+
+def caller_from_bearer(session: Session, token: str) -> Caller:
+    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token.strip())))
+    if row is None:
+        raise Unauthorized("Unknown API token: check that it was copied whole, or ask an administrator.")
+    if row.revoked_at is not None:
+        raise Unauthorized("This API token was revoked: ask an administrator for a new one.")
+    now = utcnow()
+    if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
+        row.last_used_at = now
+    if row.site_id is not None:
+        site = session.get(Site, row.site_id)
+        assert site is not None  # the foreign key guarantees it
+        return Caller(role=Role.SITE, name=f"site {site.code}", via="token", site_id=site.id, token_id=row.id)
+    assert row.user is not None
+    if not row.user.is_active:
+        raise Unauthorized(f"The account '{row.user.username}' is disabled: ask an administrator.")
+    return _user_caller(row.user, "token", row.id)
+
+
+# --- web logins -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginOutcome:
+    """A login's result. Failures are returned, not raised, so that their counting commits."""
+
+    user: User | None
+    cookie: str | None = None
+    csrf_token: str | None = None
+    retry_after: int | None = None
+
+
+def _failure_rows(session: Session, keys: list[str]) -> list[LoginFailure]:
+    now, rows = utcnow(), []
+    for key in keys:
+        row = session.get(LoginFailure, key)
+        if row is None:
+            row = LoginFailure(key=key, count=0, window_start=now)
+            session.add(row)
+        elif now - row.window_start > LOGIN_WINDOW:
+            row.count, row.window_start = 0, now
+        rows.append(row)
+    return rows
+
+
+def login(
+    session: Session, *, username: str, password: str, client: str, session_hours: float
+) -> LoginOutcome:
+    """Check a password; on success open a web session. Every failure looks and takes the same."""
+    user_row, client_row = _failure_rows(session, [f"user:{username.lower()}", f"client:{client}"])
+    if user_row.count >= MAX_FAILURES_PER_USER or client_row.count >= MAX_FAILURES_PER_CLIENT:
+        window_end = min(user_row.window_start, client_row.window_start) + LOGIN_WINDOW
+        return LoginOutcome(user=None, retry_after=max(1, int((window_end - utcnow()).total_seconds())))
+    user = session.scalar(select(User).where(User.username == username))
+    stored = user.password_hash if user is not None and user.password_hash else None
+    try:
+        ok = _hasher().verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None or not user.is_active:
+        user_row.count += 1
+        client_row.count += 1
+        record(
+            session,
+            None,
+            Action.LOGIN_FAILED,
+            "user",
+            user.id if user else "-",
+            username=username[:64],
+            client=client,
+        )
+        return LoginOutcome(user=None)
+    session.delete(user_row)
+    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+    now = utcnow()
+    session.add(
+        WebSession(
+            id_hash=hash_secret(cookie),
+            user_id=user.id,
+            csrf_token=csrf,
+            created_at=now,
+            expires_at=now + timedelta(hours=session_hours),
+        )
+    )
+    user.last_login_at = now
+    record(session, _user_caller(user, "session"), Action.LOGIN, "user", user.id, client=client)
+    return LoginOutcome(user=user, cookie=cookie, csrf_token=csrf)
+
+
+def session_for_cookie(session: Session, cookie: str) -> WebSession:
+    web = session.get(WebSession, hash_secret(cookie))
+    if web is None or web.expires_at < utcnow():
+        raise Unauthorized("Your login has expired: log in again.")
+    if not web.user.is_active:
+        raise Unauthorized(f"The account '{web.user.username}' is disabled: ask an administrator.")
+    return web
+
+
+def caller_from_session(web: WebSession) -> Caller:
+    return _user_caller(web.user, "session")
+
+
+def csrf_matches(web: WebSession, presented: str | None) -> bool:
+    return presented is not None and hmac.compare_digest(web.csrf_token, presented)
+
+
+def logout(session: Session, cookie: str) -> None:
+    session.execute(delete(WebSession).where(WebSession.id_hash == hash_secret(cookie)))

@@ -1,0 +1,67 @@
+"""/api/v1/audit: the change log, for administrators."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict
+
+from mediasrv.accounts.schemas import MAX_INT64, RowId
+from mediasrv.audit import service
+from mediasrv.auth import AdminDep
+from mediasrv.deps import SessionDep
+from mediasrv.errors import error_responses
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422))
+
+
+class AuditEventOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_role: str
+    actor_name: str
+    actor_user_id: int | None
+    actor_site_id: int | None
+    action: str
+    target_type: str
+    target_id: str
+    details: dict[str, Any]
+
+
+class AuditPage(BaseModel):
+    items: list[AuditEventOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.get("", response_model=AuditPage)
+def list_events(
+    caller: AdminDep,
+    session: SessionDep,
+    action: service.Action | None = None,
+    target_type: Annotated[str | None, Query(max_length=32)] = None,
+    target_id: Annotated[str | None, Query(max_length=64)] = None,
+    actor_user_id: RowId | None = None,
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
+) -> AuditPage:
+    """Who changed what, newest first; filter by action, target, actor or time."""
+    rows, total = service.list_events(
+        session,
+        action=action.value if action else None,
+        target_type=target_type,
+        target_id=target_id,
+        actor_user_id=actor_user_id,
+        since=since,
+        limit=limit,
+        offset=offset,
+    )
+    return AuditPage(
+        items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
+    )

@@ -1,0 +1,85 @@
+"""Recording and reading the audit log. A change and its audit row commit together."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from mediasrv.accounts.models import Caller
+from mediasrv.audit.models import AuditEvent
+
+
+class Action(StrEnum):
+    ASSET_UPLOAD = "asset.upload"
+    ASSET_RETRY = "asset.retry"
+    USER_CREATE = "user.create"
+    USER_UPDATE = "user.update"
+    ORG_UNIT_CREATE = "org_unit.create"
+    TOKEN_CREATE = "token.create"  # noqa: S105
+    TOKEN_REVOKE = "token.revoke"  # noqa: S105
+    SITE_CREATE = "site.create"
+    PROGRAMME_CREATE = "programme.create"
+    PROGRAMME_UPDATE = "programme.update"
+    PROGRAMME_PUBLISH = "programme.publish"
+    PROGRAMME_WITHDRAW = "programme.withdraw"
+    PROGRAMME_DELETE = "programme.delete"
+    STUDY_LIST_CREATE = "study_list.create"
+    STUDY_LIST_UPDATE = "study_list.update"
+    STUDY_LIST_PUBLISH = "study_list.publish"
+    STUDY_LIST_ARCHIVE = "study_list.archive"
+    LOGIN = "auth.login"
+    LOGIN_FAILED = "auth.login_failed"
+
+
+def record(
+    session: Session,
+    actor: Caller | None,
+    action: Action,
+    target_type: str,
+    target_id: object,
+    **details: Any,
+) -> AuditEvent:
+    """Add an audit row to the current unit of work; actor None is an anonymous caller (a failed login)."""
+    event = AuditEvent(
+        actor_role=actor.role.value if actor else "anonymous",
+        actor_name=actor.name if actor else "anonymous",
+        actor_user_id=actor.user_id if actor else None,
+        actor_site_id=actor.site_id if actor else None,
+        action=action.value,
+        target_type=target_type,
+        target_id=str(target_id),
+        details=details,
+    )
+    session.add(event)
+    return event
+
+
+def list_events(
+    session: Session,
+    *,
+    action: str | None = None,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[AuditEvent], int]:
+    query = select(AuditEvent)
+    for column, value in (
+        (AuditEvent.action, action),
+        (AuditEvent.target_type, target_type),
+        (AuditEvent.target_id, target_id),
+        (AuditEvent.actor_user_id, actor_user_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(AuditEvent.at >= since)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
+    return list(rows), total
