@@ -17,6 +17,7 @@ from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
 from mediasrv.auth import public, signing_key
+from mediasrv.catalog.router import router as catalog_router
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.router import hls, signed_hls, sites_router
@@ -88,7 +89,17 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         """Liveness: the process answers."""
         return {"status": "ok", "version": __version__}
 
-    for router in (auth_router, accounts_router, audit_router, assets_router, sites_router, hls, signed_hls):
+    routers = (
+        auth_router,
+        accounts_router,
+        audit_router,
+        assets_router,
+        catalog_router,
+        sites_router,
+        hls,
+        signed_hls,
+    )
+    for router in routers:
         app.include_router(router)
     return app
 

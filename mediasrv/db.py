@@ -66,11 +66,18 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def create_all(self) -> None:
+        """Create missing tables and seed the reference data (the category taxonomy)."""
         # Importing the model modules registers their tables on Base.metadata.
-        import mediasrv.auth
+        import mediasrv.accounts.models
+        import mediasrv.audit.models
+        import mediasrv.catalog.models
+        import mediasrv.delivery.models
         import mediasrv.ingest.models  # noqa: F401
+        from mediasrv.catalog.service import seed_categories
 
         Base.metadata.create_all(self.engine)
+        with self.session_scope() as session:
+            seed_categories(session)
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:

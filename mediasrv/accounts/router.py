@@ -13,7 +13,6 @@ from mediasrv.accounts.schemas import (
     NewToken,
     OrgUnitIn,
     OrgUnitOut,
-    RowId,
     SessionOut,
     TokenIn,
     TokenOut,
@@ -24,6 +23,7 @@ from mediasrv.accounts.schemas import (
 from mediasrv.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, public
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.errors import error_responses
+from mediasrv.params import RowId
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 401, 403, 422))
 router = APIRouter(

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediasrv.accounts.models import Role
-
-# Row ids are 64-bit signed integers in every database we use; a larger number cannot name a row and
-# would overflow the driver, so it is refused as invalid input (422) instead of failing (500).
-MAX_INT64 = 2**63 - 1
-RowId = Annotated[int, Field(ge=1, le=MAX_INT64)]
+from mediasrv.params import RowId
 
 
 class OrgUnitIn(BaseModel):

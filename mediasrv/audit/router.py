@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from mediasrv.accounts.schemas import MAX_INT64, RowId
 from mediasrv.audit import service
 from mediasrv.auth import AdminDep
 from mediasrv.deps import SessionDep
 from mediasrv.errors import error_responses
+from mediasrv.params import Offset, RowId
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422))
 
@@ -49,7 +49,7 @@ def list_events(
     actor_user_id: RowId | None = None,
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
+    offset: Offset = 0,
 ) -> AuditPage:
     """Who changed what, newest first; filter by action, target, actor or time."""
     rows, total = service.list_events(

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 
-from mediasrv.accounts.schemas import MAX_INT64
 from mediasrv.auth import AdminDep, ProducerDep, ViewerDep, sign_playback
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import NotFound, UploadTooLarge, error_responses
@@ -18,6 +17,7 @@ from mediasrv.ingest.models import AssetStatus
 from mediasrv.ingest.schemas import AssetOut, AssetPage, Playback
 from mediasrv.ingest.spool import human_size, receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
+from mediasrv.params import Limit, Offset
 
 router = APIRouter(
     prefix="/api/v1/assets",
@@ -90,8 +90,8 @@ def list_assets(
     caller: ProducerDep,
     session: SessionDep,
     status: AssetStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_INT64)] = 0,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> AssetPage:
     """Assets, newest first: a producer's own, or every asset for an administrator."""
     rows, total = service.list_assets(session, caller=caller, status=status, limit=limit, offset=offset)

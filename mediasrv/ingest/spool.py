@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import BinaryIO
 
+from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mediasrv.errors import EmptyUpload, MediaError, UploadTooLarge
@@ -135,9 +136,15 @@ async def receive_upload(
         with os.fdopen(fd, "wb") as spool:
             receiver = _Receiver(spool, max_bytes)
             parser = MultipartParser(boundary, callbacks=_callbacks(receiver))  # type: ignore[arg-type]
-            async for chunk in body:
-                parser.write(chunk)
-            parser.finalize()
+            try:
+                async for chunk in body:
+                    parser.write(chunk)
+                parser.finalize()
+            except MultipartParseError as exc:  # a broken body is the client's error, not ours
+                raise MediaError(
+                    f"The multipart/form-data body is malformed ({exc}): send the file with a form "
+                    "upload (curl -F file=@name), not hand-made multipart."
+                ) from None
         if receiver.filename is None:
             raise MediaError("No file in the upload: put it in a form field named 'file'.")
         if receiver.size == 0:

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -84,12 +83,10 @@ def test_failure_carries_stderr(tmp_path: Path, children: list[subprocess.Popen[
 def test_stall_kills_ffmpeg(tmp_path: Path, children: list[subprocess.Popen[bytes]]) -> None:
     fifo = tmp_path / "never.fifo"
     os.mkfifo(fifo)  # no writer ever comes: ffmpeg blocks opening its input and reports nothing
-    started = time.monotonic()
     with pytest.raises(TranscodeStalled, match="no progress for 1 s"):
         run_ffmpeg(
             [*FFMPEG, "-f", "mpegts", "-i", str(fifo), "-f", "null", "-"], duration=10.0, stall_timeout=1
         )
-    assert time.monotonic() - started < 8
     assert_reaped(children)
 
 
@@ -99,10 +96,8 @@ def test_exception_from_on_progress_kills_ffmpeg(
     def cancel(percent: float) -> None:
         raise RuntimeError("job cancelled")
 
-    started = time.monotonic()
     with pytest.raises(RuntimeError, match="job cancelled"):
         run_ffmpeg(endless(tmp_path), duration=60.0, on_progress=cancel)
-    assert time.monotonic() - started < 8
     assert_reaped(children)
 
 

@@ -1,0 +1,501 @@
+"""Programmes and study lists: who may change what, and what is required where and when.
+
+Services flush; the caller's unit of work commits. Every change is audited, and the ids of the
+programmes whose search entry changed are returned (or collected) so the caller can enqueue indexing.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.audit.service import Action, record
+from mediasrv.catalog.models import (
+    CATEGORIES,
+    Attachment,
+    Category,
+    Programme,
+    ProgrammeStatus,
+    ProgrammeTag,
+    StudyKind,
+    StudyList,
+    StudyListItem,
+    StudyListStatus,
+)
+from mediasrv.db import utcnow
+from mediasrv.delivery.models import Site
+from mediasrv.delivery.sites import normalise_region
+from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+
+MAX_TAGS, MAX_TAG_LENGTH = 20, 32
+
+
+def seed_categories(session: Session) -> None:
+    """Insert or update the fixed taxonomy (idempotent; run at start-up)."""
+    for position, (code, zh, en) in enumerate(CATEGORIES):
+        row = session.get(Category, code)
+        if row is None:
+            session.add(Category(code=code, name_zh=zh, name_en=en, position=position))
+        else:
+            row.name_zh, row.name_en, row.position = zh, en, position
+
+
+def list_categories(session: Session) -> list[Category]:
+    return list(session.scalars(select(Category).order_by(Category.position)))
+
+
+def clean_tags(tags: Iterable[str]) -> list[str]:
+    """NFKC-normalised, trimmed, de-duplicated (first spelling wins), in the given order."""
+    seen: dict[str, str] = {}
+    for raw in tags:
+        tag = unicodedata.normalize("NFKC", raw).strip()
+        if not tag:
+            continue
+        if len(tag) > MAX_TAG_LENGTH:
+            raise MediaError(f"The tag '{tag[:40]}…' is too long: at most {MAX_TAG_LENGTH} characters.")
+        seen.setdefault(tag.casefold(), tag)
+    if len(seen) > MAX_TAGS:
+        raise MediaError(f"At most {MAX_TAGS} tags per programme.")
+    return list(seen.values())
+
+
+# --- programmes -------------------------------------------------------------------------------
+
+
+def _category(session: Session, code: str) -> Category:
+    row = session.get(Category, code)
+    if row is None:
+        codes = ", ".join(c for c, _, _ in CATEGORIES)
+        raise MediaError(f"Unknown category '{code}': use one of {codes}.")
+    return row
+
+
+def _usable_asset(session: Session, actor: Caller, asset_id: str, *, main: bool) -> Asset:
+    asset = session.get(Asset, asset_id)
+    if asset is None:
+        raise NotFound(f"No asset with id {asset_id}.")
+    if not actor.can_manage(asset.org_unit_id):
+        raise Forbidden(f"Asset {asset_id} belongs to another department.")
+    if main and asset.kind is AssetKind.DOCUMENT:
+        raise MediaError(
+            f"Asset {asset_id} is a document: attach it as a handout; the main media is a film or audio."
+        )
+    if not main and asset.kind not in (AssetKind.DOCUMENT, AssetKind.PENDING):
+        raise MediaError(f"Attachment {asset_id} is a {asset.kind.value}; attachments are PDF handouts.")
+    return asset
+
+
+def get_programme(session: Session, programme_id: str) -> Programme:
+    programme = session.get(Programme, programme_id)
+    if programme is None:
+        raise NotFound(f"No programme with id {programme_id}.")
+    return programme
+
+
+def visible_programme(session: Session, programme_id: str, *, caller: Caller) -> Programme:
+    """Published programmes are visible to everyone; drafts and withdrawn ones to their department."""
+    programme = get_programme(session, programme_id)
+    if programme.status is not ProgrammeStatus.PUBLISHED and not caller.can_manage(programme.org_unit_id):
+        raise NotFound(f"No programme with id {programme_id}.")
+    return programme
+
+
+def _editable(session: Session, actor: Caller, programme_id: str) -> Programme:
+    programme = get_programme(session, programme_id)
+    if not actor.can_manage(programme.org_unit_id):
+        raise Forbidden("This programme belongs to another department.")
+    return programme
+
+
+def create_programme(
+    session: Session,
+    *,
+    actor: Caller,
+    title: str,
+    category: str,
+    description: str = "",
+    tags: Sequence[str] = (),
+    language: str = "zh",
+    asset_id: str | None = None,
+    attachment_ids: Sequence[str] = (),
+) -> Programme:
+    title = title.strip()
+    if not title:
+        raise MediaError("A programme needs a title.")
+    programme = Programme(
+        title=title[:255],
+        description=description.strip(),
+        category_code=_category(session, category).code,
+        language=language,
+        org_unit_id=actor.org_unit_id,
+        created_by_user_id=actor.user_id,
+        asset_id=_usable_asset(session, actor, asset_id, main=True).id if asset_id else None,
+    )
+    programme.tag_rows = [ProgrammeTag(name=t, position=i) for i, t in enumerate(clean_tags(tags))]
+    programme.attachment_rows = [
+        Attachment(asset_id=_usable_asset(session, actor, a, main=False).id, position=i)
+        for i, a in enumerate(dict.fromkeys(attachment_ids))
+    ]
+    session.add(programme)
+    session.flush()
+    record(session, actor, Action.PROGRAMME_CREATE, "programme", programme.id, title=programme.title)
+    return programme
+
+
+def update_programme(
+    session: Session,
+    *,
+    actor: Caller,
+    programme_id: str,
+    title: str | None = None,
+    description: str | None = None,
+    category: str | None = None,
+    tags: Sequence[str] | None = None,
+    language: str | None = None,
+    asset_id: str | None = None,
+    attachment_ids: Sequence[str] | None = None,
+) -> Programme:
+    programme = _editable(session, actor, programme_id)
+    changes: dict[str, object] = {}
+    if title is not None:
+        if not title.strip():
+            raise MediaError("A programme needs a title.")
+        programme.title = changes["title"] = title.strip()[:255]
+    if description is not None:
+        programme.description = description.strip()
+        changes["description"] = "changed"
+    if category is not None:
+        programme.category_code = changes["category"] = _category(session, category).code
+    if language is not None:
+        programme.language = changes["language"] = language
+    if asset_id is not None:
+        programme.asset_id = changes["asset_id"] = _usable_asset(session, actor, asset_id, main=True).id
+    if tags is not None:
+        cleaned = clean_tags(tags)
+        programme.tag_rows = [ProgrammeTag(name=t, position=i) for i, t in enumerate(cleaned)]
+        changes["tags"] = cleaned
+    if attachment_ids is not None:
+        ids = list(dict.fromkeys(attachment_ids))
+        programme.attachment_rows = [
+            Attachment(asset_id=_usable_asset(session, actor, a, main=False).id, position=i)
+            for i, a in enumerate(ids)
+        ]
+        changes["attachments"] = ids
+    programme.updated_at = utcnow()
+    session.flush()
+    record(session, actor, Action.PROGRAMME_UPDATE, "programme", programme.id, **changes)
+    return programme
+
+
+def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> Programme:
+    programme = get_programme(session, programme_id)
+    asset = programme.asset
+    if asset is None:
+        raise MediaError("Attach the film or audio lecture (asset_id) before publishing.", status_code=409)
+    if asset.status is not AssetStatus.READY:
+        raise MediaError(
+            f"Its media is {asset.status.value}, not ready: publish once processing has finished"
+            + (f" (it failed: {asset.error})" if asset.error else "")
+            + ".",
+            status_code=409,
+        )
+    pending = [a.asset_id for a in programme.attachment_rows if a.asset.status is not AssetStatus.READY]
+    if pending:
+        raise MediaError(f"Attachments not ready yet: {', '.join(pending)}.", status_code=409)
+    not_documents = [
+        a.asset.filename for a in programme.attachment_rows if a.asset.kind is not AssetKind.DOCUMENT
+    ]
+    if not_documents:
+        raise MediaError(
+            f"Attachments must be PDF handouts: {', '.join(not_documents)} is not.", status_code=409
+        )
+    programme.status, programme.published_at, programme.withdrawn_at = (
+        ProgrammeStatus.PUBLISHED,
+        utcnow(),
+        None,
+    )
+    session.flush()
+    record(session, actor, Action.PROGRAMME_PUBLISH, "programme", programme.id, title=programme.title)
+    return programme
+
+
+def withdraw_programme(session: Session, *, actor: Caller, programme_id: str, reason: str = "") -> Programme:
+    programme = get_programme(session, programme_id)
+    if programme.status is not ProgrammeStatus.PUBLISHED:
+        raise MediaError(
+            f"Only published programmes can be withdrawn; this one is {programme.status.value}.",
+            status_code=409,
+        )
+    programme.status, programme.withdrawn_at = ProgrammeStatus.WITHDRAWN, utcnow()
+    session.flush()
+    record(session, actor, Action.PROGRAMME_WITHDRAW, "programme", programme.id, reason=reason)
+    return programme
+
+
+def delete_programme(session: Session, *, actor: Caller, programme_id: str) -> None:
+    """Drafts only: published history stays (withdraw instead)."""
+    programme = _editable(session, actor, programme_id)
+    if programme.status is not ProgrammeStatus.DRAFT:
+        raise MediaError(
+            "Only drafts can be deleted; withdraw a published programme instead.", status_code=409
+        )
+    if session.scalar(select(StudyListItem.id).where(StudyListItem.programme_id == programme.id).limit(1)):
+        raise Conflict("The programme is on a study list: remove it there first.")
+    session.delete(programme)
+    session.flush()
+    record(session, actor, Action.PROGRAMME_DELETE, "programme", programme_id, title=programme.title)
+
+
+def list_programmes(
+    session: Session,
+    *,
+    caller: Caller,
+    status: ProgrammeStatus | None = None,
+    category: str | None = None,
+    tag: str | None = None,
+    org_unit_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[Programme], int]:
+    """Newest first. Sites see published programmes; producers also their department's others."""
+    query = select(Programme)
+    if caller.role is Role.SITE:
+        query = query.where(Programme.status == ProgrammeStatus.PUBLISHED)
+    elif caller.role is Role.PRODUCER:
+        query = query.where(
+            or_(Programme.status == ProgrammeStatus.PUBLISHED, Programme.org_unit_id == caller.org_unit_id)
+        )
+    if status is not None:
+        query = query.where(Programme.status == status)
+    if category is not None:
+        query = query.where(Programme.category_code == category)
+    if tag is not None:
+        tagged = select(ProgrammeTag.programme_id).where(
+            ProgrammeTag.name == unicodedata.normalize("NFKC", tag)
+        )
+        query = query.where(Programme.id.in_(tagged))
+    if org_unit_id is not None:
+        query = query.where(Programme.org_unit_id == org_unit_id)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(Programme.created_at.desc(), Programme.id).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+# --- study lists ------------------------------------------------------------------------------
+
+
+def _check_period(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise MediaError(f"The list ends ({ends_on}) before it starts ({starts_on}).")
+
+
+def _set_items(session: Session, study_list: StudyList, programme_ids: Sequence[str]) -> None:
+    ids = list(dict.fromkeys(programme_ids))
+    found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"No programme with id {', '.join(missing)}.")
+    unpublished = [found[i].title for i in ids if found[i].status is not ProgrammeStatus.PUBLISHED]
+    if unpublished:
+        raise MediaError(
+            f"Only published programmes go on study lists; not yet published: {'、'.join(unpublished)}."
+        )
+    study_list.items.clear()
+    session.flush()  # the unique (list, programme) rows go before new ones are added
+    study_list.items.extend(StudyListItem(programme_id=i, position=n) for n, i in enumerate(ids))
+
+
+def create_study_list(
+    session: Session,
+    *,
+    actor: Caller,
+    title: str,
+    kind: StudyKind,
+    starts_on: date,
+    ends_on: date,
+    expected_hours: float = 0.0,
+    regions: Sequence[str] = (),
+    programme_ids: Sequence[str] = (),
+) -> StudyList:
+    _check_period(starts_on, ends_on)
+    if not title.strip():
+        raise MediaError("A study list needs a title.")
+    study_list = StudyList(
+        title=title.strip()[:255],
+        kind=kind,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        expected_hours=expected_hours,
+        regions=_regions(regions),
+        created_by_user_id=actor.user_id,
+    )
+    session.add(study_list)
+    _set_items(session, study_list, programme_ids)
+    session.flush()
+    record(
+        session,
+        actor,
+        Action.STUDY_LIST_CREATE,
+        "study_list",
+        study_list.id,
+        title=study_list.title,
+        kind=kind.value,
+        programmes=list(dict.fromkeys(programme_ids)),
+    )
+    return study_list
+
+
+def _regions(regions: Sequence[str]) -> list[str]:
+    return sorted({r for r in (normalise_region(x) for x in regions) if r})
+
+
+def update_study_list(
+    session: Session,
+    *,
+    actor: Caller,
+    study_list_id: int,
+    title: str | None = None,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    expected_hours: float | None = None,
+    regions: Sequence[str] | None = None,
+    programme_ids: Sequence[str] | None = None,
+) -> StudyList:
+    """Edit a list; archived lists are history and stay as they were."""
+    study_list = get_study_list(session, study_list_id)
+    if study_list.status is StudyListStatus.ARCHIVED:
+        raise MediaError("An archived list is history and cannot change; create a new one.", status_code=409)
+    changes: dict[str, object] = {}
+    if title is not None:
+        study_list.title = changes["title"] = title.strip()[:255] or study_list.title
+    if starts_on is not None:
+        study_list.starts_on = changes["starts_on"] = starts_on
+    if ends_on is not None:
+        study_list.ends_on = changes["ends_on"] = ends_on
+    _check_period(study_list.starts_on, study_list.ends_on)
+    if expected_hours is not None:
+        study_list.expected_hours = changes["expected_hours"] = expected_hours
+    if regions is not None:
+        study_list.regions = changes["regions"] = _regions(regions)
+    if programme_ids is not None:
+        before = [i.programme_id for i in study_list.items]
+        _set_items(session, study_list, programme_ids)
+        changes["programmes"] = {"before": before, "after": list(dict.fromkeys(programme_ids))}
+    session.flush()
+    record(
+        session,
+        actor,
+        Action.STUDY_LIST_UPDATE,
+        "study_list",
+        study_list.id,
+        **{k: str(v) if isinstance(v, date) else v for k, v in changes.items()},
+    )
+    return study_list
+
+
+def set_study_list_status(
+    session: Session, *, actor: Caller, study_list_id: int, status: StudyListStatus
+) -> StudyList:
+    study_list = get_study_list(session, study_list_id)
+    allowed = {
+        StudyListStatus.DRAFT: {StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED},
+        StudyListStatus.PUBLISHED: {StudyListStatus.ARCHIVED},
+        StudyListStatus.ARCHIVED: set(),
+    }
+    if status not in allowed[study_list.status]:
+        raise MediaError(f"A {study_list.status.value} list cannot become {status.value}.", status_code=409)
+    study_list.status = status
+    if status is StudyListStatus.PUBLISHED:
+        study_list.published_at = utcnow()
+    session.flush()
+    action = Action.STUDY_LIST_PUBLISH if status is StudyListStatus.PUBLISHED else Action.STUDY_LIST_ARCHIVE
+    record(session, actor, action, "study_list", study_list.id, title=study_list.title)
+    return study_list
+
+
+def get_study_list(session: Session, study_list_id: int) -> StudyList:
+    study_list = session.get(StudyList, study_list_id)
+    if study_list is None:
+        raise NotFound(f"No study list with id {study_list_id}.")
+    return study_list
+
+
+def list_study_lists(
+    session: Session,
+    *,
+    kind: StudyKind | None = None,
+    status: StudyListStatus | None = None,
+    on: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[StudyList], int]:
+    query = select(StudyList)
+    if kind is not None:
+        query = query.where(StudyList.kind == kind)
+    if status is not None:
+        query = query.where(StudyList.status == status)
+    if on is not None:
+        query = query.where(StudyList.starts_on <= on, StudyList.ends_on >= on)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(StudyList.starts_on.desc(), StudyList.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def region_matches(site_region: str, targets: Sequence[str]) -> bool:
+    """No targets: every site. Otherwise the site's region equals a target or lies under it."""
+    return not targets or any(site_region == t or site_region.startswith(t + "/") for t in targets)
+
+
+def lists_in_force(
+    session: Session, *, kind: StudyKind, on: date, region: str | None = None
+) -> list[StudyList]:
+    """Published lists of `kind` whose period contains `on` (and that target `region`, when given)."""
+    rows = session.scalars(
+        select(StudyList)
+        .where(
+            StudyList.kind == kind,
+            StudyList.status == StudyListStatus.PUBLISHED,
+            StudyList.starts_on <= on,
+            StudyList.ends_on >= on,
+        )
+        .order_by(StudyList.starts_on, StudyList.id)
+    )
+    return [r for r in rows if region is None or region_matches(region, r.regions)]
+
+
+def required_for_site(
+    session: Session, *, caller: Caller, site_id: int, on: date
+) -> tuple[Site, list[StudyList], list[Programme]]:
+    """What a site must study on a day: its lists in force, and their published programmes in curated
+    order without repeats (withdrawn programmes drop out at once). A site may only ask about itself."""
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"No site with id {site_id}.")
+    if caller.role is Role.SITE and caller.site_id != site_id:
+        raise Forbidden("A site reads its own required list only.")
+    lists = lists_in_force(session, kind=StudyKind.REQUIRED, on=on, region=site.region)
+    seen: dict[str, Programme] = {}
+    for study_list in lists:
+        for item in study_list.items:
+            if item.programme.status is ProgrammeStatus.PUBLISHED:
+                seen.setdefault(item.programme_id, item.programme)
+    return site, lists, list(seen.values())
+
+
+def required_programme_ids(session: Session, *, on: date) -> set[str]:
+    """Programmes on any required list in force on `on`, anywhere (for the search filter)."""
+    return {
+        item.programme_id
+        for study_list in lists_in_force(session, kind=StudyKind.REQUIRED, on=on)
+        for item in study_list.items
+    }

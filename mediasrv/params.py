@@ -1,0 +1,15 @@
+"""Request parameter types shared by every router."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+from pydantic import Field
+
+# Row ids are 64-bit signed integers in every database we use; a larger number cannot name a row and
+# would overflow the driver, so it is refused as invalid input (422) instead of failing (500).
+MAX_INT64 = 2**63 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_INT64)]
+Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
+Limit = Annotated[int, Query(ge=1, le=200)]
