@@ -18,6 +18,7 @@ from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
 from mediasrv.auth import public, signing_key
 from mediasrv.catalog.router import router as catalog_router
+from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.router import hls, signed_hls, sites_router
@@ -47,6 +48,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.store = store
         app.state.dispatcher = dispatcher or CeleryDispatcher(settings.resolved_broker_url)
         app.state.signing_key = signing_key(settings)
+        app.state.search = SearchIndex(settings.index_dir)
+        app.state.search.ensure()
         yield
         db.dispose()
 

@@ -132,7 +132,7 @@ def serve(
 
 @cli.command()
 def worker(
-    queues: Annotated[str, typer.Option(help="comma-separated queues")] = "transcode,default",
+    queues: Annotated[str, typer.Option(help="comma-separated queues")] = "transcode,default,index",
     concurrency: Annotated[int, typer.Option(help="parallel jobs")] = 1,
     beat: Annotated[bool, typer.Option(help="also run the periodic sweep")] = True,
 ) -> None:
@@ -151,7 +151,7 @@ def run(
     settings = _settings()
     _database(settings)
     _ensure_cli_token(settings)
-    proc = subprocess.Popen(worker_argv(settings, queues="transcode,default", concurrency=2, beat=True))
+    proc = subprocess.Popen(worker_argv(settings, queues="transcode,default,index", concurrency=2, beat=True))
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the
     # `finally` below stop the worker instead of leaving it orphaned.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -214,8 +214,17 @@ def upload(
     server: Annotated[str, typer.Option(envvar="MEDIASRV_SERVER")] = "http://127.0.0.1:8000",
     token: Annotated[str | None, typer.Option(envvar="MEDIASRV_TOKEN")] = None,
     wait: Annotated[bool, typer.Option(help="follow processing until ready or failed")] = True,
+    category: Annotated[
+        str | None, typer.Option(help="also create a draft programme in this category")
+    ] = None,
+    tags: Annotated[str, typer.Option(help="programme tags, comma-separated (，also works)")] = "",
+    description: Annotated[str, typer.Option(help="programme description")] = "",
 ) -> None:
-    """Upload a film, audio lecture or PDF, with a progress bar, then follow its processing."""
+    """Upload a film, audio lecture or PDF, with a progress bar, then follow its processing.
+
+    With --category it also becomes a draft programme (title, tags, description) for an administrator
+    to publish.
+    """
     settings = _settings()
     headers = {"Authorization": f"Bearer {_token(settings, token)}"}
     size = file.stat().st_size
@@ -241,6 +250,18 @@ def upload(
         asset = response.json()
         note = "already uploaded before" if response.status_code == 200 else "uploaded"
         console.print(f"{note}: asset [bold]{asset['id']}[/] ({asset['status']})")
+        if category is not None:
+            programme = {
+                "title": title or asset["title"],
+                "category": category,
+                "description": description,
+                "tags": [t for t in tags.replace("，", ",").split(",") if t.strip()],
+                "asset_id": asset["id"],
+            }
+            created = client.post("/api/v1/programmes", json=programme)
+            if created.status_code != 201:
+                _fail(created)
+            console.print(f"draft programme [bold]{created.json()['id']}[/] created in {category}")
         if wait:
             asset = _follow(client, asset)
     typer.echo(asset["id"])
@@ -404,6 +425,31 @@ def site_create(
         console.print(
             f"site {site.id} '{code}' created; give it a token: mediasrv token create --site {code}"
         )
+
+
+@cli.command()
+def reindex(
+    check: Annotated[
+        bool, typer.Option(help="only compare index and database; exit 1 when they differ")
+    ] = False,
+) -> None:
+    """Rebuild the search index from the database (or, with --check, detect drift)."""
+    from mediasrv.catalog import indexing
+    from mediasrv.catalog.search import SearchIndex
+
+    settings = _settings()
+    db = _database(settings)
+    index = SearchIndex(settings.index_dir)
+    index.ensure()
+    if check:
+        with db.session_scope() as session:
+            state = indexing.drift(session, index)
+        verdict = "in sync" if state.in_sync else "DRIFTED: run `mediasrv reindex`"
+        typer.echo(f"database {state.database[0]} published, index {state.index[0]} documents: {verdict}")
+        raise typer.Exit(0 if state.in_sync else 1)
+    started = time.monotonic()
+    count = indexing.rebuild(db, index)
+    typer.echo(f"indexed {count} published programmes in {time.monotonic() - started:.1f} s")
 
 
 def main() -> None:

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         return self.data_dir / "spool"
 
     @property
+    def index_dir(self) -> Path:
+        """The Whoosh search index: one volume, written only by the index queue's worker."""
+        return self.data_dir / "index"
+
+    @property
     def work_dir(self) -> Path:
         """Scratch space of transcode jobs."""
         return self.data_dir / "work"

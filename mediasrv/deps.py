@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
+from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.jobs import Dispatcher
@@ -31,6 +32,11 @@ def get_store(request: Request) -> ObjectStore:
     return store
 
 
+def get_search(request: Request) -> SearchIndex:
+    index: SearchIndex = request.app.state.search
+    return index
+
+
 def get_dispatcher(request: Request) -> Dispatcher:
     dispatcher: Dispatcher = request.app.state.dispatcher
     return dispatcher
@@ -41,3 +47,4 @@ SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
+SearchDep = Annotated[SearchIndex, Depends(get_search)]

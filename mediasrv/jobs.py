@@ -14,7 +14,8 @@ log = logging.getLogger(__name__)
 TRANSCODE = "mediasrv.transcode"
 SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
-QUEUES = {TRANSCODE: "transcode", SWEEP: "default", INDEX: "index"}
+INDEX_REFRESH = "mediasrv.index_refresh"
+QUEUES = {TRANSCODE: "transcode", SWEEP: "default", INDEX: "index", INDEX_REFRESH: "index"}
 
 
 class Dispatcher(Protocol):

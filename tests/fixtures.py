@@ -15,21 +15,30 @@ from sqlalchemy import select
 from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, OrgUnit, Role
 from mediasrv.app import create_app
+from mediasrv.catalog import indexing
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.sites import create_site
 from mediasrv.ingest import pipeline
+from mediasrv.jobs import INDEX
 from mediasrv.storage import ObjectStore
 
 
 @dataclass
 class RecordingDispatcher:
-    """Collects what would be sent to the broker; unit tests run the task bodies themselves."""
+    """Collects what would be sent to the broker; unit tests run transcode bodies themselves.
+
+    With `app` set, index jobs run at once against that app's database and index, as the index
+    worker would; set it to None to let the index lag behind the catalog.
+    """
 
     sent: list[tuple[str, tuple[str, ...]]] = field(default_factory=list)
+    app: FastAPI | None = None
 
     def send(self, task: str, *args: str) -> None:
         self.sent.append((task, args))
+        if task == INDEX and self.app is not None:
+            indexing.sync(self.app.state.db, self.app.state.search, args)
 
 
 @pytest.fixture
@@ -48,8 +57,9 @@ def app(settings: Settings, dispatcher: RecordingDispatcher) -> FastAPI:
 
 
 @pytest.fixture
-def client(app: FastAPI) -> Iterator[TestClient]:
+def client(app: FastAPI, dispatcher: RecordingDispatcher) -> Iterator[TestClient]:
     with TestClient(app) as c:
+        dispatcher.app = app
         yield c
 
 

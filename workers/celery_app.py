@@ -1,15 +1,17 @@
 """The Celery application of mediasrv workers (`celery -A workers.celery_app worker`).
 
 Queues: `transcode` (long ffmpeg jobs: prefetch 1, acks late, rejected back to the queue when the
-worker process dies) and `default` (the periodic lease sweep and short jobs).
+worker process dies), `default` (the periodic lease sweep and short jobs) and `index` (search index
+writes; give it one worker process with concurrency 1, on the volume that holds the index).
 """
 
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from mediasrv.config import Settings
-from mediasrv.jobs import QUEUES, SWEEP
+from mediasrv.jobs import INDEX_REFRESH, QUEUES, SWEEP
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -28,7 +30,10 @@ def make_celery(settings: Settings) -> Celery:
             if settings.resolved_broker_url.startswith(("redis", "rediss"))
             else {}
         ),
-        beat_schedule={"sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds}},
+        beat_schedule={
+            "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds},
+            "required-flags": {"task": INDEX_REFRESH, "schedule": crontab(hour=0, minute=5)},
+        },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )
     return app

@@ -3,29 +3,33 @@
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
+from mediasrv.catalog import indexing
+from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
 from mediasrv.db import Database
 from mediasrv.errors import StorageUnavailable
 from mediasrv.ingest import pipeline
-from mediasrv.jobs import SWEEP, TRANSCODE, CeleryDispatcher
+from mediasrv.jobs import INDEX, INDEX_REFRESH, SWEEP, TRANSCODE, CeleryDispatcher
 from mediasrv.storage import open_store
 from workers.celery_app import app, settings
 
 log = logging.getLogger(__name__)
 _context: pipeline.Context | None = None
 _dispatcher: CeleryDispatcher | None = None
+_search: SearchIndex | None = None
 
 
 @worker_process_init.connect
 def _reset_after_fork(**_: Any) -> None:
     # A pool child must not reuse connections inherited from its parent.
-    global _context, _dispatcher
-    _context = _dispatcher = None
+    global _context, _dispatcher, _search
+    _context = _dispatcher = _search = None
 
 
 def context() -> pipeline.Context:
@@ -69,3 +73,23 @@ def sweep() -> int:
     global _dispatcher
     _dispatcher = _dispatcher or CeleryDispatcher(settings.resolved_broker_url)
     return len(pipeline.sweep(context(), _dispatcher))
+
+
+def search_index() -> SearchIndex:
+    global _search
+    if _search is None:
+        _search = SearchIndex(settings.index_dir)
+    return _search
+
+
+@app.task(name=INDEX, autoretry_for=(SearchIndexBusy,), retry_backoff=True, max_retries=10)
+def index(*programme_ids: str) -> int:
+    """Bring these programmes' search entries in line with the catalog (idempotent)."""
+    indexing.sync(context().db, search_index(), programme_ids)
+    return len(programme_ids)
+
+
+@app.task(name=INDEX_REFRESH)
+def refresh_required() -> int:
+    """Daily: programmes whose required flag changed because a list's period started or ended."""
+    return indexing.refresh_required(context().db, search_index(), on=date.today())

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query, Response
+from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.auth import AdminDep, ProducerDep, ViewerDep, allow
-from mediasrv.catalog import service
+from mediasrv.catalog import indexing, service
 from mediasrv.catalog.models import ProgrammeStatus, StudyKind, StudyListStatus
 from mediasrv.catalog.schemas import (
     CategoryOut,
@@ -18,16 +19,28 @@ from mediasrv.catalog.schemas import (
     ProgrammePage,
     ProgrammePatch,
     RequiredForSite,
+    SearchHealth,
+    SearchHitOut,
+    SearchResults,
     StudyListIn,
     StudyListOut,
     StudyListPage,
     StudyListPatch,
     WithdrawIn,
 )
-from mediasrv.deps import DispatcherDep, SessionDep
+from mediasrv.deps import DispatcherDep, SearchDep, SessionDep
 from mediasrv.errors import error_responses
-from mediasrv.jobs import INDEX, enqueue_after_commit
+from mediasrv.ingest.models import AssetKind
+from mediasrv.jobs import INDEX, Dispatcher, enqueue_after_commit
 from mediasrv.params import Limit, Offset, RowId
+
+
+def reindex_after_commit(session: Session, dispatcher: Dispatcher) -> None:
+    """One index job for everything this request touched, sent once the change is committed."""
+    ids = service.touched(session)
+    if ids:
+        enqueue_after_commit(session, dispatcher, INDEX, *ids)
+
 
 router = APIRouter(
     prefix="/api/v1", tags=["catalog"], responses=error_responses(400, 401, 403, 404, 409, 422)
@@ -71,7 +84,7 @@ def create_programme(
 ) -> ProgrammeOut:
     """A draft programme of your department; an administrator publishes it."""
     programme = service.create_programme(session, actor=caller, **body.model_dump())
-    enqueue_after_commit(session, dispatcher, INDEX, programme.id)
+    reindex_after_commit(session, dispatcher)
     return ProgrammeOut.of(programme)
 
 
@@ -91,7 +104,7 @@ def update_programme(
     programme = service.update_programme(
         session, actor=caller, programme_id=programme_id, **body.model_dump(exclude_unset=True)
     )
-    enqueue_after_commit(session, dispatcher, INDEX, programme.id)
+    reindex_after_commit(session, dispatcher)
     return ProgrammeOut.of(programme)
 
 
@@ -101,7 +114,7 @@ def delete_programme(
 ) -> Response:
     """Delete a draft."""
     service.delete_programme(session, actor=caller, programme_id=programme_id)
-    enqueue_after_commit(session, dispatcher, INDEX, programme_id)
+    reindex_after_commit(session, dispatcher)
     return Response(status_code=204)
 
 
@@ -110,7 +123,7 @@ def publish_programme(
     programme_id: str, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> ProgrammeOut:
     programme = service.publish_programme(session, actor=caller, programme_id=programme_id)
-    enqueue_after_commit(session, dispatcher, INDEX, programme.id)
+    reindex_after_commit(session, dispatcher)
     return ProgrammeOut.of(programme)
 
 
@@ -122,7 +135,7 @@ def withdraw_programme(
     programme = service.withdraw_programme(
         session, actor=caller, programme_id=programme_id, reason=body.reason
     )
-    enqueue_after_commit(session, dispatcher, INDEX, programme.id)
+    reindex_after_commit(session, dispatcher)
     return ProgrammeOut.of(programme)
 
 
@@ -144,9 +157,13 @@ def list_study_lists(
 
 
 @router.post("/study-lists", status_code=201, response_model=StudyListOut)
-def create_study_list(body: StudyListIn, caller: AdminDep, session: SessionDep) -> StudyListOut:
+def create_study_list(
+    body: StudyListIn, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep
+) -> StudyListOut:
     """A draft list for a period, targeted at regions (none: all sites); publish it to put it in force."""
-    return StudyListOut.of(service.create_study_list(session, actor=caller, **body.model_dump()))
+    study_list = service.create_study_list(session, actor=caller, **body.model_dump())
+    reindex_after_commit(session, dispatcher)
+    return StudyListOut.of(study_list)
 
 
 @router.get("/study-lists/{study_list_id}", response_model=StudyListOut)
@@ -156,33 +173,43 @@ def get_study_list(study_list_id: RowId, caller: ViewerDep, session: SessionDep)
 
 @router.patch("/study-lists/{study_list_id}", response_model=StudyListOut)
 def update_study_list(
-    study_list_id: RowId, body: StudyListPatch, caller: AdminDep, session: SessionDep
+    study_list_id: RowId,
+    body: StudyListPatch,
+    caller: AdminDep,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
 ) -> StudyListOut:
     """Change period, hours, regions or the programmes (the whole ordered list)."""
-    return StudyListOut.of(
-        service.update_study_list(
-            session, actor=caller, study_list_id=study_list_id, **body.model_dump(exclude_unset=True)
-        )
-    )
+    changes = body.model_dump(exclude_unset=True)
+    study_list = service.update_study_list(session, actor=caller, study_list_id=study_list_id, **changes)
+    reindex_after_commit(session, dispatcher)
+    return StudyListOut.of(study_list)
 
 
 @router.post("/study-lists/{study_list_id}/publish", response_model=StudyListOut)
-def publish_study_list(study_list_id: RowId, caller: AdminDep, session: SessionDep) -> StudyListOut:
-    return StudyListOut.of(
-        service.set_study_list_status(
-            session, actor=caller, study_list_id=study_list_id, status=StudyListStatus.PUBLISHED
-        )
+def publish_study_list(
+    study_list_id: RowId, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep
+) -> StudyListOut:
+    """Put a list in force (for its period and regions)."""
+    status = StudyListStatus.PUBLISHED
+    study_list = service.set_study_list_status(
+        session, actor=caller, study_list_id=study_list_id, status=status
     )
+    reindex_after_commit(session, dispatcher)
+    return StudyListOut.of(study_list)
 
 
 @router.post("/study-lists/{study_list_id}/archive", response_model=StudyListOut)
-def archive_study_list(study_list_id: RowId, caller: AdminDep, session: SessionDep) -> StudyListOut:
+def archive_study_list(
+    study_list_id: RowId, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep
+) -> StudyListOut:
     """End a list early; it stays as history."""
-    return StudyListOut.of(
-        service.set_study_list_status(
-            session, actor=caller, study_list_id=study_list_id, status=StudyListStatus.ARCHIVED
-        )
+    status = StudyListStatus.ARCHIVED
+    study_list = service.set_study_list_status(
+        session, actor=caller, study_list_id=study_list_id, status=status
     )
+    reindex_after_commit(session, dispatcher)
+    return StudyListOut.of(study_list)
 
 
 @router.get("/sites/{site_id}/required", response_model=RequiredForSite, tags=["catalog", "sites"])
@@ -203,3 +230,53 @@ def required_for_site(
         lists=[StudyListOut.of(s) for s in lists],
         programmes=[ProgrammeOut.of(p) for p in programmes],
     )
+
+
+@router.get("/search", response_model=SearchResults, tags=["catalog", "search"])
+def search(
+    caller: ViewerDep,
+    session: SessionDep,
+    index: SearchDep,
+    q: Annotated[str, Query(max_length=200, description="Chinese, pinyin (djy, dangjian), English")] = "",
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    tag: Annotated[str | None, Query(max_length=32)] = None,
+    required: Annotated[bool | None, Query(description="on a required-study list in force today")] = None,
+    kind: AssetKind | None = None,
+    min_duration: Annotated[float | None, Query(ge=0, le=1e7, description="seconds")] = None,
+    max_duration: Annotated[float | None, Query(ge=0, le=1e7, description="seconds")] = None,
+    sort: Literal["relevance", "date"] = "relevance",
+    page: Annotated[int, Query(ge=1, le=100)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> SearchResults:
+    """Search the published catalog; an empty query browses it (newest first)."""
+    found = index.search(
+        q,
+        category=category,
+        tag=tag,
+        required=required,
+        kind=kind.value if kind else None,
+        min_duration=min_duration,
+        max_duration=max_duration,
+        sort=sort,
+        page=page,
+        per_page=per_page,
+    )
+    live = service.published_by_id(session, [h.id for h in found.hits])
+    # The index follows the catalog a moment later; a programme withdrawn meanwhile is dropped here.
+    hits = [
+        SearchHitOut(
+            programme=ProgrammeOut.of(live[h.id]), score=h.score, title_html=h.title, snippet_html=h.snippet
+        )
+        for h in found.hits
+        if h.id in live
+    ]
+    return SearchResults(
+        hits=hits, total=found.total - (len(found.hits) - len(hits)), page=page, per_page=per_page
+    )
+
+
+@router.get("/search/health", response_model=SearchHealth, tags=["search"])
+def search_health(caller: AdminDep, session: SessionDep, index: SearchDep) -> SearchHealth:
+    """Whether the index holds exactly the published catalog (counts and checksums compared)."""
+    state = indexing.drift(session, index)
+    return SearchHealth(database_count=state.database[0], index_count=state.index[0], in_sync=state.in_sync)

@@ -190,3 +190,25 @@ class RequiredForSite(BaseModel):
     expected_hours: float
     lists: list[StudyListOut]
     programmes: list[ProgrammeOut]
+
+
+class SearchHitOut(BaseModel):
+    programme: ProgrammeOut
+    score: float
+    title_html: str = Field(description="the title, HTML-escaped, matches in <mark>")
+    snippet_html: str = Field(description="a matching fragment of the description, HTML-escaped, or ''")
+
+
+class SearchResults(BaseModel):
+    hits: list[SearchHitOut]
+    total: int
+    page: int
+    per_page: int
+
+
+class SearchHealth(BaseModel):
+    """Database and index fingerprints: (published programmes, checksum) and (documents, checksum)."""
+
+    database_count: int
+    index_count: int
+    in_sync: bool

@@ -34,6 +34,17 @@ from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 32
+_DIRTY = "search_dirty"
+
+
+def touch(session: Session, ids: Iterable[str]) -> None:
+    """Note programmes whose search entry this unit of work changes (see `touched`)."""
+    session.info.setdefault(_DIRTY, set()).update(ids)
+
+
+def touched(session: Session) -> list[str]:
+    """The programmes to re-index once this unit of work commits."""
+    return sorted(session.info.get(_DIRTY, ()))
 
 
 def seed_categories(session: Session) -> None:
@@ -144,6 +155,7 @@ def create_programme(
     ]
     session.add(programme)
     session.flush()
+    touch(session, [programme.id])
     record(session, actor, Action.PROGRAMME_CREATE, "programme", programme.id, title=programme.title)
     return programme
 
@@ -189,6 +201,7 @@ def update_programme(
         changes["attachments"] = ids
     programme.updated_at = utcnow()
     session.flush()
+    touch(session, [programme.id])
     record(session, actor, Action.PROGRAMME_UPDATE, "programme", programme.id, **changes)
     return programme
 
@@ -221,6 +234,7 @@ def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> 
         None,
     )
     session.flush()
+    touch(session, [programme.id])
     record(session, actor, Action.PROGRAMME_PUBLISH, "programme", programme.id, title=programme.title)
     return programme
 
@@ -234,6 +248,7 @@ def withdraw_programme(session: Session, *, actor: Caller, programme_id: str, re
         )
     programme.status, programme.withdrawn_at = ProgrammeStatus.WITHDRAWN, utcnow()
     session.flush()
+    touch(session, [programme.id])
     record(session, actor, Action.PROGRAMME_WITHDRAW, "programme", programme.id, reason=reason)
     return programme
 
@@ -249,6 +264,7 @@ def delete_programme(session: Session, *, actor: Caller, programme_id: str) -> N
         raise Conflict("The programme is on a study list: remove it there first.")
     session.delete(programme)
     session.flush()
+    touch(session, [programme_id])
     record(session, actor, Action.PROGRAMME_DELETE, "programme", programme_id, title=programme.title)
 
 
@@ -289,6 +305,14 @@ def list_programmes(
     return list(rows), total
 
 
+def published_by_id(session: Session, ids: Sequence[str]) -> dict[str, Programme]:
+    """The published programmes among `ids` (one query)."""
+    rows = session.scalars(
+        select(Programme).where(Programme.id.in_(ids), Programme.status == ProgrammeStatus.PUBLISHED)
+    )
+    return {p.id: p for p in rows}
+
+
 # --- study lists ------------------------------------------------------------------------------
 
 
@@ -299,6 +323,7 @@ def _check_period(starts_on: date, ends_on: date) -> None:
 
 def _set_items(session: Session, study_list: StudyList, programme_ids: Sequence[str]) -> None:
     ids = list(dict.fromkeys(programme_ids))
+    touch(session, [i.programme_id for i in study_list.items] + ids)
     found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
     missing = [i for i in ids if i not in found]
     if missing:
@@ -385,6 +410,8 @@ def update_study_list(
         study_list.expected_hours = changes["expected_hours"] = expected_hours
     if regions is not None:
         study_list.regions = changes["regions"] = _regions(regions)
+    if starts_on is not None or ends_on is not None:  # the period decides whether items are required today
+        touch(session, [i.programme_id for i in study_list.items])
     if programme_ids is not None:
         before = [i.programme_id for i in study_list.items]
         _set_items(session, study_list, programme_ids)
@@ -413,6 +440,8 @@ def set_study_list_status(
     if status not in allowed[study_list.status]:
         raise MediaError(f"A {study_list.status.value} list cannot become {status.value}.", status_code=409)
     study_list.status = status
+    if study_list.kind is StudyKind.REQUIRED:
+        touch(session, [i.programme_id for i in study_list.items])
     if status is StudyListStatus.PUBLISHED:
         study_list.published_at = utcnow()
     session.flush()

@@ -65,8 +65,10 @@ class Stack:
             _, token = service.create_service_account(
                 s, actor=actor, name="e2e-producer", role=Role.PRODUCER, org_unit_id=unit.id
             )
+            _, admin_token = service.create_service_account(s, actor=actor, name="e2e-admin", role=Role.ADMIN)
         db.dispose()
         self.headers = {"Authorization": f"Bearer {token}"}
+        self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.token = token
         self.server = self._spawn("server", "serve", "--port", str(self.port))
         self.start_worker()

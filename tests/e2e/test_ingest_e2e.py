@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.e2e.stack import BIN, Stack, ffprobe_url, interlaced_frames
@@ -142,7 +144,7 @@ def test_upload_reaches_a_final_state_that_plays(stack: Stack, uploaded: dict[st
     CASES[case][1](stack, asset)
 
 
-def test_cli_upload_shows_progress_and_plays(stack: Stack, tmp_path: Path) -> None:
+def test_cli_upload_shows_progress_plays_and_is_found_once_published(stack: Stack, tmp_path: Path) -> None:
     film = make_media(tmp_path / "党员教育 第2集.mp4", seconds=4, width=480, height=270)
     r = subprocess.run(
         [
@@ -150,11 +152,15 @@ def test_cli_upload_shows_progress_and_plays(stack: Stack, tmp_path: Path) -> No
             "upload",
             str(film),
             "--title",
-            "第2集",
+            "初心使命 第2集",
             "--server",
             stack.url,
             "--token",
             stack.token,
+            "--category",
+            "party-history",
+            "--tags",
+            "党课，初心",
         ],
         capture_output=True,
         text=True,
@@ -168,8 +174,24 @@ def test_cli_upload_shows_progress_and_plays(stack: Stack, tmp_path: Path) -> No
     assert printed and printed[1].endswith(f"/hls/{asset_id}/master.m3u8")
     hlscheck(printed[1])  # the printed link plays as it is, with no credentials besides itself
     asset = stack.asset(asset_id)
-    assert asset["title"] == "第2集" and asset["status"] == "ready"
+    assert asset["title"] == "初心使命 第2集" and asset["status"] == "ready"
     check_film(stack, asset)
+    drafted = re.search(r"draft programme (\w+) created", r.stderr)
+    assert drafted, r.stderr
+    published = httpx.post(
+        f"{stack.url}/api/v1/programmes/{drafted[1]}/publish", headers=stack.admin, timeout=30
+    )
+    assert published.status_code == 200 and published.json()["tags"] == ["党课", "初心"]
+    # The index queue's worker picks the change up: the programme becomes findable, also by pinyin.
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        found = httpx.get(
+            f"{stack.url}/api/v1/search", headers=stack.headers, params={"q": "cxsm"}, timeout=30
+        )
+        if found.json()["total"]:
+            break
+        time.sleep(0.5)
+    assert [h["programme"]["id"] for h in found.json()["hits"]] == [drafted[1]], stack.log_tail("worker")
 
 
 def test_cli_upload_reports_a_refusal(stack: Stack, tmp_path: Path) -> None:

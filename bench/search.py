@@ -1,0 +1,233 @@
+"""Search latency on generated Chinese programmes: mediasrv's design against a naive baseline.
+
+    .venv/bin/python bench/search.py [--docs 20000] [--queries 200] [--seed 1]
+    .venv/bin/python bench/search.py --docs 100000   # the catalog's size; building both indexes
+                                                     # takes ~15 min on 2 cores (whoosh is pure Python)
+
+Generates programmes from a vocabulary of domain words, builds the SearchIndex (timed), and a naive
+index with the same analysis but one field per source (title, description, tags, category names,
+attachment, title pinyin). Then runs the same queries (single word, two words, pinyin initials and
+prefixes, mixed Chinese/English, filtered) against both in the same process: the design through
+SearchIndex.search with its result cache off, starting from a fresh process (term postings, filter
+sets and the date order fill their caches as the queries come, as in a running API process), the
+baseline as a MultifieldParser OR query with a fresh searcher per query. Prints p50/p95 for each and
+the ratio, then the design's figures for a second pass over the same queries (warm caches).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.qparser import MultifieldParser, OrGroup
+
+from mediasrv.catalog.search import SearchDoc, SearchIndex
+from mediasrv.catalog.text import ChineseTokenizer, pinyin_tokens
+
+_VOCABULARY = (
+    "党建 乡村振兴 党史 学习 农业技术 种植 养殖 法律 健康 先进典型 电教片 党员 组织生活 基层治理 "
+    "理论 政策 解读 讲座 专题 教育 培训 示范 经验 交流 村务 公开 脱贫 攻坚 产业 发展 生态 环境 "
+    "保护 文明 乡风 治理 合作社 电商 直播 科技 创新 民生 保障 医疗 卫生 防疫 安全 生产 消防 "
+    "禁毒 反诈 普法 宪法 民法典 土地 流转 水稻 小麦 玉米 果树 蔬菜 大棚 生猪 家禽 水产 渔业 "
+    "林业 茶叶 中药材 传统 文化 红色 故事 英雄 模范 人物 书记 带头人 驻村 工作队 网格员 "
+    "志愿者 服务 老年人 儿童 妇女 就业 创业 技能 职业 党课 主题党日 三会一课 廉政 警示"
+)
+WORDS = _VOCABULARY.split()
+LATIN = ("IPTV", "App", "党建云", "机顶盒", "4K", "HLS", "Wi-Fi")
+CATEGORIES = {
+    "party-history": "党史教育 Party history",
+    "rural": "乡村振兴 Rural revitalisation",
+    "agri-tech": "农业技术 Agricultural technology",
+    "law": "法律法规 Law",
+    "health": "卫生健康 Health",
+    "models": "先进典型 Role models",
+    "org-life": "组织生活 Party organisation life",
+    "governance": "基层治理 Grassroots governance",
+}
+KINDS = ("video", "video", "video", "audio", "document")
+
+
+def make_docs(n: int, rng: random.Random) -> list[SearchDoc]:
+    start = datetime(2023, 1, 1, tzinfo=UTC)
+    docs = []
+    for i in range(n):
+        title_words = rng.sample(WORDS, rng.randint(2, 4))
+        if rng.random() < 0.05:
+            title_words.insert(rng.randrange(len(title_words) + 1), rng.choice(LATIN))
+        title = "".join(title_words) + rng.choice(
+            ("", "", f" 第{rng.randint(1, 30)}集", "专题讲座", "（上）")
+        )
+        desc_words = [rng.choice(WORDS) for _ in range(rng.randint(15, 40))]
+        if rng.random() < 0.05:
+            desc_words.append(rng.choice(LATIN))
+        kind = rng.choice(KINDS)
+        category = rng.choice(list(CATEGORIES))
+        docs.append(
+            SearchDoc(
+                id=f"p{i:06d}",
+                title=title,
+                description="，".join(" ".join(desc_words[j : j + 5]) for j in range(0, len(desc_words), 5))
+                + "。",
+                tags=tuple(rng.sample(WORDS, rng.randint(1, 3))),
+                category=category,
+                category_names=CATEGORIES[category],
+                kind=kind,
+                duration=0.0 if kind == "document" else float(rng.randint(60, 5400)),
+                required=rng.random() < 0.1,
+                published_at=start + timedelta(minutes=rng.randint(0, 3 * 365 * 24 * 60)),
+            )
+        )
+    return docs
+
+
+def make_queries(docs: list[SearchDoc], n: int, rng: random.Random) -> list[tuple[str, dict[str, Any]]]:
+    initials = [t for d in rng.sample(docs, 200) for t in pinyin_tokens(d.title) if len(t) in (3, 4)]
+    shapes: list[Callable[[], tuple[str, dict[str, Any]]]] = [
+        lambda: (rng.choice(WORDS), {}),
+        lambda: (f"{rng.choice(WORDS)} {rng.choice(WORDS)}", {}),
+        lambda: (rng.choice(initials), {}),
+        lambda: (rng.choice(("党建 app", "IPTV 机顶盒", "党建云 App", "HLS 直播", "4K 电教片")), {}),
+        lambda: (rng.choice(WORDS), {"category": rng.choice(list(CATEGORIES))}),
+        lambda: (rng.choice(WORDS), {"kind": "video", "min_duration": 600.0, "max_duration": 3600.0}),
+        lambda: (f"{rng.choice(WORDS)} {rng.choice(WORDS)}", {"required": True, "kind": "video"}),
+    ]
+    return [rng.choice(shapes)() for _ in range(n)]
+
+
+def naive_schema() -> Schema:
+    cn = ChineseTokenizer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        title=TEXT(analyzer=cn, stored=True),
+        description=TEXT(analyzer=cn, stored=True),
+        tags=TEXT(analyzer=cn),
+        category_names=TEXT(analyzer=cn),
+        attachment=TEXT(analyzer=cn),
+        py=KEYWORD(),
+        category=ID(),
+        kind=ID(),
+        required=ID(),
+        duration=NUMERIC(numtype=float, bits=64),
+        published=STORED(),
+    )
+
+
+def build_naive(directory: Path, docs: list[SearchDoc]) -> Any:
+    ix = whoosh_index.create_in(str(directory), naive_schema())
+    writer = ix.writer()
+    for d in docs:
+        writer.add_document(
+            id=d.id,
+            title=d.title,
+            description=d.description,
+            tags=" ".join(d.tags),
+            category_names=d.category_names,
+            attachment=d.attachment_text,
+            py=" ".join(pinyin_tokens(d.title)),
+            category=d.category,
+            kind=d.kind,
+            required="1" if d.required else "0",
+            duration=d.duration,
+            published=d.published_at.timestamp(),
+        )
+    writer.commit()
+    return ix
+
+
+def naive_search(ix: Any, text: str, filters: dict[str, Any]) -> int:
+    parser = MultifieldParser(
+        ["title", "description", "tags", "category_names", "attachment", "py"],
+        schema=ix.schema,
+        fieldboosts={"title": 5.0, "py": 5.0},
+        group=OrGroup,
+    )
+    q = parser.parse(text)
+    parts: list[wq.Query] = []
+    for name in ("category", "kind"):
+        if name in filters:
+            parts.append(wq.Term(name, filters[name]))
+    if "required" in filters:
+        parts.append(wq.Term("required", "1" if filters["required"] else "0"))
+    if "min_duration" in filters:
+        parts.append(wq.NumericRange("duration", filters["min_duration"], filters["max_duration"]))
+    with ix.searcher() as searcher:
+        results = searcher.search(q, filter=wq.And(parts) if parts else None, limit=20)
+        [hit["title"] for hit in results]
+        return len(results)
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    qs = statistics.quantiles(samples, n=100, method="inclusive")
+    return qs[49] * 1000, qs[94] * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--docs", type=int, default=20_000)
+    ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--seed", type=int, default=1)
+    ns = ap.parse_args()
+    rng = random.Random(ns.seed)
+    docs = make_docs(ns.docs, rng)
+    queries = make_queries(docs, ns.queries, rng)
+    with tempfile.TemporaryDirectory() as tmp:
+        index = SearchIndex(Path(tmp) / "design", result_cache_size=0)
+        t0 = time.perf_counter()
+        index.rebuild(docs)
+        print(f"design: built {len(docs)} programmes in {time.perf_counter() - t0:.1f} s")
+        (Path(tmp) / "naive").mkdir()
+        t0 = time.perf_counter()
+        naive = build_naive(Path(tmp) / "naive", docs)
+        print(f"naive:  built {len(docs)} programmes in {time.perf_counter() - t0:.1f} s")
+
+        index.search("党建")  # open the searcher once, as a running API process has
+        design_t: list[float] = []
+        naive_t: list[float] = []
+        shape_t: dict[str, list[tuple[float, int]]] = {}
+        for text, filters in queries:
+            t0 = time.perf_counter()
+            page = index.search(text, **filters)
+            elapsed = time.perf_counter() - t0
+            design_t.append(elapsed)
+            t0 = time.perf_counter()
+            naive_search(naive, text, filters)
+            naive_t.append(time.perf_counter() - t0)
+            shape = (
+                "filtered" if filters else ("pinyin" if text.isascii() else f"{len(text.split())} word(s)")
+            )
+            shape_t.setdefault(shape, []).append((elapsed, page.total))
+        d50, d95 = percentiles(design_t)
+        n50, n95 = percentiles(naive_t)
+        print(f"{len(queries)} queries on {len(docs)} programmes")
+        print(f"design: p50 {d50:7.1f} ms  p95 {d95:7.1f} ms")
+        print(f"naive:  p50 {n50:7.1f} ms  p95 {n95:7.1f} ms")
+        print(f"ratio naive/design: p50 {n50 / d50:.1f}x  p95 {n95 / d95:.1f}x")
+        warm = []
+        for text, filters in queries:  # same queries again: postings, filter sets and order cached
+            t0 = time.perf_counter()
+            index.search(text, **filters)
+            warm.append(time.perf_counter() - t0)
+        w50, w95 = percentiles(warm)
+        print(
+            f"design, second pass (warm caches, result cache still off): p50 {w50:.1f} ms  p95 {w95:.1f} ms"
+        )
+        for shape, rows in sorted(shape_t.items()):
+            times = sorted(r[0] for r in rows)
+            worst = times[-1] * 1000
+            mean_total = statistics.mean(r[1] for r in rows)
+            print(f"  design {shape:10s} n={len(rows):3d} median {times[len(times) // 2] * 1000:6.1f} ms")
+            print(f"  {'':17s} max {worst:6.1f} ms, mean matches {mean_total:8.0f}")
+
+
+if __name__ == "__main__":
+    main()

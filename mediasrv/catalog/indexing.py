@@ -1,0 +1,101 @@
+"""Keeping the search index equal to the published catalog.
+
+Only published programmes are indexed. Every catalog change enqueues `sync` for the programmes it
+touched (the index queue runs one writer); `rebuild` starts from scratch (`mediasrv reindex`);
+`drift` compares fingerprints so a diverged index is detectable; `refresh_required` runs daily,
+because a programme's required flag also changes when a list's period starts or ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind, StudyList, StudyListItem
+from mediasrv.catalog.search import SearchDoc, SearchIndex
+from mediasrv.catalog.service import required_programme_ids
+from mediasrv.db import Database
+from mediasrv.ingest.models import AssetKind
+
+_BATCH = 500
+
+
+def search_doc(programme: Programme, *, required: bool) -> SearchDoc:
+    assert programme.published_at is not None  # only published programmes are indexed
+    kind = programme.asset.kind if programme.asset is not None else AssetKind.PENDING
+    return SearchDoc(
+        id=programme.id,
+        title=programme.title,
+        description=programme.description,
+        tags=tuple(programme.tags),
+        category=programme.category_code,
+        category_names=f"{programme.category.name_zh} {programme.category.name_en}",
+        kind=kind.value,
+        duration=programme.duration_seconds or 0.0,
+        required=required,
+        published_at=programme.published_at,
+        attachment_text=" ".join(a.asset.title for a in programme.attachment_rows),
+    )
+
+
+def published_docs(session: Session, *, on: date, ids: Collection[str] | None = None) -> Iterator[SearchDoc]:
+    """SearchDocs of published programmes (of `ids`, when given), in batches to bound memory."""
+    required = required_programme_ids(session, on=on)
+    query = select(Programme).where(Programme.status == ProgrammeStatus.PUBLISHED).order_by(Programme.id)
+    if ids is not None:
+        query = query.where(Programme.id.in_(list(ids)))
+    for programme in session.scalars(query.execution_options(yield_per=_BATCH)):
+        yield search_doc(programme, required=programme.id in required)
+
+
+def sync(db: Database, index: SearchIndex, ids: Collection[str], *, on: date | None = None) -> None:
+    """Make the index agree with the database for these programmes (idempotent)."""
+    with db.session_scope() as session:
+        docs = list(published_docs(session, on=on or date.today(), ids=ids))
+    index.upsert(docs)
+    index.delete(set(ids) - {d.id for d in docs})
+
+
+def rebuild(db: Database, index: SearchIndex, *, on: date | None = None) -> int:
+    with db.session_scope() as session:
+        return index.rebuild(published_docs(session, on=on or date.today()))
+
+
+@dataclass(frozen=True)
+class Drift:
+    database: tuple[int, str]
+    index: tuple[int, str]
+
+    @property
+    def in_sync(self) -> bool:
+        return self.database == self.index
+
+
+def drift(session: Session, index: SearchIndex, *, on: date | None = None) -> Drift:
+    expected = SearchIndex.doc_fingerprint(published_docs(session, on=on or date.today()))
+    return Drift(database=expected, index=index.fingerprint())
+
+
+def programmes_of_lists(session: Session, list_ids: Collection[int]) -> set[str]:
+    return set(
+        session.scalars(select(StudyListItem.programme_id).where(StudyListItem.study_list_id.in_(list_ids)))
+    )
+
+
+def refresh_required(db: Database, index: SearchIndex, *, on: date) -> int:
+    """Re-index the programmes of required lists that start today or ended yesterday."""
+    with db.session_scope() as session:
+        list_ids = session.scalars(
+            select(StudyList.id).where(
+                StudyList.kind == StudyKind.REQUIRED,
+                or_(StudyList.starts_on == on, StudyList.ends_on == on - timedelta(days=1)),
+            )
+        )
+        ids = programmes_of_lists(session, list(list_ids))
+    if ids:
+        sync(db, index, ids, on=on)
+    return len(ids)

@@ -1,0 +1,683 @@
+"""Full-text search over programmes: one Whoosh index, Chinese-aware, with pinyin for titles.
+
+Design (for ~100k programmes; numbers in bench/search.py):
+- Everything searchable also goes into one `all` field, so a query word is one posting list instead of
+  an OR over five fields; the user's words are ANDed. Titles are also indexed on their own (`title`)
+  and as pinyin (`py`) for ranking and for letter-only queries.
+- Whoosh stores the postings; matching is set algebra over cached per-term docnum sets (C speed, and
+  an exact total), filters are cached docnum sets, browse/date order is a cached docnum list.
+- Ranking is BM25F where every title/pinyin term match adds TIER, so a title hit always outranks
+  description-only hits. Docs are bucketed by their number of title terms and only the top buckets
+  that fill the page get scored, from the cached postings (whoosh's own collector is the fallback for
+  huge body-only result sets).
+- Whoosh is only an implementation detail: user input never reaches its query parser.
+- One searcher per SearchIndex, refreshed when the index generation changes; all caches belong to a
+  generation and are dropped with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import html
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.analysis import RegexTokenizer
+from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
+from whoosh.filedb.filestore import FileStorage
+from whoosh.index import LockError
+from whoosh.reading import TermNotFound
+from whoosh.scoring import BM25F, BM25FScorer
+from whoosh.util.filelock import try_for
+from whoosh.writing import CLEAR
+
+from mediasrv.catalog.text import (
+    PINYIN_MAX_FULL,
+    ChineseTokenizer,
+    fold,
+    is_pinyin_candidate,
+    pinyin_tokens,
+    query_words,
+)
+from mediasrv.errors import MediaError
+
+ANALYSIS_VERSION = "1"  # part of every doc version: bump when analysis changes, drift then says reindex
+TIER = 1_000_000.0  # added per title/pinyin term match; larger than any sum of BM25 scores
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 8
+MAX_PER_PAGE = 100
+MAX_RESULT_WINDOW = 2_000
+WRITE_LOCK_TIMEOUT = 30.0
+STORED_ATTACHMENT_CHARS = 20_000  # all attachment text is indexed; this much is kept for snippets
+SNIPPET_CHARS = 120
+DIRECT_SCORING_LIMIT = 20_000  # below: score candidates from cached postings; above: whoosh's pruning
+POSTINGS_CACHE_ENTRIES = 1_000_000  # (docnum, weight) pairs cached per generation, ~100 MB at most
+BM25_K1, BM25_B = 1.2, 0.75  # whoosh's BM25F defaults, used by both scoring paths
+_TAG_SEP = "\x1f"
+
+
+class SearchIndexBusy(MediaError):
+    """Another writer held the index lock for too long."""
+
+    status_code = 503
+    code = "search_index_busy"
+
+
+@dataclass(frozen=True)
+class SearchDoc:
+    id: str
+    title: str
+    description: str
+    tags: tuple[str, ...]
+    category: str
+    category_names: str
+    kind: str
+    duration: float
+    required: bool
+    published_at: datetime
+    attachment_text: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    score: float
+    title: str  # HTML: escaped, matches in <mark>
+    snippet: str  # HTML fragment of the description or attachment, or ""
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[Hit]
+    total: int
+    page: int
+    per_page: int
+
+
+class _TierScorer(BM25FScorer):  # type: ignore[misc]
+    def _score(self, weight: float, length: float) -> float:
+        return TIER + float(super()._score(weight, length))
+
+
+class _TieredBM25F(BM25F):  # type: ignore[misc]
+    """BM25F, with a match in the title or its pinyin worth a whole tier more."""
+
+    def scorer(self, searcher: Any, fieldname: str, text: bytes, qf: int = 1) -> Any:
+        if fieldname in ("title", "py"):
+            B = self._field_B.get(fieldname, self.B)
+            return _TierScorer(searcher, fieldname, text, B, self.K1, qf=qf)
+        return super().scorer(searcher, fieldname, text, qf)
+
+
+def _schema() -> Schema:
+    cn = ChineseTokenizer()
+    return Schema(
+        id=ID(stored=True, unique=True),
+        version=ID(stored=True),
+        title=TEXT(analyzer=cn, stored=True, phrase=False),
+        py=KEYWORD(scorable=True),  # space-separated pinyin terms from text.pinyin_tokens
+        all=TEXT(analyzer=cn, phrase=False),
+        description=STORED(),
+        attachment=STORED(),
+        # Tags are matched exactly (they may contain spaces or commas): one term per tag.
+        tags=TEXT(analyzer=RegexTokenizer(r"[^\x1f]+"), phrase=False),
+        category=ID(),
+        kind=ID(),
+        required=ID(),
+        duration=NUMERIC(numtype=float, bits=64),
+        published=NUMERIC(numtype=int, bits=64, sortable=True),
+    )
+
+
+def _utc(value: datetime) -> datetime:
+    # Naive datetimes are taken as UTC (the catalog stores UTC).
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _version(doc: SearchDoc) -> str:
+    payload = json.dumps(
+        [
+            ANALYSIS_VERSION,
+            doc.id,
+            doc.title,
+            doc.description,
+            list(doc.tags),
+            doc.category,
+            doc.category_names,
+            doc.kind,
+            float(doc.duration),
+            bool(doc.required),
+            _utc(doc.published_at).isoformat(),
+            doc.attachment_text,
+        ],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:20]
+
+
+def _checksum(pairs: Iterable[tuple[str, str]]) -> tuple[int, str]:
+    h = hashlib.sha256()
+    n = 0
+    for doc_id, version in sorted(pairs):
+        h.update(f"{doc_id}\t{version}\n".encode())
+        n += 1
+    return n, h.hexdigest()
+
+
+def _fields(doc: SearchDoc) -> dict[str, Any]:
+    tags = [t.strip() for t in doc.tags if t.strip()]
+    return {
+        "id": doc.id,
+        "version": _version(doc),
+        "title": doc.title,
+        "py": " ".join(pinyin_tokens(doc.title)),
+        "all": "\n".join(
+            [doc.title, doc.description, " ".join(tags), doc.category_names, doc.attachment_text]
+        ),
+        "description": doc.description,
+        "attachment": doc.attachment_text[:STORED_ATTACHMENT_CHARS],
+        "tags": _TAG_SEP.join(tags),
+        "category": doc.category,
+        "kind": doc.kind,
+        "required": "1" if doc.required else "0",
+        "duration": float(doc.duration),
+        "published": int(_utc(doc.published_at).timestamp()),
+    }
+
+
+def _spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
+    """Where the (folded) query terms occur in `text`, merged, as offsets into the original text.
+
+    Plain substring search on the folded text rather than re-segmenting each hit with jieba (which
+    cost more than the search); Latin terms must sit on word boundaries ("app" not in "happy")."""
+    folded, offsets = fold(text)
+    low = folded.lower()
+    if len(low) != len(folded):  # a rare lowercase that changes length: match case-sensitively
+        low = folded
+    found: list[tuple[int, int]] = []
+    for term in terms:
+        latin = term.isascii()
+        i = low.find(term)
+        while i >= 0:
+            j = i + len(term)
+            if not latin or not (_is_latin_alnum(low, i - 1) or _is_latin_alnum(low, j)):
+                found.append((i, j) if offsets is None else (offsets[i], offsets[j - 1] + 1))
+            i = low.find(term, j)
+    found.sort()
+    merged: list[tuple[int, int]] = []
+    for start, end in found:
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _is_latin_alnum(text: str, i: int) -> bool:
+    return 0 <= i < len(text) and text[i].isascii() and text[i].isalnum()
+
+
+def _render(text: str, spans: list[tuple[int, int]], start: int = 0, end: int | None = None) -> str:
+    """text[start:end] HTML-escaped, with the spans inside it in <mark>."""
+    end = len(text) if end is None else end
+    out, pos = [], start
+    for s, e in spans:
+        s, e = max(s, start), min(e, end)
+        if s >= e:
+            continue
+        out.append(html.escape(text[pos:s]))
+        out.append(f"<mark>{html.escape(text[s:e])}</mark>")
+        pos = e
+    out.append(html.escape(text[pos:end]))
+    return "".join(out)
+
+
+def _mark(text: str, terms: frozenset[str]) -> str:
+    return _render(text, _spans(text, terms)) if terms else html.escape(text)
+
+
+def _snippet(text: str, terms: frozenset[str]) -> str:
+    """About SNIPPET_CHARS around the first match, or "" when nothing matches."""
+    if not text or not terms:
+        return ""
+    spans = _spans(text, terms)
+    if not spans:
+        return ""
+    start = max(0, spans[0][0] - SNIPPET_CHARS // 4)
+    end = min(len(text), start + SNIPPET_CHARS)
+    return ("…" if start > 0 else "") + _render(text, spans, start, end) + ("…" if end < len(text) else "")
+
+
+class _Generation:
+    """Caches valid for one index generation (one searcher)."""
+
+    def __init__(self) -> None:
+        # Plain sets (whoosh's filter= does not accept frozenset); never mutated once cached.
+        self.filters: dict[tuple[Any, ...], set[int]] = {}
+        self.date_order: list[int] | None = None
+        self.date_rank: dict[int, int] | None = None
+        self.postings: OrderedDict[tuple[str, str], dict[int, float]] = OrderedDict()
+        self.postings_size = 0
+        self.lengths: dict[str, dict[int, int]] = {}
+        self.results: OrderedDict[tuple[Any, ...], tuple[list[tuple[int, float]], int]] = OrderedDict()
+
+
+class SearchIndex:
+    def __init__(self, directory: Path, *, result_cache_size: int = 256) -> None:
+        self.directory = Path(directory)
+        self._result_cache_size = result_cache_size
+        self._read_lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._open_lock = threading.Lock()
+        self._ix: Any = None
+        self._searcher: Any = None
+        self._gen = _Generation()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        self._index()
+
+    def _index(self) -> Any:
+        with self._open_lock:
+            if self._ix is None:
+                self.directory.mkdir(parents=True, exist_ok=True)
+                if whoosh_index.exists_in(str(self.directory)):
+                    self._ix = whoosh_index.open_dir(str(self.directory))
+                else:
+                    with self._whoosh_lock():  # two processes must not both create it
+                        if whoosh_index.exists_in(str(self.directory)):
+                            self._ix = whoosh_index.open_dir(str(self.directory))
+                        else:
+                            self._ix = whoosh_index.create_in(str(self.directory), _schema())
+            return self._ix
+
+    @contextmanager
+    def _whoosh_lock(self) -> Iterator[None]:
+        """The lock whoosh's writers take (an flock on MAIN_WRITELOCK), for work outside a writer."""
+        lock = FileStorage(str(self.directory)).lock("MAIN_WRITELOCK")
+        if not try_for(lock.acquire, timeout=WRITE_LOCK_TIMEOUT, delay=0.05):
+            raise self._busy()
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def _busy(self) -> SearchIndexBusy:
+        return SearchIndexBusy(
+            f"The search index at {self.directory} stayed locked by another writer for "
+            f"{WRITE_LOCK_TIMEOUT:.0f} s; retry later, or check for a stuck reindex"
+        )
+
+    @contextmanager
+    def _writer(self) -> Iterator[Any]:
+        # One writer per index across processes (whoosh's flock); waiting instead of failing at once,
+        # and never AsyncWriter, which may silently defer the write to a thread.
+        with self._write_lock:
+            ix = self._index()
+            try:
+                writer = ix.writer(timeout=WRITE_LOCK_TIMEOUT, delay=0.05)
+            except LockError:
+                raise self._busy() from None
+            try:
+                yield writer
+            except BaseException:
+                writer.cancel()
+                raise
+
+    def upsert(self, docs: Iterable[SearchDoc]) -> None:
+        # Last one wins within a batch: update_document cannot see documents added by the same writer.
+        batch = {doc.id: doc for doc in docs}
+        if not batch:
+            return
+        with self._writer() as writer:
+            for doc in batch.values():
+                writer.update_document(**_fields(doc))
+            writer.commit()
+
+    def delete(self, ids: Iterable[str]) -> None:
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            return
+        with self._writer() as writer:
+            for doc_id in ids:
+                writer.delete_by_term("id", doc_id)
+            writer.commit()
+
+    def rebuild(self, docs: Iterable[SearchDoc]) -> int:
+        """Replace the whole index in one commit; searchers see the old index until then."""
+        with self._write_lock:
+            if self._index().schema != _schema():
+                # Written by another version of this module: start over with the current schema.
+                with self._open_lock, self._whoosh_lock():
+                    self._ix = whoosh_index.create_in(str(self.directory), _schema())
+        count = 0
+        seen: set[str] = set()
+        with self._writer() as writer:
+            for doc in docs:
+                if doc.id in seen:
+                    raise ValueError(f"duplicate programme id in rebuild: {doc.id}")
+                seen.add(doc.id)
+                writer.add_document(**_fields(doc))
+                count += 1
+            writer.commit(mergetype=CLEAR, optimize=True)
+        return count
+
+    # -- fingerprints --------------------------------------------------------------------------
+
+    def fingerprint(self) -> tuple[int, str]:
+        # Its own reader: reading every stored document takes a while (~1 s per 100k) and must not
+        # hold up searches on the shared searcher.
+        with self._index().reader() as reader:
+            return _checksum((f["id"], f["version"]) for f in reader.all_stored_fields())
+
+    @staticmethod
+    def doc_fingerprint(docs: Iterable[SearchDoc]) -> tuple[int, str]:
+        return _checksum((doc.id, _version(doc)) for doc in docs)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _searching(self) -> Iterator[Any]:
+        # Whoosh searchers are not documented as thread-safe and search is pure Python under the
+        # GIL anyway, so queries share one searcher under a lock.
+        with self._read_lock:
+            if self._searcher is None:
+                self._searcher = self._index().searcher(weighting=_TieredBM25F(B=BM25_B, K1=BM25_K1))
+                self._gen = _Generation()
+            elif not self._searcher.up_to_date():
+                self._searcher = self._searcher.refresh()
+                self._gen = _Generation()
+            yield self._searcher
+
+    def _filter_set(self, searcher: Any, key: tuple[Any, ...], make: Callable[[], wq.Query]) -> set[int]:
+        cached = self._gen.filters.get(key)
+        if cached is None:
+            if len(self._gen.filters) > 512:  # free-form duration bounds could grow it forever
+                self._gen.filters.clear()
+            cached = self._gen.filters[key] = set(searcher.docs_for_query(make()))
+        return cached
+
+    def _allowed(
+        self,
+        searcher: Any,
+        *,
+        category: str | None,
+        tag: str | None,
+        required: bool | None,
+        kind: str | None,
+        min_duration: float | None,
+        max_duration: float | None,
+    ) -> set[int] | None:
+        sets: list[set[int]] = []
+        if category is not None:
+            sets.append(
+                self._filter_set(searcher, ("category", category), lambda: wq.Term("category", category))
+            )
+        if tag is not None:
+            t = tag.strip()
+            sets.append(self._filter_set(searcher, ("tag", t), lambda: wq.Term("tags", t)))
+        if required is not None:
+            r = "1" if required else "0"
+            sets.append(self._filter_set(searcher, ("required", r), lambda: wq.Term("required", r)))
+        if kind is not None:
+            sets.append(self._filter_set(searcher, ("kind", kind), lambda: wq.Term("kind", kind)))
+        if min_duration is not None or max_duration is not None:
+            lo = None if min_duration is None else float(min_duration)
+            hi = None if max_duration is None else float(max_duration)
+            sets.append(
+                self._filter_set(searcher, ("duration", lo, hi), lambda: wq.NumericRange("duration", lo, hi))
+            )
+        if not sets:
+            return None
+        key = ("and", category, tag, required, kind, min_duration, max_duration)
+        if len(sets) == 1:
+            return sets[0]
+        cached = self._gen.filters.get(key)
+        if cached is None:
+            sets.sort(key=len)
+            cached = self._gen.filters[key] = sets[0].intersection(*sets[1:])
+        return cached
+
+    def _date_order(self, searcher: Any) -> tuple[list[int], dict[int, int]]:
+        gen = self._gen
+        if gen.date_order is None or gen.date_rank is None:
+            reader = searcher.reader()
+            live = list(reader.all_doc_ids())
+            if live:  # an empty index has no column to read
+                published = reader.column_reader("published")
+                live.sort(key=lambda d: (-published[d], d))
+            gen.date_order = live
+            gen.date_rank = {d: i for i, d in enumerate(live)}
+        return gen.date_order, gen.date_rank
+
+    def search(
+        self,
+        q: str,
+        *,
+        category: str | None = None,
+        tag: str | None = None,
+        required: bool | None = None,
+        kind: str | None = None,
+        min_duration: float | None = None,
+        max_duration: float | None = None,
+        sort: Literal["relevance", "date"] = "relevance",
+        page: int = 1,
+        per_page: int = 20,
+    ) -> SearchPage:
+        page = max(1, int(page))
+        per_page = min(max(1, int(per_page)), MAX_PER_PAGE)
+        text = (q or "")[:MAX_QUERY_CHARS]
+        words = query_words(text, max_words=MAX_QUERY_WORDS) if text.strip() else None
+        if words is not None and not words:  # only punctuation, emoji...: nothing can match
+            return SearchPage(hits=[], total=0, page=page, per_page=per_page)
+        start = (page - 1) * per_page
+        with self._searching() as searcher:
+            allowed = self._allowed(
+                searcher,
+                category=category,
+                tag=tag,
+                required=required,
+                kind=kind,
+                min_duration=min_duration,
+                max_duration=max_duration,
+            )
+            if allowed is not None and not allowed:
+                return SearchPage(hits=[], total=0, page=page, per_page=per_page)
+            if words is None:
+                order, _ = self._date_order(searcher)
+                matched = order if allowed is None else [d for d in order if d in allowed]
+                ranked = [(d, 0.0) for d in matched[start : start + per_page]]
+                total = len(matched)
+            else:
+                filter_key = (category, tag, required, kind, min_duration, max_duration)
+                ranked, total = self._ranked(searcher, words, allowed, filter_key, sort, start, per_page)
+            terms = frozenset(t for leaves in words or [] for t in leaves)
+            hits = [self._hit(searcher, docnum, score, terms) for docnum, score in ranked]
+        return SearchPage(hits=hits, total=total, page=page, per_page=per_page)
+
+    def _ranked(
+        self,
+        searcher: Any,
+        words: list[list[str]],
+        allowed: set[int] | None,
+        filter_key: tuple[Any, ...],
+        sort: str,
+        start: int,
+        per_page: int,
+    ) -> tuple[list[tuple[int, float]], int]:
+        gen = self._gen
+        key = (tuple(map(tuple, words)), filter_key, sort)
+        cached = gen.results.get(key)
+        # Pages past MAX_RESULT_WINDOW stay empty (the total is still exact): ranking that deep costs
+        # a full scoring pass and nobody pages a TV remote that far.
+        want = min(start + per_page, MAX_RESULT_WINDOW)
+        if cached is not None and (len(cached[0]) >= want or len(cached[0]) == cached[1]):
+            gen.results.move_to_end(key)
+            top, total = cached
+            return top[start:want], total
+        # The match set from cached per-term docnum sets: an exact total, and set intersections
+        # run in C where stepping whoosh matchers doc by doc runs in Python.
+        per_word = sorted((self._word_docs(searcher, leaves) for leaves in words), key=len)
+        if allowed is not None:
+            per_word.insert(0, allowed)
+        matched = per_word[0].intersection(*per_word[1:])
+        total = len(matched)
+        if sort == "date":
+            _, rank = self._date_order(searcher)
+            top = [(d, 0.0) for d in sorted(matched, key=rank.__getitem__)[:MAX_RESULT_WINDOW]]
+        else:
+            top = self._top(searcher, words, matched, want)
+        if self._result_cache_size > 0:
+            gen.results[key] = (top, total)
+            while len(gen.results) > self._result_cache_size:
+                gen.results.popitem(last=False)
+        return top[start:want], total
+
+    def _top(
+        self, searcher: Any, words: list[list[str]], matched: set[int], want: int
+    ) -> list[tuple[int, float]]:
+        """The `want` best of `matched`: the same BM25F-with-tiers score whoosh would give, computed only
+        for the docs that can reach the top."""
+        if not matched:
+            return []
+        # A title (or title pinyin) term is worth TIER, more than any sum of BM25 scores, so docs rank
+        # by their count of such terms first. Only the highest tiers that fill the page get scored.
+        tiers: dict[int, int] = {}
+        for leaves in words:
+            for d in self._title_docs(searcher, leaves) & matched:
+                tiers[d] = tiers.get(d, 0) + len(leaves)
+            if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
+                for d in self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys() & matched:
+                    tiers[d] = tiers.get(d, 0) + 1
+        by_tier: dict[int, list[int]] = {}
+        for d, n in tiers.items():
+            by_tier.setdefault(n, []).append(d)
+        pool: list[int] = []
+        for n in sorted(by_tier, reverse=True):
+            pool.extend(by_tier[n])
+            if len(pool) >= want:
+                break
+        else:
+            rest = matched.difference(tiers)
+            if len(rest) > DIRECT_SCORING_LIMIT:
+                # Many docs without a title hit: they all rank below `pool`, and whoosh's collector
+                # skips posting blocks that cannot make the page.
+                head = self._scores(searcher, words, pool)
+                results = searcher.search(
+                    _build_query(words), filter=rest, limit=want - len(pool), terms=False
+                )
+                tail = [(hit.docnum, float(hit.score)) for hit in results]
+                return sorted(head.items(), key=lambda ds: (-ds[1], ds[0])) + tail
+            pool.extend(rest)
+        scores = self._scores(searcher, words, pool)
+        return heapq.nlargest(want, scores.items(), key=lambda ds: (ds[1], -ds[0]))
+
+    def _scores(self, searcher: Any, words: list[list[str]], pool: list[int]) -> dict[int, float]:
+        """BM25F as whoosh computes it for _build_query(words), from cached postings."""
+        scores = dict.fromkeys(pool, 0.0)
+        candidates = set(pool)
+
+        def add(field: str, text: str, docs: Iterable[int], tier: float) -> None:
+            postings = self._postings(searcher, field, text)
+            idf = searcher.idf(field, text)
+            avgfl = searcher.avg_field_length(field) or 1.0
+            lengths = self._lengths(field)
+            reader = searcher.reader()
+            k1, b = BM25_K1, BM25_B
+            for d in docs:
+                tf = postings.get(d)
+                if tf is None:
+                    continue
+                fl = lengths.get(d)
+                if fl is None:
+                    fl = lengths[d] = reader.doc_field_length(d, field, 1)
+                scores[d] += tier + idf * (tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))
+
+        for leaves in words:
+            for t in leaves:
+                add("all", t, candidates, 0.0)
+            if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
+                add("py", leaves[0][:PINYIN_MAX_FULL], candidates, TIER)
+            in_title = self._title_docs(searcher, leaves) & candidates
+            for t in leaves:
+                add("title", t, in_title, TIER)
+        return scores
+
+    def _lengths(self, field: str) -> dict[int, int]:
+        return self._gen.lengths.setdefault(field, {})
+
+    def _postings(self, searcher: Any, field: str, text: str) -> dict[int, float]:
+        """docnum -> term weight for one term, cached per generation within a size budget."""
+        key = (field, text)
+        cache = self._gen.postings
+        postings = cache.get(key)
+        if postings is not None:
+            cache.move_to_end(key)
+            return postings
+        reader = searcher.reader()
+        try:
+            postings = dict(reader.postings(field, text.encode()).items_as("weight"))
+        except TermNotFound:
+            postings = {}
+        if reader.has_deletions():
+            postings = {d: w for d, w in postings.items() if not reader.is_deleted(d)}
+        cache[key] = postings
+        self._gen.postings_size += len(postings)
+        while self._gen.postings_size > POSTINGS_CACHE_ENTRIES and len(cache) > 1:
+            _, dropped = cache.popitem(last=False)
+            self._gen.postings_size -= len(dropped)
+        return postings
+
+    def _docs(self, searcher: Any, field: str, leaves: list[str]) -> set[int]:
+        keys = sorted((self._postings(searcher, field, t).keys() for t in leaves), key=len)
+        docs = set(keys[0])
+        for other in keys[1:]:
+            docs &= other
+        return docs
+
+    def _word_docs(self, searcher: Any, leaves: list[str]) -> set[int]:
+        docs = self._docs(searcher, "all", leaves)
+        if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
+            docs |= self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys()
+        return docs
+
+    def _title_docs(self, searcher: Any, leaves: list[str]) -> set[int]:
+        return self._docs(searcher, "title", leaves)
+
+    def _hit(self, searcher: Any, docnum: int, score: float, terms: frozenset[str]) -> Hit:
+        stored = searcher.stored_fields(docnum)
+        title = _mark(stored["title"], terms)
+        snippet = _snippet(stored.get("description", ""), terms) or _snippet(
+            stored.get("attachment", ""), terms
+        )
+        return Hit(id=stored["id"], score=score, title=title, snippet=snippet)
+
+
+def _build_query(words: list[list[str]]) -> wq.Query:
+    """AND over the user's words; each word matches the `all` field (all its tokens) or, for a run
+    of letters, the title pinyin. Title terms are optional extras that only add score."""
+    required: list[wq.Query] = []
+    in_title: list[wq.Query] = []
+    for leaves in words:
+        if len(leaves) == 1:
+            alternatives: list[wq.Query] = [wq.Term("all", leaves[0])]
+            if is_pinyin_candidate(leaves[0]):
+                alternatives.append(wq.Term("py", leaves[0][:PINYIN_MAX_FULL]))
+            required.append(alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives))
+            in_title.append(wq.Term("title", leaves[0]))
+        else:
+            required.append(wq.And([wq.Term("all", t) for t in leaves]))
+            in_title.append(wq.And([wq.Term("title", t) for t in leaves]))
+    main = required[0] if len(required) == 1 else wq.And(required)
+    return wq.AndMaybe(main, in_title[0] if len(in_title) == 1 else wq.Or(in_title))

@@ -1,0 +1,130 @@
+"""Search through the API: every catalog change reaches the index; withdrawals vanish at once."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from mediasrv.cli import cli
+from mediasrv.config import Settings
+from tests.catalog.conftest import ReadyAsset
+from tests.fixtures import RecordingDispatcher
+
+
+def publish(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], asset: str, **fields: object
+) -> str:
+    r = client.post(
+        "/api/v1/programmes", headers=producer, json={"category": "party-spirit", "asset_id": asset, **fields}
+    )
+    assert r.status_code == 201, r.text
+    pid: str = r.json()["id"]
+    assert client.post(f"/api/v1/programmes/{pid}/publish", headers=admin).status_code == 200
+    return pid
+
+
+def titles(client: TestClient, headers: dict[str, str], **params: object) -> list[str]:
+    r = client.get("/api/v1/search", headers=headers, params=params)
+    assert r.status_code == 200, r.text
+    return [h["programme"]["title"] for h in r.json()["hits"]]
+
+
+def test_search_follows_the_catalog(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    site: dict[str, str],
+    ready_asset: ReadyAsset,
+) -> None:
+    cloud = publish(
+        client,
+        producer,
+        admin,
+        ready_asset(producer),
+        title="党建云平台使用指南",
+        description="手机客户端和机顶盒都能学习",
+        tags=["智慧党建"],
+    )
+    publish(
+        client,
+        producer,
+        admin,
+        ready_asset(producer),
+        title="全面推进乡村振兴战略",
+        description="党建引领乡村治理",
+        category="policy-law",
+    )
+    draft = client.post(
+        "/api/v1/programmes", headers=producer, json={"title": "党建草稿", "category": "health"}
+    ).json()
+    assert titles(client, site, q="党建") == [
+        "党建云平台使用指南",
+        "全面推进乡村振兴战略",
+    ]  # title match first
+    assert draft["title"] not in titles(client, producer, q="党建")  # drafts are not searchable
+    assert titles(client, site, q="djy") == ["党建云平台使用指南"]  # a TV remote types initials
+    assert titles(client, site, q="鄉村振興") == ["全面推进乡村振兴战略"]  # traditional input
+    assert titles(client, site, q="党建", category="policy-law") == ["全面推进乡村振兴战略"]
+    hit = client.get("/api/v1/search", headers=site, params={"q": "乡村振兴"}).json()["hits"][0]
+    assert "<mark>" in hit["title_html"] and hit["programme"]["kind"] == "audio"
+    client.patch(f"/api/v1/programmes/{cloud}", headers=producer, json={"title": "党建云 新版指南"})
+    assert titles(client, site, q="新版") == ["党建云 新版指南"]  # an edit reaches the index
+    health = client.get("/api/v1/search/health", headers=admin).json()
+    assert health == {"database_count": 2, "index_count": 2, "in_sync": True}
+
+
+def test_withdrawn_vanish_at_once_even_before_the_index_catches_up(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    site: dict[str, str],
+    ready_asset: ReadyAsset,
+    dispatcher: RecordingDispatcher,
+    settings: Settings,
+) -> None:
+    pid = publish(client, producer, admin, ready_asset(producer), title="基层组织生活会")
+    publish(client, producer, admin, ready_asset(producer), title="组织生活制度解读")
+    dispatcher.app = None  # the index worker is down: the index lags behind
+    client.post(f"/api/v1/programmes/{pid}/withdraw", headers=admin, json={})
+    found = client.get("/api/v1/search", headers=site, params={"q": "组织生活"}).json()
+    assert [h["programme"]["title"] for h in found["hits"]] == ["组织生活制度解读"] and found["total"] == 1
+    health = client.get("/api/v1/search/health", headers=admin).json()
+    assert health["in_sync"] is False and health["index_count"] == 2 and health["database_count"] == 1
+    env = {"MEDIASRV_DATA_DIR": str(settings.data_dir)}
+    check = CliRunner().invoke(cli, ["reindex", "--check"], env=env)
+    assert check.exit_code == 1 and "DRIFTED" in check.stdout
+    rebuilt = CliRunner().invoke(cli, ["reindex"], env=env)
+    assert rebuilt.exit_code == 0 and "indexed 1 published" in rebuilt.stdout
+    assert client.get("/api/v1/search/health", headers=admin).json()["in_sync"] is True
+
+
+def test_required_filter_follows_study_lists(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    site: dict[str, str],
+    ready_asset: ReadyAsset,
+) -> None:
+    must = publish(client, producer, admin, ready_asset(producer), title="党章学习 第一讲")
+    publish(client, producer, admin, ready_asset(producer), title="党章学习 选学篇")
+    today = date.today().isoformat()
+    sl = client.post(
+        "/api/v1/study-lists",
+        headers=admin,
+        json={"title": "本月必学", "starts_on": today, "ends_on": today, "programme_ids": [must]},
+    ).json()
+    assert titles(client, site, q="党章", required=True) == []  # a draft list is not in force
+    client.post(f"/api/v1/study-lists/{sl['id']}/publish", headers=admin)
+    assert titles(client, site, q="党章", required=True) == ["党章学习 第一讲"]
+    assert titles(client, site, q="党章", required=False) == ["党章学习 选学篇"]
+    client.post(f"/api/v1/study-lists/{sl['id']}/archive", headers=admin)
+    assert titles(client, site, q="党章", required=True) == []
+
+
+def test_search_input_is_never_an_error(client: TestClient, site: dict[str, str]) -> None:
+    for q in ("title:(*", "🙂🙂", "AND OR NOT", "\\", "党" * 200):
+        r = client.get("/api/v1/search", headers=site, params={"q": q})
+        assert r.status_code == 200 and r.json()["hits"] == [], q
+    assert client.get("/api/v1/search", headers=site, params={"q": "x" * 201}).status_code == 422
