@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Generic, TypeVar
 
 from fastapi import Query
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 # Row ids are 64-bit signed integers in every database we use; a larger number cannot name a row and
 # would overflow the driver, so it is refused as invalid input (422) instead of failing (500).
@@ -13,3 +13,14 @@ MAX_INT64 = 2**63 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_INT64)]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list: the items, how many there are in all, and where the page starts."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

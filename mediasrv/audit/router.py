@@ -12,7 +12,7 @@ from mediasrv.audit import service
 from mediasrv.auth import AdminDep
 from mediasrv.deps import SessionDep
 from mediasrv.errors import error_responses
-from mediasrv.params import Offset, RowId
+from mediasrv.params import Offset, Page, RowId
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422))
 
@@ -32,14 +32,7 @@ class AuditEventOut(BaseModel):
     details: dict[str, Any]
 
 
-class AuditPage(BaseModel):
-    items: list[AuditEventOut]
-    total: int
-    limit: int
-    offset: int
-
-
-@router.get("", response_model=AuditPage)
+@router.get("", response_model=Page[AuditEventOut])
 def list_events(
     caller: AdminDep,
     session: SessionDep,
@@ -50,7 +43,7 @@ def list_events(
     since: datetime | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
-) -> AuditPage:
+) -> Page[AuditEventOut]:
     """Who changed what, newest first; filter by action, target, actor or time."""
     rows, total = service.list_events(
         session,
@@ -62,6 +55,6 @@ def list_events(
         limit=limit,
         offset=offset,
     )
-    return AuditPage(
+    return Page[AuditEventOut](
         items=[AuditEventOut.model_validate(r) for r in rows], total=total, limit=limit, offset=offset
     )

@@ -16,7 +16,6 @@ from mediasrv.catalog.schemas import (
     CategoryOut,
     ProgrammeIn,
     ProgrammeOut,
-    ProgrammePage,
     ProgrammePatch,
     RequiredForSite,
     SearchHealth,
@@ -24,7 +23,6 @@ from mediasrv.catalog.schemas import (
     SearchResults,
     StudyListIn,
     StudyListOut,
-    StudyListPage,
     StudyListPatch,
     WithdrawIn,
 )
@@ -32,7 +30,7 @@ from mediasrv.deps import DispatcherDep, SearchDep, SessionDep
 from mediasrv.errors import error_responses
 from mediasrv.ingest.models import AssetKind
 from mediasrv.jobs import INDEX, Dispatcher, enqueue_after_commit
-from mediasrv.params import Limit, Offset, RowId
+from mediasrv.params import Limit, Offset, Page, RowId
 
 
 def reindex_after_commit(session: Session, dispatcher: Dispatcher) -> None:
@@ -53,7 +51,7 @@ def categories(caller: ViewerDep, session: SessionDep) -> list[CategoryOut]:
     return [CategoryOut.model_validate(c) for c in service.list_categories(session)]
 
 
-@router.get("/programmes", response_model=ProgrammePage)
+@router.get("/programmes", response_model=Page[ProgrammeOut])
 def list_programmes(
     caller: ViewerDep,
     session: SessionDep,
@@ -63,7 +61,7 @@ def list_programmes(
     org_unit_id: RowId | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> ProgrammePage:
+) -> Page[ProgrammeOut]:
     """Programmes, newest first: published ones, and your department's drafts and withdrawn ones."""
     rows, total = service.list_programmes(
         session,
@@ -75,7 +73,9 @@ def list_programmes(
         limit=limit,
         offset=offset,
     )
-    return ProgrammePage(items=[ProgrammeOut.of(p) for p in rows], total=total, limit=limit, offset=offset)
+    return Page[ProgrammeOut](
+        items=[ProgrammeOut.of(p) for p in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.post("/programmes", status_code=201, response_model=ProgrammeOut)
@@ -139,7 +139,7 @@ def withdraw_programme(
     return ProgrammeOut.of(programme)
 
 
-@router.get("/study-lists", response_model=StudyListPage)
+@router.get("/study-lists", response_model=Page[StudyListOut])
 def list_study_lists(
     caller: ViewerDep,
     session: SessionDep,
@@ -148,12 +148,14 @@ def list_study_lists(
     on: Annotated[date | None, Query(description="only lists whose period contains this day")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> StudyListPage:
+) -> Page[StudyListOut]:
     """Study lists, newest period first; history included (archived lists)."""
     rows, total = service.list_study_lists(
         session, kind=kind, status=status, on=on, limit=limit, offset=offset
     )
-    return StudyListPage(items=[StudyListOut.of(s) for s in rows], total=total, limit=limit, offset=offset)
+    return Page[StudyListOut](
+        items=[StudyListOut.of(s) for s in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.post("/study-lists", status_code=201, response_model=StudyListOut)

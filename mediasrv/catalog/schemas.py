@@ -93,13 +93,6 @@ class ProgrammeOut(BaseModel):
         )
 
 
-class ProgrammePage(BaseModel):
-    items: list[ProgrammeOut]
-    total: int
-    limit: int
-    offset: int
-
-
 class StudyListIn(BaseModel):
     title: str = Field(min_length=1, max_length=255, examples=["2026年12月必学清单"])
     kind: StudyKind = StudyKind.REQUIRED
@@ -172,13 +165,6 @@ class StudyListOut(BaseModel):
             updated_at=s.updated_at,
             published_at=s.published_at,
         )
-
-
-class StudyListPage(BaseModel):
-    items: list[StudyListOut]
-    total: int
-    limit: int
-    offset: int
 
 
 class RequiredForSite(BaseModel):

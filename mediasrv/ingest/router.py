@@ -14,10 +14,10 @@ from mediasrv.errors import NotFound, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.ingest import service
 from mediasrv.ingest.models import AssetStatus
-from mediasrv.ingest.schemas import AssetOut, AssetPage, Playback
+from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.ingest.spool import human_size, receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
-from mediasrv.params import Limit, Offset
+from mediasrv.params import Limit, Offset, Page
 
 router = APIRouter(
     prefix="/api/v1/assets",
@@ -85,17 +85,17 @@ async def upload_asset(
     return AssetOut.of(asset)
 
 
-@router.get("", response_model=AssetPage)
+@router.get("", response_model=Page[AssetOut])
 def list_assets(
     caller: ProducerDep,
     session: SessionDep,
     status: AssetStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> AssetPage:
+) -> Page[AssetOut]:
     """Assets, newest first: a producer's own, or every asset for an administrator."""
     rows, total = service.list_assets(session, caller=caller, status=status, limit=limit, offset=offset)
-    return AssetPage(items=[AssetOut.of(a) for a in rows], total=total, limit=limit, offset=offset)
+    return Page[AssetOut](items=[AssetOut.of(a) for a in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{asset_id}", response_model=AssetOut)

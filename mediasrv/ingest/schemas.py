@@ -108,10 +108,3 @@ class AssetOut(BaseModel):
             created_at=asset.created_at,
             updated_at=asset.updated_at,
         )
-
-
-class AssetPage(BaseModel):
-    items: list[AssetOut]
-    total: int
-    limit: int
-    offset: int
