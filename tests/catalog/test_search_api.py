@@ -128,3 +128,45 @@ def test_search_input_is_never_an_error(client: TestClient, site: dict[str, str]
         r = client.get("/api/v1/search", headers=site, params={"q": q})
         assert r.status_code == 200 and r.json()["hits"] == [], q
     assert client.get("/api/v1/search", headers=site, params={"q": "x" * 201}).status_code == 422
+
+
+def test_index_and_database_agree_after_every_change(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    def in_sync() -> bool:
+        health = client.get("/api/v1/search/health", headers=admin).json()
+        return bool(health["in_sync"])
+
+    pid = client.post(
+        "/api/v1/programmes",
+        headers=producer,
+        json={"title": "法治乡村建设", "category": "policy-law", "asset_id": ready_asset(producer)},
+    ).json()["id"]
+    url = f"/api/v1/programmes/{pid}"
+    steps = [
+        ("publish", lambda: client.post(url + "/publish", headers=admin)),
+        (
+            "edit",
+            lambda: client.patch(url, headers=producer, json={"tags": ["法治"], "description": "以案说法"}),
+        ),
+        (
+            "list",
+            lambda: client.post(
+                "/api/v1/study-lists",
+                headers=admin,
+                json={
+                    "title": "必学",
+                    "starts_on": date.today().isoformat(),
+                    "ends_on": date.today().isoformat(),
+                    "programme_ids": [pid],
+                },
+            ),
+        ),
+        ("withdraw", lambda: client.post(url + "/withdraw", headers=admin, json={})),
+    ]
+    for name, step in steps:
+        assert step().status_code in (200, 201), name
+        assert in_sync(), f"index drifted after {name}"
+    gone = client.post("/api/v1/programmes", headers=producer, json={"title": "临时", "category": "health"})
+    assert client.delete(f"/api/v1/programmes/{gone.json()['id']}", headers=producer).status_code == 204
+    assert in_sync()
