@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
 
@@ -52,6 +53,17 @@ def current_caller(request: Request, session: SessionDep) -> Caller:
             raise Forbidden(f"Missing or wrong {CSRF_HEADER} header: send the csrf_token given at login.")
         return service.caller_from_session(web)
     raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>', or log in.")
+
+
+def check_same_origin(request: Request) -> None:
+    """Refuse a form post that a browser sent from another site (login CSRF: no session protects it yet).
+
+    Browsers send Origin on cross-site posts; API clients send none and are not affected. Behind a
+    proxy, the proxy must pass the original Host header on.
+    """
+    origin = request.headers.get("origin")
+    if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
+        raise Forbidden("This form is accepted from this server's own pages only.")
 
 
 def allow(*roles: Role) -> Callable[..., Caller]:

@@ -20,7 +20,7 @@ from mediasrv.accounts.schemas import (
     UserOut,
     UserPatch,
 )
-from mediasrv.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, public
+from mediasrv.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, check_same_origin, public
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.errors import error_responses
 from mediasrv.params import RowId
@@ -61,6 +61,7 @@ def login(
     settings: SettingsDep,
 ) -> Response:
     """Log in with a password; sets the session cookie and returns the CSRF token for unsafe requests."""
+    check_same_origin(request)
     client = request.client.host if request.client else "unknown"
     outcome = service.login(
         session, username=username, password=password, client=client, session_hours=settings.session_hours

@@ -75,6 +75,17 @@ def test_web_login_session_and_csrf(client: TestClient, browser: TestClient, adm
     assert after.status_code == 401
 
 
+def test_cross_site_login_posts_are_refused(
+    client: TestClient, browser: TestClient, admin: dict[str, str]
+) -> None:
+    person(client, admin, "zhoumin", department(client, admin, "县委宣传部"))
+    form = {"username": "zhoumin", "password": PASSWORD}
+    forged = browser.post("/auth/login", data=form, headers={"Origin": "https://evil.example"})
+    assert forged.status_code == 403 and "own pages" in forged.json()["message"]
+    assert "set-cookie" not in forged.headers
+    assert browser.post("/auth/login", data=form, headers={"Origin": "https://testserver"}).status_code == 200
+
+
 def test_failed_logins_look_alike_and_are_throttled(
     client: TestClient, browser: TestClient, admin: dict[str, str]
 ) -> None:
