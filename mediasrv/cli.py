@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Annotated, Any, BinaryIO, cast
+from typing import TYPE_CHECKING, Annotated, Any, BinaryIO, cast
 
 import httpx
 import typer
@@ -25,6 +25,10 @@ from rich.progress import (
 
 from mediasrv.auth import Role
 from mediasrv.config import Settings
+
+if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load the whole server
+    from mediasrv.accounts.models import Caller
+    from mediasrv.db import Database
 
 cli = typer.Typer(help="mediasrv: media library and courseware distribution server", no_args_is_help=True)
 token_cli = typer.Typer(help="API tokens (shown once, stored hashed)", no_args_is_help=True)
@@ -43,7 +47,7 @@ def _settings() -> Settings:
     return Settings()
 
 
-def _database(settings: Settings) -> Any:
+def _database(settings: Settings) -> Database:
     from mediasrv.db import Database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -74,7 +78,7 @@ def worker_argv(settings: Settings, *, queues: str, concurrency: int, beat: bool
     return argv
 
 
-def _cli_actor() -> Any:
+def _cli_actor() -> Caller:
     """Who the audit log names for changes made from this machine's command line."""
     from mediasrv.accounts.models import Caller
 
