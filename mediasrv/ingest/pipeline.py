@@ -34,11 +34,10 @@ from mediasrv.media.hls import VariantInfo, measure_variant
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.runner import run_ffmpeg
-from mediasrv.storage import ObjectStore
+from mediasrv.storage import ObjectStore, content_type_for
 
 log = logging.getLogger(__name__)
 
-CONTENT_TYPES = {".m3u8": "application/vnd.apple.mpegurl", ".ts": "video/mp2t", ".jpg": "image/jpeg"}
 _PROGRESS_EVERY = 1.0  # seconds between progress/lease writes
 _DOWNLOADED, _ENCODED = 2.0, 95.0  # progress percent at the end of each stage
 
@@ -239,9 +238,7 @@ def _upload_tree(store: ObjectStore, root: Path, prefix: str) -> None:
 
     def put(path: Path) -> None:
         rel = path.relative_to(root).as_posix()
-        store.put_file(
-            prefix + rel, path, content_type=CONTENT_TYPES.get(path.suffix, "application/octet-stream")
-        )
+        store.put_file(prefix + rel, path, content_type=content_type_for(rel))
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         list(pool.map(put, files))  # list() re-raises the first upload error

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from mediasrv.storage.base import CHUNK, ObjectInfo, ObjectStore, check_key, source_key
+from mediasrv.storage.base import CHUNK, ObjectInfo, ObjectStore, check_key, content_type_for, source_key
 from mediasrv.storage.local import LocalStore
 from mediasrv.storage.s3 import S3Store
 
@@ -16,6 +16,7 @@ __all__ = [
     "ObjectStore",
     "S3Store",
     "check_key",
+    "content_type_for",
     "open_store",
     "source_key",
 ]

@@ -27,6 +27,28 @@ def check_key(key: str) -> str:
     return key
 
 
+# Content types by key suffix: what mediasrv stores, and what a store without metadata reports.
+_TYPES = {
+    ".m3u8": "application/vnd.apple.mpegurl",
+    ".ts": "video/mp2t",
+    ".jpg": "image/jpeg",
+    ".pdf": "application/pdf",
+    ".aac": "audio/aac",
+    ".json": "application/json",
+}
+
+
+def content_type_for(key: str) -> str:
+    return _TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
+
+
+def check_prefix(prefix: str) -> str:
+    """A list/delete prefix: empty (everything) or a valid key, optionally ending in '/'."""
+    if prefix:
+        check_key(prefix.removesuffix("/"))
+    return prefix
+
+
 def source_key(sha256: str) -> str:
     """Content-addressed key of an uploaded original."""
     return f"sources/{sha256[:2]}/{sha256}"

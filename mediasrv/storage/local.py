@@ -10,38 +10,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mediasrv.errors import ObjectNotFound, StorageUnavailable
-from mediasrv.storage.base import CHUNK, ObjectInfo, check_key
+from mediasrv.storage.base import CHUNK, ObjectInfo, check_key, check_prefix, content_type_for
 
 # Temp files share this prefix so list() can skip a write in progress (or one left by a crash).
 _TMP_PREFIX = ".tmp-"
-
-# A local directory keeps no per-object metadata, so the content type follows the key's suffix.
-# Every key mediasrv writes has a telling suffix, so a sidecar file would buy nothing.
-_TYPES = {
-    ".m3u8": "application/vnd.apple.mpegurl",
-    ".ts": "video/mp2t",
-    ".jpg": "image/jpeg",
-    ".pdf": "application/pdf",
-    ".aac": "audio/aac",
-    ".json": "application/json",
-}
-
-
-def content_type_for(key: str) -> str:
-    return _TYPES.get(Path(key).suffix.lower(), "application/octet-stream")
-
-
-def check_prefix(prefix: str) -> str:
-    """A list/delete prefix: empty (everything) or a valid key, optionally ending in '/'."""
-    if prefix:
-        check_key(prefix.removesuffix("/"))
-    return prefix
 
 
 class LocalStore:
     """Objects are plain files under root, at their key's path.
 
-    put_file ignores its content_type argument: the type is derived from the key (see _TYPES).
+    put_file ignores its content_type argument: a directory keeps no per-object metadata, so the type
+    follows the key's suffix (base.content_type_for); every key mediasrv writes has a telling suffix.
     """
 
     def __init__(self, root: Path) -> None:
