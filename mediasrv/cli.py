@@ -25,6 +25,7 @@ from rich.progress import (
 
 from mediasrv.auth import Role
 from mediasrv.config import Settings
+from mediasrv.delivery.models import DeviceProfile
 
 if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load the whole server
     from mediasrv.accounts.models import Caller
@@ -420,15 +421,43 @@ def site_create(
     code: str,
     name: Annotated[str, typer.Option()],
     region: Annotated[str, typer.Option(help="province/city/county/township/village")] = "",
+    device_profile: Annotated[DeviceProfile, typer.Option(help="what plays there")] = DeviceProfile.IPTV,
+    quota_gb: Annotated[float | None, typer.Option(help="cache storage; none: no limit")] = None,
+    download_window: Annotated[str | None, typer.Option(help="e.g. 01:00-05:00")] = None,
+    bandwidth_kbps: Annotated[int | None, typer.Option(help="download cap")] = None,
 ) -> None:
     """Register a terminal site."""
-    from mediasrv.delivery.sites import create_site
+    from mediasrv.delivery.sites import GB, create_site
 
     with _database(_settings()).session_scope() as session:
-        site = create_site(session, actor=_cli_actor(), code=code, name=name, region=region)
+        site = create_site(
+            session,
+            actor=_cli_actor(),
+            code=code,
+            name=name,
+            region=region,
+            device_profile=device_profile,
+            quota_bytes=round(quota_gb * GB) if quota_gb is not None else None,
+            download_window=download_window,
+            bandwidth_kbps=bandwidth_kbps,
+        )
         console.print(
             f"site {site.id} '{code}' created; give it a token: mediasrv token create --site {code}"
         )
+
+
+@site_cli.command("import")
+def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Register sites from a CSV file (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
+    from mediasrv.delivery.sites import decode_csv, import_sites
+
+    with _database(_settings()).session_scope() as session:
+        result = import_sites(session, actor=_cli_actor(), text=decode_csv(file.read_bytes()))
+        for line, message in result.errors:
+            console.print(f"[red]line {line}:[/] {message}")
+        console.print(f"{len(result.created)} sites registered, {len(result.errors)} rows refused")
+    if result.errors:
+        raise typer.Exit(1)
 
 
 @cli.command()

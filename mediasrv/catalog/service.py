@@ -29,7 +29,7 @@ from mediasrv.catalog.models import (
 )
 from mediasrv.db import utcnow
 from mediasrv.delivery.models import Site
-from mediasrv.delivery.sites import normalise_region
+from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 
@@ -507,11 +507,7 @@ def required_for_site(
 ) -> tuple[Site, list[StudyList], list[Programme]]:
     """What a site must study on a day: its lists in force, and their published programmes in curated
     order without repeats (withdrawn programmes drop out at once). A site may only ask about itself."""
-    site = session.get(Site, site_id)
-    if site is None:
-        raise NotFound(f"No site with id {site_id}.")
-    if caller.role is Role.SITE and caller.site_id != site_id:
-        raise Forbidden("A site reads its own required list only.")
+    site = get_site(session, site_id, caller=caller)
     lists = lists_in_force(session, kind=StudyKind.REQUIRED, on=on, region=site.region)
     seen: dict[str, Programme] = {}
     for study_list in lists:

@@ -9,16 +9,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
-from mediasrv.auth import AdminDep, Role, allow, signed_playback
-from mediasrv.delivery import service, sites
-from mediasrv.deps import SessionDep, StoreDep
-from mediasrv.errors import NotFound, error_responses
-from mediasrv.http import IMMUTABLE, object_response, playlist_response
+from mediasrv.auth import AdminDep, Caller, Role, allow, signed_playback
+from mediasrv.config import Settings
+from mediasrv.delivery import playlist, service, sites
+from mediasrv.delivery.models import DeviceProfile, Site
+from mediasrv.delivery.sites import CSV_COLUMNS
+from mediasrv.deps import SessionDep, SettingsDep, StoreDep
+from mediasrv.errors import MediaError, NotFound, error_responses
+from mediasrv.http import IMMUTABLE, PLAYLIST_TYPE, object_response, playlist_response
+from mediasrv.params import RowId
 
 MASTER_CACHE = "private, max-age=10"
 _FILE = re.compile(r"^[A-Za-z0-9_-]+/[A-Za-z0-9_.-]+$")
@@ -70,7 +77,7 @@ hls = hls_router("/hls", allow(Role.PRODUCER, Role.ADMIN, Role.SITE))
 signed_hls = hls_router("/s/{signature}/hls", signed_playback)
 
 sites_router = APIRouter(
-    prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 409, 422)
+    prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 404, 409, 413, 422)
 )
 
 
@@ -78,6 +85,12 @@ class SiteIn(BaseModel):
     code: str = Field(min_length=1, max_length=64, examples=["hb-xt-0012"])
     name: str = Field(min_length=1, max_length=200, examples=["西塘村党员活动室"])
     region: str = Field(default="", max_length=500, examples=["河北省/邢台市/信都区/西黄村镇/西塘村"])
+    device_profile: DeviceProfile = DeviceProfile.IPTV
+    quota_bytes: int | None = Field(
+        default=None, ge=1, le=2**62, description="storage for the cache; none: no limit"
+    )
+    download_window: str | None = Field(default=None, max_length=11, examples=["01:00-05:00"])
+    bandwidth_kbps: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
 class SiteOut(BaseModel):
@@ -87,6 +100,50 @@ class SiteOut(BaseModel):
     code: str
     name: str
     region: str
+    device_profile: DeviceProfile
+    quota_bytes: int | None
+    download_window: str | None
+    bandwidth_kbps: int | None
+
+
+class RowError(BaseModel):
+    line: int
+    message: str
+
+
+class SiteImport(BaseModel):
+    created: list[SiteOut]
+    errors: list[RowError] = Field(description="bad rows by line number; the good rows were kept")
+
+
+class PlaylistItem(BaseModel):
+    programme_id: str
+    title: str
+    category: str
+    required: bool
+    duration_seconds: float | None
+    url: str = Field(description="signed: plays without credentials until it expires")
+    poster_url: str | None
+
+
+class SitePlaylist(BaseModel):
+    site_id: int
+    site_code: str
+    device_profile: DeviceProfile
+    on: date
+    items: list[PlaylistItem]
+
+
+SiteReader = Annotated[Caller, Depends(allow(Role.ADMIN, Role.SITE))]
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string", "description": "header: " + ",".join(CSV_COLUMNS)}}
+        },
+    }
+}
+MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 @sites_router.post("", status_code=201, response_model=SiteOut)
@@ -95,6 +152,85 @@ def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
     return SiteOut.model_validate(sites.create_site(session, actor=caller, **body.model_dump()))
 
 
+@sites_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
+async def import_sites(request: Request, caller: AdminDep, session: SessionDep) -> SiteImport:
+    """Register many sites from CSV (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
+    data = b""
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > MAX_CSV_BYTES:
+            raise MediaError("The CSV is over 5 MiB: split it into several files.", status_code=413)
+    result = await run_in_threadpool(sites.import_sites, session, actor=caller, text=sites.decode_csv(data))
+    return SiteImport(
+        created=[SiteOut.model_validate(s) for s in result.created],
+        errors=[RowError(line=n, message=m) for n, m in result.errors],
+    )
+
+
 @sites_router.get("", response_model=list[SiteOut])
 def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
     return [SiteOut.model_validate(s) for s in sites.list_sites(session)]
+
+
+def _playlist(
+    request: Request, caller: Caller, session: Session, settings: Settings, site_id: int, on: date | None
+) -> tuple[Site, list[playlist.Entry], date]:
+    day = on or date.today()
+    site, entries = playlist.site_playlist(
+        session,
+        caller=caller,
+        site_id=site_id,
+        on=day,
+        base_url=str(request.base_url).rstrip("/"),
+        key=request.app.state.signing_key,
+        lifetime=settings.signed_url_seconds,
+    )
+    return site, entries, day
+
+
+@sites_router.get("/{site_id}/playlist", response_model=SitePlaylist)
+def site_playlist(
+    site_id: RowId,
+    request: Request,
+    caller: SiteReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    on: Annotated[date | None, Query(description="default: today")] = None,
+) -> SitePlaylist:
+    """What the site plays: today's required programmes in curated order, then optional ones."""
+    site, entries, day = _playlist(request, caller, session, settings, site_id, on)
+    items = [
+        PlaylistItem(
+            programme_id=e.programme.id,
+            title=e.programme.title,
+            category=e.programme.category_code,
+            required=e.required,
+            duration_seconds=e.programme.duration_seconds,
+            url=e.url,
+            poster_url=e.poster_url,
+        )
+        for e in entries
+    ]
+    return SitePlaylist(
+        site_id=site.id, site_code=site.code, device_profile=site.device_profile, on=day, items=items
+    )
+
+
+@sites_router.get(
+    "/{site_id}/playlist.m3u8",
+    response_class=Response,
+    responses={200: {"content": {PLAYLIST_TYPE: {"schema": {"type": "string"}}}}},
+)
+def site_channel_list(
+    site_id: RowId,
+    request: Request,
+    caller: SiteReader,
+    session: SessionDep,
+    settings: SettingsDep,
+    on: Annotated[date | None, Query(description="default: today")] = None,
+) -> Response:
+    """The same as an M3U8 channel list that an IPTV box or VLC opens (gzip, ETag)."""
+    site, entries, _ = _playlist(request, caller, session, settings, site_id, on)
+    return playlist_response(
+        request, playlist.m3u8_channel_list(site, entries), cache_control="private, max-age=60"
+    )

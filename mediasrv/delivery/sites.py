@@ -1,18 +1,24 @@
-"""Terminal sites: registry (grows with the sites issue)."""
+"""Terminal sites: registry and bulk import."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
 from mediasrv.audit.service import Action, record
-from mediasrv.delivery.models import Site
-from mediasrv.errors import Conflict, MediaError, NotFound
+from mediasrv.delivery.models import DeviceProfile, Site
+from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
+GB = 1024**3
+CSV_COLUMNS = ("code", "name", "region", "device_profile", "quota_gb", "download_window", "bandwidth_kbps")
 
 
 def normalise_region(region: str) -> str:
@@ -20,22 +26,153 @@ def normalise_region(region: str) -> str:
     return "/".join(part.strip() for part in region.split("/") if part.strip())
 
 
-def create_site(session: Session, *, actor: Caller, code: str, name: str, region: str) -> Site:
+def parse_window(window: str | None) -> tuple[str | None, str | None]:
+    """'01:00-05:00' -> ('01:00', '05:00'); empty -> no window. A window may wrap midnight."""
+    if not window or not window.strip():
+        return None, None
+    m = _WINDOW.match(window.strip().replace("：", ":").replace(" ", ""))
+    if m is None:
+        raise MediaError(f"Download window '{window}' is not like 01:00-05:00 (24-hour clock).")
+    start, end = f"{m[1]}:{m[2]}", f"{m[3]}:{m[4]}"
+    if start == end:
+        raise MediaError(f"Download window '{window}' is empty: start and end are the same.")
+    return start, end
+
+
+def create_site(
+    session: Session,
+    *,
+    actor: Caller,
+    code: str,
+    name: str,
+    region: str,
+    device_profile: DeviceProfile = DeviceProfile.IPTV,
+    quota_bytes: int | None = None,
+    download_window: str | None = None,
+    bandwidth_kbps: int | None = None,
+) -> Site:
+    code = code.strip()
     if not _CODE.match(code):
         raise MediaError("A site code is 1-64 letters, digits or . _ - (for example 'hb-xt-0012').")
     if session.scalar(select(Site).where(Site.code == code)) is not None:
         raise Conflict(f"A site with code '{code}' already exists.")
-    site = Site(code=code, name=name.strip() or code, region=normalise_region(region))
+    if quota_bytes is not None and quota_bytes <= 0:
+        raise MediaError("The storage quota must be positive (or empty for no limit).")
+    if bandwidth_kbps is not None and bandwidth_kbps <= 0:
+        raise MediaError("The bandwidth cap must be positive (or empty for no cap).")
+    start, end = parse_window(download_window)
+    site = Site(
+        code=code,
+        name=name.strip() or code,
+        region=normalise_region(region),
+        device_profile=device_profile,
+        quota_bytes=quota_bytes,
+        window_start=start,
+        window_end=end,
+        bandwidth_kbps=bandwidth_kbps,
+    )
     session.add(site)
     session.flush()
-    record(session, actor, Action.SITE_CREATE, "site", site.id, code=code, name=site.name, region=site.region)
+    record(
+        session,
+        actor,
+        Action.SITE_CREATE,
+        "site",
+        site.id,
+        code=code,
+        name=site.name,
+        region=site.region,
+        device_profile=device_profile.value,
+    )
     return site
+
+
+@dataclass
+class ImportResult:
+    created: list[Site] = field(default_factory=list)
+    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, what is wrong)
+
+
+def decode_csv(data: bytes) -> str:
+    """UTF-8 (with or without the BOM Excel writes), else GB18030 (what Chinese Excel saves by default)."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            return data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise MediaError(
+                "The CSV file is neither UTF-8 nor GB18030 text: save it as 'CSV UTF-8'."
+            ) from None
+
+
+def _number(value: str, what: str, kind: type[int] | type[float]) -> float | int | None:
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return kind(value)
+    except ValueError:
+        raise MediaError(f"{what} '{value}' is not a number.") from None
+
+
+def import_sites(session: Session, *, actor: Caller, text: str) -> ImportResult:
+    """Register every good row; report each bad row by its line number and keep going."""
+    reader = csv.DictReader(io.StringIO(text))
+    header = [h.strip() for h in reader.fieldnames or []]
+    missing = [c for c in ("code", "name") if c not in header]
+    if missing:
+        raise MediaError(
+            f"The CSV header needs the columns {', '.join(missing)}; it may have: {', '.join(CSV_COLUMNS)}."
+        )
+    unknown = [h for h in header if h not in CSV_COLUMNS]
+    if unknown:
+        raise MediaError(
+            f"Unknown CSV columns: {', '.join(unknown)}; the columns are: {', '.join(CSV_COLUMNS)}."
+        )
+    result = ImportResult()
+    for row in reader:
+        line = reader.line_num
+        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        try:
+            with session.begin_nested():  # a bad row rolls back alone
+                profile_text = row.get("device_profile") or DeviceProfile.IPTV.value
+                if profile_text not in DeviceProfile.__members__.values():
+                    profiles = ", ".join(p.value for p in DeviceProfile)
+                    raise MediaError(f"device_profile '{profile_text}' is not one of {profiles}.")
+                quota_gb = _number(row.get("quota_gb", ""), "quota_gb", float)
+                bandwidth = _number(row.get("bandwidth_kbps", ""), "bandwidth_kbps", int)
+                site = create_site(
+                    session,
+                    actor=actor,
+                    code=row.get("code", ""),
+                    name=row.get("name", ""),
+                    region=row.get("region", ""),
+                    device_profile=DeviceProfile(profile_text),
+                    quota_bytes=round(quota_gb * GB) if quota_gb is not None else None,
+                    download_window=row.get("download_window") or None,
+                    bandwidth_kbps=int(bandwidth) if bandwidth is not None else None,
+                )
+            result.created.append(site)
+        except MediaError as exc:
+            result.errors.append((line, exc.message))
+    return result
 
 
 def site_by_code(session: Session, code: str) -> Site:
     site = session.scalar(select(Site).where(Site.code == code))
     if site is None:
         raise NotFound(f"No site with code '{code}'.")
+    return site
+
+
+def get_site(session: Session, site_id: int, *, caller: Caller | None = None) -> Site:
+    """A site; a site's own credentials may read only that site."""
+    site = session.get(Site, site_id)
+    if site is None:
+        raise NotFound(f"No site with id {site_id}.")
+    if caller is not None and caller.site_id is not None and caller.site_id != site_id:
+        raise Forbidden("A site may read only its own records.")
     return site
 
 

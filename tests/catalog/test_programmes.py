@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.catalog.conftest import ReadyAsset
+from tests.fixtures import ReadyAsset
 
 
 def draft(client: TestClient, headers: dict[str, str], **fields: object) -> dict[str, object]:

@@ -9,8 +9,7 @@ from typer.testing import CliRunner
 
 from mediasrv.cli import cli
 from mediasrv.config import Settings
-from tests.catalog.conftest import ReadyAsset
-from tests.fixtures import RecordingDispatcher
+from tests.fixtures import ReadyAsset, RecordingDispatcher
 
 
 def publish(

@@ -8,8 +8,7 @@ from fastapi.testclient import TestClient
 
 from mediasrv.accounts.models import Role
 from mediasrv.db import Database
-from tests.catalog.conftest import ReadyAsset
-from tests.fixtures import make_token
+from tests.fixtures import ReadyAsset, make_token
 
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}
 
