@@ -72,6 +72,7 @@ class Asset(Base):
     renditions: Mapped[list[Rendition]] = relationship(
         back_populates="asset", cascade="all, delete-orphan", order_by="Rendition.bandwidth"
     )
+    files: Mapped[list[AssetFile]] = relationship(cascade="all, delete-orphan", order_by="AssetFile.path")
 
 
 class Rendition(Base):
@@ -94,3 +95,15 @@ class Rendition(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
 
     asset: Mapped[Asset] = relationship(back_populates="renditions")
+
+
+class AssetFile(Base):
+    """One published output file, with what a site needs to fetch and verify it (caching manifests)."""
+
+    __tablename__ = "asset_files"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    # Relative to hls/<asset>/ (e.g. "<generation>/iptv/seg_00000.ts"); documents: "source".
+    path: Mapped[str] = mapped_column(String(255), primary_key=True)
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -27,14 +27,14 @@ from sqlalchemy.orm import Session
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
 from mediasrv.errors import MediaProcessingError, StorageUnavailable
-from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
+from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.sniff import Sniffed, sniff
 from mediasrv.jobs import TRANSCODE, Dispatcher
 from mediasrv.media.hls import VariantInfo, measure_variant
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.runner import run_ffmpeg
-from mediasrv.storage import ObjectStore, content_type_for
+from mediasrv.storage import ObjectStore, content_type_for, file_sha256
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +218,7 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
     variants = [measure_variant(outdir, spec) for spec in plan.renditions]
     poster = plan.poster if plan.poster is not None and plan.poster.exists() else None
     prefix = hls_prefix(asset_id, generation)
-    _upload_tree(ctx.store, outdir, prefix)
+    files = _upload_tree(ctx.store, outdir, prefix)
     report_progress(ctx, asset_id, generation, 99.0)
     groups = {spec.name: [g.value for g in spec.groups] for spec in plan.renditions}
     _finish(
@@ -228,24 +228,28 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
         info,
         variants,
         groups,
+        files=files,
         poster_key=prefix + poster.relative_to(outdir).as_posix() if poster else None,
     )
 
 
-def _upload_tree(store: ObjectStore, root: Path, prefix: str) -> None:
-    """Put every file under root into the store, then check that all of them are there at full size."""
+def _upload_tree(store: ObjectStore, root: Path, prefix: str) -> list[tuple[str, int, str]]:
+    """Put every file under root into the store, check that all of them are there at full size, and
+    return (relative path, size, SHA-256) of each, for the sites' caching manifests."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
 
-    def put(path: Path) -> None:
+    def put(path: Path) -> tuple[str, int, str]:
         rel = path.relative_to(root).as_posix()
         store.put_file(prefix + rel, path, content_type=content_type_for(rel))
+        return rel, path.stat().st_size, file_sha256(path)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
-        list(pool.map(put, files))  # list() re-raises the first upload error
+        described = list(pool.map(put, files))  # list() re-raises the first upload error
     stored = {info.key: info.size for info in store.list(prefix)}
-    missing = [p for p in files if stored.get(prefix + p.relative_to(root).as_posix()) != p.stat().st_size]
+    missing = [rel for rel, size, _ in described if stored.get(prefix + rel) != size]
     if missing:
         raise StorageUnavailable(f"{len(missing)} output files did not reach storage intact; will retry.")
+    return described
 
 
 def _finish(
@@ -256,6 +260,7 @@ def _finish(
     variants: list[VariantInfo],
     groups: dict[str, list[str]],
     *,
+    files: list[tuple[str, int, str]],
     poster_key: str | None,
 ) -> None:
     prefix = hls_prefix(asset_id, generation)
@@ -264,7 +269,11 @@ def _finish(
         if asset.generation != generation or asset.status is not AssetStatus.PROCESSING:
             raise LeaseLost(asset_id)
         asset.renditions.clear()
+        asset.files.clear()
         session.flush()  # the unique (asset, name) rows of an earlier generation go first
+        asset.files.extend(
+            AssetFile(path=f"{generation}/{rel}", size_bytes=size, sha256=sha) for rel, size, sha in files
+        )
         for v in variants:
             asset.renditions.append(
                 Rendition(
@@ -306,6 +315,9 @@ def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path
         if asset.generation != generation:
             raise LeaseLost(asset_id)
         asset.kind = AssetKind.DOCUMENT
+        asset.files.clear()
+        session.flush()
+        asset.files.append(AssetFile(path="source", size_bytes=asset.size_bytes, sha256=asset.sha256))
         _mark_ready(asset, generation, poster_key=None)
 
 

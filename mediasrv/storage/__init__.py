@@ -5,7 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from mediasrv.storage.base import CHUNK, ObjectInfo, ObjectStore, check_key, content_type_for, source_key
+from mediasrv.storage.base import (
+    CHUNK,
+    ObjectInfo,
+    ObjectStore,
+    check_key,
+    content_type_for,
+    file_sha256,
+    source_key,
+)
 from mediasrv.storage.local import LocalStore
 from mediasrv.storage.s3 import S3Store
 
@@ -17,6 +25,7 @@ __all__ = [
     "S3Store",
     "check_key",
     "content_type_for",
+    "file_sha256",
     "open_store",
     "source_key",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -63,6 +64,13 @@ def test_video_is_published_with_every_rendition(
         assert sum(k.startswith(r.playlist_key.rsplit("/", 1)[0] + "/seg_") for k in keys) == r.segment_count
     assert asset.poster_key in keys
     assert asset.lease_owner is None and asset.attempts == 1
+    # Every published file is recorded with its size and SHA-256, as stored (for the sites' manifests).
+    with db.session_scope() as s:
+        files = {f.path: (f.size_bytes, f.sha256) for f in s.get_one(Asset, asset_id).files}
+    assert {f"hls/{asset_id}/{path}" for path in files} == keys
+    for path, (size, sha) in files.items():
+        data = b"".join(store.read(f"hls/{asset_id}/{path}"))
+        assert (len(data), hashlib.sha256(data).hexdigest()) == (size, sha)
     # The job is idempotent: running it again changes nothing.
     assert pipeline.process_asset(ctx, asset_id) is None
     assert load(db, asset_id).published_generation == asset.published_generation
@@ -107,6 +115,9 @@ def test_pdf_is_kept_as_a_document_and_a_cut_pdf_fails(
     cut = upload(client, producer, tmp_path / "cut.pdf")
     assert pipeline.process_asset(ctx, good) is AssetStatus.READY
     assert load(db, good).kind is AssetKind.DOCUMENT
+    with db.session_scope() as s:
+        files = [(f.path, f.size_bytes, f.sha256) for f in s.get_one(Asset, good).files]
+    assert files == [("source", len(pdf), hashlib.sha256(pdf).hexdigest())]
     assert pipeline.process_asset(ctx, cut) is AssetStatus.FAILED
     assert "incomplete" in (load(db, cut).error or "")
 
