@@ -155,3 +155,15 @@ def ready_asset(client: TestClient, ctx: pipeline.Context, tmp_path: Path) -> Re
         return asset_id
 
     return make
+
+
+def publish_programme(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], asset: str, **fields: object
+) -> str:
+    """A producer drafts a programme around a ready asset and an administrator publishes it; its id."""
+    body = {"title": "党员教育", "category": "party-spirit", "asset_id": asset, **fields}
+    r = client.post("/api/v1/programmes", headers=producer, json=body)
+    assert r.status_code == 201, r.text
+    pid: str = r.json()["id"]
+    assert client.post(f"/api/v1/programmes/{pid}/publish", headers=admin).status_code == 200
+    return pid

@@ -9,19 +9,7 @@ from typer.testing import CliRunner
 
 from mediasrv.cli import cli
 from mediasrv.config import Settings
-from tests.fixtures import ReadyAsset, RecordingDispatcher
-
-
-def publish(
-    client: TestClient, producer: dict[str, str], admin: dict[str, str], asset: str, **fields: object
-) -> str:
-    r = client.post(
-        "/api/v1/programmes", headers=producer, json={"category": "party-spirit", "asset_id": asset, **fields}
-    )
-    assert r.status_code == 201, r.text
-    pid: str = r.json()["id"]
-    assert client.post(f"/api/v1/programmes/{pid}/publish", headers=admin).status_code == 200
-    return pid
+from tests.fixtures import ReadyAsset, RecordingDispatcher, publish_programme
 
 
 def titles(client: TestClient, headers: dict[str, str], **params: object) -> list[str]:
@@ -37,7 +25,7 @@ def test_search_follows_the_catalog(
     site: dict[str, str],
     ready_asset: ReadyAsset,
 ) -> None:
-    cloud = publish(
+    cloud = publish_programme(
         client,
         producer,
         admin,
@@ -46,7 +34,7 @@ def test_search_follows_the_catalog(
         description="手机客户端和机顶盒都能学习",
         tags=["智慧党建"],
     )
-    publish(
+    publish_programme(
         client,
         producer,
         admin,
@@ -83,8 +71,8 @@ def test_withdrawn_vanish_at_once_even_before_the_index_catches_up(
     dispatcher: RecordingDispatcher,
     settings: Settings,
 ) -> None:
-    pid = publish(client, producer, admin, ready_asset(producer), title="基层组织生活会")
-    publish(client, producer, admin, ready_asset(producer), title="组织生活制度解读")
+    pid = publish_programme(client, producer, admin, ready_asset(producer), title="基层组织生活会")
+    publish_programme(client, producer, admin, ready_asset(producer), title="组织生活制度解读")
     dispatcher.app = None  # the index worker is down: the index lags behind
     client.post(f"/api/v1/programmes/{pid}/withdraw", headers=admin, json={})
     found = client.get("/api/v1/search", headers=site, params={"q": "组织生活"}).json()
@@ -106,8 +94,8 @@ def test_required_filter_follows_study_lists(
     site: dict[str, str],
     ready_asset: ReadyAsset,
 ) -> None:
-    must = publish(client, producer, admin, ready_asset(producer), title="党章学习 第一讲")
-    publish(client, producer, admin, ready_asset(producer), title="党章学习 选学篇")
+    must = publish_programme(client, producer, admin, ready_asset(producer), title="党章学习 第一讲")
+    publish_programme(client, producer, admin, ready_asset(producer), title="党章学习 选学篇")
     today = date.today().isoformat()
     sl = client.post(
         "/api/v1/study-lists",

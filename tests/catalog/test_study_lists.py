@@ -8,23 +8,9 @@ from fastapi.testclient import TestClient
 
 from mediasrv.accounts.models import Role
 from mediasrv.db import Database
-from tests.fixtures import ReadyAsset, make_token
+from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}
-
-
-def published(
-    client: TestClient, producer: dict[str, str], admin: dict[str, str], asset: str, title: str
-) -> str:
-    r = client.post(
-        "/api/v1/programmes",
-        headers=producer,
-        json={"title": title, "category": "political-theory", "asset_id": asset},
-    )
-    assert r.status_code == 201, r.text
-    pid: str = r.json()["id"]
-    assert client.post(f"/api/v1/programmes/{pid}/publish", headers=admin).status_code == 200
-    return pid
 
 
 def site_with(
@@ -44,7 +30,10 @@ def test_required_for_a_site_today(
     client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
 ) -> None:
     a, b, c = (
-        published(client, producer, admin, ready_asset(producer), t) for t in ("第一课", "第二课", "第三课")
+        publish_programme(
+            client, producer, admin, ready_asset(producer), title=t, category="political-theory"
+        )
+        for t in ("第一课", "第二课", "第三课")
     )
     county = client.post(
         "/api/v1/study-lists",
@@ -102,7 +91,12 @@ def test_sites_read_only_their_own_required_list(
 def test_lists_keep_history_and_audit_changes(
     client: TestClient, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
 ) -> None:
-    a, b = (published(client, producer, admin, ready_asset(producer), t) for t in ("甲", "乙"))
+    a, b = (
+        publish_programme(
+            client, producer, admin, ready_asset(producer), title=t, category="political-theory"
+        )
+        for t in ("甲", "乙")
+    )
     sl = client.post(
         "/api/v1/study-lists",
         headers=admin,

@@ -12,7 +12,7 @@ from mediasrv.accounts.models import Role
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from tests.fixtures import ReadyAsset, make_token
+from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 CSV = """code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps
 hb-xt-0001,西塘村党员活动室,河北省/邢台市/信都区/西黄村镇/西塘村,iptv,200,01:00-05:00,4000
@@ -91,15 +91,12 @@ def _site(
 def test_site_playlist_required_first_with_signed_links_for_its_device(
     client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
 ) -> None:
-    ids = []
-    for title in ("党章学习", "乡村振兴政策", "健康知识讲座"):
-        pid = client.post(
-            "/api/v1/programmes",
-            headers=producer,
-            json={"title": title, "category": "health", "asset_id": ready_asset(producer, "video")},
-        ).json()["id"]
-        client.post(f"/api/v1/programmes/{pid}/publish", headers=admin)
-        ids.append(pid)
+    ids = [
+        publish_programme(
+            client, producer, admin, ready_asset(producer, "video"), title=title, category="health"
+        )
+        for title in ("党章学习", "乡村振兴政策", "健康知识讲座")
+    ]
     today = date.today().isoformat()
     sl = client.post(
         "/api/v1/study-lists",
