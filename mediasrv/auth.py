@@ -148,4 +148,3 @@ signed_playback.access_roles = "signed"  # type: ignore[attr-defined]
 ProducerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN))]
 AdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
 ViewerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN, Role.SITE))]
-Public = Depends(public)

@@ -57,11 +57,12 @@ def object_response(
     *,
     cache_control: str,
     download_name: str | None = None,
+    missing: str = "That file is not in storage (yet): if the asset is still processing, wait.",
 ) -> Response:
     """Serve a stored object with Range, ETag/304, HEAD and the content type the store keeps."""
     info = store.stat(key)
     if info is None:
-        raise ObjectNotFound("That file is not in storage (yet): if the asset is still processing, wait.")
+        raise ObjectNotFound(missing)
     etag = f'"{info.etag}"'
     headers = {"ETag": etag, "Cache-Control": cache_control, "Accept-Ranges": "bytes"}
     if download_name:

@@ -23,11 +23,14 @@ from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.models import DeviceProfile, Site
 from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import MediaError, NotFound, error_responses
+from mediasrv.errors import MediaError, NotFound, ObjectNotFound, error_responses
 from mediasrv.http import IMMUTABLE, PLAYLIST_TYPE, object_response, playlist_response
 from mediasrv.params import RowId
 
 MASTER_CACHE = "private, max-age=10"
+# A superseded generation is deleted once a newer one is published; players holding an old master
+# playlist find its files gone.
+STALE_FILE = "No such HLS file (a newer version may have replaced it): reload the master playlist."
 _FILE = re.compile(r"^[A-Za-z0-9_-]+/[A-Za-z0-9_.-]+$")
 
 
@@ -63,12 +66,15 @@ def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     def hls_file(asset_id: str, generation: str, path: str, request: Request, store: StoreDep) -> Response:
         """A media playlist or segment; immutable, Range supported, no database query."""
         if not _FILE.match(path):
-            raise NotFound("No such HLS file.")
+            raise NotFound(STALE_FILE)
         key = service.generation_key(asset_id, generation, path)
         if path.endswith(".m3u8"):
-            text = b"".join(store.read(key)).decode("utf-8")
+            try:
+                text = b"".join(store.read(key)).decode("utf-8")
+            except ObjectNotFound:
+                raise NotFound(STALE_FILE) from None
             return playlist_response(request, text, cache_control=IMMUTABLE)
-        return object_response(store, key, request, cache_control=IMMUTABLE)
+        return object_response(store, key, request, cache_control=IMMUTABLE, missing=STALE_FILE)
 
     return router
 
@@ -155,12 +161,14 @@ def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
 @sites_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
 async def import_sites(request: Request, caller: AdminDep, session: SessionDep) -> SiteImport:
     """Register many sites from CSV (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
-    data = b""
+    data = bytearray()
     async for chunk in request.stream():
         data += chunk
         if len(data) > MAX_CSV_BYTES:
             raise MediaError("The CSV is over 5 MiB: split it into several files.", status_code=413)
-    result = await run_in_threadpool(sites.import_sites, session, actor=caller, text=sites.decode_csv(data))
+    result = await run_in_threadpool(
+        sites.import_sites, session, actor=caller, text=sites.decode_csv(bytes(data))
+    )
     return SiteImport(
         created=[SiteOut.model_validate(s) for s in result.created],
         errors=[RowError(line=n, message=m) for n, m in result.errors],

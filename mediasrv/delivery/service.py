@@ -70,4 +70,4 @@ def generation_key(asset_id: str, generation: str, path: str) -> str:
     try:
         return check_key(key)
     except ValueError:
-        raise NotFound("No such HLS file.") from None
+        raise NotFound("No such HLS file: reload the master playlist.") from None

@@ -100,7 +100,12 @@ def test_segments_are_immutable_with_range(published: Published) -> None:
 
 def test_only_the_published_generation_and_real_paths_are_served(published: Published) -> None:
     c, a, g = published.client, published.asset_id, published.generation
-    assert c.get(f"/hls/{a}/0123456789ab/iptv/index.m3u8").status_code == 404
+    stale = c.get(f"/hls/{a}/0123456789ab/iptv/index.m3u8")
+    assert stale.status_code == 404 and "reload the master playlist" in stale.json()["message"]
+    stale_segment = c.get(f"/hls/{a}/0123456789ab/iptv/seg_00000.ts")
+    assert (
+        stale_segment.status_code == 404 and "reload the master playlist" in stale_segment.json()["message"]
+    )
     assert c.get(f"/hls/{a}/{g}/../../sources/x").status_code == 404
     assert c.get(f"/hls/{a}/{g}/iptv/..%2F..%2Fx").status_code == 404
     assert c.get("/hls/nonexistent/master.m3u8").status_code == 404
