@@ -12,15 +12,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from mediasrv import __version__
+from mediasrv import __version__, epochs
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
-from mediasrv.auth import public, signing_key
+from mediasrv.auth import CallerCache, public, signing_key
 from mediasrv.catalog.router import router as catalog_router
 from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.delivery.fleet_router import router as fleet_router
+from mediasrv.delivery.manifests import ManifestService
 from mediasrv.delivery.router import hls, signed_hls, sites_router
 from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests
 from mediasrv.ingest.router import router as assets_router
@@ -48,6 +50,9 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.store = store
         app.state.dispatcher = dispatcher or CeleryDispatcher(settings.resolved_broker_url)
         app.state.signing_key = signing_key(settings)
+        app.state.epochs = epochs.EpochWatch(db)
+        app.state.callers = CallerCache(app.state.epochs)
+        app.state.manifests = ManifestService(db, app.state.signing_key, app.state.epochs)
         app.state.search = SearchIndex(settings.index_dir)
         app.state.search.ensure()
         yield
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         assets_router,
         catalog_router,
         sites_router,
+        fleet_router,
         hls,
         signed_hls,
     )

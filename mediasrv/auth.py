@@ -16,17 +16,19 @@ import hmac
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import urlsplit
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 
+from mediasrv import epochs
 from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
-from mediasrv.deps import SessionDep
+from mediasrv.db import Database
 from mediasrv.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "mediasrv_session"
@@ -36,22 +38,69 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 __all__ = ["Caller", "Role"]
 
 
-def current_caller(request: Request, session: SessionDep) -> Caller:
-    """Resolve the caller from a bearer token or a web session; 401 when there is neither."""
+class CallerCache:
+    """Bearer tokens already checked, so that a poll costs no query. An entry is trusted while the
+    accounts epoch stands still (a revocation or user change reaches every API process within a
+    second) and for at most a minute (when the token's last use is written down again)."""
+
+    def __init__(self, watch: epochs.EpochWatch, *, ttl: float = 60.0, limit: int = 100_000) -> None:
+        self._watch = watch
+        self._ttl = ttl
+        self._limit = limit
+        self._entries: dict[str, tuple[int, float, Caller]] = {}
+
+    def epoch(self) -> int:
+        return self._watch.get(epochs.ACCOUNTS)
+
+    def get(self, token: str) -> Caller | None:
+        entry = self._entries.get(service.hash_secret(token))
+        if entry is None or entry[0] != self.epoch() or time.monotonic() - entry[1] > self._ttl:
+            return None
+        return entry[2]
+
+    def put(self, token: str, caller: Caller, *, epoch: int) -> None:
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[service.hash_secret(token)] = (epoch, time.monotonic(), caller)
+
+
+def _from_bearer(db: Database, token: str) -> Caller:
+    with db.session_scope() as session:
+        return service.caller_from_bearer(session, token)
+
+
+def _from_cookie(db: Database, cookie: str, method: str, csrf: str | None) -> Caller:
+    with db.session_scope() as session:
+        web = service.session_for_cookie(session, cookie)
+        if method not in SAFE_METHODS and not service.csrf_matches(web, csrf):
+            raise Forbidden(f"Missing or wrong {CSRF_HEADER} header: send the csrf_token given at login.")
+        return service.caller_from_session(web)
+
+
+async def current_caller(request: Request) -> Caller:
+    """Resolve the caller from a bearer token or a web session; 401 when there is neither.
+
+    Async, and for a known bearer token without any query: site agents poll every few minutes.
+    """
+    state = request.app.state
     authorization = request.headers.get("authorization")
     if authorization:
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Malformed Authorization header: expected 'Bearer <token>'.")
-        return service.caller_from_bearer(session, token)
+        cache: CallerCache = state.callers
+        caller = cache.get(token)
+        if caller is None:
+            epoch = cache.epoch()  # before the lookup: a revocation after it moves the epoch on
+            caller = await run_in_threadpool(_from_bearer, state.db, token)
+            cache.put(token, caller, epoch=epoch)
+        return caller
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:
-        web = service.session_for_cookie(session, cookie)
-        if request.method not in SAFE_METHODS and not service.csrf_matches(
-            web, request.headers.get(CSRF_HEADER)
-        ):
-            raise Forbidden(f"Missing or wrong {CSRF_HEADER} header: send the csrf_token given at login.")
-        return service.caller_from_session(web)
+        return await run_in_threadpool(
+            _from_cookie, state.db, cookie, request.method, request.headers.get(CSRF_HEADER)
+        )
     raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>', or log in.")
 
 
@@ -66,10 +115,10 @@ def check_same_origin(request: Request) -> None:
         raise Forbidden("This form is accepted from this server's own pages only.")
 
 
-def allow(*roles: Role) -> Callable[..., Caller]:
+def allow(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     """A dependency admitting callers with one of `roles`: 401 without valid credentials, 403 otherwise."""
 
-    def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
         if caller.role not in roles:
             wanted = " or ".join(r.value for r in roles)
             raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")
@@ -137,7 +186,7 @@ def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | N
     return Caller(role=role, name=subject, via="signed", site_id=site_id, user_id=user_id)
 
 
-def signed_playback(request: Request, signature: str, asset_id: str) -> Caller:
+async def signed_playback(request: Request, signature: str, asset_id: str) -> Caller:
     """Access by a signed path prefix; no database query, so it costs nothing per segment."""
     key: bytes = request.app.state.signing_key
     return verify_playback(key, signature, asset_id)

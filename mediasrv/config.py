@@ -52,6 +52,10 @@ class Settings(BaseSettings):
         default=True, description="Session cookie only over HTTPS (browsers exempt localhost)"
     )
 
+    online_window_seconds: int = Field(
+        default=900, ge=1, description="A site is online when its last heartbeat is at most this old"
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
 

@@ -72,6 +72,7 @@ class Database:
         import mediasrv.audit.models
         import mediasrv.catalog.models
         import mediasrv.delivery.models
+        import mediasrv.epochs
         import mediasrv.ingest.models  # noqa: F401
         from mediasrv.catalog.service import seed_categories
 

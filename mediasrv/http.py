@@ -45,7 +45,7 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return first, last
 
 
-def _not_modified(request: Request, etag: str) -> bool:
+def not_modified(request: Request, etag: str) -> bool:
     inm = request.headers.get("if-none-match")
     return inm is not None and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")])
 
@@ -67,7 +67,7 @@ def object_response(
     headers = {"ETag": etag, "Cache-Control": cache_control, "Accept-Ranges": "bytes"}
     if download_name:
         headers["Content-Disposition"] = f"attachment; filename*=UTF-8''{quote(download_name)}"
-    if _not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     try:
         byte_range = parse_range(request.headers.get("range"), info.size)
@@ -94,7 +94,7 @@ def playlist_response(request: Request, text: str, *, cache_control: str) -> Res
     body = text.encode("utf-8")
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
-    if _not_modified(request, etag):
+    if not_modified(request, etag):
         return Response(status_code=304, headers=headers)
     if "gzip" in request.headers.get("accept-encoding", ""):
         body = gzip.compress(body, compresslevel=6, mtime=0)

@@ -16,6 +16,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from mediasrv import epochs
 from mediasrv.accounts.models import ApiToken, Caller, LoginFailure, OrgUnit, Role, User, WebSession
 from mediasrv.audit.service import Action, record
 from mediasrv.db import utcnow
@@ -161,6 +162,7 @@ def update_user(
     if password is not None or is_active is False:
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # log out everywhere
     session.flush()
+    epochs.bump(session, epochs.ACCOUNTS)  # role, unit or access changed: re-check its tokens
     record(session, actor, Action.USER_UPDATE, "user", user.id, **changes)
     return user
 
@@ -243,6 +245,7 @@ def revoke_token(session: Session, *, actor: Caller, token_id: int) -> ApiToken:
         raise NotFound(f"No token with id {token_id} that you may revoke.")
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        epochs.bump(session, epochs.ACCOUNTS)  # API processes stop trusting it within a second
         record(session, actor, Action.TOKEN_REVOKE, "token", token.id, name=token.name)
     return token
 

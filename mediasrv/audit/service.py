@@ -22,6 +22,7 @@ class Action(StrEnum):
     TOKEN_CREATE = "token.create"  # noqa: S105
     TOKEN_REVOKE = "token.revoke"  # noqa: S105
     SITE_CREATE = "site.create"
+    SITE_UPDATE = "site.update"
     PROGRAMME_CREATE = "programme.create"
     PROGRAMME_UPDATE = "programme.update"
     PROGRAMME_PUBLISH = "programme.publish"

@@ -13,6 +13,7 @@ from datetime import date
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from mediasrv import epochs
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import (
@@ -38,8 +39,10 @@ _DIRTY = "search_dirty"
 
 
 def touch(session: Session, ids: Iterable[str]) -> None:
-    """Note programmes whose search entry this unit of work changes (see `touched`)."""
+    """Note programmes whose search entry this unit of work changes (see `touched`); whatever
+    changes the catalog may change sites' caching manifests too."""
     session.info.setdefault(_DIRTY, set()).update(ids)
+    epochs.bump(session, epochs.MANIFESTS)
 
 
 def touched(session: Session) -> list[str]:

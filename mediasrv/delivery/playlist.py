@@ -18,8 +18,9 @@ from sqlalchemy.orm import Session
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.auth import sign_playback
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind
-from mediasrv.catalog.service import lists_in_force, required_for_site
+from mediasrv.catalog.service import lists_in_force
 from mediasrv.delivery.models import Site
+from mediasrv.delivery.sites import get_site
 
 OPTIONAL_LIMIT = 200  # newest optional programmes listed after the curated ones
 _EXPIRY_STEP = 3600
@@ -38,15 +39,17 @@ def signed_expiry(lifetime: int, *, now: float | None = None) -> int:
     return math.ceil(((now if now is not None else time.time()) + lifetime) / _EXPIRY_STEP) * _EXPIRY_STEP
 
 
-def site_playlist(
-    session: Session, *, caller: Caller, site_id: int, on: date, base_url: str, key: bytes, lifetime: int
-) -> tuple[Site, list[Entry]]:
-    site, _, required = required_for_site(session, caller=caller, site_id=site_id, on=on)
-    chosen: dict[str, tuple[Programme, bool]] = {p.id: (p, True) for p in required}
-    for study_list in lists_in_force(session, kind=StudyKind.OPTIONAL, on=on, region=site.region):
-        for item in study_list.items:
-            if item.programme.status is ProgrammeStatus.PUBLISHED:
-                chosen.setdefault(item.programme_id, (item.programme, False))
+def chosen_programmes(session: Session, site: Site, *, on: date) -> list[tuple[Programme, bool]]:
+    """(programme, required) for a site on a day, best first: the required lists in force for its
+    region in curated order, then its optional lists in curated order, then the newest published
+    programmes, up to OPTIONAL_LIMIT optional ones. The playlist and the caching manifest share it."""
+    chosen: dict[str, tuple[Programme, bool]] = {}
+    for kind in (StudyKind.REQUIRED, StudyKind.OPTIONAL):
+        for study_list in lists_in_force(session, kind=kind, on=on, region=site.region):
+            for item in study_list.items:
+                if item.programme.status is ProgrammeStatus.PUBLISHED:
+                    chosen.setdefault(item.programme_id, (item.programme, kind is StudyKind.REQUIRED))
+    required = sum(1 for _, is_required in chosen.values() if is_required)
     newest = session.scalars(
         select(Programme)
         .where(Programme.status == ProgrammeStatus.PUBLISHED)
@@ -54,13 +57,21 @@ def site_playlist(
         .limit(OPTIONAL_LIMIT + len(chosen))
     )
     for programme in newest:
-        if len(chosen) >= len(required) + OPTIONAL_LIMIT:
+        if len(chosen) >= required + OPTIONAL_LIMIT:
             break
         chosen.setdefault(programme.id, (programme, False))
+    return list(chosen.values())
+
+
+def site_playlist(
+    session: Session, *, caller: Caller, site_id: int, on: date, base_url: str, key: bytes, lifetime: int
+) -> tuple[Site, list[Entry]]:
+    site = get_site(session, site_id, caller=caller)
+    chosen = chosen_programmes(session, site, on=on)
     viewer = Caller(role=Role.SITE, name=f"site {site.code}", via="signed", site_id=site.id)
     expires = signed_expiry(lifetime)
     entries = []
-    for programme, is_required in chosen.values():
+    for programme, is_required in chosen:
         assert programme.asset_id is not None  # published programmes have their media
         prefix = (
             f"{base_url}/s/{sign_playback(key, caller=viewer, asset_id=programme.asset_id, expires=expires)}"

@@ -17,21 +17,23 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from mediasrv.auth import AdminDep, Caller, Role, allow, signed_playback
+from mediasrv.auth import AdminDep, Caller, Role, allow, public, signed_playback
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service, sites
+from mediasrv.delivery.manifest import DOCUMENT_FILE
+from mediasrv.delivery.manifests import ManifestService
 from mediasrv.delivery.models import DeviceProfile, Site
 from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import MediaError, NotFound, ObjectNotFound, error_responses
-from mediasrv.http import IMMUTABLE, PLAYLIST_TYPE, object_response, playlist_response
+from mediasrv.http import IMMUTABLE, PLAYLIST_TYPE, not_modified, object_response, playlist_response
 from mediasrv.params import RowId
 
 MASTER_CACHE = "private, max-age=10"
 # A superseded generation is deleted once a newer one is published; players holding an old master
 # playlist find its files gone.
 STALE_FILE = "No such HLS file (a newer version may have replaced it): reload the master playlist."
-_FILE = re.compile(r"^[A-Za-z0-9_-]+/[A-Za-z0-9_.-]+$")
+_FILE = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_.-]+$")  # <rendition>/<file>, or poster.jpg
 
 
 def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
@@ -61,6 +63,12 @@ def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     def poster(asset_id: str, request: Request, session: SessionDep, store: StoreDep) -> Response:
         key = service.poster_key(session, asset_id)
         return object_response(store, key, request, cache_control="private, max-age=300")
+
+    @get_and_head(f"/{{asset_id}}/{DOCUMENT_FILE}")
+    def document(asset_id: str, request: Request, session: SessionDep, store: StoreDep) -> Response:
+        """A courseware PDF (a document asset), as sites cache it; Range supported."""
+        key = service.document_key(session, asset_id)
+        return object_response(store, key, request, cache_control=IMMUTABLE)
 
     @get_and_head("/{asset_id}/{generation}/{path:path}")
     def hls_file(asset_id: str, generation: str, path: str, request: Request, store: StoreDep) -> Response:
@@ -95,6 +103,17 @@ class SiteIn(BaseModel):
     quota_bytes: int | None = Field(
         default=None, ge=1, le=2**62, description="storage for the cache; none: no limit"
     )
+    download_window: str | None = Field(default=None, max_length=11, examples=["01:00-05:00"])
+    bandwidth_kbps: int | None = Field(default=None, ge=1, le=10_000_000)
+
+
+class SitePatch(BaseModel):
+    """Only the fields sent change; null clears quota, download window and bandwidth cap."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    region: str | None = Field(default=None, max_length=500)
+    device_profile: DeviceProfile | None = None
+    quota_bytes: int | None = Field(default=None, ge=1, le=2**62)
     download_window: str | None = Field(default=None, max_length=11, examples=["01:00-05:00"])
     bandwidth_kbps: int | None = Field(default=None, ge=1, le=10_000_000)
 
@@ -175,6 +194,17 @@ async def import_sites(request: Request, caller: AdminDep, session: SessionDep) 
     )
 
 
+@sites_router.patch("/{site_id}", response_model=SiteOut)
+def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: SessionDep) -> SiteOut:
+    """Change a site's name, region, device profile, quota, download window or bandwidth cap; its
+    caching manifest and playlist follow at the next poll."""
+    fields = body.model_dump(exclude_unset=True)
+    for required in ("name", "region", "device_profile"):
+        if required in fields and fields[required] is None:
+            raise MediaError(f"{required} cannot be empty.")
+    return SiteOut.model_validate(sites.update_site(session, actor=caller, site_id=site_id, **fields))
+
+
 @sites_router.get("", response_model=list[SiteOut])
 def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
     return [SiteOut.model_validate(s) for s in sites.list_sites(session)]
@@ -242,3 +272,81 @@ def site_channel_list(
     return playlist_response(
         request, playlist.m3u8_channel_list(site, entries), cache_control="private, max-age=60"
     )
+
+
+# --- caching manifests ------------------------------------------------------------------------
+
+
+def _site_for(request: Request, site_id: int, caller: Caller) -> None:
+    with request.app.state.db.session_scope() as session:
+        sites.get_site(session, site_id, caller=caller)
+
+
+MANIFEST_HEADERS = {
+    "ETag": {"description": "the version and a digest; send it as If-None-Match to poll cheaply"},
+    "X-Manifest-Version": {"description": "the site's manifest version"},
+    "X-Manifest-Kind": {"description": "full, or delta (an answer to ?since=)"},
+    "X-Manifest-Signature": {
+        "description": "base64 Ed25519 signature of 'mediasrv-manifest-v1:' + hex SHA-256 of the "
+        "uncompressed body; the public key is at /api/v1/sites/manifest-key"
+    },
+}
+
+
+class ManifestKey(BaseModel):
+    algorithm: str = "ed25519"
+    public_key: str = Field(description="base64 of the 32-byte Ed25519 public key")
+    signed: str = Field(description="what is signed, given the body's hex SHA-256")
+
+
+@sites_router.get("/manifest-key", response_model=ManifestKey, dependencies=[Depends(public)])
+def manifest_key(request: Request) -> ManifestKey:
+    """The key site agents verify manifests with (pin it when the agent is installed)."""
+    manifests: ManifestService = request.app.state.manifests
+    return ManifestKey(public_key=manifests.public_key, signed="mediasrv-manifest-v1:<sha256 hex>")
+
+
+@sites_router.get(
+    "/{site_id}/manifest",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/json": {"schema": {"type": "object"}}}, "headers": MANIFEST_HEADERS},
+        304: {"description": "Not modified: the manifest is still the one with this ETag"},
+    },
+)
+async def site_manifest(
+    site_id: RowId,
+    request: Request,
+    caller: SiteReader,
+    since: Annotated[
+        int | None,
+        Query(ge=0, le=2**31 - 1, description="a version the site holds: answer with what changed since"),
+    ] = None,
+) -> Response:
+    """What the site must hold: every file of its programmes for its device profile, with path, size,
+    SHA-256 and URL; required programmes pinned, optional ones ranked and dropped to fit the quota.
+    Poll with If-None-Match (304 when unchanged) and ?since=<your version> (a delta)."""
+    if caller.site_id is not None and caller.site_id != site_id:  # rare: answer as get_site does
+        await run_in_threadpool(_site_for, request, site_id, caller)
+    manifests: ManifestService = request.app.state.manifests
+    today = date.today()
+    current = manifests.cached(site_id, today)
+    if current is None:  # changed, or not known to this process yet: check and build off the loop
+        current = await run_in_threadpool(manifests.current, site_id, today)
+    headers = {
+        "ETag": current.etag,
+        "X-Manifest-Version": str(current.version),
+        "Cache-Control": "private, no-cache",
+        "Vary": "Accept-Encoding",
+    }
+    if not_modified(request, current.etag):
+        return Response(status_code=304, headers=headers)
+    gzip = "gzip" in request.headers.get("accept-encoding", "")
+    if since is None:
+        body = await run_in_threadpool(manifests.body, current, gzip=gzip)
+    else:
+        body = await run_in_threadpool(manifests.delta, current, since, gzip=gzip)
+    headers |= {"X-Manifest-Kind": body.kind, "X-Manifest-Signature": body.signature}
+    if gzip:
+        headers["Content-Encoding"] = "gzip"
+    return Response(b"".join(body.parts), headers=headers, media_type="application/json")

@@ -6,14 +6,15 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from mediasrv.errors import NotFound
-from mediasrv.ingest.models import Asset, AssetStatus
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.media.hls import VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
 from mediasrv.storage import check_key
 
-_GROUP_OF = {name.removesuffix(".m3u8"): Group(group) for group, name in PRESENTATIONS.items()}
+# Presentation name (the URL's <name>.m3u8) -> the rendition group it lists.
+PRESENTATION_GROUPS = {name.removesuffix(".m3u8"): Group(group) for group, name in PRESENTATIONS.items()}
 
 
 def _ready(session: Session, asset_id: str, *, renditions: bool = False) -> Asset:
@@ -29,10 +30,24 @@ def _ready(session: Session, asset_id: str, *, renditions: bool = False) -> Asse
 
 
 def master_playlist(session: Session, asset_id: str, presentation: str) -> str:
-    group = _GROUP_OF.get(presentation)
-    if group is None:
+    if presentation not in PRESENTATION_GROUPS:
         raise NotFound(f"No presentation '{presentation}': use master, iptv or iptv-sd.")
     asset = _ready(session, asset_id, renditions=True)
+    text = render_presentation(asset, presentation)
+    if text is None:
+        raise NotFound(f"Asset {asset_id} has no {presentation} rendition (it is a {asset.kind.value}).")
+    return text
+
+
+def presentation_renditions(asset: Asset, presentation: str) -> list[Rendition]:
+    """The renditions of a ready asset that one presentation (master, iptv, iptv-sd) lists."""
+    group = PRESENTATION_GROUPS[presentation]
+    return [r for r in asset.renditions if group.value in r.groups]
+
+
+def render_presentation(asset: Asset, presentation: str) -> str | None:
+    """The master playlist of a presentation of a ready asset; None when it has no such rendition.
+    Its bytes depend only on the published generation, so sites can cache and verify it."""
     prefix = f"hls/{asset.id}/"
     variants = [
         VariantInfo(
@@ -48,12 +63,9 @@ def master_playlist(session: Session, asset_id: str, presentation: str) -> str:
             duration=r.duration_seconds,
             size_bytes=r.size_bytes,
         )
-        for r in asset.renditions
-        if group.value in r.groups
+        for r in presentation_renditions(asset, presentation)
     ]
-    if not variants:
-        raise NotFound(f"Asset {asset_id} has no {presentation} rendition (it is a {asset.kind.value}).")
-    return render_master(variants)
+    return render_master(variants) if variants else None
 
 
 def poster_key(session: Session, asset_id: str) -> str:
@@ -61,6 +73,14 @@ def poster_key(session: Session, asset_id: str) -> str:
     if asset.poster_key is None:
         raise NotFound(f"Asset {asset_id} has no poster (it is a {asset.kind.value}).")
     return asset.poster_key
+
+
+def document_key(session: Session, asset_id: str) -> str:
+    """The stored PDF of a ready document asset (courseware handouts that sites cache)."""
+    asset = _ready(session, asset_id)
+    if asset.kind is not AssetKind.DOCUMENT:
+        raise NotFound(f"Asset {asset_id} is a {asset.kind.value}, not a document.")
+    return asset.source_key
 
 
 def generation_key(asset_id: str, generation: str, path: str) -> str:

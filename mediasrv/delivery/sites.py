@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mediasrv import epochs
 from mediasrv.accounts.models import Caller
 from mediasrv.audit.service import Action, record
 from mediasrv.delivery.models import DeviceProfile, Site
@@ -84,6 +85,62 @@ def create_site(
         region=site.region,
         device_profile=device_profile.value,
     )
+    return site
+
+
+_UNSET: object = object()
+
+
+def update_site(
+    session: Session,
+    *,
+    actor: Caller,
+    site_id: int,
+    name: str | None = None,
+    region: str | None = None,
+    device_profile: DeviceProfile | None = None,
+    quota_bytes: int | object | None = _UNSET,
+    download_window: str | object | None = _UNSET,
+    bandwidth_kbps: int | object | None = _UNSET,
+) -> Site:
+    """Change a site's settings (None clears quota, window and cap); its manifest follows."""
+    site = get_site(session, site_id)
+    before = {
+        "name": site.name,
+        "region": site.region,
+        "device_profile": site.device_profile.value,
+        "quota_bytes": site.quota_bytes,
+        "download_window": site.download_window,
+        "bandwidth_kbps": site.bandwidth_kbps,
+    }
+    if name is not None:
+        site.name = name.strip() or site.code
+    if region is not None:
+        site.region = normalise_region(region)
+    if device_profile is not None:
+        site.device_profile = device_profile
+    if quota_bytes is not _UNSET:
+        if isinstance(quota_bytes, int) and quota_bytes <= 0:
+            raise MediaError("The storage quota must be positive (or empty for no limit).")
+        site.quota_bytes = quota_bytes  # type: ignore[assignment]
+    if download_window is not _UNSET:
+        site.window_start, site.window_end = parse_window(download_window)  # type: ignore[arg-type]
+    if bandwidth_kbps is not _UNSET:
+        if isinstance(bandwidth_kbps, int) and bandwidth_kbps <= 0:
+            raise MediaError("The bandwidth cap must be positive (or empty for no cap).")
+        site.bandwidth_kbps = bandwidth_kbps  # type: ignore[assignment]
+    after = {
+        "name": site.name,
+        "region": site.region,
+        "device_profile": site.device_profile.value,
+        "quota_bytes": site.quota_bytes,
+        "download_window": site.download_window,
+        "bandwidth_kbps": site.bandwidth_kbps,
+    }
+    changed = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
+    if changed:
+        epochs.bump(session, epochs.MANIFESTS)
+        record(session, actor, Action.SITE_UPDATE, "site", site.id, **changed)
     return site
 
 

@@ -24,6 +24,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.orm import Session
 
+from mediasrv import epochs
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
 from mediasrv.errors import MediaProcessingError, StorageUnavailable
@@ -291,11 +292,13 @@ def _finish(
                     size_bytes=v.size_bytes,
                 )
             )
-        _mark_ready(asset, generation, poster_key=poster_key)
+        _mark_ready(session, asset, generation, poster_key=poster_key)
     _delete_other_generations(ctx.store, asset_id, keep=generation)
 
 
-def _mark_ready(asset: Asset, generation: str, *, poster_key: str | None) -> None:
+def _mark_ready(session: Session, asset: Asset, generation: str, *, poster_key: str | None) -> None:
+    # A new generation has new files: manifests of sites holding this asset must list them.
+    epochs.bump(session, epochs.MANIFESTS)
     asset.status, asset.progress, asset.error = AssetStatus.READY, 100.0, None
     asset.published_generation, asset.poster_key = generation, poster_key
     asset.lease_owner = asset.lease_expires_at = None
@@ -318,7 +321,7 @@ def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path
         asset.files.clear()
         session.flush()
         asset.files.append(AssetFile(path="source", size_bytes=asset.size_bytes, sha256=asset.sha256))
-        _mark_ready(asset, generation, poster_key=None)
+        _mark_ready(session, asset, generation, poster_key=None)
 
 
 def _delete_other_generations(store: ObjectStore, asset_id: str, *, keep: str) -> None:

@@ -1,0 +1,463 @@
+"""Site heartbeats and the administrators' fleet status: which sites are reachable (畅通率) and up to date.
+
+A site's sync agent reports after each sync run. Only the latest report per site is kept (SiteReport)
+plus a count per site and day (SitePresence); heartbeats are not audited, there are too many. Fleet
+figures are aggregated in the database with one grouped query, so 25,000 sites cost one round trip.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, fields
+from datetime import UTC, date, datetime, timedelta, timezone
+from enum import StrEnum
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Select,
+    and_,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mediasrv.accounts.models import Caller
+from mediasrv.db import Base, utcnow
+from mediasrv.delivery.models import Site, SiteManifest, SiteManifestState, SitePresence, SiteReport
+from mediasrv.delivery.sites import get_site, normalise_region
+from mediasrv.errors import Forbidden
+
+# China has one time zone and no daylight saving; reachability is assessed per Beijing day, and a UTC
+# day would put 00:00-08:00 Beijing time into the day before.
+CHINA = timezone(timedelta(hours=8), "CST")
+MAX_FAILED_SAMPLE = 20
+Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
+LEVELS = 5  # 省/市/县/乡/村
+
+
+class State(StrEnum):
+    ONLINE = "online"  # reported within the window
+    STALE = "stale"  # reported once, but not within the window
+    NEVER = "never"  # never reported
+
+
+@dataclass(frozen=True)
+class Report:
+    """What a site's agent reports: the manifest version it applied and what it still lacks."""
+
+    manifest_version: int | None
+    bytes_missing: int
+    files_missing: int
+    files_failed: int
+    failed_paths: Sequence[str]
+    free_bytes: int | None
+    used_bytes: int | None
+    agent_version: str
+    address: str
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    """One site as the fleet views show it; the report fields are None for a site never seen."""
+
+    site_id: int
+    code: str
+    name: str
+    region: str
+    state: State
+    last_seen_at: datetime | None
+    current_version: int | None
+    applied_version: int | None
+    in_sync: bool
+    over_quota: bool
+    bytes_missing: int | None
+    files_missing: int | None
+    files_failed: int | None
+    failed_paths: list[str]
+    free_bytes: int | None
+    used_bytes: int | None
+    quota_bytes: int | None
+    agent_version: str | None
+    address: str | None
+
+
+@dataclass(frozen=True)
+class Counts:
+    sites: int = 0
+    online: int = 0
+    stale: int = 0
+    never_seen: int = 0
+    in_sync: int = 0
+    over_quota: int = 0
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(self)))
+
+    @property
+    def reachable_percent(self) -> float | None:
+        return percent(self.online, self.sites)
+
+    @property
+    def sync_percent(self) -> float | None:
+        return percent(self.in_sync, self.sites)
+
+
+@dataclass(frozen=True)
+class FleetStatus:
+    at: datetime
+    online_within_seconds: int
+    region: str
+    level: int
+    totals: Counts
+    regions: list[tuple[str, Counts]]  # by region path cut to `level` parts; '' is "no region given"
+
+
+def percent(part: int, whole: int) -> float | None:
+    """part/whole in percent to one decimal, half rounded up (integer arithmetic: 12.25 is 12.3, not
+    12.2 as float rounding gives); None when there is nothing to divide by."""
+    if whole == 0:
+        return None
+    return (part * 2000 + whole) // (2 * whole) / 10
+
+
+def region_depth(region: str) -> int:
+    return len(region.split("/")) if region else 0
+
+
+# --- heartbeats ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Ack:
+    site_id: int
+    current_version: int | None
+    in_sync: bool
+    server_time: datetime
+
+
+def record_heartbeat(
+    session: Session, caller: Caller, site_id: int, report: Report, *, now: datetime | None = None
+) -> Ack:
+    """Store a site's report as its latest and count it for today; a site reports only for itself."""
+    if caller.site_id is None:
+        raise Forbidden("Only a site's own agent reports its heartbeat: send it with that site's token.")
+    site = get_site(session, site_id, caller=caller)
+    now = (now or utcnow()).astimezone(UTC)
+    values: dict[str, Any] = {
+        "last_seen_at": now,
+        "manifest_version": report.manifest_version,
+        "bytes_missing": report.bytes_missing,
+        "files_missing": report.files_missing,
+        "files_failed": report.files_failed,
+        "failed_paths": list(report.failed_paths[:MAX_FAILED_SAMPLE]),
+        "free_bytes": report.free_bytes,
+        "used_bytes": report.used_bytes,
+        "agent_version": report.agent_version[:64],
+        "address": report.address[:45],
+    }
+    _upsert(session, SiteReport, {"site_id": site.id}, values, values)
+    _upsert(
+        session,
+        SitePresence,
+        {"site_id": site.id, "day": today_in_china(now)},
+        {"heartbeats": SitePresence.heartbeats + 1},
+        {"heartbeats": 1},
+    )
+    # The same query as the fleet views, so the agent and the administrators agree on "in sync"
+    # (the online window plays no part in it).
+    status = next(_statuses(session, now=now, online_within_seconds=1, site_id=site.id))
+    return Ack(site.id, status.current_version, status.in_sync, now)
+
+
+def _upsert(
+    session: Session,
+    model: type[Base],
+    key: dict[str, Any],
+    changes: dict[str, Any],
+    new: dict[str, Any],
+) -> None:
+    """UPDATE the row with `key`, else INSERT it: portable, and the common case (a site seen before)
+    is one statement. When a concurrent heartbeat of the same site inserts first, update its row."""
+    where = [getattr(model, name) == value for name, value in key.items()]
+    statement = update(model).where(*where).values(changes).execution_options(synchronize_session=False)
+    if cast(CursorResult[Any], session.execute(statement)).rowcount:
+        return
+    try:
+        with session.begin_nested():
+            session.execute(insert(model).values({**key, **new}))
+    except IntegrityError:
+        session.execute(statement)
+
+
+# --- fleet status -------------------------------------------------------------------------------------
+
+
+def _joined(query: Query) -> Query:
+    """Each site with its latest report, its current manifest state and that manifest (all optional)."""
+    return (
+        query.select_from(Site)
+        .outerjoin(SiteReport, SiteReport.site_id == Site.id)
+        .outerjoin(SiteManifestState, SiteManifestState.site_id == Site.id)
+        .outerjoin(
+            SiteManifest,
+            and_(SiteManifest.site_id == Site.id, SiteManifest.version == SiteManifestState.version),
+        )
+    )
+
+
+def _under(region: str) -> ColumnElement[bool]:
+    """The region itself and everything below it ('河北省/邢台市' does not take in '河北省/邢台市区')."""
+    if not region:
+        return true()
+    return or_(Site.region == region, Site.region.startswith(region + "/", autoescape=True))
+
+
+def _conditions(cutoff: datetime) -> dict[str, ColumnElement[bool]]:
+    """The one definition of each state and flag, used by the counts and by the per-site rows."""
+    current = SiteManifestState.version
+    return {
+        "online": SiteReport.last_seen_at >= cutoff,
+        "stale": SiteReport.last_seen_at < cutoff,
+        "never_seen": SiteReport.site_id.is_(None),
+        # Applied the current manifest and lacks nothing; a site without a manifest is never in sync.
+        "in_sync": and_(
+            current.is_not(None),
+            SiteReport.manifest_version == current,
+            SiteReport.bytes_missing == 0,
+            SiteReport.files_missing == 0,
+            SiteReport.files_failed == 0,
+        ),
+        # Its manifest's required items alone exceed the quota, or the site says it holds more.
+        "over_quota": or_(
+            SiteManifest.over_quota.is_(True),
+            and_(Site.quota_bytes.is_not(None), SiteReport.used_bytes > Site.quota_bytes),
+        ),
+    }
+
+
+def _flag(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    """1 or 0, never NULL: the outer joins leave NULLs that a bare condition would pass on."""
+    return case((condition, 1), else_=0)
+
+
+def fleet_status(
+    session: Session,
+    *,
+    now: datetime,
+    online_within_seconds: int,
+    region: str = "",
+    level: int | None = None,
+) -> FleetStatus:
+    """Counts for the sites under `region`, in total and per region cut to `level` parts (default: one
+    level below `region`, so that each call drills down a level)."""
+    region = normalise_region(region)
+    level = level or min(region_depth(region) + 1, LEVELS)
+    now = now.astimezone(UTC)
+    cond = _conditions(now - timedelta(seconds=online_within_seconds))
+    # Grouped by the full region path in the database (one row per village at most), then cut to
+    # `level` here: splitting paths in SQL differs between SQLite and PostgreSQL.
+    query = _joined(
+        select(
+            Site.region,
+            func.count(),
+            *(func.sum(_flag(cond[name])) for name in ("online", "stale", "never_seen", "in_sync")),
+            func.sum(_flag(cond["over_quota"])),
+        )
+    )
+    groups: dict[str, Counts] = {}
+    for site_region, *numbers in session.execute(query.where(_under(region)).group_by(Site.region)):
+        key = "/".join(site_region.split("/")[:level])
+        groups[key] = groups.get(key, Counts()) + Counts(*(int(n or 0) for n in numbers))
+    rows = sorted(groups.items())
+    totals = sum((c for _, c in rows), Counts())
+    return FleetStatus(now, online_within_seconds, region, level, totals, rows)
+
+
+def _status_query(cutoff: datetime) -> Select[*tuple[Any, ...]]:
+    cond = _conditions(cutoff)
+    state = case(
+        (cond["never_seen"], State.NEVER.value), (cond["online"], State.ONLINE.value), else_=State.STALE.value
+    )
+    return _joined(
+        select(
+            Site.id,
+            Site.code,
+            Site.name,
+            Site.region,
+            state,
+            SiteReport.last_seen_at,
+            SiteManifestState.version,
+            SiteReport.manifest_version,
+            _flag(cond["in_sync"]),
+            _flag(cond["over_quota"]),
+            SiteReport.bytes_missing,
+            SiteReport.files_missing,
+            SiteReport.files_failed,
+            SiteReport.failed_paths,
+            SiteReport.free_bytes,
+            SiteReport.used_bytes,
+            Site.quota_bytes,
+            SiteReport.agent_version,
+            SiteReport.address,
+        )
+    )
+
+
+def _statuses(
+    session: Session,
+    *,
+    now: datetime,
+    online_within_seconds: int,
+    region: str = "",
+    state: State | None = None,
+    site_id: int | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> Iterator[SiteStatus]:
+    cutoff = now.astimezone(UTC) - timedelta(seconds=online_within_seconds)
+    query = _filtered(_status_query(cutoff), cutoff, region, state)
+    if site_id is not None:
+        query = query.where(Site.id == site_id)
+    query = query.order_by(Site.region, Site.code).offset(offset).limit(limit)
+    for row in session.execute(query):
+        (sid, code, name, site_region, st, seen, current, applied, in_sync, over, *rest) = row
+        bytes_missing, files_missing, files_failed, paths, free, used, quota, agent, address = rest
+        yield SiteStatus(
+            sid,
+            code,
+            name,
+            site_region,
+            State(st),
+            seen,
+            current,
+            applied,
+            bool(in_sync),
+            bool(over),
+            bytes_missing,
+            files_missing,
+            files_failed,
+            list(paths or []),
+            free,
+            used,
+            quota,
+            agent,
+            address,
+        )
+
+
+def _filtered(query: Query, cutoff: datetime, region: str, state: State | None) -> Query:
+    query = query.where(_under(normalise_region(region)))
+    if state is not None:
+        name = {State.ONLINE: "online", State.STALE: "stale", State.NEVER: "never_seen"}[state]
+        query = query.where(_conditions(cutoff)[name])
+    return query
+
+
+def list_site_statuses(
+    session: Session,
+    *,
+    now: datetime,
+    online_within_seconds: int,
+    region: str = "",
+    state: State | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[SiteStatus], int]:
+    """One page of sites under `region` (optionally in one state), by region and code; and the total."""
+    cutoff = now.astimezone(UTC) - timedelta(seconds=online_within_seconds)
+    total = session.scalar(_filtered(_joined(select(func.count())), cutoff, region, state)) or 0
+    page = _statuses(
+        session,
+        now=now,
+        online_within_seconds=online_within_seconds,
+        region=region,
+        state=state,
+        limit=limit,
+        offset=offset,
+    )
+    return list(page), total
+
+
+# Each header is Chinese then English in one cell: the administrators read the file in Excel and report
+# upwards in Chinese, while scripts (and colleagues without Chinese) match the English word; a single
+# header row keeps it a plain CSV that any reader parses. Values stay as in the JSON API.
+CSV_HEADER = (
+    "站点编码 code",
+    "站点名称 name",
+    "所属区域 region",
+    "状态 state",
+    "最后上报 last_seen_at",
+    "当前版本 current_version",
+    "已应用版本 applied_version",
+    "已同步 in_sync",
+    "缺少字节 bytes_missing",
+    "失败文件 files_failed",
+    "剩余空间 free_bytes",
+    "超出配额 over_quota",
+    "终端程序版本 agent_version",
+)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str | None) -> str:
+    """Text as Excel shows it, never as a formula: agent versions come from the sites themselves, and
+    '=HYPERLINK(...)' in one must not run on an administrator's machine."""
+    if not value:
+        return ""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def _number(value: int | None) -> str:
+    return "" if value is None else str(value)
+
+
+def fleet_csv(
+    session: Session,
+    *,
+    now: datetime,
+    online_within_seconds: int,
+    region: str = "",
+    state: State | None = None,
+) -> bytes:
+    """Every matching site, one row each, as UTF-8 with a BOM: without it Excel in China reads the file
+    as GBK and garbles every Chinese name. Times are Beijing time, with the offset, for the same readers."""
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for s in _statuses(
+        session, now=now, online_within_seconds=online_within_seconds, region=region, state=state
+    ):
+        writer.writerow(
+            (
+                _cell(s.code),
+                _cell(s.name),
+                _cell(s.region),
+                s.state.value,
+                s.last_seen_at.astimezone(CHINA).isoformat(timespec="seconds") if s.last_seen_at else "",
+                _number(s.current_version),
+                _number(s.applied_version),
+                "true" if s.in_sync else "false",
+                _number(s.bytes_missing),
+                _number(s.files_failed),
+                _number(s.free_bytes),
+                "true" if s.over_quota else "false",
+                _cell(s.agent_version),
+            )
+        )
+    return out.getvalue().encode("utf-8")
+
+
+def today_in_china(now: datetime | None = None) -> date:
+    """The Beijing day of `now` (default: now), the day SitePresence counts under."""
+    return (now or utcnow()).astimezone(CHINA).date()

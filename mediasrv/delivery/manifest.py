@@ -1,0 +1,354 @@
+"""Caching manifests: exactly which files a terminal site must hold, and how to verify them.
+
+A manifest is one UTF-8 JSON document whose keys are sorted and which has no spaces, so that the
+same state gives the same bytes (json.dumps(doc, sort_keys=True, separators=(",", ":"),
+ensure_ascii=False) reproduces it):
+
+    bytes           size of all the files listed
+    device_profile  iptv | iptv-legacy | mobile | pc: which rendition the files are
+    dropped         optional programmes left out, each with its rank and the reason
+    files           [{path, sha256, size, url}] by path; the path mirrors the URL below /hls/, so the
+                    relative URIs inside cached playlists resolve in the site's own copy
+    format          1
+    over_quota      the required programmes alone need more than the quota
+    pinned_bytes    bytes of the required programmes, which are never dropped
+    programmes      [{id, rank, required, title, category, duration_seconds, asset_id, play,
+                    poster, attachments, bytes}] by rank: required first, in curated order
+    quota_bytes     the site's quota, or null
+    site            {id, code, name}
+    version         the site's manifest version: +1 whenever anything above changes
+
+Everything before "site" is the content, which depends only on the profile, the quota, the study
+lists in force for the site's region and the catalog: sites that share those share one content
+(stored once, see ManifestContent). A delta (?since=N) lists, per collection, the entries added or
+changed (`added`, replacing by key) and the keys `removed`, plus every scalar field; `apply_delta`
+turns the manifest of version N into the current one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import zlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from mediasrv.delivery.models import Site
+from mediasrv.delivery.playlist import chosen_programmes
+from mediasrv.delivery.service import presentation_renditions, render_presentation
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+
+FORMAT = 1
+DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
+# Entries of the three collections are identified by these keys and kept in this order.
+COLLECTIONS: dict[str, str] = {"files": "path", "programmes": "id", "dropped": "programme_id"}
+_ORDER: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "files": lambda e: e["path"],
+    "programmes": lambda e: e["rank"],
+    "dropped": lambda e: e["rank"],
+}
+SIGNATURE_CONTEXT = b"mediasrv-manifest-v1:"
+
+
+def canonical(value: Any) -> bytes:
+    """The one JSON encoding of manifests and deltas (sorted keys, no spaces, UTF-8)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+# --- what one asset contributes --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pieces:
+    """The files one asset contributes in one presentation: canonical JSON entries, sorted by path,
+    joined by commas, ready to be spliced into a manifest. Immutable for a published generation."""
+
+    fragment: bytes
+    size: int
+    count: int
+    play: str  # the file a player opens: a master playlist, or the PDF
+    poster: str | None
+
+
+def _entry(path: str, size: int, sha256: str) -> dict[str, Any]:
+    return {"path": path, "sha256": sha256, "size": size, "url": f"/hls/{path}"}
+
+
+def asset_pieces(asset: Asset, presentation: str) -> Pieces | None:
+    """What a site holds of a ready asset for `presentation` (master, iptv, iptv-sd): the master
+    playlist, each listed rendition's playlist and segments, the poster; a document's PDF. None
+    when the asset has no such rendition. `asset.files` and `asset.renditions` must be loaded."""
+    gen = asset.published_generation
+    entries: list[dict[str, Any]] = []
+    poster = None
+    if asset.kind is AssetKind.DOCUMENT:
+        source = next((f for f in asset.files if f.path == "source"), None)
+        if source is None:
+            return None
+        play = f"{asset.id}/{DOCUMENT_FILE}"
+        entries.append(_entry(play, source.size_bytes, source.sha256))
+    else:
+        text = render_presentation(asset, presentation)
+        if text is None or gen is None:
+            return None
+        body = text.encode()
+        play = f"{asset.id}/{presentation}.m3u8"
+        entries.append(_entry(play, len(body), hashlib.sha256(body).hexdigest()))
+        folders = tuple(f"{gen}/{r.name}/" for r in presentation_renditions(asset, presentation))
+        poster_rel = asset.poster_key.removeprefix(f"hls/{asset.id}/") if asset.poster_key else None
+        for f in asset.files:
+            if f.path.startswith(folders) or f.path == poster_rel:
+                entries.append(_entry(f"{asset.id}/{f.path}", f.size_bytes, f.sha256))
+        if poster_rel is not None:
+            poster = f"{asset.id}/{poster_rel}"
+    entries.sort(key=lambda e: e["path"])
+    return Pieces(
+        fragment=b",".join(canonical(e) for e in entries),
+        size=sum(e["size"] for e in entries),
+        count=len(entries),
+        play=play,
+        poster=poster,
+    )
+
+
+class PiecesCache:
+    """Pieces by (asset, generation, presentation). A generation's files never change, so entries
+    never go stale; the bound only caps memory."""
+
+    def __init__(self, limit: int = 20_000) -> None:
+        self._limit = limit
+        self._entries: dict[tuple[str, str, str], Pieces | None] = {}
+
+    def get(self, session: Session, assets: Iterable[Asset], presentation: str) -> dict[str, Pieces | None]:
+        wanted = {a.id: a for a in assets}
+        found: dict[str, Pieces | None] = {}
+        missing: list[str] = []
+        for asset_id, asset in wanted.items():
+            key = (asset_id, asset.published_generation or "", presentation)
+            if key in self._entries:
+                found[asset_id] = self._entries[key]
+            else:
+                missing.append(asset_id)
+        if missing:
+            loaded = session.scalars(
+                select(Asset)
+                .where(Asset.id.in_(missing))
+                .options(selectinload(Asset.files), selectinload(Asset.renditions))
+            )
+            for asset in loaded:
+                pieces = asset_pieces(asset, presentation) if asset.status is AssetStatus.READY else None
+                if len(self._entries) >= self._limit:
+                    self._entries.clear()  # crude but bounded; refilled from the database
+                self._entries[(asset.id, asset.published_generation or "", presentation)] = pieces
+                found[asset.id] = pieces
+        return found
+
+
+# --- the content of a site's manifest ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Content:
+    """A manifest without its site part: `raw` is the document up to (not including) ',"site"'."""
+
+    raw: bytes
+    sha256: str
+    total_bytes: int
+    file_count: int
+    over_quota: bool
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.1f} GiB"
+
+
+def build_content(
+    session: Session, site: Site, *, on: date, pieces_cache: PiecesCache | None = None
+) -> Content:
+    """Choose the programmes a site keeps on a day and list their files (see the module's doc)."""
+    chosen = chosen_programmes(session, site, on=on)
+    presentation = site.device_profile.presentation
+    assets: dict[str, Asset] = {}
+    for programme, _ in chosen:
+        if programme.asset is not None:
+            assets[programme.asset.id] = programme.asset
+        for attachment in programme.attachment_rows:
+            assets[attachment.asset.id] = attachment.asset
+    cache = pieces_cache or PiecesCache()
+    main = cache.get(session, [a for a in assets.values() if a.kind is not AssetKind.DOCUMENT], presentation)
+    main |= cache.get(session, [a for a in assets.values() if a.kind is AssetKind.DOCUMENT], "document")
+
+    quota = site.quota_bytes
+    held: dict[str, Pieces] = {}  # asset id -> its pieces, each counted once (shared handouts)
+    used = pinned = 0
+    programmes: list[dict[str, Any]] = []
+    dropped: list[dict[str, Any]] = []
+    for rank, (programme, required) in enumerate(chosen, start=1):
+        own = main.get(programme.asset_id or "")
+        base = {"rank": rank, "required": required, "title": programme.title}
+        if own is None:
+            kind = programme.asset.kind.value if programme.asset is not None else "missing"
+            reason = (
+                f"no {presentation} rendition for this profile ({site.device_profile.value}): it is a {kind}"
+            )
+            dropped.append({**base, "programme_id": programme.id, "bytes": 0, "reason": reason})
+            continue
+        parts = {programme.asset_id or "": own}
+        for attachment in programme.attachment_rows:
+            handout = main.get(attachment.asset_id)
+            if handout is not None:
+                parts[attachment.asset_id] = handout
+        need = sum(p.size for asset_id, p in parts.items() if asset_id not in held)
+        total = sum(p.size for p in parts.values())
+        if not required and quota is not None and used + need > quota:
+            reason = f"over quota: needs {_mib(need)}, {_mib(max(0, quota - used))} of {_mib(quota)} left"
+            dropped.append({**base, "programme_id": programme.id, "bytes": total, "reason": reason})
+            continue
+        held.update(parts)
+        used += need
+        pinned += need if required else 0
+        programmes.append(
+            {
+                **base,
+                "id": programme.id,
+                "category": programme.category_code,
+                "duration_seconds": round(programme.duration_seconds, 3)
+                if programme.duration_seconds is not None
+                else None,
+                "asset_id": programme.asset_id,
+                "play": own.play,
+                "poster": own.poster,
+                "attachments": [p.play for a, p in parts.items() if a != programme.asset_id],
+                "bytes": total,
+            }
+        )
+    over_quota = quota is not None and pinned > quota
+    fragments = [held[a].fragment for a in sorted(held) if held[a].count]
+    raw = b"".join(
+        [
+            b'{"bytes":%d,"device_profile":' % used,
+            canonical(site.device_profile.value),
+            b',"dropped":',
+            canonical(dropped),
+            b',"files":[',
+            b",".join(fragments),
+            b'],"format":%d,"over_quota":' % FORMAT,
+            canonical(over_quota),
+            b',"pinned_bytes":%d,"programmes":' % pinned,
+            canonical(programmes),
+            b',"quota_bytes":',
+            canonical(quota),
+        ]
+    )
+    return Content(
+        raw=raw,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        total_bytes=used,
+        file_count=sum(held[a].count for a in held),
+        over_quota=over_quota,
+    )
+
+
+def site_head(site: Site, version: int) -> bytes:
+    """The end of a site's document: its identity and version."""
+    return (
+        b',"site":'
+        + canonical({"code": site.code, "id": site.id, "name": site.name})
+        + b',"version":%d}' % version
+    )
+
+
+def build_document(session: Session, site: Site, *, on: date, version: int = 1) -> bytes:
+    """A site's whole manifest, uncached (tests, benchmarks; the service caches and versions it)."""
+    return build_content(session, site, on=on).raw + site_head(site, version)
+
+
+# --- deltas -----------------------------------------------------------------------------------
+
+
+def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """What turns manifest `old` into `new`: every scalar of `new`, and per collection the entries
+    added or changed and the keys removed. Its size follows the change, not the catalog."""
+    delta = {k: v for k, v in new.items() if k not in COLLECTIONS}
+    delta["since"] = old["version"]
+    for name, key in COLLECTIONS.items():
+        before = {e[key]: e for e in old[name]}
+        after = {e[key]: e for e in new[name]}
+        delta[name] = {
+            "added": sorted((e for k, e in after.items() if before.get(k) != e), key=_ORDER[name]),
+            "removed": sorted(k for k in before if k not in after),
+        }
+    return delta
+
+
+def apply_delta(old: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The manifest that `delta` (from old's version) leads to. What a site agent does."""
+    if delta["since"] != old["version"] or delta["site"]["id"] != old["site"]["id"]:
+        raise ValueError(
+            f"This delta goes from version {delta['since']} of site {delta['site']['id']}, "
+            f"not from version {old['version']} of site {old['site']['id']}: fetch the full manifest."
+        )
+    new = {k: v for k, v in delta.items() if k not in COLLECTIONS and k != "since"}
+    for name, key in COLLECTIONS.items():
+        entries = {e[key]: e for e in old[name]}
+        for k in delta[name]["removed"]:
+            entries.pop(k, None)
+        for e in delta[name]["added"]:
+            entries[e[key]] = e
+        new[name] = sorted(entries.values(), key=_ORDER[name])
+    return new
+
+
+# --- signatures and stitched gzip -------------------------------------------------------------
+
+
+def manifest_key(secret: bytes) -> Ed25519PrivateKey:
+    """The Ed25519 key manifests are signed with, derived from the server secret (so that every API
+    process signs alike, and the same state gives the same signature)."""
+    seed = hmac.new(secret, b"mediasrv manifest signing key v1", hashlib.sha256).digest()
+    return Ed25519PrivateKey.from_private_bytes(seed)
+
+
+def public_key_b64(key: Ed25519PrivateKey) -> str:
+    return base64.b64encode(key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+
+def sign(key: Ed25519PrivateKey, sha256_hex: str) -> str:
+    """Signature over SIGNATURE_CONTEXT + the hex SHA-256 of the exact uncompressed body."""
+    return base64.b64encode(key.sign(SIGNATURE_CONTEXT + sha256_hex.encode())).decode()
+
+
+# A gzip member is a header, one deflate stream and a trailer (CRC-32, length). Deflate blocks ended
+# with a sync flush end on a byte boundary, so independently compressed pieces concatenate into one
+# stream; an empty final block closes it (what pigz does).
+GZIP_HEADER = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff"  # no name, mtime 0: deterministic
+_FINAL_BLOCK = b"\x03\x00"
+
+
+def deflate_piece(data: bytes, level: int = 6) -> bytes:
+    compressor = zlib.compressobj(level, zlib.DEFLATED, -15)
+    return compressor.compress(data) + compressor.flush(zlib.Z_SYNC_FLUSH)
+
+
+def gzip_parts(pieces: Sequence[bytes], *, crc32: int, size: int) -> list[bytes]:
+    """A gzip member from raw-deflate pieces (see deflate_piece) of a body with this CRC and size."""
+    return [
+        GZIP_HEADER,
+        *pieces,
+        _FINAL_BLOCK,
+        (crc32 & 0xFFFFFFFF).to_bytes(4, "little"),
+        (size & 0xFFFFFFFF).to_bytes(4, "little"),
+    ]
+
+
+def inflate_piece(data: bytes) -> bytes:
+    return zlib.decompressobj(-15).decompress(data)

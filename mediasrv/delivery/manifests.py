@@ -1,0 +1,327 @@
+"""Per-site manifest versions: built once per change, kept precompressed, polled from memory.
+
+Freshness costs one number: the manifest epoch (bumped by every change that can alter a manifest) is
+read at most once per `check_seconds` by each process. A site whose manifest was checked at the
+current epoch today is answered from memory, 304 or body, without a query. Otherwise the site's
+content is built (shared by every site with the same profile, quota and study lists at this epoch),
+and a new version is written only when the document differs.
+
+A body is never compressed per request: the content is stored raw-deflated once, each version's
+small head is deflated once, and a response is the two stitched into one gzip member (see
+manifest.gzip_parts). SHA-256 and CRC-32 of a document are the content's, continued over the head.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import zlib
+from collections import OrderedDict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mediasrv import epochs
+from mediasrv.catalog.models import StudyKind
+from mediasrv.catalog.service import lists_in_force, region_matches
+from mediasrv.db import Database
+from mediasrv.delivery import manifest
+from mediasrv.delivery.models import ManifestContent, Site, SiteManifest, SiteManifestState
+from mediasrv.errors import MediaError, NotFound
+
+K = TypeVar("K")
+V = TypeVar("V")
+KEEP_VERSIONS = 50  # per site; a ?since= older than that gets the full manifest
+
+
+class LRU(Generic[K, V]):
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._items: OrderedDict[K, V] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self._lock:
+            value = self._items.get(key)
+            if value is not None:
+                self._items.move_to_end(key)
+            return value
+
+    def put(self, key: K, value: V) -> None:
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            while len(self._items) > self._limit:
+                self._items.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+@dataclass(frozen=True)
+class StoredContent:
+    """A content in memory: its deflated bytes, and SHA-256 and CRC-32 states to continue."""
+
+    deflated: bytes
+    raw_size: int
+    sha: Any  # hashlib object over the raw bytes, copied to continue over a head
+    crc32: int
+
+    @classmethod
+    def of_raw(cls, raw: bytes, deflated: bytes | None = None) -> StoredContent:
+        return cls(
+            deflated=deflated if deflated is not None else manifest.deflate_piece(raw),
+            raw_size=len(raw),
+            sha=hashlib.sha256(raw),
+            crc32=zlib.crc32(raw),
+        )
+
+
+@dataclass(frozen=True)
+class Current:
+    """What answering a poll for one site's manifest needs, all in memory."""
+
+    site_id: int
+    version: int
+    epoch: int
+    built_on: date
+    content_sha256: str
+    head: bytes
+    head_deflated: bytes
+    sha256: str
+    crc32: int
+    size: int
+    signature: str
+    total_bytes: int
+    file_count: int
+    over_quota: bool
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}-{self.sha256[:20]}"'
+
+
+@dataclass(frozen=True)
+class Body:
+    """A response body: gzip parts (or plain bytes), its SHA-256 signature, and what it is."""
+
+    parts: list[bytes]
+    gzip: bool
+    signature: str
+    version: int
+    etag: str
+    kind: str  # "full" or "delta"
+
+
+class ManifestService:
+    def __init__(self, db: Database, secret: bytes, watch: epochs.EpochWatch) -> None:
+        self.db = db
+        self.key = manifest.manifest_key(secret)
+        self.public_key = manifest.public_key_b64(self.key)
+        self._watch = watch
+        self._sites: dict[int, Current] = {}
+        self._contents: LRU[str, StoredContent] = LRU(64)
+        # class key -> (content sha, (bytes, file count, over quota))
+        self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
+        self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
+        self._pieces = manifest.PiecesCache()
+        self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
+        self._parsed: LRU[str, dict[str, Any]] = LRU(8)  # content sha -> parsed content
+        self._build_lock = threading.Lock()
+
+    # --- the poll path ------------------------------------------------------------------------
+
+    def cached(self, site_id: int, on: date) -> Current | None:
+        """The site's current manifest when memory knows it is current (at most one small query a
+        second, for the epoch); None when it must be built or checked."""
+        current = self._sites.get(site_id)
+        if current is None or current.built_on != on or current.epoch != self._watch.get(epochs.MANIFESTS):
+            return None
+        return current
+
+    def current(self, site_id: int, on: date) -> Current:
+        """The site's current manifest, built (or brought up to date) when needed. Blocking."""
+        epoch = self._watch.get(epochs.MANIFESTS)
+        current = self._sites.get(site_id)
+        if current is not None and current.epoch == epoch and current.built_on == on:
+            return current
+        with self._build_lock:  # one build at a time per process: later ones find it done
+            current = self._sites.get(site_id)
+            if current is not None and current.epoch == epoch and current.built_on == on:
+                return current
+            for _ in range(3):
+                try:
+                    current = self._refresh(site_id, on)
+                except IntegrityError:  # another process wrote the same version first: read it
+                    continue
+                self._sites[site_id] = current
+                return current
+        raise MediaError("The manifest changed while it was being built: try again.", status_code=503)
+
+    def body(self, current: Current, *, gzip: bool) -> Body:
+        content = self._content(current.content_sha256)
+        if gzip:
+            parts = manifest.gzip_parts(
+                [content.deflated, current.head_deflated], crc32=current.crc32, size=current.size
+            )
+        else:
+            parts = [manifest.inflate_piece(content.deflated), current.head]
+        return Body(parts, gzip, current.signature, current.version, current.etag, "full")
+
+    def delta(self, current: Current, since: int, *, gzip: bool) -> Body:
+        """From version `since` to `current`; the full manifest when `since` is unknown or too old."""
+        cache_key = (current.site_id, since, current.version, gzip)
+        cached = self._deltas.get(cache_key)
+        if cached is not None:
+            return cached
+        with self.db.session_scope() as session:
+            old = session.get(SiteManifest, (current.site_id, since))
+            old_head = old.head if old is not None else None
+            old_sha = old.content_sha256 if old is not None else None
+        if old_head is None or old_sha is None or since > current.version:
+            return self.body(current, gzip=gzip)
+        before = self._document(old_sha, old_head.encode())
+        after = self._document(current.content_sha256, current.head)
+        raw = manifest.canonical(manifest.diff(before, after))
+        sha = hashlib.sha256(raw).hexdigest()
+        parts = manifest.gzip_parts([manifest.deflate_piece(raw)], crc32=zlib.crc32(raw), size=len(raw))
+        result = Body(
+            parts if gzip else [raw],
+            gzip,
+            manifest.sign(self.key, sha),
+            current.version,
+            current.etag,
+            "delta",
+        )
+        self._deltas.put(cache_key, result)
+        return result
+
+    # --- building -----------------------------------------------------------------------------
+
+    def _class_key(self, session: Session, site: Site, epoch: int, on: date) -> tuple[Any, ...]:
+        """What a site's content depends on besides the catalog at `epoch`: sites alike share it."""
+        in_force = self._study_lists.get((epoch, on))
+        if in_force is None:
+            in_force = [
+                (study_list.id, tuple(study_list.regions))
+                for kind in (StudyKind.REQUIRED, StudyKind.OPTIONAL)
+                for study_list in lists_in_force(session, kind=kind, on=on)
+            ]
+            self._study_lists.put((epoch, on), in_force)
+        lists = tuple(i for i, regions in in_force if region_matches(site.region, regions))
+        return (epoch, on, site.device_profile, site.quota_bytes, lists)
+
+    def _refresh(self, site_id: int, on: date) -> Current:
+        with self.db.session_scope() as session:
+            # Read first: a change committed after this read bumps it again, so nothing is missed.
+            epoch = epochs.read(session).get(epochs.MANIFESTS, 0)
+            site = session.get(Site, site_id)
+            if site is None:
+                raise NotFound(f"No site with id {site_id}.")
+            key = self._class_key(session, site, epoch, on)
+            known = self._classes.get(key)
+            stored = self._contents.get(known[0]) if known is not None else None
+            if known is not None and stored is not None:
+                sha, summary = known
+            else:
+                content = manifest.build_content(session, site, on=on, pieces_cache=self._pieces)
+                sha = content.sha256
+                stored = self._contents.get(sha)
+                if stored is None:
+                    saved = session.get(ManifestContent, sha)
+                    stored = StoredContent.of_raw(content.raw, saved.deflated if saved is not None else None)
+                    if saved is None:
+                        session.add(
+                            ManifestContent(sha256=sha, deflated=stored.deflated, raw_size=stored.raw_size)
+                        )
+                    self._contents.put(sha, stored)
+                summary = (content.total_bytes, content.file_count, content.over_quota)
+                self._classes.put(key, (sha, summary))
+            state = session.get(SiteManifestState, site_id)
+            latest = session.get(SiteManifest, (site_id, state.version)) if state is not None else None
+            if (
+                latest is not None
+                and latest.content_sha256 == sha
+                and latest.head == manifest.site_head(site, latest.version).decode()
+            ):
+                assert state is not None
+                state.epoch, state.built_on = epoch, on
+                return self._current_of(latest, epoch, on)
+            version = (state.version if state is not None else 0) + 1
+            head = manifest.site_head(site, version)
+            digest = stored.sha.copy()
+            digest.update(head)
+            sha256 = digest.hexdigest()
+            row = SiteManifest(
+                site_id=site_id,
+                version=version,
+                content_sha256=sha,
+                head=head.decode(),
+                sha256=sha256,
+                crc32=zlib.crc32(head, stored.crc32),
+                size=stored.raw_size + len(head),
+                signature=manifest.sign(self.key, sha256),
+                total_bytes=summary[0],
+                file_count=summary[1],
+                over_quota=summary[2],
+            )
+            session.add(row)
+            if state is None:
+                session.add(SiteManifestState(site_id=site_id, version=version, epoch=epoch, built_on=on))
+            else:
+                state.version, state.epoch, state.built_on = version, epoch, on
+            session.execute(
+                delete(SiteManifest).where(
+                    SiteManifest.site_id == site_id, SiteManifest.version <= version - KEEP_VERSIONS
+                )
+            )
+            session.flush()
+            return self._current_of(row, epoch, on)
+
+    def _current_of(self, row: SiteManifest, epoch: int, on: date) -> Current:
+        head = row.head.encode()
+        return Current(
+            site_id=row.site_id,
+            version=row.version,
+            epoch=epoch,
+            built_on=on,
+            content_sha256=row.content_sha256,
+            head=head,
+            head_deflated=manifest.deflate_piece(head),
+            sha256=row.sha256,
+            crc32=row.crc32,
+            size=row.size,
+            signature=row.signature,
+            total_bytes=row.total_bytes,
+            file_count=row.file_count,
+            over_quota=row.over_quota,
+        )
+
+    def _content(self, sha: str) -> StoredContent:
+        stored = self._contents.get(sha)
+        if stored is None:
+            with self.db.session_scope() as session:
+                row = session.get(ManifestContent, sha)
+                if row is None:
+                    raise NotFound("That manifest content is gone: ask for the manifest again.")
+                deflated = row.deflated
+            stored = StoredContent.of_raw(manifest.inflate_piece(deflated), deflated)
+            self._contents.put(sha, stored)
+        return stored
+
+    def _parse(self, sha: str) -> dict[str, Any]:
+        parsed = self._parsed.get(sha)
+        if parsed is None:
+            raw = manifest.inflate_piece(self._content(sha).deflated)
+            parsed = json.loads(raw + b"}")
+            self._parsed.put(sha, parsed)
+        return parsed
+
+    def _document(self, sha: str, head: bytes) -> dict[str, Any]:
+        return {**self._parse(sha), **json.loads(b"{" + head[1:])}

@@ -1,0 +1,296 @@
+"""Per-site caching manifests: contents per profile and quota, verification, versions, deltas."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import date
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mediasrv import epochs
+from mediasrv.accounts.models import Role
+from mediasrv.db import Database
+from mediasrv.delivery.manifest import SIGNATURE_CONTEXT, apply_delta, canonical, diff
+from mediasrv.delivery.manifests import ManifestService
+from mediasrv.delivery.models import SiteManifest
+from tests.fixtures import ReadyAsset, make_token, publish_programme
+
+
+def _site(
+    client: TestClient, db: Database, admin: dict[str, str], code: str, profile: str
+) -> tuple[int, dict[str, str]]:
+    headers = make_token(db, Role.SITE, code)
+    site = next(s for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == code)
+    r = client.patch(f"/api/v1/sites/{site['id']}", headers=admin, json={"device_profile": profile})
+    assert r.status_code == 200, r.text
+    return site["id"], headers
+
+
+def _verified(client: TestClient, body: bytes, signature: str) -> dict[str, Any]:
+    """Check the body as a site agent does: Ed25519 over the SHA-256 of the exact bytes."""
+    key = client.get("/api/v1/sites/manifest-key").json()["public_key"]
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key))
+    public.verify(base64.b64decode(signature), SIGNATURE_CONTEXT + hashlib.sha256(body).hexdigest().encode())
+    doc: dict[str, Any] = json.loads(body)
+    assert canonical(doc) == body  # one encoding: anyone can reproduce the bytes
+    return doc
+
+
+def _manifest(client: TestClient, site: int, headers: dict[str, str], **params: Any) -> dict[str, Any]:
+    r = client.get(
+        f"/api/v1/sites/{site}/manifest", headers={**headers, "Accept-Encoding": "gzip"}, params=params
+    )
+    assert r.status_code == 200, r.text
+    assert r.headers["content-encoding"] == "gzip" and r.headers["x-manifest-kind"] == (
+        "delta" if params else "full"
+    )
+    doc = _verified(client, r.content, r.headers["x-manifest-signature"])
+    assert r.headers["x-manifest-version"] == str(doc["version"])
+    return doc
+
+
+def _required_list(client: TestClient, admin: dict[str, str], ids: list[str]) -> int:
+    today = date.today().isoformat()
+    sl = client.post(
+        "/api/v1/study-lists",
+        headers=admin,
+        json={"title": "本月必学", "starts_on": today, "ends_on": today, "programme_ids": ids},
+    ).json()
+    assert client.post(f"/api/v1/study-lists/{sl['id']}/publish", headers=admin).status_code == 200
+    return int(sl["id"])
+
+
+def test_manifest_lists_every_file_of_the_profile_verifiably(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    film, handout = ready_asset(producer, "video"), ready_asset(producer, "pdf")
+    pid = publish_programme(client, producer, admin, film, title="乡村振兴战略", attachment_ids=[handout])
+    box, box_h = _site(client, db, admin, "box", "iptv")
+    phone, phone_h = _site(client, db, admin, "phone", "mobile")
+    old, old_h = _site(client, db, admin, "old-box", "iptv-legacy")
+
+    doc = _manifest(client, box, box_h)
+    assert doc["site"] == {"code": "box", "id": box, "name": "box"} and doc["version"] == 1
+    assert doc["device_profile"] == "iptv" and doc["format"] == 1 and doc["dropped"] == []
+    [programme] = doc["programmes"]
+    assert programme["id"] == pid and programme["title"] == "乡村振兴战略" and not programme["required"]
+    assert programme["play"] == f"{film}/iptv.m3u8"
+    assert programme["attachments"] == [f"{handout}/document.pdf"]
+    paths = [f["path"] for f in doc["files"]]
+    assert paths == sorted(paths) and len(set(paths)) == len(paths)
+    assert programme["poster"] in paths and programme["play"] in paths and f"{handout}/document.pdf" in paths
+    assert any(p.endswith(".ts") for p in paths) and doc["bytes"] == sum(f["size"] for f in doc["files"])
+    for f in doc["files"]:  # every URL serves exactly the bytes the manifest promises
+        got = client.get(f["url"], headers=box_h)
+        assert got.status_code == 200, f["url"]
+        assert len(got.content) == f["size"] and hashlib.sha256(got.content).hexdigest() == f["sha256"]
+        assert f["url"] == "/hls/" + f["path"]
+
+    # The rendition follows the device: no file of another profile's renditions.
+    mobile = _manifest(client, phone, phone_h)
+    legacy = _manifest(client, old, old_h)
+    assert mobile["programmes"][0]["play"] == f"{film}/master.m3u8"
+    assert legacy["programmes"][0]["play"] == f"{film}/iptv-sd.m3u8"
+    segments = [
+        {p["path"].rsplit("/", 2)[-2] for p in d["files"] if p["path"].endswith(".ts")}
+        for d in (doc, mobile, legacy)
+    ]
+    assert segments[0].isdisjoint(segments[1]) and segments[0].isdisjoint(segments[2])
+
+    # Deterministic: the same state gives the same bytes, in this process and in a fresh one.
+    again = client.get(f"/api/v1/sites/{box}/manifest", headers=box_h)
+    assert again.content == canonical(doc) and again.headers["x-manifest-version"] == "1"
+    fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
+    current = fresh.current(box, date.today())
+    assert current.version == 1 and b"".join(fresh.body(current, gzip=False).parts) == again.content
+
+
+def test_quota_pins_required_programmes_and_drops_optional_ones_with_reasons(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    a, b, c = (
+        publish_programme(client, producer, admin, ready_asset(producer, "video"), title=t)
+        for t in ("必学一", "选学二", "选学三")
+    )
+    _required_list(client, admin, [a])
+    site, headers = _site(client, db, admin, "village", "iptv")
+    full = _manifest(client, site, headers)
+    assert [(p["id"], p["rank"], p["required"]) for p in full["programmes"]] == [
+        (a, 1, True),
+        (c, 2, False),
+        (b, 3, False),
+    ]
+    size = {p["id"]: p["bytes"] for p in full["programmes"]}
+    assert full["pinned_bytes"] == size[a] and full["bytes"] == sum(size.values())
+
+    def with_quota(quota: int) -> dict[str, Any]:
+        assert (
+            client.patch(f"/api/v1/sites/{site}", headers=admin, json={"quota_bytes": quota}).status_code
+            == 200
+        )
+        return _manifest(client, site, headers)
+
+    fits_c = with_quota(size[a] + size[c])
+    assert [p["id"] for p in fits_c["programmes"]] == [a, c] and fits_c["quota_bytes"] == size[a] + size[c]
+    [dropped] = fits_c["dropped"]
+    assert (
+        dropped["programme_id"] == b and dropped["rank"] == 3 and dropped["reason"].startswith("over quota")
+    )
+    assert not fits_c["over_quota"] and fits_c["bytes"] <= fits_c["quota_bytes"]
+    tiny = with_quota(1)  # required study is never dropped: the site is told it is over quota
+    assert [p["id"] for p in tiny["programmes"]] == [a] and tiny["over_quota"]
+    assert [d["programme_id"] for d in tiny["dropped"]] == [c, b]
+    assert tiny["version"] == 3 and fits_c["version"] == 2
+
+
+def test_polls_deltas_and_versions(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    first = publish_programme(client, producer, admin, ready_asset(producer, "video"), title="第一课")
+    site, headers = _site(client, db, admin, "village", "iptv")
+    url = f"/api/v1/sites/{site}/manifest"
+    docs = [_manifest(client, site, headers)]
+    etag = client.get(url, headers=headers).headers["etag"]
+    assert client.get(url, headers={**headers, "If-None-Match": etag}).status_code == 304
+    # A change that touches nothing this site holds does not make a new version.
+    r = client.post("/api/v1/programmes", headers=producer, json={"title": "草稿", "category": "health"})
+    assert r.status_code == 201
+    assert client.get(url, headers={**headers, "If-None-Match": etag}).status_code == 304
+
+    second = publish_programme(client, producer, admin, ready_asset(producer, "video"), title="第二课")
+    docs.append(_manifest(client, site, headers))
+    list_id = _required_list(client, admin, [second])
+    docs.append(_manifest(client, site, headers))
+    assert (
+        client.post(
+            f"/api/v1/programmes/{first}/withdraw", headers=admin, json={"reason": "过时"}
+        ).status_code
+        == 200
+    )
+    docs.append(_manifest(client, site, headers))
+    assert client.post(f"/api/v1/study-lists/{list_id}/archive", headers=admin).status_code == 200
+    current = _manifest(client, site, headers)
+    assert [d["version"] for d in docs] == [1, 2, 3, 4] and current["version"] == 5
+    assert client.get(url, headers={**headers, "If-None-Match": etag}).status_code == 200
+
+    for old in docs:  # from any older version, the delta leads to the current manifest
+        delta = _manifest(client, site, headers, since=old["version"])
+        assert delta["since"] == old["version"] and apply_delta(old, delta) == current
+    newest = docs[-1]
+    delta = client.get(url, headers=headers, params={"since": newest["version"]})
+    assert len(delta.content) < len(canonical(current)) / 2  # the change, not the catalog
+    same = _manifest(client, site, headers, since=current["version"])
+    assert all(same[c] == {"added": [], "removed": []} for c in ("files", "programmes", "dropped"))
+    unknown = client.get(url, headers=headers, params={"since": 999})
+    assert unknown.headers["x-manifest-kind"] == "full" and json.loads(unknown.content) == current
+    with db.session_scope() as s:  # versions are written once per change, not once per poll
+        assert s.query(SiteManifest).filter_by(site_id=site).count() == 5
+
+
+def test_withdrawal_removes_a_programme_from_every_manifest(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    film = ready_asset(producer, "video")
+    pid = publish_programme(client, producer, admin, film, title="将撤下的节目")
+    sites = [
+        _site(client, db, admin, code, profile)
+        for code, profile in (("a", "iptv"), ("b", "mobile"), ("c", "pc"))
+    ]
+    before = [_manifest(client, s, h) for s, h in sites]
+    assert all(any(f["path"].startswith(film) for f in d["files"]) for d in before)
+    assert (
+        client.post(
+            f"/api/v1/programmes/{pid}/withdraw", headers=admin, json={"reason": "内容有误"}
+        ).status_code
+        == 200
+    )
+    for (s, h), old in zip(sites, before, strict=True):
+        delta = _manifest(client, s, h, since=old["version"])
+        assert delta["programmes"]["removed"] == [pid]
+        assert delta["files"]["removed"] == [f["path"] for f in old["files"]]
+        assert apply_delta(old, delta)["files"] == [] == _manifest(client, s, h)["files"]
+
+
+def test_a_site_reads_only_its_own_manifest(
+    client: TestClient, db: Database, admin: dict[str, str], producer: dict[str, str]
+) -> None:
+    mine, mine_h = _site(client, db, admin, "mine", "iptv")
+    other, _ = _site(client, db, admin, "other", "iptv")
+    assert client.get(f"/api/v1/sites/{mine}/manifest", headers=mine_h).status_code == 200
+    refused = client.get(f"/api/v1/sites/{other}/manifest", headers=mine_h)
+    assert refused.status_code == 403 and "only its own" in refused.json()["message"]
+    assert client.get(f"/api/v1/sites/{other}/manifest", headers=producer).status_code == 403
+    assert client.get(f"/api/v1/sites/{other}/manifest", headers=admin).status_code == 200
+    assert client.get(f"/api/v1/sites/{other}/manifest").status_code == 401
+    assert client.get("/api/v1/sites/99999/manifest", headers=admin).status_code == 404
+    bad = client.get(f"/api/v1/sites/{mine}/manifest", headers=mine_h, params={"since": -1})
+    assert bad.status_code == 422 and "since" in bad.json()["message"]
+
+
+# --- the delta algebra, for any manifests -----------------------------------------------------
+
+_names = st.text("abcdef", min_size=1, max_size=3)
+_file = st.fixed_dictionaries(
+    {"size": st.integers(0, 10**12), "sha256": st.sampled_from(["0" * 64, "f" * 64])}
+)
+
+
+@st.composite
+def _manifests(draw: st.DrawFn, version: int) -> dict[str, Any]:
+    files = draw(st.dictionaries(_names, _file, max_size=8))
+    ids = draw(st.lists(_names, unique=True, max_size=6))
+    ranks = draw(st.permutations(range(1, len(ids) + 1)))
+    kept = draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids)))
+    entries = [
+        {
+            "id": i,
+            "rank": r,
+            "title": draw(st.sampled_from(["党课", "政策", "健康"])),
+            "required": draw(st.booleans()),
+        }
+        for i, r in zip(ids, ranks, strict=True)
+    ]
+    return {
+        "bytes": draw(st.integers(0, 10**12)),
+        "device_profile": draw(st.sampled_from(["iptv", "mobile"])),
+        "dropped": sorted(
+            (
+                {"programme_id": e["id"], "rank": e["rank"], "reason": "over quota"}
+                for e, k in zip(entries, kept, strict=True)
+                if not k
+            ),
+            key=lambda e: e["rank"],
+        ),
+        "files": [{"path": p, **f, "url": "/hls/" + p} for p, f in sorted(files.items())],
+        "format": 1,
+        "over_quota": draw(st.booleans()),
+        "programmes": sorted((e for e, k in zip(entries, kept, strict=True) if k), key=lambda e: e["rank"]),
+        "quota_bytes": draw(st.none() | st.integers(1, 10**12)),
+        "site": {"code": "s", "id": 7, "name": "西塘村"},
+        "version": version,
+    }
+
+
+@st.composite
+def _histories(draw: st.DrawFn) -> list[dict[str, Any]]:
+    return [draw(_manifests(v)) for v in range(1, draw(st.integers(2, 6)) + 1)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(_histories())
+def test_applying_the_delta_from_any_older_version_gives_the_current_manifest(
+    history: list[dict[str, Any]],
+) -> None:
+    current = history[-1]
+    for old in history:
+        wire = json.loads(canonical(diff(old, current)))  # as a site receives it
+        assert apply_delta(old, wire) == current
+    with pytest.raises(ValueError, match="fetch the full manifest"):
+        apply_delta(history[0], diff(history[1], current))
