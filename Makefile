@@ -22,12 +22,16 @@ typecheck: $(STAMP)
 	$(BIN)/mypy mediasrv workers
 
 bench: system $(STAMP)
+	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+		echo "installing wrk and nginx-light with apt-get"; $(SUDO) apt-get update -qq && $(APT) wrk nginx-light; fi
 	$(BIN)/python bench/transcode.py
+	$(BIN)/python bench/sites.py
 
-# System packages: ffmpeg/ffprobe, and venv support when Debian's python lacks it.
+# System packages: ffmpeg/ffprobe, curl (a site's HTTP client in the tests), and venv support when
+# Debian's python lacks it.
 system:
-	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null; then \
-		echo "installing ffmpeg with apt-get"; $(SUDO) apt-get update -qq && $(APT) ffmpeg; fi
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v curl >/dev/null; then \
+		echo "installing ffmpeg and curl with apt-get"; $(SUDO) apt-get update -qq && $(APT) ffmpeg curl; fi
 	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 		echo "installing python3-venv with apt-get"; $(SUDO) apt-get update -qq && $(APT) python3-venv python3-dev; fi
 

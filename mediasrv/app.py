@@ -22,9 +22,10 @@ from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.fleet_router import router as fleet_router
-from mediasrv.delivery.manifests import ManifestService
+from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.router import hls, signed_hls, sites_router
 from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests
+from mediasrv.http import Rendered
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.storage import open_store
@@ -53,6 +54,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.epochs = epochs.EpochWatch(db)
         app.state.callers = CallerCache(app.state.epochs)
         app.state.manifests = ManifestService(db, app.state.signing_key, app.state.epochs)
+        app.state.channel_lists = LRU[tuple[Any, ...], Rendered](5_000)  # compressed M3U8 per site
         app.state.search = SearchIndex(settings.index_dir)
         app.state.search.ensure()
         yield

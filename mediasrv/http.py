@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import re
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import Request, Response
@@ -89,17 +90,36 @@ def object_response(
     )
 
 
+@dataclass(frozen=True)
+class Rendered:
+    """A text body made once: its ETag and its gzip form, answered many times without work."""
+
+    gzipped: bytes
+    etag: str
+    media_type: str
+
+    @classmethod
+    def of(cls, text: str, *, media_type: str = PLAYLIST_TYPE) -> Rendered:
+        body = text.encode("utf-8")
+        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        return cls(gzip.compress(body, compresslevel=6, mtime=0), etag, media_type)
+
+    def response(self, request: Request, *, cache_control: str) -> Response:
+        """304 on a matching If-None-Match; gzip when the client accepts it (nearly all do)."""
+        headers = {"ETag": self.etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
+        if not_modified(request, self.etag):
+            return Response(status_code=304, headers=headers)
+        body = self.gzipped
+        if "gzip" in request.headers.get("accept-encoding", ""):
+            headers["Content-Encoding"] = "gzip"
+        else:
+            body = gzip.decompress(body)
+        if request.method == "HEAD":
+            headers["Content-Length"] = str(len(body))
+            return Response(status_code=200, headers=headers, media_type=self.media_type)
+        return Response(body, headers=headers, media_type=self.media_type)
+
+
 def playlist_response(request: Request, text: str, *, cache_control: str) -> Response:
     """A playlist with a content ETag, 304 on a match, gzip when the client accepts it."""
-    body = text.encode("utf-8")
-    etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    headers = {"ETag": etag, "Cache-Control": cache_control, "Vary": "Accept-Encoding"}
-    if not_modified(request, etag):
-        return Response(status_code=304, headers=headers)
-    if "gzip" in request.headers.get("accept-encoding", ""):
-        body = gzip.compress(body, compresslevel=6, mtime=0)
-        headers["Content-Encoding"] = "gzip"
-    if request.method == "HEAD":
-        headers["Content-Length"] = str(len(body))
-        return Response(status_code=200, headers=headers, media_type=PLAYLIST_TYPE)
-    return Response(body, headers=headers, media_type=PLAYLIST_TYPE)
+    return Rendered.of(text).response(request, cache_control=cache_control)

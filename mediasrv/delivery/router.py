@@ -17,16 +17,24 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
+from mediasrv import epochs
 from mediasrv.auth import AdminDep, Caller, Role, allow, public, signed_playback
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.manifest import DOCUMENT_FILE
-from mediasrv.delivery.manifests import ManifestService
+from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.models import DeviceProfile, Site
 from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import MediaError, NotFound, ObjectNotFound, error_responses
-from mediasrv.http import IMMUTABLE, PLAYLIST_TYPE, not_modified, object_response, playlist_response
+from mediasrv.http import (
+    IMMUTABLE,
+    PLAYLIST_TYPE,
+    Rendered,
+    not_modified,
+    object_response,
+    playlist_response,
+)
 from mediasrv.params import RowId
 
 MASTER_CACHE = "private, max-age=10"
@@ -259,19 +267,34 @@ def site_playlist(
     response_class=Response,
     responses={200: {"content": {PLAYLIST_TYPE: {"schema": {"type": "string"}}}}},
 )
-def site_channel_list(
+async def site_channel_list(
     site_id: RowId,
     request: Request,
     caller: SiteReader,
-    session: SessionDep,
-    settings: SettingsDep,
     on: Annotated[date | None, Query(description="default: today")] = None,
 ) -> Response:
-    """The same as an M3U8 channel list that an IPTV box or VLC opens (gzip, ETag)."""
-    site, entries, _ = _playlist(request, caller, session, settings, site_id, on)
-    return playlist_response(
-        request, playlist.m3u8_channel_list(site, entries), cache_control="private, max-age=60"
-    )
+    """The same as an M3U8 channel list that an IPTV box or VLC opens (gzip, ETag). Made once per
+    catalog change and hour (links expire on the hour) and kept compressed: boxes poll it."""
+    if caller.site_id is not None and caller.site_id != site_id:
+        await run_in_threadpool(_site_for, request, site_id, caller)
+    state = request.app.state
+    settings: Settings = state.settings
+    day = on or date.today()
+    expires = playlist.signed_expiry(settings.signed_url_seconds)
+    # The epoch is read before building: a change committed meanwhile gets a key of its own.
+    key = (site_id, state.epochs.get(epochs.MANIFESTS), day, expires, str(request.base_url))
+    cache: LRU[tuple[Any, ...], Rendered] = state.channel_lists
+    rendered = cache.get(key)
+    if rendered is None:
+        rendered = await run_in_threadpool(_channel_list, request, caller, settings, site_id, day)
+        cache.put(key, rendered)
+    return rendered.response(request, cache_control="private, max-age=60")
+
+
+def _channel_list(request: Request, caller: Caller, settings: Settings, site_id: int, day: date) -> Rendered:
+    with request.app.state.db.session_scope() as session:
+        site, entries, _ = _playlist(request, caller, session, settings, site_id, day)
+        return Rendered.of(playlist.m3u8_channel_list(site, entries))
 
 
 # --- caching manifests ------------------------------------------------------------------------

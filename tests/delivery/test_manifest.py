@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import json
+import zlib
 from datetime import date
 from typing import Any
 
@@ -17,7 +19,14 @@ from hypothesis import strategies as st
 from mediasrv import epochs
 from mediasrv.accounts.models import Role
 from mediasrv.db import Database
-from mediasrv.delivery.manifest import SIGNATURE_CONTEXT, apply_delta, canonical, diff
+from mediasrv.delivery.manifest import (
+    SIGNATURE_CONTEXT,
+    apply_delta,
+    canonical,
+    deflate_piece,
+    diff,
+    gzip_parts,
+)
 from mediasrv.delivery.manifests import ManifestService
 from mediasrv.delivery.models import SiteManifest
 from tests.fixtures import ReadyAsset, make_token, publish_programme
@@ -294,3 +303,15 @@ def test_applying_the_delta_from_any_older_version_gives_the_current_manifest(
         assert apply_delta(old, wire) == current
     with pytest.raises(ValueError, match="fetch the full manifest"):
         apply_delta(history[0], diff(history[1], current))
+
+
+def test_stitched_gzip_is_one_ordinary_gzip_member() -> None:
+    content, head = "党员教育".encode() * 5000, b',"site":{"id":1},"version":2}'
+    whole = content + head
+    data = b"".join(
+        gzip_parts([deflate_piece(content), deflate_piece(head)], crc32=zlib.crc32(whole), size=len(whole))
+    )
+    assert gzip.decompress(data) == whole
+    stream = zlib.decompressobj(16 + zlib.MAX_WBITS)  # what HTTP clients use
+    assert stream.decompress(data) == whole and stream.eof and not stream.unused_data
+    assert len(data) < len(whole) / 10
