@@ -15,7 +15,14 @@ TRANSCODE = "mediasrv.transcode"
 SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"
-QUEUES = {TRANSCODE: "transcode", SWEEP: "default", INDEX: "index", INDEX_REFRESH: "index"}
+MANIFEST_GC = "mediasrv.manifest_gc"
+QUEUES = {
+    TRANSCODE: "transcode",
+    SWEEP: "default",
+    INDEX: "index",
+    INDEX_REFRESH: "index",
+    MANIFEST_GC: "default",
+}
 
 
 class Dispatcher(Protocol):

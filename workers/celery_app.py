@@ -11,7 +11,7 @@ from celery import Celery
 from celery.schedules import crontab
 
 from mediasrv.config import Settings
-from mediasrv.jobs import INDEX_REFRESH, QUEUES, SWEEP
+from mediasrv.jobs import INDEX_REFRESH, MANIFEST_GC, QUEUES, SWEEP
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -33,6 +33,7 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule={
             "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds},
             "required-flags": {"task": INDEX_REFRESH, "schedule": crontab(hour=0, minute=5)},
+            "manifest-gc": {"task": MANIFEST_GC, "schedule": crontab(hour=3, minute=30)},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

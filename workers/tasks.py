@@ -13,9 +13,10 @@ from celery.signals import worker_process_init
 from mediasrv.catalog import indexing
 from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
 from mediasrv.db import Database
+from mediasrv.delivery import manifests
 from mediasrv.errors import StorageUnavailable
 from mediasrv.ingest import pipeline
-from mediasrv.jobs import INDEX, INDEX_REFRESH, SWEEP, TRANSCODE, CeleryDispatcher
+from mediasrv.jobs import INDEX, INDEX_REFRESH, MANIFEST_GC, SWEEP, TRANSCODE, CeleryDispatcher
 from mediasrv.storage import open_store
 from workers.celery_app import app, settings
 
@@ -93,3 +94,9 @@ def index(*programme_ids: str) -> int:
 def refresh_required() -> int:
     """Daily: programmes whose required flag changed because a list's period started or ended."""
     return indexing.refresh_required(context().db, search_index(), on=date.today())
+
+
+@app.task(name=MANIFEST_GC)
+def manifest_gc() -> int:
+    """Daily: drop manifest contents that no kept version of any site points at any more."""
+    return manifests.collect_garbage(context().db)

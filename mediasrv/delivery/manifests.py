@@ -20,9 +20,9 @@ import zlib
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import delete
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -62,6 +62,14 @@ class LRU(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._items.clear()
+
+
+def collect_garbage(db: Database) -> int:
+    """Delete contents that no kept version points at (sites keep KEEP_VERSIONS each); how many."""
+    with db.session_scope() as session:
+        used = select(SiteManifest.content_sha256).distinct()
+        result = session.execute(delete(ManifestContent).where(ManifestContent.sha256.not_in(used)))
+        return int(cast(CursorResult[Any], result).rowcount)
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ from mediasrv.delivery.manifest import (
     diff,
     gzip_parts,
 )
-from mediasrv.delivery.manifests import ManifestService
-from mediasrv.delivery.models import SiteManifest
+from mediasrv.delivery.manifests import ManifestService, collect_garbage
+from mediasrv.delivery.models import ManifestContent, SiteManifest
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 
@@ -315,3 +315,17 @@ def test_stitched_gzip_is_one_ordinary_gzip_member() -> None:
     stream = zlib.decompressobj(16 + zlib.MAX_WBITS)  # what HTTP clients use
     assert stream.decompress(data) == whole and stream.eof and not stream.unused_data
     assert len(data) < len(whole) / 10
+
+
+def test_garbage_collection_keeps_what_some_version_points_at(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    site, headers = _site(client, db, admin, "gc", "iptv")
+    kept = _manifest(client, site, headers)
+    with db.session_scope() as s:
+        s.add(ManifestContent(sha256="0" * 64, deflated=deflate_piece(b"{}"), raw_size=2))
+    assert collect_garbage(db) == 1
+    assert collect_garbage(db) == 0
+    fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
+    body = fresh.body(fresh.current(site, date.today()), gzip=False)  # from the database, not memory
+    assert json.loads(b"".join(body.parts)) == kept
