@@ -258,9 +258,7 @@ class ManifestService:
                 and latest.content_sha256 == sha
                 and latest.head == manifest.site_head(site, latest.version).decode()
             ):
-                assert state is not None
-                state.epoch, state.built_on = epoch, on
-                return self._current_of(latest, epoch, on)
+                return self._current_of(latest, epoch, on)  # unchanged: nothing to write
             version = (state.version if state is not None else 0) + 1
             head = manifest.site_head(site, version)
             digest = stored.sha.copy()

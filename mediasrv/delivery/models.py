@@ -81,7 +81,7 @@ class SiteManifest(Base):
 
 
 class SiteManifestState(Base):
-    """A site's current manifest version and the epoch and day it was last checked against."""
+    """A site's current manifest version, and the epoch and day it was made at."""
 
     __tablename__ = "site_manifest_state"
 
