@@ -21,8 +21,9 @@ ensure_ascii=False) reproduces it):
 Everything before "site" is the content, which depends only on the profile, the quota, the study
 lists in force for the site's region and the catalog: sites that share those share one content
 (stored once, see ManifestContent). A delta (?since=N) lists, per collection, the entries added or
-changed (`added`, replacing by key) and the keys `removed`, plus every scalar field; `apply_delta`
-turns the manifest of version N into the current one.
+changed (`added`, replacing by key) and the keys `removed`, plus every scalar field and `sha256`, the
+digest of the current document's bytes; `apply_delta` turns the manifest of version N into the
+current one, which the receiver checks against that digest.
 """
 
 from __future__ import annotations
@@ -275,11 +276,14 @@ def build_document(session: Session, site: Site, *, on: date, version: int = 1) 
 # --- deltas -----------------------------------------------------------------------------------
 
 
-def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+def diff(old: dict[str, Any], new: dict[str, Any], *, sha256: str | None = None) -> dict[str, Any]:
     """What turns manifest `old` into `new`: every scalar of `new`, and per collection the entries
-    added or changed and the keys removed. Its size follows the change, not the catalog."""
+    added or changed and the keys removed. Its size follows the change, not the catalog. `sha256`,
+    the hex digest of `new`'s exact bytes, lets the receiver check what it rebuilt."""
     delta = {k: v for k, v in new.items() if k not in COLLECTIONS}
     delta["since"] = old["version"]
+    if sha256 is not None:
+        delta["sha256"] = sha256
     for name, key in COLLECTIONS.items():
         before = {e[key]: e for e in old[name]}
         after = {e[key]: e for e in new[name]}
@@ -291,13 +295,14 @@ def diff(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 def apply_delta(old: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """The manifest that `delta` (from old's version) leads to. What a site agent does."""
+    """The manifest that `delta` (from old's version) leads to. What a site agent does; when the
+    delta carries `sha256`, canonical(result) must hash to it."""
     if delta["since"] != old["version"] or delta["site"]["id"] != old["site"]["id"]:
         raise ValueError(
             f"This delta goes from version {delta['since']} of site {delta['site']['id']}, "
             f"not from version {old['version']} of site {old['site']['id']}: fetch the full manifest."
         )
-    new = {k: v for k, v in delta.items() if k not in COLLECTIONS and k != "since"}
+    new = {k: v for k, v in delta.items() if k not in COLLECTIONS and k not in ("since", "sha256")}
     for name, key in COLLECTIONS.items():
         entries = {e[key]: e for e in old[name]}
         for k in delta[name]["removed"]:

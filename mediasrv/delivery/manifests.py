@@ -196,7 +196,7 @@ class ManifestService:
             return self.body(current, gzip=gzip)
         before = self._document(old_sha, old_head.encode())
         after = self._document(current.content_sha256, current.head)
-        raw = manifest.canonical(manifest.diff(before, after))
+        raw = manifest.canonical(manifest.diff(before, after, sha256=current.sha256))
         sha = hashlib.sha256(raw).hexdigest()
         parts = manifest.gzip_parts([manifest.deflate_piece(raw)], crc32=zlib.crc32(raw), size=len(raw))
         result = Body(

@@ -191,7 +191,9 @@ def test_polls_deltas_and_versions(
 
     for old in docs:  # from any older version, the delta leads to the current manifest
         delta = _manifest(client, site, headers, since=old["version"])
-        assert delta["since"] == old["version"] and apply_delta(old, delta) == current
+        rebuilt = apply_delta(old, delta)
+        assert delta["since"] == old["version"] and rebuilt == current
+        assert hashlib.sha256(canonical(rebuilt)).hexdigest() == delta["sha256"]  # checkable
     newest = docs[-1]
     delta = client.get(url, headers=headers, params={"since": newest["version"]})
     assert len(delta.content) < len(canonical(current)) / 2  # the change, not the catalog
