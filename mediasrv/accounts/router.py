@@ -115,7 +115,13 @@ def current_session(request: Request, caller: ViewerDep, session: SessionDep) ->
     csrf = (
         service.session_for_cookie(session, cookie).csrf_token if caller.via == "session" and cookie else None
     )
-    return SessionOut(username=caller.name, role=caller.role, org_unit_id=caller.org_unit_id, csrf_token=csrf)
+    return SessionOut(
+        username=caller.name,
+        role=caller.role,
+        org_unit_id=caller.org_unit_id,
+        site_id=caller.site_id,
+        csrf_token=csrf,
+    )
 
 
 @router.get("/org-units", response_model=list[OrgUnitOut], tags=["accounts"])

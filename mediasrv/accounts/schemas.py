@@ -80,4 +80,5 @@ class SessionOut(BaseModel):
     username: str
     role: Role
     org_unit_id: int | None
+    site_id: int | None = Field(default=None, description="for a site's token: which site (agents ask)")
     csrf_token: str | None

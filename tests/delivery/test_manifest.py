@@ -234,6 +234,7 @@ def test_a_site_reads_only_its_own_manifest(
 ) -> None:
     mine, mine_h = _site(client, db, admin, "mine", "iptv")
     other, _ = _site(client, db, admin, "other", "iptv")
+    assert client.get("/auth/session", headers=mine_h).json()["site_id"] == mine  # how an agent learns it
     assert client.get(f"/api/v1/sites/{mine}/manifest", headers=mine_h).status_code == 200
     refused = client.get(f"/api/v1/sites/{other}/manifest", headers=mine_h)
     assert refused.status_code == 403 and "only its own" in refused.json()["message"]
