@@ -15,7 +15,7 @@ ensure_ascii=False) reproduces it):
     programmes      [{id, rank, required, title, category, duration_seconds, asset_id, play,
                     poster, attachments, bytes}] by rank: required first, in curated order
     quota_bytes     the site's quota, or null
-    site            {id, code, name}
+    site            {id, code, name, download_window, bandwidth_kbps}: the agent obeys the last two
     version         the site's manifest version: +1 whenever anything above changes
 
 Everything before "site" is the content, which depends only on the profile, the quota, the study
@@ -260,12 +260,15 @@ def build_content(
 
 
 def site_head(site: Site, version: int) -> bytes:
-    """The end of a site's document: its identity and version."""
-    return (
-        b',"site":'
-        + canonical({"code": site.code, "id": site.id, "name": site.name})
-        + b',"version":%d}' % version
-    )
+    """The end of a site's document: its identity, the settings its agent obeys, and the version."""
+    part = {
+        "bandwidth_kbps": site.bandwidth_kbps,
+        "code": site.code,
+        "download_window": site.download_window,
+        "id": site.id,
+        "name": site.name,
+    }
+    return b',"site":' + canonical(part) + b',"version":%d}' % version
 
 
 def build_document(session: Session, site: Site, *, on: date, version: int = 1) -> bytes:

@@ -86,7 +86,13 @@ def test_manifest_lists_every_file_of_the_profile_verifiably(
     old, old_h = _site(client, db, admin, "old-box", "iptv-legacy")
 
     doc = _manifest(client, box, box_h)
-    assert doc["site"] == {"code": "box", "id": box, "name": "box"} and doc["version"] == 1
+    assert doc["version"] == 1 and doc["site"] == {
+        "bandwidth_kbps": None,
+        "code": "box",
+        "download_window": None,
+        "id": box,
+        "name": "box",
+    }
     assert doc["device_profile"] == "iptv" and doc["format"] == 1 and doc["dropped"] == []
     [programme] = doc["programmes"]
     assert programme["id"] == pid and programme["title"] == "乡村振兴战略" and not programme["required"]
