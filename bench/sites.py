@@ -1,0 +1,1493 @@
+"""Caching manifests for 25,000 terminal sites: build time, delta size, polling throughput, soak.
+
+    .venv/bin/python bench/sites.py [--sites 25000] [--programmes 5000] [--required 200]
+                                    [--polled 1000] [--duration 20] [--soak 60] [--connections 500]
+
+Generates a fresh data directory (SQLite at the default URL): sites with Chinese names and region
+paths over five provinces, mixed device profiles and quotas; published programmes, each with a ready
+asset whose renditions mirror media/profiles.py and whose files (one 6 s segment per AssetFile row,
+index.m3u8 per rendition, poster.jpg) carry plausible sizes and random SHA-256; a required study list
+in force today for every region and an optional one; tokens for the polled sites. Then, each against a
+baseline measured in the same run:
+
+1. build: mediasrv.delivery.manifest.build_document for one site (cold, then several sites; median and
+   p95) against a naive build (the same programmes and files through the ORM one programme at a time,
+   json.dumps(sort_keys=True), gzip level 6; ratio on the same sites, both compressed). Target: under
+   50 ms. Also timed: the same build with the per-asset pieces kept in memory across builds, which is
+   what the server does when a change makes it rebuild.
+2. delta: add 1 then 10 programmes to the required list through the API and fetch ?since=<previous
+   version>: the delta's size against the full manifest's (proportional to the change, not the catalog).
+3. polling: `mediasrv serve` and a bare FastAPI endpoint that only answers 304, served by uvicorn with
+   the same options, loaded by wrk with the same script (random polled site, its token, its ETag).
+   Target: mediasrv's 304 rate at least 0.7x the bare endpoint's. Every answer is checked to be a 304.
+4. nginx (one worker, gzip_static, etag) serving the same manifest bytes as a static file, 304 and 200,
+   beside mediasrv's full gzip manifest of that site (--full-connections for the 200s).
+5. soak: --connections clients for --soak seconds mixing manifest polls (304), full manifests (200)
+   and playlist.m3u8 polls; PASS only with no socket error and no status outside 2xx/3xx.
+
+Needs wrk and nginx (Debian: `apt-get install wrk nginx-light`; installed when missing and running as
+root). Only 127.0.0.1 is loaded; every server started here is stopped at the end, also on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import gzip
+import json
+import math
+import os
+import pwd
+import random
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+HOST = "127.0.0.1"
+BUILD_TARGET_MS = 50.0
+POLL_RATIO_TARGET = 0.7
+TIMEOUT = "10s"
+
+# --------------------------------------------------------------------------------------------------
+# The bare baseline: one async endpoint answering 304, run by this file in a child process
+# (`--serve-bare PORT`) through uvicorn.run with the options `mediasrv serve` uses.
+# --------------------------------------------------------------------------------------------------
+
+
+def serve_bare(port: int) -> None:
+    import uvicorn
+    from fastapi import FastAPI, Response
+
+    app = FastAPI()
+
+    @app.get("/api/v1/sites/{site_id}/manifest")
+    async def manifest(site_id: int) -> Response:
+        return Response(status_code=304, headers={"ETag": '"bare"'})
+
+    # The same call as mediasrv.cli.serve: default loop and HTTP implementation, one process, the same
+    # logging options (serve logs requests from its own middleware, so uvicorn's access log is off).
+    uvicorn.run(
+        app, host=HOST, port=port, proxy_headers=True, log_level="info", log_config=None, access_log=False
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Data
+# --------------------------------------------------------------------------------------------------
+
+PROVINCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "河北省": ("hb", ("石家庄市", "邢台市", "保定市")),
+    "河南省": ("ha", ("郑州市", "洛阳市", "南阳市")),
+    "山东省": ("sd", ("济南市", "临沂市", "菏泽市")),
+    "四川省": ("sc", ("成都市", "绵阳市", "南充市")),
+    "湖南省": ("hn", ("长沙市", "衡阳市", "邵阳市")),
+}
+_NAME_CHARS = (
+    "东西南北中上下前后大小新老黄白红青石李王张刘陈杨赵周吴徐孙马朱胡林郭何高罗郑梁谢宋唐许韩冯邓曹彭曾"
+    "田董潘袁蒋蔡杜叶程苏魏吕丁沈姚卢姜崔钟谭陆汪范金廖贾夏方邹孟熊秦江尹薛段雷侯龙陶贺顾毛郝龚邵钱严孔汤"
+)
+_PLACE = "庄营屯沟坪河湾岭桥寨堡集店铺坝山台塘埠"
+_WORDS = (
+    "党建 乡村振兴 党史 学习 农业技术 种植 养殖 法律 健康 先进典型 党员 组织生活 基层治理 理论 政策 解读 "
+    "讲座 专题 培训 示范 经验 交流 村务公开 产业发展 生态环境 文明乡风 合作社 电商 科技创新 民生保障 "
+    "医疗卫生 安全生产 消防 禁毒 反诈 普法 民法典 土地流转 水稻 小麦 玉米 果树 蔬菜大棚 生猪 水产 "
+    "茶叶 中药材 红色故事 英雄模范 驻村工作队 网格员 志愿服务 就业创业 职业技能 党课 主题党日 "
+    "三会一课 廉政"
+)
+_TITLE_WORDS = _WORDS.split()
+CATEGORY_CODES = (
+    "political-theory",
+    "party-spirit",
+    "policy-law",
+    "agri-tech",
+    "skills",
+    "health",
+    "model-stories",
+    "party-history",
+)
+SEGMENT_SECONDS = 6.0
+# (source width, height, share): 1080p films, 720p films, PAL SD archive films.
+SOURCES = ((1920, 1080, 0.70), (1280, 720, 0.25), (1024, 576, 0.05))
+PROFILE_WEIGHTS = (("IPTV", 0.50), ("IPTV_LEGACY", 0.15), ("MOBILE", 0.25), ("PC", 0.10))
+GB = 1000**3
+QUOTAS: tuple[tuple[int | None, float], ...] = (
+    (None, 0.40),
+    (500 * GB, 0.30),
+    (1000 * GB, 0.20),
+    (100 * GB, 0.10),  # less than the required programmes: the manifest must say so
+)
+
+
+@dataclass
+class Dataset:
+    data_dir: Path
+    database_url: str
+    today: date
+    site_ids: list[int]
+    profiles: dict[int, str]  # site id -> device profile value
+    tokens: dict[int, str]  # polled site id -> plain bearer token
+    admin_token: str
+    required_list_id: int
+    required_ids: list[str]
+    spare_ids: list[str]  # published programmes on no list, oldest first (for the delta step)
+    file_rows: int = 0
+    seconds: float = 0.0
+
+
+def _weighted(rng: random.Random, choices: Sequence[tuple[Any, float]]) -> Any:
+    return rng.choices([c for c, _ in choices], weights=[w for _, w in choices])[0]
+
+
+def _codecs(profile: str, level: str) -> str:
+    idc = {"high": 0x64, "main": 0x4D}.get(profile, 0x42)
+    return f"avc1.{idc:02x}00{int(level.replace('.', '')):02x},mp4a.40.2"
+
+
+def generate(
+    data_dir: Path, *, sites: int, programmes: int, required: int, optional: int, polled: int, seed: int
+) -> Dataset:
+    from sqlalchemy import insert
+
+    from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
+    from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
+    from mediasrv.catalog.models import (
+        Programme,
+        ProgrammeStatus,
+        ProgrammeTag,
+        StudyKind,
+        StudyList,
+        StudyListItem,
+        StudyListStatus,
+    )
+    from mediasrv.config import Settings
+    from mediasrv.db import Database
+    from mediasrv.delivery.models import DeviceProfile, Site
+    from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
+    from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo
+    from mediasrv.media.profiles import renditions_for
+
+    started = time.perf_counter()
+    rng = random.Random(seed)
+    # Explicit empty URLs: a MEDIASRV_DATABASE_URL in this environment must not point the bench elsewhere.
+    settings = Settings(data_dir=data_dir, database_url="", storage_url="", broker_url="")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.resolved_database_url
+    db = Database(url)
+    db.create_all()
+    now = datetime.now(UTC)
+    today = date.today()
+
+    ladders = {
+        (w, h): renditions_for(
+            MediaInfo(
+                format_name="mov,mp4,m4a,3gp,3g2,mj2",
+                duration=600.0,
+                size=0,
+                bit_rate=0,
+                video=VideoInfo("h264", w, h, 0, 25.0, False, "progressive", "yuv420p"),
+                audio=AudioInfo("aac", 2, "stereo", 48000),
+            )
+        )
+        for w, h, _ in SOURCES
+    }
+
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA synchronous=OFF")
+        unit_id = conn.execute(
+            insert(OrgUnit).values(name="县委组织部电教中心", created_at=now)
+        ).inserted_primary_key
+        assert unit_id is not None
+        org = unit_id[0]
+        admin = conn.execute(
+            insert(User).values(
+                username="bench-admin",
+                display_name="基准测试管理员",
+                role=Role.ADMIN,
+                org_unit_id=None,
+                password_hash=None,
+                is_active=True,
+                created_at=now,
+            )
+        ).inserted_primary_key
+        assert admin is not None
+        admin_token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        conn.execute(
+            insert(ApiToken).values(
+                name="bench admin", token_hash=hash_secret(admin_token), user_id=admin[0], created_at=now
+            )
+        )
+
+        # Sites: province/city/county/township/village.
+        regions: list[tuple[str, str]] = []  # (township path, province code)
+        for province, (abbr, cities) in PROVINCES.items():
+            for city in cities:
+                counties = {rng.choice(_NAME_CHARS) + rng.choice(_NAME_CHARS) + "县" for _ in range(4)}
+                for county in sorted(counties):
+                    for t in range(6):
+                        town = rng.choice(_NAME_CHARS) + rng.choice(_PLACE) + ("镇" if t % 3 else "乡")
+                        regions.append((f"{province}/{city}/{county}/{town}", abbr))
+        site_rows: list[dict[str, Any]] = []
+        profiles: dict[int, str] = {}
+        for i in range(1, sites + 1):
+            town, abbr = regions[i % len(regions)]
+            village = rng.choice(_NAME_CHARS) + rng.choice(_NAME_CHARS) + rng.choice(_PLACE) + "村"
+            profile = DeviceProfile[_weighted(rng, PROFILE_WEIGHTS)]
+            profiles[i] = profile.value
+            window = _weighted(rng, ((None, 0.5), (("01:00", "05:00"), 0.3), (("22:00", "06:00"), 0.2)))
+            site_rows.append(
+                {
+                    "id": i,
+                    "code": f"{abbr}-{i:06d}",
+                    "name": village + rng.choice(("党员活动室", "党群服务中心", "远程教育站点")),
+                    "region": f"{town}/{village}",
+                    "device_profile": profile,
+                    "quota_bytes": _weighted(rng, QUOTAS),
+                    "window_start": window[0] if window else None,
+                    "window_end": window[1] if window else None,
+                    "bandwidth_kbps": rng.choice((None, None, 2000, 4000, 8000, 20000)),
+                    "created_at": now,
+                }
+            )
+        conn.execute(insert(Site), site_rows)
+
+        polled_ids = sorted(rng.sample(range(1, sites + 1), min(polled, sites)))
+        tokens = {i: TOKEN_PREFIX + secrets.token_urlsafe(32) for i in polled_ids}
+        conn.execute(
+            insert(ApiToken),
+            [
+                {"name": "set-top box", "token_hash": hash_secret(t), "site_id": i, "created_at": now}
+                for i, t in tokens.items()
+            ],
+        )
+
+        # Programmes, their ready assets, renditions and files.
+        programme_ids: list[str] = []
+        published: dict[str, datetime] = {}
+        file_rows = 0
+        batch_assets: list[dict[str, Any]] = []
+        batch_programmes: list[dict[str, Any]] = []
+        batch_tags: list[dict[str, Any]] = []
+        batch_renditions: list[dict[str, Any]] = []
+        batch_files: list[dict[str, Any]] = []
+
+        def flush() -> None:
+            conn.execute(insert(Asset), batch_assets)
+            conn.execute(insert(Programme), batch_programmes)
+            if batch_tags:
+                conn.execute(insert(ProgrammeTag), batch_tags)
+            conn.execute(insert(Rendition), batch_renditions)
+            conn.execute(insert(AssetFile), batch_files)
+            for batch in (batch_assets, batch_programmes, batch_tags, batch_renditions, batch_files):
+                batch.clear()
+
+        for _ in range(programmes):
+            asset_id, programme_id, generation = uuid_hex(rng), uuid_hex(rng), uuid_hex(rng)
+            w, h = _weighted(rng, [((w, h), share) for w, h, share in SOURCES])
+            duration = round(rng.uniform(300.0, 1800.0), 3)
+            title = "".join(rng.sample(_TITLE_WORDS, rng.randint(2, 3))) + rng.choice(
+                ("", f" 第{rng.randint(1, 40)}集", "专题讲座", "（上）", "（下）")
+            )
+            published_at = now - timedelta(minutes=rng.randint(60, 2 * 365 * 24 * 60))
+            prefix = f"hls/{asset_id}/{generation}/"
+            segments = math.ceil(duration / SEGMENT_SECONDS)
+            last = duration - SEGMENT_SECONDS * (segments - 1)
+            for spec in ladders[(w, h)]:
+                rate = spec.video_bitrate + spec.audio_bitrate
+                low, high = (0.97, 1.03) if spec.cbr else (0.55, 1.10)
+                sizes = [
+                    int(
+                        rate
+                        * (SEGMENT_SECONDS if k < segments - 1 else last)
+                        / 8
+                        * 1.04
+                        * rng.uniform(low, high)
+                    )
+                    for k in range(segments)
+                ]
+                for k, size in enumerate(sizes):
+                    batch_files.append(
+                        {
+                            "asset_id": asset_id,
+                            "path": f"{generation}/{spec.name}/seg_{k:05d}.ts",
+                            "size_bytes": size,
+                            "sha256": f"{rng.getrandbits(256):064x}",
+                        }
+                    )
+                batch_files.append(
+                    {
+                        "asset_id": asset_id,
+                        "path": f"{generation}/{spec.name}/index.m3u8",
+                        "size_bytes": 120 + 40 * segments,
+                        "sha256": f"{rng.getrandbits(256):064x}",
+                    }
+                )
+                peak = max(s * 8 / SEGMENT_SECONDS for s in sizes[:-1]) if segments > 1 else rate
+                batch_renditions.append(
+                    {
+                        "asset_id": asset_id,
+                        "name": spec.name,
+                        "groups": [g.value for g in spec.groups],
+                        "playlist_key": prefix + f"{spec.name}/index.m3u8",
+                        "codecs": _codecs(spec.h264_profile, spec.h264_level),
+                        "width": spec.width,
+                        "height": spec.height,
+                        "frame_rate": 25.0,
+                        "bandwidth": int(peak),
+                        "average_bandwidth": int(sum(sizes) * 8 / duration),
+                        "segment_count": segments,
+                        "duration_seconds": duration,
+                        "size_bytes": sum(sizes),
+                    }
+                )
+            batch_files.append(
+                {
+                    "asset_id": asset_id,
+                    "path": f"{generation}/poster.jpg",
+                    "size_bytes": rng.randint(30_000, 160_000),
+                    "sha256": f"{rng.getrandbits(256):064x}",
+                }
+            )
+            sha = f"{rng.getrandbits(256):064x}"
+            batch_assets.append(
+                {
+                    "id": asset_id,
+                    "sha256": sha,
+                    "filename": f"{title}.mp4",
+                    "title": title,
+                    "size_bytes": int(duration * rng.uniform(2e6, 12e6) / 8),
+                    "source_key": f"sources/{sha[:2]}/{sha}",
+                    "kind": AssetKind.VIDEO,
+                    "status": AssetStatus.READY,
+                    "progress": 100.0,
+                    "duration_seconds": duration,
+                    "org_unit_id": org,
+                    "generation": generation,
+                    "published_generation": generation,
+                    "poster_key": prefix + "poster.jpg",
+                    "attempts": 1,
+                    "created_at": published_at - timedelta(hours=2),
+                    "updated_at": published_at - timedelta(hours=1),
+                }
+            )
+            batch_programmes.append(
+                {
+                    "id": programme_id,
+                    "title": title,
+                    "description": "，".join(rng.sample(_TITLE_WORDS, 8)) + "。",
+                    "category_code": rng.choice(CATEGORY_CODES),
+                    "language": "zh",
+                    "org_unit_id": org,
+                    "asset_id": asset_id,
+                    "status": ProgrammeStatus.PUBLISHED,
+                    "published_at": published_at,
+                    "created_at": published_at - timedelta(hours=2),
+                    "updated_at": published_at,
+                }
+            )
+            batch_tags.extend(
+                {"programme_id": programme_id, "name": tag, "position": k}
+                for k, tag in enumerate(rng.sample(_TITLE_WORDS, 2))
+            )
+            programme_ids.append(programme_id)
+            published[programme_id] = published_at
+            if len(batch_files) >= 100_000:
+                file_rows += len(batch_files)
+                flush()
+        file_rows += len(batch_files)
+        flush()
+
+        # Study lists: one required list in force today for every region, one optional list.
+        chosen = rng.sample(programme_ids, required + optional)
+        required_ids, optional_ids = chosen[:required], chosen[required:]
+        on_lists = set(chosen)
+        spare_ids = sorted((p for p in programme_ids if p not in on_lists), key=published.__getitem__)[:50]
+        list_ids = []
+        for title, kind, items in (
+            (
+                f"{today.year}年第{(today.month - 1) // 3 + 1}季度党员必学清单",
+                StudyKind.REQUIRED,
+                required_ids,
+            ),
+            ("乡村振兴选学专题", StudyKind.OPTIONAL, optional_ids),
+        ):
+            pk = conn.execute(
+                insert(StudyList).values(
+                    title=title,
+                    kind=kind,
+                    status=StudyListStatus.PUBLISHED,
+                    starts_on=today - timedelta(days=30),
+                    ends_on=today + timedelta(days=60),
+                    expected_hours=40.0 if kind is StudyKind.REQUIRED else 10.0,
+                    regions=[],
+                    created_by_user_id=admin[0],
+                    created_at=now,
+                    updated_at=now,
+                    published_at=now,
+                )
+            ).inserted_primary_key
+            assert pk is not None
+            list_ids.append(pk[0])
+            conn.execute(
+                insert(StudyListItem),
+                [{"study_list_id": pk[0], "programme_id": p, "position": k} for k, p in enumerate(items)],
+            )
+    db.dispose()
+    return Dataset(
+        data_dir=data_dir,
+        database_url=url,
+        today=today,
+        site_ids=list(range(1, sites + 1)),
+        profiles=profiles,
+        tokens=tokens,
+        admin_token=admin_token,
+        required_list_id=list_ids[0],
+        required_ids=required_ids,
+        spare_ids=spare_ids,
+        file_rows=file_rows,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def uuid_hex(rng: random.Random) -> str:
+    return f"{rng.getrandbits(128):032x}"
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. Build time: build_document (design) against a naive ORM build
+# --------------------------------------------------------------------------------------------------
+
+PROFILE_GROUP = {"iptv": "iptv", "iptv-legacy": "iptv-sd", "mobile": "mobile", "pc": "mobile"}
+
+
+def design_build(session: Any, site: Any, on: date) -> bytes:
+    """One site's whole manifest document, uncached (the one call to adapt if the API moves)."""
+    from mediasrv.delivery.manifest import build_document
+
+    return build_document(session, site, on=on)
+
+
+def warm_builder() -> Callable[[Any, Any, date], bytes]:
+    """The same document as the server rebuilds it after a change: the per-asset pieces (each
+    asset's file entries, immutable per published generation) kept in memory across builds."""
+    from mediasrv.delivery.manifest import PiecesCache, build_content, site_head
+
+    cache = PiecesCache()
+
+    def build(session: Any, site: Any, on: date) -> bytes:
+        return build_content(session, site, on=on, pieces_cache=cache).raw + site_head(site, 1)
+
+    return build
+
+
+def document_programme_ids(document: bytes) -> list[str]:
+    """The programmes a manifest lists, by rank."""
+    return [p["id"] for p in sorted(json.loads(document)["programmes"], key=lambda p: p["rank"])]
+
+
+def naive_build(session: Any, site: Any, programme_ids: Sequence[str]) -> tuple[bytes, int]:
+    """The straightforward way: each programme, its asset, renditions and files through the ORM, one
+    programme at a time; one dict per file; json.dumps(sort_keys=True); gzip level 6."""
+    from sqlalchemy import select
+
+    from mediasrv.catalog.models import Programme
+    from mediasrv.ingest.models import Asset, AssetFile, Rendition
+
+    group = PROFILE_GROUP[site.device_profile.value]
+    programmes: list[dict[str, Any]] = []
+    files: list[dict[str, Any]] = []
+    for rank, programme_id in enumerate(programme_ids, start=1):
+        programme = session.get(Programme, programme_id)
+        asset = session.get(Asset, programme.asset_id)
+        renditions = session.scalars(select(Rendition).where(Rendition.asset_id == asset.id)).all()
+        folders = tuple(f"{asset.published_generation}/{r.name}/" for r in renditions if group in r.groups)
+        poster = f"{asset.published_generation}/poster.jpg"
+        size = 0
+        for f in session.scalars(select(AssetFile).where(AssetFile.asset_id == asset.id)):
+            if f.path.startswith(folders) or f.path == poster:
+                path = f"{asset.id}/{f.path}"
+                files.append({"path": path, "sha256": f.sha256, "size": f.size_bytes, "url": f"/hls/{path}"})
+                size += f.size_bytes
+        programmes.append(
+            {
+                "id": programme.id,
+                "rank": rank,
+                "title": programme.title,
+                "category": programme.category_code,
+                "duration_seconds": asset.duration_seconds,
+                "asset_id": asset.id,
+                "poster": f"{asset.id}/{poster}",
+                "bytes": size,
+            }
+        )
+    files.sort(key=lambda f: f["path"])
+    document = {
+        "site": {"id": site.id, "code": site.code, "name": site.name},
+        "device_profile": site.device_profile.value,
+        "quota_bytes": site.quota_bytes,
+        "programmes": programmes,
+        "files": files,
+        "bytes": sum(f["size"] for f in files),
+    }
+    return gzip.compress(json.dumps(document, sort_keys=True, ensure_ascii=False).encode(), 6), len(files)
+
+
+@dataclass
+class BuildResult:
+    cold_ms: float
+    design_ms: list[float]
+    design_deflated_ms: list[float]
+    naive_ms: list[float]
+    warm_ms: list[float]
+    design_files: int
+    naive_files: int
+    raw_bytes: int
+    gzip_bytes: int
+    programmes: int
+
+    def summary(self) -> dict[str, float]:
+        paired = self.design_deflated_ms[: len(self.naive_ms)]  # the naive build ran on these sites
+        return {
+            "median": statistics.median(self.design_ms),
+            "p95": percentile(self.design_ms, 95),
+            "median_deflated": statistics.median(self.design_deflated_ms),
+            "naive_median": statistics.median(self.naive_ms),
+            "ratio": statistics.median(n / d for n, d in zip(self.naive_ms, paired, strict=True)),
+            "warm_median": statistics.median(self.warm_ms) if self.warm_ms else math.nan,
+            "warm_p95": percentile(self.warm_ms, 95) if self.warm_ms else math.nan,
+        }
+
+
+def percentile(samples: Sequence[float], p: float) -> float:
+    if len(samples) == 1:
+        return samples[0]
+    return statistics.quantiles(samples, n=100, method="inclusive")[int(p) - 1]
+
+
+def bench_build(ds: Dataset, *, sites: int, naive_sites: int, rng: random.Random) -> BuildResult:
+    import zlib
+
+    from mediasrv.db import Database
+    from mediasrv.delivery.models import Site
+
+    db = Database(ds.database_url)
+    # The first build is the cold one (fresh process, first query of each kind); then a mix of
+    # profiles, the naive build timed on the first `naive_sites` of them as well.
+    by_profile: dict[str, list[int]] = {}
+    for site_id, profile in ds.profiles.items():
+        by_profile.setdefault(profile, []).append(site_id)
+    order = ["iptv", "iptv", "mobile", "iptv-legacy", "pc"]
+    sample = [rng.choice(by_profile[order[k % len(order)]]) for k in range(sites + 1)]
+    design_ms: list[float] = []
+    deflated_ms: list[float] = []
+    naive_ms: list[float] = []
+    cold = 0.0
+    design_files = naive_files = raw_bytes = gzip_bytes = programmes = 0
+    for k, site_id in enumerate(sample):
+        with db.session_scope() as session:
+            site = session.get_one(Site, site_id)
+            profile = site.device_profile.value
+            t0 = time.perf_counter()
+            document = design_build(session, site, ds.today)
+            t1 = time.perf_counter()
+            compressor = zlib.compressobj(6, zlib.DEFLATED, -15)  # what the service stores, once
+            deflated = compressor.compress(document) + compressor.flush(zlib.Z_SYNC_FLUSH)
+            t2 = time.perf_counter()
+        line = (
+            f"  site {site_id:6d} ({profile:11s}) design {(t1 - t0) * 1000:7.0f} ms"
+            f" (+ deflate {(t2 - t1) * 1000:5.0f} ms), {len(document) / 1e6:5.1f} MB raw"
+        )
+        if k == 0:
+            cold = (t1 - t0) * 1000
+            design_files = len(json.loads(document)["files"])
+            raw_bytes, gzip_bytes = len(document), len(deflated) + 18
+            programmes = len(document_programme_ids(document))
+            print(line + " (cold)", flush=True)
+            continue
+        design_ms.append((t1 - t0) * 1000)
+        deflated_ms.append((t2 - t0) * 1000)
+        if k <= naive_sites:
+            ids = document_programme_ids(document)
+            with db.session_scope() as session:
+                site = session.get_one(Site, site_id)
+                t3 = time.perf_counter()
+                _, count = naive_build(session, site, ids)
+                naive_ms.append((time.perf_counter() - t3) * 1000)
+            naive_files = naive_files or count
+            line += f"; naive {naive_ms[-1]:7.0f} ms ({count} files)"
+        print(line, flush=True)
+    warm_ms: list[float] = []
+    try:
+        build = warm_builder()
+    except (ImportError, AttributeError) as exc:
+        print(f"  (no warm build: {exc})")
+    else:
+        for timed in (False, True):  # fill the pieces of each profile once, then time
+            for site_id in sample[1:]:
+                with db.session_scope() as session:
+                    site = session.get_one(Site, site_id)
+                    t0 = time.perf_counter()
+                    build(session, site, ds.today)
+                    if timed:
+                        warm_ms.append((time.perf_counter() - t0) * 1000)
+        print(
+            "  warm pieces (as the server rebuilds after a change):"
+            f" {', '.join(f'{t:.0f}' for t in warm_ms)} ms"
+        )
+    db.dispose()
+    return BuildResult(
+        cold,
+        design_ms,
+        deflated_ms,
+        naive_ms,
+        warm_ms,
+        design_files,
+        naive_files,
+        raw_bytes,
+        gzip_bytes,
+        programmes,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# Processes: mediasrv, the bare baseline, nginx
+# --------------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return int(s.getsockname()[1])
+
+
+class Processes:
+    """Every server started here, stopped (their whole process group) by stop_all()."""
+
+    def __init__(self, log_dir: Path) -> None:
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"{name}.log").open("wb")
+        proc = subprocess.Popen(
+            argv,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        log.close()
+        self.running[name] = proc
+        return proc
+
+    def stop(self, name: str) -> None:
+        proc = self.running.pop(name, None)
+        if proc is None:
+            return
+        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
+            if proc.poll() is not None:
+                break
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, sig)  # its own session: the group id is its pid
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(wait)
+
+    def stop_all(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+
+    def errors(self, name: str, top: int = 6) -> list[str]:
+        """The exceptions a server logged, most frequent first, with their counts."""
+        path = self.log_dir / f"{name}.log"
+        text = path.read_text(errors="replace") if path.exists() else ""
+        found = [
+            re.sub(r"^[\d-]+ [\d:,.]+\s+", "", line)[:200]  # without the timestamp, when there is one
+            for line in text.splitlines()
+            if re.search(r"(^|\s)(WARNING|ERROR|CRITICAL)\b", line)
+            or re.match(r"[A-Za-z_][\w.]*(Error|Exception|Timeout)\b", line)
+        ]
+        counts: dict[str, int] = {}
+        for line in found:
+            counts[line] = counts.get(line, 0) + 1
+        return [f"{n} x {line}" for line, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 120.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=2.0).status_code < 500:
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
+
+
+def mediasrv_argv(port: int) -> list[str]:
+    script = Path(sys.executable).with_name("mediasrv")
+    head = (
+        [str(script)] if script.exists() else [sys.executable, "-c", "from mediasrv.cli import main; main()"]
+    )
+    return [*head, "serve", "--host", HOST, "--port", str(port)]
+
+
+NGINX_CONF = """\
+worker_processes 1;
+daemon off;
+pid {root}/nginx.pid;
+error_log {root}/nginx-error.log warn;
+{user}
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    client_body_temp_path {root}/tmp-body;
+    proxy_temp_path {root}/tmp-proxy;
+    fastcgi_temp_path {root}/tmp-fastcgi;
+    uwsgi_temp_path {root}/tmp-uwsgi;
+    scgi_temp_path {root}/tmp-scgi;
+    types {{ application/json json; }}
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    server {{
+        listen {host}:{port};
+        root {root}/html;
+        gzip_static on;
+        etag on;
+    }}
+}}
+"""
+
+
+def start_nginx(procs: Processes, root: Path, port: int) -> subprocess.Popen[bytes]:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    user = f"user {pwd.getpwuid(os.getuid()).pw_name};" if os.geteuid() == 0 else ""
+    conf = root / "nginx.conf"
+    conf.write_text(NGINX_CONF.format(root=root, host=HOST, port=port, user=user))
+    return procs.start(
+        "nginx", [nginx, "-p", str(root), "-c", str(conf), "-e", str(root / "nginx-error.log")]
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# wrk
+# --------------------------------------------------------------------------------------------------
+
+# Arguments after `--`: the sites file (site id, token, manifest ETag, playlist ETag; tab-separated),
+# the mix ("m304:88,m200:2,p304:10"; kinds below), "count" to count statuses (buffers bodies),
+# and for the static kinds the path and ETag of the file.
+#   m304  manifest with If-None-Match       m200  manifest without it (full, gzip)
+#   p304  playlist.m3u8 with If-None-Match  s304 / s200  the static file (nginx)
+WRK_LUA = r"""
+local sites, psites, kinds, bounds = {}, {}, {}, {}
+local static_path, static_etag
+counts = {}
+local threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+  thread:set("tid", #threads)
+end
+
+function init(args)
+  for line in io.lines(args[1]) do
+    local id, token, etag, petag = line:match("^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$")
+    if id then
+      table.insert(sites, {id, token, etag, petag})
+      if petag ~= "" then table.insert(psites, {id, token, etag, petag}) end
+    end
+  end
+  local total = 0
+  for kind, weight in args[2]:gmatch("(%w+):(%d+)") do
+    total = total + tonumber(weight)
+    table.insert(kinds, kind)
+    table.insert(bounds, total)
+  end
+  for i = 1, #bounds do bounds[i] = bounds[i] / total end
+  if args[3] ~= "count" then response = nil end
+  static_path, static_etag = args[4], args[5]
+  math.randomseed(os.time() * 100 + tid)
+end
+
+function request()
+  local r, kind = math.random(), kinds[#kinds]
+  for i = 1, #bounds do
+    if r <= bounds[i] then kind = kinds[i] break end
+  end
+  local headers = {["Accept-Encoding"] = "gzip"}
+  local path
+  if kind == "s304" or kind == "s200" then
+    path = static_path
+    if kind == "s304" then headers["If-None-Match"] = static_etag end
+  else
+    local s
+    if kind == "p304" then s = psites[math.random(#psites)] else s = sites[math.random(#sites)] end
+    headers["Authorization"] = "Bearer " .. s[2]
+    if kind == "p304" then
+      path = "/api/v1/sites/" .. s[1] .. "/playlist.m3u8"
+      headers["If-None-Match"] = s[4]
+    else
+      path = "/api/v1/sites/" .. s[1] .. "/manifest"
+      if kind == "m304" then headers["If-None-Match"] = s[3] end
+    end
+  end
+  return wrk.format("GET", path, headers)
+end
+
+function response(status, headers, body)
+  counts[status] = (counts[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local total = {}
+  for _, thread in ipairs(threads) do
+    local c = thread:get("counts")
+    if c then
+      for status, n in pairs(c) do total[status] = (total[status] or 0) + n end
+    end
+  end
+  local parts = {}
+  for status, n in pairs(total) do table.insert(parts, status .. "=" .. n) end
+  table.sort(parts)
+  io.write("STATUS " .. table.concat(parts, " ") .. "\n")
+  io.write(string.format("LATENCY p50=%d p99=%d max=%d\n",
+    latency:percentile(50), latency:percentile(99), latency.max))
+end
+"""
+
+
+@dataclass
+class WrkResult:
+    label: str
+    rps: float = 0.0
+    requests: int = 0
+    seconds: float = 0.0
+    p50_ms: float = 0.0
+    p99_ms: float = 0.0
+    max_ms: float = 0.0
+    non_2xx_3xx: int = 0
+    socket_errors: dict[str, int] = field(default_factory=dict)
+    statuses: dict[str, int] = field(default_factory=dict)
+    transfer: str = ""
+
+    @property
+    def errors(self) -> int:
+        return self.non_2xx_3xx + sum(self.socket_errors.values())
+
+    def line(self) -> str:
+        errs = ", ".join(f"{k} {v}" for k, v in self.socket_errors.items() if v) or "none"
+        statuses = " ".join(f"{k}:{v}" for k, v in sorted(self.statuses.items())) or "-"
+        return (
+            f"{self.label:34s} {self.rps:9.0f} req/s  p50 {self.p50_ms:7.1f} ms  p99 {self.p99_ms:7.1f} ms"
+            f"  ({self.requests} in {self.seconds:.1f} s, {self.transfer}/s; statuses {statuses};"
+            f" non-2xx/3xx {self.non_2xx_3xx}; socket errors {errs})"
+        )
+
+
+@dataclass
+class Load:
+    lua: Path
+    sites_file: Path
+    threads: int
+    timeout: str = TIMEOUT
+
+
+def run_wrk(
+    load: Load,
+    label: str,
+    url: str,
+    *,
+    mix: str,
+    seconds: int,
+    connections: int,
+    count: bool,
+    sites_file: Path | None = None,
+    static: tuple[str, str] = ("/", ""),
+    quiet: bool = False,
+) -> WrkResult:
+    argv = [
+        "wrk",
+        f"-t{load.threads}",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--timeout",
+        load.timeout,
+        "-s",
+        str(load.lua),
+        url,
+        "--",
+        str(sites_file or load.sites_file),
+        mix,
+        "count" if count else "nocount",
+        static[0],
+        static[1],
+    ]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 120, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"wrk failed ({out.returncode}): {out.stderr.strip() or out.stdout.strip()}")
+    result = parse_wrk(label, out.stdout)
+    if not quiet:
+        print("  " + result.line(), flush=True)
+    return result
+
+
+def parse_wrk(label: str, text: str) -> WrkResult:
+    r = WrkResult(label)
+    if m := re.search(r"Requests/sec:\s+([\d.]+)", text):
+        r.rps = float(m.group(1))
+    if m := re.search(r"Transfer/sec:\s+(\S+)", text):
+        r.transfer = m.group(1)
+    if m := re.search(r"(\d+) requests in ([\d.]+)(ms|s|m)", text):
+        r.requests = int(m.group(1))
+        r.seconds = float(m.group(2)) * {"ms": 0.001, "s": 1.0, "m": 60.0}[m.group(3)]
+    if m := re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text):
+        r.non_2xx_3xx = int(m.group(1))
+    if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text):
+        r.socket_errors = dict(
+            zip(("connect", "read", "write", "timeout"), map(int, m.groups()), strict=True)
+        )
+    if m := re.search(r"^STATUS (.*)$", text, re.M):
+        pairs = (part.split("=", 1) for part in m.group(1).split())
+        r.statuses = {status: int(n) for status, n in pairs}
+    if m := re.search(r"^LATENCY p50=(\d+) p99=(\d+) max=(\d+)", text, re.M):
+        r.p50_ms, r.p99_ms, r.max_ms = (int(x) / 1000 for x in m.groups())
+    return r
+
+
+# --------------------------------------------------------------------------------------------------
+# HTTP helpers, the delta step, learning ETags
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Fetched:
+    status: int
+    headers: dict[str, str]
+    wire: bytes  # as sent (gzip when Content-Encoding says so); empty when the body was not read
+    body: bytes  # decoded
+
+    @property
+    def version(self) -> int:
+        return int(self.headers.get("x-manifest-version", "0"))
+
+
+def fetch(client: Any, path: str, token: str, *, etag: str | None = None, read: bool = True) -> Fetched:
+    headers = {"Authorization": f"Bearer {token}", "Accept-Encoding": "gzip"}
+    if etag:
+        headers["If-None-Match"] = etag
+    with client.stream("GET", path, headers=headers) as r:
+        wire = b"".join(r.iter_raw()) if read else b""
+        got = {k.lower(): v for k, v in r.headers.items()}
+    body = gzip.decompress(wire) if wire and got.get("content-encoding") == "gzip" else wire
+    return Fetched(r.status_code, got, wire, body)
+
+
+def manifest_path(site_id: int, since: int | None = None) -> str:
+    return f"/api/v1/sites/{site_id}/manifest" + (f"?since={since}" if since is not None else "")
+
+
+@dataclass
+class DeltaRow:
+    programmes: int
+    since: int
+    version: int
+    full_wire: int
+    full_raw: int
+    delta_wire: int
+    delta_raw: int
+    files_added: int
+    files_removed: int
+    programme_entries: int
+    seconds_to_new_version: float
+    applies: bool
+
+
+def bench_delta(client: Any, ds: Dataset, site_id: int) -> list[DeltaRow]:
+    """Add 1, then 10 programmes to the required list through the API; fetch ?since=<previous>."""
+    from mediasrv.delivery.manifest import apply_delta
+
+    token = ds.tokens[site_id]
+    admin = {"Authorization": f"Bearer {ds.admin_token}"}
+    before = fetch(client, manifest_path(site_id), token)
+    assert before.status == 200, (before.status, before.body[:300])
+    old_doc = json.loads(before.body)
+    ids = list(ds.required_ids)
+    spare = iter(ds.spare_ids)
+    rows = []
+    for n in (1, 10):
+        ids += [next(spare) for _ in range(n)]
+        t0 = time.perf_counter()
+        r = client.patch(
+            f"/api/v1/study-lists/{ds.required_list_id}", json={"programme_ids": ids}, headers=admin
+        )
+        r.raise_for_status()
+        after = fetch(client, manifest_path(site_id), token, etag=before.headers.get("etag"))
+        waited = time.perf_counter() - t0
+        assert after.status == 200 and after.version > before.version, (after.status, after.version)
+        delta = fetch(client, manifest_path(site_id, since=before.version), token)
+        assert delta.status == 200, (delta.status, delta.body[:300])
+        d = json.loads(delta.body)
+        new_doc = json.loads(after.body)
+        applies = "since" in d and apply_delta(old_doc, d) == new_doc
+        rows.append(
+            DeltaRow(
+                programmes=n,
+                since=before.version,
+                version=after.version,
+                full_wire=len(after.wire),
+                full_raw=len(after.body),
+                delta_wire=len(delta.wire),
+                delta_raw=len(delta.body),
+                files_added=len(d.get("files", {}).get("added", [])),
+                files_removed=len(d.get("files", {}).get("removed", [])),
+                programme_entries=len(d.get("programmes", {}).get("added", [])),
+                seconds_to_new_version=waited,
+                applies=applies,
+            )
+        )
+        row = rows[-1]
+        print(
+            f"  +{n:2d} required: version {row.since} -> {row.version} ({waited:.1f} s after the change);"
+            f" delta {row.delta_wire / 1024:8.1f} KiB gzip ({row.delta_raw / 1024:8.1f} KiB raw),"
+            f" full {row.full_wire / 1024:8.1f} KiB gzip ({row.full_raw / 1024:8.1f} KiB raw);"
+            f" files +{row.files_added} -{row.files_removed}, programme entries {row.programme_entries};"
+            f" apply_delta(old, delta) == new: {'yes' if applies else 'NO'}",
+            flush=True,
+        )
+        before, old_doc = after, new_doc
+    return rows
+
+
+@dataclass
+class Polled:
+    site_id: int
+    token: str
+    etag: str
+    playlist_etag: str = ""
+
+
+def learn_etags(
+    base: str, ds: Dataset, *, playlist_sites: int, workers: int = 8
+) -> tuple[list[Polled], list[float], list[float]]:
+    """Poll each polled site's manifest once (headers only) and some sites' playlists, for their
+    ETags. Also returns how long each first manifest poll and each playlist took (ms)."""
+    import httpx
+
+    site_ids = sorted(ds.tokens)
+    with_playlist = set(site_ids[:playlist_sites])
+    manifest_ms: list[float] = []
+    playlist_ms: list[float] = []
+
+    def one(site_id: int) -> Polled:
+        with httpx.Client(base_url=base, timeout=600.0) as client:
+            t0 = time.perf_counter()
+            got = fetch(client, manifest_path(site_id), ds.tokens[site_id], read=False)
+            manifest_ms.append((time.perf_counter() - t0) * 1000)
+            if got.status != 200 or "etag" not in got.headers:
+                raise RuntimeError(f"site {site_id}: manifest answered {got.status} {got.headers}")
+            polled = Polled(site_id, ds.tokens[site_id], got.headers["etag"])
+            if site_id in with_playlist:
+                t0 = time.perf_counter()
+                pl = fetch(client, f"/api/v1/sites/{site_id}/playlist.m3u8", ds.tokens[site_id])
+                playlist_ms.append((time.perf_counter() - t0) * 1000)
+                if pl.status != 200 or "etag" not in pl.headers:
+                    raise RuntimeError(f"site {site_id}: playlist.m3u8 answered {pl.status}")
+                polled.playlist_etag = pl.headers["etag"]
+            return polled
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, site_ids)), manifest_ms, playlist_ms
+
+
+def write_sites_file(path: Path, polled: Sequence[Polled]) -> Path:
+    path.write_text("".join(f"{p.site_id}\t{p.token}\t{p.etag}\t{p.playlist_etag}\n" for p in polled))
+    return path
+
+
+def check_304s(result: WrkResult) -> str:
+    other = {k: v for k, v in result.statuses.items() if k != "304"}
+    return "all 304" if not other else "NOT all 304: " + ", ".join(f"{k} x{v}" for k, v in other.items())
+
+
+# --------------------------------------------------------------------------------------------------
+# Set-up and main
+# --------------------------------------------------------------------------------------------------
+
+
+def ensure_tools() -> None:
+    """wrk and nginx, from Debian's packages when missing (as root; otherwise say what to install)."""
+    missing = [pkg for tool, pkg in (("wrk", "wrk"), ("nginx", "nginx-light")) if not tool_path(tool)]
+    if not missing:
+        return
+    if os.geteuid() != 0:
+        sys.exit(f"bench/sites.py needs {' and '.join(missing)}: sudo apt-get install -y {' '.join(missing)}")
+    print(f"installing {' '.join(missing)} with apt-get", flush=True)
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=env
+    )
+
+
+def tool_path(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    for folder in ("/usr/sbin", "/usr/local/sbin", "/sbin"):
+        if os.access(f"{folder}/{name}", os.X_OK):
+            return f"{folder}/{name}"
+    return None
+
+
+def raise_file_limit(wanted: int = 65536) -> None:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = min(wanted, hard) if hard != resource.RLIM_INFINITY else wanted
+    if soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def server_env(data_dir: Path) -> dict[str, str]:
+    """This environment without any MEDIASRV_* setting, pointed at the generated data directory."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MEDIASRV_")}
+    env["MEDIASRV_DATA_DIR"] = str(data_dir)
+    return env
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def kib(n: float) -> str:
+    return f"{n / 1024:,.1f} KiB" if n < 2**20 else f"{n / 2**20:,.1f} MiB"
+
+
+@dataclass
+class Report:
+    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
+
+    def add(self, what: str, mediasrv: str, baseline: str = "", ratio: str = "", target: str = "") -> None:
+        self.rows.append((what, mediasrv, baseline, ratio, target))
+
+    def print(self) -> None:
+        header = ("what", "mediasrv", "baseline", "ratio", "target")
+        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(5)]
+        rule = "  ".join("-" * w for w in widths)
+        print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
+        print(rule)
+        for row in self.rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--sites", type=int, default=25_000)
+    ap.add_argument("--programmes", type=int, default=5_000)
+    ap.add_argument("--required", type=int, default=200)
+    ap.add_argument("--optional", type=int, default=300, help="programmes on the optional list")
+    ap.add_argument("--polled", type=int, default=1_000, help="sites with tokens that the load polls")
+    ap.add_argument("--playlist-sites", type=int, default=100, help="polled sites whose playlist is polled")
+    ap.add_argument("--build-sites", type=int, default=8, help="sites timed after the cold build")
+    ap.add_argument("--naive-sites", type=int, default=2)
+    ap.add_argument("--duration", type=int, default=20, help="seconds of each throughput measurement")
+    ap.add_argument("--soak", type=int, default=60, help="seconds of the mixed soak")
+    ap.add_argument("--connections", type=int, default=500)
+    ap.add_argument("--full-connections", type=int, default=50, help="connections for full (200) bodies")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads")
+    ap.add_argument("--mix", default="m304:88,m200:2,p304:10", help="soak mix (kind:weight)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    ap.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    ns = ap.parse_args()
+    if ns.serve_bare:
+        serve_bare(ns.serve_bare)
+        return
+
+    import httpx
+
+    ensure_tools()
+    raise_file_limit()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks below
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
+    rng = random.Random(ns.seed)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-sites-"))
+    procs = Processes(tmp)
+    report = Report()
+    started = time.monotonic()
+    try:
+        print(f"== data: {ns.sites} sites, {ns.programmes} programmes, {ns.required} required ({tmp})")
+        ds = generate(
+            tmp / "var",
+            sites=ns.sites,
+            programmes=ns.programmes,
+            required=ns.required,
+            optional=ns.optional,
+            polled=ns.polled,
+            seed=ns.seed,
+        )
+        print(
+            f"  generated in {ds.seconds:.0f} s: {ds.file_rows:,} asset files, {len(ds.tokens)} site tokens"
+        )
+
+        print("== 1. build one site's manifest (build_document, uncached) vs a naive ORM build")
+        b = bench_build(ds, sites=ns.build_sites, naive_sites=ns.naive_sites, rng=rng)
+        s = b.summary()
+        print(
+            f"  {b.programmes} programmes, {b.design_files:,} files, {kib(b.raw_bytes)} raw, "
+            f"{kib(b.gzip_bytes)} deflated (first site); naive lists {b.naive_files:,} files "
+            f"(the design adds each programme's master playlist)"
+        )
+        print(
+            f"  design: cold {b.cold_ms:.0f} ms, median {s['median']:.0f} ms, p95 {s['p95']:.0f} ms;"
+            f" with the deflate it stores: median {s['median_deflated']:.0f} ms"
+        )
+        print(f"  naive (ORM per programme, json.dumps, gzip 6): median {s['naive_median']:.0f} ms")
+        print(f"  naive/design on the same {len(b.naive_ms)} site(s), both compressed: {s['ratio']:.2f}x")
+        print(f"  under {BUILD_TARGET_MS:.0f} ms: {verdict(s['median'] < BUILD_TARGET_MS)}")
+        print(
+            f"  design with warm per-asset pieces: median {s['warm_median']:.0f} ms,"
+            f" p95 {s['warm_p95']:.0f} ms"
+        )
+        report.add(
+            f"build one site, median of {len(b.design_ms)} (p95)",
+            f"{s['median']:.0f} ms ({s['p95']:.0f})",
+            f"naive {s['naive_median']:.0f} ms",
+            f"{s['ratio']:.2f}x",
+            f"< {BUILD_TARGET_MS:.0f} ms {verdict(s['median'] < BUILD_TARGET_MS)}",
+        )
+        report.add("build, cold / + deflate (median)", f"{b.cold_ms:.0f} / {s['median_deflated']:.0f} ms")
+        report.add(
+            "build, warm pieces (median, p95)",
+            f"{s['warm_median']:.0f} ms ({s['warm_p95']:.0f})",
+            "",
+            "",
+            f"< {BUILD_TARGET_MS:.0f} ms {verdict(s['warm_median'] < BUILD_TARGET_MS)}",
+        )
+
+        print("== servers")
+        port, bare_port, nginx_port = free_port(), free_port(), free_port()
+        env = server_env(ds.data_dir)
+        base = f"http://{HOST}:{port}"
+        ms = procs.start("mediasrv", mediasrv_argv(port), env=env)
+        wait_until_up(f"{base}/healthz", ms)
+        bare = procs.start(
+            "bare", [sys.executable, str(Path(__file__).resolve()), "--serve-bare", str(bare_port)]
+        )
+        wait_until_up(f"http://{HOST}:{bare_port}/docs", bare)
+        print(f"  mediasrv serve on {base}, bare FastAPI 304 on :{bare_port} (uvicorn, same options)")
+        client = httpx.Client(base_url=base, timeout=600.0)
+        probe_site = sorted(ds.tokens)[0]
+        probe = fetch(client, manifest_path(probe_site), ds.tokens[probe_site], read=False)
+        if probe.status == 404:
+            sys.exit("GET /api/v1/sites/{id}/manifest answers 404: the manifest route is not there yet.")
+
+        print("== 2. delta size after a change (through the API)")
+        iptv_site = next(i for i in sorted(ds.tokens) if ds.profiles[i] == "iptv")
+        deltas = bench_delta(client, ds, iptv_site)
+        for row in deltas:
+            report.add(
+                f"delta after +{row.programmes} required programme(s)",
+                f"{kib(row.delta_wire)} gzip",
+                f"full {kib(row.full_wire)}",
+                f"{row.delta_wire / row.full_wire:.4f}",
+                f"files +{row.files_added}; applies: {'yes' if row.applies else 'NO'}",
+            )
+
+        print(f"== learning ETags of {len(ds.tokens)} polled sites ({ns.playlist_sites} playlists)")
+        t0 = time.perf_counter()
+        polled, first_ms, playlist_ms = learn_etags(base, ds, playlist_sites=ns.playlist_sites)
+        print(
+            f"  done in {time.perf_counter() - t0:.0f} s (8 clients): a site's first manifest poll median"
+            f" {statistics.median(first_ms):.0f} ms, p95 {percentile(first_ms, 95):.0f} ms; playlist.m3u8"
+            f" median {statistics.median(playlist_ms):.0f} ms, p95 {percentile(playlist_ms, 95):.0f} ms"
+        )
+        report.add(
+            "first poll of a site / playlist.m3u8 (median)",
+            f"{statistics.median(first_ms):.0f} / {statistics.median(playlist_ms):.0f} ms",
+        )
+        sites_file = write_sites_file(tmp / "sites.tsv", polled)
+        lua = tmp / "poll.lua"
+        lua.write_text(WRK_LUA)
+        load = Load(lua, sites_file, ns.threads)
+
+        print(
+            f"== 3. 304 polls: bare FastAPI vs mediasrv ({ns.connections} connections, {ns.duration} s each)"
+        )
+        run = run_wrk
+        conns = ns.connections
+        run(
+            load,
+            "warm-up",
+            f"http://{HOST}:{bare_port}",
+            mix="m304:1",
+            seconds=3,
+            connections=conns,
+            count=False,
+            quiet=True,
+        )
+        bare304 = run(
+            load,
+            "bare FastAPI 304",
+            f"http://{HOST}:{bare_port}",
+            mix="m304:1",
+            seconds=ns.duration,
+            connections=conns,
+            count=True,
+        )
+        run(load, "warm-up", base, mix="m304:1", seconds=3, connections=conns, count=False, quiet=True)
+        ms304 = run(
+            load,
+            "mediasrv manifest 304",
+            base,
+            mix="m304:1",
+            seconds=ns.duration,
+            connections=conns,
+            count=True,
+        )
+        procs.stop("bare")
+        ratio = ms304.rps / bare304.rps if bare304.rps else 0.0
+        print(
+            f"  mediasrv/bare = {ratio:.2f} (target >= {POLL_RATIO_TARGET}):"
+            f" {verdict(ratio >= POLL_RATIO_TARGET)}; mediasrv answers: {check_304s(ms304)}"
+        )
+        report.add(
+            f"manifest 304 polls, {conns} conns",
+            f"{ms304.rps:,.0f} req/s",
+            f"bare {bare304.rps:,.0f} req/s",
+            f"{ratio:.2f}",
+            f">= {POLL_RATIO_TARGET} {verdict(ratio >= POLL_RATIO_TARGET and ms304.errors == 0)}",
+        )
+
+        print(
+            "== 4. the same manifest as a static file: nginx (1 worker) beside mediasrv"
+            f" ({ns.full_connections} connections for full bodies)"
+        )
+        one = next(p for p in polled if p.site_id == iptv_site)
+        full = fetch(client, manifest_path(one.site_id), one.token)
+        html = tmp / "nginx" / "html"
+        html.mkdir(parents=True)
+        (html / "manifest.json").write_bytes(full.body)
+        (html / "manifest.json.gz").write_bytes(full.wire)
+        nginx = start_nginx(procs, tmp / "nginx", nginx_port)
+        nbase = f"http://{HOST}:{nginx_port}"
+        wait_until_up(f"{nbase}/manifest.json", nginx)
+        nginx_etag = httpx.get(f"{nbase}/manifest.json", headers={"Accept-Encoding": "gzip"}).headers["etag"]
+        print(
+            f"  file: {kib(len(full.body))} raw, {kib(len(full.wire))} gzip (site {one.site_id}, version"
+            f" {full.version})"
+        )
+        one_file = write_sites_file(tmp / "one-site.tsv", [one])
+        static = ("/manifest.json", nginx_etag)
+        run(
+            load,
+            "warm-up",
+            nbase,
+            mix="s304:1",
+            seconds=3,
+            connections=conns,
+            count=False,
+            static=static,
+            quiet=True,
+        )
+        ng304 = run(
+            load,
+            "nginx manifest.json 304",
+            nbase,
+            mix="s304:1",
+            seconds=ns.duration,
+            connections=conns,
+            count=True,
+            static=static,
+        )
+        fc = ns.full_connections
+        ng200 = run(
+            load,
+            "nginx manifest.json.gz 200",
+            nbase,
+            mix="s200:1",
+            seconds=ns.duration,
+            connections=fc,
+            count=False,
+            static=static,
+        )
+        ms200 = run(
+            load,
+            "mediasrv manifest 200 (gzip)",
+            base,
+            mix="m200:1",
+            seconds=ns.duration,
+            connections=fc,
+            count=False,
+            sites_file=one_file,
+        )
+        procs.stop("nginx")
+        report.add(
+            f"304, nginx static file, {conns} conns",
+            f"{ms304.rps:,.0f} req/s",
+            f"nginx {ng304.rps:,.0f} req/s",
+            f"{ms304.rps / ng304.rps:.2f}" if ng304.rps else "-",
+        )
+        report.add(
+            f"full manifest 200 gzip, {fc} conns",
+            f"{ms200.rps:,.1f} req/s ({ms200.transfer}/s)",
+            f"nginx {ng200.rps:,.1f} req/s ({ng200.transfer}/s)",
+            f"{ms200.rps / ng200.rps:.2f}" if ng200.rps else "-",
+            f"errors {ms200.errors} / {ng200.errors}",
+        )
+
+        print(f"== 5. soak: {conns} connections for {ns.soak} s, mix {ns.mix} (wrk --timeout {TIMEOUT})")
+        soak = run(load, "mediasrv soak", base, mix=ns.mix, seconds=ns.soak, connections=conns, count=True)
+        ok = soak.errors == 0 and soak.requests > 0
+        print(f"  zero errors: {verdict(ok)}")
+        for line in procs.errors("mediasrv"):
+            print(f"  mediasrv logged: {line}")
+        errs = soak.non_2xx_3xx + sum(soak.socket_errors.values())
+        statuses = " ".join(f"{k}:{v}" for k, v in sorted(soak.statuses.items()))
+        report.add(
+            f"soak {ns.soak} s, {conns} conns ({ns.mix})",
+            f"{soak.rps:,.0f} req/s, p99 {soak.p99_ms:.0f} ms",
+            statuses,
+            "",
+            f"0 errors {verdict(ok)} ({errs})",
+        )
+        client.close()
+
+        print(
+            f"\n== summary ({os.cpu_count()} cores, {ns.sites} sites, {ns.programmes} programmes,"
+            f" {ns.required} required; {time.monotonic() - started:.0f} s)"
+        )
+        report.print()
+    except Exception:
+        for line in procs.errors("mediasrv"):
+            print(f"mediasrv logged: {line}", file=sys.stderr)
+        raise
+    finally:
+        procs.stop_all()
+        if ns.keep:
+            print(f"kept {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except KeyboardInterrupt:
+        sys.exit("interrupted: every server started here was stopped")
