@@ -5,18 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from mediasrv import __version__, epochs
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
-from mediasrv.auth import CallerCache, public, signing_key
+from mediasrv.auth import CallerCache, Role, allow, public, signing_key
 from mediasrv.catalog.router import router as catalog_router
 from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
@@ -24,13 +27,25 @@ from mediasrv.db import Database
 from mediasrv.delivery.fleet_router import router as fleet_router
 from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.router import hls, signed_hls, sites_router
-from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests
+from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
 from mediasrv.http import Rendered
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
+from mediasrv.observability import (
+    Broker,
+    ReadinessCache,
+    RequestMiddleware,
+    ScrapeCollector,
+    check_readiness,
+)
 from mediasrv.storage import open_store
 
 log = logging.getLogger(__name__)
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready", "not_ready"]
+    checks: dict[str, str] = Field(description='database, storage, broker: "ok" or what is wrong')
 
 
 def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | None = None) -> FastAPI:
@@ -57,10 +72,17 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.channel_lists = LRU[tuple[Any, ...], Rendered](5_000)  # compressed M3U8 per site
         app.state.search = SearchIndex(settings.index_dir)
         app.state.search.ensure()
+        broker = Broker(settings.resolved_broker_url)
+        app.state.readiness = ReadinessCache(lambda: check_readiness(db, store, broker))
+        # Per app, not in the global registry: each app (and test) scrapes its own database.
+        app.state.metrics = CollectorRegistry(auto_describe=False)
+        app.state.metrics.register(ScrapeCollector(db, broker, settings))
         yield
+        broker.close()
         db.dispose()
 
     app = FastAPI(title="mediasrv", version=__version__, lifespan=lifespan)
+    app.add_middleware(RequestMiddleware)
 
     @app.exception_handler(MediaError)
     async def media_error(_request: Request, exc: MediaError) -> JSONResponse:
@@ -98,6 +120,38 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     def healthz() -> dict[str, str]:
         """Liveness: the process answers."""
         return {"status": "ok", "version": __version__}
+
+    @app.get(
+        "/readyz",
+        dependencies=[Depends(public)],
+        tags=["ops"],
+        response_model=ReadyOut,
+        responses={503: {"model": ReadyOut, "description": "Not ready: `checks` says what is down"}},
+    )
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: database, object storage and broker, each "ok" or what is wrong with it."""
+        result = await run_in_threadpool(request.app.state.readiness.get)
+        body = {"status": "ready" if result.ready else "not_ready", "checks": result.checks}
+        return JSONResponse(body, status_code=200 if result.ready else 503)
+
+    # Admins by default; MEDIASRV_METRICS_PUBLIC=true for a scraper on a private network.
+    metrics_access = public if settings.metrics_public else allow(Role.ADMIN)
+
+    @app.get(
+        "/metrics",
+        dependencies=[Depends(metrics_access)],
+        tags=["ops"],
+        response_class=Response,
+        responses={
+            200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}},
+            **({} if settings.metrics_public else error_responses(401, 403)),
+        },
+    )
+    def metrics(request: Request) -> Response:
+        """Prometheus metrics: requests, uploads, manifest polls, assets and transcode durations, queue
+        depths, site reachability."""
+        body = generate_latest(REGISTRY) + generate_latest(request.app.state.metrics)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     routers = (
         auth_router,

@@ -53,8 +53,11 @@ class CallerCache:
         return self._watch.get(epochs.ACCOUNTS)
 
     def get(self, token: str) -> Caller | None:
+        """The caller of a token checked before, while still trusted; never queries."""
         entry = self._entries.get(service.hash_secret(token))
-        if entry is None or entry[0] != self.epoch() or time.monotonic() - entry[1] > self._ttl:
+        if entry is None or entry[0] != self._watch.peek(epochs.ACCOUNTS):
+            return None
+        if time.monotonic() - entry[1] > self._ttl:
             return None
         return entry[2]
 
@@ -64,9 +67,12 @@ class CallerCache:
         self._entries[service.hash_secret(token)] = (epoch, time.monotonic(), caller)
 
 
-def _from_bearer(db: Database, token: str) -> Caller:
+def _from_bearer(db: Database, cache: CallerCache, token: str) -> Caller:
+    epoch = cache.epoch()  # before the lookup: a revocation after it moves the epoch on
     with db.session_scope() as session:
-        return service.caller_from_bearer(session, token)
+        caller = service.caller_from_bearer(session, token)
+    cache.put(token, caller, epoch=epoch)
+    return caller
 
 
 def _from_cookie(db: Database, cookie: str, method: str, csrf: str | None) -> Caller:
@@ -92,9 +98,7 @@ async def current_caller(request: Request) -> Caller:
         cache: CallerCache = state.callers
         caller = cache.get(token)
         if caller is None:
-            epoch = cache.epoch()  # before the lookup: a revocation after it moves the epoch on
-            caller = await run_in_threadpool(_from_bearer, state.db, token)
-            cache.put(token, caller, epoch=epoch)
+            caller = await run_in_threadpool(_from_bearer, state.db, cache, token)
         return caller
     cookie = request.cookies.get(SESSION_COOKIE)
     if cookie:

@@ -38,6 +38,8 @@ site_cli = typer.Typer(help="terminal sites", no_args_is_help=True)
 cli.add_typer(token_cli, name="token")
 cli.add_typer(user_cli, name="user")
 cli.add_typer(site_cli, name="site")
+site_bundle_cli = typer.Typer(help="offline bundles for sites with no usable line", no_args_is_help=True)
+cli.add_typer(site_bundle_cli, name="site-bundle")
 console = Console(stderr=True)
 
 CLI_TOKEN_FILE = "cli-token"  # noqa: S105  # a file name, not a secret
@@ -124,14 +126,18 @@ def serve(
     import uvicorn
 
     from mediasrv.app import create_app
+    from mediasrv.observability import configure_logging
 
     settings = _settings()
+    configure_logging(json=settings.log_json)
     uvicorn.run(
         create_app(settings),
         host=host or settings.host,
         port=port or settings.port,
         proxy_headers=True,
         log_level="info",
+        log_config=None,  # keep configure_logging's handler (JSON lines or text)
+        access_log=False,  # RequestMiddleware logs each request, with its id and route
     )
 
 
@@ -483,6 +489,63 @@ def reindex(
     started = time.monotonic()
     count = indexing.rebuild(db, index)
     typer.echo(f"indexed {count} published programmes in {time.monotonic() - started:.1f} s")
+
+
+@site_bundle_cli.command("export")
+def site_bundle_export(
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="where to write it, e.g. a USB disk")],
+    site: Annotated[str, typer.Option(help="the site's code or id")],
+) -> None:
+    """Write a site's signed manifest and every file it lists to DIRECTORY, for `mediasrv-site import`.
+
+    Files already there with the right size and SHA-256 are kept, so exporting again to the same disk
+    copies only what changed; files the manifest no longer lists are removed from DIRECTORY/files.
+    """
+    from datetime import date
+
+    from mediasrv import epochs
+    from mediasrv.auth import signing_key
+    from mediasrv.delivery.bundle import export_bundle
+    from mediasrv.delivery.manifests import ManifestService
+    from mediasrv.delivery.sites import site_by_code
+    from mediasrv.errors import MediaError, NotFound
+    from mediasrv.storage import open_store
+
+    settings = _settings()
+    db = _database(settings)
+    try:
+        with db.session_scope() as session:
+            try:
+                site_id = site_by_code(session, site).id
+            except NotFound:
+                if not site.isdigit():
+                    raise
+                site_id = int(site)
+        manifests = ManifestService(db, signing_key(settings), epochs.EpochWatch(db))
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"site {site} -> {directory}", total=None)
+
+            def report(files: int, all_files: int, done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, description=f"{files}/{all_files} files")
+
+            store = open_store(settings.resolved_storage_url)
+            result = export_bundle(db, store, manifests, site_id, directory, on=date.today(), progress=report)
+    except MediaError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    finally:
+        db.dispose()
+    console.print(
+        f"site {result.site_code} manifest version {result.version}: {result.files} files, "
+        f"{result.total_bytes / 2**20:,.1f} MiB in {directory} ({result.written_files} written, "
+        f"{result.written_bytes / 2**20:,.1f} MiB; {result.removed_files} old files removed)"
+    )
+    console.print(
+        "Manifest key (also in key.pub). On a site that was never online, check it against the one "
+        "your county gave you and import with: mediasrv-site import DIR --public-key KEY"
+    )
+    typer.echo(result.public_key)
 
 
 def main() -> None:

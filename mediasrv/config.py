@@ -56,6 +56,14 @@ class Settings(BaseSettings):
         default=900, ge=1, description="A site is online when its last heartbeat is at most this old"
     )
 
+    log_json: bool = Field(
+        default=False, description="Log one JSON object per line (for log collectors) instead of text"
+    )
+    metrics_public: bool = Field(
+        default=False,
+        description="Serve /metrics without a token, for a scraper on a private network; default: admins",
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
 

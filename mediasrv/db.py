@@ -40,11 +40,16 @@ class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UTCDateTime}
 
 
+# Enough connections for every thread of the API's thread pool (40) to hold one at once: a slow
+# request must not starve the others into pool time-outs. Beyond 5, connections close when idle.
+_POOL: dict[str, Any] = {"pool_size": 5, "max_overflow": 40, "pool_timeout": 60}
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         # API, worker and sweep share one file: WAL lets readers run beside the writer, and
         # busy_timeout makes a writer wait for the lock instead of failing at once.
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **_POOL)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -55,7 +60,7 @@ def make_engine(url: str) -> Engine:
             cur.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **_POOL)
 
 
 class Database:

@@ -76,9 +76,18 @@ class EpochWatch:
         self._lock = threading.Lock()
 
     def get(self, name: str) -> int:
-        if time.monotonic() - self._read_at > self._check_seconds or self._seen_local != _last_local_commit:
+        """The epoch, re-read when due (a query: call it off the event loop)."""
+        if not self._fresh():
             self.refresh()
         return self._values.get(name, 0)
+
+    def peek(self, name: str) -> int | None:
+        """The epoch when no re-read is due, else None; never queries (for the event loop)."""
+        return self._values.get(name, 0) if self._fresh() else None
+
+    def _fresh(self) -> bool:
+        recent = time.monotonic() - self._read_at <= self._check_seconds
+        return recent and self._seen_local == _last_local_commit
 
     def refresh(self) -> dict[str, int]:
         with self._lock:

@@ -37,7 +37,11 @@ class CeleryDispatcher:
         self.app.conf.broker_connection_retry_on_startup = True
 
     def send(self, task: str, *args: str) -> None:
-        self.app.send_task(task, args=list(args), queue=QUEUES[task])
+        from mediasrv.observability import REQUEST_ID  # not at import: observability imports this module
+
+        request_id = REQUEST_ID.get()  # the worker logs it with the job, tying both ends together
+        headers = {"request_id": request_id} if request_id else None
+        self.app.send_task(task, args=list(args), queue=QUEUES[task], headers=headers)
 
 
 def enqueue_after_commit(session: Session, dispatcher: Dispatcher, task: str, *args: str) -> None:

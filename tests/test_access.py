@@ -57,8 +57,11 @@ def test_every_route_declares_access(client: TestClient) -> None:
     assert set(access["/api/v1/assets", "POST"]) == {Role.PRODUCER, Role.ADMIN}
     assert set(access["/api/v1/assets/{asset_id}/retry", "POST"]) == {Role.ADMIN}
     assert set(access["/api/v1/audit", "GET"]) == {Role.ADMIN}
+    assert set(access["/metrics", "GET"]) == {Role.ADMIN}  # unless MEDIASRV_METRICS_PUBLIC=true
     public = sorted(path for (path, _), a in access.items() if a == ())
-    assert public == ["/api/v1/sites/manifest-key", "/auth/login", "/healthz"], "a route became public"
+    assert public == ["/api/v1/sites/manifest-key", "/auth/login", "/healthz", "/readyz"], (
+        "a route became public"
+    )
 
 
 def test_declarations_are_enforced(

@@ -7,11 +7,16 @@ writes; give it one worker process with concurrency 1, on the volume that holds 
 
 from __future__ import annotations
 
-from celery import Celery
+import logging
+from typing import Any
+
+from celery import Celery, Task
 from celery.schedules import crontab
+from celery.signals import setup_logging, task_postrun, task_prerun
 
 from mediasrv.config import Settings
 from mediasrv.jobs import INDEX_REFRESH, MANIFEST_GC, QUEUES, SWEEP
+from mediasrv.observability import REQUEST_ID, TASK_ID, configure_logging
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -42,3 +47,24 @@ def make_celery(settings: Settings) -> Celery:
 
 settings = Settings()  # the worker process's composition root; reads the environment, no I/O
 app = make_celery(settings)
+
+
+def _json_logging(loglevel: int | str | None = None, **_: Any) -> None:
+    configure_logging(json=True, level=loglevel or logging.INFO)
+
+
+def _task_context(task_id: str, task: Task, **_: Any) -> None:
+    # The request that enqueued the job (jobs.py sends its id as a header) follows it into the logs.
+    TASK_ID.set(task_id)
+    REQUEST_ID.set(getattr(task.request, "request_id", None))
+
+
+def _task_context_done(**_: Any) -> None:
+    TASK_ID.set(None)
+    REQUEST_ID.set(None)
+
+
+if settings.log_json:  # connected, it replaces Celery's own logging set-up: JSON lines like the API's
+    setup_logging.connect(_json_logging, weak=False)
+task_prerun.connect(_task_context, weak=False)
+task_postrun.connect(_task_context_done, weak=False)

@@ -9,14 +9,22 @@
 <dir>/partial/<sha256>  downloads in progress, named by the content they must end up as, so an
                         interrupted download resumes with Range whatever path wants it
 <dir>/reports.jsonl     heartbeats not yet delivered (the offline queue)
+<dir>/state.json        the applied manifest's ETag and version, and the last sync's result
+<dir>/verified.jsonl    files known good: path, size, mtime and SHA-256 when last hashed; a file
+                        whose size and mtime still match is not hashed again (sync --verify does)
+<dir>/.lock             held while a sync runs, so a daemon and a hand-run sync never interleave
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import errno
+import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -38,6 +46,23 @@ class AgentConfig(BaseModel):
     site_code: str
     public_key: str = Field(description="base64 Ed25519 key manifests must be signed with (pinned at init)")
     interval_seconds: int = Field(default=300, ge=10, description="how often the daemon polls")
+
+
+class AgentState(BaseModel):
+    """What the agent remembers between runs besides the manifest itself."""
+
+    etag: str | None = Field(default=None, description="ETag of the applied manifest, for If-None-Match")
+    version: int | None = Field(default=None, description="the version that ETag belongs to")
+    last_sync: dict[str, Any] | None = Field(default=None, description="the last sync's result")
+
+
+@dataclass(frozen=True)
+class Known:
+    """A file as it was when the agent last hashed it."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -67,6 +92,21 @@ class Layout:
     @property
     def reports(self) -> Path:
         return self.root / "reports.jsonl"
+
+    @property
+    def state_file(self) -> Path:
+        return self.root / "state.json"
+
+    @property
+    def verified(self) -> Path:
+        return self.root / "verified.jsonl"
+
+    def partial_for(self, sha256: str) -> Path:
+        """Where a download of this content goes; refuses anything but a hex SHA-256 (a tampered
+        manifest must not name a path outside partial/)."""
+        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+            raise AgentError(f"Refusing the SHA-256 {sha256!r}: it is not 64 lowercase hex digits.")
+        return self.partial / sha256
 
     def ensure(self) -> None:
         for folder in (self.root, self.files, self.partial):
@@ -116,6 +156,77 @@ class Layout:
         raw = canonical(doc)
         write_atomic(self.manifest, raw)
         return raw
+
+    def load_state(self) -> AgentState:
+        try:
+            return AgentState.model_validate_json(self.state_file.read_bytes())
+        except FileNotFoundError:
+            return AgentState()
+        except ValueError:
+            return AgentState()  # unreadable: only costs a full manifest fetch
+
+    def save_state(self, state: AgentState) -> None:
+        write_atomic(self.state_file, state.model_dump_json(indent=2).encode())
+
+    # --- files known good ---------------------------------------------------------------------
+
+    def known(self) -> dict[str, Known]:
+        """Files as last hashed, by manifest path (the last line about a path wins)."""
+        found: dict[str, Known] = {}
+        try:
+            with self.verified.open("rb") as f:
+                for line in f:
+                    try:
+                        path, size, mtime_ns, sha = json.loads(line)
+                        found[path] = Known(int(size), int(mtime_ns), str(sha))
+                    except (ValueError, TypeError):
+                        continue  # a line torn by a crash: that file is hashed again, no harm
+        except FileNotFoundError:
+            pass
+        return found
+
+    def record_verified(self, path: str, sha256: str) -> None:
+        """Note that the file at manifest path `path` was just hashed and is `sha256` (size and mtime
+        from the disk). Appends; `compact_verified` rewrites the file at the end of a sync."""
+        st = self.file(path).stat()
+        with self.verified.open("ab") as f:
+            f.write(canonical([path, st.st_size, st.st_mtime_ns, sha256]) + b"\n")
+
+    def compact_verified(self, keep: dict[str, Known]) -> None:
+        lines = (canonical([p, k.size, k.mtime_ns, k.sha256]) + b"\n" for p, k in sorted(keep.items()))
+        write_atomic(self.verified, b"".join(lines))
+
+    def is_known_good(self, path: str, sha256: str, known: dict[str, Known]) -> bool:
+        """The file at `path` is unchanged since it was hashed as `sha256` (same size and mtime)."""
+        entry = known.get(path)
+        if entry is None or entry.sha256 != sha256:
+            return False
+        try:
+            st = self.file(path).stat()
+        except FileNotFoundError:
+            return False
+        return st.st_size == entry.size and st.st_mtime_ns == entry.mtime_ns
+
+    @contextlib.contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the directory's sync lock, or fail at once saying who holds it."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
+                raise AgentError(
+                    f"{self.root} is being synced by process {holder} (a daemon?): wait for it, or stop it."
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
 
 def write_atomic(path: Path, data: bytes) -> None:

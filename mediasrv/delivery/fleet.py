@@ -21,6 +21,7 @@ from sqlalchemy import (
     Select,
     and_,
     case,
+    delete,
     func,
     insert,
     or_,
@@ -33,7 +34,14 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
 from mediasrv.db import Base, utcnow
-from mediasrv.delivery.models import Site, SiteManifest, SiteManifestState, SitePresence, SiteReport
+from mediasrv.delivery.models import (
+    Site,
+    SiteManifest,
+    SiteManifestState,
+    SitePresence,
+    SiteReport,
+    SiteReportReceipt,
+)
 from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.errors import Forbidden
 
@@ -41,6 +49,9 @@ from mediasrv.errors import Forbidden
 # day would put 00:00-08:00 Beijing time into the day before.
 CHINA = timezone(timedelta(hours=8), "CST")
 MAX_FAILED_SAMPLE = 20
+# Report ids are remembered this long (by the report's observed_at); agents drop queued reports sooner
+# (mediasrv.agent.reports.QUEUE_DAYS), so no copy of a forgotten report can still arrive.
+RECEIPT_DAYS = 8
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 LEVELS = 5  # 省/市/县/乡/村
 
@@ -64,6 +75,8 @@ class Report:
     used_bytes: int | None
     agent_version: str
     address: str
+    report_id: str | None = None  # unique per report: a resent copy is not counted twice
+    observed_at: datetime | None = None  # when the agent made it; None: on arrival
 
 
 @dataclass(frozen=True)
@@ -89,6 +102,8 @@ class SiteStatus:
     quota_bytes: int | None
     agent_version: str | None
     address: str | None
+    observed_at: datetime | None = None
+    heartbeats_today: int = 0  # reports counted on the Beijing day of `now`
 
 
 @dataclass(frozen=True)
@@ -143,40 +158,84 @@ class Ack:
     current_version: int | None
     in_sync: bool
     server_time: datetime
+    counted: bool = True  # False: a resent report id, or a report older than RECEIPT_DAYS
 
 
 def record_heartbeat(
     session: Session, caller: Caller, site_id: int, report: Report, *, now: datetime | None = None
 ) -> Ack:
-    """Store a site's report as its latest and count it for today; a site reports only for itself."""
+    """Store a site's report as its latest and count it for today; a site reports only for itself.
+
+    Agents queue reports while offline and resend any whose answer they did not get, so a report may
+    arrive twice or late. A report id already received is acknowledged without being counted again
+    (SiteReportReceipt), and a report observed before the stored one does not replace it; either way
+    the site was heard from now, so last_seen_at moves."""
     if caller.site_id is None:
         raise Forbidden("Only a site's own agent reports its heartbeat: send it with that site's token.")
     site = get_site(session, site_id, caller=caller)
     now = (now or utcnow()).astimezone(UTC)
-    values: dict[str, Any] = {
-        "last_seen_at": now,
-        "manifest_version": report.manifest_version,
-        "bytes_missing": report.bytes_missing,
-        "files_missing": report.files_missing,
-        "files_failed": report.files_failed,
-        "failed_paths": list(report.failed_paths[:MAX_FAILED_SAMPLE]),
-        "free_bytes": report.free_bytes,
-        "used_bytes": report.used_bytes,
-        "agent_version": report.agent_version[:64],
-        "address": report.address[:45],
-    }
-    _upsert(session, SiteReport, {"site_id": site.id}, values, values)
-    _upsert(
-        session,
-        SitePresence,
-        {"site_id": site.id, "day": today_in_china(now)},
-        {"heartbeats": SitePresence.heartbeats + 1},
-        {"heartbeats": 1},
+    observed = (report.observed_at or now).astimezone(UTC)
+    counted = _first_receipt(session, site.id, report.report_id, observed, now)
+    if counted:
+        values: dict[str, Any] = {
+            "last_seen_at": now,
+            "observed_at": observed,
+            "report_id": report.report_id,
+            "manifest_version": report.manifest_version,
+            "bytes_missing": report.bytes_missing,
+            "files_missing": report.files_missing,
+            "files_failed": report.files_failed,
+            "failed_paths": list(report.failed_paths[:MAX_FAILED_SAMPLE]),
+            "free_bytes": report.free_bytes,
+            "used_bytes": report.used_bytes,
+            "agent_version": report.agent_version[:64],
+            "address": report.address[:45],
+        }
+        older = or_(SiteReport.observed_at.is_(None), SiteReport.observed_at <= observed)
+        _upsert(session, SiteReport, {"site_id": site.id}, values, values, only_if=older)
+        _upsert(
+            session,
+            SitePresence,
+            {"site_id": site.id, "day": today_in_china(now)},
+            {"heartbeats": SitePresence.heartbeats + 1},
+            {"heartbeats": 1},
+        )
+    # Heard from now, whether or not the report itself was news.
+    session.execute(
+        update(SiteReport)
+        .where(SiteReport.site_id == site.id, SiteReport.last_seen_at < now)
+        .values(last_seen_at=now)
+        .execution_options(synchronize_session=False)
     )
     # The same query as the fleet views, so the agent and the administrators agree on "in sync"
     # (the online window plays no part in it).
     status = next(_statuses(session, now=now, online_within_seconds=1, site_id=site.id))
-    return Ack(site.id, status.current_version, status.in_sync, now)
+    return Ack(site.id, status.current_version, status.in_sync, now, counted)
+
+
+def _first_receipt(
+    session: Session, site_id: int, report_id: str | None, observed: datetime, now: datetime
+) -> bool:
+    """Whether this report is to be counted: it has no id (an older agent), or its id is new and it is
+    recent enough for its receipt to be kept. Prunes the site's expired receipts on the way."""
+    if report_id is None:
+        return True
+    cutoff = now - timedelta(days=RECEIPT_DAYS)
+    if observed < cutoff:
+        return False  # its receipt, if any, was pruned: counting it could count it twice
+    session.execute(
+        delete(SiteReportReceipt).where(
+            SiteReportReceipt.site_id == site_id, SiteReportReceipt.observed_at < cutoff
+        )
+    )
+    try:
+        with session.begin_nested():
+            session.execute(
+                insert(SiteReportReceipt).values(site_id=site_id, report_id=report_id, observed_at=observed)
+            )
+    except IntegrityError:
+        return False
+    return True
 
 
 def _upsert(
@@ -185,13 +244,22 @@ def _upsert(
     key: dict[str, Any],
     changes: dict[str, Any],
     new: dict[str, Any],
+    *,
+    only_if: ColumnElement[bool] | None = None,
 ) -> None:
     """UPDATE the row with `key`, else INSERT it: portable, and the common case (a site seen before)
-    is one statement. When a concurrent heartbeat of the same site inserts first, update its row."""
+    is one statement. When a concurrent heartbeat of the same site inserts first, update its row.
+    With `only_if`, an existing row that fails it is left alone (and nothing is inserted)."""
     where = [getattr(model, name) == value for name, value in key.items()]
+    if only_if is not None:
+        where.append(only_if)
     statement = update(model).where(*where).values(changes).execution_options(synchronize_session=False)
     if cast(CursorResult[Any], session.execute(statement)).rowcount:
         return
+    if only_if is not None:
+        exists = select(func.count()).select_from(model).where(*where[:-1])
+        if session.scalar(exists):
+            return
     try:
         with session.begin_nested():
             session.execute(insert(model).values({**key, **new}))
@@ -283,12 +351,12 @@ def fleet_status(
     return FleetStatus(now, online_within_seconds, region, level, totals, rows)
 
 
-def _status_query(cutoff: datetime) -> Select[*tuple[Any, ...]]:
+def _status_query(cutoff: datetime, day: date) -> Select[*tuple[Any, ...]]:
     cond = _conditions(cutoff)
     state = case(
         (cond["never_seen"], State.NEVER.value), (cond["online"], State.ONLINE.value), else_=State.STALE.value
     )
-    return _joined(
+    query = _joined(
         select(
             Site.id,
             Site.code,
@@ -309,8 +377,11 @@ def _status_query(cutoff: datetime) -> Select[*tuple[Any, ...]]:
             Site.quota_bytes,
             SiteReport.agent_version,
             SiteReport.address,
+            SiteReport.observed_at,
+            func.coalesce(SitePresence.heartbeats, 0),
         )
     )
+    return query.outerjoin(SitePresence, and_(SitePresence.site_id == Site.id, SitePresence.day == day))
 
 
 def _statuses(
@@ -325,13 +396,14 @@ def _statuses(
     offset: int = 0,
 ) -> Iterator[SiteStatus]:
     cutoff = now.astimezone(UTC) - timedelta(seconds=online_within_seconds)
-    query = _filtered(_status_query(cutoff), cutoff, region, state)
+    query = _filtered(_status_query(cutoff, today_in_china(now)), cutoff, region, state)
     if site_id is not None:
         query = query.where(Site.id == site_id)
     query = query.order_by(Site.region, Site.code).offset(offset).limit(limit)
     for row in session.execute(query):
         (sid, code, name, site_region, st, seen, current, applied, in_sync, over, *rest) = row
-        bytes_missing, files_missing, files_failed, paths, free, used, quota, agent, address = rest
+        bytes_missing, files_missing, files_failed, paths, free, used, quota, agent, address, *more = rest
+        observed, heartbeats_today = more
         yield SiteStatus(
             sid,
             code,
@@ -352,6 +424,8 @@ def _statuses(
             quota,
             agent,
             address,
+            observed,
+            int(heartbeats_today),
         )
 
 

@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
 from mediasrv.db import utcnow
@@ -46,6 +46,26 @@ class HeartbeatIn(BaseModel):
     free_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="free space on the disk")
     used_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="space the cache takes")
     agent_version: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE, examples=["1.4.2"])
+    report_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="unique per report: a copy resent after a lost answer is acknowledged, not counted again",
+    )
+    observed_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the agent made the report (default: on arrival); an older report never replaces "
+        "a newer one",
+    )
+
+    @field_validator("observed_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("observed_at is out of range") from None
 
 
 class HeartbeatAck(BaseModel):
@@ -53,6 +73,9 @@ class HeartbeatAck(BaseModel):
     current_version: int | None = Field(description="the site's current manifest version; null: none yet")
     in_sync: bool = Field(description="applied the current version and lacks nothing")
     server_time: datetime
+    counted: bool = Field(
+        description=f"false: a report id already received, or observed over {fleet.RECEIPT_DAYS} days ago"
+    )
 
 
 class CountsOut(BaseModel):
@@ -103,6 +126,8 @@ class FleetSiteOut(BaseModel):
     quota_bytes: int | None
     agent_version: str | None
     address: str | None
+    observed_at: datetime | None = Field(description="when the agent made its latest report")
+    heartbeats_today: int = Field(description="reports counted today (Beijing day)")
 
 
 def _counts(c: Counts) -> dict[str, int | float | None]:
@@ -132,7 +157,9 @@ WindowQuery = Annotated[
 ]
 
 
-@router.post("/api/v1/sites/{site_id}/heartbeat", response_model=HeartbeatAck, responses=error_responses(404))
+@router.post(
+    "/api/v1/sites/{site_id}/heartbeat", response_model=HeartbeatAck, responses=error_responses(400, 404)
+)
 def heartbeat(
     site_id: RowId, body: HeartbeatIn, request: Request, caller: SiteAgent, session: SessionDep
 ) -> HeartbeatAck:
@@ -144,6 +171,7 @@ def heartbeat(
         current_version=ack.current_version,
         in_sync=ack.in_sync,
         server_time=ack.server_time,
+        counted=ack.counted,
     )
 
 

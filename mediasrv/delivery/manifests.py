@@ -146,11 +146,11 @@ class ManifestService:
     # --- the poll path ------------------------------------------------------------------------
 
     def cached(self, site_id: int, on: date) -> Current | None:
-        """The site's current manifest when memory knows it is current (at most one small query a
-        second, for the epoch); None when it must be built or checked."""
+        """The site's current manifest when memory knows it is current; None when it must be built
+        or checked (by `current`, off the event loop). Never queries."""
         current = self._sites.get(site_id)
-        if current is None or current.built_on != on or current.epoch != self._watch.get(epochs.MANIFESTS):
-            return None
+        if current is None or current.built_on != on or current.epoch != self._watch.peek(epochs.MANIFESTS):
+            return None  # unknown, another day, changed, or the epoch is due a re-read
         return current
 
     def current(self, site_id: int, on: date) -> Current:

@@ -108,6 +108,23 @@ class SiteReport(Base):
     used_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     agent_version: Mapped[str] = mapped_column(String(64), default="")
     address: Mapped[str] = mapped_column(String(45), default="")  # the client address (IPv6 fits in 45)
+    # When the agent made this report (its clock); a report queued offline and delivered late never
+    # replaces one observed after it. None: a report from before agents said so.
+    observed_at: Mapped[datetime | None] = mapped_column(default=None)
+    report_id: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class SiteReportReceipt(Base):
+    """The report ids a site delivered within the last RECEIPT_DAYS (by observed_at): an agent resends a
+    report whose answer it never got, and the primary key makes counting it a second time impossible,
+    even when two API processes receive the copies at once. Older receipts are pruned; a report that
+    old is acknowledged but not counted (the agent drops its queue at the same age)."""
+
+    __tablename__ = "site_report_receipts"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    report_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    observed_at: Mapped[datetime] = mapped_column()
 
 
 class SitePresence(Base):

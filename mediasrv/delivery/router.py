@@ -35,6 +35,7 @@ from mediasrv.http import (
     object_response,
     playlist_response,
 )
+from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.params import RowId
 
 MASTER_CACHE = "private, max-age=10"
@@ -288,7 +289,9 @@ async def site_channel_list(
     if rendered is None:
         rendered = await run_in_threadpool(_channel_list, request, caller, settings, site_id, day)
         cache.put(key, rendered)
-    return rendered.response(request, cache_control="private, max-age=60")
+    response = rendered.response(request, cache_control="private, max-age=60")
+    MANIFEST_REQUESTS.labels("playlist", "not_modified" if response.status_code == 304 else "full").inc()
+    return response
 
 
 def _channel_list(request: Request, caller: Caller, settings: Settings, site_id: int, day: date) -> Rendered:
@@ -363,12 +366,14 @@ async def site_manifest(
         "Vary": "Accept-Encoding",
     }
     if not_modified(request, current.etag):
+        MANIFEST_NOT_MODIFIED.inc()
         return Response(status_code=304, headers=headers)
     gzip = "gzip" in request.headers.get("accept-encoding", "")
     if since is None:
         body = await run_in_threadpool(manifests.body, current, gzip=gzip)
     else:
         body = await run_in_threadpool(manifests.delta, current, since, gzip=gzip)
+    MANIFEST_REQUESTS.labels("manifest", body.kind).inc()
     headers |= {"X-Manifest-Kind": body.kind, "X-Manifest-Signature": body.signature}
     if gzip:
         headers["Content-Encoding"] = "gzip"

@@ -66,6 +66,11 @@ class Asset(Base):
     lease_owner: Mapped[str | None] = mapped_column(String(128), default=None)
     lease_expires_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
 
+    # The latest run's start, and its length once it ended ready or failed (the /metrics histogram;
+    # the run happens in a worker process, so the API can only read it from here).
+    processing_started_at: Mapped[datetime | None] = mapped_column(default=None)
+    processing_seconds: Mapped[float | None] = mapped_column(Float, default=None)
+
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

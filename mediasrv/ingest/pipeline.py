@@ -17,7 +17,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -126,6 +126,8 @@ def claim(ctx: Context, asset_id: str) -> str | None:
                 attempts=Asset.attempts + 1,
                 progress=0.0,
                 error=None,
+                processing_started_at=now,
+                processing_seconds=None,
             ),
         )
         return generation if claimed == 1 else None
@@ -175,10 +177,21 @@ def fail(ctx: Context, asset_id: str, reason: str, *, generation: str | None = N
     if generation is not None:
         query = query.where(Asset.generation == generation)
     with ctx.db.session_scope() as session:
+        started = session.scalar(select(Asset.processing_started_at).where(Asset.id == asset_id))
         _update(
             session,
-            query.values(status=AssetStatus.FAILED, error=reason, lease_owner=None, lease_expires_at=None),
+            query.values(
+                status=AssetStatus.FAILED,
+                error=reason,
+                lease_owner=None,
+                lease_expires_at=None,
+                processing_seconds=_seconds_since(started),
+            ),
         )
+
+
+def _seconds_since(started: datetime | None) -> float | None:
+    return None if started is None else max(0.0, (utcnow() - started).total_seconds())
 
 
 def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
@@ -302,6 +315,7 @@ def _mark_ready(session: Session, asset: Asset, generation: str, *, poster_key: 
     asset.status, asset.progress, asset.error = AssetStatus.READY, 100.0, None
     asset.published_generation, asset.poster_key = generation, poster_key
     asset.lease_owner = asset.lease_expires_at = None
+    asset.processing_seconds = _seconds_since(asset.processing_started_at)
 
 
 def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path) -> None:

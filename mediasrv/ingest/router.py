@@ -7,17 +7,21 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy.orm import Session
 
-from mediasrv.auth import AdminDep, ProducerDep, ViewerDep, sign_playback
+from mediasrv.auth import AdminDep, Caller, ProducerDep, ViewerDep, sign_playback
+from mediasrv.config import Settings
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import NotFound, UploadTooLarge, error_responses
+from mediasrv.errors import MediaError, NotFound, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.ingest import service
-from mediasrv.ingest.models import AssetStatus
+from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.ingest.spool import human_size, receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
+from mediasrv.observability import UPLOADS
 from mediasrv.params import Limit, Offset, Page
+from mediasrv.storage import ObjectStore
 
 router = APIRouter(
     prefix="/api/v1/assets",
@@ -62,6 +66,23 @@ async def upload_asset(
     dispatcher: DispatcherDep,
 ) -> AssetOut:
     """Upload a film, audio lecture or PDF (multipart field `file`); it is transcoded in the background."""
+    try:
+        asset, created = await _receive(request, caller, session, settings, store)
+    except MediaError as exc:
+        UPLOADS.labels(exc.code).inc()
+        raise
+    UPLOADS.labels("created" if created else "duplicate").inc()
+    if created:
+        enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
+    else:
+        response.status_code = 200
+    return AssetOut.of(asset)
+
+
+async def _receive(
+    request: Request, caller: Caller, session: Session, settings: Settings, store: ObjectStore
+) -> tuple[Asset, bool]:
+    """Stream, check and store the upload: the asset and whether it is new (not the same bytes again)."""
     declared = int(request.headers.get("content-length") or 0)
     if declared > settings.max_upload_bytes + _MULTIPART_OVERHEAD:
         # Refuse before a producer on a slow line spends hours sending it.
@@ -75,14 +96,9 @@ async def upload_asset(
         spool_dir=settings.spool_dir,
         max_bytes=settings.max_upload_bytes,
     )
-    asset, created = await run_in_threadpool(
+    return await run_in_threadpool(
         service.register_upload, session, store, upload=upload, title=upload.fields.get("title"), owner=caller
     )
-    if created:
-        enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
-    else:
-        response.status_code = 200
-    return AssetOut.of(asset)
 
 
 @router.get("", response_model=Page[AssetOut])

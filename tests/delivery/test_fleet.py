@@ -308,3 +308,35 @@ def test_a_bad_report_is_refused_with_what_is_wrong(client: TestClient, db: Data
 def test_percentages_round_half_up_to_one_decimal() -> None:
     assert percent(1, 3) == 33.3 and percent(2, 3) == 66.7 and percent(1, 16) == 6.3
     assert percent(0, 7) == 0.0 and percent(7, 7) == 100.0 and percent(0, 0) is None
+
+
+def test_a_resent_report_counts_once_and_an_older_one_never_replaces_a_newer(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    sid, headers = _site(db, "hb-xt-0001", "西塘村党员活动室", XITANG)
+    now = utcnow()
+    newer = {"report_id": "b" * 32, "observed_at": now.isoformat(), "bytes_missing": 0}
+    older = {
+        "report_id": "a" * 32,
+        "observed_at": (now - timedelta(hours=1)).isoformat(),
+        "bytes_missing": 99,
+    }
+    assert _beat(client, sid, headers, **newer)["counted"] is True
+    assert _beat(client, sid, headers, **newer)["counted"] is False  # the same report again: not counted
+    assert _beat(client, sid, headers, **older)["counted"] is True  # queued offline, delivered late
+    stale = {"report_id": "c" * 32, "observed_at": (now - timedelta(days=9)).isoformat()}
+    assert _beat(client, sid, headers, **stale)["counted"] is False  # beyond what ids are kept for
+    with db.session_scope() as s:
+        report = s.get_one(SiteReport, sid)
+        assert report.bytes_missing == 0 and report.report_id == "b" * 32  # the newer one stays
+        assert report.last_seen_at >= now  # yet the site was heard from
+        presence = s.scalars(select(SitePresence).where(SitePresence.site_id == sid)).one()
+        assert presence.heartbeats == 2
+    [row] = client.get("/api/v1/fleet/sites", headers=admin).json()["items"]
+    assert row["heartbeats_today"] == 2 and row["observed_at"] is not None
+    naive = client.post(
+        f"/api/v1/sites/{sid}/heartbeat", headers=headers, json=_report(observed_at="2025-01-01T00:00:00")
+    )
+    assert naive.status_code == 422 and "observed_at" in naive.json()["message"]
+    bad_id = client.post(f"/api/v1/sites/{sid}/heartbeat", headers=headers, json=_report(report_id="x"))
+    assert bad_id.status_code == 422 and "report_id" in bad_id.json()["message"]

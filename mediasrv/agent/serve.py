@@ -1,0 +1,354 @@
+"""`mediasrv-site serve`: the site's local origin. Set-top boxes on the village LAN play the cached
+copy from here, so study goes on when the village line is down.
+
+    GET /                a status page for the administrator (a TV browser; JSON with
+                         Accept: application/json)
+    GET /playlist.m3u8   the applied manifest's programmes as an M3U8 channel list, required (必学)
+                         first, then optional (选学), in rank order; URLs point at this server
+    GET /playlist.json   the same as JSON
+    GET /files/<path>    a file of the applied manifest (Range, ETag = its SHA-256, HEAD)
+
+No authentication, on purpose: it listens on the site's LAN, is read-only, and serves nothing but the
+files the signed manifest lists (study material the site's boxes must play without logging in). It
+reads manifest.json again whenever that file is replaced, and every file is opened once per request,
+so a sync or an import replacing files (atomic renames) never shows a half-written file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import re
+import shutil
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Annotated, Any, BinaryIO
+from urllib.parse import quote
+
+import typer
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from mediasrv.agent.layout import AgentError, Layout
+from mediasrv.errors import MediaError
+from mediasrv.http import PLAYLIST_TYPE, not_modified, parse_range
+
+IMMUTABLE = "public, max-age=31536000, immutable"  # files inside a generation never change
+REVALIDATE = "no-cache"  # master playlists, the channel list: may change with the next sync (ETag)
+CONTENT_TYPES = {
+    ".m3u8": PLAYLIST_TYPE,
+    ".ts": "video/mp2t",
+    ".aac": "audio/aac",
+    ".m4a": "audio/mp4",
+    ".mp4": "video/mp4",
+    ".jpg": "image/jpeg",
+    ".pdf": "application/pdf",
+}
+CHUNK = 256 * 1024
+NO_MANIFEST = (
+    "This site has no manifest yet: run `mediasrv-site sync` (with a line) or "
+    "`mediasrv-site import DIR` (from a bundle), then reload."
+)
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The applied manifest, parsed once per version of manifest.json."""
+
+    stamp: tuple[int, int, int]  # inode, mtime, size: a rename over manifest.json changes it
+    doc: dict[str, Any]
+    files: dict[str, dict[str, Any]]  # path -> entry
+
+
+class LocalOrigin:
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self._applied: Applied | None = None
+        self._lock = threading.Lock()
+
+    def applied(self) -> Applied | None:
+        """The manifest as it is now on disk (one stat when unchanged); None on a fresh site."""
+        try:
+            st = self.layout.manifest.stat()
+        except FileNotFoundError:
+            return None
+        stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if self._applied is not None and self._applied.stamp == stamp:
+                return self._applied
+            try:
+                with self.layout.manifest.open("rb") as f:
+                    st = os.fstat(f.fileno())  # the stamp of the very bytes read
+                    doc = json.loads(f.read())
+            except FileNotFoundError:
+                return None
+            files = {e["path"]: e for e in doc["files"]}
+            self._applied = Applied((st.st_ino, st.st_mtime_ns, st.st_size), doc, files)
+            return self._applied
+
+    def present(self, path: str) -> bool:
+        try:
+            return self.layout.file(path).is_file()
+        except AgentError:
+            return False
+
+
+def base_url(request: Request) -> str:
+    """http://<host> as the box reached this server (its Host header), for absolute playlist URLs."""
+    host = request.headers.get("host", "")
+    if not _HOST.match(host):  # absent (HTTP/1.0) or odd: the address the request came in on
+        server = request.scope.get("server") or ("127.0.0.1", 80)
+        name = f"[{server[0]}]" if ":" in str(server[0]) else str(server[0])
+        host = name if server[1] in (80, None) else f"{name}:{server[1]}"
+    return f"http://{host}"
+
+
+def file_url(base: str, path: str) -> str:
+    return f"{base}/files/{quote(path)}"
+
+
+def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[str, Any]]:
+    """The programmes a box can play now, required first, each in rank order, with local URLs.
+    One whose play file is not on disk yet (a sync still fetching it) is left out."""
+    chosen = sorted(applied.doc["programmes"], key=lambda p: (not p["required"], p["rank"]))
+    listed = []
+    for p in chosen:
+        if p["play"] not in applied.files or not origin.present(p["play"]):
+            continue
+        poster = p.get("poster")
+        listed.append(
+            {
+                "id": p["id"],
+                "rank": p["rank"],
+                "required": p["required"],
+                "group": "必学" if p["required"] else "选学",
+                "title": p["title"],
+                "category": p.get("category"),
+                "duration_seconds": p.get("duration_seconds"),
+                "url": file_url(base, p["play"]),
+                "poster_url": file_url(base, poster) if poster and origin.present(poster) else None,
+                "attachments": [file_url(base, a) for a in p.get("attachments", []) if origin.present(a)],
+            }
+        )
+    return listed
+
+
+def channel_list(entries: list[dict[str, Any]]) -> str:
+    """The M3U8 channel list (as mediasrv.delivery.playlist.m3u8_channel_list writes it)."""
+    lines = ["#EXTM3U"]
+    for e in entries:
+        title = " ".join(str(e["title"]).split())  # no line breaks inside #EXTINF
+        duration = round(e["duration_seconds"]) if e["duration_seconds"] else -1
+        logo = f' tvg-logo="{e["poster_url"]}"' if e["poster_url"] else ""
+        lines += [f'#EXTINF:{duration} tvg-id="{e["id"]}" group-title="{e["group"]}"{logo},{title}', e["url"]]
+    return "\n".join(lines) + "\n"
+
+
+def _text(request: Request, body: str, media_type: str) -> Response:
+    data = body.encode()
+    etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
+    headers = {"ETag": etag, "Cache-Control": REVALIDATE}
+    if not_modified(request, etag):
+        return Response(status_code=304, headers=headers)
+    if request.method == "HEAD":
+        headers["Content-Length"] = str(len(data))
+        return Response(status_code=200, headers=headers, media_type=media_type)
+    return Response(data, headers=headers, media_type=media_type)
+
+
+def _unavailable(message: str, status: int = 503) -> Response:
+    return PlainTextResponse(message + "\n", status_code=status, headers={"Retry-After": "30"})
+
+
+def _read(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
+    try:
+        f.seek(first)
+        while length > 0:
+            chunk = f.read(min(CHUNK, length))
+            if not chunk:
+                break
+            length -= len(chunk)
+            yield chunk
+    finally:
+        f.close()
+
+
+def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dict[str, Any]:
+    usage = shutil.disk_usage(origin.layout.root) if origin.layout.root.exists() else None
+    facts: dict[str, Any] = {
+        "site": None,
+        "version": None,
+        "playlist": f"{base}/playlist.m3u8",
+        "disk_free_bytes": usage.free if usage else None,
+    }
+    if applied is None:
+        return {**facts, "message": NO_MANIFEST}
+    doc = applied.doc
+    missing = [e for e in doc["files"] if not origin.present(e["path"])]
+    return {
+        **facts,
+        "site": doc["site"],
+        "version": doc["version"],
+        "device_profile": doc["device_profile"],
+        "programmes": len(doc["programmes"]),
+        "required": sum(1 for p in doc["programmes"] if p["required"]),
+        "dropped": len(doc["dropped"]),
+        "bytes": doc["bytes"],
+        "files": len(doc["files"]),
+        "missing_files": len(missing),
+        "missing_bytes": sum(int(e["size"]) for e in missing),
+    }
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.1f} GiB"
+
+
+def status_page(facts: dict[str, Any], entries: list[dict[str, Any]]) -> str:
+    esc = html.escape
+    if facts["site"] is None:
+        body = f"<h1>mediasrv 站点</h1><p>{esc(facts['message'])}</p>"
+    else:
+        site = facts["site"]
+        state = (
+            "完整 / complete"
+            if not facts["missing_files"]
+            else f"缺 {facts['missing_files']} 个文件 ({_size(facts['missing_bytes'])}) / files missing"
+        )
+        items = "".join(
+            f"<li>[{esc(e['group'])}] {esc(' '.join(str(e['title']).split()))}</li>" for e in entries[:300]
+        )
+        body = (
+            f"<h1>{esc(site['name'])} ({esc(site['code'])})</h1>"
+            f"<p>清单版本 / manifest version {facts['version']} · "
+            f"{facts['programmes']} 个节目 / programmes (必学 {facts['required']}) · "
+            f"{_size(facts['bytes'])} · {state}</p>"
+            f"<p>播放列表 / playlist: <a href='/playlist.m3u8'>{esc(facts['playlist'])}</a></p>"
+            f"<ol>{items}</ol>"
+        )
+    free = (
+        f"<p>剩余空间 / disk free: {_size(facts['disk_free_bytes'])}</p>" if facts["disk_free_bytes"] else ""
+    )
+    return (
+        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width'><title>mediasrv 站点</title>"
+        "<style>body{font-family:sans-serif;font-size:1.5em;margin:1em}</style></head>"
+        f"<body>{body}{free}</body></html>"
+    )
+
+
+def create_app(layout: Layout) -> Starlette:
+    origin = LocalOrigin(layout)
+
+    def index(request: Request) -> Response:
+        applied = origin.applied()
+        base = base_url(request)
+        facts = status_facts(origin, applied, base)
+        accept = request.headers.get("accept", "")
+        if "application/json" in accept and "text/html" not in accept:
+            return JSONResponse(facts, headers={"Cache-Control": REVALIDATE})
+        entries = programmes(origin, applied, base) if applied is not None else []
+        return HTMLResponse(status_page(facts, entries), headers={"Cache-Control": REVALIDATE})
+
+    def playlist_m3u8(request: Request) -> Response:
+        applied = origin.applied()
+        if applied is None:
+            return _unavailable(NO_MANIFEST)
+        return _text(request, channel_list(programmes(origin, applied, base_url(request))), PLAYLIST_TYPE)
+
+    def playlist_json(request: Request) -> Response:
+        applied = origin.applied()
+        if applied is None:
+            return _unavailable(NO_MANIFEST)
+        doc = applied.doc
+        body = {
+            "site": doc["site"],
+            "version": doc["version"],
+            "programmes": programmes(origin, applied, base_url(request)),
+        }
+        return _text(request, json.dumps(body, ensure_ascii=False, indent=1), "application/json")
+
+    def files(request: Request) -> Response:
+        path: str = request.path_params["path"]
+        applied = origin.applied()
+        entry = applied.files.get(path) if applied is not None else None
+        if entry is None:
+            return PlainTextResponse(f"{path} is not in this site's manifest.\n", status_code=404)
+        try:
+            f = layout.file(path).open("rb")
+        except (FileNotFoundError, AgentError):
+            return _unavailable(
+                f"{path} is listed but not on this site's disk yet: run `mediasrv-site sync`."
+            )
+        size = os.fstat(f.fileno()).st_size
+        if size != entry["size"]:  # replaced by a sync after this manifest was read
+            f.close()
+            return _unavailable(f"{path} is being updated by a sync: try again shortly.")
+        etag = f'"{entry["sha256"]}"'
+        parts = path.split("/")
+        headers = {
+            "ETag": etag,
+            "Cache-Control": IMMUTABLE if len(parts) > 2 else REVALIDATE,
+            "Accept-Ranges": "bytes",
+        }
+        media_type = CONTENT_TYPES.get(PurePosixPath(path).suffix.lower(), "application/octet-stream")
+        try:
+            if not_modified(request, etag):
+                f.close()
+                return Response(status_code=304, headers=headers)
+            byte_range = parse_range(request.headers.get("range"), size)
+        except MediaError:  # the range lies outside the file
+            f.close()
+            return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
+        status, first, length = 200, 0, size
+        if byte_range is not None:
+            first, last = byte_range
+            status, length = 206, last - first + 1
+            headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+        headers["Content-Length"] = str(length)
+        if request.method == "HEAD":
+            f.close()
+            return Response(status_code=status, headers=headers, media_type=media_type)
+        return StreamingResponse(
+            _read(f, first, length), status_code=status, headers=headers, media_type=media_type
+        )
+
+    return Starlette(
+        routes=[
+            Route("/", index, methods=["GET", "HEAD"]),
+            Route("/playlist.m3u8", playlist_m3u8, methods=["GET", "HEAD"]),
+            Route("/playlist.json", playlist_json, methods=["GET", "HEAD"]),
+            Route("/files/{path:path}", files, methods=["GET", "HEAD"]),
+        ]
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `mediasrv-site serve` to the agent's command."""
+
+    @app.command("serve")
+    def serve_command(
+        directory: Annotated[
+            Path, typer.Option("--dir", envvar="MEDIASRV_SITE_DIR", help="the site's cache directory")
+        ] = Path("mediasrv-site"),
+        host: Annotated[str, typer.Option(help="address to listen on; 0.0.0.0: the whole LAN")] = "0.0.0.0",  # noqa: S104
+        port: Annotated[int, typer.Option()] = 8080,
+    ) -> None:
+        """Serve the cached programmes to the LAN: point set-top boxes at http://THIS-HOST:PORT/playlist.m3u8."""
+        import uvicorn
+
+        if not directory.is_dir():
+            typer.echo(
+                f"No site cache at {directory}: run `mediasrv-site init` or `mediasrv-site import` first, "
+                "or pass --dir.",
+                err=True,
+            )
+            raise typer.Exit(2)
+        uvicorn.run(create_app(Layout(directory)), host=host, port=port, log_level="info")
