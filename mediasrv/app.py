@@ -26,6 +26,7 @@ from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.fleet_router import router as fleet_router
 from mediasrv.delivery.manifests import LRU, ManifestService
+from mediasrv.delivery.polls import ManifestPolls
 from mediasrv.delivery.router import hls, signed_hls, sites_router
 from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
 from mediasrv.http import Rendered
@@ -82,6 +83,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         db.dispose()
 
     app = FastAPI(title="mediasrv", version=__version__, lifespan=lifespan)
+    app.add_middleware(ManifestPolls)  # inside RequestMiddleware: its answers are logged and counted
     app.add_middleware(RequestMiddleware)
 
     @app.exception_handler(MediaError)

@@ -101,7 +101,8 @@ class Rendered:
     @classmethod
     def of(cls, text: str, *, media_type: str = PLAYLIST_TYPE) -> Rendered:
         body = text.encode("utf-8")
-        etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
+        # Weak: the gzip and the plain body share it (RFC 9110 wants strong tags to differ).
+        etag = 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
         return cls(gzip.compress(body, compresslevel=6, mtime=0), etag, media_type)
 
     def response(self, request: Request, *, cache_control: str) -> Response:

@@ -112,7 +112,8 @@ class Current:
 
     @property
     def etag(self) -> str:
-        return f'"{self.version}-{self.sha256[:20]}"'
+        # Weak: the gzip and the plain body share it (RFC 9110 wants strong tags to differ).
+        return f'W/"{self.version}-{self.sha256[:20]}"'
 
 
 @dataclass(frozen=True)

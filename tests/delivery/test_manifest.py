@@ -251,6 +251,17 @@ def test_a_site_reads_only_its_own_manifest(
     bad = client.get(f"/api/v1/sites/{mine}/manifest", headers=mine_h, params={"since": -1})
     assert bad.status_code == 422 and "since" in bad.json()["message"]
 
+    # The 304 shortcut before routing keeps the route's rules: another site's ETag is no way in,
+    # and a revoked token stops working at once, however recently it was trusted.
+    theirs = {"If-None-Match": client.get(f"/api/v1/sites/{other}/manifest", headers=admin).headers["etag"]}
+    assert client.get(f"/api/v1/sites/{other}/manifest", headers={**admin, **theirs}).status_code == 304
+    assert client.get(f"/api/v1/sites/{other}/manifest", headers={**mine_h, **theirs}).status_code == 403
+    own = {"If-None-Match": client.get(f"/api/v1/sites/{mine}/manifest", headers=mine_h).headers["etag"]}
+    assert client.get(f"/api/v1/sites/{mine}/manifest", headers={**mine_h, **own}).status_code == 304
+    token = next(t for t in client.get("/api/v1/tokens", headers=admin).json() if t["site_id"] == mine)
+    assert client.delete(f"/api/v1/tokens/{token['id']}", headers=admin).status_code == 200
+    assert client.get(f"/api/v1/sites/{mine}/manifest", headers={**mine_h, **own}).status_code == 401
+
 
 # --- the delta algebra, for any manifests -----------------------------------------------------
 
