@@ -32,6 +32,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import zlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -46,7 +47,7 @@ from sqlalchemy.orm import Session, selectinload
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.playlist import chosen_programmes
 from mediasrv.delivery.service import presentation_renditions, render_presentation
-from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
 
 FORMAT = 1
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
@@ -80,41 +81,58 @@ class Pieces:
     poster: str | None
 
 
-def _entry(path: str, size: int, sha256: str) -> dict[str, Any]:
-    return {"path": path, "sha256": sha256, "size": size, "url": f"/hls/{path}"}
+_PLAIN = re.compile(r"[A-Za-z0-9_./-]+")  # paths our pipeline writes: nothing JSON must escape
+_HEX = re.compile(r"[0-9a-f]{64}")
 
 
-def asset_pieces(asset: Asset, presentation: str) -> Pieces | None:
+def _entry(path: str, size: int, sha256: str) -> bytes:
+    """One file's canonical JSON; formatted directly (a manifest lists ~100,000 of them)."""
+    if _PLAIN.fullmatch(path) and _HEX.fullmatch(sha256):
+        return b'{"path":"%s","sha256":"%s","size":%d,"url":"/hls/%s"}' % (
+            path.encode(),
+            sha256.encode(),
+            size,
+            path.encode(),
+        )
+    return canonical({"path": path, "sha256": sha256, "size": size, "url": f"/hls/{path}"})
+
+
+FileRow = tuple[str, int, str]  # path relative to hls/<asset>/, size, SHA-256
+
+
+def asset_pieces(asset: Asset, presentation: str, files: Sequence[FileRow]) -> Pieces | None:
     """What a site holds of a ready asset for `presentation` (master, iptv, iptv-sd): the master
     playlist, each listed rendition's playlist and segments, the poster; a document's PDF. None
-    when the asset has no such rendition. `asset.files` and `asset.renditions` must be loaded."""
+    when the asset has no such rendition. `files` are the asset's recorded files (AssetFile)."""
     gen = asset.published_generation
-    entries: list[dict[str, Any]] = []
+    entries: list[tuple[str, int, str]] = []
     poster = None
     if asset.kind is AssetKind.DOCUMENT:
-        source = next((f for f in asset.files if f.path == "source"), None)
+        source = next((f for f in files if f[0] == "source"), None)
         if source is None:
             return None
         play = f"{asset.id}/{DOCUMENT_FILE}"
-        entries.append(_entry(play, source.size_bytes, source.sha256))
+        entries.append((play, source[1], source[2]))
     else:
         text = render_presentation(asset, presentation)
         if text is None or gen is None:
             return None
         body = text.encode()
         play = f"{asset.id}/{presentation}.m3u8"
-        entries.append(_entry(play, len(body), hashlib.sha256(body).hexdigest()))
+        entries.append((play, len(body), hashlib.sha256(body).hexdigest()))
         folders = tuple(f"{gen}/{r.name}/" for r in presentation_renditions(asset, presentation))
         poster_rel = asset.poster_key.removeprefix(f"hls/{asset.id}/") if asset.poster_key else None
-        for f in asset.files:
-            if f.path.startswith(folders) or f.path == poster_rel:
-                entries.append(_entry(f"{asset.id}/{f.path}", f.size_bytes, f.sha256))
+        entries += [
+            (f"{asset.id}/{path}", size, sha)
+            for path, size, sha in files
+            if path.startswith(folders) or path == poster_rel
+        ]
         if poster_rel is not None:
             poster = f"{asset.id}/{poster_rel}"
-    entries.sort(key=lambda e: e["path"])
+    entries.sort()
     return Pieces(
-        fragment=b",".join(canonical(e) for e in entries),
-        size=sum(e["size"] for e in entries),
+        fragment=b",".join(_entry(*e) for e in entries),
+        size=sum(e[1] for e in entries),
         count=len(entries),
         play=play,
         poster=poster,
@@ -140,13 +158,17 @@ class PiecesCache:
             else:
                 missing.append(asset_id)
         if missing:
+            # Plain rows, not ORM objects: a few hundred assets have ~100,000 files.
+            rows: dict[str, list[FileRow]] = {asset_id: [] for asset_id in missing}
+            query = select(AssetFile.asset_id, AssetFile.path, AssetFile.size_bytes, AssetFile.sha256)
+            for asset_id, path, size, sha in session.execute(query.where(AssetFile.asset_id.in_(missing))):
+                rows[asset_id].append((path, size, sha))
             loaded = session.scalars(
-                select(Asset)
-                .where(Asset.id.in_(missing))
-                .options(selectinload(Asset.files), selectinload(Asset.renditions))
+                select(Asset).where(Asset.id.in_(missing)).options(selectinload(Asset.renditions))
             )
             for asset in loaded:
-                pieces = asset_pieces(asset, presentation) if asset.status is AssetStatus.READY else None
+                ready = asset.status is AssetStatus.READY
+                pieces = asset_pieces(asset, presentation, rows[asset.id]) if ready else None
                 if len(self._entries) >= self._limit:
                     self._entries.clear()  # crude but bounded; refilled from the database
                 self._entries[(asset.id, asset.published_generation or "", presentation)] = pieces
