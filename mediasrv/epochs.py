@@ -13,6 +13,7 @@ their next read, within `check_seconds`.
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from typing import Any, cast
@@ -22,6 +23,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mediasrv.db import Base, Database
 
+log = logging.getLogger(__name__)
 MANIFESTS = "manifests"
 ACCOUNTS = "accounts"
 _BUMPED = "epochs_bumped"
@@ -74,6 +76,8 @@ class EpochWatch:
         self._read_at = -float("inf")
         self._seen_local = -1
         self._lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._refreshing = False
 
     def get(self, name: str) -> int:
         """The epoch, re-read when due (a query: call it off the event loop)."""
@@ -82,15 +86,41 @@ class EpochWatch:
         return self._values.get(name, 0)
 
     def peek(self, name: str) -> int | None:
-        """The epoch when no re-read is due, else None; never queries (for the event loop)."""
-        return self._values.get(name, 0) if self._fresh() else None
+        """The epoch as last read, for the event loop: never queries. When a re-read is due it is
+        started in a thread (one at a time) and the last value still answers meanwhile, so a poll
+        never waits on it; None only after a commit of this process (seen at once) or when
+        re-reads have failed for a while (then callers take the slow, checked path)."""
+        if self._seen_local != _last_local_commit:
+            return None
+        age = time.monotonic() - self._read_at
+        if age > self._check_seconds:
+            self._refresh_soon()
+            if age > 5 * self._check_seconds:
+                return None
+        return self._values.get(name, 0)
 
     def _fresh(self) -> bool:
         recent = time.monotonic() - self._read_at <= self._check_seconds
         return recent and self._seen_local == _last_local_commit
 
-    def refresh(self) -> dict[str, int]:
+    def _refresh_soon(self) -> None:
         with self._lock:
+            if self._refreshing:
+                return
+            self._refreshing = True
+
+        def run() -> None:
+            try:
+                self.refresh()
+            except Exception:  # the database is down: the next poll tries again
+                log.warning("could not re-read the change epochs", exc_info=True)
+            finally:
+                self._refreshing = False
+
+        threading.Thread(target=run, name="epoch-refresh", daemon=True).start()
+
+    def refresh(self) -> dict[str, int]:
+        with self._refresh_lock:
             seen = _last_local_commit
             with self._db.session_scope() as session:
                 values = read(session)
