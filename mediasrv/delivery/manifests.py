@@ -213,7 +213,7 @@ class ManifestService:
 
     # --- building -----------------------------------------------------------------------------
 
-    def _class_key(self, session: Session, site: Site, epoch: int, on: date) -> tuple[Any, ...]:
+    def class_key(self, session: Session, site: Site, epoch: int, on: date) -> tuple[Any, ...]:
         """What a site's content depends on besides the catalog at `epoch`: sites alike share it."""
         in_force = self._study_lists.get((epoch, on))
         if in_force is None:
@@ -233,7 +233,7 @@ class ManifestService:
             site = session.get(Site, site_id)
             if site is None:
                 raise NotFound(f"No site with id {site_id}.")
-            key = self._class_key(session, site, epoch, on)
+            key = self.class_key(session, site, epoch, on)
             known = self._classes.get(key)
             stored = self._contents.get(known[0]) if known is not None else None
             if known is not None and stored is not None:
