@@ -26,6 +26,7 @@ bench: system $(STAMP)
 		echo "installing wrk and nginx-light with apt-get"; $(SUDO) apt-get update -qq && $(APT) wrk nginx-light; fi
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/sites.py
+	$(BIN)/python bench/agent.py
 
 # System packages: ffmpeg/ffprobe, curl (a site's HTTP client in the tests), and venv support when
 # Debian's python lacks it.

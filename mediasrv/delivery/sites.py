@@ -175,7 +175,13 @@ def _number(value: str, what: str, kind: type[int] | type[float]) -> float | int
 
 def import_sites(session: Session, *, actor: Caller, text: str) -> ImportResult:
     """Register every good row; report each bad row by its line number and keep going."""
-    reader = csv.DictReader(io.StringIO(text))
+    try:
+        return _import_rows(session, actor, csv.DictReader(io.StringIO(text, newline="")))
+    except csv.Error as exc:  # quoting gone wrong: no row after it can be trusted
+        raise MediaError(f"The CSV cannot be read: {exc}. Save it again from Excel as CSV.") from None
+
+
+def _import_rows(session: Session, actor: Caller, reader: csv.DictReader[str]) -> ImportResult:
     header = [h.strip() for h in reader.fieldnames or []]
     missing = [c for c in ("code", "name") if c not in header]
     if missing:

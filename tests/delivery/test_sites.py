@@ -131,3 +131,15 @@ def test_site_playlist_required_first_with_signed_links_for_its_device(
     assert again.status_code == 304  # the same state gives the same bytes within the hour
     assert client.get(f"/api/v1/sites/{old}/playlist", headers=box_h).status_code == 403
     assert client.get(f"/api/v1/sites/{box}/playlist", headers=producer).status_code == 403
+
+
+def test_csv_that_cannot_be_parsed_is_refused_with_a_reason(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    csv_headers = {**admin, "Content-Type": "text/csv"}
+    # A lone CR (old Mac line ends) is a line break, as Excel reads it.
+    r = client.post("/api/v1/sites/import", headers=csv_headers, content=b"code,name\nhb-2,a\rhb-3,b\n")
+    assert r.status_code == 200 and [s["code"] for s in r.json()["created"]] == ["hb-2", "hb-3"]
+    huge = b"code,name\nhb-4," + b"x" * 200_000 + b"\n"  # past the csv module's field limit
+    refused = client.post("/api/v1/sites/import", headers=csv_headers, content=huge)
+    assert refused.status_code == 400 and "cannot be read" in refused.json()["message"]
