@@ -26,7 +26,7 @@ import httpx
 from mediasrv import __version__
 from mediasrv.agent.layout import Layout, write_atomic
 from mediasrv.agent.sync import SyncResult
-from mediasrv.delivery.manifest import canonical
+from mediasrv.delivery.document import canonical
 
 log = logging.getLogger("mediasrv.agent")
 

@@ -40,7 +40,7 @@ import httpx
 
 from mediasrv import __version__
 from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
-from mediasrv.delivery.manifest import FORMAT, apply_delta, canonical
+from mediasrv.delivery.document import FORMAT, apply_delta, canonical
 
 log = logging.getLogger("mediasrv.agent")
 

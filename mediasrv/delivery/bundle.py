@@ -28,13 +28,14 @@ from sqlalchemy.orm import Session
 
 from mediasrv.db import Database
 from mediasrv.delivery import service
+from mediasrv.delivery.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
 from mediasrv.delivery.manifest import DOCUMENT_FILE
 from mediasrv.delivery.manifests import ManifestService
 from mediasrv.errors import MediaError, ObjectNotFound
 from mediasrv.storage import ObjectStore
 from mediasrv.storage.base import file_sha256
 
-MANIFEST, SIGNATURE, PUBLIC_KEY, FILES = "manifest.json", "manifest.sig", "key.pub", "files"
+MANIFEST, SIGNATURE, PUBLIC_KEY, FILES = BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_PUBLIC_KEY, BUNDLE_FILES
 _PART = ".part"  # a file being written; never a manifest path's suffix
 
 

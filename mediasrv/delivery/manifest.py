@@ -31,10 +31,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import zlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -44,26 +43,30 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mediasrv.delivery.document import (
+    COLLECTIONS as COLLECTIONS,
+)
+from mediasrv.delivery.document import (
+    FORMAT as FORMAT,
+)
+from mediasrv.delivery.document import (
+    SIGNATURE_CONTEXT as SIGNATURE_CONTEXT,
+)
+from mediasrv.delivery.document import (
+    apply_delta as apply_delta,
+)
+from mediasrv.delivery.document import (
+    canonical as canonical,
+)
+from mediasrv.delivery.document import (
+    diff as diff,
+)
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.playlist import chosen_programmes
 from mediasrv.delivery.service import presentation_renditions, render_presentation
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
 
-FORMAT = 1
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
-# Entries of the three collections are identified by these keys and kept in this order.
-COLLECTIONS: dict[str, str] = {"files": "path", "programmes": "id", "dropped": "programme_id"}
-_ORDER: dict[str, Callable[[dict[str, Any]], Any]] = {
-    "files": lambda e: e["path"],
-    "programmes": lambda e: e["rank"],
-    "dropped": lambda e: e["rank"],
-}
-SIGNATURE_CONTEXT = b"mediasrv-manifest-v1:"
-
-
-def canonical(value: Any) -> bytes:
-    """The one JSON encoding of manifests and deltas (sorted keys, no spaces, UTF-8)."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 # --- what one asset contributes --------------------------------------------------------------
@@ -296,46 +299,6 @@ def site_head(site: Site, version: int) -> bytes:
 def build_document(session: Session, site: Site, *, on: date, version: int = 1) -> bytes:
     """A site's whole manifest, uncached (tests, benchmarks; the service caches and versions it)."""
     return build_content(session, site, on=on).raw + site_head(site, version)
-
-
-# --- deltas -----------------------------------------------------------------------------------
-
-
-def diff(old: dict[str, Any], new: dict[str, Any], *, sha256: str | None = None) -> dict[str, Any]:
-    """What turns manifest `old` into `new`: every scalar of `new`, and per collection the entries
-    added or changed and the keys removed. Its size follows the change, not the catalog. `sha256`,
-    the hex digest of `new`'s exact bytes, lets the receiver check what it rebuilt."""
-    delta = {k: v for k, v in new.items() if k not in COLLECTIONS}
-    delta["since"] = old["version"]
-    if sha256 is not None:
-        delta["sha256"] = sha256
-    for name, key in COLLECTIONS.items():
-        before = {e[key]: e for e in old[name]}
-        after = {e[key]: e for e in new[name]}
-        delta[name] = {
-            "added": sorted((e for k, e in after.items() if before.get(k) != e), key=_ORDER[name]),
-            "removed": sorted(k for k in before if k not in after),
-        }
-    return delta
-
-
-def apply_delta(old: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
-    """The manifest that `delta` (from old's version) leads to. What a site agent does; when the
-    delta carries `sha256`, canonical(result) must hash to it."""
-    if delta["since"] != old["version"] or delta["site"]["id"] != old["site"]["id"]:
-        raise ValueError(
-            f"This delta goes from version {delta['since']} of site {delta['site']['id']}, "
-            f"not from version {old['version']} of site {old['site']['id']}: fetch the full manifest."
-        )
-    new = {k: v for k, v in delta.items() if k not in COLLECTIONS and k not in ("since", "sha256")}
-    for name, key in COLLECTIONS.items():
-        entries = {e[key]: e for e in old[name]}
-        for k in delta[name]["removed"]:
-            entries.pop(k, None)
-        for e in delta[name]["added"]:
-            entries[e[key]] = e
-        new[name] = sorted(entries.values(), key=_ORDER[name])
-    return new
 
 
 # --- signatures and stitched gzip -------------------------------------------------------------
