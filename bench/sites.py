@@ -81,7 +81,14 @@ def serve_bare(port: int) -> None:
     # The same call as mediasrv.cli.serve: default loop and HTTP implementation, one process, the same
     # logging options (serve logs requests from its own middleware, so uvicorn's access log is off).
     uvicorn.run(
-        app, host=HOST, port=port, proxy_headers=True, log_level="info", log_config=None, access_log=False
+        app,
+        host=HOST,
+        port=port,
+        proxy_headers=True,
+        log_level="info",
+        log_config=None,
+        access_log=False,
+        timeout_keep_alive=75,
     )
 
 

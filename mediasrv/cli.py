@@ -138,6 +138,9 @@ def serve(
         log_level="info",
         log_config=None,  # keep configure_logging's handler (JSON lines or text)
         access_log=False,  # RequestMiddleware logs each request, with its id and route
+        # uvicorn's 5 s keep-alive counts from when a body is handed to the socket: a client still
+        # reading a large manifest would find its connection closed. nginx's default instead.
+        timeout_keep_alive=75,
     )
 
 
