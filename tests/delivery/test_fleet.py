@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from mediasrv.accounts.models import Role
 from mediasrv.db import Database, utcnow
-from mediasrv.delivery.fleet import percent, today_in_china
+from mediasrv.delivery.fleet import CHINA, percent, today_in_china
 from mediasrv.delivery.models import (
     ManifestContent,
     Site,
@@ -318,7 +318,10 @@ def test_a_resent_report_counts_once_and_an_older_one_never_replaces_a_newer(
     newer = {"report_id": "b" * 32, "observed_at": now.isoformat(), "bytes_missing": 0}
     older = {
         "report_id": "a" * 32,
-        "observed_at": (now - timedelta(hours=1)).isoformat(),
+        # Earlier, but on the same Beijing day as `now` (presence is counted per day).
+        "observed_at": max(
+            now - timedelta(hours=1), now.astimezone(CHINA).replace(hour=0, minute=0, second=0, microsecond=0)
+        ).isoformat(),
         "bytes_missing": 99,
     }
     assert _beat(client, sid, headers, **newer)["counted"] is True
