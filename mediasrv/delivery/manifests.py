@@ -135,13 +135,14 @@ class ManifestService:
         self.public_key = manifest.public_key_b64(self.key)
         self._watch = watch
         self._sites: dict[int, Current] = {}
-        self._contents: LRU[str, StoredContent] = LRU(64)
+        self._contents: LRU[str, StoredContent] = LRU(16)  # a content can be ~10 MB deflated
         # class key -> (content sha, (bytes, file count, over quota))
         self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
         self._pieces = manifest.PiecesCache()
         self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
-        self._parsed: LRU[str, dict[str, Any]] = LRU(8)  # content sha -> parsed content
+        # content sha -> parsed content, for deltas only: a parsed mobile content is hundreds of MB
+        self._parsed: LRU[str, dict[str, Any]] = LRU(2)
         self._build_lock = threading.Lock()
 
     # --- the poll path ------------------------------------------------------------------------
@@ -236,6 +237,8 @@ class ManifestService:
             key = self.class_key(session, site, epoch, on)
             known = self._classes.get(key)
             stored = self._contents.get(known[0]) if known is not None else None
+            if known is not None and stored is None:  # evicted from memory: its stored row, if any
+                stored = self._stored(session, known[0])
             if known is not None and stored is not None:
                 sha, summary = known
             else:
@@ -309,6 +312,14 @@ class ManifestService:
             file_count=row.file_count,
             over_quota=row.over_quota,
         )
+
+    def _stored(self, session: Session, sha: str) -> StoredContent | None:
+        row = session.get(ManifestContent, sha)
+        if row is None:
+            return None
+        stored = StoredContent.of_raw(manifest.inflate_piece(row.deflated), row.deflated)
+        self._contents.put(sha, stored)
+        return stored
 
     def _content(self, sha: str) -> StoredContent:
         stored = self._contents.get(sha)

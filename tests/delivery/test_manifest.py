@@ -349,3 +349,14 @@ def test_garbage_collection_keeps_what_some_version_points_at(
     fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
     body = fresh.body(fresh.current(site, date.today()), gzip=False)  # from the database, not memory
     assert json.loads(b"".join(body.parts)) == kept
+
+
+def test_a_content_evicted_from_memory_is_read_back_from_the_database(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    first_site, first_headers = _site(client, db, admin, "ev-a", "iptv")
+    second_site, second_headers = _site(client, db, admin, "ev-b", "iptv")
+    first = _manifest(client, first_site, first_headers)
+    client.app.state.manifests._contents.clear()  # type: ignore[attr-defined]  # as under memory pressure
+    second = _manifest(client, second_site, second_headers)
+    assert {**first, "site": None} == {**second, "site": None} and second["site"]["code"] == "ev-b"
