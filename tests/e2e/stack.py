@@ -129,6 +129,18 @@ class Stack:
         body: dict[str, Any] = r.json()
         return body
 
+    def publish(self, asset_id: str, title: str, category: str) -> str:
+        """A producer drafts a programme around a ready asset and the admin publishes it; its id."""
+        body = {"title": title, "category": category, "asset_id": asset_id}
+        r = httpx.post(f"{self.url}/api/v1/programmes", headers=self.headers, json=body, timeout=30)
+        assert r.status_code == 201, r.text
+        programme_id: str = r.json()["id"]
+        published = httpx.post(
+            f"{self.url}/api/v1/programmes/{programme_id}/publish", headers=self.admin, timeout=30
+        )
+        assert published.status_code == 200, published.text
+        return programme_id
+
     def play(self, asset: dict[str, Any]) -> dict[str, str]:
         """Absolute signed playback links, as a set-top box would get them: no headers needed."""
         r = httpx.get(f"{self.url}/api/v1/assets/{asset['id']}/playback", headers=self.headers, timeout=30)

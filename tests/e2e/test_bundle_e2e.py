@@ -37,12 +37,7 @@ def test_a_bundle_carried_to_an_offline_site_plays_from_its_lan(stack: Stack, tm
     asset = stack.wait(stack.upload(film)["id"])
     assert asset["status"] == "ready", asset["error"]
     api, admin = stack.url + "/api/v1", stack.admin
-    programme = httpx.post(
-        f"{api}/programmes",
-        headers=stack.headers,
-        json={"title": "学习二十大 第一讲", "category": "party-spirit", "asset_id": asset["id"]},
-    ).json()
-    assert httpx.post(f"{api}/programmes/{programme['id']}/publish", headers=admin).status_code == 200
+    stack.publish(asset["id"], "学习二十大 第一讲", "party-spirit")
     site = httpx.post(
         f"{api}/sites", headers=admin, json={"code": "sg-07", "name": "山沟村", "device_profile": "iptv"}
     ).json()

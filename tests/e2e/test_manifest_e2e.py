@@ -49,12 +49,7 @@ def test_a_site_mirrors_its_manifest_and_plays_offline(stack: Stack, tmp_path: P
     asset = stack.wait(stack.upload(film)["id"])
     assert asset["status"] == "ready", asset["error"]
     api, admin = stack.url + "/api/v1", stack.admin
-    programme = httpx.post(
-        f"{api}/programmes",
-        headers=stack.headers,
-        json={"title": "乡村振兴", "category": "agri-tech", "asset_id": asset["id"]},
-    ).json()
-    assert httpx.post(f"{api}/programmes/{programme['id']}/publish", headers=admin).status_code == 200
+    stack.publish(asset["id"], "乡村振兴", "agri-tech")
     site = httpx.post(
         f"{api}/sites", headers=admin, json={"code": "xt-01", "name": "西塘村", "device_profile": "iptv"}
     ).json()
