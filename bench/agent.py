@@ -108,6 +108,7 @@ def media_playlist(segments: int) -> str:
 def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int) -> Dataset:
     from sqlalchemy import insert
 
+    from mediasrv import migrations
     from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
     from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
     from mediasrv.catalog.models import (
@@ -131,7 +132,7 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
     objects = Path(settings.resolved_storage_url.removeprefix("file://"))
     store = LocalStore(objects)  # files at <data_dir>/objects/<key>, what `mediasrv serve` reads
     db = Database(settings.resolved_database_url)
-    db.create_all()
+    migrations.upgrade(db)
     now = datetime.now(UTC)
     today = date.today()
     count = max(films, round(total_bytes / segment_bytes))

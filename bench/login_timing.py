@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mediasrv import migrations
 from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.db import Database
@@ -27,7 +28,7 @@ def main() -> None:
     ns = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(f"sqlite:///{Path(tmp) / 'bench.db'}")
-        db.create_all()
+        migrations.upgrade(db)
         actor = Caller(role=Role.ADMIN, name="bench", via="cli")
         with db.session_scope() as s:
             service.create_user(

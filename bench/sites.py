@@ -169,6 +169,7 @@ def generate(
 ) -> Dataset:
     from sqlalchemy import insert
 
+    from mediasrv import migrations
     from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
     from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
     from mediasrv.catalog.models import (
@@ -194,7 +195,7 @@ def generate(
     data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.resolved_database_url
     db = Database(url)
-    db.create_all()
+    migrations.upgrade(db)
     now = datetime.now(UTC)
     today = date.today()
 

@@ -21,10 +21,12 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 
+from mediasrv import migrations
 from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.app import create_app
 from mediasrv.config import Settings
+from mediasrv.db import Database
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import AssetStatus
 from mediasrv.media.plan import build_plan
@@ -59,6 +61,10 @@ def bare(film: Path, work: Path) -> float:
 
 def project(film: Path, work: Path, round_no: int) -> tuple[float, float]:
     settings = Settings(data_dir=work / f"var{round_no}")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    migrations.upgrade(db)
+    db.dispose()
     with TestClient(create_app(settings, dispatcher=NoDispatch())) as client:
         state = client.app.state  # type: ignore[attr-defined]
         with state.db.session_scope() as s:

@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from mediasrv import __version__, epochs
+from mediasrv import __version__, epochs, migrations
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
@@ -24,6 +24,7 @@ from mediasrv.catalog.router import router as catalog_router
 from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.delivery.edge import router as edge_router
 from mediasrv.delivery.fleet_router import router as fleet_router
 from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
@@ -56,7 +57,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(settings.resolved_database_url)
-        db.create_all()
+        migrations.check(db)  # refuse to serve a schema this code was not written for
         store = open_store(settings.resolved_storage_url)
         try:
             store.check()
@@ -168,6 +169,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     )
     for router in routers:
         app.include_router(router)
+    app.include_router(edge_router)
     return app
 
 

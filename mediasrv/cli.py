@@ -40,6 +40,8 @@ cli.add_typer(user_cli, name="user")
 cli.add_typer(site_cli, name="site")
 site_bundle_cli = typer.Typer(help="offline bundles for sites with no usable line", no_args_is_help=True)
 cli.add_typer(site_bundle_cli, name="site-bundle")
+db_cli = typer.Typer(help="the database schema (migrations)", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
 console = Console(stderr=True)
 
 CLI_TOKEN_FILE = "cli-token"  # noqa: S105  # a file name, not a secret
@@ -51,12 +53,54 @@ def _settings() -> Settings:
 
 
 def _database(settings: Settings) -> Database:
+    """The database, refused with what to do when its schema is not this code's."""
+    from mediasrv.db import Database
+    from mediasrv.migrations import SchemaOutOfDate, check
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.resolved_database_url)
+    try:
+        check(db)
+    except SchemaOutOfDate as exc:
+        db.dispose()
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    return db
+
+
+def _upgrade(settings: Settings) -> tuple[str | None, str]:
+    from mediasrv import migrations
     from mediasrv.db import Database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
-    db.create_all()
-    return db
+    try:
+        return migrations.upgrade(db)
+    finally:
+        db.dispose()
+
+
+@db_cli.command("upgrade")
+def db_upgrade() -> None:
+    """Bring the database to this version's schema (safe to run again; run it before each deploy)."""
+    before, after = _upgrade(_settings())
+    typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+
+
+@db_cli.command("status")
+def db_status() -> None:
+    """Print the database's revision and this code's; exit 1 when an upgrade is needed."""
+    from mediasrv import migrations
+    from mediasrv.db import Database
+
+    db = Database(_settings().resolved_database_url)
+    try:
+        have, want = migrations.current(db.engine), migrations.head()
+    finally:
+        db.dispose()
+    verdict = "up to date" if have == want else "upgrade needed: run `mediasrv db upgrade`"
+    typer.echo(f"database {have or 'empty'}, code {want}: {verdict}")
+    raise typer.Exit(0 if have == want else 1)
 
 
 def worker_argv(settings: Settings, *, queues: str, concurrency: int, beat: bool) -> list[str]:
@@ -129,6 +173,7 @@ def serve(
     from mediasrv.observability import configure_logging
 
     settings = _settings()
+    _database(settings).dispose()  # refuse an un-migrated database here, with a message, not a traceback
     configure_logging(json=settings.log_json)
     uvicorn.run(
         create_app(settings),
@@ -152,7 +197,7 @@ def worker(
 ) -> None:
     """Start a Celery worker process (transcodes and the sweep)."""
     settings = _settings()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _database(settings).dispose()
     # Become the celery worker, so signals reach it directly.
     os.execv(sys.executable, worker_argv(settings, queues=queues, concurrency=concurrency, beat=beat))  # noqa: S606
 
@@ -163,7 +208,7 @@ def run(
 ) -> None:
     """Start the API and a worker together on the embedded defaults (SQLite, local storage)."""
     settings = _settings()
-    _database(settings)
+    _upgrade(settings)  # one machine, one operator: set the schema up rather than ask for it
     _ensure_cli_token(settings)
     proc = subprocess.Popen(worker_argv(settings, queues="transcode,default,index", concurrency=2, beat=True))
     # uvicorn re-raises SIGTERM after its graceful shutdown; turning it into SystemExit lets the

@@ -63,27 +63,22 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, **_POOL)
 
 
+def import_models() -> None:
+    """Register every table on Base.metadata (migrations compare against the whole of it)."""
+    import mediasrv.accounts.models
+    import mediasrv.audit.models
+    import mediasrv.catalog.models
+    import mediasrv.delivery.models
+    import mediasrv.epochs
+    import mediasrv.ingest.models  # noqa: F401
+
+
 class Database:
     """An engine and its session factory; one per process (workers build theirs after fork)."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    def create_all(self) -> None:
-        """Create missing tables and seed the reference data (the category taxonomy)."""
-        # Importing the model modules registers their tables on Base.metadata.
-        import mediasrv.accounts.models
-        import mediasrv.audit.models
-        import mediasrv.catalog.models
-        import mediasrv.delivery.models
-        import mediasrv.epochs
-        import mediasrv.ingest.models  # noqa: F401
-        from mediasrv.catalog.service import seed_categories
-
-        Base.metadata.create_all(self.engine)
-        with self.session_scope() as session:
-            seed_categories(session)
 
     @contextmanager
     def session_scope(self) -> Iterator[Session]:

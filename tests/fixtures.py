@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import tempfile
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from mediasrv import migrations
 from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, OrgUnit, Role
 from mediasrv.app import create_app
@@ -43,9 +46,29 @@ class RecordingDispatcher:
             indexing.sync(self.app.state.db, self.app.state.search, args)
 
 
+@functools.cache
+def _migrated_sqlite() -> bytes:
+    """A SQLite database the migrations made, once per test run (copied: faster than migrating)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "mediasrv.db"
+        db = Database(f"sqlite:///{path}")
+        migrations.upgrade(db)
+        db.dispose()  # closing the last connection checkpoints the WAL into the file
+        return path.read_bytes()
+
+
+def migrated(data_dir: Path) -> Path:
+    """`data_dir` with a database at the current revision, as `mediasrv db upgrade` leaves it."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / "mediasrv.db").write_bytes(_migrated_sqlite())
+    return data_dir
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "var", max_upload_bytes=50 * 1024 * 1024, transcode_stall_seconds=60)
+    return Settings(
+        data_dir=migrated(tmp_path / "var"), max_upload_bytes=50 * 1024 * 1024, transcode_stall_seconds=60
+    )
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from mediasrv.auth import sign_playback
 from mediasrv.config import Settings
 from mediasrv.jobs import TRANSCODE, CeleryDispatcher
 from mediasrv.observability import configure_logging, loggable_path
-from tests.fixtures import ReadyAsset, RecordingDispatcher, make_token
+from tests.fixtures import ReadyAsset, RecordingDispatcher, make_token, migrated
 from tests.test_access import endpoints
 
 LogReader = Callable[[], list[dict[str, Any]]]
@@ -60,7 +60,7 @@ def test_readyz_names_what_is_down(tmp_path: Path) -> None:
     blocker = tmp_path / "objects"
     blocker.write_text("a file where the object store's directory should be")
     settings = Settings(
-        data_dir=tmp_path / "var",
+        data_dir=migrated(tmp_path / "var"),
         storage_url=f"file://{blocker}",
         broker_url=f"redis://127.0.0.1:{_closed_port()}/0",  # nothing listens there
     )
@@ -200,7 +200,9 @@ def test_metrics_count_uploads_polls_transcodes_queues_and_sites(
 
 
 def test_a_broken_part_does_not_fail_the_scrape(tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path / "var", broker_url=f"redis://127.0.0.1:{_closed_port()}/0")
+    settings = Settings(
+        data_dir=migrated(tmp_path / "var"), broker_url=f"redis://127.0.0.1:{_closed_port()}/0"
+    )
     with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
         admin = make_token(client.app.state.db, Role.ADMIN, "ops")  # type: ignore[attr-defined]
         r = client.get("/metrics", headers=admin)
@@ -217,7 +219,7 @@ def test_metrics_are_for_admins_unless_made_public(
     assert client.get("/metrics", headers=producer).status_code == 403
     assert client.get("/metrics", headers=site).status_code == 403
 
-    settings = Settings(data_dir=tmp_path / "open", metrics_public=True)
+    settings = Settings(data_dir=migrated(tmp_path / "open"), metrics_public=True)
     with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as open_client:
         assert open_client.get("/metrics").status_code == 200
         access = {e.path: e.access for e in endpoints(open_client)}

@@ -10,6 +10,7 @@ from celery import Task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
+from mediasrv import migrations
 from mediasrv.catalog import indexing
 from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
 from mediasrv.db import Database
@@ -37,7 +38,7 @@ def context() -> pipeline.Context:
     global _context
     if _context is None:
         db = Database(settings.resolved_database_url)
-        db.create_all()
+        migrations.check(db)
         _context = pipeline.Context(db=db, store=open_store(settings.resolved_storage_url), settings=settings)
     return _context
 

@@ -18,7 +18,7 @@ from mediasrv.auth import sign_playback
 from mediasrv.config import Settings
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset
-from tests.fixtures import RecordingDispatcher, make_token
+from tests.fixtures import RecordingDispatcher, make_token, migrated
 from tests.mediafactory import make_media
 
 
@@ -32,7 +32,7 @@ class Published:
 @pytest.fixture(scope="module")
 def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
     tmp = tmp_path_factory.mktemp("hls")
-    settings = Settings(data_dir=tmp / "var")
+    settings = Settings(data_dir=migrated(tmp / "var"))
     with TestClient(create_app(settings, dispatcher=RecordingDispatcher())) as client:
         state = client.app.state  # type: ignore[attr-defined]
         headers = make_token(state.db, Role.PRODUCER)

@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from mediasrv import migrations
 from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
@@ -58,7 +59,7 @@ class Stack:
         settings = Settings(data_dir=self.data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         db = Database(self.env.get("MEDIASRV_DATABASE_URL") or settings.resolved_database_url)
-        db.create_all()
+        migrations.upgrade(db)  # as `mediasrv db upgrade` does before a deployment starts
         with db.session_scope() as s:
             actor = Caller(role=Role.ADMIN, name="e2e setup", via="cli")
             unit = service.create_org_unit(s, actor=actor, name="县电教中心")

@@ -128,9 +128,9 @@ def test_over_the_size_limit_is_refused_while_streaming(
 ) -> None:
     from mediasrv.app import create_app
     from mediasrv.auth import Role
-    from tests.fixtures import make_token
+    from tests.fixtures import make_token, migrated
 
-    settings = Settings(data_dir=tmp_path / "var", max_upload_bytes=1000)
+    settings = Settings(data_dir=migrated(tmp_path / "var"), max_upload_bytes=1000)
     with TestClient(create_app(settings, dispatcher=dispatcher)) as client:
         db: Database = client.app.state.db  # type: ignore[attr-defined]
         headers = make_token(db, Role.PRODUCER)
