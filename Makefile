@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends
 
-.PHONY: run test lint typecheck unit bench system clean
+.PHONY: run test lint typecheck unit bench system services clean
 
 run: system $(STAMP)
 	$(BIN)/mediasrv run
 
-test: system $(STAMP) lint typecheck
+test: system services $(STAMP) lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -35,6 +35,16 @@ system:
 		echo "installing ffmpeg and curl with apt-get"; $(SUDO) apt-get update -qq && $(APT) ffmpeg curl; fi
 	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 		echo "installing python3-venv with apt-get"; $(SUDO) apt-get update -qq && $(APT) python3-venv python3-dev; fi
+
+# Servers the integration tier starts itself (tests/servers.py, tests/conftest.py): PostgreSQL, Redis
+# and nginx. Only `test` needs them: the embedded default of `run` uses none. Installing postgresql
+# may start Debian's own cluster on 5432; the fixtures use their own ports and directories.
+services:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
+		|| ! { command -v redis-server || test -x /usr/bin/redis-server; } >/dev/null \
+		|| ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
+		echo "installing postgresql, redis-server and nginx-light with apt-get"; \
+		$(SUDO) apt-get update -qq && $(APT) postgresql redis-server nginx-light; fi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -32,8 +32,9 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self, data_dir: Path, **env: str) -> None:
+    def __init__(self, data_dir: Path, *, queues: str = "transcode,default,index", **env: str) -> None:
         self.data_dir = data_dir
+        self.queues = queues  # of the stack's own worker
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {
@@ -47,12 +48,17 @@ class Stack:
         self.server: subprocess.Popen[bytes] | None = None
         self.worker: subprocess.Popen[bytes] | None = None
         self._worker_starts = 0
+        self.extra: list[subprocess.Popen[bytes]] = []  # workers of other "machines"
 
-    def _spawn(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         # Own session: the worker and its pool children (and their ffmpeg) can be killed as a group.
         with (self.logs / f"{name}.log").open("ab") as log:  # the child keeps its own descriptor
             return subprocess.Popen(
-                [str(BIN / "mediasrv"), *args], env=self.env, stdout=log, stderr=log, start_new_session=True
+                [str(BIN / "mediasrv"), *args],
+                env=env or self.env,
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
             )
 
     def start(self) -> Stack:
@@ -87,7 +93,18 @@ class Stack:
 
     def start_worker(self) -> None:
         self._worker_starts += 1
-        self.worker = self._spawn(f"worker{self._worker_starts}", "worker", "--concurrency", "2")
+        self.worker = self._spawn(
+            f"worker{self._worker_starts}", "worker", "--queues", self.queues, "--concurrency", "2"
+        )
+
+    def machine(self, name: str, *, queues: str = "transcode") -> subprocess.Popen[bytes]:
+        """One more worker as if on another machine: its own data directory, sharing only the
+        database, object storage and broker (so only on a tier where those are servers)."""
+        assert "MEDIASRV_DATABASE_URL" in self.env, "another machine needs a database server"
+        env = {**self.env, "MEDIASRV_DATA_DIR": str(self.data_dir.parent / name)}
+        proc = self._spawn(name, "worker", "--queues", queues, "--concurrency", "1", "--no-beat", env=env)
+        self.extra.append(proc)
+        return proc
 
     def kill_worker(self) -> None:
         """SIGKILL the whole worker: main process, pool children and their ffmpeg."""
@@ -96,10 +113,11 @@ class Stack:
         self.worker.wait(timeout=10)
 
     def stop(self) -> None:
-        for proc in (self.worker, self.server):
+        procs = (*self.extra, self.worker, self.server)
+        for proc in procs:
             if proc is not None and proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGTERM)
-        for proc in (self.worker, self.server):
+        for proc in procs:
             if proc is not None:
                 try:
                     proc.wait(timeout=15)

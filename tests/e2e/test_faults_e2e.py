@@ -6,15 +6,16 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import Tier
 from tests.e2e.stack import Stack
 from tests.mediafactory import hlscheck, make_media
 
 pytestmark = pytest.mark.e2e
 
 
-def test_worker_killed_mid_transcode_is_recovered(tmp_path: Path) -> None:
+def test_worker_killed_mid_transcode_is_recovered(tier: Tier, tmp_path: Path) -> None:
     # Short lease and sweep so that recovery happens within seconds.
-    stack = Stack(tmp_path / "var", lease_seconds="4").start()
+    stack = Stack(tmp_path / "var", lease_seconds="4", **tier.env).start()
     try:
         film = make_media(tmp_path / "long.mp4", seconds=40, width=640, height=360)
         asset_id = stack.upload(film)["id"]

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.e2e.conftest import Tier
 from tests.e2e.stack import BIN, Stack, ffprobe_url, interlaced_frames
 from tests.mediafactory import hlscheck, make_media, make_truncated
 
@@ -19,8 +20,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("e2e") / "var").start()
+def stack(tier: Tier, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("e2e") / "var", **tier.env).start()
     try:
         yield s
     finally:

@@ -14,6 +14,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from mediasrv.delivery.manifest import SIGNATURE_CONTEXT
+from tests.e2e.conftest import Tier
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media
 
@@ -21,8 +22,8 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("e2e-manifest") / "var").start()
+def stack(tier: Tier, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("e2e-manifest") / "var", **tier.env).start()
     try:
         yield s
     finally:

@@ -9,16 +9,23 @@ import httpx
 import pytest
 
 from mediasrv.storage import open_store
+from tests.e2e.conftest import production
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media
 from tests.s3server import S3Server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.s3]
+BUCKETS = {"sqlite": "mediasrv-e2e", "postgresql+redis": "mediasrv-e2e-pg"}
 
 
-@pytest.fixture(scope="module")
-def s3_stack(s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    stack = Stack(tmp_path_factory.mktemp("s3e2e") / "var", storage_url=s3_server.url("mediasrv-e2e")).start()
+@pytest.fixture(scope="module", params=["sqlite", "postgresql+redis"])
+def s3_stack(
+    request: pytest.FixtureRequest, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Stack]:
+    """S3 beside the embedded database and broker, and in the full production kind of set-up."""
+    env = {} if request.param == "sqlite" else production(request, storage=False).env
+    env["storage_url"] = s3_server.url(BUCKETS[request.param])
+    stack = Stack(tmp_path_factory.mktemp("s3e2e") / "var", **env).start()
     try:
         yield stack
     finally:
@@ -34,7 +41,7 @@ def test_published_from_s3_and_played_over_http(s3_stack: Stack, s3_server: S3Se
         "video",
         "audio",
     }
-    keys = [o.key for o in open_store(s3_server.url("mediasrv-e2e")).list(f"hls/{asset['id']}/")]
+    keys = [o.key for o in open_store(s3_stack.env["MEDIASRV_STORAGE_URL"]).list(f"hls/{asset['id']}/")]
     assert keys and all(k.split("/")[2] == keys[0].split("/")[2] for k in keys), "one generation in S3"
 
 
