@@ -87,6 +87,23 @@ def db_upgrade() -> None:
     typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
 
 
+@db_cli.command("revision")
+def db_revision(
+    message: Annotated[str, typer.Argument(help="what the change is, e.g. 'sites: add phone'")],
+) -> None:
+    """For developers: write a migration script of the models' changes since the database's revision
+    (upgrade the database first); read it and edit it before committing."""
+    from alembic import command
+
+    from mediasrv import migrations
+
+    db = _database(_settings())  # autogenerate compares the models with a database at head
+    try:
+        command.revision(migrations.config(db.engine), message=message, autogenerate=True)
+    finally:
+        db.dispose()
+
+
 @db_cli.command("status")
 def db_status() -> None:
     """Print the database's revision and this code's; exit 1 when an upgrade is needed."""
