@@ -1,0 +1,60 @@
+"""The question an edge cache (deploy/nginx/mediasrv.conf) asks before it serves an HLS file.
+
+nginx keys its cache on the path after `hls/` alone, so that every site shares one copy of a segment;
+the credential is therefore checked here, on every request, hits included (`auth_request`). nginx
+sends the caller's Authorization header and, as X-Original-URI, the normalised path it will key and
+fetch (not the raw request line, whose "/../" it would resolve differently); never a body.
+The answer is only the status: 204 may read it, 401 no or bad credentials, 403 not allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Depends, Header, Request, Response
+
+from mediasrv.auth import Caller, Role, allow, current_caller, signed_playback
+from mediasrv.errors import Forbidden, MediaError, error_responses
+
+ORIGINAL_URI = "X-Original-URI"
+_SIGNED = re.compile(r"^/s/(?P<signature>[^/]+)/hls/(?P<asset_id>[^/]+)/")
+_BEARER = re.compile(r"^/hls/[^/]+/")
+_VIEWERS = (Role.PRODUCER, Role.ADMIN, Role.SITE)
+_viewer = allow(*_VIEWERS)  # the very check the /hls routes make
+
+router = APIRouter(prefix="/api/v1/edge", tags=["edge"], responses=error_responses(400, 401, 403))
+
+
+async def hls_access(
+    request: Request,
+    original_uri: Annotated[
+        str | None, Header(alias=ORIGINAL_URI, description="the path nginx is about to serve")
+    ] = None,
+) -> Caller:
+    """A signed path is judged by its signature alone, without the database, as /s/.../hls does;
+    anything else needs a viewer's credentials, as /hls does, and must be an /hls path."""
+    # Decoded once, as the router decodes the path it matches: both must see the same asset.
+    path = unquote(original_uri.partition("?")[0]) if original_uri else ""
+    if {".", ".."} & set(path.split("/")):  # /s/<mine>/hls/<mine>/../<theirs>/: nginx resolves these
+        raise Forbidden(f"{ORIGINAL_URI} must be a normalised path, without '.' or '..' segments.")
+    if signed := _SIGNED.match(path):
+        return await signed_playback(request, signed["signature"], signed["asset_id"])
+    caller = await _viewer(await current_caller(request))
+    if original_uri is None:  # nginx is misconfigured; it turns any status but 2xx/401/403 into a 500
+        raise MediaError(f"Missing {ORIGINAL_URI} header: this route answers nginx's auth_request.")
+    if not _BEARER.match(path):
+        raise Forbidden(f"{ORIGINAL_URI} is not an HLS path: only /hls and /s/<signature>/hls are cached.")
+    return caller
+
+
+# The callers are viewers, or whoever holds a signed link (who needs no role): read by test_access.
+hls_access.access_roles = _VIEWERS  # type: ignore[attr-defined]
+
+
+@router.get("/hls-access", status_code=204, response_class=Response, dependencies=[Depends(hls_access)])
+async def edge_hls_access() -> Response:
+    """May this caller read the HLS file at X-Original-URI? 204 yes, 401/403 no (nginx auth_request).
+    Cheap: a signed path costs an HMAC, a bearer token a cache lookup, neither reads the file."""
+    return Response(status_code=204)
