@@ -7,9 +7,11 @@ WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./
 COPY mediasrv mediasrv
 COPY workers workers
+# The pages' third-party scripts (pinned, verified) must be in place before the install copies them.
 # /data/index too: a new named volume mounted there (docker-compose.yml) takes the owner of the
 # image's directory, and a mount point missing from the image would be root's, unwritable.
-RUN pip install --no-cache-dir -c constraints.txt . \
+RUN python mediasrv/web/vendor.py \
+    && pip install --no-cache-dir -c constraints.txt . \
     && useradd --system --home /app mediasrv \
     && mkdir -p /data/index && chown -R mediasrv /data
 USER mediasrv

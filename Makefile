@@ -6,12 +6,12 @@ STAMP := $(VENV)/.installed
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends
 
-.PHONY: run test lint typecheck unit bench system services clean
+.PHONY: run test lint typecheck unit bench system services vendor clean
 
-run: system $(STAMP)
+run: system $(STAMP) vendor
 	$(BIN)/mediasrv run
 
-test: system services $(STAMP) lint typecheck
+test: system services $(STAMP) vendor lint typecheck
 	$(BIN)/pytest
 
 lint: $(STAMP)
@@ -36,15 +36,21 @@ system:
 	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 		echo "installing python3-venv with apt-get"; $(SUDO) apt-get update -qq && $(APT) python3-venv python3-dev; fi
 
+# The web pages' third-party scripts (hls.js), from the npm registry, pinned and verified by
+# mediasrv/web/vendor.json; no Node.js needed. Does nothing when they are in place.
+vendor: $(STAMP)
+	$(BIN)/python -m mediasrv.web.vendor
+
 # Servers the integration tier starts itself (tests/servers.py, tests/conftest.py): PostgreSQL, Redis
-# and nginx. Only `test` needs them: the embedded default of `run` uses none. Installing postgresql
+# and nginx; and chromium for the browser tests (tests/web). Only `test` needs them: `run` uses none. Installing postgresql
 # may start Debian's own cluster on 5432; the fixtures use their own ports and directories.
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| ! { command -v redis-server || test -x /usr/bin/redis-server; } >/dev/null \
-		|| ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
-		echo "installing postgresql, redis-server and nginx-light with apt-get"; \
-		$(SUDO) apt-get update -qq && $(APT) postgresql redis-server nginx-light; fi
+		|| ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
+		|| ! command -v chromium >/dev/null; then \
+		echo "installing postgresql, redis-server, nginx-light and chromium with apt-get"; \
+		$(SUDO) apt-get update -qq && $(APT) postgresql redis-server nginx-light chromium; fi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -41,6 +41,7 @@ from mediasrv.observability import (
     check_readiness,
 )
 from mediasrv.storage import open_store
+from mediasrv.web import router as web
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +171,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     for router in routers:
         app.include_router(router)
     app.include_router(edge_router)
+    web.install(app)
     return app
 
 

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass
 
 from fastapi.dependencies.models import Dependant
+from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
@@ -14,6 +15,7 @@ from mediasrv.accounts.models import Caller, Role
 from mediasrv.auth import sign_playback
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}  # FastAPI's own, public by design
+STATIC = "/static"  # the pages' stylesheet and scripts (no data): public by design
 MISSING = "999999"
 Access = tuple[Role, ...] | str  # roles, () for public, "signed" for signed playback prefixes
 
@@ -23,6 +25,7 @@ class Endpoint:
     path: str
     methods: frozenset[str]
     access: Access
+    page: bool  # an HTML page rather than an API answer
 
 
 def _declarations(dependant: Dependant) -> list[Access]:
@@ -35,11 +38,12 @@ def endpoints(client: TestClient) -> list[Endpoint]:
     found = []
     for ctx in iter_route_contexts(client.app.routes):  # type: ignore[attr-defined]
         if not isinstance(ctx.original_route, APIRoute):
-            assert ctx.path in DOCS, f"{ctx.path} is not an API route and not documentation"
+            assert ctx.path in DOCS or ctx.path == STATIC, f"{ctx.path} is neither a route nor documentation"
             continue
         declarations = _declarations(ctx.dependant)
         assert len(declarations) == 1, f"{ctx.path} declares access {len(declarations)} times"
-        found.append(Endpoint(ctx.path or "", frozenset(ctx.methods or ()), declarations[0]))
+        page = ctx.original_route.response_class is HTMLResponse
+        found.append(Endpoint(ctx.path or "", frozenset(ctx.methods or ()), declarations[0], page))
     return found
 
 
@@ -59,7 +63,7 @@ def test_every_route_declares_access(client: TestClient) -> None:
     assert set(access["/api/v1/audit", "GET"]) == {Role.ADMIN}
     assert set(access["/metrics", "GET"]) == {Role.ADMIN}  # unless MEDIASRV_METRICS_PUBLIC=true
     public = sorted(path for (path, _), a in access.items() if a == ())
-    assert public == ["/api/v1/sites/manifest-key", "/auth/login", "/healthz", "/readyz"], (
+    assert public == ["/api/v1/sites/manifest-key", "/auth/login", "/healthz", "/login", "/readyz"], (
         "a route became public"
     )
 
@@ -73,7 +77,7 @@ def test_declarations_are_enforced(
     for endpoint in endpoints(client):
         for method in endpoint.methods:
             url = concrete(endpoint.path)
-            anonymous = client.request(method, url)
+            anonymous = client.request(method, url, follow_redirects=False)
             if endpoint.access == ():
                 assert anonymous.status_code not in (401, 403), f"{method} {endpoint.path} is public"
             elif endpoint.access == "signed":
@@ -85,6 +89,9 @@ def test_declarations_are_enforced(
                     key, caller=viewer, asset_id="999998", expires=int(time.time()) + 60
                 )
                 assert client.request(method, concrete(endpoint.path, other_asset)).status_code == 401
+            elif endpoint.page:  # a person without a login is sent to log in, and back afterwards
+                assert anonymous.status_code == 303, f"{method} {endpoint.path} without a login"
+                assert anonymous.headers["location"].startswith("/login?next=/")
             else:
                 assert anonymous.status_code == 401, f"{method} {endpoint.path} without credentials"
                 if method != "HEAD":

@@ -74,6 +74,7 @@ class Stack:
             )
             _, admin_token = service.create_service_account(s, actor=actor, name="e2e-admin", role=Role.ADMIN)
         db.dispose()
+        self.unit_id = unit.id
         self.headers = {"Authorization": f"Bearer {token}"}
         self.admin = {"Authorization": f"Bearer {admin_token}"}
         self.token = token
@@ -90,6 +91,23 @@ class Stack:
                 break
             time.sleep(0.2)
         raise RuntimeError(f"mediasrv serve did not come up:\n{self.log_tail('server')}")
+
+    def person(self, username: str, role: Role, password: str, display_name: str = "") -> None:
+        """A person's account with a password (producers join the stack's department)."""
+        db = Database(
+            self.env.get("MEDIASRV_DATABASE_URL") or Settings(data_dir=self.data_dir).resolved_database_url
+        )
+        with db.session_scope() as s:
+            service.create_user(
+                s,
+                actor=Caller(role=Role.ADMIN, name="e2e setup", via="cli"),
+                username=username,
+                display_name=display_name or username,
+                role=role,
+                org_unit_id=self.unit_id if role is Role.PRODUCER else None,
+                password=password,
+            )
+        db.dispose()
 
     def start_worker(self) -> None:
         self._worker_starts += 1

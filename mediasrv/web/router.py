@@ -1,0 +1,171 @@
+"""The web pages: HTML shells rendered on the server (words, who is signed in, the CSRF token) whose
+scripts call the same JSON API as every other client. No build step: templates/ and static/ are
+served as they are, third-party scripts come from static/vendor/ (`python -m mediasrv.web.vendor`).
+
+Every page declares who may open it, as API routes do; a visitor without a login is sent to /login
+(and back afterwards) instead of getting a 401 body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from mediasrv.accounts import service
+from mediasrv.auth import SESSION_COOKIE, Caller, Role, current_caller, public
+from mediasrv.deps import SessionDep
+from mediasrv.errors import Unauthorized
+from mediasrv.web import i18n
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+templates = Jinja2Templates(directory=HERE / "templates")
+
+PRODUCERS = (Role.PRODUCER, Role.ADMIN)
+PEOPLE = (Role.PRODUCER, Role.ADMIN)  # who uses a browser; sites use their agent
+
+
+class LoginRequired(Exception):
+    """No (valid) login: the page handler sends the browser to /login."""
+
+
+class PageForbidden(Exception):
+    def __init__(self, caller: Caller) -> None:
+        self.caller = caller
+
+
+def page(*roles: Role) -> Callable[..., Awaitable[Caller]]:
+    """Like auth.allow for pages: a redirect to the login page instead of 401, a page instead of 403."""
+
+    async def check(request: Request) -> Caller:
+        try:
+            caller = await current_caller(request)
+        except Unauthorized:
+            raise LoginRequired from None
+        if caller.role not in roles:
+            raise PageForbidden(caller)
+        return caller
+
+    check.access_roles = roles  # type: ignore[attr-defined]  # read by the route-walking test
+    return check
+
+
+router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
+
+
+def render(
+    request: Request,
+    name: str,
+    *,
+    caller: Caller | None = None,
+    csrf: str | None = None,
+    status_code: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    lang = i18n.choose(request)
+    words = i18n.words(lang)
+    data = {"lang": lang, "csrf": csrf, "role": caller.role.value if caller else None, "words": words}
+    data.update(context.pop("data", {}))
+    response = templates.TemplateResponse(
+        request,
+        name,
+        {
+            "lang": lang,
+            "t": words,
+            "caller": caller,
+            "other_lang": "en" if lang == "zh" else "zh",
+            # Inlined as JSON inside <script type="application/json">: "</" must not end the element.
+            "page_data": json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
+            **context,
+        },
+        status_code=status_code,
+    )
+    if request.query_params.get("lang") == lang:
+        response.set_cookie(i18n.LANG_COOKIE, lang, max_age=365 * 86400, samesite="lax")
+    # Pages carry a CSRF token and who is signed in: never cached, never framed.
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Frame-Options"] = "DENY"
+    return response
+
+
+def csrf_of(request: Request, caller: Caller, session: SessionDep) -> str | None:
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if caller.via != "session" or not cookie:
+        return None
+    return service.session_for_cookie(session, cookie).csrf_token
+
+
+PageCaller = Annotated[Caller, Depends(page(*PEOPLE))]
+
+
+def safe_next(target: str | None) -> str:
+    """Only a path on this server (no scheme, no host, no //): never an open redirect."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc:
+            return target
+    return "/"
+
+
+@router.get("/login", dependencies=[Depends(public)])
+def login_page(request: Request) -> HTMLResponse:
+    return render(request, "login.html", data={"next": safe_next(request.query_params.get("next"))})
+
+
+@router.get("/")
+def home(caller: PageCaller) -> Response:
+    """Each role's first page."""
+    return RedirectResponse("/ui/upload" if caller.role is Role.PRODUCER else "/ui/catalog", status_code=303)
+
+
+ADMINS = (Role.ADMIN,)
+# path -> (template, who may open it). A page's template loads its own script, static/<name>.js.
+PAGES: dict[str, tuple[str, tuple[Role, ...]]] = {
+    "/ui/catalog": ("catalog.html", PEOPLE),
+    "/ui/programmes/{programme_id}": ("programme.html", PEOPLE),
+    "/ui/upload": ("upload.html", PRODUCERS),
+    "/ui/admin": ("admin.html", ADMINS),
+}
+
+
+def _page_route(template: str, roles: tuple[Role, ...]) -> Callable[..., HTMLResponse]:
+    # A default, not Annotated[...]: string annotations are resolved in module scope, not in here.
+    guard = Depends(page(*roles))
+
+    def show(request: Request, session: SessionDep, caller: Caller = guard) -> HTMLResponse:
+        return render(
+            request,
+            template,
+            caller=caller,
+            csrf=csrf_of(request, caller, session),
+            data={"params": dict(request.path_params)},
+        )
+
+    return show
+
+
+for _path, (_template, _roles) in PAGES.items():
+    router.get(_path, name=_template.removesuffix(".html"))(_page_route(_template, _roles))
+
+
+def install(app: FastAPI) -> None:
+    """Pages, static files and the two page-only answers (login redirect, refusal page)."""
+    app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.exception_handler(LoginRequired)
+    async def to_login(request: Request, _exc: LoginRequired) -> Response:
+        here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(here, safe='/')}", status_code=303)
+
+    @app.exception_handler(PageForbidden)
+    async def refused(request: Request, exc: PageForbidden) -> Response:
+        return render(request, "refused.html", caller=exc.caller, status_code=403)
