@@ -3,6 +3,8 @@ the pages' scripts get the same words (`page-data`), so a label is translated in
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Literal
 
 from starlette.requests import Request
@@ -10,35 +12,22 @@ from starlette.requests import Request
 Lang = Literal["zh", "en"]
 LANG_COOKIE = "mediasrv_lang"
 
+WORDS_DIR = Path(__file__).parent / "words"
+
+
+def _load() -> dict[str, tuple[str, str]]:
+    """words/*.json: {"key": ["中文", "English"]}, one file per page (common.json for every page)."""
+    found: dict[str, tuple[str, str]] = {}
+    for path in sorted(WORDS_DIR.glob("*.json")):
+        for key, (zh, en) in json.loads(path.read_text(encoding="utf-8")).items():
+            if key in found:
+                raise ValueError(f"{path.name}: the word {key!r} is defined twice")
+            found[key] = (zh, en)
+    return found
+
+
 # key -> (zh, en). Keys are dotted by page; `common.` ones are on every page.
-WORDS: dict[str, tuple[str, str]] = {
-    "common.app": ("党员远程教育媒体库", "Party education media library"),
-    "common.skip": ("跳到正文", "Skip to content"),
-    "common.catalog": ("节目库", "Catalogue"),
-    "common.upload": ("上传", "Upload"),
-    "common.admin": ("管理", "Administration"),
-    "common.logout": ("退出", "Log out"),
-    "common.language": ("English", "中文"),  # the link to the *other* language
-    "common.loading": ("正在加载…", "Loading…"),
-    "common.save": ("保存", "Save"),
-    "common.cancel": ("取消", "Cancel"),
-    "common.error": ("出错了", "Something went wrong"),
-    "common.network": (
-        "网络中断，请检查网络后重试。",
-        "The network is down: check the connection and try again.",
-    ),
-    "common.forbidden": ("您没有权限打开此页。", "You may not open this page."),
-    "common.signed_in_as": ("当前用户", "Signed in as"),
-    "page.catalog": ("节目库", "Catalogue"),
-    "page.programme": ("节目", "Programme"),
-    "page.upload": ("上传节目", "Upload"),
-    "page.admin": ("管理", "Administration"),
-    "login.title": ("登录", "Log in"),
-    "login.username": ("用户名", "Username"),
-    "login.password": ("密码", "Password"),
-    "login.submit": ("登录", "Log in"),
-    "login.failed": ("用户名或密码不正确。", "Wrong username or password."),
-}
+WORDS = _load()
 
 
 def choose(request: Request) -> Lang:

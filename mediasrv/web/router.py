@@ -133,6 +133,11 @@ PAGES: dict[str, tuple[str, tuple[Role, ...]]] = {
     "/ui/programmes/{programme_id}": ("programme.html", PEOPLE),
     "/ui/upload": ("upload.html", PRODUCERS),
     "/ui/admin": ("admin.html", ADMINS),
+    "/ui/admin/study-lists": ("study_lists.html", ADMINS),
+    "/ui/admin/programmes": ("programmes.html", ADMINS),
+    "/ui/admin/sites": ("sites.html", ADMINS),
+    "/ui/admin/accounts": ("accounts.html", ADMINS),
+    "/ui/admin/audit": ("audit.html", ADMINS),
 }
 
 

@@ -1,0 +1,1 @@
+import { page } from "/static/app.js";
