@@ -32,6 +32,7 @@ from mediasrv.delivery.router import hls, signed_hls, sites_router
 from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
 from mediasrv.http import Rendered
 from mediasrv.ingest.router import router as assets_router
+from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.observability import (
     Broker,
@@ -162,6 +163,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         accounts_router,
         audit_router,
         assets_router,
+        uploads_router,
         catalog_router,
         sites_router,
         fleet_router,

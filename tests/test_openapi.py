@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from schemathesis.transport.serialization import serialize_binary
 
 from mediasrv.accounts.models import Role
 from mediasrv.app import create_app
@@ -35,6 +36,12 @@ CHECKS = [
     response_headers_conformance,
     response_schema_conformance,
 ]
+
+
+@schemathesis.serializer("application/offset+octet-stream")  # tus PATCH bodies: bytes as they are
+def _tus_bytes(_ctx: object, value: object) -> bytes:
+    return serialize_binary(value)  # type: ignore[arg-type]
+
 
 # The document only (create_app does no I/O); the requests go to each test's own `app` fixture.
 # Not schemathesis.pytest.from_fixture: its lazy loader sets Node._nodeid, which pytest 9.2 lacks.
