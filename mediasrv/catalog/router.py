@@ -264,10 +264,16 @@ def search(
         per_page=per_page,
     )
     live = service.published_by_id(session, [h.id for h in found.hits])
+    # From the study lists, not the index: the badge is right even before a daily re-index.
+    in_force = service.required_programme_ids(session, on=date.today()) if live else set()
     # The index follows the catalog a moment later; a programme withdrawn meanwhile is dropped here.
     hits = [
         SearchHitOut(
-            programme=ProgrammeOut.of(live[h.id]), score=h.score, title_html=h.title, snippet_html=h.snippet
+            programme=ProgrammeOut.of(live[h.id]),
+            score=h.score,
+            title_html=h.title,
+            snippet_html=h.snippet,
+            required=h.id in in_force,
         )
         for h in found.hits
         if h.id in live

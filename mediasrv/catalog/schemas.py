@@ -183,6 +183,7 @@ class SearchHitOut(BaseModel):
     score: float
     title_html: str = Field(description="the title, HTML-escaped, matches in <mark>")
     snippet_html: str = Field(description="a matching fragment of the description, HTML-escaped, or ''")
+    required: bool = Field(description="on a required-study list in force today (a badge for the catalog)")
 
 
 class SearchResults(BaseModel):

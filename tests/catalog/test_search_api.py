@@ -105,6 +105,9 @@ def test_required_filter_follows_study_lists(
     assert titles(client, site, q="党章", required=True) == []  # a draft list is not in force
     client.post(f"/api/v1/study-lists/{sl['id']}/publish", headers=admin)
     assert titles(client, site, q="党章", required=True) == ["党章学习 第一讲"]
+    hits = client.get("/api/v1/search", headers=site, params={"q": "党章"}).json()["hits"]
+    badges = {h["programme"]["title"]: h["required"] for h in hits}  # the catalogue's 必学/选学 badge
+    assert badges == {"党章学习 第一讲": True, "党章学习 选学篇": False}
     assert titles(client, site, q="党章", required=False) == ["党章学习 选学篇"]
     client.post(f"/api/v1/study-lists/{sl['id']}/archive", headers=admin)
     assert titles(client, site, q="党章", required=True) == []
