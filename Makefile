@@ -42,15 +42,16 @@ vendor: $(STAMP)
 	$(BIN)/python -m mediasrv.web.vendor
 
 # Servers the integration tier starts itself (tests/servers.py, tests/conftest.py): PostgreSQL, Redis
-# and nginx; and chromium for the browser tests (tests/web). Only `test` needs them: `run` uses none. Installing postgresql
-# may start Debian's own cluster on 5432; the fixtures use their own ports and directories.
+# and nginx; chromium and Chinese fonts for the browser tests and their screenshots (tests/web).
+# Only `test` needs them: `run` uses none. Installing postgresql may start Debian's own cluster on
+# 5432; the fixtures use their own ports and directories.
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| ! { command -v redis-server || test -x /usr/bin/redis-server; } >/dev/null \
 		|| ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
-		|| ! command -v chromium >/dev/null; then \
-		echo "installing postgresql, redis-server, nginx-light and chromium with apt-get"; \
-		$(SUDO) apt-get update -qq && $(APT) postgresql redis-server nginx-light chromium; fi
+		|| ! command -v chromium >/dev/null || ! test -d /usr/share/fonts/opentype/noto; then \
+		echo "installing postgresql, redis-server, nginx-light, chromium and CJK fonts with apt-get"; \
+		$(SUDO) apt-get update -qq && $(APT) postgresql redis-server nginx-light chromium fonts-noto-cjk; fi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
