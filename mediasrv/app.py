@@ -42,6 +42,7 @@ from mediasrv.observability import (
     check_readiness,
 )
 from mediasrv.storage import open_store
+from mediasrv.study.router import router as study_router
 from mediasrv.web import router as web
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         catalog_router,
         sites_router,
         fleet_router,
+        study_router,
         hls,
         signed_hls,
     )

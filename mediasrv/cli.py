@@ -99,7 +99,9 @@ def db_revision(
 
     db = _database(_settings())  # autogenerate compares the models with a database at head
     try:
-        command.revision(migrations.config(db.engine), message=message, autogenerate=True)
+        head = migrations.head()
+        rev_id = f"{int(head) + 1:04d}" if head.isdigit() else None  # 0001, 0002...: the order at a glance
+        command.revision(migrations.config(db.engine), message=message, autogenerate=True, rev_id=rev_id)
     finally:
         db.dispose()
 

@@ -56,6 +56,15 @@ class Settings(BaseSettings):
         default=900, ge=1, description="A site is online when its last heartbeat is at most this old"
     )
 
+    study_sessions_per_month: int = Field(
+        default=4, ge=0, description="The monthly study task: sessions a site holds (每月4次)"
+    )
+    study_class_hours_per_month: float = Field(
+        default=8.0, ge=0, description="The monthly study task: class hours (每月8课时)"
+    )
+    class_hour_minutes: int = Field(default=45, ge=1, le=240, description="Minutes in one class hour (课时)")
+    photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest session photo accepted")
+
     log_json: bool = Field(
         default=False, description="Log one JSON object per line (for log collectors) instead of text"
     )

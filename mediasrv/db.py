@@ -70,7 +70,8 @@ def import_models() -> None:
     import mediasrv.catalog.models
     import mediasrv.delivery.models
     import mediasrv.epochs
-    import mediasrv.ingest.models  # noqa: F401
+    import mediasrv.ingest.models
+    import mediasrv.study.models  # noqa: F401
 
 
 class Database:

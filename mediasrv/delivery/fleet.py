@@ -483,7 +483,7 @@ CSV_HEADER = (
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value: str | None) -> str:
+def excel_cell(value: str | None) -> str:
     """Text as Excel shows it, never as a formula: agent versions come from the sites themselves, and
     '=HYPERLINK(...)' in one must not run on an administrator's machine."""
     if not value:
@@ -514,9 +514,9 @@ def fleet_csv(
     ):
         writer.writerow(
             (
-                _cell(s.code),
-                _cell(s.name),
-                _cell(s.region),
+                excel_cell(s.code),
+                excel_cell(s.name),
+                excel_cell(s.region),
                 s.state.value,
                 s.last_seen_at.astimezone(CHINA).isoformat(timespec="seconds") if s.last_seen_at else "",
                 _number(s.current_version),
@@ -526,7 +526,7 @@ def fleet_csv(
                 _number(s.files_failed),
                 _number(s.free_bytes),
                 "true" if s.over_quota else "false",
-                _cell(s.agent_version),
+                excel_cell(s.agent_version),
             )
         )
     return out.getvalue().encode("utf-8")

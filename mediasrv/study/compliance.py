@@ -1,0 +1,283 @@
+"""Compliance (学习任务完成情况): per site and month, the monthly task (default 4 sessions and 8 class
+hours, 每月4次8课时) and each required list in force: the class hours held within the list's period
+against its expected hours, and its programmes watched fully, partly or not at all. Rolled up by region.
+
+Definitions, so that every figure can be checked by hand:
+- A session counts in the Beijing month of the day it started. Class hours = minutes / class_hour_minutes.
+- A list counts for a site when it is published (or archived since) and targets the site's region, for
+  the days its period shares with the month. The list as it stands is used: a programme added mid-month
+  counts from the period's first day, one removed no longer counts.
+- A programme is watched fully when the sessions in that window played it whole (no minutes given: the
+  logbook says it was played) or for at least 90 % of its duration in total; partly when for less.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListStatus
+from mediasrv.catalog.service import region_matches
+from mediasrv.delivery.models import Site
+from mediasrv.errors import MediaError
+from mediasrv.ingest.models import Asset
+from mediasrv.study.models import SessionProgramme, StudySession
+
+FULLY = 0.9  # of the duration: the credits and a pause do not make a programme "partly" watched
+WHOLE = 10**9  # minutes of a programme played whole (no minutes in the logbook): beyond any duration
+
+
+class Watched(StrEnum):
+    FULLY = "fully"
+    PARTLY = "partly"
+    NOT = "not"
+
+
+@dataclass(frozen=True)
+class Task:
+    """The monthly task and the length of a class hour (settings)."""
+
+    sessions: int = 4
+    class_hours: float = 8.0
+    class_hour_minutes: int = 45
+
+
+@dataclass
+class ProgrammeState:
+    programme_id: str
+    title: str
+    duration_minutes: float | None
+    watched_minutes: float
+    state: Watched
+
+
+@dataclass
+class ListCompliance:
+    study_list_id: int
+    title: str
+    first: date
+    last: date
+    expected_hours: float
+    class_hours: float
+    hours_met: bool
+    programmes: list[ProgrammeState]
+
+    def count(self, state: Watched) -> int:
+        return sum(1 for p in self.programmes if p.state is state)
+
+
+@dataclass
+class SiteCompliance:
+    site_id: int
+    code: str
+    name: str
+    region: str
+    sessions: int
+    minutes: int
+    class_hours: float
+    task_met: bool
+    lists: list[ListCompliance] = field(default_factory=list)
+
+    @property
+    def required(self) -> int:
+        return sum(len(c.programmes) for c in self.lists)
+
+    @property
+    def fully(self) -> int:
+        return sum(c.count(Watched.FULLY) for c in self.lists)
+
+
+@dataclass
+class RegionCompliance:
+    region: str
+    sites: int = 0
+    sites_met: int = 0
+    sessions: int = 0
+    class_hours: float = 0.0
+    required: int = 0  # (site, programme) pairs a required list asks for
+    fully: int = 0  # of them, watched fully
+
+    @property
+    def met_percent(self) -> float | None:
+        return round(100 * self.sites_met / self.sites, 1) if self.sites else None
+
+    @property
+    def fully_percent(self) -> float | None:
+        return round(100 * self.fully / self.required, 1) if self.required else None
+
+
+def month_bounds(month: str) -> tuple[date, date]:
+    """'2026-11' -> (2026-11-01, 2026-11-30)."""
+    try:
+        year, number = (int(part) for part in month.split("-"))
+        last = calendar.monthrange(year, number)[1]
+        return date(year, number, 1), date(year, number, last)
+    except (ValueError, calendar.IllegalMonthError):
+        raise MediaError(f"'{month}' is not a month: write it as YYYY-MM, e.g. 2026-11.") from None
+
+
+def _under(region: str) -> object:
+    return (
+        or_(Site.region == region, Site.region.startswith(region + "/", autoescape=True)) if region else True
+    )
+
+
+def _hours(minutes: float, task: Task) -> float:
+    return round(minutes / task.class_hour_minutes, 2)
+
+
+def sites_compliance(
+    session: Session, *, month: str, task: Task, region: str = "", site_ids: Sequence[int] | None = None
+) -> list[SiteCompliance]:
+    """Each site under `region` (or the given sites), by code."""
+    first, last = month_bounds(month)
+    query = select(Site.id, Site.code, Site.name, Site.region).where(_under(region))  # type: ignore[arg-type]
+    if site_ids is not None:
+        query = query.where(Site.id.in_(site_ids))
+    sites = session.execute(query.order_by(Site.code)).all()
+    ids = [s.id for s in sites]
+    in_month = (StudySession.day >= first, StudySession.day <= last)
+    totals = {
+        row.site_id: (row.n, row.minutes or 0)
+        for row in session.execute(
+            select(
+                StudySession.site_id, func.count().label("n"), func.sum(StudySession.minutes).label("minutes")
+            )
+            .where(*in_month, StudySession.site_id.in_(ids) if site_ids is not None else True)  # type: ignore[arg-type]
+            .group_by(StudySession.site_id)
+        )
+    }
+    result = []
+    for s in sites:
+        n, minutes = totals.get(s.id, (0, 0))
+        hours = _hours(minutes, task)
+        result.append(
+            SiteCompliance(
+                s.id,
+                s.code,
+                s.name,
+                s.region,
+                n,
+                minutes,
+                hours,
+                n >= task.sessions and hours >= task.class_hours,
+            )
+        )
+    _add_lists(session, result, first, last, task)
+    return result
+
+
+def _lists(session: Session, first: date, last: date) -> list[StudyList]:
+    return list(
+        session.scalars(
+            select(StudyList)
+            .where(
+                StudyList.kind == StudyKind.REQUIRED,
+                StudyList.status.in_([StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED]),
+                StudyList.published_at.is_not(None),
+                StudyList.starts_on <= last,
+                StudyList.ends_on >= first,
+            )
+            .order_by(StudyList.starts_on, StudyList.id)
+        )
+    )
+
+
+def _add_lists(session: Session, sites: list[SiteCompliance], first: date, last: date, task: Task) -> None:
+    by_id = {s.site_id: s for s in sites}
+    for study_list in _lists(session, first, last):
+        targeted = [s for s in sites if region_matches(s.region, study_list.regions)]
+        if not targeted:
+            continue
+        lo, hi = max(first, study_list.starts_on), min(last, study_list.ends_on)
+        programme_ids = [item.programme_id for item in study_list.items]
+        durations = _durations(session, programme_ids)
+        window = (StudySession.day >= lo, StudySession.day <= hi)
+        minutes = {
+            row.site_id: row.minutes or 0
+            for row in session.execute(
+                select(StudySession.site_id, func.sum(StudySession.minutes).label("minutes"))
+                .where(*window)
+                .group_by(StudySession.site_id)
+            )
+            if row.site_id in by_id
+        }
+        watched: dict[tuple[int, str], float] = defaultdict(float)
+        if programme_ids:
+            for row in session.execute(
+                select(
+                    StudySession.site_id,
+                    SessionProgramme.programme_id,
+                    func.sum(func.coalesce(SessionProgramme.minutes, WHOLE)).label("minutes"),
+                )
+                .join(SessionProgramme, SessionProgramme.session_id == StudySession.id)
+                .where(*window, SessionProgramme.programme_id.in_(programme_ids))
+                .group_by(StudySession.site_id, SessionProgramme.programme_id)
+            ):
+                watched[row.site_id, row.programme_id] = float(row.minutes)
+        for site in targeted:
+            hours = _hours(minutes.get(site.site_id, 0), task)
+            states = [
+                _state(pid, title, duration, watched.get((site.site_id, pid), 0.0))
+                for pid, (title, duration) in ((pid, durations[pid]) for pid in programme_ids)
+            ]
+            site.lists.append(
+                ListCompliance(
+                    study_list.id,
+                    study_list.title,
+                    lo,
+                    hi,
+                    study_list.expected_hours,
+                    hours,
+                    hours >= study_list.expected_hours,
+                    states,
+                )
+            )
+
+
+def _durations(session: Session, programme_ids: Iterable[str]) -> dict[str, tuple[str, float | None]]:
+    rows = session.execute(
+        select(Programme.id, Programme.title, Asset.duration_seconds)
+        .outerjoin(Asset, Asset.id == Programme.asset_id)
+        .where(Programme.id.in_(list(programme_ids)))
+    )
+    return {r.id: (r.title, r.duration_seconds / 60 if r.duration_seconds else None) for r in rows}
+
+
+def _state(programme_id: str, title: str, duration: float | None, minutes: float) -> ProgrammeState:
+    whole = minutes >= WHOLE
+    if minutes <= 0:
+        state = Watched.NOT
+    elif whole or duration is None or minutes >= FULLY * duration:
+        state = Watched.FULLY
+    else:
+        state = Watched.PARTLY
+    watched = (duration or 0.0) if whole else minutes
+    return ProgrammeState(programme_id, title, duration, round(watched, 1), state)
+
+
+def regions_compliance(
+    session: Session, *, month: str, task: Task, region: str = "", level: int | None = None
+) -> tuple[RegionCompliance, list[RegionCompliance]]:
+    """The total under `region` and one row per region one level below it (or at `level`)."""
+    depth = level or (len([p for p in region.split("/") if p]) + 1)
+    total = RegionCompliance(region)
+    below: dict[str, RegionCompliance] = {}
+    for site in sites_compliance(session, month=month, task=task, region=region):
+        parts = site.region.split("/")
+        name = "/".join(parts[:depth]) if len(parts) >= depth else site.region
+        for bucket in (total, below.setdefault(name, RegionCompliance(name))):
+            bucket.sites += 1
+            bucket.sites_met += site.task_met
+            bucket.sessions += site.sessions
+            bucket.class_hours = round(bucket.class_hours + site.class_hours, 2)
+            bucket.required += site.required
+            bucket.fully += site.fully
+    return total, [below[k] for k in sorted(below)]

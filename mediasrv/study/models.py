@@ -1,0 +1,65 @@
+"""Study sessions a site records (the logbook), the programmes played in each, and their photos."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from mediasrv.db import Base, utcnow
+
+
+class StudySession(Base):
+    """One session held at a site. The id is made by the client (the agent, offline): a session sent
+    twice, or queued offline and sent later, is recorded once."""
+
+    __tablename__ = "study_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    started_at: Mapped[datetime]
+    # The Beijing day it was held: months and list periods are counted in Beijing days.
+    day: Mapped[date] = mapped_column(Date, index=True)
+    minutes: Mapped[int] = mapped_column(Integer)
+    members_present: Mapped[int] = mapped_column(Integer)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_by: Mapped[str] = mapped_column(String(200))  # the caller's name: the site or an admin
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    programmes: Mapped[list[SessionProgramme]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionProgramme.position", lazy="selectin"
+    )
+    photos: Mapped[list[SessionPhoto]] = relationship(
+        cascade="all, delete-orphan", order_by="SessionPhoto.received_at", lazy="selectin"
+    )
+
+
+class SessionProgramme(Base):
+    """A programme played in a session; `minutes` None: played whole (the logbook says no more)."""
+
+    __tablename__ = "study_session_programmes"
+
+    session_id: Mapped[str] = mapped_column(
+        ForeignKey("study_sessions.id", ondelete="CASCADE"), primary_key=True
+    )
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.id"), primary_key=True, index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class SessionPhoto(Base):
+    """A photo of a session (照片报送), stored without its metadata; the same bytes are kept once."""
+
+    __tablename__ = "study_session_photos"
+    __table_args__ = (UniqueConstraint("session_id", "sha256"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("study_sessions.id", ondelete="CASCADE"), index=True)
+    key: Mapped[str] = mapped_column(String(200))  # in object storage
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

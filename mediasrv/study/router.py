@@ -1,0 +1,440 @@
+"""/api/v1/sites/{id}/sessions (a site's logbook: sites write their own, admins all) and
+/api/v1/compliance (admins; a site may read its own month)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from mediasrv.auth import AdminDep, Caller, Role, allow
+from mediasrv.config import Settings
+from mediasrv.delivery.fleet import excel_cell, today_in_china
+from mediasrv.delivery.sites import normalise_region
+from mediasrv.deps import SessionDep, SettingsDep, StoreDep
+from mediasrv.errors import MediaError, UploadTooLarge, error_responses
+from mediasrv.http import object_response
+from mediasrv.params import Limit, Offset, Page, RowId
+from mediasrv.study import compliance, service
+from mediasrv.study.compliance import Task, Watched
+from mediasrv.study.models import SessionPhoto, StudySession
+
+SiteOrAdmin = Annotated[Caller, Depends(allow(Role.SITE, Role.ADMIN))]
+_ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$"  # a UUID, or any client id of 8-64 safe characters
+SessionId = Annotated[str, Field(pattern=_ID)]
+Month = Annotated[
+    str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (Beijing months); default: this month")
+]
+
+router = APIRouter(tags=["study"], responses=error_responses(400, 401, 403, 404, 422))
+
+
+class PlayedIn(BaseModel):
+    programme_id: str = Field(min_length=1, max_length=64)
+    minutes: int | None = Field(default=None, ge=0, le=24 * 60, description="null: played whole")
+
+
+class SessionIn(BaseModel):
+    """A study session as the site's logbook has it. `id` is made by the client (a UUID), once per
+    session: sending it again (an offline queue re-sent) records nothing twice."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    id: SessionId
+    started_at: datetime = Field(description="with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
+    minutes: int = Field(ge=1, le=24 * 60)
+    members_present: int = Field(ge=0, le=100_000)
+    notes: str = Field(default="", max_length=10_000, description="discussion notes (讨论记录)")
+    programmes: list[PlayedIn] = Field(default_factory=list, max_length=100)
+
+    @field_validator("started_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("give the time with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
+        return value.astimezone(UTC)
+
+
+class PhotoOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    content_type: str
+    size: int
+    width: int
+    height: int
+    sha256: str
+    received_at: datetime
+
+
+class PlayedOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    programme_id: str
+    minutes: int | None
+
+
+class SessionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    site_id: int
+    started_at: datetime
+    day: str = Field(description="the Beijing day it counts under")
+    minutes: int
+    members_present: int
+    notes: str
+    recorded_by: str
+    received_at: datetime
+    programmes: list[PlayedOut]
+    photos: list[PhotoOut]
+
+    @classmethod
+    def of(cls, row: StudySession) -> SessionOut:
+        return cls.model_validate(
+            {**{c: getattr(row, c) for c in cls.model_fields}, "day": row.day.isoformat()}
+        )
+
+
+def _task(settings: Settings) -> Task:
+    return Task(
+        settings.study_sessions_per_month, settings.study_class_hours_per_month, settings.class_hour_minutes
+    )
+
+
+@router.post(
+    "/api/v1/sites/{site_id}/sessions",
+    status_code=201,
+    response_model=SessionOut,
+    responses={
+        200: {"model": SessionOut, "description": "Already recorded under this id: the first record"},
+        **error_responses(409),
+    },
+)
+def record_session(
+    site_id: RowId, body: SessionIn, caller: SiteOrAdmin, session: SessionDep, response: Response
+) -> SessionOut:
+    """Record a session held at the site (a site only its own)."""
+    row, created = service.record_session(
+        session,
+        caller,
+        site_id,
+        service.SessionIn(
+            body.id,
+            body.started_at,
+            body.minutes,
+            body.members_present,
+            body.notes.strip(),
+            tuple(service.PlayedIn(p.programme_id, p.minutes) for p in body.programmes),
+        ),
+    )
+    if not created:
+        response.status_code = 200
+    return SessionOut.of(row)
+
+
+@router.get("/api/v1/sites/{site_id}/sessions", response_model=list[SessionOut])
+def list_sessions(
+    site_id: RowId, caller: SiteOrAdmin, session: SessionDep, month: Month | None = None
+) -> list[SessionOut]:
+    """A site's sessions in a month (default: this month), oldest first."""
+    first, last = compliance.month_bounds(month or today_in_china().strftime("%Y-%m"))
+    rows = service.list_sessions(session, caller, site_id, first=first, last=last)
+    return [SessionOut.of(r) for r in rows]
+
+
+@router.post(
+    "/api/v1/sites/{site_id}/sessions/{session_id}/photos",
+    status_code=201,
+    response_model=PhotoOut,
+    responses={
+        200: {"model": PhotoOut, "description": "The same photo was kept before"},
+        **error_responses(413, 415, 503),
+    },
+)
+async def add_photo(
+    site_id: RowId,
+    session_id: Annotated[str, Field(pattern=_ID)],
+    file: UploadFile,
+    caller: SiteOrAdmin,
+    session: SessionDep,
+    store: StoreDep,
+    settings: SettingsDep,
+    response: Response,
+) -> PhotoOut:
+    """A photo of the session (JPEG or PNG,照片报送); kept without its metadata (EXIF, GPS)."""
+    name = file.filename or "photo"
+    data = await file.read(settings.photo_max_bytes + 1)
+    if len(data) > settings.photo_max_bytes:
+        raise UploadTooLarge(
+            f"'{name}' is larger than {settings.photo_max_bytes // 2**20} MiB: send a smaller photo "
+            "(most phones can share a reduced size)."
+        )
+    if not data:
+        raise MediaError(f"'{name}' is empty: choose the photo again.")
+    photo, created = await run_in_threadpool(
+        service.add_photo,
+        session,
+        store,
+        caller,
+        site_id,
+        session_id,
+        data=data,
+        filename=name,
+        spool=settings.spool_dir,
+    )
+    if not created:
+        response.status_code = 200
+    return PhotoOut.model_validate(photo)
+
+
+@router.get(
+    "/api/v1/sites/{site_id}/sessions/{session_id}/photos/{photo_id}",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}}},
+)
+def get_photo(
+    site_id: RowId,
+    session_id: str,
+    photo_id: str,
+    request: Request,
+    caller: SiteOrAdmin,
+    session: SessionDep,
+    store: StoreDep,
+) -> Response:
+    photo: SessionPhoto = service.get_photo(session, caller, site_id, session_id, photo_id)
+    return object_response(store, photo.key, request, cache_control="private, max-age=3600")
+
+
+class ProgrammeStateOut(BaseModel):
+    programme_id: str
+    title: str
+    duration_minutes: float | None
+    watched_minutes: float
+    state: Watched
+
+
+class ListComplianceOut(BaseModel):
+    study_list_id: int
+    title: str
+    first: str
+    last: str
+    expected_hours: float
+    class_hours: float = Field(description="held within the days the list's period shares with the month")
+    hours_met: bool
+    fully: int
+    partly: int
+    not_watched: int
+    programmes: list[ProgrammeStateOut]
+
+
+class SiteComplianceOut(BaseModel):
+    site_id: int
+    code: str
+    name: str
+    region: str
+    month: str
+    sessions: int
+    minutes: int
+    class_hours: float
+    task_met: bool = Field(description="sessions and class hours both reach the monthly task")
+    task_sessions: int
+    task_class_hours: float
+    lists: list[ListComplianceOut]
+
+
+def _site_out(c: compliance.SiteCompliance, month: str, task: Task) -> SiteComplianceOut:
+    return SiteComplianceOut(
+        site_id=c.site_id,
+        code=c.code,
+        name=c.name,
+        region=c.region,
+        month=month,
+        sessions=c.sessions,
+        minutes=c.minutes,
+        class_hours=c.class_hours,
+        task_met=c.task_met,
+        task_sessions=task.sessions,
+        task_class_hours=task.class_hours,
+        lists=[
+            ListComplianceOut(
+                study_list_id=lc.study_list_id,
+                title=lc.title,
+                first=lc.first.isoformat(),
+                last=lc.last.isoformat(),
+                expected_hours=lc.expected_hours,
+                class_hours=lc.class_hours,
+                hours_met=lc.hours_met,
+                fully=lc.count(Watched.FULLY),
+                partly=lc.count(Watched.PARTLY),
+                not_watched=lc.count(Watched.NOT),
+                programmes=[ProgrammeStateOut(**vars(p)) for p in lc.programmes],
+            )
+            for lc in c.lists
+        ],
+    )
+
+
+@router.get("/api/v1/sites/{site_id}/compliance", response_model=SiteComplianceOut)
+def site_compliance(
+    site_id: RowId,
+    caller: SiteOrAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    month: Month | None = None,
+) -> SiteComplianceOut:
+    """A site's month: sessions and class hours against the monthly task, and each required list."""
+    from mediasrv.delivery.sites import get_site
+
+    get_site(session, site_id, caller=caller)
+    month = month or today_in_china().strftime("%Y-%m")
+    task = _task(settings)
+    (row,) = compliance.sites_compliance(session, month=month, task=task, site_ids=[site_id])
+    return _site_out(row, month, task)
+
+
+RegionQuery = Annotated[
+    str, Query(max_length=500, description="a region path, e.g. 河北省/邢台市; empty: all")
+]
+
+
+@router.get("/api/v1/compliance/sites", response_model=Page[SiteComplianceOut])
+def compliance_sites(
+    caller: AdminDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    month: Month | None = None,
+    region: RegionQuery = "",
+    task_met: bool | None = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> Page[SiteComplianceOut]:
+    """Every site under a region for a month, by code; `task_met=false` lists those behind."""
+    month = month or today_in_china().strftime("%Y-%m")
+    task = _task(settings)
+    rows = compliance.sites_compliance(session, month=month, task=task, region=normalise_region(region))
+    if task_met is not None:
+        rows = [r for r in rows if r.task_met is task_met]
+    page = rows[offset : offset + limit]
+    return Page[SiteComplianceOut](
+        items=[_site_out(r, month, task) for r in page], total=len(rows), limit=limit, offset=offset
+    )
+
+
+class RegionComplianceOut(BaseModel):
+    region: str
+    sites: int
+    sites_met: int
+    met_percent: float | None = Field(description="sites that met the monthly task, %")
+    sessions: int
+    class_hours: float
+    required: int = Field(description="(site, programme) pairs the required lists ask for")
+    fully: int
+    fully_percent: float | None
+
+
+class ComplianceRollupOut(BaseModel):
+    month: str
+    region: str
+    task_sessions: int
+    task_class_hours: float
+    class_hour_minutes: int
+    totals: RegionComplianceOut
+    regions: list[RegionComplianceOut]
+
+
+def _region_out(r: compliance.RegionCompliance) -> RegionComplianceOut:
+    return RegionComplianceOut(
+        region=r.region,
+        sites=r.sites,
+        sites_met=r.sites_met,
+        met_percent=r.met_percent,
+        sessions=r.sessions,
+        class_hours=r.class_hours,
+        required=r.required,
+        fully=r.fully,
+        fully_percent=r.fully_percent,
+    )
+
+
+@router.get("/api/v1/compliance", response_model=ComplianceRollupOut)
+def compliance_rollup(
+    caller: AdminDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    month: Month | None = None,
+    region: RegionQuery = "",
+    level: Annotated[
+        int | None, Query(ge=1, le=5, description="1 province ... 5 village; default one below region")
+    ] = None,
+) -> ComplianceRollupOut:
+    """The month under a region, in total and per region below it."""
+    month = month or today_in_china().strftime("%Y-%m")
+    task = _task(settings)
+    region = normalise_region(region)
+    total, regions = compliance.regions_compliance(
+        session, month=month, task=task, region=region, level=level
+    )
+    return ComplianceRollupOut(
+        month=month,
+        region=region,
+        task_sessions=task.sessions,
+        task_class_hours=task.class_hours,
+        class_hour_minutes=task.class_hour_minutes,
+        totals=_region_out(total),
+        regions=[_region_out(r) for r in regions],
+    )
+
+
+CSV_HEADER = (
+    "站点编码 code", "站点名称 name", "地区 region", "月份 month", "学习次数 sessions", "学习分钟 minutes",
+    "课时 class hours", "完成月度任务 task met", "必学节目 required", "完整收看 fully", "部分收看 partly",
+    "未收看 not watched",
+)  # fmt: skip
+
+
+@router.get(
+    "/api/v1/compliance.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+def compliance_csv(
+    caller: AdminDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    month: Month | None = None,
+    region: RegionQuery = "",
+) -> Response:
+    """Every site under a region for a month, for Excel (UTF-8 with BOM: Excel in China reads it right)."""
+    month = month or today_in_china().strftime("%Y-%m")
+    rows = compliance.sites_compliance(
+        session, month=month, task=_task(settings), region=normalise_region(region)
+    )
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_HEADER)
+    for r in rows:
+        partly = sum(lc.count(Watched.PARTLY) for lc in r.lists)
+        writer.writerow(
+            (
+                excel_cell(r.code), excel_cell(r.name), excel_cell(r.region), month, r.sessions, r.minutes,
+                r.class_hours, "true" if r.task_met else "false", r.required, r.fully, partly,
+                r.required - r.fully - partly,
+            )
+        )  # fmt: skip
+    place = re.sub(r"[^\w-]", "", normalise_region(region).rsplit("/", 1)[-1])
+    name = f"compliance-{place}-{month}.csv" if place else f"compliance-{month}.csv"
+    disposition = f"attachment; filename=\"compliance-{month}.csv\"; filename*=UTF-8''{quote(name)}"
+    return Response(
+        out.getvalue().encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
+    )

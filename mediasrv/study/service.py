@@ -1,0 +1,148 @@
+"""Recording sessions and their photos. Services flush; the request (or session_scope) commits."""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from mediasrv.accounts.models import Caller
+from mediasrv.catalog.models import Programme
+from mediasrv.delivery.fleet import CHINA
+from mediasrv.delivery.sites import get_site
+from mediasrv.errors import Conflict, MediaError, NotFound
+from mediasrv.storage import ObjectStore
+from mediasrv.study import photos
+from mediasrv.study.models import SessionPhoto, SessionProgramme, StudySession
+
+
+@dataclass(frozen=True)
+class PlayedIn:
+    programme_id: str
+    minutes: int | None
+
+
+@dataclass(frozen=True)
+class SessionIn:
+    id: str
+    started_at: datetime
+    minutes: int
+    members_present: int
+    notes: str
+    programmes: tuple[PlayedIn, ...]
+
+
+def record_session(
+    session: Session, caller: Caller, site_id: int, body: SessionIn
+) -> tuple[StudySession, bool]:
+    """Record a session for a site; (row, created). The client's id makes a repeat harmless: the
+    same id again returns the row first recorded, unchanged (a queue re-sent after an outage)."""
+    get_site(session, site_id, caller=caller)  # a site may write only its own records
+    existing = session.get(StudySession, body.id)
+    if existing is not None:
+        if existing.site_id != site_id:
+            raise Conflict(f"The session id {body.id} belongs to another site: generate a new id.")
+        return existing, False
+    ids = [p.programme_id for p in body.programmes]
+    if len(set(ids)) != len(ids):
+        raise MediaError("A programme is listed twice in the session: list each once, with its minutes.")
+    known = set(session.scalars(select(Programme.id).where(Programme.id.in_(ids)))) if ids else set()
+    if unknown := [i for i in ids if i not in known]:
+        raise NotFound(f"No programme with id {unknown[0]}: list the programmes the site played.")
+    row = StudySession(
+        id=body.id,
+        site_id=site_id,
+        started_at=body.started_at,
+        day=body.started_at.astimezone(CHINA).date(),
+        minutes=body.minutes,
+        members_present=body.members_present,
+        notes=body.notes,
+        recorded_by=caller.name,
+        programmes=[
+            SessionProgramme(programme_id=p.programme_id, position=i, minutes=p.minutes)
+            for i, p in enumerate(body.programmes)
+        ],
+    )
+    try:
+        with session.begin_nested():  # the same id sent twice at once: one insert wins
+            session.add(row)
+    except IntegrityError:
+        return record_session(session, caller, site_id, body)
+    return row, True
+
+
+def get_session(session: Session, caller: Caller, site_id: int, session_id: str) -> StudySession:
+    get_site(session, site_id, caller=caller)
+    row = session.get(StudySession, session_id)
+    if row is None or row.site_id != site_id:
+        raise NotFound(f"Site {site_id} has no session {session_id}: record the session first.")
+    return row
+
+
+def list_sessions(
+    session: Session, caller: Caller, site_id: int, *, first: date, last: date
+) -> list[StudySession]:
+    """A site's sessions held from `first` to `last` (Beijing days), oldest first."""
+    get_site(session, site_id, caller=caller)
+    query = select(StudySession).where(
+        StudySession.site_id == site_id, StudySession.day >= first, StudySession.day <= last
+    )
+    return list(session.scalars(query.order_by(StudySession.started_at)))
+
+
+def add_photo(
+    session: Session,
+    store: ObjectStore,
+    caller: Caller,
+    site_id: int,
+    session_id: str,
+    *,
+    data: bytes,
+    filename: str,
+    spool: Path,
+) -> tuple[SessionPhoto, bool]:
+    """Keep a photo of a session, without its metadata; the same photo again is kept once."""
+    row = get_session(session, caller, site_id, session_id)
+    photo = photos.clean(data, filename)
+    digest = hashlib.sha256(photo.data).hexdigest()
+    for existing in row.photos:
+        if existing.sha256 == digest:
+            return existing, False
+    photo_id = uuid.uuid4().hex
+    suffix = ".jpg" if photo.content_type == photos.JPEG else ".png"
+    key = f"study/{site_id}/{session_id}/{photo_id}{suffix}"
+    spool.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=spool, suffix=suffix) as tmp:
+        tmp.write(photo.data)
+        tmp.flush()
+        store.put_file(
+            key, Path(tmp.name), content_type=photo.content_type
+        )  # before the row: no dangling row
+    kept = SessionPhoto(
+        id=photo_id,
+        session_id=session_id,
+        key=key,
+        content_type=photo.content_type,
+        size=len(photo.data),
+        width=photo.width,
+        height=photo.height,
+        sha256=digest,
+    )
+    row.photos.append(kept)
+    session.flush()
+    return kept, True
+
+
+def get_photo(session: Session, caller: Caller, site_id: int, session_id: str, photo_id: str) -> SessionPhoto:
+    row = get_session(session, caller, site_id, session_id)
+    for photo in row.photos:
+        if photo.id == photo_id:
+            return photo
+    raise NotFound(f"Session {session_id} has no photo {photo_id}.")
