@@ -54,6 +54,9 @@ class AgentState(BaseModel):
     etag: str | None = Field(default=None, description="ETag of the applied manifest, for If-None-Match")
     version: int | None = Field(default=None, description="the version that ETag belongs to")
     last_sync: dict[str, Any] | None = Field(default=None, description="the last sync's result")
+    last_complete: str | None = Field(
+        default=None, description="when a sync last ended with every file in place (the site view shows it)"
+    )
 
 
 @dataclass(frozen=True)

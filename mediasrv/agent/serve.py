@@ -1,8 +1,9 @@
 """`mediasrv-site serve`: the site's local origin. Set-top boxes on the village LAN play the cached
 copy from here, so study goes on when the village line is down.
 
-    GET /                a status page for the administrator (a TV browser; JSON with
-                         Accept: application/json)
+    GET /                the site view for the administrator (mediasrv.agent.page: sync state,
+                         today's programmes, a player; ?lang=en; JSON with Accept: application/json)
+    GET /static/<name>   the site view's script and style, and hls.js when installed (a fixed list)
     GET /playlist.m3u8   the applied manifest's programmes as an M3U8 channel list, required (必学)
                          first, then optional (选学), in rank order; URLs point at this server
     GET /playlist.json   the same as JSON
@@ -17,7 +18,6 @@ so a sync or an import replacing files (atomic renames) never shows a half-writt
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import os
 import re
@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
+from mediasrv.agent import page
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.errors import MediaError
 from mediasrv.http import PLAYLIST_TYPE, not_modified, parse_range
@@ -151,8 +152,8 @@ def channel_list(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _text(request: Request, body: str, media_type: str) -> Response:
-    data = body.encode()
+def _text(request: Request, body: str | bytes, media_type: str) -> Response:
+    data = body.encode() if isinstance(body, str) else body
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": REVALIDATE}
     if not_modified(request, etag):
@@ -207,55 +208,46 @@ def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dic
     }
 
 
-def _size(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.1f} GiB"
-
-
-def status_page(facts: dict[str, Any], entries: list[dict[str, Any]]) -> str:
-    esc = html.escape
-    if facts["site"] is None:
-        body = f"<h1>mediasrv 站点</h1><p>{esc(facts['message'])}</p>"
-    else:
-        site = facts["site"]
-        state = (
-            "完整 / complete"
-            if not facts["missing_files"]
-            else f"缺 {facts['missing_files']} 个文件 ({_size(facts['missing_bytes'])}) / files missing"
-        )
-        items = "".join(
-            f"<li>[{esc(e['group'])}] {esc(' '.join(str(e['title']).split()))}</li>" for e in entries[:300]
-        )
-        body = (
-            f"<h1>{esc(site['name'])} ({esc(site['code'])})</h1>"
-            f"<p>清单版本 / manifest version {facts['version']} · "
-            f"{facts['programmes']} 个节目 / programmes (必学 {facts['required']}) · "
-            f"{_size(facts['bytes'])} · {state}</p>"
-            f"<p>播放列表 / playlist: <a href='/playlist.m3u8'>{esc(facts['playlist'])}</a></p>"
-            f"<ol>{items}</ol>"
-        )
-    free = (
-        f"<p>剩余空间 / disk free: {_size(facts['disk_free_bytes'])}</p>" if facts["disk_free_bytes"] else ""
-    )
-    return (
-        "<!doctype html><html lang='zh-CN'><head><meta charset='utf-8'>"
-        "<meta name='viewport' content='width=device-width'><title>mediasrv 站点</title>"
-        "<style>body{font-family:sans-serif;font-size:1.5em;margin:1em}</style></head>"
-        f"<body>{body}{free}</body></html>"
-    )
-
-
 def create_app(layout: Layout) -> Starlette:
     origin = LocalOrigin(layout)
 
     def index(request: Request) -> Response:
         applied = origin.applied()
-        base = base_url(request)
-        facts = status_facts(origin, applied, base)
+        facts = status_facts(origin, applied, base_url(request))
+        state = layout.load_state()
+        verdict = page.assess(facts, state, page.sync_running(layout))
         accept = request.headers.get("accept", "")
         if "application/json" in accept and "text/html" not in accept:
+            facts |= {
+                "verdict": verdict.key,
+                "last_complete": state.last_complete,
+                "last_sync": state.last_sync,
+            }
             return JSONResponse(facts, headers={"Cache-Control": REVALIDATE})
-        entries = programmes(origin, applied, base) if applied is not None else []
-        return HTMLResponse(status_page(facts, entries), headers={"Cache-Control": REVALIDATE})
+        # URLs relative to this origin: the page works under whatever name the PC is reached by.
+        entries = programmes(origin, applied, "") if applied is not None else []
+        lang = "en" if request.query_params.get("lang") == "en" else "zh"
+        try:
+            code: str | None = layout.load_config().site_code  # named before the first manifest
+        except (AgentError, ValueError):
+            code = None
+        body = page.render(
+            facts, entries, state, verdict, lang=lang, site_code=code, hls_installed=page.HLS_JS.is_file()
+        )
+        return HTMLResponse(body, headers={"Cache-Control": REVALIDATE})
+
+    def static(request: Request) -> Response:
+        name: str = request.path_params["name"]
+        found = page.ASSETS.get(name)
+        if found is None:
+            return PlainTextResponse(f"{name} is not a file of this site view.\n", status_code=404)
+        path, media_type = found
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            missing = page.NO_HLS_JS if path == page.HLS_JS else f"{name} is missing from this install.\n"
+            return PlainTextResponse(missing, status_code=404)
+        return _text(request, data, media_type)
 
     def playlist_m3u8(request: Request) -> Response:
         applied = origin.applied()
@@ -323,6 +315,7 @@ def create_app(layout: Layout) -> Starlette:
     return Starlette(
         routes=[
             Route("/", index, methods=["GET", "HEAD"]),
+            Route("/static/{name:path}", static, methods=["GET", "HEAD"]),
             Route("/playlist.m3u8", playlist_m3u8, methods=["GET", "HEAD"]),
             Route("/playlist.json", playlist_json, methods=["GET", "HEAD"]),
             Route("/files/{path:path}", files, methods=["GET", "HEAD"]),

@@ -368,6 +368,8 @@ class Syncer:
         result.finished_at = _stamp()
         state = self.layout.load_state()
         state.last_sync = result.to_json()
+        if result.complete:  # kept apart: a failed run after it must not hide when the site was last whole
+            state.last_complete = result.finished_at
         self.layout.save_state(state)
         return result
 

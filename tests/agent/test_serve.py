@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import json
 import threading
 from collections.abc import Iterator
@@ -17,8 +18,10 @@ from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.accounts.models import Role
-from mediasrv.agent.layout import Layout
+from mediasrv.agent import page
+from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
+from mediasrv.catalog.models import CATEGORIES
 from mediasrv.db import Database
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
@@ -270,3 +273,151 @@ def test_the_local_presentation_plays_over_http(http_origin: str) -> None:
     urls = [url for _, url in channels(playlist.text)]
     assert urls and all(url.startswith(f"{http_origin}/files/") for url in urls)
     hlscheck(urls[0])  # master, media playlists and segments all come from the site's copy
+
+
+# --- the site view (GET /, mediasrv.agent.page) ------------------------------------------------------
+
+
+def verdict_of(html: str) -> str:
+    return html.split('data-verdict="')[1].split('"')[0]
+
+
+def test_site_view_shows_required_then_optional_and_a_complete_site(
+    local: LocalClient, layout: Layout, site: ServedSite
+) -> None:
+    state = layout.load_state()
+    state.last_complete = "2026-03-01T18:30:00+00:00"  # after 16:00 UTC it is the next day in Beijing
+    state.last_sync = {"complete": True, "finished_at": "2026-03-01T18:30:00+00:00"}
+    layout.save_state(state)
+    by_id = {p["id"]: p for p in site.doc["programmes"]}
+    required, optional = by_id[site.required], by_id[site.optional]
+
+    text = local.get("/").text
+    assert verdict_of(text) == "complete" and ">完整</strong>" in text and "断网也能播放" in text
+    assert "西塘村" in text and "（xitang）" in text
+    files = len(site.doc["files"])
+    assert f"<dd>{files} / {files}</dd>" in text and "<dd>0 B</dd>" in text  # present / listed, missing
+    assert "<dd>2026-03-02 02:30（北京时间）</dd>" in text and "2026-03-02 02:30（北京时间） 成功" in text
+    # Required first under its own heading, then optional; each with its poster, length, category
+    # and handout, every URL relative to this origin (it works under any name the PC is reached by).
+    assert text.index(">今日必学</h2>") < text.index("党的二十大精神") < text.index(">选学</h2>")
+    assert text.index(">选学</h2>") < text.index("乡村 振兴 战略")  # one line, however it was typed
+    card = text.split(f'data-programme-id="{site.required}"')[1].split("</li>")[0]
+    assert f'data-src="/files/{required["play"]}"' in card
+    assert f'<img src="/files/{required["poster"]}"' in card
+    assert f'<span class="duration">0:0{round(required["duration_seconds"])}</span>' in card
+    assert f'href="/files/{required["attachments"][0]}"' in card and "讲义 1（PDF）" in card
+    assert f'data-src="/files/{optional["play"]}"' in text
+    assert '<script src="/static/site.js" defer></script>' in text.replace("'", '"')
+
+    english = local.get("/?lang=en").text
+    assert "<html lang='en'>" in english and ">Complete</strong>" in english
+    assert ">Required today</h2>" in english and "Handout 1 (PDF)" in english
+    assert "2026-03-02 02:30 (Beijing time)" in english and "href='?lang=zh'" in english
+
+    # JSON stays what it was, with the verdict beside it.
+    facts = local.get("/", headers={"Accept": "application/json"}).json()
+    assert facts["verdict"] == "complete" and facts["missing_files"] == 0
+    assert facts["last_complete"] == "2026-03-01T18:30:00+00:00"
+    # The open page polls this JSON and reloads when it differs from what the page shows (site.js
+    # compares JSON.stringify([verdict, version, missing_files])): unchanged, they must be equal.
+    shown = [facts["verdict"], facts["version"], facts["missing_files"]]
+    assert f'data-state="{html.escape(json.dumps(shown, separators=(",", ":")))}"' in text
+
+
+def test_site_view_says_which_files_are_missing_and_what_to_do(
+    local: LocalClient, layout: Layout, site: ServedSite
+) -> None:
+    by_id = {p["id"]: p for p in site.doc["programmes"]}
+    gone = layout.file(by_id[site.required]["play"])  # the required programme cannot play now
+    size = gone.stat().st_size
+    gone.unlink()
+    text = local.get("/").text
+    assert verdict_of(text) == "missing" and ">缺少文件</strong>" in text
+    assert f"还缺 1 个文件（{size:,.0f} B）" in text and "mediasrv-site sync" in text
+    files = len(site.doc["files"])
+    assert f"<dd>{files - 1} / {files}</dd>" in text
+    assert site.required not in text and "今天没有必学节目" in text  # listed only once playable
+    assert "另有 1 个节目还在下载" in text
+
+    # A sync running now (it holds the directory's lock): the page says so instead.
+    with layout.lock():
+        assert verdict_of(local.get("/").text) == "syncing"
+        assert local.get("/", headers={"Accept": "application/json"}).json()["verdict"] == "syncing"
+    assert verdict_of(local.get("/").text) == "missing"
+
+
+def test_site_view_reports_a_newer_manifest_the_last_sync_could_not_finish(
+    local: LocalClient, layout: Layout, site: ServedSite
+) -> None:
+    state = layout.load_state()
+    state.last_sync = {
+        "complete": False,
+        "target_version": site.doc["version"] + 1,
+        "files_missing": 3,
+        "bytes_missing": 5 * 2**20,
+        "error": "http://edu.example.cn did not answer <GET> after 6 attempts",
+        "finished_at": "2026-03-01T08:00:00+08:00",
+    }
+    layout.save_state(state)
+    text = local.get("/").text
+    assert verdict_of(text) == "missing"
+    assert f"新的节目单（版本 {site.doc['version'] + 1}）还缺 3 个文件（5.0 MB）" in text
+    assert "上次完整同步</dt><dd>从未</dd>" in text
+    assert "2026-03-01 08:00（北京时间） 失败：http://edu.example.cn did not answer &lt;GET&gt;" in text
+
+
+def test_site_view_escapes_titles_from_the_manifest(
+    local: LocalClient, layout: Layout, site: ServedSite
+) -> None:
+    doc = json.loads(site.raw)
+    hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    for p in doc["programmes"]:
+        p["title"] = hostile
+    doc["site"]["name"] = "<b>西塘村</b>"
+    doc["version"] += 1
+    layout.adopt(doc)
+    text = local.get("/").text
+    assert "<script>alert" not in text and "<img src=x" not in text and "<b>西塘村" not in text
+    assert 'data-title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;&lt;script&gt;' in text
+    assert "&lt;b&gt;西塘村&lt;/b&gt;" in text
+
+
+def test_a_fresh_site_view_names_the_site_and_says_how_to_start(tmp_path: Path) -> None:
+    cache = Layout(tmp_path / "site")
+    cache.save_config(
+        AgentConfig(server="http://edu.example.cn", site_id=7, site_code="sg-07", public_key="k")
+    )
+    with LocalClient(create_app(cache)) as c:
+        text = c.get("/").text
+    assert verdict_of(text) == "none" and ">尚未同步</strong>" in text and "（sg-07）" in text
+    assert "mediasrv-site sync" in text and "mediasrv-site import" in text and "今日必学" not in text
+    assert 'data-state="[&quot;none&quot;,null,null]"' in text  # as site.js writes the JSON facts
+
+
+def test_static_files_are_a_fixed_list_and_hls_js_only_when_installed(
+    local: LocalClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    js = local.get("/static/site.js")
+    assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
+    assert "innerHTML" not in js.text
+    assert local.get("/static/site.css").headers["content-type"].startswith("text/css")
+    for name in ("app.js", "../serve.py", "%2e%2e/page.py", "vendor/hls.js.LICENSE", "site.js/"):
+        assert local.get(f"/static/{name}").status_code == 404, name
+
+    installed = tmp_path / "hls.min.js"
+    installed.write_text("window.Hls = function () {};\n")
+    monkeypatch.setattr(page, "HLS_JS", installed)
+    monkeypatch.setitem(page.ASSETS, "vendor/hls.min.js", (installed, "text/javascript; charset=utf-8"))
+    served = local.get("/static/vendor/hls.min.js")
+    assert served.status_code == 200 and served.text == installed.read_text()
+    assert '<script src="/static/vendor/hls.min.js">' in local.get("/").text
+
+    installed.unlink()  # not installed: a 404 that says how to install it; the page does not load it
+    missing = local.get("/static/vendor/hls.min.js")
+    assert missing.status_code == 404 and "python -m mediasrv.web.vendor" in missing.text
+    assert 'hls.min.js"' not in local.get("/").text.replace("'", '"').split("<body>")[0]
+
+
+def test_the_site_view_knows_the_catalog_categories() -> None:
+    assert {code: (zh, en) for code, zh, en in CATEGORIES} == page.CATEGORIES

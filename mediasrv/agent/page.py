@@ -1,0 +1,394 @@
+"""The site view: what the site administrator sees at `GET /` of `mediasrv-site serve` on the site PC
+(a browser, or the TV's): the sync state in plain words, today's required programmes (必学) then the
+optional ones (选学), and a player that plays them from this PC's own copy.
+
+It lives on the agent's LAN origin, not on the server, because it must work when the village line is
+down, and site administrators have no server accounts. Everything is rendered here with html.escape
+(titles come from the manifest); static/site.js only adds keyboard navigation (a TV remote: arrows,
+OK, Back) and the player, and sets text with textContent, never innerHTML.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from mediasrv.agent.layout import AgentState, Layout
+from mediasrv.web.vendor import VENDOR
+
+BEIJING = timezone(timedelta(hours=8))  # China has no daylight saving: no tz database needed
+STATIC = Path(__file__).parent / "static"
+HLS_JS = VENDOR / "hls.min.js"
+# What /static/<name> may serve: a fixed list, so the route can never reach another file.
+ASSETS: dict[str, tuple[Path, str]] = {
+    "site.css": (STATIC / "site.css", "text/css; charset=utf-8"),
+    "site.js": (STATIC / "site.js", "text/javascript; charset=utf-8"),
+    "vendor/hls.min.js": (HLS_JS, "text/javascript; charset=utf-8"),
+}
+NO_HLS_JS = (
+    "hls.min.js (the player component) is not installed on this PC: run `python -m mediasrv.web.vendor` "
+    "where mediasrv is installed (it needs the line once), then reload the page.\n"
+)
+
+# The catalog's fixed taxonomy (mediasrv.catalog.models.CATEGORIES; a test keeps the two equal). A
+# copy, because the agent does not load the server's database models.
+CATEGORIES: dict[str, tuple[str, str]] = {
+    "political-theory": ("政治理论", "Political theory"),
+    "party-spirit": ("党性教育与纪律", "Party spirit and discipline"),
+    "policy-law": ("政策法规", "Policies and law"),
+    "agri-tech": ("农业科技", "Agricultural technology"),
+    "skills": ("实用技术与职业技能", "Practical skills and vocational training"),
+    "health": ("卫生健康", "Health"),
+    "model-stories": ("先进典型", "Model figures and stories"),
+    "party-history": ("党史教育", "Party history"),
+}
+
+WORDS: dict[str, dict[str, str]] = {
+    "zh": {
+        "title": "党员远程教育 · 站点",
+        "colon": "：",
+        "paren": "（{}）",
+        "site": "站点",
+        "other_lang": "English",
+        "sync": "同步状态",
+        "verdict.complete": "完整",
+        "verdict.syncing": "正在同步",
+        "verdict.missing": "缺少文件",
+        "verdict.none": "尚未同步",
+        "advice.complete": "所有节目都已保存在本机，断网也能播放。",
+        "advice.syncing": "正在下载节目，请保持电脑开机、网络连通。下面列出的节目现在就能播放。",
+        "advice.missing": "还缺 {files} 个文件（{size}）。请接通网络后运行 mediasrv-site sync，"
+        "或用 U 盘导入（mediasrv-site import）。下面列出的节目现在就能播放。",
+        "advice.pending": "新的节目单（版本 {version}）还缺 {files} 个文件（{size}），尚未启用。"
+        "请接通网络后运行 mediasrv-site sync。下面列出的节目现在就能播放。",
+        "advice.window": "自动下载只在每天 {window} 进行。",
+        "advice.none": "本机还没有节目单：接通网络后运行 mediasrv-site sync，"
+        "或用 U 盘导入（mediasrv-site import 目录）。",
+        "fact.version": "节目单版本",
+        "fact.files": "文件",
+        "fact.missing": "缺少",
+        "fact.last_complete": "上次完整同步",
+        "fact.last_sync": "上次同步",
+        "fact.disk_free": "剩余空间",
+        "fact.playlist": "机顶盒播放列表",
+        "never": "从未",
+        "beijing": "北京时间",
+        "outcome.complete": "成功",
+        "outcome.deferred": "等待下载时段",
+        "outcome.failed": "失败",
+        "outcome.incomplete": "未完成：{n} 个文件下载失败",
+        "required": "今日必学",
+        "optional": "选学",
+        "none_required": "今天没有必学节目。",
+        "none_optional": "没有选学节目。",
+        "not_yet": "另有 {n} 个节目还在下载，下载完成后出现在这里。",
+        "handout": "讲义 {n}（PDF）",
+        "minutes": "分钟",
+        "help": "用方向键选择节目，按“确定”播放，按“返回”回到列表。",
+        "back": "返回列表",
+        "playing": "正在播放",
+        "no_player": "缺少播放组件（hls.min.js），这个浏览器也不能直接播放：请在本机运行 "
+        "python -m mediasrv.web.vendor 安装后刷新页面。",
+        "play_network": "读不到本机的节目文件：可能正在同步，请稍后再试。",
+        "play_media": "这个节目无法在此浏览器中播放。",
+        "press_play": "按“确定”键开始播放。",
+    },
+    "en": {
+        "title": "Remote education · site",
+        "colon": ": ",
+        "paren": " ({})",
+        "site": "Site",
+        "other_lang": "中文",
+        "sync": "Sync state",
+        "verdict.complete": "Complete",
+        "verdict.syncing": "Syncing",
+        "verdict.missing": "Files missing",
+        "verdict.none": "Not synced yet",
+        "advice.complete": "Every programme is on this PC and plays even when the line is down.",
+        "advice.syncing": "Downloading programmes: keep the PC on and the line connected. "
+        "The programmes listed below play now.",
+        "advice.missing": "{files} files ({size}) are missing. Connect the line and run "
+        "mediasrv-site sync, or import from a USB drive (mediasrv-site import). "
+        "The programmes listed below play now.",
+        "advice.pending": "The new programme list (version {version}) still lacks {files} files ({size}) "
+        "and is not in use yet. Connect the line and run mediasrv-site sync. "
+        "The programmes listed below play now.",
+        "advice.window": "Automatic downloads run only between {window} each day.",
+        "advice.none": "This PC has no programme list yet: connect the line and run mediasrv-site sync, "
+        "or import from a USB drive (mediasrv-site import DIR).",
+        "fact.version": "Manifest version",
+        "fact.files": "Files",
+        "fact.missing": "Missing",
+        "fact.last_complete": "Last complete sync",
+        "fact.last_sync": "Last sync",
+        "fact.disk_free": "Disk free",
+        "fact.playlist": "Set-top box playlist",
+        "never": "never",
+        "beijing": "Beijing time",
+        "outcome.complete": "succeeded",
+        "outcome.deferred": "waiting for the download window",
+        "outcome.failed": "failed",
+        "outcome.incomplete": "incomplete: {n} files failed to download",
+        "required": "Required today",
+        "optional": "Optional",
+        "none_required": "Nothing is required today.",
+        "none_optional": "No optional programmes.",
+        "not_yet": "{n} more programmes are still downloading and appear here once complete.",
+        "handout": "Handout {n} (PDF)",
+        "minutes": "min",
+        "help": "Choose a programme with the arrow keys, press OK to play it and Back to return.",
+        "back": "Back to the list",
+        "playing": "Now playing",
+        "no_player": "The player component (hls.min.js) is missing and this browser cannot play HLS "
+        "itself: run python -m mediasrv.web.vendor on this PC, then reload the page.",
+        "play_network": "Cannot read the programme's files on this PC: a sync may be replacing them; "
+        "try again shortly.",
+        "play_media": "This programme cannot be played in this browser.",
+        "press_play": "Press OK to start playing.",
+    },
+}
+# The strings static/site.js shows (handed over as JSON, set with textContent).
+SCRIPT_WORDS = ("no_player", "play_network", "play_media", "press_play")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    key: str  # complete | syncing | missing | none
+    files: int = 0  # missing, for `missing`
+    bytes: int = 0
+    pending_version: int | None = None  # a newer manifest the last sync could not finish
+
+
+def sync_running(layout: Layout) -> bool:
+    """Whether a sync holds the directory's lock (Layout.lock). Read from /proc/locks rather than by
+    trying the lock: a probe that held it even briefly could make a starting sync give up. Elsewhere
+    than Linux (or when the kernel reports another device, as overlay file systems may) this says
+    False, and the page says "files missing" rather than "syncing": still true, just less precise."""
+    try:
+        st = (layout.root / ".lock").stat()
+        table = Path("/proc/locks").read_text()
+    except OSError:
+        return False
+    key = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    for line in table.splitlines():
+        fields = line.split()  # "1: FLOCK  ADVISORY  WRITE 4236 fe:00:2146483 0 EOF"; waiters have "->"
+        if len(fields) >= 6 and fields[1] == "FLOCK" and fields[5] == key:
+            return True
+    return False
+
+
+def assess(facts: dict[str, Any], state: AgentState, syncing: bool) -> Verdict:
+    """The plain-language verdict: none (no manifest), syncing (a sync runs now), missing (files of
+    the applied manifest are gone, or the last sync could not finish a newer one), else complete."""
+    if facts["site"] is None:
+        return Verdict("none")
+    if syncing:
+        return Verdict("syncing")
+    if facts["missing_files"]:
+        return Verdict("missing", facts["missing_files"], facts["missing_bytes"])
+    last = state.last_sync or {}
+    target = last.get("target_version")
+    newer = isinstance(target, int) and target > facts["version"]
+    if newer and not last.get("complete") and last.get("files_missing"):
+        return Verdict("missing", int(last["files_missing"]), int(last.get("bytes_missing") or 0), target)
+    return Verdict("complete")
+
+
+def human_size(n: int | None) -> str:
+    if n is None:
+        return "?"
+    size = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit in ("B", "KB") else f"{size:,.1f} {unit}"
+        size /= 1024
+    raise AssertionError("unreachable")
+
+
+def duration(seconds: float | None) -> str:
+    """0:06, 12:34, 1:02:03 (as the server's catalogue shows durations)."""
+    if seconds is None:
+        return ""
+    total = round(seconds)
+    h, rest = divmod(total, 3600)
+    m, s = divmod(rest, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
+def beijing(stamp: str | None, lang: str) -> str | None:
+    """An ISO time the agent recorded, as Beijing time (what the administrator's clock shows)."""
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(stamp)
+    except ValueError:
+        return stamp
+    if when.tzinfo is None:
+        when = when.astimezone()  # recorded without an offset: the PC's own zone
+    w = WORDS[lang]
+    return f"{when.astimezone(BEIJING):%Y-%m-%d %H:%M}" + w["paren"].format(w["beijing"])
+
+
+def outcome(last: dict[str, Any] | None, lang: str) -> str | None:
+    if not last:
+        return None
+    w = WORDS[lang]
+    when = beijing(last.get("finished_at"), lang) or ""
+    if last.get("complete"):
+        said = w["outcome.complete"]
+    elif last.get("error"):
+        said = f"{w['outcome.failed']}{w['colon']}{last['error']}"
+    elif last.get("deferred"):
+        said = w["outcome.deferred"]
+    else:
+        said = w["outcome.incomplete"].format(n=len(last.get("failures") or []))
+    return f"{when} {said}".strip()
+
+
+def _category(code: str | None, lang: str) -> str:
+    if not code:
+        return ""
+    names = CATEGORIES.get(code)
+    return (names[0] if lang == "zh" else names[1]) if names else code
+
+
+def _card(entry: dict[str, Any], lang: str) -> str:
+    w = WORDS[lang]
+    title = escape(" ".join(str(entry["title"]).split()))  # titles may hold line breaks
+    poster = (
+        f'<img src="{escape(entry["poster_url"])}" alt="" width="256" height="144" loading="lazy">'
+        if entry["poster_url"]
+        else '<span class="noposter" aria-hidden="true"></span>'
+    )
+    meta = [
+        f'<span class="duration">{escape(duration(entry["duration_seconds"]))}</span>'
+        if entry["duration_seconds"]
+        else "",
+        f'<span class="category">{escape(_category(entry["category"], lang))}</span>'
+        if entry["category"]
+        else "",
+    ]
+    handouts = "".join(
+        f'<a class="handout" data-nav href="{escape(url)}" target="_blank" rel="noopener">'
+        f"{escape(w['handout'].format(n=n))}</a>"
+        for n, url in enumerate(entry["attachments"], 1)
+    )
+    return (
+        f'<li class="programme" data-programme-id="{escape(entry["id"])}">'
+        f'<button type="button" class="play" data-nav data-src="{escape(entry["url"])}" '
+        f'data-title="{title}">{poster}<span class="text"><span class="title">{title}</span>'
+        f'<span class="meta">{" ".join(m for m in meta if m)}</span></span></button>'
+        f"{f'<div class=attachments>{handouts}</div>' if handouts else ''}</li>"
+    )
+
+
+def _group(entries: list[dict[str, Any]], key: str, empty: str, lang: str) -> str:
+    w = WORDS[lang]
+    cards = "".join(_card(e, lang) for e in entries)
+    body = f'<ul class="programmes">{cards}</ul>' if cards else f'<p class="empty">{escape(w[empty])}</p>'
+    return (
+        f'<section class="group {key}" aria-labelledby="{key}-heading">'
+        f'<h2 id="{key}-heading">{escape(w[key])}</h2>{body}</section>'
+    )
+
+
+def _sync_panel(facts: dict[str, Any], state: AgentState, verdict: Verdict, lang: str) -> str:
+    w = WORDS[lang]
+    advice = w[f"advice.{verdict.key}"]
+    if verdict.key == "missing":
+        which = "advice.pending" if verdict.pending_version is not None else "advice.missing"
+        advice = w[which].format(
+            files=verdict.files, size=human_size(verdict.bytes), version=verdict.pending_version
+        )
+        window = (facts.get("site") or {}).get("download_window")
+        if window:
+            advice += w["advice.window"].format(window=window)
+    rows: list[tuple[str, str]] = []
+    if facts["site"] is not None:
+        present = facts["files"] - facts["missing_files"]
+        rows += [
+            ("version", str(facts["version"])),
+            ("files", f"{present} / {facts['files']}"),
+            ("missing", human_size(facts["missing_bytes"])),
+        ]
+    rows.append(("last_complete", beijing(state.last_complete, lang) or w["never"]))
+    said = outcome(state.last_sync, lang)
+    if said:
+        rows.append(("last_sync", said))
+    if facts["disk_free_bytes"] is not None:
+        rows.append(("disk_free", human_size(facts["disk_free_bytes"])))
+    if facts["site"] is not None:
+        rows.append(("playlist", facts["playlist"]))
+    listed = "".join(
+        f'<div class="fact-{key}"><dt>{escape(w["fact." + key])}</dt><dd>{escape(value)}</dd></div>'
+        for key, value in rows
+    )
+    # What static/site.js polls for: the page reloads itself when it changes (a sync finished).
+    shown = escape(
+        json.dumps([verdict.key, facts["version"], facts.get("missing_files")], separators=(",", ":"))
+    )
+    return (
+        f'<section class="sync verdict-{verdict.key}" aria-labelledby="sync-heading" data-state="{shown}">'
+        f'<h2 id="sync-heading">{escape(w["sync"])}</h2>'
+        f'<p class="verdict"><strong id="verdict" data-verdict="{verdict.key}">'
+        f"{escape(w['verdict.' + verdict.key])}</strong> "
+        f'<span id="advice">{escape(advice)}</span></p><dl class="facts">{listed}</dl></section>'
+    )
+
+
+def render(
+    facts: dict[str, Any],
+    entries: list[dict[str, Any]],
+    state: AgentState,
+    verdict: Verdict,
+    *,
+    lang: str,
+    site_code: str | None,
+    hls_installed: bool,
+) -> str:
+    """The whole page. `entries` are serve.programmes() with URLs relative to this origin."""
+    w = WORDS[lang]
+    site = facts["site"] or {}
+    name = escape(str(site.get("name") or w["site"]))
+    code = site.get("code") or site_code
+    heading = f"{name}<span class='code'>{escape(w['paren'].format(code))}</span>" if code else name
+    lists = ""
+    if facts["site"] is not None:
+        required = [e for e in entries if e["required"]]
+        optional = [e for e in entries if not e["required"]]
+        waiting = facts["programmes"] - len(entries)
+        note = f'<p class="waiting">{escape(w["not_yet"].format(n=waiting))}</p>' if waiting > 0 else ""
+        lists = (
+            _group(required, "required", "none_required", lang)
+            + _group(optional, "optional", "none_optional", lang)
+            + note
+        )
+    other = "en" if lang == "zh" else "zh"
+    words = json.dumps({k: w[k] for k in SCRIPT_WORDS}, ensure_ascii=True).replace("<", "\\u003c")
+    hls = '<script src="/static/vendor/hls.min.js"></script>' if hls_installed else ""
+    return (
+        f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        f"<title>{name} · {escape(w['title'])}</title>"
+        "<link rel='stylesheet' href='/static/site.css'>"
+        f"<script type='application/json' id='words'>{words}</script>{hls}"
+        "<script src='/static/site.js' defer></script></head><body>"
+        f"<header class='top'><div><div class='brand'>{escape(w['title'])}</div><h1>{heading}</h1></div>"
+        f"<a class='lang' data-nav href='?lang={other}' hreflang='{other}'>{escape(w['other_lang'])}</a>"
+        "</header>"
+        f"<main id='list'>{_sync_panel(facts, state, verdict, lang)}"
+        f"<p id='no-player' class='alert' role='alert' hidden></p>"
+        f"<p class='help'>{escape(w['help'])}</p>{lists}</main>"
+        f"<section id='player' aria-labelledby='now-playing' hidden>"
+        f"<h2><span class='muted'>{escape(w['playing'] + w['colon'])}</span>"
+        "<span id='now-playing'></span></h2>"
+        "<video id='video' data-nav controls playsinline preload='none'></video>"
+        "<p id='player-message' class='alert' role='alert' hidden></p>"
+        f"<button type='button' id='back' data-nav>← {escape(w['back'])}</button></section>"
+        "</body></html>"
+    )
