@@ -1,1 +1,611 @@
-import { page } from "/static/app.js";
+// The administrator's sites page: fleet status by region (drill down the 省/市/县/乡/村 tree; an inline
+// SVG chart and a table with the same numbers, the table being the accessible source of truth), the
+// sites by state with their last report, registering one site and giving it a token, and CSV import.
+// The server validates everything; its message is shown as it is.
+import { api, attempt, el, flash, t } from "/static/app.js";
+
+const root = document.getElementById("sites-root");
+const REFRESH_MS = 30_000;
+const PAGE_SIZE = 50;
+const MAX_BARS = 40; // a county has a few dozen villages at most; the table always has every row
+const SVG = "http://www.w3.org/2000/svg";
+const STATES = ["stale", "never", "online", "all"];
+const PROFILES = ["iptv", "iptv-legacy", "mobile", "pc"];
+const CSV_COLUMNS = "code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps";
+
+const view = { region: "", state: null, offset: 0 }; // state null: not chosen yet (picked from the counts)
+let inflight = null; // AbortController of the refresh under way: a newer one replaces it
+let timer = null;
+const live = el("p", { class: "visually-hidden", "aria-live": "polite" });
+
+/** t() with {name} placeholders filled in. */
+function say(key, values = {}) {
+  return t(key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
+}
+
+const pct = (value) => (value === null || value === undefined ? "—" : `${value.toFixed(1)}%`);
+const depth = (region) => (region ? region.split("/").length : 0);
+
+/** "河北省 / 邢台市/" -> "河北省/邢台市", as the server stores it (full-width slashes accepted). */
+function normalRegion(text) {
+  return text.replaceAll("／", "/").split("/").map((p) => p.trim()).filter(Boolean).join("/");
+}
+
+// Administrators are in China: times are Beijing time whatever the browser's zone, as in the CSV.
+const BEIJING = new Intl.DateTimeFormat("en-CA", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+function beijing(iso, { seconds = false } = {}) {
+  const p = Object.fromEntries(BEIJING.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
+}
+
+/** A region row's name relative to the region shown: its last part, or what a special row means. */
+function regionName(row, shown) {
+  if (row.region === "") return t("sites.no_region");
+  if (row.region === shown) return say("sites.here", { name: row.region.split("/").at(-1) });
+  return row.region.split("/").at(-1);
+}
+
+function viewUrl({ region = view.region, state = view.state } = {}) {
+  const q = new URLSearchParams();
+  if (region) q.set("region", region);
+  if (state) q.set("state", state);
+  return `${location.pathname}${q.size ? `?${q}` : ""}`;
+}
+
+function readUrl() {
+  const q = new URLSearchParams(location.search);
+  view.region = normalRegion(q.get("region") || "");
+  view.state = STATES.includes(q.get("state")) ? q.get("state") : null;
+  view.offset = 0;
+}
+
+/** A link that changes the region (and state) shown without reloading the page; a real href, so it
+ * can also be opened in a new tab. */
+function regionLink(region, text, attrs = {}, state = view.state) {
+  return el("a", {
+    href: viewUrl({ region, state }),
+    ...attrs,
+    onclick: (e) => {
+      if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
+      e.preventDefault();
+      go(region, state);
+    },
+  }, text);
+}
+
+function go(region, state = view.state) {
+  view.region = region;
+  view.state = state;
+  view.offset = 0;
+  history.pushState(null, "", viewUrl());
+  refresh({ focus: true });
+}
+
+/** Re-render without losing the keyboard's place: the focused control is found again by its key. */
+function keepFocus(render) {
+  const key = document.activeElement?.dataset?.key;
+  render();
+  if (key) root.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
+}
+
+// --- the overview: breadcrumb, totals, chart, table ------------------------------------------------
+
+function overviewSection() {
+  return el("section", { class: "card", "aria-labelledby": "overview-h" },
+    el("div", { class: "bar" },
+      el("h2", { id: "overview-h", tabindex: -1 }, t("sites.overview")),
+      el("span", { id: "updated", class: "muted small" }),
+      el("button", { type: "button", id: "refresh", class: "secondary", onclick: () => refresh({ announce: true }) },
+        t("sites.refresh")),
+      el("a", { id: "csv", class: "button secondary", download: "" }, t("sites.csv"))),
+    el("nav", { "aria-label": t("sites.crumbs") }, el("ol", { id: "crumbs", class: "crumbs" })),
+    el("p", { id: "window-note", class: "muted small" }),
+    el("dl", { id: "totals", class: "stats" }),
+    el("figure", { class: "chart" },
+      el("div", { id: "chart" }),
+      el("figcaption", { id: "chart-note", class: "muted small" })),
+    el("table", { id: "regions" },
+      el("caption", { id: "regions-caption" }),
+      el("thead", {}, el("tr", {}, ["region", "sites", "reachable", "online", "stale", "never", "sync", "in_sync", "over"]
+        .map((c) => el("th", { scope: "col", class: c }, t(`sites.col.${c}`))))),
+      el("tbody", { id: "regions-body" }),
+      el("tfoot", { id: "regions-foot" })),
+    el("p", { id: "regions-empty", class: "muted", hidden: true }, t("sites.no_sites_here")));
+}
+
+function renderCrumbs(region) {
+  const parts = region ? region.split("/") : [];
+  const trail = [["", t("sites.all_regions")], ...parts.map((p, i) => [parts.slice(0, i + 1).join("/"), p])];
+  document.getElementById("crumbs").replaceChildren(...trail.map(([path, name], i) => el("li", {},
+    i === trail.length - 1
+      ? el("span", { "aria-current": "page" }, name)
+      : regionLink(path, name, { dataset: { key: `crumb:${path}` } }))));
+}
+
+function renderTotals(data) {
+  const c = data.totals;
+  const item = (key, value, extra) => el("div", { class: `stat ${key}${["stale", "over"].includes(key) && value > 0 ? " bad" : ""}` },
+    el("dt", {}, t(`sites.total.${key}`)), el("dd", {}, value, extra ? el("span", { class: "muted small" }, ` ${extra}`) : null));
+  document.getElementById("totals").replaceChildren(
+    item("sites", c.sites),
+    item("reachable", pct(c.reachable_percent), say("sites.of", { n: c.online, total: c.sites })),
+    item("stale", c.stale),
+    item("never", c.never_seen),
+    item("sync", pct(c.sync_percent), say("sites.of", { n: c.in_sync, total: c.sites })),
+    item("over", c.over_quota));
+  const minutes = Math.round(data.online_within_seconds / 60);
+  document.getElementById("window-note").textContent = say("sites.window", { minutes });
+}
+
+function countCell(row, key, state, count) {
+  // A count of sites in a state links to that list for that region: the way from a number to names.
+  const cell = el("td", { class: key });
+  if (count > 0 && row.region !== "") {
+    cell.append(regionLink(row.region, String(count), {
+      "aria-label": say(`sites.list_of.${state}`, { region: row.region, n: count }),
+      dataset: { key: `${key}:${row.region}` },
+    }, state));
+  } else {
+    cell.append(String(count));
+  }
+  return cell;
+}
+
+function regionRow(row, shown) {
+  const name = regionName(row, shown);
+  const drill = row.region !== "" && row.region !== shown;
+  return el("tr", { dataset: { region: row.region } },
+    el("th", { scope: "row", class: "region" },
+      drill ? regionLink(row.region, name, { dataset: { key: `region:${row.region}` } }) : name),
+    el("td", { class: "sites" }, row.sites),
+    el("td", { class: "reachable" }, pct(row.reachable_percent)),
+    el("td", { class: "online" }, row.online),
+    countCell(row, "stale", "stale", row.stale),
+    countCell(row, "never", "never", row.never_seen),
+    el("td", { class: "sync" }, pct(row.sync_percent)),
+    el("td", { class: "in_sync" }, row.in_sync),
+    el("td", { class: "over" }, row.over_quota));
+}
+
+function renderTable(data) {
+  document.getElementById("regions-caption").textContent = say("sites.table_caption", {
+    region: data.region || t("sites.all_regions"), level: t(`sites.level.${data.level}`),
+  });
+  document.getElementById("regions-body").replaceChildren(...data.regions.map((r) => regionRow(r, data.region)));
+  const c = data.totals;
+  document.getElementById("regions-foot").replaceChildren(el("tr", {},
+    el("th", { scope: "row" }, t("sites.sum")),
+    [c.sites, pct(c.reachable_percent), c.online, c.stale, c.never_seen, pct(c.sync_percent), c.in_sync, c.over_quota]
+      .map((v) => el("td", {}, v))));
+  document.getElementById("regions-empty").hidden = data.regions.length > 0;
+  document.getElementById("regions").hidden = data.regions.length === 0;
+}
+
+function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
+function rowSummary(row, shown) {
+  return say("sites.chart_row", {
+    region: regionName(row, shown), reachable: pct(row.reachable_percent), sync: pct(row.sync_percent),
+    online: row.online, sites: row.sites,
+  });
+}
+
+/** Reachable % and in-sync % per child region as horizontal bars. Built with DOM calls (no library,
+ * nothing parsed); role="img" with a label that says every number, and each bar group has a <title>
+ * (a tooltip for the mouse). The table below holds the same numbers for reading and copying. */
+function renderChart(data) {
+  const box = document.getElementById("chart");
+  const note = document.getElementById("chart-note");
+  const rows = data.regions.slice(0, MAX_BARS);
+  if (rows.length === 0) {
+    box.replaceChildren();
+    note.textContent = "";
+    return;
+  }
+  const labelW = 190, barW = 440, rowH = 46, top = 34, width = labelW + barW + 70;
+  const height = top + rows.length * rowH + 24;
+  const x = (percent) => labelW + (barW * (percent ?? 0)) / 100;
+  const label = `${t("sites.chart_title")}：${rows.map((r) => rowSummary(r, data.region)).join("；")}`;
+  const chart = svg("svg", { id: "chart-svg", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
+    svg("title", {}, label));
+  // the legend: colour and words, so the bars are told apart without seeing colour
+  chart.append(
+    svg("rect", { x: labelW, y: 6, width: 14, height: 14, class: "reach" }),
+    svg("text", { x: labelW + 20, y: 18, class: "legend" }, t("sites.col.reachable")),
+    svg("rect", { x: labelW + 140, y: 6, width: 14, height: 14, class: "sync" }),
+    svg("text", { x: labelW + 160, y: 18, class: "legend" }, t("sites.col.sync")));
+  for (const tick of [0, 50, 100]) {
+    chart.append(
+      svg("line", { x1: x(tick), x2: x(tick), y1: top - 4, y2: height - 20, class: "grid" }),
+      svg("text", { x: x(tick), y: height - 6, class: "tick", "text-anchor": "middle" }, `${tick}%`));
+  }
+  rows.forEach((row, i) => {
+    const y = top + i * rowH;
+    const name = regionName(row, data.region);
+    const short = name.length > 10 ? `${name.slice(0, 9)}…` : name;
+    const bar = (value, dy, cls) => [
+      svg("rect", { x: labelW, y: y + dy, width: Math.max(x(value) - labelW, value ? 1 : 0), height: 16, class: cls }),
+      svg("text", { x: x(value) + 6, y: y + dy + 13, class: "value" }, pct(value)),
+    ];
+    chart.append(svg("g", { class: "row" },
+      svg("title", {}, rowSummary(row, data.region)),
+      svg("text", { x: labelW - 8, y: y + 24, class: "label", "text-anchor": "end" }, short),
+      ...bar(row.reachable_percent, 4, "reach"),
+      ...bar(row.sync_percent, 22, "sync")));
+  });
+  box.replaceChildren(chart);
+  note.textContent = data.regions.length > MAX_BARS
+    ? say("sites.chart_more", { n: MAX_BARS, total: data.regions.length }) : t("sites.chart_note");
+}
+
+function renderOverview(data) {
+  renderCrumbs(data.region);
+  document.getElementById("overview-h").textContent = say("sites.overview_of", { region: data.region || t("sites.all_regions") });
+  renderTotals(data);
+  renderChart(data);
+  renderTable(data);
+  // every site of the region shown, whatever their state: Excel filters the rest
+  const q = new URLSearchParams();
+  if (data.region) q.set("region", data.region);
+  document.getElementById("csv").href = `/api/v1/fleet.csv${q.size ? `?${q}` : ""}`;
+}
+
+// --- the sites in one state --------------------------------------------------------------------------
+
+function sitesSection() {
+  return el("section", { class: "card", "aria-labelledby": "list-h" },
+    el("h2", { id: "list-h" }, t("sites.list")),
+    el("div", { id: "tabs", class: "tabs", role: "group", "aria-label": t("sites.filter") }),
+    el("table", { id: "site-list" },
+      el("thead", {}, el("tr", {}, ["code", "name", "region", "state", "last_seen", "version", "agent", "actions"]
+        .map((c) => el("th", { scope: "col" }, t(`sites.site.${c}`))))),
+      el("tbody", { id: "site-rows" })),
+    el("p", { id: "site-empty", class: "muted", hidden: true }),
+    el("div", { id: "site-pager", class: "pager" }));
+}
+
+function chosenState(totals) {
+  // First visit: the sites that stopped reporting matter most, then those never heard from.
+  if (view.state) return view.state;
+  if (totals.stale > 0) return "stale";
+  if (totals.never_seen > 0) return "never";
+  return "all";
+}
+
+function renderTabs(totals) {
+  const counts = { stale: totals.stale, never: totals.never_seen, online: totals.online, all: totals.sites };
+  const current = chosenState(totals);
+  document.getElementById("tabs").replaceChildren(...STATES.map((s) => el("button", {
+    type: "button", class: "secondary", "aria-pressed": String(s === current), dataset: { key: `tab:${s}`, state: s },
+    onclick: () => {
+      view.state = s;
+      view.offset = 0;
+      history.replaceState(null, "", viewUrl());
+      refresh();
+    },
+  }, say("sites.tab", { label: t(`sites.state.${s}`), n: counts[s] }))));
+}
+
+function badge(state) {
+  return el("span", { class: `badge state-${state}` }, t(`sites.state.${state}`));
+}
+
+/** Why a site is not in sync: no manifest yet, an older manifest applied, or files still missing. */
+function syncText(s) {
+  if (s.in_sync) return t("sites.synced");
+  if (!s.last_seen_at) return "—";
+  if (s.current_version === null) return t("sites.no_manifest");
+  if (s.applied_version !== s.current_version) {
+    return say("sites.behind", { applied: s.applied_version ?? "—", current: s.current_version });
+  }
+  return say("sites.missing", { files: s.files_missing ?? 0, failed: s.files_failed ?? 0 });
+}
+
+function siteRow(s) {
+  return el("tr", { dataset: { code: s.code, state: s.state } },
+    el("td", {}, el("code", {}, s.code)),
+    el("td", {}, s.name),
+    el("td", { class: "small" }, s.region || t("sites.no_region")),
+    el("td", { class: "state" }, badge(s.state)),
+    el("td", { class: "seen" }, s.last_seen_at
+      ? el("time", { datetime: s.last_seen_at }, beijing(s.last_seen_at)) : el("span", { class: "muted" }, t("sites.never_seen"))),
+    el("td", { class: "sync" }, syncText(s), s.over_quota ? [" ", el("span", { class: "badge warn" }, t("sites.over_quota"))] : null),
+    el("td", {}, s.agent_version ?? "—"),
+    el("td", {}, el("button", {
+      type: "button", class: "secondary small", dataset: { key: `token:${s.site_id}` },
+      "aria-label": say("sites.token_for", { name: s.name }),
+      onclick: () => createToken({ id: s.site_id, code: s.code, name: s.name }),
+    }, t("sites.token_create"))));
+}
+
+function renderSites(found, state) {
+  document.getElementById("site-rows").replaceChildren(...found.items.map(siteRow));
+  const empty = document.getElementById("site-empty");
+  empty.hidden = found.items.length > 0;
+  empty.textContent = say("sites.none_in_state", { label: t(`sites.state.${state}`) });
+  document.getElementById("site-list").hidden = found.items.length === 0;
+  const pager = document.getElementById("site-pager");
+  if (found.total <= PAGE_SIZE) {
+    pager.replaceChildren();
+    return;
+  }
+  const move = (offset) => { view.offset = offset; refresh(); };
+  pager.replaceChildren(
+    el("span", { class: "muted" }, say("sites.shown", {
+      from: found.offset + 1, to: found.offset + found.items.length, total: found.total,
+    })),
+    el("button", { type: "button", class: "secondary", dataset: { key: "prev" }, disabled: found.offset === 0,
+      onclick: () => move(Math.max(0, found.offset - PAGE_SIZE)) }, t("sites.prev")),
+    el("button", { type: "button", class: "secondary", dataset: { key: "next" },
+      disabled: found.offset + PAGE_SIZE >= found.total, onclick: () => move(found.offset + PAGE_SIZE) }, t("sites.next")));
+}
+
+// --- loading and refreshing --------------------------------------------------------------------------
+
+async function refresh({ focus = false, announce = false } = {}) {
+  inflight?.abort(); // a slower older answer must not overwrite a newer one
+  const controller = new AbortController();
+  inflight = controller;
+  const region = view.region;
+  try {
+    const q = new URLSearchParams();
+    if (region) q.set("region", region);
+    const data = await api(`/api/v1/fleet?${q}`, { signal: controller.signal });
+    const state = chosenState(data.totals);
+    const sq = new URLSearchParams({ limit: String(PAGE_SIZE), offset: String(view.offset) });
+    if (region) sq.set("region", region);
+    if (state !== "all") sq.set("state", state);
+    const found = await api(`/api/v1/fleet/sites?${sq}`, { signal: controller.signal });
+    keepFocus(() => {
+      renderOverview(data);
+      renderTabs(data.totals);
+      renderSites(found, state);
+    });
+    document.getElementById("updated").textContent = say("sites.updated", { at: beijing(data.at, { seconds: true }) });
+    if (focus) document.getElementById("overview-h").focus();
+    if (announce) live.textContent = say("sites.refreshed", { at: beijing(data.at, { seconds: true }) });
+  } catch (err) {
+    if (err.name === "AbortError") return;
+    flash(err.message || t("common.error"));
+  } finally {
+    if (inflight === controller) inflight = null;
+  }
+}
+
+/** Every ~30 s while the tab is visible; a hidden tab polls nothing and catches up when shown again. */
+function schedule() {
+  clearTimeout(timer);
+  if (!document.hidden) timer = setTimeout(async () => { await refresh(); schedule(); }, REFRESH_MS);
+}
+
+document.addEventListener("visibilitychange", async () => {
+  clearTimeout(timer);
+  if (document.hidden) return;
+  await refresh();
+  schedule();
+});
+
+window.addEventListener("popstate", () => {
+  readUrl();
+  refresh({ focus: true });
+});
+
+async function loadKnownRegions() {
+  // Village level gives one row per region that has sites; their parents are suggested too.
+  const data = await api("/api/v1/fleet?level=5").catch(() => null);
+  const paths = new Set();
+  for (const { region } of data ? data.regions : []) {
+    const parts = region.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) paths.add(parts.slice(0, i).join("/"));
+  }
+  document.getElementById("known-regions").replaceChildren(...[...paths].sort().map((p) => el("option", { value: p })));
+}
+
+// --- a site's token: shown once ----------------------------------------------------------------------
+
+async function createToken(site) {
+  const made = await attempt(() => api("/api/v1/tokens", {
+    method: "POST", json: { name: say("sites.token_name", { code: site.code }), site_id: site.id },
+  }));
+  if (made) showToken(site, made.token);
+}
+
+/** The token in a modal dialog: it is shown only now (the server keeps only its hash), so the dialog
+ * says so, offers a copy button and takes the value out of the page when closed. */
+function showToken(site, token) {
+  const before = document.activeElement;
+  const status = el("span", { class: "muted", "aria-live": "polite" });
+  const value = el("input", { id: "token-value", readonly: true, value: token, spellcheck: "false", autocomplete: "off" });
+  const copy = async () => {
+    value.select();
+    try {
+      await navigator.clipboard.writeText(token);
+      status.textContent = t("sites.copied");
+    } catch {
+      // no clipboard permission (an http:// address, an old browser): the selected text is copied
+      status.textContent = document.execCommand("copy") ? t("sites.copied") : t("sites.copy_by_hand");
+    }
+  };
+  const dialog = el("dialog", { class: "confirm token", "aria-labelledby": "token-h", "aria-describedby": "token-warning" },
+    el("h2", { id: "token-h" }, say("sites.token_title", { name: site.name, code: site.code })),
+    el("p", { id: "token-warning", class: "note" }, el("strong", {}, t("sites.token_once"))),
+    el("label", { for: "token-value" }, t("sites.token_label")),
+    value,
+    el("p", { class: "muted small" }, t("sites.token_use")),
+    el("div", { class: "actions" },
+      el("button", { type: "button", id: "token-copy", onclick: copy }, t("sites.copy")),
+      el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, t("sites.token_done")),
+      status));
+  dialog.addEventListener("close", () => {
+    dialog.remove(); // the value leaves the page with the dialog
+    if (before instanceof HTMLElement && before.isConnected) before.focus();
+  });
+  document.body.append(dialog);
+  dialog.showModal();
+  value.focus();
+  value.select();
+}
+
+// --- registering one site ----------------------------------------------------------------------------
+
+function field(name, attrs = {}, help = null) {
+  const id = `site-${name}`;
+  return el("div", { class: "field" },
+    el("label", { for: id }, t(`sites.field.${name}`)),
+    el("input", { id, name, "aria-describedby": help ? `${id}-help` : null, ...attrs }),
+    help ? el("p", { id: `${id}-help`, class: "muted small" }, help) : null);
+}
+
+function registerSection() {
+  const error = el("p", { id: "register-error", class: "form-error", role: "alert", hidden: true });
+  const done = el("div", { id: "register-done", class: "done", hidden: true, tabindex: -1 });
+  const form = el("form", { id: "register-form" },
+    el("div", { class: "fields" },
+      field("code", { required: true, maxlength: 64, placeholder: "hb-xt-0012", autocomplete: "off", spellcheck: "false" },
+        t("sites.help.code")),
+      field("name", { required: true, maxlength: 200, placeholder: t("sites.example.name") }),
+      field("region", { list: "known-regions", maxlength: 500, placeholder: "河北省/邢台市/临城县/…", autocomplete: "off" },
+        t("sites.help.region")),
+      el("div", { class: "field" },
+        el("label", { for: "site-device_profile" }, t("sites.field.device_profile")),
+        el("select", { id: "site-device_profile", name: "device_profile" },
+          PROFILES.map((p) => el("option", { value: p }, t(`sites.profile.${p}`))))),
+      field("quota_gb", { type: "number", min: 0.01, step: "any", inputmode: "decimal" }, t("sites.help.quota")),
+      field("download_window", { maxlength: 11, placeholder: "01:00-05:00", autocomplete: "off" }, t("sites.help.window")),
+      field("bandwidth_kbps", { type: "number", min: 1, step: 1, inputmode: "numeric" }, t("sites.help.bandwidth"))),
+    error,
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("sites.register"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const f = form.elements;
+    const number = (input) => (input.value.trim() === "" ? null : Number(input.value));
+    const gb = number(f.quota_gb);
+    const body = {
+      code: f.code.value.trim(),
+      name: f.name.value.trim(),
+      region: normalRegion(f.region.value),
+      device_profile: f.device_profile.value,
+      quota_bytes: gb === null ? null : Math.round(gb * 1024 ** 3),
+      download_window: f.download_window.value.trim() || null,
+      bandwidth_kbps: number(f.bandwidth_kbps),
+    };
+    error.hidden = true;
+    let site;
+    try {
+      site = await api("/api/v1/sites", { method: "POST", json: body });
+    } catch (err) {
+      error.textContent = err.message; // the server says which field and what it should look like
+      error.hidden = false;
+      return;
+    }
+    form.reset();
+    done.replaceChildren(
+      el("p", {}, say("sites.registered", { name: site.name, code: site.code })),
+      el("p", { class: "muted small" }, t("sites.needs_token")),
+      el("div", { class: "actions" },
+        el("button", { type: "button", id: "register-token", "aria-label": say("sites.token_for", { name: site.name }),
+          onclick: () => createToken(site) }, t("sites.token_create")),
+        site.region ? regionLink(site.region, t("sites.see_region")) : null));
+    done.hidden = false;
+    done.focus();
+    refresh();
+    loadKnownRegions();
+  });
+  return el("section", { class: "card", id: "register", "aria-labelledby": "register-h" },
+    el("h2", { id: "register-h" }, t("sites.register_title")), form, done);
+}
+
+// --- bulk import -------------------------------------------------------------------------------------
+
+function templateLink() {
+  // A file Excel opens as Chinese (the BOM), with the header and one example row.
+  const text = `\ufeff${CSV_COLUMNS}\r\nhb-xt-0012,西塘村党员活动室,河北省/邢台市/信都区/西黄村镇/西塘村,iptv,200,01:00-05:00,4000\r\n`;
+  const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
+  return el("a", { href: url, download: "sites-template.csv" }, t("sites.import_template"));
+}
+
+function importSection() {
+  const error = el("p", { id: "import-error", class: "form-error", role: "alert", hidden: true });
+  const result = el("div", { id: "import-result", tabindex: -1, hidden: true });
+  const form = el("form", { id: "import-form" },
+    el("p", { class: "muted small" }, t("sites.import_help"), " ", el("code", {}, CSV_COLUMNS), " ", templateLink()),
+    el("label", { for: "import-file" }, t("sites.import_file")),
+    el("input", { id: "import-file", type: "file", name: "file", accept: ".csv,text/csv" }),
+    el("label", { for: "import-text" }, t("sites.import_paste")),
+    el("textarea", { id: "import-text", name: "text", rows: 6, spellcheck: "false", placeholder: CSV_COLUMNS }),
+    error,
+    el("div", { class: "actions" }, el("button", { type: "submit" }, t("sites.import_go"))));
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const file = form.elements.file.files[0];
+    const text = form.elements.text.value;
+    error.hidden = true;
+    if (!file && !text.trim()) {
+      error.textContent = t("sites.import_nothing");
+      error.hidden = false;
+      return;
+    }
+    // The file goes as its bytes: the server tells UTF-8 from GB18030 (what Chinese Excel saves).
+    let answer;
+    try {
+      answer = await api("/api/v1/sites/import", {
+        method: "POST", form: file || text, headers: { "Content-Type": "text/csv" },
+      });
+    } catch (err) {
+      error.textContent = err.message;
+      error.hidden = false;
+      return;
+    }
+    form.reset();
+    showImport(result, answer);
+    refresh();
+    loadKnownRegions();
+  });
+  return el("section", { class: "card", id: "import", "aria-labelledby": "import-h" },
+    el("h2", { id: "import-h" }, t("sites.import_title")), form, result);
+}
+
+function showImport(box, answer) {
+  const { created, errors } = answer;
+  box.replaceChildren(
+    el("p", { id: "import-summary", class: errors.length ? "note" : "" },
+      say(errors.length ? "sites.imported_with_errors" : "sites.imported", { n: created.length, bad: errors.length })),
+    errors.length ? el("table", { id: "import-errors" },
+      el("caption", {}, t("sites.import_errors")),
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("sites.line")), el("th", { scope: "col" }, t("sites.problem")))),
+      el("tbody", {}, errors.map((x) => el("tr", { dataset: { line: x.line } },
+        el("td", {}, say("sites.line_n", { n: x.line })), el("td", {}, x.message))))) : null,
+    created.length ? el("details", {},
+      el("summary", {}, say("sites.imported_list", { n: created.length })),
+      el("ul", { class: "imported" }, created.map((s) => el("li", {},
+        el("code", {}, s.code), " ", s.name, " ",
+        el("button", { type: "button", class: "secondary small", "aria-label": say("sites.token_for", { name: s.name }),
+          onclick: () => createToken(s) }, t("sites.token_create")))))) : null);
+  box.hidden = false;
+  box.focus();
+}
+
+// --- the page ----------------------------------------------------------------------------------------
+
+readUrl();
+root.replaceChildren(
+  live,
+  el("datalist", { id: "known-regions" }),
+  el("nav", { class: "jump small", "aria-label": t("sites.jump") },
+    el("a", { href: "#register" }, t("sites.register_title")), " · ",
+    el("a", { href: "#import" }, t("sites.import_title"))),
+  overviewSection(),
+  sitesSection(),
+  registerSection(),
+  importSection());
+await refresh();
+schedule();
+loadKnownRegions();
