@@ -26,7 +26,6 @@ from sqlalchemy import (
     insert,
     or_,
     select,
-    true,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -42,7 +41,7 @@ from mediasrv.delivery.models import (
     SiteReport,
     SiteReportReceipt,
 )
-from mediasrv.delivery.sites import get_site, normalise_region
+from mediasrv.delivery.sites import get_site, normalise_region, site_under
 from mediasrv.errors import Forbidden
 
 # China has one time zone and no daylight saving; reachability is assessed per Beijing day, and a UTC
@@ -283,13 +282,6 @@ def _joined(query: Query) -> Query:
     )
 
 
-def _under(region: str) -> ColumnElement[bool]:
-    """The region itself and everything below it ('河北省/邢台市' does not take in '河北省/邢台市区')."""
-    if not region:
-        return true()
-    return or_(Site.region == region, Site.region.startswith(region + "/", autoescape=True))
-
-
 def _conditions(cutoff: datetime) -> dict[str, ColumnElement[bool]]:
     """The one definition of each state and flag, used by the counts and by the per-site rows."""
     current = SiteManifestState.version
@@ -343,7 +335,7 @@ def fleet_status(
         )
     )
     groups: dict[str, Counts] = {}
-    for site_region, *numbers in session.execute(query.where(_under(region)).group_by(Site.region)):
+    for site_region, *numbers in session.execute(query.where(site_under(region)).group_by(Site.region)):
         key = "/".join(site_region.split("/")[:level])
         groups[key] = groups.get(key, Counts()) + Counts(*(int(n or 0) for n in numbers))
     rows = sorted(groups.items())
@@ -430,7 +422,7 @@ def _statuses(
 
 
 def _filtered(query: Query, cutoff: datetime, region: str, state: State | None) -> Query:
-    query = query.where(_under(normalise_region(region)))
+    query = query.where(site_under(normalise_region(region)))
     if state is not None:
         name = {State.ONLINE: "online", State.STALE: "stale", State.NEVER: "never_seen"}[state]
         query = query.where(_conditions(cutoff)[name])

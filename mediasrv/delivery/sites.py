@@ -7,7 +7,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -227,6 +227,13 @@ def site_by_code(session: Session, code: str) -> Site:
     if site is None:
         raise NotFound(f"No site with code '{code}'.")
     return site
+
+
+def site_under(region: str) -> ColumnElement[bool]:
+    """Sites in the region itself or below it ('河北省/邢台市' does not take in '河北省/邢台市区')."""
+    if not region:
+        return true()
+    return or_(Site.region == region, Site.region.startswith(region + "/", autoescape=True))
 
 
 def get_site(session: Session, site_id: int, *, caller: Caller | None = None) -> Site:

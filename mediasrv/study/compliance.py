@@ -20,12 +20,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListStatus
 from mediasrv.catalog.service import region_matches
 from mediasrv.delivery.models import Site
+from mediasrv.delivery.sites import site_under
 from mediasrv.errors import MediaError
 from mediasrv.ingest.models import Asset
 from mediasrv.study.models import SessionProgramme, StudySession
@@ -123,12 +124,6 @@ def month_bounds(month: str) -> tuple[date, date]:
         raise MediaError(f"'{month}' is not a month: write it as YYYY-MM, e.g. 2026-11.") from None
 
 
-def _under(region: str) -> object:
-    return (
-        or_(Site.region == region, Site.region.startswith(region + "/", autoescape=True)) if region else True
-    )
-
-
 def _hours(minutes: float, task: Task) -> float:
     return round(minutes / task.class_hour_minutes, 2)
 
@@ -138,7 +133,7 @@ def sites_compliance(
 ) -> list[SiteCompliance]:
     """Each site under `region` (or the given sites), by code."""
     first, last = month_bounds(month)
-    query = select(Site.id, Site.code, Site.name, Site.region).where(_under(region))  # type: ignore[arg-type]
+    query = select(Site.id, Site.code, Site.name, Site.region).where(site_under(region))
     if site_ids is not None:
         query = query.where(Site.id.in_(site_ids))
     sites = session.execute(query.order_by(Site.code)).all()

@@ -63,3 +63,34 @@ class SessionPhoto(Base):
     height: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProgrammeRating(Base):
+    """A site's rating of a programme (效果反馈), 1-5 stars and a comment; rating again replaces it."""
+
+    __tablename__ = "programme_ratings"
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.id"), primary_key=True, index=True)
+    rating: Mapped[int] = mapped_column(Integer)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    # When the site rated (its clock): a rating queued offline never replaces a newer one.
+    rated_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class DemandRequest(Base):
+    """A topic a site's members ask for (需求调查). The id is the client's: sent twice, kept once."""
+
+    __tablename__ = "demand_requests"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), index=True)
+    topic: Mapped[str] = mapped_column(String(200))
+    # The topic folded (NFKC, no spaces, lower case): requests worded alike are counted together.
+    topic_key: Mapped[str] = mapped_column(String(200), index=True)
+    category: Mapped[str | None] = mapped_column(ForeignKey("categories.code"), default=None, index=True)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    members: Mapped[int] = mapped_column(Integer, default=1)  # how many members asked for it
+    requested_at: Mapped[datetime]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)

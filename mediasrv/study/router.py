@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
 from mediasrv.config import Settings
@@ -22,7 +22,7 @@ from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import MediaError, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.params import Limit, Offset, Page, RowId
-from mediasrv.study import compliance, service
+from mediasrv.study import compliance, feedback, service
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import SessionPhoto, StudySession
 
@@ -32,6 +32,16 @@ SessionId = Annotated[str, Field(pattern=_ID)]
 Month = Annotated[
     str, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM (Beijing months); default: this month")
 ]
+
+
+def _utc(value: datetime) -> datetime:
+    # A site's clock time without its offset is ambiguous by eight hours: refuse it, say how.
+    if value.tzinfo is None:
+        raise ValueError("give the time with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
+    return value.astimezone(UTC)
+
+
+AwareTime = Annotated[datetime, AfterValidator(_utc)]
 
 router = APIRouter(tags=["study"], responses=error_responses(400, 401, 403, 404, 422))
 
@@ -48,18 +58,11 @@ class SessionIn(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     id: SessionId
-    started_at: datetime = Field(description="with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
+    started_at: AwareTime = Field(description="with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
     minutes: int = Field(ge=1, le=24 * 60)
     members_present: int = Field(ge=0, le=100_000)
     notes: str = Field(default="", max_length=10_000, description="discussion notes (讨论记录)")
     programmes: list[PlayedIn] = Field(default_factory=list, max_length=100)
-
-    @field_validator("started_at")
-    @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
-            raise ValueError("give the time with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
-        return value.astimezone(UTC)
 
 
 class PhotoOut(BaseModel):
@@ -438,3 +441,132 @@ def compliance_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
+
+
+class RatingIn(BaseModel):
+    rating: int = Field(ge=1, le=5, description="stars, 1-5")
+    comment: str = Field(default="", max_length=2000)
+    rated_at: AwareTime = Field(description="when the site rated it (with its UTC offset)")
+
+
+class RatingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    site_id: int
+    programme_id: str
+    rating: int
+    comment: str
+    rated_at: datetime
+
+
+@router.put("/api/v1/sites/{site_id}/ratings/{programme_id}", response_model=RatingOut)
+def rate_programme(
+    site_id: RowId,
+    programme_id: Annotated[str, Path(min_length=1, max_length=64)],
+    body: RatingIn,
+    caller: SiteOrAdmin,
+    session: SessionDep,
+) -> RatingOut:
+    """A site's stars and comment for a programme (效果反馈); rating again replaces it, unless the new
+    one is older (queued offline)."""
+    row = feedback.rate(
+        session,
+        caller,
+        site_id,
+        programme_id,
+        rating=body.rating,
+        comment=body.comment.strip(),
+        rated_at=body.rated_at,
+    )
+    return RatingOut.model_validate(row)
+
+
+class DemandBody(BaseModel):
+    """A topic the site's members need (需求调查); `id` is made by the client, once per request."""
+
+    id: SessionId
+    topic: str = Field(min_length=1, max_length=200, examples=["果树冬季修剪技术"])
+    category: str | None = Field(default=None, max_length=32, description="a category code, if it fits one")
+    detail: str = Field(default="", max_length=2000)
+    members: int = Field(default=1, ge=1, le=10_000, description="how many members asked for it")
+    requested_at: AwareTime
+
+
+class DemandOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    site_id: int
+    topic: str
+    category: str | None
+    detail: str
+    members: int
+    requested_at: datetime
+
+
+@router.post(
+    "/api/v1/sites/{site_id}/demands",
+    status_code=201,
+    response_model=DemandOut,
+    responses={
+        200: {"model": DemandOut, "description": "Already recorded under this id"},
+        **error_responses(409),
+    },
+)
+def request_topic(
+    site_id: RowId, body: DemandBody, caller: SiteOrAdmin, session: SessionDep, response: Response
+) -> DemandOut:
+    """Ask for a topic the site's members need."""
+    row, created = feedback.request_topic(
+        session,
+        caller,
+        site_id,
+        feedback.DemandIn(
+            body.id, body.topic, body.category, body.detail.strip(), body.members, body.requested_at
+        ),
+    )
+    if not created:
+        response.status_code = 200
+    return DemandOut.model_validate(row)
+
+
+class RankedDemandOut(BaseModel):
+    topic: str
+    category: str | None
+    sites: int
+    members: int
+    requests: int
+    latest: datetime
+
+
+@router.get("/api/v1/demands", response_model=list[RankedDemandOut])
+def ranked_demand(
+    caller: AdminDep,
+    session: SessionDep,
+    region: RegionQuery = "",
+    category: Annotated[str | None, Query(max_length=32)] = None,
+    since: Annotated[datetime | None, Query(description="only requests made since then")] = None,
+    limit: Limit = 50,
+) -> list[RankedDemandOut]:
+    """Topics the sites under a region ask for, most members first (worded alike: counted together)."""
+    rows = feedback.ranked_demand(
+        session, region=normalise_region(region), category=category, since=since, limit=limit
+    )
+    return [RankedDemandOut(**vars(r)) for r in rows]
+
+
+class RatedProgrammeOut(BaseModel):
+    programme_id: str
+    title: str
+    ratings: int
+    average: float
+    comments: list[str] = Field(description="the newest comments, at most 5")
+
+
+@router.get("/api/v1/ratings", response_model=list[RatedProgrammeOut])
+def rated_programmes(
+    caller: AdminDep, session: SessionDep, region: RegionQuery = "", limit: Limit = 50
+) -> list[RatedProgrammeOut]:
+    """Programmes as the sites under a region rated them, best first."""
+    rows = feedback.rated_programmes(session, region=normalise_region(region), limit=limit)
+    return [RatedProgrammeOut(**vars(r)) for r in rows]
