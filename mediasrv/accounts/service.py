@@ -131,6 +131,15 @@ def create_user(
     return user
 
 
+def _audited(user: User) -> dict[str, object]:
+    return {
+        "display_name": user.display_name,
+        "role": user.role.value,
+        "org_unit_id": user.org_unit_id,
+        "is_active": user.is_active,
+    }
+
+
 def update_user(
     session: Session,
     *,
@@ -143,26 +152,31 @@ def update_user(
     password: str | None = None,
 ) -> User:
     user = get_user(session, user_id)
-    changes: dict[str, object] = {}
+    before = _audited(user)
     if role is not None or org_unit_id is not None:
         new_role, new_unit = role or user.role, org_unit_id if org_unit_id is not None else user.org_unit_id
         _validate_role_unit(session, new_role, new_unit)
         user.role, user.org_unit_id = new_role, new_unit
-        changes |= {"role": new_role.value, "org_unit_id": new_unit}
     if display_name is not None:
-        user.display_name = changes["display_name"] = display_name.strip() or user.username
+        user.display_name = display_name.strip() or user.username
     if password is not None:
         _check_password(password)
         user.password_hash = _hasher().hash(password)
-        changes["password"] = "changed"  # noqa: S105  # the fact, never the value
     if is_active is not None:
         if user.id == actor.user_id and not is_active:
             raise MediaError("You cannot disable your own account.")
-        user.is_active = changes["is_active"] = is_active
+        user.is_active = is_active
     if password is not None or is_active is False:
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # log out everywhere
     session.flush()
     epochs.bump(session, epochs.ACCOUNTS)  # role, unit or access changed: re-check its tokens
+    # {field: {before, after}} as site.update records it, so the audit page can show what changed.
+    after = _audited(user)
+    changes: dict[str, object] = {
+        f: {"before": before[f], "after": v} for f, v in after.items() if before[f] != v
+    }
+    if password is not None:
+        changes["password"] = "changed"  # noqa: S105  # the fact, never the value
     record(session, actor, Action.USER_UPDATE, "user", user.id, **changes)
     return user
 

@@ -41,10 +41,11 @@ def list_events(
     target_id: Annotated[str | None, Query(max_length=64)] = None,
     actor_user_id: RowId | None = None,
     since: datetime | None = None,
+    until: Annotated[datetime | None, Query(description="only events before this time")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> Page[AuditEventOut]:
-    """Who changed what, newest first; filter by action, target, actor or time."""
+    """Who changed what, newest first; filter by action, target, actor or a time range [since, until)."""
     rows, total = service.list_events(
         session,
         action=action.value if action else None,
@@ -52,6 +53,7 @@ def list_events(
         target_id=target_id,
         actor_user_id=actor_user_id,
         since=since,
+        until=until,
         limit=limit,
         offset=offset,
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -59,6 +59,11 @@ def record(
     return event
 
 
+def _utc(moment: datetime) -> datetime:
+    """A time without an offset is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 def list_events(
     session: Session,
     *,
@@ -67,6 +72,7 @@ def list_events(
     target_id: str | None = None,
     actor_user_id: int | None = None,
     since: datetime | None = None,
+    until: datetime | None = None,
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[AuditEvent], int]:
@@ -79,8 +85,11 @@ def list_events(
     ):
         if value is not None:
             query = query.where(column == value)
+    # In UTC, as stored: SQLite compares the text without the offset (a Beijing midnight is 8 h off).
     if since is not None:
-        query = query.where(AuditEvent.at >= since)
+        query = query.where(AuditEvent.at >= _utc(since))
+    if until is not None:
+        query = query.where(AuditEvent.at < _utc(until))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     rows = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit).offset(offset))
     return list(rows), total
