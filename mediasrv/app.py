@@ -42,6 +42,7 @@ from mediasrv.observability import (
     check_readiness,
 )
 from mediasrv.storage import open_store
+from mediasrv.study.evidence import CentralCounter
 from mediasrv.study.router import router as study_router
 from mediasrv.web import router as web
 
@@ -82,7 +83,11 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         # Per app, not in the global registry: each app (and test) scrapes its own database.
         app.state.metrics = CollectorRegistry(auto_describe=False)
         app.state.metrics.register(ScrapeCollector(db, broker, settings))
+        # Segments served to sites' players, written in batches (mediasrv.study.evidence).
+        app.state.viewing = CentralCounter(db, store)
+        app.state.viewing.start()
         yield
+        app.state.viewing.stop()  # writes what waits
         broker.close()
         db.dispose()
 

@@ -71,6 +71,7 @@ def import_models() -> None:
     import mediasrv.delivery.models
     import mediasrv.epochs
     import mediasrv.ingest.models
+    import mediasrv.study.evidence
     import mediasrv.study.models  # noqa: F401
 
 

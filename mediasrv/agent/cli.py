@@ -28,6 +28,7 @@ from rich.progress import (
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
+from mediasrv.agent.viewing import ViewingSender, pending
 
 app = typer.Typer(
     help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
@@ -165,6 +166,8 @@ def _run_once(
         )
         result = syncer.sync(verify=verify, download=download)
         delivery = Reporter(layout, client, syncer.config.site_id).deliver(make_report(layout, result))
+        # What the LAN origin counted since (agent.viewing); kept in the outbox when the line is down.
+        delivery.viewing = ViewingSender(layout, client, syncer.config.site_id).deliver()
     return result, delivery
 
 
@@ -188,6 +191,10 @@ def _summary(result: SyncResult, delivery: Delivery) -> str:
     else:
         in_sync = delivery.ack and delivery.ack.get("in_sync")
         parts.append("heartbeat sent" + (" (in sync)" if in_sync else ""))
+    if delivery.viewing is not None and delivery.viewing.queued:
+        parts.append(f"viewing evidence queued ({delivery.viewing.queued} waiting)")
+    elif delivery.viewing is not None and delivery.viewing.sent:
+        parts.append(f"viewing evidence sent ({delivery.viewing.sent})")
     return "; ".join(parts)
 
 
@@ -324,6 +331,7 @@ def status(
         "download_window": doc["site"].get("download_window") if doc else None,
         "bandwidth_kbps": doc["site"].get("bandwidth_kbps") if doc else None,
         "queued_reports": len(queued(layout)),
+        "queued_viewing": len(pending(layout)),
         "last_sync": state.last_sync,
     }
     if as_json:
@@ -342,7 +350,7 @@ def status(
             f"download window {info['download_window'] or 'any time'}, "
             f"bandwidth cap {str(info['bandwidth_kbps']) + ' kbps' if info['bandwidth_kbps'] else 'none'}"
         )
-    out.print(f"queued reports: {info['queued_reports']}")
+    out.print(f"queued reports: {info['queued_reports']}, viewing evidence: {info['queued_viewing']}")
     last = state.last_sync
     if last:
         outcome = "complete" if last.get("complete") else (last.get("error") or "incomplete")

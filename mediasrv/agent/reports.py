@@ -26,6 +26,7 @@ import httpx
 from mediasrv import __version__
 from mediasrv.agent.layout import Layout, write_atomic
 from mediasrv.agent.sync import SyncResult
+from mediasrv.agent.viewing import ViewingDelivery
 from mediasrv.delivery.document import canonical
 
 log = logging.getLogger("mediasrv.agent")
@@ -81,6 +82,7 @@ class Delivery:
     queued: int  # reports still waiting
     ack: dict[str, Any] | None  # the server's answer to the newest report sent
     error: str | None  # why the rest wait
+    viewing: ViewingDelivery | None = None  # the viewing evidence sent after it (agent.viewing)
 
 
 class Reporter:

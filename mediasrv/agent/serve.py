@@ -7,7 +7,9 @@ copy from here, so study goes on when the village line is down.
     GET /playlist.m3u8   the applied manifest's programmes as an M3U8 channel list, required (必学)
                          first, then optional (选学), in rank order; URLs point at this server
     GET /playlist.json   the same as JSON
-    GET /files/<path>    a file of the applied manifest (Range, ETag = its SHA-256, HEAD)
+    GET /files/<path>    a file of the applied manifest (Range, ETag = its SHA-256, HEAD); a
+                         programme's segment going to a player is noted as viewing evidence
+                         (mediasrv.agent.viewing)
 
 No authentication, on purpose: it listens on the site's LAN, is read-only, and serves nothing but the
 files the signed manifest lists (study material the site's boxes must play without logging in). It
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,8 +40,11 @@ from starlette.routing import Route
 
 from mediasrv.agent import page
 from mediasrv.agent.layout import AgentError, Layout
+from mediasrv.agent.viewing import Recorder
 from mediasrv.errors import MediaError
 from mediasrv.http import PLAYLIST_TYPE, not_modified, parse_range
+
+log = logging.getLogger("mediasrv.agent")
 
 IMMUTABLE = "public, max-age=31536000, immutable"  # files inside a generation never change
 REVALIDATE = "no-cache"  # master playlists, the channel list: may change with the next sync (ETag)
@@ -210,6 +216,7 @@ def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dic
 
 def create_app(layout: Layout) -> Starlette:
     origin = LocalOrigin(layout)
+    recorder = Recorder(layout)
 
     def index(request: Request) -> Response:
         applied = origin.applied()
@@ -271,7 +278,7 @@ def create_app(layout: Layout) -> Starlette:
         path: str = request.path_params["path"]
         applied = origin.applied()
         entry = applied.files.get(path) if applied is not None else None
-        if entry is None:
+        if applied is None or entry is None:
             return PlainTextResponse(f"{path} is not in this site's manifest.\n", status_code=404)
         try:
             f = layout.file(path).open("rb")
@@ -308,6 +315,16 @@ def create_app(layout: Layout) -> Starlette:
         if request.method == "HEAD":
             f.close()
             return Response(status_code=status, headers=headers, media_type=media_type)
+        try:  # a segment of a programme going to a player: viewing evidence (agent.viewing)
+            recorder.served(
+                applied.stamp,
+                applied.doc,
+                path,
+                address=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        except OSError as exc:  # a full disk must not stop the film
+            log.warning("viewing evidence not recorded: %s", exc)
         return StreamingResponse(
             _read(f, first, length), status_code=status, headers=headers, media_type=media_type
         )

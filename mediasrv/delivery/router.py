@@ -37,8 +37,10 @@ from mediasrv.http import (
 )
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.params import RowId
+from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"
+AGENT_PRODUCT = "mediasrv-site/"  # mediasrv.agent.sync.USER_AGENT: a sync's downloads are not viewing
 # A superseded generation is deleted once a newer one is published; players holding an old master
 # playlist find its files gone.
 STALE_FILE = "No such HLS file (a newer version may have replaced it): reload the master playlist."
@@ -47,10 +49,15 @@ _FILE = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_.-]+$")  # <rendition>/<fil
 
 def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     """The HLS routes under `prefix`, guarded by `access` (one definition for both URL forms)."""
+    the_caller = Depends(access)  # a default, not Annotated: string annotations cannot see `access`
+
+    async def admit(request: Request, caller: Caller = the_caller) -> None:
+        request.state.caller = caller  # for viewing evidence: who is playing (hls_file)
+
     router = APIRouter(
         prefix=prefix,
         tags=["hls"],
-        dependencies=[Depends(access)],
+        dependencies=[Depends(admit)],
         responses=error_responses(401, 403, 404, 416, 422),
     )
 
@@ -80,20 +87,51 @@ def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
         return object_response(store, key, request, cache_control=IMMUTABLE)
 
     @get_and_head("/{asset_id}/{generation}/{path:path}")
-    def hls_file(asset_id: str, generation: str, path: str, request: Request, store: StoreDep) -> Response:
+    def hls_file(
+        asset_id: str,
+        generation: str,
+        path: str,
+        request: Request,
+        store: StoreDep,
+    ) -> Response:
         """A media playlist or segment; immutable, Range supported, no database query."""
         if not _FILE.match(path):
             raise NotFound(STALE_FILE)
         key = service.generation_key(asset_id, generation, path)
+        caller: Caller = request.state.caller
+        viewing = _viewing(request, caller)
         if path.endswith(".m3u8"):
             try:
                 text = b"".join(store.read(key)).decode("utf-8")
             except ObjectNotFound:
                 raise NotFound(STALE_FILE) from None
+            if viewing is not None:
+                viewing.learn(asset_id, generation, path, text)
             return playlist_response(request, text, cache_control=IMMUTABLE)
-        return object_response(store, key, request, cache_control=IMMUTABLE, missing=STALE_FILE)
+        response = object_response(store, key, request, cache_control=IMMUTABLE, missing=STALE_FILE)
+        if viewing is not None and caller.site_id is not None and response.status_code in (200, 206):
+            viewing.note(
+                site_id=caller.site_id,
+                asset_id=asset_id,
+                generation=generation,
+                path=path,
+                address=request.client.host if request.client else "",
+                user_agent=request.headers.get("user-agent", ""),
+            )
+        return response
 
     return router
+
+
+def _viewing(request: Request, caller: Caller) -> CentralCounter | None:
+    """The viewing counter when this GET is a site's player (mediasrv.study.evidence); the site
+    agent downloading its cache (its User-Agent) is not viewing."""
+    if caller.site_id is None or request.method != "GET":
+        return None
+    if request.headers.get("user-agent", "").startswith(AGENT_PRODUCT):
+        return None
+    counter: CentralCounter | None = getattr(request.app.state, "viewing", None)
+    return counter
 
 
 hls = hls_router("/hls", allow(Role.PRODUCER, Role.ADMIN, Role.SITE))

@@ -9,6 +9,11 @@ Definitions, so that every figure can be checked by hand:
   counts from the period's first day, one removed no longer counts.
 - A programme is watched fully when the sessions in that window played it whole (no minutes given: the
   logbook says it was played) or for at least 90 % of its duration in total; partly when for less.
+- Beside it, the automatic evidence (mediasrv.study.evidence), each source on its own: the minutes
+  the site agent's LAN origin (`agent_minutes`) and the central HLS delivery (`central_minutes`)
+  counted within the same window, capped at the duration. A programme is `evidenced` when either
+  source saw at least 90 % of its duration (any minutes when the duration is unknown). The logbook's
+  state is not changed by it: both are shown, side by side.
 """
 
 from __future__ import annotations
@@ -29,6 +34,8 @@ from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import site_under
 from mediasrv.errors import MediaError
 from mediasrv.ingest.models import Asset
+from mediasrv.study import evidence
+from mediasrv.study.evidence import Source
 from mediasrv.study.models import SessionProgramme, StudySession
 
 FULLY = 0.9  # of the duration: the credits and a pause do not make a programme "partly" watched
@@ -57,6 +64,14 @@ class ProgrammeState:
     duration_minutes: float | None
     watched_minutes: float
     state: Watched
+    agent_minutes: float = 0.0  # counted by the site's LAN origin
+    central_minutes: float = 0.0  # counted by the central HLS delivery
+
+    @property
+    def evidenced(self) -> bool:
+        """Either source saw it fully."""
+        seen = max(self.agent_minutes, self.central_minutes)
+        return seen > 0 and (self.duration_minutes is None or seen >= FULLY * self.duration_minutes)
 
 
 @dataclass
@@ -72,6 +87,10 @@ class ListCompliance:
 
     def count(self, state: Watched) -> int:
         return sum(1 for p in self.programmes if p.state is state)
+
+    @property
+    def evidenced(self) -> int:
+        return sum(1 for p in self.programmes if p.evidenced)
 
 
 @dataclass
@@ -94,6 +113,10 @@ class SiteCompliance:
     def fully(self) -> int:
         return sum(c.count(Watched.FULLY) for c in self.lists)
 
+    @property
+    def evidenced(self) -> int:
+        return sum(c.evidenced for c in self.lists)
+
 
 @dataclass
 class RegionCompliance:
@@ -104,6 +127,7 @@ class RegionCompliance:
     class_hours: float = 0.0
     required: int = 0  # (site, programme) pairs a required list asks for
     fully: int = 0  # of them, watched fully
+    evidenced: int = 0  # of them, seen fully by the automatic evidence
 
     @property
     def met_percent(self) -> float | None:
@@ -112,6 +136,10 @@ class RegionCompliance:
     @property
     def fully_percent(self) -> float | None:
         return round(100 * self.fully / self.required, 1) if self.required else None
+
+    @property
+    def evidenced_percent(self) -> float | None:
+        return round(100 * self.evidenced / self.required, 1) if self.required else None
 
 
 def month_bounds(month: str) -> tuple[date, date]:
@@ -217,10 +245,17 @@ def _add_lists(session: Session, sites: list[SiteCompliance], first: date, last:
                 .group_by(StudySession.site_id, SessionProgramme.programme_id)
             ):
                 watched[row.site_id, row.programme_id] = float(row.minutes)
+        # A few sites (one site's page): ask for them; a region: the programmes' index is enough.
+        few = [s.site_id for s in targeted] if len(targeted) <= 500 else None
+        seen = evidence.watched(session, first=lo, last=hi, programme_ids=programme_ids, site_ids=few)
         for site in targeted:
             hours = _hours(minutes.get(site.site_id, 0), task)
             states = [
-                _state(pid, title, duration, watched.get((site.site_id, pid), 0.0))
+                _with_evidence(
+                    _state(pid, title, duration, watched.get((site.site_id, pid), 0.0)),
+                    seen.get((site.site_id, pid, Source.AGENT), 0.0),
+                    seen.get((site.site_id, pid, Source.CENTRAL), 0.0),
+                )
                 for pid, (title, duration) in ((pid, durations[pid]) for pid in programme_ids)
             ]
             site.lists.append(
@@ -258,6 +293,13 @@ def _state(programme_id: str, title: str, duration: float | None, minutes: float
     return ProgrammeState(programme_id, title, duration, round(watched, 1), state)
 
 
+def _with_evidence(state: ProgrammeState, agent: float, central: float) -> ProgrammeState:
+    cap = state.duration_minutes if state.duration_minutes is not None else float("inf")
+    state.agent_minutes = round(min(agent, cap), 1)
+    state.central_minutes = round(min(central, cap), 1)
+    return state
+
+
 def regions_compliance(
     session: Session, *, month: str, task: Task, region: str = "", level: int | None = None
 ) -> tuple[RegionCompliance, list[RegionCompliance]]:
@@ -275,4 +317,5 @@ def regions_compliance(
             bucket.class_hours = round(bucket.class_hours + site.class_hours, 2)
             bucket.required += site.required
             bucket.fully += site.fully
+            bucket.evidenced += site.evidenced
     return total, [below[k] for k in sorted(below)]

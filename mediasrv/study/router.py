@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated
 from urllib.parse import quote
 
@@ -19,14 +19,15 @@ from mediasrv.config import Settings
 from mediasrv.delivery.fleet import excel_cell, today_in_china
 from mediasrv.delivery.sites import normalise_region
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import MediaError, UploadTooLarge, error_responses
+from mediasrv.errors import Forbidden, MediaError, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.params import Limit, Offset, Page, RowId
-from mediasrv.study import compliance, feedback, service
+from mediasrv.study import compliance, evidence, feedback, service
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import SessionPhoto, StudySession
 
 SiteOrAdmin = Annotated[Caller, Depends(allow(Role.SITE, Role.ADMIN))]
+SiteOnly = Annotated[Caller, Depends(allow(Role.SITE))]
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_-]{7,63}$"  # a UUID, or any client id of 8-64 safe characters
 SessionId = Annotated[str, Field(pattern=_ID)]
 Month = Annotated[
@@ -220,8 +221,15 @@ class ProgrammeStateOut(BaseModel):
     programme_id: str
     title: str
     duration_minutes: float | None
-    watched_minutes: float
-    state: Watched
+    watched_minutes: float = Field(description="as the logbook has it")
+    state: Watched = Field(description="as the logbook has it")
+    agent_minutes: float = Field(description="counted by the site's LAN origin (automatic evidence)")
+    central_minutes: float = Field(description="counted by the central HLS delivery (automatic evidence)")
+    evidenced: bool = Field(description="either source saw at least 90 % of it")
+
+    @classmethod
+    def of(cls, p: compliance.ProgrammeState) -> ProgrammeStateOut:
+        return cls(**vars(p), evidenced=p.evidenced)
 
 
 class ListComplianceOut(BaseModel):
@@ -235,6 +243,7 @@ class ListComplianceOut(BaseModel):
     fully: int
     partly: int
     not_watched: int
+    evidenced: int = Field(description="programmes the automatic evidence saw fully")
     programmes: list[ProgrammeStateOut]
 
 
@@ -278,7 +287,8 @@ def _site_out(c: compliance.SiteCompliance, month: str, task: Task) -> SiteCompl
                 fully=lc.count(Watched.FULLY),
                 partly=lc.count(Watched.PARTLY),
                 not_watched=lc.count(Watched.NOT),
-                programmes=[ProgrammeStateOut(**vars(p)) for p in lc.programmes],
+                evidenced=lc.evidenced,
+                programmes=[ProgrammeStateOut.of(p) for p in lc.programmes],
             )
             for lc in c.lists
         ],
@@ -341,6 +351,8 @@ class RegionComplianceOut(BaseModel):
     required: int = Field(description="(site, programme) pairs the required lists ask for")
     fully: int
     fully_percent: float | None
+    evidenced: int = Field(description="of the required pairs, seen fully by the automatic evidence")
+    evidenced_percent: float | None
 
 
 class ComplianceRollupOut(BaseModel):
@@ -364,6 +376,8 @@ def _region_out(r: compliance.RegionCompliance) -> RegionComplianceOut:
         required=r.required,
         fully=r.fully,
         fully_percent=r.fully_percent,
+        evidenced=r.evidenced,
+        evidenced_percent=r.evidenced_percent,
     )
 
 
@@ -394,6 +408,68 @@ def compliance_rollup(
         totals=_region_out(total),
         regions=[_region_out(r) for r in regions],
     )
+
+
+class ViewIn(BaseModel):
+    """What one player was served of a programme on a Beijing day, as the site's LAN origin counted
+    it (mediasrv.agent.viewing)."""
+
+    programme_id: str = Field(min_length=1, max_length=32)
+    day: date = Field(description="the Beijing day it was served")
+    player: str = Field(pattern=r"^[0-9a-f]{16}$", description="the player's hash (agent.viewing.player_id)")
+    segments: list[
+        tuple[Annotated[int, Field(ge=0, le=evidence.MAX_SEGMENT)], Annotated[float, Field(gt=0, le=600)]]
+    ] = Field(min_length=1, max_length=20_000, description="[segment number, #EXTINF seconds] pairs")
+
+
+class ViewingIn(BaseModel):
+    views: list[ViewIn] = Field(max_length=1000)
+
+
+class ViewingAck(BaseModel):
+    views: int = Field(description="(programme, day, player) records touched")
+    added: int = Field(description="segments new to the evidence (a batch sent again adds none)")
+    unknown: list[str] = Field(description="programme ids not in the catalog, ignored")
+
+
+@router.post("/api/v1/sites/{site_id}/viewing", response_model=ViewingAck)
+def report_viewing(site_id: RowId, body: ViewingIn, caller: SiteOnly, session: SessionDep) -> ViewingAck:
+    """Viewing evidence counted by the site's agent: segments served to its players. Idempotent:
+    segments are merged as a set, so a batch sent again changes nothing. A site posts only its own."""
+    from mediasrv.delivery.sites import get_site
+
+    get_site(session, site_id, caller=caller)  # 404 for no such site
+    if caller.site_id != site_id:
+        raise Forbidden("A site may send viewing evidence for itself only.")
+    done = evidence.record(
+        session,
+        site_id,
+        evidence.Source.AGENT,
+        (evidence.View(v.programme_id, v.day, v.player, dict(v.segments)) for v in body.views),
+    )
+    return ViewingAck(views=done.views, added=done.added, unknown=done.unknown)
+
+
+class DailyViewingOut(BaseModel):
+    day: date
+    programme_id: str
+    title: str
+    source: evidence.Source
+    minutes: float = Field(description="the most any one player saw that day")
+    players: int = Field(description="players that saw any of it")
+
+
+@router.get("/api/v1/sites/{site_id}/viewing", response_model=list[DailyViewingOut])
+def site_viewing(
+    site_id: RowId, caller: SiteOrAdmin, session: SessionDep, month: Month | None = None
+) -> list[DailyViewingOut]:
+    """A site's automatic viewing evidence per day, programme and source (agent, central) in a month
+    (default: this month)."""
+    from mediasrv.delivery.sites import get_site
+
+    get_site(session, site_id, caller=caller)
+    first, last = compliance.month_bounds(month or today_in_china().strftime("%Y-%m"))
+    return [DailyViewingOut(**vars(d)) for d in evidence.daily(session, site_id, first=first, last=last)]
 
 
 CSV_HEADER = (

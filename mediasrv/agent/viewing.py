@@ -1,0 +1,332 @@
+"""Viewing evidence counted by the site's LAN origin, and its delivery to the server.
+
+`mediasrv-site serve` notes each media segment of a manifest programme it serves to a player (a
+200 or 206 answer to a GET; a Range request for part of a segment counts like the whole, once per
+player and segment and day). A player is the box's LAN address and User-Agent, hashed with the site
+id (`player_id`): the server learns how many players watched, never their addresses.
+
+The serve process appends the events to <dir>/viewing.jsonl; the sync run (`mediasrv-site sync` and
+the daemon, under the directory's sync lock) takes them into <dir>/viewing-outbox.jsonl, one line per
+(programme, day, player) with its segments, and posts them in batches to
+POST /api/v1/sites/{id}/viewing. What cannot be delivered stays in the outbox for the next run; the
+server merges segments as a set, so a batch sent twice (an answer lost on the way) counts once.
+Both processes take <dir>/.viewing.lock around their use of viewing.jsonl, so no append is lost to
+the sender's take.
+
+The top of this module needs only the standard library: the server imports `player_id` and
+`media_segments` from here, so both sides count alike.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import posixpath
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import httpx
+
+    from mediasrv.agent.layout import Layout
+
+log = logging.getLogger("mediasrv.agent")
+
+CHINA = timezone(timedelta(hours=8), "CST")  # evidence counts under the Beijing day it was served
+KEEP_DAYS = 62  # queued evidence older than this is dropped: two months offline is a lost cause
+BATCH_VIEWS = 200  # (programme, day, player) lines per request
+BATCH_SEGMENTS = 20_000  # and segments: a request body stays well under a megabyte
+SEEN_MAX = 200_000  # (day, player, segment) remembered by the serve process before it forgets
+
+
+def player_id(site_id: int, address: str, user_agent: str) -> str:
+    """A player within a site: its address and User-Agent hashed with the site id (16 hex digits).
+    Not reversible into the address without guessing it, and different at every site."""
+    ua = hashlib.sha256(user_agent.encode(errors="replace")).hexdigest()[:8]
+    return hashlib.sha256(f"{site_id}\n{address}\n{ua}".encode(errors="replace")).hexdigest()[:16]
+
+
+def beijing_day(now: datetime | None = None) -> date:
+    return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+def media_segments(text: str) -> list[tuple[str, float]]:
+    """A media playlist's segments in order: (URI as written, #EXTINF seconds). The position in
+    this list is the segment's number, which renditions of one presentation share (they are cut at
+    the same times), so a player switching rendition does not count a segment twice."""
+    segments: list[tuple[str, float]] = []
+    seconds: float | None = None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#EXTINF:"):
+            try:
+                seconds = float(line[8:].split(",", 1)[0])
+            except ValueError:
+                seconds = None
+        elif line and not line.startswith("#") and seconds is not None:
+            segments.append((line, seconds))
+            seconds = None
+    return segments
+
+
+def resolve(folder: str, uri: str) -> str | None:
+    """A playlist's relative URI as a path beside it; None for absolute URLs or paths leaving it."""
+    if "://" in uri or uri.startswith("/"):
+        return None
+    path = posixpath.normpath(posixpath.join(folder, uri.split("?", 1)[0]))
+    return None if path.startswith("..") else path
+
+
+# --- counting, in the serve process -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Hit:
+    programme_ids: tuple[str, ...]  # one asset may be the film of several programmes
+    segment: int
+    seconds: float
+
+
+class SegmentIndex:
+    """Which programme segment a manifest path is. Built from the manifest alone; each media
+    playlist is read from disk when one of its segments is first served (a sync may still be
+    fetching it when the manifest is applied; then it is read at a later request)."""
+
+    def __init__(self, doc: dict[str, Any], files: Path) -> None:
+        self._files = files
+        self._lock = threading.Lock()
+        by_asset: dict[str, list[str]] = {}
+        for p in doc.get("programmes", []):
+            if p.get("asset_id"):
+                by_asset.setdefault(f"{p['asset_id']}/", []).append(p["id"])
+        # folder of a media playlist (<asset>/<generation>/<rendition>) -> (playlist, programmes)
+        self._folders: dict[str, tuple[str, tuple[str, ...]]] = {}
+        for entry in doc.get("files", []):
+            path: str = entry["path"]
+            parts = path.split("/")
+            if len(parts) >= 4 and path.endswith(".m3u8") and f"{parts[0]}/" in by_asset:
+                self._folders[posixpath.dirname(path)] = (path, tuple(by_asset[f"{parts[0]}/"]))
+        self._segments: dict[str, tuple[int, float]] = {}
+        self._parsed: set[str] = set()
+
+    def lookup(self, path: str) -> Hit | None:
+        folder = posixpath.dirname(path)
+        found = self._folders.get(folder)
+        if found is None or path.endswith(".m3u8"):
+            return None
+        playlist, programme_ids = found
+        with self._lock:
+            if folder not in self._parsed:
+                try:
+                    text = self._files.joinpath(*playlist.split("/")).read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    return None  # not on disk yet: try again at the next request
+                for number, (uri, seconds) in enumerate(media_segments(text)):
+                    if (at := resolve(folder, uri)) is not None:
+                        self._segments[at] = (number, seconds)
+                self._parsed.add(folder)
+            hit = self._segments.get(path)
+        return Hit(programme_ids, hit[0], hit[1]) if hit is not None else None
+
+
+class Recorder:
+    """Notes served segments in viewing.jsonl: once per (day, player, path) in this process's life
+    (a player fetching a segment in Range pieces, or again after seeking back, writes one line)."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.layout = layout
+        self._lock = threading.Lock()
+        self._index: tuple[object, SegmentIndex] | None = None
+        self._seen: set[tuple[date, str, str]] = set()
+
+    def _segments(self, stamp: object, doc: dict[str, Any]) -> SegmentIndex:
+        with self._lock:
+            if self._index is None or self._index[0] != stamp:
+                self._index = (stamp, SegmentIndex(doc, self.layout.files))
+            return self._index[1]
+
+    def served(
+        self,
+        stamp: object,
+        doc: dict[str, Any],
+        path: str,
+        *,
+        address: str,
+        user_agent: str,
+        now: datetime | None = None,
+    ) -> bool:
+        """Note that `path` of the manifest `doc` (whose version is `stamp`) went to a player; True
+        when that is new evidence."""
+        hit = self._segments(stamp, doc).lookup(path)
+        if hit is None:
+            return False
+        player = player_id(int(doc["site"]["id"]), address, user_agent)
+        day = beijing_day(now)
+        with self._lock:
+            if (day, player, path) in self._seen:
+                return False
+            if len(self._seen) >= SEEN_MAX:
+                self._seen.clear()  # the server's set union keeps a repeat harmless
+            self._seen.add((day, player, path))
+        lines = b"".join(
+            json.dumps(
+                {"day": day.isoformat(), "programme_id": p, "player": player, "segment": hit.segment,
+                 "seconds": hit.seconds},
+                separators=(",", ":"),
+            ).encode()
+            + b"\n"
+            for p in hit.programme_ids
+        )  # fmt: skip
+        with locked(self.layout), queue_path(self.layout).open("ab") as f:
+            f.write(lines)
+        return True
+
+
+def queue_path(layout: Layout) -> Path:
+    return layout.root / "viewing.jsonl"
+
+
+def outbox_path(layout: Layout) -> Path:
+    return layout.root / "viewing-outbox.jsonl"
+
+
+@contextlib.contextmanager
+def locked(layout: Layout) -> Iterator[None]:
+    """The lock on viewing.jsonl between the serve process's appends and the sender's take."""
+    layout.root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(layout.root / ".viewing.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+# --- delivery, in the sync run ------------------------------------------------------------------
+
+Key = tuple[str, str, str]  # programme id, day, player
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    try:
+        with path.open("rb") as f:
+            for line in f:
+                with contextlib.suppress(ValueError):  # a line torn by a crash
+                    value = json.loads(line)
+                    if isinstance(value, dict):
+                        yield value
+    except FileNotFoundError:
+        return
+
+
+def _add_queue(layout: Layout, views: dict[Key, dict[int, float]]) -> dict[Key, dict[int, float]]:
+    for e in _lines(queue_path(layout)):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            segments = views.setdefault((e["programme_id"], e["day"], e["player"]), {})
+            segments[int(e["segment"])] = float(e["seconds"])
+    return views
+
+
+def pending(layout: Layout) -> dict[Key, dict[int, float]]:
+    """Everything not yet delivered: the outbox and what the serve process queued since."""
+    views: dict[Key, dict[int, float]] = {}
+    for v in _lines(outbox_path(layout)):
+        with contextlib.suppress(KeyError, TypeError, ValueError):
+            segments = views.setdefault((v["programme_id"], v["day"], v["player"]), {})
+            segments.update((int(n), float(s)) for n, s in v["segments"])
+    return _add_queue(layout, views)
+
+
+def _save(layout: Layout, views: dict[Key, dict[int, float]]) -> None:
+    from mediasrv.agent.layout import write_atomic
+
+    if not views:
+        outbox_path(layout).unlink(missing_ok=True)
+        return
+    body = b"".join(
+        json.dumps(
+            {"programme_id": p, "day": d, "player": u, "segments": sorted(segments.items())},
+            separators=(",", ":"),
+        ).encode()
+        + b"\n"
+        for (p, d, u), segments in sorted(views.items(), key=lambda kv: kv[0][1])
+    )
+    write_atomic(outbox_path(layout), body)
+
+
+@dataclass
+class ViewingDelivery:
+    sent: int  # (programme, day, player) lines the server accepted this time
+    queued: int  # lines still waiting
+    error: str | None  # why they wait
+
+
+class ViewingSender:
+    def __init__(self, layout: Layout, client: httpx.Client, site_id: int) -> None:
+        self.layout, self.client, self.site_id = layout, client, site_id
+
+    def take(self) -> dict[Key, dict[int, float]]:
+        """Move the serve process's queue into the outbox (once written there, the queue goes)."""
+        with locked(self.layout):
+            views = pending(self.layout)
+            _save(self.layout, views)
+            queue_path(self.layout).unlink(missing_ok=True)
+        return views
+
+    def deliver(self, *, today: date | None = None) -> ViewingDelivery:
+        """Post the outbox in batches, oldest days first, stopping at the first failure."""
+        import httpx
+
+        views = self.take()
+        cutoff = ((today or beijing_day()) - timedelta(days=KEEP_DAYS)).isoformat()
+        if old := [k for k in views if k[1] < cutoff]:
+            log.warning("dropped viewing evidence of %d views over %d days old", len(old), KEEP_DAYS)
+            for k in old:
+                del views[k]
+        keys = sorted(views, key=lambda k: k[1])
+        url = f"/api/v1/sites/{self.site_id}/viewing"
+        sent, error = 0, None
+        while keys:
+            batch: list[Key] = []
+            size = 0
+            while keys and len(batch) < BATCH_VIEWS:
+                if batch and size + len(views[keys[0]]) > BATCH_SEGMENTS:
+                    break
+                batch.append(keys.pop(0))
+                size += len(views[batch[-1]])
+            body = {
+                "views": [
+                    {"programme_id": p, "day": d, "player": u, "segments": sorted(views[(p, d, u)].items())}
+                    for p, d, u in batch
+                ]
+            }
+            try:
+                r = self.client.post(url, json=body)  # the agent client's time-outs
+            except httpx.TransportError as exc:
+                error = f"{self.client.base_url} unreachable ({type(exc).__name__})"
+            else:
+                if r.status_code == 200:
+                    sent += len(batch)
+                elif r.status_code == 422:  # never accepted as it is: keeping it would block the rest
+                    log.error("the server refused viewing evidence as invalid, dropping it: %s", r.text[:300])
+                else:  # 401/403, 429, 5xx: keep it for later
+                    error = f"{r.status_code} {r.text[:200]}"
+            if error:
+                keys = batch + keys
+                break
+            for k in batch:
+                del views[k]
+        with locked(self.layout):  # the serve process may have queued more meanwhile: keep those too
+            _save(self.layout, _add_queue(self.layout, {k: views[k] for k in keys}))
+            queue_path(self.layout).unlink(missing_ok=True)
+        if error:
+            log.warning("viewing evidence not delivered (%s): %d views queued", error, len(keys))
+        return ViewingDelivery(sent, len(keys), error)
