@@ -63,6 +63,13 @@ class Settings(BaseSettings):
         default=8.0, ge=0, description="The monthly study task: class hours (每月8课时)"
     )
     class_hour_minutes: int = Field(default=45, ge=1, le=240, description="Minutes in one class hour (课时)")
+    assessment_weights: str = Field(
+        default="reachability=30,sync=20,study=40,feedback=10",
+        description="Weights of the site assessment's parts (normalised to sum 1)",
+    )
+    feedback_target: int = Field(
+        default=1, ge=1, description="Ratings and topic requests a month that earn a site full feedback marks"
+    )
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest session photo accepted")
 
     log_json: bool = Field(

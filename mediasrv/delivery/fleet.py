@@ -209,6 +209,13 @@ def record_heartbeat(
     # The same query as the fleet views, so the agent and the administrators agree on "in sync"
     # (the online window plays no part in it).
     status = next(_statuses(session, now=now, online_within_seconds=1, site_id=site.id))
+    if counted and status.in_sync:
+        session.execute(
+            update(SitePresence)
+            .where(SitePresence.site_id == site.id, SitePresence.day == today_in_china(now))
+            .values(complete_heartbeats=SitePresence.complete_heartbeats + 1)
+            .execution_options(synchronize_session=False)
+        )
     return Ack(site.id, status.current_version, status.in_sync, now, counted)
 
 

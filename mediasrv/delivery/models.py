@@ -135,3 +135,6 @@ class SitePresence(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True, index=True)
     heartbeats: Mapped[int] = mapped_column(Integer, default=0)
+    # Of them, those after which the site's cache was complete for its current manifest (the sync share
+    # of the site assessment).
+    complete_heartbeats: Mapped[int] = mapped_column(Integer, default=0, server_default="0")

@@ -13,16 +13,17 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from sqlalchemy.orm import Session
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
 from mediasrv.config import Settings
 from mediasrv.delivery.fleet import excel_cell, today_in_china
-from mediasrv.delivery.sites import normalise_region
+from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import Forbidden, MediaError, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.params import Limit, Offset, Page, RowId
-from mediasrv.study import compliance, evidence, feedback, service
+from mediasrv.study import assessment, compliance, evidence, feedback, service
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import SessionPhoto, StudySession
 
@@ -304,7 +305,6 @@ def site_compliance(
     month: Month | None = None,
 ) -> SiteComplianceOut:
     """A site's month: sessions and class hours against the monthly task, and each required list."""
-    from mediasrv.delivery.sites import get_site
 
     get_site(session, site_id, caller=caller)
     month = month or today_in_china().strftime("%Y-%m")
@@ -436,7 +436,6 @@ class ViewingAck(BaseModel):
 def report_viewing(site_id: RowId, body: ViewingIn, caller: SiteOnly, session: SessionDep) -> ViewingAck:
     """Viewing evidence counted by the site's agent: segments served to its players. Idempotent:
     segments are merged as a set, so a batch sent again changes nothing. A site posts only its own."""
-    from mediasrv.delivery.sites import get_site
 
     get_site(session, site_id, caller=caller)  # 404 for no such site
     if caller.site_id != site_id:
@@ -465,7 +464,6 @@ def site_viewing(
 ) -> list[DailyViewingOut]:
     """A site's automatic viewing evidence per day, programme and source (agent, central) in a month
     (default: this month)."""
-    from mediasrv.delivery.sites import get_site
 
     get_site(session, site_id, caller=caller)
     first, last = compliance.month_bounds(month or today_in_china().strftime("%Y-%m"))
@@ -646,3 +644,116 @@ def rated_programmes(
     """Programmes as the sites under a region rated them, best first."""
     rows = feedback.rated_programmes(session, region=normalise_region(region), limit=limit)
     return [RatedProgrammeOut(**vars(r)) for r in rows]
+
+
+class PartOut(BaseModel):
+    name: str = Field(description="reachability, sync, study or feedback")
+    value: float = Field(description="0..1, from the inputs")
+    weight: float = Field(description="its share of the score")
+    points: float = Field(description="100 x value x weight")
+    inputs: dict[str, float | int | None]
+
+
+class AssessmentOut(BaseModel):
+    site_id: int
+    code: str
+    name: str
+    region: str
+    month: str
+    days: int = Field(description="days assessed: the month's, to today, from the site's registration")
+    score: float = Field(description="0..100: the sum of the parts' points")
+    stars: int = Field(description="5 from 90, 4 from 75, 3 from 60, 2 from 40, else 1")
+    parts: list[PartOut]
+
+
+def _assessment_out(a: assessment.Assessment) -> AssessmentOut:
+    return AssessmentOut(
+        site_id=a.site_id,
+        code=a.code,
+        name=a.name,
+        region=a.region,
+        month=a.month,
+        days=a.days,
+        score=a.score,
+        stars=a.stars,
+        parts=[
+            PartOut(
+                name=p.name,
+                value=round(p.value, 4),
+                weight=round(p.weight, 4),
+                points=p.points,
+                inputs=dict(p.inputs),
+            )
+            for p in a.parts
+        ],
+    )
+
+
+def _assess(
+    session: Session,
+    settings: Settings,
+    month: str | None,
+    *,
+    region: str = "",
+    site_ids: list[int] | None = None,
+) -> list[assessment.Assessment]:
+    return assessment.assess(
+        session,
+        month=month or today_in_china().strftime("%Y-%m"),
+        task=_task(settings),
+        weights=assessment.weights_of(settings.assessment_weights),
+        feedback_target=settings.feedback_target,
+        today=today_in_china(),
+        region=region,
+        site_ids=site_ids,
+    )
+
+
+@router.get("/api/v1/sites/{site_id}/assessment", response_model=AssessmentOut)
+def site_assessment(
+    site_id: RowId,
+    caller: SiteOrAdmin,
+    session: SessionDep,
+    settings: SettingsDep,
+    month: Month | None = None,
+) -> AssessmentOut:
+    """A site's score and stars for a month (星级评定), with every input behind them."""
+    get_site(session, site_id, caller=caller)
+    (row,) = _assess(session, settings, month, site_ids=[site_id])
+    return _assessment_out(row)
+
+
+class AssessmentPage(Page[AssessmentOut]):
+    month: str
+    stars: dict[int, int] = Field(description="how many sites have each number of stars")
+
+
+@router.get("/api/v1/assessment", response_model=AssessmentPage)
+def assessments(
+    caller: AdminDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    month: Month | None = None,
+    region: RegionQuery = "",
+    stars: Annotated[int | None, Query(ge=1, le=5, description="only sites with this many stars")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
+) -> AssessmentPage:
+    """The sites under a region, best score first, and how many have each number of stars."""
+    month = month or today_in_china().strftime("%Y-%m")
+    rows = sorted(
+        _assess(session, settings, month, region=normalise_region(region)), key=lambda a: (-a.score, a.code)
+    )
+    counts = {n: 0 for n in range(1, 6)}
+    for a in rows:
+        counts[a.stars] += 1
+    if stars is not None:
+        rows = [a for a in rows if a.stars == stars]
+    return AssessmentPage(
+        items=[_assessment_out(a) for a in rows[offset : offset + limit]],
+        total=len(rows),
+        limit=limit,
+        offset=offset,
+        month=month,
+        stars=counts,
+    )
