@@ -16,12 +16,14 @@ SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"
 MANIFEST_GC = "mediasrv.manifest_gc"
+COMPLIANCE_REFRESH = "mediasrv.compliance_refresh"
 QUEUES = {
     TRANSCODE: "transcode",
     SWEEP: "default",
     INDEX: "index",
     INDEX_REFRESH: "index",
     MANIFEST_GC: "default",
+    COMPLIANCE_REFRESH: "default",
 }
 
 

@@ -15,7 +15,7 @@ from celery.schedules import crontab
 from celery.signals import setup_logging, task_postrun, task_prerun
 
 from mediasrv.config import Settings
-from mediasrv.jobs import INDEX_REFRESH, MANIFEST_GC, QUEUES, SWEEP
+from mediasrv.jobs import COMPLIANCE_REFRESH, INDEX_REFRESH, MANIFEST_GC, QUEUES, SWEEP
 from mediasrv.observability import REQUEST_ID, TASK_ID, configure_logging
 
 
@@ -39,6 +39,9 @@ def make_celery(settings: Settings) -> Celery:
             "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds},
             "required-flags": {"task": INDEX_REFRESH, "schedule": crontab(hour=0, minute=5)},
             "manifest-gc": {"task": MANIFEST_GC, "schedule": crontab(hour=3, minute=30)},
+            # The roll-up reads kept per-site summaries: keep this month's (and, early in a month,
+            # last month's) fresh, so administrators rarely wait for a recompute after a list change.
+            "compliance-refresh": {"task": COMPLIANCE_REFRESH, "schedule": 300.0},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

@@ -17,7 +17,15 @@ from mediasrv.db import Database
 from mediasrv.delivery import manifests
 from mediasrv.errors import StorageUnavailable
 from mediasrv.ingest import pipeline
-from mediasrv.jobs import INDEX, INDEX_REFRESH, MANIFEST_GC, SWEEP, TRANSCODE, CeleryDispatcher
+from mediasrv.jobs import (
+    COMPLIANCE_REFRESH,
+    INDEX,
+    INDEX_REFRESH,
+    MANIFEST_GC,
+    SWEEP,
+    TRANSCODE,
+    CeleryDispatcher,
+)
 from mediasrv.storage import open_store
 from workers.celery_app import app, settings
 
@@ -95,6 +103,24 @@ def index(*programme_ids: str) -> int:
 def refresh_required() -> int:
     """Daily: programmes whose required flag changed because a list's period started or ended."""
     return indexing.refresh_required(context().db, search_index(), on=date.today())
+
+
+@app.task(name=COMPLIANCE_REFRESH)
+def compliance_refresh() -> int:
+    """Every 5 minutes: recompute the stale compliance summaries of this month (and of last month
+    during the first week, when late offline records still arrive); how many were stale."""
+    from datetime import timedelta
+
+    from mediasrv.delivery.fleet import today_in_china
+    from mediasrv.study import compliance
+
+    today = today_in_china()
+    months = {today.strftime("%Y-%m")}
+    if today.day <= 7:
+        months.add((today.replace(day=1) - timedelta(days=1)).strftime("%Y-%m"))
+    task = compliance.Task.of(settings)
+    with context().db.session_scope() as session:
+        return sum(compliance.refresh(session, month=m, task=task) for m in sorted(months))
 
 
 @app.task(name=MANIFEST_GC)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from mediasrv.delivery.fleet import CHINA
 from mediasrv.delivery.models import Site, SitePresence
 from mediasrv.errors import MediaError
-from mediasrv.study.compliance import SiteCompliance, Task, month_bounds, sites_compliance
+from mediasrv.study.compliance import Summary, Task, month_bounds, summaries
 from mediasrv.study.models import DemandRequest, ProgrammeRating
 
 PARTS = ("reachability", "sync", "study", "feedback")
@@ -102,8 +102,7 @@ def assess(
     first, last = month_bounds(month)
     last = min(last, today)
     studied = {
-        c.site_id: c
-        for c in sites_compliance(session, month=month, task=task, region=region, site_ids=site_ids)
+        c.site_id: c for c in summaries(session, month=month, task=task, region=region, site_ids=site_ids)
     }
     ids = list(studied)
     created = {
@@ -147,7 +146,7 @@ def assess(
             Part("sync", complete / beats if beats else 0.0, weights["sync"],
                  {"complete_heartbeats": complete, "heartbeats": beats}),
             Part("study", _study(c, task), weights["study"], {
-                "sessions": c.sessions, "task_sessions": task.sessions, "class_hours": c.class_hours,
+                "sessions": c.sessions, "task_sessions": task.sessions, "class_hours": c.class_hours(task),
                 "task_class_hours": task.class_hours, "required": c.required, "watched_fully": c.fully}),
             Part("feedback", _ratio(said.get(sid, 0), feedback_target), weights["feedback"],
                  {"ratings_and_requests": said.get(sid, 0), "target": feedback_target}),
@@ -156,8 +155,8 @@ def assess(
     return result
 
 
-def _study(c: SiteCompliance, task: Task) -> float:
-    shares = [_ratio(c.sessions, task.sessions), _ratio(c.class_hours, task.class_hours)]
+def _study(c: Summary, task: Task) -> float:
+    shares = [_ratio(c.sessions, task.sessions), _ratio(c.class_hours(task), task.class_hours)]
     if c.required:
         shares.append(c.fully / c.required)
     return sum(shares) / len(shares)

@@ -26,17 +26,21 @@ from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from mediasrv import epochs
 from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListStatus
 from mediasrv.catalog.service import region_matches
+from mediasrv.config import Settings
+from mediasrv.db import utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import site_under
 from mediasrv.errors import MediaError
 from mediasrv.ingest.models import Asset
 from mediasrv.study import evidence
 from mediasrv.study.evidence import Source
-from mediasrv.study.models import SessionProgramme, StudySession
+from mediasrv.study.models import ComplianceSummary, SessionProgramme, StudySession
 
 FULLY = 0.9  # of the duration: the credits and a pause do not make a programme "partly" watched
 WHOLE = 10**9  # minutes of a programme played whole (no minutes in the logbook): beyond any duration
@@ -55,6 +59,14 @@ class Task:
     sessions: int = 4
     class_hours: float = 8.0
     class_hour_minutes: int = 45
+
+    @classmethod
+    def of(cls, settings: Settings) -> Task:
+        return cls(
+            settings.study_sessions_per_month,
+            settings.study_class_hours_per_month,
+            settings.class_hour_minutes,
+        )
 
 
 @dataclass
@@ -125,6 +137,7 @@ class RegionCompliance:
     sites_met: int = 0
     sessions: int = 0
     class_hours: float = 0.0
+    minutes: int = 0
     required: int = 0  # (site, programme) pairs a required list asks for
     fully: int = 0  # of them, watched fully
     evidenced: int = 0  # of them, seen fully by the automatic evidence
@@ -300,6 +313,92 @@ def _with_evidence(state: ProgrammeState, agent: float, central: float) -> Progr
     return state
 
 
+# --- summaries: the roll-up's ground ------------------------------------------------------------
+
+REFRESH_CHUNK = 2_000  # sites computed per pass: bounded memory and IN lists
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One site's month as the roll-ups need it (a ComplianceSummary row with the site's place)."""
+
+    site_id: int
+    code: str
+    name: str
+    region: str
+    sessions: int
+    minutes: int
+    required: int
+    fully: int
+    partly: int
+    evidenced: int
+
+    def class_hours(self, task: Task) -> float:
+        return _hours(self.minutes, task)
+
+    def task_met(self, task: Task) -> bool:
+        return self.sessions >= task.sessions and self.class_hours(task) >= task.class_hours
+
+
+def refresh(
+    session: Session, *, month: str, task: Task, region: str = "", site_ids: Sequence[int] | None = None
+) -> int:
+    """Recompute the stale summaries of the sites under `region` for `month`; how many were stale.
+
+    Stale: never computed, marked dirty by a site's new records, or computed before the manifests
+    epoch last moved (lists, programmes and sites are what the manifests depend on too)."""
+    month_bounds(month)
+    epoch = epochs.read(session).get(epochs.MANIFESTS, 0)
+    fresh = (
+        select(ComplianceSummary.site_id)
+        .where(
+            ComplianceSummary.month == month,
+            ComplianceSummary.epoch == epoch,
+            ComplianceSummary.dirty.is_(False),
+        )
+        .scalar_subquery()
+    )
+    stale = list(
+        session.scalars(select(Site.id).where(site_under(region), Site.id.not_in(fresh)).order_by(Site.id))
+    )
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    for i in range(0, len(stale), REFRESH_CHUNK):
+        rows = [
+            {
+                "month": month, "site_id": c.site_id, "epoch": epoch, "dirty": False, "sessions": c.sessions,
+                "minutes": c.minutes, "required": c.required, "fully": c.fully,
+                "partly": sum(lc.count(Watched.PARTLY) for lc in c.lists), "evidenced": c.evidenced,
+                "computed_at": utcnow(),
+            }
+            for c in sites_compliance(session, month=month, task=task, site_ids=stale[i : i + REFRESH_CHUNK])
+        ]  # fmt: skip
+        insert = dialect.insert(ComplianceSummary).values(rows)
+        columns = {k: insert.excluded[k] for k in rows[0] if k not in ("month", "site_id")}
+        session.execute(insert.on_conflict_do_update(index_elements=["month", "site_id"], set_=columns))
+    return len(stale)
+
+
+def summaries(
+    session: Session, *, month: str, task: Task, region: str = "", site_ids: Sequence[int] | None = None
+) -> list[Summary]:
+    """Every site under `region` (or those given), by code, from up-to-date summaries (stale ones
+    recomputed first)."""
+    refresh(session, month=month, task=task, region=region, site_ids=site_ids)
+    query = (
+        select(
+            Site.id, Site.code, Site.name, Site.region, ComplianceSummary.sessions, ComplianceSummary.minutes,
+            ComplianceSummary.required, ComplianceSummary.fully, ComplianceSummary.partly,
+            ComplianceSummary.evidenced,
+        )
+        .join(ComplianceSummary, ComplianceSummary.site_id == Site.id)
+        .where(ComplianceSummary.month == month, site_under(region))
+        .order_by(Site.code)
+    )  # fmt: skip
+    if site_ids is not None:
+        query = query.where(Site.id.in_(site_ids))
+    return [Summary(*tuple(row)) for row in session.execute(query)]
+
+
 def regions_compliance(
     session: Session, *, month: str, task: Task, region: str = "", level: int | None = None
 ) -> tuple[RegionCompliance, list[RegionCompliance]]:
@@ -307,15 +406,17 @@ def regions_compliance(
     depth = level or (len([p for p in region.split("/") if p]) + 1)
     total = RegionCompliance(region)
     below: dict[str, RegionCompliance] = {}
-    for site in sites_compliance(session, month=month, task=task, region=region):
+    for site in summaries(session, month=month, task=task, region=region):
         parts = site.region.split("/")
         name = "/".join(parts[:depth]) if len(parts) >= depth else site.region
         for bucket in (total, below.setdefault(name, RegionCompliance(name))):
             bucket.sites += 1
-            bucket.sites_met += site.task_met
+            bucket.sites_met += site.task_met(task)
             bucket.sessions += site.sessions
-            bucket.class_hours = round(bucket.class_hours + site.class_hours, 2)
+            bucket.minutes += site.minutes
             bucket.required += site.required
             bucket.fully += site.fully
             bucket.evidenced += site.evidenced
+    for bucket in (total, *below.values()):
+        bucket.class_hours = _hours(bucket.minutes, task)
     return total, [below[k] for k in sorted(below)]

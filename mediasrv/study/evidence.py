@@ -38,6 +38,7 @@ from mediasrv.delivery.models import Site
 from mediasrv.errors import ObjectNotFound
 from mediasrv.ingest.models import Rendition
 from mediasrv.storage import ObjectStore
+from mediasrv.study.models import mark_dirty
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,8 @@ def record(session: Session, site_id: int, source: Source, views: Iterable[View]
             row.segments, row.millis, row.updated_at = bits, millis, now
             added += new
     session.flush()
+    if added:
+        mark_dirty(session, site_id, {d for d, _, _ in merged})
     return Recorded(len(merged), added, sorted(wanted - known))
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, update
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
 
@@ -94,3 +95,38 @@ class DemandRequest(Base):
     members: Mapped[int] = mapped_column(Integer, default=1)  # how many members asked for it
     requested_at: Mapped[datetime]
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ComplianceSummary(Base):
+    """One site's month, computed once and kept (the regional roll-up groups these rows instead of
+    the sessions and the viewing evidence). Stale when `dirty` (the site recorded something for that
+    month since) or computed at another manifests epoch (lists, programmes or sites changed)."""
+
+    __tablename__ = "compliance_summaries"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    epoch: Mapped[int] = mapped_column(BigInteger)
+    dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    sessions: Mapped[int] = mapped_column(Integer)
+    minutes: Mapped[int] = mapped_column(Integer)
+    # Over the required lists in force: (list, programme) pairs asked for, and of them watched fully,
+    # partly, or seen fully by the automatic evidence. Hours and "task met" are worked out when read,
+    # with the settings of the day.
+    required: Mapped[int] = mapped_column(Integer)
+    fully: Mapped[int] = mapped_column(Integer)
+    partly: Mapped[int] = mapped_column(Integer)
+    evidenced: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+def mark_dirty(session: Session, site_id: int, days: Iterable[date]) -> None:
+    """A site recorded something for these days: its summaries of their months are stale."""
+    months = sorted({d.strftime("%Y-%m") for d in days})
+    if months:
+        session.execute(
+            update(ComplianceSummary)
+            .where(ComplianceSummary.site_id == site_id, ComplianceSummary.month.in_(months))
+            .values(dirty=True)
+            .execution_options(synchronize_session=False)
+        )

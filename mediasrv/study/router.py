@@ -108,12 +108,6 @@ class SessionOut(BaseModel):
         )
 
 
-def _task(settings: Settings) -> Task:
-    return Task(
-        settings.study_sessions_per_month, settings.study_class_hours_per_month, settings.class_hour_minutes
-    )
-
-
 @router.post(
     "/api/v1/sites/{site_id}/sessions",
     status_code=201,
@@ -308,7 +302,7 @@ def site_compliance(
 
     get_site(session, site_id, caller=caller)
     month = month or today_in_china().strftime("%Y-%m")
-    task = _task(settings)
+    task = Task.of(settings)
     (row,) = compliance.sites_compliance(session, month=month, task=task, site_ids=[site_id])
     return _site_out(row, month, task)
 
@@ -318,7 +312,43 @@ RegionQuery = Annotated[
 ]
 
 
-@router.get("/api/v1/compliance/sites", response_model=Page[SiteComplianceOut])
+class SiteSummaryOut(BaseModel):
+    site_id: int
+    code: str
+    name: str
+    region: str
+    month: str
+    sessions: int
+    minutes: int
+    class_hours: float
+    task_met: bool
+    required: int = Field(description="programmes the required lists in force ask of the site")
+    fully: int
+    partly: int
+    not_watched: int
+    evidenced: int = Field(description="of the required, seen fully by the automatic evidence")
+
+
+def _summary_out(r: compliance.Summary, month: str, task: Task) -> SiteSummaryOut:
+    return SiteSummaryOut(
+        site_id=r.site_id,
+        code=r.code,
+        name=r.name,
+        region=r.region,
+        month=month,
+        sessions=r.sessions,
+        minutes=r.minutes,
+        class_hours=r.class_hours(task),
+        task_met=r.task_met(task),
+        required=r.required,
+        fully=r.fully,
+        partly=r.partly,
+        not_watched=r.required - r.fully - r.partly,
+        evidenced=r.evidenced,
+    )
+
+
+@router.get("/api/v1/compliance/sites", response_model=Page[SiteSummaryOut])
 def compliance_sites(
     caller: AdminDep,
     session: SessionDep,
@@ -328,16 +358,17 @@ def compliance_sites(
     task_met: bool | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-) -> Page[SiteComplianceOut]:
-    """Every site under a region for a month, by code; `task_met=false` lists those behind."""
+) -> Page[SiteSummaryOut]:
+    """Every site under a region for a month, by code; `task_met=false` lists those behind. Each
+    site's lists and programmes: GET /api/v1/sites/{id}/compliance."""
     month = month or today_in_china().strftime("%Y-%m")
-    task = _task(settings)
-    rows = compliance.sites_compliance(session, month=month, task=task, region=normalise_region(region))
+    task = Task.of(settings)
+    rows = compliance.summaries(session, month=month, task=task, region=normalise_region(region))
     if task_met is not None:
-        rows = [r for r in rows if r.task_met is task_met]
+        rows = [r for r in rows if r.task_met(task) is task_met]
     page = rows[offset : offset + limit]
-    return Page[SiteComplianceOut](
-        items=[_site_out(r, month, task) for r in page], total=len(rows), limit=limit, offset=offset
+    return Page[SiteSummaryOut](
+        items=[_summary_out(r, month, task) for r in page], total=len(rows), limit=limit, offset=offset
     )
 
 
@@ -394,7 +425,7 @@ def compliance_rollup(
 ) -> ComplianceRollupOut:
     """The month under a region, in total and per region below it."""
     month = month or today_in_china().strftime("%Y-%m")
-    task = _task(settings)
+    task = Task.of(settings)
     region = normalise_region(region)
     total, regions = compliance.regions_compliance(
         session, month=month, task=task, region=region, level=level
@@ -473,7 +504,7 @@ def site_viewing(
 CSV_HEADER = (
     "站点编码 code", "站点名称 name", "地区 region", "月份 month", "学习次数 sessions", "学习分钟 minutes",
     "课时 class hours", "完成月度任务 task met", "必学节目 required", "完整收看 fully", "部分收看 partly",
-    "未收看 not watched",
+    "未收看 not watched", "自动记录完整收看 evidenced",
 )  # fmt: skip
 
 
@@ -491,20 +522,18 @@ def compliance_csv(
 ) -> Response:
     """Every site under a region for a month, for Excel (UTF-8 with BOM: Excel in China reads it right)."""
     month = month or today_in_china().strftime("%Y-%m")
-    rows = compliance.sites_compliance(
-        session, month=month, task=_task(settings), region=normalise_region(region)
-    )
+    task = Task.of(settings)
+    rows = compliance.summaries(session, month=month, task=task, region=normalise_region(region))
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(CSV_HEADER)
     for r in rows:
-        partly = sum(lc.count(Watched.PARTLY) for lc in r.lists)
         writer.writerow(
             (
                 excel_cell(r.code), excel_cell(r.name), excel_cell(r.region), month, r.sessions, r.minutes,
-                r.class_hours, "true" if r.task_met else "false", r.required, r.fully, partly,
-                r.required - r.fully - partly,
+                r.class_hours(task), "true" if r.task_met(task) else "false", r.required, r.fully, r.partly,
+                r.required - r.fully - r.partly, r.evidenced,
             )
         )  # fmt: skip
     place = re.sub(r"[^\w-]", "", normalise_region(region).rsplit("/", 1)[-1])
@@ -700,7 +729,7 @@ def _assess(
     return assessment.assess(
         session,
         month=month or today_in_china().strftime("%Y-%m"),
-        task=_task(settings),
+        task=Task.of(settings),
         weights=assessment.weights_of(settings.assessment_weights),
         feedback_target=settings.feedback_target,
         today=today_in_china(),

@@ -20,7 +20,7 @@ from mediasrv.delivery.sites import get_site
 from mediasrv.errors import Conflict, MediaError, NotFound
 from mediasrv.storage import ObjectStore
 from mediasrv.study import photos
-from mediasrv.study.models import SessionPhoto, SessionProgramme, StudySession
+from mediasrv.study.models import SessionPhoto, SessionProgramme, StudySession, mark_dirty
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ def record_session(
             session.add(row)
     except IntegrityError:
         return record_session(session, caller, site_id, body)
+    mark_dirty(session, site_id, [row.day])
     return row, True
 
 

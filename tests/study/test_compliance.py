@@ -183,7 +183,7 @@ def test_regions_roll_up(client: TestClient, admin: dict[str, str], month: dict[
     table = list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))
     assert table[0][0] == "站点编码 code" and len(table) == 2
     assert table[1][:8] == ["xitang", "xitang", XITANG, "2026-11", "4", "315", "7.0", "false"]
-    assert table[1][8:] == ["3", "1", "1", "1"]
+    assert table[1][8:] == ["3", "1", "1", "1", "0"]  # no automatic evidence in this month
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "26-11", "2026-1"])
@@ -195,3 +195,24 @@ def test_a_month_is_written_yyyy_mm(client: TestClient, admin: dict[str, str], b
 def test_month_bounds() -> None:
     assert month_bounds("2028-02") == (date(2028, 2, 1), date(2028, 2, 29))  # a leap year
     assert month_bounds("2026-12") == (date(2026, 12, 1), date(2026, 12, 31))
+
+
+def test_the_roll_up_follows_new_records_and_list_changes(
+    client: TestClient, admin: dict[str, str], month: dict[str, Any]
+) -> None:
+    """The roll-up reads kept summaries: a site's new record, or a changed list, must reach it."""
+
+    def hebei() -> dict[str, Any]:
+        got = client.get("/api/v1/compliance", headers=admin, params={"month": "2026-11", "level": 1}).json()
+        row: dict[str, Any] = next(r for r in got["regions"] if r["region"] == "河北省")
+        return row
+
+    assert (hebei()["sessions"], hebei()["required"]) == (4, 3)
+    session(month["xitang"], client, "2026-11-25T19:00:00+08:00", 45)
+    assert hebei()["sessions"] == 5
+    first_half = month["first_half"]["id"]
+    patched = client.patch(
+        f"/api/v1/study-lists/{first_half}", headers=admin, json={"programme_ids": [month["a"]]}
+    )
+    assert patched.status_code == 200
+    assert hebei()["required"] == 2
