@@ -206,7 +206,7 @@ def sites_compliance(
                 n >= task.sessions and hours >= task.class_hours,
             )
         )
-    _add_lists(session, result, first, last, task)
+    _add_lists(session, result, first, last, task, chosen=site_ids is not None)
     return result
 
 
@@ -226,7 +226,11 @@ def _lists(session: Session, first: date, last: date) -> list[StudyList]:
     )
 
 
-def _add_lists(session: Session, sites: list[SiteCompliance], first: date, last: date, task: Task) -> None:
+def _add_lists(
+    session: Session, sites: list[SiteCompliance], first: date, last: date, task: Task, *, chosen: bool
+) -> None:
+    """Each required list in force for each site. `chosen`: the sites are a given few (one site, a
+    refresh chunk), so every query asks for them alone instead of scanning the whole month."""
     by_id = {s.site_id: s for s in sites}
     for study_list in _lists(session, first, last):
         targeted = [s for s in sites if region_matches(s.region, study_list.regions)]
@@ -235,7 +239,12 @@ def _add_lists(session: Session, sites: list[SiteCompliance], first: date, last:
         lo, hi = max(first, study_list.starts_on), min(last, study_list.ends_on)
         programme_ids = [item.programme_id for item in study_list.items]
         durations = _durations(session, programme_ids)
-        window = (StudySession.day >= lo, StudySession.day <= hi)
+        ids = [s.site_id for s in targeted]
+        window = (
+            StudySession.day >= lo,
+            StudySession.day <= hi,
+            *((StudySession.site_id.in_(ids),) if chosen else ()),
+        )
         minutes = {
             row.site_id: row.minutes or 0
             for row in session.execute(
@@ -258,9 +267,9 @@ def _add_lists(session: Session, sites: list[SiteCompliance], first: date, last:
                 .group_by(StudySession.site_id, SessionProgramme.programme_id)
             ):
                 watched[row.site_id, row.programme_id] = float(row.minutes)
-        # A few sites (one site's page): ask for them; a region: the programmes' index is enough.
-        few = [s.site_id for s in targeted] if len(targeted) <= 500 else None
-        seen = evidence.watched(session, first=lo, last=hi, programme_ids=programme_ids, site_ids=few)
+        seen = evidence.watched(
+            session, first=lo, last=hi, programme_ids=programme_ids, site_ids=ids if chosen else None
+        )
         for site in targeted:
             hours = _hours(minutes.get(site.site_id, 0), task)
             states = [
