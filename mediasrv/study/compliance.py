@@ -263,10 +263,13 @@ def _add_lists(
                     func.sum(func.coalesce(SessionProgramme.minutes, WHOLE)).label("minutes"),
                 )
                 .join(SessionProgramme, SessionProgramme.session_id == StudySession.id)
-                .where(*window, SessionProgramme.programme_id.in_(programme_ids))
+                # For chosen sites the programmes are picked below: a programme condition here would
+                # lead SQLite to its programme index and through every site's month.
+                .where(*window, *(() if chosen else (SessionProgramme.programme_id.in_(programme_ids),)))
                 .group_by(StudySession.site_id, SessionProgramme.programme_id)
             ):
-                watched[row.site_id, row.programme_id] = float(row.minutes)
+                if row.programme_id in durations:
+                    watched[row.site_id, row.programme_id] = float(row.minutes)
         seen = evidence.watched(
             session, first=lo, last=hi, programme_ids=programme_ids, site_ids=ids if chosen else None
         )

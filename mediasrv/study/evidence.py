@@ -200,9 +200,13 @@ def watched(
     database, one row out per (site, programme, source)."""
     if not programme_ids:
         return {}
-    conditions = [ViewingDay.programme_id.in_(programme_ids), ViewingDay.day >= first, ViewingDay.day <= last]
+    conditions = [ViewingDay.day >= first, ViewingDay.day <= last]
+    # Given sites: their rows by the primary key (site, day), programmes picked below; a programme
+    # condition would send SQLite through the (programme, day) index, across every site.
     if site_ids is not None:
         conditions.append(ViewingDay.site_id.in_(site_ids))
+    else:
+        conditions.append(ViewingDay.programme_id.in_(programme_ids))
     per_day = (
         select(
             ViewingDay.site_id,
@@ -217,7 +221,12 @@ def watched(
     query = select(
         per_day.c.site_id, per_day.c.programme_id, per_day.c.source, func.sum(per_day.c.millis)
     ).group_by(per_day.c.site_id, per_day.c.programme_id, per_day.c.source)
-    return {(s, p, Source(src)): float(millis or 0) / 60_000 for s, p, src, millis in session.execute(query)}
+    wanted = set(programme_ids)
+    return {
+        (s, p, Source(src)): float(millis or 0) / 60_000
+        for s, p, src, millis in session.execute(query)
+        if p in wanted
+    }
 
 
 # --- the central counter -----------------------------------------------------------------------
