@@ -21,12 +21,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy mediasrv workers
 
-bench: system $(STAMP)
+bench: system services $(STAMP)
 	@if ! command -v wrk >/dev/null || ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null; then \
 		echo "installing wrk and nginx-light with apt-get"; $(SUDO) apt-get update -qq && $(APT) wrk nginx-light; fi
 	$(BIN)/python bench/transcode.py
 	$(BIN)/python bench/sites.py
 	$(BIN)/python bench/agent.py
+	$(BIN)/python bench/compliance.py
 
 # System packages: ffmpeg/ffprobe, curl (a site's HTTP client in the tests), and venv support when
 # Debian's python lacks it.
