@@ -15,8 +15,9 @@ from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Category, Programme
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import get_site, site_under
-from mediasrv.errors import Conflict, MediaError, NotFound
+from mediasrv.errors import MediaError, NotFound
 from mediasrv.study.models import DemandRequest, ProgrammeRating
+from mediasrv.study.service import create_once
 
 
 def topic_key(topic: str) -> str:
@@ -67,33 +68,27 @@ class DemandIn:
 def request_topic(
     session: Session, caller: Caller, site_id: int, body: DemandIn
 ) -> tuple[DemandRequest, bool]:
+    """Keep a topic request (a site only its own); (row, created)."""
     get_site(session, site_id, caller=caller)
-    existing = session.get(DemandRequest, body.id)
-    if existing is not None:
-        if existing.site_id != site_id:
-            raise Conflict(f"The request id {body.id} belongs to another site: generate a new id.")
-        return existing, False
-    topic = " ".join(unicodedata.normalize("NFKC", body.topic).split())
-    if not topic:
-        raise MediaError("Say what topic the members need, e.g. 果树修剪技术.")
-    if body.category is not None and session.get(Category, body.category) is None:
-        raise NotFound(f"No category '{body.category}': see GET /api/v1/categories, or leave it empty.")
-    row = DemandRequest(
-        id=body.id,
-        site_id=site_id,
-        topic=topic,
-        topic_key=topic_key(topic),
-        category=body.category,
-        detail=body.detail,
-        members=body.members,
-        requested_at=body.requested_at,
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        return request_topic(session, caller, site_id, body)
-    return row, True
+
+    def make() -> DemandRequest:
+        topic = " ".join(unicodedata.normalize("NFKC", body.topic).split())
+        if not topic:
+            raise MediaError("Say what topic the members need, e.g. 果树修剪技术.")
+        if body.category is not None and session.get(Category, body.category) is None:
+            raise NotFound(f"No category '{body.category}': see GET /api/v1/categories, or leave it empty.")
+        return DemandRequest(
+            id=body.id,
+            site_id=site_id,
+            topic=topic,
+            topic_key=topic_key(topic),
+            category=body.category,
+            detail=body.detail,
+            members=body.members,
+            requested_at=body.requested_at,
+        )
+
+    return create_once(session, DemandRequest, body.id, site_id, make, "request")
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,7 @@
-"""/api/v1/sites/{id}/sessions (a site's logbook: sites write their own, admins all) and
-/api/v1/compliance (admins; a site may read its own month)."""
+"""Study records over HTTP. A site writes and reads its own (its token), administrators everyone's:
+sessions and photos, viewing evidence (the site's agent only), ratings and topic requests, a site's
+compliance and assessment. Administrators alone see the roll-ups: /api/v1/compliance (and per site,
+CSV), /api/v1/assessment, /api/v1/demands, /api/v1/ratings."""
 
 from __future__ import annotations
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -20,7 +22,7 @@ from mediasrv.delivery.sites import get_site
 from mediasrv.errors import Conflict, MediaError, NotFound
 from mediasrv.storage import ObjectStore
 from mediasrv.study import photos
-from mediasrv.study.models import SessionPhoto, SessionProgramme, StudySession, mark_dirty
+from mediasrv.study.models import DemandRequest, SessionPhoto, SessionProgramme, StudySession, mark_dirty
 
 
 @dataclass(frozen=True)
@@ -39,44 +41,61 @@ class SessionIn:
     programmes: tuple[PlayedIn, ...]
 
 
-def record_session(
-    session: Session, caller: Caller, site_id: int, body: SessionIn
-) -> tuple[StudySession, bool]:
-    """Record a session for a site; (row, created). The client's id makes a repeat harmless: the
-    same id again returns the row first recorded, unchanged (a queue re-sent after an outage)."""
-    get_site(session, site_id, caller=caller)  # a site may write only its own records
-    existing = session.get(StudySession, body.id)
+Kept = TypeVar("Kept", StudySession, DemandRequest)
+
+
+def create_once(
+    session: Session, model: type[Kept], row_id: str, site_id: int, make: Callable[[], Kept], what: str
+) -> tuple[Kept, bool]:
+    """(row, created) for a record whose id the client made: the same id again returns the row
+    first kept, unchanged (a queue re-sent after an outage); another site's id is a conflict.
+    `make` checks and builds the new row; it runs only when the id is new."""
+    existing = session.get(model, row_id)
     if existing is not None:
         if existing.site_id != site_id:
-            raise Conflict(f"The session id {body.id} belongs to another site: generate a new id.")
+            raise Conflict(f"The {what} id {row_id} belongs to another site: generate a new id.")
         return existing, False
-    ids = [p.programme_id for p in body.programmes]
-    if len(set(ids)) != len(ids):
-        raise MediaError("A programme is listed twice in the session: list each once, with its minutes.")
-    known = set(session.scalars(select(Programme.id).where(Programme.id.in_(ids)))) if ids else set()
-    if unknown := [i for i in ids if i not in known]:
-        raise NotFound(f"No programme with id {unknown[0]}: list the programmes the site played.")
-    row = StudySession(
-        id=body.id,
-        site_id=site_id,
-        started_at=body.started_at,
-        day=body.started_at.astimezone(CHINA).date(),
-        minutes=body.minutes,
-        members_present=body.members_present,
-        notes=body.notes,
-        recorded_by=caller.name,
-        programmes=[
-            SessionProgramme(programme_id=p.programme_id, position=i, minutes=p.minutes)
-            for i, p in enumerate(body.programmes)
-        ],
-    )
+    row = make()
     try:
         with session.begin_nested():  # the same id sent twice at once: one insert wins
             session.add(row)
     except IntegrityError:
-        return record_session(session, caller, site_id, body)
-    mark_dirty(session, site_id, [row.day])
+        return create_once(session, model, row_id, site_id, make, what)
     return row, True
+
+
+def record_session(
+    session: Session, caller: Caller, site_id: int, body: SessionIn
+) -> tuple[StudySession, bool]:
+    """Record a session for a site (a site only its own); (row, created)."""
+    get_site(session, site_id, caller=caller)
+
+    def make() -> StudySession:
+        ids = [p.programme_id for p in body.programmes]
+        if len(set(ids)) != len(ids):
+            raise MediaError("A programme is listed twice in the session: list each once, with its minutes.")
+        known = set(session.scalars(select(Programme.id).where(Programme.id.in_(ids)))) if ids else set()
+        if unknown := [i for i in ids if i not in known]:
+            raise NotFound(f"No programme with id {unknown[0]}: list the programmes the site played.")
+        return StudySession(
+            id=body.id,
+            site_id=site_id,
+            started_at=body.started_at,
+            day=body.started_at.astimezone(CHINA).date(),
+            minutes=body.minutes,
+            members_present=body.members_present,
+            notes=body.notes,
+            recorded_by=caller.name,
+            programmes=[
+                SessionProgramme(programme_id=p.programme_id, position=i, minutes=p.minutes)
+                for i, p in enumerate(body.programmes)
+            ],
+        )
+
+    row, created = create_once(session, StudySession, body.id, site_id, make, "session")
+    if created:
+        mark_dirty(session, site_id, [row.day])
+    return row, created
 
 
 def get_session(session: Session, caller: Caller, site_id: int, session_id: str) -> StudySession:
