@@ -107,8 +107,11 @@ PageCaller = Annotated[Caller, Depends(page(*PEOPLE))]
 
 
 def safe_next(target: str | None) -> str:
-    """Only a path on this server (no scheme, no host, no //): never an open redirect."""
-    if target and target.startswith("/") and not target.startswith("//"):
+    """Only a path on this server (no scheme, no host, no //): never an open redirect. Browsers read
+    a backslash as a slash ("/\\evil.example" is "//evil.example"), and drop tabs and newlines."""
+    if target and target.startswith("/") and not target.startswith("//") and target.isprintable():
+        if "\\" in target:
+            return "/"
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
             return target

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import Page, expect
 
+from mediasrv.web.router import safe_next
 from tests.e2e.stack import Stack
 from tests.web.conftest import PASSWORD, login, screenshot
 
@@ -43,3 +44,19 @@ def test_keyboard_alone_reaches_the_skip_link_and_logs_out(page: Page, web: Stac
     page.wait_for_url("**/login")
     page.goto("/ui/catalog")
     expect(page).to_have_url(f"{web.url}/login?next=/ui/catalog")
+
+
+@pytest.mark.parametrize(
+    ("asked", "goes"),
+    [
+        ("/ui/catalog?q=%E5%85%9A", "/ui/catalog?q=%E5%85%9A"),
+        ("//evil.example/x", "/"),
+        ("/\\evil.example", "/"),
+        ("/\t/evil.example", "/"),
+        ("https://evil.example/", "/"),
+        ("ui/catalog", "/"),
+        (None, "/"),
+    ],
+)
+def test_the_way_back_after_login_stays_on_this_server(asked: str | None, goes: str) -> None:
+    assert safe_next(asked) == goes
