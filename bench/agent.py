@@ -32,11 +32,9 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,7 +45,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+from harness import HOST, Processes, Report, free_port, verdict, wait_until_up
+
 RSS_LIMIT_MB = 150.0
 SEGMENT_SECONDS = 6.0
 WRITE_CHUNK = 1024 * 1024
@@ -291,12 +290,6 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
 # --------------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
 def command(name: str, module: str) -> list[str]:
     """This venv's console script `name`, or the module's main() through this interpreter."""
     script = Path(sys.executable).with_name(name)
@@ -309,75 +302,6 @@ def clean_env(data_dir: Path | None = None) -> dict[str, str]:
     if data_dir is not None:
         env["MEDIASRV_DATA_DIR"] = str(data_dir)
     return env
-
-
-class Processes:
-    """Every process started here, stopped (their whole process group) by stop_all()."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
-        self.running[name] = proc
-        return proc
-
-    def log(self, name: str) -> str:
-        path = self.log_dir / f"{name}.log"
-        return path.read_text(errors="replace") if path.exists() else ""
-
-    def stop(self, name: str) -> None:
-        proc = self.running.pop(name, None)
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            if proc.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)  # its own session: the group id is its pid
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(wait)
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
-
-    def errors(self, name: str, top: int = 6) -> list[str]:
-        """The warnings and exceptions a process logged, most frequent first, with their counts."""
-        found = [
-            re.sub(r"^[\d-]+ [\d:,.]+\s+", "", line)[:200]
-            for line in self.log(name).splitlines()
-            if re.search(r"(^|\s)(WARNING|ERROR|CRITICAL)\b", line)
-            or re.match(r"[A-Za-z_][\w.]*(Error|Exception|Timeout)\b", line)
-        ]
-        counts: dict[str, int] = {}
-        for line in found:
-            counts[line] = counts.get(line, 0) + 1
-        return [f"{n} x {line}" for line, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 120.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2.0).status_code < 500:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
 
 
 def wait_for_other_bench() -> None:
@@ -499,28 +423,8 @@ def run_curl(tmp: Path, base: str, token: str, urls: list[str]) -> tuple[float, 
 # --------------------------------------------------------------------------------------------------
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def rate(n: int, seconds: float) -> float:
     return n / MB / seconds if seconds else 0.0
-
-
-@dataclass
-class Report:
-    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-
-    def add(self, what: str, agent: str, baseline: str = "", ratio: str = "", target: str = "") -> None:
-        self.rows.append((what, agent, baseline, ratio, target))
-
-    def print(self) -> None:
-        header = ("what", "mediasrv-site", "curl", "ratio", "target")
-        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(5)]
-        print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)).rstrip())
-        print("  ".join("-" * w for w in widths))
-        for row in self.rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def describe_rss(run: Run) -> str:
@@ -560,7 +464,7 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
         sys.exit(f"{tmp.parent} has {free / GB:.1f} GB free; this run needs about {need / GB:.1f} GB")
     procs = Processes(tmp)
-    report = Report()
+    report = Report(("what", "mediasrv-site", "curl", "ratio", "target"))
     started = time.monotonic()
     try:
         wait_for_other_bench()

@@ -32,7 +32,6 @@ root). Only 127.0.0.1 is loaded; every server started here is stopped at the end
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import math
@@ -44,7 +43,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,7 +55,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"
+from harness import HOST, Processes, Report, free_port, verdict, wait_until_up
+
 BUILD_TARGET_MS = 50.0
 POLL_RATIO_TARGET = 0.7
 TIMEOUT = "10s"
@@ -714,79 +713,6 @@ def bench_service(ds: Dataset, *, sites: int, rng: random.Random) -> dict[str, f
     }
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind((HOST, 0))
-        return int(s.getsockname()[1])
-
-
-class Processes:
-    """Every server started here, stopped (their whole process group) by stop_all()."""
-
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.running: dict[str, subprocess.Popen[bytes]] = {}
-
-    def start(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-        log = (self.log_dir / f"{name}.log").open("wb")
-        proc = subprocess.Popen(
-            argv,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        log.close()
-        self.running[name] = proc
-        return proc
-
-    def stop(self, name: str) -> None:
-        proc = self.running.pop(name, None)
-        if proc is None:
-            return
-        for sig, wait in ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0)):
-            if proc.poll() is not None:
-                break
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, sig)  # its own session: the group id is its pid
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(wait)
-
-    def stop_all(self) -> None:
-        for name in list(self.running):
-            self.stop(name)
-
-    def errors(self, name: str, top: int = 6) -> list[str]:
-        """The exceptions a server logged, most frequent first, with their counts."""
-        path = self.log_dir / f"{name}.log"
-        text = path.read_text(errors="replace") if path.exists() else ""
-        found = [
-            re.sub(r"^[\d-]+ [\d:,.]+\s+", "", line)[:200]  # without the timestamp, when there is one
-            for line in text.splitlines()
-            if re.search(r"(^|\s)(WARNING|ERROR|CRITICAL)\b", line)
-            or re.match(r"[A-Za-z_][\w.]*(Error|Exception|Timeout)\b", line)
-        ]
-        counts: dict[str, int] = {}
-        for line in found:
-            counts[line] = counts.get(line, 0) + 1
-        return [f"{n} x {line}" for line, n in sorted(counts.items(), key=lambda kv: -kv[1])[:top]]
-
-
-def wait_until_up(url: str, proc: subprocess.Popen[bytes], *, timeout: float = 120.0) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {proc.returncode}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=2.0).status_code < 500:
-                return
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout:.0f} s")
-
-
 def mediasrv_argv(port: int) -> list[str]:
     script = Path(sys.executable).with_name("mediasrv")
     head = (
@@ -1218,29 +1144,8 @@ def server_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def kib(n: float) -> str:
     return f"{n / 1024:,.1f} KiB" if n < 2**20 else f"{n / 2**20:,.1f} MiB"
-
-
-@dataclass
-class Report:
-    rows: list[tuple[str, str, str, str, str]] = field(default_factory=list)
-
-    def add(self, what: str, mediasrv: str, baseline: str = "", ratio: str = "", target: str = "") -> None:
-        self.rows.append((what, mediasrv, baseline, ratio, target))
-
-    def print(self) -> None:
-        header = ("what", "mediasrv", "baseline", "ratio", "target")
-        widths = [max(len(r[i]) for r in [header, *self.rows]) for i in range(5)]
-        rule = "  ".join("-" * w for w in widths)
-        print("\n" + "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
-        print(rule)
-        for row in self.rows:
-            print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
 
 
 def main() -> None:
