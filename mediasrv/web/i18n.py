@@ -23,6 +23,8 @@ def _load() -> dict[str, tuple[str, str]]:
             if key in found:
                 raise ValueError(f"{path.name}: the word {key!r} is defined twice")
             found[key] = (zh, en)
+    if not found:  # an install without its package data: every page would show bare keys
+        raise RuntimeError(f"no words in {WORDS_DIR}: reinstall mediasrv (words/*.json are package data)")
     return found
 
 

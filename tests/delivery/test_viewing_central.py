@@ -45,7 +45,7 @@ def test_segments_of_signed_links_become_central_evidence(
         s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
     )
     counter: CentralCounter = client.app.state.viewing  # type: ignore[attr-defined]
-    counter.flush()  # a clean start, whatever the background flusher did
+    counter.stop()  # no background flush in between: this test counts what each flush writes
 
     links = client.get(f"/api/v1/assets/{asset}/playback", headers=site).json()
     base, segments = play(client, links["iptv"], STB)  # no credentials: the signed prefix carries the site
@@ -77,9 +77,9 @@ def test_segments_of_signed_links_become_central_evidence(
 
     # Segments counted again (another API process, a replay) change nothing.
     for uri, _ in segments:
-        client.get(f"{base}/{uri}", headers=STB)
-    counter.flush()
-    assert viewing(client, admin, site_id) == [row]
+        assert client.get(f"{base}/{uri}", headers=STB).status_code == 200
+    assert counter.flush() == len(segments)  # noted and written again ...
+    assert viewing(client, admin, site_id) == [row]  # ... adding nothing
 
 
 def test_producers_and_unlisted_assets_leave_no_evidence(
@@ -88,7 +88,7 @@ def test_producers_and_unlisted_assets_leave_no_evidence(
     asset = ready_asset(producer, "video")  # no programme shows it
     site = make_token(db, Role.SITE, "xitang")
     counter: CentralCounter = client.app.state.viewing  # type: ignore[attr-defined]
-    counter.flush()
+    counter.stop()
     for headers in (producer, site):
         links = client.get(f"/api/v1/assets/{asset}/playback", headers=headers).json()
         base, segments = play(client, links["iptv"], STB)

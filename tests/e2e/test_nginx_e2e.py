@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -149,11 +150,12 @@ def test_credentials_are_checked_on_cache_hits(edge: Edge) -> None:
     _subject, expires, mac = edge.signed.split("/")[2].split(".")
     key = signing_key(Settings(data_dir=edge.stack.data_dir))  # the stack's: a genuine signature
     other = sign_playback(key, caller=VIEWER, asset_id=OTHER, expires=int(expires))
+    expired = sign_playback(key, caller=VIEWER, asset_id=edge.asset_id, expires=int(time.time()) - 60)
     refused = {
         "no token": (bearer, {}),
         "unknown token": (bearer, {"Authorization": "Bearer not-a-token"}),
         "forged signature": (signed.replace(mac, "A" * len(mac)), {}),
-        "expired signature": (signed.replace(f".{expires}.", ".1000000000."), {}),
+        "expired signature": (f"/s/{expired}/hls/{edge.asset_id}/{name}", {}),
         "another asset's signature": (f"/s/{other}/hls/{edge.asset_id}/{name}", {}),
         # nginx resolves "..": judged, keyed and fetched as /s/<other>/hls/<asset>/..., refused.
         "a smuggled signature": (f"/s/{other}/hls/{OTHER}/../{edge.asset_id}/{name}", {}),
