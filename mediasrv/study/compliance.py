@@ -370,9 +370,10 @@ def refresh(
         )
         .scalar_subquery()
     )
-    stale = list(
-        session.scalars(select(Site.id).where(site_under(region), Site.id.not_in(fresh)).order_by(Site.id))
-    )
+    query = select(Site.id).where(site_under(region), Site.id.not_in(fresh)).order_by(Site.id)
+    if site_ids is not None:  # one site's page recomputes that site, not the fleet
+        query = query.where(Site.id.in_(site_ids))
+    stale = list(session.scalars(query))
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     for i in range(0, len(stale), REFRESH_CHUNK):
         rows = [
