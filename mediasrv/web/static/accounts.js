@@ -1,7 +1,7 @@
 // Departments, people and access tokens. Every rule (password policy, who needs a department, whose
 // token) is the server's: its message is shown as it is. A token's value exists on this page only in
 // the dialog that shows it once; closing the dialog removes it from the document.
-import { api, attempt, el, flash, t } from "/static/app.js";
+import { api, attempt, beijing, el, flash, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("accounts-root");
@@ -12,13 +12,7 @@ let sites = [];
 const search = { people: "", tokens: "" };
 let showRevoked = true;
 
-const fill = (text, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), text);
-
-/** An API time as Beijing time, whatever the browser's zone: the administrators are in China. */
-const clock = new Intl.DateTimeFormat("sv-SE", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
-});
-const when = (iso) => (iso ? clock.format(new Date(iso)) : t("accounts.never"));
+const when = (iso) => (iso ? beijing(iso) : t("accounts.never"));
 
 const unitName = (id) => units.find((u) => u.id === id)?.name ?? (id === null ? "—" : `#${id}`);
 const personName = (u) => (u.display_name && u.display_name !== u.username ? `${u.display_name}（${u.username}）` : u.username);
@@ -148,7 +142,7 @@ function personForm() {
     if (!made) return;
     form.reset();
     password.disabled = false;
-    flash(fill(t("accounts.created"), { name: made.username }), "info");
+    flash(tf("accounts.created", { name: made.username }), "info");
     await load();
     f.username.focus();
   } },
@@ -171,13 +165,13 @@ async function setActive(user, active) {
   const name = personName(user);
   const ok = await confirmAction({
     title: t(active ? "accounts.reactivate_title" : "accounts.deactivate_title"),
-    message: fill(t(active ? "accounts.reactivate_confirm" : "accounts.deactivate_confirm"), { name }),
+    message: tf(active ? "accounts.reactivate_confirm" : "accounts.deactivate_confirm", { name }),
     confirm: t(active ? "accounts.reactivate" : "accounts.deactivate"),
   });
   if (!ok) return;
   const done = await attempt(() => api(`/api/v1/users/${user.id}`, { method: "PATCH", json: { is_active: active } }));
   if (!done) return;
-  flash(fill(t(active ? "accounts.reactivated" : "accounts.deactivated"), { name }), "info");
+  flash(tf(active ? "accounts.reactivated" : "accounts.deactivated", { name }), "info");
   await load();
 }
 
@@ -208,7 +202,7 @@ function ask({ title, help, fields, submit }) {
 async function resetPassword(user) {
   const name = personName(user);
   const values = await ask({
-    title: fill(t("accounts.reset_title"), { name }),
+    title: tf("accounts.reset_title", { name }),
     help: t("accounts.reset_help"),
     fields: el("label", {}, t("accounts.new_password"),
       el("input", { name: "password", type: "password", autocomplete: "new-password", maxlength: 200, autofocus: true })),
@@ -216,7 +210,7 @@ async function resetPassword(user) {
   });
   if (!values) return;
   const done = await attempt(() => api(`/api/v1/users/${user.id}`, { method: "PATCH", json: { password: values.password } }));
-  if (done) flash(fill(t("accounts.reset_done"), { name }), "info");
+  if (done) flash(tf("accounts.reset_done", { name }), "info");
 }
 
 // --- tokens ------------------------------------------------------------------------------------------
@@ -324,13 +318,13 @@ function showOnce(made) {
 async function revoke(token) {
   const ok = await confirmAction({
     title: t("accounts.revoke_title"),
-    message: fill(t("accounts.revoke_confirm"), { name: token.name }),
+    message: tf("accounts.revoke_confirm", { name: token.name }),
     confirm: t("accounts.revoke"),
   });
   if (!ok) return;
   const done = await attempt(() => api(`/api/v1/tokens/${token.id}`, { method: "DELETE" }));
   if (!done) return;
-  flash(fill(t("accounts.revoked_done"), { name: token.name }), "info");
+  flash(tf("accounts.revoked_done", { name: token.name }), "info");
   await load();
 }
 

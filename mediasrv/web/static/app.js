@@ -8,6 +8,30 @@ export function t(key) {
   return page.words[key] ?? key;
 }
 
+/** t() with {name} placeholders filled: tf("x.shown", { from: 1, to: 20 }). */
+export function tf(key, values) {
+  return Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, String(v)), t(key));
+}
+
+// Administrators and sites are in China: times are Beijing time whatever the browser's zone.
+const BEIJING = new Intl.DateTimeFormat("en-CA", {
+  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
+  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
+});
+
+/** An API time (ISO 8601) as "YYYY-MM-DD HH:MM[:SS]" in Beijing time. */
+export function beijing(iso, { seconds = false } = {}) {
+  const p = Object.fromEntries(BEIJING.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
+}
+
+/** A Beijing calendar day ("YYYY-MM-DD", plus some days) as its midnight at +08:00, for API filters. */
+export function beijingMidnight(day, plusDays = 0) {
+  const [y, m, d] = day.split("-").map(Number);
+  const next = new Date(Date.UTC(y, m - 1, d + plusDays));
+  return `${next.toISOString().slice(0, 10)}T00:00:00+08:00`;
+}
+
 /** An element with attributes and children; text is always text (never parsed as HTML). */
 export function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);

@@ -1,6 +1,6 @@
 // The audit log, newest first: filters kept in the address (a filtered view can be bookmarked or sent),
 // pages of 50, each event expandable to its details, with a change shown as before → after.
-import { api, attempt, el, page, t } from "/static/app.js";
+import { api, attempt, beijing, beijingMidnight, el, page, t, tf } from "/static/app.js";
 
 const root = document.getElementById("audit-root");
 const LIMIT = 50;
@@ -17,18 +17,6 @@ let names = { user: new Map(), org_unit: new Map(), token: new Map(), site: new 
 /** The word for a code, or the code itself when it has none (an action added after this page). */
 const word = (key, fallback) => (key in page.words ? t(key) : fallback);
 
-/** Times in Beijing time, whatever the browser's zone. */
-const clock = new Intl.DateTimeFormat("sv-SE", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit",
-});
-
-/** A date picked on the page is a Beijing calendar day: [that midnight, the next midnight) at +08:00. */
-function beijingMidnight(day, plusDays = 0) {
-  const [y, m, d] = day.split("-").map(Number);
-  const next = new Date(Date.UTC(y, m - 1, d + plusDays));
-  return `${next.toISOString().slice(0, 10)}T00:00:00+08:00`;
-}
 
 function state() {
   const q = new URLSearchParams(location.search);
@@ -125,7 +113,7 @@ function eventRows(e) {
       toggle.textContent = t(open ? "audit.hide" : "audit.show");
     } }, t("audit.show"));
   const row = el("tr", { class: "event", dataset: { id: e.id, action: e.action } },
-    el("td", {}, el("time", { datetime: e.at }, clock.format(new Date(e.at)))),
+    el("td", {}, el("time", { datetime: e.at }, beijing(e.at, { seconds: true }))),
     el("td", {}, actorCell(e)),
     el("td", {}, actionLabel(e), " ", el("code", { class: "muted small" }, e.action)),
     el("td", {}, targetCell(e)),
@@ -184,7 +172,7 @@ async function show() {
   document.getElementById("events-empty").hidden = found.items.length > 0;
   const last = Math.min(found.offset + found.items.length, found.total);
   document.getElementById("range").textContent = found.total
-    ? t("audit.range").replace("{from}", found.offset + 1).replace("{to}", last).replace("{total}", found.total) : "";
+    ? tf("audit.range", { from: found.offset + 1, to: last, total: found.total }) : "";
   const prev = document.getElementById("prev");
   const next = document.getElementById("next");
   prev.disabled = found.offset === 0;

@@ -1,7 +1,7 @@
 // The catalogue: category buttons, a search box, results as cards with the matches highlighted.
 // The state lives in the URL (?q=&category=&required=1&page=), so back/forward, reloads and the
 // login redirect all come back to the same search.
-import { api, el, page, t } from "/static/app.js";
+import { api, el, page, t, tf } from "/static/app.js";
 
 const PER_PAGE = 20;
 const form = document.getElementById("search-form");
@@ -14,11 +14,6 @@ const pager = document.getElementById("pager");
 
 let categories = [];
 let current = null; // the search in flight, aborted when a newer one starts
-
-/** A word with {name} placeholders filled in. */
-function fill(key, values) {
-  return t(key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
 
 function state() {
   const params = new URLSearchParams(location.search);
@@ -142,7 +137,7 @@ function renderPager(found) {
   const at = found.page;
   pager.replaceChildren(
     el("button", { type: "button", class: "secondary", disabled: at <= 1, onclick: () => go({ page: at - 1 }, { focusResults: true }) }, t("catalog.prev")),
-    el("span", { class: "muted" }, fill("catalog.page_of", { page: at, pages })),
+    el("span", { class: "muted" }, tf("catalog.page_of", { page: at, pages })),
     el("button", { type: "button", class: "secondary", disabled: at >= pages || at >= 100, onclick: () => go({ page: at + 1 }, { focusResults: true }) }, t("catalog.next")),
   );
 }
@@ -181,9 +176,9 @@ async function show() {
   } finally {
     if (current === controller) results.removeAttribute("aria-busy");
   }
-  summary.textContent = s.q ? fill("catalog.total_for", { q: s.q, n: found.total }) : fill("catalog.total", { n: found.total });
+  summary.textContent = s.q ? tf("catalog.total_for", { q: s.q, n: found.total }) : tf("catalog.total", { n: found.total });
   if (!found.hits.length) {
-    const message = s.q ? fill("catalog.empty_query", { q: s.q }) : t("catalog.empty");
+    const message = s.q ? tf("catalog.empty_query", { q: s.q }) : t("catalog.empty");
     results.replaceChildren(
       el(
         "div",

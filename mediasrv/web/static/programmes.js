@@ -1,6 +1,6 @@
 // Publishing: every programme with its department, category and media state; publish the ready ones,
 // withdraw published ones (out of search and off every study list at once).
-import { api, attempt, el, flash, page, t } from "/static/app.js";
+import { api, attempt, el, flash, page, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("programmes-root");
@@ -50,23 +50,23 @@ function update(p) {
 }
 
 async function publish(p) {
-  const ok = await confirmAction({ title: t("publishing.publish_title"), message: t("publishing.publish_confirm").replace("{title}", p.title),
+  const ok = await confirmAction({ title: t("publishing.publish_title"), message: tf("publishing.publish_confirm", { title: p.title }),
     confirm: t("publishing.publish") });
   if (!ok) return;
   const done = await attempt(() => api(`/api/v1/programmes/${encodeURIComponent(p.id)}/publish`, { method: "POST" }));
   if (!done) return;
   update(done);
-  flash(t("publishing.published").replace("{title}", done.title), "info");
+  flash(tf("publishing.published", { title: done.title }), "info");
 }
 
 async function withdraw(p) {
-  const ok = await confirmAction({ title: t("publishing.withdraw_title"), message: t("publishing.withdraw_confirm").replace("{title}", p.title),
+  const ok = await confirmAction({ title: t("publishing.withdraw_title"), message: tf("publishing.withdraw_confirm", { title: p.title }),
     confirm: t("publishing.withdraw"), reason: t("publishing.reason") });
   if (!ok) return;
   const done = await attempt(() => api(`/api/v1/programmes/${encodeURIComponent(p.id)}/withdraw`, { method: "POST", json: { reason: ok.reason } }));
   if (!done) return;
   update(done);
-  flash(t("publishing.withdrawn").replace("{title}", done.title), "info");
+  flash(tf("publishing.withdrawn", { title: done.title }), "info");
 }
 
 async function load() {
@@ -79,7 +79,7 @@ async function load() {
   const pager = document.getElementById("pager");
   const last = Math.min(offset + PER_PAGE, found.total);
   pager.replaceChildren(
-    el("span", { class: "muted" }, t("publishing.shown").replace("{from}", found.total ? offset + 1 : 0).replace("{to}", last).replace("{total}", found.total)),
+    el("span", { class: "muted" }, tf("publishing.shown", { from: found.total ? offset + 1 : 0, to: last, total: found.total })),
     el("button", { type: "button", class: "secondary", disabled: offset === 0, onclick: () => { offset -= PER_PAGE; load(); } }, t("publishing.prev")),
     el("button", { type: "button", class: "secondary", disabled: last >= found.total, onclick: () => { offset += PER_PAGE; load(); } }, t("publishing.next")));
 }

@@ -2,7 +2,7 @@
 // SVG chart and a table with the same numbers, the table being the accessible source of truth), the
 // sites by state with their last report, registering one site and giving it a token, and CSV import.
 // The server validates everything; its message is shown as it is.
-import { api, attempt, el, flash, t } from "/static/app.js";
+import { api, attempt, beijing, el, flash, t, tf } from "/static/app.js";
 
 const root = document.getElementById("sites-root");
 const REFRESH_MS = 30_000;
@@ -19,10 +19,6 @@ let timer = null;
 const live = el("p", { class: "visually-hidden", "aria-live": "polite" });
 
 /** t() with {name} placeholders filled in. */
-function say(key, values = {}) {
-  return t(key).replace(/\{(\w+)\}/g, (_, name) => String(values[name] ?? ""));
-}
-
 const pct = (value) => (value === null || value === undefined ? "—" : `${value.toFixed(1)}%`);
 const depth = (region) => (region ? region.split("/").length : 0);
 
@@ -31,20 +27,11 @@ function normalRegion(text) {
   return text.replaceAll("／", "/").split("/").map((p) => p.trim()).filter(Boolean).join("/");
 }
 
-// Administrators are in China: times are Beijing time whatever the browser's zone, as in the CSV.
-const BEIJING = new Intl.DateTimeFormat("en-CA", {
-  timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",
-  hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23",
-});
-function beijing(iso, { seconds = false } = {}) {
-  const p = Object.fromEntries(BEIJING.formatToParts(new Date(iso)).map((x) => [x.type, x.value]));
-  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}${seconds ? `:${p.second}` : ""}`;
-}
 
 /** A region row's name relative to the region shown: its last part, or what a special row means. */
 function regionName(row, shown) {
   if (row.region === "") return t("sites.no_region");
-  if (row.region === shown) return say("sites.here", { name: row.region.split("/").at(-1) });
+  if (row.region === shown) return tf("sites.here", { name: row.region.split("/").at(-1) });
   return row.region.split("/").at(-1);
 }
 
@@ -131,13 +118,13 @@ function renderTotals(data) {
     el("dt", {}, t(`sites.total.${key}`)), el("dd", {}, value, extra ? el("span", { class: "muted small" }, ` ${extra}`) : null));
   document.getElementById("totals").replaceChildren(
     item("sites", c.sites),
-    item("reachable", pct(c.reachable_percent), say("sites.of", { n: c.online, total: c.sites })),
+    item("reachable", pct(c.reachable_percent), tf("sites.of", { n: c.online, total: c.sites })),
     item("stale", c.stale),
     item("never", c.never_seen),
-    item("sync", pct(c.sync_percent), say("sites.of", { n: c.in_sync, total: c.sites })),
+    item("sync", pct(c.sync_percent), tf("sites.of", { n: c.in_sync, total: c.sites })),
     item("over", c.over_quota));
   const minutes = Math.round(data.online_within_seconds / 60);
-  document.getElementById("window-note").textContent = say("sites.window", { minutes });
+  document.getElementById("window-note").textContent = tf("sites.window", { minutes });
 }
 
 function countCell(row, key, state, count) {
@@ -145,7 +132,7 @@ function countCell(row, key, state, count) {
   const cell = el("td", { class: key });
   if (count > 0 && row.region !== "") {
     cell.append(regionLink(row.region, String(count), {
-      "aria-label": say(`sites.list_of.${state}`, { region: row.region, n: count }),
+      "aria-label": tf(`sites.list_of.${state}`, { region: row.region, n: count }),
       dataset: { key: `${key}:${row.region}` },
     }, state));
   } else {
@@ -171,7 +158,7 @@ function regionRow(row, shown) {
 }
 
 function renderTable(data) {
-  document.getElementById("regions-caption").textContent = say("sites.table_caption", {
+  document.getElementById("regions-caption").textContent = tf("sites.table_caption", {
     region: data.region || t("sites.all_regions"), level: t(`sites.level.${data.level}`),
   });
   document.getElementById("regions-body").replaceChildren(...data.regions.map((r) => regionRow(r, data.region)));
@@ -192,7 +179,7 @@ function svg(tag, attrs = {}, ...children) {
 }
 
 function rowSummary(row, shown) {
-  return say("sites.chart_row", {
+  return tf("sites.chart_row", {
     region: regionName(row, shown), reachable: pct(row.reachable_percent), sync: pct(row.sync_percent),
     online: row.online, sites: row.sites,
   });
@@ -243,12 +230,12 @@ function renderChart(data) {
   });
   box.replaceChildren(chart);
   note.textContent = data.regions.length > MAX_BARS
-    ? say("sites.chart_more", { n: MAX_BARS, total: data.regions.length }) : t("sites.chart_note");
+    ? tf("sites.chart_more", { n: MAX_BARS, total: data.regions.length }) : t("sites.chart_note");
 }
 
 function renderOverview(data) {
   renderCrumbs(data.region);
-  document.getElementById("overview-h").textContent = say("sites.overview_of", { region: data.region || t("sites.all_regions") });
+  document.getElementById("overview-h").textContent = tf("sites.overview_of", { region: data.region || t("sites.all_regions") });
   renderTotals(data);
   renderChart(data);
   renderTable(data);
@@ -291,7 +278,7 @@ function renderTabs(totals) {
       history.replaceState(null, "", viewUrl());
       refresh();
     },
-  }, say("sites.tab", { label: t(`sites.state.${s}`), n: counts[s] }))));
+  }, tf("sites.tab", { label: t(`sites.state.${s}`), n: counts[s] }))));
 }
 
 function badge(state) {
@@ -304,9 +291,9 @@ function syncText(s) {
   if (!s.last_seen_at) return "—";
   if (s.current_version === null) return t("sites.no_manifest");
   if (s.applied_version !== s.current_version) {
-    return say("sites.behind", { applied: s.applied_version ?? "—", current: s.current_version });
+    return tf("sites.behind", { applied: s.applied_version ?? "—", current: s.current_version });
   }
-  return say("sites.missing", { files: s.files_missing ?? 0, failed: s.files_failed ?? 0 });
+  return tf("sites.missing", { files: s.files_missing ?? 0, failed: s.files_failed ?? 0 });
 }
 
 function siteRow(s) {
@@ -321,7 +308,7 @@ function siteRow(s) {
     el("td", {}, s.agent_version ?? "—"),
     el("td", {}, el("button", {
       type: "button", class: "secondary small", dataset: { key: `token:${s.site_id}` },
-      "aria-label": say("sites.token_for", { name: s.name }),
+      "aria-label": tf("sites.token_for", { name: s.name }),
       onclick: () => createToken({ id: s.site_id, code: s.code, name: s.name }),
     }, t("sites.token_create"))));
 }
@@ -330,7 +317,7 @@ function renderSites(found, state) {
   document.getElementById("site-rows").replaceChildren(...found.items.map(siteRow));
   const empty = document.getElementById("site-empty");
   empty.hidden = found.items.length > 0;
-  empty.textContent = say("sites.none_in_state", { label: t(`sites.state.${state}`) });
+  empty.textContent = tf("sites.none_in_state", { label: t(`sites.state.${state}`) });
   document.getElementById("site-list").hidden = found.items.length === 0;
   const pager = document.getElementById("site-pager");
   if (found.total <= PAGE_SIZE) {
@@ -339,7 +326,7 @@ function renderSites(found, state) {
   }
   const move = (offset) => { view.offset = offset; refresh(); };
   pager.replaceChildren(
-    el("span", { class: "muted" }, say("sites.shown", {
+    el("span", { class: "muted" }, tf("sites.shown", {
       from: found.offset + 1, to: found.offset + found.items.length, total: found.total,
     })),
     el("button", { type: "button", class: "secondary", dataset: { key: "prev" }, disabled: found.offset === 0,
@@ -369,9 +356,9 @@ async function refresh({ focus = false, announce = false } = {}) {
       renderTabs(data.totals);
       renderSites(found, state);
     });
-    document.getElementById("updated").textContent = say("sites.updated", { at: beijing(data.at, { seconds: true }) });
+    document.getElementById("updated").textContent = tf("sites.updated", { at: beijing(data.at, { seconds: true }) });
     if (focus) document.getElementById("overview-h").focus();
-    if (announce) live.textContent = say("sites.refreshed", { at: beijing(data.at, { seconds: true }) });
+    if (announce) live.textContent = tf("sites.refreshed", { at: beijing(data.at, { seconds: true }) });
   } catch (err) {
     if (err.name === "AbortError") return;
     flash(err.message || t("common.error"));
@@ -413,7 +400,7 @@ async function loadKnownRegions() {
 
 async function createToken(site) {
   const made = await attempt(() => api("/api/v1/tokens", {
-    method: "POST", json: { name: say("sites.token_name", { code: site.code }), site_id: site.id },
+    method: "POST", json: { name: tf("sites.token_name", { code: site.code }), site_id: site.id },
   }));
   if (made) showToken(site, made.token);
 }
@@ -435,7 +422,7 @@ function showToken(site, token) {
     }
   };
   const dialog = el("dialog", { class: "confirm token", "aria-labelledby": "token-h", "aria-describedby": "token-warning" },
-    el("h2", { id: "token-h" }, say("sites.token_title", { name: site.name, code: site.code })),
+    el("h2", { id: "token-h" }, tf("sites.token_title", { name: site.name, code: site.code })),
     el("p", { id: "token-warning", class: "note" }, el("strong", {}, t("sites.token_once"))),
     el("label", { for: "token-value" }, t("sites.token_label")),
     value,
@@ -508,10 +495,10 @@ function registerSection() {
     }
     form.reset();
     done.replaceChildren(
-      el("p", {}, say("sites.registered", { name: site.name, code: site.code })),
+      el("p", {}, tf("sites.registered", { name: site.name, code: site.code })),
       el("p", { class: "muted small" }, t("sites.needs_token")),
       el("div", { class: "actions" },
-        el("button", { type: "button", id: "register-token", "aria-label": say("sites.token_for", { name: site.name }),
+        el("button", { type: "button", id: "register-token", "aria-label": tf("sites.token_for", { name: site.name }),
           onclick: () => createToken(site) }, t("sites.token_create")),
         site.region ? regionLink(site.region, t("sites.see_region")) : null));
     done.hidden = false;
@@ -577,17 +564,17 @@ function showImport(box, answer) {
   const { created, errors } = answer;
   box.replaceChildren(
     el("p", { id: "import-summary", class: errors.length ? "note" : "" },
-      say(errors.length ? "sites.imported_with_errors" : "sites.imported", { n: created.length, bad: errors.length })),
+      tf(errors.length ? "sites.imported_with_errors" : "sites.imported", { n: created.length, bad: errors.length })),
     errors.length ? el("table", { id: "import-errors" },
       el("caption", {}, t("sites.import_errors")),
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, t("sites.line")), el("th", { scope: "col" }, t("sites.problem")))),
       el("tbody", {}, errors.map((x) => el("tr", { dataset: { line: x.line } },
-        el("td", {}, say("sites.line_n", { n: x.line })), el("td", {}, x.message))))) : null,
+        el("td", {}, tf("sites.line_n", { n: x.line })), el("td", {}, x.message))))) : null,
     created.length ? el("details", {},
-      el("summary", {}, say("sites.imported_list", { n: created.length })),
+      el("summary", {}, tf("sites.imported_list", { n: created.length })),
       el("ul", { class: "imported" }, created.map((s) => el("li", {},
         el("code", {}, s.code), " ", s.name, " ",
-        el("button", { type: "button", class: "secondary small", "aria-label": say("sites.token_for", { name: s.name }),
+        el("button", { type: "button", class: "secondary small", "aria-label": tf("sites.token_for", { name: s.name }),
           onclick: () => createToken(s) }, t("sites.token_create")))))) : null);
   box.hidden = false;
   box.focus();

@@ -1,7 +1,7 @@
 // Required/optional study lists: browse, create for a period, then edit one list (programmes found by
 // search, ordered by drag or by the up/down buttons, regions), save, publish, archive. The server
 // checks every rule; its message is shown as it is.
-import { api, attempt, el, flash, page, t } from "/static/app.js";
+import { api, attempt, el, flash, page, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("study_lists-root");
@@ -262,14 +262,14 @@ function move(from, to, act) {
   draft.items.splice(to, 0, item);
   touched();
   renderItems(act ? [to, act] : null);
-  live.textContent = t("lists.moved").replace("{title}", item.title).replace("{n}", to + 1);
+  live.textContent = tf("lists.moved", { title: item.title, n: to + 1 });
 }
 
 function remove(i) {
   const [item] = draft.items.splice(i, 1);
   touched();
   renderItems([i, "remove"]);
-  live.textContent = t("lists.removed").replace("{title}", item.title);
+  live.textContent = tf("lists.removed", { title: item.title });
   refreshResults();
 }
 
@@ -348,7 +348,7 @@ function add(p, index) {
   draft.items.push({ programme_id: p.id, title: p.title, status: p.status });
   touched();
   renderItems();
-  live.textContent = t("lists.added_one").replace("{title}", p.title);
+  live.textContent = tf("lists.added_one", { title: p.title });
   refreshResults(index);
 }
 
@@ -370,8 +370,7 @@ async function save() {
 async function publish() {
   const ok = await confirmAction({
     title: t("lists.publish_title"),
-    message: t("lists.publish_confirm").replace("{period}", period(draft)).replace("{regions}", regionText(draft.regions))
-      .replace("{n}", draft.items.length),
+    message: tf("lists.publish_confirm", { period: period(draft), regions: regionText(draft.regions), n: draft.items.length }),
     confirm: t("lists.publish"),
   });
   if (!ok || (dirty && !(await save()))) return; // what is published is what is on the screen
