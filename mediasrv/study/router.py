@@ -5,12 +5,8 @@ CSV), /api/v1/assessment, /api/v1/demands, /api/v1/ratings."""
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from datetime import UTC, date, datetime
-from typing import Annotated
-from urllib.parse import quote
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
@@ -19,13 +15,13 @@ from sqlalchemy.orm import Session
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
 from mediasrv.config import Settings
-from mediasrv.delivery.fleet import excel_cell, today_in_china
+from mediasrv.delivery.fleet import today_in_china
 from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import Forbidden, MediaError, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.params import Limit, Offset, Page, RowId
-from mediasrv.study import assessment, compliance, evidence, feedback, service
+from mediasrv.study import assessment, compliance, evidence, export, feedback, service
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import SessionPhoto, StudySession
 
@@ -503,49 +499,37 @@ def site_viewing(
     return [DailyViewingOut(**vars(d)) for d in evidence.daily(session, site_id, first=first, last=last)]
 
 
-CSV_HEADER = (
-    "站点编码 code", "站点名称 name", "地区 region", "月份 month", "学习次数 sessions", "学习分钟 minutes",
-    "课时 class hours", "完成月度任务 task met", "必学节目 required", "完整收看 fully", "部分收看 partly",
-    "未收看 not watched", "自动记录完整收看 evidenced",
-)  # fmt: skip
-
-
 @router.get(
-    "/api/v1/compliance.csv",
+    "/api/v1/compliance.{fmt}",
     response_class=Response,
-    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                export.XLSX: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
 )
-def compliance_csv(
+def compliance_export(
+    fmt: Annotated[Literal["csv", "xlsx"], Path(description="csv (UTF-8 with BOM) or xlsx")],
     caller: AdminDep,
     session: SessionDep,
     settings: SettingsDep,
     month: Month | None = None,
     region: RegionQuery = "",
 ) -> Response:
-    """Every site under a region for a month, for Excel (UTF-8 with BOM: Excel in China reads it right)."""
+    """Every site under a region for a month, one row each, for Excel: CSV or XLSX, the same columns."""
     month = month or today_in_china().strftime("%Y-%m")
     task = Task.of(settings)
-    rows = compliance.summaries(session, month=month, task=task, region=normalise_region(region))
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_HEADER)
-    for r in rows:
-        writer.writerow(
-            (
-                excel_cell(r.code), excel_cell(r.name), excel_cell(r.region), month, r.sessions, r.minutes,
-                r.class_hours(task), "true" if r.task_met(task) else "false", r.required, r.fully, r.partly,
-                r.required - r.fully - r.partly, r.evidenced,
-            )
-        )  # fmt: skip
-    place = re.sub(r"[^\w-]", "", normalise_region(region).rsplit("/", 1)[-1])
-    name = f"compliance-{place}-{month}.csv" if place else f"compliance-{month}.csv"
-    disposition = f"attachment; filename=\"compliance-{month}.csv\"; filename*=UTF-8''{quote(name)}"
-    return Response(
-        out.getvalue().encode("utf-8"),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
-    )
+    place = normalise_region(region)
+    table = export.rows(compliance.summaries(session, month=month, task=task, region=place), month, task)
+    if fmt == "csv":
+        body, media_type = export.to_csv(table), "text/csv; charset=utf-8"
+    else:
+        body, media_type = export.to_xlsx(table, month), export.XLSX
+    headers = {"Content-Disposition": export.disposition(month, place, fmt), "Cache-Control": "no-store"}
+    return Response(body, media_type=media_type, headers=headers)
 
 
 class RatingIn(BaseModel):

@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from openpyxl import load_workbook
 
 from mediasrv.db import Database
 from mediasrv.ingest.models import Asset
 from mediasrv.study.compliance import month_bounds
+from mediasrv.study.export import XLSX
 from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ReadyAsset, publish_programme
 
@@ -184,6 +186,14 @@ def test_regions_roll_up(client: TestClient, admin: dict[str, str], month: dict[
     assert table[0][0] == "站点编码 code" and len(table) == 2
     assert table[1][:8] == ["xitang", "xitang", XITANG, "2026-11", "4", "315", "7.0", "false"]
     assert table[1][8:] == ["3", "1", "1", "1", "0"]  # no automatic evidence in this month
+
+    r = client.get("/api/v1/compliance.xlsx", headers=admin, params={"month": "2026-11", "region": "河北省"})
+    assert r.status_code == 200 and r.headers["content-type"] == XLSX
+    assert "compliance-%E6%B2%B3%E5%8C%97%E7%9C%81-2026-11.xlsx" in r.headers["content-disposition"]
+    sheet = load_workbook(io.BytesIO(r.content), read_only=True).worksheets[0]
+    cells = [list(row) for row in sheet.iter_rows(values_only=True)]
+    assert cells[0] == table[0]  # the CSV's columns
+    assert cells[1:] == [["xitang", "xitang", XITANG, "2026-11", 4, 315, 7.0, False, 3, 1, 1, 1, 0]]
 
 
 @pytest.mark.parametrize("bad", ["2026-13", "26-11", "2026-1"])
