@@ -3,8 +3,12 @@
 nginx keys its cache on the path after `hls/` alone, so that every site shares one copy of a segment;
 the credential is therefore checked here, on every request, hits included (`auth_request`). nginx
 sends the caller's Authorization header and, as X-Original-URI, the normalised path it will key and
-fetch (not the raw request line, whose "/../" it would resolve differently); never a body.
+fetch (not the raw request line, whose "/../" it would resolve differently), and as
+X-Original-Method the request's method; never a body.
 The answer is only the status: 204 may read it, 401 no or bad credentials, 403 not allowed.
+
+A cache hit never reaches /hls, so this is also where a segment served to a site's player counts as
+viewing evidence (mediasrv.study.evidence), as /hls counts the ones it serves itself.
 """
 
 from __future__ import annotations
@@ -16,11 +20,14 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from mediasrv.auth import Caller, Role, allow, current_caller, signed_playback
+from mediasrv.delivery.router import note_viewing
 from mediasrv.errors import Forbidden, MediaError, error_responses
 
 ORIGINAL_URI = "X-Original-URI"
+ORIGINAL_METHOD = "X-Original-Method"
 _SIGNED = re.compile(r"^/s/(?P<signature>[^/]+)/hls/(?P<asset_id>[^/]+)/")
 _BEARER = re.compile(r"^/hls/[^/]+/")
+_FILE = re.compile(r"^(?:/s/[^/]+)?/hls/(?P<asset_id>[^/]+)/(?P<generation>[^/]+)/(?P<path>.+)$")
 _VIEWERS = (Role.PRODUCER, Role.ADMIN, Role.SITE)
 _viewer = allow(*_VIEWERS)  # the very check the /hls routes make
 
@@ -53,8 +60,19 @@ async def hls_access(
 hls_access.access_roles = _VIEWERS  # type: ignore[attr-defined]
 
 
-@router.get("/hls-access", status_code=204, response_class=Response, dependencies=[Depends(hls_access)])
-async def edge_hls_access() -> Response:
+@router.get("/hls-access", status_code=204, response_class=Response)
+async def edge_hls_access(
+    request: Request,
+    caller: Annotated[Caller, Depends(hls_access)],
+    original_method: Annotated[
+        str, Header(alias=ORIGINAL_METHOD, description="the method of the request nginx serves")
+    ] = "GET",
+) -> Response:
     """May this caller read the HLS file at X-Original-URI? 204 yes, 401/403 no (nginx auth_request).
     Cheap: a signed path costs an HMAC, a bearer token a cache lookup, neither reads the file."""
+    path = unquote(request.headers.get(ORIGINAL_URI, "").partition("?")[0])
+    if found := _FILE.match(path):
+        note_viewing(
+            request, caller, found["asset_id"], found["generation"], found["path"], method=original_method
+        )
     return Response(status_code=204)

@@ -109,29 +109,40 @@ def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
                 viewing.learn(asset_id, generation, path, text)
             return playlist_response(request, text, cache_control=IMMUTABLE)
         response = object_response(store, key, request, cache_control=IMMUTABLE, missing=STALE_FILE)
-        if viewing is not None and caller.site_id is not None and response.status_code in (200, 206):
-            viewing.note(
-                site_id=caller.site_id,
-                asset_id=asset_id,
-                generation=generation,
-                path=path,
-                address=request.client.host if request.client else "",
-                user_agent=request.headers.get("user-agent", ""),
-            )
+        if response.status_code in (200, 206):
+            note_viewing(request, caller, asset_id, generation, path)
         return response
 
     return router
 
 
-def _viewing(request: Request, caller: Caller) -> CentralCounter | None:
+def _viewing(request: Request, caller: Caller, method: str | None = None) -> CentralCounter | None:
     """The viewing counter when this GET is a site's player (mediasrv.study.evidence); the site
-    agent downloading its cache (its User-Agent) is not viewing."""
-    if caller.site_id is None or request.method != "GET":
+    agent downloading its cache (its User-Agent) is not viewing, nor is a HEAD."""
+    if caller.site_id is None or (method or request.method) != "GET":
         return None
     if request.headers.get("user-agent", "").startswith(AGENT_PRODUCT):
         return None
     counter: CentralCounter | None = getattr(request.app.state, "viewing", None)
     return counter
+
+
+def note_viewing(
+    request: Request, caller: Caller, asset_id: str, generation: str, path: str, *, method: str | None = None
+) -> None:
+    """A segment about to reach a site's player: viewing evidence. Served here (hls_file) or from
+    the edge cache (edge.hls_access, `method` the cached request's); a miss goes through both, and
+    the counter keeps a set, so it counts once."""
+    viewing = _viewing(request, caller, method)
+    if viewing is not None and caller.site_id is not None:
+        viewing.note(
+            site_id=caller.site_id,
+            asset_id=asset_id,
+            generation=generation,
+            path=path,
+            address=request.client.host if request.client else "",
+            user_agent=request.headers.get("user-agent", ""),
+        )
 
 
 hls = hls_router("/hls", allow(Role.PRODUCER, Role.ADMIN, Role.SITE))

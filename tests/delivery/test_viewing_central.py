@@ -98,3 +98,39 @@ def test_producers_and_unlisted_assets_leave_no_evidence(
         s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
     )
     assert viewing(client, admin, site_id) == []  # ... but no programme shows that asset
+
+
+def test_edge_cache_hits_count_through_the_access_check(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    """Behind nginx a cached segment never reaches /hls: the auth_request (edge.hls_access) counts it."""
+    asset = ready_asset(producer, "video")
+    programme = publish_programme(client, producer, admin, asset, title="乡村振兴")
+    site = make_token(db, Role.SITE, "xitang")
+    site_id = next(
+        s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
+    )
+    counter: CentralCounter = client.app.state.viewing  # type: ignore[attr-defined]
+    counter.stop()
+    links = client.get(f"/api/v1/assets/{asset}/playback", headers=site).json()
+    base, segments = play(client, links["iptv"], STB)
+    assert counter.flush() == 0  # playlists are not viewing
+    prefix = base.split("://", 1)[-1].split("/", 1)[1]  # s/<signature>/hls/<asset>/<gen>/<rendition>
+
+    def edge(uri: str, method: str = "GET", headers: dict[str, str] = STB) -> int:
+        sent = {**headers, "X-Original-URI": f"/{prefix}/{uri}", "X-Original-Method": method}
+        return client.get("/api/v1/edge/hls-access", headers=sent).status_code
+
+    assert edge(segments[0][0], "HEAD") == 204  # allowed, but a HEAD is not viewing
+    assert edge(segments[0][0], headers={"User-Agent": "mediasrv-site/1.0"}) == 204  # nor the agent's sync
+    assert counter.flush() == 0
+    assert [edge(uri) for uri, _ in segments] == [204] * len(segments)
+    assert counter.flush() == len(segments)
+    [row] = viewing(client, admin, site_id)
+    assert (row["programme_id"], row["source"], row["players"]) == (programme, "central", 1)
+    assert row["minutes"] == round(sum(s for _, s in segments) / 60, 1)
+
+    # A miss goes through the check and then /hls: the same segment, counted once.
+    assert client.get(f"{base}/{segments[0][0]}", headers=STB).status_code == 200
+    assert counter.flush() == 1
+    assert viewing(client, admin, site_id) == [row]

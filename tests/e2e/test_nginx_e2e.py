@@ -213,3 +213,22 @@ def test_everything_else_goes_to_the_app(edge: Edge, tmp_path: Path) -> None:
             timeout=60,
         )
     assert r.status_code == 201, r.text
+
+
+def test_cache_hits_are_viewing_evidence(edge: Edge) -> None:
+    """A segment nginx serves from its cache never reaches /hls; the access check counts it."""
+    programme = edge.stack.publish(edge.asset_id, "乡村振兴 第一讲", "agri-tech")
+    path = f"/hls/{edge.asset_id}/{edge.fresh('.ts')}"
+    tv = {"User-Agent": "Mozilla/5.0 (Linux; IPTV STB)"}
+    site_c = _site_token(edge.stack, "edge-c")  # a site no other test played anything for
+    assert edge.get(path, {**edge.site_a, **tv}).headers["x-cache-status"] == "MISS"
+    assert edge.get(path, {**site_c, **tv}).headers["x-cache-status"] == "HIT"
+    sites = httpx.get(f"{edge.stack.url}/api/v1/sites", headers=edge.stack.admin, timeout=30).json()
+    site_id = next(s["id"] for s in sites if s["code"] == "edge-c")
+    url = f"{edge.stack.url}/api/v1/sites/{site_id}/viewing"
+    deadline = time.monotonic() + 60  # the API process writes what it counted every 10 s
+    rows: list[dict[str, object]] = []
+    while not rows and time.monotonic() < deadline:
+        time.sleep(1)
+        rows = httpx.get(url, headers=edge.stack.admin, timeout=30).json()
+    assert [(r["programme_id"], r["source"], r["players"]) for r in rows] == [(programme, "central", 1)]
