@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from mediasrv import epochs
 from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListStatus
@@ -352,6 +352,35 @@ class Summary:
         return self.sessions >= task.sessions and self.class_hours(task) >= task.class_hours
 
 
+def _store(session: Session, month: str, task: Task, epoch: int, stale: dict[int, int]) -> list[int]:
+    """Compute and keep these sites' summaries, each only if its change count is still the one given
+    (read before computing); the sites whose count moved meanwhile, left stale."""
+    order = list(stale)
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    raced: list[int] = []
+    for i in range(0, len(order), REFRESH_CHUNK):
+        rows = [
+            {
+                "month": month, "site_id": c.site_id, "epoch": epoch, "dirty": False,
+                "changes": stale[c.site_id], "sessions": c.sessions, "minutes": c.minutes,
+                "required": c.required, "fully": c.fully,
+                "partly": sum(lc.count(Watched.PARTLY) for lc in c.lists), "evidenced": c.evidenced,
+                "computed_at": utcnow(),
+            }
+            for c in sites_compliance(session, month=month, task=task, site_ids=order[i : i + REFRESH_CHUNK])
+        ]  # fmt: skip
+        insert = dialect.insert(ComplianceSummary).values(rows)
+        columns = {k: insert.excluded[k] for k in rows[0] if k not in ("month", "site_id", "changes")}
+        upsert = insert.on_conflict_do_update(
+            index_elements=["month", "site_id"],
+            set_=columns,
+            where=ComplianceSummary.changes == insert.excluded.changes,
+        ).returning(ComplianceSummary.site_id)
+        kept = set(session.scalars(upsert))
+        raced += [site_id for site_id in order[i : i + REFRESH_CHUNK] if site_id not in kept]
+    return raced
+
+
 def refresh(
     session: Session, *, month: str, task: Task, region: str = "", site_ids: Sequence[int] | None = None
 ) -> int:
@@ -361,33 +390,25 @@ def refresh(
     epoch last moved (lists, programmes and sites are what the manifests depend on too)."""
     month_bounds(month)
     epoch = epochs.read(session).get(epochs.MANIFESTS, 0)
-    fresh = (
-        select(ComplianceSummary.site_id)
-        .where(
-            ComplianceSummary.month == month,
-            ComplianceSummary.epoch == epoch,
-            ComplianceSummary.dirty.is_(False),
-        )
-        .scalar_subquery()
+    kept = aliased(ComplianceSummary)
+    # Each stale site with the change count its summary has now (0: none yet), read before computing.
+    query = (
+        select(Site.id, func.coalesce(kept.changes, 0))
+        .outerjoin(kept, (kept.site_id == Site.id) & (kept.month == month))
+        .where(site_under(region), or_(kept.site_id.is_(None), kept.epoch != epoch, kept.dirty.is_(True)))
+        .order_by(Site.id)
     )
-    query = select(Site.id).where(site_under(region), Site.id.not_in(fresh)).order_by(Site.id)
     if site_ids is not None:  # one site's page recomputes that site, not the fleet
         query = query.where(Site.id.in_(site_ids))
-    stale = list(session.scalars(query))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    for i in range(0, len(stale), REFRESH_CHUNK):
-        rows = [
-            {
-                "month": month, "site_id": c.site_id, "epoch": epoch, "dirty": False, "sessions": c.sessions,
-                "minutes": c.minutes, "required": c.required, "fully": c.fully,
-                "partly": sum(lc.count(Watched.PARTLY) for lc in c.lists), "evidenced": c.evidenced,
-                "computed_at": utcnow(),
-            }
-            for c in sites_compliance(session, month=month, task=task, site_ids=stale[i : i + REFRESH_CHUNK])
-        ]  # fmt: skip
-        insert = dialect.insert(ComplianceSummary).values(rows)
-        columns = {k: insert.excluded[k] for k in rows[0] if k not in ("month", "site_id")}
-        session.execute(insert.on_conflict_do_update(index_elements=["month", "site_id"], set_=columns))
+    stale: dict[int, int] = {site_id: changes for site_id, changes in session.execute(query)}
+    raced = _store(session, month, task, epoch, stale)
+    for _ in range(2):  # rare: recorded while computed; their summaries again, at their new count
+        if not raced:
+            break
+        counts = select(ComplianceSummary.site_id, ComplianceSummary.changes).where(
+            ComplianceSummary.month == month, ComplianceSummary.site_id.in_(raced)
+        )
+        raced = _store(session, month, task, epoch, {site_id: n for site_id, n in session.execute(counts)})
     return len(stale)
 
 

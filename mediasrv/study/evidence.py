@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, LargeBinary, String, func, select
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, LargeBinary, String, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -67,7 +67,7 @@ class ViewingDay(Base):
     source: Mapped[str] = mapped_column(String(8), primary_key=True)
     player: Mapped[str] = mapped_column(String(16), primary_key=True)  # see agent.viewing.player_id
     segments: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian bitmap of segment numbers
-    millis: Mapped[int] = mapped_column(Integer)  # their seconds summed, in ms (exact sums)
+    millis: Mapped[int] = mapped_column(BigInteger)  # their seconds summed, in ms (exact sums)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint, update
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
@@ -108,6 +109,7 @@ class ComplianceSummary(Base):
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
     epoch: Mapped[int] = mapped_column(BigInteger)
     dirty: Mapped[bool] = mapped_column(Boolean, default=False)
+    changes: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     sessions: Mapped[int] = mapped_column(Integer)
     minutes: Mapped[int] = mapped_column(Integer)
     # Over the required lists in force: (list, programme) pairs asked for, and of them watched fully,
@@ -121,12 +123,22 @@ class ComplianceSummary(Base):
 
 
 def mark_dirty(session: Session, site_id: int, days: Iterable[date]) -> None:
-    """A site recorded something for these days: its summaries of their months are stale."""
+    """A site recorded something for these days: its summaries of their months are stale. A month
+    not computed yet gets a stale placeholder, so that a refresh running now cannot store it clean."""
     months = sorted({d.strftime("%Y-%m") for d in days})
-    if months:
-        session.execute(
-            update(ComplianceSummary)
-            .where(ComplianceSummary.site_id == site_id, ComplianceSummary.month.in_(months))
-            .values(dirty=True)
-            .execution_options(synchronize_session=False)
+    if not months:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    zero = dict.fromkeys(("sessions", "minutes", "required", "fully", "partly", "evidenced"), 0)
+    now = utcnow()
+    placeholders = [
+        {"month": m, "site_id": site_id, "epoch": -1, "dirty": True, "changes": 1, "computed_at": now, **zero}
+        for m in months
+    ]
+    insert = dialect.insert(ComplianceSummary).values(placeholders)
+    session.execute(
+        insert.on_conflict_do_update(
+            index_elements=["month", "site_id"],
+            set_={"dirty": True, "changes": ComplianceSummary.changes + 1},
         )
+    )

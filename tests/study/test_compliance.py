@@ -15,8 +15,10 @@ from openpyxl import load_workbook
 
 from mediasrv.db import Database
 from mediasrv.ingest.models import Asset
-from mediasrv.study.compliance import month_bounds
+from mediasrv.study import compliance
+from mediasrv.study.compliance import Task, month_bounds
 from mediasrv.study.export import XLSX
+from mediasrv.study.models import ComplianceSummary
 from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ReadyAsset, publish_programme
 
@@ -226,3 +228,44 @@ def test_the_roll_up_follows_new_records_and_list_changes(
     )
     assert patched.status_code == 200
     assert hebei()["required"] == 2
+
+
+@pytest.mark.parametrize("kept_before", [False, True], ids=["first-computation", "recomputation"])
+def test_a_session_recorded_during_a_refresh_is_not_stored_as_clean(
+    client: TestClient,
+    db: Database,
+    month: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    kept_before: bool,
+) -> None:
+    """The refresh computes from what it read; a session committed meanwhile must leave the summary
+    stale (to be computed again), not be overwritten by the older numbers marked clean."""
+    task = Task()
+    xitang = month["xitang"][0]
+
+    def sessions_kept() -> int:
+        with db.session_scope() as s:
+            [row] = compliance.summaries(s, month="2026-11", task=task, site_ids=[xitang])
+            return row.sessions
+
+    if kept_before:
+        assert sessions_kept() == 4
+        session(month["xitang"], client, "2026-11-24T19:00:00+08:00", 45)  # stale again
+    computing = compliance.sites_compliance
+    passes: list[int] = []
+
+    def meanwhile(*args: Any, **kwargs: Any) -> list[compliance.SiteCompliance]:
+        result = computing(*args, **kwargs)
+        passes.append(sum(c.sessions for c in result))
+        if len(passes) == 1:  # committed by another connection after the first pass read
+            session(month["xitang"], client, "2026-11-25T19:00:00+08:00", 45)
+        return result
+
+    monkeypatch.setattr(compliance, "sites_compliance", meanwhile)
+    assert sessions_kept() == 5 + kept_before  # not the first pass's numbers: computed again
+    assert passes == [4 + kept_before, 5 + kept_before]
+    monkeypatch.setattr(compliance, "sites_compliance", computing)
+    assert sessions_kept() == 5 + kept_before
+    with db.session_scope() as s:
+        kept = s.get_one(ComplianceSummary, ("2026-11", xitang))
+        assert not kept.dirty
