@@ -134,7 +134,9 @@ class Stack:
         procs = (*self.extra, self.worker, self.server)
         for proc in procs:
             if proc is not None and proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                # The main process only: it stops its own pool. A SIGTERM to the whole group kills
+                # the pool children under it, and the worker spends 15 s replacing and reaping them.
+                os.kill(proc.pid, signal.SIGTERM)
         for proc in procs:
             if proc is not None:
                 try:
