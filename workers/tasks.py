@@ -111,7 +111,7 @@ def compliance_refresh() -> int:
     during the first week, when late offline records still arrive); how many were stale."""
     from datetime import timedelta
 
-    from mediasrv.delivery.fleet import today_in_china
+    from mediasrv.china import today_in_china
     from mediasrv.study import compliance
 
     today = today_in_china()

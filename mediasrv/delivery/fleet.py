@@ -11,7 +11,7 @@ import csv
 import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar, cast
 
@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
+from mediasrv.china import CHINA, today_in_china
 from mediasrv.db import Base, utcnow
 from mediasrv.delivery.models import (
     Site,
@@ -46,7 +47,6 @@ from mediasrv.errors import Forbidden
 
 # China has one time zone and no daylight saving; reachability is assessed per Beijing day, and a UTC
 # day would put 00:00-08:00 Beijing time into the day before.
-CHINA = timezone(timedelta(hours=8), "CST")
 MAX_FAILED_SAMPLE = 20
 # Report ids are remembered this long (by the report's observed_at); agents drop queued reports sooner
 # (mediasrv.agent.reports.QUEUE_DAYS), so no copy of a forgotten report can still arrive.
@@ -529,8 +529,3 @@ def fleet_csv(
             )
         )
     return out.getvalue().encode("utf-8")
-
-
-def today_in_china(now: datetime | None = None) -> date:
-    """The Beijing day of `now` (default: now), the day SitePresence counts under."""
-    return (now or utcnow()).astimezone(CHINA).date()

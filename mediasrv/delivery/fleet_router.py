@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
+from mediasrv.china import today_in_china
 from mediasrv.db import utcnow
 from mediasrv.delivery import fleet
 from mediasrv.delivery.fleet import MAX_FAILED_SAMPLE, Counts, State
@@ -253,7 +254,7 @@ def fleet_csv(
         region=region,
         state=state,
     )
-    stamp = fleet.today_in_china(now).strftime("%Y%m%d")
+    stamp = today_in_china(now).strftime("%Y%m%d")
     place = normalise_region(region).rsplit("/", 1)[-1]
     name = f"fleet-{place}-{stamp}.csv" if place else f"fleet-{stamp}.csv"
     # filename for old clients (ASCII), filename* with the region's Chinese name for the rest

@@ -21,7 +21,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mediasrv.delivery.fleet import CHINA
+from mediasrv.china import CHINA
 from mediasrv.delivery.models import Site, SitePresence
 from mediasrv.errors import MediaError
 from mediasrv.study.compliance import Summary, Task, month_bounds, summaries

@@ -31,8 +31,9 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Index, LargeBinary, String,
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mediasrv.agent.viewing import beijing_day, media_segments, player_id, resolve
+from mediasrv.agent.viewing import media_segments, player_id, resolve
 from mediasrv.catalog.models import Programme
+from mediasrv.china import today_in_china
 from mediasrv.db import Base, Database, utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.errors import ObjectNotFound
@@ -279,7 +280,7 @@ class CentralCounter:
             generation,
             path,
             player_id(site_id, address, user_agent),
-            beijing_day(now),
+            today_in_china(now),
         )
         with self._lock:
             if len(self._pending) < self.limit:

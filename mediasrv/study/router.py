@@ -14,8 +14,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
+from mediasrv.china import today_in_china
 from mediasrv.config import Settings
-from mediasrv.delivery.fleet import today_in_china
 from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import Forbidden, MediaError, UploadTooLarge, error_responses

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Programme
-from mediasrv.delivery.fleet import CHINA
+from mediasrv.china import CHINA
 from mediasrv.delivery.sites import get_site
 from mediasrv.errors import Conflict, MediaError, NotFound
 from mediasrv.storage import ObjectStore

@@ -26,8 +26,8 @@ from mediasrv.accounts.models import Role
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.reports import Reporter, make_report, queued
 from mediasrv.agent.sync import Syncer, SyncResult, TokenBucket, download_order, in_window, parse_window
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
-from mediasrv.delivery.fleet import today_in_china
 from mediasrv.delivery.manifest import canonical, sign
 from mediasrv.delivery.models import SitePresence
 from tests.fixtures import ReadyAsset, make_token, publish_programme

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mediasrv.accounts.models import Role
+from mediasrv.china import CHINA, today_in_china
 from mediasrv.db import Database, utcnow
-from mediasrv.delivery.fleet import CHINA, percent, today_in_china
+from mediasrv.delivery.fleet import percent
 from mediasrv.delivery.models import (
     ManifestContent,
     Site,

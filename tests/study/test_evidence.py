@@ -14,9 +14,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mediasrv import migrations
-from mediasrv.agent.viewing import beijing_day, media_segments, player_id
+from mediasrv.agent.viewing import media_segments, player_id
 from mediasrv.catalog.models import CATEGORIES, Programme
 from mediasrv.catalog.service import seed_categories
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery.sites import create_site
 from mediasrv.ingest.models import Asset
@@ -111,10 +112,10 @@ def test_a_site_posts_and_reads_only_its_own(
     assert daily(client, admin, xitang[0], "2026-11") == []
 
 
-def test_beijing_days_and_player_ids() -> None:
+def test_today_in_chinas_and_player_ids() -> None:
     # 16:30 UTC on 30 November is 00:30 on 1 December in Beijing: December's evidence.
-    assert beijing_day(datetime(2026, 11, 30, 16, 30, tzinfo=UTC)) == date(2026, 12, 1)
-    assert beijing_day(datetime(2026, 11, 30, 15, 59, tzinfo=UTC)) == date(2026, 11, 30)
+    assert today_in_china(datetime(2026, 11, 30, 16, 30, tzinfo=UTC)) == date(2026, 12, 1)
+    assert today_in_china(datetime(2026, 11, 30, 15, 59, tzinfo=UTC)) == date(2026, 11, 30)
     tv = player_id(7, "192.168.1.20", "Mozilla/5.0 (Linux; STB)")
     assert len(tv) == 16 and "192.168" not in tv
     assert tv == player_id(7, "192.168.1.20", "Mozilla/5.0 (Linux; STB)")
