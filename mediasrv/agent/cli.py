@@ -26,6 +26,7 @@ from rich.progress import (
 )
 
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
+from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender, State
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
@@ -158,8 +159,8 @@ def _run_once(
     attempts: int,
     progress: _Bar | None = None,
     should_stop: Callable[[], bool] | None = None,
-) -> tuple[SyncResult, Delivery]:
-    """One sync and its heartbeat, under the directory's lock."""
+) -> tuple[SyncResult, Delivery, RecordsDelivery]:
+    """One sync, its heartbeat and what the site recorded, under the directory's lock."""
     with layout.lock():
         syncer = Syncer(
             layout, client, progress=progress, attempts=attempts, should_stop=should_stop or (lambda: False)
@@ -168,10 +169,12 @@ def _run_once(
         delivery = Reporter(layout, client, syncer.config.site_id).deliver(make_report(layout, result))
         # What the LAN origin counted since (agent.viewing); kept in the outbox when the line is down.
         delivery.viewing = ViewingSender(layout, client, syncer.config.site_id).deliver()
-    return result, delivery
+        # Sessions, photos, ratings, requests members entered on the site view (agent.records).
+        records = RecordSender(layout, client, syncer.config.site_id).deliver()
+    return result, delivery, records
 
 
-def _summary(result: SyncResult, delivery: Delivery) -> str:
+def _summary(result: SyncResult, delivery: Delivery, records: RecordsDelivery | None = None) -> str:
     parts = [
         f"version {result.version}"
         + (f" (server: {result.target_version})" if result.target_version != result.version else "")
@@ -195,6 +198,11 @@ def _summary(result: SyncResult, delivery: Delivery) -> str:
         parts.append(f"viewing evidence queued ({delivery.viewing.queued} waiting)")
     elif delivery.viewing is not None and delivery.viewing.sent:
         parts.append(f"viewing evidence sent ({delivery.viewing.sent})")
+    if records is not None and (records.sent or records.refused or records.queued):
+        said = f"study records: {records.sent} sent"
+        said += f", {records.refused} refused (see the site view)" if records.refused else ""
+        said += f", {records.queued} waiting" if records.queued else ""
+        parts.append(said)
     return "; ".join(parts)
 
 
@@ -223,12 +231,12 @@ def sync(
                     TimeRemainingColumn(),
                 )
                 with Progress(*columns, console=console, transient=True) as progress:
-                    result, delivery = _run_once(
+                    result, delivery, records = _run_once(
                         layout, client, verify=verify, download=None if respect_window else True,
                         attempts=attempts, progress=_Bar(progress),
                     )  # fmt: skip
             else:
-                result, delivery = _run_once(
+                result, delivery, records = _run_once(
                     layout,
                     client,
                     verify=verify,
@@ -239,7 +247,7 @@ def sync(
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("Interrupted; what was downloaded is kept and the next sync resumes it.", 130) from None
-    console.print(_summary(result, delivery), soft_wrap=True)
+    console.print(_summary(result, delivery, records), soft_wrap=True)
     for failure in result.failures[:20]:
         console.print(f"  [red]failed[/] {failure.path}: {failure.message}", soft_wrap=True)
     if result.error:
@@ -272,10 +280,10 @@ def daemon(
         while not stop.is_set():
             wait: float = every
             try:
-                result, delivery = _run_once(
+                result, delivery, records = _run_once(
                     layout, client, verify=False, download=None, attempts=attempts, should_stop=stop.is_set
                 )
-                log.info("%s", _summary(result, delivery))  # the run logged its own problems
+                log.info("%s", _summary(result, delivery, records))  # the run logged its own problems
                 if result.deferred:
                     wait = min(every, _until_window(layout))
             except AgentError as exc:  # e.g. a hand-run sync holds the lock: try again next time
@@ -319,6 +327,7 @@ def status(
             present += 1
             present_bytes += entry["size"]
     state = layout.load_state()
+    kept = Outbox(layout).all()
     info: dict[str, Any] = {
         "site_id": config.site_id,
         "site_code": config.site_code,
@@ -332,6 +341,8 @@ def status(
         "bandwidth_kbps": doc["site"].get("bandwidth_kbps") if doc else None,
         "queued_reports": len(queued(layout)),
         "queued_viewing": len(pending(layout)),
+        "queued_records": sum(1 for r in kept if r.state is State.PENDING),
+        "refused_records": sum(1 for r in kept if r.state is State.REFUSED),
         "last_sync": state.last_sync,
     }
     if as_json:
@@ -350,7 +361,10 @@ def status(
             f"download window {info['download_window'] or 'any time'}, "
             f"bandwidth cap {str(info['bandwidth_kbps']) + ' kbps' if info['bandwidth_kbps'] else 'none'}"
         )
-    out.print(f"queued reports: {info['queued_reports']}, viewing evidence: {info['queued_viewing']}")
+    out.print(
+        f"queued reports: {info['queued_reports']}, viewing evidence: {info['queued_viewing']}, "
+        f"study records: {info['queued_records']} (refused: {info['refused_records']})"
+    )
     last = state.last_sync
     if last:
         outcome = "complete" if last.get("complete") else (last.get("error") or "incomplete")

@@ -5,7 +5,8 @@ optional ones (选学), and a player that plays them from this PC's own copy.
 It lives on the agent's LAN origin, not on the server, because it must work when the village line is
 down, and site administrators have no server accounts. Everything is rendered here with html.escape
 (titles come from the manifest); static/site.js only adds keyboard navigation (a TV remote: arrows,
-OK, Back) and the player, and sets text with textContent, never innerHTML.
+OK, Back), the player, and the study-record forms (记录学习, 评价节目, 需求调查: mediasrv.agent.records)
+with this month's records, and sets text with textContent, never innerHTML.
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from mediasrv.agent.layout import AgentState, Layout
+from mediasrv.china import CHINA
 from mediasrv.web.vendor import VENDOR
 
-BEIJING = timezone(timedelta(hours=8))  # China has no daylight saving: no tz database needed
 STATIC = Path(__file__).parent / "static"
 HLS_JS = VENDOR / "hls.min.js"
 # What /static/<name> may serve: a fixed list, so the route can never reach another file.
@@ -97,6 +98,47 @@ WORDS: dict[str, dict[str, str]] = {
         "play_network": "读不到本机的节目文件：可能正在同步，请稍后再试。",
         "play_media": "这个节目无法在此浏览器中播放。",
         "press_play": "按“确定”键开始播放。",
+        "records": "学习记录",
+        "records_help": "记下每次集中学习、评价节目、提出想学的内容。记录先保存在本机，联网同步时自动上传。",
+        "record_session": "记录学习",
+        "rate": "评价节目",
+        "request_topic": "需求调查",
+        "f.started_at": "开始时间（北京时间）",
+        "f.minutes": "学习时长（分钟）",
+        "f.members_present": "参学人数",
+        "f.programmes": "播放的节目",
+        "f.no_programmes": "本机还没有节目。",
+        "f.notes": "讨论记录",
+        "f.photos": "照片（可选，JPEG 或 PNG；也可以用手机打开本页添加）",
+        "f.programme": "节目",
+        "f.stars": "评分",
+        "f.comment": "评语",
+        "f.topic": "想学的内容",
+        "f.category": "类别",
+        "f.no_category": "不确定",
+        "f.detail": "具体说明",
+        "f.members": "提出需求的人数",
+        "save": "保存",
+        "cancel": "返回",
+        "star": "{n} 星",
+        "form_help": "方向键移动，“确定”选中或进入下一项，“返回”键回到列表。",
+        "month_records": "本月记录",
+        "s.pending": "待上传",
+        "s.delivered": "已上传",
+        "s.refused": "被退回",
+        "k.session": "学习",
+        "k.photo": "照片",
+        "k.rating": "评价",
+        "k.demand": "需求",
+        "members_n": "{n} 人",
+        "saved": "已保存。",
+        "saved_offline": "已保存在本机，联网同步时自动上传。",
+        "photos_failed": "学习记录已保存，但照片没有保存：{}",
+        "add_photos": "添加照片",
+        "none_yet": "本月还没有记录。",
+        "delivery_failed": "上次上传没有成功：{}",
+        "not_sent": "没有保存：{}",
+        "pick_stars": "请选择 1 到 5 星。",
     },
     "en": {
         "title": "Remote education · site",
@@ -150,10 +192,57 @@ WORDS: dict[str, dict[str, str]] = {
         "try again shortly.",
         "play_media": "This programme cannot be played in this browser.",
         "press_play": "Press OK to start playing.",
+        "records": "Study records",
+        "records_help": "Record each study session, rate programmes, ask for topics. Records are kept on "
+        "this PC and uploaded when the line is up.",
+        "record_session": "Record a session",
+        "rate": "Rate a programme",
+        "request_topic": "Request a topic",
+        "f.started_at": "Started at (Beijing time)",
+        "f.minutes": "Minutes",
+        "f.members_present": "Members present",
+        "f.programmes": "Programmes played",
+        "f.no_programmes": "No programmes on this PC yet.",
+        "f.notes": "Discussion notes",
+        "f.photos": "Photos (optional, JPEG or PNG; a phone can open this page to add them)",
+        "f.programme": "Programme",
+        "f.stars": "Rating",
+        "f.comment": "Comment",
+        "f.topic": "Topic wanted",
+        "f.category": "Category",
+        "f.no_category": "Not sure",
+        "f.detail": "Details",
+        "f.members": "Members asking",
+        "save": "Save",
+        "cancel": "Back",
+        "star": "{n} stars",
+        "form_help": "Arrows move, OK selects or goes to the next field, Back returns to the list.",
+        "month_records": "This month's records",
+        "s.pending": "waiting to upload",
+        "s.delivered": "uploaded",
+        "s.refused": "refused",
+        "k.session": "Session",
+        "k.photo": "Photo",
+        "k.rating": "Rating",
+        "k.demand": "Topic",
+        "members_n": "{n} members",
+        "saved": "Saved.",
+        "saved_offline": "Saved on this PC; uploaded when the line is up.",
+        "photos_failed": "The session is saved, but not the photos: {}",
+        "add_photos": "Add photos",
+        "none_yet": "No records this month yet.",
+        "delivery_failed": "The last upload did not succeed: {}",
+        "not_sent": "Not saved: {}",
+        "pick_stars": "Choose 1 to 5 stars.",
     },
 }
 # The strings static/site.js shows (handed over as JSON, set with textContent).
-SCRIPT_WORDS = ("no_player", "play_network", "play_media", "press_play")
+SCRIPT_WORDS = (
+    "no_player", "play_network", "play_media", "press_play", "minutes", "paren", "colon",
+    "s.pending", "s.delivered", "s.refused", "k.session", "k.photo", "k.rating", "k.demand", "members_n",
+    "saved", "saved_offline", "photos_failed", "add_photos", "none_yet", "delivery_failed", "not_sent",
+    "pick_stars",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -231,7 +320,7 @@ def beijing(stamp: str | None, lang: str) -> str | None:
     if when.tzinfo is None:
         when = when.astimezone()  # recorded without an offset: the PC's own zone
     w = WORDS[lang]
-    return f"{when.astimezone(BEIJING):%Y-%m-%d %H:%M}" + w["paren"].format(w["beijing"])
+    return f"{when.astimezone(CHINA):%Y-%m-%d %H:%M}" + w["paren"].format(w["beijing"])
 
 
 def outcome(last: dict[str, Any] | None, lang: str) -> str | None:
@@ -341,6 +430,106 @@ def _sync_panel(facts: dict[str, Any], state: AgentState, verdict: Verdict, lang
     )
 
 
+def _field(w: dict[str, str], name: str, control: str) -> str:
+    return f"<label class='field'><span>{escape(w['f.' + name])}</span>{control}</label>"
+
+
+def _choices(entries: list[dict[str, Any]], kind: str, name: str, lang: str) -> str:
+    """Today's programmes as checkboxes (a session) or radio buttons (a rating): large targets."""
+    w = WORDS[lang]
+    if not entries:
+        return f"<p class='empty'>{escape(w['f.no_programmes'])}</p>"
+    return "".join(
+        f"<label class='check'><input type='{kind}' name='{name}' value='{escape(e['id'])}' data-nav>"
+        f"<span>{escape(' '.join(str(e['title']).split()))}"
+        f"<small>{escape(w['paren'].format(e['group']))}</small></span></label>"
+        for e in entries
+    )
+
+
+def _records(entries: list[dict[str, Any]], lang: str) -> tuple[str, str]:
+    """The records section of the list (buttons, this month's records: static/site.js fills them in
+    from GET /records), and the three forms, each shown alone like the player."""
+    w = WORDS[lang]
+    buttons = "".join(
+        f"<button type='button' class='open-panel' data-nav data-panel='{panel}'>{escape(w[key])}</button>"
+        for panel, key in (
+            ("session-panel", "record_session"),
+            ("rating-panel", "rate"),
+            ("demand-panel", "request_topic"),
+        )
+    )
+    section = (
+        "<section class='records' aria-labelledby='records-heading'>"
+        f"<h2 id='records-heading'>{escape(w['records'])}</h2>"
+        f"<p class='help'>{escape(w['records_help'])}</p><div class='actions'>{buttons}</div>"
+        "<p id='records-status' class='notice' role='status' hidden></p>"
+        "<p id='delivery-error' class='alert' hidden></p>"
+        f"<h3>{escape(w['month_records'])}</h3><ul id='records-list' class='records-list'></ul>"
+        f"<p id='records-empty' class='empty' hidden>{escape(w['none_yet'])}</p></section>"
+    )
+    end = (
+        "<p class='alert form-message' role='alert' hidden></p><div class='form-buttons'>"
+        f"<button type='submit' class='primary' data-nav>{escape(w['save'])}</button>"
+        f"<button type='button' class='cancel' data-nav>{escape(w['cancel'])}</button></div>"
+    )
+    stars = "".join(
+        f"<button type='button' class='star' data-nav data-star='{n}' aria-pressed='false' "
+        f"aria-label='{escape(w['star'].format(n=n))}'>★</button>"
+        for n in range(1, 6)
+    )
+    categories = f"<option value=''>{escape(w['f.no_category'])}</option>" + "".join(
+        f"<option value='{code}'>{escape(names[0] if lang == 'zh' else names[1])}</option>"
+        for code, names in CATEGORIES.items()
+    )
+
+    def panel(panel_id: str, title: str, form: str, body: str) -> str:
+        return (
+            f"<section id='{panel_id}' class='panel' aria-labelledby='{panel_id}-heading' hidden>"
+            f"<h2 id='{panel_id}-heading'>{escape(w[title])}</h2><p class='help'>{escape(w['form_help'])}</p>"
+            f"<form id='{form}' novalidate>{body}{end}</form></section>"
+        )
+
+    panels = (
+        panel(
+            "session-panel",
+            "record_session",
+            "session-form",
+            _field(w, "started_at", "<input type='datetime-local' name='started_at' required data-nav>")
+            + _field(w, "minutes", "<input type='number' name='minutes' min='1' max='1440' value='60' "
+                     "inputmode='numeric' required data-nav>")
+            + _field(w, "members_present", "<input type='number' name='members_present' min='0' max='100000' "
+                     "inputmode='numeric' required data-nav>")
+            + f"<fieldset><legend>{escape(w['f.programmes'])}</legend>"
+            f"{_choices(entries, 'checkbox', 'programmes', lang)}</fieldset>"
+            + _field(w, "notes", "<textarea name='notes' rows='3' maxlength='10000' data-nav></textarea>")
+            + _field(w, "photos", "<input type='file' name='photo' multiple accept='image/jpeg,image/png' "
+                     "data-nav>"),
+        )
+        + panel(
+            "rating-panel",
+            "rate",
+            "rating-form",
+            f"<fieldset><legend>{escape(w['f.programme'])}</legend>"
+            f"{_choices(entries, 'radio', 'programme_id', lang)}</fieldset>"
+            f"<fieldset class='stars'><legend>{escape(w['f.stars'])}</legend>{stars}"
+            "<input type='hidden' name='rating' value=''></fieldset>"
+            + _field(w, "comment", "<textarea name='comment' rows='3' maxlength='2000' data-nav></textarea>"),
+        )
+        + panel(
+            "demand-panel",
+            "request_topic",
+            "demand-form",
+            _field(w, "topic", "<input type='text' name='topic' maxlength='200' required data-nav>")
+            + _field(w, "category", f"<select name='category' data-nav>{categories}</select>")
+            + _field(w, "detail", "<textarea name='detail' rows='3' maxlength='2000' data-nav></textarea>")
+            + _field(w, "members", "<input type='number' name='members' min='1' max='10000' value='1' "
+                     "inputmode='numeric' data-nav>"),
+        )
+    )  # fmt: skip
+    return section, panels
+
+
 def render(
     facts: dict[str, Any],
     entries: list[dict[str, Any]],
@@ -368,6 +557,7 @@ def render(
             + _group(optional, "optional", "none_optional", lang)
             + note
         )
+    records_section, panels = _records(entries, lang)
     other = "en" if lang == "zh" else "zh"
     words = json.dumps({k: w[k] for k in SCRIPT_WORDS}, ensure_ascii=True).replace("<", "\\u003c")
     hls = '<script src="/static/vendor/hls.min.js"></script>' if hls_installed else ""
@@ -383,12 +573,12 @@ def render(
         "</header>"
         f"<main id='list'>{_sync_panel(facts, state, verdict, lang)}"
         f"<p id='no-player' class='alert' role='alert' hidden></p>"
-        f"<p class='help'>{escape(w['help'])}</p>{lists}</main>"
+        f"<p class='help'>{escape(w['help'])}</p>{lists}{records_section}</main>"
         f"<section id='player' aria-labelledby='now-playing' hidden>"
         f"<h2><span class='muted'>{escape(w['playing'] + w['colon'])}</span>"
         "<span id='now-playing'></span></h2>"
         "<video id='video' data-nav controls playsinline preload='none'></video>"
         "<p id='player-message' class='alert' role='alert' hidden></p>"
         f"<button type='button' id='back' data-nav>← {escape(w['back'])}</button></section>"
-        "</body></html>"
+        f"{panels}</body></html>"
     )

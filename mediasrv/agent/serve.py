@@ -10,11 +10,17 @@ copy from here, so study goes on when the village line is down.
     GET /files/<path>    a file of the applied manifest (Range, ETag = its SHA-256, HEAD); a
                          programme's segment going to a player is noted as viewing evidence
                          (mediasrv.agent.viewing)
+    GET /records         this month's study records and those not yet delivered, with their states
+    POST /records/sessions, /records/ratings, /records/demands   (JSON) a record, kept in the
+                         outbox (mediasrv.agent.records) until the sync run delivers it
+    POST /records/sessions/<id>/photos   (multipart, field "photo") photos of a session
 
-No authentication, on purpose: it listens on the site's LAN, is read-only, and serves nothing but the
-files the signed manifest lists (study material the site's boxes must play without logging in). It
-reads manifest.json again whenever that file is replaced, and every file is opened once per request,
-so a sync or an import replacing files (atomic renames) never shows a half-written file.
+No authentication, on purpose: it listens on the site's LAN and serves nothing but the files the
+signed manifest lists (study material the site's boxes must play without logging in), and study
+records anyone at the site may add. Posts must come from the site view itself (same_origin): a page
+elsewhere that a member's browser opens cannot write records. It reads manifest.json again whenever
+that file is replaced, and every file is opened once per request, so a sync or an import replacing
+files (atomic renames) never shows a half-written file.
 """
 
 from __future__ import annotations
@@ -34,11 +40,14 @@ from urllib.parse import quote
 
 import typer
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mediasrv.agent import page
+from mediasrv.agent import page, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.viewing import Recorder
 from mediasrv.errors import MediaError
@@ -62,6 +71,7 @@ NO_MANIFEST = (
     "This site has no manifest yet: run `mediasrv-site sync` (with a line) or "
     "`mediasrv-site import DIR` (from a bundle), then reload."
 )
+SITE_VIEW_HEADER = "X-Site-View"  # site.js sends it; a cross-origin page cannot without a preflight
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
@@ -185,6 +195,28 @@ def _read(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
             yield chunk
     finally:
         f.close()
+
+
+def same_origin(request: Request, *, json_body: bool) -> str | None:
+    """Why a post did not come from the site view itself, or None when it did. Browsers say where a
+    request comes from (Sec-Fetch-Site, Origin); a page elsewhere cannot add our custom header or a
+    JSON body without a CORS preflight, which this origin never grants. Old TV browsers send neither
+    Fetch metadata nor (for same-origin XHR) Origin: the custom header alone stands for them."""
+    fetched_from = request.headers.get("sec-fetch-site")
+    if fetched_from is not None and fetched_from != "same-origin":
+        return f"只接受本站点页面提交的记录（来源：{fetched_from}）。"
+    origin = request.headers.get("origin")
+    if origin is not None and origin != base_url(request):
+        return f"只接受本站点页面提交的记录（来源：{origin}）。"
+    if request.headers.get(SITE_VIEW_HEADER) != "1":
+        return f"只接受本站点页面提交的记录（缺少 {SITE_VIEW_HEADER} 请求头）。"
+    if json_body and request.headers.get("content-type", "").split(";")[0].strip() != "application/json":
+        return "记录应以 JSON 提交（Content-Type: application/json）。"
+    return None
+
+
+def _said(message: str, status: int) -> JSONResponse:
+    return JSONResponse({"message": message}, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dict[str, Any]:
@@ -329,9 +361,88 @@ def create_app(layout: Layout) -> Starlette:
             _read(f, first, length), status_code=status, headers=headers, media_type=media_type
         )
 
+    outbox = records.Outbox(layout)
+
+    def _doc() -> dict[str, Any] | None:
+        applied = origin.applied()
+        return applied.doc if applied is not None else None
+
+    def list_records(request: Request) -> Response:
+        body = {
+            "records": outbox.listing(),
+            "delivery": records.last_delivery(layout),
+            "photo_max_bytes": records.photo_limit(_doc()),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def post_record(request: Request) -> Response:
+        kind: str = request.path_params["kind"]
+        if kind not in ("sessions", "ratings", "demands"):
+            return _said(f"/records/{kind} 不是这里的地址。", 404)
+        if refusal := same_origin(request, json_body=True):
+            return _said(refusal, 403)
+        try:
+            data = await request.json()
+        except ValueError:
+            return _said("提交的内容不是有效的 JSON。", 400)
+        if not isinstance(data, dict):
+            return _said("提交的内容应是一个 JSON 对象。", 400)
+        try:
+            if kind == "sessions":
+                record = records.new_session(data)
+            elif kind == "ratings":
+                doc = _doc() or {}
+                titles = {p["id"]: p["title"] for p in doc.get("programmes", [])}
+                record = records.new_rating(data, title=titles.get(str(data.get("programme_id")), ""))
+            else:
+                record = records.new_demand(data, set(page.CATEGORIES))
+        except records.Invalid as exc:
+            return _said(str(exc), exc.status)
+        await run_in_threadpool(outbox.add, record)
+        return JSONResponse(records.shown(record), status_code=201)
+
+    async def post_photos(request: Request) -> Response:
+        if refusal := same_origin(request, json_body=False):
+            return _said(refusal, 403)
+        session = outbox.get(request.path_params["id"])
+        if session is None or session.kind is not records.Kind.SESSION:
+            return _said("没有这条学习记录：请先记录学习，再添加照片。", 404)
+        if session.state is records.State.REFUSED:
+            return _said("这条学习记录已被退回，不能再添加照片：请重新记录这次学习。", 409)
+        limit = records.photo_limit(_doc())
+        try:
+            length = int(request.headers["content-length"])
+        except (KeyError, ValueError):
+            return _said("请用本站点页面上传照片（缺少 Content-Length）。", 411)
+        if length > limit * records.PHOTOS_PER_POST + 2**20:
+            return _said(
+                f"一次最多上传 {records.PHOTOS_PER_POST} 张、每张不超过 {limit // 2**20} MB 的照片。", 413
+            )
+        photos: list[tuple[records.Record, bytes]] = []
+        try:
+            async with request.form(max_files=records.PHOTOS_PER_POST, max_fields=5) as form:
+                uploads = [f for f in form.getlist("photo") if isinstance(f, UploadFile)]
+                if not uploads:
+                    return _said("没有收到照片：请选择照片后再上传。", 400)
+                for f in uploads:
+                    name = f.filename or "photo"
+                    data = await f.read(limit + 1)
+                    kind = records.photo_type(name, data, limit)
+                    photos.append((records.new_photo(session, name, kind), data))
+        except records.Invalid as exc:
+            return _said(str(exc), exc.status)
+        except MultiPartException as exc:
+            return _said(f"照片没有上传完整，请重试（{exc.message}）。", 400)
+        for record, data in photos:
+            await run_in_threadpool(outbox.add, record, data)
+        return JSONResponse([records.shown(r) for r, _ in photos], status_code=201)
+
     return Starlette(
         routes=[
             Route("/", index, methods=["GET", "HEAD"]),
+            Route("/records", list_records, methods=["GET"]),
+            Route("/records/{kind:str}", post_record, methods=["POST"]),
+            Route("/records/sessions/{id:str}/photos", post_photos, methods=["POST"]),
             Route("/static/{name:path}", static, methods=["GET", "HEAD"]),
             Route("/playlist.m3u8", playlist_m3u8, methods=["GET", "HEAD"]),
             Route("/playlist.json", playlist_json, methods=["GET", "HEAD"]),

@@ -29,9 +29,11 @@ import posixpath
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from mediasrv.china import today_in_china
 
 if TYPE_CHECKING:
     import httpx
@@ -40,7 +42,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mediasrv.agent")
 
-CHINA = timezone(timedelta(hours=8), "CST")  # evidence counts under the Beijing day it was served
 KEEP_DAYS = 62  # queued evidence older than this is dropped: two months offline is a lost cause
 BATCH_VIEWS = 200  # (programme, day, player) lines per request
 BATCH_SEGMENTS = 20_000  # and segments: a request body stays well under a megabyte
@@ -52,10 +53,6 @@ def player_id(site_id: int, address: str, user_agent: str) -> str:
     Not reversible into the address without guessing it, and different at every site."""
     ua = hashlib.sha256(user_agent.encode(errors="replace")).hexdigest()[:8]
     return hashlib.sha256(f"{site_id}\n{address}\n{ua}".encode(errors="replace")).hexdigest()[:16]
-
-
-def beijing_day(now: datetime | None = None) -> date:
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
 
 
 def media_segments(text: str) -> list[tuple[str, float]]:
@@ -169,7 +166,7 @@ class Recorder:
         if hit is None:
             return False
         player = player_id(int(doc["site"]["id"]), address, user_agent)
-        day = beijing_day(now)
+        day = today_in_china(now)
         with self._lock:
             if (day, player, path) in self._seen:
                 return False
@@ -199,15 +196,52 @@ def outbox_path(layout: Layout) -> Path:
 
 
 @contextlib.contextmanager
-def locked(layout: Layout) -> Iterator[None]:
-    """The lock on viewing.jsonl between the serve process's appends and the sender's take."""
-    layout.root.mkdir(parents=True, exist_ok=True)
-    fd = os.open(layout.root / ".viewing.lock", os.O_RDWR | os.O_CREAT, 0o644)
+def flocked(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `path` (waiting for it): between the serve process, which adds to an
+    outbox, and the sync run, which takes from it (here and in agent.records)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
     finally:
         os.close(fd)
+
+
+def locked(layout: Layout) -> contextlib.AbstractContextManager[None]:
+    """The lock on viewing.jsonl between the serve process's appends and the sender's take."""
+    return flocked(layout.root / ".viewing.lock")
+
+
+# Answers that say "not now" rather than "never": the record is sent again at the next run. 401 and
+# 403 are about the token (revoked, or another site's), not the record: kept until the token is fixed.
+RETRY_STATUSES = frozenset({401, 403, 408, 425, 429})
+
+
+@dataclass(frozen=True)
+class Sent:
+    """What became of one request of an outbox to the server."""
+
+    response: httpx.Response | None  # None: it never got there
+    wait: str | None  # why it must be sent again later (network, 5xx, RETRY_STATUSES), else None
+
+    @property
+    def refused(self) -> bool:
+        """The server answered that it will never take it as it is (another 4xx)."""
+        return self.wait is None and self.response is not None and self.response.status_code >= 400
+
+
+def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Sent:
+    """One request of an outbox, sorted into delivered, wait (try again next run) or refused."""
+    import httpx
+
+    try:
+        r = client.request(method, url, **kwargs)  # the agent client's time-outs
+    except httpx.TransportError as exc:
+        return Sent(None, f"{client.base_url} unreachable ({type(exc).__name__})")
+    if r.status_code >= 500 or r.status_code in RETRY_STATUSES:
+        return Sent(r, f"{r.status_code} {r.text[:200]}")
+    return Sent(r, None)
 
 
 # --- delivery, in the sync run ------------------------------------------------------------------
@@ -283,10 +317,8 @@ class ViewingSender:
 
     def deliver(self, *, today: date | None = None) -> ViewingDelivery:
         """Post the outbox in batches, oldest days first, stopping at the first failure."""
-        import httpx
-
         views = self.take()
-        cutoff = ((today or beijing_day()) - timedelta(days=KEEP_DAYS)).isoformat()
+        cutoff = ((today or today_in_china()) - timedelta(days=KEEP_DAYS)).isoformat()
         if old := [k for k in views if k[1] < cutoff]:
             log.warning("dropped viewing evidence of %d views over %d days old", len(old), KEEP_DAYS)
             for k in old:
@@ -308,17 +340,16 @@ class ViewingSender:
                     for p, d, u in batch
                 ]
             }
-            try:
-                r = self.client.post(url, json=body)  # the agent client's time-outs
-            except httpx.TransportError as exc:
-                error = f"{self.client.base_url} unreachable ({type(exc).__name__})"
-            else:
-                if r.status_code == 200:
-                    sent += len(batch)
-                elif r.status_code == 422:  # never accepted as it is: keeping it would block the rest
-                    log.error("the server refused viewing evidence as invalid, dropping it: %s", r.text[:300])
-                else:  # 401/403, 429, 5xx: keep it for later
-                    error = f"{r.status_code} {r.text[:200]}"
+            got = send(self.client, "POST", url, json=body)
+            r = got.response
+            if got.wait is not None or r is None:
+                error = got.wait
+            elif r.status_code == 200:
+                sent += len(batch)
+            elif r.status_code == 422:  # never accepted as it is: keeping it would block the rest
+                log.error("the server refused viewing evidence as invalid, dropping it: %s", r.text[:300])
+            else:  # 404 and the like: keep it for later
+                error = f"{r.status_code} {r.text[:200]}"
             if error:
                 keys = batch + keys
                 break

@@ -30,8 +30,10 @@
 
   // --- spatial navigation: the nearest focusable in the arrow's direction ---------------------------
 
+  var panel = null; // the record form shown instead of the list (like the player), or null
+
   function focusables() {
-    var scope = player.hidden ? list.parentNode : player;
+    var scope = panel || (player.hidden ? list.parentNode : player);
     return Array.prototype.filter.call(scope.querySelectorAll("[data-nav]"), function (el) {
       return el.offsetParent !== null; // visible ones only
     });
@@ -64,8 +66,12 @@
         b.r.right <= a.r.left + 1;
       if (!ahead) return;
       // Along the arrow counts once, across it three times: Down goes to the row below, not aside.
+      // Across is the gap between the two boxes (none when they overlap), not between their centres:
+      // Down from a wide field reaches the narrow one under it, and the leftmost of a row of buttons.
       var vertical = direction === "ArrowDown" || direction === "ArrowUp";
-      var score = vertical ? Math.abs(dy) + 3 * Math.abs(dx) : Math.abs(dx) + 3 * Math.abs(dy);
+      var gapX = Math.max(0, b.r.left - a.r.right, a.r.left - b.r.right);
+      var gapY = Math.max(0, b.r.top - a.r.bottom, a.r.top - b.r.bottom);
+      var score = vertical ? Math.abs(dy) + 3 * gapX : Math.abs(dx) + 3 * gapY;
       if (score < bestScore) {
         bestScore = score;
         best = el;
@@ -74,6 +80,8 @@
     if (best) {
       best.focus();
       best.scrollIntoView({ block: "nearest" });
+      // Digits from the remote replace what a field holds (a default such as 60) rather than add to it.
+      if (editable(best) && best.tagName !== "TEXTAREA" && best.select) best.select();
     }
   }
 
@@ -152,11 +160,44 @@
     if (button) open(button);
   });
   back.addEventListener("click", leave);
-  window.addEventListener("popstate", close);
+  window.addEventListener("popstate", function () {
+    close();
+    closePanel();
+  });
+
+  // In a form the remote's keys still move between fields, with a few exceptions: Left and Right
+  // move the caret in text (and between the parts of a date), OK ticks a box or goes to the next
+  // field instead of sending the form, and Backspace deletes rather than going back.
+  function editable(el) {
+    var tag = el && el.tagName;
+    if (tag === "TEXTAREA") return true;
+    if (tag !== "INPUT") return false;
+    return ["checkbox", "radio", "file", "button", "submit", "hidden"].indexOf(el.type) < 0;
+  }
 
   document.addEventListener("keydown", function (event) {
     var key = event.key;
     var inPlayer = !player.hidden;
+    var el = document.activeElement;
+    if (panel) {
+      if (BACK_KEYS[key] || BACK_CODES[event.keyCode]) {
+        if (key === "Backspace" && editable(el)) return;
+        event.preventDefault();
+        leavePanel();
+        return;
+      }
+      if (key === "Enter" && el && (el.type === "checkbox" || el.type === "radio")) {
+        event.preventDefault();
+        el.click();
+        return;
+      }
+      if (key === "Enter" && editable(el) && el.tagName !== "TEXTAREA") {
+        event.preventDefault();
+        move("ArrowDown");
+        return;
+      }
+      if ((key === "ArrowLeft" || key === "ArrowRight") && editable(el)) return;
+    }
     if (inPlayer && (BACK_KEYS[key] || BACK_CODES[event.keyCode])) {
       event.preventDefault();
       leave();
@@ -183,20 +224,287 @@
   });
 
   // A PC left on this page: when a sync changes what it says (and nothing is playing), reload it.
-  var panel = document.querySelector("section.sync");
+  var syncPanel = document.querySelector("section.sync");
   function refresh() {
-    if (!player.hidden || !window.fetch || !panel) return;
+    if (!player.hidden || panel || !window.fetch || !syncPanel) return;
     fetch(location.pathname, { headers: { Accept: "application/json" }, cache: "no-store" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (facts) {
-        if (!facts || !player.hidden) return;
+        if (!facts || !player.hidden || panel) return;
         var missing = facts.missing_files === undefined ? null : facts.missing_files;
         var state = JSON.stringify([facts.verdict, facts.version, missing]);
-        if (state !== panel.getAttribute("data-state")) location.reload();
+        if (state !== syncPanel.getAttribute("data-state")) location.reload();
+        else loadRecords(); // the sync run may have uploaded some
       })
       .catch(function () {}); // this origin is on the same PC; try again next time
   }
   setInterval(refresh, 60000);
+
+  // --- study records (mediasrv/agent/records.py): kept on this PC, uploaded by the sync run --------
+
+  var recordsList = document.getElementById("records-list");
+  var statusLine = document.getElementById("records-status");
+  var deliveryError = document.getElementById("delivery-error");
+  var panelOpener = null;
+
+  function fill(template, value) {
+    return template.replace("{}", value).replace("{n}", value);
+  }
+
+  // XMLHttpRequest rather than fetch: TV browsers are old. The custom header (and the JSON type) tell
+  // the agent the post comes from this page: a page elsewhere cannot send them.
+  function send(method, path, body, done) {
+    var xhr = new XMLHttpRequest();
+    xhr.open(method, path);
+    xhr.setRequestHeader("X-Site-View", "1");
+    if (body !== null && !(window.FormData && body instanceof FormData)) {
+      xhr.setRequestHeader("Content-Type", "application/json");
+      body = JSON.stringify(body);
+    }
+    xhr.onload = function () {
+      var answer = null;
+      try {
+        answer = JSON.parse(xhr.responseText);
+      } catch (e) {
+        answer = null;
+      }
+      done(xhr.status, answer);
+    };
+    xhr.onerror = function () {
+      done(0, null);
+    };
+    xhr.send(body);
+  }
+
+  function make(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) node.className = className;
+    if (text) node.textContent = text;
+    return node;
+  }
+
+  function beijing(iso) {
+    // "2026-11-20T11:30:00+00:00" -> "11-20 19:30" in Beijing time, whatever the box's own zone.
+    var t = new Date(iso);
+    if (isNaN(t.getTime())) return iso;
+    var b = new Date(t.getTime() + 8 * 3600 * 1000).toISOString();
+    return b.slice(5, 10) + " " + b.slice(11, 16);
+  }
+
+  function describe(r) {
+    var b = r.body;
+    if (r.kind === "session") {
+      return beijing(b.started_at) + " · " + b.minutes + " " + words.minutes + " · " +
+        fill(words.members_n, b.members_present);
+    }
+    if (r.kind === "photo") return b.filename;
+    if (r.kind === "rating") {
+      var stars = "★★★★★".slice(0, b.rating) + "☆☆☆☆☆".slice(0, 5 - b.rating);
+      return (b.title ? "《" + b.title + "》" : b.programme_id) + " " + stars + (b.comment ? " " + b.comment : "");
+    }
+    return b.topic + (b.members > 1 ? " " + words.paren.replace("{}", fill(words.members_n, b.members)) : "");
+  }
+
+  function photoPicker(sessionId) {
+    // A phone on the LAN adds photos to a session recorded earlier (here or on the TV).
+    var input = make("input");
+    input.type = "file";
+    input.multiple = true;
+    input.accept = "image/jpeg,image/png";
+    input.hidden = true;
+    var button = make("button", "add-photos", words.add_photos);
+    button.type = "button";
+    button.setAttribute("data-nav", "");
+    button.addEventListener("click", function () {
+      input.click();
+    });
+    input.addEventListener("change", function () {
+      uploadPhotos(sessionId, input.files, function (error) {
+        notice(error ? fill(words.photos_failed, error) : words.saved_offline, Boolean(error));
+        loadRecords();
+      });
+    });
+    var span = make("span", "photo-picker");
+    span.appendChild(button);
+    span.appendChild(input);
+    return span;
+  }
+
+  function showRecords(answer) {
+    while (recordsList.firstChild) recordsList.removeChild(recordsList.firstChild);
+    answer.records.forEach(function (r) {
+      var item = make("li", "record state-" + r.state);
+      item.setAttribute("data-record-id", r.id);
+      item.appendChild(make("span", "kind", words["k." + r.kind]));
+      item.appendChild(make("span", "what", describe(r)));
+      var state = words["s." + r.state];
+      if (r.state === "refused" && r.message) state += words.paren.replace("{}", r.message);
+      item.appendChild(make("span", "state", state));
+      if (r.kind === "session" && r.state !== "refused") item.appendChild(photoPicker(r.id));
+      recordsList.appendChild(item);
+    });
+    document.getElementById("records-empty").hidden = answer.records.length > 0;
+    var failed = answer.delivery && answer.delivery.error;
+    say(deliveryError, failed ? fill(words.delivery_failed, failed) : "");
+  }
+
+  function loadRecords() {
+    send("GET", "/records", null, function (status, answer) {
+      if (status === 200 && answer) showRecords(answer);
+    });
+  }
+
+  function notice(text, isError) {
+    say(statusLine, text);
+    statusLine.className = isError ? "alert" : "notice";
+  }
+
+  function uploadPhotos(sessionId, files, done) {
+    if (!files || !files.length) return done(null);
+    var form = new FormData();
+    for (var i = 0; i < files.length; i++) form.append("photo", files[i], files[i].name);
+    send("POST", "/records/sessions/" + encodeURIComponent(sessionId) + "/photos", form, function (status, answer) {
+      done(status === 201 ? null : (answer && answer.message) || String(status));
+    });
+  }
+
+  function nowInBeijing() {
+    return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
+  }
+
+  function openPanel(button) {
+    var target = document.getElementById(button.getAttribute("data-panel"));
+    panelOpener = button;
+    panel = target;
+    var form = target.querySelector("form");
+    form.reset();
+    say(form.querySelector(".form-message"), "");
+    setStars(form, 0);
+    var start = form.querySelector("[name=started_at]");
+    if (start) start.value = nowInBeijing();
+    list.hidden = true;
+    target.hidden = false;
+    var first = target.querySelector("[data-nav]");
+    if (first) first.focus();
+    if (window.history && history.pushState) history.pushState({ panel: target.id }, "");
+  }
+
+  function closePanel() {
+    if (!panel) return;
+    panel.hidden = true;
+    panel = null;
+    list.hidden = false;
+    if (panelOpener) {
+      panelOpener.focus();
+      panelOpener.scrollIntoView({ block: "nearest" });
+    }
+  }
+
+  function leavePanel() {
+    if (history.state && history.state.panel) history.back();
+    else closePanel();
+  }
+
+  function setStars(form, n) {
+    var input = form.querySelector("[name=rating]");
+    if (!input) return;
+    input.value = n ? String(n) : "";
+    Array.prototype.forEach.call(form.querySelectorAll(".star"), function (star) {
+      star.setAttribute("aria-pressed", Number(star.getAttribute("data-star")) <= n ? "true" : "false");
+    });
+  }
+
+  function value(form, name) {
+    var field = form.elements[name];
+    return field ? field.value : "";
+  }
+
+  function number(form, name) {
+    var text = value(form, name).trim();
+    return /^\d+$/.test(text) ? Number(text) : text;
+  }
+
+  var bodies = {
+    "session-form": function (form) {
+      var played = Array.prototype.filter.call(form.querySelectorAll("[name=programmes]"), function (box) {
+        return box.checked;
+      }).map(function (box) {
+        return box.value;
+      });
+      var start = value(form, "started_at");
+      return {
+        path: "/records/sessions",
+        body: {
+          started_at: start ? start + "+08:00" : "",
+          minutes: number(form, "minutes"),
+          members_present: number(form, "members_present"),
+          programmes: played,
+          notes: value(form, "notes"),
+        },
+      };
+    },
+    "rating-form": function (form) {
+      var chosen = form.querySelector("[name=programme_id]:checked");
+      return {
+        path: "/records/ratings",
+        body: {
+          programme_id: chosen ? chosen.value : "",
+          rating: Number(value(form, "rating")) || 0,
+          comment: value(form, "comment"),
+        },
+      };
+    },
+    "demand-form": function (form) {
+      return {
+        path: "/records/demands",
+        body: {
+          topic: value(form, "topic"),
+          category: value(form, "category") || null,
+          detail: value(form, "detail"),
+          members: number(form, "members"),
+        },
+      };
+    },
+  };
+
+  function submit(form) {
+    var message = form.querySelector(".form-message");
+    var made = bodies[form.id](form);
+    if (form.id === "rating-form" && !made.body.rating) {
+      say(message, words.pick_stars);
+      return;
+    }
+    send("POST", made.path, made.body, function (status, answer) {
+      if (status !== 201 || !answer) {
+        say(message, fill(words.not_sent, (answer && answer.message) || String(status)));
+        message.scrollIntoView({ block: "nearest" });
+        return;
+      }
+      var photos = form.elements.photo;
+      uploadPhotos(answer.id, photos && photos.files, function (error) {
+        leavePanel();
+        notice(error ? fill(words.photos_failed, error) : words.saved_offline, Boolean(error));
+        loadRecords();
+      });
+    });
+  }
+
+  Array.prototype.forEach.call(document.querySelectorAll("form[novalidate]"), function (form) {
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      submit(form);
+    });
+    form.querySelector(".cancel").addEventListener("click", leavePanel);
+  });
+  document.addEventListener("click", function (event) {
+    var target = event.target.closest ? event.target : null;
+    if (!target) return;
+    var opener = target.closest("button.open-panel");
+    if (opener) openPanel(opener);
+    var star = target.closest("button.star");
+    if (star) setStars(star.form, Number(star.getAttribute("data-star")));
+  });
+  if (recordsList) loadRecords();
 
   // The remote works at once: the first programme (required ones come first) has the focus.
   var first = document.querySelector("button.play") || document.querySelector("[data-nav]");

@@ -1,0 +1,412 @@
+"""Study records made at the site, kept until the server has them: sessions (学习记录), their photos,
+programme ratings (效果反馈) and topic requests (需求调查).
+
+Members record them on the site view (`mediasrv-site serve`, LAN routes under /records); the village
+line is often down, so each is kept as one file, <dir>/records/<id>.json, written atomically (a crash
+leaves the old file or the new, never half of one), and a photo as <dir>/records/photos/<id>.jpg|png
+beside it until delivered (written before its record, so no record lacks its bytes); the last
+delivery's outcome is in <dir>/records-delivery.json (the site view shows its error). The id is a UUID
+made here when the member submits: the server records a session, photo or request once however often
+it arrives, and a rating carries the time it was made (the newer wins), so sending again after a lost
+answer or a crash between the answer and the state's write is harmless.
+
+The sync run (`mediasrv-site sync` and the daemon, under the directory's sync lock) delivers pending
+records with the site's token: sessions first, then their photos, then ratings and requests, oldest
+first. A network error, 5xx, 408 or 429 (and 401/403: the token, not the record) stops the run and
+keeps everything for the next; any other 4xx is a refusal: the record stays, "refused", with the
+server's message, shown on the site view so the site administrator can act, and is not sent again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import unicodedata
+import uuid
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from mediasrv.agent.layout import Layout, write_atomic
+from mediasrv.agent.sync import _message
+from mediasrv.agent.viewing import KEEP_DAYS, flocked, send
+from mediasrv.china import CHINA
+
+log = logging.getLogger("mediasrv.agent")
+
+PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the server's default (MEDIASRV_PHOTO_MAX_BYTES)
+PHOTOS_PER_POST = 10
+JPEG, PNG = "image/jpeg", "image/png"
+MAGIC = {b"\xff\xd8\xff": JPEG, b"\x89PNG\r\n\x1a\n": PNG}
+SUFFIX = {JPEG: ".jpg", PNG: ".png"}
+FUTURE_SLACK = timedelta(minutes=15)  # a session cannot start later than now (clocks differ a little)
+
+
+class Kind(StrEnum):
+    SESSION = "session"
+    PHOTO = "photo"
+    RATING = "rating"
+    DEMAND = "demand"
+
+
+ORDER = {Kind.SESSION: 0, Kind.PHOTO: 1, Kind.RATING: 2, Kind.DEMAND: 2}  # sessions before their photos
+
+
+class State(StrEnum):
+    PENDING = "pending"  # 待上传
+    DELIVERED = "delivered"  # 已上传
+    REFUSED = "refused"  # 被退回: `message` says why
+
+
+class Invalid(ValueError):
+    """A record the member must correct before it is kept; the message says what (Chinese)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status  # the LAN route's answer: 413 too large, 415 not a photo
+
+
+@dataclass
+class Record:
+    kind: Kind
+    id: str
+    created_at: str  # UTC, ISO 8601
+    body: dict[str, Any]  # what the server is sent (and, for display, a title or file name)
+    state: State = State.PENDING
+    message: str | None = None  # the server's reason, when refused
+    status: int | None = None  # and its HTTP status
+    delivered_at: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys of a newer agent, kept
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(out.pop("extra"))
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Record:
+        known = {
+            k: data[k] for k in ("id", "created_at", "body", "message", "status", "delivered_at") if k in data
+        }
+        extra = {k: v for k, v in data.items() if k not in known and k not in ("kind", "state")}
+        return cls(kind=Kind(data["kind"]), state=State(data.get("state", "pending")), extra=extra, **known)
+
+    @property
+    def created(self) -> datetime:
+        return datetime.fromisoformat(self.created_at)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _new(kind: Kind, body: dict[str, Any], now: datetime | None) -> Record:
+    return Record(kind, uuid.uuid4().hex, (now or _now()).astimezone(UTC).isoformat(), body)
+
+
+# --- checks, as the server makes them (mediasrv.study.router), so a mistake is seen at the site ------
+
+
+def _int(data: dict[str, Any], key: str, name: str, low: int, high: int, default: int | None = None) -> int:
+    value = data.get(key, default)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise Invalid(f"{name}应是 {low} 到 {high} 之间的整数。")
+    return value
+
+
+def _text(data: dict[str, Any], key: str, name: str, most: int, *, required: bool = False) -> str:
+    value = data.get(key) or ""
+    if not isinstance(value, str):
+        raise Invalid(f"{name}应是文字。")
+    value = value.strip()
+    if required and not value:
+        raise Invalid(f"请填写{name}。")
+    if len(value) > most:
+        raise Invalid(f"{name}最多 {most} 个字，现在有 {len(value)} 个。")
+    return value
+
+
+def _programme_id(value: Any) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= 64:
+        raise Invalid("节目编号不对：请从列表中选择节目。")
+    return value
+
+
+def new_session(data: dict[str, Any], *, now: datetime | None = None) -> Record:
+    """A session as the member entered it: started_at with its UTC offset (the form sends Beijing
+    time, +08:00), minutes, members present, programmes played (ids), notes."""
+    raw = data.get("started_at")
+    try:
+        started = datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except ValueError:
+        started = None
+    if started is None:
+        raise Invalid("开始时间不对：请按“年-月-日 时:分”填写。")
+    if started.tzinfo is None:
+        raise Invalid("开始时间缺少时区：请写成 2026-11-20T19:30+08:00（北京时间）。")
+    if started > (now or _now()) + FUTURE_SLACK:
+        raise Invalid("开始时间晚于现在：请填写已经开始的学习。")
+    played = data.get("programmes") or []
+    if not isinstance(played, list) or len(played) > 100:
+        raise Invalid("播放的节目最多 100 个。")
+    ids = [_programme_id(p.get("programme_id") if isinstance(p, dict) else p) for p in played]
+    if len(set(ids)) != len(ids):
+        raise Invalid("同一个节目选了两次：每个节目只选一次。")
+    body = {
+        "started_at": started.isoformat(),
+        "minutes": _int(data, "minutes", "学习时长（分钟）", 1, 24 * 60),
+        "members_present": _int(data, "members_present", "参学人数", 0, 100_000),
+        "notes": _text(data, "notes", "讨论记录", 10_000),
+        "programmes": [{"programme_id": i} for i in ids],
+    }
+    return _new(Kind.SESSION, body, now)
+
+
+def new_rating(data: dict[str, Any], *, title: str = "", now: datetime | None = None) -> Record:
+    """Stars (1-5) and a comment for a programme; `title` only for the site view's list."""
+    body = {
+        "programme_id": _programme_id(data.get("programme_id")),
+        "rating": _int(data, "rating", "评分", 1, 5),
+        "comment": _text(data, "comment", "评语", 2000),
+        "rated_at": (now or _now()).astimezone(UTC).isoformat(),
+        "title": title,
+    }
+    return _new(Kind.RATING, body, now)
+
+
+def new_demand(data: dict[str, Any], categories: set[str], *, now: datetime | None = None) -> Record:
+    """A topic the members need; `categories` the codes it may name (empty: none)."""
+    topic = " ".join(
+        unicodedata.normalize("NFKC", _text(data, "topic", "需求主题", 200, required=True)).split()
+    )
+    category = data.get("category") or None
+    if category is not None and category not in categories:
+        raise Invalid("没有这个类别：请从列表中选择，或不选。")
+    body = {
+        "topic": topic,
+        "category": category,
+        "detail": _text(data, "detail", "具体说明", 2000),
+        "members": _int(data, "members", "提出需求的人数", 1, 10_000, default=1),
+        "requested_at": (now or _now()).astimezone(UTC).isoformat(),
+    }
+    return _new(Kind.DEMAND, body, now)
+
+
+def photo_type(name: str, data: bytes, limit: int) -> str:
+    """The photo's content type from its first bytes (JPEG or PNG), else Invalid naming the file."""
+    if not data:
+        raise Invalid(f"“{name}”是空文件：请重新选择照片。")
+    if len(data) > limit:
+        raise Invalid(
+            f"“{name}”有 {len(data) / 2**20:.1f} MB，超过 {limit // 2**20} MB 的上限："
+            "请在手机上选择较小的尺寸后重新上传。",
+            413,
+        )
+    for magic, kind in MAGIC.items():
+        if data.startswith(magic):
+            return kind
+    raise Invalid(f"“{name}”不是 JPEG 或 PNG 照片：请选择相机或手机拍的照片。", 415)
+
+
+def new_photo(session: Record, name: str, content_type: str, *, now: datetime | None = None) -> Record:
+    body = {"session_id": session.id, "filename": name[-200:] or "photo", "content_type": content_type}
+    return _new(Kind.PHOTO, body, now)
+
+
+# --- the outbox -------------------------------------------------------------------------------------
+
+
+class Outbox:
+    """<dir>/records: one file per record, photos beside them. The serve process only adds files; the
+    sync run only rewrites and removes them; <dir>/records/.lock keeps an add from meeting a clean-up."""
+
+    def __init__(self, layout: Layout) -> None:
+        self.root = layout.root / "records"
+        self.photos = self.root / "photos"
+
+    def _path(self, record_id: str) -> Path:
+        return self.root / f"{record_id}.json"
+
+    def photo_file(self, record: Record) -> Path:
+        return self.photos / f"{record.id}{SUFFIX.get(record.body.get('content_type', ''), '.bin')}"
+
+    def locked(self) -> contextlib.AbstractContextManager[None]:
+        return flocked(self.root / ".lock")
+
+    def save(self, record: Record) -> None:
+        data = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+        write_atomic(self._path(record.id), data)
+
+    def add(self, record: Record, photo: bytes | None = None) -> Record:
+        with self.locked():
+            if photo is not None:
+                write_atomic(self.photo_file(record), photo)
+            self.save(record)
+        return record
+
+    def get(self, record_id: str) -> Record | None:
+        if not (record_id.isascii() and record_id.isalnum()):
+            return None  # not a name this outbox made: never a path elsewhere
+        return self._read(self._path(record_id))
+
+    def _read(self, path: Path) -> Record | None:
+        try:
+            return Record.from_json(json.loads(path.read_bytes()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError):
+            log.error("unreadable study record %s, left in place", path)
+            return None
+
+    def all(self) -> list[Record]:
+        """Every record kept, oldest first."""
+        found = [r for p in self._files() if (r := self._read(p)) is not None]
+        return sorted(found, key=lambda r: r.created_at)
+
+    def _files(self) -> Iterator[Path]:
+        if self.root.is_dir():
+            yield from (p for p in self.root.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
+
+    def prune(self, *, now: datetime | None = None) -> None:
+        """Forget delivered records over KEEP_DAYS old, and photo files no record names."""
+        cutoff = ((now or _now()) - timedelta(days=KEEP_DAYS)).isoformat()
+        with self.locked():
+            records = self.all()
+            for r in records:
+                if r.state is State.DELIVERED and r.created_at < cutoff:
+                    self._path(r.id).unlink(missing_ok=True)
+            wanted = {self.photo_file(r).name for r in records if r.kind is Kind.PHOTO}
+            if self.photos.is_dir():
+                for p in self.photos.iterdir():
+                    if p.name not in wanted and not p.name.startswith("."):
+                        p.unlink(missing_ok=True)
+
+    def listing(self, *, now: datetime | None = None) -> list[dict[str, Any]]:
+        """For the site view: this Beijing month's records and any not yet delivered, newest first."""
+        month = (now or _now()).astimezone(CHINA).strftime("%Y-%m")
+        visible = [
+            r
+            for r in self.all()
+            if r.state is not State.DELIVERED or r.created.astimezone(CHINA).strftime("%Y-%m") == month
+        ]
+        return [shown(r) for r in reversed(visible)]
+
+
+def shown(r: Record) -> dict[str, Any]:
+    """A record as the site view lists it."""
+    return {
+        "id": r.id,
+        "kind": r.kind.value,
+        "state": r.state.value,
+        "message": r.message,
+        "created_at": r.created_at,
+        "body": r.body,
+    }
+
+
+def photo_limit(doc: dict[str, Any] | None) -> int:
+    """The server's photo size limit when the manifest says it (its site part), else its default."""
+    value = ((doc or {}).get("site") or {}).get("photo_max_bytes")
+    return value if isinstance(value, int) and value > 0 else PHOTO_MAX_BYTES
+
+
+# --- delivery, in the sync run ----------------------------------------------------------------------
+
+
+@dataclass
+class RecordsDelivery:
+    sent: int  # records the server took this run
+    refused: int  # records it refused this run (kept, shown with its message)
+    queued: int  # records still waiting
+    error: str | None  # why they wait
+
+
+def status_path(layout: Layout) -> Path:
+    return layout.root / "records-delivery.json"
+
+
+def last_delivery(layout: Layout) -> dict[str, Any]:
+    """{"at", "error"} of the last run that tried to deliver records; {} before any."""
+    try:
+        value = json.loads(status_path(layout).read_bytes())
+    except (FileNotFoundError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class RecordSender:
+    def __init__(self, layout: Layout, client: httpx.Client, site_id: int) -> None:
+        self.layout, self.client, self.site_id = layout, client, site_id
+        self.outbox = Outbox(layout)
+
+    def _request(self, r: Record) -> tuple[str, str, dict[str, Any]]:
+        base = f"/api/v1/sites/{self.site_id}"
+        b = r.body
+        if r.kind is Kind.SESSION:
+            return "POST", f"{base}/sessions", {"json": {"id": r.id, **b}}
+        if r.kind is Kind.RATING:
+            body = {"rating": b["rating"], "comment": b["comment"], "rated_at": b["rated_at"]}
+            return "PUT", f"{base}/ratings/{b['programme_id']}", {"json": body}
+        if r.kind is Kind.DEMAND:
+            return "POST", f"{base}/demands", {"json": {"id": r.id, **b}}
+        data = self.outbox.photo_file(r).read_bytes()
+        files = {"file": (b["filename"], data, b["content_type"])}
+        return "POST", f"{base}/sessions/{b['session_id']}/photos", {"files": files}
+
+    def _settle(self, r: Record, state: State, message: str | None = None, status: int | None = None) -> None:
+        r.state, r.message, r.status = state, message, status
+        if state is State.DELIVERED:
+            r.delivered_at = _now().isoformat()
+        self.outbox.save(r)
+        if r.kind is Kind.PHOTO and state is not State.PENDING:
+            self.outbox.photo_file(r).unlink(missing_ok=True)  # delivered, or refused for good
+
+    def deliver(self) -> RecordsDelivery:
+        """Send what is pending, sessions before photos, stopping at the first "not now"."""
+        records = self.outbox.all()
+        by_id = {r.id: r for r in records}
+        todo = sorted(
+            (r for r in records if r.state is State.PENDING), key=lambda r: (ORDER[r.kind], r.created_at)
+        )
+        sent = refused = 0
+        error: str | None = None
+        for r in todo:
+            if r.kind is Kind.PHOTO:
+                session = by_id.get(r.body["session_id"])
+                if session is not None and session.state is State.REFUSED:
+                    self._settle(r, State.REFUSED, "所属的学习记录被退回，照片无法上传。")
+                    refused += 1
+                    continue
+                if not self.outbox.photo_file(r).is_file():
+                    self._settle(r, State.REFUSED, "照片文件丢失，请重新上传。")
+                    refused += 1
+                    continue
+            method, url, kwargs = self._request(r)
+            got = send(self.client, method, url, **kwargs)
+            if got.wait is not None or got.response is None:
+                error = got.wait
+                break
+            if got.refused:
+                message = _message(got.response)
+                log.error("the server refused %s %s: %s", r.kind.value, r.id, message)
+                self._settle(r, State.REFUSED, message, got.response.status_code)
+                refused += 1
+            else:
+                self._settle(r, State.DELIVERED)
+                sent += 1
+        write_atomic(
+            status_path(self.layout), json.dumps({"at": _now().isoformat(), "error": error}).encode()
+        )
+        self.outbox.prune()
+        queued = sum(1 for r in self.outbox.all() if r.state is State.PENDING)
+        if error:
+            log.warning("study records not delivered (%s): %d waiting", error, queued)
+        return RecordsDelivery(sent, refused, queued, error)

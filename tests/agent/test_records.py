@@ -1,0 +1,302 @@
+"""Study records at the site: members record sessions, photos, ratings and topic requests on the site
+view (the agent's LAN origin); the agent keeps them in its outbox through line outages and restarts
+and the sync run delivers each once; what the server refuses stays, with its reason, on the site view."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, cast
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from starlette.testclient import TestClient as LocalClient
+
+from mediasrv.accounts.models import Role
+from mediasrv.agent.layout import Layout
+from mediasrv.agent.records import Outbox, RecordSender
+from mediasrv.agent.serve import create_app
+from mediasrv.db import Database
+from tests.e2e.stack import free_port
+from tests.fixtures import make_token
+
+LAN = "http://192.168.1.20:8080"
+SITE_VIEW = {"X-Site-View": "1", "Origin": LAN, "Sec-Fetch-Site": "same-origin"}
+GPS = b"GPS-31.2304N-121.4737E"
+
+
+class Site:
+    def __init__(self, client: TestClient, db: Database, admin: dict[str, str]) -> None:
+        self.headers = make_token(db, Role.SITE, "xitang")
+        self.id = next(
+            s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
+        )
+        self.client, self.admin = client, admin
+
+    def sender(self, layout: Layout, client: httpx.Client | None = None) -> RecordSender:
+        if client is None:
+            self.client.headers.update(self.headers)
+            client = self.client
+        return RecordSender(layout, client, self.id)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        r = self.client.get(
+            f"/api/v1/sites/{self.id}/sessions", headers=self.admin, params={"month": "2026-11"}
+        )
+        assert r.status_code == 200, r.text
+        result: list[dict[str, Any]] = r.json()
+        return result
+
+
+@pytest.fixture
+def site(client: TestClient, db: Database, admin: dict[str, str]) -> Site:
+    return Site(client, db, admin)
+
+
+@pytest.fixture
+def programme(client: TestClient, producer: dict[str, str]) -> str:
+    """A programme the server knows (a draft: no film needed to be recorded or rated)."""
+    r = client.post(
+        "/api/v1/programmes", headers=producer, json={"title": "党史学习", "category": "party-history"}
+    )
+    assert r.status_code == 201, r.text
+    pid: str = r.json()["id"]
+    return pid
+
+
+@pytest.fixture
+def layout(tmp_path: Path) -> Layout:
+    return Layout(tmp_path / "mediasrv-site")
+
+
+@pytest.fixture
+def local(layout: Layout) -> Iterator[LocalClient]:
+    with LocalClient(create_app(layout), base_url=LAN) as c:
+        yield c
+
+
+def session(programme: str | None = None, **change: Any) -> dict[str, Any]:
+    body = {
+        "started_at": "2026-11-20T19:30+08:00",
+        "minutes": 90,
+        "members_present": 12,
+        "notes": "讨论：学用结合",
+        "programmes": [programme] if programme else [],
+        **change,
+    }
+    return body
+
+
+def record(local: LocalClient, kind: str, body: dict[str, Any]) -> dict[str, Any]:
+    r = local.post(f"/records/{kind}", json=body, headers=SITE_VIEW)
+    assert r.status_code == 201, r.text
+    result: dict[str, Any] = r.json()
+    return result
+
+
+def states(local: LocalClient) -> dict[str, tuple[str, str | None]]:
+    return {r["id"]: (r["state"], r["message"]) for r in local.get("/records").json()["records"]}
+
+
+def unreachable(site: Site) -> httpx.Client:
+    return httpx.Client(base_url=f"http://127.0.0.1:{free_port()}", headers=site.headers)
+
+
+def test_a_session_kept_through_an_outage_and_a_restart_is_delivered_once(
+    layout: Layout, site: Site, programme: str
+) -> None:
+    with LocalClient(create_app(layout), base_url=LAN) as local:
+        kept = record(local, "sessions", session(programme))
+    assert kept["state"] == "pending" and len(kept["id"]) == 32
+
+    down = site.sender(layout, unreachable(site)).deliver()
+    assert (down.sent, down.queued) == (0, 1) and down.error and "unreachable" in down.error
+    busy = httpx.Client(
+        base_url="http://central", transport=httpx.MockTransport(lambda _: httpx.Response(503))
+    )
+    assert site.sender(layout, busy).deliver().queued == 1  # a 5xx waits too
+
+    # A crash in the middle of writing the next record leaves only its temporary file: ignored.
+    (layout.root / "records" / f".{'f' * 32}.json.tmp").write_bytes(b'{"kind": "sess')
+
+    with LocalClient(create_app(layout), base_url=LAN) as local:  # the agent restarted
+        assert states(local) == {kept["id"]: ("pending", None)}
+        assert "503" in local.get("/records").json()["delivery"]["error"]  # the site view says why
+        up = site.sender(layout).deliver()
+        assert (up.sent, up.refused, up.queued, up.error) == (1, 0, 0, None)
+        assert states(local) == {kept["id"]: ("delivered", None)}
+        assert local.get("/records").json()["delivery"]["error"] is None
+        assert site.sender(layout).deliver().sent == 0  # nothing left to send
+    [got] = site.sessions()
+    assert (got["id"], got["day"], got["minutes"], got["members_present"]) == (
+        kept["id"],
+        "2026-11-20",
+        90,
+        12,
+    )
+    assert (
+        got["programmes"] == [{"programme_id": programme, "minutes": None}]
+        and got["notes"] == "讨论：学用结合"
+    )
+
+
+class LosesAnswers:
+    """The central server's client, but every answer is lost on the way back (the request arrived)."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client, self.base_url = client, client.base_url
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        self.client.request(method, url, **kwargs)
+        raise httpx.ReadError("connection reset by peer")
+
+
+def test_a_replay_after_a_lost_answer_records_once(
+    client: TestClient, layout: Layout, local: LocalClient, site: Site, programme: str
+) -> None:
+    kept = record(local, "sessions", session())
+    record(local, "demands", {"topic": "果树冬季修剪", "members": 5})
+    site.client.headers.update(site.headers)
+    lossy = cast(httpx.Client, LosesAnswers(client))
+    lost = site.sender(layout, lossy).deliver()
+    assert (lost.sent, lost.queued) == (0, 2) and lost.error
+    assert [s["id"] for s in site.sessions()] == [kept["id"]]  # it did arrive
+
+    again = site.sender(layout).deliver()
+    assert (again.sent, again.queued) == (2, 0)
+    assert [s["id"] for s in site.sessions()] == [kept["id"]]
+    [asked] = client.get("/api/v1/demands", headers=site.admin).json()
+    assert (asked["topic"], asked["requests"], asked["members"]) == ("果树冬季修剪", 1, 5)
+    assert set(states(local).values()) == {("delivered", None)}
+
+
+def test_a_refused_record_is_kept_with_the_servers_reason(
+    layout: Layout, local: LocalClient, site: Site, programme: str, tmp_path: Path
+) -> None:
+    bad = record(local, "sessions", session("no-such-programme"))
+    photo = local.post(
+        f"/records/sessions/{bad['id']}/photos",
+        files={"photo": ("合影.jpg", jpeg(tmp_path))},
+        headers=SITE_VIEW,
+    )
+    assert photo.status_code == 201, photo.text
+    good = record(local, "sessions", session(programme, started_at="2026-11-21T19:30+08:00"))
+
+    result = site.sender(layout).deliver()
+    assert (result.sent, result.refused, result.queued) == (1, 2, 0)  # the refusal does not block the rest
+    shown = states(local)
+    assert shown[good["id"]] == ("delivered", None)
+    state, message = shown[bad["id"]]
+    assert state == "refused" and message and "No programme with id no-such-programme" in message
+    assert shown[photo.json()[0]["id"]][0] == "refused"
+    assert site.sender(layout).deliver().refused == 0  # not sent again
+    late = local.post(
+        f"/records/sessions/{bad['id']}/photos", files={"photo": ("b.jpg", jpeg(tmp_path))}, headers=SITE_VIEW
+    )
+    assert late.status_code == 409 and "重新记录" in late.json()["message"]
+    assert [s["id"] for s in site.sessions()] == [good["id"]]
+    assert not list((layout.root / "records" / "photos").iterdir())  # refused bytes are not kept
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        ({"Origin": "http://evil.example", "X-Site-View": "1"}, 403),
+        ({"Sec-Fetch-Site": "cross-site", "X-Site-View": "1"}, 403),
+        ({"Origin": LAN}, 403),  # no custom header: a form elsewhere could have sent it
+    ],
+    ids=["other-origin", "cross-site", "no-header"],
+)
+def test_posts_from_elsewhere_are_refused(
+    local: LocalClient, layout: Layout, headers: dict[str, str], status: int
+) -> None:
+    r = local.post("/records/demands", json={"topic": "乱写"}, headers=headers)
+    assert r.status_code == status and "本站点页面" in r.json()["message"]
+    form = local.post(
+        "/records/demands", content=b"topic=x", headers={**SITE_VIEW, "Content-Type": "text/plain"}
+    )  # a cross-origin "simple" request can send this without a preflight
+    assert form.status_code == 403 and "JSON" in form.json()["message"]
+    assert Outbox(layout).all() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"minutes": 0}, "学习时长（分钟）应是 1 到 1440"),
+        ({"members_present": -1}, "参学人数应是 0 到 100000"),
+        ({"started_at": "2026-11-20T19:30"}, "缺少时区"),
+        ({"started_at": "2999-01-01T19:30+08:00"}, "晚于现在"),
+    ],
+    ids=["minutes", "members", "no-offset", "future"],
+)
+def test_a_mistake_is_said_at_the_site(
+    local: LocalClient, layout: Layout, change: dict[str, Any], says: str
+) -> None:
+    r = local.post("/records/sessions", json=session(**change), headers=SITE_VIEW)
+    assert r.status_code == 400 and says in r.json()["message"], r.text
+    assert Outbox(layout).all() == []
+
+
+def jpeg(tmp: Path) -> bytes:
+    """A small JPEG with an EXIF block carrying a GPS mark, as a phone sends it."""
+    path = tmp / "photo.jpg"
+    cmd = ["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=64x48:rate=1", "-frames:v", "1"]
+    subprocess.run([*cmd, str(path)], check=True)
+    data = path.read_bytes()
+    app1 = b"Exif\x00\x00" + GPS
+    return data[:2] + b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1 + data[2:]
+
+
+def test_photos_ratings_and_requests_arrive(
+    client: TestClient, layout: Layout, local: LocalClient, site: Site, programme: str, tmp_path: Path
+) -> None:
+    kept = record(local, "sessions", session(programme))
+    url = f"/records/sessions/{kept['id']}/photos"
+    photo = jpeg(tmp_path)
+    not_photo = local.post(url, files={"photo": ("讲话稿.pdf", b"%PDF-1.4\n")}, headers=SITE_VIEW)
+    assert not_photo.status_code == 415 and "“讲话稿.pdf”不是 JPEG 或 PNG" in not_photo.json()["message"]
+    added = local.post(url, files={"photo": ("学习.jpg", photo, "image/jpeg")}, headers=SITE_VIEW)
+    assert added.status_code == 201, added.text
+    assert (
+        local.post(
+            "/records/sessions/nope1234/photos", files={"photo": ("a.jpg", photo)}, headers=SITE_VIEW
+        ).status_code
+        == 404
+    )
+    record(local, "ratings", {"programme_id": programme, "rating": 4, "comment": " 很实用 "})
+    record(
+        local,
+        "demands",
+        {"topic": "果树  冬季修剪", "category": "agri-tech", "detail": "想看实操", "members": 7},
+    )
+    bad_category = local.post("/records/demands", json={"topic": "x", "category": "nope"}, headers=SITE_VIEW)
+    assert bad_category.status_code == 400 and "类别" in bad_category.json()["message"]
+
+    result = site.sender(layout).deliver()
+    assert (result.sent, result.refused, result.queued, result.error) == (4, 0, 0, None)
+    assert not list((layout.root / "records" / "photos").iterdir())  # delivered: not kept twice
+
+    [got] = site.sessions()
+    [kept_photo] = got["photos"]
+    image = client.get(
+        f"/api/v1/sites/{site.id}/sessions/{kept['id']}/photos/{kept_photo['id']}", headers=site.admin
+    )
+    assert image.status_code == 200 and image.content.startswith(b"\xff\xd8") and GPS not in image.content
+    [rated] = client.get("/api/v1/ratings", headers=site.admin).json()
+    assert (rated["programme_id"], rated["average"], rated["comments"]) == (programme, 4, ["很实用"])
+    [asked] = client.get("/api/v1/demands", headers=site.admin).json()
+    assert (asked["topic"], asked["category"], asked["members"]) == ("果树 冬季修剪", "agri-tech", 7)
+
+
+def test_a_photo_over_the_limit_is_refused_by_name(
+    local: LocalClient, layout: Layout, tmp_path: Path
+) -> None:
+    kept = record(local, "sessions", session())
+    big = b"\xff\xd8\xff" + bytes(10 * 2**20)
+    r = local.post(
+        f"/records/sessions/{kept['id']}/photos", files={"photo": ("大照片.jpg", big)}, headers=SITE_VIEW
+    )
+    assert r.status_code == 413 and "“大照片.jpg”" in r.json()["message"] and "10 MB" in r.json()["message"]
+    assert [x.kind for x in Outbox(layout).all()] == ["session"]
