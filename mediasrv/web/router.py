@@ -141,6 +141,10 @@ PAGES: dict[str, tuple[str, tuple[Role, ...]]] = {
     "/ui/admin/sites": ("sites.html", ADMINS),
     "/ui/admin/accounts": ("accounts.html", ADMINS),
     "/ui/admin/audit": ("audit.html", ADMINS),
+    "/ui/admin/compliance": ("compliance.html", ADMINS),
+    "/ui/admin/sites/{site_id}/study": ("site_study.html", ADMINS),
+    "/ui/admin/assessment": ("assessment.html", ADMINS),
+    "/ui/admin/feedback": ("feedback.html", ADMINS),
 }
 
 

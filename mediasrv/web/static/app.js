@@ -48,6 +48,16 @@ export function el(tag, attrs = {}, ...children) {
   return node;
 }
 
+const SVG_NS = "http://www.w3.org/2000/svg";
+
+/** An SVG element (charts), as el() makes HTML ones: attributes, then children; text is always text. */
+export function svg(tag, attrs = {}, ...children) {
+  const node = document.createElementNS(SVG_NS, tag);
+  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
+  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  return node;
+}
+
 /** A message at the top of the page; errors stay until the next action, others fade. */
 export function flash(message, kind = "error") {
   const box = document.getElementById("flash");
@@ -93,6 +103,19 @@ export async function api(path, { method = "GET", json, form, headers = {}, sign
     throw new ApiError(response.status, body && body.error, message);
   }
   return body;
+}
+
+/** Every region that has sites, and their parents, as the suggestions (<option>s) of a region field's
+ * datalist. Best effort: without them the field still takes any region. */
+export async function loadKnownRegions(list = document.getElementById("known-regions")) {
+  // Village level gives one row per region that has sites; their parents are suggested too.
+  const data = await api("/api/v1/fleet?level=5").catch(() => null);
+  const paths = new Set();
+  for (const { region } of data ? data.regions : []) {
+    const parts = region.split("/").filter(Boolean);
+    for (let i = 1; i <= parts.length; i++) paths.add(parts.slice(0, i).join("/"));
+  }
+  list.replaceChildren(...[...paths].sort().map((p) => el("option", { value: p })));
 }
 
 /** Run an action, showing its error (if any) instead of failing silently. */

@@ -2,13 +2,13 @@
 // SVG chart and a table with the same numbers, the table being the accessible source of truth), the
 // sites by state with their last report, registering one site and giving it a token, and CSV import.
 // The server validates everything; its message is shown as it is.
-import { api, attempt, beijing, el, flash, t, tf } from "/static/app.js";
+import { api, attempt, beijing, el, flash, loadKnownRegions, svg, t, tf } from "/static/app.js";
+import { crumbs, keepFocus as keepFocusIn, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("sites-root");
 const REFRESH_MS = 30_000;
 const PAGE_SIZE = 50;
 const MAX_BARS = 40; // a county has a few dozen villages at most; the table always has every row
-const SVG = "http://www.w3.org/2000/svg";
 const STATES = ["stale", "never", "online", "all"];
 const PROFILES = ["iptv", "iptv-legacy", "mobile", "pc"];
 const CSV_COLUMNS = "code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps";
@@ -27,13 +27,8 @@ function normalRegion(text) {
   return text.replaceAll("／", "/").split("/").map((p) => p.trim()).filter(Boolean).join("/");
 }
 
-
 /** A region row's name relative to the region shown: its last part, or what a special row means. */
-function regionName(row, shown) {
-  if (row.region === "") return t("sites.no_region");
-  if (row.region === shown) return tf("sites.here", { name: row.region.split("/").at(-1) });
-  return row.region.split("/").at(-1);
-}
+const regionName = (row, shown) => nameOf(row, shown, "sites");
 
 function viewUrl({ region = view.region, state = view.state } = {}) {
   const q = new URLSearchParams();
@@ -52,15 +47,7 @@ function readUrl() {
 /** A link that changes the region (and state) shown without reloading the page; a real href, so it
  * can also be opened in a new tab. */
 function regionLink(region, text, attrs = {}, state = view.state) {
-  return el("a", {
-    href: viewUrl({ region, state }),
-    ...attrs,
-    onclick: (e) => {
-      if (e.ctrlKey || e.metaKey || e.shiftKey || e.button !== 0) return;
-      e.preventDefault();
-      go(region, state);
-    },
-  }, text);
+  return viewLink(viewUrl({ region, state }), text, attrs, () => go(region, state));
 }
 
 function go(region, state = view.state) {
@@ -72,11 +59,7 @@ function go(region, state = view.state) {
 }
 
 /** Re-render without losing the keyboard's place: the focused control is found again by its key. */
-function keepFocus(render) {
-  const key = document.activeElement?.dataset?.key;
-  render();
-  if (key) root.querySelector(`[data-key="${CSS.escape(key)}"]`)?.focus();
-}
+const keepFocus = (render) => keepFocusIn(root, render);
 
 // --- the overview: breadcrumb, totals, chart, table ------------------------------------------------
 
@@ -104,12 +87,7 @@ function overviewSection() {
 }
 
 function renderCrumbs(region) {
-  const parts = region ? region.split("/") : [];
-  const trail = [["", t("sites.all_regions")], ...parts.map((p, i) => [parts.slice(0, i + 1).join("/"), p])];
-  document.getElementById("crumbs").replaceChildren(...trail.map(([path, name], i) => el("li", {},
-    i === trail.length - 1
-      ? el("span", { "aria-current": "page" }, name)
-      : regionLink(path, name, { dataset: { key: `crumb:${path}` } }))));
+  document.getElementById("crumbs").replaceChildren(...crumbs(region, t("sites.all_regions"), regionLink));
 }
 
 function renderTotals(data) {
@@ -169,13 +147,6 @@ function renderTable(data) {
       .map((v) => el("td", {}, v))));
   document.getElementById("regions-empty").hidden = data.regions.length > 0;
   document.getElementById("regions").hidden = data.regions.length === 0;
-}
-
-function svg(tag, attrs = {}, ...children) {
-  const node = document.createElementNS(SVG, tag);
-  for (const [name, value] of Object.entries(attrs)) node.setAttribute(name, String(value));
-  for (const child of children) node.append(child instanceof Node ? child : document.createTextNode(String(child)));
-  return node;
 }
 
 function rowSummary(row, shown) {
@@ -299,7 +270,8 @@ function syncText(s) {
 function siteRow(s) {
   return el("tr", { dataset: { code: s.code, state: s.state } },
     el("td", {}, el("code", {}, s.code)),
-    el("td", {}, s.name),
+    el("td", {}, el("a", { href: `/ui/admin/sites/${encodeURIComponent(s.site_id)}/study`,
+      "aria-label": tf("compliance.site.records_of", { name: s.name }) }, s.name)),
     el("td", { class: "small" }, s.region || t("sites.no_region")),
     el("td", { class: "state" }, badge(s.state)),
     el("td", { class: "seen" }, s.last_seen_at
@@ -384,17 +356,6 @@ window.addEventListener("popstate", () => {
   readUrl();
   refresh({ focus: true });
 });
-
-async function loadKnownRegions() {
-  // Village level gives one row per region that has sites; their parents are suggested too.
-  const data = await api("/api/v1/fleet?level=5").catch(() => null);
-  const paths = new Set();
-  for (const { region } of data ? data.regions : []) {
-    const parts = region.split("/").filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) paths.add(parts.slice(0, i).join("/"));
-  }
-  document.getElementById("known-regions").replaceChildren(...[...paths].sort().map((p) => el("option", { value: p })));
-}
 
 // --- a site's token: shown once ----------------------------------------------------------------------
 
