@@ -9,6 +9,10 @@
 <dir>/partial/<sha256>  downloads in progress, named by the content they must end up as, so an
                         interrupted download resumes with Range whatever path wants it
 <dir>/reports.jsonl     heartbeats not yet delivered (the offline queue)
+<dir>/viewing*.jsonl    viewing evidence counted by the LAN origin, and its outbox (agent.viewing)
+<dir>/records/<id>.json study records made on the site view (sessions, ratings, topic requests),
+                        kept until delivered and shown after; records/photos/ their photos until
+                        delivered; records-delivery.json the last delivery's error (agent.records)
 <dir>/state.json        the applied manifest's ETag and version, and the last sync's result
 <dir>/verified.jsonl    files known good: path, size, mtime and SHA-256 when last hashed; a file
                         whose size and mtime still match is not hashed again (sync --verify does)
