@@ -38,8 +38,12 @@ def rate(
     get_site(session, site_id, caller=caller)
     if session.get(Programme, programme_id) is None:
         raise NotFound(f"No programme with id {programme_id}: rate a programme the site played.")
-    row = session.get(ProgrammeRating, (site_id, programme_id))
-    if row is None:
+    for attempt in range(2):
+        row = session.get(ProgrammeRating, (site_id, programme_id))
+        if row is not None:
+            if rated_at >= row.rated_at:  # an older rating arriving late (offline) does not win
+                row.rating, row.comment, row.rated_at = rating, comment, rated_at
+            return row
         row = ProgrammeRating(
             site_id=site_id, programme_id=programme_id, rating=rating, comment=comment, rated_at=rated_at
         )
@@ -47,12 +51,11 @@ def rate(
             with session.begin_nested():
                 session.add(row)
         except IntegrityError:  # rated twice at once: the other insert won; apply this one over it
-            return rate(
-                session, caller, site_id, programme_id, rating=rating, comment=comment, rated_at=rated_at
-            )
-    elif rated_at >= row.rated_at:  # an older rating arriving late (offline) does not win
-        row.rating, row.comment, row.rated_at = rating, comment, rated_at
-    return row
+            if attempt:
+                raise
+            continue
+        return row
+    raise AssertionError("unreachable")
 
 
 @dataclass(frozen=True)

@@ -50,18 +50,22 @@ def create_once(
     """(row, created) for a record whose id the client made: the same id again returns the row
     first kept, unchanged (a queue re-sent after an outage); another site's id is a conflict.
     `make` checks and builds the new row; it runs only when the id is new."""
-    existing = session.get(model, row_id)
-    if existing is not None:
-        if existing.site_id != site_id:
-            raise Conflict(f"The {what} id {row_id} belongs to another site: generate a new id.")
-        return existing, False
-    row = make()
-    try:
-        with session.begin_nested():  # the same id sent twice at once: one insert wins
-            session.add(row)
-    except IntegrityError:
-        return create_once(session, model, row_id, site_id, make, what)
-    return row, True
+    for attempt in range(2):
+        existing = session.get(model, row_id)
+        if existing is not None:
+            if existing.site_id != site_id:
+                raise Conflict(f"The {what} id {row_id} belongs to another site: generate a new id.")
+            return existing, False
+        row = make()
+        try:
+            with session.begin_nested():  # the same id sent twice at once: one insert wins
+                session.add(row)
+        except IntegrityError:
+            if attempt:  # not a twin insert (that one would be found now): let it be seen
+                raise
+            continue  # the twin won: read its row
+        return row, True
+    raise AssertionError("unreachable")
 
 
 def record_session(
@@ -137,7 +141,9 @@ def add_photo(
             return existing, False
     photo_id = uuid.uuid4().hex
     suffix = ".jpg" if photo.content_type == photos.JPEG else ".png"
-    key = f"study/{site_id}/{session_id}/{photo_id}{suffix}"
+    # Named by its content: the same photo sent twice at once writes the same bytes to the same key,
+    # so the insert that loses leaves nothing behind.
+    key = f"study/{site_id}/{session_id}/{digest}{suffix}"
     spool.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=spool, suffix=suffix) as tmp:
         tmp.write(photo.data)
@@ -155,8 +161,17 @@ def add_photo(
         height=photo.height,
         sha256=digest,
     )
-    row.photos.append(kept)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(kept)
+    except IntegrityError:  # the twin upload won: its row
+        twin = session.scalar(
+            select(SessionPhoto).where(SessionPhoto.session_id == session_id, SessionPhoto.sha256 == digest)
+        )
+        if twin is None:
+            raise
+        return twin, False
+    row.photos.append(kept)  # already stored: the loaded collection shows it too
     return kept, True
 
 

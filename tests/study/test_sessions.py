@@ -10,9 +10,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
+from mediasrv.accounts.models import Caller, Role
 from mediasrv.db import Database
-from mediasrv.study import photos
+from mediasrv.study import photos, service
+from mediasrv.study.models import SessionPhoto
 from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ReadyAsset, publish_programme
 
@@ -142,5 +146,35 @@ def test_photos_are_kept_once_without_metadata_and_only_for_the_own_site(
     client.app.state.settings = settings.model_copy(update={"photo_max_bytes": 100})  # type: ignore[attr-defined]
     big = client.post(url, headers=own, files={"file": ("大照片.jpg", data, "image/jpeg")})
     assert big.status_code == 413 and "大照片.jpg" in big.json()["message"]
+    listed = client.get(f"/api/v1/sites/{xitang}/sessions", headers=own, params={"month": "2026-11"}).json()
+    assert [len(s["photos"]) for s in listed] == [1]
+
+
+def test_the_same_photo_sent_twice_at_once_is_kept_once(
+    client: TestClient, db: Database, sites: dict[str, tuple[int, dict[str, str]]], tmp_path: Path
+) -> None:
+    """Two uploads of one photo racing: the one whose insert loses answers with the winner's row
+    (not a 500), and both wrote the same object, so nothing is left dangling."""
+    xitang, own = sites["xitang"]
+    made = client.post(
+        f"/api/v1/sites/{xitang}/sessions", headers=own, json=body("2026-11-20T19:30:00+08:00")
+    )
+    session_id = made.json()["id"]
+    store = client.app.state.store  # type: ignore[attr-defined]
+    caller = Caller(role=Role.ADMIN, name="test", via="cli")
+    data = jpeg(tmp_path)
+
+    def add(s: Session) -> tuple[SessionPhoto, bool]:
+        return service.add_photo(
+            s, store, caller, xitang, session_id, data=data, filename="学习.jpg", spool=tmp_path / "spool"
+        )
+
+    with db.session_scope() as s:
+        first, created = add(s)
+        assert created
+        row = service.get_session(s, caller, xitang, session_id)
+        set_committed_value(row, "photos", [])  # what the twin request read: no photo yet
+        twin, created = add(s)
+        assert not created and (twin.id, twin.key) == (first.id, first.key)
     listed = client.get(f"/api/v1/sites/{xitang}/sessions", headers=own, params={"month": "2026-11"}).json()
     assert [len(s["photos"]) for s in listed] == [1]
