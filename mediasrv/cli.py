@@ -49,7 +49,16 @@ LOCAL_UNIT, LOCAL_USER = "本机", "local-cli"  # the department and account of 
 
 
 def _settings() -> Settings:
-    return Settings()
+    """The settings, or what is wrong with them and exit 2 (not a traceback)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        for error in exc.errors():
+            name = "MEDIASRV_" + "_".join(str(part) for part in error["loc"]).upper()
+            typer.echo(f"{name}: {error['msg'].removeprefix('Value error, ')}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _database(settings: Settings) -> Database:
@@ -109,14 +118,21 @@ def db_revision(
 @db_cli.command("status")
 def db_status() -> None:
     """Print the database's revision and this code's; exit 1 when an upgrade is needed."""
+    from sqlalchemy.engine import make_url
+
     from mediasrv import migrations
     from mediasrv.db import Database
 
-    db = Database(_settings().resolved_database_url)
-    try:
-        have, want = migrations.current(db.engine), migrations.head()
-    finally:
-        db.dispose()
+    url = _settings().resolved_database_url
+    parsed, want = make_url(url), migrations.head()
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        have = None  # no file yet: empty, and asking must not create one
+    else:
+        db = Database(url)
+        try:
+            have = migrations.current(db.engine)
+        finally:
+            db.dispose()
     verdict = "up to date" if have == want else "upgrade needed: run `mediasrv db upgrade`"
     typer.echo(f"database {have or 'empty'}, code {want}: {verdict}")
     raise typer.Exit(0 if have == want else 1)

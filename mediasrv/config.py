@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 GIB = 1024**3
@@ -71,6 +71,19 @@ class Settings(BaseSettings):
         default=1, ge=1, description="Ratings and topic requests a month that earn a site full feedback marks"
     )
     photo_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1, description="Largest session photo accepted")
+
+    @field_validator("assessment_weights")
+    @classmethod
+    def _weights_parse(cls, text: str) -> str:
+        """A typo refuses to start, rather than failing every assessment later."""
+        from mediasrv.errors import MediaError
+        from mediasrv.study.assessment import weights_of  # here: config imports nothing heavy at load
+
+        try:
+            weights_of(text)
+        except MediaError as exc:
+            raise ValueError(str(exc)) from None
+        return text
 
     log_json: bool = Field(
         default=False, description="Log one JSON object per line (for log collectors) instead of text"

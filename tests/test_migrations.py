@@ -102,14 +102,17 @@ def _create_pre_migration_table(db: Database) -> None:
         conn.execute(text("CREATE TABLE assets (id TEXT PRIMARY KEY)"))
 
 
-def _mediasrv(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"MEDIASRV_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin"}
+def _mediasrv(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
+    env = {"MEDIASRV_DATA_DIR": str(tmp_path / "var"), "PATH": "/usr/bin:/bin", **extra}
     return subprocess.run(
         [str(BIN / "mediasrv"), *args], env=env, capture_output=True, text=True, timeout=120, check=False
     )
 
 
 def test_commands_refuse_until_db_upgrade_has_run(tmp_path: Path) -> None:
+    status = _mediasrv(tmp_path, "db", "status")  # a fresh machine: asking creates nothing
+    assert status.returncode == 1 and "database empty" in status.stdout, status.stderr
+    assert not (tmp_path / "var").exists()
     for command_line in (["serve", "--port", "1"], ["worker"], ["reindex", "--check"]):
         refused = _mediasrv(tmp_path, *command_line)
         assert refused.returncode == 2, (command_line, refused.stderr)
@@ -126,3 +129,9 @@ def test_commands_refuse_until_db_upgrade_has_run(tmp_path: Path) -> None:
 
     ok = _mediasrv(tmp_path, "reindex", "--check")
     assert ok.returncode == 0, ok.stderr
+
+
+def test_a_bad_setting_is_named_not_a_traceback(tmp_path: Path) -> None:
+    bad = _mediasrv(tmp_path, "db", "status", MEDIASRV_ASSESSMENT_WEIGHTS="reach=30,sync=20")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert bad.stderr.startswith("MEDIASRV_ASSESSMENT_WEIGHTS: Unknown assessment part 'reach'"), bad.stderr
