@@ -634,7 +634,9 @@ def ranked_demand(
     session: SessionDep,
     region: RegionQuery = "",
     category: Annotated[str | None, Query(max_length=32)] = None,
-    since: Annotated[datetime | None, Query(description="only requests made since then")] = None,
+    since: Annotated[
+        AwareTime | None, Query(description="requests since then (with UTC offset)")
+    ] = None,
     limit: Limit = 50,
 ) -> list[RankedDemandOut]:
     """Topics the sites under a region ask for, most members first (worded alike: counted together)."""

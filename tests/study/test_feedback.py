@@ -82,6 +82,12 @@ def test_demand_is_counted_once_folded_and_ranked(
     assert everywhere[0]["topic"] == "电商直播带货"
     agri = client.get("/api/v1/demands", headers=admin, params={"category": "agri-tech"}).json()
     assert [d["members"] for d in agri] == [9]
+    # Requests were made at 10:00 Beijing time (02:00 UTC): the bound is a moment, offset and all.
+    for since, found in (("2026-11-20T09:59:00+08:00", 3), ("2026-11-20T10:01:00+08:00", 0)):
+        got = client.get("/api/v1/demands", headers=admin, params={"since": since}).json()
+        assert len(got) == found, since
+    naive = client.get("/api/v1/demands", headers=admin, params={"since": "2026-11-20T09:59:00"})
+    assert naive.status_code == 422 and "UTC offset" in naive.json()["message"]
 
     unknown = client.post(
         f"/api/v1/sites/{xitang[0]}/demands", headers=xitang[1], json=demand("x", category="nope")
