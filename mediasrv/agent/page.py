@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from mediasrv.agent.layout import AgentState, Layout
+from mediasrv.catalog import taxonomy
 from mediasrv.china import CHINA
 from mediasrv.web.vendor import VENDOR
 
@@ -36,18 +37,8 @@ NO_HLS_JS = (
     "where mediasrv is installed (it needs the line once), then reload the page.\n"
 )
 
-# The catalog's fixed taxonomy (mediasrv.catalog.models.CATEGORIES; a test keeps the two equal). A
-# copy, because the agent does not load the server's database models.
-CATEGORIES: dict[str, tuple[str, str]] = {
-    "political-theory": ("政治理论", "Political theory"),
-    "party-spirit": ("党性教育与纪律", "Party spirit and discipline"),
-    "policy-law": ("政策法规", "Policies and law"),
-    "agri-tech": ("农业科技", "Agricultural technology"),
-    "skills": ("实用技术与职业技能", "Practical skills and vocational training"),
-    "health": ("卫生健康", "Health"),
-    "model-stories": ("先进典型", "Model figures and stories"),
-    "party-history": ("党史教育", "Party history"),
-}
+# The catalog's taxonomy by code: (中文, English).
+CATEGORIES: dict[str, tuple[str, str]] = {code: (zh, en) for code, zh, en in taxonomy.CATEGORIES}
 
 WORDS: dict[str, dict[str, str]] = {
     "zh": {

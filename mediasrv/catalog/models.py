@@ -30,19 +30,6 @@ class StudyListStatus(StrEnum):
     ARCHIVED = "archived"  # kept for history, no longer in force
 
 
-# The fixed taxonomy, from the source documents (seeds 001, 002, 004). Codes are stable API values.
-CATEGORIES: tuple[tuple[str, str, str], ...] = (
-    ("political-theory", "政治理论", "Political theory"),
-    ("party-spirit", "党性教育与纪律", "Party spirit and discipline"),
-    ("policy-law", "政策法规", "Policies and law"),
-    ("agri-tech", "农业科技", "Agricultural technology"),
-    ("skills", "实用技术与职业技能", "Practical skills and vocational training"),
-    ("health", "卫生健康", "Health"),
-    ("model-stories", "先进典型", "Model figures and stories"),
-    ("party-history", "党史教育", "Party history"),
-)
-
-
 class Category(Base):
     __tablename__ = "categories"
 

@@ -17,7 +17,6 @@ from mediasrv import epochs
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import (
-    CATEGORIES,
     Attachment,
     Category,
     Programme,
@@ -28,6 +27,7 @@ from mediasrv.catalog.models import (
     StudyListItem,
     StudyListStatus,
 )
+from mediasrv.catalog.taxonomy import CATEGORIES
 from mediasrv.db import utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import get_site, normalise_region

@@ -634,9 +634,7 @@ def ranked_demand(
     session: SessionDep,
     region: RegionQuery = "",
     category: Annotated[str | None, Query(max_length=32)] = None,
-    since: Annotated[
-        AwareTime | None, Query(description="requests since then (with UTC offset)")
-    ] = None,
+    since: Annotated[AwareTime | None, Query(description="requests since then (with UTC offset)")] = None,
     limit: Limit = 50,
 ) -> list[RankedDemandOut]:
     """Topics the sites under a region ask for, most members first (worded alike: counted together)."""

@@ -21,7 +21,6 @@ from mediasrv.accounts.models import Role
 from mediasrv.agent import page
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
-from mediasrv.catalog.models import CATEGORIES
 from mediasrv.db import Database
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
@@ -417,7 +416,3 @@ def test_static_files_are_a_fixed_list_and_hls_js_only_when_installed(
     missing = local.get("/static/vendor/hls.min.js")
     assert missing.status_code == 404 and "python -m mediasrv.web.vendor" in missing.text
     assert 'hls.min.js"' not in local.get("/").text.replace("'", '"').split("<body>")[0]
-
-
-def test_the_site_view_knows_the_catalog_categories() -> None:
-    assert {code: (zh, en) for code, zh, en in CATEGORIES} == page.CATEGORIES

@@ -15,8 +15,9 @@ from fastapi.testclient import TestClient
 
 from mediasrv import migrations
 from mediasrv.agent.viewing import media_segments, player_id
-from mediasrv.catalog.models import CATEGORIES, Programme
+from mediasrv.catalog.models import Programme
 from mediasrv.catalog.service import seed_categories
+from mediasrv.catalog.taxonomy import CATEGORIES
 from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery.sites import create_site

@@ -1,0 +1,15 @@
+"""The fixed taxonomy of programmes, from the source documents (seeds 001, 002, 004): (code, 中文,
+English). Codes are stable API values. Standard library only: the site agent shows the names too."""
+
+from __future__ import annotations
+
+CATEGORIES: tuple[tuple[str, str, str], ...] = (
+    ("political-theory", "政治理论", "Political theory"),
+    ("party-spirit", "党性教育与纪律", "Party spirit and discipline"),
+    ("policy-law", "政策法规", "Policies and law"),
+    ("agri-tech", "农业科技", "Agricultural technology"),
+    ("skills", "实用技术与职业技能", "Practical skills and vocational training"),
+    ("health", "卫生健康", "Health"),
+    ("model-stories", "先进典型", "Model figures and stories"),
+    ("party-history", "党史教育", "Party history"),
+)
