@@ -25,6 +25,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender, State
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
@@ -171,6 +172,8 @@ def _run_once(
         delivery.viewing = ViewingSender(layout, client, syncer.config.site_id).deliver()
         # Sessions, photos, ratings, requests members entered on the site view (agent.records).
         records = RecordSender(layout, client, syncer.config.site_id).deliver()
+        if problem := player.ensure(layout, client):  # the site view's player, once, if the PC lacks it
+            log.warning("%s", problem)
     return result, delivery, records
 
 

@@ -10,6 +10,7 @@
                         interrupted download resumes with Range whatever path wants it
 <dir>/reports.jsonl     heartbeats not yet delivered (the offline queue)
 <dir>/viewing*.jsonl    viewing evidence counted by the LAN origin, and its outbox (agent.viewing)
+<dir>/vendor/hls.min.js the site view's player, fetched from the server when the package lacks it
 <dir>/records/<id>.json study records made on the site view (sessions, ratings, topic requests),
                         kept until delivered and shown after; records/photos/ their photos until
                         delivered; records-delivery.json the last delivery's error (agent.records)

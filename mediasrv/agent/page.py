@@ -22,19 +22,17 @@ from typing import Any
 from mediasrv.agent.layout import AgentState, Layout
 from mediasrv.catalog import taxonomy
 from mediasrv.china import CHINA
-from mediasrv.web.vendor import VENDOR
 
 STATIC = Path(__file__).parent / "static"
-HLS_JS = VENDOR / "hls.min.js"
-# What /static/<name> may serve: a fixed list, so the route can never reach another file.
+# What /static/<name> may serve: a fixed list, so the route can never reach another file (the player
+# script, vendor/hls.min.js, is found by agent.player).
 ASSETS: dict[str, tuple[Path, str]] = {
     "site.css": (STATIC / "site.css", "text/css; charset=utf-8"),
     "site.js": (STATIC / "site.js", "text/javascript; charset=utf-8"),
-    "vendor/hls.min.js": (HLS_JS, "text/javascript; charset=utf-8"),
 }
 NO_HLS_JS = (
-    "hls.min.js (the player component) is not installed on this PC: run `python -m mediasrv.web.vendor` "
-    "where mediasrv is installed (it needs the line once), then reload the page.\n"
+    "hls.min.js (the player component) is not on this PC yet: the next sync fetches it from the "
+    "mediasrv server once the line is up (or run `mediasrv-site sync` now), then reload the page.\n"
 )
 
 # The catalog's taxonomy by code: (中文, English).
@@ -84,8 +82,8 @@ WORDS: dict[str, dict[str, str]] = {
         "help": "用方向键选择节目，按“确定”播放，按“返回”回到列表。",
         "back": "返回列表",
         "playing": "正在播放",
-        "no_player": "缺少播放组件（hls.min.js），这个浏览器也不能直接播放：请在本机运行 "
-        "python -m mediasrv.web.vendor 安装后刷新页面。",
+        "no_player": "缺少播放组件（hls.min.js），这个浏览器也不能直接播放：联网后下一次同步会自动"
+        "从服务器取回，之后刷新页面即可。",
         "play_network": "读不到本机的节目文件：可能正在同步，请稍后再试。",
         "play_media": "这个节目无法在此浏览器中播放。",
         "press_play": "按“确定”键开始播放。",
@@ -178,7 +176,7 @@ WORDS: dict[str, dict[str, str]] = {
         "back": "Back to the list",
         "playing": "Now playing",
         "no_player": "The player component (hls.min.js) is missing and this browser cannot play HLS "
-        "itself: run python -m mediasrv.web.vendor on this PC, then reload the page.",
+        "itself: the next sync fetches it from the server once the line is up; then reload the page.",
         "play_network": "Cannot read the programme's files on this PC: a sync may be replacing them; "
         "try again shortly.",
         "play_media": "This programme cannot be played in this browser.",

@@ -47,7 +47,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from mediasrv.agent import page, records
+from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.viewing import Recorder
 from mediasrv.errors import MediaError
@@ -271,12 +271,23 @@ def create_app(layout: Layout) -> Starlette:
         except (AgentError, ValueError):
             code = None
         body = page.render(
-            facts, entries, state, verdict, lang=lang, site_code=code, hls_installed=page.HLS_JS.is_file()
+            facts,
+            entries,
+            state,
+            verdict,
+            lang=lang,
+            site_code=code,
+            hls_installed=player.path(layout) is not None,
         )
         return HTMLResponse(body, headers={"Cache-Control": REVALIDATE})
 
     def static(request: Request) -> Response:
         name: str = request.path_params["name"]
+        if name == f"vendor/{player.NAME}":
+            script = player.path(layout)
+            if script is None:
+                return PlainTextResponse(page.NO_HLS_JS, status_code=404)
+            return _text(request, script.read_bytes(), "text/javascript; charset=utf-8")
         found = page.ASSETS.get(name)
         if found is None:
             return PlainTextResponse(f"{name} is not a file of this site view.\n", status_code=404)
@@ -284,8 +295,7 @@ def create_app(layout: Layout) -> Starlette:
         try:
             data = path.read_bytes()
         except FileNotFoundError:
-            missing = page.NO_HLS_JS if path == page.HLS_JS else f"{name} is missing from this install.\n"
-            return PlainTextResponse(missing, status_code=404)
+            return PlainTextResponse(f"{name} is missing from this install.\n", status_code=404)
         return _text(request, data, media_type)
 
     def playlist_m3u8(request: Request) -> Response:

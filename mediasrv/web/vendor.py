@@ -2,7 +2,8 @@
 
 Each package in vendor.json is pinned by version and by the registry's sha512 integrity, fetched as
 its tarball, verified, and the listed files copied into static/vendor/ (not committed). No Node.js,
-no build step: the pages load these files as they are.
+no build step: the pages load these files as they are. A file a site agent fetches from the server
+instead (agent.player) is checked against its pinned sha256 (`pinned_sha256`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def _verify(name: str, data: bytes, integrity: str) -> None:
         raise VendorError(f"{name}: the tarball does not match vendor.json's integrity; not installed")
 
 
+def pinned_sha256(name: str) -> str:
+    """The SHA-256 vendor.json pins for an installed file (e.g. "hls.min.js")."""
+    for spec in json.loads(LOCK.read_text()).values():
+        if name in spec.get("sha256", {}):
+            digest: str = spec["sha256"][name]
+            return digest
+    raise VendorError(f"vendor.json pins no file named {name}")
+
+
 def install(target: Path = VENDOR) -> list[Path]:
     """Fetch what is missing or stale; returns the files written."""
     lock = json.loads(LOCK.read_text())
@@ -55,8 +65,12 @@ def install(target: Path = VENDOR) -> list[Path]:
                 extracted = tar.extractfile(member)
                 if extracted is None:
                     raise VendorError(f"{name}: {member} is not a file in {url}")
+                data = extracted.read()
+                pinned = spec.get("sha256", {}).get(out)
+                if pinned is not None and hashlib.sha256(data).hexdigest() != pinned:
+                    raise VendorError(f"{name}: {out} does not match vendor.json's sha256; not installed")
                 path = target / out
-                path.write_bytes(extracted.read())
+                path.write_bytes(data)
                 written.append(path)
     stamp.write_text(json.dumps(lock))
     return written

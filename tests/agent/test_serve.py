@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.accounts.models import Role
-from mediasrv.agent import page
+from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
 from mediasrv.db import Database
@@ -395,7 +395,7 @@ def test_a_fresh_site_view_names_the_site_and_says_how_to_start(tmp_path: Path) 
 
 
 def test_static_files_are_a_fixed_list_and_hls_js_only_when_installed(
-    local: LocalClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    local: LocalClient, layout: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     js = local.get("/static/site.js")
     assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
@@ -404,15 +404,16 @@ def test_static_files_are_a_fixed_list_and_hls_js_only_when_installed(
     for name in ("app.js", "../serve.py", "%2e%2e/page.py", "vendor/hls.js.LICENSE", "site.js/"):
         assert local.get(f"/static/{name}").status_code == 404, name
 
-    installed = tmp_path / "hls.min.js"
+    monkeypatch.setattr(player, "VENDOR", tmp_path / "not-in-the-package")
+    installed = layout.root / "vendor" / "hls.min.js"  # as the sync run keeps it (agent.player)
+    installed.parent.mkdir(parents=True, exist_ok=True)
     installed.write_text("window.Hls = function () {};\n")
-    monkeypatch.setattr(page, "HLS_JS", installed)
-    monkeypatch.setitem(page.ASSETS, "vendor/hls.min.js", (installed, "text/javascript; charset=utf-8"))
     served = local.get("/static/vendor/hls.min.js")
     assert served.status_code == 200 and served.text == installed.read_text()
+    assert served.headers["content-type"].startswith("text/javascript")
     assert '<script src="/static/vendor/hls.min.js">' in local.get("/").text
 
-    installed.unlink()  # not installed: a 404 that says how to install it; the page does not load it
+    installed.unlink()  # not here yet: a 404 that says the next sync brings it; the page does not load it
     missing = local.get("/static/vendor/hls.min.js")
-    assert missing.status_code == 404 and "python -m mediasrv.web.vendor" in missing.text
+    assert missing.status_code == 404 and "next sync fetches it" in missing.text
     assert 'hls.min.js"' not in local.get("/").text.replace("'", '"').split("<body>")[0]

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mediasrv.accounts.models import Role
+from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.reports import Reporter, make_report, queued
 from mediasrv.agent.sync import Syncer, SyncResult, TokenBucket, download_order, in_window, parse_window
@@ -30,6 +31,7 @@ from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import canonical, sign
 from mediasrv.delivery.models import SitePresence
+from mediasrv.web.vendor import pinned_sha256
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 Handler = Callable[[httpx.Request, Callable[[httpx.Request], httpx.Response]], httpx.Response]
@@ -558,3 +560,24 @@ def test_signature_check_uses_the_pinned_key(client: TestClient, site: Site, pro
     site.layout.save_config(config.model_copy(update={"public_key": other}))
     result = site.sync()
     assert result.error is not None and "MEDIASRV_SECRET_KEY changed" in result.error
+
+
+def test_the_player_component_comes_from_the_server_when_the_pc_lacks_it(
+    site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A site PC installed without npm access gets hls.js from its server, checked against the pin."""
+    monkeypatch.setattr(player, "VENDOR", tmp_path / "not-in-the-package")
+    assert player.path(site.layout) is None
+    site.line.handler = lambda request, send: httpx.Response(503)  # the line is down
+    assert "503" in (player.ensure(site.layout, site.agent) or "")
+    site.line.handler = lambda request, send: httpx.Response(200, content=b"alert('not hls.js')")
+    assert "refused" in (player.ensure(site.layout, site.agent) or "")
+    assert player.path(site.layout) is None  # nothing kept from either answer
+
+    site.line.handler = None
+    assert player.ensure(site.layout, site.agent) is None
+    kept = player.path(site.layout)
+    assert kept == site.layout.root / "vendor" / "hls.min.js"
+    assert hashlib.sha256(kept.read_bytes()).hexdigest() == pinned_sha256("hls.min.js")
+    asked = len(site.line.requests)
+    assert player.ensure(site.layout, site.agent) is None and len(site.line.requests) == asked  # once

@@ -195,7 +195,7 @@ def test_without_hls_js_it_plays_natively_or_says_the_player_is_missing(
                 expect(page.locator("#no-player")).to_be_visible()
                 expect(page.locator("#no-player")).to_contain_text("hls.min.js")
                 page.keyboard.press("Enter")
-                expect(page.locator("#player-message")).to_contain_text("python -m mediasrv.web.vendor")
+                expect(page.locator("#player-message")).to_contain_text("下一次同步会自动从服务器取回")
         finally:
             ctx.close()
 
