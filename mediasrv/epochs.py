@@ -5,6 +5,9 @@ change within a second: one small table, read at most once per `check_seconds` b
   new generation of an asset); a manifest built at the current epoch is still current.
 - ACCOUNTS: bumped when a token is revoked or a user changed; bearer tokens already checked are
   trusted until it moves.
+- STUDY: bumped by what can alter a site's monthly compliance besides its own records (study lists,
+  a site's region, a programme's media and so its duration); kept compliance summaries computed at
+  another value are recomputed. Narrower than MANIFESTS, which every catalog edit moves.
 
 A bump committed in this process is seen at once by its own watches; other processes see it at
 their next read, within `check_seconds`.
@@ -26,6 +29,7 @@ from mediasrv.db import Base, Database
 log = logging.getLogger(__name__)
 MANIFESTS = "manifests"
 ACCOUNTS = "accounts"
+STUDY = "study"
 _BUMPED = "epochs_bumped"
 _local_commits = itertools.count(1)
 _last_local_commit = 0  # moves whenever a session of this process commits a bump

@@ -368,6 +368,7 @@ def create_study_list(
     session.add(study_list)
     _set_items(session, study_list, programme_ids)
     session.flush()
+    epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
     record(
         session,
         actor,
@@ -420,6 +421,7 @@ def update_study_list(
         _set_items(session, study_list, programme_ids)
         changes["programmes"] = {"before": before, "after": list(dict.fromkeys(programme_ids))}
     session.flush()
+    epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
     record(
         session,
         actor,
@@ -449,6 +451,7 @@ def set_study_list_status(
         study_list.published_at = utcnow()
     session.flush()
     action = Action.STUDY_LIST_PUBLISH if status is StudyListStatus.PUBLISHED else Action.STUDY_LIST_ARCHIVE
+    epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
     record(session, actor, action, "study_list", study_list.id, title=study_list.title)
     return study_list
 

@@ -140,6 +140,8 @@ def update_site(
     changed = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
     if changed:
         epochs.bump(session, epochs.MANIFESTS)
+        if "region" in changed:  # the lists that target it may differ
+            epochs.bump(session, epochs.STUDY)
         record(session, actor, Action.SITE_UPDATE, "site", site.id, **changed)
     return site
 

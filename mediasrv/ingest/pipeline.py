@@ -310,8 +310,10 @@ def _finish(
 
 
 def _mark_ready(session: Session, asset: Asset, generation: str, *, poster_key: str | None) -> None:
-    # A new generation has new files: manifests of sites holding this asset must list them.
+    # A new generation has new files: manifests of sites holding this asset must list them; its
+    # duration, by which "watched fully" is judged, may differ too.
     epochs.bump(session, epochs.MANIFESTS)
+    epochs.bump(session, epochs.STUDY)
     asset.status, asset.progress, asset.error = AssetStatus.READY, 100.0, None
     asset.published_generation, asset.poster_key = generation, poster_key
     asset.lease_owner = asset.lease_expires_at = None

@@ -386,10 +386,10 @@ def refresh(
 ) -> int:
     """Recompute the stale summaries of the sites under `region` for `month`; how many were stale.
 
-    Stale: never computed, marked dirty by a site's new records, or computed before the manifests
-    epoch last moved (lists, programmes and sites are what the manifests depend on too)."""
+    Stale: never computed, marked dirty by a site's new records, or computed before the study epoch
+    last moved (lists, a site's region, a programme's media: epochs.STUDY)."""
     month_bounds(month)
-    epoch = epochs.read(session).get(epochs.MANIFESTS, 0)
+    epoch = epochs.read(session).get(epochs.STUDY, 0)
     kept = aliased(ComplianceSummary)
     # Each stale site with the change count its summary has now (0: none yet), read before computing.
     query = (

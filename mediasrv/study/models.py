@@ -101,7 +101,7 @@ class DemandRequest(Base):
 class ComplianceSummary(Base):
     """One site's month, computed once and kept (the regional roll-up groups these rows instead of
     the sessions and the viewing evidence). Stale when `dirty` (the site recorded something for that
-    month since) or computed at another manifests epoch (lists, programmes or sites changed)."""
+    month since) or computed at another study epoch (lists, a site's region or a film changed)."""
 
     __tablename__ = "compliance_summaries"
 

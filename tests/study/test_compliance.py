@@ -269,3 +269,32 @@ def test_a_session_recorded_during_a_refresh_is_not_stored_as_clean(
     with db.session_scope() as s:
         kept = s.get_one(ComplianceSummary, ("2026-11", xitang))
         assert not kept.dirty
+
+
+def test_summaries_go_stale_for_study_changes_only(
+    client: TestClient, db: Database, admin: dict[str, str], month: dict[str, Any]
+) -> None:
+    """A programme's title or a site's quota do not touch compliance: no fleet-wide recompute; a
+    site moved to another region (other lists target it) does."""
+
+    def stale() -> int:
+        with db.session_scope() as s:
+            return compliance.refresh(s, month="2026-11", task=Task())
+
+    assert stale() == 2  # first computation: both sites
+    assert stale() == 0
+    renamed = client.patch(
+        f"/api/v1/programmes/{month['a']}", headers=admin, json={"title": "党史第一课（修订）"}
+    )
+    assert renamed.status_code == 200, renamed.text
+    quota = client.patch(f"/api/v1/sites/{month['taiyuan'][0]}", headers=admin, json={"quota_bytes": 2**30})
+    assert quota.status_code == 200, quota.text
+    assert stale() == 0
+    moved = client.patch(
+        f"/api/v1/sites/{month['taiyuan'][0]}", headers=admin, json={"region": "河北省/邢台市"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert stale() == 2  # the study epoch moved: every summary is recomputed
+    with db.session_scope() as s:
+        [taiyuan] = compliance.summaries(s, month="2026-11", task=Task(), site_ids=[month["taiyuan"][0]])
+    assert taiyuan.required == 3  # now under 河北省/邢台市: both lists' programmes, as 西塘 has
