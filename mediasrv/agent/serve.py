@@ -26,11 +26,13 @@ files (atomic renames) never shows a half-written file.
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import json
 import logging
 import os
 import re
 import shutil
+import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -197,11 +199,31 @@ def _read(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
         f.close()
 
 
+def lan_host(host: str) -> bool:
+    """Is this Host header the PC as the LAN reaches it: an address, localhost or the PC's own name?
+    A page on another name that resolves here (DNS rebinding) would otherwise count as the site view."""
+    if host.startswith("["):  # an IPv6 literal: [fe80::1]:8080
+        name = host[1:].partition("]")[0]
+    else:
+        name = host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+    name = name.rstrip(".").lower()
+    try:
+        ipaddress.ip_address(name)
+        return True
+    except ValueError:
+        pass
+    own = socket.gethostname().lower()
+    return name in ("localhost", own, f"{own}.local", f"{own}.lan")
+
+
 def same_origin(request: Request, *, json_body: bool) -> str | None:
     """Why a post did not come from the site view itself, or None when it did. Browsers say where a
     request comes from (Sec-Fetch-Site, Origin); a page elsewhere cannot add our custom header or a
     JSON body without a CORS preflight, which this origin never grants. Old TV browsers send neither
     Fetch metadata nor (for same-origin XHR) Origin: the custom header alone stands for them."""
+    host = request.headers.get("host", "")
+    if not lan_host(host):
+        return f"只接受通过本机地址打开的站点页面提交的记录（当前地址：{host}），请用 IP 地址打开。"
     fetched_from = request.headers.get("sec-fetch-site")
     if fetched_from is not None and fetched_from != "same-origin":
         return f"只接受本站点页面提交的记录（来源：{fetched_from}）。"

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient as LocalClient
 from mediasrv.accounts.models import Role
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Outbox, RecordSender
-from mediasrv.agent.serve import create_app
+from mediasrv.agent.serve import create_app, lan_host
 from mediasrv.db import Database
 from tests.e2e.stack import free_port
 from tests.fixtures import make_token
@@ -300,3 +300,16 @@ def test_a_photo_over_the_limit_is_refused_by_name(
     )
     assert r.status_code == 413 and "“大照片.jpg”" in r.json()["message"] and "10 MB" in r.json()["message"]
     assert [x.kind for x in Outbox(layout).all()] == ["session"]
+
+
+def test_a_post_by_a_name_that_rebinds_to_the_pc_is_refused(layout: Layout) -> None:
+    """DNS rebinding: a page at evil.example whose name now resolves to the PC is "same origin" to the
+    browser, so its Host header (not an address or the PC's name) is what gives it away."""
+    with LocalClient(create_app(layout), base_url="http://evil.example:8080") as c:
+        same = {**SITE_VIEW, "Origin": "http://evil.example:8080", "Sec-Fetch-Site": "same-origin"}
+        r = c.post("/records/demands", json={"topic": "乱写"}, headers=same)
+    assert r.status_code == 403 and "evil.example" in r.json()["message"]
+    assert Outbox(layout).all() == []
+    assert [lan_host(h) for h in ("192.168.1.20:8080", "[fe80::1]:8080", "localhost", "evil.example:80")] == [
+        True, True, True, False,
+    ]  # fmt: skip
