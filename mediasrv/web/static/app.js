@@ -115,7 +115,9 @@ export async function loadKnownRegions(list = document.getElementById("known-reg
     const parts = region.split("/").filter(Boolean);
     for (let i = 1; i <= parts.length; i++) paths.add(parts.slice(0, i).join("/"));
   }
-  list.replaceChildren(...[...paths].sort().map((p) => el("option", { value: p })));
+  const known = [...paths].sort();
+  if (list) list.replaceChildren(...known.map((p) => el("option", { value: p })));
+  return known;
 }
 
 /** Run an action, showing its error (if any) instead of failing silently. */

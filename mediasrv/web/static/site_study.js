@@ -220,11 +220,10 @@ function recorder() {
   const kept = el("p", { id: "record-kept", class: "note", hidden: true });
   const done = el("p", { id: "record-done", class: "done", role: "status", tabindex: -1, hidden: true });
   const submit = el("button", { type: "submit", id: "record-submit" }, t("site_study.record.submit"));
-  const another = el("button", { type: "button", id: "record-another", class: "secondary",
+  const another = el("button", { type: "button", id: "record-another", class: "secondary", hidden: true,
     onclick: () => { reset(); started.focus(); } }, t("site_study.record.another"));
-  const anotherBox = el("span", { hidden: true }, another); // app.css gives buttons a display: hidden needs a box
   const form = el("form", { id: "record-form", "aria-labelledby": "record-h" },
-    kept, details, field("photos", photos), error, el("div", { class: "actions" }, submit, anotherBox));
+    kept, details, field("photos", photos), error, el("div", { class: "actions" }, submit, another));
   const section = el("section", { class: "card", id: "record", "aria-labelledby": "record-h", hidden: true },
     el("h2", { id: "record-h" }, t("site_study.record.h")),
     el("p", { class: "muted small" }, t("site_study.record.intro")),
@@ -249,7 +248,7 @@ function recorder() {
     kept.hidden = !session;
     kept.textContent = session ? tf("site_study.record.kept", { at: beijing(session.started_at) }) : "";
     submit.textContent = t(session ? "site_study.record.send_photos" : "site_study.record.submit");
-    anotherBox.hidden = !session;
+    another.hidden = !session;
   }
 
   function reset() {

@@ -1,13 +1,12 @@
 // Required/optional study lists: browse, create for a period, then edit one list (programmes found by
 // search, ordered by drag or by the up/down buttons, regions), save, publish, archive. The server
 // checks every rule; its message is shown as it is.
-import { api, attempt, el, flash, page, t, tf } from "/static/app.js";
+import { api, attempt, el, flash, loadKnownRegions, page, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("study_lists-root");
 const live = el("p", { class: "visually-hidden", "aria-live": "polite" }); // move announcements
 const filters = { status: "", kind: "" };
-let known = []; // region paths of registered sites and their parents, for suggestions
 let current = null; // the open list as the server has it
 let draft = null; // the open list as edited here
 let dirty = false;
@@ -36,19 +35,6 @@ function badge(kind, value) {
 }
 
 // --- regions: add and remove paths, suggestions from the sites' regions -----------------------------
-
-async function loadKnownRegions() {
-  // /fleet at village level gives one row per region that has sites; every parent is a target too.
-  const fleet = await api("/api/v1/fleet?level=5").catch(() => null);
-  const paths = new Set();
-  for (const { region } of fleet ? fleet.regions : []) {
-    const parts = region.split("/").filter(Boolean);
-    for (let i = 1; i <= parts.length; i++) paths.add(parts.slice(0, i).join("/"));
-  }
-  known = [...paths].sort();
-  const list = document.getElementById("known-regions");
-  if (list) list.replaceChildren(...known.map((p) => el("option", { value: p })));
-}
 
 function regionEditor(regions, { readOnly, onChange, idPrefix }) {
   const chips = el("ul", { class: "chips", "aria-label": t("lists.regions") });
@@ -410,7 +396,7 @@ root.replaceChildren(
   el("section", { class: "card", id: "create", hidden: true, "aria-labelledby": "create-h" }),
   el("section", { class: "card", id: "editor", hidden: true, "aria-labelledby": "editor-h" }));
 document.getElementById("lists-h").tabIndex = -1;
-loadKnownRegions();
+loadKnownRegions(); // suggestions: the regions of registered sites and their parents
 await loadLists();
 const wanted = new URLSearchParams(location.search).get("list");
 if (wanted && /^\d+$/.test(wanted)) await openList(Number(wanted));
