@@ -3,20 +3,18 @@
 // (the table being the accessible source of truth), exports, then the sites behind the monthly task
 // (or those that met it) with a link to each one's study records. Month, region, tab and page are kept
 // in the address, so a view can be bookmarked or sent.
-import { api, el, flash, svg, t, tf } from "/static/app.js";
+import { api, el, flash, t, tf } from "/static/app.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
-import { crumbs, keepFocus as keepFocusIn, regionName as nameOf, viewLink } from "/static/regions.js";
+import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("compliance-root");
 const PAGE_SIZE = 50;
-const MAX_BARS = 40; // the table always has every row
 const SHOWS = ["behind", "met", "all"];
 
 // show null: not chosen (the sites behind when there are any, else all)
 const view = { month: thisMonth(), region: "", show: null, offset: 0 };
 let inflight = null; // the load under way: a newer one aborts it, so an older answer never wins
 
-const pct = (value) => (value === null || value === undefined ? "—" : `${value.toFixed(1)}%`);
 const hours = (value) => String(Number(value.toFixed(2))); // 7, 7.33: class hours as the API rounds them
 
 function viewUrl(next = {}) {
@@ -131,49 +129,14 @@ function rowSummary(row, shown) {
   });
 }
 
-/** Task met % and watched-fully % per region below as horizontal bars, built with DOM calls; role="img"
- * with a label that says every number, a <title> per row for the mouse. The table has them too. */
+/** Task met % and watched-fully % per region; the table holds the same numbers. */
 function renderChart(data) {
-  const box = document.getElementById("chart");
-  const note = document.getElementById("chart-note");
-  const rows = data.regions.slice(0, MAX_BARS);
-  if (rows.length === 0) {
-    box.replaceChildren();
-    note.textContent = "";
-    return;
-  }
-  const labelW = 190, barW = 440, rowH = 46, top = 34, width = labelW + barW + 70;
-  const height = top + rows.length * rowH + 24;
-  const x = (percent) => labelW + (barW * (percent ?? 0)) / 100;
-  const label = `${t("compliance.chart_title")}：${rows.map((r) => rowSummary(r, data.region)).join("；")}`;
-  const chart = svg("svg", { id: "chart-svg", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
-    svg("title", {}, label),
-    svg("rect", { x: labelW, y: 6, width: 14, height: 14, class: "met" }),
-    svg("text", { x: labelW + 20, y: 18, class: "legend" }, t("compliance.legend.met")),
-    svg("rect", { x: labelW + 190, y: 6, width: 14, height: 14, class: "fully" }),
-    svg("text", { x: labelW + 210, y: 18, class: "legend" }, t("compliance.legend.fully")));
-  for (const tick of [0, 50, 100]) {
-    chart.append(
-      svg("line", { x1: x(tick), x2: x(tick), y1: top - 4, y2: height - 20, class: "grid" }),
-      svg("text", { x: x(tick), y: height - 6, class: "tick", "text-anchor": "middle" }, `${tick}%`));
-  }
-  rows.forEach((row, i) => {
-    const y = top + i * rowH;
-    const name = regionName(row, data.region);
-    const bar = (value, dy, cls) => [
-      svg("rect", { x: labelW, y: y + dy, width: Math.max(x(value) - labelW, value ? 1 : 0), height: 16, class: cls }),
-      svg("text", { x: x(value) + 6, y: y + dy + 13, class: "value" }, pct(value)),
-    ];
-    chart.append(svg("g", { class: "row" },
-      svg("title", {}, rowSummary(row, data.region)),
-      svg("text", { x: labelW - 8, y: y + 24, class: "label", "text-anchor": "end" },
-        name.length > 10 ? `${name.slice(0, 9)}…` : name),
-      ...bar(row.met_percent, 4, "met"),
-      ...bar(row.fully_percent, 22, "fully")));
+  pairedBars(data.regions, {
+    bars: [["met", t("compliance.legend.met"), (r) => r.met_percent], ["fully", t("compliance.legend.fully"), (r) => r.fully_percent]],
+    name: (r) => regionName(r, data.region),
+    summary: (r) => rowSummary(r, data.region),
+    words: "compliance",
   });
-  box.replaceChildren(chart);
-  note.textContent = data.regions.length > MAX_BARS
-    ? tf("compliance.chart_more", { n: MAX_BARS, total: data.regions.length }) : t("compliance.chart_note");
 }
 
 function renderOverview(data) {

@@ -2,13 +2,12 @@
 // SVG chart and a table with the same numbers, the table being the accessible source of truth), the
 // sites by state with their last report, registering one site and giving it a token, and CSV import.
 // The server validates everything; its message is shown as it is.
-import { api, attempt, beijing, el, flash, loadKnownRegions, svg, t, tf } from "/static/app.js";
-import { crumbs, keepFocus as keepFocusIn, regionName as nameOf, viewLink } from "/static/regions.js";
+import { api, attempt, beijing, el, flash, loadKnownRegions, t, tf } from "/static/app.js";
+import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("sites-root");
 const REFRESH_MS = 30_000;
 const PAGE_SIZE = 50;
-const MAX_BARS = 40; // a county has a few dozen villages at most; the table always has every row
 const STATES = ["stale", "never", "online", "all"];
 const PROFILES = ["iptv", "iptv-legacy", "mobile", "pc"];
 const CSV_COLUMNS = "code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps";
@@ -19,7 +18,6 @@ let timer = null;
 const live = el("p", { class: "visually-hidden", "aria-live": "polite" });
 
 /** t() with {name} placeholders filled in. */
-const pct = (value) => (value === null || value === undefined ? "—" : `${value.toFixed(1)}%`);
 const depth = (region) => (region ? region.split("/").length : 0);
 
 /** "河北省 / 邢台市/" -> "河北省/邢台市", as the server stores it (full-width slashes accepted). */
@@ -156,52 +154,14 @@ function rowSummary(row, shown) {
   });
 }
 
-/** Reachable % and in-sync % per child region as horizontal bars. Built with DOM calls (no library,
- * nothing parsed); role="img" with a label that says every number, and each bar group has a <title>
- * (a tooltip for the mouse). The table below holds the same numbers for reading and copying. */
+/** Reachable % and in-sync % per child region; the table holds the same numbers. */
 function renderChart(data) {
-  const box = document.getElementById("chart");
-  const note = document.getElementById("chart-note");
-  const rows = data.regions.slice(0, MAX_BARS);
-  if (rows.length === 0) {
-    box.replaceChildren();
-    note.textContent = "";
-    return;
-  }
-  const labelW = 190, barW = 440, rowH = 46, top = 34, width = labelW + barW + 70;
-  const height = top + rows.length * rowH + 24;
-  const x = (percent) => labelW + (barW * (percent ?? 0)) / 100;
-  const label = `${t("sites.chart_title")}：${rows.map((r) => rowSummary(r, data.region)).join("；")}`;
-  const chart = svg("svg", { id: "chart-svg", viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": label },
-    svg("title", {}, label));
-  // the legend: colour and words, so the bars are told apart without seeing colour
-  chart.append(
-    svg("rect", { x: labelW, y: 6, width: 14, height: 14, class: "reach" }),
-    svg("text", { x: labelW + 20, y: 18, class: "legend" }, t("sites.col.reachable")),
-    svg("rect", { x: labelW + 140, y: 6, width: 14, height: 14, class: "sync" }),
-    svg("text", { x: labelW + 160, y: 18, class: "legend" }, t("sites.col.sync")));
-  for (const tick of [0, 50, 100]) {
-    chart.append(
-      svg("line", { x1: x(tick), x2: x(tick), y1: top - 4, y2: height - 20, class: "grid" }),
-      svg("text", { x: x(tick), y: height - 6, class: "tick", "text-anchor": "middle" }, `${tick}%`));
-  }
-  rows.forEach((row, i) => {
-    const y = top + i * rowH;
-    const name = regionName(row, data.region);
-    const short = name.length > 10 ? `${name.slice(0, 9)}…` : name;
-    const bar = (value, dy, cls) => [
-      svg("rect", { x: labelW, y: y + dy, width: Math.max(x(value) - labelW, value ? 1 : 0), height: 16, class: cls }),
-      svg("text", { x: x(value) + 6, y: y + dy + 13, class: "value" }, pct(value)),
-    ];
-    chart.append(svg("g", { class: "row" },
-      svg("title", {}, rowSummary(row, data.region)),
-      svg("text", { x: labelW - 8, y: y + 24, class: "label", "text-anchor": "end" }, short),
-      ...bar(row.reachable_percent, 4, "reach"),
-      ...bar(row.sync_percent, 22, "sync")));
+  pairedBars(data.regions, {
+    bars: [["reach", t("sites.col.reachable"), (r) => r.reachable_percent], ["sync", t("sites.col.sync"), (r) => r.sync_percent]],
+    name: (r) => regionName(r, data.region),
+    summary: (r) => rowSummary(r, data.region),
+    words: "sites",
   });
-  box.replaceChildren(chart);
-  note.textContent = data.regions.length > MAX_BARS
-    ? tf("sites.chart_more", { n: MAX_BARS, total: data.regions.length }) : t("sites.chart_note");
 }
 
 function renderOverview(data) {
