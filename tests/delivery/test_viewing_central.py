@@ -3,8 +3,10 @@ tokens) in memory and writes them in batches as viewing evidence with source 'ce
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from mediasrv.accounts.models import Role
@@ -35,9 +37,21 @@ def viewing(client: TestClient, admin: dict[str, str], site_id: int) -> list[dic
     return rows
 
 
-def test_segments_of_signed_links_become_central_evidence(
+@dataclass
+class Watching:
+    asset: str
+    programme: str
+    site: dict[str, str]  # the site's token
+    site_id: int
+    counter: CentralCounter
+
+
+@pytest.fixture
+def watching(
     client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
-) -> None:
+) -> Watching:
+    """A published film, a site with its token, and the API's counter with its background flush
+    stopped: each test counts what each flush writes."""
     asset = ready_asset(producer, "video")
     programme = publish_programme(client, producer, admin, asset, title="乡村振兴")
     site = make_token(db, Role.SITE, "xitang")
@@ -45,7 +59,16 @@ def test_segments_of_signed_links_become_central_evidence(
         s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
     )
     counter: CentralCounter = client.app.state.viewing  # type: ignore[attr-defined]
-    counter.stop()  # no background flush in between: this test counts what each flush writes
+    counter.stop()
+    return Watching(asset, programme, site, site_id, counter)
+
+
+def test_segments_of_signed_links_become_central_evidence(
+    client: TestClient, admin: dict[str, str], watching: Watching
+) -> None:
+    asset, programme, site, site_id, counter = (
+        watching.asset, watching.programme, watching.site, watching.site_id, watching.counter
+    )  # fmt: skip
 
     links = client.get(f"/api/v1/assets/{asset}/playback", headers=site).json()
     base, segments = play(client, links["iptv"], STB)  # no credentials: the signed prefix carries the site
@@ -101,17 +124,12 @@ def test_producers_and_unlisted_assets_leave_no_evidence(
 
 
 def test_edge_cache_hits_count_through_the_access_check(
-    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+    client: TestClient, admin: dict[str, str], watching: Watching
 ) -> None:
     """Behind nginx a cached segment never reaches /hls: the auth_request (edge.hls_access) counts it."""
-    asset = ready_asset(producer, "video")
-    programme = publish_programme(client, producer, admin, asset, title="乡村振兴")
-    site = make_token(db, Role.SITE, "xitang")
-    site_id = next(
-        s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
-    )
-    counter: CentralCounter = client.app.state.viewing  # type: ignore[attr-defined]
-    counter.stop()
+    asset, programme, site, site_id, counter = (
+        watching.asset, watching.programme, watching.site, watching.site_id, watching.counter
+    )  # fmt: skip
     links = client.get(f"/api/v1/assets/{asset}/playback", headers=site).json()
     base, segments = play(client, links["iptv"], STB)
     assert counter.flush() == 0  # playlists are not viewing
