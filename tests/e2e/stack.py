@@ -162,6 +162,12 @@ class Stack:
         body: dict[str, Any] = r.json()
         return body
 
+    def api(self, method: str, path: str, headers: dict[str, str] | None = None, **kw: Any) -> Any:
+        """The JSON of a successful /api/v1 call (as the administrator unless `headers` say otherwise)."""
+        r = httpx.request(method, f"{self.url}/api/v1{path}", headers=headers or self.admin, timeout=30, **kw)
+        assert r.is_success, r.text
+        return r.json()
+
     def asset(self, asset_id: str) -> dict[str, Any]:
         r = httpx.get(f"{self.url}/api/v1/assets/{asset_id}", headers=self.headers, timeout=30)
         assert r.status_code == 200, r.text

@@ -9,7 +9,6 @@ from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -24,17 +23,11 @@ NO_MEDIA = "乡村振兴讲座（待上传）"
 VILLAGE = "河北省/邢台市/信都区/西黄村镇/某村"
 
 
-def api(web: Stack, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
-    r = httpx.request(method, f"{web.url}/api/v1{path}", headers=headers, timeout=30, **kw)
-    assert r.is_success, r.text
-    return r.json()
-
-
 def search_finds(web: Stack, q: str, ids: set[str]) -> None:
     """The index follows the catalog through a worker job: wait until it holds what the page searches."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        hits = api(web, "GET", "/search", web.admin, params={"q": q, "per_page": 50})["hits"]
+        hits = web.api("GET", "/search", web.admin, params={"q": q, "per_page": 50})["hits"]
         if ids <= {h["programme"]["id"] for h in hits}:
             return
         time.sleep(0.3)
@@ -53,10 +46,10 @@ def catalog(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     first = web.publish(assets[0], FIRST, "party-history")
     second = web.publish(assets[1], SECOND, "party-history")
     body = {"title": THIRD, "category": "party-history", "asset_id": assets[2]}
-    third = api(web, "POST", "/programmes", web.headers, json=body)["id"]
-    no_media = api(web, "POST", "/programmes", web.headers, json={"title": NO_MEDIA, "category": "agri-tech"})
+    third = web.api("POST", "/programmes", web.headers, json=body)["id"]
+    no_media = web.api("POST", "/programmes", web.headers, json={"title": NO_MEDIA, "category": "agri-tech"})
     place = {"code": "hb-xt-mou", "name": "某村党员活动室", "region": VILLAGE}
-    site = api(web, "POST", "/sites", web.admin, json=place)
+    site = web.api("POST", "/sites", web.admin, json=place)
     return {"first": first, "second": second, "third": third, "no_media": no_media["id"], "site": site["id"]}
 
 
@@ -81,7 +74,7 @@ def test_build_and_publish_a_required_list(page: Page, web: Stack, catalog: dict
     page.keyboard.press("Enter")
     expect(row(page, third).locator("td.state")).to_have_text("已发布")
     expect(page.get_by_role("alert")).to_have_text(f"《{THIRD}》已发布。")
-    assert api(web, "GET", f"/programmes/{third}", web.admin)["status"] == "published"
+    assert web.api("GET", f"/programmes/{third}", web.admin)["status"] == "published"
     search_finds(web, "党史", {first, second, third})
 
     # --- a new required list for this month in 河北省/邢台市 ---
@@ -141,11 +134,11 @@ def test_build_and_publish_a_required_list(page: Page, web: Stack, catalog: dict
     expect(page.locator(f'#lists-body tr[data-id="{list_id}"]')).to_contain_text("已发布")
     screenshot(page, "study-lists")
 
-    saved = api(web, "GET", f"/study-lists/{list_id}", web.admin)
+    saved = web.api("GET", f"/study-lists/{list_id}", web.admin)
     assert saved["status"] == "published" and saved["kind"] == "required"
     assert saved["regions"] == ["河北省/邢台市"] and saved["expected_hours"] == 4
     assert [i["programme_id"] for i in saved["items"]] == [third, second, first]
-    required = api(web, "GET", f"/sites/{catalog['site']}/required", web.admin)
+    required = web.api("GET", f"/sites/{catalog['site']}/required", web.admin)
     assert [p["id"] for p in required["programmes"]] == [third, second, first]
 
     # --- withdraw one: its state changes on the page and it leaves the site's list ---
@@ -157,8 +150,8 @@ def test_build_and_publish_a_required_list(page: Page, web: Stack, catalog: dict
     expect(row(page, second).locator("td.state")).to_have_text("已撤下")
     expect(row(page, second).get_by_role("button", name=f"发布：{SECOND}")).to_be_enabled()  # can return
     screenshot(page, "publishing")
-    assert api(web, "GET", f"/programmes/{second}", web.admin)["status"] == "withdrawn"
-    required = api(web, "GET", f"/sites/{catalog['site']}/required", web.admin)
+    assert web.api("GET", f"/programmes/{second}", web.admin)["status"] == "withdrawn"
+    required = web.api("GET", f"/sites/{catalog['site']}/required", web.admin)
     assert [p["id"] for p in required["programmes"]] == [third, first]
 
 
@@ -170,7 +163,7 @@ def test_cancelling_a_confirmation_changes_nothing(page: Page, web: Stack, catal
     page.keyboard.press("Escape")
     expect(page.get_by_role("dialog")).to_have_count(0)
     expect(row(page, catalog["first"]).get_by_role("button", name=f"撤下：{FIRST}")).to_be_focused()
-    assert api(web, "GET", f"/programmes/{catalog['first']}", web.admin)["status"] == "published"
+    assert web.api("GET", f"/programmes/{catalog['first']}", web.admin)["status"] == "published"
 
 
 def test_an_archived_list_is_history_and_read_only_in_english_too(
@@ -182,7 +175,7 @@ def test_an_archived_list_is_history_and_read_only_in_english_too(
         "starts_on": "2026-01-01",
         "ends_on": "2026-01-02",
     }
-    made = api(web, "POST", "/study-lists", web.admin, json={**body, "programme_ids": [catalog["first"]]})
+    made = web.api("POST", "/study-lists", web.admin, json={**body, "programme_ids": [catalog["first"]]})
     login(page, "li.admin")
     page.goto(f"/ui/admin/study-lists?lang=en&list={made['id']}")  # a list opened straight from its link
     expect(page.get_by_role("heading", name="Optional reading")).to_be_focused()
@@ -196,4 +189,4 @@ def test_an_archived_list_is_history_and_read_only_in_english_too(
     expect(editor.get_by_label("Name")).to_be_disabled()
     page.get_by_label("Status").select_option("archived")
     expect(page.locator("#lists-body tr")).to_have_count(1)
-    assert api(web, "GET", f"/study-lists/{made['id']}", web.admin)["status"] == "archived"
+    assert web.api("GET", f"/study-lists/{made['id']}", web.admin)["status"] == "archived"

@@ -11,10 +11,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -28,12 +26,6 @@ pytestmark = pytest.mark.e2e
 
 BEIJING = timezone(timedelta(hours=8))
 MARKUP = "<b>果树</b>病虫害防治"
-
-
-def api(web: Stack, method: str, path: str, **kw: Any) -> Any:
-    r = httpx.request(method, f"{web.url}/api/v1{path}", headers=web.admin, timeout=30, **kw)
-    assert r.is_success, r.text
-    return r.json()
 
 
 def js(x: float | int | None) -> str:
@@ -70,7 +62,7 @@ def seeded(web: Stack) -> Seeded:
         "as-duancun": ("段村党员活动室", "山西省/晋中市/平遥县/段村"),
     }
     sites = {
-        code: api(web, "POST", "/sites", json={"code": code, "name": name, "region": region})["id"]
+        code: web.api("POST", "/sites", json={"code": code, "name": name, "region": region})["id"]
         for code, (name, region) in regions.items()
     }
     registered = datetime.combine(first - timedelta(days=30), time(), UTC)  # every day of the month counts
@@ -95,7 +87,7 @@ def seeded(web: Stack) -> Seeded:
 
     def session(code: str, day: int, minutes: int) -> None:
         body = {"id": str(uuid.uuid4()), "started_at": at(day), "minutes": minutes, "members_present": 9}
-        api(web, "POST", f"/sites/{sites[code]}/sessions", json=body)
+        web.api("POST", f"/sites/{sites[code]}/sessions", json=body)
 
     for day in (3, 12, 25):
         session("as-xishu", day, 90)
@@ -104,7 +96,7 @@ def seeded(web: Stack) -> Seeded:
     def demand(code: str, topic: str, category: str, members: int, day: int) -> None:
         body = {"id": str(uuid.uuid4()), "topic": topic, "category": category, "members": members,
                 "requested_at": at(day, 10)}  # fmt: skip
-        api(web, "POST", f"/sites/{sites[code]}/demands", json=body)
+        web.api("POST", f"/sites/{sites[code]}/demands", json=body)
 
     demand("as-xishu", "果树冬季修剪", "agri-tech", 12, 5)
     demand("as-xishu", MARKUP, "agri-tech", 5, 6)
@@ -114,13 +106,13 @@ def seeded(web: Stack) -> Seeded:
     demand("as-duancun", "高血压防治", "health", 20, 26)
 
     programmes = {
-        title: api(web, "POST", "/programmes", json={"title": title, "category": category})["id"]
+        title: web.api("POST", "/programmes", json={"title": title, "category": category})["id"]
         for title, category in (("农村电商入门", "skills"), ("冬季防火安全", "policy-law"))
     }
 
     def rate(code: str, title: str, stars: int, comment: str) -> None:
         body = {"rating": stars, "comment": comment, "rated_at": at(27)}
-        api(web, "PUT", f"/sites/{sites[code]}/ratings/{programmes[title]}", json=body)
+        web.api("PUT", f"/sites/{sites[code]}/ratings/{programmes[title]}", json=body)
 
     rate("as-xishu", "农村电商入门", 5, "很实用，<i>想再看一遍</i>")
     rate("as-dongshu", "农村电商入门", 4, "讲得清楚")
@@ -138,7 +130,7 @@ def codes(page: Page) -> list[str]:
 def test_stars_scores_and_why(page: Page, web: Stack, seeded: Seeded) -> None:
     login(page, "li.admin")
     page.goto(f"/ui/admin/assessment?month={seeded.month}")
-    listing = api(web, "GET", "/assessment", params={"month": seeded.month})
+    listing = web.api("GET", "/assessment", params={"month": seeded.month})
     expect(page.locator("#sites-body tr.site")).to_have_count(3)
     assert codes(page) == [a["code"] for a in listing["items"]]  # best score first, as the API has them
     # the seeded months differ enough to give three different star counts
@@ -186,7 +178,7 @@ def test_stars_scores_and_why(page: Page, web: Stack, seeded: Seeded) -> None:
     page.get_by_label("地区", exact=True).fill("河北省")
     page.get_by_role("button", name="查看", exact=True).click()
     expect(page.locator("#sites-body tr.site")).to_have_count(2)
-    hebei = api(web, "GET", "/assessment", params={"month": seeded.month, "region": "河北省"})
+    hebei = web.api("GET", "/assessment", params={"month": seeded.month, "region": "河北省"})
     assert codes(page) == [a["code"] for a in hebei["items"]] == ["as-xishu", "as-dongshu"]
     query = parse_qs(urlsplit(page.url).query)
     assert (query["region"], query["month"]) == (["河北省"], [seeded.month])
@@ -211,7 +203,7 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     login(page, "li.admin")
     page.goto("/ui/admin/feedback")
     topics = page.locator("#demand-body th.topic")
-    ranked = api(web, "GET", "/demands")
+    ranked = web.api("GET", "/demands")
     expect(topics).to_have_text([d["topic"] for d in ranked])
     assert [d["members"] for d in ranked] == [23, 18, 8, 5]  # 高血压防治 from two provinces leads
     first = page.locator("#demand-body tr").first
@@ -225,7 +217,7 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     expect(page.locator("#demand-body b")).to_have_count(0)
 
     # programmes by rating: average stars, how many, comments; each links to its programme
-    ratings = api(web, "GET", "/ratings")
+    ratings = web.api("GET", "/ratings")
     rows = page.locator("#ratings-body tr")
     expect(rows).to_have_count(len(ratings))
     for r, row in zip(ratings, rows.all(), strict=True):
@@ -242,7 +234,7 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     # the category filter, kept in the address
     page.get_by_label("需求类别").select_option(label="农业科技")
     page.get_by_role("button", name="查看", exact=True).click()
-    agri = api(web, "GET", "/demands", params={"category": "agri-tech"})
+    agri = web.api("GET", "/demands", params={"category": "agri-tech"})
     expect(topics).to_have_text([d["topic"] for d in agri])
     assert len(agri) == 2 and parse_qs(urlsplit(page.url).query)["category"] == ["agri-tech"]
 
@@ -250,7 +242,7 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     day = (seeded.first + timedelta(days=19)).isoformat()
     page.goto(f"/ui/admin/feedback?since={day}&region=河北省")
     since = datetime.fromisoformat(f"{day}T00:00:00+08:00").isoformat()
-    later = api(web, "GET", "/demands", params={"since": since, "region": "河北省"})
+    later = web.api("GET", "/demands", params={"since": since, "region": "河北省"})
     expect(topics).to_have_text([d["topic"] for d in later])
     assert [d["members"] for d in later] == [8, 6]
     expect(page.get_by_label("需求提出日期不早于")).to_have_value(day)

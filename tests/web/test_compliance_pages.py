@@ -35,12 +35,6 @@ BEIGE = "山西省/太原市/小店区/北格村"
 NOTES = "学习红船精神。\n6 名党员发言。"
 
 
-def api(web: Stack, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
-    r = httpx.request(method, f"{web.url}/api/v1{path}", headers=headers, timeout=30, **kw)
-    assert r.is_success, r.text
-    return r.json()
-
-
 def published(web: Stack, title: str, seconds: float) -> str:
     """A published programme on ready media, written straight to the database: the pages read only its
     title and length, so nothing is transcoded."""
@@ -67,8 +61,8 @@ def published(web: Stack, title: str, seconds: float) -> str:
 
 
 def site(web: Stack, code: str, name: str, region: str) -> tuple[int, dict[str, str]]:
-    made = api(web, "POST", "/sites", web.admin, json={"code": code, "name": name, "region": region})
-    token = api(web, "POST", "/tokens", web.admin, json={"name": code, "site_id": made["id"]})["token"]
+    made = web.api("POST", "/sites", web.admin, json={"code": code, "name": name, "region": region})
+    token = web.api("POST", "/tokens", web.admin, json={"name": code, "site_id": made["id"]})["token"]
     return made["id"], {"Authorization": f"Bearer {token}"}
 
 
@@ -85,7 +79,7 @@ def session(
         "notes": notes,
         "programmes": [{"programme_id": p, "minutes": m} for p, m in played],
     }  # fmt: skip
-    return str(api(web, "POST", f"/sites/{at[0]}/sessions", at[1], json=body)["id"])
+    return str(web.api("POST", f"/sites/{at[0]}/sessions", at[1], json=body)["id"])
 
 
 @pytest.fixture(scope="module")
@@ -99,8 +93,8 @@ def october(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     site(web, "xd-beige", "北格村党员活动室", BEIGE)
     body = {"title": "10月必学", "starts_on": "2026-10-01", "ends_on": "2026-10-31", "expected_hours": 2,
             "regions": ["河北省/邢台市"], "programme_ids": [boat, villages]}  # fmt: skip
-    listed = api(web, "POST", "/study-lists", web.admin, json=body)
-    api(web, "POST", f"/study-lists/{listed['id']}/publish", web.admin)
+    listed = web.api("POST", "/study-lists", web.admin, json=body)
+    web.api("POST", f"/study-lists/{listed['id']}/publish", web.admin)
     session(web, dongshu, "2026-09-30T23:00:00+08:00", 60)  # September in Beijing
     first = session(
         web, dongshu, "2026-09-30T16:30:00Z", 90, (boat, None), notes=NOTES
@@ -119,7 +113,7 @@ def october(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     # the site's agent served 550 segments of 6 s (55 of 60 minutes) of the red boat to one player
     views = [{"programme_id": boat, "day": "2026-10-01", "player": "0123456789abcdef",
               "segments": [[i, 6.0] for i in range(550)]}]  # fmt: skip
-    api(web, "POST", f"/sites/{dongshu[0]}/viewing", dongshu[1], json={"views": views})
+    web.api("POST", f"/sites/{dongshu[0]}/viewing", dongshu[1], json={"views": views})
     return {"dongshu": dongshu[0], "boat": boat, "villages": villages}
 
 
@@ -272,11 +266,11 @@ def test_record_a_session_for_a_site(page: Page, web: Stack, october: dict[str, 
     dongshu, boat, villages = october["dongshu"], october["boat"], october["villages"]
     body = {"title": "11月必学", "starts_on": "2026-11-01", "ends_on": "2026-11-30", "expected_hours": 2,
             "regions": ["河北省/邢台市"], "programme_ids": [boat, villages]}  # fmt: skip
-    listed = api(web, "POST", "/study-lists", web.admin, json=body)
-    api(web, "POST", f"/study-lists/{listed['id']}/publish", web.admin)
+    listed = web.api("POST", "/study-lists", web.admin, json=body)
+    web.api("POST", f"/study-lists/{listed['id']}/publish", web.admin)
 
     def november() -> list[dict[str, Any]]:
-        return list(api(web, "GET", f"/sites/{dongshu}/sessions", web.admin, params={"month": "2026-11"}))
+        return list(web.api("GET", f"/sites/{dongshu}/sessions", web.admin, params={"month": "2026-11"}))
 
     login(page, "li.admin")
     page.goto(f"/ui/admin/sites/{dongshu}/study?month=2026-11")

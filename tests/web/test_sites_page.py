@@ -10,7 +10,6 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -28,12 +27,6 @@ CSV = (
     "xt-lc-nanmeng,南孟村党员活动室,河北省/邢台市/临城县/南孟村,mobile,,,\r\n"
 )
 BEIJING = timezone(timedelta(hours=8))
-
-
-def api(web: Stack, method: str, path: str, headers: dict[str, str], **kw: Any) -> Any:
-    r = httpx.request(method, f"{web.url}/api/v1{path}", headers=headers, timeout=30, **kw)
-    assert r.is_success, r.text
-    return r.json()
 
 
 def containing(text: str) -> re.Pattern[str]:
@@ -64,7 +57,7 @@ def test_register_import_and_see_a_site_come_online(page: Page, context: Browser
     page.get_by_role("button", name="登记", exact=True).click()
     expect(page.locator("#register-done")).to_contain_text("已登记站点：西竖村党员活动室（xt-lc-xishu）。")
     expect(page.locator("#register-error")).to_be_hidden()
-    site = next(s for s in api(web, "GET", "/sites", web.admin) if s["code"] == "xt-lc-xishu")
+    site = next(s for s in web.api("GET", "/sites", web.admin) if s["code"] == "xt-lc-xishu")
     assert (site["region"], site["device_profile"]) == (XISHU, "iptv-legacy")
     assert (site["quota_bytes"], site["download_window"]) == (round(1.5 * 1024**3), "01:00-05:00")
 
@@ -121,8 +114,7 @@ def test_register_import_and_see_a_site_come_online(page: Page, context: Browser
 
     # --- the site's agent reports with the token from the page; a refresh shows it online ---
     report = {"manifest_version": None, "bytes_missing": 0, "files_missing": 0, "files_failed": 0}
-    ack = api(
-        web,
+    ack = web.api(
         "POST",
         f"/sites/{site['id']}/heartbeat",
         {"Authorization": f"Bearer {token}"},
@@ -140,7 +132,7 @@ def test_register_import_and_see_a_site_come_online(page: Page, context: Browser
     page.get_by_role("button", name="在线（1）").click()
     online = page.locator('#site-rows tr[data-code="xt-lc-xishu"]')
     expect(online.locator("td.state")).to_have_text("在线")
-    seen = api(web, "GET", "/fleet/sites", web.admin, params={"region": XISHU})["items"][0]["last_seen_at"]
+    seen = web.api("GET", "/fleet/sites", web.admin, params={"region": XISHU})["items"][0]["last_seen_at"]
     beijing = datetime.fromisoformat(seen).astimezone(BEIJING).strftime("%Y-%m-%d %H:%M")
     expect(online.locator("td.seen time")).to_have_text(beijing)  # Beijing time whatever the browser's
     expect(online).to_contain_text("1.0.0")
