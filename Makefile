@@ -12,7 +12,7 @@ run: system $(STAMP) vendor
 	$(BIN)/mediasrv run
 
 test: system services $(STAMP) vendor lint typecheck
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=25  # the slowest, so that the 20-minute budget is watched
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
