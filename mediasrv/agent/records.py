@@ -34,7 +34,7 @@ from typing import Any
 import httpx
 
 from mediasrv.agent.layout import Layout, write_atomic
-from mediasrv.agent.sync import _message
+from mediasrv.agent.sync import server_message
 from mediasrv.agent.viewing import KEEP_DAYS, flocked, send
 from mediasrv.china import CHINA
 
@@ -395,7 +395,7 @@ class RecordSender:
                 error = got.wait
                 break
             if got.refused:
-                message = _message(got.response)
+                message = server_message(got.response)
                 log.error("the server refused %s %s: %s", r.kind.value, r.id, message)
                 self._settle(r, State.REFUSED, message, got.response.status_code)
                 refused += 1

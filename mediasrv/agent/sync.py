@@ -247,7 +247,7 @@ class Syncer:
                 r = self.client.request(method, url, **kwargs)
                 if r.status_code < 500 and r.status_code != 429:
                     return r
-                problem = f"{r.status_code} {_message(r)}"
+                problem = f"{r.status_code} {server_message(r)}"
             except httpx.TransportError as exc:
                 problem = _describe(exc)
             if attempt >= self.attempts:
@@ -294,7 +294,7 @@ class Syncer:
 
     def _verified(self, r: httpx.Response) -> tuple[dict[str, Any], str]:
         if r.status_code != 200:
-            raise AgentError(f"The server refused the manifest: {r.status_code} {_message(r)}")
+            raise AgentError(f"The server refused the manifest: {r.status_code} {server_message(r)}")
         signature = r.headers.get("X-Manifest-Signature")
         if not signature:
             raise AgentError(
@@ -511,7 +511,7 @@ class Syncer:
                     raise _Retry(f"{r.status_code} from the server", network=True)
                 if r.status_code not in (200, 206):
                     r.read()
-                    raise _FileFailed(f"the server answered {r.status_code} {_message(r)}")
+                    raise _FileFailed(f"the server answered {r.status_code} {server_message(r)}")
                 if r.status_code == 206:
                     m = _CONTENT_RANGE.match(r.headers.get("Content-Range", ""))
                     if m is None or int(m[1]) != have:
@@ -647,7 +647,7 @@ def _describe(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _message(r: httpx.Response) -> str:
+def server_message(r: httpx.Response) -> str:
     """The server's error message when it sent one (mediasrv errors are {"error", "message"})."""
     try:
         body = r.json()
