@@ -190,7 +190,10 @@ def update_programme(
     if language is not None:
         programme.language = changes["language"] = language
     if asset_id is not None:
+        before = programme.asset_id
         programme.asset_id = changes["asset_id"] = _usable_asset(session, actor, asset_id, main=True).id
+        if programme.asset_id != before:  # another film, another duration: "watched fully" may change
+            epochs.bump(session, epochs.STUDY)
     if tags is not None:
         cleaned = clean_tags(tags)
         programme.tag_rows = [ProgrammeTag(name=t, position=i) for i, t in enumerate(cleaned)]

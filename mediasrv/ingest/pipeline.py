@@ -25,6 +25,7 @@ from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
+from mediasrv.catalog.models import Programme, StudyListItem
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
 from mediasrv.errors import MediaProcessingError, StorageUnavailable
@@ -310,10 +311,18 @@ def _finish(
 
 
 def _mark_ready(session: Session, asset: Asset, generation: str, *, poster_key: str | None) -> None:
-    # A new generation has new files: manifests of sites holding this asset must list them; its
-    # duration, by which "watched fully" is judged, may differ too.
+    # A new generation has new files: manifests of sites holding this asset must list them.
     epochs.bump(session, epochs.MANIFESTS)
-    epochs.bump(session, epochs.STUDY)
+    # Its duration, by which "watched fully" is judged, may differ too: kept compliance summaries
+    # are stale if a study list holds it (not for every upload, or each would cost a recompute).
+    on_a_list = (
+        select(StudyListItem.id)
+        .join(Programme, Programme.id == StudyListItem.programme_id)
+        .where(Programme.asset_id == asset.id)
+        .limit(1)
+    )
+    if session.scalar(on_a_list) is not None:
+        epochs.bump(session, epochs.STUDY)
     asset.status, asset.progress, asset.error = AssetStatus.READY, 100.0, None
     asset.published_generation, asset.poster_key = generation, poster_key
     asset.lease_owner = asset.lease_expires_at = None

@@ -272,7 +272,12 @@ def test_a_session_recorded_during_a_refresh_is_not_stored_as_clean(
 
 
 def test_summaries_go_stale_for_study_changes_only(
-    client: TestClient, db: Database, admin: dict[str, str], month: dict[str, Any]
+    client: TestClient,
+    db: Database,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    month: dict[str, Any],
+    ready_asset: ReadyAsset,
 ) -> None:
     """A programme's title or a site's quota do not touch compliance: no fleet-wide recompute; a
     site moved to another region (other lists target it) does."""
