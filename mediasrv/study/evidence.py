@@ -362,7 +362,7 @@ class CentralCounter:
                 by_site[site_id][(pid, day, player)][hit[0]] = hit[1]
         # A site deleted since its player was served has nothing left to judge (and no row to refer to).
         sites = set(session.scalars(select(Site.id).where(Site.id.in_(list(by_site))))) if by_site else set()
-        for site_id, views in by_site.items():
+        for site_id, views in sorted(by_site.items()):  # in site order, as refreshes lock summaries
             if site_id not in sites:
                 continue
             record(

@@ -215,6 +215,19 @@ def test_everything_else_goes_to_the_app(edge: Edge, tmp_path: Path) -> None:
     assert r.status_code == 201, r.text
 
 
+def test_the_access_check_is_not_reachable_from_outside(edge: Edge) -> None:
+    """Asked directly, it would count a segment the caller never fetched as viewing evidence."""
+    forged = {
+        **edge.site_a,
+        "X-Original-URI": f"/hls/{edge.asset_id}/{edge.files[1]}",
+        "X-Original-Method": "GET",
+    }
+    assert edge.get("/api/v1/edge/hls-access", forged).status_code == 404
+    assert (
+        httpx.get(edge.stack.url + "/api/v1/edge/hls-access", headers=forged, timeout=30).status_code == 204
+    )
+
+
 def test_cache_hits_are_viewing_evidence(edge: Edge) -> None:
     """A segment nginx serves from its cache never reaches /hls; the access check counts it."""
     programme = edge.stack.publish(edge.asset_id, "乡村振兴 第一讲", "agri-tech")
