@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
@@ -102,3 +103,11 @@ def test_declarations_are_enforced(
                         assert status not in (401, 403), f"{method} {endpoint.path} refused {role}"
                     else:
                         assert status == 403, f"{method} {endpoint.path} let {role} in"
+
+
+def test_page_data_cannot_be_swallowed_by_a_crafted_path(client: TestClient, admin: dict[str, str]) -> None:
+    """The page's JSON sits in a <script> element: "<!--<script" from the path must not reach it raw."""
+    page = client.get("/ui/admin/sites/%3C!--%3Cscript%3E/study", headers=admin)
+    assert page.status_code == 200, page.text
+    data = page.text.split('id="page-data">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data and json.loads(data)["params"]["site_id"] == "<!--<script>"

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -30,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -46,6 +48,9 @@ JPEG, PNG = "image/jpeg", "image/png"
 MAGIC = {b"\xff\xd8\xff": JPEG, b"\x89PNG\r\n\x1a\n": PNG}
 SUFFIX = {JPEG: ".jpg", PNG: ".png"}
 FUTURE_SLACK = timedelta(minutes=15)  # a session cannot start later than now (clocks differ a little)
+OLDEST = timedelta(days=KEEP_DAYS)  # nor earlier than the outbox keeps records (a mistyped year)
+RECORD_ID = re.compile(r"[0-9a-f]{32}")  # a record's id: the site view's form makes it, once per form
+DECIMAL = re.compile(r"[0-9]{1,18}")  # ASCII digits only: "²".isdigit() is True, int("²") raises
 
 
 class Kind(StrEnum):
@@ -106,8 +111,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _new(kind: Kind, body: dict[str, Any], now: datetime | None) -> Record:
-    return Record(kind, uuid.uuid4().hex, (now or _now()).astimezone(UTC).isoformat(), body)
+def _new(kind: Kind, body: dict[str, Any], now: datetime | None, record_id: str | None = None) -> Record:
+    return Record(kind, record_id or uuid.uuid4().hex, (now or _now()).astimezone(UTC).isoformat(), body)
+
+
+def _record_id(data: dict[str, Any]) -> str | None:
+    """The id the site view's form made for this record (sent again with a retry or a second OK,
+    so the outbox keeps it once); None when the poster sent none (a new one is made)."""
+    value = data.get("id")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not RECORD_ID.fullmatch(value):
+        raise Invalid("记录编号不对（应是 32 位小写十六进制）：请关闭表单后重新填写。")
+    return value
 
 
 # --- checks, as the server makes them (mediasrv.study.router), so a mistake is seen at the site ------
@@ -115,7 +131,7 @@ def _new(kind: Kind, body: dict[str, Any], now: datetime | None) -> Record:
 
 def _int(data: dict[str, Any], key: str, name: str, low: int, high: int, default: int | None = None) -> int:
     value = data.get(key, default)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and DECIMAL.fullmatch(value.strip()):
         value = int(value.strip())
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise Invalid(f"{name}应是 {low} 到 {high} 之间的整数。")
@@ -134,15 +150,32 @@ def _text(data: dict[str, Any], key: str, name: str, most: int, *, required: boo
     return value
 
 
-def _programme_id(value: Any) -> str:
+def _programme_id(value: Any, known: set[str] | None = None) -> str:
+    """A programme id as the server takes it; with `known` (the applied manifest's programmes, when
+    the site has one) one of those: a record naming another would be refused by the server."""
     if not isinstance(value, str) or not 1 <= len(value) <= 64:
         raise Invalid("节目编号不对：请从列表中选择节目。")
+    if known is not None and value not in known:
+        raise Invalid(f"本站点的节目单中没有编号为“{value[:64]}”的节目：请从列表中选择节目。")
     return value
 
 
-def new_session(data: dict[str, Any], *, now: datetime | None = None) -> Record:
+def manifest_programmes(doc: dict[str, Any] | None) -> set[str] | None:
+    """The programme ids of the applied manifest (what the site view offers), None without one."""
+    if doc is None:
+        return None
+    listed = doc.get("programmes", [])
+    return {p["id"] for p in listed if isinstance(p, dict) and isinstance(p.get("id"), str)}
+
+
+def new_session(
+    data: dict[str, Any], *, now: datetime | None = None, programmes: set[str] | None = None
+) -> Record:
     """A session as the member entered it: started_at with its UTC offset (the form sends Beijing
-    time, +08:00), minutes, members present, programmes played (ids), notes."""
+    time, +08:00), minutes, members present, programmes played (ids; one of `programmes` when
+    given), notes. It started in the last KEEP_DAYS days: a record older than the outbox keeps
+    records, or in the future, is a mistake (a mistyped year) the server would take as it is."""
+    record_id = _record_id(data)
     raw = data.get("started_at")
     try:
         started = datetime.fromisoformat(raw) if isinstance(raw, str) else None
@@ -152,12 +185,22 @@ def new_session(data: dict[str, Any], *, now: datetime | None = None) -> Record:
         raise Invalid("开始时间不对：请按“年-月-日 时:分”填写。")
     if started.tzinfo is None:
         raise Invalid("开始时间缺少时区：请写成 2026-11-20T19:30+08:00（北京时间）。")
-    if started > (now or _now()) + FUTURE_SLACK:
+    current = now or _now()
+    try:
+        started_utc = started.astimezone(UTC)
+    except (OverflowError, ValueError):  # year 1 with an offset east of UTC
+        started_utc = datetime.min.replace(tzinfo=UTC)
+    if started_utc > current + FUTURE_SLACK:
         raise Invalid("开始时间晚于现在：请填写已经开始的学习。")
+    if started_utc < current - OLDEST:
+        raise Invalid(
+            f"开始时间 {started.date().isoformat()} 早于 {KEEP_DAYS} 天前："
+            f"只能记录最近 {KEEP_DAYS} 天的学习，请检查年份。"
+        )
     played = data.get("programmes") or []
     if not isinstance(played, list) or len(played) > 100:
         raise Invalid("播放的节目最多 100 个。")
-    ids = [_programme_id(p.get("programme_id") if isinstance(p, dict) else p) for p in played]
+    ids = [_programme_id(p.get("programme_id") if isinstance(p, dict) else p, programmes) for p in played]
     if len(set(ids)) != len(ids):
         raise Invalid("同一个节目选了两次：每个节目只选一次。")
     body = {
@@ -167,27 +210,34 @@ def new_session(data: dict[str, Any], *, now: datetime | None = None) -> Record:
         "notes": _text(data, "notes", "讨论记录", 10_000),
         "programmes": [{"programme_id": i} for i in ids],
     }
-    return _new(Kind.SESSION, body, now)
+    return _new(Kind.SESSION, body, now, record_id)
 
 
-def new_rating(data: dict[str, Any], *, title: str = "", now: datetime | None = None) -> Record:
-    """Stars (1-5) and a comment for a programme; `title` only for the site view's list."""
+def new_rating(
+    data: dict[str, Any], *, title: str = "", now: datetime | None = None, programmes: set[str] | None = None
+) -> Record:
+    """Stars (1-5) and a comment for a programme (one of `programmes` when given); `title` only
+    for the site view's list."""
+    record_id = _record_id(data)
     body = {
-        "programme_id": _programme_id(data.get("programme_id")),
+        "programme_id": _programme_id(data.get("programme_id"), programmes),
         "rating": _int(data, "rating", "评分", 1, 5),
         "comment": _text(data, "comment", "评语", 2000),
         "rated_at": (now or _now()).astimezone(UTC).isoformat(),
         "title": title,
     }
-    return _new(Kind.RATING, body, now)
+    return _new(Kind.RATING, body, now, record_id)
 
 
 def new_demand(data: dict[str, Any], categories: set[str], *, now: datetime | None = None) -> Record:
     """A topic the members need; `categories` the codes it may name (empty: none)."""
+    record_id = _record_id(data)
     topic = " ".join(
         unicodedata.normalize("NFKC", _text(data, "topic", "需求主题", 200, required=True)).split()
     )
     category = data.get("category") or None
+    if category is not None and not isinstance(category, str):
+        raise Invalid("类别应是文字：请从列表中选择，或不选。")
     if category is not None and category not in categories:
         raise Invalid("没有这个类别：请从列表中选择，或不选。")
     body = {
@@ -197,7 +247,7 @@ def new_demand(data: dict[str, Any], categories: set[str], *, now: datetime | No
         "members": _int(data, "members", "提出需求的人数", 1, 10_000, default=1),
         "requested_at": (now or _now()).astimezone(UTC).isoformat(),
     }
-    return _new(Kind.DEMAND, body, now)
+    return _new(Kind.DEMAND, body, now, record_id)
 
 
 def photo_type(name: str, data: bytes, limit: int) -> str:
@@ -246,7 +296,11 @@ class Outbox:
         write_atomic(self._path(record.id), data)
 
     def add(self, record: Record, photo: bytes | None = None) -> Record:
+        """Keep a new record (and its photo's bytes); the one kept already when its id is taken: a
+        form sent again (a second OK, a retry after a lost answer) is kept once."""
         with self.locked():
+            if self._path(record.id).exists() and (kept := self._read(self._path(record.id))) is not None:
+                return kept
             if photo is not None:
                 write_atomic(self.photo_file(record), photo)
             self.save(record)
@@ -276,14 +330,17 @@ class Outbox:
             yield from (p for p in self.root.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
 
     def prune(self, *, now: datetime | None = None) -> None:
-        """Forget delivered records over KEEP_DAYS old, and photo files no record names."""
-        cutoff = ((now or _now()) - timedelta(days=KEEP_DAYS)).isoformat()
+        """Forget delivered and refused records over KEEP_DAYS old (the site view would list a
+        refused one for ever), and photo files no pending record needs."""
+        cutoff = (now or _now()) - timedelta(days=KEEP_DAYS)
         with self.locked():
             records = self.all()
             for r in records:
-                if r.state is State.DELIVERED and r.created_at < cutoff:
+                if r.state is not State.PENDING and r.created < cutoff:
                     self._path(r.id).unlink(missing_ok=True)
-            wanted = {self.photo_file(r).name for r in records if r.kind is Kind.PHOTO}
+            wanted = {
+                self.photo_file(r).name for r in records if r.kind is Kind.PHOTO and r.state is State.PENDING
+            }
             if self.photos.is_dir():
                 for p in self.photos.iterdir():
                     if p.name not in wanted and not p.name.startswith("."):
@@ -354,12 +411,12 @@ class RecordSender:
             return "POST", f"{base}/sessions", {"json": {"id": r.id, **b}}
         if r.kind is Kind.RATING:
             body = {"rating": b["rating"], "comment": b["comment"], "rated_at": b["rated_at"]}
-            return "PUT", f"{base}/ratings/{b['programme_id']}", {"json": body}
+            return "PUT", f"{base}/ratings/{quote(b['programme_id'], safe='')}", {"json": body}
         if r.kind is Kind.DEMAND:
             return "POST", f"{base}/demands", {"json": {"id": r.id, **b}}
         data = self.outbox.photo_file(r).read_bytes()
         files = {"file": (b["filename"], data, b["content_type"])}
-        return "POST", f"{base}/sessions/{b['session_id']}/photos", {"files": files}
+        return "POST", f"{base}/sessions/{quote(b['session_id'], safe='')}/photos", {"files": files}
 
     def _settle(self, r: Record, state: State, message: str | None = None, status: int | None = None) -> None:
         r.state, r.message, r.status = state, message, status
@@ -370,7 +427,9 @@ class RecordSender:
             self.outbox.photo_file(r).unlink(missing_ok=True)  # delivered, or refused for good
 
     def deliver(self) -> RecordsDelivery:
-        """Send what is pending, sessions before photos, stopping at the first "not now"."""
+        """Send what is pending, sessions before photos, oldest first. A "not now" that holds for
+        every request (the line, the token, a redirect, 429, a server down) stops the run; one for
+        this record alone (a 500) keeps it, and its photos, for the next run and goes on with the rest."""
         records = self.outbox.all()
         by_id = {r.id: r for r in records}
         todo = sorted(
@@ -378,12 +437,15 @@ class RecordSender:
         )
         sent = refused = 0
         error: str | None = None
+        held: set[str] = set()  # records that wait this run (a 500): their photos wait with them
         for r in todo:
             if r.kind is Kind.PHOTO:
                 session = by_id.get(r.body["session_id"])
                 if session is not None and session.state is State.REFUSED:
                     self._settle(r, State.REFUSED, "所属的学习记录被退回，照片无法上传。")
                     refused += 1
+                    continue
+                if r.body["session_id"] in held:
                     continue
                 if not self.outbox.photo_file(r).is_file():
                     self._settle(r, State.REFUSED, "照片文件丢失，请重新上传。")
@@ -392,8 +454,12 @@ class RecordSender:
             method, url, kwargs = self._request(r)
             got = send(self.client, method, url, **kwargs)
             if got.wait is not None or got.response is None:
-                error = got.wait
-                break
+                error = got.wait or "no answer"
+                if got.everything:
+                    break
+                log.warning("%s %s not delivered (%s): kept for the next run", r.kind.value, r.id, got.wait)
+                held.add(r.id)
+                continue
             if got.refused:
                 message = server_message(got.response)
                 log.error("the server refused %s %s: %s", r.kind.value, r.id, message)

@@ -36,6 +36,7 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
@@ -74,6 +75,7 @@ NO_MANIFEST = (
     "`mediasrv-site import DIR` (from a bundle), then reload."
 )
 SITE_VIEW_HEADER = "X-Site-View"  # site.js sends it; a cross-origin page cannot without a preflight
+JSON_MAX_BYTES = 256 * 1024  # a record posted as JSON: notes of 10,000 characters are well under it
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
 
@@ -401,6 +403,7 @@ def create_app(layout: Layout) -> Starlette:
 
     def list_records(request: Request) -> Response:
         body = {
+            "now": datetime.now(UTC).isoformat(),  # this PC's clock: boxes' often are wrong
             "records": outbox.listing(),
             "delivery": records.last_delivery(layout),
             "photo_max_bytes": records.photo_limit(_doc()),
@@ -413,25 +416,42 @@ def create_app(layout: Layout) -> Starlette:
             return _said(f"/records/{kind} 不是这里的地址。", 404)
         if refusal := same_origin(request, json_body=True):
             return _said(refusal, 403)
+        too_big = _said(f"提交的内容超过 {JSON_MAX_BYTES // 1024} KB：请缩短讨论记录或说明。", 413)
         try:
-            data = await request.json()
+            if int(request.headers.get("content-length") or 0) > JSON_MAX_BYTES:
+                return too_big
         except ValueError:
+            return _said("Content-Length 不对。", 400)
+        raw = bytearray()
+        async for chunk in request.stream():
+            raw += chunk
+            if len(raw) > JSON_MAX_BYTES:
+                return too_big
+        try:
+            data = json.loads(raw)
+        except ValueError:  # UnicodeDecodeError too
             return _said("提交的内容不是有效的 JSON。", 400)
         if not isinstance(data, dict):
             return _said("提交的内容应是一个 JSON 对象。", 400)
         try:
+            doc = _doc()
+            known = records.manifest_programmes(doc)  # what the form offers, when a manifest is applied
             if kind == "sessions":
-                record = records.new_session(data)
+                record = records.new_session(data, programmes=known)
             elif kind == "ratings":
-                doc = _doc() or {}
-                titles = {p["id"]: p["title"] for p in doc.get("programmes", [])}
-                record = records.new_rating(data, title=titles.get(str(data.get("programme_id")), ""))
+                titles = {p["id"]: p["title"] for p in (doc or {}).get("programmes", [])}
+                record = records.new_rating(
+                    data, title=titles.get(str(data.get("programme_id")), ""), programmes=known
+                )
             else:
                 record = records.new_demand(data, set(page.CATEGORIES))
         except records.Invalid as exc:
             return _said(str(exc), exc.status)
-        await run_in_threadpool(outbox.add, record)
-        return JSONResponse(records.shown(record), status_code=201)
+        kept = await run_in_threadpool(outbox.add, record)
+        if kept is not record and kept.kind is not record.kind:  # an id of another form: never mixed
+            return _said("记录编号已被另一条记录使用：请关闭表单后重新填写。", 409)
+        # 201 when new, 200 when this form was sent before (a second OK, a retry): kept once.
+        return JSONResponse(records.shown(kept), status_code=201 if kept is record else 200)
 
     async def post_photos(request: Request) -> Response:
         if refusal := same_origin(request, json_body=False):

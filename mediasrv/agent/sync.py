@@ -648,9 +648,16 @@ def _describe(exc: httpx.TransportError) -> str:
 
 
 def server_message(r: httpx.Response) -> str:
-    """The server's error message when it sent one (mediasrv errors are {"error", "message"})."""
+    """The server's error message when it sent one (mediasrv errors are {"error", "message"}); for
+    another answer a line of its text, or what kind of page it was: never a page's raw HTML."""
     try:
         body = r.json()
     except ValueError:
-        return r.text[:200]
-    return str(body.get("message") or body) if isinstance(body, dict) else str(body)[:200]
+        text = r.text.strip()
+        kind = r.headers.get("content-type", "").split(";")[0].strip().lower()
+        if "html" in kind or text[:1] == "<":
+            title = re.search(r"<title[^>]*>([^<]{1,200})</title>", text, re.IGNORECASE)
+            named = f": {' '.join(title.group(1).split())[:100]!r}" if title else ""
+            return f"an HTML page{named} ({len(r.content)} bytes)"
+        return " ".join(text.split())[:200]
+    return str(body.get("message") or body)[:500] if isinstance(body, dict) else str(body)[:200]

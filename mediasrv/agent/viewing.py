@@ -216,6 +216,23 @@ def locked(layout: Layout) -> contextlib.AbstractContextManager[None]:
 # Answers that say "not now" rather than "never": the record is sent again at the next run. 401 and
 # 403 are about the token (revoked, or another site's), not the record: kept until the token is fixed.
 RETRY_STATUSES = frozenset({401, 403, 408, 425, 429})
+# A 500 is the server failing on this request (often on what it carries): the others may go through.
+# 502-504 and the rest say the server (or the way to it) is down: nothing else would get through.
+OWN_FAULT_STATUSES = frozenset({500})
+
+
+def mediasrv_answer(r: httpx.Response) -> bool:
+    """Is this an answer of the mediasrv API? A success is JSON (or a 204), an error its JSON
+    {"error", "message"}; anything else (a proxy's or captive portal's page, an older server) is not."""
+    if r.status_code == 204 and not r.content:
+        return True
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    if r.status_code < 400:
+        return True
+    return isinstance(body, dict) and "error" in body and "message" in body
 
 
 @dataclass(frozen=True)
@@ -223,24 +240,51 @@ class Sent:
     """What became of one request of an outbox to the server."""
 
     response: httpx.Response | None  # None: it never got there
-    wait: str | None  # why it must be sent again later (network, 5xx, RETRY_STATUSES), else None
+    wait: str | None  # why it must be sent again later (network, 5xx, RETRY_STATUSES, ...), else None
+    everything: bool = True  # the reason to wait holds for every request (stop the run), not just this
+
+    @property
+    def delivered(self) -> bool:
+        """The server took it: a 2xx answer of the mediasrv API, and only that."""
+        return self.wait is None and self.response is not None and 200 <= self.response.status_code < 300
 
     @property
     def refused(self) -> bool:
-        """The server answered that it will never take it as it is (another 4xx)."""
+        """The server answered, in its own words, that it will never take it as it is (another 4xx)."""
         return self.wait is None and self.response is not None and self.response.status_code >= 400
 
 
 def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Sent:
-    """One request of an outbox, sorted into delivered, wait (try again next run) or refused."""
+    """One request of an outbox, sorted into delivered (a mediasrv 2xx), wait (try again next run)
+    or refused (a mediasrv 4xx error). Anything else waits: a redirect (not followed: an http→https
+    move, a captive portal), a page that is not the API's answer, a 5xx. The wait says what was
+    answered, never a page's raw HTML."""
     import httpx
+
+    from mediasrv.agent.sync import server_message
 
     try:
         r = client.request(method, url, **kwargs)  # the agent client's time-outs
     except httpx.TransportError as exc:
         return Sent(None, f"{client.base_url} unreachable ({type(exc).__name__})")
-    if r.status_code >= 500 or r.status_code in RETRY_STATUSES:
-        return Sent(r, f"{r.status_code} {r.text[:200]}")
+    status = r.status_code
+    if 300 <= status < 400:
+        where = r.headers.get("location") or "nowhere (no Location)"
+        return Sent(
+            r,
+            f"{status} redirect to {where[:200]}: not the mediasrv API's answer "
+            "(has the server's address changed, e.g. to https, or is a captive portal in the way?)",
+        )
+    if status >= 500 or status in RETRY_STATUSES:
+        return Sent(r, f"{status} {server_message(r)}".rstrip(), everything=status not in OWN_FAULT_STATUSES)
+    if not 200 <= status < 300 and status < 400:  # 1xx: not an answer to keep anything by
+        return Sent(r, f"{status} from the server: not an answer of the mediasrv API")
+    if not mediasrv_answer(r):
+        return Sent(
+            r,
+            f"{status} {server_message(r)}: not an answer of the mediasrv API "
+            "(a proxy, a captive portal or an older server?)",
+        )
     return Sent(r, None)
 
 
@@ -344,7 +388,7 @@ class ViewingSender:
             r = got.response
             if got.wait is not None or r is None:
                 error = got.wait
-            elif r.status_code == 200:
+            elif got.delivered:
                 sent += len(batch)
             elif r.status_code == 422:  # never accepted as it is: keeping it would block the rest
                 log.error("the server refused viewing evidence as invalid, dropping it: %s", r.text[:300])

@@ -367,9 +367,12 @@ def _store(session: Session, month: str, task: Task, epoch: int, stale: dict[int
                 "partly": sum(lc.count(Watched.PARTLY) for lc in c.lists), "evidenced": c.evidenced,
                 "computed_at": utcnow(),
             }
-            for c in sites_compliance(session, month=month, task=task, site_ids=order[i : i + REFRESH_CHUNK])
+            # in site order, as every writer of summaries locks them: no deadlock on PostgreSQL
+            for c in sorted(
+                sites_compliance(session, month=month, task=task, site_ids=order[i : i + REFRESH_CHUNK]),
+                key=lambda c: c.site_id,
+            )
         ]  # fmt: skip
-        rows.sort(key=lambda r: r["site_id"])  # rows locked in one order everywhere: no deadlock
         insert = dialect.insert(ComplianceSummary).values(rows)
         columns = {k: insert.excluded[k] for k in rows[0] if k not in ("month", "site_id", "changes")}
         upsert = insert.on_conflict_do_update(

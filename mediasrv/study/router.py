@@ -38,7 +38,10 @@ def _utc(value: datetime) -> datetime:
     # A site's clock time without its offset is ambiguous by eight hours: refuse it, say how.
     if value.tzinfo is None:
         raise ValueError("give the time with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # year 1 at +08:00 is before the first UTC instant there is
+        raise ValueError(f"{value.isoformat()} is not a date mediasrv can keep: check the year") from None
 
 
 AwareTime = Annotated[datetime, AfterValidator(_utc)]

@@ -82,8 +82,9 @@ def render(
             "t": words,
             "caller": caller,
             "other_lang": "en" if lang == "zh" else "zh",
-            # Inlined as JSON inside <script type="application/json">: "</" must not end the element.
-            "page_data": json.dumps(data, ensure_ascii=False).replace("</", "<\\/"),
+            # Inlined as JSON inside <script type="application/json">: no "<" at all, so neither "</"
+            # nor "<!--" (from a crafted path) can end or swallow the element.
+            "page_data": json.dumps(data, ensure_ascii=False).replace("<", "\\u003c"),
             **context,
         },
         status_code=status_code,

@@ -4,8 +4,10 @@ and the sync run delivers each once; what the server refuses stays, with its rea
 
 from __future__ import annotations
 
+import json
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -16,8 +18,9 @@ from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.accounts.models import Role
 from mediasrv.agent.layout import Layout
-from mediasrv.agent.records import Outbox, RecordSender
+from mediasrv.agent.records import Kind, Outbox, RecordSender, State, new_demand, new_session
 from mediasrv.agent.serve import create_app, lan_host
+from mediasrv.china import CHINA
 from mediasrv.db import Database
 from tests.e2e.stack import free_port
 from tests.fixtures import make_token
@@ -25,6 +28,9 @@ from tests.fixtures import make_token
 LAN = "http://192.168.1.20:8080"
 SITE_VIEW = {"X-Site-View": "1", "Origin": LAN, "Sec-Fetch-Site": "same-origin"}
 GPS = b"GPS-31.2304N-121.4737E"
+# Sessions a few days ago (the site takes only the last 62 days), both in one Beijing month.
+DAY = (datetime.now(CHINA) - timedelta(days=3)).date()
+STARTED, LATER = f"{DAY.isoformat()}T19:30+08:00", f"{DAY.isoformat()}T20:30+08:00"
 
 
 class Site:
@@ -43,7 +49,7 @@ class Site:
 
     def sessions(self) -> list[dict[str, Any]]:
         r = self.client.get(
-            f"/api/v1/sites/{self.id}/sessions", headers=self.admin, params={"month": "2026-11"}
+            f"/api/v1/sites/{self.id}/sessions", headers=self.admin, params={"month": DAY.strftime("%Y-%m")}
         )
         assert r.status_code == 200, r.text
         result: list[dict[str, Any]] = r.json()
@@ -79,7 +85,7 @@ def local(layout: Layout) -> Iterator[LocalClient]:
 
 def session(programme: str | None = None, **change: Any) -> dict[str, Any]:
     body = {
-        "started_at": "2026-11-20T19:30+08:00",
+        "started_at": STARTED,
         "minutes": 90,
         "members_present": 12,
         "notes": "讨论：学用结合",
@@ -132,7 +138,7 @@ def test_a_session_kept_through_an_outage_and_a_restart_is_delivered_once(
     [got] = site.sessions()
     assert (got["id"], got["day"], got["minutes"], got["members_present"]) == (
         kept["id"],
-        "2026-11-20",
+        DAY.isoformat(),
         90,
         12,
     )
@@ -182,7 +188,7 @@ def test_a_refused_record_is_kept_with_the_servers_reason(
         headers=SITE_VIEW,
     )
     assert photo.status_code == 201, photo.text
-    good = record(local, "sessions", session(programme, started_at="2026-11-21T19:30+08:00"))
+    good = record(local, "sessions", session(programme, started_at=LATER))
 
     result = site.sender(layout).deliver()
     assert (result.sent, result.refused, result.queued) == (1, 2, 0)  # the refusal does not block the rest
@@ -190,6 +196,8 @@ def test_a_refused_record_is_kept_with_the_servers_reason(
     assert shown[good["id"]] == ("delivered", None)
     state, message = shown[bad["id"]]
     assert state == "refused" and message and "No programme with id no-such-programme" in message
+    kept_bad = Outbox(layout).get(bad["id"])
+    assert kept_bad is not None and kept_bad.status is not None and 400 <= kept_bad.status < 500
     assert shown[photo.json()[0]["id"]][0] == "refused"
     assert site.sender(layout).deliver().refused == 0  # not sent again
     late = local.post(
@@ -228,8 +236,33 @@ def test_posts_from_elsewhere_are_refused(
         ({"members_present": -1}, "参学人数应是 0 到 100000"),
         ({"started_at": "2026-11-20T19:30"}, "缺少时区"),
         ({"started_at": "2999-01-01T19:30+08:00"}, "晚于现在"),
+        ({"started_at": f"00{STARTED[2:]}"}, "请检查年份"),  # a mistyped year: 0026
+        ({"started_at": "0001-01-01T00:00+08:00"}, "请检查年份"),
+        ({"minutes": "９０"}, "学习时长（分钟）应是"),  # full-width digits
+        ({"minutes": "²"}, "学习时长（分钟）应是"),  # isdigit() says True, int() raises
+        ({"members_present": "1" * 5000}, "参学人数应是"),
+        ({"notes": ["讨论"]}, "讨论记录应是文字"),
+        ({"notes": {"a": 1}}, "讨论记录应是文字"),
+        ({"id": "A" * 32}, "记录编号不对"),
+        ({"id": "../" + "a" * 29}, "记录编号不对"),
+        ({"id": 12}, "记录编号不对"),
     ],
-    ids=["minutes", "members", "no-offset", "future"],
+    ids=[
+        "minutes",
+        "members",
+        "no-offset",
+        "future",
+        "year-0026",
+        "year-1",
+        "full-width",
+        "superscript",
+        "huge-number",
+        "notes-list",
+        "notes-dict",
+        "id-upper",
+        "id-path",
+        "id-number",
+    ],
 )
 def test_a_mistake_is_said_at_the_site(
     local: LocalClient, layout: Layout, change: dict[str, Any], says: str
@@ -313,3 +346,195 @@ def test_a_post_by_a_name_that_rebinds_to_the_pc_is_refused(layout: Layout) -> N
     assert [lan_host(h) for h in ("192.168.1.20:8080", "[fe80::1]:8080", "localhost", "evil.example:80")] == [
         True, True, True, False,
     ]  # fmt: skip
+
+
+def test_demand_fields_of_the_wrong_type_are_said_not_crashed_on(local: LocalClient, layout: Layout) -> None:
+    for body, says in (
+        ({"topic": "果树修剪", "category": ["agri-tech"]}, "类别应是文字"),
+        ({"topic": "果树修剪", "category": {"a": 1}}, "类别应是文字"),
+        ({"topic": ["果树修剪"]}, "需求主题应是文字"),
+        ({"topic": "果树修剪", "members": "３"}, "提出需求的人数应是"),
+    ):
+        r = local.post("/records/demands", json=body, headers=SITE_VIEW)
+        assert r.status_code == 400 and says in r.json()["message"], (body, r.text)
+    assert Outbox(layout).all() == []
+
+
+def test_a_json_body_over_the_cap_is_refused_with_413(local: LocalClient, layout: Layout) -> None:
+    big = json.dumps({"topic": "果树修剪", "detail": "x" * (300 * 1024)}).encode()
+    headers = {**SITE_VIEW, "Content-Type": "application/json"}
+    said = local.post("/records/demands", content=big, headers=headers)  # with its Content-Length
+    assert said.status_code == 413 and "256 KB" in said.json()["message"]
+    chunked = local.post("/records/demands", content=iter([big[:100_000], big[100_000:]]), headers=headers)
+    assert chunked.status_code == 413  # no Content-Length: counted while read
+    assert Outbox(layout).all() == []
+
+
+def test_a_form_sent_twice_with_its_id_is_kept_once(local: LocalClient, layout: Layout) -> None:
+    """A second OK, or the retry after an answer lost on the LAN, sends the form's id again."""
+    for kind, body in (
+        ("sessions", session(id="a" * 32)),
+        ("ratings", {"id": "b" * 32, "programme_id": "p-01", "rating": 4}),
+        ("demands", {"id": "c" * 32, "topic": "果树修剪"}),
+    ):
+        first = local.post(f"/records/{kind}", json=body, headers=SITE_VIEW)
+        again = local.post(f"/records/{kind}", json=body, headers=SITE_VIEW)
+        assert (first.status_code, again.status_code) == (201, 200), again.text
+        assert first.json() == again.json() and first.json()["id"] == body["id"]
+    assert sorted(r.id for r in Outbox(layout).all()) == ["a" * 32, "b" * 32, "c" * 32]
+    other = local.post("/records/demands", json={"id": "a" * 32, "topic": "别的"}, headers=SITE_VIEW)
+    assert other.status_code == 409  # another kind's id: never taken for it
+    assert len(Outbox(layout).all()) == 3
+
+
+def apply_manifest(layout: Layout, programme_ids: list[str]) -> None:
+    layout.ensure()
+    programmes = [
+        {"id": pid, "rank": n, "required": True, "title": pid, "category": None, "duration_seconds": 60,
+         "play": f"a{n}/g1/master.m3u8", "poster": None, "attachments": []}
+        for n, pid in enumerate(programme_ids)
+    ]  # fmt: skip
+    site = {"id": 7, "code": "xitang", "name": "西塘村", "download_window": None, "bandwidth_kbps": None}
+    layout.adopt(
+        {"site": site,
+         "version": 1, "device_profile": "iptv", "programmes": programmes, "dropped": [], "bytes": 0,
+         "files": []}
+    )  # fmt: skip
+
+
+def test_programmes_not_in_the_applied_manifest_are_said_at_the_site(
+    local: LocalClient, layout: Layout
+) -> None:
+    apply_manifest(layout, ["p-01"])
+    for kind, body in (
+        ("sessions", session("p-01", programmes=["p-01", "gone?x=1"])),
+        ("ratings", {"programme_id": "gone?x=1", "rating": 4}),
+    ):
+        r = local.post(f"/records/{kind}", json=body, headers=SITE_VIEW)
+        assert r.status_code == 400 and "节目单中没有编号为“gone?x=1”的节目" in r.json()["message"], r.text
+    assert Outbox(layout).all() == []
+    record(local, "ratings", {"programme_id": "p-01", "rating": 5})
+    record(local, "sessions", session("p-01"))
+
+
+def central(answer: Callable[[httpx.Request], httpx.Response], seen: list[httpx.Request]) -> httpx.Client:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return answer(request)
+
+    return httpx.Client(base_url="http://central", transport=httpx.MockTransport(handler))
+
+
+def mediasrv_error(status: int, message: str) -> httpx.Response:
+    return httpx.Response(status, json={"error": "nope", "message": message})
+
+
+@pytest.mark.parametrize(
+    ("answer", "says"),
+    [
+        (
+            httpx.Response(302, headers={"Location": "https://central/api/v1/sites"}),
+            "302 redirect to https://central",
+        ),
+        (httpx.Response(200, html="<html><title>Welcome to FreeWiFi</title>login</html>"), "HTML page"),
+        (
+            httpx.Response(404, html="<html><title>404 Not Found</title><h1>nginx</h1></html>"),
+            "404 an HTML page",
+        ),
+        (httpx.Response(404, json={"detail": "Not Found"}), "404"),  # not mediasrv's error
+    ],
+    ids=["redirect", "captive-200", "proxy-404", "older-server-404"],
+)
+def test_answers_that_are_not_the_servers_keep_records_pending(
+    local: LocalClient, layout: Layout, tmp_path: Path, answer: httpx.Response, says: str
+) -> None:
+    kept = record(local, "sessions", session())
+    photo = local.post(
+        f"/records/sessions/{kept['id']}/photos",
+        files={"photo": ("合影.jpg", jpeg(tmp_path))},
+        headers=SITE_VIEW,
+    )
+    assert photo.status_code == 201
+    seen: list[httpx.Request] = []
+    result = RecordSender(layout, central(lambda _: answer, seen), 7).deliver()
+    assert (result.sent, result.refused, result.queued) == (0, 0, 2)
+    assert result.error and says in result.error and "<" not in result.error, result.error
+    assert len(seen) == 1  # it says nothing about this record: the run stops
+    assert {r.state for r in Outbox(layout).all()} == {State.PENDING}
+    assert len(list((layout.root / "records" / "photos").iterdir())) == 1  # the photo's bytes are kept
+    assert result.error in local.get("/records").json()["delivery"]["error"]
+
+
+def test_a_real_mediasrv_refusal_refuses(local: LocalClient, layout: Layout) -> None:
+    a = record(local, "sessions", session())
+    b = record(local, "demands", {"topic": "果树修剪"})
+    answers = {
+        "/api/v1/sites/7/sessions": mediasrv_error(422, "The request does not match the API: minutes."),
+        "/api/v1/sites/7/demands": mediasrv_error(404, "No site 7."),
+    }
+    result = RecordSender(layout, central(lambda r: answers[r.url.path], []), 7).deliver()
+    assert (result.sent, result.refused, result.queued, result.error) == (0, 2, 0, None)
+    shown = states(local)
+    assert shown[a["id"]] == ("refused", "The request does not match the API: minutes.")
+    assert shown[b["id"]] == ("refused", "No site 7.")
+
+
+def test_a_record_the_server_fails_on_does_not_hold_back_the_others(
+    local: LocalClient, layout: Layout, tmp_path: Path
+) -> None:
+    broken = record(local, "sessions", session())
+    photo = local.post(
+        f"/records/sessions/{broken['id']}/photos",
+        files={"photo": ("a.jpg", jpeg(tmp_path))},
+        headers=SITE_VIEW,
+    ).json()[0]
+    fine = record(local, "sessions", session(started_at=LATER))
+    asked = record(local, "demands", {"topic": "果树修剪"})
+    rated = record(local, "ratings", {"programme_id": "p/01?x#y", "rating": 3})
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.content and broken["id"].encode() in request.content:
+            return httpx.Response(500, text="Internal Server Error")
+        return httpx.Response(201, json={"ok": True})
+
+    seen: list[httpx.Request] = []
+    result = RecordSender(layout, central(answer, seen), 7).deliver()
+    assert (result.sent, result.refused, result.queued) == (3, 0, 2)
+    assert result.error and "500" in result.error
+    shown = states(local)
+    assert {k: v[0] for k, v in shown.items()} == {
+        broken["id"]: "pending", photo["id"]: "pending", fine["id"]: "delivered",
+        asked["id"]: "delivered", rated["id"]: "delivered",
+    }  # fmt: skip
+    assert not any(r.url.path.endswith("/photos") for r in seen)  # its photo waits with it
+    assert b"/api/v1/sites/7/ratings/p%2F01%3Fx%23y" in [r.url.raw_path for r in seen]  # one path segment
+
+    # A server that is down (503) stops the run: nothing else is tried.
+    seen.clear()
+    down = RecordSender(layout, central(lambda _: httpx.Response(503), seen), 7).deliver()
+    assert (down.sent, down.queued, len(seen)) == (0, 2, 1)
+
+
+def test_refused_and_delivered_records_are_forgotten_after_keep_days(layout: Layout, tmp_path: Path) -> None:
+    outbox = Outbox(layout)
+    old = datetime.now(UTC) - timedelta(days=70)
+    refused = outbox.add(new_session(session(started_at=(old - timedelta(hours=1)).isoformat()), now=old))
+    refused.state = State.REFUSED
+    outbox.save(refused)
+    pending = outbox.add(new_demand({"topic": "果树修剪"}, set(), now=old))
+    recent = outbox.add(new_session(session()))
+    recent.state = State.REFUSED
+    outbox.save(recent)
+    photos = outbox.photos
+    photos.mkdir(parents=True, exist_ok=True)
+    (photos / f"{'d' * 32}.jpg").write_bytes(b"left by a refused photo")
+    outbox.prune()
+    assert {r.id for r in outbox.all()} == {pending.id, recent.id}  # pending ones are kept, however old
+    assert not list(photos.iterdir())
+    assert [r.kind for r in outbox.all()] == [Kind.DEMAND, Kind.SESSION]
+
+
+def test_the_site_view_is_told_the_pcs_time(local: LocalClient) -> None:
+    before = datetime.now(UTC)
+    said = datetime.fromisoformat(local.get("/records").json()["now"])
+    assert said.tzinfo is not None and before <= said <= datetime.now(UTC)

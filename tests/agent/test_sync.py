@@ -565,19 +565,27 @@ def test_signature_check_uses_the_pinned_key(client: TestClient, site: Site, pro
 def test_the_player_component_comes_from_the_server_when_the_pc_lacks_it(
     site: Site, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A site PC installed without npm access gets hls.js from its server, checked against the pin."""
+    """A site PC installed without npm access gets hls.js from its server, checked against the pin;
+    a server whose copy is not the pinned one is asked again a day later, not at every sync."""
     monkeypatch.setattr(player, "VENDOR", tmp_path / "not-in-the-package")
     assert player.path(site.layout) is None
     site.line.handler = lambda request, send: httpx.Response(503)  # the line is down
     assert "503" in (player.ensure(site.layout, site.agent) or "")
+    site.line.handler = lambda request, send: httpx.Response(200, content=b"x" * (player.LIMIT + 1))
+    assert "over 5 MB" in (player.ensure(site.layout, site.agent) or "")
     site.line.handler = lambda request, send: httpx.Response(200, content=b"alert('not hls.js')")
-    assert "refused" in (player.ensure(site.layout, site.agent) or "")
-    assert player.path(site.layout) is None  # nothing kept from either answer
+    refused_at = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
+    assert "refused" in (player.ensure(site.layout, site.agent, now=refused_at) or "")
+    assert player.path(site.layout) is None  # nothing kept from any of these answers
 
-    site.line.handler = None
-    assert player.ensure(site.layout, site.agent) is None
+    site.line.handler = None  # the server has the right one now: still not asked until a day passed
+    asked = len(site.line.requests)
+    later = player.ensure(site.layout, site.agent, now=refused_at + timedelta(hours=23))
+    assert later and "a day later" in later and len(site.line.requests) == asked
+    assert player.ensure(site.layout, site.agent, now=refused_at + timedelta(days=1, minutes=1)) is None
     kept = player.path(site.layout)
     assert kept == site.layout.root / "vendor" / "hls.min.js"
     assert hashlib.sha256(kept.read_bytes()).hexdigest() == pinned_sha256("hls.min.js")
+    assert not player.refused_path(site.layout).exists()
     asked = len(site.line.requests)
     assert player.ensure(site.layout, site.agent) is None and len(site.line.requests) == asked  # once

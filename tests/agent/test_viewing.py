@@ -16,7 +16,7 @@ from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.serve import create_app
-from mediasrv.agent.viewing import ViewingSender, media_segments, outbox_path, pending, queue_path
+from mediasrv.agent.viewing import ViewingSender, media_segments, outbox_path, pending, queue_path, send
 from mediasrv.db import Database
 from tests.agent.test_serve import ServedSite, make_site, mirror
 from tests.e2e.stack import free_port
@@ -128,3 +128,40 @@ def test_delivered_evidence_reaches_the_sites_compliance(
         p["agent_minutes"] == round(min(seconds / 60, p["duration_minutes"]), 1) and p["central_minutes"] == 0
     )
     assert p["state"] == "not"  # the logbook says nothing: both are shown, neither replaces the other
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome", "says"),
+    [
+        (httpx.Response(200, json={"accepted": 1}), "delivered", None),
+        (httpx.Response(201, json={"id": "x"}), "delivered", None),
+        (
+            httpx.Response(302, headers={"Location": "https://central/x"}),
+            "wait",
+            "302 redirect to https://central/x",
+        ),
+        (httpx.Response(301), "wait", "no Location"),
+        (httpx.Response(200, html="<html><title>Portal</title></html>"), "wait", "HTML page: 'Portal'"),
+        (httpx.Response(404, html="<html><body>Not Found</body></html>"), "wait", "404 an HTML page"),
+        (httpx.Response(404, json={"detail": "Not Found"}), "wait", "not an answer of the mediasrv API"),
+        (httpx.Response(404, json={"error": "not_found", "message": "No site 7."}), "refused", None),
+        (httpx.Response(422, json={"error": "invalid", "message": "bad"}), "refused", None),
+        (httpx.Response(500, text="Internal Server Error"), "wait-this", "500 Internal Server Error"),
+        (httpx.Response(502, html="<html>Bad Gateway</html>"), "wait", "502 an HTML page"),
+        (httpx.Response(429, json={"error": "slow_down", "message": "Too many."}), "wait", "429 Too many."),
+        (httpx.Response(401, json={"error": "unauthorized", "message": "Token revoked."}), "wait", "401"),
+    ],
+)
+def test_only_a_mediasrv_2xx_delivers_and_only_its_4xx_refuses(
+    answer: httpx.Response, outcome: str, says: str | None
+) -> None:
+    client = httpx.Client(base_url="http://central", transport=httpx.MockTransport(lambda _: answer))
+    got = send(client, "POST", "/api/v1/sites/7/viewing", json={})
+    if outcome == "delivered":
+        assert got.delivered and not got.refused and got.wait is None
+    elif outcome == "refused":
+        assert got.refused and not got.delivered and got.wait is None
+    else:
+        assert got.wait is not None and not got.delivered and not got.refused
+        assert says is not None and says in got.wait and "<" not in got.wait, got.wait
+        assert got.everything is (outcome == "wait")  # a 500 is this request's own: the others may go on

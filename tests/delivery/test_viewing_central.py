@@ -148,7 +148,8 @@ def test_edge_cache_hits_count_through_the_access_check(
     assert (row["programme_id"], row["source"], row["players"]) == (programme, "central", 1)
     assert row["minutes"] == round(sum(s for _, s in segments) / 60, 1)
 
-    # A miss goes through the check and then /hls: the same segment, counted once.
+    # A miss goes through the check and then /hls: one event, not two (and written once).
+    assert edge(segments[0][0]) == 204
     assert client.get(f"{base}/{segments[0][0]}", headers=STB).status_code == 200
     assert counter.flush() == 1
     assert viewing(client, admin, site_id) == [row]

@@ -82,8 +82,9 @@ def test_a_session_is_recorded_once_however_often_it_is_sent(
         ({"minutes": 0}, "minutes"),
         ({"id": "short"}, "body field id"),
         ({"programmes": [{"programme_id": "nope-nope"}]}, "No programme with id nope-nope"),
+        ({"started_at": "0001-01-01T00:00:00+08:00"}, "check the year"),  # before UTC's first instant
     ],
-    ids=["naive-time", "no-minutes", "bad-id", "unknown-programme"],
+    ids=["naive-time", "no-minutes", "bad-id", "unknown-programme", "year-one"],
 )
 def test_a_bad_session_says_what_to_fix(
     client: TestClient, sites: dict[str, tuple[int, dict[str, str]]], change: dict[str, Any], says: str

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Page, Route, expect
 
 from mediasrv.config import Settings
 from mediasrv.db import Database
@@ -237,6 +237,24 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     agri = web.api("GET", "/demands", params={"category": "agri-tech"})
     expect(topics).to_have_text([d["topic"] for d in agri])
     assert len(agri) == 2 and parse_qs(urlsplit(page.url).query)["category"] == ["agri-tech"]
+
+    # two filters in quick succession, the first one's answer slower: the newer filter's answer is shown,
+    # the older one's request is given up, and nothing it brings back later replaces what is shown
+    slow: list[Route] = []
+
+    def hold(route: Route) -> None:
+        slow.append(route)  # never answered while the page waits for it
+
+    page.route(re.compile(r"/api/v1/demands\?.*category=health"), hold)
+    page.get_by_label("需求类别").select_option(label="卫生健康")
+    page.get_by_role("button", name="查看", exact=True).click()
+    page.wait_for_url(re.compile(r"category=health"))
+    with page.expect_event("requestfailed", lambda r: "category=health" in r.url):
+        page.get_by_label("需求类别").select_option(label="农业科技")
+        page.get_by_role("button", name="查看", exact=True).click()
+    expect(topics).to_have_text([d["topic"] for d in agri])
+    assert parse_qs(urlsplit(page.url).query)["category"] == ["agri-tech"]
+    page.unroute(re.compile(r"/api/v1/demands\?.*category=health"))
 
     # since a Beijing day, and within a region: the API's answer for the same filters
     day = (seeded.first + timedelta(days=19)).isoformat()

@@ -131,6 +131,14 @@ def test_compliance_by_region(page: Page, web: Stack, october: dict[str, Any]) -
     page.goto("/ui/admin/compliance?month=2026-10")
     expect(page.get_by_role("heading", name="全部地区 2026-10 学习情况")).to_be_visible()
     expect(page.locator("#task-note")).to_have_text("月度任务：每月学习 4 次、8 课时（每课时 45 分钟）。")
+    # words are filled in one pass: a value that holds a placeholder stays as it is, a missing one too
+    filled = page.evaluate(
+        """() => import("/static/app.js").then(({ tf }) => [
+          tf("compliance.overview_of", { region: "{month}", month: "2026-10" }),
+          tf("compliance.of", { n: 1 }),
+        ])"""
+    )
+    assert filled == ["{month} 2026-10 学习情况", "1/{total}"]
     # 3 sites, 1 met; 5 sessions of 405 minutes = 9 class hours; 4 required (site, programme) pairs:
     # 2 watched fully, 1 seen fully by the automatic record
     totals = page.locator("#totals")
@@ -302,9 +310,16 @@ def test_record_a_session_for_a_site(page: Page, web: Stack, october: dict[str, 
 
     page.route(f"**/api/v1/sites/{dongshu}/sessions", lose_the_answer)
     form.get_by_role("button", name="登记学习记录").click()
-    expect(page.locator("#record-error")).to_have_text("网络中断，请检查网络后重试。")
+    expect(page.locator("#record-error")).to_contain_text("网络中断，请检查网络后重试。")
     assert len(november()) == 1
     page.unroute(f"**/api/v1/sites/{dongshu}/sessions")
+
+    # it may be kept, and a retry under the same id is answered with the first record: a correction
+    # now would be lost unseen, so the fields are locked and the retry sends what was sent
+    expect(page.locator("#record-error")).to_contain_text("内容已锁定，不能修改；重试时按原样发送")
+    expect(minutes).not_to_be_editable()
+    expect(form.get_by_label(RED_BOAT, exact=True)).to_be_disabled()
+    minutes.evaluate("input => { input.value = '60'; }")  # changed anyway (a script): not what is sent
 
     # tried again with a double click: still one session, at 19:30 Beijing time, and the page shows it
     form.get_by_role("button", name="登记学习记录").dblclick()

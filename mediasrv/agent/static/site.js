@@ -348,9 +348,17 @@
     say(deliveryError, failed ? fill(words.delivery_failed, failed) : "");
   }
 
+  // How far this PC's clock is ahead of the box's: many boxes run with a wrong clock or zone, and a
+  // session's start time is prefilled from the PC's (which the agent's checks go by too).
+  var clockOffset = 0;
+
   function loadRecords() {
+    var asked = Date.now();
     send("GET", "/records", null, function (status, answer) {
-      if (status === 200 && answer) showRecords(answer);
+      if (status !== 200 || !answer) return;
+      var pc = answer.now ? new Date(answer.now).getTime() : NaN;
+      if (!isNaN(pc)) clockOffset = pc - Math.round((asked + Date.now()) / 2);
+      showRecords(answer);
     });
   }
 
@@ -369,7 +377,35 @@
   }
 
   function nowInBeijing() {
-    return new Date(Date.now() + 8 * 3600 * 1000).toISOString().slice(0, 16);
+    return new Date(Date.now() + clockOffset + 8 * 3600 * 1000).toISOString().slice(0, 16);
+  }
+
+  // A record's id, made once per opened form: sending the form again (a second OK, a retry after an
+  // answer lost on the LAN) names the same record, which the agent keeps once. 32 hex digits.
+  // crypto.randomUUID needs a secure context (not plain http) and a newer browser than many TVs have.
+  function newId() {
+    var c = window.crypto || window.msCrypto;
+    if (c && c.randomUUID) {
+      try {
+        return c.randomUUID().replace(/-/g, "");
+      } catch (e) {
+        // fall through
+      }
+    }
+    var bytes = [];
+    var i;
+    if (c && c.getRandomValues && window.Uint8Array) {
+      var got = new Uint8Array(16);
+      c.getRandomValues(got);
+      for (i = 0; i < 16; i++) bytes.push(got[i]);
+    } else {
+      for (i = 0; i < 16; i++) bytes.push(Math.floor(Math.random() * 256));
+    }
+    bytes[6] = (bytes[6] & 0x0f) | 0x40; // a version 4 UUID, like the agent's own
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    return bytes.map(function (b) {
+      return (b < 16 ? "0" : "") + b.toString(16);
+    }).join("");
   }
 
   function openPanel(button) {
@@ -378,6 +414,8 @@
     panel = target;
     var form = target.querySelector("form");
     form.reset();
+    form.setAttribute("data-record-id", newId());
+    busy(form, false);
     say(form.querySelector(".form-message"), "");
     setStars(form, 0);
     var start = form.querySelector("[name=started_at]");
@@ -467,21 +505,37 @@
     },
   };
 
+  // While a form's request is on its way, Save is disabled and another OK does nothing.
+  function busy(form, on) {
+    var save = form.querySelector("button[type=submit]");
+    if (on) form.setAttribute("data-busy", "1");
+    else form.removeAttribute("data-busy");
+    if (save) save.disabled = on;
+  }
+
   function submit(form) {
+    if (form.getAttribute("data-busy")) return;
     var message = form.querySelector(".form-message");
     var made = bodies[form.id](form);
     if (form.id === "rating-form" && !made.body.rating) {
       say(message, words.pick_stars);
       return;
     }
+    made.body.id = form.getAttribute("data-record-id") || newId();
+    form.setAttribute("data-record-id", made.body.id);
+    var save = form.querySelector("button[type=submit]");
+    busy(form, true);
     send("POST", made.path, made.body, function (status, answer) {
-      if (status !== 201 || !answer) {
+      if ((status !== 201 && status !== 200) || !answer) {
+        busy(form, false);
         say(message, fill(words.not_sent, (answer && answer.message) || String(status)));
         message.scrollIntoView({ block: "nearest" });
+        if (save && panel) save.focus();
         return;
       }
       var photos = form.elements.photo;
       uploadPhotos(answer.id, photos && photos.files, function (error) {
+        busy(form, false);
         leavePanel();
         notice(error ? fill(words.photos_failed, error) : words.saved_offline, Boolean(error));
         loadRecords();

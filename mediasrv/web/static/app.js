@@ -8,9 +8,10 @@ export function t(key) {
   return page.words[key] ?? key;
 }
 
-/** t() with {name} placeholders filled: tf("x.shown", { from: 1, to: 20 }). */
+/** t() with {name} placeholders filled: tf("x.shown", { from: 1, to: 20 }). One pass over the word, so a
+ * value that itself holds "{n}" (a search, a title) stays as it is; a placeholder without a value stays. */
 export function tf(key, values) {
-  return Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, String(v)), t(key));
+  return t(key).replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(values, k) ? String(values[k]) : m));
 }
 
 // Administrators and sites are in China: times are Beijing time whatever the browser's zone.

@@ -7,6 +7,7 @@ import { api, attempt, beijing, beijingMidnight, el, loadKnownRegions, page, t, 
 const root = document.getElementById("feedback-root");
 const FILTERS = ["region", "category", "since"];
 let categories = new Map(); // code -> name in the page's language
+let inflight = null; // the load under way: a newer one aborts it, so an older answer never wins
 
 function state() {
   const q = new URLSearchParams(location.search);
@@ -107,7 +108,14 @@ async function show() {
   }
   if (s.category) dq.set("category", s.category);
   if (s.since) dq.set("since", beijingMidnight(s.since)); // the whole Beijing day counts
-  const found = await attempt(() => Promise.all([api(`/api/v1/demands?${dq}`), api(`/api/v1/ratings?${rq}`)]));
+  inflight?.abort();
+  const controller = new AbortController();
+  inflight = controller;
+  const { signal } = controller;
+  const found = await attempt(() => Promise.all([api(`/api/v1/demands?${dq}`, { signal }), api(`/api/v1/ratings?${rq}`, { signal })])
+    .catch((err) => { if (err.name === "AbortError") return undefined; throw err; }));
+  if (inflight !== controller) return; // a newer filter's load is under way: its answer is the one shown
+  inflight = null;
   if (!found) return;
   const [demands, ratings] = found;
   document.getElementById("demand-body").replaceChildren(...demands.map(demandRow));

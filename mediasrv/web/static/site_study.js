@@ -182,6 +182,7 @@ const numberOf = (input) => (input.value.trim() === "" ? null : Number(input.val
 function recorder() {
   let id = newId();
   let recorded = null; // the session the server kept under `id`
+  let held = null; // what was sent under `id` when its answer was lost: it may be kept, so it goes again as it was
   let sending = false;
   const field = (name, control, help = null) => el("div", { class: "field" },
     el("label", { for: `record-${name}` }, t(`site_study.record.${name}`)),
@@ -230,7 +231,7 @@ function recorder() {
     form, done);
 
   function fail(...message) {
-    error.replaceChildren(...message);
+    error.replaceChildren(...message.filter((m) => m !== null));
     error.hidden = false;
   }
 
@@ -241,9 +242,18 @@ function recorder() {
     form.setAttribute("aria-busy", String(on));
   }
 
+  /** Sent, but the answer was lost (the network, a proxy): the server may have kept the session under
+   * `id`, and would answer a corrected retry with that first record, the correction silently lost. So
+   * the fields are locked and a retry sends `body` as it was; a refusal (4xx) unlocks them. */
+  function hold(body) {
+    held = body;
+    details.disabled = Boolean(body);
+  }
+
   /** Recorded: the session's fields can no longer change it (the id is spent); photos still can come. */
   function lock(session) {
     recorded = session;
+    held = null;
     details.disabled = Boolean(session);
     kept.hidden = !session;
     kept.textContent = session ? tf("site_study.record.kept", { at: beijing(session.started_at) }) : "";
@@ -289,7 +299,9 @@ function recorder() {
     error.hidden = true;
     done.hidden = true;
     let body = null;
-    if (!recorded) {
+    if (held) {
+      body = held; // as it was first sent: the server may have it already
+    } else if (!recorded) {
       const at = beijingTime(started.value);
       if (!at) {
         fail(t("site_study.record.bad_time"));
@@ -310,7 +322,9 @@ function recorder() {
         try {
           lock(await api(`${base}/sessions`, { method: "POST", json: body })); // the same id again: the first record
         } catch (err) {
-          fail(err.message || t("common.error")); // the server says which field and what it should be
+          const refused = err.status >= 400 && err.status < 500; // the server says which field and what it should be
+          hold(refused ? null : body);
+          fail(el("p", {}, err.message || t("common.error")), refused ? null : el("p", {}, t("site_study.record.held")));
           return;
         }
       }
