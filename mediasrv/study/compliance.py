@@ -26,14 +26,13 @@ from datetime import date
 from enum import StrEnum
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased
 
 from mediasrv import epochs
 from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListStatus
 from mediasrv.catalog.service import region_matches
 from mediasrv.config import Settings
-from mediasrv.db import utcnow
+from mediasrv.db import insert_for, utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import site_under
 from mediasrv.errors import MediaError
@@ -356,7 +355,6 @@ def _store(session: Session, month: str, task: Task, epoch: int, stale: dict[int
     """Compute and keep these sites' summaries, each only if its change count is still the one given
     (read before computing); the sites whose count moved meanwhile, left stale."""
     order = list(stale)
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     raced: list[int] = []
     for i in range(0, len(order), REFRESH_CHUNK):
         rows = [
@@ -373,7 +371,7 @@ def _store(session: Session, month: str, task: Task, epoch: int, stale: dict[int
                 key=lambda c: c.site_id,
             )
         ]  # fmt: skip
-        insert = dialect.insert(ComplianceSummary).values(rows)
+        insert = insert_for(session, ComplianceSummary).values(rows)
         columns = {k: insert.excluded[k] for k in rows[0] if k not in ("month", "site_id", "changes")}
         upsert = insert.on_conflict_do_update(
             index_elements=["month", "site_id"],

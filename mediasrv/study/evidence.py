@@ -28,13 +28,12 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, LargeBinary, String, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mediasrv.agent.viewing import media_segments, player_id, resolve
 from mediasrv.catalog.models import Programme
 from mediasrv.china import today_in_china
-from mediasrv.db import Base, Database, utcnow
+from mediasrv.db import Base, Database, insert_for, utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.errors import ObjectNotFound
 from mediasrv.ingest.models import Rendition
@@ -117,14 +116,13 @@ def record(session: Session, site_id: int, source: Source, views: Iterable[View]
     merged = {k: s for k, s in merged.items() if k[1] in known and s}
     if not merged:
         return Recorded(0, 0, sorted(wanted - known))
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     now = utcnow()
     rows = [
         {"site_id": site_id, "day": d, "programme_id": p, "source": source.value, "player": u,
          "segments": b"", "millis": 0, "updated_at": now}
         for d, p, u in sorted(merged)
     ]  # fmt: skip
-    session.execute(dialect.insert(ViewingDay).values(rows).on_conflict_do_nothing())
+    session.execute(insert_for(session, ViewingDay).values(rows).on_conflict_do_nothing())
     stored = session.scalars(
         select(ViewingDay)
         .where(

@@ -6,10 +6,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from mediasrv.db import Base, utcnow
+from mediasrv.db import Base, insert_for, utcnow
 
 
 class StudySession(Base):
@@ -128,14 +127,13 @@ def mark_dirty(session: Session, site_id: int, days: Iterable[date]) -> None:
     months = sorted({d.strftime("%Y-%m") for d in days})
     if not months:
         return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     zero = dict.fromkeys(("sessions", "minutes", "required", "fully", "partly", "evidenced"), 0)
     now = utcnow()
     placeholders = [
         {"month": m, "site_id": site_id, "epoch": -1, "dirty": True, "changes": 1, "computed_at": now, **zero}
         for m in months
     ]
-    insert = dialect.insert(ComplianceSummary).values(placeholders)
+    insert = insert_for(session, ComplianceSummary).values(placeholders)
     session.execute(
         insert.on_conflict_do_update(
             index_elements=["month", "site_id"],
