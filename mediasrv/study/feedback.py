@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
@@ -17,7 +16,7 @@ from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import get_site, site_under
 from mediasrv.errors import MediaError, NotFound
 from mediasrv.study.models import DemandRequest, ProgrammeRating
-from mediasrv.study.service import create_once
+from mediasrv.study.service import create_once, insert_once
 
 
 def topic_key(topic: str) -> str:
@@ -38,24 +37,17 @@ def rate(
     get_site(session, site_id, caller=caller)
     if session.get(Programme, programme_id) is None:
         raise NotFound(f"No programme with id {programme_id}: rate a programme the site played.")
-    for attempt in range(2):
-        row = session.get(ProgrammeRating, (site_id, programme_id))
-        if row is not None:
-            if rated_at >= row.rated_at:  # an older rating arriving late (offline) does not win
-                row.rating, row.comment, row.rated_at = rating, comment, rated_at
-            return row
-        row = ProgrammeRating(
+    row, created = insert_once(
+        session,
+        lambda: session.get(ProgrammeRating, (site_id, programme_id)),
+        lambda: ProgrammeRating(
             site_id=site_id, programme_id=programme_id, rating=rating, comment=comment, rated_at=rated_at
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:  # rated twice at once: the other insert won; apply this one over it
-            if attempt:
-                raise
-            continue
-        return row
-    raise AssertionError("unreachable")
+        ),
+    )
+    # Rated twice at once, or again later: the newer wins (an older one arriving late does not).
+    if not created and rated_at >= row.rated_at:
+        row.rating, row.comment, row.rated_at = rating, comment, rated_at
+    return row
 
 
 @dataclass(frozen=True)

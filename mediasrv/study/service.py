@@ -22,7 +22,14 @@ from mediasrv.delivery.sites import get_site
 from mediasrv.errors import Conflict, MediaError, NotFound
 from mediasrv.storage import ObjectStore
 from mediasrv.study import photos
-from mediasrv.study.models import DemandRequest, SessionPhoto, SessionProgramme, StudySession, mark_dirty
+from mediasrv.study.models import (
+    DemandRequest,
+    ProgrammeRating,
+    SessionPhoto,
+    SessionProgramme,
+    StudySession,
+    mark_dirty,
+)
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,29 @@ class SessionIn:
 
 
 Kept = TypeVar("Kept", StudySession, DemandRequest)
+Row = TypeVar("Row", StudySession, DemandRequest, ProgrammeRating)
+
+
+def insert_once(
+    session: Session, find: Callable[[], Row | None], make: Callable[[], Row]
+) -> tuple[Row, bool]:
+    """(row, created): the row `find` returns, else `make`'s, inserted. The same record sent twice at
+    once: one insert wins, the other finds its row on the second look (retried once, not forever:
+    an insert refused for another reason is raised)."""
+    for attempt in range(2):
+        existing = find()
+        if existing is not None:
+            return existing, False
+        row = make()
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            if attempt:
+                raise
+            continue
+        return row, True
+    raise AssertionError("unreachable")
 
 
 def create_once(
@@ -50,22 +80,10 @@ def create_once(
     """(row, created) for a record whose id the client made: the same id again returns the row
     first kept, unchanged (a queue re-sent after an outage); another site's id is a conflict.
     `make` checks and builds the new row; it runs only when the id is new."""
-    for attempt in range(2):
-        existing = session.get(model, row_id)
-        if existing is not None:
-            if existing.site_id != site_id:
-                raise Conflict(f"The {what} id {row_id} belongs to another site: generate a new id.")
-            return existing, False
-        row = make()
-        try:
-            with session.begin_nested():  # the same id sent twice at once: one insert wins
-                session.add(row)
-        except IntegrityError:
-            if attempt:  # not a twin insert (that one would be found now): let it be seen
-                raise
-            continue  # the twin won: read its row
-        return row, True
-    raise AssertionError("unreachable")
+    row, created = insert_once(session, lambda: session.get(model, row_id), make)
+    if row.site_id != site_id:
+        raise Conflict(f"The {what} id {row_id} belongs to another site: generate a new id.")
+    return row, created
 
 
 def record_session(
