@@ -238,8 +238,8 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     expect(topics).to_have_text([d["topic"] for d in agri])
     assert len(agri) == 2 and parse_qs(urlsplit(page.url).query)["category"] == ["agri-tech"]
 
-    # two filters in quick succession, the first one's answer slower: the newer filter's answer is shown,
-    # the older one's request is given up, and nothing it brings back later replaces what is shown
+    # two filters in quick succession, the first one's answer slower: the page gives up the older request
+    # (so its answer can never replace the newer one) and shows the filter the address names
     slow: list[Route] = []
 
     def hold(route: Route) -> None:
@@ -265,3 +265,33 @@ def test_demand_ranked_and_ratings(page: Page, web: Stack, seeded: Seeded) -> No
     assert [d["members"] for d in later] == [8, 6]
     expect(page.get_by_label("需求提出日期不早于")).to_have_value(day)
     expect(rows).to_have_count(1)  # ratings from 河北省 only
+
+
+def test_pages_of_sites(page: Page, web: Stack) -> None:
+    """51 sites in a province of their own (after the tests above, which count every site): two pages;
+    the keyboard keeps its place when the pager button pressed becomes disabled, and an address past
+    the last page shows the last page."""
+    for i in range(51):
+        body = {"code": f"gd-{i:02d}", "name": f"广东站点 {i:02d}", "region": "广东省/广州市"}
+        web.api("POST", "/sites", json=body)
+    login(page, "li.admin")
+    page.goto("/ui/admin/assessment?region=广东省")
+    rows, shown = page.locator("#sites-body tr.site"), page.locator("#range")
+    prev, next_ = page.get_by_role("button", name="上一页"), page.get_by_role("button", name="下一页")
+    expect(shown).to_have_text("第 1–50 个，共 51 个")
+    expect(rows).to_have_count(50)
+
+    next_.focus()
+    page.keyboard.press("Enter")  # to the last page: "next" is disabled, the focus goes to "previous"
+    expect(shown).to_have_text("第 51–51 个，共 51 个")
+    expect(next_).to_be_disabled()
+    expect(prev).to_be_focused()
+    page.keyboard.press("Enter")  # and back to the first: "previous" is disabled, the focus on "next"
+    expect(shown).to_have_text("第 1–50 个，共 51 个")
+    expect(prev).to_be_disabled()
+    expect(next_).to_be_focused()
+
+    page.goto("/ui/admin/assessment?region=广东省&offset=500")  # past the end: the last page
+    expect(shown).to_have_text("第 51–51 个，共 51 个")
+    expect(rows).to_have_count(1)
+    assert parse_qs(urlsplit(page.url).query)["offset"] == ["50"]

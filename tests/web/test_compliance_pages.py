@@ -361,3 +361,33 @@ def test_record_a_session_for_a_site(page: Page, web: Stack, october: dict[str, 
     expect(minutes).to_be_enabled()
     expect(form.get_by_role("button", name="登记另一次学习")).to_be_hidden()
     screenshot(page, "site_study_record")
+
+
+def test_pages_of_sites_behind(page: Page, web: Stack) -> None:
+    """51 sites behind in a province of their own (after the tests above, which count every site): two
+    pages; the keyboard keeps its place when the pager button pressed becomes disabled, and an address
+    past the last page shows the last page."""
+    for i in range(51):
+        body = {"code": f"gz-{i:02d}", "name": f"广州站点 {i:02d}", "region": "广东省/广州市"}
+        web.api("POST", "/sites", web.admin, json=body)
+    login(page, "li.admin")
+    page.goto("/ui/admin/compliance?month=2026-11&region=广东省")
+    rows, pager = page.locator("#site-rows tr"), page.locator("#site-pager")
+    prev, next_ = pager.get_by_role("button", name="上一页"), pager.get_by_role("button", name="下一页")
+    expect(pager).to_contain_text("第 1–50 个，共 51 个")
+    expect(rows).to_have_count(50)
+
+    next_.focus()
+    page.keyboard.press("Enter")  # to the last page: "next" is disabled, the focus goes to "previous"
+    expect(pager).to_contain_text("第 51–51 个，共 51 个")
+    expect(next_).to_be_disabled()
+    expect(prev).to_be_focused()
+    page.keyboard.press("Enter")  # and back to the first: "previous" is disabled, the focus on "next"
+    expect(pager).to_contain_text("第 1–50 个，共 51 个")
+    expect(prev).to_be_disabled()
+    expect(next_).to_be_focused()
+
+    page.goto("/ui/admin/compliance?month=2026-11&region=广东省&offset=500")  # past the end: the last page
+    expect(pager).to_contain_text("第 51–51 个，共 51 个")
+    expect(rows).to_have_count(1)
+    assert query(page)["offset"] == ["50"]

@@ -14,6 +14,20 @@ export function tf(key, values) {
   return t(key).replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(values, k) ? String(values[k]) : m));
 }
 
+/** A number as the API rounds it, without trailing zeros (JavaScript prints 7.0 as 7): class hours to
+ * two places (7, 7.33), minutes to one (55, 42.5). */
+export const classHours = (value) => String(Number(value.toFixed(2)));
+export const minutesRounded = (value) => String(Number(value.toFixed(1)));
+
+/** A form field: the label (for the control's id), the control, and help under it if given (its id
+ * `${id}-help`, for the control's aria-describedby). */
+export function field(id, label, control, help = null) {
+  return el("div", { class: "field" },
+    el("label", { for: id }, label),
+    control,
+    help ? el("p", { id: `${id}-help`, class: "muted small" }, help) : null);
+}
+
 // Administrators and sites are in China: times are Beijing time whatever the browser's zone.
 const BEIJING = new Intl.DateTimeFormat("en-CA", {
   timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",

@@ -3,9 +3,9 @@
 // returns them, so an administrator can see why a site has the stars it has. Above: how many sites
 // have each number of stars (an inline SVG and the same numbers as links that filter by them).
 // Filters and the page live in the address, so a view can be bookmarked, sent, and gone back to.
-import { api, attempt, el, loadKnownRegions, svg, t, tf } from "/static/app.js";
+import { api, attempt, el, field, loadKnownRegions, svg, t, tf } from "/static/app.js";
 import { isMonth } from "/static/months.js";
-import { crumbs as crumbTrail, viewLink as inPlaceLink } from "/static/regions.js";
+import { crumbs as crumbTrail, viewLink as inPlaceLink, pct } from "/static/regions.js";
 
 const root = document.getElementById("assessment-root");
 const LIMIT = 50;
@@ -47,7 +47,6 @@ function viewLink(next, text, attrs = {}) {
 
 /** API numbers as they came (JS prints 30.0 as 30); a missing one as a dash. */
 const num = (x) => (x === null || x === undefined ? "—" : String(x));
-const pct = (share) => `${(share * 100).toFixed(1)}%`;
 
 /** ★★★★☆, read out as "4 星（共 5 星）". */
 function starsOf(n) {
@@ -57,13 +56,6 @@ function starsOf(n) {
 
 // --- filters ------------------------------------------------------------------------------------------
 
-function field(name, label, control, help = null) {
-  return el("div", { class: "field" },
-    el("label", { for: `f-${name}` }, label),
-    control,
-    help ? el("p", { id: `f-${name}-help`, class: "muted small" }, help) : null);
-}
-
 function filterForm() {
   const form = el("form", { id: "filters", class: "card", role: "search", "aria-label": t("assessment.filters"),
     onsubmit: (e) => {
@@ -72,13 +64,13 @@ function filterForm() {
       go({ month: f.month.value, region: f.region.value.trim(), stars: Number(f.stars.value) || null, offset: 0 });
     } },
   el("div", { class: "row" },
-    field("month", t("assessment.month"), el("input", { type: "month", id: "f-month", name: "month",
+    field("f-month", t("assessment.month"), el("input", { type: "month", id: "f-month", name: "month",
       pattern: "\\d{4}-\\d{2}", placeholder: "2026-11", autocomplete: "off" })), // a text field where no picker
-    field("region", t("assessment.region"),
+    field("f-region", t("assessment.region"),
       el("input", { id: "f-region", name: "region", list: "known-regions", maxlength: 500, autocomplete: "off",
         "aria-describedby": "f-region-help" }),
       t("assessment.region_help")),
-    field("stars", t("assessment.stars_filter"), el("select", { id: "f-stars", name: "stars" },
+    field("f-stars", t("assessment.stars_filter"), el("select", { id: "f-stars", name: "stars" },
       el("option", { value: "" }, t("assessment.all")),
       LEVELS.map((n) => el("option", { value: n }, tf("assessment.level", { n }))))),
     el("div", { class: "actions" },
@@ -193,7 +185,7 @@ function siteRows(a, month) {
     el("td", { class: "region small" }, a.region || "—"),
     el("td", { class: "stars" }, starsOf(a.stars)),
     el("td", { class: "score" }, a.score.toFixed(1)),
-    PARTS.map((name) => el("td", { class: `part ${name}` }, parts[name] ? pct(parts[name].value) : "—")),
+    PARTS.map((name) => el("td", { class: `part ${name}` }, parts[name] ? pct(parts[name].value * 100) : "—")),
     el("td", {}, toggle));
   return [row, detail];
 }
@@ -210,8 +202,15 @@ function renderSites(data, s) {
     ? tf("assessment.range", { from: data.offset + 1, to: last, total: data.total }) : "";
   const prev = document.getElementById("prev");
   const next = document.getElementById("next");
+  const focused = document.activeElement;
   prev.disabled = data.offset === 0;
   next.disabled = last >= data.total;
+  // the pager button pressed is disabled now (the first or last page): the keyboard's place moves to
+  // the other one (or the summary's heading), not to <body>
+  if ((focused === prev || focused === next) && focused.disabled) {
+    const other = focused === prev ? next : prev;
+    (other.disabled ? document.getElementById("summary-h") : other).focus();
+  }
   prev.onclick = () => go({ ...s, offset: Math.max(0, s.offset - LIMIT) });
   next.onclick = () => go({ ...s, offset: s.offset + LIMIT });
 }
@@ -231,6 +230,10 @@ async function show() {
     .catch((err) => { if (err.name === "AbortError") return undefined; throw err; }));
   if (!data || inflight !== controller) return;
   inflight = null;
+  if (data.items.length === 0 && data.total > 0 && s.offset > 0) { // an address past the end: its last page
+    history.replaceState(null, "", viewUrl({ ...s, offset: Math.floor((data.total - 1) / LIMIT) * LIMIT }));
+    return show();
+  }
   document.getElementById("f-month").value = data.month; // the month the server chose when none was
   document.getElementById("crumbs").replaceChildren(...crumbs(s));
   renderSummary(data, s);
@@ -245,7 +248,7 @@ window.addEventListener("popstate", () => {
 root.replaceChildren(
   filterForm(),
   el("section", { class: "card", "aria-labelledby": "summary-h" },
-    el("h2", { id: "summary-h" }, t("assessment.chart_title")),
+    el("h2", { id: "summary-h", tabindex: -1 }, t("assessment.chart_title")),
     el("nav", { "aria-label": t("assessment.crumbs") }, el("ol", { id: "crumbs", class: "crumbs" })),
     el("div", { class: "summary" },
       el("figure", { class: "chart" }, el("div", { id: "chart" })),

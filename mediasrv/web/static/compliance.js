@@ -3,7 +3,7 @@
 // (the table being the accessible source of truth), exports, then the sites behind the monthly task
 // (or those that met it) with a link to each one's study records. Month, region, tab and page are kept
 // in the address, so a view can be bookmarked or sent.
-import { api, el, flash, t, tf } from "/static/app.js";
+import { api, classHours as hours, el, flash, t, tf } from "/static/app.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
 import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
@@ -14,8 +14,6 @@ const SHOWS = ["behind", "met", "all"];
 // show null: not chosen (the sites behind when there are any, else all)
 const view = { month: thisMonth(), region: "", show: null, offset: 0 };
 let inflight = null; // the load under way: a newer one aborts it, so an older answer never wins
-
-const hours = (value) => String(Number(value.toFixed(2))); // 7, 7.33: class hours as the API rounds them
 
 function viewUrl(next = {}) {
   const v = { ...view, ...next };
@@ -31,7 +29,7 @@ function readUrl() {
   view.month = isMonth(q.get("month")) ? q.get("month") : thisMonth();
   view.region = q.get("region") || ""; // the server tidies it; its answer names it as stored
   view.show = SHOWS.includes(q.get("show")) ? q.get("show") : null;
-  view.offset = Math.max(0, Number(q.get("offset")) || 0);
+  view.offset = Math.max(0, Math.floor(Number(q.get("offset")) || 0));
 }
 
 function go(next, { focus = true } = {}) {
@@ -48,8 +46,21 @@ function regionLink(region, text, attrs = {}) {
 /** A row's name relative to the region shown: its last part, or what a special row means. */
 const regionName = (row, shown) => nameOf(row, shown, "compliance");
 
-/** Re-render without losing the keyboard's place: the focused control is found again by its key. */
-const keepFocus = (render) => keepFocusIn(root, render);
+/** Re-render without losing the keyboard's place: the focused control is found again by its key. A pager
+ * button that the new page disables (the first or last page) hands the focus to the other one, or to the
+ * list's heading, rather than letting it fall to <body>. */
+function keepFocus(render) {
+  const key = document.activeElement?.dataset?.key;
+  keepFocusIn(root, render);
+  if (key !== "prev" && key !== "next") return;
+  const pressed = root.querySelector(`[data-key="${key}"]`);
+  if (pressed && !pressed.disabled) return;
+  const other = root.querySelector(`[data-key="${key === "prev" ? "next" : "prev"}"]`);
+  (other && !other.disabled ? other : document.getElementById("list-h")).focus();
+}
+
+/** Where the last page of `total` rows starts. */
+const lastPage = (total) => Math.max(0, Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE);
 
 // --- the overview: breadcrumb, totals, chart, table --------------------------------------------------
 
@@ -162,7 +173,7 @@ function renderOverview(data) {
 
 function sitesSection() {
   return el("section", { class: "card", "aria-labelledby": "list-h" },
-    el("h2", { id: "list-h" }, t("compliance.list")),
+    el("h2", { id: "list-h", tabindex: -1 }, t("compliance.list")),
     el("div", { id: "tabs", class: "tabs", role: "group", "aria-label": t("compliance.filter") }),
     el("table", { id: "site-list" },
       el("thead", {}, el("tr", {}, ["code", "name", "region", "sessions", "class_hours", "task", "viewing", "evidenced"]
@@ -245,9 +256,15 @@ async function refresh({ focus = false } = {}) {
     const sq = new URLSearchParams({ month: data.month, limit: String(PAGE_SIZE), offset: String(view.offset) });
     if (data.region) sq.set("region", data.region);
     if (show !== "all") sq.set("task_met", String(show === "met"));
-    const found = await api(`/api/v1/compliance/sites?${sq}`, { signal: controller.signal });
-    if (view.region !== data.region) { // as the server stores it: links and exports use that spelling
+    let found = await api(`/api/v1/compliance/sites?${sq}`, { signal: controller.signal });
+    const past = found.items.length === 0 && found.total > 0 && view.offset > 0; // an address past the end
+    if (past) { // its last page instead of an empty list
+      sq.set("offset", String(lastPage(found.total)));
+      found = await api(`/api/v1/compliance/sites?${sq}`, { signal: controller.signal });
+    }
+    if (view.region !== data.region || past) { // as the server stores it: links and exports use that spelling
       view.region = data.region;
+      view.offset = found.offset;
       history.replaceState(null, "", viewUrl());
     }
     keepFocus(() => {

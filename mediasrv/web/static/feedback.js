@@ -2,7 +2,7 @@
 // members, then most sites), and programmes as the sites rated them, best average first. Filters live
 // in the address; category and date narrow the topics only (the ratings API takes a region alone).
 // Topics and comments are typed at the sites: always shown as text.
-import { api, attempt, beijing, beijingMidnight, el, loadKnownRegions, page, t, tf } from "/static/app.js";
+import { api, attempt, beijing, beijingMidnight, el, field, loadKnownRegions, page, t, tf } from "/static/app.js";
 
 const root = document.getElementById("feedback-root");
 const FILTERS = ["region", "category", "since"];
@@ -37,10 +37,6 @@ function starsOf(average) {
 
 // --- filters ------------------------------------------------------------------------------------------
 
-function field(name, label, control) {
-  return el("div", { class: "field" }, el("label", { for: `f-${name}` }, label), control);
-}
-
 function filterForm() {
   const form = el("form", { id: "filters", class: "card", role: "search", "aria-label": t("feedback.filters"),
     onsubmit: (e) => {
@@ -49,13 +45,13 @@ function filterForm() {
       go(Object.fromEntries(FILTERS.map((f) => [f, String(values[f] || "").trim()])));
     } },
   el("div", { class: "row" },
-    field("region", t("feedback.region"),
+    field("f-region", t("feedback.region"),
       el("input", { id: "f-region", name: "region", list: "known-regions", maxlength: 500, autocomplete: "off",
         placeholder: "河北省/邢台市" })),
-    field("category", t("feedback.category"), el("select", { id: "f-category", name: "category" },
+    field("f-category", t("feedback.category"), el("select", { id: "f-category", name: "category" },
       el("option", { value: "" }, t("feedback.all")),
       [...categories].map(([code, name]) => el("option", { value: code }, name)))),
-    field("since", t("feedback.since"), el("input", { type: "date", id: "f-since", name: "since" })),
+    field("f-since", t("feedback.since"), el("input", { type: "date", id: "f-since", name: "since" })),
     el("div", { class: "actions" },
       el("button", { type: "submit" }, t("feedback.apply")),
       el("button", { type: "button", class: "secondary", onclick: () => go({}) }, t("feedback.clear")))),
@@ -112,7 +108,7 @@ async function show() {
   const controller = new AbortController();
   inflight = controller;
   const { signal } = controller;
-  const found = await attempt(() => Promise.all([api(`/api/v1/demands?${dq}`, { signal }), api(`/api/v1/ratings?${rq}`, { signal })])
+  const found = await attempt(() => Promise.all([`/api/v1/demands?${dq}`, `/api/v1/ratings?${rq}`].map((path) => api(path, { signal })))
     .catch((err) => { if (err.name === "AbortError") return undefined; throw err; }));
   if (inflight !== controller) return; // a newer filter's load is under way: its answer is the one shown
   inflight = null;

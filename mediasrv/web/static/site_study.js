@@ -3,7 +3,7 @@
 // played, discussion notes and photos, and the automatic viewing records per day; then a form to record
 // a session on the site's behalf (transcribing its paper logbook), with photos. The month is kept in
 // the address; the site is in the path.
-import { api, beijing, el, page, t, tf } from "/static/app.js";
+import { api, beijing, classHours as hours, el, field as formField, minutesRounded, page, t, tf } from "/static/app.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
 
 const siteId = page.params.site_id;
@@ -15,8 +15,7 @@ const content = el("div", { id: "study", "aria-busy": "true" });
 let month = thisMonth();
 let inflight = null;
 
-const minutes = (value) => (value === null || value === undefined ? t("site_study.unknown") : String(Number(value.toFixed(1))));
-const hours = (value) => String(Number(value.toFixed(2)));
+const minutes = (value) => (value === null || value === undefined ? t("site_study.unknown") : minutesRounded(value));
 
 function readUrl() {
   const q = new URLSearchParams(location.search).get("month");
@@ -184,10 +183,7 @@ function recorder() {
   let recorded = null; // the session the server kept under `id`
   let held = null; // what was sent under `id` when its answer was lost: it may be kept, so it goes again as it was
   let sending = false;
-  const field = (name, control, help = null) => el("div", { class: "field" },
-    el("label", { for: `record-${name}` }, t(`site_study.record.${name}`)),
-    control,
-    help ? el("p", { id: `record-${name}-help`, class: "muted small" }, help) : null);
+  const field = (name, control, help = null) => formField(`record-${name}`, t(`site_study.record.${name}`), control, help);
   const started = el("input", {
     type: "datetime-local", id: "record-started", name: "started", required: true, autocomplete: "off",
     pattern: "\\d{4}-\\d{2}-\\d{2}[T ]\\d{2}:\\d{2}", placeholder: "2026-11-20 19:30", // where there is no picker

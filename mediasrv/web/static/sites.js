@@ -2,7 +2,7 @@
 // SVG chart and a table with the same numbers, the table being the accessible source of truth), the
 // sites by state with their last report, registering one site and giving it a token, and CSV import.
 // The server validates everything; its message is shown as it is.
-import { api, attempt, beijing, el, flash, loadKnownRegions, t, tf } from "/static/app.js";
+import { api, attempt, beijing, el, field as formField, flash, loadKnownRegions, t, tf } from "/static/app.js";
 import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("sites-root");
@@ -366,10 +366,8 @@ function showToken(site, token) {
 
 function field(name, attrs = {}, help = null) {
   const id = `site-${name}`;
-  return el("div", { class: "field" },
-    el("label", { for: id }, t(`sites.field.${name}`)),
-    el("input", { id, name, "aria-describedby": help ? `${id}-help` : null, ...attrs }),
-    help ? el("p", { id: `${id}-help`, class: "muted small" }, help) : null);
+  const input = el("input", { id, name, "aria-describedby": help ? `${id}-help` : null, ...attrs });
+  return formField(id, t(`sites.field.${name}`), input, help);
 }
 
 function registerSection() {
