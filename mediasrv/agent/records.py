@@ -6,15 +6,21 @@ line is often down, so each is kept as one file, <dir>/records/<id>.json, writte
 leaves the old file or the new, never half of one), and a photo as <dir>/records/photos/<id>.jpg|png
 beside it until delivered (written before its record, so no record lacks its bytes); the last
 delivery's outcome is in <dir>/records-delivery.json (the site view shows its error). The id is a UUID
-made here when the member submits: the server records a session, photo or request once however often
-it arrives, and a rating carries the time it was made (the newer wins), so sending again after a lost
-answer or a crash between the answer and the state's write is harmless.
+the site view's form makes once per opened form (32 hex digits; made here when a poster sends none):
+the outbox keeps a form sent twice (a second OK, a retry after an answer lost on the LAN) once, the
+server records a session, photo or request once however often it arrives, and a rating carries the
+time it was made (the newer wins), so sending again after a lost answer or a crash between the
+answer and the state's write is harmless.
 
 The sync run (`mediasrv-site sync` and the daemon, under the directory's sync lock) delivers pending
 records with the site's token: sessions first, then their photos, then ratings and requests, oldest
-first. A network error, 5xx, 408 or 429 (and 401/403: the token, not the record) stops the run and
-keeps everything for the next; any other 4xx is a refusal: the record stays, "refused", with the
-server's message, shown on the site view so the site administrator can act, and is not sent again.
+first. Only a 2xx answer of the mediasrv API delivers a record. What says nothing about the record
+(a network error, 502-504, 408, 429, 401/403: the token; a redirect or a page that is not the API's:
+a captive portal, a proxy, an older server) stops the run and keeps everything for the next; a 500
+keeps that record (and its photos) and the run goes on with the others. A 4xx with mediasrv's JSON
+error is a refusal: the record stays, "refused", with the server's message, shown on the site view so
+the site administrator can act, and is not sent again. Delivered and refused records are forgotten
+KEEP_DAYS after they were made.
 """
 
 from __future__ import annotations

@@ -10,9 +10,12 @@ copy from here, so study goes on when the village line is down.
     GET /files/<path>    a file of the applied manifest (Range, ETag = its SHA-256, HEAD); a
                          programme's segment going to a player is noted as viewing evidence
                          (mediasrv.agent.viewing)
-    GET /records         this month's study records and those not yet delivered, with their states
-    POST /records/sessions, /records/ratings, /records/demands   (JSON) a record, kept in the
-                         outbox (mediasrv.agent.records) until the sync run delivers it
+    GET /records         this month's study records and those not yet delivered, with their states,
+                         and this PC's time ("now": the form's start time goes by it, not the box's)
+    POST /records/sessions, /records/ratings, /records/demands   (JSON, at most 256 KB) a record,
+                         kept in the outbox (mediasrv.agent.records) until the sync run delivers
+                         it; 201, or 200 with the record kept before when its form's "id" was sent
+                         already
     POST /records/sessions/<id>/photos   (multipart, field "photo") photos of a session
 
 No authentication, on purpose: it listens on the site's LAN and serves nothing but the files the

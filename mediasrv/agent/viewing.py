@@ -393,7 +393,9 @@ class ViewingSender:
             elif r.status_code == 422:  # never accepted as it is: keeping it would block the rest
                 log.error("the server refused viewing evidence as invalid, dropping it: %s", r.text[:300])
             else:  # 404 and the like: keep it for later
-                error = f"{r.status_code} {r.text[:200]}"
+                from mediasrv.agent.sync import server_message
+
+                error = f"{r.status_code} {server_message(r)}"
             if error:
                 keys = batch + keys
                 break

@@ -1,5 +1,6 @@
 """Study records on the site view in a real browser, with the keys of a TV remote only: a member records
-a session (start time already now, minutes, members, the programme played, notes) and rates a
+a session (start time already now by the PC's clock, whatever the box's says; minutes, members, the
+programme played, notes; OK pressed twice on Save keeps one record) and rates a
 programme; both are kept in the agent's outbox and listed as 待上传, beside a record the server refused,
 shown with its reason. No central server is needed: the outbox is what the sync run delivers
 (tests/agent/test_records.py)."""
@@ -8,15 +9,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Outbox, State, new_session
+from mediasrv.china import CHINA
 from tests.web.conftest import screenshot
 from tests.web.test_site_view import serving
 
@@ -73,7 +75,13 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
     layout = site_cache(tmp_path / "mediasrv-site")
     outbox = Outbox(layout)
     refused = outbox.add(
-        new_session({"started_at": "2026-11-02T19:30+08:00", "minutes": 45, "members_present": 3})
+        new_session(
+            {
+                "started_at": (datetime.now(CHINA) - timedelta(days=5)).isoformat(timespec="minutes"),
+                "minutes": 45,
+                "members_present": 3,
+            }
+        )
     )
     refused.state, refused.message = (
         State.REFUSED,
@@ -88,7 +96,8 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
         ctx.set_default_timeout(15_000)
         page = ctx.new_page()
         try:
-            page.clock.set_fixed_time(datetime(2026, 11, 20, 11, 30, tzinfo=UTC))  # whatever the box's zone
+            # The box's clock is years off (and in another zone): the form goes by the PC's.
+            page.clock.set_fixed_time(datetime(2019, 3, 1, 11, 30, tzinfo=UTC))
             page.goto(url + "/")
             rows = page.locator("#records-list li")
             expect(rows).to_have_count(1)
@@ -104,7 +113,10 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
             expect(page.locator("#list")).to_be_hidden()
             start = panel.locator("[name=started_at]")
             expect(start).to_be_focused()
-            expect(start).to_have_value("2026-11-20T19:30")  # now (11:30 UTC), in Beijing time
+            before = datetime.now(CHINA).strftime("%Y-%m-%dT%H:%M")
+            prefilled = start.input_value()
+            after = datetime.now(CHINA).strftime("%Y-%m-%dT%H:%M")
+            assert prefilled in (before, after)  # the PC's now, in Beijing time
             press(page, "Enter")  # OK: the next field, not the form sent
             expect(panel.locator("[name=minutes]")).to_be_focused()
             press(page, "Backspace")  # deletes the default 60 (selected on arrival); stays in the form
@@ -120,7 +132,19 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
             page.keyboard.type("讨论：学用结合")
             focus_by_arrows(page, "#session-form button[type=submit]")
             screenshot(page, "site-view-record-session")
-            press(page, "Enter")
+            # OK twice while the first request is on its way (held here, as a slow LAN would): Save is
+            # disabled meanwhile, and the one request goes with the form's id (kept once if resent).
+            held: list[Route] = []
+            page.route("**/records/sessions", lambda route: held.append(route))
+            press(page, "Enter", 2)
+            for _ in range(100):  # until the request reaches the route (set-up, not a check)
+                if held:
+                    break
+                page.wait_for_timeout(50)
+            expect(panel.locator("button[type=submit]")).to_be_disabled()
+            assert len(held) == 1 and re.fullmatch(r"[0-9a-f]{32}", held[0].request.post_data_json["id"])
+            held[0].continue_()
+            page.unroute("**/records/sessions")
 
             expect(panel).to_be_hidden()
             expect(page.locator("button[data-panel=session-panel]")).to_be_focused()
@@ -128,11 +152,12 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
             expect(rows).to_have_count(2)
             expect(rows.first.locator(".state")).to_have_text("待上传")
             expect(rows.first.locator(".what")).to_contain_text("90 分钟 · 12 人")
-            [session] = [r for r in outbox.all() if r.id != refused.id]
+            [session] = [r for r in outbox.all() if r.id != refused.id]  # one, for the two presses
+            assert session.id == held[0].request.post_data_json["id"]
             assert session.body["minutes"] == 90 and session.body["members_present"] == 12
             assert session.body["programmes"] == [{"programme_id": REQUIRED}]
             assert session.body["notes"] == "讨论：学用结合"
-            assert session.body["started_at"] == "2026-11-20T19:30:00+08:00"
+            assert session.body["started_at"] == f"{prefilled}:00+08:00"
 
             # A phone on the LAN adds a photo to it (the agent checks only that it is a JPEG or PNG).
             picker = rows.first.locator(".photo-picker input[type=file]")
