@@ -1,7 +1,7 @@
 // Departments, people and access tokens. Every rule (password policy, who needs a department, whose
 // token) is the server's: its message is shown as it is. A token's value exists on this page only in
 // the dialog that shows it once; closing the dialog removes it from the document.
-import { api, attempt, beijing, el, flash, t, tf } from "/static/app.js";
+import { api, attempt, beijing, el, field, flash, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("accounts-root");
@@ -113,11 +113,6 @@ function drawPeople() {
       u.has_password ? el("button", { type: "button", class: "secondary small", "aria-label": `${t("accounts.reset")}：${u.username}`,
         onclick: () => resetPassword(u) }, t("accounts.reset")) : null)))));
   document.getElementById("people-empty").hidden = shown.length > 0;
-}
-
-/** A label beside (not around) its select: a wrapped select's chosen option would join its name. */
-function field(id, label, control) {
-  return el("div", { class: "field" }, el("label", { for: id }, label), control);
 }
 
 function unitSelect(id, name) {

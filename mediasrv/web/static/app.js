@@ -28,6 +28,55 @@ export function field(id, label, control, help = null) {
     help ? el("p", { id: `${id}-help`, class: "muted small" }, help) : null);
 }
 
+/** Where the last page of `total` rows starts, `limit` to a page: an address past the end goes there. */
+export const lastOffset = (total, limit) => Math.max(0, Math.floor((total - 1) / limit) * limit);
+
+const pagers = new WeakMap(); // a pager's box -> its parts, kept between pages (the focus stays on them)
+
+/** The pager in `box`: the range ("第 a–b 个，共 n 个" in the page's own `words.range`; its values are
+ * from, to, total, page and pages), then previous and next buttons (`words.prev`, `words.next`,
+ * data-key prev/next), disabled at the ends. Its parts stay from page to page; when the button that
+ * had the focus becomes disabled the focus goes to the other one, or to `focusFallback` when both are.
+ * `onPage(offset)` loads another page. `shown`: the rows on this page. Options: `attrs` ({ range, prev,
+ * next }: ids, aria-live; the range is class "muted" unless given), `hidden` (the box left empty: the
+ * page's own rule, such as all on one page), `zeroRange` (the range says 0–0 of 0 instead of nothing),
+ * `rangeBetween` (the range between the buttons), `reach` (rows that can be paged to at most). */
+export function pager(box, {
+  offset, limit, total, shown, words, onPage, focusFallback = null, attrs = {},
+  hidden = false, zeroRange = false, rangeBetween = false, reach = Infinity,
+}) {
+  const focused = document.activeElement;
+  if (hidden) {
+    pagers.delete(box);
+    box.replaceChildren();
+    return box;
+  }
+  let parts = pagers.get(box);
+  if (!parts || parts.range.parentNode !== box) {
+    const button = (key) => el("button", { type: "button", class: "secondary", dataset: { key }, ...attrs[key],
+      onclick: () => parts.onPage(parts.to[key]) }, t(words[key]));
+    parts = { range: el("span", { class: "muted", ...attrs.range }), prev: button("prev"), next: button("next") };
+    pagers.set(box, parts);
+    box.replaceChildren(...(rangeBetween ? [parts.prev, parts.range, parts.next] : [parts.range, parts.prev, parts.next]));
+  }
+  const { prev, next } = parts;
+  parts.onPage = onPage;
+  parts.to = { prev: Math.max(0, offset - limit), next: offset + limit };
+  parts.range.textContent = total || zeroRange ? tf(words.range, {
+    from: total ? offset + 1 : 0, to: Math.min(offset + shown, total), total,
+    page: Math.floor(offset / limit) + 1, pages: Math.max(1, Math.ceil(total / limit)),
+  }) : "";
+  prev.disabled = offset === 0;
+  next.disabled = offset + limit >= Math.min(total, reach);
+  // the button pressed is disabled now (the first or last page): the keyboard's place moves to the
+  // other one (or the fallback), not to <body>
+  if ((focused === prev || focused === next) && focused.disabled) {
+    const other = focused === prev ? next : prev;
+    (other.disabled ? focusFallback : other)?.focus();
+  }
+  return box;
+}
+
 // Administrators and sites are in China: times are Beijing time whatever the browser's zone.
 const BEIJING = new Intl.DateTimeFormat("en-CA", {
   timeZone: "Asia/Shanghai", year: "numeric", month: "2-digit", day: "2-digit",

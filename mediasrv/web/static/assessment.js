@@ -3,7 +3,7 @@
 // returns them, so an administrator can see why a site has the stars it has. Above: how many sites
 // have each number of stars (an inline SVG and the same numbers as links that filter by them).
 // Filters and the page live in the address, so a view can be bookmarked, sent, and gone back to.
-import { api, attempt, el, field, loadKnownRegions, svg, t, tf } from "/static/app.js";
+import { api, attempt, el, field, lastOffset, loadKnownRegions, pager, svg, t, tf } from "/static/app.js";
 import { isMonth } from "/static/months.js";
 import { crumbs as crumbTrail, viewLink as inPlaceLink, pct } from "/static/regions.js";
 
@@ -197,22 +197,11 @@ function renderSites(data, s) {
   empty.textContent = s.stars ? tf("assessment.none_with_stars", { n: s.stars }) : t("assessment.none");
   empty.hidden = data.items.length > 0;
   document.getElementById("sites").hidden = data.items.length === 0;
-  const last = Math.min(data.offset + data.items.length, data.total);
-  document.getElementById("range").textContent = data.total
-    ? tf("assessment.range", { from: data.offset + 1, to: last, total: data.total }) : "";
-  const prev = document.getElementById("prev");
-  const next = document.getElementById("next");
-  const focused = document.activeElement;
-  prev.disabled = data.offset === 0;
-  next.disabled = last >= data.total;
-  // the pager button pressed is disabled now (the first or last page): the keyboard's place moves to
-  // the other one (or the summary's heading), not to <body>
-  if ((focused === prev || focused === next) && focused.disabled) {
-    const other = focused === prev ? next : prev;
-    (other.disabled ? document.getElementById("summary-h") : other).focus();
-  }
-  prev.onclick = () => go({ ...s, offset: Math.max(0, s.offset - LIMIT) });
-  next.onclick = () => go({ ...s, offset: s.offset + LIMIT });
+  pager(document.getElementById("sites-pager"), {
+    offset: data.offset, limit: LIMIT, total: data.total, shown: data.items.length,
+    words: { range: "assessment.range", prev: "assessment.prev", next: "assessment.next" }, attrs: { range: { id: "range", class: false, "aria-live": "polite" }, prev: { id: "prev" }, next: { id: "next" } },
+    focusFallback: document.getElementById("summary-h"), onPage: (offset) => go({ ...s, offset }),
+  });
 }
 
 let inflight = null; // a slower older answer must not overwrite a newer one
@@ -231,7 +220,7 @@ async function show() {
   if (!data || inflight !== controller) return;
   inflight = null;
   if (data.items.length === 0 && data.total > 0 && s.offset > 0) { // an address past the end: its last page
-    history.replaceState(null, "", viewUrl({ ...s, offset: Math.floor((data.total - 1) / LIMIT) * LIMIT }));
+    history.replaceState(null, "", viewUrl({ ...s, offset: lastOffset(data.total, LIMIT) }));
     return show();
   }
   document.getElementById("f-month").value = data.month; // the month the server chose when none was
@@ -263,10 +252,7 @@ root.replaceChildren(
         el("th", { scope: "col" }, t("assessment.col.details")))),
       el("tbody", { id: "sites-body" })),
     el("p", { id: "sites-empty", class: "muted", hidden: true }),
-    el("div", { class: "pager" },
-      el("span", { id: "range", "aria-live": "polite" }),
-      el("button", { type: "button", id: "prev", class: "secondary" }, t("assessment.prev")),
-      el("button", { type: "button", id: "next", class: "secondary" }, t("assessment.next")))));
+    el("div", { id: "sites-pager", class: "pager" })));
 fillForm(state());
 loadKnownRegions();
 await show();

@@ -1,6 +1,6 @@
 // The audit log, newest first: filters kept in the address (a filtered view can be bookmarked or sent),
 // pages of 50, each event expandable to its details, with a change shown as before → after.
-import { api, attempt, beijing, beijingMidnight, el, page, t, tf } from "/static/app.js";
+import { api, attempt, beijing, beijingMidnight, el, field, page, pager, t } from "/static/app.js";
 
 const root = document.getElementById("audit-root");
 const LIMIT = 50;
@@ -121,13 +121,9 @@ function eventRows(e) {
   return [row, detail];
 }
 
-/** Labels beside (not around) controls: a wrapped select's chosen option would join its name. */
-function field(name, label, control) {
-  return el("div", { class: "field" }, el("label", { for: `f-${name}` }, label), control);
-}
-
+// Labels beside (not around) controls (app.js's field): a wrapped select's chosen option would join its name.
 function select(name, label, options) {
-  return field(name, label, el("select", { name, id: `f-${name}` }, el("option", { value: "" }, t("audit.all")), options));
+  return field(`f-${name}`, label, el("select", { name, id: `f-${name}` }, el("option", { value: "" }, t("audit.all")), options));
 }
 
 function filterForm(s) {
@@ -141,10 +137,10 @@ function filterForm(s) {
     select("action", t("audit.action"), ACTIONS.map((a) => el("option", { value: a }, `${word(`audit.action.${a}`, a)}（${a}）`))),
     select("actor_user_id", t("audit.actor"), users.map(([id, n]) => el("option", { value: id }, n))),
     select("target_type", t("audit.target_type"), TARGETS.map((x) => el("option", { value: x }, word(`audit.target.${x}`, x)))),
-    field("target_id", t("audit.target_id"), el("input", { name: "target_id", id: "f-target_id", maxlength: 64, autocomplete: "off" }))),
+    field("f-target_id", t("audit.target_id"), el("input", { name: "target_id", id: "f-target_id", maxlength: 64, autocomplete: "off" }))),
   el("div", { class: "row" },
-    field("since", t("audit.since"), el("input", { type: "date", name: "since", id: "f-since" })),
-    field("until", t("audit.until"), el("input", { type: "date", name: "until", id: "f-until" })),
+    field("f-since", t("audit.since"), el("input", { type: "date", name: "since", id: "f-since" })),
+    field("f-until", t("audit.until"), el("input", { type: "date", name: "until", id: "f-until" })),
     el("div", { class: "actions" },
       el("button", { type: "submit" }, t("audit.apply")),
       el("button", { type: "button", class: "secondary", onclick: () => go({ offset: 0 }).then(() => fillForm(state())) }, t("audit.clear")))),
@@ -170,15 +166,11 @@ async function show() {
   const body = document.getElementById("events-body");
   body.replaceChildren(...found.items.flatMap(eventRows));
   document.getElementById("events-empty").hidden = found.items.length > 0;
-  const last = Math.min(found.offset + found.items.length, found.total);
-  document.getElementById("range").textContent = found.total
-    ? tf("audit.range", { from: found.offset + 1, to: last, total: found.total }) : "";
-  const prev = document.getElementById("prev");
-  const next = document.getElementById("next");
-  prev.disabled = found.offset === 0;
-  next.disabled = last >= found.total;
-  prev.onclick = () => go({ ...s, offset: Math.max(0, s.offset - LIMIT) });
-  next.onclick = () => go({ ...s, offset: s.offset + LIMIT });
+  pager(document.getElementById("events-pager"), {
+    offset: found.offset, limit: LIMIT, total: found.total, shown: found.items.length,
+    words: { range: "audit.range", prev: "audit.prev", next: "audit.next" }, attrs: { range: { id: "range", class: false, "aria-live": "polite" }, prev: { id: "prev" }, next: { id: "next" } },
+    onPage: (offset) => go({ ...s, offset }),
+  });
 }
 
 /** Names for ids in targets and details; the log still reads without them. */
@@ -202,9 +194,6 @@ root.replaceChildren(
         el("th", { scope: "col" }, t(`audit.col.${c}`))))),
       el("tbody", { id: "events-body" })),
     el("p", { id: "events-empty", class: "muted", hidden: true }, t("audit.none")),
-    el("div", { class: "pager" },
-      el("span", { id: "range", "aria-live": "polite" }),
-      el("button", { type: "button", id: "prev", class: "secondary" }, t("audit.prev")),
-      el("button", { type: "button", id: "next", class: "secondary" }, t("audit.next")))));
+    el("div", { id: "events-pager", class: "pager" })));
 fillForm(state());
 await show();

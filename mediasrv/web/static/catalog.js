@@ -1,7 +1,7 @@
 // The catalogue: category buttons, a search box, results as cards with the matches highlighted.
 // The state lives in the URL (?q=&category=&required=1&page=), so back/forward, reloads and the
 // login redirect all come back to the same search.
-import { api, el, page, t, tf } from "/static/app.js";
+import { api, el, page, pager as makePager, t, tf } from "/static/app.js";
 
 const PER_PAGE = 20;
 const form = document.getElementById("search-form");
@@ -37,7 +37,7 @@ function go(changes, { focusResults = false } = {}) {
   const query = params.toString();
   history.pushState(null, "", location.pathname + (query ? `?${query}` : ""));
   show().then(() => {
-    // Paging replaces the pager's buttons: carry the focus to the new page's first card instead.
+    // Paging: carry the focus to the new page's first card.
     if (focusResults) results.querySelector("a.result")?.focus();
   });
 }
@@ -128,18 +128,16 @@ function card(hit) {
   );
 }
 
+/** Pages by number: the shared pager counts in rows, so page n is the rows from (n - 1) × per_page; the
+ * search goes as far as page 100. */
 function renderPager(found) {
-  const pages = Math.max(1, Math.ceil(found.total / found.per_page));
-  if (pages <= 1) {
-    pager.replaceChildren();
-    return;
-  }
-  const at = found.page;
-  pager.replaceChildren(
-    el("button", { type: "button", class: "secondary", disabled: at <= 1, onclick: () => go({ page: at - 1 }, { focusResults: true }) }, t("catalog.prev")),
-    el("span", { class: "muted" }, tf("catalog.page_of", { page: at, pages })),
-    el("button", { type: "button", class: "secondary", disabled: at >= pages || at >= 100, onclick: () => go({ page: at + 1 }, { focusResults: true }) }, t("catalog.next")),
-  );
+  const limit = found.per_page;
+  makePager(pager, {
+    offset: (found.page - 1) * limit, limit, total: found.total, shown: found.hits.length,
+    hidden: found.total <= limit, rangeBetween: true, reach: 100 * limit,
+    words: { range: "catalog.page_of", prev: "catalog.prev", next: "catalog.next" },
+    onPage: (offset) => go({ page: offset / limit + 1 }, { focusResults: true }),
+  });
 }
 
 function renderError(err) {

@@ -3,7 +3,7 @@
 // (the table being the accessible source of truth), exports, then the sites behind the monthly task
 // (or those that met it) with a link to each one's study records. Month, region, tab and page are kept
 // in the address, so a view can be bookmarked or sent.
-import { api, classHours as hours, el, flash, t, tf } from "/static/app.js";
+import { api, classHours as hours, el, flash, lastOffset, pager, t, tf } from "/static/app.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
 import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
@@ -49,18 +49,7 @@ const regionName = (row, shown) => nameOf(row, shown, "compliance");
 /** Re-render without losing the keyboard's place: the focused control is found again by its key. A pager
  * button that the new page disables (the first or last page) hands the focus to the other one, or to the
  * list's heading, rather than letting it fall to <body>. */
-function keepFocus(render) {
-  const key = document.activeElement?.dataset?.key;
-  keepFocusIn(root, render);
-  if (key !== "prev" && key !== "next") return;
-  const pressed = root.querySelector(`[data-key="${key}"]`);
-  if (pressed && !pressed.disabled) return;
-  const other = root.querySelector(`[data-key="${key === "prev" ? "next" : "prev"}"]`);
-  (other && !other.disabled ? other : document.getElementById("list-h")).focus();
-}
-
-/** Where the last page of `total` rows starts. */
-const lastPage = (total) => Math.max(0, Math.floor((total - 1) / PAGE_SIZE) * PAGE_SIZE);
+const keepFocus = (render) => keepFocusIn(root, render); // the pager moves the focus off a disabled button
 
 // --- the overview: breadcrumb, totals, chart, table --------------------------------------------------
 
@@ -222,24 +211,17 @@ function renderSites(found, show, data) {
   empty.hidden = found.items.length > 0;
   empty.textContent = tf("compliance.none_in_tab", { label: t(`compliance.show.${show}`) });
   document.getElementById("site-list").hidden = found.items.length === 0;
-  const pager = document.getElementById("site-pager");
-  if (found.total <= PAGE_SIZE && found.offset === 0) {
-    pager.replaceChildren();
-    return;
-  }
-  const move = (offset) => {
-    view.offset = offset;
-    history.replaceState(null, "", viewUrl());
-    refresh();
-  };
-  pager.replaceChildren(
-    el("span", { class: "muted" }, found.items.length ? tf("compliance.shown", {
-      from: found.offset + 1, to: found.offset + found.items.length, total: found.total,
-    }) : ""),
-    el("button", { type: "button", class: "secondary", dataset: { key: "prev" }, disabled: found.offset === 0,
-      onclick: () => move(Math.max(0, found.offset - PAGE_SIZE)) }, t("compliance.prev")),
-    el("button", { type: "button", class: "secondary", dataset: { key: "next" },
-      disabled: found.offset + PAGE_SIZE >= found.total, onclick: () => move(found.offset + PAGE_SIZE) }, t("compliance.next")));
+  pager(document.getElementById("site-pager"), {
+    offset: found.offset, limit: PAGE_SIZE, total: found.total, shown: found.items.length,
+    hidden: found.total <= PAGE_SIZE && found.offset === 0,
+    words: { range: "compliance.shown", prev: "compliance.prev", next: "compliance.next" },
+    focusFallback: document.getElementById("list-h"),
+    onPage: (offset) => {
+      view.offset = offset;
+      history.replaceState(null, "", viewUrl());
+      refresh();
+    },
+  });
 }
 
 // --- loading -----------------------------------------------------------------------------------------
@@ -259,7 +241,7 @@ async function refresh({ focus = false } = {}) {
     let found = await api(`/api/v1/compliance/sites?${sq}`, { signal: controller.signal });
     const past = found.items.length === 0 && found.total > 0 && view.offset > 0; // an address past the end
     if (past) { // its last page instead of an empty list
-      sq.set("offset", String(lastPage(found.total)));
+      sq.set("offset", String(lastOffset(found.total, PAGE_SIZE)));
       found = await api(`/api/v1/compliance/sites?${sq}`, { signal: controller.signal });
     }
     if (view.region !== data.region || past) { // as the server stores it: links and exports use that spelling

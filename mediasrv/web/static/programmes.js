@@ -1,6 +1,6 @@
 // Publishing: every programme with its department, category and media state; publish the ready ones,
 // withdraw published ones (out of search and off every study list at once).
-import { api, attempt, el, flash, page, t, tf } from "/static/app.js";
+import { api, attempt, el, flash, page, pager, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("programmes-root");
@@ -76,12 +76,11 @@ async function load() {
   if (!found) return;
   document.getElementById("programmes-body").replaceChildren(...found.items.map(row));
   document.getElementById("programmes-empty").hidden = found.items.length > 0;
-  const pager = document.getElementById("pager");
-  const last = Math.min(offset + PER_PAGE, found.total);
-  pager.replaceChildren(
-    el("span", { class: "muted" }, tf("publishing.shown", { from: found.total ? offset + 1 : 0, to: last, total: found.total })),
-    el("button", { type: "button", class: "secondary", disabled: offset === 0, onclick: () => { offset -= PER_PAGE; load(); } }, t("publishing.prev")),
-    el("button", { type: "button", class: "secondary", disabled: last >= found.total, onclick: () => { offset += PER_PAGE; load(); } }, t("publishing.next")));
+  pager(document.getElementById("pager"), {
+    offset, limit: PER_PAGE, total: found.total, shown: found.items.length, zeroRange: true,
+    words: { range: "publishing.shown", prev: "publishing.prev", next: "publishing.next" },
+    onPage: (to) => { offset = to; load(); },
+  });
 }
 
 function tabs() {

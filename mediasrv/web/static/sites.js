@@ -2,7 +2,7 @@
 // SVG chart and a table with the same numbers, the table being the accessible source of truth), the
 // sites by state with their last report, registering one site and giving it a token, and CSV import.
 // The server validates everything; its message is shown as it is.
-import { api, attempt, beijing, el, field as formField, flash, loadKnownRegions, t, tf } from "/static/app.js";
+import { api, attempt, beijing, el, field as formField, flash, loadKnownRegions, pager, t, tf } from "/static/app.js";
 import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("sites-root");
@@ -251,20 +251,12 @@ function renderSites(found, state) {
   empty.hidden = found.items.length > 0;
   empty.textContent = tf("sites.none_in_state", { label: t(`sites.state.${state}`) });
   document.getElementById("site-list").hidden = found.items.length === 0;
-  const pager = document.getElementById("site-pager");
-  if (found.total <= PAGE_SIZE) {
-    pager.replaceChildren();
-    return;
-  }
-  const move = (offset) => { view.offset = offset; refresh(); };
-  pager.replaceChildren(
-    el("span", { class: "muted" }, tf("sites.shown", {
-      from: found.offset + 1, to: found.offset + found.items.length, total: found.total,
-    })),
-    el("button", { type: "button", class: "secondary", dataset: { key: "prev" }, disabled: found.offset === 0,
-      onclick: () => move(Math.max(0, found.offset - PAGE_SIZE)) }, t("sites.prev")),
-    el("button", { type: "button", class: "secondary", dataset: { key: "next" },
-      disabled: found.offset + PAGE_SIZE >= found.total, onclick: () => move(found.offset + PAGE_SIZE) }, t("sites.next")));
+  pager(document.getElementById("site-pager"), {
+    offset: found.offset, limit: PAGE_SIZE, total: found.total, shown: found.items.length,
+    hidden: found.total <= PAGE_SIZE,
+    words: { range: "sites.shown", prev: "sites.prev", next: "sites.next" },
+    onPage: (offset) => { view.offset = offset; refresh(); },
+  });
 }
 
 // --- loading and refreshing --------------------------------------------------------------------------
