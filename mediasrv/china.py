@@ -12,3 +12,8 @@ CHINA = timezone(timedelta(hours=8), "CST")
 def today_in_china(now: datetime | None = None) -> date:
     """The Beijing day of `now` (default: now)."""
     return (now or datetime.now(UTC)).astimezone(CHINA).date()
+
+
+def this_month(now: datetime | None = None) -> str:
+    """The Beijing month of `now` (default: now) as YYYY-MM, the months study records count under."""
+    return today_in_china(now).strftime("%Y-%m")

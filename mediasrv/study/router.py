@@ -14,7 +14,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
-from mediasrv.china import today_in_china
+from mediasrv.china import this_month, today_in_china
 from mediasrv.config import Settings
 from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
@@ -145,7 +145,7 @@ def list_sessions(
     site_id: RowId, caller: SiteOrAdmin, session: SessionDep, month: Month | None = None
 ) -> list[SessionOut]:
     """A site's sessions in a month (default: this month), oldest first."""
-    first, last = compliance.month_bounds(month or today_in_china().strftime("%Y-%m"))
+    first, last = compliance.month_bounds(month or this_month())
     rows = service.list_sessions(session, caller, site_id, first=first, last=last)
     return [SessionOut.of(r) for r in rows]
 
@@ -302,7 +302,7 @@ def site_compliance(
     """A site's month: sessions and class hours against the monthly task, and each required list."""
 
     get_site(session, site_id, caller=caller)
-    month = month or today_in_china().strftime("%Y-%m")
+    month = month or this_month()
     task = Task.of(settings)
     (row,) = compliance.sites_compliance(session, month=month, task=task, site_ids=[site_id])
     return _site_out(row, month, task)
@@ -362,7 +362,7 @@ def compliance_sites(
 ) -> Page[SiteSummaryOut]:
     """Every site under a region for a month, by code; `task_met=false` lists those behind. Each
     site's lists and programmes: GET /api/v1/sites/{id}/compliance."""
-    month = month or today_in_china().strftime("%Y-%m")
+    month = month or this_month()
     task = Task.of(settings)
     rows = compliance.summaries(session, month=month, task=task, region=normalise_region(region))
     if task_met is not None:
@@ -425,7 +425,7 @@ def compliance_rollup(
     ] = None,
 ) -> ComplianceRollupOut:
     """The month under a region, in total and per region below it."""
-    month = month or today_in_china().strftime("%Y-%m")
+    month = month or this_month()
     task = Task.of(settings)
     region = normalise_region(region)
     total, regions = compliance.regions_compliance(
@@ -498,7 +498,7 @@ def site_viewing(
     (default: this month)."""
 
     get_site(session, site_id, caller=caller)
-    first, last = compliance.month_bounds(month or today_in_china().strftime("%Y-%m"))
+    first, last = compliance.month_bounds(month or this_month())
     return [DailyViewingOut(**vars(d)) for d in evidence.daily(session, site_id, first=first, last=last)]
 
 
@@ -523,7 +523,7 @@ def compliance_export(
     region: RegionQuery = "",
 ) -> Response:
     """Every site under a region for a month, one row each, for Excel: CSV or XLSX, the same columns."""
-    month = month or today_in_china().strftime("%Y-%m")
+    month = month or this_month()
     task = Task.of(settings)
     place = normalise_region(region)
     table = export.rows(compliance.summaries(session, month=month, task=task, region=place), month, task)
@@ -717,7 +717,7 @@ def _assess(
 ) -> list[assessment.Assessment]:
     return assessment.assess(
         session,
-        month=month or today_in_china().strftime("%Y-%m"),
+        month=month or this_month(),
         task=Task.of(settings),
         weights=assessment.weights_of(settings.assessment_weights),
         feedback_target=settings.feedback_target,
@@ -758,7 +758,7 @@ def assessments(
     offset: Offset = 0,
 ) -> AssessmentPage:
     """The sites under a region, best score first, and how many have each number of stars."""
-    month = month or today_in_china().strftime("%Y-%m")
+    month = month or this_month()
     rows = sorted(
         _assess(session, settings, month, region=normalise_region(region)), key=lambda a: (-a.score, a.code)
     )

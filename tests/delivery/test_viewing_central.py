@@ -3,8 +3,7 @@ tokens) in memory and writes them in batches as viewing evidence with source 'ce
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
@@ -37,8 +36,7 @@ def viewing(client: TestClient, admin: dict[str, str], site_id: int) -> list[dic
     return rows
 
 
-@dataclass
-class Watching:
+class Watching(NamedTuple):
     asset: str
     programme: str
     site: dict[str, str]  # the site's token
@@ -66,9 +64,7 @@ def watching(
 def test_segments_of_signed_links_become_central_evidence(
     client: TestClient, admin: dict[str, str], watching: Watching
 ) -> None:
-    asset, programme, site, site_id, counter = (
-        watching.asset, watching.programme, watching.site, watching.site_id, watching.counter
-    )  # fmt: skip
+    asset, programme, site, site_id, counter = watching
 
     links = client.get(f"/api/v1/assets/{asset}/playback", headers=site).json()
     base, segments = play(client, links["iptv"], STB)  # no credentials: the signed prefix carries the site
@@ -127,9 +123,7 @@ def test_edge_cache_hits_count_through_the_access_check(
     client: TestClient, admin: dict[str, str], watching: Watching
 ) -> None:
     """Behind nginx a cached segment never reaches /hls: the auth_request (edge.hls_access) counts it."""
-    asset, programme, site, site_id, counter = (
-        watching.asset, watching.programme, watching.site, watching.site_id, watching.counter
-    )  # fmt: skip
+    asset, programme, site, site_id, counter = watching
     links = client.get(f"/api/v1/assets/{asset}/playback", headers=site).json()
     base, segments = play(client, links["iptv"], STB)
     assert counter.flush() == 0  # playlists are not viewing
