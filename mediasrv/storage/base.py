@@ -79,6 +79,13 @@ class ObjectStore(Protocol):
         """Copy an object to a local file."""
         ...
 
+    def copy(self, source: str, key: str) -> None:
+        """Store a copy of the object at source under key (replacing any object there), with its
+        content type, inside the store: no byte passes through this process. The copy is
+        independent: deleting or replacing either object leaves the other as it was.
+        ObjectNotFound when source is missing."""
+        ...
+
     def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         """Stream an object's bytes [offset, offset+length) in chunks; the caller must exhaust or close it."""
         ...

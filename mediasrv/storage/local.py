@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -59,6 +60,34 @@ class LocalStore:
         except OSError as exc:
             if not path.is_file():
                 raise  # the caller's file is missing: a bug upstream, not a storage outage
+            raise self._unavailable(exc) from exc
+
+    def copy(self, source: str, key: str) -> None:
+        src, dest = self._path(source), self._path(key)
+        if not src.is_file():
+            raise ObjectNotFound(f"object {source!r} not found")
+        try:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            tmp = dest.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
+            try:
+                try:
+                    # A hard link costs no space and is still an independent copy here: objects
+                    # are never written in place (put_file renames a new file over the key, delete
+                    # unlinks), so replacing or deleting either name leaves the other's bytes alone.
+                    os.link(src, tmp)
+                except FileNotFoundError:
+                    raise
+                except OSError:  # no hard links on this filesystem (or at its link limit)
+                    shutil.copyfile(src, tmp)
+                tmp.replace(dest)  # atomic, as in put_file
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except FileNotFoundError as exc:
+            if not src.is_file():  # deleted since the check above
+                raise ObjectNotFound(f"object {source!r} not found") from exc
+            raise self._unavailable(exc) from exc
+        except OSError as exc:
             raise self._unavailable(exc) from exc
 
     def get_file(self, key: str, path: Path) -> None:

@@ -11,6 +11,7 @@ from typing import Any, NoReturn, TypeVar
 
 import urllib3
 from minio import Minio
+from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 
@@ -136,6 +137,15 @@ class S3Store:
         # fget_object downloads to "<path>.<etag>.part_minio" and renames when complete, so a
         # failed download never leaves a truncated file at path.
         self._call(lambda: self._client.fget_object(self.bucket, key, str(path)), key)
+
+    def copy(self, source: str, key: str) -> None:
+        check_key(source)
+        check_key(key)
+        # Server-side (CopyObject; the SDK switches to a multipart copy past 5 GiB), with the
+        # source's metadata, content type included.
+        self._call(
+            lambda: self._client.copy_object(self.bucket, key, CopySource(self.bucket, source)), source
+        )
 
     def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         check_key(key)

@@ -203,6 +203,24 @@ def test_overwrite_replaces(store: ObjectStore, write: Callable[[str, bytes], Pa
     assert [i.key for i in store.list("o/")] == ["o/k.json"]
 
 
+def test_copy_is_independent_of_its_source(store: ObjectStore, write: Callable[[str, bytes], Path]) -> None:
+    store.put_file("hls/a/g1/iptv/seg_00000.ts", write("seg", b"segment bytes"), content_type="video/mp2t")
+    store.copy("hls/a/g1/iptv/seg_00000.ts", "hls/b/g2/iptv/seg_00000.ts")
+    copied = store.stat("hls/b/g2/iptv/seg_00000.ts")
+    assert copied is not None and (copied.size, copied.content_type) == (13, "video/mp2t")
+    assert [i.key for i in store.list("hls/b/")] == ["hls/b/g2/iptv/seg_00000.ts"]
+    # Replacing or deleting the source leaves the copy as it was (the local store hard-links).
+    store.put_file("hls/a/g1/iptv/seg_00000.ts", write("new", b"other"))
+    assert _read(store, "hls/b/g2/iptv/seg_00000.ts") == b"segment bytes"
+    store.delete_prefix("hls/a/")
+    assert _read(store, "hls/b/g2/iptv/seg_00000.ts") == b"segment bytes"
+    with pytest.raises(ObjectNotFound):
+        store.copy("hls/a/g1/iptv/seg_00000.ts", "hls/c/x.ts")
+    assert store.stat("hls/c/x.ts") is None
+    with pytest.raises(ValueError):
+        store.copy("hls/b/g2/iptv/seg_00000.ts", "../x")
+
+
 def test_large_file_multipart(
     store: ObjectStore, write: Callable[[str, bytes], Path], tmp_path: Path
 ) -> None:
