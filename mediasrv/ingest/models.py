@@ -7,7 +7,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
@@ -33,12 +45,27 @@ def new_id() -> str:
 
 class Asset(Base):
     __tablename__ = "assets"
+    __table_args__ = (
+        # The same bytes make one asset per department (deduplication never hands a department
+        # another's asset). A unique index treats NULLs as distinct, so uploads of administrators
+        # without a department get a partial index of their own.
+        Index("uq_assets_sha256_org_unit", "sha256", "org_unit_id", unique=True),
+        Index(
+            "uq_assets_sha256_unowned",
+            "sha256",
+            unique=True,
+            sqlite_where=text("org_unit_id IS NULL"),
+            postgresql_where=text("org_unit_id IS NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
     title: Mapped[str] = mapped_column(String(255))
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    # Content-addressed (storage.source_key): every department's asset of the same bytes names the
+    # same object, so it may only be deleted once no asset row names it.
     source_key: Mapped[str] = mapped_column(String(255))
     kind: Mapped[AssetKind] = mapped_column(
         Enum(AssetKind, native_enum=False, length=16), default=AssetKind.PENDING

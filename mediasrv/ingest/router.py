@@ -72,10 +72,10 @@ async def upload_asset(
         UPLOADS.labels(exc.code).inc()
         raise
     UPLOADS.labels("created" if created else "duplicate").inc()
-    if created:
-        enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
-    else:
+    if not created:  # this department's own asset of the same bytes
         response.status_code = 200
+    elif service.needs_processing(asset):
+        enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
     return AssetOut.of(asset)
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import PurePosixPath
 
 from sqlalchemy import func, select
@@ -10,11 +13,21 @@ from sqlalchemy.orm import Session, selectinload
 
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
-from mediasrv.errors import Forbidden, MediaError, NotFound, UnsupportedMedia
-from mediasrv.ingest.models import Asset, AssetStatus
+from mediasrv.errors import (
+    Forbidden,
+    MediaError,
+    NotFound,
+    ObjectNotFound,
+    StorageUnavailable,
+    UnsupportedMedia,
+)
+from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, Rendition, new_id
+from mediasrv.ingest.pipeline import hls_prefix
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
 from mediasrv.ingest.spool import SpooledUpload
 from mediasrv.storage import ObjectStore, source_key
+
+log = logging.getLogger(__name__)
 
 ACCEPTED = "a film (MP4, MOV, MKV, MPEG-TS, AVI...), an audio lecture (MP3, M4A, WAV...) or a PDF handout"
 
@@ -22,7 +35,13 @@ ACCEPTED = "a film (MP4, MOV, MKV, MPEG-TS, AVI...), an audio lecture (MP3, M4A,
 def register_upload(
     session: Session, store: ObjectStore, *, upload: SpooledUpload, title: str | None, owner: Caller
 ) -> tuple[Asset, bool]:
-    """Keep a spooled upload as an asset. Returns (asset, created); the same bytes give the existing asset.
+    """Keep a spooled upload as an asset of the owner's department. Returns (asset, created): the
+    same bytes uploaded again in the same department give its existing asset.
+
+    Another department's asset is never handed over (nor its id, title or file name): this
+    department gets an asset of its own. The two share the stored source, which is content-addressed;
+    when the other asset is ready, the new one starts ready with copies of its outputs rather than
+    a second transcode (see _copy_outputs). Otherwise it is transcoded like any new asset.
 
     The spool file is consumed either way. Nothing is kept when the file is refused or storage fails.
     """
@@ -33,13 +52,16 @@ def register_upload(
                 f"'{upload.filename}' is not a film, an audio recording or a PDF (it looks like "
                 f"{describe(upload.head)}). Upload {ACCEPTED}."
             )
-        existing = _by_sha(session, upload.sha256)
+        existing = _own_asset(session, upload.sha256, owner.org_unit_id)
         if existing is not None:
             return existing, False
         key = source_key(upload.sha256)
-        content_type = "application/pdf" if kind is Sniffed.PDF else "application/octet-stream"
-        store.put_file(key, upload.path, content_type=content_type)
+        stored = store.stat(key)
+        if stored is None or stored.size != upload.size:  # not there yet from another department
+            content_type = "application/pdf" if kind is Sniffed.PDF else "application/octet-stream"
+            store.put_file(key, upload.path, content_type=content_type)
         asset = Asset(
+            id=new_id(),
             sha256=upload.sha256,
             filename=upload.filename,
             title=(title or "").strip()[:255] or PurePosixPath(upload.filename).stem,
@@ -48,14 +70,19 @@ def register_upload(
             org_unit_id=owner.org_unit_id,
             uploaded_by_user_id=owner.user_id,
         )
+        twin = _ready_twin(session, upload.sha256)
+        copied = twin is not None and _copy_outputs(store, asset, twin)
         try:
             with session.begin_nested():  # a concurrent upload of the same bytes may win the insert
                 session.add(asset)
         except IntegrityError:
-            winner = _by_sha(session, upload.sha256)
+            if copied:
+                _discard_outputs(store, asset.id)
+            winner = _own_asset(session, upload.sha256, owner.org_unit_id)
             if winner is None:
                 raise
             return winner, False
+        reused = {"outputs_copied_from": twin.id} if copied and twin is not None else {}
         record(
             session,
             owner,
@@ -65,14 +92,108 @@ def register_upload(
             filename=asset.filename,
             sha256=asset.sha256,
             size_bytes=asset.size_bytes,
+            **reused,  # for administrators, who see every department's assets anyway
         )
         return asset, True
     finally:
         upload.discard()
 
 
-def _by_sha(session: Session, sha256: str) -> Asset | None:
-    return session.scalar(select(Asset).where(Asset.sha256 == sha256))
+def needs_processing(asset: Asset) -> bool:
+    """Whether a just-registered asset still waits for the transcode job (a copy starts ready)."""
+    return asset.status is AssetStatus.UPLOADED
+
+
+def _own_asset(session: Session, sha256: str, org_unit_id: int | None) -> Asset | None:
+    """The department's asset of these bytes (uploads without a department form one more scope)."""
+    same_unit = Asset.org_unit_id.is_(None) if org_unit_id is None else Asset.org_unit_id == org_unit_id
+    return session.scalar(select(Asset).where(Asset.sha256 == sha256, same_unit))
+
+
+def _ready_twin(session: Session, sha256: str) -> Asset | None:
+    """A published asset of the same bytes, in any department: its outputs fit a new asset too."""
+    return session.scalar(
+        select(Asset)
+        .options(selectinload(Asset.renditions), selectinload(Asset.files))
+        .where(
+            Asset.sha256 == sha256,
+            Asset.status == AssetStatus.READY,
+            Asset.published_generation.is_not(None),
+        )
+        .order_by(Asset.created_at)
+        .limit(1)
+    )
+
+
+def _copy_outputs(store: ObjectStore, asset: Asset, twin: Asset) -> bool:
+    """Make the new (not yet added) `asset` ready with copies of a ready twin's published outputs
+    under its own prefix and a generation of its own; False when that fails, to transcode instead.
+
+    Copies, not shared keys or rows: each department's asset can later be processed again,
+    withdrawn or cleaned up (pipeline._delete_other_generations empties hls/<asset>/) without
+    changing the other's playback. The store copies inside itself (S3 CopyObject, local hard links),
+    so no byte passes through the API. The rows say nothing of the twin: the outputs' paths are
+    relative, the master playlist is rendered from this asset's own rendition rows.
+    """
+    generation = uuid.uuid4().hex[:12]
+    old, new = hls_prefix(twin.id, twin.published_generation or ""), hls_prefix(asset.id, generation)
+    copies: dict[str, str] = {}
+    files: list[AssetFile] = []
+    for f in twin.files:
+        if f.path == "source":  # a document plays from the shared source itself
+            files.append(AssetFile(path=f.path, size_bytes=f.size_bytes, sha256=f.sha256))
+            continue
+        if not f.path.startswith(f"{twin.published_generation}/"):
+            return False  # not a layout this code wrote: leave it to the transcode
+        rel = f.path.partition("/")[2]
+        copies[old + rel] = new + rel
+        files.append(AssetFile(path=f"{generation}/{rel}", size_bytes=f.size_bytes, sha256=f.sha256))
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(lambda pair: store.copy(*pair), copies.items()))  # list() re-raises
+        stored = {info.key: info.size for info in store.list(new)} if copies else {}
+        if any(
+            stored.get(new + f.path.partition("/")[2]) != f.size_bytes for f in files if f.path != "source"
+        ):
+            raise StorageUnavailable("copied outputs did not all reach storage intact")
+    except (StorageUnavailable, ObjectNotFound) as exc:
+        log.warning(
+            "asset %s: copying the outputs of %s failed (%s); transcoding instead", asset.id, twin.id, exc
+        )
+        _discard_outputs(store, asset.id)
+        return False
+    asset.files = files
+    asset.renditions = [
+        Rendition(
+            name=r.name,
+            groups=list(r.groups),
+            playlist_key=new + r.playlist_key.removeprefix(old),
+            codecs=r.codecs,
+            width=r.width,
+            height=r.height,
+            frame_rate=r.frame_rate,
+            bandwidth=r.bandwidth,
+            average_bandwidth=r.average_bandwidth,
+            segment_count=r.segment_count,
+            duration_seconds=r.duration_seconds,
+            size_bytes=r.size_bytes,
+        )
+        for r in twin.renditions
+    ]
+    asset.kind, asset.duration_seconds = twin.kind, twin.duration_seconds
+    asset.source_info = dict(twin.source_info) if twin.source_info is not None else None
+    asset.poster_key = new + twin.poster_key.removeprefix(old) if twin.poster_key else None
+    asset.generation = asset.published_generation = generation
+    asset.status, asset.progress, asset.attempts = AssetStatus.READY, 100.0, 0
+    return True
+
+
+def _discard_outputs(store: ObjectStore, asset_id: str) -> None:
+    """Remove copies no row will name (best effort: they are unreferenced garbage either way)."""
+    try:
+        store.delete_prefix(f"hls/{asset_id}/")
+    except StorageUnavailable:
+        log.warning("asset %s: could not remove copied outputs; they are unreferenced", asset_id)
 
 
 def get_asset(session: Session, asset_id: str, *, caller: Caller | None = None) -> Asset:

@@ -4,8 +4,8 @@ that drop. A finished upload goes through the same keeping as POST /api/v1/asset
 
 The client creates an upload (POST, Upload-Length), sends the bytes in PATCHes from Upload-Offset, and
 after a broken connection asks HEAD for the offset the server has and continues from there. The last
-PATCH answers with `Upload-Asset-Id`: the asset (GET /api/v1/assets/{id}), new or the one with the
-same bytes.
+PATCH answers with `Upload-Asset-Id`: the asset (GET /api/v1/assets/{id}), new or the department's
+own one with the same bytes.
 
 State is a small JSON sidecar next to the partial file in the spool directory, not a database table:
 the spool is the API's own volume (the workers do not share it, see docker-compose.yml), so the state
@@ -396,7 +396,7 @@ async def _finish(
         asset, created = await run_in_threadpool(
             service.register_upload, session, store, upload=upload, title=state.title, owner=caller
         )
-        if created:
+        if created and service.needs_processing(asset):
             enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
         await run_in_threadpool(session.commit)  # the asset is durable before the partial is deleted
     except StorageUnavailable as exc:  # the bytes stay: an empty PATCH at the end finishes later

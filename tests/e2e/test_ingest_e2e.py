@@ -12,6 +12,10 @@ from typing import Any
 import httpx
 import pytest
 
+from mediasrv.accounts import service
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.config import Settings
+from mediasrv.db import Database
 from tests.e2e.conftest import Tier
 from tests.e2e.stack import BIN, Stack, ffprobe_url, interlaced_frames
 from tests.mediafactory import hlscheck, make_media, make_truncated
@@ -207,3 +211,65 @@ def test_cli_upload_reports_a_refusal(stack: Stack, tmp_path: Path) -> None:
     )
     said = " ".join(r.stderr.split())  # rich wraps to the terminal width
     assert r.returncode == 1 and "415: 'notes.txt'" in said and "looks like plain text" in said
+
+
+def partner_department(stack: Stack) -> dict[str, str]:
+    """Headers of a producer of a second department."""
+    db = Database(
+        stack.env.get("MEDIASRV_DATABASE_URL") or Settings(data_dir=stack.data_dir).resolved_database_url
+    )
+    with db.session_scope() as s:
+        actor = Caller(role=Role.ADMIN, name="e2e setup", via="cli")
+        unit = service.create_org_unit(s, actor=actor, name="合作部门")
+        _, token = service.create_service_account(
+            s, actor=actor, name="e2e-partner", role=Role.PRODUCER, org_unit_id=unit.id
+        )
+    db.dispose()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def plays_through(url: str) -> None:
+    """ffmpeg reads and decodes the whole presentation behind a signed link, as a box would."""
+    r = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", url, "-map", "0", "-f", "null", "-"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert r.returncode == 0 and not r.stderr.strip(), r.stderr
+
+
+def test_the_same_film_from_another_department_is_an_asset_of_its_own_and_both_play(
+    stack: Stack, tmp_path: Path
+) -> None:
+    film = make_media(tmp_path / "第一部门的片子.mp4", seconds=4, width=480, height=270)
+    first = stack.wait(stack.upload(film, title="第一部门的标题")["id"])
+    assert first["status"] == "ready", first["error"]
+    partner = partner_department(stack)
+    copy = tmp_path / "合作部门.mp4"
+    copy.write_bytes(film.read_bytes())
+    with copy.open("rb") as f:
+        r = httpx.post(
+            f"{stack.url}/api/v1/assets", headers=partner, files={"file": (copy.name, f)}, timeout=120
+        )
+    assert r.status_code == 201, r.text
+    for secret in (first["id"], "第一部门"):
+        assert secret not in r.text
+    theirs = r.json()
+    # Its outputs were copied inside object storage (local links, S3 CopyObject): ready at once.
+    assert theirs["status"] == "ready" and theirs["renditions"] == first["renditions"]
+    for headers, asset_id in ((stack.headers, first["id"]), (partner, theirs["id"])):
+        links = httpx.get(
+            f"{stack.url}/api/v1/assets/{asset_id}/playback", headers=headers, timeout=30
+        ).json()
+        master = httpx.get(stack.url + links["master"], timeout=30)
+        assert master.status_code == 200
+        if asset_id == theirs["id"]:
+            assert first["id"] not in master.text
+        for presentation in ("master", "iptv"):
+            streams = ffprobe_url(stack.url + links[presentation])
+            assert {s["codec_type"] for s in streams} == {"video", "audio"}
+        plays_through(stack.url + links["iptv"])
+    mine = httpx.get(f"{stack.url}/api/v1/assets", headers=partner, timeout=30).json()
+    assert [a["id"] for a in mine["items"]] == [theirs["id"]]

@@ -14,7 +14,8 @@ from fastapi.testclient import TestClient
 
 from mediasrv.config import Settings
 from mediasrv.errors import StorageUnavailable
-from mediasrv.ingest import tus
+from mediasrv.ingest import pipeline, tus
+from mediasrv.ingest.models import AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore, source_key
 from tests.fixtures import RecordingDispatcher
@@ -196,6 +197,34 @@ def test_the_same_bytes_give_the_existing_asset(
     url = create(client, producer, film)
     assert send_rest(client, producer, url, film.read_bytes(), 0) == posted["id"]
     assert len(dispatcher.sent) == 1
+
+
+def test_another_departments_same_bytes_give_an_asset_of_its_own(
+    client: TestClient,
+    producer: dict[str, str],
+    other_producer: dict[str, str],
+    film: Path,
+    ctx: pipeline.Context,
+    dispatcher: RecordingDispatcher,
+) -> None:
+    url = create(client, producer, film, title="第一部门的标题")
+    first = send_rest(client, producer, url, film.read_bytes(), 0)
+    assert pipeline.process_asset(ctx, first) is AssetStatus.READY
+    theirs_url = create(client, other_producer, film, filename="合作部门.mp4")
+    last = patch(client, other_producer, theirs_url, 0, film.read_bytes())
+    assert last.status_code == 204
+    theirs = last.headers["Upload-Asset-Id"]
+    assert theirs != first and first not in str(last.headers) and first not in last.text
+    head = client.head(theirs_url, headers={**other_producer, **TUS})
+    assert head.headers["Upload-Asset-Id"] == theirs
+    asset = client.get(f"/api/v1/assets/{theirs}", headers=other_producer).json()
+    assert (asset["filename"], asset["title"], asset["status"]) == ("合作部门.mp4", "合作部门", "ready")
+    assert first not in str(asset)
+    assert dispatcher.sent == [(TRANSCODE, (first,))], "the outputs were copied, not transcoded again"
+    for headers, asset_id in ((producer, first), (other_producer, theirs)):
+        master = client.get(f"/hls/{asset_id}/master.m3u8", headers=headers)
+        assert master.status_code == 200 and "#EXT-X-STREAM-INF" in master.text
+    assert client.get(f"/api/v1/assets/{first}", headers=other_producer).status_code in (403, 404)
 
 
 def test_version_is_required_and_cancel_removes_the_bytes(

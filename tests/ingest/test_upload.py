@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.ingest.models import Asset
+from mediasrv.errors import StorageUnavailable
+from mediasrv.ingest import pipeline
+from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore, source_key
 from tests.fixtures import RecordingDispatcher
@@ -179,3 +181,153 @@ def test_access_to_assets(
     assert source.status_code == 200 and source.content == film.read_bytes()
     part = client.get(f"/api/v1/assets/{asset_id}/source", headers={**producer, "Range": "bytes=0-9"})
     assert part.status_code == 206 and part.content == film.read_bytes()[:10]
+
+
+# --- the same bytes from another department ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small_film(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_media(
+        tmp_path_factory.mktemp("small") / "第一部门的片子.mp4", seconds=2, width=160, height=90
+    )
+
+
+def playable(client: TestClient, headers: dict[str, str], asset_id: str) -> dict[str, bytes]:
+    """Every playlist, segment and poster of the asset as a player fetches them, by URL below the asset."""
+    got: dict[str, bytes] = {}
+
+    def fetch(path: str) -> str:
+        r = client.get(f"/hls/{asset_id}/{path}", headers=headers)
+        assert r.status_code == 200 and r.content, f"{path}: {r.status_code} {r.text[:200]}"
+        got[path] = r.content
+        return r.text
+
+    for presentation in ("master", "iptv"):
+        for variant in uris(fetch(f"{presentation}.m3u8")):
+            folder = variant.rsplit("/", 1)[0]
+            for segment in uris(fetch(variant)):
+                got[f"{folder}/{segment}"] = client.get(
+                    f"/hls/{asset_id}/{folder}/{segment}", headers=headers
+                ).content
+    fetch("poster.jpg")
+    return got
+
+
+def uris(playlist: str) -> list[str]:
+    return [line for line in playlist.splitlines() if line and not line.startswith("#")]
+
+
+def without_generation(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Media files by their path inside a generation (the part two copies of the outputs share)."""
+    return {path.split("/", 1)[1]: data for path, data in files.items() if path.count("/") == 2}
+
+
+def test_another_departments_same_bytes_make_its_own_asset_that_plays_on_its_own(
+    client: TestClient,
+    producer: dict[str, str],
+    other_producer: dict[str, str],
+    small_film: Path,
+    ctx: pipeline.Context,
+    store: ObjectStore,
+    db: Database,
+    dispatcher: RecordingDispatcher,
+    tmp_path: Path,
+) -> None:
+    first = post(client, producer, small_film, title="第一部门的标题")
+    first_id = str(first["id"])
+    assert pipeline.process_asset(ctx, first_id) is AssetStatus.READY
+    copy = tmp_path / "合作部门.mp4"
+    copy.write_bytes(small_film.read_bytes())
+    with copy.open("rb") as f:
+        r = client.post("/api/v1/assets", headers=other_producer, files={"file": (copy.name, f)})
+    # An asset of its own: nothing in the answer names the first department's.
+    assert r.status_code == 201, r.text
+    theirs = r.json()
+    theirs_id = theirs["id"]
+    assert theirs_id != first_id
+    for secret in (first_id, "第一部门", small_film.stem):
+        assert secret not in r.text
+    assert (theirs["filename"], theirs["title"]) == ("合作部门.mp4", "合作部门")
+    # Ready at once with copies of the outputs: no second transcode.
+    assert theirs["status"] == "ready" and theirs["kind"] == "video"
+    ours = client.get(f"/api/v1/assets/{first_id}", headers=producer).json()
+    assert (
+        theirs["renditions"] == ours["renditions"] and theirs["duration_seconds"] == ours["duration_seconds"]
+    )
+    assert dispatcher.sent == [(TRANSCODE, (first_id,))]
+    assert len(list(store.list("sources/"))) == 1, "one stored copy of the source"
+    # Each department sees only its own.
+    assert [a["id"] for a in client.get("/api/v1/assets", headers=other_producer).json()["items"]] == [
+        theirs_id
+    ]
+    assert [a["id"] for a in client.get("/api/v1/assets", headers=producer).json()["items"]] == [first_id]
+    assert client.get(f"/api/v1/assets/{first_id}", headers=other_producer).status_code in (403, 404)
+    assert client.get(f"/api/v1/assets/{theirs_id}", headers=producer).status_code in (403, 404)
+    source = client.get(f"/api/v1/assets/{theirs_id}/source", headers=other_producer)
+    assert source.content == small_film.read_bytes()
+    assert "%E5%90%88%E4%BD%9C%E9%83%A8%E9%97%A8.mp4" in source.headers["content-disposition"]
+    # Both play the same media, and nothing the second department plays names the first's asset.
+    first_plays = playable(client, producer, first_id)
+    second_plays = playable(client, other_producer, theirs_id)
+    assert without_generation(second_plays) == without_generation(first_plays)
+    assert not any(first_id.encode() in data for data in second_plays.values())
+    # Processing the first asset again (which deletes its old generation) and then removing all of
+    # its outputs leave the second department's playback exactly as it was.
+    with db.session_scope() as s:
+        s.get_one(Asset, first_id).status = AssetStatus.UPLOADED
+    assert pipeline.process_asset(ctx, first_id) is AssetStatus.READY
+    store.delete_prefix(f"hls/{first_id}/")
+    assert playable(client, other_producer, theirs_id) == second_plays
+
+
+def test_another_departments_asset_not_ready_yet_means_a_transcode_of_its_own(
+    client: TestClient,
+    producer: dict[str, str],
+    other_producer: dict[str, str],
+    small_film: Path,
+    ctx: pipeline.Context,
+    dispatcher: RecordingDispatcher,
+) -> None:
+    first = str(post(client, producer, small_film)["id"])
+    second = post(client, other_producer, small_film)
+    assert second["http"] == 201 and second["id"] != first and second["status"] == "uploaded"
+    assert dispatcher.sent == [(TRANSCODE, (first,)), (TRANSCODE, (second["id"],))]
+    # The same department sending the bytes again gets its own asset back, as before.
+    assert post(client, other_producer, small_film)["id"] == second["id"]
+    for asset_id in (first, str(second["id"])):
+        assert pipeline.process_asset(ctx, asset_id) is AssetStatus.READY
+    playable(client, producer, first)
+    playable(client, other_producer, str(second["id"]))
+
+
+def test_copying_the_outputs_failing_falls_back_to_a_transcode_and_leaves_nothing(
+    client: TestClient,
+    producer: dict[str, str],
+    other_producer: dict[str, str],
+    small_film: Path,
+    ctx: pipeline.Context,
+    store: ObjectStore,
+    dispatcher: RecordingDispatcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    first = str(post(client, producer, small_film)["id"])
+    pipeline.process_asset(ctx, first)
+    real_copy = store.copy
+    calls = []
+
+    def copy_then_fail(source: str, key: str) -> None:
+        calls.append(key)
+        if len(calls) > 2:
+            raise StorageUnavailable("object storage went away mid-copy")
+        real_copy(source, key)
+
+    with monkeypatch.context() as m:
+        m.setattr(store, "copy", copy_then_fail)
+        second = post(client, other_producer, small_film)
+    assert second["http"] == 201 and second["status"] == "uploaded" and second["renditions"] == []
+    assert len(calls) > 2
+    assert list(store.list(f"hls/{second['id']}/")) == [], "the partial copies were removed"
+    assert dispatcher.sent[-1] == (TRANSCODE, (second["id"],))
+    assert pipeline.process_asset(ctx, str(second["id"])) is AssetStatus.READY
+    playable(client, other_producer, str(second["id"]))
