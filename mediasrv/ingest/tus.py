@@ -5,7 +5,8 @@ that drop. A finished upload goes through the same keeping as POST /api/v1/asset
 The client creates an upload (POST, Upload-Length), sends the bytes in PATCHes from Upload-Offset, and
 after a broken connection asks HEAD for the offset the server has and continues from there. The last
 PATCH answers with `Upload-Asset-Id`: the asset (GET /api/v1/assets/{id}), new or the department's
-own one with the same bytes.
+own one with the same bytes. Behind a proxy that blocks PATCH or DELETE, a client sends POST with
+`X-HTTP-Method-Override` naming the method (see _TusRoute).
 
 State is a small JSON sidecar next to the partial file in the spool directory, not a database table:
 the spool is the API's own volume (the workers do not share it, see docker-compose.yml), so the state
@@ -34,8 +35,12 @@ from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
+from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
+from starlette.types import Receive, Scope, Send
 
 from mediasrv.auth import Caller, ProducerDep, Role
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
@@ -67,10 +72,59 @@ _HASH_BLOCK = 1024 * 1024
 _PRECONDITION: dict[int | str, dict[str, Any]] = {
     412: {"model": ErrorOut, "description": "Tus-Resumable is missing or not 1.0.0 (see Tus-Version)"}
 }
+OVERRIDE_HEADER = "X-HTTP-Method-Override"
+_OVERRIDE_KEY = OVERRIDE_HEADER.lower().encode()
+
+
+def _requested_method(scope: Scope) -> str:
+    """The method a request means. tus 1.0 lets a client behind a proxy that blocks PATCH or DELETE
+    send POST with X-HTTP-Method-Override naming the method (tus-js-client's overridePatchMethod).
+    Only a POST is overridden: POST is as unsafe as what it stands for (the CSRF check still
+    applies), whereas a GET turned into a DELETE would let a link or a prefetch cancel uploads."""
+    method: str = scope["method"]
+    if method == "POST":
+        for name, value in scope.get("headers", ()):
+            if name == _OVERRIDE_KEY:
+                return bytes(value).decode("latin-1").strip().upper()
+    return method
+
+
+class _TusRoute(APIRoute):
+    """A route of this router: matched by the method the request means (see _requested_method),
+    and a method the path does not take answers 405 with every method it does take in Allow
+    (a route alone knows only its own method, and each method here is a route of its own)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        method = _requested_method(scope)
+        if method == scope["method"]:
+            return super().matches(scope)
+        match, child_scope = super().matches({**scope, "method": method})
+        if match is Match.FULL:
+            child_scope["method"] = method  # the router applies it: the endpoint sees the method meant
+        return match, child_scope
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
+        method = _requested_method(scope)
+        if self.methods and method not in self.methods:
+            methods = {
+                m
+                for route in router.routes
+                if isinstance(route, APIRoute) and route.path_format == self.path_format
+                for m in route.methods or ()
+            }
+            allowed = ", ".join(sorted(methods))
+            detail = f"{method} is not allowed on this path, which takes {allowed}"
+            if methods & {"PATCH", "DELETE"}:
+                detail += f" (or POST with {OVERRIDE_HEADER} naming one of them)"
+            raise HTTPException(405, detail=detail, headers={"Allow": allowed})
+        await super().handle(scope, receive, send)
+
+
 router = APIRouter(
     prefix="/api/v1/uploads",
     tags=["uploads"],
     responses={**error_responses(400, 401, 403, 404, 409, 413, 415, 503), **_PRECONDITION},
+    route_class=_TusRoute,
 )
 
 TusResumable = Annotated[str | None, Header(description="must be 1.0.0")]

@@ -4,22 +4,39 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
+import threading
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import httpx2
 import pytest
+import requests
+import uvicorn
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from tusclient.client import TusClient
+from tusclient.exceptions import TusUploadFailed
+from tusclient.request import TusRequest
+from tusclient.storage.filestorage import FileStorage
+from tusclient.uploader import Uploader
 
+from mediasrv.auth import Role
 from mediasrv.config import Settings
 from mediasrv.errors import StorageUnavailable
 from mediasrv.ingest import pipeline, tus
 from mediasrv.ingest.models import AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore, source_key
-from tests.fixtures import RecordingDispatcher
+from tests.fixtures import RecordingDispatcher, make_token
 from tests.mediafactory import make_media, make_not_media
+from tests.servers import free_port
 
 TUS = {"Tus-Resumable": "1.0.0"}
 BYTES = {**TUS, "Content-Type": "application/offset+octet-stream"}
@@ -274,3 +291,188 @@ def test_storage_down_at_the_end_keeps_the_bytes_and_an_empty_patch_finishes(
     finished = patch(client, producer, url, len(data), b"")  # what the page does after its backoff
     assert finished.status_code == 204, finished.text
     assert dispatcher.sent == [(TRANSCODE, (finished.headers["Upload-Asset-Id"],))]
+
+
+# --- a real tus client (tuspy) against a real server on loopback ------------------------------
+
+
+@dataclass
+class Live:
+    url: str
+    headers: dict[str, str]
+
+
+def serve(app: ASGIApp, db_of: FastAPI) -> Iterator[Live]:
+    """uvicorn on a loopback port, serving `app` (the mediasrv app `db_of`, or something in front)."""
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        while not server.started:
+            if not thread.is_alive():
+                raise RuntimeError("uvicorn did not start")
+            thread.join(0.05)
+        yield Live(f"http://127.0.0.1:{port}", make_token(db_of.state.db, Role.PRODUCER))
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+@pytest.fixture
+def live(app: FastAPI) -> Iterator[Live]:
+    yield from serve(app, app)
+
+
+@pytest.fixture
+def behind_a_patch_blocking_proxy(app: FastAPI) -> Iterator[Live]:
+    """The server behind a proxy that refuses PATCH (as some corporate and county proxies do)."""
+
+    async def proxy(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "PATCH":
+            await PlainTextResponse("PATCH is blocked by policy", status_code=405)(scope, receive, send)
+            return
+        await app(scope, receive, send)
+
+    yield from serve(proxy, app)
+
+
+class OverridingRequest(TusRequest):
+    """tus-js-client's `overridePatchMethod`, which tuspy lacks: each PATCH goes out as a POST
+    carrying X-HTTP-Method-Override: PATCH. Everything else is tuspy's own."""
+
+    def perform(self) -> None:
+        chunk = self.file.read(self._content_length)
+        headers = {**self._request_headers, "X-HTTP-Method-Override": "PATCH"}
+        resp = requests.post(self._url, data=chunk, headers=headers, timeout=60)
+        self.status_code = resp.status_code
+        self.response_content = resp.content
+        self.response_headers = {k.lower(): v for k, v in resp.headers.items()}
+
+
+class OverridingUploader(Uploader):
+    def _do_request(self) -> None:
+        self.request = OverridingRequest(self)
+        self.request.perform()
+        if not 200 <= self.request.status_code < 300:
+            raise TusUploadFailed("", self.request.status_code, self.request.response_content)
+
+
+class Held(io.BytesIO):
+    """The file's bytes for tuspy, which opens a `file_path` anew for every chunk without closing
+    it, and closes a `file_stream` after fingerprinting it, then reads it again."""
+
+    def close(self) -> None:
+        pass
+
+
+def held(path: Path) -> Held:
+    return Held(path.read_bytes())
+
+
+def uploaded_asset(live: Live, uploader: Uploader) -> dict[str, object]:
+    asset_id = uploader.request.response_headers["upload-asset-id"]
+    asset: dict[str, object] = httpx.get(f"{live.url}/api/v1/assets/{asset_id}", headers=live.headers).json()
+    return asset
+
+
+def test_tuspy_uploads_in_chunks_through_a_real_server(live: Live, film: Path) -> None:
+    client = TusClient(f"{live.url}/api/v1/uploads", headers=live.headers)
+    uploader = client.uploader(
+        file_stream=held(film), chunk_size=64 * 1024, metadata={"filename": film.name, "title": "初心"}
+    )
+    uploader.upload()
+    asset = uploaded_asset(live, uploader)
+    sha = hashlib.sha256(film.read_bytes()).hexdigest()
+    assert (asset["sha256"], asset["filename"], asset["title"]) == (sha, film.name, "初心")
+
+
+def test_tuspy_with_method_override_uploads_through_a_proxy_that_blocks_patch(
+    behind_a_patch_blocking_proxy: Live, film: Path
+) -> None:
+    live = behind_a_patch_blocking_proxy
+    client = TusClient(f"{live.url}/api/v1/uploads", headers=live.headers)
+    plain = client.uploader(file_stream=held(film), chunk_size=64 * 1024, metadata={"filename": film.name})
+    with pytest.raises(TusUploadFailed):  # the proxy does block PATCH
+        plain.upload()
+    uploader = OverridingUploader(
+        file_stream=held(film), client=client, chunk_size=64 * 1024, metadata={"filename": film.name}
+    )
+    uploader.upload()
+    assert uploader.offset == film.stat().st_size
+    asset = uploaded_asset(live, uploader)
+    assert asset["sha256"] == hashlib.sha256(film.read_bytes()).hexdigest()
+    # Cancelling works the same way (tus termination through POST).
+    other = OverridingUploader(
+        file_stream=held(film), client=client, chunk_size=1000, metadata={"filename": "x.mp4"}
+    )
+    other.upload(stop_at=1000)
+    gone = requests.post(
+        other.url, headers={**live.headers, **TUS, "X-HTTP-Method-Override": "DELETE"}, timeout=30
+    )
+    assert gone.status_code == 204
+    assert requests.head(other.url, headers={**live.headers, **TUS}, timeout=30).status_code == 404
+
+
+def test_tuspy_resumes_an_interrupted_upload_where_the_server_stopped(
+    live: Live, film: Path, tmp_path: Path
+) -> None:
+    urls = FileStorage(str(tmp_path / "tus-urls.json"))  # what tuspy keeps between runs
+    client = TusClient(f"{live.url}/api/v1/uploads", headers=live.headers)
+    first = client.uploader(
+        file_stream=held(film),
+        chunk_size=64 * 1024,
+        metadata={"filename": film.name},
+        store_url=True,
+        url_storage=urls,
+    )
+    first.upload(stop_at=2 * 64 * 1024)  # the laptop closes after two chunks
+    urls.close()
+    urls = FileStorage(str(tmp_path / "tus-urls.json"))
+    # Later, a new client finds the upload's URL by the file's fingerprint and asks the server (HEAD)
+    # how far it got.
+    client = TusClient(f"{live.url}/api/v1/uploads", headers=live.headers)
+    second = client.uploader(file_stream=held(film), chunk_size=64 * 1024, store_url=True, url_storage=urls)
+    assert (second.url, second.offset) == (first.url, 2 * 64 * 1024)
+    second.upload()
+    urls.close()
+    asset = uploaded_asset(live, second)
+    assert asset["sha256"] == hashlib.sha256(film.read_bytes()).hexdigest()
+
+
+def test_405_lists_every_method_of_the_path(client: TestClient, producer: dict[str, str], film: Path) -> None:
+    url = create(client, producer, film)
+    for method in ("PUT", "GET", "POST"):
+        r = client.request(method, url, headers={**producer, **TUS})
+        assert r.status_code == 405, method
+        assert r.headers["Allow"] == "DELETE, HEAD, PATCH"
+        assert "X-HTTP-Method-Override" in r.json()["message"]
+    r = client.post(url, headers={**producer, **TUS, "X-HTTP-Method-Override": "PUT"})
+    assert r.status_code == 405 and r.headers["Allow"] == "DELETE, HEAD, PATCH"
+    r = client.get("/api/v1/uploads", headers=producer)
+    assert r.status_code == 405 and r.headers["Allow"] == "OPTIONS, POST"
+    # Only a POST is overridden: a GET never becomes a DELETE.
+    r = client.get(url, headers={**producer, **TUS, "X-HTTP-Method-Override": "DELETE"})
+    assert r.status_code == 405
+    assert client.head(url, headers={**producer, **TUS}).status_code == 200
+
+
+def test_method_override_on_post_acts_as_patch_head_and_delete(
+    client: TestClient, producer: dict[str, str], film: Path
+) -> None:
+    url = create(client, producer, film)
+    data = film.read_bytes()
+
+    def post(method: str, **headers: str) -> httpx2.Response:
+        return client.post(url, headers={**producer, **TUS, "X-HTTP-Method-Override": method, **headers})
+
+    r = client.post(
+        url,
+        headers={**producer, **BYTES, "X-HTTP-Method-Override": "PATCH", "Upload-Offset": "0"},
+        content=data[:1000],
+    )
+    assert r.status_code == 204 and r.headers["Upload-Offset"] == "1000"
+    head = post("head")
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == "1000" and head.content == b""
+    assert post("DELETE").status_code == 204
+    assert client.head(url, headers={**producer, **TUS}).status_code == 404
