@@ -198,3 +198,15 @@ def make_duration_lie(path: Path, *, claimed_seconds: int = 36_000) -> Path:
     for part in parts:
         part.unlink()
     return path
+
+
+def make_unindexed_vbr_mp3(path: Path, *, loud: float = 3, quiet: float = 20) -> Path:
+    """A VBR MP3 without a Xing header, loud first and quiet after: ffprobe can only estimate its
+    duration from the first frames' high bitrate, and the estimate is far too short."""
+    _ffmpeg(
+        *["-f", "lavfi", "-i", f"anoisesrc=duration={loud}:amplitude=0.5"],
+        *["-f", "lavfi", "-i", "anullsrc=sample_rate=44100:channel_layout=mono"],
+        *["-filter_complex", f"[1]atrim=0:{quiet}[q];[0][q]concat=n=2:v=0:a=1", "-ac", "1"],
+        *["-c:a", "libmp3lame", "-q:a", "0", "-write_xing", "0", str(path)],
+    )
+    return path

@@ -17,10 +17,10 @@ import pytest
 
 from mediasrv.media.hls import OVER_TARGET, VariantInfo, avc_codec, finish_renditions, master_playlist
 from mediasrv.media.plan import READ_MARGIN, build_plan
-from mediasrv.media.probe import MediaInfo, probe
+from mediasrv.media.probe import MIN_BYTES_PER_SECOND, MediaInfo, probe
 from mediasrv.media.profiles import Group, RenditionSpec
 from mediasrv.media.runner import TranscodeFailed, run_ffmpeg
-from tests.mediafactory import hlscheck, make_media, make_playlist_trap
+from tests.mediafactory import hlscheck, make_media, make_playlist_trap, make_unindexed_vbr_mp3
 
 SOURCES: dict[str, tuple[str, dict[str, Any]]] = {
     # 12 s gives two full 6 s segments
@@ -249,14 +249,27 @@ def test_transcode_reads_only_the_probed_format(tmp_path: Path) -> None:
     assert not list((tmp_path / "out").rglob("*.ts"))
 
 
-def test_transcode_stops_at_the_probed_duration(tmp_path: Path) -> None:
-    # Timestamps running past what the probe accepted cannot make more output than it.
+def test_transcode_stops_where_the_probe_says_the_file_ends(tmp_path: Path) -> None:
+    # Timestamps running past what the probe accepted (duration, or what the size can hold) make no
+    # more output than that.
     source = make_media(tmp_path / "lecture.m4a", seconds=12)
-    info = dataclasses.replace(probe(source), duration=2.0)
+    info = dataclasses.replace(probe(source), duration=2.0, size=2 * MIN_BYTES_PER_SECOND)
     plan = build_plan(source, info, tmp_path / "out")
     run_ffmpeg(plan.args, duration=info.duration)
     total = sum(d for d, _ in segments(tmp_path / "out" / "mobile-64k" / "index.m3u8"))
     assert 2.0 <= total <= 2.0 + READ_MARGIN + 0.1
+
+
+def test_an_estimated_duration_does_not_cut_the_recording(tmp_path: Path) -> None:
+    # ffprobe guesses 23 s of MP3 as ~8 s; the read limit must not take the guess for the end.
+    source = make_unindexed_vbr_mp3(tmp_path / "lecture.mp3", loud=3, quiet=20)
+    info = probe(source)
+    assert info.duration < 12
+    plan = build_plan(source, info, tmp_path / "out")
+    run_ffmpeg(plan.args, duration=info.duration)
+    assert sum(d for d, _ in segments(tmp_path / "out" / "mobile-64k" / "index.m3u8")) == pytest.approx(
+        23, abs=0.2
+    )
 
 
 def test_poster(done: Done) -> None:

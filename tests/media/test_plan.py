@@ -294,7 +294,7 @@ def test_build_plan_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 
 def test_source_is_read_as_the_probed_file_only(tmp_path: Path) -> None:
-    plan = plan_for(tmp_path, film(640, 360, duration=30.0))
+    plan = plan_for(tmp_path, dataclasses.replace(film(640, 360, duration=30.0), size=10_000))
     i = plan.args.index("-i")
     before = plan.args[plan.args.index("error") + 1 : i]
     options = dict(zip(before[::2], before[1::2], strict=True))
