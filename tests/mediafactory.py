@@ -7,8 +7,16 @@ import sys
 from pathlib import Path
 
 _AUDIO_SUFFIXES = {".m4a", ".mp3", ".aac", ".wav"}
-# The shared HLS authoring checker lives beside the repository (../shared/tools).
-HLSCHECK = Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "hlscheck.py"
+# The shared HLS authoring checker lives beside the repository (../shared/tools), or beside the folder
+# that holds a git worktree of it (/work/wt/<name> -> /work/shared).
+HLSCHECK = next(
+    (
+        d / "shared" / "tools" / "hlscheck.py"
+        for d in Path(__file__).resolve().parents[1].parents
+        if (d / "shared" / "tools" / "hlscheck.py").is_file()
+    ),
+    Path(__file__).resolve().parents[1].parent / "shared" / "tools" / "hlscheck.py",
+)
 
 
 def hlscheck(src: str | Path, *extra: str) -> str:
@@ -150,3 +158,55 @@ def make_not_media(dst: Path) -> Path:
     """A text document, whatever its name says."""
     dst.write_text("Minutes of the meeting\n\nNot a film at all.\n" * 20, encoding="utf-8")
     return dst
+
+
+def id3_wrapped(payload: bytes, *, tag_bytes: int = 0) -> bytes:
+    """`payload` behind an ID3v2.3 tag of `tag_bytes` (NUL padding): what ffmpeg skips before probing."""
+    size = bytes((tag_bytes >> shift) & 0x7F for shift in (21, 14, 7, 0))  # "syncsafe": 7 bits a byte
+    return b"ID3\x03\x00\x00" + size + b"\0" * tag_bytes + payload
+
+
+def make_playlist_trap(path: Path, target: Path | str, *, kind: str = "hls", tag_bytes: int = 0) -> Path:
+    """The reviewed attack: an "MP3" that is an ID3 tag followed by a playlist naming `target` (an
+    HLS media playlist with a `file://` URL, or an ffconcat list with the name as given). A small
+    tag lets the upload sniffer see the playlist; one over 4 KiB hides it from the sniffer."""
+    if kind == "hls":
+        url = target.absolute().as_uri() if isinstance(target, Path) else target
+        text = (
+            "#EXTM3U\n#EXT-X-TARGETDURATION:10\n#EXT-X-PLAYLIST-TYPE:VOD\n"
+            f"#EXTINF:3.0,\n{url}\n#EXT-X-ENDLIST\n"
+        )
+    elif kind == "ffconcat":
+        text = f"ffconcat version 1.0\nfile '{target}'\n"
+    else:
+        raise ValueError(kind)
+    path.write_bytes(id3_wrapped(text.encode(), tag_bytes=tag_bytes))
+    return path
+
+
+def make_duration_lie(path: Path, *, claimed_seconds: int = 36_000) -> Path:
+    """A tiny MPEG-TS that claims to last `claimed_seconds`: one second of picture and sound, then
+    one more whose timestamps jump that far ahead (ffprobe reads the duration from the timestamps)."""
+    parts = [path.with_name(f"{path.stem}.{i}.ts") for i in (0, 1)]
+    for part, offset in zip(parts, (0, claimed_seconds - 1), strict=True):
+        _ffmpeg(
+            *["-f", "lavfi", "-i", "testsrc2=size=64x48:rate=25:duration=1"],
+            *["-f", "lavfi", "-i", "sine=frequency=440:duration=1"],
+            *["-c:v", "mpeg2video", "-c:a", "mp2", "-output_ts_offset", str(offset), str(part)],
+        )
+    path.write_bytes(b"".join(p.read_bytes() for p in parts))
+    for part in parts:
+        part.unlink()
+    return path
+
+
+def make_unindexed_vbr_mp3(path: Path, *, loud: float = 3, quiet: float = 20) -> Path:
+    """A VBR MP3 without a Xing header, loud first and quiet after: ffprobe can only estimate its
+    duration from the first frames' high bitrate, and the estimate is far too short."""
+    _ffmpeg(
+        *["-f", "lavfi", "-i", f"anoisesrc=duration={loud}:amplitude=0.5"],
+        *["-f", "lavfi", "-i", "anullsrc=sample_rate=44100:channel_layout=mono"],
+        *["-filter_complex", f"[1]atrim=0:{quiet}[q];[0][q]concat=n=2:v=0:a=1", "-ac", "1"],
+        *["-c:a", "libmp3lame", "-q:a", "0", "-write_xing", "0", str(path)],
+    )
+    return path

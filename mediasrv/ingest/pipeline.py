@@ -32,7 +32,7 @@ from mediasrv.errors import MediaProcessingError, StorageUnavailable
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.sniff import Sniffed, sniff
 from mediasrv.jobs import TRANSCODE, Dispatcher
-from mediasrv.media.hls import VariantInfo, measure_variant
+from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.runner import run_ffmpeg
@@ -230,7 +230,7 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
         on_progress=on_progress,
         stall_timeout=ctx.settings.transcode_stall_seconds,
     )
-    variants = [measure_variant(outdir, spec) for spec in plan.renditions]
+    variants = finish_renditions(outdir, plan.renditions)
     poster = plan.poster if plan.poster is not None and plan.poster.exists() else None
     prefix = hls_prefix(asset_id, generation)
     files = _upload_tree(ctx.store, outdir, prefix)

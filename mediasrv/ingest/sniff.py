@@ -1,7 +1,8 @@
 """Cheap first-bytes check at upload time: refuse what cannot be a film, an audio lecture or a PDF.
 
-The worker's ffprobe is the real judge; this only turns away text, archives, pictures and programs
-at once, with a message, instead of after a trip through the queue.
+The worker's ffprobe is the real judge (it reads only the containers in media.probe.ACCEPTED_FORMATS);
+this only turns away text, playlists, archives, pictures and programs at once, with a message, instead
+of after a trip through the queue.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ _MEDIA_MAGIC: tuple[tuple[int, bytes], ...] = (
     (0, b"\x00\x00\x01\xb3"),  # MPEG-1/2 elementary video
     (0, b"FLV"),
     (0, b"\x30\x26\xb2\x75\x8e\x66\xcf\x11"),  # ASF: WMV, WMA
-    (0, b"ID3"),  # MP3 with tags
+    # (ID3-tagged files are judged by what follows the tag: see _after_id3.)
     (0, b"fLaC"),
     (0, b"OggS"),
     (0, b"#!AMR"),
@@ -43,7 +44,11 @@ _KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
     (b"GIF8", "a GIF picture"),
     (b"MZ", "a Windows program"),
     (b"\x7fELF", "a Linux program"),
+    (b"#EXTM3U", "an M3U/HLS playlist (a list of links to other files, not the recording itself)"),
+    (b"ffconcat version", "an ffmpeg concat list (a list of other files, not the recording itself)"),
 )
+_ID3_HEADER = 10
+_BINARY = "an unknown binary format"
 
 
 def _is_mpeg_ts(head: bytes) -> bool:
@@ -65,10 +70,28 @@ def _is_mpeg_audio(head: bytes) -> bool:
     )
 
 
+def _after_id3(head: bytes) -> bytes | None:
+    """What follows a leading ID3v2 tag, NUL padding skipped; None when `head` holds no such tag."""
+    if len(head) < _ID3_HEADER or head[:3] != b"ID3" or any(b & 0x80 for b in head[6:10]):
+        return None
+    size = int.from_bytes(bytes(b & 0x7F for b in head[6:10]), "big")  # "syncsafe": 7 bits a byte
+    footer = _ID3_HEADER if head[5] & 0x10 else 0
+    return head[_ID3_HEADER + size + footer :].lstrip(b"\0")
+
+
 def sniff(head: bytes) -> Sniffed | None:
     """Classify by the first bytes (give at least 1 KiB); None when it is not anything we accept."""
     if head.startswith(b"%PDF-"):
         return Sniffed.PDF
+    rest = _after_id3(head)
+    if rest is not None:
+        # An ID3 tag may front anything, and ffmpeg looks behind it: an MP3 tag followed by an HLS
+        # playlist is read as that playlist. Refuse what follows when it is recognisably text or
+        # another known kind; a tag longer than the first bytes (cover art) or frames after odd
+        # padding are left to the worker's probe, which reads only accepted containers.
+        if not rest or sniff(rest) is Sniffed.MEDIA or describe(rest) == _BINARY:
+            return Sniffed.MEDIA
+        return None
     if any(head[offset : offset + len(magic)] == magic for offset, magic in _MEDIA_MAGIC):
         return Sniffed.MEDIA
     if _is_mpeg_ts(head) or _is_riff_media(head) or _is_mpeg_audio(head):
@@ -78,11 +101,14 @@ def sniff(head: bytes) -> Sniffed | None:
 
 def describe(head: bytes) -> str:
     """What an unaccepted file looks like, in words a producer knows."""
+    rest = _after_id3(head)
+    if rest:
+        return f"{describe(rest)} behind an MP3 tag"
     for magic, what in _KNOWN_OTHERS:
         if head.startswith(magic):
             return what
     try:
         head[:512].decode("utf-8")
     except UnicodeDecodeError:
-        return "an unknown binary format"
+        return _BINARY
     return "plain text"

@@ -3,7 +3,7 @@
 No database, storage or task queue here; callers (mediasrv.ingest) own those.
 """
 
-from mediasrv.media.hls import VariantInfo, master_playlist, measure_variant
+from mediasrv.media.hls import VariantInfo, finish_renditions, master_playlist, measure_variant
 from mediasrv.media.plan import TranscodePlan, build_plan
 from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo, probe
 from mediasrv.media.profiles import Group, RenditionSpec, renditions_for
@@ -20,6 +20,7 @@ __all__ = [
     "VariantInfo",
     "VideoInfo",
     "build_plan",
+    "finish_renditions",
     "master_playlist",
     "measure_variant",
     "probe",

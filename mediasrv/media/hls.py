@@ -1,4 +1,4 @@
-"""Measure finished HLS renditions and write master playlists from exact figures.
+"""Finish HLS renditions (no runt last segment), measure them and write master playlists from exact figures.
 
 ffmpeg's own master playlist guesses BANDWIDTH from the requested bitrate; players and hlscheck judge
 the segments actually written, so we measure them.
@@ -20,6 +20,9 @@ from mediasrv.media.profiles import RenditionSpec
 AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
 # H.264 profile_idc and constraint flags as RFC 6381 wants them in avc1.PPCCLL.
 _AVC_PROFILES = {"high": "6400", "main": "4d40", "baseline": "42c0", "constrained baseline": "42c0"}
+# Apple HLS authoring spec 7.7: no segment more than 0.5 s over the target duration (and RFC 8216 wants
+# every duration, rounded to the nearest integer, at most the target).
+OVER_TARGET = 0.5
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,57 @@ def _segments(playlist: Path) -> list[tuple[float, Path]]:
     return segments
 
 
+def _target(playlist: Path) -> float:
+    for line in playlist.read_text(encoding="utf-8").splitlines():
+        if line.startswith("#EXT-X-TARGETDURATION:"):
+            return float(line.split(":", 1)[1])
+    raise RuntimeError(f"{playlist} has no EXT-X-TARGETDURATION")
+
+
+def _foldable(playlist: Path) -> bool:
+    segments = _segments(playlist)
+    return len(segments) >= 2 and segments[-2][0] + segments[-1][0] < _target(playlist) + OVER_TARGET
+
+
+def _fold_last(playlist: Path) -> None:
+    """Append the last segment to the one before and list them as one. ffmpeg's HLS muxer writes each
+    TS segment from one continuing muxer (continuity counters and timestamps run on, each segment
+    opens with PAT/PMT), so the two files end to end are one valid segment."""
+    lines = playlist.read_text(encoding="utf-8").splitlines()
+    infs = [i for i, line in enumerate(lines) if line.startswith("#EXTINF:")]
+    (prev_inf, prev_uri), (last_inf, last_uri) = ((i, _uri_after(lines, i)) for i in infs[-2:])
+    prev_seg, last_seg = playlist.parent / lines[prev_uri], playlist.parent / lines[last_uri]
+    with prev_seg.open("ab") as out:
+        out.write(last_seg.read_bytes())
+    last_seg.unlink()
+    prev_d, title = lines[prev_inf].removeprefix("#EXTINF:").split(",", 1)
+    last_d = lines[last_inf].removeprefix("#EXTINF:").split(",", 1)[0]
+    lines[prev_inf] = f"#EXTINF:{float(prev_d) + float(last_d):.6f},{title}"
+    del lines[last_inf : last_uri + 1]
+    playlist.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _uri_after(lines: list[str], i: int) -> int:
+    return next(j for j in range(i + 1, len(lines)) if lines[j] and not lines[j].startswith("#"))
+
+
+def fold_runts(outdir: Path, specs: Sequence[RenditionSpec]) -> bool:
+    """Fold a runt last segment into the one before, in every rendition or in none.
+
+    Source and encoder padding leave a last segment of one or two frames (one AAC frame, 21 ms, after
+    a 30 s lecture). Its TS headers alone make it read as ~280 kb/s: it sets every audio variant's
+    peak (the same BANDWIDTH for 64k and 128k) and drags a per-segment mean far from the real one.
+    It is folded when the merged segment stays within the authoring rule's 0.5 s over the target;
+    all renditions decide together so that they keep being cut at the same times.
+    """
+    playlists = [outdir / spec.name / "index.m3u8" for spec in specs]
+    if not playlists or not all(_foldable(p) for p in playlists):
+        return False
+    for playlist in playlists:
+        _fold_last(playlist)
+    return True
+
+
 def _ffprobe_streams(path: Path) -> list[dict[str, Any]]:
     cmd = ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
@@ -70,12 +124,11 @@ def measure_variant(outdir: Path, spec: RenditionSpec) -> VariantInfo:
     sizes = [seg.stat().st_size for _, seg in segments]
     rates = [size * 8 / d for (d, _), size in zip(segments, sizes, strict=True) if d > 0]
     # BANDWIDTH is the peak segment rate: what a player must sustain for every segment (RFC 8216
-    # 4.3.4.2). AVERAGE-BANDWIDTH is the mean of the per-segment rates, not total bits / total time:
-    # a short last segment (a lone IDR frame plus TS overhead over a fraction of a second) weighs as
-    # much as a full one in the per-segment mean that validators (Apple's, our hlscheck) compute, and
-    # in a two- or three-segment film the time-weighted figure then misses it by more than 10%.
+    # 4.3.4.2). AVERAGE-BANDWIDTH is the average segment bit rate of the whole variant: total bits over
+    # total time, what a player fetching it end to end measures. (fold_runts has removed the runt last
+    # segment whose TS overhead would otherwise set the peak.)
     bandwidth = math.ceil(max(rates))
-    average = math.ceil(sum(rates) / len(rates))
+    average = math.ceil(sum(sizes) * 8 / sum(d for d, _ in segments))
 
     streams = _ffprobe_streams(segments[0][1])
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
@@ -100,6 +153,12 @@ def measure_variant(outdir: Path, spec: RenditionSpec) -> VariantInfo:
         duration=sum(d for d, _ in segments),
         size_bytes=sum(sizes),
     )
+
+
+def finish_renditions(outdir: Path, specs: Sequence[RenditionSpec]) -> list[VariantInfo]:
+    """What follows a successful transcode: fold runt last segments, then measure every rendition."""
+    fold_runts(outdir, specs)
+    return [measure_variant(outdir, spec) for spec in specs]
 
 
 def master_playlist(variants: Sequence[VariantInfo], *, uri_prefix: str = "") -> str:

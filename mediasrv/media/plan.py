@@ -8,7 +8,7 @@ from typing import Any
 
 import ffmpeg
 
-from mediasrv.media.probe import MediaInfo
+from mediasrv.media.probe import MIN_BYTES_PER_SECOND, MediaInfo, input_options, input_url
 from mediasrv.media.profiles import FPS, MOBILE_MAXRATE, RenditionSpec, even, renditions_for
 
 HLS_TIME = 6
@@ -17,6 +17,15 @@ POSTER_MAX_SHORT_SIDE = 720
 POSTER_MAX_OFFSET = 30.0  # 10% into the film skips black leaders, but not further than this
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-loglevel", "error"]
 SILENCE = "anullsrc=channel_layout=stereo:sample_rate=48000"
+READ_MARGIN = 2.0  # seconds read past read_limit's figure
+
+
+def read_limit(info: MediaInfo) -> float:
+    """Seconds of the source the transcode reads at most. Timestamps that jump past what the probe
+    accepted (its duration was capped against the file size) cannot make hours of frames or silence
+    out of a small file. Not the duration alone: an MP3 without a VBR header has only an estimated
+    one, which can be far too short, so whatever the size could hold is read too."""
+    return max(info.duration, info.size / MIN_BYTES_PER_SECOND) + READ_MARGIN
 
 
 @dataclass(frozen=True)
@@ -116,7 +125,8 @@ def build_plan(source: Path, info: MediaInfo, outdir: Path, *, preset: str = "ve
     """Describe the ffmpeg run for `source`. Only creates the output folders (the HLS muxer does
     not, and then fails silently with exit code 0); runs nothing."""
     specs = renditions_for(info)
-    inp = ffmpeg.input(str(source))
+    # Only the upload itself, in the format the probe accepted (see probe.ACCEPTED_FORMATS).
+    inp = ffmpeg.input(input_url(source), t=f"{read_limit(info):.3f}", **input_options(info.format_name))
 
     # Audio: one loudness pass per target, shared by every rendition using that target.
     if info.audio is None:

@@ -12,8 +12,55 @@ from typing import Any
 
 from mediasrv.errors import MediaProcessingError
 
+# ffmpeg reads only the upload. Its demuxers are chosen by content, and several of them open other
+# files when they read one: hls and dash (playlists naming segments, `file:///etc/...` included),
+# concat/ffconcat (lists of files), image2 (numbered sequences: `img%03d.jpg` reads img000.jpg...),
+# imf (a composition naming its assets), vobsub (.idx opens the .sub beside it), webm_dash_manifest,
+# sdp/rtp/rtsp/sap (network streams), lavfi (generated input), the capture devices (alsa, v4l2,
+# x11grab...), and mov only when its dref following is enabled (off by default). So probe and
+# transcode name the accepted containers instead: exactly those the upload sniffer admits. ffmpeg
+# checks the list against the demuxer it picked and against every demuxer a nested read would open.
+ACCEPTED_FORMATS = (
+    "mov",  # MP4, MOV, M4A, 3GP (ffmpeg's "mov,mp4,m4a,3gp,3g2,mj2")
+    "matroska",  # MKV, WebM
+    "mpegts",  # TS, M2TS
+    "mpeg",  # program stream: VOB, .mpg
+    "mpegvideo",  # MPEG-1/2 elementary video
+    "avi",
+    "flv",
+    "asf",  # WMV, WMA
+    "rm",  # RealMedia
+    "mp3",
+    "aac",  # ADTS
+    "wav",
+    "flac",
+    "ogg",
+    "amr",
+)
+# Probed only to say what the file is instead (a picture, a text): each reads nothing but the file.
+_NAMED_REFUSALS = ("tty", "png_pipe", "jpeg_pipe", "bmp_pipe", "webp_pipe", "tiff_pipe", "gif", "gif_pipe")
+# "file" only: no http, no data:, no subfile:/concat: protocols layered over the path.
+PROTOCOLS = "file"
+# A recording needs bytes for every second it claims to last: 500 B/s (4 kb/s) is below the
+# lowest speech codec rate (AMR-NB 4.75 kb/s), so only a damaged or crafted file claims more time.
+MIN_BYTES_PER_SECOND = 500
+_SHORT_ENOUGH = 60.0  # a file claiming this little time costs nothing to try, whatever its size
 # Demuxers that only ever hold still pictures; "*_pipe" covers png_pipe, jpeg_pipe, bmp_pipe, webp_pipe...
 _PICTURE_FORMATS = {"image2", "gif", "apng", "webp", "ico", "svg"}
+# What a refused demuxer's name means to a producer.
+_REFUSED_NAMES = {
+    "hls": "an HLS playlist (M3U8) that refers to other files",
+    "dash": "a DASH manifest that refers to other files",
+    "concat": "an ffmpeg concat list that refers to other files",
+    "image2": "a numbered image sequence (its name is a pattern such as %03d)",
+    "imf": "an IMF composition that refers to other files",
+    "lavfi": "an ffmpeg filter description",
+    "sdp": "a network stream description (SDP)",
+    "webm_dash_manifest": "a DASH manifest that refers to other files",
+}
+_NOT_ON_WHITELIST = re.compile(
+    r"^\[(?P<demuxer>[\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist", re.MULTILINE
+)
 _INTERLACED_ORDERS = {"tt", "bb", "tb", "bt"}
 # ffprobe prefixes messages with "[demuxer @ 0x...] "; producers do not need that noise.
 _LOG_PREFIX = re.compile(r"^\[[^\]]*@ 0x[0-9a-f]+\]\s*")
@@ -52,6 +99,52 @@ class MediaInfo:
         return asdict(self)
 
 
+def input_options(format_name: str | None = None) -> dict[str, str]:
+    """ffprobe/ffmpeg options for the upload's input (they go before its path) that keep the read to
+    that one file. Probing (no format yet) lets ffmpeg pick among the accepted formats, plus the
+    harmless ones named in refusals; the transcode is forced (`-f`) to the format the probe found."""
+    if format_name is None:
+        return {
+            "protocol_whitelist": PROTOCOLS,
+            "format_whitelist": ",".join(ACCEPTED_FORMATS + _NAMED_REFUSALS),
+        }
+    name = demuxer(format_name)
+    if name not in ACCEPTED_FORMATS:
+        raise _refused_format(name)
+    return {"protocol_whitelist": PROTOCOLS, "format_whitelist": name, "f": name}
+
+
+def input_url(path: Path) -> str:
+    """The path as ffmpeg must see it: absolute behind `file:`, so no part of it ("concat:",
+    "subfile,,", "http:") is taken for a protocol whatever the name."""
+    return "file:" + str(path.absolute())
+
+
+def demuxer(format_name: str) -> str:
+    """The name to force a probed format with (`-f mov` for "mov,mp4,m4a,3gp,3g2,mj2")."""
+    return format_name.split(",", 1)[0]
+
+
+def _refused_format(name: str) -> MediaProcessingError:
+    refers = _REFUSED_NAMES.get(name)
+    what = (
+        f"{refers}; such files make the converter read something other than the upload, so they are refused"
+        if refers
+        else f"in a container format not accepted here ({name})"
+    )
+    return MediaProcessingError(
+        f"The file is {what}. Upload the film or recording itself, as MP4, MOV, M4A, MKV, WebM, "
+        "MPEG-TS, MPEG-PS (VOB), AVI, FLV, WMV/WMA, RealMedia, MP3, AAC, WAV, FLAC, Ogg or AMR."
+    )
+
+
+def _picture(kind: str) -> MediaProcessingError:
+    return MediaProcessingError(
+        f"The file is a picture ({kind}{' image' if kind != 'image' else ''}), not a film or an audio "
+        "recording. Upload the video file itself; a poster is taken from the film automatically."
+    )
+
+
 def _unreadable(detail: str) -> MediaProcessingError:
     return MediaProcessingError(
         f"The file could not be read as video or audio (ffprobe: {detail}). "
@@ -62,7 +155,9 @@ def _unreadable(detail: str) -> MediaProcessingError:
 def _ffprobe_detail(stderr: str, path: Path) -> str:
     lines = [_LOG_PREFIX.sub("", ln).strip() for ln in stderr.splitlines()]
     # The temporary upload path means nothing to the producer.
-    lines = [ln.replace(f"{path}: ", "").replace(str(path), "the file") for ln in lines if ln.strip()]
+    names = (input_url(path), str(path))
+    for name in names:
+        lines = [ln.replace(f"{name}: ", "").replace(name, "the file") for ln in lines if ln.strip()]
     # The first line is the most specific one ("moov atom not found"); later ones are generic.
     return lines[0] if lines else "unknown error"
 
@@ -131,9 +226,30 @@ def _audio_info(s: dict[str, Any]) -> AudioInfo:
     )
 
 
+def _clock(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+
+
+def _check_claimed_duration(longest: float, size: int) -> None:
+    """Refuse a file that claims far more time than its bytes can hold (a 2 KB file "lasting" ten
+    hours): the transcode would write hours of frames or silence out of nothing."""
+    if longest > max(_SHORT_ENOUGH, size / MIN_BYTES_PER_SECOND):
+        raise MediaProcessingError(
+            f"The file claims to last {_clock(longest)} but holds only {size:,} bytes, less than any real "
+            f"recording of that length needs (at least {MIN_BYTES_PER_SECOND * 8 // 1000} kb/s). It is "
+            "damaged or was altered: export it again and re-upload."
+        )
+
+
 def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
     """Describe `path`, or raise MediaProcessingError saying why it cannot be used."""
-    cmd = ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)]
+    cmd = [
+        "ffprobe",
+        *["-v", "error", "-show_format", "-show_streams", "-of", "json"],
+        *(arg for key, value in input_options().items() for arg in (f"-{key}", value)),
+        input_url(path),
+    ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
@@ -142,6 +258,11 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
             "Export it again and re-upload."
         ) from e
     if proc.returncode != 0:
+        if refused := _NOT_ON_WHITELIST.search(proc.stderr):
+            name = demuxer(refused["demuxer"])
+            if name == "image2" and not any(c in path.name for c in "%*?["):
+                raise _picture("image")  # ffmpeg picks its image-sequence reader for one picture too
+            raise _refused_format(name)
         raise _unreadable(_ffprobe_detail(proc.stderr, path))
     data = json.loads(proc.stdout or "{}")
     fmt: dict[str, Any] = data.get("format", {})
@@ -156,11 +277,9 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
         )
     if format_name in _PICTURE_FORMATS or format_name.endswith("_pipe"):
         codec = next((str(s.get("codec_name", "")) for s in streams), "")
-        kind = {"mjpeg": "JPEG", "": "image"}.get(codec, codec.upper())
-        raise MediaProcessingError(
-            f"The file is a picture ({kind} image), not a film or an audio recording. "
-            "Upload the video file itself; a poster is taken from the film automatically."
-        )
+        raise _picture({"mjpeg": "JPEG", "": "image"}.get(codec, codec.upper()))
+    if demuxer(format_name) not in ACCEPTED_FORMATS:
+        raise _refused_format(demuxer(format_name))
 
     # Cover art in MP3/M4A is a one-frame "video" stream: the file is still audio.
     videos = [
@@ -189,6 +308,7 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
             "Export the film again (H.264 or ProRes in MP4/MOV works best) and re-upload."
         )
     size = _int(fmt.get("size")) or (path.stat().st_size if path.exists() else 0)
+    _check_claimed_duration(max([duration, *(_float(s.get("duration")) for s in videos + audios)]), size)
     bit_rate = _int(fmt.get("bit_rate")) or round(size * 8 / duration)
     return MediaInfo(
         format_name=format_name,

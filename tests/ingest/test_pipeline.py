@@ -16,7 +16,7 @@ from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore
 from tests.fixtures import RecordingDispatcher
-from tests.mediafactory import make_media, make_truncated
+from tests.mediafactory import make_media, make_playlist_trap, make_truncated
 
 
 def upload(client: TestClient, headers: dict[str, str], path: Path) -> str:
@@ -194,3 +194,40 @@ def test_retry_of_a_failed_asset_is_for_admins(
     r = client.post(f"/api/v1/assets/{asset_id}/retry", headers=admin)
     assert r.status_code == 200 and r.json()["status"] == "uploaded" and r.json()["attempts"] == 0
     assert dispatcher.sent[-1] == (TRANSCODE, (asset_id,))
+
+
+@pytest.mark.parametrize(
+    ("kind", "what"),
+    [("hls", "HLS playlist (M3U8) that refers to other files"), ("ffconcat", "concat list")],
+)
+def test_a_playlist_posing_as_mp3_never_publishes_the_workers_files(
+    client: TestClient,
+    producer: dict[str, str],
+    ctx: pipeline.Context,
+    db: Database,
+    store: ObjectStore,
+    tmp_path: Path,
+    kind: str,
+    what: str,
+) -> None:
+    # A secret on the worker's disk, and "lectures" that are an ID3 tag followed by a playlist naming it.
+    secret = make_media(tmp_path / "secret" / "secret.ts", seconds=3, video=False)
+    target = secret if kind == "hls" else "secret.ts"  # ffconcat's safe mode follows plain names only
+    seen = make_playlist_trap(tmp_path / "讲座.mp3", target, kind=kind)
+    with seen.open("rb") as f:
+        r = client.post("/api/v1/assets", headers=producer, files={"file": (seen.name, f)})
+    # The sniffer sees past a short tag: refused at once, saying what the file is.
+    assert r.status_code == 415, r.text
+    assert "behind an MP3 tag" in r.json()["message"] and "讲座.mp3" in r.json()["message"]
+    assert list(store.list("")) == []
+
+    # A tag longer than the sniffer's first bytes hides it; the worker's probe refuses it instead.
+    hidden = make_playlist_trap(tmp_path / "讲座2.mp3", target, kind=kind, tag_bytes=8000)
+    asset_id = upload(client, producer, hidden)
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.FAILED
+    asset = load(db, asset_id)
+    assert asset.error is not None and what in asset.error and "MP4" in asset.error
+    assert asset.renditions == [] and asset.published_generation is None
+    # Nothing but the upload itself reached storage.
+    assert [o.key for o in store.list("")] == [asset.source_key]
+    assert client.get(f"/api/v1/assets/{asset_id}", headers=producer).json()["error"] == asset.error

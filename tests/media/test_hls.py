@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import math
 import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import m3u8
 import pytest
 
-from mediasrv.media.hls import VariantInfo, avc_codec, master_playlist, measure_variant
-from mediasrv.media.plan import build_plan
-from mediasrv.media.probe import MediaInfo, probe
+from mediasrv.media.hls import OVER_TARGET, VariantInfo, avc_codec, finish_renditions, master_playlist
+from mediasrv.media.plan import READ_MARGIN, build_plan
+from mediasrv.media.probe import MIN_BYTES_PER_SECOND, MediaInfo, probe
 from mediasrv.media.profiles import Group, RenditionSpec
-from mediasrv.media.runner import run_ffmpeg
-from tests.mediafactory import hlscheck, make_media
+from mediasrv.media.runner import TranscodeFailed, run_ffmpeg
+from tests.mediafactory import hlscheck, make_media, make_playlist_trap, make_unindexed_vbr_mp3
 
 SOURCES: dict[str, tuple[str, dict[str, Any]]] = {
     # 12 s gives two full 6 s segments
@@ -28,7 +31,10 @@ SOURCES: dict[str, tuple[str, dict[str, Any]]] = {
         {"seconds": 8, "width": 352, "height": 288, "interlaced": True, "audio_channels": 6},
     ),
     "lecture": ("lecture.m4a", {"seconds": 13}),
+    # the reviewed case: 30 s of audio end in one 21 ms AAC frame of its own unless it is folded
+    "lecture30": ("lecture30.m4a", {"seconds": 30}),
 }
+PRESENTATIONS = ((Group.MOBILE, "master.m3u8"), (Group.IPTV, "iptv.m3u8"), (Group.IPTV_SD, "iptv-sd.m3u8"))
 
 
 @dataclass
@@ -66,13 +72,9 @@ def done(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
     info = probe(source)
     plan = build_plan(source, info, base / "out")
     run_ffmpeg(plan.args, duration=info.duration)
-    variants = {spec.name: measure_variant(plan.outdir, spec) for spec in plan.renditions}
+    variants = {v.name: v for v in finish_renditions(plan.outdir, plan.renditions)}
     masters: dict[Group, Path] = {}
-    for group, file in (
-        (Group.MOBILE, "master.m3u8"),
-        (Group.IPTV, "iptv.m3u8"),
-        (Group.IPTV_SD, "iptv-sd.m3u8"),
-    ):
+    for group, file in PRESENTATIONS:
         path = plan.outdir / file
         path.write_text(master_playlist([variants[s.name] for s in plan.renditions if group in s.groups]))
         masters[group] = path
@@ -80,8 +82,9 @@ def done(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactor
 
 
 @pytest.mark.parametrize("group", list(Group))
-def test_hlscheck_accepts_every_master(done: Done, group: Group) -> None:
-    hlscheck(done.masters[group], "--segments", "5")
+@pytest.mark.parametrize("segments", ["3", "100"], ids=["first-3", "all"])
+def test_hlscheck_accepts_every_master(done: Done, group: Group, segments: str) -> None:
+    hlscheck(done.masters[group], "--segments", segments)
 
 
 def test_segments_short_and_aligned(done: Done) -> None:
@@ -150,7 +153,8 @@ def test_variant_figures(done: Done) -> None:
         segs = segments(done.outdir / spec.name / "index.m3u8")
         rates = [p.stat().st_size * 8 / d for d, p in segs]
         assert v.bandwidth >= max(rates) and v.bandwidth - max(rates) < 1
-        assert v.average_bandwidth == pytest.approx(sum(rates) / len(rates), abs=1)
+        bits = sum(p.stat().st_size for _, p in segs) * 8
+        assert v.average_bandwidth == math.ceil(bits / sum(d for d, _ in segs))
         assert v.segment_count == len(segs) and v.size_bytes == sum(p.stat().st_size for _, p in segs)
         assert v.playlist == f"{spec.name}/index.m3u8"
         if spec.is_video:
@@ -161,6 +165,111 @@ def test_variant_figures(done: Done) -> None:
                 assert v.average_bandwidth < 1.35 * (spec.video_bitrate + spec.audio_bitrate)
         else:
             assert v.codecs == "mp4a.40.2" and (v.width, v.height, v.frame_rate) == (0, 0, 0.0)
+
+
+def packet_span(segment: Path, stream: str) -> float:
+    """Seconds a segment really holds, by ffprobe: first packet of `stream` to the end of its last."""
+    packets = ffprobe(segment, "-select_streams", stream, "-show_packets")["packets"]
+    pts = [float(p["pts_time"]) for p in packets]
+    return max(pts) + float(packets[-1]["duration_time"]) - min(pts)
+
+
+def test_no_runt_last_segment(done: Done) -> None:
+    for spec in done.renditions:
+        playlist = done.outdir / spec.name / "index.m3u8"
+        segs = segments(playlist)
+        if len(segs) > 1:
+            # a shorter last segment stays only when folding it would break the 0.5 s rule
+            assert segs[-1][0] >= OVER_TARGET or segs[-2][0] + segs[-1][0] >= 6 + OVER_TARGET, spec.name
+        # what each playlist says is what ffprobe finds in its segment (the folded one included),
+        # and the whole rendition decodes without an error
+        for d, seg in segs:  # segments are cut by the picture when there is one
+            assert packet_span(seg, "v:0" if spec.is_video else "a:0") == pytest.approx(d, abs=0.05), seg
+        decode = subprocess.run(
+            ["ffmpeg", "-v", "error", "-nostdin", "-i", str(playlist), "-f", "null", "-"],
+            capture_output=True,
+            text=True,
+        )
+        assert decode.returncode == 0 and decode.stderr == ""
+        assert not (playlist.parent / f"seg_{len(segs):05d}.ts").exists(), "a folded segment left behind"
+
+
+@pytest.mark.parametrize("done", ["lecture30"], indirect=True)
+def test_audio_variants_declare_what_their_segments_carry(done: Done) -> None:
+    master = m3u8.load(str(done.masters[Group.MOBILE]))
+    declared = {p.uri: (p.stream_info.bandwidth, p.stream_info.average_bandwidth) for p in master.playlists}
+    assert declared["mobile-64k/index.m3u8"][0] < declared["mobile-128k/index.m3u8"][0]
+    for uri, (bandwidth, average) in declared.items():
+        segs = segments(done.masters[Group.MOBILE].parent / uri)
+        # measured by ffprobe, each segment as a player fetches it
+        rates = [int(ffprobe(p)["format"]["size"]) * 8 / d for d, p in segs]
+        mean = sum(int(ffprobe(p)["format"]["size"]) for _, p in segs) * 8 / sum(d for d, _ in segs)
+        assert max(rates) <= bandwidth < 1.01 * max(rates)
+        assert abs(average - mean) < 0.01 * mean and abs(average - sum(rates) / len(rates)) < 0.1 * average
+        nominal = 64_000 if "64k" in uri else 128_000
+        assert nominal < average < 1.2 * nominal and bandwidth < 1.2 * nominal
+
+
+def test_m3u8_library_parses_every_playlist(done: Done) -> None:
+    for group, name in PRESENTATIONS:
+        master = m3u8.load(str(done.masters[group]))
+        listed = [s for s in done.renditions if group in s.groups]
+        assert master.is_variant and master.is_independent_segments
+        assert {p.uri for p in master.playlists} == {f"{s.name}/index.m3u8" for s in listed}, name
+        for p in master.playlists:
+            v = done.variants[p.uri.split("/")[0]]
+            info = p.stream_info
+            assert (info.bandwidth, info.average_bandwidth, info.codecs) == (
+                v.bandwidth,
+                v.average_bandwidth,
+                v.codecs,
+            )
+            assert info.resolution == ((v.width, v.height) if v.width else None)
+            assert info.frame_rate == (v.frame_rate if v.width else None)
+            media = m3u8.load(str(done.masters[group].parent / p.uri))
+            assert media.playlist_type == "vod" and media.is_endlist and not media.is_variant
+            assert media.target_duration == 6 and media.version == 3
+            assert len(media.segments) == v.segment_count
+            assert sum(seg.duration for seg in media.segments) == pytest.approx(v.duration)
+            assert all(seg.duration <= media.target_duration + OVER_TARGET for seg in media.segments)
+            folder = done.masters[group].parent / p.uri.split("/")[0]
+            assert all((folder / seg.uri).is_file() for seg in media.segments)
+
+
+def test_transcode_reads_only_the_probed_format(tmp_path: Path) -> None:
+    # The file changes (or was made to read differently) between the probe and the transcode: the
+    # transcode is forced to the probed format and refuses what is now an HLS playlist.
+    secret = make_media(tmp_path / "secret" / "secret.ts", seconds=3, video=False)
+    source = make_media(tmp_path / "lecture.m4a", seconds=3)
+    info = probe(source)
+    make_playlist_trap(source, secret)
+    plan = build_plan(source, info, tmp_path / "out")
+    with pytest.raises(TranscodeFailed):
+        run_ffmpeg(plan.args, duration=info.duration)
+    assert not list((tmp_path / "out").rglob("*.ts"))
+
+
+def test_transcode_stops_where_the_probe_says_the_file_ends(tmp_path: Path) -> None:
+    # Timestamps running past what the probe accepted (duration, or what the size can hold) make no
+    # more output than that.
+    source = make_media(tmp_path / "lecture.m4a", seconds=12)
+    info = dataclasses.replace(probe(source), duration=2.0, size=2 * MIN_BYTES_PER_SECOND)
+    plan = build_plan(source, info, tmp_path / "out")
+    run_ffmpeg(plan.args, duration=info.duration)
+    total = sum(d for d, _ in segments(tmp_path / "out" / "mobile-64k" / "index.m3u8"))
+    assert 2.0 <= total <= 2.0 + READ_MARGIN + 0.1
+
+
+def test_an_estimated_duration_does_not_cut_the_recording(tmp_path: Path) -> None:
+    # ffprobe guesses 23 s of MP3 as ~8 s; the read limit must not take the guess for the end.
+    source = make_unindexed_vbr_mp3(tmp_path / "lecture.mp3", loud=3, quiet=20)
+    info = probe(source)
+    assert info.duration < 12
+    plan = build_plan(source, info, tmp_path / "out")
+    run_ffmpeg(plan.args, duration=info.duration)
+    assert sum(d for d, _ in segments(tmp_path / "out" / "mobile-64k" / "index.m3u8")) == pytest.approx(
+        23, abs=0.2
+    )
 
 
 def test_poster(done: Done) -> None:

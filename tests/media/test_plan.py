@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from mediasrv.errors import MediaProcessingError
 from mediasrv.media.plan import GLOBAL_ARGS, TranscodePlan, build_plan, picture_size
 from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo
 from mediasrv.media.profiles import Group, RenditionSpec, h264_level, renditions_for
@@ -289,3 +291,14 @@ def test_build_plan_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setattr(subprocess, "Popen", forbidden)
     monkeypatch.setattr(subprocess, "run", forbidden)
     plan_for(tmp_path, film(1920, 1080))
+
+
+def test_source_is_read_as_the_probed_file_only(tmp_path: Path) -> None:
+    plan = plan_for(tmp_path, dataclasses.replace(film(640, 360, duration=30.0), size=10_000))
+    i = plan.args.index("-i")
+    before = plan.args[plan.args.index("error") + 1 : i]
+    options = dict(zip(before[::2], before[1::2], strict=True))
+    assert plan.args[i + 1] == f"file:{(tmp_path / 'src.mp4').absolute()}"
+    assert options == {"-f": "mov", "-format_whitelist": "mov", "-protocol_whitelist": "file", "-t": "32.000"}
+    with pytest.raises(MediaProcessingError, match="HLS playlist"):
+        plan_for(tmp_path, dataclasses.replace(film(640, 360), format_name="hls"))

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 from mediasrv.errors import MediaProcessingError
-from mediasrv.media.probe import _video_info, probe
+from mediasrv.media.probe import ACCEPTED_FORMATS, _video_info, demuxer, input_options, probe
 from tests.mediafactory import (
     make_cover_art_mp3,
+    make_duration_lie,
     make_media,
     make_not_media,
     make_picture,
+    make_playlist_trap,
     make_truncated,
 )
 
@@ -125,3 +127,69 @@ def test_picture(media: Path, name: str) -> None:
 def test_missing_file(media: Path) -> None:
     with pytest.raises(MediaProcessingError, match="could not be read"):
         probe(media / "nothing-here.mp4")
+
+
+# ffmpeg reads only the upload (issue 15, item 4).
+
+
+@pytest.mark.parametrize("tag_bytes", [0, 6000], ids=["small-tag", "tag-past-the-sniffer"])
+def test_hls_playlist_behind_an_mp3_tag_is_refused(tmp_path: Path, tag_bytes: int) -> None:
+    secret = make_media(tmp_path / "secret" / "secret.ts", seconds=3, video=False)
+    trap = make_playlist_trap(tmp_path / "lecture.mp3", secret, tag_bytes=tag_bytes)
+    with pytest.raises(MediaProcessingError) as err:
+        probe(trap)
+    assert "HLS playlist" in err.value.message and "refers to other files" in err.value.message
+    assert "MP4" in err.value.message  # says what to upload instead
+    assert str(tmp_path) not in err.value.message
+
+
+@pytest.mark.parametrize("wrapped", [False, True], ids=["ffconcat", "ffconcat-behind-mp3-tag"])
+def test_concat_list_is_refused(tmp_path: Path, wrapped: bool) -> None:
+    # concat's "safe" mode still follows a plain name next to the list: the secret sits there.
+    make_media(tmp_path / "secret.ts", seconds=2, video=False)
+    trap = make_playlist_trap(tmp_path / "lecture.mp3", "secret.ts", kind="ffconcat")
+    if not wrapped:
+        trap = trap.rename(tmp_path / "list.ffconcat")
+        trap.write_bytes(trap.read_bytes()[10:])  # the bare list, without the tag
+    with pytest.raises(MediaProcessingError, match="concat list that refers to other files"):
+        probe(trap)
+
+
+def test_image_sequence_pattern_is_refused(tmp_path: Path) -> None:
+    for n in (1, 2, 3):
+        make_picture(tmp_path / f"leak{n:03d}.png")
+    with pytest.raises(MediaProcessingError, match="numbered image sequence"):
+        probe(tmp_path / "leak%03d.png")
+
+
+def test_a_name_is_never_a_protocol(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A relative path named like a protocol URL ("concat:secret.mp4") is that file, and nothing else.
+    make_media(tmp_path / "secret.mp4", seconds=3)
+    (tmp_path / "concat:secret.mp4").write_bytes(make_media(tmp_path / "film.mp4", seconds=1).read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert probe(Path("concat:secret.mp4")).duration == pytest.approx(1.0, abs=0.1)
+
+
+def test_tiny_file_claiming_hours_is_refused(tmp_path: Path) -> None:
+    lie = make_duration_lie(tmp_path / "lie.ts", claimed_seconds=36_000)
+    assert lie.stat().st_size < 500_000
+    with pytest.raises(MediaProcessingError) as err:
+        probe(lie)
+    assert "claims to last 10:00:00" in err.value.message and "re-upload" in err.value.message
+
+
+def test_accepted_formats_cover_what_the_sniffer_admits(tmp_path: Path) -> None:
+    for name, kwargs in [
+        ("a.mp4", {}),
+        ("a.mkv", {}),
+        ("a.ts", {}),
+        ("a.avi", {}),
+        ("a.mp3", {}),
+        ("a.wav", {}),
+        ("a.m4a", {}),
+    ]:
+        info = probe(make_media(tmp_path / name, seconds=1, **kwargs))
+        assert demuxer(info.format_name) in ACCEPTED_FORMATS
+        assert input_options(info.format_name)["f"] == demuxer(info.format_name)
+    with pytest.raises(MediaProcessingError, match="HLS playlist"):
+        input_options("hls")
