@@ -385,7 +385,8 @@ def caller_from_session(web: WebSession) -> Caller:
 
 
 def csrf_matches(web: WebSession, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(web.csrf_token, presented)
+    # Compared as bytes: compare_digest raises on non-ASCII str, and a header may carry any byte.
+    return presented is not None and hmac.compare_digest(web.csrf_token.encode(), presented.encode())
 
 
 def logout(session: Session, cookie: str) -> None:
