@@ -505,6 +505,23 @@ def user_create(
         console.print(f"user {user.id} '{username}' ({role.value}) created")
 
 
+@user_cli.command("unlock")
+def user_unlock(username: str) -> None:
+    """Let an account locked by failed logins log in again now."""
+    from mediasrv.accounts import service
+    from mediasrv.errors import MediaError
+
+    try:
+        with _database(_settings()).session_scope() as session:
+            user = service.user_by_name(session, username)
+            locked = bool(service.locked_until(session, [user]))
+            service.unlock_user(session, actor=_cli_actor(), user_id=user.id)
+    except MediaError as exc:
+        console.print(f"[red]{exc.message}[/]")
+        raise typer.Exit(1) from None
+    console.print(f"user '{username}' unlocked" if locked else f"user '{username}' was not locked")
+
+
 @site_cli.command("create")
 def site_create(
     code: str,

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request, Response
 from fastapi.responses import JSONResponse
+from sqlalchemy.orm import Session
 
 from mediasrv.accounts import service
 from mediasrv.accounts.models import User
@@ -33,18 +34,23 @@ router = APIRouter(
 _BAD_LOGIN = {"error": "unauthorized", "message": "Wrong username or password."}
 
 
-def user_out(user: User) -> UserOut:
-    return UserOut(
-        id=user.id,
-        username=user.username,
-        display_name=user.display_name,
-        role=user.role,
-        org_unit_id=user.org_unit_id,
-        is_active=user.is_active,
-        has_password=user.password_hash is not None,
-        created_at=user.created_at,
-        last_login_at=user.last_login_at,
-    )
+def users_out(session: Session, users: list[User]) -> list[UserOut]:
+    locks = service.locked_until(session, users)
+    return [
+        UserOut(
+            id=user.id,
+            username=user.username,
+            display_name=user.display_name,
+            role=user.role,
+            org_unit_id=user.org_unit_id,
+            is_active=user.is_active,
+            has_password=user.password_hash is not None,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+            locked_until=locks.get(user.id),
+        )
+        for user in users
+    ]
 
 
 @auth_router.post(
@@ -57,22 +63,28 @@ def login(
     request: Request,
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
-    session: SessionDep,
     settings: SettingsDep,
 ) -> Response:
     """Log in with a password; sets the session cookie and returns the CSRF token for unsafe requests."""
     check_same_origin(request)
     client = request.client.host if request.client else "unknown"
+    # No request session: the attempt is counted and committed before the password is checked.
     outcome = service.login(
-        session, username=username, password=password, client=client, session_hours=settings.session_hours
+        request.app.state.db,
+        username=username,
+        password=password,
+        client=client,
+        session_hours=settings.session_hours,
     )
     if outcome.retry_after is not None:
         minutes = -(-outcome.retry_after // 60)
+        what = (
+            "for this account: wait {m} minute(s), or ask an administrator to unlock it"
+            if outcome.locked == "account"
+            else "from this address: wait {m} minute(s)"
+        )
         return JSONResponse(
-            {
-                "error": "too_many_requests",
-                "message": f"Too many failed logins: wait {minutes} minute(s), or ask an administrator.",
-            },
+            {"error": "too_many_requests", "message": f"Too many failed logins {what.format(m=minutes)}."},
             status_code=429,
             headers={"Retry-After": str(outcome.retry_after)},
         )
@@ -137,18 +149,27 @@ def create_org_unit(body: OrgUnitIn, caller: AdminDep, session: SessionDep) -> O
 
 @router.get("/users", response_model=list[UserOut])
 def list_users(caller: AdminDep, session: SessionDep) -> list[UserOut]:
-    return [user_out(u) for u in service.list_users(session)]
+    return users_out(session, service.list_users(session))
 
 
 @router.post("/users", status_code=201, response_model=UserOut)
 def create_user(body: UserIn, caller: AdminDep, session: SessionDep) -> UserOut:
-    return user_out(service.create_user(session, actor=caller, **body.model_dump()))
+    return users_out(session, [service.create_user(session, actor=caller, **body.model_dump())])[0]
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 def update_user(user_id: RowId, body: UserPatch, caller: AdminDep, session: SessionDep) -> UserOut:
-    """Change role, department, name or password; disable or enable (disabling logs the user out)."""
-    return user_out(service.update_user(session, actor=caller, user_id=user_id, **body.model_dump()))
+    """Change role, department, name or password; disable or enable (disabling logs the user out).
+
+    A new password also lifts a lock from failed logins."""
+    user = service.update_user(session, actor=caller, user_id=user_id, **body.model_dump())
+    return users_out(session, [user])[0]
+
+
+@router.post("/users/{user_id}/unlock", response_model=UserOut)
+def unlock_user(user_id: RowId, caller: AdminDep, session: SessionDep) -> UserOut:
+    """Let an account locked by failed logins log in again now (audited when it was locked)."""
+    return users_out(session, [service.unlock_user(session, actor=caller, user_id=user_id)])[0]
 
 
 @router.get("/tokens", response_model=list[TokenOut])

@@ -50,6 +50,9 @@ class UserOut(BaseModel):
     has_password: bool
     created_at: datetime
     last_login_at: datetime | None
+    locked_until: datetime | None = Field(
+        default=None, description="locked by failed logins until then; an administrator can unlock it"
+    )
 
 
 class TokenIn(BaseModel):

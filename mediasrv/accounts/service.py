@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import math
 import re
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, select
+from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
 from mediasrv.accounts.models import ApiToken, Caller, LoginFailure, OrgUnit, Role, User, WebSession
 from mediasrv.audit.service import Action, record
-from mediasrv.db import utcnow
+from mediasrv.db import Database, insert_for, utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound, Unauthorized
 
@@ -162,6 +163,7 @@ def update_user(
     if password is not None:
         _check_password(password)
         user.password_hash = _hasher().hash(password)
+    unlocked = password is not None and _clear_failures(session, user)  # a new password lifts a lock
     if is_active is not None:
         if user.id == actor.user_id and not is_active:
             raise MediaError("You cannot disable your own account.")
@@ -177,6 +179,8 @@ def update_user(
     }
     if password is not None:
         changes["password"] = "changed"  # noqa: S105  # the fact, never the value
+    if unlocked:
+        changes["locked"] = {"before": True, "after": False}
     record(session, actor, Action.USER_UPDATE, "user", user.id, **changes)
     return user
 
@@ -311,64 +315,150 @@ class LoginOutcome:
     user: User | None
     cookie: str | None = None
     csrf_token: str | None = None
-    retry_after: int | None = None
+    retry_after: int | None = None  # seconds until the attempt would be admitted again
+    locked: Literal["account", "client"] | None = None  # which limit refused it
 
 
-def _failure_rows(session: Session, keys: list[str]) -> list[LoginFailure]:
-    now, rows = utcnow(), []
-    for key in keys:
-        row = session.get(LoginFailure, key)
-        if row is None:
-            row = LoginFailure(key=key, count=0, window_start=now)
-            session.add(row)
-        elif now - row.window_start > LOGIN_WINDOW:
-            row.count, row.window_start = 0, now
-        rows.append(row)
-    return rows
+@dataclass(frozen=True)
+class _Attempt:
+    """One login attempt as counted against one key (an account name or a client address)."""
+
+    key: str
+    limit: int
+    count: int  # the attempts in this key's window, this one included
+    window_start: datetime
+
+    @property
+    def refused(self) -> bool:
+        return self.count > self.limit
 
 
-def login(
-    session: Session, *, username: str, password: str, client: str, session_hours: float
-) -> LoginOutcome:
-    """Check a password; on success open a web session. Every failure looks and takes the same."""
-    user_row, client_row = _failure_rows(session, [f"user:{username.lower()}", f"client:{client}"])
-    if user_row.count >= MAX_FAILURES_PER_USER or client_row.count >= MAX_FAILURES_PER_CLIENT:
-        window_end = min(user_row.window_start, client_row.window_start) + LOGIN_WINDOW
-        return LoginOutcome(user=None, retry_after=max(1, int((window_end - utcnow()).total_seconds())))
-    user = session.scalar(select(User).where(User.username == username))
-    stored = user.password_hash if user is not None and user.password_hash else None
-    try:
-        ok = _hasher().verify(stored or _dummy_hash(), password) and stored is not None
-    except (VerificationError, InvalidHashError):
-        ok = False
-    if not ok or user is None or not user.is_active:
-        user_row.count += 1
-        client_row.count += 1
-        record(
-            session,
-            None,
-            Action.LOGIN_FAILED,
-            "user",
-            user.id if user else "-",
-            username=username[:64],
-            client=client,
+def _user_key(username: str) -> str:
+    return f"user:{username.lower()}"
+
+
+def _count_attempt(session: Session, key: str, limit: int, now: datetime) -> _Attempt:
+    """Count an attempt atomically: one upsert that starts a new window when the old one is over and
+    returns the count, so that concurrent attempts each get a different number."""
+    expired = LoginFailure.window_start <= now - LOGIN_WINDOW
+    insert = insert_for(session, LoginFailure).values(key=key, count=1, window_start=now)
+    upsert = insert.on_conflict_do_update(
+        index_elements=[LoginFailure.key],
+        set_={
+            "count": case((expired, 1), else_=LoginFailure.count + 1),
+            "window_start": case(
+                (expired, literal(now, LoginFailure.window_start.type)), else_=LoginFailure.window_start
+            ),
+        },
+    )
+    count, window_start = session.execute(
+        upsert.returning(LoginFailure.count, LoginFailure.window_start)
+    ).one()
+    return _Attempt(key=key, limit=limit, count=count, window_start=window_start)
+
+
+def _uncount(session: Session, attempt: _Attempt) -> None:
+    """Take back an attempt that was refused or succeeded (its window only: a new one owes nothing)."""
+    session.execute(
+        update(LoginFailure)
+        .where(
+            LoginFailure.key == attempt.key,
+            LoginFailure.window_start == attempt.window_start,
+            LoginFailure.count > 0,
         )
-        return LoginOutcome(user=None)
-    session.delete(user_row)
-    cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        .values(count=LoginFailure.count - 1)
+    )
+
+
+def login(db: Database, *, username: str, password: str, client: str, session_hours: float) -> LoginOutcome:
+    """Check a password; on success open a web session. Every failure looks and takes the same.
+
+    The attempt is counted first, in its own committed transaction, and the password is checked
+    only if the count is within the limits: concurrent guesses cannot all slip past the count, and
+    no lock is held during the slow hash. A failed attempt stays counted; a refused or successful
+    one is taken back (a refusal must not use up the other key: an office behind one address).
+    """
     now = utcnow()
-    session.add(
-        WebSession(
-            id_hash=hash_secret(cookie),
-            user_id=user.id,
-            csrf_token=csrf,
-            created_at=now,
-            expires_at=now + timedelta(hours=session_hours),
+    with db.session_scope() as session:  # fixed order (account, then address): no deadlock
+        attempts = [
+            _count_attempt(session, _user_key(username), MAX_FAILURES_PER_USER, now),
+            _count_attempt(session, f"client:{client}", MAX_FAILURES_PER_CLIENT, now),
+        ]
+    refused = [a for a in attempts if a.refused]
+    if refused:
+        with db.session_scope() as session:
+            for attempt in attempts:
+                _uncount(session, attempt)
+        # Admitted again when every limit it is over has left its window.
+        until = max(a.window_start for a in refused) + LOGIN_WINDOW
+        return LoginOutcome(
+            user=None,
+            retry_after=max(1, math.ceil((until - utcnow()).total_seconds())),
+            locked="account" if attempts[0].refused else "client",
+        )
+    with db.session_scope() as session:
+        user = session.scalar(select(User).where(User.username == username))
+        stored = user.password_hash if user is not None and user.password_hash else None
+        try:
+            ok = _hasher().verify(stored or _dummy_hash(), password) and stored is not None
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if not ok or user is None or not user.is_active:
+            record(
+                session,
+                None,
+                Action.LOGIN_FAILED,
+                "user",
+                user.id if user else "-",
+                username=username[:64],
+                client=client,
+            )
+            return LoginOutcome(user=None)
+        cookie, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
+        now = utcnow()
+        session.add(
+            WebSession(
+                id_hash=hash_secret(cookie),
+                user_id=user.id,
+                csrf_token=csrf,
+                created_at=now,
+                expires_at=now + timedelta(hours=session_hours),
+            )
+        )
+        user.last_login_at = now
+        record(session, _user_caller(user, "session"), Action.LOGIN, "user", user.id, client=client)
+        # After the user row (flushed by the delete), as update_user does: one lock order, no deadlock.
+        session.execute(delete(LoginFailure).where(LoginFailure.key == attempts[0].key))
+        _uncount(session, attempts[1])
+        return LoginOutcome(user=user, cookie=cookie, csrf_token=csrf)
+
+
+def locked_until(session: Session, users: list[User]) -> dict[int, datetime]:
+    """When each locked account among `users` may log in again (accounts not locked are absent)."""
+    rows = session.scalars(
+        select(LoginFailure).where(
+            LoginFailure.key.in_({_user_key(u.username) for u in users}),
+            LoginFailure.count >= MAX_FAILURES_PER_USER,
+            LoginFailure.window_start > utcnow() - LOGIN_WINDOW,
         )
     )
-    user.last_login_at = now
-    record(session, _user_caller(user, "session"), Action.LOGIN, "user", user.id, client=client)
-    return LoginOutcome(user=user, cookie=cookie, csrf_token=csrf)
+    until = {row.key: row.window_start + LOGIN_WINDOW for row in rows}
+    return {u.id: until[_user_key(u.username)] for u in users if _user_key(u.username) in until}
+
+
+def _clear_failures(session: Session, user: User) -> bool:
+    """Forget the account's failed logins; True when that lifted a lock."""
+    locked = bool(locked_until(session, [user]))
+    session.execute(delete(LoginFailure).where(LoginFailure.key == _user_key(user.username)))
+    return locked
+
+
+def unlock_user(session: Session, *, actor: Caller, user_id: int) -> User:
+    """Let a locked-out account log in again at once (its client addresses keep their own limit)."""
+    user = get_user(session, user_id)
+    if _clear_failures(session, user):
+        record(session, actor, Action.USER_UPDATE, "user", user.id, locked={"before": True, "after": False})
+    return user
 
 
 def session_for_cookie(session: Session, cookie: str) -> WebSession:
@@ -385,7 +475,8 @@ def caller_from_session(web: WebSession) -> Caller:
 
 
 def csrf_matches(web: WebSession, presented: str | None) -> bool:
-    return presented is not None and hmac.compare_digest(web.csrf_token, presented)
+    # Compared as bytes: compare_digest raises on non-ASCII str, and a header may carry any byte.
+    return presented is not None and hmac.compare_digest(web.csrf_token.encode(), presented.encode())
 
 
 def logout(session: Session, cookie: str) -> None:

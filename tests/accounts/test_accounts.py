@@ -75,6 +75,16 @@ def test_web_login_session_and_csrf(client: TestClient, browser: TestClient, adm
     assert after.status_code == 401
 
 
+def test_a_csrf_token_of_any_bytes_is_refused_like_a_wrong_one(
+    client: TestClient, browser: TestClient, admin: dict[str, str]
+) -> None:
+    person(client, admin, "liuyang", department(client, admin, "县委党校"))
+    login(browser, "liuyang")
+    for token in ("令牌".encode(), b"\xff\xfe", "é".encode("latin-1")):
+        r = browser.post("/api/v1/tokens", json={"name": "x"}, headers={"X-CSRF-Token": token})
+        assert r.status_code == 403 and "X-CSRF-Token" in r.json()["message"], (token, r.text)
+
+
 def test_cross_site_login_posts_are_refused(
     client: TestClient, browser: TestClient, admin: dict[str, str]
 ) -> None:

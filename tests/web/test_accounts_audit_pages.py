@@ -1,6 +1,7 @@
 """The administrator's accounts-and-tokens page and the audit log in a real browser: a department and a
 producer made on the page can log in until disabled; a token is shown once, works, is revoked on the
-page and stops working; the audit log names who did each of these, filters, and shows before/after."""
+page and stops working; an account locked by failed logins shows until when and is unlocked on the
+page, or by a new password; the audit log names who did each of these, filters, and shows before/after."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from mediasrv.accounts.models import Role
+from mediasrv.accounts.service import MAX_FAILURES_PER_USER
 from tests.e2e.stack import Stack
-from tests.web.conftest import login, screenshot
+from tests.web.conftest import PASSWORD, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -169,3 +172,46 @@ def test_audit_page_in_english_lists_the_users_actions(page: Page, web: Stack) -
     events = page.locator("#events-body tr.event")
     expect(events.filter(has_text="Logged in").filter(has_text="li.admin").first).to_be_visible()
     expect(page.locator("#range")).to_contain_text("of")
+
+
+def try_login(web: Stack, username: str, password: str) -> int:
+    r = httpx.post(f"{web.url}/auth/login", data={"username": username, "password": password}, timeout=30)
+    return r.status_code
+
+
+def lock(web: Stack, username: str) -> None:
+    for i in range(MAX_FAILURES_PER_USER):
+        assert try_login(web, username, f"wrong-{i}-password") == 401
+    assert try_login(web, username, PASSWORD) == 429
+
+
+def test_a_locked_account_is_unlocked_on_the_page_and_by_a_new_password(page: Page, web: Stack) -> None:
+    web.person("zhao.locked", Role.PRODUCER, PASSWORD, display_name="赵会计")
+    lock(web, "zhao.locked")
+    login(page, "li.admin")
+    page.goto("/ui/admin/accounts")
+    row = page.locator('#people-body tr[data-username="zhao.locked"]')
+    users = httpx.get(f"{web.url}/api/v1/users", headers=web.admin, timeout=30).json()
+    until = datetime.fromisoformat(next(u["locked_until"] for u in users if u["username"] == "zhao.locked"))
+    shown = until.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M")
+    expect(row).to_contain_text(f"登录已锁定，至 {shown}")  # the server's time, in Beijing time
+    screenshot(page, "accounts-locked")
+
+    row.get_by_role("button", name="解锁：zhao.locked").click()
+    expect(page.get_by_role("alert")).to_have_text("已解锁 赵会计（zhao.locked），现在可以登录。")
+    expect(row).not_to_contain_text("登录已锁定")
+    expect(row.get_by_role("button", name="解锁：zhao.locked")).to_have_count(0)
+    expect(row.get_by_role("button", name="停用：zhao.locked")).to_be_focused()  # not lost to <body>
+    assert try_login(web, "zhao.locked", PASSWORD) == 200
+
+    # Locked again, a new password set on the page lifts the lock too.
+    lock(web, "zhao.locked")
+    page.reload()
+    expect(row).to_contain_text("登录已锁定")
+    row.get_by_role("button", name="重置密码：zhao.locked").click()
+    dialog = page.get_by_role("dialog", name="为 赵会计（zhao.locked） 设置新密码")
+    dialog.get_by_label("新密码").fill(EDITOR_PASSWORD)
+    dialog.get_by_role("button", name="设置密码").click()
+    expect(page.get_by_role("alert")).to_have_text("已重置 赵会计（zhao.locked） 的密码。")
+    expect(row).not_to_contain_text("登录已锁定")
+    assert try_login(web, "zhao.locked", EDITOR_PASSWORD) == 200

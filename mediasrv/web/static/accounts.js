@@ -105,9 +105,12 @@ function drawPeople() {
     el("td", {}, u.display_name),
     el("td", {}, t(`accounts.role.${u.role}`)),
     el("td", {}, u.org_unit_id === null ? "—" : unitName(u.org_unit_id)),
-    el("td", {}, el("span", { class: `badge ${u.is_active ? "state-on" : "warn"}` }, t(u.is_active ? "accounts.active" : "accounts.inactive"))),
+    el("td", {}, el("span", { class: `badge ${u.is_active ? "state-on" : "warn"}` }, t(u.is_active ? "accounts.active" : "accounts.inactive")),
+      u.locked_until ? [" ", el("span", { class: "badge warn" }, tf("accounts.locked", { until: beijing(u.locked_until) }))] : null),
     el("td", {}, u.has_password ? when(u.last_login_at) : "—"),
     el("td", {}, el("div", { class: "cell-actions" },
+      u.locked_until ? el("button", { type: "button", class: "small", "aria-label": `${t("accounts.unlock")}：${u.username}`,
+        onclick: () => unlock(u) }, t("accounts.unlock")) : null,
       el("button", { type: "button", class: "secondary small", "aria-label": `${t(u.is_active ? "accounts.deactivate" : "accounts.reactivate")}：${u.username}`,
         onclick: () => setActive(u, !u.is_active) }, t(u.is_active ? "accounts.deactivate" : "accounts.reactivate")),
       u.has_password ? el("button", { type: "button", class: "secondary small", "aria-label": `${t("accounts.reset")}：${u.username}`,
@@ -170,6 +173,15 @@ async function setActive(user, active) {
   await load();
 }
 
+/** No confirmation: unlocking only gives back what waiting would, and the server audits it. */
+async function unlock(user) {
+  const done = await attempt(() => api(`/api/v1/users/${user.id}/unlock`, { method: "POST" }));
+  if (!done) return;
+  flash(tf("accounts.unlocked", { name: personName(user) }), "info");
+  await load();
+  document.querySelector(`#people-body tr[data-id="${user.id}"] button`)?.focus();
+}
+
 /** A modal with fields; resolves to the form's values, or null when cancelled (Esc or the button). */
 function ask({ title, help, fields, submit }) {
   const before = document.activeElement;
@@ -205,7 +217,9 @@ async function resetPassword(user) {
   });
   if (!values) return;
   const done = await attempt(() => api(`/api/v1/users/${user.id}`, { method: "PATCH", json: { password: values.password } }));
-  if (done) flash(tf("accounts.reset_done", { name }), "info");
+  if (!done) return;
+  flash(tf("accounts.reset_done", { name }), "info");
+  await load(); // a new password also lifts a lock
 }
 
 // --- tokens ------------------------------------------------------------------------------------------
