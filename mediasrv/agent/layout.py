@@ -12,8 +12,9 @@
 <dir>/viewing*.jsonl    viewing evidence counted by the LAN origin, and its outbox (agent.viewing)
 <dir>/vendor/hls.min.js the site view's player, fetched from the server when the package lacks it
 <dir>/records/<id>.json study records made on the site view (sessions, ratings, topic requests),
-                        kept until delivered and shown after; records/photos/ their photos until
-                        delivered; records-delivery.json the last delivery's error (agent.records)
+                        kept until delivered and shown after; records/photos/ their photos (without
+                        metadata) until delivered; records-delivery.json the last delivery's error
+                        (agent.records). Files the agent writes are 0600 (write_atomic)
 <dir>/state.json        the applied manifest's ETag and version, and the last sync's result
 <dir>/verified.jsonl    files known good: path, size, mtime and SHA-256 when last hashed; a file
                         whose size and mtime still match is not hashed again (sync --verify does)
@@ -238,10 +239,14 @@ class Layout:
 
 
 def write_atomic(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside `path`, fsync, rename: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write to a temporary file beside `path`, fsync, rename: readers see old or new, never half.
+    The file is the agent's user's alone (0600, its folder 0700 when made here): study records,
+    photos and the agent's state are nobody else's on a shared village PC."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a temporary file left by a crash keeps its old mode otherwise
+    with os.fdopen(fd, "wb") as f:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -4,7 +4,10 @@ programme ratings (效果反馈) and topic requests (需求调查).
 Members record them on the site view (`mediasrv-site serve`, LAN routes under /records); the village
 line is often down, so each is kept as one file, <dir>/records/<id>.json, written atomically (a crash
 leaves the old file or the new, never half of one), and a photo as <dir>/records/photos/<id>.jpg|png
-beside it until delivered (written before its record, so no record lacks its bytes); the last
+beside it until delivered (written before its record, so no record lacks its bytes), made again from
+its pixels first (no EXIF, no GPS: mediasrv.study.photos), readable by the agent's user alone. The
+outbox is bounded (MAX_PENDING records, MAX_BYTES) and never takes the disk the media cache may still
+need: a record that does not fit is refused at once, saying so (507), not kept to fail later. The last
 delivery's outcome is in <dir>/records-delivery.json (the site view shows its error). The id is a UUID
 the site view's form makes once per opened form (32 hex digits; made here when a poster sends none):
 the outbox keeps a form sent twice (a second OK, a retry after an answer lost on the LAN) once, the
@@ -28,7 +31,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import os
 import re
+import shutil
+import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator
@@ -45,14 +51,20 @@ from mediasrv.agent.layout import Layout, write_atomic
 from mediasrv.agent.sync import server_message
 from mediasrv.agent.viewing import KEEP_DAYS, flocked, send
 from mediasrv.china import CHINA
+from mediasrv.study import photos
 
 log = logging.getLogger("mediasrv.agent")
 
 PHOTO_MAX_BYTES = 10 * 1024 * 1024  # the server's default (MEDIASRV_PHOTO_MAX_BYTES)
 PHOTOS_PER_POST = 10
-JPEG, PNG = "image/jpeg", "image/png"
-MAGIC = {b"\xff\xd8\xff": JPEG, b"\x89PNG\r\n\x1a\n": PNG}
+JPEG, PNG = photos.JPEG, photos.PNG
 SUFFIX = {JPEG: ".jpg", PNG: ".png"}
+# What the outbox may hold: months offline of a busy site, far from what the disk can spare. Beyond
+# it, or when the media cache would lose its room on the disk, a new record is refused (507).
+MAX_PENDING = 1000  # records waiting to be delivered
+MAX_BYTES = 300 * 2**20  # every file of the outbox (records, photos)
+DISK_FLOOR = 256 * 2**20  # left free besides the room the media cache may still claim
+_STRIPPING = threading.Lock()  # one photo decoded at a time: the same PC serves the boxes' films
 FUTURE_SLACK = timedelta(minutes=15)  # a session cannot start later than now (clocks differ a little)
 OLDEST = timedelta(days=KEEP_DAYS)  # nor earlier than the outbox keeps records (a mistyped year)
 RECORD_ID = re.compile(r"[0-9a-f]{32}")  # a record's id: the site view's form makes it, once per form
@@ -256,20 +268,33 @@ def new_demand(data: dict[str, Any], categories: set[str], *, now: datetime | No
     return _new(Kind.DEMAND, body, now, record_id)
 
 
-def photo_type(name: str, data: bytes, limit: int) -> str:
-    """The photo's content type from its first bytes (JPEG or PNG), else Invalid naming the file."""
+def clean_photo(name: str, data: bytes, limit: int) -> tuple[str, bytes]:
+    """The photo as the outbox keeps it: its pixels alone (mediasrv.study.photos.strip: no EXIF, no
+    GPS, nothing after the image) and its content type; Invalid naming the file otherwise."""
     if not data:
         raise Invalid(f"“{name}”是空文件：请重新选择照片。")
+    too_big = Invalid(
+        f"“{name}”有 {len(data) / 2**20:.1f} MB，超过 {limit // 2**20} MB 的上限："
+        "请在手机上选择较小的尺寸后重新上传。",
+        413,
+    )
     if len(data) > limit:
-        raise Invalid(
-            f"“{name}”有 {len(data) / 2**20:.1f} MB，超过 {limit // 2**20} MB 的上限："
-            "请在手机上选择较小的尺寸后重新上传。",
-            413,
-        )
-    for magic, kind in MAGIC.items():
-        if data.startswith(magic):
-            return kind
-    raise Invalid(f"“{name}”不是 JPEG 或 PNG 照片：请选择相机或手机拍的照片。", 415)
+        raise too_big
+    try:
+        with _STRIPPING:
+            photo = photos.strip(data)
+    except photos.NotAPhoto as exc:
+        if exc.reason == "type":
+            raise Invalid(f"“{name}”不是 JPEG 或 PNG 照片：请选择相机或手机拍的照片。", 415) from None
+        if exc.reason == "pixels":
+            raise Invalid(
+                f"“{name}”的像素超过 {photos.MAX_PIXELS // 10_000} 万：请在手机上选择较小的尺寸后重新上传。",
+                413,
+            ) from None
+        raise Invalid(f"“{name}”已损坏，无法打开：请重新选择这张照片。", 415) from None
+    if len(photo.data) > limit:  # made again it may grow a little (a PNG): the server would refuse it
+        raise too_big
+    return photo.content_type, photo.data
 
 
 def new_photo(session: Record, name: str, content_type: str, *, now: datetime | None = None) -> Record:
@@ -280,13 +305,22 @@ def new_photo(session: Record, name: str, content_type: str, *, now: datetime | 
 # --- the outbox -------------------------------------------------------------------------------------
 
 
+class Full(Invalid):
+    """The outbox cannot take a record now (507): full, or the media cache needs the disk."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, 507)
+
+
 class Outbox:
     """<dir>/records: one file per record, photos beside them. The serve process only adds files; the
-    sync run only rewrites and removes them; <dir>/records/.lock keeps an add from meeting a clean-up."""
+    sync run only rewrites and removes them; <dir>/records/.lock keeps an add from meeting a clean-up.
+    Only the agent's user may read them (0700 folders, 0600 files: layout.write_atomic)."""
 
-    def __init__(self, layout: Layout) -> None:
+    def __init__(self, layout: Layout, *, max_pending: int = MAX_PENDING, max_bytes: int = MAX_BYTES) -> None:
         self.root = layout.root / "records"
         self.photos = self.root / "photos"
+        self.max_pending, self.max_bytes = max_pending, max_bytes
 
     def _path(self, record_id: str) -> Path:
         return self.root / f"{record_id}.json"
@@ -295,22 +329,73 @@ class Outbox:
         return self.photos / f"{record.id}{SUFFIX.get(record.body.get('content_type', ''), '.bin')}"
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
+        for folder in (self.root, self.photos):  # and folders made before they were private
+            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+            folder.chmod(0o700)
         return flocked(self.root / ".lock")
 
     def save(self, record: Record) -> None:
-        data = json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
-        write_atomic(self._path(record.id), data)
+        write_atomic(self._path(record.id), _encoded(record))
 
-    def add(self, record: Record, photo: bytes | None = None) -> Record:
+    def add(self, record: Record, photo: bytes | None = None, *, reserve: int = 0) -> Record:
         """Keep a new record (and its photo's bytes); the one kept already when its id is taken: a
-        form sent again (a second OK, a retry after a lost answer) is kept once."""
+        form sent again (a second OK, a retry after a lost answer) is kept once. Full when there is
+        no room for it (check_room)."""
+        return self.add_many([(record, photo)], reserve=reserve)[0]
+
+    def add_many(self, items: list[tuple[Record, bytes | None]], *, reserve: int = 0) -> list[Record]:
+        """`add` for several records at once (a post's photos): all kept, or none (Full)."""
         with self.locked():
-            if self._path(record.id).exists() and (kept := self._read(self._path(record.id))) is not None:
-                return kept
-            if photo is not None:
-                write_atomic(self.photo_file(record), photo)
-            self.save(record)
-        return record
+            kept: list[Record] = []
+            new: list[tuple[Record, bytes | None]] = []
+            for record, photo in items:
+                if self._path(record.id).exists() and (old := self._read(self._path(record.id))) is not None:
+                    kept.append(old)
+                else:
+                    kept.append(record)
+                    new.append((record, photo))
+            if new:
+                incoming = sum(len(_encoded(r)) + len(p or b"") for r, p in new)
+                self.check_room(incoming, reserve, records=len(new))
+            for record, photo in new:
+                if photo is not None:
+                    write_atomic(self.photo_file(record), photo)
+                self.save(record)
+        return kept
+
+    def check_room(self, incoming: int, reserve: int, *, records: int = 1) -> None:
+        """Full (with what to do, in Chinese) unless `records` more records of `incoming` bytes fit:
+        under MAX_PENDING records waiting and MAX_BYTES on disk, and leaving the disk `reserve` (the
+        room the media cache may still claim, media_room) plus DISK_FLOOR free. Media comes first."""
+        waiting = sum(1 for r in self.all() if r.state is State.PENDING)
+        if waiting + records > self.max_pending:
+            raise Full(
+                f"待上传的记录已满（已有 {waiting} 条，最多 {self.max_pending} 条），"
+                "请先接通网络上传后再记录。"
+            )
+        used = self.size()
+        if used + incoming > self.max_bytes:
+            raise Full(
+                f"待上传的记录已满（已占用 {used / 2**20:.1f} MB，最多 {self.max_bytes / 2**20:.1f} MB），"
+                "请先接通网络上传后再记录。"
+            )
+        free = shutil.disk_usage(self.root if self.root.exists() else self.root.parent).free
+        if free - incoming < reserve + DISK_FLOOR:
+            raise Full(
+                f"本机磁盘空间不足（剩余 {free / 2**20:.0f} MB，节目同步还需 {reserve / 2**20:.0f} MB）："
+                "请清理磁盘，或先接通网络上传后再记录。"
+            )
+
+    def size(self) -> int:
+        """Bytes of every file the outbox holds."""
+        total = 0
+        for folder in (self.root, self.photos):
+            with contextlib.suppress(FileNotFoundError):
+                for entry in os.scandir(folder):
+                    with contextlib.suppress(FileNotFoundError):
+                        if entry.is_file(follow_symlinks=False):
+                            total += entry.stat(follow_symlinks=False).st_size
+        return total
 
     def get(self, record_id: str) -> Record | None:
         if not (record_id.isascii() and record_id.isalnum()):
@@ -363,6 +448,10 @@ class Outbox:
         return [shown(r) for r in reversed(visible)]
 
 
+def _encoded(record: Record) -> bytes:
+    return json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def shown(r: Record) -> dict[str, Any]:
     """A record as the site view lists it."""
     return {
@@ -373,6 +462,18 @@ def shown(r: Record) -> dict[str, Any]:
         "created_at": r.created_at,
         "body": r.body,
     }
+
+
+def media_room(doc: dict[str, Any] | None, last_sync: dict[str, Any] | None) -> int:
+    """Disk the media cache may still claim, which the outbox leaves to it: what the last sync still
+    lacked (of the applied manifest or a newer one), and under a quota what the quota allows beyond
+    the applied manifest."""
+    missing = (last_sync or {}).get("bytes_missing")
+    room = missing if isinstance(missing, int) and missing > 0 else 0
+    quota, listed = (doc or {}).get("quota_bytes"), (doc or {}).get("bytes")
+    if isinstance(quota, int) and isinstance(listed, int):
+        room += max(0, quota - listed)
+    return room
 
 
 def photo_limit(doc: dict[str, Any] | None) -> int:

@@ -1,11 +1,14 @@
 """Heartbeats: after each sync the agent tells the server what it holds (POST /api/v1/sites/{id}/heartbeat).
 
 A report that cannot be delivered is queued in reports.jsonl and sent, oldest first, before the next
-one. Each report carries a unique `report_id` and the time it was made (`observed_at`): the server
-counts a report id once, however often it arrives (an answer lost on the way makes the agent send it
-again), and never lets an older report replace a newer one. Queued reports older than QUEUE_DAYS are
-dropped: the server no longer remembers ids that old (mediasrv.delivery.fleet.RECEIPT_DAYS), and a
-week-old state is of no use to anyone.
+one, the way every outbox of the agent is sent (agent.viewing.send): only a 2xx answer of the
+mediasrv API delivers, only its 4xx refuses (that report is dropped), and anything else (no line, a
+redirect, a captive portal's page, a 5xx) keeps the queue for the next run. Each report carries a
+unique `report_id` and the time it was made (`observed_at`): the server counts a report id once,
+however often it arrives (an answer lost on the way makes the agent send it again), and never lets
+an older report replace a newer one. Queued reports older than QUEUE_DAYS are dropped: the server no
+longer remembers ids that old (mediasrv.delivery.fleet.RECEIPT_DAYS), and a week-old state is of no
+use to anyone.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ import httpx
 
 from mediasrv import __version__
 from mediasrv.agent.layout import Layout, write_atomic
-from mediasrv.agent.sync import SyncResult
-from mediasrv.agent.viewing import ViewingDelivery
+from mediasrv.agent.sync import SyncResult, server_message
+from mediasrv.agent.viewing import ViewingDelivery, send
 from mediasrv.delivery.document import canonical
 
 log = logging.getLogger("mediasrv.agent")
@@ -110,21 +113,17 @@ class Reporter:
         url = f"/api/v1/sites/{self.site_id}/heartbeat"
         sent, ack, error = 0, None, None
         while fresh:
-            try:
-                r = self.client.post(url, json=fresh[0], timeout=30)
-            except httpx.TransportError as exc:
-                error = f"{self.client.base_url} unreachable ({type(exc).__name__})"
+            got = send(self.client, "POST", url, json=fresh[0], timeout=30)
+            if got.wait is not None or got.response is None:
+                error = got.wait or "no answer"
                 break
-            if r.status_code == 200:
-                ack = r.json()
+            if got.refused:  # it will never be accepted: keeping it would block the rest
+                log.error("the server refused a report, dropping it: %s", server_message(got.response))
+            else:
+                answer = got.response.json() if got.response.content else None
+                ack = answer if isinstance(answer, dict) else None
                 sent += 1
-                fresh.pop(0)
-            elif r.status_code == 422:  # it will never be accepted: keeping it would block the rest
-                log.error("the server refused a report as invalid, dropping it: %s", r.text[:300])
-                fresh.pop(0)
-            else:  # 401/403 (token revoked?), 429, 5xx: keep everything for later
-                error = f"{r.status_code} {r.text[:200]}"
-                break
+            fresh.pop(0)
         self._save(fresh)
         if error:
             log.warning("heartbeat not delivered (%s): %d reports queued", error, len(fresh))

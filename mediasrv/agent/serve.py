@@ -20,10 +20,17 @@ copy from here, so study goes on when the village line is down.
 
 No authentication, on purpose: it listens on the site's LAN and serves nothing but the files the
 signed manifest lists (study material the site's boxes must play without logging in), and study
-records anyone at the site may add. Posts must come from the site view itself (same_origin): a page
-elsewhere that a member's browser opens cannot write records. It reads manifest.json again whenever
-that file is replaced, and every file is opened once per request, so a sync or an import replacing
-files (atomic renames) never shows a half-written file.
+records anyone at the site may add. What stands in for it:
+- every route answers only a Host header that names this PC (an address, a one-label or local name
+  such as jiaoxue.lan, its own name, or a --name given): a web page whose name an attacker points at
+  the PC (DNS rebinding) gets 403, so it can read neither records nor pages (Guard);
+- posts must come from the site view itself (same_origin): a page elsewhere that a member's browser
+  opens cannot write records; they are rate-limited per LAN address and in all (PostRate, 429), and
+  the outbox they fill is bounded and leaves the media cache its disk (records.Outbox.check_room);
+- every answer carries X-Content-Type-Options: nosniff and a Content-Security-Policy (the site view:
+  its own scripts and styles only; everything else: no scripts at all).
+It reads manifest.json again whenever that file is replaced, and every file is opened once per
+request, so a sync or an import replacing files (atomic renames) never shows a half-written file.
 """
 
 from __future__ import annotations
@@ -37,7 +44,8 @@ import re
 import shutil
 import socket
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
@@ -47,11 +55,13 @@ from urllib.parse import quote
 import typer
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, MutableHeaders, UploadFile
 from starlette.formparsers import MultiPartException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
@@ -80,6 +90,25 @@ NO_MANIFEST = (
 SITE_VIEW_HEADER = "X-Site-View"  # site.js sends it; a cross-origin page cannot without a preflight
 JSON_MAX_BYTES = 256 * 1024  # a record posted as JSON: notes of 10,000 characters are well under it
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
+# Names no public DNS gives, so no web page can be served under them: mDNS (RFC 6762), home.arpa
+# (RFC 8375), ICANN's private-use .internal, and what home and village routers hand out.
+LOCAL_NAMES = (".local", ".lan", ".home", ".home.arpa", ".internal", ".localdomain")
+# The site view runs its own script and style only; hls.js plays through blob: URLs (MSE) and may
+# start a worker from one. Every other answer (files, JSON, text) runs nothing; a PDF handout still
+# opens in Chrome's viewer (an <embed> of itself, styled inline).
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+FILE_POLICY = (
+    "default-src 'none'; img-src 'self'; media-src 'self'; style-src 'unsafe-inline'; "
+    "object-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'self'"
+)
+# Posts a LAN address may make: a burst, then one every few seconds (a member records a session and
+# its photos in two posts); all addresses together somewhat more.
+POST_BURST, POST_EVERY = 20, 3.0
+ALL_BURST, ALL_EVERY = 60, 1.0
 
 
 @dataclass(frozen=True)
@@ -204,9 +233,12 @@ def _read(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
         f.close()
 
 
-def lan_host(host: str) -> bool:
-    """Is this Host header the PC as the LAN reaches it: an address, localhost or the PC's own name?
-    A page on another name that resolves here (DNS rebinding) would otherwise count as the site view."""
+def lan_host(host: str, names: Iterable[str] = ()) -> bool:
+    """Is this Host header the PC as the LAN reaches it? An address; a name of one label (localhost,
+    the PC's name, what the village router calls it) or under a suffix for local names (LOCAL_NAMES);
+    the PC's own name; or one of `names` (serve --name, e.g. a county intranet's DNS name). A web
+    page whose public name an attacker points at the PC (DNS rebinding) has none of these: its
+    requests would otherwise be served as if they came from the site view."""
     if host.startswith("["):  # an IPv6 literal: [fe80::1]:8080
         name = host[1:].partition("]")[0]
     else:
@@ -217,18 +249,17 @@ def lan_host(host: str) -> bool:
         return True
     except ValueError:
         pass
-    own = socket.gethostname().lower()
-    return name in ("localhost", own, f"{own}.local", f"{own}.lan")
+    if (name and "." not in name) or name.endswith(LOCAL_NAMES):
+        return True
+    return name in {socket.gethostname().lower(), *(n.rstrip(".").lower() for n in names)}
 
 
 def same_origin(request: Request, *, json_body: bool) -> str | None:
     """Why a post did not come from the site view itself, or None when it did. Browsers say where a
     request comes from (Sec-Fetch-Site, Origin); a page elsewhere cannot add our custom header or a
     JSON body without a CORS preflight, which this origin never grants. Old TV browsers send neither
-    Fetch metadata nor (for same-origin XHR) Origin: the custom header alone stands for them."""
-    host = request.headers.get("host", "")
-    if not lan_host(host):
-        return f"只接受通过本机地址打开的站点页面提交的记录（当前地址：{host}），请用 IP 地址打开。"
+    Fetch metadata nor (for same-origin XHR) Origin: the custom header alone stands for them. (The
+    Host header was checked already, for every route: Guard.)"""
     fetched_from = request.headers.get("sec-fetch-site")
     if fetched_from is not None and fetched_from != "same-origin":
         return f"只接受本站点页面提交的记录（来源：{fetched_from}）。"
@@ -244,6 +275,70 @@ def same_origin(request: Request, *, json_body: bool) -> str | None:
 
 def _said(message: str, status: int) -> JSONResponse:
     return JSONResponse({"message": message}, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+class Guard:
+    """Around every route: a Host that does not name this PC is refused (DNS rebinding), and every
+    answer gets nosniff and its Content-Security-Policy. A request without a Host header (HTTP/1.0:
+    an old box, never a browser) is the LAN's."""
+
+    def __init__(self, app: ASGIApp, names: Iterable[str] = ()) -> None:
+        self.app, self.names = app, tuple(names)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                html = headers.get("content-type", "").startswith("text/html")
+                headers["X-Content-Type-Options"] = "nosniff"
+                headers["Content-Security-Policy"] = PAGE_POLICY if html else FILE_POLICY
+            await send(message)
+
+        host = Headers(scope=scope).get("host")
+        if host is not None and not lan_host(host, self.names):
+            refused = _said(
+                f"请用本机的 IP 地址或计算机名打开本站点（当前地址：{host[:100]}）。"
+                "（只接受通过本机地址打开的页面，以防别的网站冒用本机。）",
+                403,
+            )
+            await refused(scope, receive, send_secured)
+            return
+        await self.app(scope, receive, send_secured)
+
+
+class PostRate:
+    """Token buckets for the LAN posts: per address (a burst of POST_BURST, then one every POST_EVERY
+    seconds) and for all addresses together (ALL_*). Used from the event loop only."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, when)
+
+    def _wait(self, key: str, burst: int, every: float, now: float) -> float:
+        tokens, when = self._buckets.get(key, (float(burst), now))
+        tokens = min(float(burst), tokens + (now - when) / every)
+        self._buckets[key] = (tokens, now)
+        return 0.0 if tokens >= 1 else (1 - tokens) * every
+
+    def wait(self, address: str) -> float:
+        """0 and one post taken, or the seconds until `address` may post again."""
+        now = self.clock()
+        if len(self._buckets) > 4096:  # many addresses: forget them (the shared bucket still holds)
+            self._buckets = {"*": self._buckets["*"]} if "*" in self._buckets else {}
+        waits = (
+            self._wait(f"a:{address}", POST_BURST, POST_EVERY, now),
+            self._wait("*", ALL_BURST, ALL_EVERY, now),
+        )
+        if max(waits) > 0:
+            return max(waits)
+        for key in (f"a:{address}", "*"):
+            tokens, when = self._buckets[key]
+            self._buckets[key] = (tokens - 1, when)
+        return 0.0
 
 
 def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dict[str, Any]:
@@ -273,9 +368,18 @@ def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dic
     }
 
 
-def create_app(layout: Layout) -> Starlette:
+def create_app(
+    layout: Layout,
+    *,
+    names: Iterable[str] = (),
+    clock: Callable[[], float] = time.monotonic,
+    outbox: records.Outbox | None = None,
+) -> Starlette:
+    """The LAN origin for `layout`. `names`: Host names besides the PC's own (lan_host); `clock` the
+    post rate's; `outbox` the records' (its bounds)."""
     origin = LocalOrigin(layout)
     recorder = Recorder(layout)
+    rate = PostRate(clock)
 
     def index(request: Request) -> Response:
         applied = origin.applied()
@@ -398,16 +502,31 @@ def create_app(layout: Layout) -> Starlette:
             _read(f, first, length), status_code=status, headers=headers, media_type=media_type
         )
 
-    outbox = records.Outbox(layout)
+    box = outbox if outbox is not None else records.Outbox(layout)
 
     def _doc() -> dict[str, Any] | None:
         applied = origin.applied()
         return applied.doc if applied is not None else None
 
+    def _reserve(doc: dict[str, Any] | None) -> int:
+        return records.media_room(doc, layout.load_state().last_sync)
+
+    def _refused_post(request: Request, *, json_body: bool) -> Response | None:
+        """A post not from the site view (403), or one too many from its address (429)."""
+        if refusal := same_origin(request, json_body=json_body):
+            return _said(refusal, 403)
+        wait = rate.wait(request.client.host if request.client else "")
+        if wait > 0:
+            seconds = max(1, round(wait + 0.5))
+            answer = _said(f"提交太频繁：请 {seconds} 秒后再试。", 429)
+            answer.headers["Retry-After"] = str(seconds)
+            return answer
+        return None
+
     def list_records(request: Request) -> Response:
         body = {
             "now": datetime.now(UTC).isoformat(),  # this PC's clock: boxes' often are wrong
-            "records": outbox.listing(),
+            "records": box.listing(),
             "delivery": records.last_delivery(layout),
             "photo_max_bytes": records.photo_limit(_doc()),
         }
@@ -417,8 +536,8 @@ def create_app(layout: Layout) -> Starlette:
         kind: str = request.path_params["kind"]
         if kind not in ("sessions", "ratings", "demands"):
             return _said(f"/records/{kind} 不是这里的地址。", 404)
-        if refusal := same_origin(request, json_body=True):
-            return _said(refusal, 403)
+        if refused := _refused_post(request, json_body=True):
+            return refused
         too_big = _said(f"提交的内容超过 {JSON_MAX_BYTES // 1024} KB：请缩短讨论记录或说明。", 413)
         try:
             if int(request.headers.get("content-length") or 0) > JSON_MAX_BYTES:
@@ -436,8 +555,8 @@ def create_app(layout: Layout) -> Starlette:
             return _said("提交的内容不是有效的 JSON。", 400)
         if not isinstance(data, dict):
             return _said("提交的内容应是一个 JSON 对象。", 400)
+        doc = _doc()
         try:
-            doc = _doc()
             known = records.manifest_programmes(doc)  # what the form offers, when a manifest is applied
             if kind == "sessions":
                 record = records.new_session(data, programmes=known)
@@ -448,23 +567,24 @@ def create_app(layout: Layout) -> Starlette:
                 )
             else:
                 record = records.new_demand(data, set(page.CATEGORIES))
-        except records.Invalid as exc:
+            kept = await run_in_threadpool(box.add, record, reserve=_reserve(doc))
+        except records.Invalid as exc:  # a mistake to correct, or no room (Full)
             return _said(str(exc), exc.status)
-        kept = await run_in_threadpool(outbox.add, record)
         if kept is not record and kept.kind is not record.kind:  # an id of another form: never mixed
             return _said("记录编号已被另一条记录使用：请关闭表单后重新填写。", 409)
         # 201 when new, 200 when this form was sent before (a second OK, a retry): kept once.
         return JSONResponse(records.shown(kept), status_code=201 if kept is record else 200)
 
     async def post_photos(request: Request) -> Response:
-        if refusal := same_origin(request, json_body=False):
-            return _said(refusal, 403)
-        session = outbox.get(request.path_params["id"])
+        if refused := _refused_post(request, json_body=False):
+            return refused
+        session = box.get(request.path_params["id"])
         if session is None or session.kind is not records.Kind.SESSION:
             return _said("没有这条学习记录：请先记录学习，再添加照片。", 404)
         if session.state is records.State.REFUSED:
             return _said("这条学习记录已被退回，不能再添加照片：请重新记录这次学习。", 409)
-        limit = records.photo_limit(_doc())
+        doc = _doc()
+        limit = records.photo_limit(doc)
         try:
             length = int(request.headers["content-length"])
         except (KeyError, ValueError):
@@ -473,24 +593,27 @@ def create_app(layout: Layout) -> Starlette:
             return _said(
                 f"一次最多上传 {records.PHOTOS_PER_POST} 张、每张不超过 {limit // 2**20} MB 的照片。", 413
             )
-        photos: list[tuple[records.Record, bytes]] = []
+        reserve = _reserve(doc)
+        photos: list[tuple[records.Record, bytes | None]] = []
         try:
+            # Before reading the body: a full outbox (or disk) takes nothing in, not even to /tmp.
+            await run_in_threadpool(box.check_room, length, reserve)
             async with request.form(max_files=records.PHOTOS_PER_POST, max_fields=5) as form:
                 uploads = [f for f in form.getlist("photo") if isinstance(f, UploadFile)]
                 if not uploads:
                     return _said("没有收到照片：请选择照片后再上传。", 400)
-                for f in uploads:
+                for f in uploads:  # one at a time: made again from its pixels, the original let go
                     name = f.filename or "photo"
-                    data = await f.read(limit + 1)
-                    kind = records.photo_type(name, data, limit)
+                    kind, data = await run_in_threadpool(
+                        records.clean_photo, name, await f.read(limit + 1), limit
+                    )
                     photos.append((records.new_photo(session, name, kind), data))
+            kept = await run_in_threadpool(box.add_many, photos, reserve=reserve)
         except records.Invalid as exc:
             return _said(str(exc), exc.status)
         except MultiPartException as exc:
             return _said(f"照片没有上传完整，请重试（{exc.message}）。", 400)
-        for record, data in photos:
-            await run_in_threadpool(outbox.add, record, data)
-        return JSONResponse([records.shown(r) for r, _ in photos], status_code=201)
+        return JSONResponse([records.shown(r) for r in kept], status_code=201)
 
     return Starlette(
         routes=[
@@ -502,7 +625,8 @@ def create_app(layout: Layout) -> Starlette:
             Route("/playlist.m3u8", playlist_m3u8, methods=["GET", "HEAD"]),
             Route("/playlist.json", playlist_json, methods=["GET", "HEAD"]),
             Route("/files/{path:path}", files, methods=["GET", "HEAD"]),
-        ]
+        ],
+        middleware=[Middleware(Guard, names=names)],
     )
 
 
@@ -516,6 +640,14 @@ def register(app: typer.Typer) -> None:
         ] = Path("mediasrv-site"),
         host: Annotated[str, typer.Option(help="address to listen on; 0.0.0.0: the whole LAN")] = "0.0.0.0",  # noqa: S104
         port: Annotated[int, typer.Option()] = 8080,
+        name: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--name",
+                help="a name the boxes use for this PC besides its own (e.g. what the village router "
+                "calls it); repeatable. Addresses, localhost and the PC's own name always work.",
+            ),
+        ] = None,
     ) -> None:
         """Serve the cached programmes to the LAN: point set-top boxes at http://THIS-HOST:PORT/playlist.m3u8."""
         import uvicorn
@@ -527,4 +659,5 @@ def register(app: typer.Typer) -> None:
                 err=True,
             )
             raise typer.Exit(2)
-        uvicorn.run(create_app(Layout(directory)), host=host, port=port, log_level="info")
+        app = create_app(Layout(directory), names=name or ())
+        uvicorn.run(app, host=host, port=port, log_level="info")

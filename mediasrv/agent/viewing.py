@@ -200,7 +200,7 @@ def flocked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock on `path` (waiting for it): between the serve process, which adds to an
     outbox, and the sync run, which takes from it (here and in agent.records)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -33,6 +33,7 @@ _TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".ts": "video/mp2t",
     ".jpg": "image/jpeg",
+    ".png": "image/png",
     ".pdf": "application/pdf",
     ".aac": "audio/aac",
     ".json": "application/json",

@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.accounts.models import Role
+from mediasrv.agent import serve
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Kind, Outbox, RecordSender, State, new_demand, new_session
 from mediasrv.agent.serve import create_app, lan_host
@@ -538,3 +539,163 @@ def test_the_site_view_is_told_the_pcs_time(local: LocalClient) -> None:
     before = datetime.now(UTC)
     said = datetime.fromisoformat(local.get("/records").json()["now"])
     assert said.tzinfo is not None and before <= said <= datetime.now(UTC)
+
+
+# --- photos made again, a bounded outbox, the Host, the headers ------------------------------------------
+
+
+def phone_photo(tmp: Path) -> bytes:
+    """What a phone may send: EXIF with GPS, APP2-APP15 blocks, and a second image after the first
+    (a preview or depth map, with its own GPS EXIF)."""
+    first, second = jpeg(tmp), jpeg(tmp)
+    apps = b"".join(bytes([0xFF, m]) + (len(GPS) + 2).to_bytes(2, "big") + GPS for m in range(0xE2, 0xF0))
+    return first[:2] + apps + first[2:] + second
+
+
+def mode(path: Path) -> int:
+    return path.stat().st_mode & 0o777
+
+
+def test_a_photo_is_queued_without_its_metadata_for_the_agents_user_alone(
+    local: LocalClient, layout: Layout, tmp_path: Path
+) -> None:
+    kept = record(local, "sessions", session(notes="讨论：村务公开"))
+    sent = phone_photo(tmp_path)
+    assert sent.count(GPS) == 16
+    r = local.post(
+        f"/records/sessions/{kept['id']}/photos", files={"photo": ("合影.jpg", sent)}, headers=SITE_VIEW
+    )
+    assert r.status_code == 201, r.text
+    [queued] = list((layout.root / "records" / "photos").iterdir())
+    data = queued.read_bytes()
+    assert GPS not in data and b"Exif" not in data and data.count(b"\xff\xd8") == 1
+    assert data.startswith(b"\xff\xd8") and data.endswith(b"\xff\xd9")
+    # Readable by the agent's user only: the photo, the records, their folders.
+    records_dir = layout.root / "records"
+    assert (mode(records_dir), mode(records_dir / "photos"), mode(queued)) == (0o700, 0o700, 0o600)
+    assert {mode(p) for p in records_dir.glob("*.json")} == {0o600}
+
+    damaged = local.post(
+        f"/records/sessions/{kept['id']}/photos",
+        files={"photo": ("坏照片.jpg", sent[: len(sent) // 4])},
+        headers=SITE_VIEW,
+    )
+    assert damaged.status_code == 415 and "“坏照片.jpg”已损坏" in damaged.json()["message"]
+
+
+def test_folders_made_before_are_made_private(layout: Layout) -> None:
+    """An outbox made by an older agent (0755 folders) is closed at its next record."""
+    (layout.root / "records" / "photos").mkdir(parents=True, mode=0o755)
+    (layout.root / "records").chmod(0o755)
+    Outbox(layout).add(new_demand({"topic": "果树修剪"}, set()))
+    assert (mode(layout.root / "records"), mode(layout.root / "records" / "photos")) == (0o700, 0o700)
+
+
+LAN_NAMES = ["192.168.1.20:8080", "[fe80::1]:8080", "localhost:8080", "jiaoxue:8080", "jiaoxue.lan:8080",
+             "xitang-pc.local", "edu.county.example:8080"]  # fmt: skip
+ROUTES = ["/", "/records", "/playlist.json", "/playlist.m3u8", "/static/site.js", "/files/a/b.ts"]
+
+
+@pytest.mark.parametrize("route", ROUTES)
+def test_every_route_answers_only_this_pcs_names(layout: Layout, route: str) -> None:
+    """DNS rebinding: a page at evil.example whose name now resolves to the PC could read the
+    records, the status page and the channel list; only names of the PC (addresses, one-label and
+    local names, the PC's own, those given with --name) are answered, by every route."""
+    apply_manifest(layout, ["p-01"])
+    outbox = Outbox(layout)
+    outbox.add(new_session(session(notes="讨论：村务公开")))
+    app = create_app(layout, names=["edu.county.example"])
+    with LocalClient(app, base_url="http://evil.example:8080") as c:
+        refused = c.get(route)
+        assert refused.status_code == 403 and "evil.example" in refused.json()["message"]
+        assert "村务公开" not in refused.text
+        for host in LAN_NAMES:
+            assert c.get(route, headers={"Host": host}).status_code != 403, host
+        assert c.get(route, headers={"Host": "edu.county.example.attacker.example"}).status_code == 403
+    assert [lan_host(h) for h in ("jiaoxue.home.arpa", "intranet.example", "192.168.1.20.nip.io")] == [
+        True, False, False,
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("route", [*ROUTES, "/nothing-here"])
+def test_every_answer_says_nosniff_and_what_it_may_run(
+    local: LocalClient, layout: Layout, route: str
+) -> None:
+    apply_manifest(layout, ["p-01"])
+    r = local.get(route)
+    assert r.headers["x-content-type-options"] == "nosniff"
+    policy = r.headers["content-security-policy"]
+    if r.headers["content-type"].startswith("text/html"):
+        assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    else:
+        assert policy.startswith("default-src 'none'") and "script-src" not in policy
+    refused = local.get(route, headers={"Host": "evil.example"})
+    assert refused.headers["x-content-type-options"] == "nosniff"
+    assert refused.headers["content-security-policy"].startswith("default-src 'none'")
+
+
+def test_the_outbox_is_bounded_and_says_so_in_chinese(layout: Layout, tmp_path: Path) -> None:
+    bounded = Outbox(layout, max_pending=2)
+    with LocalClient(create_app(layout, outbox=bounded), base_url=LAN) as local:
+        first = record(local, "sessions", session())
+        record(local, "demands", {"topic": "果树修剪"})
+        full = local.post("/records/demands", json={"topic": "再一条"}, headers=SITE_VIEW)
+        assert full.status_code == 507
+        assert "待上传的记录已满（已有 2 条，最多 2 条），请先接通网络上传后再记录" in full.json()["message"]
+        photo = local.post(
+            f"/records/sessions/{first['id']}/photos",
+            files={"photo": ("a.jpg", jpeg(tmp_path))},
+            headers=SITE_VIEW,
+        )
+        assert photo.status_code == 507
+        again = local.post("/records/sessions", json=session(id=first["id"]), headers=SITE_VIEW)
+        assert again.status_code == 200  # a form sent again is no new record: still answered
+
+        # Delivered, they no longer wait: there is room again.
+        seen: list[httpx.Request] = []
+        delivered = RecordSender(layout, central(lambda _: httpx.Response(201, json={}), seen), 7).deliver()
+        assert delivered.sent == 2
+        record(local, "demands", {"topic": "再一条"})
+    assert len(Outbox(layout).all()) == 3 and not list((layout.root / "records" / "photos").iterdir())
+
+    small = Outbox(layout, max_bytes=bounded.size() + 600)
+    with LocalClient(create_app(layout, outbox=small), base_url=LAN) as local:
+        full = local.post(
+            "/records/demands", json={"topic": "果树修剪", "detail": "x" * 600}, headers=SITE_VIEW
+        )
+        assert full.status_code == 507 and "待上传的记录已满（已占用" in full.json()["message"]
+    assert len(Outbox(layout).all()) == 3
+
+
+def test_the_media_cache_keeps_its_room_on_the_disk(layout: Layout, tmp_path: Path) -> None:
+    """A site whose quota the disk cannot hold yet: the films come first, records are refused."""
+    apply_manifest(layout, ["p-01"])
+    raw = layout.applied()
+    assert raw is not None
+    layout.adopt({**raw[1], "quota_bytes": 2**60})
+    with LocalClient(create_app(layout), base_url=LAN) as local:
+        r = local.post("/records/sessions", json=session("p-01"), headers=SITE_VIEW)
+    assert (
+        r.status_code == 507
+        and "本机磁盘空间不足" in r.json()["message"]
+        and "节目同步还需" in r.json()["message"]
+    )
+    assert Outbox(layout).all() == []
+
+
+def test_posts_are_rate_limited_per_address(layout: Layout) -> None:
+    now = [1000.0]
+    app = create_app(layout, clock=lambda: now[0])
+    with (
+        LocalClient(app, base_url=LAN) as local,
+        LocalClient(app, base_url=LAN, client=("192.168.1.77", 5000)) as other,
+    ):
+        for n in range(serve.POST_BURST):
+            record(local, "demands", {"topic": f"主题{n}"})
+        refused = local.post("/records/demands", json={"topic": "太快"}, headers=SITE_VIEW)
+        assert refused.status_code == 429 and "提交太频繁" in refused.json()["message"]
+        assert int(refused.headers["retry-after"]) >= 1
+        record(other, "demands", {"topic": "另一台"})  # another box is not held back
+        now[0] += serve.POST_EVERY
+        record(local, "demands", {"topic": "过一会儿"})
+    assert len(Outbox(layout).all()) == serve.POST_BURST + 2

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import http.server
 import json
 import os
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,7 +25,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mediasrv.accounts.models import Role
-from mediasrv.agent import player
+from mediasrv.agent import player, records, viewing
+from mediasrv.agent.cli import _run_once
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.reports import Reporter, make_report, queued
 from mediasrv.agent.sync import Syncer, SyncResult, TokenBucket, download_order, in_window, parse_window
@@ -552,6 +555,91 @@ def test_reports_older_than_a_week_are_dropped_from_the_queue(site: Site) -> Non
     site.layout.reports.write_bytes(canonical(old) + b"\n")
     delivery = Reporter(site.layout, site.agent, site.id).deliver()
     assert (delivery.sent, delivery.queued) == (0, 0) and not site.layout.reports.exists()
+
+
+class CaptivePortal(http.server.BaseHTTPRequestHandler):
+    """A hotel or village Wi-Fi's login page: 200 and HTML to whatever is asked."""
+
+    PAGE = b"<!doctype html><html><head><title>WiFi Login</title></head><body>Sign in</body></html>"
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.PAGE)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(self.PAGE)
+
+    do_GET = do_POST = do_PUT = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def captive_portal() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), CaptivePortal)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_captive_portal_holds_everything_back_and_loses_nothing(
+    client: TestClient, site: Site, programme: str, admin: dict[str, str], captive_portal: str
+) -> None:
+    """A portal answers the sync run with 200 and its login page: heartbeat, viewing evidence and
+    study records all wait (none is taken for delivered, none skipped), and all arrive once the
+    line reaches the server again."""
+    site.sync()
+    player_hash = viewing.player_id(site.id, "192.168.1.31", "IPTV STB")
+    day = today_in_china()
+    line = {
+        "day": day.isoformat(),
+        "programme_id": programme,
+        "player": player_hash,
+        "segment": 0,
+        "seconds": 6.0,
+    }
+    viewing.queue_path(site.layout).write_text(json.dumps(line) + "\n")
+    outbox = records.Outbox(site.layout)
+    session = outbox.add(
+        records.new_session(
+            {
+                "started_at": datetime.now(UTC).isoformat(),
+                "minutes": 45,
+                "members_present": 8,
+                "programmes": [programme],
+            }
+        )
+    )
+    outbox.add(records.new_demand({"topic": "果树冬季修剪"}, set()))
+
+    with httpx.Client(base_url=captive_portal, headers=site.headers) as portal:
+        result, delivery, recorded = _run_once(site.layout, portal, verify=False, download=True, attempts=1)
+    assert result.error is not None  # the portal's page is no manifest
+    assert (delivery.sent, delivery.queued) == (0, 1) and delivery.error and "WiFi Login" in delivery.error
+    assert delivery.viewing is not None and (delivery.viewing.sent, delivery.viewing.queued) == (0, 1)
+    assert (recorded.sent, recorded.refused, recorded.queued) == (0, 0, 2)
+    assert {r.state for r in outbox.all()} == {records.State.PENDING}
+    assert len(queued(site.layout)) == 1
+
+    result, delivery, recorded = _run_once(site.layout, site.agent, verify=False, download=True, attempts=1)
+    assert result.error is None
+    assert (delivery.sent, delivery.queued, delivery.error) == (2, 0, None)  # the held report and this one
+    assert delivery.viewing is not None and (delivery.viewing.sent, delivery.viewing.queued) == (1, 0)
+    assert (recorded.sent, recorded.queued, recorded.error) == (2, 0, None)
+    [row] = client.get("/api/v1/fleet/sites", headers=admin).json()["items"]
+    assert row["heartbeats_today"] == 2  # the one held back, and this run's
+    [seen] = client.get(f"/api/v1/sites/{site.id}/viewing", headers=admin).json()
+    assert (seen["programme_id"], seen["players"]) == (programme, 1)
+    sessions = client.get(
+        f"/api/v1/sites/{site.id}/sessions", headers=admin, params={"month": day.strftime("%Y-%m")}
+    ).json()
+    assert [s["id"] for s in sessions] == [session.id]
 
 
 def test_signature_check_uses_the_pinned_key(client: TestClient, site: Site, programme: str) -> None:

@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Outbox, State, new_session
 from mediasrv.china import CHINA
+from tests.agent.test_records import GPS, phone_photo
 from tests.web.conftest import screenshot
 from tests.web.test_site_view import serving
 
@@ -159,14 +160,16 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
             assert session.body["notes"] == "讨论：学用结合"
             assert session.body["started_at"] == f"{prefilled}:00+08:00"
 
-            # A phone on the LAN adds a photo to it (the agent checks only that it is a JPEG or PNG).
+            # A phone on the LAN adds a photo to it (the agent keeps its pixels, not its EXIF).
             picker = rows.first.locator(".photo-picker input[type=file]")
             picker.set_input_files(
-                [{"name": "合影.jpg", "mimeType": "image/jpeg", "buffer": b"\xff\xd8\xff\xe0 jpeg"}]
+                [{"name": "合影.jpg", "mimeType": "image/jpeg", "buffer": phone_photo(tmp_path)}]
             )
             expect(rows).to_have_count(3)
             expect(rows.first.locator(".kind")).to_have_text("照片")
             expect(rows.first.locator(".what")).to_have_text("合影.jpg")
+            [kept] = list(outbox.photos.iterdir())
+            assert GPS not in kept.read_bytes()
             focus_by_arrows(page, "button[data-panel=session-panel]", "ArrowUp")
 
             # 评价节目: a programme, four stars, a comment.

@@ -156,7 +156,7 @@ def test_a_site_administrator_plays_todays_required_programme_with_a_remote(
             expect(page.locator("#player")).to_be_visible()
             expect(page.locator("#list")).to_be_hidden()
             expect(page.locator("#now-playing")).to_have_text(REQUIRED)
-            page.wait_for_function("document.getElementById('video').currentTime > 0.5")
+            page.wait_for_function("() => document.getElementById('video').currentTime > 0.5")
             assert page.evaluate("document.getElementById('video').paused") is False
             expect(page.locator("#player-message")).to_be_hidden()
             screenshot(page, "site-view-playing")
@@ -190,7 +190,7 @@ def test_without_hls_js_it_plays_natively_or_says_the_player_is_missing(
             if native:
                 page.evaluate("document.getElementById('video').muted = true")
                 page.keyboard.press("Enter")
-                page.wait_for_function("document.getElementById('video').currentTime > 0.5")
+                page.wait_for_function("() => document.getElementById('video').currentTime > 0.5")
             else:
                 expect(page.locator("#no-player")).to_be_visible()
                 expect(page.locator("#no-player")).to_contain_text("hls.min.js")
