@@ -17,6 +17,7 @@ from mediasrv import epochs
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import (
+    LISTED_STUDY,
     Attachment,
     Category,
     Programme,
@@ -115,7 +116,7 @@ def get_programme(session: Session, programme_id: str) -> Programme:
 def visible_programme(session: Session, programme_id: str, *, caller: Caller) -> Programme:
     """Published programmes are visible to everyone; drafts and withdrawn ones to their department."""
     programme = get_programme(session, programme_id)
-    if programme.status is not ProgrammeStatus.PUBLISHED and not caller.can_manage(programme.org_unit_id):
+    if not programme.visible_to(caller):
         raise NotFound(f"No programme with id {programme_id}.")
     return programme
 
@@ -502,16 +503,28 @@ def get_study_list(session: Session, study_list_id: int) -> StudyList:
     return study_list
 
 
+def visible_study_list(session: Session, study_list_id: int, *, caller: Caller) -> StudyList:
+    """Drafts are an administrator's work in progress: nobody else learns they exist."""
+    study_list = get_study_list(session, study_list_id)
+    if study_list.status not in LISTED_STUDY and caller.role is not Role.ADMIN:
+        raise NotFound(f"No study list with id {study_list_id}.")
+    return study_list
+
+
 def list_study_lists(
     session: Session,
     *,
+    caller: Caller,
     kind: StudyKind | None = None,
     status: StudyListStatus | None = None,
     on: date | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[StudyList], int]:
+    """Newest period first; administrators see drafts too, everyone else lists in force and history."""
     query = select(StudyList)
+    if caller.role is not Role.ADMIN:
+        query = query.where(StudyList.status.in_(LISTED_STUDY))
     if kind is not None:
         query = query.where(StudyList.kind == kind)
     if status is not None:
