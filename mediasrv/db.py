@@ -5,9 +5,11 @@ Services only flush; the request dependency (app.py's SessionDep) or `session_sc
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import DateTime, Engine, create_engine, event
@@ -53,6 +55,12 @@ def make_engine(url: str) -> Engine:
         # API, worker and sweep share one file: WAL lets readers run beside the writer, and
         # busy_timeout makes a writer wait for the lock instead of failing at once.
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **_POOL)
+        database = engine.url.database
+        if database and database != ":memory:" and not engine.url.query.get("uri"):
+
+            @event.listens_for(engine, "do_connect")
+            def _private(*_args: Any) -> None:
+                private_sqlite_file(Path(database))
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -64,6 +72,26 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, **_POOL)
+
+
+OWNER_ONLY = 0o600
+
+
+def private_sqlite_file(path: Path) -> None:
+    """Create the database file readable by its owner only, before SQLite would (0644 less the umask),
+    whatever the umask: SQLite gives its -wal and -shm files the database file's mode. Files an older
+    version left readable by others are tightened (a file of another owner is left as it is)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, OWNER_ONLY)
+    except (FileExistsError, FileNotFoundError):  # there already; or no directory, which SQLite reports
+        pass
+    else:
+        os.fchmod(fd, OWNER_ONLY)  # the umask may have taken bits away; set exactly these
+        os.close(fd)
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        with suppress(OSError):  # missing, or not ours to change
+            if part.stat().st_mode & 0o077:
+                part.chmod(OWNER_ONLY)
 
 
 def import_models() -> None:

@@ -9,6 +9,7 @@ from enum import StrEnum
 from sqlalchemy import JSON, Date, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mediasrv.accounts.models import Caller
 from mediasrv.db import Base, utcnow
 from mediasrv.ingest.models import Asset
 
@@ -28,6 +29,10 @@ class StudyListStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     ARCHIVED = "archived"  # kept for history, no longer in force
+
+
+# What sites and producers see of the lists: those in force and their history, never drafts.
+LISTED_STUDY = (StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED)
 
 
 class Category(Base):
@@ -78,6 +83,10 @@ class Programme(Base):
     @property
     def duration_seconds(self) -> float | None:
         return self.asset.duration_seconds if self.asset is not None else None
+
+    def visible_to(self, caller: Caller) -> bool:
+        """Published programmes are everyone's; drafts and withdrawn ones their department's."""
+        return self.status is ProgrammeStatus.PUBLISHED or caller.can_manage(self.org_unit_id)
 
 
 class ProgrammeTag(Base):

@@ -149,12 +149,13 @@ def list_study_lists(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[StudyListOut]:
-    """Study lists, newest period first; history included (archived lists)."""
+    """Study lists, newest period first; history included (archived lists). Drafts only for
+    administrators."""
     rows, total = service.list_study_lists(
-        session, kind=kind, status=status, on=on, limit=limit, offset=offset
+        session, caller=caller, kind=kind, status=status, on=on, limit=limit, offset=offset
     )
     return Page[StudyListOut](
-        items=[StudyListOut.of(s) for s in rows], total=total, limit=limit, offset=offset
+        items=[StudyListOut.of(s, caller) for s in rows], total=total, limit=limit, offset=offset
     )
 
 
@@ -165,12 +166,12 @@ def create_study_list(
     """A draft list for a period, targeted at regions (none: all sites); publish it to put it in force."""
     study_list = service.create_study_list(session, actor=caller, **body.model_dump())
     reindex_after_commit(session, dispatcher)
-    return StudyListOut.of(study_list)
+    return StudyListOut.of(study_list, caller)
 
 
 @router.get("/study-lists/{study_list_id}", response_model=StudyListOut)
 def get_study_list(study_list_id: RowId, caller: ViewerDep, session: SessionDep) -> StudyListOut:
-    return StudyListOut.of(service.get_study_list(session, study_list_id))
+    return StudyListOut.of(service.visible_study_list(session, study_list_id, caller=caller), caller)
 
 
 @router.patch("/study-lists/{study_list_id}", response_model=StudyListOut)
@@ -185,7 +186,7 @@ def update_study_list(
     changes = body.model_dump(exclude_unset=True)
     study_list = service.update_study_list(session, actor=caller, study_list_id=study_list_id, **changes)
     reindex_after_commit(session, dispatcher)
-    return StudyListOut.of(study_list)
+    return StudyListOut.of(study_list, caller)
 
 
 @router.post("/study-lists/{study_list_id}/publish", response_model=StudyListOut)
@@ -198,7 +199,7 @@ def publish_study_list(
         session, actor=caller, study_list_id=study_list_id, status=status
     )
     reindex_after_commit(session, dispatcher)
-    return StudyListOut.of(study_list)
+    return StudyListOut.of(study_list, caller)
 
 
 @router.post("/study-lists/{study_list_id}/archive", response_model=StudyListOut)
@@ -211,7 +212,7 @@ def archive_study_list(
         session, actor=caller, study_list_id=study_list_id, status=status
     )
     reindex_after_commit(session, dispatcher)
-    return StudyListOut.of(study_list)
+    return StudyListOut.of(study_list, caller)
 
 
 @router.get("/sites/{site_id}/required", response_model=RequiredForSite, tags=["catalog", "sites"])
@@ -229,7 +230,7 @@ def required_for_site(
         site_code=site.code,
         on=day,
         expected_hours=sum(s.expected_hours for s in lists),
-        lists=[StudyListOut.of(s) for s in lists],
+        lists=[StudyListOut.of(s, caller) for s in lists],
         programmes=[ProgrammeOut.of(p) for p in programmes],
     )
 

@@ -6,6 +6,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind, StudyList, StudyListStatus
 from mediasrv.ingest.models import AssetKind, AssetStatus
 
@@ -142,7 +143,8 @@ class StudyListOut(BaseModel):
     published_at: datetime | None
 
     @classmethod
-    def of(cls, s: StudyList) -> StudyListOut:
+    def of(cls, s: StudyList, caller: Caller) -> StudyListOut:
+        """The list as `caller` may see it: programmes since withdrawn only for their department."""
         return cls(
             id=s.id,
             title=s.title,
@@ -160,6 +162,7 @@ class StudyListOut(BaseModel):
                     status=i.programme.status,
                 )
                 for i in s.items
+                if i.programme.visible_to(caller)
             ],
             created_at=s.created_at,
             updated_at=s.updated_at,

@@ -17,6 +17,7 @@ from mediasrv import epochs
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import (
+    LISTED_STUDY,
     Attachment,
     Category,
     Programme,
@@ -115,16 +116,49 @@ def get_programme(session: Session, programme_id: str) -> Programme:
 def visible_programme(session: Session, programme_id: str, *, caller: Caller) -> Programme:
     """Published programmes are visible to everyone; drafts and withdrawn ones to their department."""
     programme = get_programme(session, programme_id)
-    if programme.status is not ProgrammeStatus.PUBLISHED and not caller.can_manage(programme.org_unit_id):
+    if not programme.visible_to(caller):
         raise NotFound(f"No programme with id {programme_id}.")
     return programme
 
 
 def _editable(session: Session, actor: Caller, programme_id: str) -> Programme:
-    programme = get_programme(session, programme_id)
+    """The programme, locked until this unit of work ends: an edit and a publish of the same
+    programme take turns, so an edit checked against a draft cannot land on a published one."""
+    programme = session.scalar(
+        select(Programme)
+        .where(Programme.id == programme_id)
+        .with_for_update(of=Programme)
+        .execution_options(populate_existing=True)
+    )
+    if programme is None:
+        raise NotFound(f"No programme with id {programme_id}.")
     if not actor.can_manage(programme.org_unit_id):
         raise Forbidden("This programme belongs to another department.")
     return programme
+
+
+def check_publishable(programme: Programme) -> None:
+    """What sites may be given: ready media and ready PDF handouts (409 with the reason otherwise)."""
+    asset = programme.asset
+    if asset is None:
+        raise MediaError("Attach the film or audio lecture (asset_id) before publishing.", status_code=409)
+    if asset.status is not AssetStatus.READY:
+        raise MediaError(
+            f"Its media {asset.id} is {asset.status.value}, not ready: sites get only ready media, so "
+            + (f"choose another (it failed: {asset.error})" if asset.error else "wait until it is processed")
+            + ".",
+            status_code=409,
+        )
+    pending = [a.asset_id for a in programme.attachment_rows if a.asset.status is not AssetStatus.READY]
+    if pending:
+        raise MediaError(f"Attachments not ready yet: {', '.join(pending)}.", status_code=409)
+    not_documents = [
+        a.asset.filename for a in programme.attachment_rows if a.asset.kind is not AssetKind.DOCUMENT
+    ]
+    if not_documents:
+        raise MediaError(
+            f"Attachments must be PDF handouts: {', '.join(not_documents)} is not.", status_code=409
+        )
 
 
 def create_programme(
@@ -176,64 +210,67 @@ def update_programme(
     asset_id: str | None = None,
     attachment_ids: Sequence[str] | None = None,
 ) -> Programme:
+    """Change a draft or withdrawn programme. A published one is what sites were given after review:
+    only an administrator (the reviewer) may correct it, and only with ready media; a producer asks
+    for it to be withdrawn first, and it reaches sites again only when it is published again."""
     programme = _editable(session, actor, programme_id)
-    changes: dict[str, object] = {}
+    if programme.status is ProgrammeStatus.PUBLISHED and actor.role is not Role.ADMIN:
+        raise Conflict(
+            "This programme is published: sites show it as an administrator reviewed it, so it cannot be "
+            "changed in place. Ask an administrator to withdraw it, make your changes, then ask for it "
+            "to be published again."
+        )
+    before = _editable_fields(programme)
     if title is not None:
         if not title.strip():
             raise MediaError("A programme needs a title.")
-        programme.title = changes["title"] = title.strip()[:255]
+        programme.title = title.strip()[:255]
     if description is not None:
         programme.description = description.strip()
-        changes["description"] = "changed"
     if category is not None:
-        programme.category_code = changes["category"] = _category(session, category).code
+        programme.category_code = _category(session, category).code
     if language is not None:
-        programme.language = changes["language"] = language
+        programme.language = language
     if asset_id is not None:
-        before = programme.asset_id
-        programme.asset_id = changes["asset_id"] = _usable_asset(session, actor, asset_id, main=True).id
-        if programme.asset_id != before:  # another film, another duration: "watched fully" may change
-            epochs.bump(session, epochs.STUDY)
+        programme.asset = _usable_asset(session, actor, asset_id, main=True)
     if tags is not None:
-        cleaned = clean_tags(tags)
-        programme.tag_rows = [ProgrammeTag(name=t, position=i) for i, t in enumerate(cleaned)]
-        changes["tags"] = cleaned
+        programme.tag_rows = [ProgrammeTag(name=t, position=i) for i, t in enumerate(clean_tags(tags))]
     if attachment_ids is not None:
-        ids = list(dict.fromkeys(attachment_ids))
+        handouts = [_usable_asset(session, actor, a, main=False) for a in dict.fromkeys(attachment_ids)]
         programme.attachment_rows = [
-            Attachment(asset_id=_usable_asset(session, actor, a, main=False).id, position=i)
-            for i, a in enumerate(ids)
+            Attachment(asset_id=h.id, asset=h, position=i) for i, h in enumerate(handouts)
         ]
-        changes["attachments"] = ids
+    after = _editable_fields(programme)
+    changed = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
+    if not changed:
+        return programme
+    if programme.status is ProgrammeStatus.PUBLISHED:
+        check_publishable(programme)  # sites get no media that is not ready, whoever edits
+    if "asset_id" in changed:  # another film, another duration: "watched fully" may change
+        epochs.bump(session, epochs.STUDY)
     programme.updated_at = utcnow()
     session.flush()
     touch(session, [programme.id])
-    record(session, actor, Action.PROGRAMME_UPDATE, "programme", programme.id, **changes)
+    record(session, actor, Action.PROGRAMME_UPDATE, "programme", programme.id, **changed)
     return programme
 
 
+def _editable_fields(programme: Programme) -> dict[str, object]:
+    """What an edit may change, as the audit log shows it (before and after)."""
+    return {
+        "title": programme.title,
+        "description": programme.description,
+        "category": programme.category_code,
+        "language": programme.language,
+        "tags": programme.tags,
+        "asset_id": programme.asset.id if programme.asset is not None else None,
+        "attachments": [a.asset.id for a in programme.attachment_rows],
+    }
+
+
 def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> Programme:
-    programme = get_programme(session, programme_id)
-    asset = programme.asset
-    if asset is None:
-        raise MediaError("Attach the film or audio lecture (asset_id) before publishing.", status_code=409)
-    if asset.status is not AssetStatus.READY:
-        raise MediaError(
-            f"Its media is {asset.status.value}, not ready: publish once processing has finished"
-            + (f" (it failed: {asset.error})" if asset.error else "")
-            + ".",
-            status_code=409,
-        )
-    pending = [a.asset_id for a in programme.attachment_rows if a.asset.status is not AssetStatus.READY]
-    if pending:
-        raise MediaError(f"Attachments not ready yet: {', '.join(pending)}.", status_code=409)
-    not_documents = [
-        a.asset.filename for a in programme.attachment_rows if a.asset.kind is not AssetKind.DOCUMENT
-    ]
-    if not_documents:
-        raise MediaError(
-            f"Attachments must be PDF handouts: {', '.join(not_documents)} is not.", status_code=409
-        )
+    programme = _editable(session, actor, programme_id)
+    check_publishable(programme)
     programme.status, programme.published_at, programme.withdrawn_at = (
         ProgrammeStatus.PUBLISHED,
         utcnow(),
@@ -246,7 +283,7 @@ def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> 
 
 
 def withdraw_programme(session: Session, *, actor: Caller, programme_id: str, reason: str = "") -> Programme:
-    programme = get_programme(session, programme_id)
+    programme = _editable(session, actor, programme_id)
     if programme.status is not ProgrammeStatus.PUBLISHED:
         raise MediaError(
             f"Only published programmes can be withdrawn; this one is {programme.status.value}.",
@@ -466,16 +503,28 @@ def get_study_list(session: Session, study_list_id: int) -> StudyList:
     return study_list
 
 
+def visible_study_list(session: Session, study_list_id: int, *, caller: Caller) -> StudyList:
+    """Drafts are an administrator's work in progress: nobody else learns they exist."""
+    study_list = get_study_list(session, study_list_id)
+    if study_list.status not in LISTED_STUDY and caller.role is not Role.ADMIN:
+        raise NotFound(f"No study list with id {study_list_id}.")
+    return study_list
+
+
 def list_study_lists(
     session: Session,
     *,
+    caller: Caller,
     kind: StudyKind | None = None,
     status: StudyListStatus | None = None,
     on: date | None = None,
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[StudyList], int]:
+    """Newest period first; administrators see drafts too, everyone else lists in force and history."""
     query = select(StudyList)
+    if caller.role is not Role.ADMIN:
+        query = query.where(StudyList.status.in_(LISTED_STUDY))
     if kind is not None:
         query = query.where(StudyList.kind == kind)
     if status is not None:

@@ -24,6 +24,7 @@ from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.manifest import DOCUMENT_FILE
 from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.models import DeviceProfile, Site
+from mediasrv.delivery.schemas import SiteIn, SitePatch
 from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import MediaError, NotFound, ObjectNotFound, error_responses
@@ -151,29 +152,6 @@ signed_hls = hls_router("/s/{signature}/hls", signed_playback)
 sites_router = APIRouter(
     prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 404, 409, 413, 422)
 )
-
-
-class SiteIn(BaseModel):
-    code: str = Field(min_length=1, max_length=64, examples=["hb-xt-0012"])
-    name: str = Field(min_length=1, max_length=200, examples=["西塘村党员活动室"])
-    region: str = Field(default="", max_length=500, examples=["河北省/邢台市/信都区/西黄村镇/西塘村"])
-    device_profile: DeviceProfile = DeviceProfile.IPTV
-    quota_bytes: int | None = Field(
-        default=None, ge=1, le=2**62, description="storage for the cache; none: no limit"
-    )
-    download_window: str | None = Field(default=None, max_length=11, examples=["01:00-05:00"])
-    bandwidth_kbps: int | None = Field(default=None, ge=1, le=10_000_000)
-
-
-class SitePatch(BaseModel):
-    """Only the fields sent change; null clears quota, download window and bandwidth cap."""
-
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    region: str | None = Field(default=None, max_length=500)
-    device_profile: DeviceProfile | None = None
-    quota_bytes: int | None = Field(default=None, ge=1, le=2**62)
-    download_window: str | None = Field(default=None, max_length=11, examples=["01:00-05:00"])
-    bandwidth_kbps: int | None = Field(default=None, ge=1, le=10_000_000)
 
 
 class SiteOut(BaseModel):

@@ -7,6 +7,7 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
@@ -14,11 +15,12 @@ from mediasrv import epochs
 from mediasrv.accounts.models import Caller
 from mediasrv.audit.service import Action, record
 from mediasrv.delivery.models import DeviceProfile, Site
+from mediasrv.delivery.schemas import GB as GB  # the unit of `mediasrv site create --quota-gb`
+from mediasrv.delivery.schemas import SiteRow
 from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-GB = 1024**3
 CSV_COLUMNS = ("code", "name", "region", "device_profile", "quota_gb", "download_window", "bandwidth_kbps")
 
 
@@ -165,16 +167,6 @@ def decode_csv(data: bytes) -> str:
             ) from None
 
 
-def _number(value: str, what: str, kind: type[int] | type[float]) -> float | int | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        return kind(value)
-    except ValueError:
-        raise MediaError(f"{what} '{value}' is not a number.") from None
-
-
 def import_sites(session: Session, *, actor: Caller, text: str) -> ImportResult:
     """Register every good row; report each bad row by its line number and keep going."""
     try:
@@ -198,30 +190,34 @@ def _import_rows(session: Session, actor: Caller, reader: csv.DictReader[str]) -
     result = ImportResult()
     for row in reader:
         line = reader.line_num
-        row = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        cells = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        # An empty cell is an absent value (the default), except where a value is required.
+        given = {k: v for k, v in cells.items() if v or k in ("code", "name")}
+        try:
+            fields = SiteRow.model_validate(given).site_fields()
+        except ValidationError as exc:
+            result.errors.append((line, _problems(exc)))
+            continue
         try:
             with session.begin_nested():  # a bad row rolls back alone
-                profile_text = row.get("device_profile") or DeviceProfile.IPTV.value
-                if profile_text not in DeviceProfile.__members__.values():
-                    profiles = ", ".join(p.value for p in DeviceProfile)
-                    raise MediaError(f"device_profile '{profile_text}' is not one of {profiles}.")
-                quota_gb = _number(row.get("quota_gb", ""), "quota_gb", float)
-                bandwidth = _number(row.get("bandwidth_kbps", ""), "bandwidth_kbps", int)
-                site = create_site(
-                    session,
-                    actor=actor,
-                    code=row.get("code", ""),
-                    name=row.get("name", ""),
-                    region=row.get("region", ""),
-                    device_profile=DeviceProfile(profile_text),
-                    quota_bytes=round(quota_gb * GB) if quota_gb is not None else None,
-                    download_window=row.get("download_window") or None,
-                    bandwidth_kbps=int(bandwidth) if bandwidth is not None else None,
-                )
+                site = create_site(session, actor=actor, **fields)
             result.created.append(site)
         except MediaError as exc:
             result.errors.append((line, exc.message))
     return result
+
+
+def _problems(exc: ValidationError) -> str:
+    """'quota_gb 'nan': Input should be a finite number', for each field of the row that is wrong."""
+    said = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        value = error.get("input")
+        if isinstance(value, str):
+            shown = repr(value) if len(value) <= 40 else f"{value[:20]!r}… ({len(value)} characters)"
+            field = f"{field} {shown}"
+        said.append(f"{field}: {error['msg']}")
+    return "; ".join(said)
 
 
 def site_by_code(session: Session, code: str) -> Site:

@@ -15,6 +15,9 @@ from mediasrv.storage.base import CHUNK, ObjectInfo, check_key, check_prefix, co
 
 # Temp files share this prefix so list() can skip a write in progress (or one left by a crash).
 _TMP_PREFIX = ".tmp-"
+# Owner only, whatever the umask: the store holds drafts and withdrawn media too. Files are made by
+# mkstemp, which gives 0600; directories by _mkdir.
+_DIR_MODE = 0o700
 
 
 class LocalStore:
@@ -37,13 +40,26 @@ class LocalStore:
         st = path.stat()
         return ObjectInfo(key, st.st_size, f"{st.st_size:x}-{st.st_mtime_ns:x}", content_type_for(key))
 
+    def _mkdir(self, directory: Path) -> None:
+        """`directory` and its missing parents inside root, each created owner-only (mkdir -p would
+        give parents 0777 less the umask)."""
+        missing: list[Path] = []
+        while directory != self.root and not directory.is_dir():
+            missing.append(directory)
+            directory = directory.parent
+        if directory == self.root:
+            self.root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+        for d in reversed(missing):
+            with contextlib.suppress(FileExistsError):  # a concurrent writer made it
+                d.mkdir(mode=_DIR_MODE)
+
     def _unavailable(self, exc: OSError) -> StorageUnavailable:
         return StorageUnavailable(f"local storage at {self.root} is not usable: {exc}; check the directory")
 
     def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> ObjectInfo:
         dest = self._path(key)
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
+            self._mkdir(dest.parent)
             # Copy to a temp file beside dest, then rename over it: readers see the old or the new
             # object, never half of one. A copy (not a link or move) leaves the caller's file alone
             # and unaliased, so later edits to it cannot change the stored object.
@@ -186,7 +202,9 @@ class LocalStore:
 
     def check(self) -> None:
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
+            self.root.mkdir(mode=_DIR_MODE, parents=True, exist_ok=True)
+            if self.root.stat().st_mode & 0o077:  # made readable by an older version: close it
+                self.root.chmod(_DIR_MODE)
             fd, name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=self.root)
             os.close(fd)
             Path(name).unlink()

@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
-from fastapi.testclient import TestClient
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
-from tests.fixtures import ReadyAsset
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import text
+
+from mediasrv import migrations
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.accounts.service import create_org_unit
+from mediasrv.catalog.models import Programme
+from mediasrv.catalog.service import create_programme, publish_programme, update_programme
+from mediasrv.db import Database
+from mediasrv.errors import Conflict
+from mediasrv.ingest import pipeline
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from tests.fixtures import ACTOR, ReadyAsset
+from tests.fixtures import publish_programme as publish_via_api
+from tests.mediafactory import make_media, make_truncated
+from tests.servers import PostgresServer
 
 
 def draft(client: TestClient, headers: dict[str, str], **fields: object) -> dict[str, object]:
@@ -122,3 +140,177 @@ def test_listing_filters(
     assert tagged["total"] == 1
     page = client.get("/api/v1/programmes", headers=producer, params={"limit": 1, "offset": 1}).json()
     assert page["total"] == 2 and [p["title"] for p in page["items"]] == ["水稻种植技术"]
+
+
+def _failed_film(client: TestClient, producer: dict[str, str], ctx: pipeline.Context, tmp_path: Path) -> str:
+    """A film the pipeline gave up on (cut short), processed for real."""
+    cut = make_truncated(make_media(tmp_path / "whole.mp4", seconds=3), tmp_path / "cut.mp4")
+    with cut.open("rb") as f:
+        r = client.post("/api/v1/assets", headers=producer, files={"file": ("cut.mp4", f)})
+    asset_id: str = r.json()["id"]
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.FAILED
+    return asset_id
+
+
+def test_a_producer_cannot_change_a_published_programme(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    site: dict[str, str],
+    ready_asset: ReadyAsset,
+    ctx: pipeline.Context,
+    tmp_path: Path,
+) -> None:
+    film, failed = ready_asset(producer, "video"), _failed_film(client, producer, ctx, tmp_path)
+    pid = publish_via_api(client, producer, admin, film, title="党章学习", description="第一讲")
+    url = f"/api/v1/programmes/{pid}"
+    for change in (
+        {"title": "未经审核的标题"},
+        {"description": "未经审核的说明"},
+        {"asset_id": failed},
+        {"tags": ["未审"]},
+        {"attachment_ids": [ready_asset(producer, "pdf")]},
+    ):
+        r = client.patch(url, headers=producer, json=change)
+        assert r.status_code == 409, (change, r.text)
+        assert r.json()["error"] == "conflict" and "withdraw" in r.json()["message"]
+    seen = client.get(url, headers=site).json()  # sites keep exactly what was reviewed
+    assert (seen["title"], seen["description"], seen["asset_id"], seen["tags"]) == (
+        "党章学习",
+        "第一讲",
+        film,
+        [],
+    )
+    actions = [
+        e["action"]
+        for e in client.get("/api/v1/audit", headers=admin, params={"target_id": pid}).json()["items"]
+    ]
+    assert actions == ["programme.publish", "programme.create"]  # nothing changed, nothing recorded
+    # The way to change it: an administrator withdraws it, the producer edits, it is reviewed again.
+    client.post(url + "/withdraw", headers=admin, json={"reason": "需要修改"})
+    assert client.patch(url, headers=producer, json={"title": "党章学习（修订）"}).status_code == 200
+    assert client.get(url, headers=site).status_code == 404  # off the sites until published again
+    assert client.post(url + "/publish", headers=admin).json()["title"] == "党章学习（修订）"
+
+
+def test_media_that_is_not_ready_never_goes_on_a_published_programme(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    ready_asset: ReadyAsset,
+    ctx: pipeline.Context,
+    tmp_path: Path,
+) -> None:
+    film, failed = ready_asset(producer, "video"), _failed_film(client, producer, ctx, tmp_path)
+    path = make_media(tmp_path / "new.mp4", seconds=2, width=160, height=90)
+    with path.open("rb") as f:  # uploaded, not processed yet
+        pending = client.post("/api/v1/assets", headers=producer, files={"file": ("new.mp4", f)}).json()["id"]
+    pid = publish_via_api(client, producer, admin, film)
+    url = f"/api/v1/programmes/{pid}"
+    for asset in (failed, pending):
+        r = client.patch(url, headers=admin, json={"asset_id": asset})  # not even by an administrator
+        assert r.status_code == 409 and "not ready" in r.json()["message"], r.text
+        r = client.patch(url, headers=admin, json={"attachment_ids": [asset]})
+        assert r.status_code in (400, 409) and asset not in str(
+            client.get(url, headers=admin).json()["attachments"]
+        )
+    assert client.get(url, headers=admin).json()["asset_id"] == film
+
+
+def test_every_change_to_a_programme_is_audited_with_before_and_after(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    first, second = ready_asset(producer, "video"), ready_asset(producer, "video")
+    pdf, pdf2 = ready_asset(producer, "pdf"), ready_asset(producer, "pdf")
+    p = draft(
+        client,
+        producer,
+        title="旧标题",
+        description="旧说明",
+        tags=["甲"],
+        asset_id=first,
+        attachment_ids=[pdf],
+    )
+    url = f"/api/v1/programmes/{p['id']}"
+    change = {
+        "title": "新标题",
+        "description": "新说明",
+        "tags": ["乙"],
+        "asset_id": second,
+        "attachment_ids": [pdf2, pdf],
+    }
+    assert client.patch(url, headers=producer, json=change).status_code == 200
+    client.post(url + "/publish", headers=admin)
+    # An administrator (the reviewer) may correct a published programme; that is audited too.
+    assert (
+        client.patch(url, headers=admin, json={"title": "新标题（更正）", "category": "health"}).status_code
+        == 200
+    )
+    assert client.patch(url, headers=admin, json={"title": "新标题（更正）"}).status_code == 200  # no change
+    log = client.get("/api/v1/audit", headers=admin, params={"target_id": p["id"]}).json()["items"]
+    assert [e["action"] for e in log] == [
+        "programme.update",
+        "programme.publish",
+        "programme.update",
+        "programme.create",
+    ]
+    assert log[2]["details"] == {
+        "title": {"before": "旧标题", "after": "新标题"},
+        "description": {"before": "旧说明", "after": "新说明"},
+        "tags": {"before": ["甲"], "after": ["乙"]},
+        "asset_id": {"before": first, "after": second},
+        "attachments": {"before": [pdf], "after": [pdf2, pdf]},
+    }
+    assert log[0]["details"] == {
+        "title": {"before": "新标题", "after": "新标题（更正）"},
+        "category": {"before": "party-history", "after": "health"},
+    }
+
+
+@pytest.mark.integration
+def test_an_edit_cannot_slip_onto_a_programme_being_published(postgres_server: PostgresServer) -> None:
+    """PostgreSQL runs the two at once: an edit that read the draft before the publish committed
+    waits for it and is then refused, instead of landing unreviewed on the published programme."""
+    db = Database(postgres_server.create_database())
+    try:
+        migrations.upgrade(db)
+        with db.session_scope() as s:
+            unit = create_org_unit(s, actor=ACTOR, name="县电教中心")
+            asset = Asset(
+                sha256="0" * 64, filename="a.mp4", title="a", size_bytes=1, source_key="sources/00/0",
+                kind=AssetKind.VIDEO, status=AssetStatus.READY, org_unit_id=unit.id,
+            )  # fmt: skip
+            s.add(asset)
+            s.flush()
+            producer = Caller(role=Role.PRODUCER, name="p", via="cli", org_unit_id=unit.id)
+            pid = create_programme(
+                s, actor=producer, title="党章学习", category="health", asset_id=asset.id
+            ).id
+        with db.session_scope() as publishing:
+            publish_programme(publishing, actor=ACTOR, programme_id=pid)
+            with ThreadPoolExecutor(1) as pool:
+                edit = pool.submit(_edit_in_own_session, db, producer, pid)
+                _wait_for_a_lock_wait(db)
+                publishing.commit()
+                with pytest.raises(Conflict):
+                    edit.result(timeout=30)
+        with db.session_scope() as s:
+            assert s.get_one(Programme, pid).title == "党章学习"
+    finally:
+        db.dispose()
+
+
+def _edit_in_own_session(db: Database, producer: Caller, pid: str) -> None:
+    with db.session_scope() as s:
+        update_programme(s, actor=producer, programme_id=pid, title="未经审核的标题")
+
+
+def _wait_for_a_lock_wait(db: Database) -> None:
+    """Until another connection waits for a row lock (the edit blocked behind the publish)."""
+    query = text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+    for _ in range(3000):
+        with db.engine.connect() as conn:
+            if conn.scalar(query):
+                return
+        time.sleep(0.01)
+    raise AssertionError("the edit never waited for the publish")

@@ -143,3 +143,39 @@ def test_study_list_validation(client: TestClient, producer: dict[str, str], adm
         "/api/v1/study-lists", headers=producer, params={"on": str(date(2026, 12, 5))}
     ).json()
     assert in_force["total"] == 0
+
+
+def test_draft_lists_are_shown_only_to_administrators(
+    client: TestClient,
+    producer: dict[str, str],
+    other_producer: dict[str, str],
+    admin: dict[str, str],
+    site: dict[str, str],
+    ready_asset: ReadyAsset,
+) -> None:
+    a, b = (publish_programme(client, producer, admin, ready_asset(producer), title=t) for t in ("甲", "乙"))
+
+    def new(title: str) -> str:
+        body = {"title": title, "programme_ids": [a, b], **DECEMBER}
+        return str(client.post("/api/v1/study-lists", headers=admin, json=body).json()["id"])
+
+    draft, published, archived = new("草稿清单"), new("已发布清单"), new("往期清单")
+    client.post(f"/api/v1/study-lists/{published}/publish", headers=admin)
+    client.post(f"/api/v1/study-lists/{archived}/publish", headers=admin)
+    client.post(f"/api/v1/study-lists/{archived}/archive", headers=admin)
+    client.post(f"/api/v1/programmes/{b}/withdraw", headers=admin, json={})
+    for viewer in (site, other_producer):
+        shown = client.get("/api/v1/study-lists", headers=viewer).json()
+        assert {s["title"] for s in shown["items"]} == {"往期清单", "已发布清单"} and shown["total"] == 2
+        asked = client.get("/api/v1/study-lists", headers=viewer, params={"status": "draft"}).json()
+        assert asked == {"items": [], "total": 0, "limit": 50, "offset": 0}
+        assert client.get(f"/api/v1/study-lists/{draft}", headers=viewer).status_code == 404
+        one = client.get(f"/api/v1/study-lists/{published}", headers=viewer).json()
+        assert [i["title"] for i in one["items"]] == ["甲"]  # the withdrawn programme is not shown
+    mine = client.get(f"/api/v1/study-lists/{published}", headers=producer).json()  # its department's
+    assert [i["title"] for i in mine["items"]] == ["甲", "乙"]
+    assert client.get(f"/api/v1/study-lists/{draft}", headers=producer).status_code == 404
+    everything = client.get("/api/v1/study-lists", headers=admin).json()
+    assert everything["total"] == 3
+    one = client.get(f"/api/v1/study-lists/{published}", headers=admin).json()
+    assert [(i["title"], i["status"]) for i in one["items"]] == [("甲", "published"), ("乙", "withdrawn")]

@@ -143,3 +143,73 @@ def test_csv_that_cannot_be_parsed_is_refused_with_a_reason(
     huge = b"code,name\nhb-4," + b"x" * 200_000 + b"\n"  # past the csv module's field limit
     refused = client.post("/api/v1/sites/import", headers=csv_headers, content=huge)
     assert refused.status_code == 400 and "cannot be read" in refused.json()["message"]
+
+
+# Each row is refused alone, by its line, for what the API would refuse: numbers a float or a
+# 64-bit column cannot hold, control characters (an XLSX cannot hold a NUL), over-long text.
+BAD_ROWS = (
+    "code,name,region,quota_gb,bandwidth_kbps\n"
+    "ok-1,西塘村,河北省,200,4000\n"  # line 2
+    "nan-1,东庄村,河北省,nan,\n"
+    "inf-1,南街村,河北省,inf,\n"
+    "big-1,北关村,河北省,1e30,\n"
+    "neg-1,前进村,河北省,-5,\n"
+    "bw-1,后屯村,河北省,,9223372036854775808\n"
+    "nul-1,西\x00塘,河北省,,\n"
+    "esc-1,西塘,河北省\x1b[31m,,\n"
+    "bad\x07code,西塘,河北省,,\n"
+    "long-1," + "长" * 100_000 + ",河北省,,\n"  # line 11
+    "ok-2,最后一村,河北省/邢台市,1.5,\n"
+)
+
+
+def test_csv_rows_get_the_apis_limits_each_refused_alone(client: TestClient, admin: dict[str, str]) -> None:
+    r = client.post(
+        "/api/v1/sites/import", headers={**admin, "Content-Type": "text/csv"}, content=BAD_ROWS.encode()
+    )
+    assert r.status_code == 200, r.text
+    result = r.json()
+    assert [(s["code"], s["quota_bytes"]) for s in result["created"]] == [
+        ("ok-1", 200 * 1024**3),
+        ("ok-2", round(1.5 * 1024**3)),
+    ]
+    errors = {e["line"]: e["message"] for e in result["errors"]}
+    assert sorted(errors) == list(range(3, 12))
+    for line, field in [(3, "quota_gb"), (4, "quota_gb"), (5, "quota_gb"), (6, "quota_gb")]:
+        assert errors[line].startswith(field), errors[line]
+    assert "finite" in errors[3] and "finite" in errors[4] and "4294967296" in errors[5]
+    assert errors[7].startswith("bandwidth_kbps") and "10000000" in errors[7]
+    assert errors[8].startswith("name") and "U+0000" in errors[8]
+    assert errors[9].startswith("region") and "U+001B" in errors[9]
+    assert errors[10].startswith("code") and "U+0007" in errors[10]
+    assert errors[11].startswith("name") and "at most 200 characters" in errors[11]
+    assert len(errors[11]) < 300  # the message names the problem, it does not echo 100,000 characters
+    sites = client.get("/api/v1/sites", headers=admin).json()
+    assert [s["code"] for s in sites] == ["ok-1", "ok-2"]
+    xlsx = client.get("/api/v1/compliance.xlsx", headers=admin)  # every admin's export still works
+    assert xlsx.status_code == 200
+
+
+def test_the_api_refuses_control_characters_in_site_text(client: TestClient, admin: dict[str, str]) -> None:
+    body = {"code": "hb-1", "name": "西塘村", "region": "河北省"}
+    for field, value in (("name", "西\x00塘"), ("region", "河北省\n邢台市"), ("code", "hb\x7f1")):
+        r = client.post("/api/v1/sites", headers=admin, json={**body, field: value})
+        assert r.status_code == 422 and field in r.json()["message"] and "control" in r.json()["message"]
+    site = client.post("/api/v1/sites", headers=admin, json=body).json()
+    for field, value in (("name", "西塘\u0085村"), ("region", "河北省\t")):
+        r = client.patch(f"/api/v1/sites/{site['id']}", headers=admin, json={field: value})
+        assert r.status_code == 422 and field in r.json()["message"], r.text
+    assert client.get("/api/v1/sites", headers=admin).json()[0]["name"] == "西塘村"
+
+
+def test_csv_import_from_the_command_line_reports_bad_numbers_by_line(
+    settings: Settings, client: TestClient, tmp_path: Path
+) -> None:
+    path = tmp_path / "sites.csv"
+    path.write_text(BAD_ROWS, encoding="utf-8")
+    r = CliRunner().invoke(
+        cli, ["site", "import", str(path)], env={"MEDIASRV_DATA_DIR": str(settings.data_dir)}
+    )
+    said = " ".join(r.output.split())
+    assert r.exit_code == 1 and r.exception is not None and isinstance(r.exception, SystemExit), r.output
+    assert "line 3: quota_gb" in said and "2 sites registered, 9 rows refused" in said

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -394,3 +396,29 @@ def test_open_store_does_no_io() -> None:
     store = open_store("s3://k:s@127.0.0.1:1/bucket?secure=false")
     with pytest.raises(StorageUnavailable, match=r"127\.0\.0\.1:1"):
         store.check()
+
+
+def test_local_store_is_its_owners_alone_whatever_the_umask(
+    tmp_path: Path, write: Callable[[str, bytes], Path]
+) -> None:
+    src = write("seg.ts", b"abc")
+    old = os.umask(0)  # the most permissive: modes must not rely on the default 022
+    try:
+        store = LocalStore(tmp_path / "var" / "objects")
+        store.put_file("hls/asset/gen/iptv/seg_00000.ts", src)
+    finally:
+        os.umask(old)
+    root = tmp_path / "var" / "objects"
+    made = [root, *(root / p for p in ("hls", "hls/asset", "hls/asset/gen", "hls/asset/gen/iptv"))]
+    assert {str(d): _mode(d) for d in made} == {str(d): 0o700 for d in made}
+    assert _mode(root / "hls/asset/gen/iptv/seg_00000.ts") == 0o600
+    # A store an older version made readable by everyone is closed at start-up (check()).
+    older = tmp_path / "older"
+    older.mkdir()
+    older.chmod(0o755)
+    LocalStore(older).check()
+    assert _mode(older) == 0o700
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
