@@ -584,8 +584,6 @@ def site_bundle_export(
     Files already there with the right size and SHA-256 are kept, so exporting again to the same disk
     copies only what changed; files the manifest no longer lists are removed from DIRECTORY/files.
     """
-    from datetime import date
-
     from mediasrv import epochs
     from mediasrv.auth import signing_key
     from mediasrv.delivery.bundle import export_bundle
@@ -613,7 +611,7 @@ def site_bundle_export(
                 progress.update(task, completed=done, total=total, description=f"{files}/{all_files} files")
 
             store = open_store(settings.resolved_storage_url)
-            result = export_bundle(db, store, manifests, site_id, directory, on=date.today(), progress=report)
+            result = export_bundle(db, store, manifests, site_id, directory, progress=report)
     except MediaError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from mediasrv import epochs
 from mediasrv.auth import AdminDep, Caller, Role, allow, public, signed_playback
+from mediasrv.china import today_in_china
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.manifest import DOCUMENT_FILE
@@ -271,7 +272,7 @@ def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
 def _playlist(
     request: Request, caller: Caller, session: Session, settings: Settings, site_id: int, on: date | None
 ) -> tuple[Site, list[playlist.Entry], date]:
-    day = on or date.today()
+    day = on or today_in_china()
     site, entries = playlist.site_playlist(
         session,
         caller=caller,
@@ -329,7 +330,7 @@ async def site_channel_list(
         await run_in_threadpool(_site_for, request, site_id, caller)
     state = request.app.state
     settings: Settings = state.settings
-    day = on or date.today()
+    day = on or today_in_china()
     expires = playlist.signed_expiry(settings.signed_url_seconds)
     # The epoch is read before building: a change committed meanwhile gets a key of its own.
     key = (site_id, state.epochs.get(epochs.MANIFESTS), day, expires, str(request.base_url))
@@ -404,7 +405,7 @@ async def site_manifest(
     if caller.site_id is not None and caller.site_id != site_id:  # rare: answer as get_site does
         await run_in_threadpool(_site_for, request, site_id, caller)
     manifests: ManifestService = request.app.state.manifests
-    today = date.today()
+    today = today_in_china()
     current = manifests.cached(site_id, today)
     if current is None:  # changed, or not known to this process yet: check and build off the loop
         current = await run_in_threadpool(manifests.current, site_id, today)

@@ -8,7 +8,6 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from mediasrv.accounts.models import Role
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
@@ -62,7 +62,7 @@ def make_site(
         title="党的二十大精神",
         attachment_ids=[handout],
     )
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     study = client.post(
         "/api/v1/study-lists",
         headers=admin,

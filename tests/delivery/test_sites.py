@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from mediasrv.accounts.models import Role
+from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
@@ -97,7 +97,7 @@ def test_site_playlist_required_first_with_signed_links_for_its_device(
         )
         for title in ("党章学习", "乡村振兴政策", "健康知识讲座")
     ]
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     sl = client.post(
         "/api/v1/study-lists",
         headers=admin,
