@@ -1,13 +1,16 @@
-"""/hls (bearer or session), /s/<signature>/hls (signed, for set-top boxes) and /api/v1/sites.
+"""/hls (bearer or session), /s/<signature>/hls (signed, for set-top boxes), the playback links
+API (/api/v1/assets/{id}/playback) and /api/v1/sites.
 
 URLs: /hls/<asset>/master.m3u8 (mobile ladder), iptv.m3u8, iptv-sd.m3u8 and poster.jpg are stable and
 short-lived; they point into /hls/<asset>/<generation>/..., whose bytes never change once published.
 Under a signed prefix the same relative URLs keep the signature, so stored playlists need no rewriting.
+Every one of them plays only what the caller may play (mediasrv.delivery.scope).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -18,13 +21,23 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.auth import AdminDep, Caller, Role, allow, public, signed_playback
+from mediasrv.auth import (
+    AdminDep,
+    Caller,
+    Role,
+    ViewerDep,
+    allow,
+    public,
+    sign_playback,
+    signed_playback,
+)
 from mediasrv.china import today_in_china
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.manifest import DOCUMENT_FILE
 from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.models import DeviceProfile, Site
+from mediasrv.delivery.scope import PlaybackScope, refusal
 from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.errors import MediaError, NotFound, ObjectNotFound, error_responses
@@ -36,6 +49,8 @@ from mediasrv.http import (
     object_response,
     playlist_response,
 )
+from mediasrv.ingest import service as assets
+from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.params import RowId
 from mediasrv.study.evidence import CentralCounter
@@ -52,7 +67,9 @@ def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     """The HLS routes under `prefix`, guarded by `access` (one definition for both URL forms)."""
     the_caller = Depends(access)  # a default, not Annotated: string annotations cannot see `access`
 
-    async def admit(request: Request, caller: Caller = the_caller) -> None:
+    async def admit(request: Request, asset_id: str, caller: Caller = the_caller) -> None:
+        scope: PlaybackScope = request.app.state.playback_scope
+        await scope.admit(caller, asset_id)  # published, or the caller's department's: from memory
         request.state.caller = caller  # for viewing evidence: who is playing (hls_file)
 
     router = APIRouter(
@@ -148,6 +165,32 @@ def note_viewing(
 
 hls = hls_router("/hls", allow(Role.PRODUCER, Role.ADMIN, Role.SITE))
 signed_hls = hls_router("/s/{signature}/hls", signed_playback)
+
+playback_router = APIRouter(
+    prefix="/api/v1/assets", tags=["assets"], responses=error_responses(401, 403, 404, 422)
+)
+
+
+@playback_router.get("/{asset_id}/playback", response_model=Playback)
+def playback(
+    asset_id: str, request: Request, caller: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> Playback:
+    """Signed playback links for players that cannot send headers (set-top boxes, VLC, ffplay), for
+    what the caller may play: sites what a published programme holds, producers that and their
+    department's assets, administrators everything. Withdrawing a programme stops them too."""
+    scope: PlaybackScope = request.app.state.playback_scope
+    if not scope.allows(caller, asset_id):
+        raise refusal(asset_id)
+    asset = assets.get_asset(session, asset_id)
+    links = AssetOut.of(asset).links
+    if links.master is None:
+        raise NotFound(f"Asset {asset_id} is {asset.status.value}: there is nothing to play yet.")
+    expires = int(time.time()) + settings.signed_url_seconds
+    prefix = "/s/" + sign_playback(
+        request.app.state.signing_key, caller=caller, asset_id=asset.id, expires=expires
+    )
+    return Playback.signed(links, prefix=prefix, expires=expires)
+
 
 sites_router = APIRouter(
     prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 404, 409, 413, 422)
