@@ -213,6 +213,30 @@ def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | N
     )
 
 
+def _list_mac(key: bytes, site_id: int, generation: int) -> str:
+    # Its own prefix: no playback MAC (role-id.expires.asset) can pass for one of these.
+    digest = hmac.new(key, f"channel-list:{site_id}.{generation}".encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_channel_list(key: bytes, *, site_id: int, generation: int) -> str:
+    """The `key` that opens site `site_id`'s channel list without a header (boxes, VLC). It holds
+    until the site's key generation moves, which revoking one of its tokens does
+    (mediasrv.delivery.scope.site_link_generation)."""
+    return f"{generation}.{_list_mac(key, site_id, generation)}"
+
+
+def channel_list_generation(key: bytes, text: str, site_id: int) -> int:
+    """The key generation a channel-list key was made with; 401 when it is not ours for this site.
+    Checked without the database; the caller then compares the generation with the site's."""
+    generation, _, mac = text.partition(".")
+    if not (generation.isascii() and generation.isdigit() and len(generation) <= 9 and mac):
+        raise Unauthorized("Malformed channel-list key: ask an administrator for the site's link.")
+    if not hmac.compare_digest(mac.encode(), _list_mac(key, site_id, int(generation)).encode()):
+        raise Unauthorized("This channel-list key is not this site's: ask an administrator for its link.")
+    return int(generation)
+
+
 async def signed_playback(request: Request, signature: str, asset_id: str) -> Caller:
     """Access by a signed path prefix; no database query, so it costs nothing per segment."""
     key: bytes = request.app.state.signing_key
