@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,7 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
         StudyListItem,
         StudyListStatus,
     )
+    from mediasrv.china import today_in_china
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.delivery.models import DeviceProfile, Site
@@ -133,7 +134,7 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
     db = Database(settings.resolved_database_url)
     migrations.upgrade(db)
     now = datetime.now(UTC)
-    today = date.today()
+    today = today_in_china()
     count = max(films, round(total_bytes / segment_bytes))
     per_film = [count // films + (1 if k < count % films else 0) for k in range(films)]
 

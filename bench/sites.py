@@ -180,6 +180,7 @@ def generate(
         StudyListItem,
         StudyListStatus,
     )
+    from mediasrv.china import today_in_china
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.delivery.models import DeviceProfile, Site
@@ -196,7 +197,7 @@ def generate(
     db = Database(url)
     migrations.upgrade(db)
     now = datetime.now(UTC)
-    today = date.today()
+    today = today_in_china()
 
     ladders = {
         (w, h): renditions_for(

@@ -28,7 +28,8 @@ from mediasrv.delivery.edge import router as edge_router
 from mediasrv.delivery.fleet_router import router as fleet_router
 from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
-from mediasrv.delivery.router import hls, signed_hls, sites_router
+from mediasrv.delivery.router import hls, playback_router, signed_hls, sites_router
+from mediasrv.delivery.scope import PlaybackScope, SiteLinks
 from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
 from mediasrv.http import Rendered
 from mediasrv.ingest.router import router as assets_router
@@ -74,6 +75,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.signing_key = signing_key(settings)
         app.state.epochs = epochs.EpochWatch(db)
         app.state.callers = CallerCache(app.state.epochs)
+        app.state.playback_scope = PlaybackScope(db, app.state.epochs)  # who may play which asset
+        app.state.site_links = SiteLinks(db, app.state.epochs)  # sites' channel-list key generations
         app.state.manifests = ManifestService(db, app.state.signing_key, app.state.epochs)
         app.state.channel_lists = LRU[tuple[Any, ...], Rendered](5_000)  # compressed M3U8 per site
         app.state.search = SearchIndex(settings.index_dir)
@@ -169,6 +172,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         accounts_router,
         audit_router,
         assets_router,
+        playback_router,
         uploads_router,
         catalog_router,
         sites_router,

@@ -413,19 +413,29 @@ def token_create(
     site: Annotated[str | None, typer.Option(help="code of the owning site")] = None,
     role: Annotated[Role | None, typer.Option(help="create a service account NAME with this role")] = None,
     org_unit: Annotated[str | None, typer.Option(help="department of a producer service account")] = None,
+    server: Annotated[
+        str, typer.Option(envvar="MEDIASRV_SERVER", help="this server's address as a site's boxes reach it")
+    ] = "http://127.0.0.1:8000",
 ) -> None:
-    """Create a token and print it once; only its hash is stored.
+    """Create a token and print it once; only its hash is stored. For a site, also print the link its
+    set-top boxes and VLC open the channel list with (no header needed; retired when one of the
+    site's tokens is revoked, and also given by GET /api/v1/sites/{id}/channel-list).
 
     The first administrator: `mediasrv token create --role admin --name ops`.
     """
     from mediasrv.accounts import service
+    from mediasrv.auth import signing_key
+    from mediasrv.delivery.playlist import channel_list_url
+    from mediasrv.delivery.scope import site_link_generation
     from mediasrv.delivery.sites import site_by_code
 
     if sum(x is not None for x in (user, site, role)) != 1:
         console.print("[red]Give exactly one of --user, --site or --role.[/]")
         raise typer.Exit(2)
     actor = _cli_actor()
-    with _database(_settings()).session_scope() as session:
+    settings = _settings()
+    channel_list: str | None = None
+    with _database(settings).session_scope() as session:
         if role is not None:
             unit_id = service.org_unit_by_name(session, org_unit).id if org_unit else None
             token, plain = service.create_service_account(
@@ -437,8 +447,14 @@ def token_create(
             token, plain = service.create_token(
                 session, actor=actor, name=name, user_id=user_id, site_id=site_id
             )
+            if site_id is not None:
+                generation = site_link_generation(session, site_id)
+                channel_list = channel_list_url(server, signing_key(settings), site_id, generation)
         console.print(f"token {token.id} '{name}'; it is shown only now:")
     typer.echo(plain)
+    if channel_list is not None:  # on stderr: a script reading the token from stdout gets it alone
+        console.print("The site's channel list for its set-top boxes and VLC (opens as it is, no token):")
+        console.print(channel_list, soft_wrap=True, markup=False, highlight=False)
 
 
 @token_cli.command("list")
@@ -601,7 +617,6 @@ def site_bundle_export(
     Files already there with the right size and SHA-256 are kept, so exporting again to the same disk
     copies only what changed; files the manifest no longer lists are removed from DIRECTORY/files.
     """
-    from datetime import date
 
     from mediasrv import epochs
     from mediasrv.auth import signing_key
@@ -630,7 +645,7 @@ def site_bundle_export(
                 progress.update(task, completed=done, total=total, description=f"{files}/{all_files} files")
 
             store = open_store(settings.resolved_storage_url)
-            result = export_bundle(db, store, manifests, site_id, directory, on=date.today(), progress=report)
+            result = export_bundle(db, store, manifests, site_id, directory, progress=report)
     except MediaError as exc:
         console.print(f"[red]{exc.message}[/]")
         raise typer.Exit(1) from None

@@ -14,7 +14,10 @@ from fastapi.responses import StreamingResponse
 from mediasrv.errors import MediaError, ObjectNotFound
 from mediasrv.storage import ObjectStore
 
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"
+PLAYLIST_TYPE = "application/vnd.apple.mpegurl"  # HLS playlists
+# Channel lists (an M3U of programmes for IPTV boxes and VLC): VLC hands the HLS type to its HLS
+# module, which rejects a list of playlists; ExoPlayer takes application/x-mpegurl for HLS too.
+CHANNEL_LIST_TYPE = "audio/x-mpegurl"
 IMMUTABLE = "public, max-age=31536000, immutable"
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 

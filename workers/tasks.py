@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 from celery import Task
@@ -13,6 +12,7 @@ from celery.signals import worker_process_init
 from mediasrv import migrations
 from mediasrv.catalog import indexing
 from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery import manifests
 from mediasrv.errors import StorageUnavailable
@@ -102,7 +102,7 @@ def index(*programme_ids: str) -> int:
 @app.task(name=INDEX_REFRESH)
 def refresh_required() -> int:
     """Daily: programmes whose required flag changed because a list's period started or ended."""
-    return indexing.refresh_required(context().db, search_index(), on=date.today())
+    return indexing.refresh_required(context().db, search_index(), on=today_in_china())
 
 
 @app.task(name=COMPLIANCE_REFRESH)
@@ -111,7 +111,6 @@ def compliance_refresh() -> int:
     during the first week, when late offline records still arrive); how many were stale."""
     from datetime import timedelta
 
-    from mediasrv.china import today_in_china
     from mediasrv.study import compliance
 
     today = today_in_china()

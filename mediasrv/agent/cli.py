@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +31,7 @@ from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender, State
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
+from mediasrv.china import now_in_china
 
 app = typer.Typer(
     help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
@@ -303,7 +304,7 @@ def _until_window(layout: Layout) -> float:
     window = parse_window(applied[1]["site"].get("download_window") if applied else None)
     if window is None:
         return 1.0
-    now = datetime.now()
+    now = now_in_china()  # the server's windows are Beijing time, whatever this PC's zone
     start = now.replace(hour=window[0].hour, minute=window[0].minute, second=0, microsecond=0)
     if start <= now:
         start += timedelta(days=1)

@@ -67,7 +67,7 @@ from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.viewing import Recorder
 from mediasrv.errors import MediaError
-from mediasrv.http import PLAYLIST_TYPE, not_modified, parse_range
+from mediasrv.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, not_modified, parse_range
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -433,7 +433,9 @@ def create_app(
         applied = origin.applied()
         if applied is None:
             return _unavailable(NO_MANIFEST)
-        return _text(request, channel_list(programmes(origin, applied, base_url(request))), PLAYLIST_TYPE)
+        # A list of programmes, not an HLS playlist: VLC gives the HLS type to its HLS module.
+        entries = programmes(origin, applied, base_url(request))
+        return _text(request, channel_list(entries), CHANNEL_LIST_TYPE)
 
     def playlist_json(request: Request) -> Response:
         applied = origin.applied()

@@ -40,6 +40,7 @@ import httpx
 
 from mediasrv import __version__
 from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
+from mediasrv.china import now_in_china
 from mediasrv.delivery.document import FORMAT, apply_delta, canonical
 
 log = logging.getLogger("mediasrv.agent")
@@ -212,7 +213,7 @@ class Syncer:
         attempts: int = ATTEMPTS,
         backoff: float = BACKOFF,
         sleep: Callable[[float], None] = time.sleep,
-        clock: Callable[[], datetime] = datetime.now,
+        clock: Callable[[], datetime] = now_in_china,
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.layout = layout
@@ -640,7 +641,7 @@ def _fsync_dir(folder: Path) -> None:
 
 
 def _stamp() -> str:
-    return datetime.now().astimezone().isoformat(timespec="seconds")
+    return now_in_china().isoformat(timespec="seconds")
 
 
 def _describe(exc: httpx.TransportError) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind, StudyList, StudyListItem
 from mediasrv.catalog.search import SearchDoc, SearchIndex
 from mediasrv.catalog.service import required_programme_ids
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.ingest.models import AssetKind
 
@@ -55,14 +56,14 @@ def published_docs(session: Session, *, on: date, ids: Collection[str] | None = 
 def sync(db: Database, index: SearchIndex, ids: Collection[str], *, on: date | None = None) -> None:
     """Make the index agree with the database for these programmes (idempotent)."""
     with db.session_scope() as session:
-        docs = list(published_docs(session, on=on or date.today(), ids=ids))
+        docs = list(published_docs(session, on=on or today_in_china(), ids=ids))
     index.upsert(docs)
     index.delete(set(ids) - {d.id for d in docs})
 
 
 def rebuild(db: Database, index: SearchIndex, *, on: date | None = None) -> int:
     with db.session_scope() as session:
-        return index.rebuild(published_docs(session, on=on or date.today()))
+        return index.rebuild(published_docs(session, on=on or today_in_china()))
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,7 @@ class Drift:
 
 
 def drift(session: Session, index: SearchIndex, *, on: date | None = None) -> Drift:
-    expected = SearchIndex.doc_fingerprint(published_docs(session, on=on or date.today()))
+    expected = SearchIndex.doc_fingerprint(published_docs(session, on=on or today_in_china()))
     return Drift(database=expected, index=index.fingerprint())
 
 

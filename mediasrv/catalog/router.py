@@ -26,6 +26,7 @@ from mediasrv.catalog.schemas import (
     StudyListPatch,
     WithdrawIn,
 )
+from mediasrv.china import today_in_china
 from mediasrv.deps import DispatcherDep, SearchDep, SessionDep
 from mediasrv.errors import error_responses
 from mediasrv.ingest.models import AssetKind
@@ -223,7 +224,7 @@ def required_for_site(
     on: Annotated[date | None, Query(description="default: today")] = None,
 ) -> RequiredForSite:
     """What site X must study on a day, in one call: the lists in force for its region, their programmes."""
-    day = on or date.today()
+    day = on or today_in_china()
     site, lists, programmes = service.required_for_site(session, caller=caller, site_id=site_id, on=day)
     return RequiredForSite(
         site_id=site.id,
@@ -266,7 +267,7 @@ def search(
     )
     live = service.published_by_id(session, [h.id for h in found.hits])
     # From the study lists, not the index: the badge is right even before a daily re-index.
-    in_force = service.required_programme_ids(session, on=date.today()) if live else set()
+    in_force = service.required_programme_ids(session, on=today_in_china()) if live else set()
     # The index follows the catalog a moment later; a programme withdrawn meanwhile is dropped here.
     hits = [
         SearchHitOut(

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery import service
 from mediasrv.delivery.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
@@ -146,7 +147,7 @@ def export_bundle(
     progress: Progress | None = None,
 ) -> ExportResult:
     """Write site `site_id`'s current manifest and every file it lists to `dest` (see the module)."""
-    current = manifests.current(site_id, on or date.today())
+    current = manifests.current(site_id, on or today_in_china())
     body = manifests.body(current, gzip=False)
     raw = b"".join(body.parts)
     doc: dict[str, Any] = json.loads(raw)

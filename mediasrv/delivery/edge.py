@@ -5,7 +5,10 @@ the credential is therefore checked here, on every request, hits included (`auth
 sends the caller's Authorization header and, as X-Original-URI, the normalised path it will key and
 fetch (not the raw request line, whose "/../" it would resolve differently), and as
 X-Original-Method the request's method; never a body.
-The answer is only the status: 204 may read it, 401 no or bad credentials, 403 not allowed.
+The answer is only the status: 204 may read it, 401 no or bad credentials, 403 not allowed, which
+includes an asset outside the caller's playback scope (mediasrv.delivery.scope: a withdrawn or
+unpublished programme for a site, another department's draft for a producer), as /hls answers 404.
+The scope is kept in memory per manifest epoch, so a withdrawal stops cache hits within seconds.
 
 A cache hit never reaches /hls, so this is also where a segment served to a site's player counts as
 viewing evidence (mediasrv.study.evidence), as /hls counts the ones it serves itself.
@@ -21,12 +24,13 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 
 from mediasrv.auth import Caller, Role, allow, current_caller, signed_playback
 from mediasrv.delivery.router import note_viewing
-from mediasrv.errors import Forbidden, MediaError, error_responses
+from mediasrv.delivery.scope import PlaybackScope
+from mediasrv.errors import Forbidden, MediaError, NotFound, error_responses
 
 ORIGINAL_URI = "X-Original-URI"
 ORIGINAL_METHOD = "X-Original-Method"
 _SIGNED = re.compile(r"^/s/(?P<signature>[^/]+)/hls/(?P<asset_id>[^/]+)/")
-_BEARER = re.compile(r"^/hls/[^/]+/")
+_BEARER = re.compile(r"^/hls/(?P<asset_id>[^/]+)/")
 _FILE = re.compile(r"^(?:/s/[^/]+)?/hls/(?P<asset_id>[^/]+)/(?P<generation>[^/]+)/(?P<path>.+)$")
 _VIEWERS = (Role.PRODUCER, Role.ADMIN, Role.SITE)
 _viewer = allow(*_VIEWERS)  # the very check the /hls routes make
@@ -41,18 +45,31 @@ async def hls_access(
     ] = None,
 ) -> Caller:
     """A signed path is judged by its signature alone, without the database, as /s/.../hls does;
-    anything else needs a viewer's credentials, as /hls does, and must be an /hls path."""
+    anything else needs a viewer's credentials, as /hls does, and must be an /hls path. Either way the
+    asset must be in the caller's playback scope, as /hls checks (nginx: 403, since it turns a 404
+    into a 500)."""
     # Decoded once, as the router decodes the path it matches: both must see the same asset.
     path = unquote(original_uri.partition("?")[0]) if original_uri else ""
     if {".", ".."} & set(path.split("/")):  # /s/<mine>/hls/<mine>/../<theirs>/: nginx resolves these
         raise Forbidden(f"{ORIGINAL_URI} must be a normalised path, without '.' or '..' segments.")
     if signed := _SIGNED.match(path):
-        return await signed_playback(request, signed["signature"], signed["asset_id"])
-    caller = await _viewer(await current_caller(request))
-    if original_uri is None:  # nginx is misconfigured; it turns any status but 2xx/401/403 into a 500
-        raise MediaError(f"Missing {ORIGINAL_URI} header: this route answers nginx's auth_request.")
-    if not _BEARER.match(path):
-        raise Forbidden(f"{ORIGINAL_URI} is not an HLS path: only /hls and /s/<signature>/hls are cached.")
+        caller = await signed_playback(request, signed["signature"], signed["asset_id"])
+        asset_id = signed["asset_id"]
+    else:
+        caller = await _viewer(await current_caller(request))
+        if original_uri is None:  # nginx is misconfigured; it turns any status but 2xx/401/403 into a 500
+            raise MediaError(f"Missing {ORIGINAL_URI} header: this route answers nginx's auth_request.")
+        bearer = _BEARER.match(path)
+        if bearer is None:
+            raise Forbidden(
+                f"{ORIGINAL_URI} is not an HLS path: only /hls and /s/<signature>/hls are cached."
+            )
+        asset_id = bearer["asset_id"]
+    scope: PlaybackScope = request.app.state.playback_scope
+    try:
+        await scope.admit(caller, asset_id)
+    except NotFound as exc:
+        raise Forbidden(exc.message) from None
     return caller
 
 

@@ -1,22 +1,24 @@
 """What a site plays: required programmes for today first, in curated order, then optional ones.
 
 Links are signed for the site and point at the presentation its device profile plays, so a set-top
-box or VLC opens them without credentials. Expiries are rounded up to the hour, so the same catalog
-state gives the same bytes (and ETag) within an hour.
+box or VLC opens them without credentials. They hold at least a day, as long as a box keeps a list,
+and each fetch renews them; expiries are rounded up to the hour, so the same catalog state gives the
+same bytes (and ETag) within an hour. A withdrawn programme stops playing at once all the same
+(mediasrv.delivery.scope). The channel list itself opens with the site's key (`channel_list_url`).
 """
 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mediasrv import china
 from mediasrv.accounts.models import Caller, Role
-from mediasrv.auth import sign_playback
+from mediasrv.auth import sign_channel_list, sign_playback
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind
 from mediasrv.catalog.service import lists_in_force
 from mediasrv.delivery.models import Site
@@ -24,6 +26,7 @@ from mediasrv.delivery.sites import get_site
 
 OPTIONAL_LIMIT = 200  # newest optional programmes listed after the curated ones
 _EXPIRY_STEP = 3600
+LIST_LINK_SECONDS = 24 * 3600  # a box keeps a channel list a day: its links must outlast that
 
 
 @dataclass(frozen=True)
@@ -36,7 +39,20 @@ class Entry:
 
 def signed_expiry(lifetime: int, *, now: float | None = None) -> int:
     """now + lifetime, rounded up to the next full hour (stable bytes within the hour)."""
-    return math.ceil(((now if now is not None else time.time()) + lifetime) / _EXPIRY_STEP) * _EXPIRY_STEP
+    moment = now if now is not None else china.utc_now().timestamp()
+    return math.ceil((moment + lifetime) / _EXPIRY_STEP) * _EXPIRY_STEP
+
+
+def list_link_seconds(lifetime: int) -> int:
+    """How long the links of a site's playlist hold: the signed-link lifetime, but at least a day."""
+    return max(lifetime, LIST_LINK_SECONDS)
+
+
+def channel_list_url(base_url: str, key: bytes, site_id: int, generation: int) -> str:
+    """The link a site's boxes and VLC open its M3U channel list with: no header needed
+    (generation: mediasrv.delivery.scope.site_link_generation)."""
+    signed = sign_channel_list(key, site_id=site_id, generation=generation)
+    return f"{base_url.rstrip('/')}/api/v1/sites/{site_id}/playlist.m3u8?key={signed}"
 
 
 def chosen_programmes(session: Session, site: Site, *, on: date) -> list[tuple[Programme, bool]]:

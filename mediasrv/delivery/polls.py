@@ -11,13 +11,13 @@ an epoch due a re-read, a changed manifest — goes on to the route, which decid
 from __future__ import annotations
 
 import re
-from datetime import date
 from types import SimpleNamespace
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mediasrv.accounts.models import Role
 from mediasrv.auth import CallerCache
+from mediasrv.china import today_in_china
 from mediasrv.delivery.manifests import ManifestService
 from mediasrv.observability import MANIFEST_NOT_MODIFIED
 
@@ -54,7 +54,7 @@ class ManifestPolls:
         ):
             return False
         manifests: ManifestService = state.manifests
-        current = manifests.cached(site_id, date.today())
+        current = manifests.cached(site_id, today_in_china())
         if current is None or current.etag.encode() not in [t.strip() for t in if_none_match.split(b",")]:
             return False
         scope["route"] = _ROUTE

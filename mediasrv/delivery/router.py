@@ -1,13 +1,16 @@
-"""/hls (bearer or session), /s/<signature>/hls (signed, for set-top boxes) and /api/v1/sites.
+"""/hls (bearer or session), /s/<signature>/hls (signed, for set-top boxes), the playback links
+API (/api/v1/assets/{id}/playback) and /api/v1/sites.
 
 URLs: /hls/<asset>/master.m3u8 (mobile ladder), iptv.m3u8, iptv-sd.m3u8 and poster.jpg are stable and
 short-lived; they point into /hls/<asset>/<generation>/..., whose bytes never change once published.
 Under a signed prefix the same relative URLs keep the signature, so stored playlists need no rewriting.
+Every one of them plays only what the caller may play (mediasrv.delivery.scope).
 """
 
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
@@ -18,24 +21,39 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.auth import AdminDep, Caller, Role, allow, public, signed_playback
+from mediasrv.auth import (
+    AdminDep,
+    Caller,
+    Role,
+    ViewerDep,
+    allow,
+    channel_list_generation,
+    current_caller,
+    public,
+    sign_playback,
+    signed_playback,
+)
+from mediasrv.china import today_in_china
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.manifest import DOCUMENT_FILE
 from mediasrv.delivery.manifests import LRU, ManifestService
 from mediasrv.delivery.models import DeviceProfile, Site
 from mediasrv.delivery.schemas import SiteIn, SitePatch
+from mediasrv.delivery.scope import PlaybackScope, SiteLinks, refusal, site_link_generation
 from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import MediaError, NotFound, ObjectNotFound, error_responses
+from mediasrv.errors import MediaError, NotFound, ObjectNotFound, Unauthorized, error_responses
 from mediasrv.http import (
+    CHANNEL_LIST_TYPE,
     IMMUTABLE,
-    PLAYLIST_TYPE,
     Rendered,
     not_modified,
     object_response,
     playlist_response,
 )
+from mediasrv.ingest import service as assets
+from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.params import RowId
 from mediasrv.study.evidence import CentralCounter
@@ -52,7 +70,9 @@ def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     """The HLS routes under `prefix`, guarded by `access` (one definition for both URL forms)."""
     the_caller = Depends(access)  # a default, not Annotated: string annotations cannot see `access`
 
-    async def admit(request: Request, caller: Caller = the_caller) -> None:
+    async def admit(request: Request, asset_id: str, caller: Caller = the_caller) -> None:
+        scope: PlaybackScope = request.app.state.playback_scope
+        await scope.admit(caller, asset_id)  # published, or the caller's department's: from memory
         request.state.caller = caller  # for viewing evidence: who is playing (hls_file)
 
     router = APIRouter(
@@ -148,6 +168,32 @@ def note_viewing(
 
 hls = hls_router("/hls", allow(Role.PRODUCER, Role.ADMIN, Role.SITE))
 signed_hls = hls_router("/s/{signature}/hls", signed_playback)
+
+playback_router = APIRouter(
+    prefix="/api/v1/assets", tags=["assets"], responses=error_responses(401, 403, 404, 422)
+)
+
+
+@playback_router.get("/{asset_id}/playback", response_model=Playback)
+def playback(
+    asset_id: str, request: Request, caller: ViewerDep, session: SessionDep, settings: SettingsDep
+) -> Playback:
+    """Signed playback links for players that cannot send headers (set-top boxes, VLC, ffplay), for
+    what the caller may play: sites what a published programme holds, producers that and their
+    department's assets, administrators everything. Withdrawing a programme stops them too."""
+    scope: PlaybackScope = request.app.state.playback_scope
+    if not scope.allows(caller, asset_id):
+        raise refusal(asset_id)
+    asset = assets.get_asset(session, asset_id)
+    links = AssetOut.of(asset).links
+    if links.master is None:
+        raise NotFound(f"Asset {asset_id} is {asset.status.value}: there is nothing to play yet.")
+    expires = int(time.time()) + settings.signed_url_seconds
+    prefix = "/s/" + sign_playback(
+        request.app.state.signing_key, caller=caller, asset_id=asset.id, expires=expires
+    )
+    return Playback.signed(links, prefix=prefix, expires=expires)
+
 
 sites_router = APIRouter(
     prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 404, 409, 413, 422)
@@ -249,7 +295,7 @@ def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
 def _playlist(
     request: Request, caller: Caller, session: Session, settings: Settings, site_id: int, on: date | None
 ) -> tuple[Site, list[playlist.Entry], date]:
-    day = on or date.today()
+    day = on or today_in_china()
     site, entries = playlist.site_playlist(
         session,
         caller=caller,
@@ -257,7 +303,7 @@ def _playlist(
         on=day,
         base_url=str(request.base_url).rstrip("/"),
         key=request.app.state.signing_key,
-        lifetime=settings.signed_url_seconds,
+        lifetime=playlist.list_link_seconds(settings.signed_url_seconds),
     )
     return site, entries, day
 
@@ -269,9 +315,10 @@ def site_playlist(
     caller: SiteReader,
     session: SessionDep,
     settings: SettingsDep,
-    on: Annotated[date | None, Query(description="default: today")] = None,
+    on: Annotated[date | None, Query(description="default: today (Beijing)")] = None,
 ) -> SitePlaylist:
-    """What the site plays: today's required programmes in curated order, then optional ones."""
+    """What the site plays: today's required programmes in curated order, then optional ones. Links
+    are signed for the site and hold at least a day (a box keeps its list that long)."""
     site, entries, day = _playlist(request, caller, session, settings, site_id, on)
     items = [
         PlaylistItem(
@@ -290,27 +337,78 @@ def site_playlist(
     )
 
 
+_site_reader = allow(Role.ADMIN, Role.SITE)
+
+
+async def channel_list_access(
+    request: Request,
+    site_id: RowId,
+    key: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="the site's channel-list key (GET /api/v1/sites/{id}/channel-list gives the whole "
+            "link): opens the list without an Authorization header, as boxes and VLC must",
+        ),
+    ] = None,
+) -> Caller:
+    """The site's own credentials or an administrator's, as on its other routes; or its channel-list
+    key, which a box or VLC keeps in the URL. A key is checked with an HMAC and the site's key
+    generation, which memory keeps while no token is revoked: no query."""
+    if key is None:
+        try:
+            caller = await current_caller(request)
+        except Unauthorized as exc:  # most likely a box or VLC given the bare URL: say what they need
+            raise Unauthorized(
+                f"{exc.message} A box or VLC, which send no header, opens the channel list with the site's "
+                f"link instead (…/playlist.m3u8?key=…): an administrator gets it from "
+                f"GET /api/v1/sites/{site_id}/channel-list."
+            ) from None
+        return await _site_reader(caller)
+    generation = channel_list_generation(request.app.state.signing_key, key, site_id)
+    links: SiteLinks = request.app.state.site_links
+    current = links.peek(site_id)
+    if current is None:
+        current = await run_in_threadpool(links.generation, site_id)
+    if generation != current:
+        raise Unauthorized(
+            "This channel-list link was retired when one of the site's tokens was revoked: "
+            "ask an administrator for the site's new link."
+        )
+    return Caller(role=Role.SITE, name=f"site-{site_id} channel list", via="signed", site_id=site_id)
+
+
+channel_list_access.access_roles = (Role.ADMIN, Role.SITE)  # type: ignore[attr-defined]  # test_access
+
+
 @sites_router.get(
     "/{site_id}/playlist.m3u8",
     response_class=Response,
-    responses={200: {"content": {PLAYLIST_TYPE: {"schema": {"type": "string"}}}}},
+    responses={200: {"content": {CHANNEL_LIST_TYPE: {"schema": {"type": "string"}}}}},
 )
 async def site_channel_list(
     site_id: RowId,
     request: Request,
-    caller: SiteReader,
-    on: Annotated[date | None, Query(description="default: today")] = None,
+    caller: Annotated[Caller, Depends(channel_list_access)],
+    on: Annotated[date | None, Query(description="default: today (Beijing)")] = None,
 ) -> Response:
-    """The same as an M3U8 channel list that an IPTV box or VLC opens (gzip, ETag). Made once per
-    catalog change and hour (links expire on the hour) and kept compressed: boxes poll it."""
+    """The same as an M3U channel list that an IPTV box or VLC opens (gzip, ETag), served as
+    audio/x-mpegurl: a list of programmes, not an HLS playlist (VLC gives that type to its HLS module,
+    which finds nothing to play). Open it with the site's link (?key=..., no header needed). Its links
+    hold at least a day and are renewed at each fetch; the list is made once per catalog change and
+    hour (their expiries are rounded to the hour, so its ETag holds within the hour) and kept
+    compressed: boxes poll it."""
     if caller.site_id is not None and caller.site_id != site_id:
         await run_in_threadpool(_site_for, request, site_id, caller)
     state = request.app.state
     settings: Settings = state.settings
-    day = on or date.today()
-    expires = playlist.signed_expiry(settings.signed_url_seconds)
+    day = on or today_in_china()
+    expires = playlist.signed_expiry(playlist.list_link_seconds(settings.signed_url_seconds))
     # The epoch is read before building: a change committed meanwhile gets a key of its own.
-    key = (site_id, state.epochs.get(epochs.MANIFESTS), day, expires, str(request.base_url))
+    epoch = state.epochs.peek(epochs.MANIFESTS)
+    if epoch is None:
+        epoch = await run_in_threadpool(state.epochs.get, epochs.MANIFESTS)
+    key = (site_id, epoch, day, expires, str(request.base_url))
     cache: LRU[tuple[Any, ...], Rendered] = state.channel_lists
     rendered = cache.get(key)
     if rendered is None:
@@ -321,10 +419,29 @@ async def site_channel_list(
     return response
 
 
+class ChannelListLink(BaseModel):
+    site_id: int
+    url: str = Field(
+        description="the site's M3U channel list for its boxes and VLC: opens without a header; retired "
+        "when one of the site's tokens is revoked (fetch the new one then)"
+    )
+
+
+@sites_router.get("/{site_id}/channel-list", response_model=ChannelListLink)
+def channel_list_link(
+    site_id: RowId, request: Request, caller: AdminDep, session: SessionDep
+) -> ChannelListLink:
+    """The link a site's box or VLC opens its channel list with, as it is (no header to send)."""
+    site = sites.get_site(session, site_id)
+    generation = site_link_generation(session, site.id)
+    url = playlist.channel_list_url(str(request.base_url), request.app.state.signing_key, site.id, generation)
+    return ChannelListLink(site_id=site.id, url=url)
+
+
 def _channel_list(request: Request, caller: Caller, settings: Settings, site_id: int, day: date) -> Rendered:
     with request.app.state.db.session_scope() as session:
         site, entries, _ = _playlist(request, caller, session, settings, site_id, day)
-        return Rendered.of(playlist.m3u8_channel_list(site, entries))
+        return Rendered.of(playlist.m3u8_channel_list(site, entries), media_type=CHANNEL_LIST_TYPE)
 
 
 # --- caching manifests ------------------------------------------------------------------------
@@ -382,7 +499,7 @@ async def site_manifest(
     if caller.site_id is not None and caller.site_id != site_id:  # rare: answer as get_site does
         await run_in_threadpool(_site_for, request, site_id, caller)
     manifests: ManifestService = request.app.state.manifests
-    today = date.today()
+    today = today_in_china()
     current = manifests.cached(site_id, today)
     if current is None:  # changed, or not known to this process yet: check and build off the loop
         current = await run_in_threadpool(manifests.current, site_id, today)

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from mediasrv.auth import AdminDep, Caller, ProducerDep, ViewerDep, sign_playback
+from mediasrv.auth import AdminDep, Caller, ProducerDep
 from mediasrv.config import Settings
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import MediaError, NotFound, UploadTooLarge, error_responses
+from mediasrv.errors import MediaError, UploadTooLarge, error_responses
 from mediasrv.http import object_response
 from mediasrv.ingest import service
 from mediasrv.ingest.models import Asset, AssetStatus
-from mediasrv.ingest.schemas import AssetOut, Playback
+from mediasrv.ingest.schemas import AssetOut
 from mediasrv.ingest.spool import human_size, receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
 from mediasrv.observability import UPLOADS
@@ -137,19 +136,3 @@ def retry_asset(asset_id: str, caller: AdminDep, session: SessionDep, dispatcher
     asset = service.retry_asset(session, asset_id, actor=caller)
     enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
     return AssetOut.of(asset)
-
-
-@router.get("/{asset_id}/playback", response_model=Playback)
-def playback(
-    asset_id: str, request: Request, caller: ViewerDep, session: SessionDep, settings: SettingsDep
-) -> Playback:
-    """Signed playback links for players that cannot send headers (set-top boxes, VLC, ffplay)."""
-    asset = service.get_asset(session, asset_id, caller=caller)
-    links = AssetOut.of(asset).links
-    if links.master is None:
-        raise NotFound(f"Asset {asset_id} is {asset.status.value}: there is nothing to play yet.")
-    expires = int(time.time()) + settings.signed_url_seconds
-    prefix = "/s/" + sign_playback(
-        request.app.state.signing_key, caller=caller, asset_id=asset.id, expires=expires
-    )
-    return Playback.signed(links, prefix=prefix, expires=expires)

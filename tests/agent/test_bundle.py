@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from typer.testing import CliRunner, Result
 from mediasrv import epochs
 from mediasrv.agent.cli import app as agent_cli
 from mediasrv.agent.layout import AgentConfig, Layout
+from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
@@ -45,7 +45,7 @@ def export(
 ) -> ExportResult:
     """What the command does: a ManifestService of its own, the site's current manifest."""
     manifests = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
-    return export_bundle(db, store, manifests, site.id, dest, on=date.today())
+    return export_bundle(db, store, manifests, site.id, dest, on=today_in_china())
 
 
 def site_import(bundle: Path, cache: Path, *args: str) -> Result:

@@ -8,10 +8,10 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 from fastapi.testclient import TestClient
@@ -21,10 +21,12 @@ from mediasrv.accounts.models import Role
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 from tests.mediafactory import hlscheck
+from tests.vlc import play
 
 
 @dataclass
@@ -62,7 +64,7 @@ def make_site(
         title="党的二十大精神",
         attachment_ids=[handout],
     )
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     study = client.post(
         "/api/v1/study-lists",
         headers=admin,
@@ -121,7 +123,8 @@ def channels(text: str) -> list[tuple[str, str]]:
 
 def test_playlist_lists_local_urls_required_first(local: LocalClient, site: ServedSite) -> None:
     r = local.get("/playlist.m3u8")
-    assert r.status_code == 200 and r.headers["content-type"].startswith("application/vnd.apple.mpegurl")
+    # A list of programmes, not an HLS playlist: VLC reads this type with its playlist module.
+    assert r.status_code == 200 and r.headers["content-type"] == "audio/x-mpegurl"
     by_id = {p["id"]: p for p in site.doc["programmes"]}
     listed = channels(r.text)
     assert [ext.split('tvg-id="')[1].split('"')[0] for ext, _ in listed] == [site.required, site.optional]
@@ -266,12 +269,21 @@ def http_origin(layout: Layout) -> Iterator[str]:
 
 
 def test_the_local_presentation_plays_over_http(http_origin: str) -> None:
-    import httpx
-
     playlist = httpx.get(f"{http_origin}/playlist.m3u8", timeout=30)
     urls = [url for _, url in channels(playlist.text)]
     assert urls and all(url.startswith(f"{http_origin}/files/") for url in urls)
     hlscheck(urls[0])  # master, media playlists and segments all come from the site's copy
+
+
+def test_vlc_plays_the_first_programme_of_the_local_channel_list(http_origin: str) -> None:
+    """Debian's VLC on a village PC or box opens the site's channel list, no header, and plays the
+    first programme from the site's own copy (the HLS type made VLC find nothing to play)."""
+    first = channels(httpx.get(f"{http_origin}/playlist.m3u8", timeout=30).text)[0][1]
+    played = play(f"{http_origin}/playlist.m3u8")
+    assert played.opened(first), played.log[-4000:]
+    folder = first.rsplit("/", 1)[0]
+    assert played.segments and played.segments[0].startswith(folder + "/"), played.segments
+    assert played.decoders == {"video", "audio"}, played.log[-4000:]
 
 
 # --- the site view (GET /, mediasrv.agent.page) ------------------------------------------------------

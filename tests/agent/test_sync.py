@@ -12,6 +12,7 @@ import http.server
 import json
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -24,6 +25,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from mediasrv import china
 from mediasrv.accounts.models import Role
 from mediasrv.agent import player, records, viewing
 from mediasrv.agent.cli import _run_once
@@ -463,6 +465,31 @@ def test_the_daemon_waits_for_the_window_while_a_hand_run_sync_does_not(
     night = site.syncer(clock=lambda: datetime(2025, 6, 1, 2, 0)).sync(download=None)
     assert night.complete and not night.deferred
     assert site.files() == expected(manifest(client, site))
+
+
+def test_the_window_is_beijing_time_on_a_pc_whose_clock_is_utc(
+    client: TestClient, site: Site, programme: str, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An administrator sets windows in Beijing time; a village PC set to UTC (or without a zone
+    database) must not download eight hours off. The clock is mediasrv.china's, moved here."""
+    zone = os.environ.get("TZ")
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+    try:
+        moment = datetime.now(UTC).replace(second=0, microsecond=0)
+        monkeypatch.setattr(china, "utc_now", lambda: moment)
+        hour = china.now_in_china().hour  # the PC's own clock says hour - 8
+        window = f"{hour:02d}:00-{(hour + 2) % 24:02d}:00"
+        r = client.patch(f"/api/v1/sites/{site.id}", headers=admin, json={"download_window": window})
+        assert r.status_code == 200
+        result = site.syncer().sync(download=None)  # the daemon's run, with the agent's own clock
+        assert result.complete and not result.deferred, result
+    finally:
+        if zone is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = zone
+        time.tzset()
 
 
 def test_the_token_bucket_holds_the_average_rate() -> None:

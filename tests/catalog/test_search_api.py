@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from tests.fixtures import ReadyAsset, RecordingDispatcher, publish_programme
@@ -98,7 +97,7 @@ def test_required_filter_follows_study_lists(
 ) -> None:
     must = publish_programme(client, producer, admin, ready_asset(producer), title="党章学习 第一讲")
     publish_programme(client, producer, admin, ready_asset(producer), title="党章学习 选学篇")
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     sl = client.post(
         "/api/v1/study-lists",
         headers=admin,
@@ -148,8 +147,8 @@ def test_index_and_database_agree_after_every_change(
                 headers=admin,
                 json={
                     "title": "必学",
-                    "starts_on": date.today().isoformat(),
-                    "ends_on": date.today().isoformat(),
+                    "starts_on": today_in_china().isoformat(),
+                    "ends_on": today_in_china().isoformat(),
                     "programme_ids": [pid],
                 },
             ),

@@ -10,7 +10,7 @@ from sqlalchemy import event
 
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.auth import sign_playback
-from tests.fixtures import ReadyAsset
+from tests.fixtures import ReadyAsset, publish_programme
 
 ACCESS = "/api/v1/edge/hls-access"
 ASSET = "a" * 32
@@ -35,32 +35,45 @@ def signature(client: TestClient, asset_id: str = ASSET, *, expires_in: int = 60
     return sign_playback(key, caller=VIEWER, asset_id=asset_id, expires=int(time.time()) + expires_in)
 
 
+@pytest.fixture
+def published(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> str:
+    """A published programme's asset: what sites may play."""
+    asset = ready_asset(producer)
+    publish_programme(client, producer, admin, asset)
+    return asset
+
+
 def test_bearer_paths_need_a_viewer(
-    client: TestClient, producer: dict[str, str], admin: dict[str, str], site: dict[str, str]
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], site: dict[str, str], published: str
 ) -> None:
-    uri = f"/hls/{ASSET}/{FILE}"
+    uri = f"/hls/{published}/{FILE}"
     assert [ask(client, uri, h) for h in (producer, admin, site)] == [204, 204, 204]
     assert ask(client, uri) == 401
     assert ask(client, uri, {"Authorization": "Bearer not-a-token"}) == 401
     assert ask(client, uri + "?anything=1", site) == 204  # nginx keys without the query
 
 
-def test_signed_paths_need_their_signature_only(client: TestClient, site: dict[str, str]) -> None:
-    good = signature(client)
-    assert ask(client, f"/s/{good}/hls/{ASSET}/{FILE}") == 204  # a set-top box: no header at all
+def test_signed_paths_need_their_signature_only(
+    client: TestClient, site: dict[str, str], published: str
+) -> None:
+    good = signature(client, published)
+    assert ask(client, f"/s/{good}/hls/{published}/{FILE}") == 204  # a set-top box: no header at all
     refused = {
-        "another asset": f"/s/{signature(client, 'b' * 32)}/hls/{ASSET}/{FILE}",
-        "expired": f"/s/{signature(client, expires_in=-1)}/hls/{ASSET}/{FILE}",
-        "tampered": f"/s/{good.replace('site-1.', 'site-2.')}/hls/{ASSET}/{FILE}",
-        "garbage": f"/s/garbage/hls/{ASSET}/{FILE}",
+        "another asset": f"/s/{signature(client, 'b' * 32)}/hls/{published}/{FILE}",
+        "expired": f"/s/{signature(client, published, expires_in=-1)}/hls/{published}/{FILE}",
+        "tampered": f"/s/{good.replace('site-1.', 'site-2.')}/hls/{published}/{FILE}",
+        "garbage": f"/s/garbage/hls/{published}/{FILE}",
     }
     for why, uri in refused.items():
         assert ask(client, uri) == 401, why
         assert ask(client, uri, site) == 401, why  # a token does not rescue a bad signature
 
 
-def test_signed_paths_cost_no_query(client: TestClient) -> None:
-    uri = f"/s/{signature(client)}/hls/{ASSET}/{FILE}"
+def test_signed_paths_cost_no_query(client: TestClient, published: str) -> None:
+    uri = f"/s/{signature(client, published)}/hls/{published}/{FILE}"
+    assert ask(client, uri) == 204  # the first reads what is published, once per change
     engine = client.app.state.db.engine  # type: ignore[attr-defined]
     statements: list[str] = []
 
@@ -101,9 +114,9 @@ def test_without_the_header_nginx_is_misconfigured(client: TestClient, site: dic
 
 
 def test_the_answer_is_the_one_the_hls_route_gives(
-    client: TestClient, producer: dict[str, str], site: dict[str, str], ready_asset: ReadyAsset
+    client: TestClient, site: dict[str, str], published: str
 ) -> None:
-    asset = ready_asset(producer)
+    asset = published
     master = client.get(f"/hls/{asset}/master.m3u8", headers=site).text
     media = next(line for line in master.splitlines() if line.endswith(".m3u8"))
     folder = media.rpartition("/")[0]

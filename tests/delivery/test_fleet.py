@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -89,7 +89,7 @@ def _current_manifest(db: Database, site_id: int, version: int, *, over_quota: b
         )
         state = s.get(SiteManifestState, site_id)
         if state is None:
-            s.add(SiteManifestState(site_id=site_id, version=version, epoch=1, built_on=date.today()))
+            s.add(SiteManifestState(site_id=site_id, version=version, epoch=1, built_on=today_in_china()))
         else:
             state.version = version
 

@@ -18,7 +18,7 @@ from mediasrv.auth import sign_playback
 from mediasrv.config import Settings
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset
-from tests.fixtures import RecordingDispatcher, make_token, migrated
+from tests.fixtures import RecordingDispatcher, make_token, migrated, publish_programme
 from tests.mediafactory import make_media
 
 
@@ -43,6 +43,7 @@ def published(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Published]:
             ]
         ctx = pipeline.Context(db=state.db, store=state.store, settings=settings)
         pipeline.process_asset(ctx, asset_id)
+        publish_programme(client, headers, make_token(state.db, Role.ADMIN), asset_id)  # sites play it
         with state.db.session_scope() as s:
             generation = s.get_one(Asset, asset_id).published_generation
         client.headers.update(make_token(state.db, Role.SITE, "hls-test-site"))  # a set-top box reads it

@@ -7,7 +7,6 @@ import gzip
 import hashlib
 import json
 import zlib
-from datetime import date
 from typing import Any
 
 import pytest
@@ -18,6 +17,7 @@ from hypothesis import strategies as st
 
 from mediasrv import epochs
 from mediasrv.accounts.models import Role
+from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import (
     SIGNATURE_CONTEXT,
@@ -66,7 +66,7 @@ def _manifest(client: TestClient, site: int, headers: dict[str, str], **params: 
 
 
 def _required_list(client: TestClient, admin: dict[str, str], ids: list[str]) -> int:
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     sl = client.post(
         "/api/v1/study-lists",
         headers=admin,
@@ -123,7 +123,7 @@ def test_manifest_lists_every_file_of_the_profile_verifiably(
     again = client.get(f"/api/v1/sites/{box}/manifest", headers=box_h)
     assert again.content == canonical(doc) and again.headers["x-manifest-version"] == "1"
     fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
-    current = fresh.current(box, date.today())
+    current = fresh.current(box, today_in_china())
     assert current.version == 1 and b"".join(fresh.body(current, gzip=False).parts) == again.content
 
 
@@ -347,7 +347,7 @@ def test_garbage_collection_keeps_what_some_version_points_at(
     assert collect_garbage(db) == 1
     assert collect_garbage(db) == 0
     fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
-    body = fresh.body(fresh.current(site, date.today()), gzip=False)  # from the database, not memory
+    body = fresh.body(fresh.current(site, today_in_china()), gzip=False)  # from the database, not memory
     assert json.loads(b"".join(body.parts)) == kept
 
 

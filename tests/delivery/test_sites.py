@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from mediasrv.accounts.models import Role
+from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
@@ -97,7 +97,7 @@ def test_site_playlist_required_first_with_signed_links_for_its_device(
         )
         for title in ("党章学习", "乡村振兴政策", "健康知识讲座")
     ]
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     sl = client.post(
         "/api/v1/study-lists",
         headers=admin,
@@ -120,7 +120,7 @@ def test_site_playlist_required_first_with_signed_links_for_its_device(
     legacy = client.get(f"/api/v1/sites/{old}/playlist", headers=admin).json()
     assert all(i["url"].endswith("/iptv-sd.m3u8") for i in legacy["items"])
     channel = client.get(f"/api/v1/sites/{box}/playlist.m3u8", headers={**box_h, "Accept-Encoding": "gzip"})
-    assert channel.headers["content-type"] == "application/vnd.apple.mpegurl"
+    assert channel.headers["content-type"] == "audio/x-mpegurl"  # a list of programmes, not HLS
     assert channel.headers["content-encoding"] == "gzip"
     lines = channel.text.splitlines()
     assert lines[0] == "#EXTM3U" and lines[1].startswith("#EXTINF:")

@@ -108,15 +108,17 @@ def test_producers_and_unlisted_assets_leave_no_evidence(
     site = make_token(db, Role.SITE, "xitang")
     counter: CentralCounter = client.app.state.viewing  # type: ignore[attr-defined]
     counter.stop()
-    for headers in (producer, site):
-        links = client.get(f"/api/v1/assets/{asset}/playback", headers=headers).json()
-        base, segments = play(client, links["iptv"], STB)
-        assert client.get(f"{base}/{segments[0][0]}", headers=STB).status_code == 200
-    assert counter.flush() == 1  # the site's request was noted (the producer's was not) ...
+    links = client.get(f"/api/v1/assets/{asset}/playback", headers=producer).json()
+    base, segments = play(client, links["iptv"], STB)
+    assert client.get(f"{base}/{segments[0][0]}", headers=STB).status_code == 200
+    # A site cannot play an asset no published programme holds (mediasrv.delivery.scope).
+    assert client.get(f"/api/v1/assets/{asset}/playback", headers=site).status_code == 404
+    assert client.get(f"/hls/{asset}/iptv.m3u8", headers=site).status_code == 404
+    assert counter.flush() == 0  # the producer's request is not a site's viewing
     site_id = next(
         s["id"] for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == "xitang"
     )
-    assert viewing(client, admin, site_id) == []  # ... but no programme shows that asset
+    assert viewing(client, admin, site_id) == []
 
 
 def test_edge_cache_hits_count_through_the_access_check(

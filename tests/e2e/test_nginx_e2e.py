@@ -33,6 +33,7 @@ class Edge:
     stack: Stack
     nginx: NginxServer
     asset_id: str
+    programme: str  # the published programme that holds it: sites may play it
     signed: str  # /s/<signature>/hls/<asset>/: a set-top box's prefix
     files: list[str]  # <generation>/<rendition>/<file>: every media playlist and (TS) segment
     site_a: dict[str, str]
@@ -101,12 +102,13 @@ def edge(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Edge]:
         film = make_media(tmp / "film.mp4", seconds=8, width=160, height=90)  # 2 segments a rendition
         asset = stack.wait(stack.upload(film)["id"])
         assert asset["status"] == "ready", asset["error"]
+        programme = stack.publish(asset["id"], "乡村振兴 第一讲", "agri-tech")
         master = stack.play(asset)["master"].removeprefix(stack.url)
         signed = master.removesuffix("master.m3u8")
         assert signed.startswith("/s/") and signed.endswith(f"/hls/{asset['id']}/"), master
         files = _generation_files(stack, asset["id"])
         a, b = _site_token(stack, "edge-a"), _site_token(stack, "edge-b")
-        yield Edge(stack, nginx, asset["id"], signed, files, a, b, set())
+        yield Edge(stack, nginx, asset["id"], programme, signed, files, a, b, set())
     finally:
         nginx.stop()
         stack.stop()
@@ -230,7 +232,7 @@ def test_the_access_check_is_not_reachable_from_outside(edge: Edge) -> None:
 
 def test_cache_hits_are_viewing_evidence(edge: Edge) -> None:
     """A segment nginx serves from its cache never reaches /hls; the access check counts it."""
-    programme = edge.stack.publish(edge.asset_id, "乡村振兴 第一讲", "agri-tech")
+    programme = edge.programme
     path = f"/hls/{edge.asset_id}/{edge.fresh('.ts')}"
     tv = {"User-Agent": "Mozilla/5.0 (Linux; IPTV STB)"}
     site_c = _site_token(edge.stack, "edge-c")  # a site no other test played anything for
@@ -245,3 +247,31 @@ def test_cache_hits_are_viewing_evidence(edge: Edge) -> None:
         time.sleep(1)
         rows = httpx.get(url, headers=edge.stack.admin, timeout=30).json()
     assert [(r["programme_id"], r["source"], r["players"]) for r in rows] == [(programme, "central", 1)]
+
+
+def test_a_withdrawn_programme_stops_playing_from_the_cache(edge: Edge) -> None:
+    """nginx asks the app on every hit, and the app answers from its playback scope: withdrawing a
+    programme stops its cached copy for sites at once, through tokens and old signed links alike,
+    while its own department still plays it. (Last: it withdraws the module's programme.)"""
+    api, admin = f"{edge.stack.url}/api/v1", edge.stack.admin
+    links = httpx.get(f"{api}/assets/{edge.asset_id}/playback", headers=edge.site_a, timeout=30).json()
+    site_signed = links["master"].removesuffix("master.m3u8")
+    assert site_signed.startswith("/s/site-"), links
+    name = edge.fresh(".ts")
+    bearer, signed = f"/hls/{edge.asset_id}/{name}", site_signed + name
+    assert [edge.get(bearer, edge.site_a).headers["x-cache-status"] for _ in "12"] == ["MISS", "HIT"]
+    assert edge.get(signed).status_code == 200
+    r = httpx.post(
+        f"{api}/programmes/{edge.programme}/withdraw", headers=admin, json={"reason": "内容需更新"}
+    )
+    assert r.status_code == 200, r.text
+    try:
+        for path, headers in ((bearer, edge.site_b), (signed, {})):
+            refused = edge.get(path, headers)
+            assert refused.status_code == 404, (path, refused.status_code)  # the app's own answer
+            assert "not in a published programme" in refused.json()["message"]
+            assert "x-cache-status" not in refused.headers  # none of the cached bytes
+        mine = edge.get(bearer, edge.stack.headers)  # the producer's department owns the asset
+        assert (mine.status_code, mine.headers["x-cache-status"]) == (200, "HIT")
+    finally:
+        httpx.post(f"{api}/programmes/{edge.programme}/publish", headers=admin, timeout=30)

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
+from mediasrv.china import today_in_china
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media
 from tests.web.conftest import login, screenshot
@@ -91,7 +92,7 @@ def test_build_and_publish_a_required_list(page: Page, web: Stack, catalog: dict
     expect(page.get_by_role("button", name="移除地区：河北省/邢台市")).to_be_visible()
     page.get_by_role("button", name="创建清单").click()
     expect(page.get_by_role("alert")).to_contain_text("ends_on is before starts_on")  # the server's word
-    today = date.today()
+    today = today_in_china()
     month_end = date(today.year + today.month // 12, today.month % 12 + 1, 1).toordinal() - 1
     page.get_by_label("结束日期").fill(date.fromordinal(month_end).isoformat())
     page.get_by_role("button", name="创建清单").click()

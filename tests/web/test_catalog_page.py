@@ -7,13 +7,13 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from mediasrv.china import today_in_china
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media
 from tests.web.conftest import login, screenshot
@@ -77,7 +77,7 @@ def catalog(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     markup = programme(web, title=MARKUP, category="agri-tech", asset_id=film["id"])
     spare = programme(web, title=SPARE, category="party-spirit", asset_id=film["id"])
     draft = programme(web, publish=False, title="未完成的草稿", category="health")
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     study = {"title": "本月必学", "starts_on": today, "ends_on": today, "programme_ids": [rural]}
     r = httpx.post(f"{web.url}/api/v1/study-lists", headers=web.admin, json=study, timeout=30)
     assert r.status_code == 201, r.text

@@ -12,7 +12,6 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from mediasrv.china import today_in_china
 from tests.e2e.stack import BIN, Stack, free_port
 from tests.mediafactory import make_media
 from tests.web.conftest import screenshot
@@ -68,7 +68,7 @@ def synced(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> Synced:
         pid = api(web, "/programmes", body, web.headers)["id"]
         api(web, f"/programmes/{pid}/publish", {}, web.admin, 200)
         ids.append(pid)
-    today = date.today().isoformat()
+    today = today_in_china().isoformat()
     study = {"title": "本月必学", "starts_on": today, "ends_on": today, "programme_ids": [ids[0]]}
     api(web, f"/study-lists/{api(web, '/study-lists', study, web.admin)['id']}/publish", {}, web.admin, 200)
     site = api(web, "/sites", {"code": "xt-view", "name": "西塘村", "device_profile": "iptv"}, web.admin)

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import BrowserContext, Page, expect
 
@@ -71,6 +72,13 @@ def test_register_import_and_see_a_site_come_online(page: Page, context: Browser
     dialog.get_by_role("button", name="复制", exact=True).click()
     expect(dialog).to_contain_text("已复制。")
     assert page.evaluate("navigator.clipboard.readText()") == token
+    # Beside it, the link the site's boxes and VLC open its channel list with: no header needed.
+    channel_list = dialog.get_by_label("频道列表链接（机顶盒、VLC）").input_value()
+    assert channel_list.startswith(f"{web.url}/api/v1/sites/{site['id']}/playlist.m3u8?key=")
+    dialog.get_by_role("button", name="复制链接").click()
+    assert page.evaluate("navigator.clipboard.readText()") == channel_list
+    opened = httpx.get(channel_list, timeout=30)
+    assert opened.status_code == 200 and opened.headers["content-type"] == "audio/x-mpegurl"
     dialog.get_by_role("button", name="我已复制，关闭").click()
     expect(page.locator("#token-value")).to_have_count(0)  # the value left the page with the dialog
     expect(page.locator("#register-token")).to_be_focused()

@@ -309,39 +309,54 @@ window.addEventListener("popstate", () => {
   refresh({ focus: true });
 });
 
-// --- a site's token: shown once ----------------------------------------------------------------------
+// --- a site's token: shown once; its channel-list link beside it ---------------------------------------
 
 async function createToken(site) {
   const made = await attempt(() => api("/api/v1/tokens", {
     method: "POST", json: { name: tf("sites.token_name", { code: site.code }), site_id: site.id },
   }));
-  if (made) showToken(site, made.token);
+  if (!made) return;
+  // The link boxes and VLC open the channel list with (no header): it can be fetched again, unlike
+  // the token, so a failure here only says so in the dialog.
+  const link = await api(`/api/v1/sites/${encodeURIComponent(site.id)}/channel-list`).catch(() => null);
+  showToken(site, made.token, link ? link.url : null);
 }
 
 /** The token in a modal dialog: it is shown only now (the server keeps only its hash), so the dialog
- * says so, offers a copy button and takes the value out of the page when closed. */
-function showToken(site, token) {
+ * says so, offers a copy button and takes the value out of the page when closed. The site's
+ * channel-list link follows, with a copy button of its own. */
+function showToken(site, token, channelUrl) {
   const before = document.activeElement;
   const status = el("span", { class: "muted", "aria-live": "polite" });
   const value = el("input", { id: "token-value", readonly: true, value: token, spellcheck: "false", autocomplete: "off" });
-  const copy = async () => {
-    value.select();
+  const copier = (input, text) => async () => {
+    input.select();
     try {
-      await navigator.clipboard.writeText(token);
+      await navigator.clipboard.writeText(text);
       status.textContent = t("sites.copied");
     } catch {
       // no clipboard permission (an http:// address, an old browser): the selected text is copied
       status.textContent = document.execCommand("copy") ? t("sites.copied") : t("sites.copy_by_hand");
     }
   };
+  const channel = channelUrl
+    ? el("input", { id: "channel-list-url", readonly: true, value: channelUrl, spellcheck: "false", autocomplete: "off",
+      "aria-describedby": "channel-list-use" })
+    : null;
   const dialog = el("dialog", { class: "confirm token", "aria-labelledby": "token-h", "aria-describedby": "token-warning" },
     el("h2", { id: "token-h" }, tf("sites.token_title", { name: site.name, code: site.code })),
     el("p", { id: "token-warning", class: "note" }, el("strong", {}, t("sites.token_once"))),
     el("label", { for: "token-value" }, t("sites.token_label")),
     value,
     el("p", { class: "muted small" }, t("sites.token_use")),
+    ...(channel
+      ? [el("label", { for: "channel-list-url" }, t("sites.channel_label")),
+        channel,
+        el("p", { id: "channel-list-use", class: "muted small" }, t("sites.channel_use"))]
+      : [el("p", { class: "note" }, t("sites.channel_missing"))]),
     el("div", { class: "actions" },
-      el("button", { type: "button", id: "token-copy", onclick: copy }, t("sites.copy")),
+      el("button", { type: "button", id: "token-copy", onclick: copier(value, token) }, t("sites.copy")),
+      channel ? el("button", { type: "button", id: "channel-copy", onclick: copier(channel, channelUrl) }, t("sites.channel_copy")) : null,
       el("button", { type: "button", class: "secondary", onclick: () => dialog.close() }, t("sites.token_done")),
       status));
   dialog.addEventListener("close", () => {
