@@ -17,6 +17,7 @@ test: system services $(STAMP) vendor lint typecheck
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports  # the layering contracts in pyproject.toml
 
 typecheck: $(STAMP)
 	$(BIN)/mypy mediasrv workers

@@ -180,13 +180,13 @@ def generate(
         StudyListItem,
         StudyListStatus,
     )
-    from mediasrv.china import today_in_china
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.delivery.models import DeviceProfile, Site
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
     from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo
     from mediasrv.media.profiles import renditions_for
+    from mediasrv.protocol.china import today_in_china
 
     started = time.perf_counter()
     rng = random.Random(seed)

@@ -17,9 +17,9 @@ from sqlalchemy import inspect, text
 from mediasrv import migrations
 from mediasrv.app import create_app
 from mediasrv.catalog.models import Category
-from mediasrv.catalog.taxonomy import CATEGORIES
 from mediasrv.config import Settings
 from mediasrv.db import Base, Database, import_models
+from mediasrv.protocol.taxonomy import CATEGORIES
 from tests.e2e.stack import BIN
 from tests.fixtures import RecordingDispatcher
 from tests.servers import PostgresServer

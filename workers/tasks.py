@@ -12,7 +12,6 @@ from celery.signals import worker_process_init
 from mediasrv import migrations
 from mediasrv.catalog import indexing
 from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
-from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery import manifests
 from mediasrv.errors import StorageUnavailable
@@ -26,6 +25,7 @@ from mediasrv.jobs import (
     TRANSCODE,
     CeleryDispatcher,
 )
+from mediasrv.protocol.china import today_in_china
 from mediasrv.storage import open_store
 from workers.celery_app import app, settings
 

@@ -29,9 +29,9 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout, verify_signature
-from mediasrv.delivery.document import BUNDLE_PUBLIC_KEY as PUBLIC_KEY
-from mediasrv.delivery.document import BUNDLE_SIGNATURE as SIGNATURE
-from mediasrv.delivery.document import FORMAT, canonical
+from mediasrv.protocol.document import BUNDLE_PUBLIC_KEY as PUBLIC_KEY
+from mediasrv.protocol.document import BUNDLE_SIGNATURE as SIGNATURE
+from mediasrv.protocol.document import FORMAT, canonical
 from mediasrv.storage.base import CHUNK, file_sha256
 
 NOT_CONNECTED = ""  # agent.json's server on a site set up from a bundle: no server known yet

@@ -31,7 +31,7 @@ from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender, State
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
-from mediasrv.china import now_in_china
+from mediasrv.protocol.china import now_in_china
 
 app = typer.Typer(
     help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",

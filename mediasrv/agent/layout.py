@@ -39,7 +39,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
 
-from mediasrv.delivery.document import SIGNATURE_CONTEXT, canonical
+from mediasrv.protocol.document import SIGNATURE_CONTEXT, canonical
 
 
 class AgentError(Exception):

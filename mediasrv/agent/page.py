@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from mediasrv.agent.layout import AgentState, Layout
-from mediasrv.catalog import taxonomy
-from mediasrv.china import CHINA
+from mediasrv.protocol import taxonomy
+from mediasrv.protocol.china import CHINA
 
 STATIC = Path(__file__).parent / "static"
 # What /static/<name> may serve: a fixed list, so the route can never reach another file (the player

@@ -50,7 +50,7 @@ import httpx
 from mediasrv.agent.layout import Layout, write_atomic
 from mediasrv.agent.sync import server_message
 from mediasrv.agent.viewing import KEEP_DAYS, flocked, send
-from mediasrv.china import CHINA
+from mediasrv.protocol.china import CHINA
 from mediasrv.study import photos
 
 log = logging.getLogger("mediasrv.agent")

@@ -30,7 +30,7 @@ from mediasrv import __version__
 from mediasrv.agent.layout import Layout, write_atomic
 from mediasrv.agent.sync import SyncResult, server_message
 from mediasrv.agent.viewing import ViewingDelivery, send
-from mediasrv.delivery.document import canonical
+from mediasrv.protocol.document import canonical
 
 log = logging.getLogger("mediasrv.agent")
 

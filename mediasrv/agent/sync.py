@@ -40,8 +40,8 @@ import httpx
 
 from mediasrv import __version__
 from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
-from mediasrv.china import now_in_china
-from mediasrv.delivery.document import FORMAT, apply_delta, canonical
+from mediasrv.protocol.china import now_in_china
+from mediasrv.protocol.document import FORMAT, apply_delta, canonical
 
 log = logging.getLogger("mediasrv.agent")
 

@@ -33,7 +33,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mediasrv.china import today_in_china
+from mediasrv.protocol.china import today_in_china
 
 if TYPE_CHECKING:
     import httpx

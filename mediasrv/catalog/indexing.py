@@ -18,9 +18,9 @@ from sqlalchemy.orm import Session
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind, StudyList, StudyListItem
 from mediasrv.catalog.search import SearchDoc, SearchIndex
 from mediasrv.catalog.service import required_programme_ids
-from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.ingest.models import AssetKind
+from mediasrv.protocol.china import today_in_china
 
 _BATCH = 500
 

@@ -26,12 +26,12 @@ from mediasrv.catalog.schemas import (
     StudyListPatch,
     WithdrawIn,
 )
-from mediasrv.china import today_in_china
 from mediasrv.deps import DispatcherDep, SearchDep, SessionDep
 from mediasrv.errors import error_responses
 from mediasrv.ingest.models import AssetKind
 from mediasrv.jobs import INDEX, Dispatcher, enqueue_after_commit
 from mediasrv.params import Limit, Offset, Page, RowId
+from mediasrv.protocol.china import today_in_china
 
 
 def reindex_after_commit(session: Session, dispatcher: Dispatcher) -> None:

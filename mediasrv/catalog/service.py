@@ -28,12 +28,12 @@ from mediasrv.catalog.models import (
     StudyListItem,
     StudyListStatus,
 )
-from mediasrv.catalog.taxonomy import CATEGORIES
 from mediasrv.db import utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.protocol.taxonomy import CATEGORIES
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 32
 _DIRTY = "search_dirty"

@@ -26,13 +26,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery import service
-from mediasrv.delivery.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
 from mediasrv.delivery.manifest import DOCUMENT_FILE
 from mediasrv.delivery.manifests import ManifestService
 from mediasrv.errors import MediaError, ObjectNotFound
+from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
 from mediasrv.storage import ObjectStore
 from mediasrv.storage.base import file_sha256
 

@@ -32,7 +32,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
-from mediasrv.china import CHINA, today_in_china
 from mediasrv.db import Base, utcnow
 from mediasrv.delivery.models import (
     Site,
@@ -44,6 +43,7 @@ from mediasrv.delivery.models import (
 )
 from mediasrv.delivery.sites import get_site, normalise_region, site_under
 from mediasrv.errors import Forbidden
+from mediasrv.protocol.china import CHINA, today_in_china
 
 # China has one time zone and no daylight saving; reachability is assessed per Beijing day, and a UTC
 # day would put 00:00-08:00 Beijing time into the day before.

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 from mediasrv.auth import AdminDep, Caller, Role, allow
-from mediasrv.china import today_in_china
 from mediasrv.db import utcnow
 from mediasrv.delivery import fleet
 from mediasrv.delivery.fleet import MAX_FAILED_SAMPLE, Counts, State
@@ -19,6 +18,7 @@ from mediasrv.delivery.sites import normalise_region
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.errors import error_responses
 from mediasrv.params import MAX_INT64, Limit, Offset, Page, RowId
+from mediasrv.protocol.china import today_in_china
 
 router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 422))
 

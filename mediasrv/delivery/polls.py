@@ -17,9 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mediasrv.accounts.models import Role
 from mediasrv.auth import CallerCache
-from mediasrv.china import today_in_china
 from mediasrv.delivery.manifests import ManifestService
 from mediasrv.observability import MANIFEST_NOT_MODIFIED
+from mediasrv.protocol.china import today_in_china
 
 _PATH = re.compile(r"/api/v1/sites/([1-9][0-9]{0,17})/manifest")
 # What the access log and request counter label these answers with: the route they stand in for.

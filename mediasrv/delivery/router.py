@@ -33,7 +33,6 @@ from mediasrv.auth import (
     sign_playback,
     signed_playback,
 )
-from mediasrv.china import today_in_china
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service, sites
 from mediasrv.delivery.manifest import DOCUMENT_FILE
@@ -56,6 +55,7 @@ from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.params import RowId
+from mediasrv.protocol.china import today_in_china
 from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"

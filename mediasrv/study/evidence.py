@@ -32,11 +32,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from mediasrv.agent.viewing import media_segments, player_id, resolve
 from mediasrv.catalog.models import Programme
-from mediasrv.china import today_in_china
 from mediasrv.db import Base, Database, insert_for, utcnow
 from mediasrv.delivery.models import Site
 from mediasrv.errors import ObjectNotFound
 from mediasrv.ingest.models import Rendition
+from mediasrv.protocol.china import today_in_china
 from mediasrv.storage import ObjectStore
 from mediasrv.study.models import mark_dirty
 

@@ -16,12 +16,12 @@ from typer.testing import CliRunner, Result
 from mediasrv import epochs
 from mediasrv.agent.cli import app as agent_cli
 from mediasrv.agent.layout import AgentConfig, Layout
-from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.bundle import BundleError, ExportResult, export_bundle
 from mediasrv.delivery.manifests import ManifestService
+from mediasrv.protocol.china import today_in_china
 from mediasrv.storage import ObjectStore
 from tests.agent.test_serve import ServedSite, make_site, mirror
 from tests.fixtures import ReadyAsset, publish_programme

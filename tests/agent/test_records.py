@@ -21,8 +21,8 @@ from mediasrv.agent import serve
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Kind, Outbox, RecordSender, State, new_demand, new_session
 from mediasrv.agent.serve import create_app, lan_host
-from mediasrv.china import CHINA
 from mediasrv.db import Database
+from mediasrv.protocol.china import CHINA
 from tests.e2e.stack import free_port
 from tests.fixtures import make_token
 

@@ -21,8 +21,8 @@ from mediasrv.accounts.models import Role
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
-from mediasrv.china import today_in_china
 from mediasrv.db import Database
+from mediasrv.protocol.china import today_in_china
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 from tests.mediafactory import hlscheck

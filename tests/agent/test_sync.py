@@ -25,17 +25,17 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mediasrv import china
 from mediasrv.accounts.models import Role
 from mediasrv.agent import player, records, viewing
 from mediasrv.agent.cli import _run_once
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.reports import Reporter, make_report, queued
 from mediasrv.agent.sync import Syncer, SyncResult, TokenBucket, download_order, in_window, parse_window
-from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import canonical, sign
 from mediasrv.delivery.models import SitePresence
+from mediasrv.protocol import china
+from mediasrv.protocol.china import today_in_china
 from mediasrv.web.vendor import pinned_sha256
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
@@ -471,7 +471,7 @@ def test_the_window_is_beijing_time_on_a_pc_whose_clock_is_utc(
     client: TestClient, site: Site, programme: str, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An administrator sets windows in Beijing time; a village PC set to UTC (or without a zone
-    database) must not download eight hours off. The clock is mediasrv.china's, moved here."""
+    database) must not download eight hours off. The clock is mediasrv.protocol.china's, moved here."""
     zone = os.environ.get("TZ")
     os.environ["TZ"] = "UTC"
     time.tzset()

@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
+from mediasrv.protocol.china import today_in_china
 from tests.fixtures import ReadyAsset, RecordingDispatcher, publish_programme
 
 

@@ -1,6 +1,7 @@
 """The day is Beijing's, whatever the server's zone: on a UTC server at 23:30 UTC it is already
 07:30 the next morning in Beijing, and a box must get that day's required list (date.today() gave it
-yesterday's from 00:00 to 08:00 Beijing time). Time is moved through mediasrv.china, the one clock."""
+yesterday's from 00:00 to 08:00 Beijing time). Time is moved through
+mediasrv.protocol.china, the one clock."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from mediasrv import china
 from mediasrv.accounts.models import Role
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.delivery.document import BUNDLE_MANIFEST
+from mediasrv.protocol import china
+from mediasrv.protocol.document import BUNDLE_MANIFEST
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 

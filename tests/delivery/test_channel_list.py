@@ -14,11 +14,11 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from mediasrv import china
 from mediasrv.accounts.models import Role
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.protocol import china
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 DAY = 24 * 3600

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from mediasrv.accounts.models import Role
-from mediasrv.china import CHINA, today_in_china
 from mediasrv.db import Database, utcnow
 from mediasrv.delivery.fleet import percent
 from mediasrv.delivery.models import (
@@ -23,6 +22,7 @@ from mediasrv.delivery.models import (
     SitePresence,
     SiteReport,
 )
+from mediasrv.protocol.china import CHINA, today_in_china
 from tests.fixtures import make_token
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"

@@ -17,7 +17,6 @@ from hypothesis import strategies as st
 
 from mediasrv import epochs
 from mediasrv.accounts.models import Role
-from mediasrv.china import today_in_china
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import (
     SIGNATURE_CONTEXT,
@@ -29,6 +28,7 @@ from mediasrv.delivery.manifest import (
 )
 from mediasrv.delivery.manifests import ManifestService, collect_garbage
 from mediasrv.delivery.models import ManifestContent, SiteManifest
+from mediasrv.protocol.china import today_in_china
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 

@@ -8,10 +8,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from mediasrv.accounts.models import Role
-from mediasrv.china import today_in_china
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.protocol.china import today_in_china
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 CSV = """code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps

@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Page, expect
 
-from mediasrv.china import today_in_china
+from mediasrv.protocol.china import today_in_china
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media
 from tests.web.conftest import login, screenshot

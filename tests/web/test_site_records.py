@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Page, Route, expect
 
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Outbox, State, new_session
-from mediasrv.china import CHINA
+from mediasrv.protocol.china import CHINA
 from tests.agent.test_records import GPS, phone_photo
 from tests.web.conftest import screenshot
 from tests.web.test_site_view import serving

@@ -19,7 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from mediasrv.china import today_in_china
+from mediasrv.protocol.china import today_in_china
 from tests.e2e.stack import BIN, Stack, free_port
 from tests.mediafactory import make_media
 from tests.web.conftest import screenshot
