@@ -10,12 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import Depends, FastAPI, Response
 from fastapi.testclient import TestClient
 from starlette.formparsers import MultiPartParser
 from starlette.types import Message
 
 from mediasrv import admission
-from mediasrv.admission import CAPS, DATA_POLICY, PAGE_POLICY, PUBLIC_CAP, Admission
+from mediasrv.admission import CAPS, DATA_POLICY, DOCS_POLICY, PAGE_POLICY, PDF_POLICY, PUBLIC_CAP, Admission
+from mediasrv.auth import public
 from mediasrv.config import Settings
 from tests.fixtures import ReadyAsset, migrated
 from tests.test_access import concrete, endpoints
@@ -179,8 +181,8 @@ def test_a_declared_length_over_the_cap_is_refused_at_once(
     client: TestClient, producer: dict[str, str], admin: dict[str, str], site: dict[str, str]
 ) -> None:
     cases = [  # (caller, method, path, body, headers, what the message names)
-        (producer, "POST", "/api/v1/tokens", _big_json(100 * 1024), JSON, "at most 64.0 KiB"),
-        (producer, "POST", "/api/v1/programmes", _big_json(2 * MIB), JSON, "at most 1.0 MiB"),
+        (producer, "POST", "/api/v1/tokens", _big_json(100 * 1024), JSON, "over the 64.0 KiB that POST"),
+        (producer, "POST", "/api/v1/programmes", _big_json(2 * MIB), JSON, "over the 1.0 MiB that"),
         (admin, "POST", "/api/v1/sites/import", b"code,name\n" * 600_000, {}, "over the 5.0 MiB limit"),
         (producer, "POST", "/api/v1/assets", *_multipart(3 * MIB), "over the 2.0 MiB limit"),
         (site, "POST", "/api/v1/sites/1/sessions/s1/photos", *_multipart(2 * MIB), "over the 1.0 MiB limit"),
@@ -189,20 +191,21 @@ def test_a_declared_length_over_the_cap_is_refused_at_once(
         r = call(client, method, path, body=body, headers={**caller, **headers})
         assert (r.status, r.read) == (413, 0), (path, r.body)
         assert names in r.json()["message"], r.json()
-        upload = "limit" in names
+        upload = "limit" in names  # files: the code the routes' own size checks use
         assert r.json()["error"] == ("upload_too_large" if upload else "body_too_large")
 
 
 def test_a_chunked_or_lying_body_is_cut_off_at_the_cap(client: TestClient, producer: dict[str, str]) -> None:
     """No Content-Length (chunked), so the cap is enforced on what is read."""
-    for method, path, body, headers in [
-        ("POST", "/api/v1/tokens", _big_json(3 * MIB), JSON),  # JSON, parsed by FastAPI
-        ("POST", "/api/v1/programmes", _big_json(3 * MIB), JSON),
-        ("POST", "/api/v1/assets", *_multipart(3 * MIB)),  # streamed by the route itself
+    for method, path, body, headers, said in [
+        ("POST", "/api/v1/tokens", _big_json(3 * MIB), JSON, "goes past the 64.0 KiB"),  # FastAPI parses
+        ("POST", "/api/v1/programmes", _big_json(3 * MIB), JSON, "goes past the 1.0 MiB"),
+        ("POST", "/api/v1/assets", *_multipart(3 * MIB), "the 2.0 MiB limit"),  # the route streams it
     ]:
         r = call(client, method, path, body=body, headers={**producer, **headers}, chunked=True)
         assert r.status == 413, (path, r.body)
         assert r.json()["error"] in ("body_too_large", "upload_too_large")
+        assert said in r.json()["message"], r.json()
         assert r.read < 2 * MIB + 64 * 1024 + CHUNK, path  # the cap and one chunk at most
 
 
@@ -211,7 +214,7 @@ def test_login_takes_only_a_small_form_and_never_spools_it(client: TestClient) -
     form, headers = _multipart(40 * MIB, field="username")
     r = call(client, "POST", "/auth/login", body=form, headers=headers)
     assert (r.status, r.read) == (413, 0), r.body
-    assert "POST /auth/login accepts at most 8.0 KiB" in r.json()["message"]
+    assert "over the 8.0 KiB that POST /auth/login accepts" in r.json()["message"]
     r = call(client, "POST", "/auth/login", body=form, headers=headers, chunked=True)
     assert r.status == 413 and r.read <= PUBLIC_CAP + CHUNK
     # Below Starlette's threshold for spooling a form's file part to disk: it stays in memory.
@@ -290,6 +293,7 @@ def test_every_answer_is_nosniff_with_a_content_security_policy(
         "script": (client.get("/static/app.js"), DATA_POLICY),
         "HLS playlist": (client.get(f"/hls/{asset}/master.m3u8", headers=producer), DATA_POLICY),
         "poster": (client.get(poster, headers=producer), DATA_POLICY),
+        "API documentation": (client.get("/docs"), DOCS_POLICY),
         "manifest poll, 304 before routing": (
             client.get(manifest, headers={**site, "If-None-Match": etag}),
             DATA_POLICY,
@@ -300,3 +304,17 @@ def test_every_answer_is_nosniff_with_a_content_security_policy(
         assert response.headers.get("content-security-policy") == policy, what
     assert answers["manifest poll, 304 before routing"][0].status_code == 304
     assert answers["refusal before the body"][0].status_code == 401
+
+
+def test_a_pdf_may_be_shown_by_the_browsers_viewer(settings: Settings) -> None:
+    """Stores that keep a content type (S3) serve PDFs as application/pdf: the viewer is a plugin."""
+    app = FastAPI()
+    app.add_middleware(Admission)
+    app.state.settings = settings
+
+    @app.get("/handout.pdf", dependencies=[Depends(public)])
+    def handout() -> Response:
+        return Response(b"%PDF-1.4\n%%EOF\n", media_type="application/pdf")
+
+    with TestClient(app) as c:
+        assert c.get("/handout.pdf").headers["content-security-policy"] == PDF_POLICY
