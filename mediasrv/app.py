@@ -18,7 +18,6 @@ from starlette.exceptions import HTTPException
 from mediasrv import __version__, admission, epochs, migrations
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
-from mediasrv.admission import Admission
 from mediasrv.audit.router import router as audit_router
 from mediasrv.auth import CallerCache, Role, allow, public, signing_key
 from mediasrv.catalog.router import router as catalog_router
@@ -95,7 +94,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app = FastAPI(title="mediasrv", version=__version__, lifespan=lifespan)
     app.add_middleware(ManifestPolls)  # inside RequestMiddleware: its answers are logged and counted
     # Before any body is read: credentials, size caps; and the security headers of every answer.
-    app.add_middleware(Admission)
+    app.add_middleware(admission.Admission)
     app.add_middleware(RequestMiddleware)
 
     def openapi() -> dict[str, Any]:
