@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from mediasrv import __version__, epochs, migrations
+from mediasrv import __version__, admission, epochs, migrations
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
@@ -96,7 +96,16 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
 
     app = FastAPI(title="mediasrv", version=__version__, lifespan=lifespan)
     app.add_middleware(ManifestPolls)  # inside RequestMiddleware: its answers are logged and counted
+    # Before any body is read: credentials, size caps; and the security headers of every answer.
+    app.add_middleware(admission.Admission)
     app.add_middleware(RequestMiddleware)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = admission.document(FastAPI.openapi(app), app, settings)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(MediaError)
     async def media_error(_request: Request, exc: MediaError) -> JSONResponse:

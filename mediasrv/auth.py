@@ -119,14 +119,20 @@ def check_same_origin(request: Request) -> None:
         raise Forbidden("This form is accepted from this server's own pages only.")
 
 
+def admit(caller: Caller, roles: tuple[Role, ...]) -> Caller:
+    """`caller` when its role is one of `roles`, else 403: the check of `allow`, also made by
+    mediasrv.admission before a request's body is read."""
+    if caller.role not in roles:
+        wanted = " or ".join(r.value for r in roles)
+        raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")
+    return caller
+
+
 def allow(*roles: Role) -> Callable[..., Awaitable[Caller]]:
     """A dependency admitting callers with one of `roles`: 401 without valid credentials, 403 otherwise."""
 
     async def check(caller: Annotated[Caller, Depends(current_caller)]) -> Caller:
-        if caller.role not in roles:
-            wanted = " or ".join(r.value for r in roles)
-            raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")
-        return caller
+        return admit(caller, roles)
 
     check.access_roles = roles  # type: ignore[attr-defined]  # read by the route-walking test
     return check

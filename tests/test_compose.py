@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import importlib
 import json
+import math
 import os
 import re
 import shlex
@@ -27,7 +28,9 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from mediasrv import admission
 from mediasrv import cli as mediasrv_cli
+from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.storage import open_store
 from mediasrv.storage.s3 import S3Store
@@ -321,6 +324,114 @@ def under(path: str, root: str) -> bool:
 
 def nginx_conf() -> str:
     return re.sub(r"#[^\n]*", "", NGINX_CONF.read_text())
+
+
+def nginx_blocks(text: str) -> tuple[str, list[tuple[str, str]]]:
+    """The statements of `text` outside blocks, and its `head { body }` blocks (quotes respected)."""
+    outside, blocks = [], []
+    depth = statement = body = 0
+    head, i = "", 0
+    while i < len(text):
+        ch = text[i]
+        if ch in "'\"":  # a quoted string (a regex, a JSON body): skip to its closing quote
+            i += 1
+            while text[i] != ch:
+                i += 2 if text[i] == "\\" else 1
+        elif ch == ";" and depth == 0:
+            outside.append(text[statement : i + 1])
+            statement = i + 1
+        elif ch == "{":
+            if depth == 0:
+                head, body = text[statement:i].strip(), i + 1
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth == 0:
+                blocks.append((head, text[body:i]))
+                statement = i + 1
+        i += 1
+    return "".join(outside), blocks
+
+
+_NGINX_SIZE = re.compile(r"(\d+)([kKmMgG]?)")
+
+
+def nginx_body_limits(conf: str) -> Callable[[str], float]:
+    """What `client_max_body_size` nginx applies to a request for a path (math.inf for 0, no limit),
+    choosing the location as nginx does: an exact match; else the longest prefix, at once if it is
+    ^~; else the first regex, in order, that matches; else that longest prefix."""
+
+    def size(statements: str, default: float) -> float:
+        found = re.findall(r"\bclient_max_body_size\s+(\S+)\s*;", statements + ";")
+        if not found:
+            return default
+        n, unit = _NGINX_SIZE.fullmatch(found[-1]).groups()  # type: ignore[union-attr]
+        value = int(n) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[unit.lower()]
+        return math.inf if value == 0 else value
+
+    http, blocks = nginx_blocks(conf)
+    server_statements, server_blocks = nginx_blocks(next(b for h, b in blocks if h == "server"))
+    default = size(server_statements, size(http, 2**20))  # nginx's own default: 1m
+    exact, prefixes, regexes = {}, [], []
+    for head, body in server_blocks:
+        words = shlex.split(head)
+        if words[0] != "location" or words[1].startswith("@"):
+            continue
+        limit = size(nginx_blocks(body)[0], default)
+        if words[1] == "=":
+            exact[words[2]] = limit
+        elif words[1] in ("~", "~*"):
+            flags = re.IGNORECASE if words[1] == "~*" else 0
+            regexes.append((re.compile(words[2].replace("(?<", "(?P<"), flags), limit))
+        else:
+            final = words[1] == "^~"
+            prefixes.append((words[-1], final, limit))
+
+    def limit(path: str) -> float:
+        if path in exact:
+            return exact[path]
+        matching = [p for p in prefixes if path.startswith(p[0])]
+        longest = max(matching, key=lambda p: len(p[0]), default=None)
+        if longest is not None and longest[1]:
+            return longest[2]
+        for regex, regex_limit in regexes:
+            if regex.search(path):
+                return regex_limit
+        return longest[2] if longest is not None else default
+
+    return limit
+
+
+def check_body_limits(conf: str) -> list[str]:
+    """nginx refuses no body the app would take (its refusal says what to do; nginx's cannot), and
+    lets a large body through only where the app takes files: no limit where the cap is the
+    operator's MAX_UPLOAD_BYTES, else at most twice the app's cap (or 2 MiB). nginx's limit is per
+    path, so a path's largest cap (of any method) is the one compared."""
+    settings = Settings(data_dir=Path("unused"))  # the defaults a deployment starts from
+    bigger = Settings(data_dir=Path("unused"), max_upload_bytes=2 * settings.max_upload_bytes)
+    caps: dict[str, tuple[int, bool]] = {}
+    for _, route in admission.routes(create_app(settings)):
+        assert route.path is not None
+        cap, upload = caps.get(route.path, (0, False))
+        # An upload's cap follows MAX_UPLOAD_BYTES: the operator sets it, in the app alone.
+        caps[route.path] = (
+            max(cap, route.limit(settings)),
+            upload or route.limit(bigger) != route.limit(settings),
+        )
+    limit, problems = nginx_body_limits(conf), []
+    for template, (cap, upload) in caps.items():
+        nginx = limit(re.sub(r"\{[^}]+\}", "1", template))
+        where, shown = (
+            f"{NGINX_CONF.name}: {template}",
+            "no limit" if nginx == math.inf else f"{nginx:.0f} bytes",
+        )
+        if upload and nginx != math.inf:
+            problems.append(f"{where}: client_max_body_size is {shown}; uploads need 0 (MAX_UPLOAD_BYTES)")
+        elif nginx < cap:
+            problems.append(f"{where}: client_max_body_size is {shown}, under the app's {cap} bytes")
+        elif not upload and nginx > max(2 * cap, 2 * 2**20):
+            problems.append(f"{where}: client_max_body_size is {shown}, for a route taking {cap} bytes")
+    return problems
 
 
 # --- the checks ------------------------------------------------------------------------------------
@@ -883,6 +994,25 @@ def test_nginx_checks_refuse_a_mismatched_conf(doc: Doc) -> None:
         "/srv/cache is on no named volume",
     ):
         assert any(expected in p for p in problems), (expected, problems)
+
+
+def test_nginx_body_limits_follow_the_app(doc: Doc) -> None:
+    assert check_body_limits(nginx_conf()) == []
+    limit = nginx_body_limits(nginx_conf())
+    assert limit("/api/v1/assets") == limit("/api/v1/uploads/0af3") == math.inf
+    assert limit("/api/v1/programmes") == limit("/auth/login") == 2 * 2**20
+    assert limit("/api/v1/sites/7/sessions/s1/photos") == 16 * 2**20
+
+
+def test_nginx_body_limit_checks_refuse_a_conf_that_lets_everything_through() -> None:
+    open_everywhere = nginx_conf().replace("client_max_body_size 2m;", "client_max_body_size 0;")
+    problems = check_body_limits(open_everywhere)
+    assert any("/auth/login: client_max_body_size is no limit" in p for p in problems), problems
+    no_photo_location = re.sub(r"client_max_body_size 16m;", "", nginx_conf())
+    problems = check_body_limits(no_photo_location)
+    assert any("/photos: client_max_body_size is 2097152 bytes, under the app's" in p for p in problems)
+    capped_uploads = nginx_conf().replace("client_max_body_size 0;", "client_max_body_size 20g;")
+    assert any("/api/v1/assets: " in p and "need 0" in p for p in check_body_limits(capped_uploads))
 
 
 def test_literal_secrets_are_refused() -> None:

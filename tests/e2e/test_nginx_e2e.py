@@ -207,7 +207,7 @@ def test_everything_else_goes_to_the_app(edge: Edge, tmp_path: Path) -> None:
     assert ready.status_code == 200 and "x-cache-status" not in ready.headers
     assert edge.get("/readyz", {"X-Request-ID": "edge-probe-1"}).headers["x-request-id"] == "edge-probe-1"
     recording = make_media(tmp_path / "lecture.m4a", seconds=2)
-    with recording.open("rb") as f:  # an upload streams through (client_max_body_size 0)
+    with recording.open("rb") as f:  # an upload streams through (no nginx limit on uploads)
         r = httpx.post(
             edge.nginx.url + "/api/v1/assets",
             headers=edge.stack.headers,
@@ -215,6 +215,27 @@ def test_everything_else_goes_to_the_app(edge: Edge, tmp_path: Path) -> None:
             timeout=60,
         )
     assert r.status_code == 201, r.text
+
+
+def test_bodies_are_limited_per_location_and_never_spooled_by_nginx(edge: Edge) -> None:
+    """Small bodies everywhere but where files are uploaded; a stranger's large upload streams to
+    the app, which refuses it unread, and nginx never writes it to its disk."""
+    url, mib = edge.nginx.url, 1024 * 1024
+    big_json = b'{"title": "' + b"x" * (3 * mib) + b'"}'
+    json_type = {"Content-Type": "application/json"}
+    r = httpx.post(
+        url + "/api/v1/programmes", headers={**edge.stack.headers, **json_type}, content=big_json, timeout=60
+    )
+    # nginx's own refusal (over its 2 MiB), in the app's shape: the app never saw those bytes.
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large", r.text
+    assert "this server's limit" in r.json()["message"] and r.headers["x-content-type-options"] == "nosniff"
+    r = httpx.post(url + "/auth/login", files={"username": ("a", b"x" * (40 * mib))}, timeout=60)
+    assert r.status_code == 413 and "this server's limit" in r.json()["message"], r.text
+    # Within the photo's limit (over nginx's default): it streams to the app, which says 401.
+    photo = {"file": ("a.jpg", b"\xff" * (8 * mib), "image/jpeg")}
+    r = httpx.post(url + "/api/v1/sites/1/sessions/s1/photos", files=photo, timeout=60)
+    assert r.status_code == 401 and r.json()["error"] == "unauthorized", r.text
+    assert "buffered to a temporary file" not in edge.nginx.log_tail(100_000)
 
 
 def test_the_access_check_is_not_reachable_from_outside(edge: Edge) -> None:
