@@ -37,6 +37,7 @@ from mediasrv.accounts.models import Role
 from mediasrv.auth import admit, current_caller
 from mediasrv.config import Settings
 from mediasrv.errors import MediaError, UploadTooLarge
+from mediasrv.http import requested_method
 from mediasrv.ingest.spool import human_size
 
 KiB = 1024
@@ -281,7 +282,9 @@ class Admission:
         root: str = scope.get("root_path", "")
         if root and path.startswith(root):
             path = path[len(root) :]
-        for regex, route in self._routes(scope["app"]).get(scope["method"], ()):
+        # The method the request means: a POST with X-HTTP-Method-Override is admitted under the rule
+        # of the method it names (the tus router honours it; any other route answers it 405 anyway).
+        for regex, route in self._routes(scope["app"]).get(requested_method(scope), ()):
             if regex.match(path):
                 return route
         return _NOWHERE

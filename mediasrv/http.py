@@ -10,6 +10,7 @@ from urllib.parse import quote
 
 from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
+from starlette.types import Scope
 
 from mediasrv.errors import MediaError, ObjectNotFound
 from mediasrv.storage import ObjectStore
@@ -127,3 +128,20 @@ class Rendered:
 def playlist_response(request: Request, text: str, *, cache_control: str) -> Response:
     """A playlist with a content ETag, 304 on a match, gzip when the client accepts it."""
     return Rendered.of(text).response(request, cache_control=cache_control)
+
+
+OVERRIDE_HEADER = "X-HTTP-Method-Override"
+_OVERRIDE_KEY = OVERRIDE_HEADER.lower().encode()
+
+
+def requested_method(scope: Scope) -> str:
+    """The method a request means. tus 1.0 lets a client behind a proxy that blocks PATCH or DELETE
+    send POST with X-HTTP-Method-Override naming the method (tus-js-client's overridePatchMethod).
+    Only a POST is overridden: POST is as unsafe as what it stands for (the CSRF check still
+    applies), whereas a GET turned into a DELETE would let a link or a prefetch cancel uploads."""
+    method: str = scope["method"]
+    if method == "POST":
+        for name, value in scope.get("headers", ()):
+            if name == _OVERRIDE_KEY:
+                return bytes(value).decode("latin-1").strip().upper()
+    return method

@@ -54,6 +54,7 @@ from mediasrv.errors import (
     UploadTooLarge,
     error_responses,
 )
+from mediasrv.http import OVERRIDE_HEADER, requested_method
 from mediasrv.ingest import service
 from mediasrv.ingest.spool import HEAD_BYTES, SpooledUpload, clean_filename, human_size
 from mediasrv.jobs import TRANSCODE, Dispatcher, enqueue_after_commit
@@ -72,30 +73,15 @@ _HASH_BLOCK = 1024 * 1024
 _PRECONDITION: dict[int | str, dict[str, Any]] = {
     412: {"model": ErrorOut, "description": "Tus-Resumable is missing or not 1.0.0 (see Tus-Version)"}
 }
-OVERRIDE_HEADER = "X-HTTP-Method-Override"
-_OVERRIDE_KEY = OVERRIDE_HEADER.lower().encode()
-
-
-def _requested_method(scope: Scope) -> str:
-    """The method a request means. tus 1.0 lets a client behind a proxy that blocks PATCH or DELETE
-    send POST with X-HTTP-Method-Override naming the method (tus-js-client's overridePatchMethod).
-    Only a POST is overridden: POST is as unsafe as what it stands for (the CSRF check still
-    applies), whereas a GET turned into a DELETE would let a link or a prefetch cancel uploads."""
-    method: str = scope["method"]
-    if method == "POST":
-        for name, value in scope.get("headers", ()):
-            if name == _OVERRIDE_KEY:
-                return bytes(value).decode("latin-1").strip().upper()
-    return method
 
 
 class _TusRoute(APIRoute):
-    """A route of this router: matched by the method the request means (see _requested_method),
+    """A route of this router: matched by the method the request means (see http.requested_method),
     and a method the path does not take answers 405 with every method it does take in Allow
     (a route alone knows only its own method, and each method here is a route of its own)."""
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        method = _requested_method(scope)
+        method = requested_method(scope)
         if method == scope["method"]:
             return super().matches(scope)
         match, child_scope = super().matches({**scope, "method": method})
@@ -104,7 +90,7 @@ class _TusRoute(APIRoute):
         return match, child_scope
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        method = _requested_method(scope)
+        method = requested_method(scope)
         if self.methods and method not in self.methods:
             methods = {
                 m
