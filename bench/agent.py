@@ -120,9 +120,9 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
     )
     from mediasrv.config import Settings
     from mediasrv.db import Database
-    from mediasrv.delivery.models import DeviceProfile, Site
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
     from mediasrv.protocol.china import today_in_china
+    from mediasrv.sites.models import DeviceProfile, Site
     from mediasrv.storage.local import LocalStore
 
     started = time.perf_counter()

@@ -51,9 +51,9 @@ from mediasrv.catalog.models import (  # noqa: E402
     StudyListStatus,
 )
 from mediasrv.db import Database  # noqa: E402
-from mediasrv.delivery.models import Site  # noqa: E402
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus  # noqa: E402
 from mediasrv.protocol.china import CHINA  # noqa: E402
+from mediasrv.sites.models import Site  # noqa: E402
 from mediasrv.study import compliance  # noqa: E402
 from mediasrv.study.compliance import Task  # noqa: E402
 from mediasrv.study.evidence import ViewingDay  # noqa: E402

@@ -182,11 +182,11 @@ def generate(
     )
     from mediasrv.config import Settings
     from mediasrv.db import Database
-    from mediasrv.delivery.models import DeviceProfile, Site
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
     from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo
     from mediasrv.media.profiles import renditions_for
     from mediasrv.protocol.china import today_in_china
+    from mediasrv.sites.models import DeviceProfile, Site
 
     started = time.perf_counter()
     rng = random.Random(seed)
@@ -483,7 +483,7 @@ PROFILE_GROUP = {"iptv": "iptv", "iptv-legacy": "iptv-sd", "mobile": "mobile", "
 
 def design_build(session: Any, site: Any, on: date) -> bytes:
     """One site's whole manifest document, uncached (the one call to adapt if the API moves)."""
-    from mediasrv.delivery.manifest import build_document
+    from mediasrv.delivery.manifest.build import build_document
 
     return build_document(session, site, on=on)
 
@@ -491,7 +491,7 @@ def design_build(session: Any, site: Any, on: date) -> bytes:
 def warm_builder() -> Callable[[Any, Any, date], bytes]:
     """The same document as the server rebuilds it after a change: the per-asset pieces (each
     asset's file entries, immutable per published generation) kept in memory across builds."""
-    from mediasrv.delivery.manifest import PiecesCache, build_content, site_head
+    from mediasrv.delivery.manifest.build import PiecesCache, build_content, site_head
 
     cache = PiecesCache()
 
@@ -589,7 +589,7 @@ def bench_build(ds: Dataset, *, sites: int, naive_sites: int, rng: random.Random
     import zlib
 
     from mediasrv.db import Database
-    from mediasrv.delivery.models import Site
+    from mediasrv.sites.models import Site
 
     db = Database(ds.database_url)
     # The first build is the cold one (fresh process, first query of each kind); then a mix of
@@ -683,8 +683,8 @@ def bench_service(ds: Dataset, *, sites: int, rng: random.Random) -> dict[str, f
 
     from mediasrv import epochs
     from mediasrv.db import Database
-    from mediasrv.delivery.manifests import ManifestService
-    from mediasrv.delivery.models import Site
+    from mediasrv.delivery.manifest.store import ManifestService
+    from mediasrv.sites.models import Site
 
     db = Database(ds.database_url)
     service = ManifestService(db, b"bench secret", epochs.EpochWatch(db))
@@ -996,7 +996,7 @@ class DeltaRow:
 
 def bench_delta(client: Any, ds: Dataset, site_id: int) -> list[DeltaRow]:
     """Add 1, then 10 programmes to the required list through the API; fetch ?since=<previous>."""
-    from mediasrv.delivery.manifest import apply_delta
+    from mediasrv.protocol.document import apply_delta
 
     token = ds.tokens[site_id]
     admin = {"Authorization": f"Bearer {ds.admin_token}"}

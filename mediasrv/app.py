@@ -15,26 +15,26 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from mediasrv import __version__, admission, epochs, migrations
+from mediasrv import __version__, epochs, migrations
+from mediasrv.accounts.auth import CallerCache, Role, allow, public, signing_key
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
-from mediasrv.auth import CallerCache, Role, allow, public, signing_key
 from mediasrv.catalog.router import router as catalog_router
 from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.edge import router as edge_router
-from mediasrv.delivery.fleet_router import router as fleet_router
-from mediasrv.delivery.manifests import LRU, ManifestService
+from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
 from mediasrv.delivery.router import hls, playback_router, signed_hls, sites_router
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks
-from mediasrv.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
-from mediasrv.http import Rendered
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
+from mediasrv.kit import admission
+from mediasrv.kit.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
+from mediasrv.kit.http import Rendered
 from mediasrv.observability import (
     Broker,
     ReadinessCache,
@@ -42,6 +42,7 @@ from mediasrv.observability import (
     ScrapeCollector,
     check_readiness,
 )
+from mediasrv.sites.router import router as fleet_router
 from mediasrv.storage import open_store
 from mediasrv.study.evidence import CentralCounter
 from mediasrv.study.router import router as study_router

@@ -23,9 +23,9 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from mediasrv.auth import Role
+from mediasrv.accounts.auth import Role
 from mediasrv.config import Settings
-from mediasrv.delivery.models import DeviceProfile
+from mediasrv.sites.models import DeviceProfile
 
 if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load the whole server
     from mediasrv.accounts.models import Caller
@@ -424,10 +424,10 @@ def token_create(
     The first administrator: `mediasrv token create --role admin --name ops`.
     """
     from mediasrv.accounts import service
-    from mediasrv.auth import signing_key
+    from mediasrv.accounts.auth import signing_key
     from mediasrv.delivery.playlist import channel_list_url
     from mediasrv.delivery.scope import site_link_generation
-    from mediasrv.delivery.sites import site_by_code
+    from mediasrv.sites.registry import site_by_code
 
     if sum(x is not None for x in (user, site, role)) != 1:
         console.print("[red]Give exactly one of --user, --site or --role.[/]")
@@ -498,7 +498,7 @@ def user_create(
 ) -> None:
     """Create a person's account (the password is asked for, never given on the command line)."""
     from mediasrv.accounts import service
-    from mediasrv.errors import NotFound
+    from mediasrv.kit.errors import NotFound
 
     password = None if no_password else _read_password(password_stdin)
     actor = _cli_actor()
@@ -525,7 +525,7 @@ def user_create(
 def user_unlock(username: str) -> None:
     """Let an account locked by failed logins log in again now."""
     from mediasrv.accounts import service
-    from mediasrv.errors import MediaError
+    from mediasrv.kit.errors import MediaError
 
     try:
         with _database(_settings()).session_scope() as session:
@@ -549,7 +549,7 @@ def site_create(
     bandwidth_kbps: Annotated[int | None, typer.Option(help="download cap")] = None,
 ) -> None:
     """Register a terminal site."""
-    from mediasrv.delivery.sites import GB, create_site
+    from mediasrv.sites.registry import GB, create_site
 
     with _database(_settings()).session_scope() as session:
         site = create_site(
@@ -571,7 +571,7 @@ def site_create(
 @site_cli.command("import")
 def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
     """Register sites from a CSV file (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
-    from mediasrv.delivery.sites import decode_csv, import_sites
+    from mediasrv.sites.registry import decode_csv, import_sites
 
     with _database(_settings()).session_scope() as session:
         result = import_sites(session, actor=_cli_actor(), text=decode_csv(file.read_bytes()))
@@ -619,11 +619,11 @@ def site_bundle_export(
     """
 
     from mediasrv import epochs
-    from mediasrv.auth import signing_key
+    from mediasrv.accounts.auth import signing_key
     from mediasrv.delivery.bundle import export_bundle
-    from mediasrv.delivery.manifests import ManifestService
-    from mediasrv.delivery.sites import site_by_code
-    from mediasrv.errors import MediaError, NotFound
+    from mediasrv.delivery.manifest.store import ManifestService
+    from mediasrv.kit.errors import MediaError, NotFound
+    from mediasrv.sites.registry import site_by_code
     from mediasrv.storage import open_store
 
     settings = _settings()

@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     @classmethod
     def _weights_parse(cls, text: str) -> str:
         """A typo refuses to start, rather than failing every assessment later."""
-        from mediasrv.errors import MediaError
+        from mediasrv.kit.errors import MediaError
         from mediasrv.study.assessment import weights_of  # here: config imports nothing heavy at load
 
         try:

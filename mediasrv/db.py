@@ -99,9 +99,10 @@ def import_models() -> None:
     import mediasrv.accounts.models
     import mediasrv.audit.models
     import mediasrv.catalog.models
-    import mediasrv.delivery.models
+    import mediasrv.delivery.manifest.models
     import mediasrv.epochs
     import mediasrv.ingest.models
+    import mediasrv.sites.models
     import mediasrv.study.evidence
     import mediasrv.study.models  # noqa: F401
 

@@ -29,9 +29,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
-from mediasrv.delivery import fleet
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.jobs import QUEUES
+from mediasrv.sites import fleet
 from mediasrv.storage import ObjectStore
 
 REQUEST_ID: ContextVar[str | None] = ContextVar("request_id", default=None)

@@ -22,9 +22,9 @@ from mediasrv.app import create_app
 from mediasrv.catalog import indexing
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.delivery.sites import create_site
 from mediasrv.ingest import pipeline
 from mediasrv.jobs import INDEX
+from mediasrv.sites.registry import create_site
 from mediasrv.storage import ObjectStore
 from tests.mediafactory import make_media
 

@@ -13,8 +13,7 @@ from mediasrv import migrations
 from mediasrv.catalog import indexing
 from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
 from mediasrv.db import Database
-from mediasrv.delivery import manifests
-from mediasrv.errors import StorageUnavailable
+from mediasrv.delivery.manifest import store as manifests
 from mediasrv.ingest import pipeline
 from mediasrv.jobs import (
     COMPLIANCE_REFRESH,
@@ -25,6 +24,7 @@ from mediasrv.jobs import (
     TRANSCODE,
     CeleryDispatcher,
 )
+from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.protocol.china import today_in_china
 from mediasrv.storage import open_store
 from workers.celery_app import app, settings

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from mediasrv.accounts import service
+from mediasrv.accounts.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, check_same_origin, public
 from mediasrv.accounts.models import User
 from mediasrv.accounts.schemas import (
     NewToken,
@@ -21,10 +22,9 @@ from mediasrv.accounts.schemas import (
     UserOut,
     UserPatch,
 )
-from mediasrv.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, check_same_origin, public
 from mediasrv.deps import SessionDep, SettingsDep
-from mediasrv.errors import error_responses
-from mediasrv.params import RowId
+from mediasrv.kit.errors import error_responses
+from mediasrv.kit.params import RowId
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 401, 403, 422))
 router = APIRouter(

@@ -7,7 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from mediasrv.accounts.models import Role
-from mediasrv.params import RowId
+from mediasrv.kit.params import RowId
 
 
 class OrgUnitIn(BaseModel):

@@ -21,8 +21,8 @@ from mediasrv import epochs
 from mediasrv.accounts.models import ApiToken, Caller, LoginFailure, OrgUnit, Role, User, WebSession
 from mediasrv.audit.service import Action, record
 from mediasrv.db import Database, insert_for, utcnow
-from mediasrv.delivery.models import Site
-from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound, Unauthorized
+from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound, Unauthorized
+from mediasrv.sites.models import Site
 
 TOKEN_PREFIX = "msv_"  # noqa: S105  # a visible prefix lets secret scanners spot leaked tokens
 MIN_PASSWORD = 10

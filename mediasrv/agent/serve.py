@@ -66,8 +66,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.viewing import Recorder
-from mediasrv.errors import MediaError
-from mediasrv.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, not_modified, parse_range
+from mediasrv.kit.errors import MediaError
+from mediasrv.kit.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, not_modified, parse_range
 
 log = logging.getLogger("mediasrv.agent")
 

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
+from mediasrv.accounts.auth import AdminDep
 from mediasrv.audit import service
-from mediasrv.auth import AdminDep
 from mediasrv.deps import SessionDep
-from mediasrv.errors import error_responses
-from mediasrv.params import Offset, Page, RowId
+from mediasrv.kit.errors import error_responses
+from mediasrv.kit.params import Offset, Page, RowId
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"], responses=error_responses(401, 403, 422))
 

@@ -8,8 +8,8 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy.orm import Session
 
+from mediasrv.accounts.auth import AdminDep, ProducerDep, ViewerDep, allow
 from mediasrv.accounts.models import Caller, Role
-from mediasrv.auth import AdminDep, ProducerDep, ViewerDep, allow
 from mediasrv.catalog import indexing, service
 from mediasrv.catalog.models import ProgrammeStatus, StudyKind, StudyListStatus
 from mediasrv.catalog.schemas import (
@@ -27,10 +27,10 @@ from mediasrv.catalog.schemas import (
     WithdrawIn,
 )
 from mediasrv.deps import DispatcherDep, SearchDep, SessionDep
-from mediasrv.errors import error_responses
 from mediasrv.ingest.models import AssetKind
 from mediasrv.jobs import INDEX, Dispatcher, enqueue_after_commit
-from mediasrv.params import Limit, Offset, Page, RowId
+from mediasrv.kit.errors import error_responses
+from mediasrv.kit.params import Limit, Offset, Page, RowId
 from mediasrv.protocol.china import today_in_china
 
 

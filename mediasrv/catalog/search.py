@@ -49,7 +49,7 @@ from mediasrv.catalog.text import (
     pinyin_tokens,
     query_words,
 )
-from mediasrv.errors import MediaError
+from mediasrv.kit.errors import MediaError
 
 ANALYSIS_VERSION = "1"  # part of every doc version: bump when analysis changes, drift then says reindex
 TIER = 1_000_000.0  # added per title/pinyin term match; larger than any sum of BM25 scores

@@ -29,11 +29,11 @@ from mediasrv.catalog.models import (
     StudyListStatus,
 )
 from mediasrv.db import utcnow
-from mediasrv.delivery.models import Site
-from mediasrv.delivery.sites import get_site, normalise_region
-from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.protocol.taxonomy import CATEGORIES
+from mediasrv.sites.models import Site
+from mediasrv.sites.registry import get_site, normalise_region
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 32
 _DIRTY = "search_dirty"

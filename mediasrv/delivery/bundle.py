@@ -28,9 +28,9 @@ from sqlalchemy.orm import Session
 
 from mediasrv.db import Database
 from mediasrv.delivery import service
-from mediasrv.delivery.manifest import DOCUMENT_FILE
-from mediasrv.delivery.manifests import ManifestService
-from mediasrv.errors import MediaError, ObjectNotFound
+from mediasrv.delivery.manifest.build import DOCUMENT_FILE
+from mediasrv.delivery.manifest.store import ManifestService
+from mediasrv.kit.errors import MediaError, ObjectNotFound
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
 from mediasrv.storage import ObjectStore

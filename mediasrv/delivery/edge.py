@@ -22,10 +22,10 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from mediasrv.auth import Caller, Role, allow, current_caller, signed_playback
+from mediasrv.accounts.auth import Caller, Role, allow, current_caller, signed_playback
 from mediasrv.delivery.router import note_viewing
 from mediasrv.delivery.scope import PlaybackScope
-from mediasrv.errors import Forbidden, MediaError, NotFound, error_responses
+from mediasrv.kit.errors import Forbidden, MediaError, NotFound, error_responses
 
 ORIGINAL_URI = "X-Original-URI"
 ORIGINAL_METHOD = "X-Original-Method"

@@ -16,13 +16,13 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mediasrv.accounts.auth import sign_channel_list, sign_playback
 from mediasrv.accounts.models import Caller, Role
-from mediasrv.auth import sign_channel_list, sign_playback
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind
 from mediasrv.catalog.service import lists_in_force
-from mediasrv.delivery.models import Site
-from mediasrv.delivery.sites import get_site
 from mediasrv.protocol import china
+from mediasrv.sites.models import Site
+from mediasrv.sites.registry import get_site
 
 OPTIONAL_LIMIT = 200  # newest optional programmes listed after the curated ones
 _EXPIRY_STEP = 3600

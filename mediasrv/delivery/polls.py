@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from mediasrv.accounts.auth import CallerCache
 from mediasrv.accounts.models import Role
-from mediasrv.auth import CallerCache
-from mediasrv.delivery.manifests import ManifestService
+from mediasrv.delivery.manifest.store import ManifestService
 from mediasrv.observability import MANIFEST_NOT_MODIFIED
 from mediasrv.protocol.china import today_in_china
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.auth import (
+from mediasrv.accounts.auth import (
     AdminDep,
     Caller,
     Role,
@@ -34,16 +34,15 @@ from mediasrv.auth import (
     signed_playback,
 )
 from mediasrv.config import Settings
-from mediasrv.delivery import playlist, service, sites
-from mediasrv.delivery.manifest import DOCUMENT_FILE
-from mediasrv.delivery.manifests import LRU, ManifestService
-from mediasrv.delivery.models import DeviceProfile, Site
-from mediasrv.delivery.schemas import SiteIn, SitePatch
+from mediasrv.delivery import playlist, service
+from mediasrv.delivery.manifest.build import DOCUMENT_FILE
+from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks, refusal, site_link_generation
-from mediasrv.delivery.sites import CSV_COLUMNS
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import MediaError, NotFound, ObjectNotFound, Unauthorized, error_responses
-from mediasrv.http import (
+from mediasrv.ingest import service as assets
+from mediasrv.ingest.schemas import AssetOut, Playback
+from mediasrv.kit.errors import MediaError, NotFound, ObjectNotFound, Unauthorized, error_responses
+from mediasrv.kit.http import (
     CHANNEL_LIST_TYPE,
     IMMUTABLE,
     Rendered,
@@ -51,11 +50,13 @@ from mediasrv.http import (
     object_response,
     playlist_response,
 )
-from mediasrv.ingest import service as assets
-from mediasrv.ingest.schemas import AssetOut, Playback
+from mediasrv.kit.params import RowId
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
-from mediasrv.params import RowId
 from mediasrv.protocol.china import today_in_china
+from mediasrv.sites import registry
+from mediasrv.sites.models import DeviceProfile, Site
+from mediasrv.sites.registry import CSV_COLUMNS
+from mediasrv.sites.schemas import SiteIn, SitePatch
 from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"
@@ -256,7 +257,7 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 @sites_router.post("", status_code=201, response_model=SiteOut)
 def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
     """Register a terminal site; give it a token with POST /api/v1/tokens {site_id}."""
-    return SiteOut.model_validate(sites.create_site(session, actor=caller, **body.model_dump()))
+    return SiteOut.model_validate(registry.create_site(session, actor=caller, **body.model_dump()))
 
 
 @sites_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
@@ -268,7 +269,7 @@ async def import_sites(request: Request, caller: AdminDep, session: SessionDep) 
         if len(data) > MAX_CSV_BYTES:
             raise MediaError("The CSV is over 5 MiB: split it into several files.", status_code=413)
     result = await run_in_threadpool(
-        sites.import_sites, session, actor=caller, text=sites.decode_csv(bytes(data))
+        registry.import_sites, session, actor=caller, text=registry.decode_csv(bytes(data))
     )
     return SiteImport(
         created=[SiteOut.model_validate(s) for s in result.created],
@@ -284,12 +285,12 @@ def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: Sess
     for required in ("name", "region", "device_profile"):
         if required in fields and fields[required] is None:
             raise MediaError(f"{required} cannot be empty.")
-    return SiteOut.model_validate(sites.update_site(session, actor=caller, site_id=site_id, **fields))
+    return SiteOut.model_validate(registry.update_site(session, actor=caller, site_id=site_id, **fields))
 
 
 @sites_router.get("", response_model=list[SiteOut])
 def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
-    return [SiteOut.model_validate(s) for s in sites.list_sites(session)]
+    return [SiteOut.model_validate(s) for s in registry.list_sites(session)]
 
 
 def _playlist(
@@ -432,7 +433,7 @@ def channel_list_link(
     site_id: RowId, request: Request, caller: AdminDep, session: SessionDep
 ) -> ChannelListLink:
     """The link a site's box or VLC opens its channel list with, as it is (no header to send)."""
-    site = sites.get_site(session, site_id)
+    site = registry.get_site(session, site_id)
     generation = site_link_generation(session, site.id)
     url = playlist.channel_list_url(str(request.base_url), request.app.state.signing_key, site.id, generation)
     return ChannelListLink(site_id=site.id, url=url)
@@ -449,7 +450,7 @@ def _channel_list(request: Request, caller: Caller, settings: Settings, site_id:
 
 def _site_for(request: Request, site_id: int, caller: Caller) -> None:
     with request.app.state.db.session_scope() as session:
-        sites.get_site(session, site_id, caller=caller)
+        registry.get_site(session, site_id, caller=caller)
 
 
 MANIFEST_HEADERS = {

@@ -26,8 +26,8 @@ from mediasrv import epochs
 from mediasrv.accounts.models import ApiToken, Caller, Role
 from mediasrv.catalog.models import Attachment, Programme, ProgrammeStatus
 from mediasrv.db import Database
-from mediasrv.errors import NotFound
 from mediasrv.ingest.models import Asset
+from mediasrv.kit.errors import NotFound
 
 _UNKNOWN = -1  # the department of an asset that does not exist
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mediasrv.errors import NotFound
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
+from mediasrv.kit.errors import NotFound
 from mediasrv.media.hls import VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group

@@ -28,10 +28,10 @@ from mediasrv import epochs
 from mediasrv.catalog.models import Programme, StudyListItem
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
-from mediasrv.errors import MediaProcessingError, StorageUnavailable
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.sniff import Sniffed, sniff
 from mediasrv.jobs import TRANSCODE, Dispatcher
+from mediasrv.kit.errors import MediaProcessingError, StorageUnavailable
 from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe

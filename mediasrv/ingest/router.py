@@ -8,18 +8,18 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
 
-from mediasrv.auth import AdminDep, Caller, ProducerDep
+from mediasrv.accounts.auth import AdminDep, Caller, ProducerDep
 from mediasrv.config import Settings
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import MediaError, UploadTooLarge, error_responses
-from mediasrv.http import object_response
 from mediasrv.ingest import service
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.schemas import AssetOut
 from mediasrv.ingest.spool import human_size, receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
+from mediasrv.kit.errors import MediaError, UploadTooLarge, error_responses
+from mediasrv.kit.http import object_response
+from mediasrv.kit.params import Limit, Offset, Page
 from mediasrv.observability import UPLOADS
-from mediasrv.params import Limit, Offset, Page
 from mediasrv.storage import ObjectStore
 
 router = APIRouter(

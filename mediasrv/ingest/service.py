@@ -13,7 +13,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
-from mediasrv.errors import (
+from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, Rendition, new_id
+from mediasrv.ingest.pipeline import hls_prefix
+from mediasrv.ingest.sniff import Sniffed, describe, sniff
+from mediasrv.ingest.spool import SpooledUpload
+from mediasrv.kit.errors import (
     Forbidden,
     MediaError,
     NotFound,
@@ -21,10 +25,6 @@ from mediasrv.errors import (
     StorageUnavailable,
     UnsupportedMedia,
 )
-from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, Rendition, new_id
-from mediasrv.ingest.pipeline import hls_prefix
-from mediasrv.ingest.sniff import Sniffed, describe, sniff
-from mediasrv.ingest.spool import SpooledUpload
 from mediasrv.storage import ObjectStore, source_key
 
 log = logging.getLogger(__name__)

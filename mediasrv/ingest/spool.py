@@ -18,7 +18,7 @@ from typing import BinaryIO
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from mediasrv.errors import EmptyUpload, MediaError, UploadTooLarge
+from mediasrv.kit.errors import EmptyUpload, MediaError, UploadTooLarge
 
 HEAD_BYTES = 4096
 MAX_FIELD_BYTES = 64 * 1024

@@ -42,9 +42,12 @@ from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
-from mediasrv.auth import Caller, ProducerDep, Role
+from mediasrv.accounts.auth import Caller, ProducerDep, Role
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import (
+from mediasrv.ingest import service
+from mediasrv.ingest.spool import HEAD_BYTES, SpooledUpload, clean_filename, human_size
+from mediasrv.jobs import TRANSCODE, Dispatcher, enqueue_after_commit
+from mediasrv.kit.errors import (
     Conflict,
     EmptyUpload,
     ErrorOut,
@@ -54,10 +57,7 @@ from mediasrv.errors import (
     UploadTooLarge,
     error_responses,
 )
-from mediasrv.http import OVERRIDE_HEADER, requested_method
-from mediasrv.ingest import service
-from mediasrv.ingest.spool import HEAD_BYTES, SpooledUpload, clean_filename, human_size
-from mediasrv.jobs import TRANSCODE, Dispatcher, enqueue_after_commit
+from mediasrv.kit.http import OVERRIDE_HEADER, requested_method
 from mediasrv.observability import UPLOADS
 from mediasrv.storage import ObjectStore
 

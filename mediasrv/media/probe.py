@@ -10,7 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from mediasrv.errors import MediaProcessingError
+from mediasrv.kit.errors import MediaProcessingError
 
 # ffmpeg reads only the upload. Its demuxers are chosen by content, and several of them open other
 # files when they read one: hls and dash (playlists naming segments, `file:///etc/...` included),

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import IO
 
-from mediasrv.errors import MediaProcessingError
+from mediasrv.kit.errors import MediaProcessingError
 
 STDERR_TAIL = 4096
 _EOF = None

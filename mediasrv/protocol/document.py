@@ -1,5 +1,5 @@
 """The manifest document format, with no dependencies beyond the standard library: the server
-(mediasrv.delivery.manifest builds it) and the site agent (which must start fast and small) share it.
+(mediasrv.delivery.manifest.build builds it) and the site agent (which must start fast and small) share it.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-from mediasrv.errors import ObjectNotFound, StorageUnavailable
+from mediasrv.kit.errors import ObjectNotFound, StorageUnavailable
 from mediasrv.storage.base import CHUNK, ObjectInfo, check_key, check_prefix, content_type_for
 
 # Temp files share this prefix so list() can skip a write in progress (or one left by a crash).

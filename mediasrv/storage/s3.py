@@ -15,7 +15,7 @@ from minio.commonconfig import CopySource
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 
-from mediasrv.errors import ObjectNotFound, StorageUnavailable
+from mediasrv.kit.errors import ObjectNotFound, StorageUnavailable
 from mediasrv.storage.base import CHUNK, ObjectInfo, check_key, check_prefix, content_type_for
 
 T = TypeVar("T")

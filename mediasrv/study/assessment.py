@@ -21,9 +21,9 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mediasrv.delivery.models import Site, SitePresence
-from mediasrv.errors import MediaError
+from mediasrv.kit.errors import MediaError
 from mediasrv.protocol.china import CHINA
+from mediasrv.sites.models import Site, SitePresence
 from mediasrv.study.compliance import Summary, Task, month_bounds, summaries
 from mediasrv.study.models import DemandRequest, ProgrammeRating
 

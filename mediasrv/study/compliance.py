@@ -33,10 +33,10 @@ from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListSt
 from mediasrv.catalog.service import region_matches
 from mediasrv.config import Settings
 from mediasrv.db import insert_for, utcnow
-from mediasrv.delivery.models import Site
-from mediasrv.delivery.sites import site_under
-from mediasrv.errors import MediaError
 from mediasrv.ingest.models import Asset
+from mediasrv.kit.errors import MediaError
+from mediasrv.sites.models import Site
+from mediasrv.sites.registry import site_under
 from mediasrv.study import evidence
 from mediasrv.study.evidence import Source
 from mediasrv.study.models import ComplianceSummary, SessionProgramme, StudySession

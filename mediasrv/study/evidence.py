@@ -33,10 +33,10 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from mediasrv.agent.viewing import media_segments, player_id, resolve
 from mediasrv.catalog.models import Programme
 from mediasrv.db import Base, Database, insert_for, utcnow
-from mediasrv.delivery.models import Site
-from mediasrv.errors import ObjectNotFound
 from mediasrv.ingest.models import Rendition
+from mediasrv.kit.errors import ObjectNotFound
 from mediasrv.protocol.china import today_in_china
+from mediasrv.sites.models import Site
 from mediasrv.storage import ObjectStore
 from mediasrv.study.models import mark_dirty
 

@@ -12,9 +12,9 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Category, Programme
-from mediasrv.delivery.models import Site
-from mediasrv.delivery.sites import get_site, site_under
-from mediasrv.errors import MediaError, NotFound
+from mediasrv.kit.errors import MediaError, NotFound
+from mediasrv.sites.models import Site
+from mediasrv.sites.registry import get_site, site_under
 from mediasrv.study.models import DemandRequest, ProgrammeRating
 from mediasrv.study.service import create_once, insert_once
 

@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from PIL import Image, ImageOps, JpegImagePlugin
 
-from mediasrv.errors import UnsupportedMedia, UploadTooLarge
+from mediasrv.kit.errors import UnsupportedMedia, UploadTooLarge
 
 JPEG, PNG = "image/jpeg", "image/png"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -13,14 +13,14 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
-from mediasrv.auth import AdminDep, Caller, Role, allow
+from mediasrv.accounts.auth import AdminDep, Caller, Role, allow
 from mediasrv.config import Settings
-from mediasrv.delivery.sites import get_site, normalise_region
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
-from mediasrv.errors import Forbidden, MediaError, UploadTooLarge, error_responses
-from mediasrv.http import object_response
-from mediasrv.params import Limit, Offset, Page, RowId
+from mediasrv.kit.errors import Forbidden, MediaError, UploadTooLarge, error_responses
+from mediasrv.kit.http import object_response
+from mediasrv.kit.params import Limit, Offset, Page, RowId
 from mediasrv.protocol.china import this_month, today_in_china
+from mediasrv.sites.registry import get_site, normalise_region
 from mediasrv.study import assessment, compliance, evidence, export, feedback, service
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import SessionPhoto, StudySession

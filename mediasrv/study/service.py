@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Programme
-from mediasrv.delivery.sites import get_site
-from mediasrv.errors import Conflict, MediaError, NotFound
+from mediasrv.kit.errors import Conflict, MediaError, NotFound
 from mediasrv.protocol.china import CHINA
+from mediasrv.sites.registry import get_site
 from mediasrv.storage import ObjectStore
 from mediasrv.study import photos
 from mediasrv.study.models import (

@@ -20,9 +20,9 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
 from mediasrv.accounts import service
-from mediasrv.auth import SESSION_COOKIE, Caller, Role, current_caller, public
+from mediasrv.accounts.auth import SESSION_COOKIE, Caller, Role, current_caller, public
 from mediasrv.deps import SessionDep
-from mediasrv.errors import Unauthorized
+from mediasrv.kit.errors import Unauthorized
 from mediasrv.web import i18n
 
 HERE = Path(__file__).parent

@@ -20,7 +20,7 @@ from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.bundle import BundleError, ExportResult, export_bundle
-from mediasrv.delivery.manifests import ManifestService
+from mediasrv.delivery.manifest.store import ManifestService
 from mediasrv.protocol.china import today_in_china
 from mediasrv.storage import ObjectStore
 from tests.agent.test_serve import ServedSite, make_site, mirror

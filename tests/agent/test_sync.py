@@ -32,10 +32,11 @@ from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.reports import Reporter, make_report, queued
 from mediasrv.agent.sync import Syncer, SyncResult, TokenBucket, download_order, in_window, parse_window
 from mediasrv.db import Database
-from mediasrv.delivery.manifest import canonical, sign
-from mediasrv.delivery.models import SitePresence
+from mediasrv.delivery.manifest.build import sign
 from mediasrv.protocol import china
 from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.document import canonical
+from mediasrv.sites.models import SitePresence
 from mediasrv.web.vendor import pinned_sha256
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 

@@ -20,7 +20,7 @@ def site_with(
     site = next(s for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == code)
     # make_token registers sites in 河北省/邢台市; move this one where the test needs it
     with db.session_scope() as s:
-        from mediasrv.delivery.models import Site
+        from mediasrv.sites.models import Site
 
         s.get_one(Site, site["id"]).region = region
     return site["id"], headers

@@ -12,9 +12,9 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from mediasrv.accounts.auth import sign_playback
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.app import create_app
-from mediasrv.auth import sign_playback
 from mediasrv.config import Settings
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mediasrv.delivery.manifest import SIGNATURE_CONTEXT
+from mediasrv.protocol.document import SIGNATURE_CONTEXT
 from tests.e2e.conftest import Tier
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media

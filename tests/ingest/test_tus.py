@@ -27,12 +27,12 @@ from tusclient.request import TusRequest
 from tusclient.storage.filestorage import FileStorage
 from tusclient.uploader import Uploader
 
-from mediasrv.auth import Role
+from mediasrv.accounts.auth import Role
 from mediasrv.config import Settings
-from mediasrv.errors import StorageUnavailable
 from mediasrv.ingest import pipeline, tus
 from mediasrv.ingest.models import AssetStatus
 from mediasrv.jobs import TRANSCODE
+from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.storage import ObjectStore, source_key
 from tests.fixtures import RecordingDispatcher, make_token
 from tests.mediafactory import make_media, make_not_media

@@ -11,10 +11,10 @@ from sqlalchemy import func, select
 
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.errors import StorageUnavailable
 from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.jobs import TRANSCODE
+from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.storage import ObjectStore, source_key
 from tests.fixtures import RecordingDispatcher
 from tests.mediafactory import make_media, make_not_media, make_picture
@@ -128,8 +128,8 @@ def test_over_the_size_limit_is_refused_while_streaming(
     film: Path,
     dispatcher: RecordingDispatcher,
 ) -> None:
+    from mediasrv.accounts.auth import Role
     from mediasrv.app import create_app
-    from mediasrv.auth import Role
     from tests.fixtures import make_token, migrated
 
     settings = Settings(data_dir=migrated(tmp_path / "var"), max_upload_bytes=1000)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mediasrv.errors import MediaProcessingError
+from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.media.plan import GLOBAL_ARGS, TranscodePlan, build_plan, picture_size
 from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo
 from mediasrv.media.profiles import Group, RenditionSpec, h264_level, renditions_for

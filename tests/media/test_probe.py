@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mediasrv.errors import MediaProcessingError
+from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.media.probe import ACCEPTED_FORMATS, _video_info, demuxer, input_options, probe
 from tests.mediafactory import (
     make_cover_art_mp3,

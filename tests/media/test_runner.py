@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from mediasrv.errors import MediaProcessingError
+from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.media.plan import GLOBAL_ARGS
 from mediasrv.media.runner import TranscodeFailed, TranscodeStalled, run_ffmpeg
 from tests.mediafactory import make_media

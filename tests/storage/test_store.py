@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mediasrv.errors import ObjectNotFound, StorageUnavailable
+from mediasrv.kit.errors import ObjectNotFound, StorageUnavailable
 from mediasrv.storage import LocalStore, ObjectStore, S3Store, open_store
 from mediasrv.storage.s3 import MAX_PART, MIN_PART, PART_SIZE, part_size_for
 from tests.s3server import S3Server

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mediasrv.db import Database
-from mediasrv.delivery.models import Site, SitePresence
-from mediasrv.errors import MediaError
+from mediasrv.kit.errors import MediaError
+from mediasrv.sites.models import Site, SitePresence
 from mediasrv.study.assessment import stars_for, weights_of
 from tests.delivery.test_fleet import _beat, _current_manifest, _site
 from tests.fixtures import ReadyAsset, publish_programme

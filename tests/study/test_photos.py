@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from mediasrv.db import Database
-from mediasrv.errors import MediaError, UnsupportedMedia, UploadTooLarge
+from mediasrv.kit.errors import MediaError, UnsupportedMedia, UploadTooLarge
 from mediasrv.study import photos
 from tests.catalog.test_study_lists import site_with
 

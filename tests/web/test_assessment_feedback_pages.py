@@ -18,7 +18,7 @@ from playwright.sync_api import Page, Route, expect
 
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.delivery.models import Site, SitePresence
+from mediasrv.sites.models import Site, SitePresence
 from tests.e2e.stack import Stack
 from tests.web.conftest import login, screenshot
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from mediasrv.delivery.models import DeviceProfile
+from mediasrv.sites.models import DeviceProfile
 
 GB = 1024**3
 MAX_QUOTA_BYTES = 2**62  # a BIGINT holds it, and no disk is near it

@@ -33,17 +33,11 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.models import Caller
 from mediasrv.db import Base, utcnow
-from mediasrv.delivery.models import (
-    Site,
-    SiteManifest,
-    SiteManifestState,
-    SitePresence,
-    SiteReport,
-    SiteReportReceipt,
-)
-from mediasrv.delivery.sites import get_site, normalise_region, site_under
-from mediasrv.errors import Forbidden
+from mediasrv.delivery.manifest.models import SiteManifest, SiteManifestState
+from mediasrv.kit.errors import Forbidden
 from mediasrv.protocol.china import CHINA, today_in_china
+from mediasrv.sites.models import Site, SitePresence, SiteReport, SiteReportReceipt
+from mediasrv.sites.registry import get_site, normalise_region, site_under
 
 # China has one time zone and no daylight saving; reachability is assessed per Beijing day, and a UTC
 # day would put 00:00-08:00 Beijing time into the day before.

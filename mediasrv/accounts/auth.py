@@ -29,7 +29,7 @@ from mediasrv.accounts import service
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.errors import Forbidden, Unauthorized
+from mediasrv.kit.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "mediasrv_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -121,7 +121,7 @@ def check_same_origin(request: Request) -> None:
 
 def admit(caller: Caller, roles: tuple[Role, ...]) -> Caller:
     """`caller` when its role is one of `roles`, else 403: the check of `allow`, also made by
-    mediasrv.admission before a request's body is read."""
+    mediasrv.kit.admission before a request's body is read."""
     if caller.role not in roles:
         wanted = " or ".join(r.value for r in roles)
         raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")

@@ -82,7 +82,7 @@ def _site(
     headers = make_token(db, Role.SITE, code)
     site = next(s for s in client.get("/api/v1/sites", headers=admin).json() if s["code"] == code)
     with db.session_scope() as s:
-        from mediasrv.delivery.models import DeviceProfile, Site
+        from mediasrv.sites.models import DeviceProfile, Site
 
         s.get_one(Site, site["id"]).device_profile = DeviceProfile(profile)
     return site["id"], headers

@@ -8,7 +8,7 @@ and a new version is written only when the document differs.
 
 A body is never compressed per request: the content is stored raw-deflated once, each version's
 small head is deflated once, and a response is the two stitched into one gzip member (see
-manifest.gzip_parts). SHA-256 and CRC-32 of a document are the content's, continued over the head.
+build.gzip_parts). SHA-256 and CRC-32 of a document are the content's, continued over the head.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ from mediasrv import epochs
 from mediasrv.catalog.models import StudyKind
 from mediasrv.catalog.service import lists_in_force, region_matches
 from mediasrv.db import Database
-from mediasrv.delivery import manifest
-from mediasrv.delivery.models import ManifestContent, Site, SiteManifest, SiteManifestState
-from mediasrv.errors import MediaError, NotFound
+from mediasrv.delivery.manifest import build
+from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
+from mediasrv.kit.errors import MediaError, NotFound
+from mediasrv.protocol.document import canonical, diff
+from mediasrv.sites.models import Site
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -84,7 +86,7 @@ class StoredContent:
     @classmethod
     def of_raw(cls, raw: bytes, deflated: bytes | None = None) -> StoredContent:
         return cls(
-            deflated=deflated if deflated is not None else manifest.deflate_piece(raw),
+            deflated=deflated if deflated is not None else build.deflate_piece(raw),
             raw_size=len(raw),
             sha=hashlib.sha256(raw),
             crc32=zlib.crc32(raw),
@@ -131,15 +133,15 @@ class Body:
 class ManifestService:
     def __init__(self, db: Database, secret: bytes, watch: epochs.EpochWatch) -> None:
         self.db = db
-        self.key = manifest.manifest_key(secret)
-        self.public_key = manifest.public_key_b64(self.key)
+        self.key = build.manifest_key(secret)
+        self.public_key = build.public_key_b64(self.key)
         self._watch = watch
         self._sites: dict[int, Current] = {}
         self._contents: LRU[str, StoredContent] = LRU(16)  # a content can be ~10 MB deflated
         # class key -> (content sha, (bytes, file count, over quota))
         self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
-        self._pieces = manifest.PiecesCache()
+        self._pieces = build.PiecesCache()
         self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
         # content sha -> parsed content, for deltas only: a parsed mobile content is hundreds of MB
         self._parsed: LRU[str, dict[str, Any]] = LRU(2)
@@ -177,11 +179,11 @@ class ManifestService:
     def body(self, current: Current, *, gzip: bool) -> Body:
         content = self._content(current.content_sha256)
         if gzip:
-            parts = manifest.gzip_parts(
+            parts = build.gzip_parts(
                 [content.deflated, current.head_deflated], crc32=current.crc32, size=current.size
             )
         else:
-            parts = [manifest.inflate_piece(content.deflated), current.head]
+            parts = [build.inflate_piece(content.deflated), current.head]
         return Body(parts, gzip, current.signature, current.version, current.etag, "full")
 
     def delta(self, current: Current, since: int, *, gzip: bool) -> Body:
@@ -198,13 +200,13 @@ class ManifestService:
             return self.body(current, gzip=gzip)
         before = self._document(old_sha, old_head.encode())
         after = self._document(current.content_sha256, current.head)
-        raw = manifest.canonical(manifest.diff(before, after, sha256=current.sha256))
+        raw = canonical(diff(before, after, sha256=current.sha256))
         sha = hashlib.sha256(raw).hexdigest()
-        parts = manifest.gzip_parts([manifest.deflate_piece(raw)], crc32=zlib.crc32(raw), size=len(raw))
+        parts = build.gzip_parts([build.deflate_piece(raw)], crc32=zlib.crc32(raw), size=len(raw))
         result = Body(
             parts if gzip else [raw],
             gzip,
-            manifest.sign(self.key, sha),
+            build.sign(self.key, sha),
             current.version,
             current.etag,
             "delta",
@@ -242,7 +244,7 @@ class ManifestService:
             if known is not None and stored is not None:
                 sha, summary = known
             else:
-                content = manifest.build_content(session, site, on=on, pieces_cache=self._pieces)
+                content = build.build_content(session, site, on=on, pieces_cache=self._pieces)
                 sha = content.sha256
                 stored = self._contents.get(sha)
                 if stored is None:
@@ -260,11 +262,11 @@ class ManifestService:
             if (
                 latest is not None
                 and latest.content_sha256 == sha
-                and latest.head == manifest.site_head(site, latest.version).decode()
+                and latest.head == build.site_head(site, latest.version).decode()
             ):
                 return self._current_of(latest, epoch, on)  # unchanged: nothing to write
             version = (state.version if state is not None else 0) + 1
-            head = manifest.site_head(site, version)
+            head = build.site_head(site, version)
             digest = stored.sha.copy()
             digest.update(head)
             sha256 = digest.hexdigest()
@@ -276,7 +278,7 @@ class ManifestService:
                 sha256=sha256,
                 crc32=zlib.crc32(head, stored.crc32),
                 size=stored.raw_size + len(head),
-                signature=manifest.sign(self.key, sha256),
+                signature=build.sign(self.key, sha256),
                 total_bytes=summary[0],
                 file_count=summary[1],
                 over_quota=summary[2],
@@ -303,7 +305,7 @@ class ManifestService:
             built_on=on,
             content_sha256=row.content_sha256,
             head=head,
-            head_deflated=manifest.deflate_piece(head),
+            head_deflated=build.deflate_piece(head),
             sha256=row.sha256,
             crc32=row.crc32,
             size=row.size,
@@ -317,7 +319,7 @@ class ManifestService:
         row = session.get(ManifestContent, sha)
         if row is None:
             return None
-        stored = StoredContent.of_raw(manifest.inflate_piece(row.deflated), row.deflated)
+        stored = StoredContent.of_raw(build.inflate_piece(row.deflated), row.deflated)
         self._contents.put(sha, stored)
         return stored
 
@@ -329,14 +331,14 @@ class ManifestService:
                 if row is None:
                     raise NotFound("That manifest content is gone: ask for the manifest again.")
                 deflated = row.deflated
-            stored = StoredContent.of_raw(manifest.inflate_piece(deflated), deflated)
+            stored = StoredContent.of_raw(build.inflate_piece(deflated), deflated)
             self._contents.put(sha, stored)
         return stored
 
     def _parse(self, sha: str) -> dict[str, Any]:
         parsed = self._parsed.get(sha)
         if parsed is None:
-            raw = manifest.inflate_piece(self._content(sha).deflated)
+            raw = build.inflate_piece(self._content(sha).deflated)
             parsed = json.loads(raw + b"}")
             self._parsed.put(sha, parsed)
         return parsed

@@ -43,28 +43,11 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mediasrv.delivery.models import Site
 from mediasrv.delivery.playlist import chosen_programmes
 from mediasrv.delivery.service import presentation_renditions, render_presentation
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
-from mediasrv.protocol.document import (
-    COLLECTIONS as COLLECTIONS,
-)
-from mediasrv.protocol.document import (
-    FORMAT as FORMAT,
-)
-from mediasrv.protocol.document import (
-    SIGNATURE_CONTEXT as SIGNATURE_CONTEXT,
-)
-from mediasrv.protocol.document import (
-    apply_delta as apply_delta,
-)
-from mediasrv.protocol.document import (
-    canonical as canonical,
-)
-from mediasrv.protocol.document import (
-    diff as diff,
-)
+from mediasrv.protocol.document import FORMAT, SIGNATURE_CONTEXT, canonical
+from mediasrv.sites.models import Site
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
 

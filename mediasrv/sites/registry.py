@@ -14,10 +14,10 @@ from sqlalchemy.orm import Session
 from mediasrv import epochs
 from mediasrv.accounts.models import Caller
 from mediasrv.audit.service import Action, record
-from mediasrv.delivery.models import DeviceProfile, Site
-from mediasrv.delivery.schemas import GB as GB  # the unit of `mediasrv site create --quota-gb`
-from mediasrv.delivery.schemas import SiteRow
-from mediasrv.errors import Conflict, Forbidden, MediaError, NotFound
+from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
+from mediasrv.sites.models import DeviceProfile, Site
+from mediasrv.sites.schemas import GB as GB  # the unit of `mediasrv site create --quota-gb`
+from mediasrv.sites.schemas import SiteRow
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")

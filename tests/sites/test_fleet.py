@@ -13,16 +13,10 @@ from sqlalchemy import select
 
 from mediasrv.accounts.models import Role
 from mediasrv.db import Database, utcnow
-from mediasrv.delivery.fleet import percent
-from mediasrv.delivery.models import (
-    ManifestContent,
-    Site,
-    SiteManifest,
-    SiteManifestState,
-    SitePresence,
-    SiteReport,
-)
+from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
 from mediasrv.protocol.china import CHINA, today_in_china
+from mediasrv.sites.fleet import percent
+from mediasrv.sites.models import Site, SitePresence, SiteReport
 from tests.fixtures import make_token
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"

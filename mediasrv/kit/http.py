@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Scope
 
-from mediasrv.errors import MediaError, ObjectNotFound
+from mediasrv.kit.errors import MediaError, ObjectNotFound
 from mediasrv.storage import ObjectStore
 
 PLAYLIST_TYPE = "application/vnd.apple.mpegurl"  # HLS playlists

@@ -10,15 +10,15 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from mediasrv.auth import AdminDep, Caller, Role, allow
+from mediasrv.accounts.auth import AdminDep, Caller, Role, allow
 from mediasrv.db import utcnow
-from mediasrv.delivery import fleet
-from mediasrv.delivery.fleet import MAX_FAILED_SAMPLE, Counts, State
-from mediasrv.delivery.sites import normalise_region
 from mediasrv.deps import SessionDep, SettingsDep
-from mediasrv.errors import error_responses
-from mediasrv.params import MAX_INT64, Limit, Offset, Page, RowId
+from mediasrv.kit.errors import error_responses
+from mediasrv.kit.params import MAX_INT64, Limit, Offset, Page, RowId
 from mediasrv.protocol.china import today_in_china
+from mediasrv.sites import fleet
+from mediasrv.sites.fleet import MAX_FAILED_SAMPLE, Counts, State
+from mediasrv.sites.registry import normalise_region
 
 router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 422))
 

@@ -33,12 +33,12 @@ from starlette.requests import Request
 from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from mediasrv.accounts.auth import admit, current_caller
 from mediasrv.accounts.models import Role
-from mediasrv.auth import admit, current_caller
 from mediasrv.config import Settings
-from mediasrv.errors import MediaError, UploadTooLarge
-from mediasrv.http import requested_method
 from mediasrv.ingest.spool import human_size
+from mediasrv.kit.errors import MediaError, UploadTooLarge
+from mediasrv.kit.http import requested_method
 
 KiB = 1024
 MiB = 1024 * KiB
