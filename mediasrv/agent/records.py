@@ -5,7 +5,7 @@ Members record them on the site view (`mediasrv-site serve`, LAN routes under /r
 line is often down, so each is kept as one file, <dir>/records/<id>.json, written atomically (a crash
 leaves the old file or the new, never half of one), and a photo as <dir>/records/photos/<id>.jpg|png
 beside it until delivered (written before its record, so no record lacks its bytes), made again from
-its pixels first (no EXIF, no GPS: mediasrv.study.photos), readable by the agent's user alone. The
+its pixels first (no EXIF, no GPS: mediasrv.protocol.photos), readable by the agent's user alone. The
 outbox is bounded (MAX_PENDING records, MAX_BYTES) and never takes the disk the media cache may still
 need: a record that does not fit is refused at once, saying so (507), not kept to fail later. The last
 delivery's outcome is in <dir>/records-delivery.json (the site view shows its error). The id is a UUID
@@ -50,8 +50,8 @@ import httpx
 from mediasrv.agent.layout import Layout, write_atomic
 from mediasrv.agent.sync import server_message
 from mediasrv.agent.viewing import KEEP_DAYS, flocked, send
+from mediasrv.protocol import photos
 from mediasrv.protocol.china import CHINA
-from mediasrv.study import photos
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -269,7 +269,7 @@ def new_demand(data: dict[str, Any], categories: set[str], *, now: datetime | No
 
 
 def clean_photo(name: str, data: bytes, limit: int) -> tuple[str, bytes]:
-    """The photo as the outbox keeps it: its pixels alone (mediasrv.study.photos.strip: no EXIF, no
+    """The photo as the outbox keeps it: its pixels alone (mediasrv.protocol.photos.strip: no EXIF, no
     GPS, nothing after the image) and its content type; Invalid naming the file otherwise."""
     if not data:
         raise Invalid(f"“{name}”是空文件：请重新选择照片。")

@@ -66,8 +66,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.viewing import Recorder
-from mediasrv.kit.errors import MediaError
-from mediasrv.kit.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, not_modified, parse_range
+from mediasrv.protocol.channels import Channel, channel_list, group_title
+from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -181,7 +181,7 @@ def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[st
                 "id": p["id"],
                 "rank": p["rank"],
                 "required": p["required"],
-                "group": "必学" if p["required"] else "选学",
+                "group": group_title(p["required"]),
                 "title": p["title"],
                 "category": p.get("category"),
                 "duration_seconds": p.get("duration_seconds"),
@@ -193,22 +193,19 @@ def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[st
     return listed
 
 
-def channel_list(entries: list[dict[str, Any]]) -> str:
-    """The M3U8 channel list (as mediasrv.delivery.playlist.m3u8_channel_list writes it)."""
-    lines = ["#EXTM3U"]
-    for e in entries:
-        title = " ".join(str(e["title"]).split())  # no line breaks inside #EXTINF
-        duration = round(e["duration_seconds"]) if e["duration_seconds"] else -1
-        logo = f' tvg-logo="{e["poster_url"]}"' if e["poster_url"] else ""
-        lines += [f'#EXTINF:{duration} tvg-id="{e["id"]}" group-title="{e["group"]}"{logo},{title}', e["url"]]
-    return "\n".join(lines) + "\n"
+def channels(entries: list[dict[str, Any]]) -> list[Channel]:
+    """`programmes` as the channel list's entries (protocol.channels writes it, as the server does)."""
+    return [
+        Channel(e["id"], e["title"], e["required"], e["url"], e["duration_seconds"], e["poster_url"])
+        for e in entries
+    ]
 
 
 def _text(request: Request, body: str | bytes, media_type: str) -> Response:
     data = body.encode() if isinstance(body, str) else body
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": REVALIDATE}
-    if not_modified(request, etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(data))
@@ -435,7 +432,7 @@ def create_app(
             return _unavailable(NO_MANIFEST)
         # A list of programmes, not an HLS playlist: VLC gives the HLS type to its HLS module.
         entries = programmes(origin, applied, base_url(request))
-        return _text(request, channel_list(entries), CHANNEL_LIST_TYPE)
+        return _text(request, channel_list(channels(entries)), CHANNEL_LIST_TYPE)
 
     def playlist_json(request: Request) -> Response:
         applied = origin.applied()
@@ -474,11 +471,11 @@ def create_app(
         }
         media_type = CONTENT_TYPES.get(PurePosixPath(path).suffix.lower(), "application/octet-stream")
         try:
-            if not_modified(request, etag):
+            if etag_matches(request.headers.get("if-none-match"), etag):
                 f.close()
                 return Response(status_code=304, headers=headers)
             byte_range = parse_range(request.headers.get("range"), size)
-        except MediaError:  # the range lies outside the file
+        except Unsatisfiable:  # the range lies outside the file
             f.close()
             return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
         status, first, length = 200, 0, size

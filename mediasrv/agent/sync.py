@@ -42,10 +42,11 @@ from mediasrv import __version__
 from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
 from mediasrv.protocol.china import now_in_china
 from mediasrv.protocol.document import FORMAT, apply_delta, canonical
+from mediasrv.protocol.viewing import AGENT_PRODUCT
 
 log = logging.getLogger("mediasrv.agent")
 
-USER_AGENT = f"mediasrv-site/{__version__}"
+USER_AGENT = f"{AGENT_PRODUCT}{__version__}"  # the server counts no viewing by it (protocol.viewing)
 ATTEMPTS = 6  # per request; with BACKOFF doubling from 1 s that is about 30 s of waiting in all
 BACKOFF = 1.0
 MAX_BACKOFF = 30.0

@@ -13,15 +13,13 @@ server merges segments as a set, so a batch sent twice (an answer lost on the wa
 Both processes take <dir>/.viewing.lock around their use of viewing.jsonl, so no append is lost to
 the sender's take.
 
-The top of this module needs only the standard library: the server imports `player_id` and
-`media_segments` from here, so both sides count alike.
+What a player and a segment are is the contract both sides count by (mediasrv.protocol.viewing).
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
@@ -34,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.viewing import MAX_SEGMENT, media_segments, player_id, resolve
 
 if TYPE_CHECKING:
     import httpx
@@ -46,40 +45,6 @@ KEEP_DAYS = 62  # queued evidence older than this is dropped: two months offline
 BATCH_VIEWS = 200  # (programme, day, player) lines per request
 BATCH_SEGMENTS = 20_000  # and segments: a request body stays well under a megabyte
 SEEN_MAX = 200_000  # (day, player, segment) remembered by the serve process before it forgets
-
-
-def player_id(site_id: int, address: str, user_agent: str) -> str:
-    """A player within a site: its address and User-Agent hashed with the site id (16 hex digits).
-    Not reversible into the address without guessing it, and different at every site."""
-    ua = hashlib.sha256(user_agent.encode(errors="replace")).hexdigest()[:8]
-    return hashlib.sha256(f"{site_id}\n{address}\n{ua}".encode(errors="replace")).hexdigest()[:16]
-
-
-def media_segments(text: str) -> list[tuple[str, float]]:
-    """A media playlist's segments in order: (URI as written, #EXTINF seconds). The position in
-    this list is the segment's number, which renditions of one presentation share (they are cut at
-    the same times), so a player switching rendition does not count a segment twice."""
-    segments: list[tuple[str, float]] = []
-    seconds: float | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("#EXTINF:"):
-            try:
-                seconds = float(line[8:].split(",", 1)[0])
-            except ValueError:
-                seconds = None
-        elif line and not line.startswith("#") and seconds is not None:
-            segments.append((line, seconds))
-            seconds = None
-    return segments
-
-
-def resolve(folder: str, uri: str) -> str | None:
-    """A playlist's relative URI as a path beside it; None for absolute URLs or paths leaving it."""
-    if "://" in uri or uri.startswith("/"):
-        return None
-    path = posixpath.normpath(posixpath.join(folder, uri.split("?", 1)[0]))
-    return None if path.startswith("..") else path
 
 
 # --- counting, in the serve process -----------------------------------------------------------
@@ -127,7 +92,7 @@ class SegmentIndex:
                 except (OSError, UnicodeDecodeError):
                     return None  # not on disk yet: try again at the next request
                 for number, (uri, seconds) in enumerate(media_segments(text)):
-                    if (at := resolve(folder, uri)) is not None:
+                    if number <= MAX_SEGMENT and (at := resolve(folder, uri)) is not None:
                         self._segments[at] = (number, seconds)
                 self._parsed.add(folder)
             hit = self._segments.get(path)

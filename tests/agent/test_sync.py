@@ -36,8 +36,9 @@ from mediasrv.delivery.manifest.build import sign
 from mediasrv.protocol import china
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import canonical
+from mediasrv.protocol.vendor import pinned_sha256
+from mediasrv.protocol.viewing import player_id
 from mediasrv.sites.models import SitePresence
-from mediasrv.web.vendor import pinned_sha256
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 Handler = Callable[[httpx.Request, Callable[[httpx.Request], httpx.Response]], httpx.Response]
@@ -623,7 +624,7 @@ def test_a_captive_portal_holds_everything_back_and_loses_nothing(
     study records all wait (none is taken for delivered, none skipped), and all arrive once the
     line reaches the server again."""
     site.sync()
-    player_hash = viewing.player_id(site.id, "192.168.1.31", "IPTV STB")
+    player_hash = player_id(site.id, "192.168.1.31", "IPTV STB")
     day = today_in_china()
     line = {
         "day": day.isoformat(),
@@ -683,7 +684,7 @@ def test_the_player_component_comes_from_the_server_when_the_pc_lacks_it(
 ) -> None:
     """A site PC installed without npm access gets hls.js from its server, checked against the pin;
     a server whose copy is not the pinned one is asked again a day later, not at every sync."""
-    monkeypatch.setattr(player, "VENDOR", tmp_path / "not-in-the-package")
+    monkeypatch.setattr(player, "INSTALLED", tmp_path / "not-in-the-package")
     assert player.path(site.layout) is None
     site.line.handler = lambda request, send: httpx.Response(503)  # the line is down
     assert "503" in (player.ensure(site.layout, site.agent) or "")
