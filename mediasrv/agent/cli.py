@@ -27,7 +27,8 @@ from rich.progress import (
 
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
-from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender, State
+from mediasrv.agent.outbox import State
+from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending

@@ -26,7 +26,7 @@ records anyone at the site may add. What stands in for it:
   the PC (DNS rebinding) gets 403, so it can read neither records nor pages (Guard);
 - posts must come from the site view itself (same_origin): a page elsewhere that a member's browser
   opens cannot write records; they are rate-limited per LAN address and in all (PostRate, 429), and
-  the outbox they fill is bounded and leaves the media cache its disk (records.Outbox.check_room);
+  the outbox they fill is bounded and leaves the media cache its disk (outbox.Outbox.check_room);
 - every answer carries X-Content-Type-Options: nosniff and a Content-Security-Policy (the site view:
   its own scripts and styles only; everything else: no scripts at all).
 It reads manifest.json again whenever that file is replaced, and every file is opened once per
@@ -65,6 +65,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
+from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
 from mediasrv.protocol.channels import Channel, channel_list, group_title
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
@@ -567,9 +568,9 @@ def create_app(
             else:
                 record = records.new_demand(data, set(page.CATEGORIES))
             kept = await run_in_threadpool(box.add, record, reserve=_reserve(doc))
-        except records.Invalid as exc:  # a mistake to correct, or no room (Full)
+        except (records.Invalid, Full) as exc:  # a mistake to correct, or no room
             return _said(str(exc), exc.status)
-        if kept is not record and kept.kind is not record.kind:  # an id of another form: never mixed
+        if kept is not record and kept.kind != record.kind:  # an id of another form: never mixed
             return _said("记录编号已被另一条记录使用：请关闭表单后重新填写。", 409)
         # 201 when new, 200 when this form was sent before (a second OK, a retry): kept once.
         return JSONResponse(records.shown(kept), status_code=201 if kept is record else 200)
@@ -578,9 +579,9 @@ def create_app(
         if refused := _refused_post(request, json_body=False):
             return refused
         session = box.get(request.path_params["id"])
-        if session is None or session.kind is not records.Kind.SESSION:
+        if session is None or session.kind != records.Kind.SESSION:
             return _said("没有这条学习记录：请先记录学习，再添加照片。", 404)
-        if session.state is records.State.REFUSED:
+        if session.state is State.REFUSED:
             return _said("这条学习记录已被退回，不能再添加照片：请重新记录这次学习。", 409)
         doc = _doc()
         limit = records.photo_limit(doc)
@@ -608,7 +609,7 @@ def create_app(
                     )
                     photos.append((records.new_photo(session, name, kind), data))
             kept = await run_in_threadpool(box.add_many, photos, reserve=reserve)
-        except records.Invalid as exc:
+        except (records.Invalid, Full) as exc:
             return _said(str(exc), exc.status)
         except MultiPartException as exc:
             return _said(f"照片没有上传完整，请重试（{exc.message}）。", 400)

@@ -99,10 +99,8 @@ def expected(doc: dict[str, Any]) -> dict[str, str]:
     return {e["path"]: e["sha256"] for e in doc["files"]}
 
 
-@pytest.fixture
-def site(
-    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], tmp_path: Path
-) -> Site:
+def make_agent_site(client: TestClient, db: Database, tmp_path: Path) -> Site:
+    """A site set up (`mediasrv-site init`) in tmp_path, its agent talking to the app over `Line`."""
     headers = make_token(db, Role.SITE, "xt-agent")
     site_id = client.get("/auth/session", headers=headers).json()["site_id"]
     layout = Layout(tmp_path / "site")
@@ -114,6 +112,13 @@ def site(
     line = Line(client._transport)
     agent = httpx.Client(transport=line, base_url="http://testserver", headers=headers)
     return Site(site_id, headers, layout, line, agent)
+
+
+@pytest.fixture
+def site(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], tmp_path: Path
+) -> Site:
+    return make_agent_site(client, db, tmp_path)
 
 
 @pytest.fixture
@@ -563,7 +568,7 @@ def test_reports_queue_offline_and_arrive_once(
     delivery = reporter.deliver(latest)
     assert (delivery.sent, delivery.queued, delivery.error) == (3, 0, None)
     assert delivery.ack is not None and delivery.ack["in_sync"] and delivery.ack["counted"]
-    assert not site.layout.reports.exists()
+    assert queued(site.layout) == []
 
     # The answer to `second` was lost on the way and the agent sends it again: acknowledged, not counted.
     site.layout.reports.write_bytes(canonical(second) + b"\n")
