@@ -10,7 +10,7 @@ COPY workers workers
 # The pages' third-party scripts (pinned, verified) must be in place before the install copies them.
 # /data/index too: a new named volume mounted there (docker-compose.yml) takes the owner of the
 # image's directory, and a mount point missing from the image would be root's, unwritable.
-RUN python mediasrv/web/vendor.py \
+RUN python -m mediasrv.web.vendor \
     && pip install --no-cache-dir -c constraints.txt . \
     && useradd --system --home /app mediasrv \
     && mkdir -p /data/index && chown -R mediasrv /data

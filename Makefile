@@ -39,7 +39,7 @@ system:
 		echo "installing python3-venv with apt-get"; $(SUDO) apt-get update -qq && $(APT) python3-venv python3-dev; fi
 
 # The web pages' third-party scripts (hls.js), from the npm registry, pinned and verified by
-# mediasrv/web/vendor.json; no Node.js needed. Does nothing when they are in place.
+# mediasrv/protocol/vendor.json; no Node.js needed. Does nothing when they are in place.
 vendor: $(STAMP)
 	$(BIN)/python -m mediasrv.web.vendor
 

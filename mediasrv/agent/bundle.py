@@ -32,7 +32,8 @@ from mediasrv.agent.layout import AgentConfig, AgentError, Layout, verify_signat
 from mediasrv.protocol.document import BUNDLE_PUBLIC_KEY as PUBLIC_KEY
 from mediasrv.protocol.document import BUNDLE_SIGNATURE as SIGNATURE
 from mediasrv.protocol.document import FORMAT, canonical
-from mediasrv.storage.base import CHUNK, file_sha256
+from mediasrv.protocol.hashing import CHUNK, file_sha256
+from mediasrv.protocol.sizes import human_size
 
 NOT_CONNECTED = ""  # agent.json's server on a site set up from a bundle: no server known yet
 _LISTED = 20  # problems named in a refusal; the rest are counted
@@ -327,7 +328,7 @@ def register(app: typer.Typer) -> None:
         before = f"from version {result.previous_version}" if result.previous_version is not None else "fresh"
         console.print(
             f"site {result.site_code}: manifest version {result.version} adopted ({before}); "
-            f"{result.files} files: {result.copied_files} copied ({result.copied_bytes / 2**20:,.1f} MiB), "
+            f"{result.files} files: {result.copied_files} copied ({human_size(result.copied_bytes)}), "
             f"{result.kept_files} already here, {result.removed_files} old files removed",
             markup=False,
             highlight=False,

@@ -27,11 +27,13 @@ from rich.progress import (
 
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
-from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender, State
+from mediasrv.agent.outbox import State
+from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
 from mediasrv.protocol.china import now_in_china
+from mediasrv.protocol.sizes import human_size
 
 app = typer.Typer(
     help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
@@ -59,14 +61,6 @@ AttemptsOption = Annotated[
 def _fail(message: str, code: int = 1) -> typer.Exit:
     console.print(f"[red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)
-
-
-def _size(n: int) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(n) < 1024 or unit == "GiB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
 
 
 @app.command()
@@ -183,14 +177,14 @@ def _summary(result: SyncResult, delivery: Delivery, records: RecordsDelivery | 
         f"version {result.version}"
         + (f" (server: {result.target_version})" if result.target_version != result.version else "")
     ]
-    parts.append(f"{result.files_fetched} files fetched ({_size(result.bytes_downloaded)} downloaded")
-    parts[-1] += f", {_size(result.bytes_resumed)} resumed)" if result.bytes_resumed else ")"
+    parts.append(f"{result.files_fetched} files fetched ({human_size(result.bytes_downloaded)} downloaded")
+    parts[-1] += f", {human_size(result.bytes_resumed)} resumed)" if result.bytes_resumed else ")"
     if result.files_corrupt:
         parts.append(f"{result.files_corrupt} damaged files replaced")
     if result.deleted:
         parts.append(f"{result.deleted} files deleted")
     if result.files_missing:
-        parts.append(f"{result.files_missing} files ({_size(result.bytes_missing)}) still missing")
+        parts.append(f"{result.files_missing} files ({human_size(result.bytes_missing)}) still missing")
     if result.deferred:
         parts.append("downloads wait for the download window")
     if delivery.error:
@@ -359,7 +353,7 @@ def status(
     else:
         out.print(
             f"manifest version {doc['version']}: {present}/{len(doc['files'])} files, "
-            f"{_size(present_bytes)} of {_size(doc['bytes'])}"
+            f"{human_size(present_bytes)} of {human_size(doc['bytes'])}"
         )
         out.print(
             f"download window {info['download_window'] or 'any time'}, "
@@ -374,7 +368,7 @@ def status(
         outcome = "complete" if last.get("complete") else (last.get("error") or "incomplete")
         out.print(
             f"last sync {last.get('finished_at')}: {outcome}; {last.get('files_fetched')} files fetched, "
-            f"{_size(int(last.get('bytes_downloaded') or 0))} downloaded, "
+            f"{human_size(int(last.get('bytes_downloaded') or 0))} downloaded, "
             f"{len(last.get('failures') or [])} failed",
             soft_wrap=True,
         )

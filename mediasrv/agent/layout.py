@@ -8,17 +8,20 @@
                         signed by the server (or checked after rebuilding it from a delta)
 <dir>/partial/<sha256>  downloads in progress, named by the content they must end up as, so an
                         interrupted download resumes with Range whatever path wants it
-<dir>/reports.jsonl     heartbeats not yet delivered (the offline queue)
-<dir>/viewing*.jsonl    viewing evidence counted by the LAN origin, and its outbox (agent.viewing)
-<dir>/vendor/hls.min.js the site view's player, fetched from the server when the package lacks it
+<dir>/heartbeats/       the outbox of heartbeats not yet delivered, a file per report (agent.reports)
+<dir>/viewing.jsonl     viewing evidence counted by the LAN origin; viewing/ its outbox (agent.viewing)
 <dir>/records/<id>.json study records made on the site view (sessions, ratings, topic requests),
                         kept until delivered and shown after; records/photos/ their photos (without
-                        metadata) until delivered; records-delivery.json the last delivery's error
-                        (agent.records). Files the agent writes are 0600 (write_atomic)
+                        metadata) until delivered (agent.records)
+<dir>/<outbox>-delivery.json  the last delivery run of each outbox: when, and why it stopped
+                        (agent.outbox, the one mechanism of the three). An agent from before it kept
+                        reports.jsonl and viewing-outbox.jsonl: adopted into the outboxes, then removed
+<dir>/vendor/hls.min.js the site view's player, fetched from the server when the package lacks it
 <dir>/state.json        the applied manifest's ETag and version, and the last sync's result
 <dir>/verified.jsonl    files known good: path, size, mtime and SHA-256 when last hashed; a file
                         whose size and mtime still match is not hashed again (sync --verify does)
 <dir>/.lock             held while a sync runs, so a daemon and a hand-run sync never interleave
+Files the agent writes are 0600, its folders 0700 (write_atomic).
 """
 
 from __future__ import annotations
@@ -100,6 +103,7 @@ class Layout:
 
     @property
     def reports(self) -> Path:
+        """The heartbeat queue of agents before the outbox folders (agent.reports adopts it)."""
         return self.root / "reports.jsonl"
 
     @property

@@ -22,6 +22,7 @@ from typing import Any
 from mediasrv.agent.layout import AgentState, Layout
 from mediasrv.protocol import taxonomy
 from mediasrv.protocol.china import CHINA
+from mediasrv.protocol.sizes import PLAIN, human_size
 
 STATIC = Path(__file__).parent / "static"
 # What /static/<name> may serve: a fixed list, so the route can never reach another file (the player
@@ -277,15 +278,9 @@ def assess(facts: dict[str, Any], state: AgentState, syncing: bool) -> Verdict:
     return Verdict("complete")
 
 
-def human_size(n: int | None) -> str:
-    if n is None:
-        return "?"
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if size < 1024 or unit == "GB":
-            return f"{size:,.0f} {unit}" if unit in ("B", "KB") else f"{size:,.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
+def shown_size(n: int | None) -> str:
+    """A byte count as the site view says it (KB, MB: protocol.sizes.PLAIN); ? when unknown."""
+    return "?" if n is None else human_size(n, PLAIN)
 
 
 def duration(seconds: float | None) -> str:
@@ -381,7 +376,7 @@ def _sync_panel(facts: dict[str, Any], state: AgentState, verdict: Verdict, lang
     if verdict.key == "missing":
         which = "advice.pending" if verdict.pending_version is not None else "advice.missing"
         advice = w[which].format(
-            files=verdict.files, size=human_size(verdict.bytes), version=verdict.pending_version
+            files=verdict.files, size=shown_size(verdict.bytes), version=verdict.pending_version
         )
         window = (facts.get("site") or {}).get("download_window")
         if window:
@@ -392,14 +387,14 @@ def _sync_panel(facts: dict[str, Any], state: AgentState, verdict: Verdict, lang
         rows += [
             ("version", str(facts["version"])),
             ("files", f"{present} / {facts['files']}"),
-            ("missing", human_size(facts["missing_bytes"])),
+            ("missing", shown_size(facts["missing_bytes"])),
         ]
     rows.append(("last_complete", beijing(state.last_complete, lang) or w["never"]))
     said = outcome(state.last_sync, lang)
     if said:
         rows.append(("last_sync", said))
     if facts["disk_free_bytes"] is not None:
-        rows.append(("disk_free", human_size(facts["disk_free_bytes"])))
+        rows.append(("disk_free", shown_size(facts["disk_free_bytes"])))
     if facts["site"] is not None:
         rows.append(("playlist", facts["playlist"]))
     listed = "".join(

@@ -1,6 +1,7 @@
 """The site view's player component (hls.js), which old set-top box browsers need to play HLS.
 
-`mediasrv-site` installed with `make`/`python -m mediasrv.web.vendor` has it in the package. A site
+`mediasrv-site` installed with `make`/`python -m mediasrv.web.vendor` has it in the package
+(protocol.vendor.INSTALLED). A site
 PC installed without the npm registry gets it from its mediasrv server instead: the sync run fetches
 /static/vendor/hls.min.js once, checks it against the SHA-256 that vendor.json pins, and keeps it as
 <dir>/vendor/hls.min.js. A village administrator never has to run a command for it. When the
@@ -18,7 +19,7 @@ from pathlib import Path
 import httpx
 
 from mediasrv.agent.layout import Layout, write_atomic
-from mediasrv.web.vendor import VENDOR, pinned_sha256
+from mediasrv.protocol.vendor import INSTALLED, pinned_sha256
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -30,7 +31,7 @@ RETRY_REFUSED = timedelta(days=1)  # a server whose copy is not the pinned one i
 
 def path(layout: Layout) -> Path | None:
     """The player script to serve: the package's, else the copy fetched from the server."""
-    return next((p for p in (VENDOR / NAME, layout.root / "vendor" / NAME) if p.is_file()), None)
+    return next((p for p in (INSTALLED / NAME, layout.root / "vendor" / NAME) if p.is_file()), None)
 
 
 def refused_path(layout: Layout) -> Path:

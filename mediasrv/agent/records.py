@@ -2,13 +2,13 @@
 programme ratings (效果反馈) and topic requests (需求调查).
 
 Members record them on the site view (`mediasrv-site serve`, LAN routes under /records); the village
-line is often down, so each is kept as one file, <dir>/records/<id>.json, written atomically (a crash
-leaves the old file or the new, never half of one), and a photo as <dir>/records/photos/<id>.jpg|png
+line is often down, so they wait in the agent's outbox of records (agent.outbox: <dir>/records/<id>.json,
+written atomically, readable by the agent's user alone), a photo as <dir>/records/photos/<id>.jpg|png
 beside it until delivered (written before its record, so no record lacks its bytes), made again from
-its pixels first (no EXIF, no GPS: mediasrv.study.photos), readable by the agent's user alone. The
-outbox is bounded (MAX_PENDING records, MAX_BYTES) and never takes the disk the media cache may still
-need: a record that does not fit is refused at once, saying so (507), not kept to fail later. The last
-delivery's outcome is in <dir>/records-delivery.json (the site view shows its error). The id is a UUID
+its pixels first (no EXIF, no GPS: mediasrv.protocol.photos). The outbox is bounded (MAX_PENDING
+records, MAX_BYTES) and never takes the disk the media cache may still need: a record that does not
+fit is refused at once, saying so (507), not kept to fail later. The last delivery's outcome is in
+<dir>/records-delivery.json (the site view shows its error). The id is a UUID
 the site view's form makes once per opened form (32 hex digits; made here when a poster sends none):
 the outbox keeps a form sent twice (a second OK, a retry after an answer lost on the LAN) once, the
 server records a session, photo or request once however often it arrives, and a rating carries the
@@ -16,29 +16,25 @@ time it was made (the newer wins), so sending again after a lost answer or a cra
 answer and the state's write is harmless.
 
 The sync run (`mediasrv-site sync` and the daemon, under the directory's sync lock) delivers pending
-records with the site's token: sessions first, then their photos, then ratings and requests, oldest
-first. Only a 2xx answer of the mediasrv API delivers a record. What says nothing about the record
-(a network error, 502-504, 408, 429, 401/403: the token; a redirect or a page that is not the API's:
-a captive portal, a proxy, an older server) stops the run and keeps everything for the next; a 500
-keeps that record (and its photos) and the run goes on with the others. A 4xx with mediasrv's JSON
-error is a refusal: the record stays, "refused", with the server's message, shown on the site view so
-the site administrator can act, and is not sent again. Delivered and refused records are forgotten
-KEEP_DAYS after they were made.
+records with the site's token (agent.outbox.send): sessions first, then their photos, then ratings
+and requests, oldest first. Only a 2xx answer of the mediasrv API delivers a record. What says
+nothing about the record (a network error, 502-504, 408, 429, 401/403: the token; a redirect or a
+page that is not the API's: a captive portal, a proxy, an older server) stops the run and keeps
+everything for the next; a 500 keeps that record (and its photos) and the run goes on with the
+others. A 4xx with mediasrv's JSON error is a refusal: the record stays, "refused", with the
+server's message, shown on the site view so the site administrator can act, and is not sent again.
+Delivered and refused records are forgotten KEEP_DAYS after they were made.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
-import os
 import re
-import shutil
 import threading
 import unicodedata
 import uuid
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
@@ -47,11 +43,11 @@ from urllib.parse import quote
 
 import httpx
 
-from mediasrv.agent.layout import Layout, write_atomic
-from mediasrv.agent.sync import server_message
-from mediasrv.agent.viewing import KEEP_DAYS, flocked, send
+from mediasrv.agent import outbox
+from mediasrv.agent.layout import Layout
+from mediasrv.agent.outbox import KEEP_DAYS, Parcel, Run, State
+from mediasrv.protocol import photos
 from mediasrv.protocol.china import CHINA
-from mediasrv.study import photos
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -63,7 +59,6 @@ SUFFIX = {JPEG: ".jpg", PNG: ".png"}
 # it, or when the media cache would lose its room on the disk, a new record is refused (507).
 MAX_PENDING = 1000  # records waiting to be delivered
 MAX_BYTES = 300 * 2**20  # every file of the outbox (records, photos)
-DISK_FLOOR = 256 * 2**20  # left free besides the room the media cache may still claim
 _STRIPPING = threading.Lock()  # one photo decoded at a time: the same PC serves the boxes' films
 FUTURE_SLACK = timedelta(minutes=15)  # a session cannot start later than now (clocks differ a little)
 OLDEST = timedelta(days=KEEP_DAYS)  # nor earlier than the outbox keeps records (a mistyped year)
@@ -78,13 +73,8 @@ class Kind(StrEnum):
     DEMAND = "demand"
 
 
-ORDER = {Kind.SESSION: 0, Kind.PHOTO: 1, Kind.RATING: 2, Kind.DEMAND: 2}  # sessions before their photos
-
-
-class State(StrEnum):
-    PENDING = "pending"  # 待上传
-    DELIVERED = "delivered"  # 已上传
-    REFUSED = "refused"  # 被退回: `message` says why
+ORDER: dict[str, int] = {Kind.SESSION: 0, Kind.PHOTO: 1, Kind.RATING: 2, Kind.DEMAND: 2}  # sessions first
+Record = outbox.Item  # a study record: an item of the records' outbox, of one of the kinds above
 
 
 class Invalid(ValueError):
@@ -93,36 +83,6 @@ class Invalid(ValueError):
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)
         self.status = status  # the LAN route's answer: 413 too large, 415 not a photo
-
-
-@dataclass
-class Record:
-    kind: Kind
-    id: str
-    created_at: str  # UTC, ISO 8601
-    body: dict[str, Any]  # what the server is sent (and, for display, a title or file name)
-    state: State = State.PENDING
-    message: str | None = None  # the server's reason, when refused
-    status: int | None = None  # and its HTTP status
-    delivered_at: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # unknown keys of a newer agent, kept
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.update(out.pop("extra"))
-        return out
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Record:
-        known = {
-            k: data[k] for k in ("id", "created_at", "body", "message", "status", "delivered_at") if k in data
-        }
-        extra = {k: v for k, v in data.items() if k not in known and k not in ("kind", "state")}
-        return cls(kind=Kind(data["kind"]), state=State(data.get("state", "pending")), extra=extra, **known)
-
-    @property
-    def created(self) -> datetime:
-        return datetime.fromisoformat(self.created_at)
 
 
 def _now() -> datetime:
@@ -269,7 +229,7 @@ def new_demand(data: dict[str, Any], categories: set[str], *, now: datetime | No
 
 
 def clean_photo(name: str, data: bytes, limit: int) -> tuple[str, bytes]:
-    """The photo as the outbox keeps it: its pixels alone (mediasrv.study.photos.strip: no EXIF, no
+    """The photo as the outbox keeps it: its pixels alone (mediasrv.protocol.photos.strip: no EXIF, no
     GPS, nothing after the image) and its content type; Invalid naming the file otherwise."""
     if not data:
         raise Invalid(f"“{name}”是空文件：请重新选择照片。")
@@ -305,137 +265,28 @@ def new_photo(session: Record, name: str, content_type: str, *, now: datetime | 
 # --- the outbox -------------------------------------------------------------------------------------
 
 
-class Full(Invalid):
-    """The outbox cannot take a record now (507): full, or the media cache needs the disk."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message, 507)
-
-
-class Outbox:
-    """<dir>/records: one file per record, photos beside them. The serve process only adds files; the
-    sync run only rewrites and removes them; <dir>/records/.lock keeps an add from meeting a clean-up.
-    Only the agent's user may read them (0700 folders, 0600 files: layout.write_atomic)."""
+class Outbox(outbox.Outbox):
+    """<dir>/records: the records' outbox (agent.outbox), keeping receipts (the site view lists
+    delivered and refused records), bounded at the door, photos in records/photos/ beside them."""
 
     def __init__(self, layout: Layout, *, max_pending: int = MAX_PENDING, max_bytes: int = MAX_BYTES) -> None:
-        self.root = layout.root / "records"
+        super().__init__(
+            layout, "records", receipts=True, sidecars="photos", max_pending=max_pending, max_bytes=max_bytes
+        )
         self.photos = self.root / "photos"
-        self.max_pending, self.max_bytes = max_pending, max_bytes
-
-    def _path(self, record_id: str) -> Path:
-        return self.root / f"{record_id}.json"
 
     def photo_file(self, record: Record) -> Path:
         return self.photos / f"{record.id}{SUFFIX.get(record.body.get('content_type', ''), '.bin')}"
 
-    def locked(self) -> contextlib.AbstractContextManager[None]:
-        for folder in (self.root, self.photos):  # and folders made before they were private
-            folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-            folder.chmod(0o700)
-        return flocked(self.root / ".lock")
-
-    def save(self, record: Record) -> None:
-        write_atomic(self._path(record.id), _encoded(record))
-
-    def add(self, record: Record, photo: bytes | None = None, *, reserve: int = 0) -> Record:
-        """Keep a new record (and its photo's bytes); the one kept already when its id is taken: a
-        form sent again (a second OK, a retry after a lost answer) is kept once. Full when there is
-        no room for it (check_room)."""
-        return self.add_many([(record, photo)], reserve=reserve)[0]
-
-    def add_many(self, items: list[tuple[Record, bytes | None]], *, reserve: int = 0) -> list[Record]:
-        """`add` for several records at once (a post's photos): all kept, or none (Full)."""
-        with self.locked():
-            kept: list[Record] = []
-            new: list[tuple[Record, bytes | None]] = []
-            for record, photo in items:
-                if self._path(record.id).exists() and (old := self._read(self._path(record.id))) is not None:
-                    kept.append(old)
-                else:
-                    kept.append(record)
-                    new.append((record, photo))
-            if new:
-                incoming = sum(len(_encoded(r)) + len(p or b"") for r, p in new)
-                self.check_room(incoming, reserve, records=len(new))
-            for record, photo in new:
-                if photo is not None:
-                    write_atomic(self.photo_file(record), photo)
-                self.save(record)
-        return kept
-
-    def check_room(self, incoming: int, reserve: int, *, records: int = 1) -> None:
-        """Full (with what to do, in Chinese) unless `records` more records of `incoming` bytes fit:
-        under MAX_PENDING records waiting and MAX_BYTES on disk, and leaving the disk `reserve` (the
-        room the media cache may still claim, media_room) plus DISK_FLOOR free. Media comes first."""
-        waiting = sum(1 for r in self.all() if r.state is State.PENDING)
-        if waiting + records > self.max_pending:
-            raise Full(
-                f"待上传的记录已满（已有 {waiting} 条，最多 {self.max_pending} 条），"
-                "请先接通网络上传后再记录。"
-            )
-        used = self.size()
-        if used + incoming > self.max_bytes:
-            raise Full(
-                f"待上传的记录已满（已占用 {used / 2**20:.1f} MB，最多 {self.max_bytes / 2**20:.1f} MB），"
-                "请先接通网络上传后再记录。"
-            )
-        free = shutil.disk_usage(self.root if self.root.exists() else self.root.parent).free
-        if free - incoming < reserve + DISK_FLOOR:
-            raise Full(
-                f"本机磁盘空间不足（剩余 {free / 2**20:.0f} MB，节目同步还需 {reserve / 2**20:.0f} MB）："
-                "请清理磁盘，或先接通网络上传后再记录。"
-            )
-
-    def size(self) -> int:
-        """Bytes of every file the outbox holds."""
-        total = 0
-        for folder in (self.root, self.photos):
-            with contextlib.suppress(FileNotFoundError):
-                for entry in os.scandir(folder):
-                    with contextlib.suppress(FileNotFoundError):
-                        if entry.is_file(follow_symlinks=False):
-                            total += entry.stat(follow_symlinks=False).st_size
-        return total
-
-    def get(self, record_id: str) -> Record | None:
-        if not (record_id.isascii() and record_id.isalnum()):
-            return None  # not a name this outbox made: never a path elsewhere
-        return self._read(self._path(record_id))
+    def sidecar(self, item: Record) -> Path | None:
+        return self.photo_file(item) if item.kind == Kind.PHOTO else None
 
     def _read(self, path: Path) -> Record | None:
-        try:
-            return Record.from_json(json.loads(path.read_bytes()))
-        except FileNotFoundError:
+        record = super()._read(path)
+        if record is not None and record.kind not in ORDER:
+            log.error("study record %s of an unknown kind %r, left in place", path, record.kind)
             return None
-        except (ValueError, KeyError, TypeError):
-            log.error("unreadable study record %s, left in place", path)
-            return None
-
-    def all(self) -> list[Record]:
-        """Every record kept, oldest first."""
-        found = [r for p in self._files() if (r := self._read(p)) is not None]
-        return sorted(found, key=lambda r: r.created_at)
-
-    def _files(self) -> Iterator[Path]:
-        if self.root.is_dir():
-            yield from (p for p in self.root.iterdir() if p.suffix == ".json" and not p.name.startswith("."))
-
-    def prune(self, *, now: datetime | None = None) -> None:
-        """Forget delivered and refused records over KEEP_DAYS old (the site view would list a
-        refused one for ever), and photo files no pending record needs."""
-        cutoff = (now or _now()) - timedelta(days=KEEP_DAYS)
-        with self.locked():
-            records = self.all()
-            for r in records:
-                if r.state is not State.PENDING and r.created < cutoff:
-                    self._path(r.id).unlink(missing_ok=True)
-            wanted = {
-                self.photo_file(r).name for r in records if r.kind is Kind.PHOTO and r.state is State.PENDING
-            }
-            if self.photos.is_dir():
-                for p in self.photos.iterdir():
-                    if p.name not in wanted and not p.name.startswith("."):
-                        p.unlink(missing_ok=True)
+        return record
 
     def listing(self, *, now: datetime | None = None) -> list[dict[str, Any]]:
         """For the site view: this Beijing month's records and any not yet delivered, newest first."""
@@ -448,15 +299,11 @@ class Outbox:
         return [shown(r) for r in reversed(visible)]
 
 
-def _encoded(record: Record) -> bytes:
-    return json.dumps(record.to_json(), ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def shown(r: Record) -> dict[str, Any]:
     """A record as the site view lists it."""
     return {
         "id": r.id,
-        "kind": r.kind.value,
+        "kind": str(r.kind),
         "state": r.state.value,
         "message": r.message,
         "created_at": r.created_at,
@@ -493,17 +340,9 @@ class RecordsDelivery:
     error: str | None  # why they wait
 
 
-def status_path(layout: Layout) -> Path:
-    return layout.root / "records-delivery.json"
-
-
 def last_delivery(layout: Layout) -> dict[str, Any]:
     """{"at", "error"} of the last run that tried to deliver records; {} before any."""
-    try:
-        value = json.loads(status_path(layout).read_bytes())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return value if isinstance(value, dict) else {}
+    return Outbox(layout).last_delivery()
 
 
 class RecordSender:
@@ -511,27 +350,20 @@ class RecordSender:
         self.layout, self.client, self.site_id = layout, client, site_id
         self.outbox = Outbox(layout)
 
-    def _request(self, r: Record) -> tuple[str, str, dict[str, Any]]:
+    def _request(self, r: Record) -> Parcel:
         base = f"/api/v1/sites/{self.site_id}"
         b = r.body
-        if r.kind is Kind.SESSION:
-            return "POST", f"{base}/sessions", {"json": {"id": r.id, **b}}
-        if r.kind is Kind.RATING:
+        if r.kind == Kind.SESSION:
+            return Parcel([r], "POST", f"{base}/sessions", {"json": {"id": r.id, **b}})
+        if r.kind == Kind.RATING:
             body = {"rating": b["rating"], "comment": b["comment"], "rated_at": b["rated_at"]}
-            return "PUT", f"{base}/ratings/{quote(b['programme_id'], safe='')}", {"json": body}
-        if r.kind is Kind.DEMAND:
-            return "POST", f"{base}/demands", {"json": {"id": r.id, **b}}
+            return Parcel([r], "PUT", f"{base}/ratings/{quote(b['programme_id'], safe='')}", {"json": body})
+        if r.kind == Kind.DEMAND:
+            return Parcel([r], "POST", f"{base}/demands", {"json": {"id": r.id, **b}})
         data = self.outbox.photo_file(r).read_bytes()
         files = {"file": (b["filename"], data, b["content_type"])}
-        return "POST", f"{base}/sessions/{quote(b['session_id'], safe='')}/photos", {"files": files}
-
-    def _settle(self, r: Record, state: State, message: str | None = None, status: int | None = None) -> None:
-        r.state, r.message, r.status = state, message, status
-        if state is State.DELIVERED:
-            r.delivered_at = _now().isoformat()
-        self.outbox.save(r)
-        if r.kind is Kind.PHOTO and state is not State.PENDING:
-            self.outbox.photo_file(r).unlink(missing_ok=True)  # delivered, or refused for good
+        url = f"{base}/sessions/{quote(b['session_id'], safe='')}/photos"
+        return Parcel([r], "POST", url, {"files": files})
 
     def deliver(self) -> RecordsDelivery:
         """Send what is pending, sessions before photos, oldest first. A "not now" that holds for
@@ -542,44 +374,26 @@ class RecordSender:
         todo = sorted(
             (r for r in records if r.state is State.PENDING), key=lambda r: (ORDER[r.kind], r.created_at)
         )
-        sent = refused = 0
-        error: str | None = None
-        held: set[str] = set()  # records that wait this run (a 500): their photos wait with them
-        for r in todo:
-            if r.kind is Kind.PHOTO:
-                session = by_id.get(r.body["session_id"])
-                if session is not None and session.state is State.REFUSED:
-                    self._settle(r, State.REFUSED, "所属的学习记录被退回，照片无法上传。")
-                    refused += 1
-                    continue
-                if r.body["session_id"] in held:
-                    continue
-                if not self.outbox.photo_file(r).is_file():
-                    self._settle(r, State.REFUSED, "照片文件丢失，请重新上传。")
-                    refused += 1
-                    continue
-            method, url, kwargs = self._request(r)
-            got = send(self.client, method, url, **kwargs)
-            if got.wait is not None or got.response is None:
-                error = got.wait or "no answer"
-                if got.everything:
-                    break
-                log.warning("%s %s not delivered (%s): kept for the next run", r.kind.value, r.id, got.wait)
-                held.add(r.id)
-                continue
-            if got.refused:
-                message = server_message(got.response)
-                log.error("the server refused %s %s: %s", r.kind.value, r.id, message)
-                self._settle(r, State.REFUSED, message, got.response.status_code)
-                refused += 1
-            else:
-                self._settle(r, State.DELIVERED)
-                sent += 1
-        write_atomic(
-            status_path(self.layout), json.dumps({"at": _now().isoformat(), "error": error}).encode()
-        )
+
+        def plan(run: Run) -> Iterator[Parcel]:
+            for r in todo:
+                if r.kind == Kind.PHOTO:
+                    session = by_id.get(r.body["session_id"])
+                    if session is not None and session.state is State.REFUSED:
+                        self.outbox.settle(r, State.REFUSED, "所属的学习记录被退回，照片无法上传。")
+                        run.refused += 1
+                        continue
+                    if r.body["session_id"] in run.held:  # its session waits (a 500): so does it
+                        continue
+                    if not self.outbox.photo_file(r).is_file():
+                        self.outbox.settle(r, State.REFUSED, "照片文件丢失，请重新上传。")
+                        run.refused += 1
+                        continue
+                yield self._request(r)
+
+        run = self.outbox.deliver(self.client, plan)
         self.outbox.prune()
-        queued = sum(1 for r in self.outbox.all() if r.state is State.PENDING)
-        if error:
-            log.warning("study records not delivered (%s): %d waiting", error, queued)
-        return RecordsDelivery(sent, refused, queued, error)
+        queued = len(self.outbox.pending())
+        if run.error:
+            log.warning("study records not delivered (%s): %d waiting", run.error, queued)
+        return RecordsDelivery(run.sent, run.refused, queued, run.error)

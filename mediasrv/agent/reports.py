@@ -1,36 +1,37 @@
 """Heartbeats: after each sync the agent tells the server what it holds (POST /api/v1/sites/{id}/heartbeat).
 
-A report that cannot be delivered is queued in reports.jsonl and sent, oldest first, before the next
-one, the way every outbox of the agent is sent (agent.viewing.send): only a 2xx answer of the
-mediasrv API delivers, only its 4xx refuses (that report is dropped), and anything else (no line, a
-redirect, a captive portal's page, a 5xx) keeps the queue for the next run. Each report carries a
+Each report goes into the heartbeats' outbox (agent.outbox: <dir>/heartbeats/<report_id>.json) and
+is sent from there, oldest first, the way every outbox of the agent is sent: only a 2xx answer of
+the mediasrv API delivers, only its 4xx refuses (that report is dropped), and anything else (no line,
+a redirect, a captive portal's page, a 5xx) keeps it for the next run. Each report carries a
 unique `report_id` and the time it was made (`observed_at`): the server counts a report id once,
 however often it arrives (an answer lost on the way makes the agent send it again), and never lets
 an older report replace a newer one. Queued reports older than QUEUE_DAYS are dropped: the server no
 longer remembers ids that old (mediasrv.sites.fleet.RECEIPT_DAYS), and a week-old state is of no
-use to anyone.
+use to anyone; beyond QUEUE_MAX waiting, the oldest go. An agent from before the outbox folders kept
+its queue in <dir>/reports.jsonl: the first delivery adopts it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import shutil
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from mediasrv import __version__
-from mediasrv.agent.layout import Layout, write_atomic
-from mediasrv.agent.sync import SyncResult, server_message
-from mediasrv.agent.viewing import ViewingDelivery, send
-from mediasrv.protocol.document import canonical
+from mediasrv.agent.layout import Layout
+from mediasrv.agent.outbox import Item, Outbox, Parcel, Run, read_lines
+from mediasrv.agent.sync import SyncResult
+from mediasrv.agent.viewing import ViewingDelivery
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -66,17 +67,25 @@ def used_bytes(root: Path) -> int:
     return total
 
 
+KIND = "heartbeat"
+
+
+def heartbeats(layout: Layout) -> Outbox:
+    """<dir>/heartbeats: one item per report; delivered or refused ones go at once."""
+    return Outbox(layout, "heartbeats", keep_days=QUEUE_DAYS)
+
+
+def _item(report: dict[str, Any]) -> Item:
+    """A report as an item of the outbox: its id, made (its order, its age) when it was observed."""
+    report_id = report.get("report_id")
+    if not (isinstance(report_id, str) and report_id.isascii() and report_id.isalnum()):
+        report_id = uuid.uuid4().hex  # an old report without a usable id: sent as it is, kept once
+    return Item(KIND, report_id, _observed(report).isoformat(), report)
+
+
 def queued(layout: Layout) -> list[dict[str, Any]]:
-    """The reports waiting to be delivered, oldest first."""
-    reports = []
-    try:
-        with layout.reports.open("rb") as f:
-            for line in f:
-                with contextlib.suppress(ValueError):  # a line torn by a crash
-                    reports.append(json.loads(line))
-    except FileNotFoundError:
-        pass
-    return reports
+    """The reports waiting to be delivered, oldest first (an old agent's reports.jsonl included)."""
+    return [*read_lines(layout.reports), *(i.body for i in heartbeats(layout).pending())]
 
 
 @dataclass
@@ -91,43 +100,38 @@ class Delivery:
 class Reporter:
     def __init__(self, layout: Layout, client: httpx.Client, site_id: int) -> None:
         self.layout, self.client, self.site_id = layout, client, site_id
+        self.outbox = heartbeats(layout)
 
     def queued(self) -> list[dict[str, Any]]:
         return queued(self.layout)
 
-    def _save(self, reports: list[dict[str, Any]]) -> None:
-        if reports:
-            write_atomic(self.layout.reports, b"".join(canonical(r) + b"\n" for r in reports))
-        else:
+    def adopt_legacy(self) -> None:
+        """Move an old agent's reports.jsonl into the outbox (once there, the file goes)."""
+        if self.layout.reports.exists():
+            self.outbox.add_many([(_item(r), None) for r in read_lines(self.layout.reports)])
             self.layout.reports.unlink(missing_ok=True)
 
     def deliver(self, report: dict[str, Any] | None = None) -> Delivery:
-        """Send the queued reports and then `report`, oldest first, stopping at the first failure;
-        whatever was not delivered stays queued (the queue is rewritten once, at the end: a crash
-        meanwhile resends a few, which the server recognises by their ids)."""
-        pending = self.queued() + ([report] if report is not None else [])
-        cutoff = datetime.now(UTC) - timedelta(days=QUEUE_DAYS)
-        fresh = [r for r in pending if _observed(r) >= cutoff][-QUEUE_MAX:]
-        if len(fresh) < len(pending):
-            log.warning("dropped %d queued reports over %d days old", len(pending) - len(fresh), QUEUE_DAYS)
+        """Keep `report`, then send the queued reports, oldest first, stopping when the server cannot
+        be reached; whatever was not delivered stays queued (a crash meanwhile resends a few, which
+        the server recognises by their ids)."""
+        self.adopt_legacy()
+        if report is not None:
+            self.outbox.add(_item(report))
+        if dropped := self.outbox.prune(pending=True, keep=QUEUE_MAX):
+            log.warning("dropped %d queued reports (over %d days old, or the oldest)", dropped, QUEUE_DAYS)
         url = f"/api/v1/sites/{self.site_id}/heartbeat"
-        sent, ack, error = 0, None, None
-        while fresh:
-            got = send(self.client, "POST", url, json=fresh[0], timeout=30)
-            if got.wait is not None or got.response is None:
-                error = got.wait or "no answer"
-                break
-            if got.refused:  # it will never be accepted: keeping it would block the rest
-                log.error("the server refused a report, dropping it: %s", server_message(got.response))
-            else:
-                answer = got.response.json() if got.response.content else None
-                ack = answer if isinstance(answer, dict) else None
-                sent += 1
-            fresh.pop(0)
-        self._save(fresh)
-        if error:
-            log.warning("heartbeat not delivered (%s): %d reports queued", error, len(fresh))
-        return Delivery(sent, len(fresh), ack, error)
+
+        def plan(run: Run) -> Iterator[Parcel]:
+            for item in self.outbox.pending():
+                yield Parcel([item], "POST", url, {"json": item.body, "timeout": 30})
+
+        run = self.outbox.deliver(self.client, plan)
+        left = len(self.outbox.pending())
+        if run.error:
+            log.warning("heartbeat not delivered (%s): %d reports queued", run.error, left)
+        ack = run.answer if isinstance(run.answer, dict) else None
+        return Delivery(run.sent, left, ack, run.error)
 
 
 def _observed(report: dict[str, Any]) -> datetime:

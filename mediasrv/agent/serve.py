@@ -26,7 +26,7 @@ records anyone at the site may add. What stands in for it:
   the PC (DNS rebinding) gets 403, so it can read neither records nor pages (Guard);
 - posts must come from the site view itself (same_origin): a page elsewhere that a member's browser
   opens cannot write records; they are rate-limited per LAN address and in all (PostRate, 429), and
-  the outbox they fill is bounded and leaves the media cache its disk (records.Outbox.check_room);
+  the outbox they fill is bounded and leaves the media cache its disk (outbox.Outbox.check_room);
 - every answer carries X-Content-Type-Options: nosniff and a Content-Security-Policy (the site view:
   its own scripts and styles only; everything else: no scripts at all).
 It reads manifest.json again whenever that file is replaced, and every file is opened once per
@@ -65,9 +65,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
+from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
-from mediasrv.kit.errors import MediaError
-from mediasrv.kit.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, not_modified, parse_range
+from mediasrv.protocol.channels import Channel, channel_list, group_title
+from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -181,7 +182,7 @@ def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[st
                 "id": p["id"],
                 "rank": p["rank"],
                 "required": p["required"],
-                "group": "必学" if p["required"] else "选学",
+                "group": group_title(p["required"]),
                 "title": p["title"],
                 "category": p.get("category"),
                 "duration_seconds": p.get("duration_seconds"),
@@ -193,22 +194,19 @@ def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[st
     return listed
 
 
-def channel_list(entries: list[dict[str, Any]]) -> str:
-    """The M3U8 channel list (as mediasrv.delivery.playlist.m3u8_channel_list writes it)."""
-    lines = ["#EXTM3U"]
-    for e in entries:
-        title = " ".join(str(e["title"]).split())  # no line breaks inside #EXTINF
-        duration = round(e["duration_seconds"]) if e["duration_seconds"] else -1
-        logo = f' tvg-logo="{e["poster_url"]}"' if e["poster_url"] else ""
-        lines += [f'#EXTINF:{duration} tvg-id="{e["id"]}" group-title="{e["group"]}"{logo},{title}', e["url"]]
-    return "\n".join(lines) + "\n"
+def channels(entries: list[dict[str, Any]]) -> list[Channel]:
+    """`programmes` as the channel list's entries (protocol.channels writes it, as the server does)."""
+    return [
+        Channel(e["id"], e["title"], e["required"], e["url"], e["duration_seconds"], e["poster_url"])
+        for e in entries
+    ]
 
 
 def _text(request: Request, body: str | bytes, media_type: str) -> Response:
     data = body.encode() if isinstance(body, str) else body
     etag = '"' + hashlib.sha256(data).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": REVALIDATE}
-    if not_modified(request, etag):
+    if etag_matches(request.headers.get("if-none-match"), etag):
         return Response(status_code=304, headers=headers)
     if request.method == "HEAD":
         headers["Content-Length"] = str(len(data))
@@ -435,7 +433,7 @@ def create_app(
             return _unavailable(NO_MANIFEST)
         # A list of programmes, not an HLS playlist: VLC gives the HLS type to its HLS module.
         entries = programmes(origin, applied, base_url(request))
-        return _text(request, channel_list(entries), CHANNEL_LIST_TYPE)
+        return _text(request, channel_list(channels(entries)), CHANNEL_LIST_TYPE)
 
     def playlist_json(request: Request) -> Response:
         applied = origin.applied()
@@ -474,11 +472,11 @@ def create_app(
         }
         media_type = CONTENT_TYPES.get(PurePosixPath(path).suffix.lower(), "application/octet-stream")
         try:
-            if not_modified(request, etag):
+            if etag_matches(request.headers.get("if-none-match"), etag):
                 f.close()
                 return Response(status_code=304, headers=headers)
             byte_range = parse_range(request.headers.get("range"), size)
-        except MediaError:  # the range lies outside the file
+        except Unsatisfiable:  # the range lies outside the file
             f.close()
             return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{size}"})
         status, first, length = 200, 0, size
@@ -570,9 +568,9 @@ def create_app(
             else:
                 record = records.new_demand(data, set(page.CATEGORIES))
             kept = await run_in_threadpool(box.add, record, reserve=_reserve(doc))
-        except records.Invalid as exc:  # a mistake to correct, or no room (Full)
+        except (records.Invalid, Full) as exc:  # a mistake to correct, or no room
             return _said(str(exc), exc.status)
-        if kept is not record and kept.kind is not record.kind:  # an id of another form: never mixed
+        if kept is not record and kept.kind != record.kind:  # an id of another form: never mixed
             return _said("记录编号已被另一条记录使用：请关闭表单后重新填写。", 409)
         # 201 when new, 200 when this form was sent before (a second OK, a retry): kept once.
         return JSONResponse(records.shown(kept), status_code=201 if kept is record else 200)
@@ -581,9 +579,9 @@ def create_app(
         if refused := _refused_post(request, json_body=False):
             return refused
         session = box.get(request.path_params["id"])
-        if session is None or session.kind is not records.Kind.SESSION:
+        if session is None or session.kind != records.Kind.SESSION:
             return _said("没有这条学习记录：请先记录学习，再添加照片。", 404)
-        if session.state is records.State.REFUSED:
+        if session.state is State.REFUSED:
             return _said("这条学习记录已被退回，不能再添加照片：请重新记录这次学习。", 409)
         doc = _doc()
         limit = records.photo_limit(doc)
@@ -611,7 +609,7 @@ def create_app(
                     )
                     photos.append((records.new_photo(session, name, kind), data))
             kept = await run_in_threadpool(box.add_many, photos, reserve=reserve)
-        except records.Invalid as exc:
+        except (records.Invalid, Full) as exc:
             return _said(str(exc), exc.status)
         except MultiPartException as exc:
             return _said(f"照片没有上传完整，请重试（{exc.message}）。", 400)

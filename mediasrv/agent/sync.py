@@ -40,12 +40,14 @@ import httpx
 
 from mediasrv import __version__
 from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
+from mediasrv.agent.outbox import server_message
 from mediasrv.protocol.china import now_in_china
 from mediasrv.protocol.document import FORMAT, apply_delta, canonical
+from mediasrv.protocol.viewing import AGENT_PRODUCT
 
 log = logging.getLogger("mediasrv.agent")
 
-USER_AGENT = f"mediasrv-site/{__version__}"
+USER_AGENT = f"{AGENT_PRODUCT}{__version__}"  # the server counts no viewing by it (protocol.viewing)
 ATTEMPTS = 6  # per request; with BACKOFF doubling from 1 s that is about 30 s of waiting in all
 BACKOFF = 1.0
 MAX_BACKOFF = 30.0
@@ -646,19 +648,3 @@ def _stamp() -> str:
 
 def _describe(exc: httpx.TransportError) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def server_message(r: httpx.Response) -> str:
-    """The server's error message when it sent one (mediasrv errors are {"error", "message"}); for
-    another answer a line of its text, or what kind of page it was: never a page's raw HTML."""
-    try:
-        body = r.json()
-    except ValueError:
-        text = r.text.strip()
-        kind = r.headers.get("content-type", "").split(";")[0].strip().lower()
-        if "html" in kind or text[:1] == "<":
-            title = re.search(r"<title[^>]*>([^<]{1,200})</title>", text, re.IGNORECASE)
-            named = f": {' '.join(title.group(1).split())[:100]!r}" if title else ""
-            return f"an HTML page{named} ({len(r.content)} bytes)"
-        return " ".join(text.split())[:200]
-    return str(body.get("message") or body)[:500] if isinstance(body, dict) else str(body)[:200]

@@ -3,83 +3,47 @@
 `mediasrv-site serve` notes each media segment of a manifest programme it serves to a player (a
 200 or 206 answer to a GET; a Range request for part of a segment counts like the whole, once per
 player and segment and day). A player is the box's LAN address and User-Agent, hashed with the site
-id (`player_id`): the server learns how many players watched, never their addresses.
+id: the server learns how many players watched, never their addresses. What a player and a segment
+are is the contract both sides count by (mediasrv.protocol.viewing).
 
-The serve process appends the events to <dir>/viewing.jsonl; the sync run (`mediasrv-site sync` and
-the daemon, under the directory's sync lock) takes them into <dir>/viewing-outbox.jsonl, one line per
-(programme, day, player) with its segments, and posts them in batches to
-POST /api/v1/sites/{id}/viewing. What cannot be delivered stays in the outbox for the next run; the
-server merges segments as a set, so a batch sent twice (an answer lost on the way) counts once.
-Both processes take <dir>/.viewing.lock around their use of viewing.jsonl, so no append is lost to
-the sender's take.
-
-The top of this module needs only the standard library: the server imports `player_id` and
-`media_segments` from here, so both sides count alike.
+The serve process appends the events to <dir>/viewing.jsonl (an append per new segment: cheap on
+the hot path); the sync run (`mediasrv-site sync` and the daemon, under the directory's sync lock)
+takes them into the viewing outbox (agent.outbox: <dir>/viewing/<key>.json, one item per (programme,
+day, player) with its segments) and posts them in batches to POST /api/v1/sites/{id}/viewing, oldest
+days first. What cannot be delivered stays in the outbox for the next run; the server merges segments
+as a set, so a batch sent twice (an answer lost on the way) counts once. Both processes take
+<dir>/.viewing.lock around their use of viewing.jsonl, so no append is lost to the sender's take.
+An agent from before the outbox folders kept its outbox in <dir>/viewing-outbox.jsonl: the first
+take adopts it.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
 import json
 import logging
-import os
 import posixpath
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mediasrv.protocol.china import today_in_china
+import httpx
 
-if TYPE_CHECKING:
-    import httpx
-
-    from mediasrv.agent.layout import Layout
+from mediasrv.agent.layout import Layout
+from mediasrv.agent.outbox import KEEP_DAYS, Item, Outbox, Parcel, Run, flocked, read_lines
+from mediasrv.protocol.china import CHINA, today_in_china
+from mediasrv.protocol.viewing import MAX_SEGMENT, media_segments, player_id, resolve
 
 log = logging.getLogger("mediasrv.agent")
 
-KEEP_DAYS = 62  # queued evidence older than this is dropped: two months offline is a lost cause
 BATCH_VIEWS = 200  # (programme, day, player) lines per request
 BATCH_SEGMENTS = 20_000  # and segments: a request body stays well under a megabyte
 SEEN_MAX = 200_000  # (day, player, segment) remembered by the serve process before it forgets
-
-
-def player_id(site_id: int, address: str, user_agent: str) -> str:
-    """A player within a site: its address and User-Agent hashed with the site id (16 hex digits).
-    Not reversible into the address without guessing it, and different at every site."""
-    ua = hashlib.sha256(user_agent.encode(errors="replace")).hexdigest()[:8]
-    return hashlib.sha256(f"{site_id}\n{address}\n{ua}".encode(errors="replace")).hexdigest()[:16]
-
-
-def media_segments(text: str) -> list[tuple[str, float]]:
-    """A media playlist's segments in order: (URI as written, #EXTINF seconds). The position in
-    this list is the segment's number, which renditions of one presentation share (they are cut at
-    the same times), so a player switching rendition does not count a segment twice."""
-    segments: list[tuple[str, float]] = []
-    seconds: float | None = None
-    for raw in text.splitlines():
-        line = raw.strip()
-        if line.startswith("#EXTINF:"):
-            try:
-                seconds = float(line[8:].split(",", 1)[0])
-            except ValueError:
-                seconds = None
-        elif line and not line.startswith("#") and seconds is not None:
-            segments.append((line, seconds))
-            seconds = None
-    return segments
-
-
-def resolve(folder: str, uri: str) -> str | None:
-    """A playlist's relative URI as a path beside it; None for absolute URLs or paths leaving it."""
-    if "://" in uri or uri.startswith("/"):
-        return None
-    path = posixpath.normpath(posixpath.join(folder, uri.split("?", 1)[0]))
-    return None if path.startswith("..") else path
+KIND = "view"
 
 
 # --- counting, in the serve process -----------------------------------------------------------
@@ -127,7 +91,7 @@ class SegmentIndex:
                 except (OSError, UnicodeDecodeError):
                     return None  # not on disk yet: try again at the next request
                 for number, (uri, seconds) in enumerate(media_segments(text)):
-                    if (at := resolve(folder, uri)) is not None:
+                    if number <= MAX_SEGMENT and (at := resolve(folder, uri)) is not None:
                         self._segments[at] = (number, seconds)
                 self._parsed.add(folder)
             hit = self._segments.get(path)
@@ -188,24 +152,13 @@ class Recorder:
 
 
 def queue_path(layout: Layout) -> Path:
+    """The serve process's journal of served segments, taken into the outbox by the sync run."""
     return layout.root / "viewing.jsonl"
 
 
-def outbox_path(layout: Layout) -> Path:
+def legacy_outbox_path(layout: Layout) -> Path:
+    """Where an agent from before the outbox folders kept undelivered views (adopted by `take`)."""
     return layout.root / "viewing-outbox.jsonl"
-
-
-@contextlib.contextmanager
-def flocked(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on `path` (waiting for it): between the serve process, which adds to an
-    outbox, and the sync run, which takes from it (here and in agent.records)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def locked(layout: Layout) -> contextlib.AbstractContextManager[None]:
@@ -213,131 +166,62 @@ def locked(layout: Layout) -> contextlib.AbstractContextManager[None]:
     return flocked(layout.root / ".viewing.lock")
 
 
-# Answers that say "not now" rather than "never": the record is sent again at the next run. 401 and
-# 403 are about the token (revoked, or another site's), not the record: kept until the token is fixed.
-RETRY_STATUSES = frozenset({401, 403, 408, 425, 429})
-# A 500 is the server failing on this request (often on what it carries): the others may go through.
-# 502-504 and the rest say the server (or the way to it) is down: nothing else would get through.
-OWN_FAULT_STATUSES = frozenset({500})
+def viewing_outbox(layout: Layout) -> Outbox:
+    """<dir>/viewing: one item per (programme, day, player); delivered or refused ones go at once."""
+    return Outbox(layout, "viewing")
 
-
-def mediasrv_answer(r: httpx.Response) -> bool:
-    """Is this an answer of the mediasrv API? A success is JSON (or a 204), an error its JSON
-    {"error", "message"}; anything else (a proxy's or captive portal's page, an older server) is not."""
-    if r.status_code == 204 and not r.content:
-        return True
-    try:
-        body = r.json()
-    except ValueError:
-        return False
-    if r.status_code < 400:
-        return True
-    return isinstance(body, dict) and "error" in body and "message" in body
-
-
-@dataclass(frozen=True)
-class Sent:
-    """What became of one request of an outbox to the server."""
-
-    response: httpx.Response | None  # None: it never got there
-    wait: str | None  # why it must be sent again later (network, 5xx, RETRY_STATUSES, ...), else None
-    everything: bool = True  # the reason to wait holds for every request (stop the run), not just this
-
-    @property
-    def delivered(self) -> bool:
-        """The server took it: a 2xx answer of the mediasrv API, and only that."""
-        return self.wait is None and self.response is not None and 200 <= self.response.status_code < 300
-
-    @property
-    def refused(self) -> bool:
-        """The server answered, in its own words, that it will never take it as it is (another 4xx)."""
-        return self.wait is None and self.response is not None and self.response.status_code >= 400
-
-
-def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Sent:
-    """One request of an outbox, sorted into delivered (a mediasrv 2xx), wait (try again next run)
-    or refused (a mediasrv 4xx error). Anything else waits: a redirect (not followed: an http→https
-    move, a captive portal), a page that is not the API's answer, a 5xx. The wait says what was
-    answered, never a page's raw HTML."""
-    import httpx
-
-    from mediasrv.agent.sync import server_message
-
-    try:
-        r = client.request(method, url, **kwargs)  # the agent client's time-outs
-    except httpx.TransportError as exc:
-        return Sent(None, f"{client.base_url} unreachable ({type(exc).__name__})")
-    status = r.status_code
-    if 300 <= status < 400:
-        where = r.headers.get("location") or "nowhere (no Location)"
-        return Sent(
-            r,
-            f"{status} redirect to {where[:200]}: not the mediasrv API's answer "
-            "(has the server's address changed, e.g. to https, or is a captive portal in the way?)",
-        )
-    if status >= 500 or status in RETRY_STATUSES:
-        return Sent(r, f"{status} {server_message(r)}".rstrip(), everything=status not in OWN_FAULT_STATUSES)
-    if not 200 <= status < 300 and status < 400:  # 1xx: not an answer to keep anything by
-        return Sent(r, f"{status} from the server: not an answer of the mediasrv API")
-    if not mediasrv_answer(r):
-        return Sent(
-            r,
-            f"{status} {server_message(r)}: not an answer of the mediasrv API "
-            "(a proxy, a captive portal or an older server?)",
-        )
-    return Sent(r, None)
-
-
-# --- delivery, in the sync run ------------------------------------------------------------------
 
 Key = tuple[str, str, str]  # programme id, day, player
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    try:
-        with path.open("rb") as f:
-            for line in f:
-                with contextlib.suppress(ValueError):  # a line torn by a crash
-                    value = json.loads(line)
-                    if isinstance(value, dict):
-                        yield value
-    except FileNotFoundError:
-        return
+def _item_id(key: Key) -> str:
+    return hashlib.sha256("\n".join(key).encode()).hexdigest()[:32]
 
 
-def _add_queue(layout: Layout, views: dict[Key, dict[int, float]]) -> dict[Key, dict[int, float]]:
-    for e in _lines(queue_path(layout)):
+def _key(item: Item) -> Key:
+    b = item.body
+    return str(b["programme_id"]), str(b["day"]), str(b["player"])
+
+
+def _segments(item: Item) -> dict[int, float]:
+    return {int(n): float(s) for n, s in item.body["segments"]}
+
+
+def _item(key: Key, segments: dict[int, float]) -> Item:
+    """The outbox item of a view: made (its age, its order) at the start of its Beijing day."""
+    start = datetime.combine(date.fromisoformat(key[1]), time(), CHINA)
+    body = {"programme_id": key[0], "day": key[1], "player": key[2], "segments": sorted(segments.items())}
+    return Item(KIND, _item_id(key), start.astimezone(UTC).isoformat(), body)
+
+
+def _add_lines(views: dict[Key, dict[int, float]], lines: Iterator[dict[str, Any]]) -> None:
+    """Journal events ({"segment", "seconds"}) and old outbox lines ({"segments"}) into `views`."""
+    for e in lines:
         with contextlib.suppress(KeyError, TypeError, ValueError):
-            segments = views.setdefault((e["programme_id"], e["day"], e["player"]), {})
-            segments[int(e["segment"])] = float(e["seconds"])
+            key = (str(e["programme_id"]), date.fromisoformat(e["day"]).isoformat(), str(e["player"]))
+            segments = views.setdefault(key, {})
+            if "segments" in e:
+                segments.update((int(n), float(s)) for n, s in e["segments"])
+            else:
+                segments[int(e["segment"])] = float(e["seconds"])
+
+
+def _journal(layout: Layout) -> dict[Key, dict[int, float]]:
+    views: dict[Key, dict[int, float]] = {}
+    _add_lines(views, read_lines(legacy_outbox_path(layout)))
+    _add_lines(views, read_lines(queue_path(layout)))
     return views
 
 
 def pending(layout: Layout) -> dict[Key, dict[int, float]]:
     """Everything not yet delivered: the outbox and what the serve process queued since."""
     views: dict[Key, dict[int, float]] = {}
-    for v in _lines(outbox_path(layout)):
+    for item in viewing_outbox(layout).pending():
         with contextlib.suppress(KeyError, TypeError, ValueError):
-            segments = views.setdefault((v["programme_id"], v["day"], v["player"]), {})
-            segments.update((int(n), float(s)) for n, s in v["segments"])
-    return _add_queue(layout, views)
-
-
-def _save(layout: Layout, views: dict[Key, dict[int, float]]) -> None:
-    from mediasrv.agent.layout import write_atomic
-
-    if not views:
-        outbox_path(layout).unlink(missing_ok=True)
-        return
-    body = b"".join(
-        json.dumps(
-            {"programme_id": p, "day": d, "player": u, "segments": sorted(segments.items())},
-            separators=(",", ":"),
-        ).encode()
-        + b"\n"
-        for (p, d, u), segments in sorted(views.items(), key=lambda kv: kv[0][1])
-    )
-    write_atomic(outbox_path(layout), body)
+            views.setdefault(_key(item), {}).update(_segments(item))
+    for key, segments in _journal(layout).items():
+        views.setdefault(key, {}).update(segments)
+    return views
 
 
 @dataclass
@@ -350,60 +234,46 @@ class ViewingDelivery:
 class ViewingSender:
     def __init__(self, layout: Layout, client: httpx.Client, site_id: int) -> None:
         self.layout, self.client, self.site_id = layout, client, site_id
+        self.outbox = viewing_outbox(layout)
 
-    def take(self) -> dict[Key, dict[int, float]]:
-        """Move the serve process's queue into the outbox (once written there, the queue goes)."""
-        with locked(self.layout):
-            views = pending(self.layout)
-            _save(self.layout, views)
+    def take(self) -> None:
+        """Move the serve process's journal (and an old agent's outbox file) into the outbox, merging
+        each view's segments with what waits already; once written there, the journal goes."""
+        with locked(self.layout), self.outbox.locked():
+            for key, segments in _journal(self.layout).items():
+                waiting = self.outbox.get(_item_id(key))
+                if waiting is not None:
+                    with contextlib.suppress(KeyError, TypeError, ValueError):
+                        segments = {**_segments(waiting), **segments}
+                self.outbox.save(_item(key, segments))
             queue_path(self.layout).unlink(missing_ok=True)
-        return views
+            legacy_outbox_path(self.layout).unlink(missing_ok=True)
 
     def deliver(self, *, today: date | None = None) -> ViewingDelivery:
-        """Post the outbox in batches, oldest days first, stopping at the first failure."""
-        views = self.take()
-        cutoff = ((today or today_in_china()) - timedelta(days=KEEP_DAYS)).isoformat()
-        if old := [k for k in views if k[1] < cutoff]:
-            log.warning("dropped viewing evidence of %d views over %d days old", len(old), KEEP_DAYS)
-            for k in old:
-                del views[k]
-        keys = sorted(views, key=lambda k: k[1])
+        """Post the outbox in batches, oldest days first, stopping when the server cannot be reached."""
+        self.take()
+        # A view's item is made at the start of its day: counted from today's, KEEP_DAYS whole days.
+        midnight = datetime.combine(today or today_in_china(), time(), CHINA)
+        if dropped := self.outbox.prune(now=midnight, pending=True):
+            log.warning("dropped viewing evidence of %d views over %d days old", dropped, KEEP_DAYS)
+        waiting = sorted(self.outbox.pending(), key=lambda i: (i.body["day"], _key(i)))
         url = f"/api/v1/sites/{self.site_id}/viewing"
-        sent, error = 0, None
-        while keys:
-            batch: list[Key] = []
-            size = 0
-            while keys and len(batch) < BATCH_VIEWS:
-                if batch and size + len(views[keys[0]]) > BATCH_SEGMENTS:
-                    break
-                batch.append(keys.pop(0))
-                size += len(views[batch[-1]])
-            body = {
-                "views": [
-                    {"programme_id": p, "day": d, "player": u, "segments": sorted(views[(p, d, u)].items())}
-                    for p, d, u in batch
-                ]
-            }
-            got = send(self.client, "POST", url, json=body)
-            r = got.response
-            if got.wait is not None or r is None:
-                error = got.wait
-            elif got.delivered:
-                sent += len(batch)
-            elif r.status_code == 422:  # never accepted as it is: keeping it would block the rest
-                log.error("the server refused viewing evidence as invalid, dropping it: %s", r.text[:300])
-            else:  # 404 and the like: keep it for later
-                from mediasrv.agent.sync import server_message
 
-                error = f"{r.status_code} {server_message(r)}"
-            if error:
-                keys = batch + keys
-                break
-            for k in batch:
-                del views[k]
-        with locked(self.layout):  # the serve process may have queued more meanwhile: keep those too
-            _save(self.layout, _add_queue(self.layout, {k: views[k] for k in keys}))
-            queue_path(self.layout).unlink(missing_ok=True)
-        if error:
-            log.warning("viewing evidence not delivered (%s): %d views queued", error, len(keys))
-        return ViewingDelivery(sent, len(keys), error)
+        def plan(run: Run) -> Iterator[Parcel]:
+            todo = list(waiting)
+            while todo:
+                batch: list[Item] = []
+                size = 0
+                while todo and len(batch) < BATCH_VIEWS:
+                    if batch and size + len(todo[0].body["segments"]) > BATCH_SEGMENTS:
+                        break
+                    batch.append(todo.pop(0))
+                    size += len(batch[-1].body["segments"])
+                yield Parcel(batch, "POST", url, {"json": {"views": [i.body for i in batch]}})
+
+        run = self.outbox.deliver(self.client, plan)
+        self.take()  # the serve process may have queued more meanwhile: kept too
+        queued = len(self.outbox.pending())
+        if run.error:
+            log.warning("viewing evidence not delivered (%s): %d views queued", run.error, queued)
+        return ViewingDelivery(run.sent, queued, run.error)

@@ -33,8 +33,8 @@ from mediasrv.delivery.manifest.store import ManifestService
 from mediasrv.kit.errors import MediaError, ObjectNotFound
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
+from mediasrv.protocol.hashing import file_sha256
 from mediasrv.storage import ObjectStore
-from mediasrv.storage.base import file_sha256
 
 MANIFEST, SIGNATURE, PUBLIC_KEY, FILES = BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_PUBLIC_KEY, BUNDLE_FILES
 _PART = ".part"  # a file being written; never a manifest path's suffix

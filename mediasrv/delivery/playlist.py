@@ -21,6 +21,7 @@ from mediasrv.accounts.models import Caller, Role
 from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind
 from mediasrv.catalog.service import lists_in_force
 from mediasrv.protocol import china
+from mediasrv.protocol.channels import Channel, channel_list
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site
 
@@ -107,11 +108,9 @@ def site_playlist(
 
 def m3u8_channel_list(site: Site, entries: list[Entry]) -> str:
     """An M3U8 channel list (#EXTM3U / #EXTINF) that IPTV boxes and VLC open as a playlist."""
-    lines = ["#EXTM3U"]
-    for e in entries:
-        title = " ".join(e.programme.title.split())  # no line breaks inside #EXTINF
-        group = "必学" if e.required else "选学"
-        duration = round(e.programme.duration_seconds) if e.programme.duration_seconds else -1
-        logo = f' tvg-logo="{e.poster_url}"' if e.poster_url else ""
-        lines += [f'#EXTINF:{duration} tvg-id="{e.programme.id}" group-title="{group}"{logo},{title}', e.url]
-    return "\n".join(lines) + "\n"
+    return channel_list(
+        Channel(
+            e.programme.id, e.programme.title, e.required, e.url, e.programme.duration_seconds, e.poster_url
+        )
+        for e in entries
+    )

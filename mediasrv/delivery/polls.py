@@ -20,6 +20,7 @@ from mediasrv.accounts.models import Role
 from mediasrv.delivery.manifest.store import ManifestService
 from mediasrv.observability import MANIFEST_NOT_MODIFIED
 from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.http import etag_matches
 
 _PATH = re.compile(r"/api/v1/sites/([1-9][0-9]{0,17})/manifest")
 # What the access log and request counter label these answers with: the route they stand in for.
@@ -55,7 +56,7 @@ class ManifestPolls:
             return False
         manifests: ManifestService = state.manifests
         current = manifests.cached(site_id, today_in_china())
-        if current is None or current.etag.encode() not in [t.strip() for t in if_none_match.split(b",")]:
+        if current is None or not etag_matches(if_none_match.decode("latin-1"), current.etag):
             return False
         scope["route"] = _ROUTE
         MANIFEST_NOT_MODIFIED.inc()

@@ -42,17 +42,12 @@ from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.kit.errors import MediaError, NotFound, ObjectNotFound, Unauthorized, error_responses
-from mediasrv.kit.http import (
-    CHANNEL_LIST_TYPE,
-    IMMUTABLE,
-    Rendered,
-    not_modified,
-    object_response,
-    playlist_response,
-)
+from mediasrv.kit.http import IMMUTABLE, Rendered, not_modified, object_response, playlist_response
 from mediasrv.kit.params import RowId
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.http import CHANNEL_LIST_TYPE
+from mediasrv.protocol.viewing import AGENT_PRODUCT
 from mediasrv.sites import registry
 from mediasrv.sites.models import DeviceProfile, Site
 from mediasrv.sites.registry import CSV_COLUMNS
@@ -60,7 +55,6 @@ from mediasrv.sites.schemas import SiteIn, SitePatch
 from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"
-AGENT_PRODUCT = "mediasrv-site/"  # mediasrv.agent.sync.USER_AGENT: a sync's downloads are not viewing
 # A superseded generation is deleted once a newer one is published; players holding an old master
 # playlist find its files gone.
 STALE_FILE = "No such HLS file (a newer version may have replaced it): reload the master playlist."

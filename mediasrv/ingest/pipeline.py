@@ -36,7 +36,8 @@ from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.runner import run_ffmpeg
-from mediasrv.storage import ObjectStore, content_type_for, file_sha256
+from mediasrv.protocol.hashing import file_sha256
+from mediasrv.storage import ObjectStore, content_type_for
 
 log = logging.getLogger(__name__)
 

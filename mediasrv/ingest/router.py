@@ -14,12 +14,13 @@ from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.schemas import AssetOut
-from mediasrv.ingest.spool import human_size, receive_upload
+from mediasrv.ingest.spool import receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
 from mediasrv.kit.errors import MediaError, UploadTooLarge, error_responses
 from mediasrv.kit.http import object_response
 from mediasrv.kit.params import Limit, Offset, Page
 from mediasrv.observability import UPLOADS
+from mediasrv.protocol.sizes import human_size
 from mediasrv.storage import ObjectStore
 
 router = APIRouter(

@@ -19,6 +19,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mediasrv.kit.errors import EmptyUpload, MediaError, UploadTooLarge
+from mediasrv.protocol.sizes import human_size
 
 HEAD_BYTES = 4096
 MAX_FIELD_BYTES = 64 * 1024
@@ -42,15 +43,6 @@ def clean_filename(raw: str) -> str:
     name = PureWindowsPath(PurePosixPath(raw).name).name
     name = "".join(ch for ch in name if ch.isprintable()).strip()
     return name[:255] or "upload"
-
-
-def human_size(n: int) -> str:
-    size = float(n)
-    for unit in ("bytes", "KiB", "MiB", "GiB"):
-        if size < 1024 or unit == "GiB":
-            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
-        size /= 1024
-    raise AssertionError("unreachable")
 
 
 class _Receiver:

@@ -45,7 +45,7 @@ from starlette.types import Receive, Scope, Send
 from mediasrv.accounts.auth import Caller, ProducerDep, Role
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service
-from mediasrv.ingest.spool import HEAD_BYTES, SpooledUpload, clean_filename, human_size
+from mediasrv.ingest.spool import HEAD_BYTES, SpooledUpload, clean_filename
 from mediasrv.jobs import TRANSCODE, Dispatcher, enqueue_after_commit
 from mediasrv.kit.errors import (
     Conflict,
@@ -59,6 +59,7 @@ from mediasrv.kit.errors import (
 )
 from mediasrv.kit.http import OVERRIDE_HEADER, requested_method
 from mediasrv.observability import UPLOADS
+from mediasrv.protocol.sizes import human_size
 from mediasrv.storage import ObjectStore
 
 log = logging.getLogger(__name__)

@@ -36,9 +36,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mediasrv.accounts.auth import admit, current_caller
 from mediasrv.accounts.models import Role
 from mediasrv.config import Settings
-from mediasrv.ingest.spool import human_size
 from mediasrv.kit.errors import MediaError, UploadTooLarge
 from mediasrv.kit.http import requested_method
+from mediasrv.protocol.sizes import human_size
 
 KiB = 1024
 MiB = 1024 * KiB

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import re
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -12,47 +11,15 @@ from fastapi import Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.types import Scope
 
-from mediasrv.kit.errors import MediaError, ObjectNotFound
+from mediasrv.kit.errors import ObjectNotFound
+from mediasrv.protocol.http import PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
 from mediasrv.storage import ObjectStore
 
-PLAYLIST_TYPE = "application/vnd.apple.mpegurl"  # HLS playlists
-# Channel lists (an M3U of programmes for IPTV boxes and VLC): VLC hands the HLS type to its HLS
-# module, which rejects a list of playlists; ExoPlayer takes application/x-mpegurl for HLS too.
-CHANNEL_LIST_TYPE = "audio/x-mpegurl"
 IMMUTABLE = "public, max-age=31536000, immutable"
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-class RangeNotSatisfiable(MediaError):
-    status_code = 416
-    code = "range_not_satisfiable"
-
-
-def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
-    """(first, last) inclusive for a single 'bytes=' range, None to send the whole object.
-
-    Multi-range and malformed headers are ignored (RFC 9110 lets a server send the full body).
-    """
-    if not header:
-        return None
-    m = _RANGE.match(header.strip())
-    if m is None or (not m[1] and not m[2]):
-        return None
-    if not m[1]:  # suffix: the last N bytes
-        n = int(m[2])
-        if n == 0:
-            raise RangeNotSatisfiable("Requested an empty suffix range.")
-        return max(0, size - n), size - 1
-    first = int(m[1])
-    last = min(int(m[2]), size - 1) if m[2] else size - 1
-    if first >= size or last < first:
-        raise RangeNotSatisfiable(f"Range {header} is outside the object's {size} bytes.")
-    return first, last
 
 
 def not_modified(request: Request, etag: str) -> bool:
-    inm = request.headers.get("if-none-match")
-    return inm is not None and (inm.strip() == "*" or etag in [t.strip() for t in inm.split(",")])
+    return etag_matches(request.headers.get("if-none-match"), etag)
 
 
 def object_response(
@@ -76,7 +43,7 @@ def object_response(
         return Response(status_code=304, headers=headers)
     try:
         byte_range = parse_range(request.headers.get("range"), info.size)
-    except RangeNotSatisfiable:
+    except Unsatisfiable:
         return Response(status_code=416, headers={**headers, "Content-Range": f"bytes */{info.size}"})
     status, first, length = 200, 0, info.size
     if byte_range is not None:

@@ -11,7 +11,6 @@ from mediasrv.storage.base import (
     ObjectStore,
     check_key,
     content_type_for,
-    file_sha256,
     source_key,
 )
 from mediasrv.storage.local import LocalStore
@@ -25,7 +24,6 @@ __all__ = [
     "S3Store",
     "check_key",
     "content_type_for",
-    "file_sha256",
     "open_store",
     "source_key",
 ]

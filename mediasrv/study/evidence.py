@@ -30,19 +30,18 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, Date, ForeignKey, Index, LargeBinary, String, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from mediasrv.agent.viewing import media_segments, player_id, resolve
 from mediasrv.catalog.models import Programme
 from mediasrv.db import Base, Database, insert_for, utcnow
 from mediasrv.ingest.models import Rendition
 from mediasrv.kit.errors import ObjectNotFound
 from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.viewing import MAX_SEGMENT as MAX_SEGMENT  # the schema of posted views checks it
+from mediasrv.protocol.viewing import media_segments, player_id, resolve
 from mediasrv.sites.models import Site
 from mediasrv.storage import ObjectStore
 from mediasrv.study.models import mark_dirty
 
 log = logging.getLogger(__name__)
-
-MAX_SEGMENT = 100_000  # a segment number beyond this is not a programme's (50 hours of 2 s segments)
 
 
 class Source(StrEnum):
@@ -65,7 +64,7 @@ class ViewingDay(Base):
         ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True
     )
     source: Mapped[str] = mapped_column(String(8), primary_key=True)
-    player: Mapped[str] = mapped_column(String(16), primary_key=True)  # see agent.viewing.player_id
+    player: Mapped[str] = mapped_column(String(16), primary_key=True)  # see protocol.viewing.player_id
     segments: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian bitmap of segment numbers
     millis: Mapped[int] = mapped_column(BigInteger)  # their seconds summed, in ms (exact sums)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)

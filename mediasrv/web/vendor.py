@@ -1,9 +1,9 @@
 """Install the pages' third-party scripts from the npm registry (`python -m mediasrv.web.vendor`).
 
-Each package in vendor.json is pinned by version and by the registry's sha512 integrity, fetched as
-its tarball, verified, and the listed files copied into static/vendor/ (not committed). No Node.js,
-no build step: the pages load these files as they are. A file a site agent fetches from the server
-instead (agent.player) is checked against its pinned sha256 (`pinned_sha256`).
+Each package pinned in mediasrv/protocol/vendor.json (by version and the registry's sha512
+integrity; the site agent reads the same pins) is fetched as its tarball, verified, and the listed
+files copied into static/vendor/ (not committed). No Node.js, no build step: the pages load these
+files as they are.
 """
 
 from __future__ import annotations
@@ -17,13 +17,7 @@ import tarfile
 import urllib.request
 from pathlib import Path
 
-HERE = Path(__file__).parent
-LOCK = HERE / "vendor.json"
-VENDOR = HERE / "static" / "vendor"
-
-
-class VendorError(RuntimeError):
-    pass
+from mediasrv.protocol.vendor import INSTALLED, VendorError, pins
 
 
 def _verify(name: str, data: bytes, integrity: str) -> None:
@@ -33,18 +27,9 @@ def _verify(name: str, data: bytes, integrity: str) -> None:
         raise VendorError(f"{name}: the tarball does not match vendor.json's integrity; not installed")
 
 
-def pinned_sha256(name: str) -> str:
-    """The SHA-256 vendor.json pins for an installed file (e.g. "hls.min.js")."""
-    for spec in json.loads(LOCK.read_text()).values():
-        if name in spec.get("sha256", {}):
-            digest: str = spec["sha256"][name]
-            return digest
-    raise VendorError(f"vendor.json pins no file named {name}")
-
-
-def install(target: Path = VENDOR) -> list[Path]:
+def install(target: Path = INSTALLED) -> list[Path]:
     """Fetch what is missing or stale; returns the files written."""
-    lock = json.loads(LOCK.read_text())
+    lock = pins()
     target.mkdir(parents=True, exist_ok=True)
     stamp = target / ".installed.json"
     if stamp.exists() and json.loads(stamp.read_text()) == lock:
@@ -81,7 +66,7 @@ def main() -> None:
         written = install()
     except VendorError as exc:
         sys.exit(f"vendor: {exc}")
-    print(f"vendor: {len(written)} files installed in {VENDOR}" if written else "vendor: up to date")
+    print(f"vendor: {len(written)} files installed in {INSTALLED}" if written else "vendor: up to date")
 
 
 if __name__ == "__main__":

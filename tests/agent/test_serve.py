@@ -416,7 +416,7 @@ def test_static_files_are_a_fixed_list_and_hls_js_only_when_installed(
     for name in ("app.js", "../serve.py", "%2e%2e/page.py", "vendor/hls.js.LICENSE", "site.js/"):
         assert local.get(f"/static/{name}").status_code == 404, name
 
-    monkeypatch.setattr(player, "VENDOR", tmp_path / "not-in-the-package")
+    monkeypatch.setattr(player, "INSTALLED", tmp_path / "not-in-the-package")
     installed = layout.root / "vendor" / "hls.min.js"  # as the sync run keeps it (agent.player)
     installed.parent.mkdir(parents=True, exist_ok=True)
     installed.write_text("window.Hls = function () {};\n")

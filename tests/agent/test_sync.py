@@ -36,8 +36,9 @@ from mediasrv.delivery.manifest.build import sign
 from mediasrv.protocol import china
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import canonical
+from mediasrv.protocol.vendor import pinned_sha256
+from mediasrv.protocol.viewing import player_id
 from mediasrv.sites.models import SitePresence
-from mediasrv.web.vendor import pinned_sha256
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 Handler = Callable[[httpx.Request, Callable[[httpx.Request], httpx.Response]], httpx.Response]
@@ -98,10 +99,8 @@ def expected(doc: dict[str, Any]) -> dict[str, str]:
     return {e["path"]: e["sha256"] for e in doc["files"]}
 
 
-@pytest.fixture
-def site(
-    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], tmp_path: Path
-) -> Site:
+def make_agent_site(client: TestClient, db: Database, tmp_path: Path) -> Site:
+    """A site set up (`mediasrv-site init`) in tmp_path, its agent talking to the app over `Line`."""
     headers = make_token(db, Role.SITE, "xt-agent")
     site_id = client.get("/auth/session", headers=headers).json()["site_id"]
     layout = Layout(tmp_path / "site")
@@ -113,6 +112,13 @@ def site(
     line = Line(client._transport)
     agent = httpx.Client(transport=line, base_url="http://testserver", headers=headers)
     return Site(site_id, headers, layout, line, agent)
+
+
+@pytest.fixture
+def site(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], tmp_path: Path
+) -> Site:
+    return make_agent_site(client, db, tmp_path)
 
 
 @pytest.fixture
@@ -562,7 +568,7 @@ def test_reports_queue_offline_and_arrive_once(
     delivery = reporter.deliver(latest)
     assert (delivery.sent, delivery.queued, delivery.error) == (3, 0, None)
     assert delivery.ack is not None and delivery.ack["in_sync"] and delivery.ack["counted"]
-    assert not site.layout.reports.exists()
+    assert queued(site.layout) == []
 
     # The answer to `second` was lost on the way and the agent sends it again: acknowledged, not counted.
     site.layout.reports.write_bytes(canonical(second) + b"\n")
@@ -623,7 +629,7 @@ def test_a_captive_portal_holds_everything_back_and_loses_nothing(
     study records all wait (none is taken for delivered, none skipped), and all arrive once the
     line reaches the server again."""
     site.sync()
-    player_hash = viewing.player_id(site.id, "192.168.1.31", "IPTV STB")
+    player_hash = player_id(site.id, "192.168.1.31", "IPTV STB")
     day = today_in_china()
     line = {
         "day": day.isoformat(),
@@ -683,7 +689,7 @@ def test_the_player_component_comes_from_the_server_when_the_pc_lacks_it(
 ) -> None:
     """A site PC installed without npm access gets hls.js from its server, checked against the pin;
     a server whose copy is not the pinned one is asked again a day later, not at every sync."""
-    monkeypatch.setattr(player, "VENDOR", tmp_path / "not-in-the-package")
+    monkeypatch.setattr(player, "INSTALLED", tmp_path / "not-in-the-package")
     assert player.path(site.layout) is None
     site.line.handler = lambda request, send: httpx.Response(503)  # the line is down
     assert "503" in (player.ensure(site.layout, site.agent) or "")

@@ -15,9 +15,11 @@ from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.agent.layout import Layout
+from mediasrv.agent.outbox import send
 from mediasrv.agent.serve import create_app
-from mediasrv.agent.viewing import ViewingSender, media_segments, outbox_path, pending, queue_path, send
+from mediasrv.agent.viewing import ViewingSender, pending, queue_path, viewing_outbox
 from mediasrv.db import Database
+from mediasrv.protocol.viewing import media_segments
 from tests.agent.test_serve import ServedSite, make_site, mirror
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset
@@ -106,14 +108,14 @@ def test_delivered_evidence_reaches_the_sites_compliance(
     down = httpx.Client(base_url=f"http://127.0.0.1:{free_port()}", headers=site.headers)
     result = ViewingSender(layout, down, site.id).deliver()
     assert (result.sent, result.queued) == (0, 3) and result.error and "unreachable" in result.error
-    assert outbox_path(layout).exists() and not queue_path(layout).exists()
+    assert viewing_outbox(layout).pending() and not queue_path(layout).exists()
     # Meanwhile the boxes go on playing: the next run sends both.
     assert local.get(segments[0][0], headers={"User-Agent": "VLC/3.0"}).status_code == 200
 
     client.headers.update(site.headers)
     result = ViewingSender(layout, client, site.id).deliver()
     assert (result.sent, result.queued, result.error) == (4, 0, None)
-    assert pending(layout) == {} and not outbox_path(layout).exists()
+    assert pending(layout) == {} and viewing_outbox(layout).all() == []
 
     rows = client.get(f"/api/v1/sites/{site.id}/viewing", headers=admin).json()
     by = {(r["programme_id"], r["source"]): r for r in rows}

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mediasrv.accounts.models import Role
-from mediasrv.agent.viewing import media_segments
 from mediasrv.db import Database
+from mediasrv.protocol.viewing import media_segments
 from mediasrv.study.evidence import CentralCounter
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 

@@ -271,19 +271,20 @@ def test_heartbeats_made_offline_arrive_once_when_the_server_is_back(stack: Stac
             assert r.returncode == 1 and "did not answer" in r.stderr and "heartbeat queued" in r.stderr
     finally:
         restart_server(stack)
-    queue = (site.dir / "reports.jsonl").read_bytes()
-    offline = [json.loads(line) for line in queue.splitlines()]
+    queue = {p: p.read_bytes() for p in (site.dir / "heartbeats").glob("*.json")}  # the heartbeats' outbox
+    offline = sorted((json.loads(item)["body"] for item in queue.values()), key=lambda r: r["observed_at"])
     assert len(offline) == 2 and status(site)["queued_reports"] == 2
 
     r = agent("sync", "--dir", str(site.dir))
     assert r.returncode == 0 and "heartbeat sent (in sync)" in r.stderr, r.stderr
-    assert not (site.dir / "reports.jsonl").exists()
+    assert not list((site.dir / "heartbeats").glob("*.json"))
     row = fleet_row(stack, site)
     assert row["heartbeats_today"] == 1 + 2 + 1  # the first, both queued, the newest: each once
     assert datetime.fromisoformat(row["observed_at"]) > datetime.fromisoformat(offline[-1]["observed_at"])
 
     # The answers were lost on the way: the agent sends the same reports again with the next one.
-    (site.dir / "reports.jsonl").write_bytes(queue)
+    for path, item in queue.items():
+        path.write_bytes(item)
     assert agent("sync", "--dir", str(site.dir)).returncode == 0
     assert fleet_row(stack, site)["heartbeats_today"] == 5  # only the new report counted
 

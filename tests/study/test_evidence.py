@@ -14,13 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mediasrv import migrations
-from mediasrv.agent.viewing import media_segments, player_id
 from mediasrv.catalog.models import Programme
 from mediasrv.catalog.service import seed_categories
 from mediasrv.db import Database
 from mediasrv.ingest.models import Asset
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.taxonomy import CATEGORIES
+from mediasrv.protocol.viewing import media_segments, player_id
 from mediasrv.sites.registry import create_site
 from mediasrv.study import evidence
 from mediasrv.study.evidence import Source, View

@@ -18,6 +18,7 @@ from PIL import Image
 
 from mediasrv.db import Database
 from mediasrv.kit.errors import MediaError, UnsupportedMedia, UploadTooLarge
+from mediasrv.protocol import photos as pixels
 from mediasrv.study import photos
 from tests.catalog.test_study_lists import site_with
 
@@ -170,7 +171,7 @@ def grey_png(width: int, height: int) -> bytes:
 PEAK = """
 import resource, sys
 from pathlib import Path
-from mediasrv.study import photos
+from mediasrv.protocol import photos
 photos.strip(Path(sys.argv[1]).read_bytes())
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
@@ -210,7 +211,7 @@ def test_a_decompression_bomb_is_refused_before_it_is_decoded(tmp_path: Path) ->
     [
         (b"%PDF-1.4 not a photo", UnsupportedMedia, "not a JPEG or PNG"),
         (b"\xff\xd8\xff\xe0\x00\x10JFIF", UnsupportedMedia, "damaged"),
-        (photos._PNG_SIGNATURE + b"\x00\x00", UnsupportedMedia, "damaged"),
+        (pixels.PNG_SIGNATURE + b"\x00\x00", UnsupportedMedia, "damaged"),
     ],
     ids=["pdf", "truncated-jpeg", "truncated-png"],
 )

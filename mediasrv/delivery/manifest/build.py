@@ -47,6 +47,7 @@ from mediasrv.delivery.playlist import chosen_programmes
 from mediasrv.delivery.service import presentation_renditions, render_presentation
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
 from mediasrv.protocol.document import FORMAT, SIGNATURE_CONTEXT, canonical
+from mediasrv.protocol.sizes import human_size
 from mediasrv.sites.models import Site
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
@@ -176,10 +177,6 @@ class Content:
     over_quota: bool
 
 
-def _mib(n: int) -> str:
-    return f"{n / 2**20:,.0f} MiB" if n < 2**30 else f"{n / 2**30:,.1f} GiB"
-
-
 def build_content(
     session: Session, site: Site, *, on: date, pieces_cache: PiecesCache | None = None
 ) -> Content:
@@ -219,7 +216,8 @@ def build_content(
         need = sum(p.size for asset_id, p in parts.items() if asset_id not in held)
         total = sum(p.size for p in parts.values())
         if not required and quota is not None and used + need > quota:
-            reason = f"over quota: needs {_mib(need)}, {_mib(max(0, quota - used))} of {_mib(quota)} left"
+            left = human_size(max(0, quota - used))
+            reason = f"over quota: needs {human_size(need)}, {left} of {human_size(quota)} left"
             dropped.append({**base, "programme_id": programme.id, "bytes": total, "reason": reason})
             continue
         held.update(parts)
