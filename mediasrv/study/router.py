@@ -719,7 +719,7 @@ def _assess(
         session,
         month=month or this_month(),
         task=Task.of(settings),
-        weights=assessment.weights_of(settings.assessment_weights),
+        weights=settings.assessment_shares,
         feedback_target=settings.feedback_target,
         today=today_in_china(),
         region=region,
