@@ -10,6 +10,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -20,7 +21,6 @@ from mediasrv.db import utcnow
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.protocol.taxonomy import CATEGORIES
-from mediasrv.study.models import StudyListItem
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 32
 _DIRTY = "search_dirty"
@@ -282,10 +282,16 @@ def delete_programme(session: Session, *, actor: Caller, programme_id: str) -> N
     programme = _editable(session, actor, programme_id)
     if programme.status is not ProgrammeStatus.DRAFT:
         raise Conflict("Only drafts can be deleted; withdraw a published programme instead.")
-    if session.scalar(select(StudyListItem.id).where(StudyListItem.programme_id == programme.id).limit(1)):
-        raise Conflict("The programme is on a study list: remove it there first.")
-    session.delete(programme)
-    session.flush()
+    try:
+        # Whatever else names the programme (a study list, a site's sessions or ratings) refuses the
+        # delete in the database: answered here, without the catalog knowing every table that may.
+        with session.begin_nested():
+            session.delete(programme)
+    except IntegrityError:
+        raise Conflict(
+            f"Programme {programme_id} cannot be deleted: study records (a site's sessions or ratings, a "
+            "study list) name it, so it stays, as a draft."
+        ) from None
     touch(session, [programme_id])
     record(session, actor, Action.PROGRAMME_DELETE, "programme", programme_id, title=programme.title)
 
