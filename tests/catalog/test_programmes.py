@@ -118,6 +118,21 @@ def test_publish_and_withdraw(
     assert log[0]["details"]["reason"] == "内容需更新"
 
 
+def test_what_a_programmes_state_refuses_is_a_conflict(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    """Refused because of where the programme stands: 409 with the error code of every conflict."""
+    url = f"/api/v1/programmes/{draft(client, producer)['id']}"
+    refusals = [
+        client.post(url + "/publish", headers=admin),  # no media yet
+        client.post(url + "/withdraw", headers=admin, json={}),  # not published
+    ]
+    client.patch(url, headers=producer, json={"asset_id": ready_asset(producer)})
+    assert client.post(url + "/publish", headers=admin).status_code == 200
+    refusals.append(client.delete(url, headers=producer))  # published history stays
+    assert [(r.status_code, r.json()["error"]) for r in refusals] == [(409, "conflict")] * 3
+
+
 def test_drafts_can_be_deleted(
     client: TestClient, producer: dict[str, str], other_producer: dict[str, str]
 ) -> None:
