@@ -110,20 +110,14 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
     from mediasrv import migrations
     from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
     from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
-    from mediasrv.catalog.models import (
-        Programme,
-        ProgrammeStatus,
-        StudyKind,
-        StudyList,
-        StudyListItem,
-        StudyListStatus,
-    )
+    from mediasrv.catalog.models import Programme, ProgrammeStatus
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
     from mediasrv.protocol.china import today_in_china
     from mediasrv.sites.models import DeviceProfile, Site
     from mediasrv.storage.local import LocalStore
+    from mediasrv.study.models import StudyKind, StudyList, StudyListItem, StudyListStatus
 
     started = time.perf_counter()
     # Explicit empty URLs: a MEDIASRV_* URL in this environment must not point the bench elsewhere.

@@ -42,22 +42,23 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, select  # noqa: E402
 
 from mediasrv import migrations  # noqa: E402
-from mediasrv.catalog.models import (  # noqa: E402
-    Programme,
-    ProgrammeStatus,
-    StudyKind,
-    StudyList,
-    StudyListItem,
-    StudyListStatus,
-)
+from mediasrv.catalog.models import Programme, ProgrammeStatus  # noqa: E402
 from mediasrv.db import Database  # noqa: E402
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus  # noqa: E402
 from mediasrv.protocol.china import CHINA  # noqa: E402
 from mediasrv.sites.models import Site  # noqa: E402
 from mediasrv.study import compliance  # noqa: E402
 from mediasrv.study.compliance import Task  # noqa: E402
-from mediasrv.study.evidence import ViewingDay  # noqa: E402
-from mediasrv.study.models import SessionProgramme, StudySession, mark_dirty  # noqa: E402
+from mediasrv.study.models import (  # noqa: E402
+    SessionProgramme,
+    StudyKind,
+    StudyList,
+    StudyListItem,
+    StudyListStatus,
+    StudySession,
+    ViewingDay,
+    mark_dirty,
+)
 
 MONTH = "2026-11"
 TARGET_S = 2.0

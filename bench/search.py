@@ -31,8 +31,8 @@ from whoosh import query as wq
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.qparser import MultifieldParser, OrGroup
 
-from mediasrv.catalog.search import SearchDoc, SearchIndex
-from mediasrv.catalog.text import ChineseTokenizer, pinyin_tokens
+from mediasrv.search.index import SearchDoc, SearchIndex
+from mediasrv.search.text import ChineseTokenizer, pinyin_tokens
 
 _VOCABULARY = (
     "党建 乡村振兴 党史 学习 农业技术 种植 养殖 法律 健康 先进典型 电教片 党员 组织生活 基层治理 "

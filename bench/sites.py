@@ -171,15 +171,7 @@ def generate(
     from mediasrv import migrations
     from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
     from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
-    from mediasrv.catalog.models import (
-        Programme,
-        ProgrammeStatus,
-        ProgrammeTag,
-        StudyKind,
-        StudyList,
-        StudyListItem,
-        StudyListStatus,
-    )
+    from mediasrv.catalog.models import Programme, ProgrammeStatus, ProgrammeTag
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
@@ -187,6 +179,7 @@ def generate(
     from mediasrv.media.profiles import renditions_for
     from mediasrv.protocol.china import today_in_china
     from mediasrv.sites.models import DeviceProfile, Site
+    from mediasrv.study.models import StudyKind, StudyList, StudyListItem, StudyListStatus
 
     started = time.perf_counter()
     rng = random.Random(seed)

@@ -21,7 +21,6 @@ from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.audit.router import router as audit_router
 from mediasrv.catalog.router import router as catalog_router
-from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.delivery.edge import router as edge_router
@@ -42,10 +41,17 @@ from mediasrv.observability import (
     ScrapeCollector,
     check_readiness,
 )
+from mediasrv.search.index import SearchIndex
+from mediasrv.search.router import router as search_router
 from mediasrv.sites.router import router as fleet_router
 from mediasrv.storage import open_store
 from mediasrv.study.evidence import CentralCounter
-from mediasrv.study.router import router as study_router
+from mediasrv.study.routers.assessment import router as assessment_router
+from mediasrv.study.routers.compliance import router as compliance_router
+from mediasrv.study.routers.evidence import router as evidence_router
+from mediasrv.study.routers.feedback import router as feedback_router
+from mediasrv.study.routers.lists import router as study_lists_router
+from mediasrv.study.routers.sessions import router as sessions_router
 from mediasrv.web import router as web
 
 log = logging.getLogger(__name__)
@@ -185,9 +191,15 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         playback_router,
         uploads_router,
         catalog_router,
+        study_lists_router,
+        search_router,
         sites_router,
         fleet_router,
-        study_router,
+        sessions_router,
+        compliance_router,
+        evidence_router,
+        feedback_router,
+        assessment_router,
         hls,
         signed_hls,
     )

@@ -589,8 +589,8 @@ def reindex(
     ] = False,
 ) -> None:
     """Rebuild the search index from the database (or, with --check, detect drift)."""
-    from mediasrv.catalog import indexing
-    from mediasrv.catalog.search import SearchIndex
+    from mediasrv.search import indexing
+    from mediasrv.search.index import SearchIndex
 
     settings = _settings()
     db = _database(settings)

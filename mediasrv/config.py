@@ -8,7 +8,29 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from mediasrv.kit.errors import MediaError
+
 GIB = 1024**3
+# The parts of the site assessment (mediasrv.study.assessment), as MEDIASRV_ASSESSMENT_WEIGHTS names them.
+ASSESSMENT_PARTS = ("reachability", "sync", "study", "feedback")
+
+
+def weights_of(text: str) -> dict[str, float]:
+    """'reachability=30,sync=20,study=40,feedback=10' -> shares summing to 1. Parsed here, with the
+    setting, so that a typo refuses to start and the settings need no study code to say so."""
+    found: dict[str, float] = {}
+    for item in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = item.partition("=")
+        if name.strip() not in ASSESSMENT_PARTS:
+            raise MediaError(f"Unknown assessment part '{name.strip()}': use {', '.join(ASSESSMENT_PARTS)}.")
+        try:
+            found[name.strip()] = float(value)
+        except ValueError:
+            raise MediaError(f"The weight of {name.strip()} is not a number: '{value}'.") from None
+    total = sum(found.get(p, 0.0) for p in ASSESSMENT_PARTS)
+    if total <= 0 or any(v < 0 for v in found.values()):
+        raise MediaError("Assessment weights must be zero or more, and not all zero.")
+    return {p: found.get(p, 0.0) / total for p in ASSESSMENT_PARTS}
 
 
 class Settings(BaseSettings):
@@ -76,14 +98,16 @@ class Settings(BaseSettings):
     @classmethod
     def _weights_parse(cls, text: str) -> str:
         """A typo refuses to start, rather than failing every assessment later."""
-        from mediasrv.kit.errors import MediaError
-        from mediasrv.study.assessment import weights_of  # here: config imports nothing heavy at load
-
         try:
             weights_of(text)
         except MediaError as exc:
             raise ValueError(str(exc)) from None
         return text
+
+    @property
+    def assessment_shares(self) -> dict[str, float]:
+        """The assessment's weights as shares of the score, by part."""
+        return weights_of(self.assessment_weights)
 
     log_json: bool = Field(
         default=False, description="Log one JSON object per line (for log collectors) instead of text"

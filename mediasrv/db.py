@@ -103,7 +103,6 @@ def import_models() -> None:
     import mediasrv.epochs
     import mediasrv.ingest.models
     import mediasrv.sites.models
-    import mediasrv.study.evidence
     import mediasrv.study.models  # noqa: F401
 
 

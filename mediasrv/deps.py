@@ -8,10 +8,10 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
-from mediasrv.catalog.search import SearchIndex
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.jobs import Dispatcher
+from mediasrv.search.index import SearchIndex
 from mediasrv.storage import ObjectStore
 
 

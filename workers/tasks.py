@@ -10,8 +10,6 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
 
 from mediasrv import migrations
-from mediasrv.catalog import indexing
-from mediasrv.catalog.search import SearchIndex, SearchIndexBusy
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import store as manifests
 from mediasrv.ingest import pipeline
@@ -26,6 +24,8 @@ from mediasrv.jobs import (
 )
 from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.protocol.china import today_in_china
+from mediasrv.search import indexing
+from mediasrv.search.index import SearchIndex, SearchIndexBusy
 from mediasrv.storage import open_store
 from workers.celery_app import app, settings
 

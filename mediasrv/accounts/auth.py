@@ -254,3 +254,5 @@ signed_playback.access_roles = "signed"  # type: ignore[attr-defined]
 ProducerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN))]
 AdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]
 ViewerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN, Role.SITE))]
+SiteDep = Annotated[Caller, Depends(allow(Role.SITE))]  # a site's own token: what only its agent sends
+SiteOrAdminDep = Annotated[Caller, Depends(allow(Role.SITE, Role.ADMIN))]  # a site's own records, or any

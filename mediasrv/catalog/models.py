@@ -1,12 +1,12 @@
-"""Programmes (what a person sees in the catalog), the category taxonomy and study lists."""
+"""Programmes (what a person sees in the catalog) and the category taxonomy."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Date, Enum, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.accounts.models import Caller
@@ -18,21 +18,6 @@ class ProgrammeStatus(StrEnum):
     DRAFT = "draft"
     PUBLISHED = "published"
     WITHDRAWN = "withdrawn"
-
-
-class StudyKind(StrEnum):
-    REQUIRED = "required"  # 必学
-    OPTIONAL = "optional"  # 选学
-
-
-class StudyListStatus(StrEnum):
-    DRAFT = "draft"
-    PUBLISHED = "published"
-    ARCHIVED = "archived"  # kept for history, no longer in force
-
-
-# What sites and producers see of the lists: those in force and their history, never drafts.
-LISTED_STUDY = (StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED)
 
 
 class Category(Base):
@@ -111,42 +96,3 @@ class Attachment(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
 
     asset: Mapped[Asset] = relationship(lazy="joined")
-
-
-class StudyList(Base):
-    """A curated list for a period: required (必学清单) or optional, for all sites or some regions."""
-
-    __tablename__ = "study_lists"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    title: Mapped[str] = mapped_column(String(255))
-    kind: Mapped[StudyKind] = mapped_column(Enum(StudyKind, native_enum=False, length=16), index=True)
-    status: Mapped[StudyListStatus] = mapped_column(
-        Enum(StudyListStatus, native_enum=False, length=16), default=StudyListStatus.DRAFT, index=True
-    )
-    starts_on: Mapped[date] = mapped_column(Date, index=True)
-    ends_on: Mapped[date] = mapped_column(Date, index=True)  # inclusive
-    expected_hours: Mapped[float] = mapped_column(Float, default=0.0)
-    # Region paths ("省/市/县"); a site is targeted when its region is one of them or lies under one.
-    # Empty: every site.
-    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
-    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
-    published_at: Mapped[datetime | None] = mapped_column(default=None)
-
-    items: Mapped[list[StudyListItem]] = relationship(
-        cascade="all, delete-orphan", order_by="StudyListItem.position", lazy="selectin"
-    )
-
-
-class StudyListItem(Base):
-    __tablename__ = "study_list_items"
-    __table_args__ = (UniqueConstraint("study_list_id", "programme_id"),)
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    study_list_id: Mapped[int] = mapped_column(ForeignKey("study_lists.id", ondelete="CASCADE"), index=True)
-    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.id"), index=True)
-    position: Mapped[int] = mapped_column(Integer)
-
-    programme: Mapped[Programme] = relationship(lazy="joined")

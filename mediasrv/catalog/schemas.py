@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from mediasrv.accounts.models import Caller
-from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind, StudyList, StudyListStatus
+from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.ingest.models import AssetKind, AssetStatus
 
 
@@ -92,113 +91,3 @@ class ProgrammeOut(BaseModel):
             created_at=p.created_at,
             updated_at=p.updated_at,
         )
-
-
-class StudyListIn(BaseModel):
-    title: str = Field(min_length=1, max_length=255, examples=["2026年12月必学清单"])
-    kind: StudyKind = StudyKind.REQUIRED
-    starts_on: date
-    ends_on: date
-    expected_hours: float = Field(default=0.0, ge=0, le=1000)
-    regions: list[str] = Field(default_factory=list, max_length=500, examples=[["河北省/邢台市"]])
-    programme_ids: list[str] = Field(default_factory=list, max_length=1000)
-
-    @model_validator(mode="after")
-    def _period(self) -> StudyListIn:
-        if self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
-        return self
-
-
-class StudyListPatch(BaseModel):
-    title: str | None = Field(default=None, min_length=1, max_length=255)
-    starts_on: date | None = None
-    ends_on: date | None = None
-    expected_hours: float | None = Field(default=None, ge=0, le=1000)
-    regions: list[str] | None = Field(default=None, max_length=500)
-    programme_ids: list[str] | None = Field(
-        default=None, max_length=1000, description="the whole list, in order"
-    )
-
-
-class StudyListItemOut(BaseModel):
-    position: int
-    programme_id: str
-    title: str
-    status: ProgrammeStatus
-
-
-class StudyListOut(BaseModel):
-    id: int
-    title: str
-    kind: StudyKind
-    status: StudyListStatus
-    starts_on: date
-    ends_on: date
-    expected_hours: float
-    regions: list[str]
-    items: list[StudyListItemOut]
-    created_at: datetime
-    updated_at: datetime
-    published_at: datetime | None
-
-    @classmethod
-    def of(cls, s: StudyList, caller: Caller) -> StudyListOut:
-        """The list as `caller` may see it: programmes since withdrawn only for their department."""
-        return cls(
-            id=s.id,
-            title=s.title,
-            kind=s.kind,
-            status=s.status,
-            starts_on=s.starts_on,
-            ends_on=s.ends_on,
-            expected_hours=s.expected_hours,
-            regions=s.regions,
-            items=[
-                StudyListItemOut(
-                    position=i.position,
-                    programme_id=i.programme_id,
-                    title=i.programme.title,
-                    status=i.programme.status,
-                )
-                for i in s.items
-                if i.programme.visible_to(caller)
-            ],
-            created_at=s.created_at,
-            updated_at=s.updated_at,
-            published_at=s.published_at,
-        )
-
-
-class RequiredForSite(BaseModel):
-    """What a site must study on a day: the lists in force there and their programmes, in order."""
-
-    site_id: int
-    site_code: str
-    on: date
-    expected_hours: float
-    lists: list[StudyListOut]
-    programmes: list[ProgrammeOut]
-
-
-class SearchHitOut(BaseModel):
-    programme: ProgrammeOut
-    score: float
-    title_html: str = Field(description="the title, HTML-escaped, matches in <mark>")
-    snippet_html: str = Field(description="a matching fragment of the description, HTML-escaped, or ''")
-    required: bool = Field(description="on a required-study list in force today (a badge for the catalog)")
-
-
-class SearchResults(BaseModel):
-    hits: list[SearchHitOut]
-    total: int
-    page: int
-    per_page: int
-
-
-class SearchHealth(BaseModel):
-    """Database and index fingerprints: (published programmes, checksum) and (documents, checksum)."""
-
-    database_count: int
-    index_count: int
-    in_sync: bool

@@ -18,12 +18,13 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.auth import sign_channel_list, sign_playback
 from mediasrv.accounts.models import Caller, Role
-from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind
-from mediasrv.catalog.service import lists_in_force
+from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.protocol import china
 from mediasrv.protocol.channels import Channel, channel_list
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site
+from mediasrv.study.lists import lists_in_force
+from mediasrv.study.models import StudyKind
 
 OPTIONAL_LIMIT = 200  # newest optional programmes listed after the curated ones
 _EXPIRY_STEP = 3600

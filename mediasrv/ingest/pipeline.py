@@ -25,7 +25,7 @@ from sqlalchemy import CursorResult, Update, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.catalog.models import Programme, StudyListItem
+from mediasrv.catalog.models import Programme
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
@@ -38,6 +38,7 @@ from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.runner import run_ffmpeg
 from mediasrv.protocol.hashing import file_sha256
 from mediasrv.storage import ObjectStore, content_type_for
+from mediasrv.study.models import StudyListItem
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,13 @@ MAX_INT64 = 2**63 - 1
 RowId = Annotated[int, Field(ge=1, le=MAX_INT64)]
 Offset = Annotated[int, Query(ge=0, le=MAX_INT64)]
 Limit = Annotated[int, Query(ge=1, le=200)]
+RegionQuery = Annotated[
+    str,
+    Query(
+        max_length=500,
+        description="a region path: it and the regions under it, e.g. 河北省/邢台市; empty: all",
+    ),
+]
 
 T = TypeVar("T")
 

@@ -7,14 +7,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from mediasrv.accounts.auth import AdminDep, Caller, Role, allow
+from mediasrv.accounts.auth import AdminDep, SiteDep
 from mediasrv.db import utcnow
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.kit.errors import error_responses
-from mediasrv.kit.params import MAX_INT64, Limit, Offset, Page, RowId
+from mediasrv.kit.params import MAX_INT64, Limit, Offset, Page, RegionQuery, RowId
 from mediasrv.protocol.china import today_in_china
 from mediasrv.sites import fleet
 from mediasrv.sites.fleet import MAX_FAILED_SAMPLE, Counts, State
@@ -26,7 +26,6 @@ MAX_INT32 = 2**31 - 1  # INTEGER columns; larger numbers are refused (422), not 
 # Agents are machines; a control character in what they send is a bug, and it would end up in Excel.
 _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 FailedPath = Annotated[str, Field(min_length=1, max_length=1024, pattern=_PRINTABLE)]
-SiteAgent = Annotated[Caller, Depends(allow(Role.SITE))]
 
 
 class HeartbeatIn(BaseModel):
@@ -144,9 +143,6 @@ def _counts(c: Counts) -> dict[str, int | float | None]:
     }
 
 
-RegionQuery = Annotated[
-    str, Query(max_length=500, description="only sites in this region or below it, e.g. 河北省/邢台市")
-]
 WindowQuery = Annotated[
     int | None,
     Query(
@@ -162,7 +158,7 @@ WindowQuery = Annotated[
     "/api/v1/sites/{site_id}/heartbeat", response_model=HeartbeatAck, responses=error_responses(400, 404)
 )
 def heartbeat(
-    site_id: RowId, body: HeartbeatIn, request: Request, caller: SiteAgent, session: SessionDep
+    site_id: RowId, body: HeartbeatIn, request: Request, caller: SiteDep, session: SessionDep
 ) -> HeartbeatAck:
     """A site's agent reports what it holds; the answer says whether a newer manifest is waiting."""
     report = fleet.Report(**body.model_dump(), address=request.client.host if request.client else "unknown")

@@ -21,31 +21,12 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mediasrv.kit.errors import MediaError
 from mediasrv.protocol.china import CHINA
 from mediasrv.sites.models import Site, SitePresence
 from mediasrv.study.compliance import Summary, Task, month_bounds, summaries
 from mediasrv.study.models import DemandRequest, ProgrammeRating
 
-PARTS = ("reachability", "sync", "study", "feedback")
 STARS = ((90.0, 5), (75.0, 4), (60.0, 3), (40.0, 2))
-
-
-def weights_of(text: str) -> dict[str, float]:
-    """'reachability=30,sync=20,study=40,feedback=10' -> shares summing to 1."""
-    found: dict[str, float] = {}
-    for item in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = item.partition("=")
-        if name.strip() not in PARTS:
-            raise MediaError(f"Unknown assessment part '{name.strip()}': use {', '.join(PARTS)}.")
-        try:
-            found[name.strip()] = float(value)
-        except ValueError:
-            raise MediaError(f"The weight of {name.strip()} is not a number: '{value}'.") from None
-    total = sum(found.get(p, 0.0) for p in PARTS)
-    if total <= 0 or any(v < 0 for v in found.values()):
-        raise MediaError("Assessment weights must be zero or more, and not all zero.")
-    return {p: found.get(p, 0.0) / total for p in PARTS}
 
 
 def stars_for(score: float) -> int:

@@ -29,8 +29,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from mediasrv import epochs
-from mediasrv.catalog.models import Programme, StudyKind, StudyList, StudyListStatus
-from mediasrv.catalog.service import region_matches
+from mediasrv.catalog.models import Programme
 from mediasrv.config import Settings
 from mediasrv.db import insert_for, utcnow
 from mediasrv.ingest.models import Asset
@@ -39,7 +38,15 @@ from mediasrv.sites.models import Site
 from mediasrv.sites.registry import site_under
 from mediasrv.study import evidence
 from mediasrv.study.evidence import Source
-from mediasrv.study.models import ComplianceSummary, SessionProgramme, StudySession
+from mediasrv.study.lists import region_matches
+from mediasrv.study.models import (
+    ComplianceSummary,
+    SessionProgramme,
+    StudyKind,
+    StudyList,
+    StudyListStatus,
+    StudySession,
+)
 
 FULLY = 0.9  # of the duration: the credits and a pause do not make a programme "partly" watched
 WHOLE = 10**9  # minutes of a programme played whole (no minutes in the logbook): beyond any duration

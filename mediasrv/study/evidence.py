@@ -27,11 +27,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Index, LargeBinary, String, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from mediasrv.catalog.models import Programme
-from mediasrv.db import Base, Database, insert_for, utcnow
+from mediasrv.db import Database, insert_for, utcnow
 from mediasrv.ingest.models import Rendition
 from mediasrv.kit.errors import ObjectNotFound
 from mediasrv.protocol.china import today_in_china
@@ -39,7 +39,7 @@ from mediasrv.protocol.viewing import MAX_SEGMENT as MAX_SEGMENT  # the schema o
 from mediasrv.protocol.viewing import media_segments, player_id, resolve
 from mediasrv.sites.models import Site
 from mediasrv.storage import ObjectStore
-from mediasrv.study.models import mark_dirty
+from mediasrv.study.models import ViewingDay, mark_dirty
 
 log = logging.getLogger(__name__)
 
@@ -47,27 +47,6 @@ log = logging.getLogger(__name__)
 class Source(StrEnum):
     AGENT = "agent"  # the site's own LAN origin (mediasrv-site serve)
     CENTRAL = "central"  # the central server's /hls and /s/.../hls, for a site's callers
-
-
-class ViewingDay(Base):
-    """The segments of a programme one player was served at a site on one Beijing day."""
-
-    __tablename__ = "viewing_days"
-    # The primary key leads with (site, day): a site's days are one range scan. Compliance looks a
-    # list's programmes up over its period, across sites: (programme, day).
-    __table_args__ = (Index("ix_viewing_days_programme_day", "programme_id", "day"),)
-
-    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
-    day: Mapped[date] = mapped_column(Date, primary_key=True)
-    # Only drafts are ever deleted, and drafts are never served: CASCADE merely keeps a delete possible.
-    programme_id: Mapped[str] = mapped_column(
-        ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True
-    )
-    source: Mapped[str] = mapped_column(String(8), primary_key=True)
-    player: Mapped[str] = mapped_column(String(16), primary_key=True)  # see protocol.viewing.player_id
-    segments: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian bitmap of segment numbers
-    millis: Mapped[int] = mapped_column(BigInteger)  # their seconds summed, in ms (exact sums)
-    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 @dataclass(frozen=True)

@@ -1,14 +1,91 @@
-"""Study sessions a site records (the logbook), the programmes played in each, and their photos."""
+"""What sites must study (study lists: required or optional, for a period and regions) and what they
+record: sessions (the logbook), the programmes played in each, their photos, ratings and topic
+requests, and the monthly compliance summaries kept from them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import date, datetime
+from enum import StrEnum
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
+from mediasrv.catalog.models import Programme
 from mediasrv.db import Base, insert_for, utcnow
+
+# --- study lists: what sites must study -------------------------------------------------------
+
+
+class StudyKind(StrEnum):
+    REQUIRED = "required"  # 必学
+    OPTIONAL = "optional"  # 选学
+
+
+class StudyListStatus(StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    ARCHIVED = "archived"  # kept for history, no longer in force
+
+
+# What sites and producers see of the lists: those in force and their history, never drafts.
+LISTED_STUDY = (StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED)
+
+
+class StudyList(Base):
+    """A curated list for a period: required (必学清单) or optional, for all sites or some regions."""
+
+    __tablename__ = "study_lists"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    title: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[StudyKind] = mapped_column(Enum(StudyKind, native_enum=False, length=16), index=True)
+    status: Mapped[StudyListStatus] = mapped_column(
+        Enum(StudyListStatus, native_enum=False, length=16), default=StudyListStatus.DRAFT, index=True
+    )
+    starts_on: Mapped[date] = mapped_column(Date, index=True)
+    ends_on: Mapped[date] = mapped_column(Date, index=True)  # inclusive
+    expected_hours: Mapped[float] = mapped_column(Float, default=0.0)
+    # Region paths ("省/市/县"); a site is targeted when its region is one of them or lies under one.
+    # Empty: every site.
+    regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(default=None)
+
+    items: Mapped[list[StudyListItem]] = relationship(
+        cascade="all, delete-orphan", order_by="StudyListItem.position", lazy="selectin"
+    )
+
+
+class StudyListItem(Base):
+    __tablename__ = "study_list_items"
+    __table_args__ = (UniqueConstraint("study_list_id", "programme_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    study_list_id: Mapped[int] = mapped_column(ForeignKey("study_lists.id", ondelete="CASCADE"), index=True)
+    programme_id: Mapped[str] = mapped_column(ForeignKey("programmes.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+
+
+# --- study records: what sites did ---------------------------------------------------------
 
 
 class StudySession(Base):
@@ -119,6 +196,27 @@ class ComplianceSummary(Base):
     partly: Mapped[int] = mapped_column(Integer)
     evidenced: Mapped[int] = mapped_column(Integer)
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ViewingDay(Base):
+    """The segments of a programme one player was served at a site on one Beijing day."""
+
+    __tablename__ = "viewing_days"
+    # The primary key leads with (site, day): a site's days are one range scan. Compliance looks a
+    # list's programmes up over its period, across sites: (programme, day).
+    __table_args__ = (Index("ix_viewing_days_programme_day", "programme_id", "day"),)
+
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    # Only drafts are ever deleted, and drafts are never served: CASCADE merely keeps a delete possible.
+    programme_id: Mapped[str] = mapped_column(
+        ForeignKey("programmes.id", ondelete="CASCADE"), primary_key=True
+    )
+    source: Mapped[str] = mapped_column(String(8), primary_key=True)
+    player: Mapped[str] = mapped_column(String(16), primary_key=True)  # see protocol.viewing.player_id
+    segments: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian bitmap of segment numbers
+    millis: Mapped[int] = mapped_column(BigInteger)  # their seconds summed, in ms (exact sums)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def mark_dirty(session: Session, site_id: int, days: Iterable[date]) -> None:

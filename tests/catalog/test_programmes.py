@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -117,6 +118,21 @@ def test_publish_and_withdraw(
     assert log[0]["details"]["reason"] == "内容需更新"
 
 
+def test_what_a_programmes_state_refuses_is_a_conflict(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    """Refused because of where the programme stands: 409 with the error code of every conflict."""
+    url = f"/api/v1/programmes/{draft(client, producer)['id']}"
+    refusals = [
+        client.post(url + "/publish", headers=admin),  # no media yet
+        client.post(url + "/withdraw", headers=admin, json={}),  # not published
+    ]
+    client.patch(url, headers=producer, json={"asset_id": ready_asset(producer)})
+    assert client.post(url + "/publish", headers=admin).status_code == 200
+    refusals.append(client.delete(url, headers=producer))  # published history stays
+    assert [(r.status_code, r.json()["error"]) for r in refusals] == [(409, "conflict")] * 3
+
+
 def test_drafts_can_be_deleted(
     client: TestClient, producer: dict[str, str], other_producer: dict[str, str]
 ) -> None:
@@ -124,6 +140,32 @@ def test_drafts_can_be_deleted(
     assert client.delete(f"/api/v1/programmes/{p['id']}", headers=other_producer).status_code == 403
     assert client.delete(f"/api/v1/programmes/{p['id']}", headers=producer).status_code == 204
     assert client.get(f"/api/v1/programmes/{p['id']}", headers=producer).status_code == 404
+
+
+def test_a_draft_that_study_records_name_is_kept(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], site: dict[str, str]
+) -> None:
+    """Sessions and ratings may name a draft (an administrator records what a site played): deleting
+    it is refused with a 409 that says why, not a 500 from the database's foreign key."""
+    sites = client.get("/api/v1/sites", headers=admin).json()
+    site_id = next(s["id"] for s in sites if s["code"] == "xitang-village")
+    played, rated = draft(client, producer), draft(client, producer, title="第2集")
+    session = {
+        "id": str(uuid.uuid4()),
+        "started_at": "2026-11-20T19:30:00+08:00",
+        "minutes": 45,
+        "members_present": 9,
+        "programmes": [{"programme_id": played["id"]}],
+    }
+    assert client.post(f"/api/v1/sites/{site_id}/sessions", headers=admin, json=session).status_code == 201
+    rating = {"rating": 4, "rated_at": "2026-11-20T21:00:00+08:00"}
+    url = f"/api/v1/sites/{site_id}/ratings/{rated['id']}"
+    assert client.put(url, headers=admin, json=rating).status_code == 200
+    for p in (played, rated):
+        refused = client.delete(f"/api/v1/programmes/{p['id']}", headers=producer)
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["error"] == "conflict" and "study records" in refused.json()["message"]
+        assert client.get(f"/api/v1/programmes/{p['id']}", headers=producer).json()["status"] == "draft"
 
 
 def test_listing_filters(

@@ -8,12 +8,13 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from fastapi.testclient import TestClient
 
+from mediasrv.config import weights_of
 from mediasrv.db import Database
 from mediasrv.kit.errors import MediaError
 from mediasrv.sites.models import Site, SitePresence
-from mediasrv.study.assessment import stars_for, weights_of
-from tests.delivery.test_fleet import _beat, _current_manifest, _site
+from mediasrv.study.assessment import stars_for
 from tests.fixtures import ReadyAsset, publish_programme
+from tests.sites.test_fleet import _beat, _current_manifest, _site
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"
 

@@ -19,8 +19,8 @@ from mediasrv.study import compliance
 from mediasrv.study.compliance import Task, month_bounds
 from mediasrv.study.export import XLSX
 from mediasrv.study.models import ComplianceSummary
-from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ReadyAsset, publish_programme
+from tests.study.test_lists import site_with
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"
 

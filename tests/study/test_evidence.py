@@ -24,9 +24,9 @@ from mediasrv.protocol.viewing import media_segments, player_id
 from mediasrv.sites.registry import create_site
 from mediasrv.study import evidence
 from mediasrv.study.evidence import Source, View
-from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ACTOR, ReadyAsset, publish_programme
 from tests.servers import PostgresServer
+from tests.study.test_lists import site_with
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"
 TV, PHONE = "a" * 16, "b" * 16

@@ -9,8 +9,8 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from mediasrv.db import Database
-from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ReadyAsset, publish_programme
+from tests.study.test_lists import site_with
 
 
 def demand(topic: str, members: int = 1, category: str | None = None, **extra: Any) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from mediasrv.db import Database
 from mediasrv.kit.errors import MediaError, UnsupportedMedia, UploadTooLarge
 from mediasrv.protocol import photos as pixels
 from mediasrv.study import photos
-from tests.catalog.test_study_lists import site_with
+from tests.study.test_lists import site_with
 
 GPS_MARK = b"GPS-31.2304N-121.4737E"  # stands in for the GPS block of a phone's EXIF
 

@@ -17,8 +17,8 @@ from mediasrv.accounts.models import Caller, Role
 from mediasrv.db import Database
 from mediasrv.study import photos, service
 from mediasrv.study.models import SessionPhoto
-from tests.catalog.test_study_lists import site_with
 from tests.fixtures import ReadyAsset, publish_programme
+from tests.study.test_lists import site_with
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"
 

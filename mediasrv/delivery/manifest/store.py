@@ -27,14 +27,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.catalog.models import StudyKind
-from mediasrv.catalog.service import lists_in_force, region_matches
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import build
 from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
 from mediasrv.kit.errors import MediaError, NotFound
 from mediasrv.protocol.document import canonical, diff
 from mediasrv.sites.models import Site
+from mediasrv.study.lists import lists_in_force, region_matches
+from mediasrv.study.models import StudyKind
 
 K = TypeVar("K")
 V = TypeVar("V")

@@ -10,17 +10,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mediasrv.catalog.models import Programme, ProgrammeStatus, StudyKind, StudyList, StudyListItem
-from mediasrv.catalog.search import SearchDoc, SearchIndex
-from mediasrv.catalog.service import required_programme_ids
+from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.db import Database
 from mediasrv.ingest.models import AssetKind
 from mediasrv.protocol.china import today_in_china
+from mediasrv.search.index import SearchDoc, SearchIndex
+from mediasrv.study.lists import required_changing_on, required_programme_ids
 
 _BATCH = 500
 
@@ -81,22 +81,10 @@ def drift(session: Session, index: SearchIndex, *, on: date | None = None) -> Dr
     return Drift(database=expected, index=index.fingerprint())
 
 
-def programmes_of_lists(session: Session, list_ids: Collection[int]) -> set[str]:
-    return set(
-        session.scalars(select(StudyListItem.programme_id).where(StudyListItem.study_list_id.in_(list_ids)))
-    )
-
-
 def refresh_required(db: Database, index: SearchIndex, *, on: date) -> int:
     """Re-index the programmes of required lists that start today or ended yesterday."""
     with db.session_scope() as session:
-        list_ids = session.scalars(
-            select(StudyList.id).where(
-                StudyList.kind == StudyKind.REQUIRED,
-                or_(StudyList.starts_on == on, StudyList.ends_on == on - timedelta(days=1)),
-            )
-        )
-        ids = programmes_of_lists(session, list(list_ids))
+        ids = required_changing_on(session, on=on)
     if ids:
         sync(db, index, ids, on=on)
     return len(ids)

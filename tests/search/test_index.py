@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from whoosh import index as whoosh_index
 
-from mediasrv.catalog import search
-from mediasrv.catalog.search import SearchDoc, SearchIndex
+from mediasrv.search import index as search
+from mediasrv.search.index import SearchDoc, SearchIndex
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
@@ -243,7 +243,7 @@ _WRITER = textwrap.dedent(
     import sys
     from datetime import UTC, datetime
     from pathlib import Path
-    from mediasrv.catalog.search import SearchDoc, SearchIndex
+    from mediasrv.search.index import SearchDoc, SearchIndex
 
     ix = SearchIndex(Path(sys.argv[1]))
     for batch in range(4):

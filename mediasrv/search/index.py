@@ -41,7 +41,8 @@ from whoosh.scoring import BM25F, BM25FScorer
 from whoosh.util.filelock import try_for
 from whoosh.writing import CLEAR
 
-from mediasrv.catalog.text import (
+from mediasrv.kit.errors import MediaError
+from mediasrv.search.text import (
     PINYIN_MAX_FULL,
     ChineseTokenizer,
     fold,
@@ -49,7 +50,6 @@ from mediasrv.catalog.text import (
     pinyin_tokens,
     query_words,
 )
-from mediasrv.kit.errors import MediaError
 
 ANALYSIS_VERSION = "1"  # part of every doc version: bump when analysis changes, drift then says reindex
 TIER = 1_000_000.0  # added per title/pinyin term match; larger than any sum of BM25 scores

@@ -179,3 +179,15 @@ def test_draft_lists_are_shown_only_to_administrators(
     assert everything["total"] == 3
     one = client.get(f"/api/v1/study-lists/{published}", headers=admin).json()
     assert [(i["title"], i["status"]) for i in one["items"]] == [("甲", "published"), ("乙", "withdrawn")]
+
+
+def test_what_a_lists_state_refuses_is_a_conflict(client: TestClient, admin: dict[str, str]) -> None:
+    """An archived list is history: changing or publishing it again is a 409 like every conflict."""
+    sl = client.post("/api/v1/study-lists", headers=admin, json={"title": "往期", **DECEMBER}).json()
+    url = f"/api/v1/study-lists/{sl['id']}"
+    assert client.post(url + "/archive", headers=admin).status_code == 200
+    refusals = [
+        client.patch(url, headers=admin, json={"title": "改"}),
+        client.post(url + "/publish", headers=admin),
+    ]
+    assert [(r.status_code, r.json()["error"]) for r in refusals] == [(409, "conflict")] * 2

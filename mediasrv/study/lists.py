@@ -1,0 +1,260 @@
+"""Study lists (必学清单, 选学): curated programmes for a period and regions; what is required where and
+when. Services flush; the caller's unit of work commits. Every change is audited, and the programmes
+whose search entry it changes (their "required" flag) are noted with `catalog.service.touch`, so the
+caller can enqueue their indexing."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from mediasrv import epochs
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.audit.service import Action, record
+from mediasrv.catalog.models import Programme, ProgrammeStatus
+from mediasrv.catalog.service import touch
+from mediasrv.db import utcnow
+from mediasrv.kit.errors import Conflict, MediaError, NotFound
+from mediasrv.sites.models import Site
+from mediasrv.sites.registry import get_site, normalise_region
+from mediasrv.study.models import LISTED_STUDY, StudyKind, StudyList, StudyListItem, StudyListStatus
+
+
+def _check_period(starts_on: date, ends_on: date) -> None:
+    if ends_on < starts_on:
+        raise MediaError(f"The list ends ({ends_on}) before it starts ({starts_on}).")
+
+
+def _set_items(session: Session, study_list: StudyList, programme_ids: Sequence[str]) -> None:
+    ids = list(dict.fromkeys(programme_ids))
+    touch(session, [i.programme_id for i in study_list.items] + ids)
+    found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound(f"No programme with id {', '.join(missing)}.")
+    unpublished = [found[i].title for i in ids if found[i].status is not ProgrammeStatus.PUBLISHED]
+    if unpublished:
+        raise MediaError(
+            f"Only published programmes go on study lists; not yet published: {'、'.join(unpublished)}."
+        )
+    study_list.items.clear()
+    session.flush()  # the unique (list, programme) rows go before new ones are added
+    study_list.items.extend(StudyListItem(programme_id=i, position=n) for n, i in enumerate(ids))
+
+
+def create_study_list(
+    session: Session,
+    *,
+    actor: Caller,
+    title: str,
+    kind: StudyKind,
+    starts_on: date,
+    ends_on: date,
+    expected_hours: float = 0.0,
+    regions: Sequence[str] = (),
+    programme_ids: Sequence[str] = (),
+) -> StudyList:
+    _check_period(starts_on, ends_on)
+    if not title.strip():
+        raise MediaError("A study list needs a title.")
+    study_list = StudyList(
+        title=title.strip()[:255],
+        kind=kind,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        expected_hours=expected_hours,
+        regions=_regions(regions),
+        created_by_user_id=actor.user_id,
+    )
+    session.add(study_list)
+    _set_items(session, study_list, programme_ids)
+    session.flush()
+    epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
+    record(
+        session,
+        actor,
+        Action.STUDY_LIST_CREATE,
+        "study_list",
+        study_list.id,
+        title=study_list.title,
+        kind=kind.value,
+        programmes=list(dict.fromkeys(programme_ids)),
+    )
+    return study_list
+
+
+def _regions(regions: Sequence[str]) -> list[str]:
+    return sorted({r for r in (normalise_region(x) for x in regions) if r})
+
+
+def update_study_list(
+    session: Session,
+    *,
+    actor: Caller,
+    study_list_id: int,
+    title: str | None = None,
+    starts_on: date | None = None,
+    ends_on: date | None = None,
+    expected_hours: float | None = None,
+    regions: Sequence[str] | None = None,
+    programme_ids: Sequence[str] | None = None,
+) -> StudyList:
+    """Edit a list; archived lists are history and stay as they were."""
+    study_list = get_study_list(session, study_list_id)
+    if study_list.status is StudyListStatus.ARCHIVED:
+        raise Conflict("An archived list is history and cannot change; create a new one.")
+    changes: dict[str, object] = {}
+    if title is not None:
+        study_list.title = changes["title"] = title.strip()[:255] or study_list.title
+    if starts_on is not None:
+        study_list.starts_on = changes["starts_on"] = starts_on
+    if ends_on is not None:
+        study_list.ends_on = changes["ends_on"] = ends_on
+    _check_period(study_list.starts_on, study_list.ends_on)
+    if expected_hours is not None:
+        study_list.expected_hours = changes["expected_hours"] = expected_hours
+    if regions is not None:
+        study_list.regions = changes["regions"] = _regions(regions)
+    if starts_on is not None or ends_on is not None:  # the period decides whether items are required today
+        touch(session, [i.programme_id for i in study_list.items])
+    if programme_ids is not None:
+        before = [i.programme_id for i in study_list.items]
+        _set_items(session, study_list, programme_ids)
+        changes["programmes"] = {"before": before, "after": list(dict.fromkeys(programme_ids))}
+    session.flush()
+    epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
+    record(
+        session,
+        actor,
+        Action.STUDY_LIST_UPDATE,
+        "study_list",
+        study_list.id,
+        **{k: str(v) if isinstance(v, date) else v for k, v in changes.items()},
+    )
+    return study_list
+
+
+def set_study_list_status(
+    session: Session, *, actor: Caller, study_list_id: int, status: StudyListStatus
+) -> StudyList:
+    study_list = get_study_list(session, study_list_id)
+    allowed = {
+        StudyListStatus.DRAFT: {StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED},
+        StudyListStatus.PUBLISHED: {StudyListStatus.ARCHIVED},
+        StudyListStatus.ARCHIVED: set(),
+    }
+    if status not in allowed[study_list.status]:
+        raise Conflict(f"A {study_list.status.value} list cannot become {status.value}.")
+    study_list.status = status
+    if study_list.kind is StudyKind.REQUIRED:
+        touch(session, [i.programme_id for i in study_list.items])
+    if status is StudyListStatus.PUBLISHED:
+        study_list.published_at = utcnow()
+    session.flush()
+    action = Action.STUDY_LIST_PUBLISH if status is StudyListStatus.PUBLISHED else Action.STUDY_LIST_ARCHIVE
+    epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
+    record(session, actor, action, "study_list", study_list.id, title=study_list.title)
+    return study_list
+
+
+def get_study_list(session: Session, study_list_id: int) -> StudyList:
+    study_list = session.get(StudyList, study_list_id)
+    if study_list is None:
+        raise NotFound(f"No study list with id {study_list_id}.")
+    return study_list
+
+
+def visible_study_list(session: Session, study_list_id: int, *, caller: Caller) -> StudyList:
+    """Drafts are an administrator's work in progress: nobody else learns they exist."""
+    study_list = get_study_list(session, study_list_id)
+    if study_list.status not in LISTED_STUDY and caller.role is not Role.ADMIN:
+        raise NotFound(f"No study list with id {study_list_id}.")
+    return study_list
+
+
+def list_study_lists(
+    session: Session,
+    *,
+    caller: Caller,
+    kind: StudyKind | None = None,
+    status: StudyListStatus | None = None,
+    on: date | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> tuple[list[StudyList], int]:
+    """Newest period first; administrators see drafts too, everyone else lists in force and history."""
+    query = select(StudyList)
+    if caller.role is not Role.ADMIN:
+        query = query.where(StudyList.status.in_(LISTED_STUDY))
+    if kind is not None:
+        query = query.where(StudyList.kind == kind)
+    if status is not None:
+        query = query.where(StudyList.status == status)
+    if on is not None:
+        query = query.where(StudyList.starts_on <= on, StudyList.ends_on >= on)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.scalars(
+        query.order_by(StudyList.starts_on.desc(), StudyList.id.desc()).limit(limit).offset(offset)
+    )
+    return list(rows), total
+
+
+def region_matches(site_region: str, targets: Sequence[str]) -> bool:
+    """No targets: every site. Otherwise the site's region equals a target or lies under it."""
+    return not targets or any(site_region == t or site_region.startswith(t + "/") for t in targets)
+
+
+def lists_in_force(
+    session: Session, *, kind: StudyKind, on: date, region: str | None = None
+) -> list[StudyList]:
+    """Published lists of `kind` whose period contains `on` (and that target `region`, when given)."""
+    rows = session.scalars(
+        select(StudyList)
+        .where(
+            StudyList.kind == kind,
+            StudyList.status == StudyListStatus.PUBLISHED,
+            StudyList.starts_on <= on,
+            StudyList.ends_on >= on,
+        )
+        .order_by(StudyList.starts_on, StudyList.id)
+    )
+    return [r for r in rows if region is None or region_matches(region, r.regions)]
+
+
+def required_for_site(
+    session: Session, *, caller: Caller, site_id: int, on: date
+) -> tuple[Site, list[StudyList], list[Programme]]:
+    """What a site must study on a day: its lists in force, and their published programmes in curated
+    order without repeats (withdrawn programmes drop out at once). A site may only ask about itself."""
+    site = get_site(session, site_id, caller=caller)
+    lists = lists_in_force(session, kind=StudyKind.REQUIRED, on=on, region=site.region)
+    seen: dict[str, Programme] = {}
+    for study_list in lists:
+        for item in study_list.items:
+            if item.programme.status is ProgrammeStatus.PUBLISHED:
+                seen.setdefault(item.programme_id, item.programme)
+    return site, lists, list(seen.values())
+
+
+def required_programme_ids(session: Session, *, on: date) -> set[str]:
+    """Programmes on any required list in force on `on`, anywhere (for the search filter)."""
+    return {
+        item.programme_id
+        for study_list in lists_in_force(session, kind=StudyKind.REQUIRED, on=on)
+        for item in study_list.items
+    }
+
+
+def required_changing_on(session: Session, *, on: date) -> set[str]:
+    """Programmes whose "required" flag may change on `on`: those of required lists that start that
+    day or ended the day before (a daily job re-indexes them)."""
+    lists = select(StudyList.id).where(
+        StudyList.kind == StudyKind.REQUIRED,
+        or_(StudyList.starts_on == on, StudyList.ends_on == on - timedelta(days=1)),
+    )
+    return set(
+        session.scalars(select(StudyListItem.programme_id).where(StudyListItem.study_list_id.in_(lists)))
+    )
