@@ -104,7 +104,7 @@ def _record_id(data: dict[str, Any]) -> str | None:
     return value
 
 
-# --- checks, as the server makes them (mediasrv.study.router), so a mistake is seen at the site ------
+# --- checks, as the server makes them (mediasrv.study.schemas), so a mistake is seen at the site ------
 
 
 def _int(data: dict[str, Any], key: str, name: str, low: int, high: int, default: int | None = None) -> int:
