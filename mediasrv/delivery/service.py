@@ -11,7 +11,7 @@ from mediasrv.kit.errors import NotFound
 from mediasrv.media.hls import VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
-from mediasrv.storage import check_key
+from mediasrv.storage import keys
 
 # Presentation name (the URL's <name>.m3u8) -> the rendition group it lists.
 PRESENTATION_GROUPS = {name.removesuffix(".m3u8"): Group(group) for group, name in PRESENTATIONS.items()}
@@ -48,11 +48,10 @@ def presentation_renditions(asset: Asset, presentation: str) -> list[Rendition]:
 def render_presentation(asset: Asset, presentation: str) -> str | None:
     """The master playlist of a presentation of a ready asset; None when it has no such rendition.
     Its bytes depend only on the published generation, so sites can cache and verify it."""
-    prefix = f"hls/{asset.id}/"
     variants = [
         VariantInfo(
             name=r.name,
-            playlist=r.playlist_key.removeprefix(prefix),
+            playlist=keys.asset_path(asset.id, r.playlist_key),
             bandwidth=r.bandwidth,
             average_bandwidth=r.average_bandwidth,
             codecs=r.codecs,
@@ -86,8 +85,7 @@ def document_key(session: Session, asset_id: str) -> str:
 def generation_key(asset_id: str, generation: str, path: str) -> str:
     """The storage key of a file of one generation. No database query: generations are random,
     written once and deleted when superseded, so a missing key is simply a 404."""
-    key = f"hls/{asset_id}/{generation}/{path}"
     try:
-        return check_key(key)
+        return keys.generation_file(asset_id, generation, path)
     except ValueError:
         raise NotFound("No such HLS file: reload the master playlist.") from None

@@ -1,4 +1,4 @@
-"""The object store interface. Keys are '/'-separated relative paths; sources are content-addressed."""
+"""The object store interface. Keys are '/'-separated relative paths (their layout: storage.keys)."""
 
 from __future__ import annotations
 
@@ -58,11 +58,6 @@ def file_sha256(path: Path) -> str:
         while chunk := f.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def source_key(sha256: str) -> str:
-    """Content-addressed key of an uploaded original."""
-    return f"sources/{sha256[:2]}/{sha256}"
 
 
 class ObjectStore(Protocol):

@@ -15,6 +15,7 @@ from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore
+from mediasrv.storage.keys import generation_prefix
 from tests.fixtures import RecordingDispatcher
 from tests.mediafactory import make_media, make_playlist_trap, make_truncated
 
@@ -56,7 +57,7 @@ def test_video_is_published_with_every_rendition(
     names = {r.name for r in asset.renditions}
     assert {"iptv", "iptv-sd", "mobile-360p"} <= names
     assert not any(n in names for n in ("mobile-540p", "mobile-720p")), "upscaled a 360p source"
-    prefix = pipeline.hls_prefix(asset_id, asset.published_generation or "")
+    prefix = generation_prefix(asset_id, asset.published_generation or "")
     keys = {o.key for o in store.list(f"hls/{asset_id}/")}
     assert all(k.startswith(prefix) for k in keys), "outputs of another generation remain"
     for r in asset.renditions:

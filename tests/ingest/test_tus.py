@@ -33,7 +33,7 @@ from mediasrv.ingest import pipeline, tus
 from mediasrv.ingest.models import AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.kit.errors import StorageUnavailable
-from mediasrv.storage import ObjectStore, source_key
+from mediasrv.storage import ObjectStore, keys
 from tests.fixtures import RecordingDispatcher, make_token
 from tests.mediafactory import make_media, make_not_media
 from tests.servers import free_port
@@ -113,7 +113,7 @@ def test_upload_in_chunks_makes_the_asset_and_enqueues_the_transcode(
     sha = hashlib.sha256(data).hexdigest()
     assert (asset["sha256"], asset["filename"], asset["title"]) == (sha, film.name, "党员教育 第2集：担当")
     assert asset["status"] == "uploaded"
-    info = store.stat(source_key(sha))
+    info = store.stat(keys.source(sha))
     assert info is not None and info.size == len(data)
     assert dispatcher.sent == [(TRANSCODE, (asset_id,))]
     assert not list(settings.spool_dir.glob("*.part")), "the partial file is kept once stored"
