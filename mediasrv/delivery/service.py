@@ -8,7 +8,6 @@ from sqlalchemy.orm import Session, selectinload
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.kit.errors import NotFound
-from mediasrv.media.hls import VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
 from mediasrv.storage import keys
@@ -49,19 +48,7 @@ def render_presentation(asset: Asset, presentation: str) -> str | None:
     """The master playlist of a presentation of a ready asset; None when it has no such rendition.
     Its bytes depend only on the published generation, so sites can cache and verify it."""
     variants = [
-        VariantInfo(
-            name=r.name,
-            playlist=keys.asset_path(asset.id, r.playlist_key),
-            bandwidth=r.bandwidth,
-            average_bandwidth=r.average_bandwidth,
-            codecs=r.codecs,
-            width=r.width,
-            height=r.height,
-            frame_rate=r.frame_rate,
-            segment_count=r.segment_count,
-            duration=r.duration_seconds,
-            size_bytes=r.size_bytes,
-        )
+        r.variant(keys.asset_path(asset.id, r.playlist_key))
         for r in presentation_renditions(asset, presentation)
     ]
     return render_master(variants) if variants else None

@@ -293,23 +293,12 @@ def _finish(
         asset.files.extend(
             AssetFile(path=f"{generation}/{rel}", size_bytes=size, sha256=sha) for rel, size, sha in files
         )
-        for v in variants:
-            asset.renditions.append(
-                Rendition(
-                    name=v.name,
-                    groups=groups[v.name],
-                    playlist_key=keys.generation_file(asset_id, generation, v.playlist),
-                    codecs=v.codecs,
-                    width=v.width,
-                    height=v.height,
-                    frame_rate=v.frame_rate,
-                    bandwidth=v.bandwidth,
-                    average_bandwidth=v.average_bandwidth,
-                    segment_count=v.segment_count,
-                    duration_seconds=v.duration,
-                    size_bytes=v.size_bytes,
-                )
+        asset.renditions.extend(
+            Rendition.of(
+                v, groups=groups[v.name], playlist_key=keys.generation_file(asset_id, generation, v.playlist)
             )
+            for v in variants
+        )
         _mark_ready(session, asset, generation, poster_key=poster_key)
     _delete_other_generations(ctx.store, asset_id, keep=generation)
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
-from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, Rendition, new_id
+from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
 from mediasrv.ingest.spool import SpooledUpload
 from mediasrv.kit.errors import (
@@ -173,23 +173,7 @@ def _copy_outputs(store: ObjectStore, asset: Asset, twin: Asset) -> bool:
         _discard_outputs(store, asset.id)
         return False
     asset.files = files
-    asset.renditions = [
-        Rendition(
-            name=r.name,
-            groups=list(r.groups),
-            playlist_key=moved(r.playlist_key),
-            codecs=r.codecs,
-            width=r.width,
-            height=r.height,
-            frame_rate=r.frame_rate,
-            bandwidth=r.bandwidth,
-            average_bandwidth=r.average_bandwidth,
-            segment_count=r.segment_count,
-            duration_seconds=r.duration_seconds,
-            size_bytes=r.size_bytes,
-        )
-        for r in twin.renditions
-    ]
+    asset.renditions = [r.copy(playlist_key=moved(r.playlist_key)) for r in twin.renditions]
     asset.kind, asset.duration_seconds = twin.kind, twin.duration_seconds
     asset.source_info = dict(twin.source_info) if twin.source_info is not None else None
     asset.poster_key = moved(twin.poster_key) if twin.poster_key else None
