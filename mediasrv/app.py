@@ -33,7 +33,7 @@ from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.kit import admission
-from mediasrv.kit.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
+from mediasrv.kit.errors import MediaError, StorageUnavailable, error_responses
 from mediasrv.kit.http import Rendered
 from mediasrv.observability import (
     Broker,
@@ -110,11 +110,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
 
     @app.exception_handler(MediaError)
     async def media_error(_request: Request, exc: MediaError) -> JSONResponse:
-        headers = {"Retry-After": "30"} if isinstance(exc, StorageUnavailable) else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(
-            {"error": exc.code, "message": exc.message}, status_code=exc.status_code, headers=headers
+            {"error": exc.code, "message": exc.message}, status_code=exc.status_code, headers=exc.headers()
         )
 
     @app.exception_handler(RequestValidationError)

@@ -17,8 +17,8 @@ from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
 from mediasrv.ingest.spool import SpooledUpload
 from mediasrv.kit.errors import (
+    Conflict,
     Forbidden,
-    MediaError,
     NotFound,
     ObjectNotFound,
     StorageUnavailable,
@@ -222,9 +222,7 @@ def retry_asset(session: Session, asset_id: str, *, actor: Caller) -> Asset:
     """Give a failed asset a fresh set of attempts (an administrator decided the cause is fixed)."""
     asset = get_asset(session, asset_id)
     if asset.status is not AssetStatus.FAILED:
-        raise MediaError(
-            f"Asset {asset_id} is {asset.status.value}; only failed assets can be retried.", status_code=409
-        )
+        raise Conflict(f"Asset {asset_id} is {asset.status.value}; only failed assets can be retried.")
     asset.status = AssetStatus.UPLOADED
     asset.attempts = 0
     asset.error = None

@@ -146,7 +146,7 @@ def test_head_after_a_partial_patch_gives_the_offset_and_a_wrong_offset_is_refus
         headers={**producer, **TUS, "Content-Type": "application/octet-stream", "Upload-Offset": "1000"},
         content=data[1000:2000],
     )
-    assert wrong_type.status_code == 415
+    assert (wrong_type.status_code, wrong_type.json()["error"]) == (415, "wrong_content_type")
     assert "application/offset+octet-stream" in wrong_type.json()["message"]
     assert send_rest(client, producer, url, data, 1000)
 
