@@ -27,7 +27,7 @@ from mediasrv.db import Database
 from mediasrv.delivery.edge import router as edge_router
 from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
-from mediasrv.delivery.router import hls, playback_router, signed_hls, sites_router
+from mediasrv.delivery.router import hls, playback_router, signed_hls, site_delivery
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
@@ -42,7 +42,7 @@ from mediasrv.observability import (
     ScrapeCollector,
     check_readiness,
 )
-from mediasrv.sites.router import router as fleet_router
+from mediasrv.sites.router import router as sites_router
 from mediasrv.storage import open_store
 from mediasrv.study.evidence import CentralCounter
 from mediasrv.study.router import router as study_router
@@ -182,8 +182,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         playback_router,
         uploads_router,
         catalog_router,
+        site_delivery,
         sites_router,
-        fleet_router,
         study_router,
         hls,
         signed_hls,
