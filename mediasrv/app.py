@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from mediasrv import __version__, epochs, migrations
-from mediasrv.accounts.auth import CallerCache, Role, allow, public, signing_key
+from mediasrv.accounts.auth import CallerCache, Role, allow, public
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
+from mediasrv.accounts.signing import signing_key
 from mediasrv.audit.router import router as audit_router
 from mediasrv.catalog.router import router as catalog_router
 from mediasrv.catalog.search import SearchIndex

@@ -22,17 +22,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.auth import (
-    Caller,
-    Role,
-    ViewerDep,
-    allow,
-    channel_list_generation,
-    current_caller,
-    public,
-    sign_playback,
-    signed_playback,
-)
+from mediasrv.accounts.auth import Caller, Role, ViewerDep, allow, current_caller, public, signed_playback
+from mediasrv.accounts.signing import channel_list_generation, sign_playback
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service
 from mediasrv.delivery.manifest.build import DOCUMENT_FILE
@@ -65,13 +56,23 @@ STALE_FILE = "No such HLS file (a newer version may have replaced it): reload th
 _FILE = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_.-]+$")  # <rendition>/<file>, or poster.jpg
 
 
+async def admit_playback(request: Request, caller: Caller, asset_id: str) -> None:
+    """Raise the playback scope's 404 unless `caller` may play `asset_id`: from memory, and a query
+    only when memory cannot tell (then off the event loop)."""
+    scope: PlaybackScope = request.app.state.playback_scope
+    allowed = scope.decide(caller, asset_id)
+    if allowed is None:
+        allowed = await run_in_threadpool(scope.allows, caller, asset_id)
+    if not allowed:
+        raise refusal(asset_id)
+
+
 def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     """The HLS routes under `prefix`, guarded by `access` (one definition for both URL forms)."""
     the_caller = Depends(access)  # a default, not Annotated: string annotations cannot see `access`
 
     async def admit(request: Request, asset_id: str, caller: Caller = the_caller) -> None:
-        scope: PlaybackScope = request.app.state.playback_scope
-        await scope.admit(caller, asset_id)  # published, or the caller's department's: from memory
+        await admit_playback(request, caller, asset_id)  # published, or the caller's department's
         request.state.caller = caller  # for viewing evidence: who is playing (hls_file)
 
     router = APIRouter(
