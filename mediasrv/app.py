@@ -16,9 +16,10 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from mediasrv import __version__, epochs, migrations
-from mediasrv.accounts.auth import CallerCache, Role, allow, public, signing_key
+from mediasrv.accounts.auth import CallerCache, Role, allow, public
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
+from mediasrv.accounts.signing import signing_key
 from mediasrv.audit.router import router as audit_router
 from mediasrv.catalog.router import router as catalog_router
 from mediasrv.config import Settings
@@ -26,13 +27,13 @@ from mediasrv.db import Database
 from mediasrv.delivery.edge import router as edge_router
 from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
-from mediasrv.delivery.router import hls, playback_router, signed_hls, sites_router
+from mediasrv.delivery.router import hls, playback_router, signed_hls, site_delivery
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.kit import admission
-from mediasrv.kit.errors import MediaError, StorageUnavailable, TooManyRequests, error_responses
+from mediasrv.kit.errors import MediaError, StorageUnavailable, error_responses
 from mediasrv.kit.http import Rendered
 from mediasrv.observability import (
     Broker,
@@ -43,7 +44,7 @@ from mediasrv.observability import (
 )
 from mediasrv.search.index import SearchIndex
 from mediasrv.search.router import router as search_router
-from mediasrv.sites.router import router as fleet_router
+from mediasrv.sites.router import router as sites_router
 from mediasrv.storage import open_store
 from mediasrv.study.evidence import CentralCounter
 from mediasrv.study.routers.assessment import router as assessment_router
@@ -116,11 +117,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
 
     @app.exception_handler(MediaError)
     async def media_error(_request: Request, exc: MediaError) -> JSONResponse:
-        headers = {"Retry-After": "30"} if isinstance(exc, StorageUnavailable) else None
-        if isinstance(exc, TooManyRequests):
-            headers = {"Retry-After": str(exc.retry_after)}
         return JSONResponse(
-            {"error": exc.code, "message": exc.message}, status_code=exc.status_code, headers=headers
+            {"error": exc.code, "message": exc.message}, status_code=exc.status_code, headers=exc.headers()
         )
 
     @app.exception_handler(RequestValidationError)
@@ -193,8 +191,8 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         catalog_router,
         study_lists_router,
         search_router,
+        site_delivery,
         sites_router,
-        fleet_router,
         sessions_router,
         compliance_router,
         evidence_router,

@@ -424,7 +424,7 @@ def token_create(
     The first administrator: `mediasrv token create --role admin --name ops`.
     """
     from mediasrv.accounts import service
-    from mediasrv.accounts.auth import signing_key
+    from mediasrv.accounts.signing import signing_key
     from mediasrv.delivery.playlist import channel_list_url
     from mediasrv.delivery.scope import site_link_generation
     from mediasrv.sites.registry import site_by_code
@@ -619,7 +619,7 @@ def site_bundle_export(
     """
 
     from mediasrv import epochs
-    from mediasrv.accounts.auth import signing_key
+    from mediasrv.accounts.signing import signing_key
     from mediasrv.delivery.bundle import export_bundle
     from mediasrv.delivery.manifest.store import ManifestService
     from mediasrv.kit.errors import MediaError, NotFound

@@ -217,6 +217,16 @@ def test_a_chunked_or_lying_body_is_cut_off_at_the_cap(client: TestClient, produ
         assert r.read < 2 * MIB + 64 * 1024 + CHUNK, path  # the cap and one chunk at most
 
 
+def test_a_chunked_csv_is_cut_off_at_its_cap(client: TestClient, admin: dict[str, str]) -> None:
+    """The site import reads its body whole: admission's count is the only bound on it."""
+    r = call(
+        client, "POST", "/api/v1/sites/import", body=b"code,name\n" * 600_000, headers=admin, chunked=True
+    )
+    assert (r.status, r.json()["error"]) == (413, "upload_too_large"), r.body
+    assert "goes past the 5.0 MiB limit" in r.json()["message"]
+    assert r.read <= 5 * MIB + CHUNK  # the cap and one chunk at most
+
+
 def test_login_takes_only_a_small_form_and_never_spools_it(client: TestClient) -> None:
     """/auth/login is public: a stranger may send it a form, but only a few kilobytes of it."""
     form, headers = _multipart(40 * MIB, field="username")

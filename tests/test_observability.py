@@ -15,8 +15,8 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from mediasrv.accounts.auth import sign_playback
 from mediasrv.accounts.models import Caller, Role
+from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.jobs import TRANSCODE, CeleryDispatcher

@@ -34,7 +34,7 @@ from mediasrv.kit.errors import MediaError, ObjectNotFound
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
 from mediasrv.protocol.hashing import file_sha256
-from mediasrv.storage import ObjectStore
+from mediasrv.storage import ObjectStore, keys
 
 MANIFEST, SIGNATURE, PUBLIC_KEY, FILES = BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_PUBLIC_KEY, BUNDLE_FILES
 _PART = ".part"  # a file being written; never a manifest path's suffix
@@ -84,8 +84,8 @@ def _sources(session: Session, paths: Iterable[str]) -> dict[str, bytes | str]:
             # Rendered from the database exactly as the manifest hashed it (manifest.asset_pieces).
             text = service.master_playlist(session, parts[0], parts[1].removesuffix(".m3u8"))
             sources[path] = text.encode()
-        else:  # media playlists, segments, posters: stored under hls/ at their manifest path
-            sources[path] = "hls/" + path
+        else:  # media playlists, segments, posters: stored at their manifest path
+            sources[path] = keys.hls_file(path)
     return sources
 
 

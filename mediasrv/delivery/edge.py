@@ -23,8 +23,7 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Depends, Header, Request, Response
 
 from mediasrv.accounts.auth import Caller, Role, allow, current_caller, signed_playback
-from mediasrv.delivery.router import note_viewing
-from mediasrv.delivery.scope import PlaybackScope
+from mediasrv.delivery.router import admit_playback, note_viewing
 from mediasrv.kit.errors import Forbidden, MediaError, NotFound, error_responses
 
 ORIGINAL_URI = "X-Original-URI"
@@ -65,9 +64,8 @@ async def hls_access(
                 f"{ORIGINAL_URI} is not an HLS path: only /hls and /s/<signature>/hls are cached."
             )
         asset_id = bearer["asset_id"]
-    scope: PlaybackScope = request.app.state.playback_scope
     try:
-        await scope.admit(caller, asset_id)
+        await admit_playback(request, caller, asset_id)
     except NotFound as exc:
         raise Forbidden(exc.message) from None
     return caller

@@ -1,5 +1,6 @@
 """/hls (bearer or session), /s/<signature>/hls (signed, for set-top boxes), the playback links
-API (/api/v1/assets/{id}/playback) and /api/v1/sites.
+API (/api/v1/assets/{id}/playback), and what a site plays and caches: its playlist, its M3U channel
+list and its caching manifest (below /api/v1/sites; the site registry is mediasrv.sites.router).
 
 URLs: /hls/<asset>/master.m3u8 (mobile ladder), iptv.m3u8, iptv-sd.m3u8 and poster.jpg are stable and
 short-lived; they point into /hls/<asset>/<generation>/..., whose bytes never change once published.
@@ -17,31 +18,21 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.auth import (
-    AdminDep,
-    Caller,
-    Role,
-    ViewerDep,
-    allow,
-    channel_list_generation,
-    current_caller,
-    public,
-    sign_playback,
-    signed_playback,
-)
+from mediasrv.accounts.auth import Caller, Role, ViewerDep, allow, current_caller, public, signed_playback
+from mediasrv.accounts.signing import channel_list_generation, sign_playback
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service
 from mediasrv.delivery.manifest.build import DOCUMENT_FILE
 from mediasrv.delivery.manifest.store import LRU, ManifestService
-from mediasrv.delivery.scope import PlaybackScope, SiteLinks, refusal, site_link_generation
+from mediasrv.delivery.scope import PlaybackScope, SiteLinks, refusal
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetOut, Playback
-from mediasrv.kit.errors import MediaError, NotFound, ObjectNotFound, Unauthorized, error_responses
+from mediasrv.kit.errors import NotFound, ObjectNotFound, Unauthorized, error_responses
 from mediasrv.kit.http import IMMUTABLE, Rendered, not_modified, object_response, playlist_response
 from mediasrv.kit.params import RowId
 from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
@@ -50,8 +41,6 @@ from mediasrv.protocol.http import CHANNEL_LIST_TYPE
 from mediasrv.protocol.viewing import AGENT_PRODUCT
 from mediasrv.sites import registry
 from mediasrv.sites.models import DeviceProfile, Site
-from mediasrv.sites.registry import CSV_COLUMNS
-from mediasrv.sites.schemas import SiteIn, SitePatch
 from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"
@@ -61,13 +50,23 @@ STALE_FILE = "No such HLS file (a newer version may have replaced it): reload th
 _FILE = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_.-]+$")  # <rendition>/<file>, or poster.jpg
 
 
+async def admit_playback(request: Request, caller: Caller, asset_id: str) -> None:
+    """Raise the playback scope's 404 unless `caller` may play `asset_id`: from memory, and a query
+    only when memory cannot tell (then off the event loop)."""
+    scope: PlaybackScope = request.app.state.playback_scope
+    allowed = scope.decide(caller, asset_id)
+    if allowed is None:
+        allowed = await run_in_threadpool(scope.allows, caller, asset_id)
+    if not allowed:
+        raise refusal(asset_id)
+
+
 def hls_router(prefix: str, access: Callable[..., Any]) -> APIRouter:
     """The HLS routes under `prefix`, guarded by `access` (one definition for both URL forms)."""
     the_caller = Depends(access)  # a default, not Annotated: string annotations cannot see `access`
 
     async def admit(request: Request, asset_id: str, caller: Caller = the_caller) -> None:
-        scope: PlaybackScope = request.app.state.playback_scope
-        await scope.admit(caller, asset_id)  # published, or the caller's department's: from memory
+        await admit_playback(request, caller, asset_id)  # published, or the caller's department's
         request.state.caller = caller  # for viewing evidence: who is playing (hls_file)
 
     router = APIRouter(
@@ -190,32 +189,10 @@ def playback(
     return Playback.signed(links, prefix=prefix, expires=expires)
 
 
-sites_router = APIRouter(
+# What a site plays and caches, below its registry's path (the registry itself: mediasrv.sites.router).
+site_delivery = APIRouter(
     prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 404, 409, 413, 422)
 )
-
-
-class SiteOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    id: int
-    code: str
-    name: str
-    region: str
-    device_profile: DeviceProfile
-    quota_bytes: int | None
-    download_window: str | None
-    bandwidth_kbps: int | None
-
-
-class RowError(BaseModel):
-    line: int
-    message: str
-
-
-class SiteImport(BaseModel):
-    created: list[SiteOut]
-    errors: list[RowError] = Field(description="bad rows by line number; the good rows were kept")
 
 
 class PlaylistItem(BaseModel):
@@ -237,54 +214,6 @@ class SitePlaylist(BaseModel):
 
 
 SiteReader = Annotated[Caller, Depends(allow(Role.ADMIN, Role.SITE))]
-_CSV_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "text/csv": {"schema": {"type": "string", "description": "header: " + ",".join(CSV_COLUMNS)}}
-        },
-    }
-}
-MAX_CSV_BYTES = 5 * 1024 * 1024
-
-
-@sites_router.post("", status_code=201, response_model=SiteOut)
-def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
-    """Register a terminal site; give it a token with POST /api/v1/tokens {site_id}."""
-    return SiteOut.model_validate(registry.create_site(session, actor=caller, **body.model_dump()))
-
-
-@sites_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
-async def import_sites(request: Request, caller: AdminDep, session: SessionDep) -> SiteImport:
-    """Register many sites from CSV (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_CSV_BYTES:
-            raise MediaError("The CSV is over 5 MiB: split it into several files.", status_code=413)
-    result = await run_in_threadpool(
-        registry.import_sites, session, actor=caller, text=registry.decode_csv(bytes(data))
-    )
-    return SiteImport(
-        created=[SiteOut.model_validate(s) for s in result.created],
-        errors=[RowError(line=n, message=m) for n, m in result.errors],
-    )
-
-
-@sites_router.patch("/{site_id}", response_model=SiteOut)
-def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: SessionDep) -> SiteOut:
-    """Change a site's name, region, device profile, quota, download window or bandwidth cap; its
-    caching manifest and playlist follow at the next poll."""
-    fields = body.model_dump(exclude_unset=True)
-    for required in ("name", "region", "device_profile"):
-        if required in fields and fields[required] is None:
-            raise MediaError(f"{required} cannot be empty.")
-    return SiteOut.model_validate(registry.update_site(session, actor=caller, site_id=site_id, **fields))
-
-
-@sites_router.get("", response_model=list[SiteOut])
-def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
-    return [SiteOut.model_validate(s) for s in registry.list_sites(session)]
 
 
 def _playlist(
@@ -303,7 +232,7 @@ def _playlist(
     return site, entries, day
 
 
-@sites_router.get("/{site_id}/playlist", response_model=SitePlaylist)
+@site_delivery.get("/{site_id}/playlist", response_model=SitePlaylist)
 def site_playlist(
     site_id: RowId,
     request: Request,
@@ -376,7 +305,7 @@ async def channel_list_access(
 channel_list_access.access_roles = (Role.ADMIN, Role.SITE)  # type: ignore[attr-defined]  # test_access
 
 
-@sites_router.get(
+@site_delivery.get(
     "/{site_id}/playlist.m3u8",
     response_class=Response,
     responses={200: {"content": {CHANNEL_LIST_TYPE: {"schema": {"type": "string"}}}}},
@@ -414,25 +343,6 @@ async def site_channel_list(
     return response
 
 
-class ChannelListLink(BaseModel):
-    site_id: int
-    url: str = Field(
-        description="the site's M3U channel list for its boxes and VLC: opens without a header; retired "
-        "when one of the site's tokens is revoked (fetch the new one then)"
-    )
-
-
-@sites_router.get("/{site_id}/channel-list", response_model=ChannelListLink)
-def channel_list_link(
-    site_id: RowId, request: Request, caller: AdminDep, session: SessionDep
-) -> ChannelListLink:
-    """The link a site's box or VLC opens its channel list with, as it is (no header to send)."""
-    site = registry.get_site(session, site_id)
-    generation = site_link_generation(session, site.id)
-    url = playlist.channel_list_url(str(request.base_url), request.app.state.signing_key, site.id, generation)
-    return ChannelListLink(site_id=site.id, url=url)
-
-
 def _channel_list(request: Request, caller: Caller, settings: Settings, site_id: int, day: date) -> Rendered:
     with request.app.state.db.session_scope() as session:
         site, entries, _ = _playlist(request, caller, session, settings, site_id, day)
@@ -464,19 +374,20 @@ class ManifestKey(BaseModel):
     signed: str = Field(description="what is signed, given the body's hex SHA-256")
 
 
-@sites_router.get("/manifest-key", response_model=ManifestKey, dependencies=[Depends(public)])
+@site_delivery.get("/manifest-key", response_model=ManifestKey, dependencies=[Depends(public)])
 def manifest_key(request: Request) -> ManifestKey:
     """The key site agents verify manifests with (pin it when the agent is installed)."""
     manifests: ManifestService = request.app.state.manifests
     return ManifestKey(public_key=manifests.public_key, signed="mediasrv-manifest-v1:<sha256 hex>")
 
 
-@sites_router.get(
+@site_delivery.get(
     "/{site_id}/manifest",
     response_class=Response,
     responses={
         200: {"content": {"application/json": {"schema": {"type": "object"}}}, "headers": MANIFEST_HEADERS},
         304: {"description": "Not modified: the manifest is still the one with this ETag"},
+        **error_responses(503),  # changed by others three times while it was built: TryAgain
     },
 )
 async def site_manifest(

@@ -18,7 +18,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from fastapi.concurrency import run_in_threadpool
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -92,15 +91,6 @@ class PlaybackScope:
         if caller.role is not Role.PRODUCER or caller.org_unit_id is None:
             return False
         return self._department(asset_id) == caller.org_unit_id
-
-    async def admit(self, caller: Caller, asset_id: str) -> None:
-        """Raise the scope's 404 unless `caller` may play `asset_id`; a query only when memory cannot
-        tell (then off the event loop)."""
-        allowed = self.decide(caller, asset_id)
-        if allowed is None:
-            allowed = await run_in_threadpool(self.allows, caller, asset_id)
-        if not allowed:
-            raise refusal(asset_id)
 
     def _current(self) -> _Published:
         epoch = self._watch.get(epochs.MANIFESTS)  # before the query: a later change moves it on

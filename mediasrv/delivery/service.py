@@ -8,10 +8,9 @@ from sqlalchemy.orm import Session, selectinload
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.kit.errors import NotFound
-from mediasrv.media.hls import VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
-from mediasrv.storage import check_key
+from mediasrv.storage import keys
 
 # Presentation name (the URL's <name>.m3u8) -> the rendition group it lists.
 PRESENTATION_GROUPS = {name.removesuffix(".m3u8"): Group(group) for group, name in PRESENTATIONS.items()}
@@ -48,21 +47,8 @@ def presentation_renditions(asset: Asset, presentation: str) -> list[Rendition]:
 def render_presentation(asset: Asset, presentation: str) -> str | None:
     """The master playlist of a presentation of a ready asset; None when it has no such rendition.
     Its bytes depend only on the published generation, so sites can cache and verify it."""
-    prefix = f"hls/{asset.id}/"
     variants = [
-        VariantInfo(
-            name=r.name,
-            playlist=r.playlist_key.removeprefix(prefix),
-            bandwidth=r.bandwidth,
-            average_bandwidth=r.average_bandwidth,
-            codecs=r.codecs,
-            width=r.width,
-            height=r.height,
-            frame_rate=r.frame_rate,
-            segment_count=r.segment_count,
-            duration=r.duration_seconds,
-            size_bytes=r.size_bytes,
-        )
+        r.variant(keys.asset_path(asset.id, r.playlist_key))
         for r in presentation_renditions(asset, presentation)
     ]
     return render_master(variants) if variants else None
@@ -86,8 +72,7 @@ def document_key(session: Session, asset_id: str) -> str:
 def generation_key(asset_id: str, generation: str, path: str) -> str:
     """The storage key of a file of one generation. No database query: generations are random,
     written once and deleted when superseded, so a missing key is simply a 404."""
-    key = f"hls/{asset_id}/{generation}/{path}"
     try:
-        return check_key(key)
+        return keys.generation_file(asset_id, generation, path)
     except ValueError:
         raise NotFound("No such HLS file: reload the master playlist.") from None

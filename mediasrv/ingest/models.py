@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
+from dataclasses import fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -23,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
+from mediasrv.media.hls import VariantInfo
 
 
 class AssetStatus(StrEnum):
@@ -107,7 +110,16 @@ class Asset(Base):
     files: Mapped[list[AssetFile]] = relationship(cascade="all, delete-orphan", order_by="AssetFile.path")
 
 
+# What a rendition row keeps of its measured variant: every field but the playlist (a path relative
+# to the transcode's folder; the row keeps the object's key instead), each in a column of its name.
+MEASURED = tuple(f.name for f in fields(VariantInfo) if f.name != "playlist")
+
+
 class Rendition(Base):
+    """A measured rendition of an asset. Its figures come from media.hls.VariantInfo and go back into
+    one to render master playlists: `of` and `variant` copy them by name, so a new figure is a field
+    of VariantInfo and a column here, and nothing else."""
+
     __tablename__ = "renditions"
     __table_args__ = (UniqueConstraint("asset_id", "name"),)
 
@@ -127,6 +139,21 @@ class Rendition(Base):
     size_bytes: Mapped[int] = mapped_column(BigInteger)
 
     asset: Mapped[Asset] = relationship(back_populates="renditions")
+
+    @classmethod
+    def of(cls, variant: VariantInfo, *, groups: Iterable[str], playlist_key: str) -> Rendition:
+        """The row of a measured variant whose playlist is stored at `playlist_key`."""
+        return cls(
+            groups=list(groups), playlist_key=playlist_key, **{n: getattr(variant, n) for n in MEASURED}
+        )
+
+    def variant(self, playlist: str) -> VariantInfo:
+        """The variant this row measured, listed at `playlist` (relative to its master playlist)."""
+        return VariantInfo(playlist=playlist, **{n: getattr(self, n) for n in MEASURED})
+
+    def copy(self, *, playlist_key: str) -> Rendition:
+        """A new row with the same figures and groups, its playlist stored at `playlist_key`."""
+        return Rendition.of(self.variant(""), groups=self.groups, playlist_key=playlist_key)
 
 
 class AssetFile(Base):

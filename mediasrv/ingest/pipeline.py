@@ -1,7 +1,7 @@
 """probe -> transcode -> publish, for one asset. Idempotent and safe to run twice at once.
 
 A run first claims the asset with a conditional UPDATE (a lease). Outputs go under a fresh generation
-prefix hls/<id>/<generation>/, which nothing points at until the final commit flips
+prefix (storage.keys.generation_prefix), which nothing points at until the final commit flips
 `published_generation` to it; a retried run gets a new generation and so starts clean, and the leftovers
 of earlier runs are deleted after the flip. The lease is renewed while ffmpeg makes progress; when
 a worker dies, the lease expires and `sweep` re-enqueues the asset.
@@ -37,7 +37,7 @@ from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.runner import run_ffmpeg
 from mediasrv.protocol.hashing import file_sha256
-from mediasrv.storage import ObjectStore, content_type_for
+from mediasrv.storage import ObjectStore, content_type_for, keys
 from mediasrv.study.models import StudyListItem
 
 log = logging.getLogger(__name__)
@@ -56,10 +56,6 @@ class Context:
     store: ObjectStore
     settings: Settings
     worker_id: str = f"{socket.gethostname()}:{os.getpid()}"
-
-
-def hls_prefix(asset_id: str, generation: str) -> str:
-    return f"hls/{asset_id}/{generation}/"
 
 
 def process_asset(ctx: Context, asset_id: str) -> AssetStatus | None:
@@ -234,8 +230,7 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
     )
     variants = finish_renditions(outdir, plan.renditions)
     poster = plan.poster if plan.poster is not None and plan.poster.exists() else None
-    prefix = hls_prefix(asset_id, generation)
-    files = _upload_tree(ctx.store, outdir, prefix)
+    files = _upload_tree(ctx.store, outdir, asset_id, generation)
     report_progress(ctx, asset_id, generation, 99.0)
     groups = {spec.name: [g.value for g in spec.groups] for spec in plan.renditions}
     _finish(
@@ -246,24 +241,34 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
         variants,
         groups,
         files=files,
-        poster_key=prefix + poster.relative_to(outdir).as_posix() if poster else None,
+        poster_key=keys.generation_file(asset_id, generation, poster.relative_to(outdir).as_posix())
+        if poster
+        else None,
     )
 
 
-def _upload_tree(store: ObjectStore, root: Path, prefix: str) -> list[tuple[str, int, str]]:
-    """Put every file under root into the store, check that all of them are there at full size, and
-    return (relative path, size, SHA-256) of each, for the sites' caching manifests."""
+def _upload_tree(
+    store: ObjectStore, root: Path, asset_id: str, generation: str
+) -> list[tuple[str, int, str]]:
+    """Put every file under root into the generation's folder, check that all of them are there at
+    full size, and return (relative path, size, SHA-256) of each, for the sites' caching manifests."""
     files = sorted(p for p in root.rglob("*") if p.is_file())
 
     def put(path: Path) -> tuple[str, int, str]:
         rel = path.relative_to(root).as_posix()
-        store.put_file(prefix + rel, path, content_type=content_type_for(rel))
+        store.put_file(
+            keys.generation_file(asset_id, generation, rel), path, content_type=content_type_for(rel)
+        )
         return rel, path.stat().st_size, file_sha256(path)
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         described = list(pool.map(put, files))  # list() re-raises the first upload error
-    stored = {info.key: info.size for info in store.list(prefix)}
-    missing = [rel for rel, size, _ in described if stored.get(prefix + rel) != size]
+    stored = {info.key: info.size for info in store.list(keys.generation_prefix(asset_id, generation))}
+    missing = [
+        rel
+        for rel, size, _ in described
+        if stored.get(keys.generation_file(asset_id, generation, rel)) != size
+    ]
     if missing:
         raise StorageUnavailable(f"{len(missing)} output files did not reach storage intact; will retry.")
     return described
@@ -280,7 +285,6 @@ def _finish(
     files: list[tuple[str, int, str]],
     poster_key: str | None,
 ) -> None:
-    prefix = hls_prefix(asset_id, generation)
     with ctx.db.session_scope() as session:
         asset = session.get_one(Asset, asset_id)
         if asset.generation != generation or asset.status is not AssetStatus.PROCESSING:
@@ -291,23 +295,12 @@ def _finish(
         asset.files.extend(
             AssetFile(path=f"{generation}/{rel}", size_bytes=size, sha256=sha) for rel, size, sha in files
         )
-        for v in variants:
-            asset.renditions.append(
-                Rendition(
-                    name=v.name,
-                    groups=groups[v.name],
-                    playlist_key=prefix + v.playlist,
-                    codecs=v.codecs,
-                    width=v.width,
-                    height=v.height,
-                    frame_rate=v.frame_rate,
-                    bandwidth=v.bandwidth,
-                    average_bandwidth=v.average_bandwidth,
-                    segment_count=v.segment_count,
-                    duration_seconds=v.duration,
-                    size_bytes=v.size_bytes,
-                )
+        asset.renditions.extend(
+            Rendition.of(
+                v, groups=groups[v.name], playlist_key=keys.generation_file(asset_id, generation, v.playlist)
             )
+            for v in variants
+        )
         _mark_ready(session, asset, generation, poster_key=poster_key)
     _delete_other_generations(ctx.store, asset_id, keep=generation)
 
@@ -354,9 +347,11 @@ def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path
 def _delete_other_generations(store: ObjectStore, asset_id: str, *, keep: str) -> None:
     """Remove outputs of earlier or abandoned runs; failures only leave garbage, so they are logged."""
     try:
-        stale = {info.key.split("/")[2] for info in store.list(f"hls/{asset_id}/")} - {keep}
+        stale = {keys.generation_path(info.key)[0] for info in store.list(keys.asset_prefix(asset_id))} - {
+            keep
+        }
         for generation in stale:
-            store.delete_prefix(hls_prefix(asset_id, generation))
+            store.delete_prefix(keys.generation_prefix(asset_id, generation))
     except StorageUnavailable:
         log.warning("asset %s: could not remove old outputs; they are unreferenced", asset_id)
 

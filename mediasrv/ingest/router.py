@@ -16,11 +16,10 @@ from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.schemas import AssetOut
 from mediasrv.ingest.spool import receive_upload
 from mediasrv.jobs import TRANSCODE, enqueue_after_commit
-from mediasrv.kit.errors import MediaError, UploadTooLarge, error_responses
+from mediasrv.kit.errors import MediaError, error_responses
 from mediasrv.kit.http import object_response
 from mediasrv.kit.params import Limit, Offset, Page
 from mediasrv.observability import UPLOADS
-from mediasrv.protocol.sizes import human_size
 from mediasrv.storage import ObjectStore
 
 router = APIRouter(
@@ -46,7 +45,6 @@ _MULTIPART_BODY: dict[str, Any] = {
         },
     }
 }
-_MULTIPART_OVERHEAD = 64 * 1024  # boundaries, part headers and small fields
 
 
 @router.post(
@@ -82,14 +80,9 @@ async def upload_asset(
 async def _receive(
     request: Request, caller: Caller, session: Session, settings: Settings, store: ObjectStore
 ) -> tuple[Asset, bool]:
-    """Stream, check and store the upload: the asset and whether it is new (not the same bytes again)."""
-    declared = int(request.headers.get("content-length") or 0)
-    if declared > settings.max_upload_bytes + _MULTIPART_OVERHEAD:
-        # Refuse before a producer on a slow line spends hours sending it.
-        raise UploadTooLarge(
-            f"The upload is {human_size(declared)}, over the {human_size(settings.max_upload_bytes)} limit: "
-            "split the film or export it at a lower bitrate."
-        )
+    """Stream, check and store the upload: the asset and whether it is new (not the same bytes again).
+    A Content-Length over the limit never gets here (kit.admission refuses it before a producer on a
+    slow line spends hours sending it); receive_upload counts the file's own bytes against it."""
     upload = await receive_upload(
         request.headers.get("content-type", ""),
         request.stream(),

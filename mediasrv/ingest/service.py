@@ -13,19 +13,18 @@ from sqlalchemy.orm import Session, selectinload
 
 from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
-from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, Rendition, new_id
-from mediasrv.ingest.pipeline import hls_prefix
+from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
 from mediasrv.ingest.spool import SpooledUpload
 from mediasrv.kit.errors import (
+    Conflict,
     Forbidden,
-    MediaError,
     NotFound,
     ObjectNotFound,
     StorageUnavailable,
     UnsupportedMedia,
 )
-from mediasrv.storage import ObjectStore, source_key
+from mediasrv.storage import ObjectStore, keys
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ def register_upload(
         existing = _own_asset(session, upload.sha256, owner.org_unit_id)
         if existing is not None:
             return existing, False
-        key = source_key(upload.sha256)
+        key = keys.source(upload.sha256)
         stored = store.stat(key)
         if stored is None or stored.size != upload.size:  # not there yet from another department
             content_type = "application/pdf" if kind is Sniffed.PDF else "application/octet-stream"
@@ -130,31 +129,42 @@ def _copy_outputs(store: ObjectStore, asset: Asset, twin: Asset) -> bool:
     under its own prefix and a generation of its own; False when that fails, to transcode instead.
 
     Copies, not shared keys or rows: each department's asset can later be processed again,
-    withdrawn or cleaned up (pipeline._delete_other_generations empties hls/<asset>/) without
+    withdrawn or cleaned up (pipeline._delete_other_generations empties its folder) without
     changing the other's playback. The store copies inside itself (S3 CopyObject, local hard links),
     so no byte passes through the API. The rows say nothing of the twin: the outputs' paths are
     relative, the master playlist is rendered from this asset's own rendition rows.
     """
-    generation = uuid.uuid4().hex[:12]
-    old, new = hls_prefix(twin.id, twin.published_generation or ""), hls_prefix(asset.id, generation)
+    generation, twin_generation = uuid.uuid4().hex[:12], twin.published_generation
+    if twin_generation is None:
+        return False
+
+    def moved(key: str) -> str:  # the twin's output -> this asset's copy of it
+        return keys.generation_file(asset.id, generation, keys.generation_path(key)[1])
+
     copies: dict[str, str] = {}
+    sizes: dict[str, int] = {}  # of each copy
     files: list[AssetFile] = []
     for f in twin.files:
         if f.path == "source":  # a document plays from the shared source itself
             files.append(AssetFile(path=f.path, size_bytes=f.size_bytes, sha256=f.sha256))
             continue
-        if not f.path.startswith(f"{twin.published_generation}/"):
+        if not f.path.startswith(f"{twin_generation}/"):
             return False  # not a layout this code wrote: leave it to the transcode
         rel = f.path.partition("/")[2]
-        copies[old + rel] = new + rel
-        files.append(AssetFile(path=f"{generation}/{rel}", size_bytes=f.size_bytes, sha256=f.sha256))
+        twin_key = keys.generation_file(twin.id, twin_generation, rel)
+        copies[twin_key] = moved(twin_key)
+        sizes[copies[twin_key]] = f.size_bytes
+        files.append(
+            AssetFile(
+                path=keys.asset_path(asset.id, copies[twin_key]), size_bytes=f.size_bytes, sha256=f.sha256
+            )
+        )
     try:
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(lambda pair: store.copy(*pair), copies.items()))  # list() re-raises
-        stored = {info.key: info.size for info in store.list(new)} if copies else {}
-        if any(
-            stored.get(new + f.path.partition("/")[2]) != f.size_bytes for f in files if f.path != "source"
-        ):
+        prefix = keys.generation_prefix(asset.id, generation)
+        stored = {info.key: info.size for info in store.list(prefix)} if copies else {}
+        if any(stored.get(key) != size for key, size in sizes.items()):
             raise StorageUnavailable("copied outputs did not all reach storage intact")
     except (StorageUnavailable, ObjectNotFound) as exc:
         log.warning(
@@ -163,26 +173,10 @@ def _copy_outputs(store: ObjectStore, asset: Asset, twin: Asset) -> bool:
         _discard_outputs(store, asset.id)
         return False
     asset.files = files
-    asset.renditions = [
-        Rendition(
-            name=r.name,
-            groups=list(r.groups),
-            playlist_key=new + r.playlist_key.removeprefix(old),
-            codecs=r.codecs,
-            width=r.width,
-            height=r.height,
-            frame_rate=r.frame_rate,
-            bandwidth=r.bandwidth,
-            average_bandwidth=r.average_bandwidth,
-            segment_count=r.segment_count,
-            duration_seconds=r.duration_seconds,
-            size_bytes=r.size_bytes,
-        )
-        for r in twin.renditions
-    ]
+    asset.renditions = [r.copy(playlist_key=moved(r.playlist_key)) for r in twin.renditions]
     asset.kind, asset.duration_seconds = twin.kind, twin.duration_seconds
     asset.source_info = dict(twin.source_info) if twin.source_info is not None else None
-    asset.poster_key = new + twin.poster_key.removeprefix(old) if twin.poster_key else None
+    asset.poster_key = moved(twin.poster_key) if twin.poster_key else None
     asset.generation = asset.published_generation = generation
     asset.status, asset.progress, asset.attempts = AssetStatus.READY, 100.0, 0
     return True
@@ -191,7 +185,7 @@ def _copy_outputs(store: ObjectStore, asset: Asset, twin: Asset) -> bool:
 def _discard_outputs(store: ObjectStore, asset_id: str) -> None:
     """Remove copies no row will name (best effort: they are unreferenced garbage either way)."""
     try:
-        store.delete_prefix(f"hls/{asset_id}/")
+        store.delete_prefix(keys.asset_prefix(asset_id))
     except StorageUnavailable:
         log.warning("asset %s: could not remove copied outputs; they are unreferenced", asset_id)
 
@@ -228,9 +222,7 @@ def retry_asset(session: Session, asset_id: str, *, actor: Caller) -> Asset:
     """Give a failed asset a fresh set of attempts (an administrator decided the cause is fixed)."""
     asset = get_asset(session, asset_id)
     if asset.status is not AssetStatus.FAILED:
-        raise MediaError(
-            f"Asset {asset_id} is {asset.status.value}; only failed assets can be retried.", status_code=409
-        )
+        raise Conflict(f"Asset {asset_id} is {asset.status.value}; only failed assets can be retried.")
     asset.status = AssetStatus.UPLOADED
     asset.attempts = 0
     asset.error = None

@@ -55,6 +55,7 @@ from mediasrv.kit.errors import (
     NotFound,
     StorageUnavailable,
     UploadTooLarge,
+    WrongContentType,
     error_responses,
 )
 from mediasrv.kit.http import OVERRIDE_HEADER, requested_method
@@ -393,8 +394,8 @@ async def append(
     spool = settings.spool_dir
     state = _load(spool, upload_id, caller)
     if content_type.split(";")[0].strip().lower() != OFFSET_OCTET_STREAM:
-        raise MediaError(
-            f"Send the bytes with Content-Type: {OFFSET_OCTET_STREAM}, not '{content_type}'.", status_code=415
+        raise WrongContentType(
+            f"Send the bytes with Content-Type: {OFFSET_OCTET_STREAM}, not '{content_type}'."
         )
     if state.asset_id is not None:  # finished: the client lost the last answer and asks again
         if upload_offset != state.length:

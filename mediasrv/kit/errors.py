@@ -1,27 +1,32 @@
-"""Domain errors. Each carries an HTTP status and a message a person can act on.
+"""Domain errors: one class per meaning, each with its HTTP status, a stable code and a message a
+person can act on. A new meaning gets a class here; a raise never picks a status of its own.
 
-One handler (installed in app.py) turns them into JSON: {"error": code, "message": ...}; routers
-declare which of them they may answer with `error_responses(...)`, so the OpenAPI document says so.
+One handler (installed in app.py) turns them into JSON: {"error": code, "message": ...}, with the
+headers `headers()` gives (Retry-After); routers declare which of them they may answer with
+`error_responses(...)`, so the OpenAPI document says so.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
 
 class MediaError(Exception):
-    """Base of every error mediasrv reports to a caller."""
+    """Base of every error mediasrv reports to a caller: the request cannot be carried out as sent."""
 
-    status_code = 400
-    code = "bad_request"
+    status_code: ClassVar[int] = 400
+    code: ClassVar[str] = "bad_request"
+    retry_after: int | None = None  # seconds the caller should wait before trying again
 
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+    def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
-        if status_code is not None:
-            self.status_code = status_code
+
+    def headers(self) -> dict[str, str] | None:
+        """The answer's headers beside the JSON body."""
+        return None if self.retry_after is None else {"Retry-After": str(self.retry_after)}
 
 
 class NotFound(MediaError):
@@ -46,6 +51,13 @@ class UnsupportedMedia(MediaError):
     code = "unsupported_media"
 
 
+class WrongContentType(MediaError):
+    """The body is sent as another Content-Type than the route reads (tus PATCH: offset+octet-stream)."""
+
+    status_code = 415
+    code = "wrong_content_type"
+
+
 class EmptyUpload(MediaError):
     status_code = 400
     code = "empty_upload"
@@ -61,6 +73,16 @@ class StorageUnavailable(MediaError):
 
     status_code = 503
     code = "storage_unavailable"
+    retry_after = 30
+
+
+class TryAgain(MediaError):
+    """The answer changed while it was being made (a concurrent change won); asking again soon gets
+    the new one. Nothing is wrong with the request."""
+
+    status_code = 503
+    code = "try_again"
+    retry_after = 1
 
 
 class ObjectNotFound(MediaError):
@@ -103,11 +125,13 @@ _DESCRIPTIONS = {
     404: "No such thing (or not one the caller may see)",
     409: "Conflicts with the current state (a name that is taken, an asset that is not failed)",
     413: "The upload is over the size limit",
-    415: "The upload is not a film, an audio recording or a PDF",
+    415: "The upload is not a film, an audio recording or a PDF, or the body's Content-Type is not the one "
+    "this request reads",
     416: "The requested byte range is outside the object",
     422: "A parameter or the body does not match this document",
     429: "Too many attempts; wait as long as Retry-After says",
-    503: "Storage is unreachable; nothing was kept, try again after Retry-After seconds",
+    503: "Storage is unreachable, or the answer changed while it was made; nothing was kept, try again "
+    "after Retry-After seconds",
 }
 
 

@@ -27,6 +27,9 @@ OVER_TARGET = 0.5
 
 @dataclass(frozen=True)
 class VariantInfo:
+    """A finished rendition as measured. Every field but `playlist` is kept as a column of the same
+    name on ingest.models.Rendition (Rendition.of / Rendition.variant copy them by name)."""
+
     name: str
     playlist: str  # "<name>/index.m3u8", relative to the rendition set's folder
     bandwidth: int
@@ -36,7 +39,7 @@ class VariantInfo:
     height: int
     frame_rate: float
     segment_count: int
-    duration: float
+    duration_seconds: float
     size_bytes: int
 
 
@@ -150,7 +153,7 @@ def measure_variant(outdir: Path, spec: RenditionSpec) -> VariantInfo:
         height=height,
         frame_rate=frame_rate,
         segment_count=len(segments),
-        duration=sum(d for d, _ in segments),
+        duration_seconds=sum(d for d, _ in segments),
         size_bytes=sum(sizes),
     )
 

@@ -3,6 +3,8 @@
 A site's sync agent reports after each sync run. Only the latest report per site is kept (SiteReport)
 plus a count per site and day (SitePresence); heartbeats are not audited, there are too many. Fleet
 figures are aggregated in the database with one grouped query, so 25,000 sites cost one round trip.
+Days are Beijing days: China has one time zone and no daylight saving, and a UTC day would put
+00:00-08:00 Beijing time into the day before.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ import io
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
-from enum import StrEnum
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -36,23 +37,19 @@ from mediasrv.db import Base, utcnow
 from mediasrv.delivery.manifest.models import SiteManifest, SiteManifestState
 from mediasrv.kit.errors import Forbidden
 from mediasrv.protocol.china import CHINA, today_in_china
-from mediasrv.sites.models import Site, SitePresence, SiteReport, SiteReportReceipt
+from mediasrv.sites.models import (
+    MAX_FAILED_SAMPLE,
+    RECEIPT_DAYS,
+    Site,
+    SitePresence,
+    SiteReport,
+    SiteReportReceipt,
+    State,
+)
 from mediasrv.sites.registry import get_site, normalise_region, site_under
 
-# China has one time zone and no daylight saving; reachability is assessed per Beijing day, and a UTC
-# day would put 00:00-08:00 Beijing time into the day before.
-MAX_FAILED_SAMPLE = 20
-# Report ids are remembered this long (by the report's observed_at); agents drop queued reports sooner
-# (mediasrv.agent.reports.QUEUE_DAYS), so no copy of a forgotten report can still arrive.
-RECEIPT_DAYS = 8
 Query = TypeVar("Query", bound="Select[*tuple[Any, ...]]")
 LEVELS = 5  # 省/市/县/乡/村
-
-
-class State(StrEnum):
-    ONLINE = "online"  # reported within the window
-    STALE = "stale"  # reported once, but not within the window
-    NEVER = "never"  # never reported
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,18 @@ class DeviceProfile(StrEnum):
         return {"iptv": "iptv", "iptv-legacy": "iptv-sd"}.get(self.value, "master")
 
 
+class State(StrEnum):  # a site's presence: its latest heartbeat against the online window
+    ONLINE = "online"  # reported within the window
+    STALE = "stale"  # reported once, but not within the window
+    NEVER = "never"  # never reported
+
+
+MAX_FAILED_SAMPLE = 20  # failing paths a report keeps (SiteReport.failed_paths)
+# Report ids are remembered this long (by the report's observed_at); agents drop queued reports sooner
+# (mediasrv.agent.reports.QUEUE_DAYS), so no copy of a forgotten report can still arrive.
+RECEIPT_DAYS = 8
+
+
 class Site(Base):
     __tablename__ = "sites"
 

@@ -1,147 +1,108 @@
-"""Site heartbeats (POST /api/v1/sites/{id}/heartbeat) and the fleet views for administrators
-(/api/v1/fleet, /api/v1/fleet/sites, /api/v1/fleet.csv)."""
+"""The site domain's HTTP layer: the registry (/api/v1/sites: register, import, change and list sites,
+and the link a site's boxes open its channel list with), site heartbeats
+(POST /api/v1/sites/{id}/heartbeat) and the fleet views for administrators (/api/v1/fleet,
+/api/v1/fleet/sites, /api/v1/fleet.csv). What a site plays and caches (its playlist, channel list
+and manifest) is delivery's: mediasrv.delivery.router."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from fastapi.concurrency import run_in_threadpool
 
 from mediasrv.accounts.auth import AdminDep, SiteDep
 from mediasrv.db import utcnow
+from mediasrv.delivery import playlist
+from mediasrv.delivery.scope import site_link_generation
 from mediasrv.deps import SessionDep, SettingsDep
-from mediasrv.kit.errors import error_responses
-from mediasrv.kit.params import MAX_INT64, Limit, Offset, Page, RegionQuery, RowId
+from mediasrv.kit.errors import MediaError, error_responses
+from mediasrv.kit.params import Limit, Offset, Page, RegionQuery, RowId
 from mediasrv.protocol.china import today_in_china
-from mediasrv.sites import fleet
-from mediasrv.sites.fleet import MAX_FAILED_SAMPLE, Counts, State
-from mediasrv.sites.registry import normalise_region
+from mediasrv.sites import fleet, registry
+from mediasrv.sites.models import State
+from mediasrv.sites.registry import CSV_COLUMNS, normalise_region
+from mediasrv.sites.schemas import (
+    ChannelListLink,
+    CountsOut,
+    FleetOut,
+    FleetSiteOut,
+    HeartbeatAck,
+    HeartbeatIn,
+    RegionOut,
+    RowError,
+    SiteImport,
+    SiteIn,
+    SiteOut,
+    SitePatch,
+)
 
-router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 422))
+# --- the registry ---------------------------------------------------------------------------------
 
-MAX_INT32 = 2**31 - 1  # INTEGER columns; larger numbers are refused (422), not left to overflow (500)
-# Agents are machines; a control character in what they send is a bug, and it would end up in Excel.
-_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
-FailedPath = Annotated[str, Field(min_length=1, max_length=1024, pattern=_PRINTABLE)]
+registry_router = APIRouter(
+    prefix="/api/v1/sites", tags=["sites"], responses=error_responses(400, 401, 403, 404, 409, 413, 422)
+)
 
-
-class HeartbeatIn(BaseModel):
-    """What the sync agent reports after each run. Unknown fields are ignored so that newer agents
-    can report more without being refused by an older server."""
-
-    manifest_version: int | None = Field(
-        ge=0, le=MAX_INT32, description="the manifest version the site has applied; null: none yet"
-    )
-    bytes_missing: int = Field(ge=0, le=MAX_INT64, description="bytes the manifest lists that it lacks")
-    files_missing: int = Field(ge=0, le=MAX_INT32)
-    files_failed: int = Field(ge=0, le=MAX_INT32, description="files whose download or check failed")
-    failed_paths: list[FailedPath] = Field(
-        default_factory=list,
-        max_length=MAX_FAILED_SAMPLE,
-        description=f"a sample of the failing paths, at most {MAX_FAILED_SAMPLE}",
-    )
-    free_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="free space on the disk")
-    used_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="space the cache takes")
-    agent_version: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE, examples=["1.4.2"])
-    report_id: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z0-9_-]{8,64}$",
-        description="unique per report: a copy resent after a lost answer is acknowledged, not counted again",
-    )
-    observed_at: AwareDatetime | None = Field(
-        default=None,
-        description="when the agent made the report (default: on arrival); an older report never replaces "
-        "a newer one",
-    )
-
-    @field_validator("observed_at")
-    @classmethod
-    def _in_utc(cls, value: datetime | None) -> datetime | None:
-        if value is None:
-            return None
-        try:
-            return value.astimezone(UTC)
-        except OverflowError:
-            raise ValueError("observed_at is out of range") from None
-
-
-class HeartbeatAck(BaseModel):
-    site_id: int
-    current_version: int | None = Field(description="the site's current manifest version; null: none yet")
-    in_sync: bool = Field(description="applied the current version and lacks nothing")
-    server_time: datetime
-    counted: bool = Field(
-        description=f"false: a report id already received, or observed over {fleet.RECEIPT_DAYS} days ago"
-    )
-
-
-class CountsOut(BaseModel):
-    sites: int
-    online: int = Field(description="reported within the online window")
-    stale: int = Field(description="reported, but not within the window")
-    never_seen: int
-    in_sync: int
-    over_quota: int
-    reachable_percent: float | None = Field(
-        description="online / sites in percent, one decimal (畅通率); null: no sites"
-    )
-    sync_percent: float | None = Field(description="in_sync / sites in percent, one decimal; null: no sites")
-
-
-class RegionOut(CountsOut):
-    region: str = Field(description="region path cut to `level` parts; '' for sites without a region")
-
-
-class FleetOut(BaseModel):
-    at: datetime
-    online_within_seconds: int
-    region: str
-    level: int
-    totals: CountsOut
-    regions: list[RegionOut]
-
-
-class FleetSiteOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-
-    site_id: int
-    code: str
-    name: str
-    region: str
-    state: State
-    last_seen_at: datetime | None
-    current_version: int | None
-    applied_version: int | None
-    in_sync: bool
-    over_quota: bool
-    bytes_missing: int | None
-    files_missing: int | None
-    files_failed: int | None
-    failed_paths: list[str]
-    free_bytes: int | None
-    used_bytes: int | None
-    quota_bytes: int | None
-    agent_version: str | None
-    address: str | None
-    observed_at: datetime | None = Field(description="when the agent made its latest report")
-    heartbeats_today: int = Field(description="reports counted today (Beijing day)")
-
-
-def _counts(c: Counts) -> dict[str, int | float | None]:
-    return {
-        "sites": c.sites,
-        "online": c.online,
-        "stale": c.stale,
-        "never_seen": c.never_seen,
-        "in_sync": c.in_sync,
-        "over_quota": c.over_quota,
-        "reachable_percent": c.reachable_percent,
-        "sync_percent": c.sync_percent,
+_CSV_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string", "description": "header: " + ",".join(CSV_COLUMNS)}}
+        },
     }
+}
 
+
+@registry_router.post("", status_code=201, response_model=SiteOut)
+def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
+    """Register a terminal site; give it a token with POST /api/v1/tokens {site_id}."""
+    return SiteOut.model_validate(registry.create_site(session, actor=caller, **body.model_dump()))
+
+
+@registry_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
+async def import_sites(request: Request, caller: AdminDep, session: SessionDep) -> SiteImport:
+    """Register many sites from CSV (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
+    data = await request.body()  # at most admission.CSV_CAP: kit.admission counts it as it comes
+    result = await run_in_threadpool(
+        registry.import_sites, session, actor=caller, text=registry.decode_csv(data)
+    )
+    return SiteImport(
+        created=[SiteOut.model_validate(s) for s in result.created],
+        errors=[RowError(line=n, message=m) for n, m in result.errors],
+    )
+
+
+@registry_router.patch("/{site_id}", response_model=SiteOut)
+def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: SessionDep) -> SiteOut:
+    """Change a site's name, region, device profile, quota, download window or bandwidth cap; its
+    caching manifest and playlist follow at the next poll."""
+    fields = body.model_dump(exclude_unset=True)
+    for required in ("name", "region", "device_profile"):
+        if required in fields and fields[required] is None:
+            raise MediaError(f"{required} cannot be empty.")
+    return SiteOut.model_validate(registry.update_site(session, actor=caller, site_id=site_id, **fields))
+
+
+@registry_router.get("", response_model=list[SiteOut])
+def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
+    return [SiteOut.model_validate(s) for s in registry.list_sites(session)]
+
+
+@registry_router.get("/{site_id}/channel-list", response_model=ChannelListLink)
+def channel_list_link(
+    site_id: RowId, request: Request, caller: AdminDep, session: SessionDep
+) -> ChannelListLink:
+    """The link a site's box or VLC opens its channel list with, as it is (no header to send)."""
+    site = registry.get_site(session, site_id)
+    generation = site_link_generation(session, site.id)
+    url = playlist.channel_list_url(str(request.base_url), request.app.state.signing_key, site.id, generation)
+    return ChannelListLink(site_id=site.id, url=url)
+
+
+# --- heartbeats and the fleet ---------------------------------------------------------------------
+
+fleet_router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 422))
 
 WindowQuery = Annotated[
     int | None,
@@ -154,7 +115,7 @@ WindowQuery = Annotated[
 ]
 
 
-@router.post(
+@fleet_router.post(
     "/api/v1/sites/{site_id}/heartbeat", response_model=HeartbeatAck, responses=error_responses(400, 404)
 )
 def heartbeat(
@@ -162,17 +123,10 @@ def heartbeat(
 ) -> HeartbeatAck:
     """A site's agent reports what it holds; the answer says whether a newer manifest is waiting."""
     report = fleet.Report(**body.model_dump(), address=request.client.host if request.client else "unknown")
-    ack = fleet.record_heartbeat(session, caller, site_id, report)
-    return HeartbeatAck(
-        site_id=ack.site_id,
-        current_version=ack.current_version,
-        in_sync=ack.in_sync,
-        server_time=ack.server_time,
-        counted=ack.counted,
-    )
+    return HeartbeatAck.model_validate(fleet.record_heartbeat(session, caller, site_id, report))
 
 
-@router.get("/api/v1/fleet", response_model=FleetOut)
+@fleet_router.get("/api/v1/fleet", response_model=FleetOut)
 def fleet_status(
     caller: AdminDep,
     session: SessionDep,
@@ -197,12 +151,14 @@ def fleet_status(
         online_within_seconds=status.online_within_seconds,
         region=status.region,
         level=status.level,
-        totals=CountsOut(**_counts(status.totals)),
-        regions=[RegionOut(region=name, **_counts(c)) for name, c in status.regions],
+        totals=CountsOut.model_validate(status.totals),
+        regions=[
+            RegionOut(region=name, **CountsOut.model_validate(c).model_dump()) for name, c in status.regions
+        ],
     )
 
 
-@router.get("/api/v1/fleet/sites", response_model=Page[FleetSiteOut])
+@fleet_router.get("/api/v1/fleet/sites", response_model=Page[FleetSiteOut])
 def fleet_sites(
     caller: AdminDep,
     session: SessionDep,
@@ -228,7 +184,7 @@ def fleet_sites(
     )
 
 
-@router.get(
+@fleet_router.get(
     "/api/v1/fleet.csv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
@@ -260,3 +216,9 @@ def fleet_csv(
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": disposition, "Cache-Control": "no-store"},
     )
+
+
+# One router for the app: the registry's routes, then the fleet's.
+router = APIRouter()
+router.include_router(registry_router)
+router.include_router(fleet_router)

@@ -1,15 +1,26 @@
-"""What may describe a site: the rules of POST and PATCH /api/v1/sites, which the CSV import applies to
-each row too (one set of rules for every way a site is registered)."""
+"""API shapes of sites: what may describe a site (the rules of POST and PATCH /api/v1/sites, which the
+CSV import applies to each row too: one set of rules for every way a site is registered), what the
+registry answers, what an agent's heartbeat says and what the fleet views show."""
 
 from __future__ import annotations
 
 import math
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from mediasrv.sites.models import DeviceProfile
+from mediasrv.kit.params import MAX_INT64
+from mediasrv.sites.models import MAX_FAILED_SAMPLE, RECEIPT_DAYS, DeviceProfile, State
 
 GB = 1024**3
 MAX_QUOTA_BYTES = 2**62  # a BIGINT holds it, and no disk is near it
@@ -75,3 +86,151 @@ class SiteRow(SiteIn):
     def site_fields(self) -> dict[str, Any]:
         """The arguments of sites.create_site."""
         return self.model_dump(exclude={"quota_gb"})
+
+
+# --- the registry ---------------------------------------------------------------------------------
+
+
+class SiteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    code: str
+    name: str
+    region: str
+    device_profile: DeviceProfile
+    quota_bytes: int | None
+    download_window: str | None
+    bandwidth_kbps: int | None
+
+
+class RowError(BaseModel):
+    line: int
+    message: str
+
+
+class SiteImport(BaseModel):
+    created: list[SiteOut]
+    errors: list[RowError] = Field(description="bad rows by line number; the good rows were kept")
+
+
+class ChannelListLink(BaseModel):
+    site_id: int
+    url: str = Field(
+        description="the site's M3U channel list for its boxes and VLC: opens without a header; retired "
+        "when one of the site's tokens is revoked (fetch the new one then)"
+    )
+
+
+# --- heartbeats and the fleet ---------------------------------------------------------------------
+
+MAX_INT32 = 2**31 - 1  # INTEGER columns; larger numbers are refused (422), not left to overflow (500)
+# Agents are machines; a control character in what they send is a bug, and it would end up in Excel.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
+FailedPath = Annotated[str, Field(min_length=1, max_length=1024, pattern=_PRINTABLE)]
+
+
+class HeartbeatIn(BaseModel):
+    """What the sync agent reports after each run. Unknown fields are ignored so that newer agents
+    can report more without being refused by an older server."""
+
+    manifest_version: int | None = Field(
+        ge=0, le=MAX_INT32, description="the manifest version the site has applied; null: none yet"
+    )
+    bytes_missing: int = Field(ge=0, le=MAX_INT64, description="bytes the manifest lists that it lacks")
+    files_missing: int = Field(ge=0, le=MAX_INT32)
+    files_failed: int = Field(ge=0, le=MAX_INT32, description="files whose download or check failed")
+    failed_paths: list[FailedPath] = Field(
+        default_factory=list,
+        max_length=MAX_FAILED_SAMPLE,
+        description=f"a sample of the failing paths, at most {MAX_FAILED_SAMPLE}",
+    )
+    free_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="free space on the disk")
+    used_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="space the cache takes")
+    agent_version: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE, examples=["1.4.2"])
+    report_id: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{8,64}$",
+        description="unique per report: a copy resent after a lost answer is acknowledged, not counted again",
+    )
+    observed_at: AwareDatetime | None = Field(
+        default=None,
+        description="when the agent made the report (default: on arrival); an older report never replaces "
+        "a newer one",
+    )
+
+    @field_validator("observed_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("observed_at is out of range") from None
+
+
+class HeartbeatAck(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    site_id: int
+    current_version: int | None = Field(description="the site's current manifest version; null: none yet")
+    in_sync: bool = Field(description="applied the current version and lacks nothing")
+    server_time: datetime
+    counted: bool = Field(
+        description=f"false: a report id already received, or observed over {RECEIPT_DAYS} days ago"
+    )
+
+
+class CountsOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sites: int
+    online: int = Field(description="reported within the online window")
+    stale: int = Field(description="reported, but not within the window")
+    never_seen: int
+    in_sync: int
+    over_quota: int
+    reachable_percent: float | None = Field(
+        description="online / sites in percent, one decimal (畅通率); null: no sites"
+    )
+    sync_percent: float | None = Field(description="in_sync / sites in percent, one decimal; null: no sites")
+
+
+class RegionOut(CountsOut):
+    region: str = Field(description="region path cut to `level` parts; '' for sites without a region")
+
+
+class FleetOut(BaseModel):
+    at: datetime
+    online_within_seconds: int
+    region: str
+    level: int
+    totals: CountsOut
+    regions: list[RegionOut]
+
+
+class FleetSiteOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    site_id: int
+    code: str
+    name: str
+    region: str
+    state: State
+    last_seen_at: datetime | None
+    current_version: int | None
+    applied_version: int | None
+    in_sync: bool
+    over_quota: bool
+    bytes_missing: int | None
+    files_missing: int | None
+    files_failed: int | None
+    failed_paths: list[str]
+    free_bytes: int | None
+    used_bytes: int | None
+    quota_bytes: int | None
+    agent_version: str | None
+    address: str | None
+    observed_at: datetime | None = Field(description="when the agent made its latest report")
+    heartbeats_today: int = Field(description="reports counted today (Beijing day)")

@@ -1,4 +1,5 @@
-"""Object storage: the ObjectStore interface, its two implementations and open_store(url)."""
+"""Object storage: the ObjectStore interface, its two implementations, open_store(url) and the key layout
+(storage.keys)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from mediasrv.storage.base import (
     ObjectStore,
     check_key,
     content_type_for,
-    source_key,
 )
 from mediasrv.storage.local import LocalStore
 from mediasrv.storage.s3 import S3Store
@@ -25,7 +25,6 @@ __all__ = [
     "check_key",
     "content_type_for",
     "open_store",
-    "source_key",
 ]
 
 _FORMS = "file:///absolute/dir or s3://ACCESS_KEY:SECRET@host:port/bucket[?secure=false][&region=REGION]"

@@ -1,4 +1,4 @@
-"""The object store interface. Keys are '/'-separated relative paths; sources are content-addressed."""
+"""The object store interface. Keys are '/'-separated relative paths (their layout: storage.keys)."""
 
 from __future__ import annotations
 
@@ -48,11 +48,6 @@ def check_prefix(prefix: str) -> str:
     if prefix:
         check_key(prefix.removesuffix("/"))
     return prefix
-
-
-def source_key(sha256: str) -> str:
-    """Content-addressed key of an uploaded original."""
-    return f"sources/{sha256[:2]}/{sha256}"
 
 
 class ObjectStore(Protocol):

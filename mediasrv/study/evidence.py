@@ -38,7 +38,7 @@ from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.viewing import MAX_SEGMENT as MAX_SEGMENT  # the schema of posted views checks it
 from mediasrv.protocol.viewing import media_segments, player_id, resolve
 from mediasrv.sites.models import Site
-from mediasrv.storage import ObjectStore
+from mediasrv.storage import ObjectStore, keys
 from mediasrv.study.models import ViewingDay, mark_dirty
 
 log = logging.getLogger(__name__)
@@ -293,7 +293,9 @@ class CentralCounter:
         if playlist_key is not None:  # the generation served may be older than the rendition row's
             name = playlist_key.rsplit("/", 1)[-1]
             try:
-                text = b"".join(self.store.read(f"hls/{asset_id}/{generation}/{folder}/{name}")).decode()
+                text = b"".join(
+                    self.store.read(keys.generation_file(asset_id, generation, f"{folder}/{name}"))
+                ).decode()
                 parsed = _numbered(folder, text)
             except (ObjectNotFound, UnicodeDecodeError):
                 pass  # superseded and deleted: nothing to count it by

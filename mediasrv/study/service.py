@@ -20,7 +20,7 @@ from mediasrv.catalog.models import Programme
 from mediasrv.kit.errors import Conflict, MediaError, NotFound
 from mediasrv.protocol.china import CHINA
 from mediasrv.sites.registry import get_site
-from mediasrv.storage import ObjectStore
+from mediasrv.storage import ObjectStore, keys
 from mediasrv.study import photos
 from mediasrv.study.models import (
     DemandRequest,
@@ -161,7 +161,7 @@ def add_photo(
     suffix = ".jpg" if photo.content_type == photos.JPEG else ".png"
     # Named by its content: the same photo sent twice at once writes the same bytes to the same key,
     # so the insert that loses leaves nothing behind.
-    key = f"study/{site_id}/{session_id}/{digest}{suffix}"
+    key = keys.session_photo(site_id, session_id, digest, suffix)
     spool.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=spool, suffix=suffix) as tmp:
         tmp.write(photo.data)

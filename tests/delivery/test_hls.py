@@ -12,8 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from mediasrv.accounts.auth import sign_playback
 from mediasrv.accounts.models import Caller, Role
+from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.ingest import pipeline

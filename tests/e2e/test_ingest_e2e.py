@@ -243,8 +243,9 @@ def plays_through(url: str) -> None:
 def test_the_same_film_from_another_department_is_an_asset_of_its_own_and_both_play(
     stack: Stack, tmp_path: Path
 ) -> None:
-    # Bytes no other test of this module uploads: the stack (and its deduplication) is shared.
-    film = make_media(tmp_path / "第一部门的片子.mp4", seconds=4, width=512, height=288)
+    # Not the bytes of the CLI test's film (4 s, 480x270): the stack is shared, and the same bytes
+    # uploaded again in one department are its existing asset (200), not a new one.
+    film = make_media(tmp_path / "第一部门的片子.mp4", seconds=5, width=480, height=270)
     first = stack.wait(stack.upload(film, title="第一部门的标题")["id"])
     assert first["status"] == "ready", first["error"]
     partner = partner_department(stack)

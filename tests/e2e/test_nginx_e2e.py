@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mediasrv.accounts.auth import sign_playback, signing_key
 from mediasrv.accounts.models import Caller, Role
+from mediasrv.accounts.signing import sign_playback, signing_key
 from mediasrv.config import Settings
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media

@@ -15,6 +15,7 @@ from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore
+from mediasrv.storage.keys import generation_prefix
 from tests.fixtures import RecordingDispatcher
 from tests.mediafactory import make_media, make_playlist_trap, make_truncated
 
@@ -56,7 +57,7 @@ def test_video_is_published_with_every_rendition(
     names = {r.name for r in asset.renditions}
     assert {"iptv", "iptv-sd", "mobile-360p"} <= names
     assert not any(n in names for n in ("mobile-540p", "mobile-720p")), "upscaled a 360p source"
-    prefix = pipeline.hls_prefix(asset_id, asset.published_generation or "")
+    prefix = generation_prefix(asset_id, asset.published_generation or "")
     keys = {o.key for o in store.list(f"hls/{asset_id}/")}
     assert all(k.startswith(prefix) for k in keys), "outputs of another generation remain"
     for r in asset.renditions:
@@ -188,7 +189,8 @@ def test_retry_of_a_failed_asset_is_for_admins(
 ) -> None:
     film = make_media(tmp_path / "whole.mp4", seconds=2)
     asset_id = upload(client, producer, make_truncated(film, tmp_path / "cut.mp4"))
-    assert client.post(f"/api/v1/assets/{asset_id}/retry", headers=admin).status_code == 409  # not failed yet
+    not_failed = client.post(f"/api/v1/assets/{asset_id}/retry", headers=admin)
+    assert (not_failed.status_code, not_failed.json()["error"]) == (409, "conflict")  # not failed yet
     pipeline.process_asset(ctx, asset_id)
     assert client.post(f"/api/v1/assets/{asset_id}/retry", headers=producer).status_code == 403
     r = client.post(f"/api/v1/assets/{asset_id}/retry", headers=admin)

@@ -33,7 +33,7 @@ from mediasrv.ingest import pipeline, tus
 from mediasrv.ingest.models import AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.kit.errors import StorageUnavailable
-from mediasrv.storage import ObjectStore, source_key
+from mediasrv.storage import ObjectStore, keys
 from tests.fixtures import RecordingDispatcher, make_token
 from tests.mediafactory import make_media, make_not_media
 from tests.servers import free_port
@@ -113,7 +113,7 @@ def test_upload_in_chunks_makes_the_asset_and_enqueues_the_transcode(
     sha = hashlib.sha256(data).hexdigest()
     assert (asset["sha256"], asset["filename"], asset["title"]) == (sha, film.name, "党员教育 第2集：担当")
     assert asset["status"] == "uploaded"
-    info = store.stat(source_key(sha))
+    info = store.stat(keys.source(sha))
     assert info is not None and info.size == len(data)
     assert dispatcher.sent == [(TRANSCODE, (asset_id,))]
     assert not list(settings.spool_dir.glob("*.part")), "the partial file is kept once stored"
@@ -146,7 +146,7 @@ def test_head_after_a_partial_patch_gives_the_offset_and_a_wrong_offset_is_refus
         headers={**producer, **TUS, "Content-Type": "application/octet-stream", "Upload-Offset": "1000"},
         content=data[1000:2000],
     )
-    assert wrong_type.status_code == 415
+    assert (wrong_type.status_code, wrong_type.json()["error"]) == (415, "wrong_content_type")
     assert "application/offset+octet-stream" in wrong_type.json()["message"]
     assert send_rest(client, producer, url, data, 1000)
 

@@ -15,7 +15,7 @@ from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.kit.errors import StorageUnavailable
-from mediasrv.storage import ObjectStore, source_key
+from mediasrv.storage import ObjectStore, keys
 from tests.fixtures import RecordingDispatcher
 from tests.mediafactory import make_media, make_not_media, make_picture
 
@@ -54,7 +54,7 @@ def test_upload_stores_source_by_hash_and_enqueues_after_commit(
     assert body["filename"] == "党员教育 第1集.mp4"
     assert body["title"] == "党员教育 第1集：初心"
     assert body["status"] == "uploaded" and body["kind"] == "pending" and body["progress"] == 0
-    info = store.stat(source_key(sha))
+    info = store.stat(keys.source(sha))
     assert info is not None and info.size == film.stat().st_size
     assert dispatcher.sent == [(TRANSCODE, (body["id"],))]
     with db.session_scope() as s:

@@ -230,7 +230,7 @@ def test_m3u8_library_parses_every_playlist(done: Done) -> None:
             assert media.playlist_type == "vod" and media.is_endlist and not media.is_variant
             assert media.target_duration == 6 and media.version == 3
             assert len(media.segments) == v.segment_count
-            assert sum(seg.duration for seg in media.segments) == pytest.approx(v.duration)
+            assert sum(seg.duration for seg in media.segments) == pytest.approx(v.duration_seconds)
             assert all(seg.duration <= media.target_duration + OVER_TARGET for seg in media.segments)
             folder = done.masters[group].parent / p.uri.split("/")[0]
             assert all((folder / seg.uri).is_file() for seg in media.segments)
@@ -319,7 +319,7 @@ def test_master_playlist_text() -> None:
             height=width * 9 // 16,
             frame_rate=25.0 if width else 0.0,
             segment_count=2,
-            duration=12.0,
+            duration_seconds=12.0,
             size_bytes=1,
         )
 

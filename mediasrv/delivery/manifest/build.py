@@ -49,6 +49,7 @@ from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
 from mediasrv.protocol.document import FORMAT, SIGNATURE_CONTEXT, canonical
 from mediasrv.protocol.sizes import human_size
 from mediasrv.sites.models import Site
+from mediasrv.storage import keys
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
 
@@ -84,7 +85,7 @@ def _entry(path: str, size: int, sha256: str) -> bytes:
     return canonical({"path": path, "sha256": sha256, "size": size, "url": f"/hls/{path}"})
 
 
-FileRow = tuple[str, int, str]  # path relative to hls/<asset>/, size, SHA-256
+FileRow = tuple[str, int, str]  # path relative to the asset's folder (keys.asset_path), size, SHA-256
 
 
 def asset_pieces(asset: Asset, presentation: str, files: Sequence[FileRow]) -> Pieces | None:
@@ -108,7 +109,7 @@ def asset_pieces(asset: Asset, presentation: str, files: Sequence[FileRow]) -> P
         play = f"{asset.id}/{presentation}.m3u8"
         entries.append((play, len(body), hashlib.sha256(body).hexdigest()))
         folders = tuple(f"{gen}/{r.name}/" for r in presentation_renditions(asset, presentation))
-        poster_rel = asset.poster_key.removeprefix(f"hls/{asset.id}/") if asset.poster_key else None
+        poster_rel = keys.asset_path(asset.id, asset.poster_key) if asset.poster_key else None
         entries += [
             (f"{asset.id}/{path}", size, sha)
             for path, size, sha in files

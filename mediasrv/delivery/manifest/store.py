@@ -30,7 +30,7 @@ from mediasrv import epochs
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import build
 from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
-from mediasrv.kit.errors import MediaError, NotFound
+from mediasrv.kit.errors import NotFound, TryAgain
 from mediasrv.protocol.document import canonical, diff
 from mediasrv.sites.models import Site
 from mediasrv.study.lists import lists_in_force, region_matches
@@ -174,7 +174,7 @@ class ManifestService:
                     continue
                 self._sites[site_id] = current
                 return current
-        raise MediaError("The manifest changed while it was being built: try again.", status_code=503)
+        raise TryAgain("The manifest changed while it was being built: try again.")
 
     def body(self, current: Current, *, gzip: bool) -> Body:
         content = self._content(current.content_sha256)

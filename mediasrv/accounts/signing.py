@@ -1,0 +1,116 @@
+"""Signed links: HMACs that grant access without a header and are checked without the database.
+
+A playback link's path prefix `/s/<subject>.<expires>.<mac>/hls/<asset>/...` is an HMAC over
+subject, expiry and asset, for set-top boxes, VLC and ffplay; a channel-list key opens a site's M3U
+list. Pure functions of the key: the server's routes (mediasrv.accounts.auth.signed_playback) and
+the links it hands out (mediasrv.delivery.playlist) share them.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import time
+from pathlib import Path
+
+from mediasrv.accounts.models import Caller, Role
+from mediasrv.config import Settings
+from mediasrv.kit.errors import Unauthorized
+
+
+def signing_key(settings: Settings) -> bytes:
+    """The HMAC key: MEDIASRV_SECRET_KEY, or one generated once into DATA_DIR/secret-key (0600).
+
+    Several API processes must share one key: set MEDIASRV_SECRET_KEY for them all.
+    """
+    if settings.secret_key is not None:
+        return settings.secret_key.get_secret_value().encode()
+    path: Path = settings.data_dir / "secret-key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process won the race; use its key
+            pass
+        else:
+            with os.fdopen(fd, "w") as f:
+                f.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+# Unix time in seconds fits 11 digits until the year 5138: anything longer is no link of ours (and
+# int() of thousands of digits raises, which would be a 500).
+_EXPIRY_DIGITS = 11
+
+
+def _mac(key: bytes, subject: str, expires: int, asset_id: str) -> str:
+    digest = hmac.new(key, f"{subject}.{expires}.{asset_id}".encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_playback(key: bytes, *, caller: Caller, asset_id: str, expires: int) -> str:
+    """The path segment that grants `caller` playback of one asset until `expires` (Unix time).
+
+    A producer's link names its department too: what a producer may play is its department's assets
+    besides published ones (mediasrv.delivery.scope), and a link is checked without the database."""
+    ident = caller.site_id if caller.role is Role.SITE else caller.user_id
+    subject = f"{caller.role.value}-{ident}"
+    if caller.role is Role.PRODUCER and caller.org_unit_id is not None:
+        subject += f"-{caller.org_unit_id}"
+    return f"{subject}.{expires}.{_mac(key, subject, expires, asset_id)}"
+
+
+def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | None = None) -> Caller:
+    """Who a signed link is for, when it is genuine and unexpired; 401 otherwise. Whether that caller
+    may play the asset now (published, its department's) is the playback scope's question."""
+    subject, _, rest = signature.partition(".")
+    expires_text, _, mac = rest.partition(".")
+    if not (
+        subject
+        and expires_text.isascii()
+        and expires_text.isdigit()
+        and len(expires_text) <= _EXPIRY_DIGITS
+        and mac
+    ):
+        raise Unauthorized("Malformed playback link: ask for a new one.")
+    # Compared as bytes: compare_digest refuses non-ASCII str, and links arrive from anywhere.
+    if not hmac.compare_digest(mac.encode(), _mac(key, subject, int(expires_text), asset_id).encode()):
+        raise Unauthorized("This playback link is not valid for this programme: ask for a new one.")
+    if int(expires_text) < (now if now is not None else time.time()):
+        raise Unauthorized("This playback link has expired: reload the playlist to get a fresh one.")
+    role_text, _, idents = subject.partition("-")
+    role = Role(role_text)  # cannot fail: the MAC proves we wrote this subject
+    ident_id, _, unit = idents.partition("-")
+    number = int(ident_id) if ident_id.isascii() and ident_id.isdigit() else None
+    org_unit_id = int(unit) if unit.isascii() and unit.isdigit() else None
+    site_id, user_id = (number, None) if role is Role.SITE else (None, number)
+    return Caller(
+        role=role, name=subject, via="signed", site_id=site_id, user_id=user_id, org_unit_id=org_unit_id
+    )
+
+
+def _list_mac(key: bytes, site_id: int, generation: int) -> str:
+    # Its own prefix: no playback MAC (role-id.expires.asset) can pass for one of these.
+    digest = hmac.new(key, f"channel-list:{site_id}.{generation}".encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def sign_channel_list(key: bytes, *, site_id: int, generation: int) -> str:
+    """The `key` that opens site `site_id`'s channel list without a header (boxes, VLC). It holds
+    until the site's key generation moves, which revoking one of its tokens does
+    (mediasrv.delivery.scope.site_link_generation)."""
+    return f"{generation}.{_list_mac(key, site_id, generation)}"
+
+
+def channel_list_generation(key: bytes, text: str, site_id: int) -> int:
+    """The key generation a channel-list key was made with; 401 when it is not ours for this site.
+    Checked without the database; the caller then compares the generation with the site's."""
+    generation, _, mac = text.partition(".")
+    if not (generation.isascii() and generation.isdigit() and len(generation) <= 9 and mac):
+        raise Unauthorized("Malformed channel-list key: ask an administrator for the site's link.")
+    if not hmac.compare_digest(mac.encode(), _list_mac(key, site_id, int(generation)).encode()):
+        raise Unauthorized("This channel-list key is not this site's: ask an administrator for its link.")
+    return int(generation)
