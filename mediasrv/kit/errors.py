@@ -130,6 +130,8 @@ _DESCRIPTIONS = {
     416: "The requested byte range is outside the object",
     422: "A parameter or the body does not match this document",
     429: "Too many attempts; wait as long as Retry-After says",
+    500: "The server found its own stored data inconsistent (damaged storage or a bug); the message says "
+    "what to check",
     503: "Storage is unreachable, or the answer changed while it was made; nothing was kept, try again "
     "after Retry-After seconds",
 }
