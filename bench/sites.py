@@ -77,8 +77,8 @@ def serve_bare(port: int) -> None:
     async def manifest(site_id: int) -> Response:
         return Response(status_code=304, headers={"ETag": '"bare"'})
 
-    # The same call as mediasrv.cli.serve: default loop and HTTP implementation, one process, the same
-    # logging options (serve logs requests from its own middleware, so uvicorn's access log is off).
+    # The same call as mediasrv.cli.operators.serve: default loop and HTTP implementation, one process,
+    # the same logging options (serve logs requests from its own middleware, so uvicorn's access log is off).
     uvicorn.run(
         app,
         host=HOST,

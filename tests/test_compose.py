@@ -28,8 +28,8 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from mediasrv import cli as mediasrv_cli
 from mediasrv.app import create_app
+from mediasrv.cli.operators import worker_argv
 from mediasrv.config import Settings
 from mediasrv.kit import admission
 from mediasrv.storage import open_store
@@ -741,7 +741,7 @@ def check_worker_healthcheck(doc: Doc, monkeypatch: pytest.MonkeyPatch) -> list[
     monkeypatch.setattr(os, "getpid", lambda: 1)  # the module-level os that worker_argv uses
     problems = []
     for name, params in worker_services(doc).items():
-        argv_ = mediasrv_cli.worker_argv(Settings(), queues=params["queues"], concurrency=1, beat=False)
+        argv_ = worker_argv(Settings(), queues=params["queues"], concurrency=1, beat=False)
         node = argv_[argv_.index("-n") + 1].replace("%h", "$HOSTNAME")
         words = healthcheck_argv(services(doc)[name])
         text = " ".join(words)

@@ -1,0 +1,285 @@
+"""Administration straight in the database: tokens, people's accounts, sites and their offline
+bundles (for this server's machine, and for the first administrator before any exists)."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from mediasrv.accounts.auth import Role
+from mediasrv.cli.client import CLI_TOKEN_FILE
+from mediasrv.cli.common import console, fail, load_settings, report_error
+from mediasrv.cli.database import cli_actor, open_database
+from mediasrv.config import Settings
+from mediasrv.sites.models import DeviceProfile
+
+token_cli = typer.Typer(help="API tokens (shown once, stored hashed)", no_args_is_help=True)
+user_cli = typer.Typer(help="people's accounts", no_args_is_help=True)
+site_cli = typer.Typer(help="terminal sites", no_args_is_help=True)
+site_bundle_cli = typer.Typer(help="offline bundles for sites with no usable line", no_args_is_help=True)
+
+LOCAL_UNIT, LOCAL_USER = "本机", "local-cli"  # the department and account of `mediasrv run`'s own token
+
+
+def ensure_cli_token(settings: Settings) -> None:
+    """A producer token for `mediasrv upload` on this machine, created once, kept 0600 in DATA_DIR."""
+    from sqlalchemy import select
+
+    from mediasrv.accounts import service
+    from mediasrv.accounts.models import OrgUnit, User
+
+    path = settings.data_dir / CLI_TOKEN_FILE
+    if path.exists():
+        return
+    actor = cli_actor()
+    with open_database(settings).session_scope() as session:
+        unit = session.scalar(select(OrgUnit).where(OrgUnit.name == LOCAL_UNIT))
+        unit = unit or service.create_org_unit(session, actor=actor, name=LOCAL_UNIT)
+        user = session.scalar(select(User).where(User.username == LOCAL_USER)) or service.create_user(
+            session,
+            actor=actor,
+            username=LOCAL_USER,
+            display_name="本机命令行",
+            role=Role.PRODUCER,
+            org_unit_id=unit.id,
+            password=None,
+        )
+        _, plain = service.create_token(session, actor=actor, name="local command line", user_id=user.id)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(plain + "\n")
+    console.print(f"Created a producer token for this machine's command line in {path}")
+
+
+@token_cli.command("create")
+def token_create(
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. 'upload laptop'")],
+    user: Annotated[str | None, typer.Option(help="username of the owner")] = None,
+    site: Annotated[str | None, typer.Option(help="code of the owning site")] = None,
+    role: Annotated[Role | None, typer.Option(help="create a service account NAME with this role")] = None,
+    org_unit: Annotated[str | None, typer.Option(help="department of a producer service account")] = None,
+    server: Annotated[
+        str, typer.Option(envvar="MEDIASRV_SERVER", help="this server's address as a site's boxes reach it")
+    ] = "http://127.0.0.1:8000",
+) -> None:
+    """Create a token and print it once; only its hash is stored. For a site, also print the link its
+    set-top boxes and VLC open the channel list with (no header needed; retired when one of the
+    site's tokens is revoked, and also given by GET /api/v1/sites/{id}/channel-list).
+
+    The first administrator: `mediasrv token create --role admin --name ops`.
+    """
+    from mediasrv.accounts import service
+    from mediasrv.accounts.signing import signing_key
+    from mediasrv.delivery.playlist import channel_list_url
+    from mediasrv.delivery.scope import site_link_generation
+    from mediasrv.sites.registry import site_by_code
+
+    if sum(x is not None for x in (user, site, role)) != 1:
+        fail("Give exactly one of --user, --site or --role.", code=2)
+    actor = cli_actor()
+    settings = load_settings()
+    channel_list: str | None = None
+    with open_database(settings).session_scope() as session:
+        if role is not None:
+            unit_id = service.org_unit_by_name(session, org_unit).id if org_unit else None
+            token, plain = service.create_service_account(
+                session, actor=actor, name=name, role=role, org_unit_id=unit_id
+            )
+        else:
+            user_id = service.user_by_name(session, user).id if user is not None else None
+            site_id = site_by_code(session, site).id if site is not None else None
+            token, plain = service.create_token(
+                session, actor=actor, name=name, user_id=user_id, site_id=site_id
+            )
+            if site_id is not None:
+                generation = site_link_generation(session, site_id)
+                channel_list = channel_list_url(server, signing_key(settings), site_id, generation)
+        console.print(f"token {token.id} '{name}'; it is shown only now:")
+    typer.echo(plain)
+    if channel_list is not None:  # on stderr: a script reading the token from stdout gets it alone
+        console.print("The site's channel list for its set-top boxes and VLC (opens as it is, no token):")
+        console.print(channel_list, soft_wrap=True, markup=False, highlight=False)
+
+
+@token_cli.command("list")
+def token_list() -> None:
+    """List tokens (never their values)."""
+    from mediasrv.accounts import service
+
+    with open_database(load_settings()).session_scope() as session:
+        for t in service.list_tokens(session, actor=cli_actor()):
+            state = "revoked" if t.revoked_at else "active"
+            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
+            owner = f"user {t.user.username}" if t.user else f"site {t.site_id}"
+            typer.echo(f"{t.id}\t{owner}\t{state}\tlast used {used}\t{t.name}")
+
+
+@token_cli.command("revoke")
+def token_revoke(token_id: int) -> None:
+    """Revoke a token; requests with it get 401 from now on."""
+    from mediasrv.accounts import service
+
+    with open_database(load_settings()).session_scope() as session:
+        service.revoke_token(session, actor=cli_actor(), token_id=token_id)
+    console.print(f"token {token_id} revoked")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@user_cli.command("create")
+def user_create(
+    username: str,
+    role: Annotated[Role, typer.Option()],
+    org_unit: Annotated[str | None, typer.Option(help="department name; created if new")] = None,
+    display_name: Annotated[str, typer.Option()] = "",
+    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
+    no_password: Annotated[bool, typer.Option(help="API tokens only, no web login")] = False,
+) -> None:
+    """Create a person's account (the password is asked for, never given on the command line)."""
+    from mediasrv.accounts import service
+    from mediasrv.kit.errors import NotFound
+
+    password = None if no_password else _read_password(password_stdin)
+    actor = cli_actor()
+    with open_database(load_settings()).session_scope() as session:
+        unit_id = None
+        if org_unit:
+            try:
+                unit_id = service.org_unit_by_name(session, org_unit).id
+            except NotFound:
+                unit_id = service.create_org_unit(session, actor=actor, name=org_unit).id
+        user = service.create_user(
+            session,
+            actor=actor,
+            username=username,
+            display_name=display_name,
+            role=role,
+            org_unit_id=unit_id,
+            password=password,
+        )
+        console.print(f"user {user.id} '{username}' ({role.value}) created")
+
+
+@user_cli.command("unlock")
+def user_unlock(username: str) -> None:
+    """Let an account locked by failed logins log in again now."""
+    from mediasrv.accounts import service
+    from mediasrv.kit.errors import MediaError
+
+    try:
+        with open_database(load_settings()).session_scope() as session:
+            user = service.user_by_name(session, username)
+            locked = bool(service.locked_until(session, [user]))
+            service.unlock_user(session, actor=cli_actor(), user_id=user.id)
+    except MediaError as exc:
+        fail(exc.message)
+    console.print(f"user '{username}' unlocked" if locked else f"user '{username}' was not locked")
+
+
+@site_cli.command("create")
+def site_create(
+    code: str,
+    name: Annotated[str, typer.Option()],
+    region: Annotated[str, typer.Option(help="province/city/county/township/village")] = "",
+    device_profile: Annotated[DeviceProfile, typer.Option(help="what plays there")] = DeviceProfile.IPTV,
+    quota_gb: Annotated[float | None, typer.Option(help="cache storage; none: no limit")] = None,
+    download_window: Annotated[str | None, typer.Option(help="e.g. 01:00-05:00")] = None,
+    bandwidth_kbps: Annotated[int | None, typer.Option(help="download cap")] = None,
+) -> None:
+    """Register a terminal site."""
+    from mediasrv.sites.registry import GB, create_site
+
+    with open_database(load_settings()).session_scope() as session:
+        site = create_site(
+            session,
+            actor=cli_actor(),
+            code=code,
+            name=name,
+            region=region,
+            device_profile=device_profile,
+            quota_bytes=round(quota_gb * GB) if quota_gb is not None else None,
+            download_window=download_window,
+            bandwidth_kbps=bandwidth_kbps,
+        )
+        console.print(
+            f"site {site.id} '{code}' created; give it a token: mediasrv token create --site {code}"
+        )
+
+
+@site_cli.command("import")
+def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+    """Register sites from a CSV file (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
+    from mediasrv.sites.registry import decode_csv, import_sites
+
+    with open_database(load_settings()).session_scope() as session:
+        result = import_sites(session, actor=cli_actor(), text=decode_csv(file.read_bytes()))
+        for line, message in result.errors:
+            report_error(message, label=f"line {line}:")
+        console.print(f"{len(result.created)} sites registered, {len(result.errors)} rows refused")
+    if result.errors:
+        raise typer.Exit(1)
+
+
+@site_bundle_cli.command("export")
+def site_bundle_export(
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="where to write it, e.g. a USB disk")],
+    site: Annotated[str, typer.Option(help="the site's code or id")],
+) -> None:
+    """Write a site's signed manifest and every file it lists to DIRECTORY, for `mediasrv-site import`.
+
+    Files already there with the right size and SHA-256 are kept, so exporting again to the same disk
+    copies only what changed; files the manifest no longer lists are removed from DIRECTORY/files.
+    """
+
+    from mediasrv import epochs
+    from mediasrv.accounts.signing import signing_key
+    from mediasrv.delivery.bundle import export_bundle
+    from mediasrv.delivery.manifest.store import ManifestService
+    from mediasrv.kit.errors import MediaError, NotFound
+    from mediasrv.sites.registry import site_by_code
+    from mediasrv.storage import open_store
+
+    settings = load_settings()
+    db = open_database(settings)
+    try:
+        with db.session_scope() as session:
+            try:
+                site_id = site_by_code(session, site).id
+            except NotFound:
+                if not site.isdigit():
+                    raise
+                site_id = int(site)
+        manifests = ManifestService(db, signing_key(settings), epochs.EpochWatch(db))
+        columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=console) as progress:
+            task = progress.add_task(f"site {site} -> {directory}", total=None)
+
+            def report(files: int, all_files: int, done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total, description=f"{files}/{all_files} files")
+
+            store = open_store(settings.resolved_storage_url)
+            result = export_bundle(db, store, manifests, site_id, directory, progress=report)
+    except MediaError as exc:
+        fail(exc.message)
+    finally:
+        db.dispose()
+    console.print(
+        f"site {result.site_code} manifest version {result.version}: {result.files} files, "
+        f"{result.total_bytes / 2**20:,.1f} MiB in {directory} ({result.written_files} written, "
+        f"{result.written_bytes / 2**20:,.1f} MiB; {result.removed_files} old files removed)"
+    )
+    console.print(
+        "Manifest key (also in key.pub). On a site that was never online, check it against the one "
+        "your county gave you and import with: mediasrv-site import DIR --public-key KEY"
+    )
+    typer.echo(result.public_key)
