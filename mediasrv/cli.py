@@ -205,7 +205,7 @@ def serve(
     import uvicorn
 
     from mediasrv.app import create_app
-    from mediasrv.observability import configure_logging
+    from mediasrv.ops.logs import configure_logging
 
     settings = _settings()
     _database(settings).dispose()  # refuse an un-migrated database here, with a message, not a traceback
