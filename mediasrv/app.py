@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import Depends, FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
-from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
 from mediasrv import __version__, epochs, migrations
@@ -35,13 +34,10 @@ from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.kit import admission
 from mediasrv.kit.errors import MediaError, StorageUnavailable, error_responses
 from mediasrv.kit.http import Rendered
-from mediasrv.observability import (
-    Broker,
-    ReadinessCache,
-    RequestMiddleware,
-    ScrapeCollector,
-    check_readiness,
-)
+from mediasrv.ops.broker import Broker
+from mediasrv.ops.readiness import ReadinessCache, ReadyOut, check_readiness
+from mediasrv.ops.requests import RequestMiddleware
+from mediasrv.ops.scrape import ScrapeCollector
 from mediasrv.search.index import SearchIndex
 from mediasrv.search.router import router as search_router
 from mediasrv.sites.router import router as sites_router
@@ -56,11 +52,6 @@ from mediasrv.study.routers.sessions import router as sessions_router
 from mediasrv.web import router as web
 
 log = logging.getLogger(__name__)
-
-
-class ReadyOut(BaseModel):
-    status: Literal["ready", "not_ready"]
-    checks: dict[str, str] = Field(description='database, storage, broker: "ok" or what is wrong')
 
 
 def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | None = None) -> FastAPI:

@@ -9,6 +9,8 @@ from celery import Celery
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from mediasrv.ops.logs import REQUEST_ID
+
 log = logging.getLogger(__name__)
 
 TRANSCODE = "mediasrv.transcode"
@@ -39,8 +41,6 @@ class CeleryDispatcher:
         self.app.conf.broker_connection_retry_on_startup = True
 
     def send(self, task: str, *args: str) -> None:
-        from mediasrv.observability import REQUEST_ID  # not at import: observability imports this module
-
         request_id = REQUEST_ID.get()  # the worker logs it with the job, tying both ends together
         headers = {"request_id": request_id} if request_id else None
         self.app.send_task(task, args=list(args), queue=QUEUES[task], headers=headers)

@@ -16,7 +16,7 @@ from celery.signals import setup_logging, task_postrun, task_prerun
 
 from mediasrv.config import Settings
 from mediasrv.jobs import COMPLIANCE_REFRESH, INDEX_REFRESH, MANIFEST_GC, QUEUES, SWEEP
-from mediasrv.observability import REQUEST_ID, TASK_ID, configure_logging
+from mediasrv.ops.logs import REQUEST_ID, TASK_ID, configure_logging
 
 
 def make_celery(settings: Settings) -> Celery:

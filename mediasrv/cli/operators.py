@@ -99,7 +99,7 @@ def serve(
     import uvicorn
 
     from mediasrv.app import create_app
-    from mediasrv.observability import configure_logging
+    from mediasrv.ops.logs import configure_logging
 
     settings = load_settings()
     open_database(settings).dispose()  # refuse an un-migrated database here, with a message, not a traceback

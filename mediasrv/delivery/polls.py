@@ -18,7 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from mediasrv.accounts.auth import CallerCache
 from mediasrv.accounts.models import Role
 from mediasrv.delivery.manifest.store import ManifestService
-from mediasrv.observability import MANIFEST_NOT_MODIFIED
+from mediasrv.ops.metrics import MANIFEST_NOT_MODIFIED
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.http import etag_matches
 

@@ -35,7 +35,7 @@ from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.kit.errors import NotFound, ObjectNotFound, Unauthorized, error_responses
 from mediasrv.kit.http import IMMUTABLE, Rendered, not_modified, object_response, playlist_response
 from mediasrv.kit.params import RowId
-from mediasrv.observability import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
+from mediasrv.ops.metrics import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE
 from mediasrv.protocol.viewing import AGENT_PRODUCT

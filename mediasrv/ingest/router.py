@@ -19,7 +19,7 @@ from mediasrv.jobs import TRANSCODE, enqueue_after_commit
 from mediasrv.kit.errors import MediaError, error_responses
 from mediasrv.kit.http import object_response
 from mediasrv.kit.params import Limit, Offset, Page
-from mediasrv.observability import UPLOADS
+from mediasrv.ops.metrics import UPLOADS
 from mediasrv.storage import ObjectStore
 
 router = APIRouter(

@@ -59,7 +59,7 @@ from mediasrv.kit.errors import (
     error_responses,
 )
 from mediasrv.kit.http import OVERRIDE_HEADER, requested_method
-from mediasrv.observability import UPLOADS
+from mediasrv.ops.metrics import UPLOADS
 from mediasrv.protocol.sizes import human_size
 from mediasrv.storage import ObjectStore
 
