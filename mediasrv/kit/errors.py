@@ -210,12 +210,12 @@ def _context(ctx: Mapping[str, Any], lang: Lang) -> dict[str, Any]:
 
 def _problem(error: Mapping[str, Any], lang: Lang) -> dict[str, str]:
     """One pydantic error as {"field": "ends_on", "message": "结束日期：必须填写"}."""
+    kind: str = error.get("type", "")
     loc = list(error.get("loc", ()))
     if loc and loc[0] in _SOURCES:
         loc = loc[1:]
-    while loc and isinstance(loc[0], int):  # where in a body that is not JSON the parser stopped
-        loc = loc[1:]
-    kind: str = error.get("type", "")
+    if kind == "json_invalid":  # its loc is where the parser stopped, not a field
+        loc = []
     ctx: Mapping[str, Any] = error.get("ctx") or {}
     if kind in i18n.MESSAGES:  # a validator's own PydanticCustomError(key, english, params)
         text = i18n.render(kind, lang, ctx)

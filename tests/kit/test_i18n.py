@@ -379,3 +379,10 @@ def test_admission_refuses_in_the_caller_s_language(client: TestClient, site: di
         "/docs shows for this request."
     )
     assert r.json()["params"]["advice"] == "kit.advice.json"
+
+
+def test_a_body_that_is_not_json_names_no_field() -> None:
+    errors = [{"type": "json_invalid", "loc": ("body", 7), "msg": "JSON decode error", "ctx": {"error": "x"}}]
+    assert invalid_request_body(errors, "zh")["problems"] == [{"field": "", "message": "不是有效的 JSON"}]
+    errors = [{"type": "missing", "loc": ("body", 3, "minutes"), "msg": "Field required"}]
+    assert invalid_request_body(errors, "zh")["problems"][0]["field"] == "3.minutes"
