@@ -32,8 +32,15 @@ from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
 from mediasrv.kit import admission
-from mediasrv.kit.errors import MediaError, StorageUnavailable, error_responses
+from mediasrv.kit.errors import (
+    MediaError,
+    StorageUnavailable,
+    error_responses,
+    invalid_request_body,
+    refusal_body,
+)
 from mediasrv.kit.http import Rendered
+from mediasrv.kit.i18n import Lang, choose_lang
 from mediasrv.ops.broker import Broker
 from mediasrv.ops.readiness import ReadinessCache, ReadyOut, check_readiness
 from mediasrv.ops.requests import RequestMiddleware
@@ -107,32 +114,19 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     app.openapi = openapi  # type: ignore[method-assign]
 
     @app.exception_handler(MediaError)
-    async def media_error(_request: Request, exc: MediaError) -> JSONResponse:
-        return JSONResponse(
-            {"error": exc.code, "message": exc.message}, status_code=exc.status_code, headers=exc.headers()
-        )
+    async def media_error(request: Request, exc: MediaError) -> JSONResponse:
+        return JSONResponse(exc.body(_lang(request)), status_code=exc.status_code, headers=exc.headers())
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = "; ".join(_describe(error) for error in exc.errors())
-        return JSONResponse(
-            {"error": "invalid_request", "message": f"The request does not match the API: {problems}."},
-            status_code=422,
-        )
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return JSONResponse(invalid_request_body(exc.errors(), _lang(request)), status_code=422)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         # Starlette's own refusals (no such route, method not allowed) in the same shape as ours.
-        code, message = {
-            400: (
-                "bad_request",
-                f"{exc.detail}: check that the body is well-formed and sent as /docs shows.",
-            ),
-            404: ("not_found", "No such endpoint: see /docs."),
-            405: ("method_not_allowed", f"{exc.detail}: see /docs for the methods this path accepts."),
-        }.get(exc.status_code, ("http_error", str(exc.detail)))
+        error, key, params = _starlette_refusal(request, exc)
         return JSONResponse(
-            {"error": code, "message": message}, status_code=exc.status_code, headers=exc.headers
+            refusal_body(error, key, params, _lang(request)), status_code=exc.status_code, headers=exc.headers
         )
 
     @app.get("/healthz", dependencies=[Depends(public)], tags=["ops"])
@@ -199,13 +193,18 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
     return app
 
 
-_LOCATIONS = {"query": "query parameter", "path": "path parameter", "header": "header", "cookie": "cookie"}
+def _lang(request: Request) -> Lang:
+    return choose_lang(request.headers, request.cookies, request.query_params)
 
 
-def _describe(error: dict[str, Any]) -> str:
-    """One pydantic error as 'query parameter limit: Input should be less than or equal to 200'."""
-    source, *field = [str(part) for part in error.get("loc", ())] or ["request"]
-    where = _LOCATIONS.get(source, "body" if source == "body" else source)
-    if field:
-        where = f"{where} {'.'.join(field)}" if source != "body" else f"body field {'.'.join(field)}"
-    return f"{where}: {error.get('msg', 'invalid')}"
+def _starlette_refusal(request: Request, exc: HTTPException) -> tuple[str, str, dict[str, Any]]:
+    """The error code, message key and parameters of a refusal Starlette makes."""
+    if exc.status_code == 404:
+        return "not_found", "kit.no_such_endpoint", {}
+    if exc.status_code == 405 and exc.detail == "Method Not Allowed":  # Starlette's own, no route's
+        return "method_not_allowed", "kit.method_not_allowed", {"method": request.method}
+    if exc.status_code == 405:  # a route's own 405 (tus): its detail as it is, until it is a key
+        return "method_not_allowed", str(exc.detail), {}
+    if exc.status_code == 400:  # the body cannot be parsed (a broken multipart form)
+        return "bad_request", "kit.bad_body", {"detail": str(exc.detail)}
+    return "http_error", "kit.http_error", {"status": exc.status_code, "detail": str(exc.detail)}

@@ -158,11 +158,11 @@ def test_a_caller_of_another_role_is_refused_before_the_body(
     body = _big_json(512 * 1024)
     r = call(client, "POST", "/api/v1/programmes", body=body, headers={**site, **JSON})
     assert (r.status, r.read) == (403, 0), r.body
-    assert "producer or admin" in r.json()["message"]
+    assert "编导、管理员" in r.json()["message"]  # the roles it needs
     # The caller's own role gets its body read, and judged by the route as ever.
     r = call(client, "POST", "/api/v1/programmes", body=body, headers={**producer, **JSON})
     assert (r.status, r.read) == (422, len(body)), r.body
-    assert "at most 20000 characters" in r.json()["message"]
+    assert "最多 20000 个字" in r.json()["message"]
 
 
 def test_a_session_cookie_needs_its_csrf_header_before_the_body(
@@ -189,26 +189,45 @@ def test_a_declared_length_over_the_cap_is_refused_at_once(
     client: TestClient, producer: dict[str, str], admin: dict[str, str], site: dict[str, str]
 ) -> None:
     cases = [  # (caller, method, path, body, headers, what the message names)
-        (producer, "POST", "/api/v1/tokens", _big_json(100 * 1024), JSON, "over the 64.0 KiB that POST"),
-        (producer, "POST", "/api/v1/programmes", _big_json(2 * MIB), JSON, "over the 1.0 MiB that"),
-        (admin, "POST", "/api/v1/sites/import", b"code,name\n" * 600_000, {}, "over the 5.0 MiB limit"),
-        (producer, "POST", "/api/v1/assets", *_multipart(3 * MIB), "over the 2.0 MiB limit"),
-        (site, "POST", "/api/v1/sites/1/sessions/s1/photos", *_multipart(2 * MIB), "over the 1.0 MiB limit"),
+        (
+            producer,
+            "POST",
+            "/api/v1/tokens",
+            _big_json(100 * 1024),
+            JSON,
+            "POST /api/v1/tokens 可接受的 64.0 KiB",
+        ),
+        (producer, "POST", "/api/v1/programmes", _big_json(2 * MIB), JSON, "可接受的 1.0 MiB"),
+        (admin, "POST", "/api/v1/sites/import", b"code,name\n" * 600_000, {}, "超过了 5.0 MiB 的上限"),
+        (producer, "POST", "/api/v1/assets", *_multipart(3 * MIB), "超过了 2.0 MiB 的上限"),
+        (site, "POST", "/api/v1/sites/1/sessions/s1/photos", *_multipart(2 * MIB), "超过了 1.0 MiB 的上限"),
     ]
     for caller, method, path, body, headers, names in cases:
         r = call(client, method, path, body=body, headers={**caller, **headers})
         assert (r.status, r.read) == (413, 0), (path, r.body)
         assert names in r.json()["message"], r.json()
-        upload = "limit" in names  # files: the code the routes' own size checks use
+        upload = "上限" in names  # files: the code the routes' own size checks use
         assert r.json()["error"] == ("upload_too_large" if upload else "body_too_large")
 
 
 def test_a_chunked_or_lying_body_is_cut_off_at_the_cap(client: TestClient, producer: dict[str, str]) -> None:
     """No Content-Length (chunked), so the cap is enforced on what is read."""
     for method, path, body, headers, said in [
-        ("POST", "/api/v1/tokens", _big_json(3 * MIB), JSON, "goes past the 64.0 KiB"),  # FastAPI parses
-        ("POST", "/api/v1/programmes", _big_json(3 * MIB), JSON, "goes past the 1.0 MiB"),
-        ("POST", "/api/v1/assets", *_multipart(3 * MIB), "the 2.0 MiB limit"),  # the route streams it
+        (
+            "POST",
+            "/api/v1/tokens",
+            _big_json(3 * MIB),
+            JSON,
+            "请求内容超过了 POST /api/v1/tokens 可接受的 64.0 KiB",
+        ),
+        (
+            "POST",
+            "/api/v1/programmes",
+            _big_json(3 * MIB),
+            JSON,
+            "请求内容超过了 POST /api/v1/programmes 可接受的 1.0 MiB",
+        ),
+        ("POST", "/api/v1/assets", *_multipart(3 * MIB), "2.0 MiB"),  # the route streams it (its own words)
     ]:
         r = call(client, method, path, body=body, headers={**producer, **headers}, chunked=True)
         assert r.status == 413, (path, r.body)
@@ -223,7 +242,7 @@ def test_a_chunked_csv_is_cut_off_at_its_cap(client: TestClient, admin: dict[str
         client, "POST", "/api/v1/sites/import", body=b"code,name\n" * 600_000, headers=admin, chunked=True
     )
     assert (r.status, r.json()["error"]) == (413, "upload_too_large"), r.body
-    assert "goes past the 5.0 MiB limit" in r.json()["message"]
+    assert "上传的文件超过了 5.0 MiB 的上限" in r.json()["message"]
     assert r.read <= 5 * MIB + CHUNK  # the cap and one chunk at most
 
 
@@ -232,7 +251,7 @@ def test_login_takes_only_a_small_form_and_never_spools_it(client: TestClient) -
     form, headers = _multipart(40 * MIB, field="username")
     r = call(client, "POST", "/auth/login", body=form, headers=headers)
     assert (r.status, r.read) == (413, 0), r.body
-    assert "over the 8.0 KiB that POST /auth/login accepts" in r.json()["message"]
+    assert "超过了 POST /auth/login 可接受的 8.0 KiB" in r.json()["message"]
     r = call(client, "POST", "/auth/login", body=form, headers=headers, chunked=True)
     assert r.status == 413 and r.read <= PUBLIC_CAP + CHUNK
     # Below Starlette's threshold for spooling a form's file part to disk: it stays in memory.

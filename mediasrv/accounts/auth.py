@@ -24,6 +24,7 @@ from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import verify_playback
 from mediasrv.db import Database
 from mediasrv.kit.errors import Forbidden, Unauthorized
+from mediasrv.kit.i18n import Text
 
 SESSION_COOKIE = "mediasrv_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -73,7 +74,7 @@ def _from_cookie(db: Database, cookie: str, method: str, csrf: str | None) -> Ca
     with db.session_scope() as session:
         web = service.session_for_cookie(session, cookie)
         if method not in SAFE_METHODS and not service.csrf_matches(web, csrf):
-            raise Forbidden(f"Missing or wrong {CSRF_HEADER} header: send the csrf_token given at login.")
+            raise Forbidden("accounts.csrf_missing", header=CSRF_HEADER)
         return service.caller_from_session(web)
 
 
@@ -88,7 +89,7 @@ async def current_caller(request: Request) -> Caller:
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            raise Unauthorized("Malformed Authorization header: expected 'Bearer <token>'.")
+            raise Unauthorized("accounts.authorization_malformed")
         cache: CallerCache = state.callers
         caller = cache.get(token)
         if caller is None:
@@ -99,7 +100,7 @@ async def current_caller(request: Request) -> Caller:
         return await run_in_threadpool(
             _from_cookie, state.db, cookie, request.method, request.headers.get(CSRF_HEADER)
         )
-    raise Unauthorized("Authentication required: send 'Authorization: Bearer <token>', or log in.")
+    raise Unauthorized("accounts.login_required")
 
 
 def check_same_origin(request: Request) -> None:
@@ -110,15 +111,19 @@ def check_same_origin(request: Request) -> None:
     """
     origin = request.headers.get("origin")
     if origin and urlsplit(origin).netloc != request.headers.get("host", ""):
-        raise Forbidden("This form is accepted from this server's own pages only.")
+        raise Forbidden("accounts.foreign_form")
 
 
 def admit(caller: Caller, roles: tuple[Role, ...]) -> Caller:
     """`caller` when its role is one of `roles`, else 403: the check of `allow`, also made by
     mediasrv.kit.admission before a request's body is read."""
     if caller.role not in roles:
-        wanted = " or ".join(r.value for r in roles)
-        raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")
+        raise Forbidden(
+            "accounts.role_needed",
+            wanted=tuple(Text(f"accounts.role_name.{r.value}") for r in roles),
+            name=caller.name,
+            role=Text(f"accounts.role_name.{caller.role.value}"),
+        )
     return caller
 
 

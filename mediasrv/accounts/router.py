@@ -23,15 +23,13 @@ from mediasrv.accounts.schemas import (
     UserPatch,
 )
 from mediasrv.deps import SessionDep, SettingsDep
-from mediasrv.kit.errors import error_responses
+from mediasrv.kit.errors import TooManyRequests, Unauthorized, error_responses
 from mediasrv.kit.params import RowId
 
 auth_router = APIRouter(prefix="/auth", tags=["auth"], responses=error_responses(400, 401, 403, 422))
 router = APIRouter(
     prefix="/api/v1", tags=["accounts"], responses=error_responses(400, 401, 403, 404, 409, 422)
 )
-
-_BAD_LOGIN = {"error": "unauthorized", "message": "Wrong username or password."}
 
 
 def users_out(session: Session, users: list[User]) -> list[UserOut]:
@@ -76,20 +74,17 @@ def login(
         client=client,
         session_hours=settings.session_hours,
     )
+    # Raised only now: service.login has committed the attempt's count (this route has no session).
     if outcome.retry_after is not None:
-        minutes = -(-outcome.retry_after // 60)
-        what = (
-            "for this account: wait {m} minute(s), or ask an administrator to unlock it"
+        raise TooManyRequests(
+            "accounts.login_locked_account"
             if outcome.locked == "account"
-            else "from this address: wait {m} minute(s)"
-        )
-        return JSONResponse(
-            {"error": "too_many_requests", "message": f"Too many failed logins {what.format(m=minutes)}."},
-            status_code=429,
-            headers={"Retry-After": str(outcome.retry_after)},
+            else "accounts.login_locked_client",
+            retry_after=outcome.retry_after,
+            minutes=-(-outcome.retry_after // 60),
         )
     if outcome.user is None or outcome.cookie is None:
-        return JSONResponse(_BAD_LOGIN, status_code=401)
+        raise Unauthorized("accounts.bad_login")
     body = SessionOut(
         username=outcome.user.username,
         role=outcome.user.role,

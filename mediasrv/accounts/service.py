@@ -51,7 +51,7 @@ def _dummy_hash() -> str:
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise MediaError(f"The password is too short: use at least {MIN_PASSWORD} characters.")
+        raise MediaError("accounts.password_too_short", min_length=MIN_PASSWORD)
 
 
 # --- organisation units -----------------------------------------------------------------------
@@ -60,9 +60,9 @@ def _check_password(password: str) -> None:
 def create_org_unit(session: Session, *, actor: Caller, name: str) -> OrgUnit:
     name = name.strip()
     if not name:
-        raise MediaError("Give the department a name.")
+        raise MediaError("accounts.unit_name_empty")
     if session.scalar(select(OrgUnit).where(OrgUnit.name == name)) is not None:
-        raise Conflict(f"A department named '{name}' already exists.")
+        raise Conflict("accounts.unit_name_taken", name=name)
     unit = OrgUnit(name=name)
     session.add(unit)
     session.flush()
@@ -73,7 +73,7 @@ def create_org_unit(session: Session, *, actor: Caller, name: str) -> OrgUnit:
 def org_unit_by_name(session: Session, name: str) -> OrgUnit:
     unit = session.scalar(select(OrgUnit).where(OrgUnit.name == name))
     if unit is None:
-        raise NotFound(f"No department named '{name}'.")
+        raise NotFound("accounts.no_unit_named", name=name)
     return unit
 
 
@@ -86,11 +86,11 @@ def list_org_units(session: Session) -> list[OrgUnit]:
 
 def _validate_role_unit(session: Session, role: Role, org_unit_id: int | None) -> None:
     if role is Role.SITE:
-        raise MediaError("People are producers or admins; sites get site tokens (POST /api/v1/tokens).")
+        raise MediaError("accounts.people_not_sites")
     if org_unit_id is not None and session.get(OrgUnit, org_unit_id) is None:
-        raise NotFound(f"No department with id {org_unit_id}.")
+        raise NotFound("accounts.no_unit", org_unit_id=org_unit_id)
     if role is Role.PRODUCER and org_unit_id is None:
-        raise MediaError("A producer belongs to a department: give org_unit_id.")
+        raise MediaError("accounts.producer_needs_unit")
 
 
 def create_user(
@@ -104,9 +104,9 @@ def create_user(
     password: str | None,
 ) -> User:
     if not _USERNAME.match(username):
-        raise MediaError("A username is 2-64 letters, digits or . _ @ - (no spaces).")
+        raise MediaError("accounts.username_invalid")
     if session.scalar(select(User).where(User.username == username)) is not None:
-        raise Conflict(f"The username '{username}' is taken.")
+        raise Conflict("accounts.username_taken", username=username)
     _validate_role_unit(session, role, org_unit_id)
     if password is not None:
         _check_password(password)
@@ -166,7 +166,7 @@ def update_user(
     unlocked = password is not None and _clear_failures(session, user)  # a new password lifts a lock
     if is_active is not None:
         if user.id == actor.user_id and not is_active:
-            raise MediaError("You cannot disable your own account.")
+            raise MediaError("accounts.cannot_disable_self")
         user.is_active = is_active
     if password is not None or is_active is False:
         session.execute(delete(WebSession).where(WebSession.user_id == user.id))  # log out everywhere
@@ -188,14 +188,14 @@ def update_user(
 def get_user(session: Session, user_id: int) -> User:
     user = session.get(User, user_id)
     if user is None:
-        raise NotFound(f"No user with id {user_id}.")
+        raise NotFound("accounts.no_user", user_id=user_id)
     return user
 
 
 def user_by_name(session: Session, username: str) -> User:
     user = session.scalar(select(User).where(User.username == username))
     if user is None:
-        raise NotFound(f"No user named '{username}'.")
+        raise NotFound("accounts.no_user_named", username=username)
     return user
 
 
@@ -212,16 +212,16 @@ def create_token(
     """A new token for a user (default: the actor) or a site; the plain value is returned once."""
     if user_id is None and site_id is None:
         if actor.user_id is None:
-            raise MediaError("Say whose token this is: user_id or site_id.")
+            raise MediaError("accounts.token_owner_missing")
         user_id = actor.user_id
     if user_id is not None and site_id is not None:
-        raise MediaError("A token belongs to a user or to a site, not both.")
+        raise MediaError("accounts.token_owner_both")
     if actor.role is not Role.ADMIN and (site_id is not None or user_id != actor.user_id):
-        raise Forbidden("Only administrators create tokens for other users or for sites.")
+        raise Forbidden("accounts.token_for_others_admin_only")
     if user_id is not None and session.get(User, user_id) is None:
-        raise NotFound(f"No user with id {user_id}.")
+        raise NotFound("accounts.no_user", user_id=user_id)
     if site_id is not None and session.get(Site, site_id) is None:
-        raise NotFound(f"No site with id {site_id}.")
+        raise NotFound("accounts.no_site", site_id=site_id)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name.strip() or "token", token_hash=hash_secret(plain), user_id=user_id, site_id=site_id
@@ -260,7 +260,7 @@ def create_service_account(
 def revoke_token(session: Session, *, actor: Caller, token_id: int) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or not (actor.role is Role.ADMIN or token.user_id == actor.user_id):
-        raise NotFound(f"No token with id {token_id} that you may revoke.")
+        raise NotFound("accounts.no_token", token_id=token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         epochs.bump(session, epochs.ACCOUNTS)  # API processes stop trusting it within a second
@@ -289,9 +289,9 @@ def _user_caller(user: User, via: Literal["token", "session"], token_id: int | N
 def caller_from_bearer(session: Session, token: str) -> Caller:
     row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_secret(token.strip())))
     if row is None:
-        raise Unauthorized("Unknown API token: check that it was copied whole, or ask an administrator.")
+        raise Unauthorized("accounts.token_unknown")
     if row.revoked_at is not None:
-        raise Unauthorized("This API token was revoked: ask an administrator for a new one.")
+        raise Unauthorized("accounts.token_revoked")
     now = utcnow()
     if row.last_used_at is None or now - row.last_used_at > _LAST_USED_RESOLUTION:
         row.last_used_at = now
@@ -301,7 +301,7 @@ def caller_from_bearer(session: Session, token: str) -> Caller:
         return Caller(role=Role.SITE, name=f"site {site.code}", via="token", site_id=site.id, token_id=row.id)
     assert row.user is not None
     if not row.user.is_active:
-        raise Unauthorized(f"The account '{row.user.username}' is disabled: ask an administrator.")
+        raise Unauthorized("accounts.account_disabled", username=row.user.username)
     return _user_caller(row.user, "token", row.id)
 
 
@@ -464,9 +464,9 @@ def unlock_user(session: Session, *, actor: Caller, user_id: int) -> User:
 def session_for_cookie(session: Session, cookie: str) -> WebSession:
     web = session.get(WebSession, hash_secret(cookie))
     if web is None or web.expires_at < utcnow():
-        raise Unauthorized("Your login has expired: log in again.")
+        raise Unauthorized("accounts.login_expired")
     if not web.user.is_active:
-        raise Unauthorized(f"The account '{web.user.username}' is disabled: ask an administrator.")
+        raise Unauthorized("accounts.account_disabled", username=web.user.username)
     return web
 
 

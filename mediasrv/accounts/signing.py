@@ -75,12 +75,12 @@ def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | N
         and len(expires_text) <= _EXPIRY_DIGITS
         and mac
     ):
-        raise Unauthorized("Malformed playback link: ask for a new one.")
+        raise Unauthorized("accounts.playback_link_malformed")
     # Compared as bytes: compare_digest refuses non-ASCII str, and links arrive from anywhere.
     if not hmac.compare_digest(mac.encode(), _mac(key, subject, int(expires_text), asset_id).encode()):
-        raise Unauthorized("This playback link is not valid for this programme: ask for a new one.")
+        raise Unauthorized("accounts.playback_link_wrong")
     if int(expires_text) < (now if now is not None else time.time()):
-        raise Unauthorized("This playback link has expired: reload the playlist to get a fresh one.")
+        raise Unauthorized("accounts.playback_link_expired")
     role_text, _, idents = subject.partition("-")
     role = Role(role_text)  # cannot fail: the MAC proves we wrote this subject
     ident_id, _, unit = idents.partition("-")
@@ -110,7 +110,7 @@ def channel_list_generation(key: bytes, text: str, site_id: int) -> int:
     Checked without the database; the caller then compares the generation with the site's."""
     generation, _, mac = text.partition(".")
     if not (generation.isascii() and generation.isdigit() and len(generation) <= 9 and mac):
-        raise Unauthorized("Malformed channel-list key: ask an administrator for the site's link.")
+        raise Unauthorized("accounts.channel_key_malformed")
     if not hmac.compare_digest(mac.encode(), _list_mac(key, site_id, int(generation)).encode()):
-        raise Unauthorized("This channel-list key is not this site's: ask an administrator for its link.")
+        raise Unauthorized("accounts.channel_key_wrong")
     return int(generation)

@@ -57,6 +57,7 @@ from mediasrv.kit.errors import (
     UploadTooLarge,
     WrongContentType,
     error_responses,
+    refusal_body,
 )
 from mediasrv.kit.http import OVERRIDE_HEADER, requested_method
 from mediasrv.ops.metrics import UPLOADS
@@ -185,12 +186,9 @@ def _offset(spool: Path, state: _State) -> int:
 def _check_version(tus_resumable: str | None) -> Response | None:
     if tus_resumable == TUS_VERSION:
         return None
-    body = json.dumps(
-        {
-            "error": "tus_version",
-            "message": f"Send the header Tus-Resumable: {TUS_VERSION}; this server speaks tus {TUS_VERSION}.",
-        }
-    )
+    # ErrorOut's shape (a sentence, not a key yet: ingest's conversion makes it one, in the caller's language)
+    message = f"Send the header Tus-Resumable: {TUS_VERSION}; this server speaks tus {TUS_VERSION}."
+    body = json.dumps(refusal_body("tus_version", message, {}, "en"))
     return Response(
         body, status_code=412, media_type="application/json", headers={"Tus-Version": TUS_VERSION}
     )

@@ -36,8 +36,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from mediasrv.accounts.auth import admit, current_caller
 from mediasrv.accounts.models import Role
 from mediasrv.config import Settings
-from mediasrv.kit.errors import MediaError, UploadTooLarge
+from mediasrv.kit.errors import MediaError, RequestTooLarge, UploadTooLarge
 from mediasrv.kit.http import requested_method
+from mediasrv.kit.i18n import Text, choose_lang
 from mediasrv.protocol.sizes import human_size
 
 KiB = 1024
@@ -51,7 +52,7 @@ class Cap:
     around a file, and what the sender can do when over it."""
 
     size: Callable[[Settings], int]
-    advice: str
+    advice: str  # a catalogue key
     overhead: int = 0
     upload: bool = False  # a file: refused as upload_too_large, as the routes' own checks refuse it
 
@@ -63,23 +64,23 @@ def _fixed(n: int) -> Callable[[Settings], int]:
     return lambda _settings: n
 
 
-JSON_CAP = Cap(_fixed(64 * KiB), "send only the fields /docs shows for this request")
+JSON_CAP = Cap(_fixed(64 * KiB), "kit.advice.json")
 # Whoever may call a route without credentials (login, signed playback) sends at most this. It also
 # keeps a login form in memory: Starlette spools a form's file parts to disk only past 1 MiB.
 PUBLIC_CAP = 8 * KiB
-_LONG_TEXT = Cap(_fixed(MiB), "shorten the longest texts or lists")
-_UPLOAD_ADVICE = "split the film or export it at a lower bitrate"
+_LONG_TEXT = Cap(_fixed(MiB), "kit.advice.long_text")
+_UPLOAD_ADVICE = "kit.advice.upload"
 UPLOAD_CAP = Cap(lambda s: s.max_upload_bytes, _UPLOAD_ADVICE, overhead=MULTIPART_OVERHEAD, upload=True)
 TUS_CAP = Cap(lambda s: s.max_upload_bytes, _UPLOAD_ADVICE, upload=True)  # bare bytes, no form
 PHOTO_CAP = Cap(
     lambda s: s.photo_max_bytes,
-    "send a smaller photo (most phones can share a reduced size)",
+    "kit.advice.photo",
     overhead=MULTIPART_OVERHEAD,
     upload=True,
 )
 # 25,000 sites (a province): ~140 bytes a row with a Chinese name and a five-level region, so room
 # to spare (test_admission.py sends such a file).
-CSV_CAP = Cap(_fixed(5 * MiB), "split the CSV into several files of at most 25,000 sites", upload=True)
+CSV_CAP = Cap(_fixed(5 * MiB), "kit.advice.csv", upload=True)
 
 # Routes whose bodies may be larger than JSON_CAP, by method and path template (test_admission.py
 # checks that each still names a route). Texts: a programme's description (20,000 characters), a
@@ -97,8 +98,7 @@ CAPS: dict[tuple[str, str], Cap] = {
     ("POST", "/api/v1/sites/{site_id}/viewing"): _LONG_TEXT,
 }
 
-_PUBLIC = Cap(_fixed(PUBLIC_CAP), "send only the fields /docs shows for this request")
-BODY_TOO_LARGE = "body_too_large"
+_PUBLIC = Cap(_fixed(PUBLIC_CAP), "kit.advice.json")
 
 
 @dataclass(frozen=True)
@@ -150,23 +150,22 @@ class BodyTooLarge(HTTPException):
     """Raised from `receive` when a body goes past its cap; the middleware answers 413 itself,
     whatever the route or FastAPI makes of the exception."""
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(413, message)
-        self.code = code
-        self.message = message
+    def __init__(self, refusal: UploadTooLarge | RequestTooLarge) -> None:
+        super().__init__(413, refusal.message)
+        self.refusal = refusal
 
 
 def too_large(route: Route, settings: Settings, length: int | None) -> BodyTooLarge:
     """The refusal of a body of `length` bytes (None: a chunked one, found too long as it came)."""
-    size = human_size(route.cap.size(settings))
+    facts: dict[str, Any] = {"limit": human_size(route.cap.size(settings)), "advice": Text(route.cap.advice)}
+    if length is not None:
+        facts["sent"] = human_size(length)
     if route.cap.upload:
-        sent = f"is {human_size(length)}, over" if length is not None else "goes past"
-        return BodyTooLarge(UploadTooLarge.code, f"The upload {sent} the {size} limit: {route.cap.advice}.")
-    where = f"{route.method} {route.path}" if route.path else "this request"
-    sent = f"is {human_size(length)}, over" if length is not None else "goes past"
-    return BodyTooLarge(
-        BODY_TOO_LARGE, f"The request body {sent} the {size} that {where} accepts: {route.cap.advice}."
-    )
+        key = "kit.upload_too_large" if length is not None else "kit.upload_too_large_streamed"
+        return BodyTooLarge(UploadTooLarge(key, **facts))
+    where = f"{route.method} {route.path}" if route.path else Text("kit.this_request")
+    key = "kit.body_too_large" if length is not None else "kit.body_too_large_streamed"
+    return BodyTooLarge(RequestTooLarge(key, where=where, **facts))
 
 
 # --- security headers ---------------------------------------------------------------------------
@@ -250,10 +249,13 @@ def _declared_body(headers: list[tuple[bytes, bytes]]) -> tuple[bool, int | None
     return bool(length), length
 
 
-async def _refuse(send: Send, status: int, code: str, message: str) -> None:
-    body = json.dumps({"error": code, "message": message}, ensure_ascii=False).encode()
+async def _refuse(scope: Scope, send: Send, refusal: MediaError) -> None:
+    """Answer as app.py's handler does, in the caller's language."""
+    request = Request(scope)
+    lang = choose_lang(request.headers, request.cookies, request.query_params)
+    body = json.dumps(refusal.body(lang), ensure_ascii=False).encode()
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": refusal.status_code, "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 
@@ -303,22 +305,21 @@ class Admission:
         route = self.match(scope)
         settings: Settings = app.state.settings
         if length is not None and length > route.limit(settings):
-            refusal = too_large(route, settings, length)
-            await self._answer(scope, send, route, 413, refusal.code, refusal.message)
+            await self._answer(scope, send, route, too_large(route, settings, length).refusal)
             return
         if route.roles is not None:
             try:
                 admit(await current_caller(Request(scope)), route.roles)
             except MediaError as exc:  # 401 without (valid) credentials, 403 for another role
-                await self._answer(scope, send, route, exc.status_code, exc.code, exc.message)
+                await self._answer(scope, send, route, exc)
                 return
         await self._counted(scope, receive, send, route, settings)
 
     @staticmethod
-    async def _answer(scope: Scope, send: Send, route: Route, status: int, code: str, message: str) -> None:
+    async def _answer(scope: Scope, send: Send, route: Route, refusal: MediaError) -> None:
         if route.path is not None:
             scope["route"] = route  # what the access log and request counter name the answer by
-        await _refuse(send, status, code, message)
+        await _refuse(scope, send, refusal)
 
     async def _counted(
         self, scope: Scope, receive: Receive, send: Send, route: Route, settings: Settings
@@ -343,7 +344,7 @@ class Admission:
             if refusal is not None:  # whatever the route made of the cut-off body: say why instead
                 if not started:
                     started = True
-                    await _refuse(send, 413, refusal.code, refusal.message)
+                    await _refuse(scope, send, refusal.refusal)
                 return
             if message["type"] == "http.response.start":
                 started = True
@@ -354,7 +355,7 @@ class Admission:
         except BodyTooLarge as exc:
             if started:
                 raise
-            await _refuse(send, 413, exc.code, exc.message)
+            await _refuse(scope, send, exc.refusal)
 
 
 def document(schema: dict[str, Any], app: FastAPI, settings: Settings) -> dict[str, Any]:

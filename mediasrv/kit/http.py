@@ -29,7 +29,7 @@ def object_response(
     *,
     cache_control: str,
     download_name: str | None = None,
-    missing: str = "That file is not in storage (yet): if the asset is still processing, wait.",
+    missing: str = "kit.object_missing",  # the refusal's message key
 ) -> Response:
     """Serve a stored object with Range, ETag/304, HEAD and the content type the store keeps."""
     info = store.stat(key)

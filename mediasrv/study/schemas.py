@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import ProgrammeStatus
@@ -47,7 +48,8 @@ class StudyListIn(BaseModel):
     @model_validator(mode="after")
     def _period(self) -> StudyListIn:
         if self.ends_on < self.starts_on:
-            raise ValueError("ends_on is before starts_on")
+            # A catalogue key (mediasrv/study/messages.json): the 422 handler renders it per language.
+            raise PydanticCustomError("study.ends_before_start", "ends_on is before starts_on")
         return self
 
 

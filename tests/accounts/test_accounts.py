@@ -91,7 +91,7 @@ def test_cross_site_login_posts_are_refused(
     person(client, admin, "zhoumin", department(client, admin, "县委宣传部"))
     form = {"username": "zhoumin", "password": PASSWORD}
     forged = browser.post("/auth/login", data=form, headers={"Origin": "https://evil.example"})
-    assert forged.status_code == 403 and "own pages" in forged.json()["message"]
+    assert forged.status_code == 403 and "本服务器自己的网页" in forged.json()["message"]
     assert "set-cookie" not in forged.headers
     assert browser.post("/auth/login", data=form, headers={"Origin": "https://testserver"}).status_code == 200
 
@@ -104,13 +104,20 @@ def test_failed_logins_look_alike_and_are_throttled(
     unknown = browser.post("/auth/login", data={"username": "nobody", "password": "not-the-password"})
     assert wrong.status_code == unknown.status_code == 401
     assert (
-        wrong.json() == unknown.json() == {"error": "unauthorized", "message": "Wrong username or password."}
+        wrong.json()
+        == unknown.json()
+        == {
+            "error": "unauthorized",
+            "message": "用户名或密码错误。",
+            "code": "accounts.bad_login",
+            "params": {},
+        }
     )
     for _ in range(MAX_FAILURES_PER_USER - 1):
         browser.post("/auth/login", data={"username": "lina", "password": "still-wrong-1"})
     blocked = browser.post("/auth/login", data={"username": "lina", "password": PASSWORD})
     assert blocked.status_code == 429 and int(blocked.headers["retry-after"]) > 0
-    assert "wait" in blocked.json()["message"]
+    assert "分钟后再试" in blocked.json()["message"]
     # Other accounts from the same place are not locked out by one person's typos.
     person(client, admin, "wangfang", None, role="admin")
     login(browser, "wangfang")
@@ -127,25 +134,25 @@ def test_disabling_a_user_ends_sessions_and_tokens(
         client.patch(f"/api/v1/users/{user_id}", headers=admin, json={"is_active": False}).status_code == 200
     )
     r = client.get("/api/v1/assets", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 401 and "disabled" in r.json()["message"]
+    assert r.status_code == 401 and "已停用" in r.json()["message"]
     assert browser.get("/api/v1/assets").status_code == 401
 
 
 def test_user_validation_messages(client: TestClient, admin: dict[str, str]) -> None:
     unit = department(client, admin, "县司法局")
     cases = [
-        ({"username": "a b", "role": "producer", "org_unit_id": unit}, 400, "no spaces"),
-        ({"username": "nounit", "role": "producer"}, 400, "org_unit_id"),
-        ({"username": "shorty", "role": "admin", "password": "123"}, 400, "too short"),
-        ({"username": "box", "role": "site"}, 400, "site tokens"),
-        ({"username": "ghost", "role": "producer", "org_unit_id": 4242}, 404, "department"),
+        ({"username": "a b", "role": "producer", "org_unit_id": unit}, 400, "不能有空格"),
+        ({"username": "nounit", "role": "producer"}, 400, "所属部门"),
+        ({"username": "shorty", "role": "admin", "password": "123"}, 400, "密码太短"),
+        ({"username": "box", "role": "site"}, 400, "站点令牌"),
+        ({"username": "ghost", "role": "producer", "org_unit_id": 4242}, 404, "没有编号为 4242 的部门"),
     ]
     for body, status, words in cases:
         r = client.post("/api/v1/users", headers=admin, json=body)
         assert r.status_code == status and words in r.json()["message"], (body, r.text)
     person(client, admin, "zhaolei", unit)
     dup = client.post("/api/v1/users", headers=admin, json={"username": "zhaolei", "role": "admin"})
-    assert dup.status_code == 409 and "taken" in dup.json()["message"]
+    assert dup.status_code == 409 and "已被使用" in dup.json()["message"]
 
 
 def test_tokens_shown_once_listed_without_values_and_revocable(
@@ -170,7 +177,7 @@ def test_tokens_shown_once_listed_without_values_and_revocable(
     assert client.get("/api/v1/assets", headers=headers).status_code == 200
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=producer).json()["revoked_at"] is not None
     r = client.get("/api/v1/assets", headers=headers)
-    assert r.status_code == 401 and "revoked" in r.json()["message"]
+    assert r.status_code == 401 and "已被吊销" in r.json()["message"]
     last_used = {t["id"]: t["last_used_at"] for t in client.get("/api/v1/tokens", headers=producer).json()}
     assert last_used[token_id] is not None
 

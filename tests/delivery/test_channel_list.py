@@ -107,7 +107,7 @@ def test_the_link_is_the_sites_alone_and_retired_with_its_tokens(
     forged = f"{int(generation) + 1}.{mac}"
     for bad in (forged, key[:-2] + ("AA" if not key.endswith("AA") else "BB"), "garbage", "9" * 30 + ".x"):
         r = client.get(f"/api/v1/sites/{site_id}/playlist.m3u8?key={bad}")
-        assert r.status_code == 401 and "channel-list key" in r.json()["message"], (bad, r.text)
+        assert r.status_code == 401 and "频道列表密钥" in r.json()["message"], (bad, r.text)
     assert client.get(f"/api/v1/sites/{site_id}/playlist.m3u8?key={'A' * 65}").status_code == 422
     # Only administrators get a site's link.
     for headers in (box, site):

@@ -176,10 +176,10 @@ def test_bad_signed_links_are_refused_with_reasons(published: Published) -> None
     with TestClient(c.app) as bare:
         assert bare.get(f"/s/{valid}/hls/{a}/master.m3u8").status_code == 200
         for signature, reason in (
-            (expired, "expired"),
-            (other, "not valid"),
-            (tampered, "not valid"),
-            ("garbage", "Malformed"),
+            (expired, "accounts.playback_link_expired"),
+            (other, "accounts.playback_link_wrong"),
+            (tampered, "accounts.playback_link_wrong"),
+            ("garbage", "accounts.playback_link_malformed"),
         ):
             r = bare.get(f"/s/{signature}/hls/{a}/master.m3u8")
-            assert r.status_code == 401 and reason in r.json()["message"], (signature, r.text)
+            assert r.status_code == 401 and r.json()["code"] == reason, (signature, r.text)

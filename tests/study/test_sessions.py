@@ -79,8 +79,8 @@ def test_a_session_is_recorded_once_however_often_it_is_sent(
     ("change", "says"),
     [
         ({"started_at": "2026-11-20T19:30:00"}, "UTC offset"),
-        ({"minutes": 0}, "minutes"),
-        ({"id": "short"}, "body field id"),
+        ({"minutes": 0}, "时长（分钟）：不能小于 1"),
+        ({"id": "short"}, "id：格式不对"),
         ({"programmes": [{"programme_id": "nope-nope"}]}, "No programme with id nope-nope"),
         ({"started_at": "0001-01-01T00:00:00+08:00"}, "check the year"),  # before UTC's first instant
     ],

@@ -43,7 +43,7 @@ def test_accounts_tokens_and_their_audit_trail(page: Page, browser: Browser, web
     form.get_by_label("部门").select_option(label="宣传部")
     form.get_by_label("初始密码").fill("short")
     form.get_by_role("button", name="创建账号").click()
-    expect(page.get_by_role("alert")).to_contain_text("The password is too short")
+    expect(page.get_by_role("alert")).to_contain_text("密码太短")
     form.get_by_label("初始密码").fill(EDITOR_PASSWORD)
     form.get_by_role("button", name="创建账号").click()
     expect(page.get_by_role("alert")).to_have_text("已创建账号 wang.editor。")

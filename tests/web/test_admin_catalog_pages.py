@@ -91,7 +91,7 @@ def test_build_and_publish_a_required_list(page: Page, web: Stack, catalog: dict
     region.press("Enter")
     expect(page.get_by_role("button", name="移除地区：河北省/邢台市")).to_be_visible()
     page.get_by_role("button", name="创建清单").click()
-    expect(page.get_by_role("alert")).to_contain_text("ends_on is before starts_on")  # the server's word
+    expect(page.get_by_role("alert")).to_contain_text("结束日期不能早于开始日期")  # the server's word
     today = today_in_china()
     month_end = date(today.year + today.month // 12, today.month % 12 + 1, 1).toordinal() - 1
     page.get_by_label("结束日期").fill(date.fromordinal(month_end).isoformat())

@@ -296,9 +296,7 @@ def test_record_a_session_for_a_site(page: Page, web: Stack, october: dict[str, 
     minutes.evaluate("input => input.removeAttribute('max')")
     minutes.fill("2000")
     form.get_by_role("button", name="登记学习记录").click()
-    expect(page.locator("#record-error")).to_contain_text(
-        "body field minutes: Input should be less than or equal to 1440"
-    )
+    expect(page.locator("#record-error")).to_contain_text("时长（分钟）：不能大于 1440")
     assert november() == []
 
     # corrected; the server keeps it but its answer is lost on the way back
