@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 
-from mediasrv import __version__, epochs, migrations
+from mediasrv import __version__, admission, epochs, migrations
 from mediasrv.accounts.auth import CallerCache, Role, allow, public
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
@@ -32,7 +32,6 @@ from mediasrv.delivery.scope import PlaybackScope, SiteLinks
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
-from mediasrv.kit import admission
 from mediasrv.kit.errors import MediaError, StorageUnavailable, error_responses
 from mediasrv.kit.http import Rendered
 from mediasrv.observability import (

@@ -115,7 +115,7 @@ def check_same_origin(request: Request) -> None:
 
 def admit(caller: Caller, roles: tuple[Role, ...]) -> Caller:
     """`caller` when its role is one of `roles`, else 403: the check of `allow`, also made by
-    mediasrv.kit.admission before a request's body is read."""
+    mediasrv.admission before a request's body is read."""
     if caller.role not in roles:
         wanted = " or ".join(r.value for r in roles)
         raise Forbidden(f"This needs the {wanted} role; you are '{caller.name}' ({caller.role.value}).")

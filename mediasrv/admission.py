@@ -15,6 +15,9 @@ FastAPI reads and parses a body before it resolves a route's dependencies, so a 
 
 A request without a body (nearly all: polls, playback, pages) costs only the two headers every
 answer carries: X-Content-Type-Options: nosniff, and a Content-Security-Policy.
+
+Part of the app (beside app.py), not of kit: it reads the app's route table, the settings and
+accounts' caller lookup, where kit's modules import no domain.
 """
 
 from __future__ import annotations
