@@ -37,8 +37,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.accounts.auth import admit, current_caller
-from mediasrv.accounts.models import Role
 from mediasrv.config import Settings
+from mediasrv.kit.caller import Role
 from mediasrv.kit.errors import MediaError, UploadTooLarge
 from mediasrv.kit.http import requested_method
 from mediasrv.protocol.sizes import human_size

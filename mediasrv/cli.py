@@ -28,8 +28,8 @@ from mediasrv.config import Settings
 from mediasrv.sites.models import DeviceProfile
 
 if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load the whole server
-    from mediasrv.accounts.models import Caller
     from mediasrv.db import Database
+    from mediasrv.kit.caller import Caller
 
 cli = typer.Typer(help="mediasrv: media library and courseware distribution server", no_args_is_help=True)
 token_cli = typer.Typer(help="API tokens (shown once, stored hashed)", no_args_is_help=True)
@@ -162,7 +162,7 @@ def worker_argv(settings: Settings, *, queues: str, concurrency: int, beat: bool
 
 def _cli_actor() -> Caller:
     """Who the audit log names for changes made from this machine's command line."""
-    from mediasrv.accounts.models import Caller
+    from mediasrv.kit.caller import Caller
 
     return Caller(role=Role.ADMIN, name=f"cli:{getpass.getuser()}", via="cli")
 

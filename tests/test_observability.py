@@ -15,11 +15,11 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.jobs import TRANSCODE, CeleryDispatcher
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.observability import configure_logging, loggable_path
 from tests.fixtures import ReadyAsset, RecordingDispatcher, make_token, migrated
 from tests.test_access import endpoints

@@ -20,9 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from mediasrv import epochs
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import verify_playback
 from mediasrv.db import Database
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Forbidden, Unauthorized
 
 SESSION_COOKIE = "mediasrv_session"
