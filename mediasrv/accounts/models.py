@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
 from mediasrv.kit.caller import Role
+from mediasrv.sites import models as _sites  # noqa: F401  # the table api_tokens.site_id names
 
 
 class OrgUnit(Base):
