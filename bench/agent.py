@@ -108,12 +108,13 @@ def generate(data_dir: Path, *, total_bytes: int, segment_bytes: int, films: int
     from sqlalchemy import insert
 
     from mediasrv import migrations
-    from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
+    from mediasrv.accounts.models import ApiToken, OrgUnit, User
     from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
     from mediasrv.catalog.models import Programme, ProgrammeStatus
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
+    from mediasrv.kit.caller import Role
     from mediasrv.protocol.china import today_in_china
     from mediasrv.sites.models import DeviceProfile, Site
     from mediasrv.storage.local import LocalStore

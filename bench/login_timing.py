@@ -20,8 +20,9 @@ from sqlalchemy import delete
 
 from mediasrv import migrations
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, LoginFailure, Role
+from mediasrv.accounts.models import LoginFailure
 from mediasrv.db import Database
+from mediasrv.kit.caller import Caller, Role
 
 
 def main() -> None:

@@ -169,12 +169,13 @@ def generate(
     from sqlalchemy import insert
 
     from mediasrv import migrations
-    from mediasrv.accounts.models import ApiToken, OrgUnit, Role, User
+    from mediasrv.accounts.models import ApiToken, OrgUnit, User
     from mediasrv.accounts.service import TOKEN_PREFIX, hash_secret
     from mediasrv.catalog.models import Programme, ProgrammeStatus, ProgrammeTag
     from mediasrv.config import Settings
     from mediasrv.db import Database
     from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
+    from mediasrv.kit.caller import Role
     from mediasrv.media.probe import AudioInfo, MediaInfo, VideoInfo
     from mediasrv.media.profiles import renditions_for
     from mediasrv.protocol.china import today_in_china

@@ -23,14 +23,14 @@ from fastapi.testclient import TestClient
 
 from mediasrv import migrations
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import AssetStatus
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import probe
+from workers import pipeline
 
 
 class NoDispatch:

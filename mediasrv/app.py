@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 from starlette.exceptions import HTTPException
 
-from mediasrv import __version__, epochs, migrations
+from mediasrv import __version__, admission, epochs, migrations
 from mediasrv.accounts.auth import CallerCache, Role, allow, public
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
@@ -31,7 +31,6 @@ from mediasrv.delivery.scope import PlaybackScope, SiteLinks
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
 from mediasrv.jobs import CeleryDispatcher, Dispatcher
-from mediasrv.kit import admission
 from mediasrv.kit.errors import (
     MediaError,
     StorageUnavailable,

@@ -94,18 +94,6 @@ def private_sqlite_file(path: Path) -> None:
                 part.chmod(OWNER_ONLY)
 
 
-def import_models() -> None:
-    """Register every table on Base.metadata (migrations compare against the whole of it)."""
-    import mediasrv.accounts.models
-    import mediasrv.audit.models
-    import mediasrv.catalog.models
-    import mediasrv.delivery.manifest.models
-    import mediasrv.epochs
-    import mediasrv.ingest.models
-    import mediasrv.sites.models
-    import mediasrv.study.models  # noqa: F401
-
-
 class Database:
     """An engine and its session factory; one per process (workers build theirs after fork)."""
 

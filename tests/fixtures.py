@@ -17,16 +17,17 @@ from sqlalchemy import select
 
 from mediasrv import migrations
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, OrgUnit, Role
+from mediasrv.accounts.models import OrgUnit
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.ingest import pipeline
 from mediasrv.jobs import INDEX
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.search import indexing
 from mediasrv.sites.registry import create_site
 from mediasrv.storage import ObjectStore
 from tests.mediafactory import make_media
+from workers import pipeline
 
 
 @dataclass

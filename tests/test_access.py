@@ -12,8 +12,8 @@ from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback
+from mediasrv.kit.caller import Caller, Role
 
 DOCS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}  # FastAPI's own, public by design
 STATIC = "/static"  # the pages' stylesheet and scripts (no data): public by design

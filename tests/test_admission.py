@@ -1,4 +1,4 @@
-"""mediasrv.kit.admission: credentials and size caps before any body is read; security headers on every
+"""mediasrv.admission: credentials and size caps before any body is read; security headers on every
 answer. The app is called as an HTTP server calls it, with a `receive` that hands the body over as
 the app asks for it and counts what it took: "nothing was read" is measured, not assumed."""
 
@@ -15,10 +15,9 @@ from fastapi.testclient import TestClient
 from starlette.formparsers import MultiPartParser
 from starlette.types import Message
 
+from mediasrv import admission
 from mediasrv.accounts.auth import public
-from mediasrv.config import Settings
-from mediasrv.kit import admission
-from mediasrv.kit.admission import (
+from mediasrv.admission import (
     CAPS,
     DATA_POLICY,
     DOCS_POLICY,
@@ -27,6 +26,7 @@ from mediasrv.kit.admission import (
     PUBLIC_CAP,
     Admission,
 )
+from mediasrv.config import Settings
 from tests.fixtures import ReadyAsset, migrated
 from tests.test_access import concrete, endpoints
 

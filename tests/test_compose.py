@@ -28,10 +28,10 @@ import yaml
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
+from mediasrv import admission
 from mediasrv.app import create_app
 from mediasrv.cli.operators import worker_argv
 from mediasrv.config import Settings
-from mediasrv.kit import admission
 from mediasrv.storage import open_store
 from mediasrv.storage.s3 import S3Store
 from workers.celery_app import make_celery

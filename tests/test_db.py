@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -52,3 +54,30 @@ def test_an_older_world_readable_database_is_tightened(tmp_path: Path) -> None:
         assert mode(path) == 0o600
     finally:
         db.dispose()
+
+
+def _models_modules() -> list[str]:
+    """Every module of mediasrv that declares a table."""
+    root = Path(__file__).resolve().parent.parent
+    return sorted(
+        ".".join(path.relative_to(root).with_suffix("").parts)
+        for path in (root / "mediasrv").rglob("*.py")
+        if "migrations" not in path.parts and "__tablename__" in path.read_text(encoding="utf-8")
+    )
+
+
+@pytest.mark.parametrize("module", _models_modules())
+def test_a_models_module_alone_brings_the_tables_its_foreign_keys_name(module: str) -> None:
+    # A process loads only what it imports (the worker no domain's router): a foreign key to a table
+    # nobody imported fails the first flush, NoReferencedTableError.
+    check = (
+        f"import {module}\n"
+        "from mediasrv.db import Base\n"
+        "for table in Base.metadata.tables.values():\n"
+        "    for key in table.foreign_keys:\n"
+        "        key.column\n"
+    )
+    ran = subprocess.run(
+        [sys.executable, "-c", check], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert ran.returncode == 0, ran.stderr.strip().splitlines()[-1]

@@ -18,13 +18,13 @@ from mediasrv import migrations
 from mediasrv.app import create_app
 from mediasrv.catalog.models import Category
 from mediasrv.config import Settings
-from mediasrv.db import Base, Database, import_models
+from mediasrv.db import Base, Database
 from mediasrv.protocol.taxonomy import CATEGORIES
 from tests.e2e.stack import BIN
 from tests.fixtures import RecordingDispatcher
 from tests.servers import PostgresServer
 
-import_models()
+migrations.import_models()
 
 
 def _differences(db: Database) -> list[object]:

@@ -30,10 +30,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from schemathesis.transport.serialization import serialize_binary
 
-from mediasrv.accounts.models import Role
+from mediasrv.admission import declared_access
 from mediasrv.app import create_app
 from mediasrv.config import Settings
-from mediasrv.kit.admission import declared_access
+from mediasrv.kit.caller import Role
 from tests.e2e.stack import Stack
 from tests.fixtures import make_token
 

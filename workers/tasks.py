@@ -1,4 +1,5 @@
-"""Thin task wrappers: build the process's context once (after fork), then call the domain by id."""
+"""Thin task wrappers: build the process's context once (after fork), then call the domain (or the
+transcode pipeline beside this module) by id."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ from celery.signals import worker_process_init
 from mediasrv import migrations
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import store as manifests
-from mediasrv.ingest import pipeline
 from mediasrv.jobs import (
     COMPLIANCE_REFRESH,
     INDEX,
@@ -27,6 +27,7 @@ from mediasrv.protocol.china import today_in_china
 from mediasrv.search import indexing
 from mediasrv.search.index import SearchIndex, SearchIndexBusy
 from mediasrv.storage import open_store
+from workers import pipeline
 from workers.celery_app import app, settings
 
 log = logging.getLogger(__name__)

@@ -20,9 +20,9 @@ from fastapi.concurrency import run_in_threadpool
 
 from mediasrv import epochs
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import verify_playback
 from mediasrv.db import Database
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Forbidden, Unauthorized
 from mediasrv.kit.i18n import Text
 
@@ -116,7 +116,7 @@ def check_same_origin(request: Request) -> None:
 
 def admit(caller: Caller, roles: tuple[Role, ...]) -> Caller:
     """`caller` when its role is one of `roles`, else 403: the check of `allow`, also made by
-    mediasrv.kit.admission before a request's body is read."""
+    mediasrv.admission before a request's body is read."""
     if caller.role not in roles:
         raise Forbidden(
             "accounts.role_needed",

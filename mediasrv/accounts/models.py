@@ -1,41 +1,16 @@
-"""Who can call mediasrv: roles, organisation units, users, tokens, web sessions, login throttling."""
+"""Who can call mediasrv: organisation units, users, tokens, web sessions, login throttling (a request's
+Caller and its Role are kit.caller's)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
-from typing import Literal
 
 from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
-
-
-class Role(StrEnum):
-    PRODUCER = "producer"  # uploads and edits its own department's programmes
-    ADMIN = "admin"  # publishes, curates study lists, manages sites and accounts
-    SITE = "site"  # a terminal site's agent or set-top box
-
-
-@dataclass(frozen=True)
-class Caller:
-    """The authenticated party of a request or command."""
-
-    role: Role
-    name: str
-    via: Literal["token", "session", "signed", "cli"]
-    user_id: int | None = None
-    site_id: int | None = None
-    org_unit_id: int | None = None
-    token_id: int | None = None
-
-    def can_manage(self, org_unit_id: int | None) -> bool:
-        """Admins manage everything; a producer what its own department owns."""
-        if self.role is Role.ADMIN:
-            return True
-        return self.role is Role.PRODUCER and self.org_unit_id is not None and org_unit_id == self.org_unit_id
+from mediasrv.kit.caller import Role
+from mediasrv.sites import models as _sites  # noqa: F401  # the table api_tokens.site_id names
 
 
 class OrgUnit(Base):

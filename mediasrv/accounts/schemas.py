@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediasrv.accounts.models import Role
+from mediasrv.kit.caller import Role
 from mediasrv.kit.params import RowId
 
 

@@ -18,9 +18,10 @@ from sqlalchemy import case, delete, literal, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.models import ApiToken, Caller, LoginFailure, OrgUnit, Role, User, WebSession
+from mediasrv.accounts.models import ApiToken, LoginFailure, OrgUnit, User, WebSession
 from mediasrv.audit.service import Action, record
 from mediasrv.db import Database, insert_for, utcnow
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound, Unauthorized
 from mediasrv.sites.models import Site
 

@@ -16,8 +16,8 @@ import secrets
 import time
 from pathlib import Path
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Unauthorized
 
 

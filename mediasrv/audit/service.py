@@ -9,8 +9,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.models import Caller
 from mediasrv.audit.models import AuditEvent
+from mediasrv.kit.caller import Caller
 
 
 class Action(StrEnum):

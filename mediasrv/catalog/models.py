@@ -9,9 +9,9 @@ from enum import StrEnum
 from sqlalchemy import Enum, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from mediasrv.accounts.models import Caller
 from mediasrv.db import Base, utcnow
 from mediasrv.ingest.models import Asset
+from mediasrv.kit.caller import Caller
 
 
 class ProgrammeStatus(StrEnum):

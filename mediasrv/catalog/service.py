@@ -14,11 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import Attachment, Category, Programme, ProgrammeStatus, ProgrammeTag
 from mediasrv.db import utcnow
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.protocol.taxonomy import CATEGORIES
 

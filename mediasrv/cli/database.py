@@ -10,8 +10,8 @@ from mediasrv.cli.common import fail
 from mediasrv.config import Settings
 
 if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load the whole server
-    from mediasrv.accounts.models import Caller
     from mediasrv.db import Database
+    from mediasrv.kit.caller import Caller
 
 
 def open_database(settings: Settings) -> Database:
@@ -43,6 +43,6 @@ def upgrade(settings: Settings) -> tuple[str | None, str]:
 
 def cli_actor() -> Caller:
     """Who the audit log names for changes made from this machine's command line."""
-    from mediasrv.accounts.models import Caller
+    from mediasrv.kit.caller import Caller
 
     return Caller(role=Role.ADMIN, name=f"cli:{getpass.getuser()}", via="cli")

@@ -16,9 +16,9 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_channel_list, sign_playback
 from mediasrv.catalog.models import Programme, ProgrammeStatus
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.protocol import china
 from mediasrv.protocol.channels import Channel, channel_list
 from mediasrv.sites.models import Site

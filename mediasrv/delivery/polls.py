@@ -16,8 +16,8 @@ from types import SimpleNamespace
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from mediasrv.accounts.auth import CallerCache
-from mediasrv.accounts.models import Role
 from mediasrv.delivery.manifest.store import ManifestService
+from mediasrv.kit.caller import Role
 from mediasrv.ops.metrics import MANIFEST_NOT_MODIFIED
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.http import etag_matches

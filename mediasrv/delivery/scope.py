@@ -22,10 +22,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.models import ApiToken, Caller, Role
+from mediasrv.accounts.models import ApiToken
 from mediasrv.catalog.models import Attachment, Programme, ProgrammeStatus
 from mediasrv.db import Database
 from mediasrv.ingest.models import Asset
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import NotFound
 
 _UNKNOWN = -1  # the department of an asset that does not exist

@@ -24,6 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from mediasrv.accounts import models as _accounts  # noqa: F401  # the tables org_unit_id, user ids name
 from mediasrv.db import Base, utcnow
 from mediasrv.media.hls import VariantInfo
 

@@ -81,7 +81,7 @@ async def _receive(
     request: Request, caller: Caller, session: Session, settings: Settings, store: ObjectStore
 ) -> tuple[Asset, bool]:
     """Stream, check and store the upload: the asset and whether it is new (not the same bytes again).
-    A Content-Length over the limit never gets here (kit.admission refuses it before a producer on a
+    A Content-Length over the limit never gets here (mediasrv.admission refuses it before a producer on a
     slow line spends hours sending it); receive_upload counts the file's own bytes against it."""
     upload = await receive_upload(
         request.headers.get("content-type", ""),

@@ -11,11 +11,11 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
 from mediasrv.ingest.spool import SpooledUpload
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import (
     Conflict,
     Forbidden,

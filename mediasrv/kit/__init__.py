@@ -1,1 +1,1 @@
-"""Cross-cutting server helpers: errors, HTTP responses and ranges, paging, body admission."""
+"""Cross-cutting server helpers: who is calling, errors, HTTP responses and ranges, paging."""

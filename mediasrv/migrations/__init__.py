@@ -16,6 +16,19 @@ from mediasrv.db import Database
 HERE = Path(__file__).parent
 
 
+def import_models() -> None:
+    """Register every table on Base.metadata: migrations compare against the whole of it. Here, not in
+    db, which every models module imports: db importing them back would close a cycle."""
+    import mediasrv.accounts.models
+    import mediasrv.audit.models
+    import mediasrv.catalog.models
+    import mediasrv.delivery.manifest.models
+    import mediasrv.epochs
+    import mediasrv.ingest.models
+    import mediasrv.sites.models
+    import mediasrv.study.models  # noqa: F401
+
+
 class SchemaOutOfDate(RuntimeError):
     """The database's schema is not the one this code was written for; the message says what to do."""
 

@@ -8,7 +8,8 @@ from alembic import context
 from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Engine
 
-from mediasrv.db import Base, UTCDateTime, import_models
+from mediasrv.db import Base, UTCDateTime
+from mediasrv.migrations import import_models
 
 
 def render_item(kind: str, obj: Any, _ctx: AutogenContext) -> str | Literal[False]:

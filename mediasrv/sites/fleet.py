@@ -32,9 +32,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.models import Caller
 from mediasrv.db import Base, utcnow
 from mediasrv.delivery.manifest.models import SiteManifest, SiteManifestState
+from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import Forbidden
 from mediasrv.protocol.china import CHINA, today_in_china
 from mediasrv.sites.models import (

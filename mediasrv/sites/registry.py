@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, or_, select, true
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.models import Caller
 from mediasrv.audit.service import Action, record
+from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.sites.models import DeviceProfile, Site
 from mediasrv.sites.schemas import GB as GB  # the unit of `mediasrv site create --quota-gb`

@@ -63,7 +63,7 @@ def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
 @registry_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
 async def import_sites(request: Request, caller: AdminDep, session: SessionDep) -> SiteImport:
     """Register many sites from CSV (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
-    data = await request.body()  # at most admission.CSV_CAP: kit.admission counts it as it comes
+    data = await request.body()  # at most admission.CSV_CAP: mediasrv.admission counts it as it comes
     result = await run_in_threadpool(
         registry.import_sites, session, actor=caller, text=registry.decode_csv(data)
     )

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Category, Programme
+from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import MediaError, NotFound
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site, site_under

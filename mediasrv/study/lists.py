@@ -12,11 +12,11 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.catalog.service import touch
 from mediasrv.db import utcnow
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, MediaError, NotFound
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site, normalise_region

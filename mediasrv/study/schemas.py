@@ -9,9 +9,9 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
-from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import ProgrammeStatus
 from mediasrv.catalog.schemas import ProgrammeOut
+from mediasrv.kit.caller import Caller
 from mediasrv.study import assessment, compliance, evidence
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import StudyKind, StudyList, StudyListStatus, StudySession

@@ -15,8 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.models import Caller
 from mediasrv.catalog.models import Programme
+from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import Conflict, MediaError, NotFound
 from mediasrv.protocol.china import CHINA
 from mediasrv.sites.registry import get_site

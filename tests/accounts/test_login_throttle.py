@@ -21,13 +21,14 @@ from typer.testing import CliRunner
 
 from mediasrv import migrations
 from mediasrv.accounts import service
-from mediasrv.accounts.models import LoginFailure, Role
+from mediasrv.accounts.models import LoginFailure
 from mediasrv.accounts.service import LOGIN_WINDOW, MAX_FAILURES_PER_CLIENT, MAX_FAILURES_PER_USER
 from mediasrv.app import create_app
 from mediasrv.audit.models import AuditEvent
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
+from mediasrv.kit.caller import Role
 from tests.fixtures import ACTOR, RecordingDispatcher, migrated
 from tests.servers import PostgresServer, free_port
 

@@ -16,12 +16,12 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as LocalClient
 
-from mediasrv.accounts.models import Role
 from mediasrv.agent import serve
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Kind, Outbox, RecordSender, State, new_demand, new_session
 from mediasrv.agent.serve import create_app, lan_host
 from mediasrv.db import Database
+from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import CHINA
 from tests.e2e.stack import free_port
 from tests.fixtures import make_token

@@ -17,11 +17,11 @@ import uvicorn
 from fastapi.testclient import TestClient
 from starlette.testclient import TestClient as LocalClient
 
-from mediasrv.accounts.models import Role
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
 from mediasrv.db import Database
+from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme

@@ -25,7 +25,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mediasrv.accounts.models import Role
 from mediasrv.agent import player, records, viewing
 from mediasrv.agent.cli import _run_once
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
@@ -33,6 +32,7 @@ from mediasrv.agent.reports import Reporter, make_report, queued
 from mediasrv.agent.sync import Syncer, SyncResult, TokenBucket, download_order, in_window, parse_window
 from mediasrv.db import Database
 from mediasrv.delivery.manifest.build import sign
+from mediasrv.kit.caller import Role
 from mediasrv.protocol import china
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import canonical

@@ -12,18 +12,18 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from mediasrv import migrations
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.service import create_org_unit
 from mediasrv.catalog.models import Programme
 from mediasrv.catalog.service import create_programme, publish_programme, update_programme
 from mediasrv.db import Database
-from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict
 from tests.fixtures import ACTOR, ReadyAsset
 from tests.fixtures import publish_programme as publish_via_api
 from tests.mediafactory import make_media, make_truncated
 from tests.servers import PostgresServer
+from workers import pipeline
 
 
 def draft(client: TestClient, headers: dict[str, str], **fields: object) -> dict[str, object]:

@@ -16,10 +16,10 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from mediasrv.accounts.models import Role
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.kit.caller import Role
 from mediasrv.protocol import china
 from mediasrv.protocol.document import BUNDLE_MANIFEST
 from tests.fixtures import ReadyAsset, make_token, publish_programme

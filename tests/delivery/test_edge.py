@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback
+from mediasrv.kit.caller import Caller, Role
 from tests.fixtures import ReadyAsset, publish_programme
 
 ACCESS = "/api/v1/edge/hls-access"

@@ -12,14 +12,14 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
-from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset
+from mediasrv.kit.caller import Caller, Role
 from tests.fixtures import RecordingDispatcher, make_token, migrated, publish_programme
 from tests.mediafactory import make_media
+from workers import pipeline
 
 
 @dataclass

@@ -16,11 +16,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mediasrv import epochs
-from mediasrv.accounts.models import Role
 from mediasrv.db import Database
 from mediasrv.delivery.manifest.build import deflate_piece, gzip_parts
 from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest
 from mediasrv.delivery.manifest.store import ManifestService, collect_garbage
+from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import SIGNATURE_CONTEXT, apply_delta, canonical, diff
 from tests.fixtures import ReadyAsset, make_token, publish_programme

@@ -15,10 +15,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
+from mediasrv.kit.caller import Caller, Role
 from tests.fixtures import ReadyAsset, publish_programme
 
 EDGE = "/api/v1/edge/hls-access"

@@ -8,8 +8,8 @@ from typing import Any, NamedTuple
 import pytest
 from fastapi.testclient import TestClient
 
-from mediasrv.accounts.models import Role
 from mediasrv.db import Database
+from mediasrv.kit.caller import Role
 from mediasrv.protocol.viewing import media_segments
 from mediasrv.study.evidence import CentralCounter
 from tests.fixtures import ReadyAsset, make_token, publish_programme

@@ -17,9 +17,9 @@ import httpx
 
 from mediasrv import migrations
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.kit.caller import Caller, Role
 
 BIN = Path(sys.executable).parent
 

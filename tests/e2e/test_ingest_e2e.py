@@ -13,9 +13,9 @@ import httpx
 import pytest
 
 from mediasrv.accounts import service
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.kit.caller import Caller, Role
 from tests.e2e.conftest import Tier
 from tests.e2e.stack import BIN, Stack, ffprobe_url, interlaced_frames
 from tests.mediafactory import hlscheck, make_media, make_truncated

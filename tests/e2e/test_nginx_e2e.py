@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback, signing_key
 from mediasrv.config import Settings
+from mediasrv.kit.caller import Caller, Role
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media
 from tests.nginxserver import NginxServer, NginxUnavailable, nginx_binary

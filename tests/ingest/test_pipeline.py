@@ -11,13 +11,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import update
 
 from mediasrv.db import Database, utcnow
-from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.storage import ObjectStore
 from mediasrv.storage.keys import generation_prefix
 from tests.fixtures import RecordingDispatcher
 from tests.mediafactory import make_media, make_playlist_trap, make_truncated
+from workers import pipeline
 
 
 def upload(client: TestClient, headers: dict[str, str], path: Path) -> str:

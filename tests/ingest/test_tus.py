@@ -29,7 +29,7 @@ from tusclient.uploader import Uploader
 
 from mediasrv.accounts.auth import Role
 from mediasrv.config import Settings
-from mediasrv.ingest import pipeline, tus
+from mediasrv.ingest import tus
 from mediasrv.ingest.models import AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.kit.errors import StorageUnavailable
@@ -37,6 +37,7 @@ from mediasrv.storage import ObjectStore, keys
 from tests.fixtures import RecordingDispatcher, make_token
 from tests.mediafactory import make_media, make_not_media
 from tests.servers import free_port
+from workers import pipeline
 
 TUS = {"Tus-Resumable": "1.0.0"}
 BYTES = {**TUS, "Content-Type": "application/offset+octet-stream"}

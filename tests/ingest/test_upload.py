@@ -11,13 +11,13 @@ from sqlalchemy import func, select
 
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.ingest import pipeline
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.jobs import TRANSCODE
 from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.storage import ObjectStore, keys
 from tests.fixtures import RecordingDispatcher
 from tests.mediafactory import make_media, make_not_media, make_picture
+from workers import pipeline
 
 
 @pytest.fixture(scope="module")

@@ -22,15 +22,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 import mediasrv.app  # every module that defines a refusal is imported by the app
-from mediasrv.accounts.models import Role
 from mediasrv.accounts.service import MAX_FAILURES_PER_USER
 from mediasrv.kit import i18n
+from mediasrv.kit.caller import Role
 from mediasrv.kit.errors import MediaError, invalid_request_body
 from mediasrv.kit.i18n import LANG_COOKIE, Text, choose_lang, placeholders, render
 
 ROOT = Path(mediasrv.__file__).parent
 # Paths under mediasrv/ whose refusals are all keys (a package's folder or a root module).
-CONVERTED = ("kit", "accounts", "app.py")
+CONVERTED = ("kit", "accounts", "app.py", "admission.py")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PASSWORD = "长城-Great-Wall-2026"
 ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}

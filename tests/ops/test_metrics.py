@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from mediasrv.accounts.models import Role
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.jobs import TRANSCODE, CeleryDispatcher
+from mediasrv.kit.caller import Role
 from tests.delivery.test_channel_list import site_id_of
 from tests.fixtures import ReadyAsset, RecordingDispatcher, make_token, migrated
 from tests.servers import free_port

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.accounts.signing import sign_playback
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.ops.logs import configure_logging, loggable_path
 from tests.delivery.test_channel_list import site_id_of
 

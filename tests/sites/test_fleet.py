@@ -11,9 +11,9 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
-from mediasrv.accounts.models import Role
 from mediasrv.db import Database, utcnow
 from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
+from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import CHINA, today_in_china
 from mediasrv.sites.fleet import percent
 from mediasrv.sites.models import Site, SitePresence, SiteReport

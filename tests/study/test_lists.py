@@ -6,8 +6,8 @@ from datetime import date
 
 from fastapi.testclient import TestClient
 
-from mediasrv.accounts.models import Role
 from mediasrv.db import Database
+from mediasrv.kit.caller import Role
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from mediasrv.accounts.models import Caller, Role
 from mediasrv.db import Database
+from mediasrv.kit.caller import Caller, Role
 from mediasrv.study import photos, service
 from mediasrv.study.models import SessionPhoto
 from tests.fixtures import ReadyAsset, publish_programme

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-from mediasrv.accounts.models import Role
+from mediasrv.kit.caller import Role
 from tests.e2e.stack import Stack
 from tests.servers import unavailable
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from mediasrv.accounts.models import Role
 from mediasrv.accounts.service import MAX_FAILURES_PER_USER
+from mediasrv.kit.caller import Role
 from tests.e2e.stack import Stack
 from tests.web.conftest import PASSWORD, login, screenshot
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from playwright.sync_api import ConsoleMessage, Page
 
-from mediasrv.kit.admission import PAGE_POLICY
+from mediasrv.admission import PAGE_POLICY
 from mediasrv.web.router import PAGES
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media

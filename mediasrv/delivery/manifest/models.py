@@ -8,6 +8,7 @@ from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
+from mediasrv.sites import models as _sites  # noqa: F401  # the table site_id names
 
 
 class ManifestContent(Base):

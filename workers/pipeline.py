@@ -5,6 +5,10 @@ prefix (storage.keys.generation_prefix), which nothing points at until the final
 `published_generation` to it; a retried run gets a new generation and so starts clean, and the leftovers
 of earlier runs are deleted after the flip. The lease is renewed while ffmpeg makes progress; when
 a worker dies, the lease expires and `sweep` re-enqueues the asset.
+
+The worker's job, here above the domains it joins: it takes ingest's asset, media's tools and
+storage, and tells catalog and study what a new generation changes (the STUDY epoch when a study list
+holds the asset), which no module of ingest may import.
 """
 
 from __future__ import annotations
@@ -40,7 +44,7 @@ from mediasrv.protocol.hashing import file_sha256
 from mediasrv.storage import ObjectStore, content_type_for, keys
 from mediasrv.study.models import StudyListItem
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("mediasrv.ingest.pipeline")  # the name its log lines had under mediasrv.ingest
 
 _PROGRESS_EVERY = 1.0  # seconds between progress/lease writes
 _DOWNLOADED, _ENCODED = 2.0, 95.0  # progress percent at the end of each stage

@@ -15,6 +15,9 @@ FastAPI reads and parses a body before it resolves a route's dependencies, so a 
 
 A request without a body (nearly all: polls, playback, pages) costs only the two headers every
 answer carries: X-Content-Type-Options: nosniff, and a Content-Security-Policy.
+
+Part of the app (beside app.py), not of kit: it reads the app's route table, the settings and
+accounts' caller lookup, where kit's modules import no domain.
 """
 
 from __future__ import annotations
@@ -34,8 +37,8 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.accounts.auth import admit, current_caller
-from mediasrv.accounts.models import Role
 from mediasrv.config import Settings
+from mediasrv.kit.caller import Role
 from mediasrv.kit.errors import MediaError, RequestTooLarge, UploadTooLarge
 from mediasrv.kit.http import requested_method
 from mediasrv.kit.i18n import Text, choose_lang

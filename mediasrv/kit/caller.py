@@ -1,0 +1,37 @@
+"""Who is calling: the role and identity every domain checks a request or command against.
+
+Here, below the domains, rather than in accounts (which keeps the users and tokens behind a caller):
+audit, sites, catalog, ingest and study all take a Caller, and accounts itself records to audit and
+looks up sites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Literal
+
+
+class Role(StrEnum):
+    PRODUCER = "producer"  # uploads and edits its own department's programmes
+    ADMIN = "admin"  # publishes, curates study lists, manages sites and accounts
+    SITE = "site"  # a terminal site's agent or set-top box
+
+
+@dataclass(frozen=True)
+class Caller:
+    """The authenticated party of a request or command."""
+
+    role: Role
+    name: str
+    via: Literal["token", "session", "signed", "cli"]
+    user_id: int | None = None
+    site_id: int | None = None
+    org_unit_id: int | None = None
+    token_id: int | None = None
+
+    def can_manage(self, org_unit_id: int | None) -> bool:
+        """Admins manage everything; a producer what its own department owns."""
+        if self.role is Role.ADMIN:
+            return True
+        return self.role is Role.PRODUCER and self.org_unit_id is not None and org_unit_id == self.org_unit_id
