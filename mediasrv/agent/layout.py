@@ -46,7 +46,19 @@ from mediasrv.protocol.document import SIGNATURE_CONTEXT, canonical
 
 
 class AgentError(Exception):
-    """Something the site administrator must act on; the message says what."""
+    """Something the site administrator must act on; the message says what (in English, for the log
+    and the 详情 line), `problem` what the site view and the command line say (agent.words)."""
+
+    problem = "other"
+
+    def __init__(self, message: str, *, problem: str | None = None) -> None:
+        super().__init__(message)
+        if problem is not None:
+            self.problem = problem
+
+
+class BadSignature(AgentError):
+    problem = "signature"
 
 
 class AgentConfig(BaseModel):
@@ -264,7 +276,7 @@ def verify_signature(public_key: str, body: bytes, signature: str) -> str:
         key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key))
         key.verify(base64.b64decode(signature), SIGNATURE_CONTEXT + digest.encode())
     except (InvalidSignature, ValueError) as exc:
-        raise AgentError(
+        raise BadSignature(
             "The manifest's signature does not match the pinned server key: it was altered on the way, "
             "or the server's MEDIASRV_SECRET_KEY changed (then run `mediasrv-site init` again)."
         ) from exc

@@ -40,6 +40,7 @@ from typing import Any
 import httpx
 
 from mediasrv.agent.layout import Layout, write_atomic
+from mediasrv.agent.words import problem_of_status
 
 log = logging.getLogger("mediasrv.agent")
 
@@ -169,6 +170,7 @@ class Sent:
     response: httpx.Response | None  # None: it never got there
     wait: str | None  # why it must be sent again later (network, 5xx, RETRY_STATUSES, ...), else None
     everything: bool = True  # the reason to wait holds for every request (stop the run), not just this
+    problem: str | None = None  # the wait as agent.words says it to the site administrator
 
     @property
     def delivered(self) -> bool:
@@ -189,7 +191,7 @@ def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Sent:
     try:
         r = client.request(method, url, **kwargs)  # the agent client's time-outs
     except httpx.TransportError as exc:
-        return Sent(None, f"{client.base_url} unreachable ({type(exc).__name__})")
+        return Sent(None, f"{client.base_url} unreachable ({type(exc).__name__})", problem="unreachable")
     status = r.status_code
     if 300 <= status < 400:
         where = r.headers.get("location") or "nowhere (no Location)"
@@ -197,16 +199,23 @@ def send(client: httpx.Client, method: str, url: str, **kwargs: Any) -> Sent:
             r,
             f"{status} redirect to {where[:200]}: not the mediasrv API's answer "
             "(has the server's address changed, e.g. to https, or is a captive portal in the way?)",
+            problem="not_mediasrv",
         )
     if status >= 500 or status in RETRY_STATUSES:
-        return Sent(r, f"{status} {server_message(r)}".rstrip(), everything=status not in OWN_FAULT_STATUSES)
+        return Sent(
+            r,
+            f"{status} {server_message(r)}".rstrip(),
+            everything=status not in OWN_FAULT_STATUSES,
+            problem=problem_of_status(status),
+        )
     if not 200 <= status < 300 and status < 400:  # 1xx: not an answer to keep anything by
-        return Sent(r, f"{status} from the server: not an answer of the mediasrv API")
+        return Sent(r, f"{status} from the server: not an answer of the mediasrv API", problem="not_mediasrv")
     if not mediasrv_answer(r):
         return Sent(
             r,
             f"{status} {server_message(r)}: not an answer of the mediasrv API "
             "(a proxy, a captive portal or an older server?)",
+            problem="not_mediasrv",
         )
     return Sent(r, None)
 
@@ -231,6 +240,7 @@ class Run:
     sent: int = 0  # items the server took
     refused: int = 0  # items it refused (or the plan settled as refused)
     error: str | None = None  # why something waits
+    problem: str | None = None  # the same as agent.words says it
     held: set[str] = field(default_factory=set)  # ids kept for the next run after a 500 on them
     answer: Any = None  # the JSON of the server's last delivering answer (a heartbeat's ack)
 
@@ -410,6 +420,7 @@ class Outbox:
             what = f"{first.kind} {first.id}" if n == 1 else f"{n} {first.kind}s"
             if got.wait is not None or got.response is None:
                 run.error = got.wait or "no answer"
+                run.problem = got.problem or "unreachable"
                 if got.everything:
                     break
                 log.warning("%s not delivered (%s): kept for the next run", what, got.wait)
@@ -428,12 +439,15 @@ class Outbox:
                 with contextlib.suppress(ValueError):
                     run.answer = got.response.json() if got.response.content else None
         write_atomic(
-            self.status_file, json.dumps({"at": datetime.now(UTC).isoformat(), "error": run.error}).encode()
+            self.status_file,
+            json.dumps(
+                {"at": datetime.now(UTC).isoformat(), "error": run.error, "problem": run.problem}
+            ).encode(),
         )
         return run
 
     def last_delivery(self) -> dict[str, Any]:
-        """{"at", "error"} of the last run that tried to deliver; {} before any."""
+        """{"at", "error", "problem"} of the last run that tried to deliver; {} before any."""
         try:
             value = json.loads(self.status_file.read_bytes())
         except (FileNotFoundError, ValueError):

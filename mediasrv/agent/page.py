@@ -19,6 +19,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from mediasrv.agent import words as problems
 from mediasrv.agent.layout import AgentState, Layout
 from mediasrv.protocol import taxonomy
 from mediasrv.protocol.china import CHINA
@@ -67,6 +68,7 @@ WORDS: dict[str, dict[str, str]] = {
         "fact.last_sync": "上次同步",
         "fact.disk_free": "剩余空间",
         "fact.playlist": "机顶盒播放列表",
+        "fact.detail": "详情",
         "never": "从未",
         "beijing": "北京时间",
         "outcome.complete": "成功",
@@ -160,6 +162,7 @@ WORDS: dict[str, dict[str, str]] = {
         "fact.last_sync": "Last sync",
         "fact.disk_free": "Disk free",
         "fact.playlist": "Set-top box playlist",
+        "fact.detail": "Details",
         "never": "never",
         "beijing": "Beijing time",
         "outcome.complete": "succeeded",
@@ -308,6 +311,8 @@ def beijing(stamp: str | None, lang: str) -> str | None:
 
 
 def outcome(last: dict[str, Any] | None, lang: str) -> str | None:
+    """When the last sync ended and how; a failure as agent.words says it (its technical detail is
+    the 详情 line: detail())."""
     if not last:
         return None
     w = WORDS[lang]
@@ -315,12 +320,23 @@ def outcome(last: dict[str, Any] | None, lang: str) -> str | None:
     if last.get("complete"):
         said = w["outcome.complete"]
     elif last.get("error"):
-        said = f"{w['outcome.failed']}{w['colon']}{last['error']}"
+        said = f"{w['outcome.failed']}{w['colon']}{problems.say(last.get('problem'), _lang(lang))}"
     elif last.get("deferred"):
         said = w["outcome.deferred"]
     else:
         said = w["outcome.incomplete"].format(n=len(last.get("failures") or []))
     return f"{when} {said}".strip()
+
+
+def detail(last: dict[str, Any] | None) -> str | None:
+    """The technical reason the last sync failed (English, as logged): for the county's technicians."""
+    if not last or last.get("complete") or not last.get("error"):
+        return None
+    return str(last["error"])
+
+
+def _lang(lang: str) -> problems.Lang:
+    return "en" if lang == "en" else "zh"
 
 
 def _category(code: str | None, lang: str) -> str:
@@ -393,6 +409,8 @@ def _sync_panel(facts: dict[str, Any], state: AgentState, verdict: Verdict, lang
     said = outcome(state.last_sync, lang)
     if said:
         rows.append(("last_sync", said))
+    if why := detail(state.last_sync):
+        rows.append(("detail", why))
     if facts["disk_free_bytes"] is not None:
         rows.append(("disk_free", shown_size(facts["disk_free_bytes"])))
     if facts["site"] is not None:
@@ -543,7 +561,10 @@ def render(
         )
     records_section, panels = _records(entries, lang)
     other = "en" if lang == "zh" else "zh"
-    words = json.dumps({k: w[k] for k in SCRIPT_WORDS}, ensure_ascii=True).replace("<", "\\u003c")
+    said = {k: w[k] for k in SCRIPT_WORDS} | {
+        f"problem.{key}": problems.say(key, _lang(lang)) for key in problems.PROBLEMS
+    }  # why the last delivery of records waits (static/site.js)
+    words = json.dumps(said, ensure_ascii=True).replace("<", "\\u003c")
     hls = '<script src="/static/vendor/hls.min.js"></script>' if hls_installed else ""
     return (
         f"<!doctype html><html lang='{'zh-CN' if lang == 'zh' else 'en'}'><head><meta charset='utf-8'>"

@@ -40,7 +40,8 @@ import httpx
 
 from mediasrv import __version__
 from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
-from mediasrv.agent.outbox import server_message
+from mediasrv.agent.outbox import mediasrv_answer, server_message
+from mediasrv.agent.words import problem_of, problem_of_status
 from mediasrv.protocol.china import now_in_china
 from mediasrv.protocol.document import FORMAT, apply_delta, canonical
 from mediasrv.protocol.viewing import AGENT_PRODUCT
@@ -57,10 +58,11 @@ _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 
 def client_for(config: AgentConfig, token: str) -> httpx.Client:
     """The agent's HTTP client: the site's bearer token on every request, generous read timeouts
-    (a village line can stall for a while without being down)."""
+    (a village line can stall for a while without being down). The server's refusals come in Chinese,
+    the site administrator's language: a refused record shows them as they are."""
     return httpx.Client(
         base_url=config.server,
-        headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT},
+        headers={"Authorization": f"Bearer {token}", "User-Agent": USER_AGENT, "Accept-Language": "zh-CN"},
         timeout=httpx.Timeout(30.0, read=60.0),
     )
 
@@ -121,7 +123,8 @@ class SyncResult:
     failures: list[Failure] = field(default_factory=list)
     deleted: int = 0
     deferred: bool = False  # downloads waited for the download window
-    error: str | None = None  # the run stopped early: why, and what to do
+    error: str | None = None  # the run stopped early: why, and what to do (English: the detail)
+    problem: str | None = None  # the same as agent.words says it (what the site view shows)
     started_at: str = ""
     finished_at: str = ""
 
@@ -185,11 +188,13 @@ class _FileFailed(Exception):
 
 
 class ServerUnreachable(AgentError):
-    pass
+    problem = "unreachable"
 
 
 class Interrupted(Exception):
     """Downloads stopped on request (SIGTERM, Ctrl-C) or because the download window closed."""
+
+    problem = "stopped"
 
 
 # --- the syncer -------------------------------------------------------------------------------------
@@ -297,12 +302,16 @@ class Syncer:
 
     def _verified(self, r: httpx.Response) -> tuple[dict[str, Any], str]:
         if r.status_code != 200:
-            raise AgentError(f"The server refused the manifest: {r.status_code} {server_message(r)}")
+            raise AgentError(
+                f"The server refused the manifest: {r.status_code} {server_message(r)}",
+                problem=problem_of_status(r.status_code) if mediasrv_answer(r) else "not_mediasrv",
+            )
         signature = r.headers.get("X-Manifest-Signature")
         if not signature:
             raise AgentError(
                 "The manifest came without X-Manifest-Signature: a proxy on the way may strip headers, "
-                f"or {self.config.server} is not a mediasrv server."
+                f"or {self.config.server} is not a mediasrv server.",
+                problem="not_mediasrv",
             )
         digest = verify_signature(self.config.public_key, r.content, signature)
         try:
@@ -319,7 +328,8 @@ class Syncer:
         if doc.get("format") != FORMAT:
             raise AgentError(
                 f"The manifest has format {doc.get('format')}, this agent ({__version__}) knows {FORMAT}: "
-                "upgrade mediasrv-site."
+                "upgrade mediasrv-site.",
+                problem="upgrade",
             )
         if doc.get("site", {}).get("id") != self.config.site_id:
             raise AgentError(
@@ -364,7 +374,7 @@ class Syncer:
             self.respect_window = download is None
             self._bring_in_line(target, fetched, result, verify=verify, allowed=allowed)
         except (AgentError, Interrupted) as exc:
-            result.error = str(exc)
+            result.error, result.problem = str(exc), problem_of(exc)
             log.warning("%s", exc)
             if target is not None:
                 self._count_missing(target, result)
@@ -547,7 +557,8 @@ class Syncer:
         except OSError as exc:
             if exc.errno == errno.ENOSPC:
                 raise AgentError(
-                    f"The disk of {self.layout.root} is full: free space, or lower the site's quota."
+                    f"The disk of {self.layout.root} is full: free space, or lower the site's quota.",
+                    problem="disk_full",
                 ) from None
             raise
         if have + received != size:

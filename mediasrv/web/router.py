@@ -97,6 +97,13 @@ def render(
     return response
 
 
+def shown_name(session: SessionDep, caller: Caller) -> str:
+    """What the header calls a person: their display name (张编导), not the username they log in with."""
+    if caller.user_id is None:
+        return caller.name
+    return service.get_user(session, caller.user_id).display_name or caller.name
+
+
 def csrf_of(request: Request, caller: Caller, session: SessionDep) -> str | None:
     cookie = request.cookies.get(SESSION_COOKIE)
     if caller.via != "session" or not cookie:
@@ -136,6 +143,7 @@ PAGES: dict[str, tuple[str, tuple[Role, ...]]] = {
     "/ui/catalog": ("catalog.html", PEOPLE),
     "/ui/programmes/{programme_id}": ("programme.html", PEOPLE),
     "/ui/upload": ("upload.html", PRODUCERS),
+    "/ui/uploads": ("uploads.html", PRODUCERS),  # 我的上传: the uploads and their states
     "/ui/admin": ("admin.html", ADMINS),
     "/ui/admin/study-lists": ("study_lists.html", ADMINS),
     "/ui/admin/programmes": ("programmes.html", ADMINS),
@@ -159,6 +167,7 @@ def _page_route(template: str, roles: tuple[Role, ...]) -> Callable[..., HTMLRes
             template,
             caller=caller,
             csrf=csrf_of(request, caller, session),
+            who=shown_name(session, caller),
             data={"params": dict(request.path_params)},
         )
 

@@ -20,6 +20,7 @@ from starlette.testclient import TestClient as LocalClient
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import create_app
+from mediasrv.agent.sync import Syncer
 from mediasrv.db import Database
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
@@ -376,7 +377,56 @@ def test_site_view_reports_a_newer_manifest_the_last_sync_could_not_finish(
     assert verdict_of(text) == "missing"
     assert f"新的节目单（版本 {site.doc['version'] + 1}）还缺 3 个文件（5.0 MB）" in text
     assert "上次完整同步</dt><dd>从未</dd>" in text
-    assert "2026-03-01 08:00（北京时间） 失败：http://edu.example.cn did not answer &lt;GET&gt;" in text
+    # A sync of an agent before agent.words kept no problem: a general sentence, the reason as 详情.
+    assert "2026-03-01 08:00（北京时间） 失败：同步没有完成：请联系县里" in text
+    assert "<dt>详情</dt><dd>http://edu.example.cn did not answer &lt;GET&gt; after 6 attempts</dd>" in text
+
+
+def test_with_the_line_down_the_site_view_says_so_in_chinese_and_keeps_the_detail_apart(
+    local: LocalClient, layout: Layout, site: ServedSite
+) -> None:
+    layout.save_config(
+        AgentConfig(server="http://127.0.0.1:9", site_id=site.id, site_code=site.code, public_key="k")
+    )
+
+    def line_down(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("[Errno 111] Connection refused", request=request)
+
+    line = httpx.Client(base_url="http://127.0.0.1:9", transport=httpx.MockTransport(line_down))
+    result = Syncer(layout, line, attempts=2, sleep=lambda _: None).sync()
+    assert result.problem == "unreachable" and result.error and "ConnectError" in result.error
+    text = local.get("/").text
+    said = text.split("上次同步</dt><dd>")[1].split("</dd>")[0]
+    assert said.endswith("失败：暂时连不上县里的服务器，会自动重试；本机节目照常播放。"), said
+    assert "ConnectError" not in said and "did not answer" not in said  # the headline is for people
+    assert "ConnectError" in text.split("<dt>详情</dt><dd>")[1].split("</dd>")[0]  # for the technicians
+    english = local.get("/?lang=en").text
+    assert "failed: The county server cannot be reached for now" in english
+
+
+@pytest.mark.parametrize(
+    ("status", "problem", "says"),
+    [
+        (401, "token", "请联系县里重新发放站点令牌"),
+        (403, "token", "请联系县里重新发放站点令牌"),
+        (503, "unreachable", "暂时连不上县里的服务器"),
+    ],
+)
+def test_a_refused_or_failing_manifest_says_what_the_site_administrator_can_do(
+    local: LocalClient, layout: Layout, site: ServedSite, status: int, problem: str, says: str
+) -> None:
+    layout.save_config(
+        AgentConfig(server="http://edu.example.cn", site_id=site.id, site_code=site.code, public_key="k")
+    )
+    answer = {"error": "unauthorized", "message": "令牌无效。", "code": "x", "params": {}}
+    line = httpx.Client(
+        base_url="http://edu.example.cn",
+        transport=httpx.MockTransport(lambda request: httpx.Response(status, json=answer)),
+    )
+    result = Syncer(layout, line, attempts=2, sleep=lambda _: None).sync()
+    assert result.problem == problem
+    said = local.get("/").text.split("上次同步</dt><dd>")[1].split("</dd>")[0]
+    assert "失败：" in said and says in said, said
 
 
 def test_site_view_escapes_titles_from_the_manifest(

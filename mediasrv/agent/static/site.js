@@ -344,7 +344,10 @@
       recordsList.appendChild(item);
     });
     document.getElementById("records-empty").hidden = answer.records.length > 0;
-    var failed = answer.delivery && answer.delivery.error;
+    // Why the records wait, as the administrator can act on it (agent/words.py); the technical
+    // reason only when an older agent wrote no problem.
+    var delivery = answer.delivery || {};
+    var failed = delivery.error ? words["problem." + delivery.problem] || delivery.error : "";
     say(deliveryError, failed ? fill(words.delivery_failed, failed) : "");
   }
 

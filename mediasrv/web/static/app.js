@@ -139,10 +139,14 @@ export class ApiError extends Error {
   }
 }
 
+/** The page's language for the server's answers: its refusals come in the words the page shows (the
+ * language cookie, sent with every call, says the same once a choice was made; this covers the rest). */
+export const LANGUAGE = { "Accept-Language": page.lang === "en" ? "en" : "zh-CN" };
+
 /** Call the JSON API with this browser's login. `json` or `form` is the body; the CSRF token goes
  * with every unsafe method. Errors carry the server's message (which says what to do). */
 export async function api(path, { method = "GET", json, form, headers = {}, signal } = {}) {
-  const init = { method, headers: { Accept: "application/json", ...headers }, credentials: "same-origin", signal };
+  const init = { method, headers: { Accept: "application/json", ...LANGUAGE, ...headers }, credentials: "same-origin", signal };
   if (page.csrf && !["GET", "HEAD"].includes(method)) init.headers["X-CSRF-Token"] = page.csrf;
   if (json !== undefined) {
     init.headers["Content-Type"] = "application/json";
@@ -163,7 +167,8 @@ export async function api(path, { method = "GET", json, form, headers = {}, sign
   const type = response.headers.get("Content-Type") || "";
   const body = type.includes("json") ? await response.json() : await response.text();
   if (!response.ok) {
-    const message = (body && body.message) || `${response.status} ${response.statusText}`;
+    // Not the server's own refusal (a proxy's page, a gateway's time-out): no English status text.
+    const message = (body && body.message) || tf("common.error_status", { status: response.status });
     throw new ApiError(response.status, body && body.error, message);
   }
   return body;

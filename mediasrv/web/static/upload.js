@@ -1,6 +1,6 @@
 // The producer's upload page: a resumable upload (tus 1.0, written here: no dependency), the
 // transcode's progress, then the programme form. Keyboard only works throughout: native controls.
-import { ApiError, api, attempt, el, flash, page, t } from "/static/app.js";
+import { ApiError, LANGUAGE, api, attempt, el, flash, page, t, tf } from "/static/app.js";
 
 const ENDPOINT = "/api/v1/uploads";
 const TUS = { "Tus-Resumable": "1.0.0" };
@@ -80,7 +80,7 @@ function unfinished() {
 // --- the tus client ---------------------------------------------------------------------------------
 
 async function request(method, url, headers = {}) {
-  const h = { ...TUS, ...headers };
+  const h = { ...TUS, ...LANGUAGE, ...headers };
   if (page.csrf && method !== "HEAD") h["X-CSRF-Token"] = page.csrf;
   let response;
   try {
@@ -97,7 +97,7 @@ async function messageOf(response) {
     const body = await response.json();
     if (body && body.message) return body.message;
   } catch { /* no JSON body (HEAD, or a proxy's page) */ }
-  return `${response.status} ${response.statusText}`;
+  return tf("common.error_status", { status: response.status });
 }
 
 /** One PATCH through XMLHttpRequest: unlike fetch, it reports the bytes sent while they go. */
@@ -105,7 +105,7 @@ function patch(url, offset, blob, onSent, signal) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("PATCH", url);
-    for (const [k, v] of Object.entries(TUS)) xhr.setRequestHeader(k, v);
+    for (const [k, v] of Object.entries({ ...TUS, ...LANGUAGE })) xhr.setRequestHeader(k, v);
     xhr.setRequestHeader("Upload-Offset", String(offset));
     xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
     if (page.csrf) xhr.setRequestHeader("X-CSRF-Token", page.csrf);
@@ -121,9 +121,9 @@ function patch(url, offset, blob, onSent, signal) {
 
 function xhrMessage(xhr) {
   try {
-    return JSON.parse(xhr.responseText).message || `${xhr.status}`;
+    return JSON.parse(xhr.responseText).message || tf("common.error_status", { status: xhr.status });
   } catch {
-    return `${xhr.status} ${xhr.statusText}`;
+    return tf("common.error_status", { status: xhr.status });
   }
 }
 
@@ -141,7 +141,7 @@ export async function tusUpload(file, { ui, signal, title }) {
   const ask = async () => {
     const r = await request("HEAD", url);
     if (r.status === 404) return false; // finished long ago, cancelled or swept: start again
-    if (!r.ok) throw new ApiError(r.status, "tus", `${r.status} ${r.statusText}`);
+    if (!r.ok) throw new ApiError(r.status, "tus", tf("common.error_status", { status: r.status }));
     offset = Number(r.headers.get("Upload-Offset"));
     assetId = r.headers.get("Upload-Asset-Id");
     return true;
@@ -475,5 +475,28 @@ $("programme-form").addEventListener("submit", async (e) => {
   }
 });
 
+/** /ui/upload?asset=<id> (from 我的上传): the film is on the server already; its transcode and the
+ * programme form, as after an upload. */
+async function openAsset(id) {
+  const asset = await attempt(() => api(`/api/v1/assets/${encodeURIComponent(id)}`));
+  if (!asset) return;
+  assetId = asset.id;
+  $("pick").hidden = true;
+  $("sending").hidden = false;
+  $("cancel").hidden = true;
+  $("another").hidden = false;
+  $("file-name").textContent = `${asset.filename} (${fmtBytes(asset.size_bytes)})`;
+  bar.value = 100;
+  $("upload-percent").textContent = "100 %";
+  $("upload-status").textContent = t("upload.done");
+  $("details").hidden = false;
+  $("transcode").hidden = false;
+  $("title").value ||= asset.title;
+  watchTranscode(assetId);
+  $("title").focus();
+}
+
 showPending();
 loadCategories();
+const opened = new URLSearchParams(location.search).get("asset");
+if (opened) openAsset(opened);
