@@ -47,10 +47,14 @@ def api_token(settings: Settings, token: str | None) -> str:
     fail("cli.no_token", looked=", ".join(str(p) for p in token_paths(settings)))
 
 
+def request_headers(token: str) -> dict[str, str]:
+    """Every request's headers: the token, and the language the server renders its refusals in."""
+    return {"Authorization": f"Bearer {token}", "Accept-Language": accept_language()}
+
+
 def connect(server: str, token: str, *, timeout: httpx.Timeout | float = 30.0) -> httpx.Client:
     """A client of the server that asks for its refusals in the operator's language."""
-    headers = {"Authorization": f"Bearer {token}", "Accept-Language": accept_language()}
-    return httpx.Client(base_url=server, headers=headers, timeout=timeout)
+    return httpx.Client(base_url=server, headers=request_headers(token), timeout=timeout)
 
 
 def fail_with(response: httpx.Response) -> NoReturn:
