@@ -122,6 +122,7 @@ class SyncResult:
     deleted: int = 0
     deferred: bool = False  # downloads waited for the download window
     error: str | None = None  # the run stopped early: why, and what to do
+    unreachable: bool = False  # ... because the server could not be reached (the line is down)
     started_at: str = ""
     finished_at: str = ""
 
@@ -365,6 +366,7 @@ class Syncer:
             self._bring_in_line(target, fetched, result, verify=verify, allowed=allowed)
         except (AgentError, Interrupted) as exc:
             result.error = str(exc)
+            result.unreachable = isinstance(exc, ServerUnreachable)
             log.warning("%s", exc)
             if target is not None:
                 self._count_missing(target, result)
