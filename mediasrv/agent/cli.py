@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import shlex
 import signal
 import sys
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,7 +34,9 @@ from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
+from mediasrv.agent.words import Lang, line
 from mediasrv.protocol.china import now_in_china
+from mediasrv.protocol.lang import operator_lang
 from mediasrv.protocol.sizes import human_size
 
 app = typer.Typer(
@@ -41,6 +45,27 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 log = logging.getLogger("mediasrv.agent")
+LANG: list[Lang] = [operator_lang(os.environ)]  # the root command's --lang, else the locale
+
+
+@app.callback()
+def root(
+    lang: Annotated[
+        str | None, typer.Option("--lang", help="zh or en (default: from LANG / LC_ALL, else zh)")
+    ] = None,
+) -> None:
+    """mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN"""
+    LANG[0] = operator_lang(os.environ, lang)
+
+
+def _beijing(stamp: str) -> str:
+    """A stored UTC time on the Beijing clock, labelled (the server's windows are Beijing's too)."""
+    try:
+        moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return stamp
+    return line("beijing_time", LANG[0], clock=now_in_china(moment).strftime("%Y-%m-%d %H:%M:%S"))
+
 
 DirOption = Annotated[
     Path,
@@ -98,7 +123,8 @@ def init(
             site = client.get(f"/api/v1/sites/{site_id}/manifest")
             code = site.json()["site"]["code"] if site.status_code == 200 else str(site_id)
     except httpx.TransportError as exc:
-        raise _fail(f"Cannot reach {server} ({exc}): check the URL and the line.") from None
+        log.debug("init: %s", exc)
+        raise _fail(line("init_unreachable", LANG[0], server=server), 2) from None
     if layout.config.exists():
         old = layout.load_config()
         if old.site_id != site_id:
@@ -116,8 +142,12 @@ def init(
     layout.ensure()
     layout.save_token(token)
     layout.save_config(config)
-    console.print(f"{dir} is set up for site [bold]{code}[/] (id {site_id}) of {server}.")
-    console.print("Next: `mediasrv-site sync` once, then `mediasrv-site daemon` as a service.")
+    said = line("init_done", LANG[0], dir=dir, code=code, site_id=site_id, server=server)
+    console.print(said, markup=False, soft_wrap=True)
+    # The exact commands, with this --dir: without it they would look in ./mediasrv-site.
+    where = f"--dir {shlex.quote(str(dir))}"
+    sync, daemon = f"mediasrv-site sync {where}", f"mediasrv-site daemon {where}"
+    console.print(line("init_next", LANG[0], sync=sync, daemon=daemon), markup=False, soft_wrap=True)
 
 
 class _Bar:
@@ -175,7 +205,11 @@ def _run_once(
 def _summary(result: SyncResult, delivery: Delivery, records: RecordsDelivery | None = None) -> str:
     parts = [
         f"version {result.version}"
-        + (f" (server: {result.target_version})" if result.target_version != result.version else "")
+        + (
+            f" (server: {result.target_version})"
+            if result.target_version is not None and result.target_version != result.version
+            else ""
+        )
     ]
     parts.append(f"{result.files_fetched} files fetched ({human_size(result.bytes_downloaded)} downloaded")
     parts[-1] += f", {human_size(result.bytes_resumed)} resumed)" if result.bytes_resumed else ")"
@@ -245,6 +279,11 @@ def sync(
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         raise _fail("Interrupted; what was downloaded is kept and the next sync resumes it.", 130) from None
+    if result.problem == "unreachable":  # the line is down: nothing the administrator broke, nothing lost
+        console.print(
+            line("unreachable", LANG[0], server=layout.load_config().server), markup=False, soft_wrap=True
+        )
+        raise typer.Exit(2)
     console.print(_summary(result, delivery, records), soft_wrap=True)
     for failure in result.failures[:20]:
         console.print(f"  [red]failed[/] {failure.path}: {failure.message}", soft_wrap=True)
@@ -367,7 +406,8 @@ def status(
     if last:
         outcome = "complete" if last.get("complete") else (last.get("error") or "incomplete")
         out.print(
-            f"last sync {last.get('finished_at')}: {outcome}; {last.get('files_fetched')} files fetched, "
+            f"last sync {_beijing(str(last.get('finished_at')))}: {outcome}; "
+            f"{last.get('files_fetched')} files fetched, "
             f"{human_size(int(last.get('bytes_downloaded') or 0))} downloaded, "
             f"{len(last.get('failures') or [])} failed",
             soft_wrap=True,

@@ -6,11 +6,42 @@ The root app only: operators (run, serve, worker, reindex, db), administration i
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import Annotated
+
 import typer
 
 from mediasrv.cli import administration, operators, producers
+from mediasrv.cli.common import Guarded, choose
 
-cli = typer.Typer(help="mediasrv: media library and courseware distribution server", no_args_is_help=True)
+cli = typer.Typer(
+    cls=Guarded,
+    help="mediasrv: media library and courseware distribution server",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # --debug shows Python's own traceback, whole
+)
+
+
+class Language(StrEnum):
+    zh = "zh"
+    en = "en"
+
+
+@cli.callback()
+def root(
+    lang: Annotated[
+        Language | None,
+        typer.Option(
+            "--lang",
+            help="zh or en: the language of messages (default: from LANG / LC_ALL / LC_MESSAGES, else zh)",
+        ),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False,
+) -> None:
+    """mediasrv: media library and courseware distribution server"""
+    choose(lang.value if lang else None, debug)
+
+
 # `mediasrv --help` lists commands in this order, then the groups in theirs.
 cli.command()(operators.serve)
 cli.command()(operators.worker)

@@ -9,13 +9,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mediasrv.accounts.auth import Role
-from mediasrv.cli.client import CLI_TOKEN_FILE
-from mediasrv.cli.common import console, fail, load_settings, report_error
+from mediasrv.cli.client import CLI_TOKEN_FILE, config_dir
+from mediasrv.cli.common import beijing, console, fail, load_settings, note, refuse_invalid, report_error, say
 from mediasrv.cli.database import cli_actor, open_database
 from mediasrv.config import Settings
+from mediasrv.kit.i18n import Text
 from mediasrv.sites.models import DeviceProfile
 
 token_cli = typer.Typer(help="API tokens (shown once, stored hashed)", no_args_is_help=True)
@@ -26,16 +28,36 @@ site_bundle_cli = typer.Typer(help="offline bundles for sites with no usable lin
 LOCAL_UNIT, LOCAL_USER = "本机", "local-cli"  # the department and account of `mediasrv run`'s own token
 
 
+def _write_secret(path: Path, text: str) -> None:
+    """Write `text` to `path` readable by its owner only (0600 from the start, never world-readable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    path.chmod(0o600)  # a file that was there before keeps its mode through O_CREAT
+
+
 def ensure_cli_token(settings: Settings) -> None:
-    """A producer token for `mediasrv upload` on this machine, created once, kept 0600 in DATA_DIR."""
+    """A producer token for `mediasrv upload` on this machine, created once, kept 0600 in DATA_DIR and
+    copied to the user's config folder, where the commands find it from any folder."""
+    path = settings.data_dir / CLI_TOKEN_FILE
+    if not path.exists():
+        _create_cli_token(settings, path)
+    plain = path.read_text()
+    shared = config_dir() / CLI_TOKEN_FILE
+    try:
+        if not shared.is_file() or shared.read_text() != plain:  # this server's, after a fresh data dir
+            _write_secret(shared, plain)
+    except OSError as exc:  # a read-only home: the data directory's copy still serves
+        report_error(say("cli.token_not_shared", path=str(shared), detail=exc.strerror or str(exc)))
+
+
+def _create_cli_token(settings: Settings, path: Path) -> None:
     from sqlalchemy import select
 
     from mediasrv.accounts import service
     from mediasrv.accounts.models import OrgUnit, User
 
-    path = settings.data_dir / CLI_TOKEN_FILE
-    if path.exists():
-        return
     actor = cli_actor()
     with open_database(settings).session_scope() as session:
         unit = session.scalar(select(OrgUnit).where(OrgUnit.name == LOCAL_UNIT))
@@ -53,7 +75,7 @@ def ensure_cli_token(settings: Settings) -> None:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as f:
         f.write(plain + "\n")
-    console.print(f"Created a producer token for this machine's command line in {path}")
+    note("cli.token_for_this_machine", path=str(path))
 
 
 @token_cli.command("create")
@@ -71,7 +93,8 @@ def token_create(
     set-top boxes and VLC open the channel list with (no header needed; retired when one of the
     site's tokens is revoked, and also given by GET /api/v1/sites/{id}/channel-list).
 
-    The first administrator: `mediasrv token create --role admin --name ops`.
+    A service account for scripts: `mediasrv token create --role admin --name ops` (it cannot log in
+    to the web pages; people get accounts with `mediasrv user create NAME --role admin`).
     """
     from mediasrv.accounts import service
     from mediasrv.accounts.signing import signing_key
@@ -80,7 +103,7 @@ def token_create(
     from mediasrv.sites.registry import site_by_code
 
     if sum(x is not None for x in (user, site, role)) != 1:
-        fail("Give exactly one of --user, --site or --role.", code=2)
+        fail("cli.token_owner")
     actor = cli_actor()
     settings = load_settings()
     channel_list: str | None = None
@@ -99,10 +122,10 @@ def token_create(
             if site_id is not None:
                 generation = site_link_generation(session, site_id)
                 channel_list = channel_list_url(server, signing_key(settings), site_id, generation)
-        console.print(f"token {token.id} '{name}'; it is shown only now:")
+        note("cli.token_created", id=token.id, name=name)
     typer.echo(plain)
     if channel_list is not None:  # on stderr: a script reading the token from stdout gets it alone
-        console.print("The site's channel list for its set-top boxes and VLC (opens as it is, no token):")
+        note("cli.channel_list")
         console.print(channel_list, soft_wrap=True, markup=False, highlight=False)
 
 
@@ -113,10 +136,14 @@ def token_list() -> None:
 
     with open_database(load_settings()).session_scope() as session:
         for t in service.list_tokens(session, actor=cli_actor()):
-            state = "revoked" if t.revoked_at else "active"
-            used = t.last_used_at.isoformat(timespec="seconds") if t.last_used_at else "never"
-            owner = f"user {t.user.username}" if t.user else f"site {t.site_id}"
-            typer.echo(f"{t.id}\t{owner}\t{state}\tlast used {used}\t{t.name}")
+            state = say("cli.token_revoked_state" if t.revoked_at else "cli.token_active_state")
+            used = beijing(t.last_used_at) if t.last_used_at else say("cli.never_used")
+            owner = (
+                say("cli.token_of_user", username=t.user.username)
+                if t.user
+                else say("cli.token_of_site", site=t.site_id)
+            )
+            typer.echo(f"{t.id}\t{owner}\t{state}\t{say('cli.last_used', when=used)}\t{t.name}")
 
 
 @token_cli.command("revoke")
@@ -126,13 +153,15 @@ def token_revoke(token_id: int) -> None:
 
     with open_database(load_settings()).session_scope() as session:
         service.revoke_token(session, actor=cli_actor(), token_id=token_id)
-    console.print(f"token {token_id} revoked")
+    note("cli.token_revoked", id=token_id)
 
 
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    password: str = typer.prompt(
+        say("cli.password_prompt"), hide_input=True, confirmation_prompt=say("cli.password_again")
+    )
     return password
 
 
@@ -167,23 +196,19 @@ def user_create(
             org_unit_id=unit_id,
             password=password,
         )
-        console.print(f"user {user.id} '{username}' ({role.value}) created")
+        note("cli.user_created", id=user.id, username=username, role=Text(f"accounts.role_name.{role.value}"))
 
 
 @user_cli.command("unlock")
 def user_unlock(username: str) -> None:
     """Let an account locked by failed logins log in again now."""
     from mediasrv.accounts import service
-    from mediasrv.kit.errors import MediaError
 
-    try:
-        with open_database(load_settings()).session_scope() as session:
-            user = service.user_by_name(session, username)
-            locked = bool(service.locked_until(session, [user]))
-            service.unlock_user(session, actor=cli_actor(), user_id=user.id)
-    except MediaError as exc:
-        fail(exc.message)
-    console.print(f"user '{username}' unlocked" if locked else f"user '{username}' was not locked")
+    with open_database(load_settings()).session_scope() as session:
+        user = service.user_by_name(session, username)
+        locked = bool(service.locked_until(session, [user]))
+        service.unlock_user(session, actor=cli_actor(), user_id=user.id)
+    note("cli.user_unlocked" if locked else "cli.user_not_locked", username=username)
 
 
 @site_cli.command("create")
@@ -197,23 +222,27 @@ def site_create(
     bandwidth_kbps: Annotated[int | None, typer.Option(help="download cap")] = None,
 ) -> None:
     """Register a terminal site."""
-    from mediasrv.sites.registry import GB, create_site
+    from pydantic import ValidationError
 
+    from mediasrv.sites.registry import create_site
+    from mediasrv.sites.schemas import SiteRow
+
+    given = {
+        "code": code,
+        "name": name,
+        "region": region,
+        "device_profile": device_profile,
+        "quota_gb": quota_gb,
+        "download_window": download_window,
+        "bandwidth_kbps": bandwidth_kbps,
+    }
+    try:  # the API's and the CSV import's rules: a quota of nan or -1 is refused here as there
+        row = SiteRow.model_validate(given)
+    except ValidationError as exc:
+        refuse_invalid(exc, {field: "--" + field.replace("_", "-") for field in given} | {"code": "CODE"})
     with open_database(load_settings()).session_scope() as session:
-        site = create_site(
-            session,
-            actor=cli_actor(),
-            code=code,
-            name=name,
-            region=region,
-            device_profile=device_profile,
-            quota_bytes=round(quota_gb * GB) if quota_gb is not None else None,
-            download_window=download_window,
-            bandwidth_kbps=bandwidth_kbps,
-        )
-        console.print(
-            f"site {site.id} '{code}' created; give it a token: mediasrv token create --site {code}"
-        )
+        site = create_site(session, actor=cli_actor(), **row.site_fields())
+        note("cli.site_created", id=site.id, code=site.code)
 
 
 @site_cli.command("import")
@@ -224,8 +253,8 @@ def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
     with open_database(load_settings()).session_scope() as session:
         result = import_sites(session, actor=cli_actor(), text=decode_csv(file.read_bytes()))
         for line, message in result.errors:
-            report_error(message, label=f"line {line}:")
-        console.print(f"{len(result.created)} sites registered, {len(result.errors)} rows refused")
+            report_error(message, label=say("cli.csv_line", line=line))
+        note("cli.sites_imported", created=len(result.created), refused=len(result.errors))
     if result.errors:
         raise typer.Exit(1)
 
@@ -245,7 +274,7 @@ def site_bundle_export(
     from mediasrv.accounts.signing import signing_key
     from mediasrv.delivery.bundle import export_bundle
     from mediasrv.delivery.manifest.store import ManifestService
-    from mediasrv.kit.errors import MediaError, NotFound
+    from mediasrv.kit.errors import NotFound
     from mediasrv.sites.registry import site_by_code
     from mediasrv.storage import open_store
 
@@ -262,24 +291,28 @@ def site_bundle_export(
         manifests = ManifestService(db, signing_key(settings), epochs.EpochWatch(db))
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
-            task = progress.add_task(f"site {site} -> {directory}", total=None)
+            task = progress.add_task(
+                escape(say("cli.bundle_progress", site=site, directory=str(directory))), total=None
+            )
 
             def report(files: int, all_files: int, done: int, total: int) -> None:
-                progress.update(task, completed=done, total=total, description=f"{files}/{all_files} files")
+                said = say("cli.bundle_files", files=files, all_files=all_files)
+                progress.update(task, completed=done, total=total, description=said)
 
             store = open_store(settings.resolved_storage_url)
             result = export_bundle(db, store, manifests, site_id, directory, progress=report)
-    except MediaError as exc:
-        fail(exc.message)
     finally:
         db.dispose()
-    console.print(
-        f"site {result.site_code} manifest version {result.version}: {result.files} files, "
-        f"{result.total_bytes / 2**20:,.1f} MiB in {directory} ({result.written_files} written, "
-        f"{result.written_bytes / 2**20:,.1f} MiB; {result.removed_files} old files removed)"
+    note(
+        "cli.bundle_written",
+        site=result.site_code,
+        version=result.version,
+        files=result.files,
+        mib=f"{result.total_bytes / 2**20:,.1f}",
+        directory=str(directory),
+        written=result.written_files,
+        written_mib=f"{result.written_bytes / 2**20:,.1f}",
+        removed=result.removed_files,
     )
-    console.print(
-        "Manifest key (also in key.pub). On a site that was never online, check it against the one "
-        "your county gave you and import with: mediasrv-site import DIR --public-key KEY"
-    )
+    note("cli.bundle_key")
     typer.echo(result.public_key)

@@ -6,7 +6,7 @@ import getpass
 from typing import TYPE_CHECKING
 
 from mediasrv.accounts.auth import Role
-from mediasrv.cli.common import fail
+from mediasrv.cli.common import fail, say
 from mediasrv.config import Settings
 
 if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load the whole server
@@ -16,16 +16,23 @@ if TYPE_CHECKING:  # imported lazily below: `mediasrv --help` should not load th
 
 def open_database(settings: Settings) -> Database:
     """The database, refused with what to do when its schema is not this code's."""
+    from sqlalchemy import inspect
+
     from mediasrv.db import Database
-    from mediasrv.migrations import SchemaOutOfDate, check
+    from mediasrv.migrations import SchemaOutOfDate, check, current, head
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
     try:
         check(db)
-    except SchemaOutOfDate as exc:
+    except SchemaOutOfDate:
+        where = db.engine.url.render_as_string(hide_password=True)
+        have = current(db.engine)
+        tables = inspect(db.engine).get_table_names()
         db.dispose()
-        fail(str(exc), code=2)
+        if have is None and tables:  # tables but no migration history
+            fail("cli.db_without_history", database=where)
+        fail("cli.db_out_of_date", database=where, have=have or say("cli.db_empty"), want=head())
     return db
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from mediasrv.cli.administration import ensure_cli_token
-from mediasrv.cli.common import load_settings
+from mediasrv.cli.common import load_settings, say
 from mediasrv.cli.database import open_database, upgrade
 from mediasrv.config import Settings
 
@@ -25,7 +25,10 @@ db_cli = typer.Typer(help="the database schema (migrations)", no_args_is_help=Tr
 def db_upgrade() -> None:
     """Bring the database to this version's schema (safe to run again; run it before each deploy)."""
     before, after = upgrade(load_settings())
-    typer.echo(f"database at revision {after}" + ("" if before == after else f" (was {before or 'empty'})"))
+    if before == after:
+        typer.echo(say("cli.db_at", revision=after))
+    else:
+        typer.echo(say("cli.db_upgraded", revision=after, before=before or say("cli.db_empty")))
 
 
 @db_cli.command("revision")
@@ -65,8 +68,8 @@ def db_status() -> None:
             have = migrations.current(db.engine)
         finally:
             db.dispose()
-    verdict = "up to date" if have == want else "upgrade needed: run `mediasrv db upgrade`"
-    typer.echo(f"database {have or 'empty'}, code {want}: {verdict}")
+    verdict = say("cli.db_up_to_date" if have == want else "cli.db_upgrade_needed")
+    typer.echo(say("cli.db_status", have=have or say("cli.db_empty"), want=want, verdict=verdict))
     raise typer.Exit(0 if have == want else 1)
 
 
@@ -167,9 +170,11 @@ def reindex(
     if check:
         with db.session_scope() as session:
             state = indexing.drift(session, index)
-        verdict = "in sync" if state.in_sync else "DRIFTED: run `mediasrv reindex`"
-        typer.echo(f"database {state.database[0]} published, index {state.index[0]} documents: {verdict}")
+        verdict = say("cli.index_in_sync" if state.in_sync else "cli.index_drifted")
+        typer.echo(
+            say("cli.index_check", published=state.database[0], documents=state.index[0], verdict=verdict)
+        )
         raise typer.Exit(0 if state.in_sync else 1)
     started = time.monotonic()
     count = indexing.rebuild(db, index)
-    typer.echo(f"indexed {count} published programmes in {time.monotonic() - started:.1f} s")
+    typer.echo(say("cli.indexed", count=count, seconds=f"{time.monotonic() - started:.1f}"))

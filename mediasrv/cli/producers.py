@@ -8,6 +8,7 @@ from typing import Annotated, Any, BinaryIO, cast
 
 import httpx
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -17,8 +18,10 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from mediasrv.cli.client import DEFAULT_SERVER, ServerOption, TokenOption, api_token, fail_with
-from mediasrv.cli.common import console, load_settings, report_error
+from mediasrv.cli.client import DEFAULT_SERVER, ServerOption, TokenOption, api_token, connect, fail_with
+from mediasrv.cli.common import beijing, console, fail, load_settings, note, options, report_error, say
+from mediasrv.kit.i18n import Text
+from mediasrv.protocol.taxonomy import CATEGORIES
 
 
 class _Counting:
@@ -42,6 +45,23 @@ class _Counting:
         return self.f.fileno()
 
 
+def category_code(given: str) -> str:
+    """The category's code from its code or its name (Chinese or English, as the pages show them);
+    an unknown one ends the command listing the valid names, before anything is uploaded."""
+    wanted = given.strip().casefold()
+    for code, zh, en in CATEGORIES:
+        if wanted in (code, zh.casefold(), en.casefold()):
+            return code
+    names = [zh if options.lang == "zh" else f"{en} ({code})" for code, zh, en in CATEGORIES]
+    fail("cli.unknown_category", category=given, valid=("、" if options.lang == "zh" else ", ").join(names))
+
+
+def _state(status: str) -> str:
+    """An asset's state (uploaded, processing, ready, failed) in the operator's language."""
+    key = f"cli.asset_status.{status}"
+    return say(key)
+
+
 def upload(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
     title: Annotated[str | None, typer.Option(help="defaults to the file name")] = None,
@@ -49,21 +69,28 @@ def upload(
     token: TokenOption = None,
     wait: Annotated[bool, typer.Option(help="follow processing until ready or failed")] = True,
     category: Annotated[
-        str | None, typer.Option(help="also create a draft programme in this category")
+        str | None, typer.Option(help="the draft programme's category: its Chinese name (党史教育) or code")
     ] = None,
+    programme: Annotated[
+        bool, typer.Option(help="also create a draft programme, so the film shows in the pages")
+    ] = True,
     tags: Annotated[str, typer.Option(help="programme tags, comma-separated (，also works)")] = "",
     description: Annotated[str, typer.Option(help="programme description")] = "",
 ) -> None:
     """Upload a film, audio lecture or PDF, with a progress bar, then follow its processing.
 
-    With --category it also becomes a draft programme (title, tags, description) for an administrator
-    to publish.
+    It also becomes a draft programme (title, category, tags, description) for an administrator to
+    publish, unless --no-programme: give its --category.
     """
+    code = None
+    if programme:  # checked before the upload: a wrong category must not cost an hour of upload
+        if category is None:
+            fail("cli.category_needed", valid="、".join(zh for _, zh, _ in CATEGORIES))
+        code = category_code(category)
     settings = load_settings()
-    headers = {"Authorization": f"Bearer {api_token(settings, token)}"}
     size = file.stat().st_size
     timeout = httpx.Timeout(60.0, read=3600.0)  # the server hashes and stores the file before answering
-    with httpx.Client(base_url=server, headers=headers, timeout=timeout) as client:
+    with connect(server, api_token(settings, token), timeout=timeout) as client:
         columns = (
             TextColumn("{task.description}"),
             BarColumn(),
@@ -72,7 +99,7 @@ def upload(
             TimeRemainingColumn(),
         )
         with Progress(*columns, console=console) as progress, file.open("rb") as f:
-            task = progress.add_task(f"uploading {file.name}", total=size)
+            task = progress.add_task(escape(say("cli.uploading", name=file.name)), total=size)
             data = {"title": title} if title else {}
             response = client.post(
                 "/api/v1/assets",
@@ -82,20 +109,22 @@ def upload(
         if response.status_code not in (200, 201):
             fail_with(response)
         asset = response.json()
-        note = "already uploaded before" if response.status_code == 200 else "uploaded"
-        console.print(f"{note}: asset [bold]{asset['id']}[/] ({asset['status']})")
-        if category is not None:
-            programme = {
+        uploaded = "cli.already_uploaded" if response.status_code == 200 else "cli.uploaded"
+        note(uploaded, asset=asset["id"], status=Text(f"cli.asset_status.{asset['status']}"))
+        if code is not None:
+            draft = {
                 "title": title or asset["title"],
-                "category": category,
+                "category": code,
                 "description": description,
                 "tags": [t for t in tags.replace("，", ",").split(",") if t.strip()],
                 "asset_id": asset["id"],
             }
-            created = client.post("/api/v1/programmes", json=programme)
+            created = client.post("/api/v1/programmes", json=draft)
             if created.status_code != 201:
                 fail_with(created)
-            console.print(f"draft programme [bold]{created.json()['id']}[/] created in {category}")
+            made = created.json()
+            named = made["category"]["name_zh" if options.lang == "zh" else "name_en"]
+            note("cli.draft_created", programme=made["id"], category=named)
         if wait:
             asset = _follow(client, asset)
     typer.echo(asset["id"])
@@ -107,16 +136,16 @@ def _follow(client: httpx.Client, asset: dict[str, Any]) -> dict[str, Any]:
     with Progress(
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), console=console
     ) as progress:
-        task = progress.add_task(asset["status"], total=100)
+        task = progress.add_task(_state(asset["status"]), total=100)
         while asset["status"] in ("uploaded", "processing"):
             time.sleep(1.0)
             response = client.get(f"/api/v1/assets/{asset['id']}")
             if response.status_code != 200:
                 fail_with(response)
             asset = response.json()
-            progress.update(task, completed=asset["progress"], description=asset["status"])
+            progress.update(task, completed=asset["progress"], description=_state(asset["status"]))
     if asset["status"] == "failed":
-        report_error(asset["error"], label="failed:")
+        report_error(asset["error"] or "", label=say("cli.failed_label"))
     elif asset["links"]["master"]:
         # Signed links play in any player (ffplay, VLC, a set-top box) without an Authorization header.
         response = client.get(f"/api/v1/assets/{asset['id']}/playback")
@@ -125,10 +154,16 @@ def _follow(client: httpx.Client, asset: dict[str, Any]) -> dict[str, Any]:
         playback = response.json()
         for name in ("master", "iptv", "iptv_sd", "poster"):
             if playback[name]:
-                console.print(f"  {name}: {client.base_url.join(playback[name])}", soft_wrap=True)
-        console.print(f"  (links valid until {playback['expires_at']})")
+                console.print(
+                    f"  {name}: {client.base_url.join(playback[name])}", soft_wrap=True, markup=False
+                )
+        note("cli.links_valid_until", until=beijing(playback["expires_at"]))
     else:
-        console.print(f"  document: {client.base_url.join(asset['links']['source'])}", soft_wrap=True)
+        console.print(
+            f"  {say('cli.document_label')}: {client.base_url.join(asset['links']['source'])}",
+            soft_wrap=True,
+            markup=False,
+        )
     return asset
 
 
@@ -138,8 +173,8 @@ def status(
     token: TokenOption = None,
 ) -> None:
     """Print an asset's status as JSON."""
-    headers = {"Authorization": f"Bearer {api_token(load_settings(), token)}"}
-    response = httpx.get(f"{server}/api/v1/assets/{asset_id}", headers=headers, timeout=30)
+    with connect(server, api_token(load_settings(), token)) as client:
+        response = client.get(f"/api/v1/assets/{asset_id}")
     if response.status_code != 200:
         fail_with(response)
     typer.echo(response.text)

@@ -243,6 +243,6 @@ def test_first_admin_and_people_from_the_command_line(client: TestClient, settin
     assert users["chenjing"]["has_password"] and users["chenjing"]["role"] == "producer"
     assert users["ops"]["has_password"] is False  # service accounts have tokens, never passwords
     listed = runner.invoke(cli, ["token", "list"], env=env)
-    assert "user ops" in listed.stdout and "msv_" not in listed.stdout
+    assert "用户 ops" in listed.stdout and "msv_" not in listed.stdout
     log = client.get("/api/v1/audit", headers=admin, params={"action": "user.create"}).json()["items"]
     assert {e["actor_name"].split(":")[0] for e in log} == {"cli"}

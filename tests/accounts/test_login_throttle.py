@@ -226,10 +226,10 @@ def test_an_administrator_unlocks_and_a_new_password_unlocks(
     lock(browser, "wangfang")
     env = {"MEDIASRV_DATA_DIR": str(settings.data_dir)}
     done = CliRunner().invoke(cli, ["user", "unlock", "wangfang"], env=env)
-    assert done.exit_code == 0 and "unlocked" in done.output, done.output
+    assert done.exit_code == 0 and "用户“wangfang”已解锁" in done.output, done.output
     assert logs_in(browser, "wangfang")
     unknown = CliRunner().invoke(cli, ["user", "unlock", "nobody"], env=env)
-    assert unknown.exit_code == 1 and "No user named 'nobody'" in unknown.output
+    assert unknown.exit_code == 2 and "没有名为“nobody”的用户。" in unknown.output
 
     # --- a password reset ---
     lock(browser, "wangfang")

@@ -163,7 +163,7 @@ def test_cli_upload_shows_progress_plays_and_is_found_once_published(stack: Stac
             "--token",
             stack.token,
             "--category",
-            "party-history",
+            "党史教育",
             "--tags",
             "党课，初心",
         ],
@@ -174,14 +174,14 @@ def test_cli_upload_shows_progress_plays_and_is_found_once_published(stack: Stac
     )
     assert r.returncode == 0, r.stderr
     asset_id = r.stdout.strip().splitlines()[-1]
-    assert "uploading 党员教育 第2集.mp4" in r.stderr
+    assert "正在上传 党员教育 第2集.mp4" in r.stderr
     printed = re.search(r"master: (\S+)", r.stderr)
     assert printed and printed[1].endswith(f"/hls/{asset_id}/master.m3u8")
     hlscheck(printed[1])  # the printed link plays as it is, with no credentials besides itself
     asset = stack.asset(asset_id)
     assert asset["title"] == "初心使命 第2集" and asset["status"] == "ready"
     check_film(stack, asset)
-    drafted = re.search(r"draft programme (\w+) created", r.stderr)
+    drafted = re.search(r"栏目中生成节目草稿 (\w+)", r.stderr)
     assert drafted, r.stderr
     published = httpx.post(
         f"{stack.url}/api/v1/programmes/{drafted[1]}/publish", headers=stack.admin, timeout=30
@@ -203,14 +203,29 @@ def test_cli_upload_reports_a_refusal(stack: Stack, tmp_path: Path) -> None:
     notes = tmp_path / "notes.txt"
     notes.write_text("会议记录\n")
     r = subprocess.run(
-        [str(BIN / "mediasrv"), "upload", str(notes), "--server", stack.url, "--token", stack.token],
+        [
+            str(BIN / "mediasrv"),
+            "upload",
+            str(notes),
+            "--server",
+            stack.url,
+            "--token",
+            stack.token,
+            "--no-programme",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     said = " ".join(r.stderr.split())  # rich wraps to the terminal width
-    assert r.returncode == 1 and "415: 'notes.txt'" in said and "looks like plain text" in said
+    # the server's message, as rendered for the operator's language (ingest's text, not the CLI's)
+    assert (
+        r.returncode == 2
+        and "服务器拒绝了请求（HTTP 415）：" in said
+        and "notes.txt" in said
+        and "Traceback" not in said
+    )
 
 
 def partner_department(stack: Stack) -> dict[str, str]:

@@ -26,7 +26,12 @@ def children_of(pid: int) -> list[int]:
 
 def test_run_serves_processes_and_stops_its_worker(tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "MEDIASRV_DATA_DIR": str(tmp_path / "var"), "MEDIASRV_PORT": str(port)}
+    env = {
+        **os.environ,
+        "MEDIASRV_DATA_DIR": str(tmp_path / "var"),
+        "MEDIASRV_PORT": str(port),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),  # not the user's own config folder
+    }
     with (tmp_path / "run.log").open("wb") as log:
         proc = subprocess.Popen([str(BIN / "mediasrv"), "run"], env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
@@ -43,14 +48,16 @@ def test_run_serves_processes_and_stops_its_worker(tmp_path: Path) -> None:
         assert workers, "no worker process started"
         film = make_media(tmp_path / "film.mp4", seconds=2)
         r = subprocess.run(
-            [str(BIN / "mediasrv"), "upload", str(film), "--server", url],
-            env=env,
+            [str(BIN / "mediasrv"), "upload", str(film), "--server", url, "--category", "党史教育"],
+            env={k: v for k, v in env.items() if k != "MEDIASRV_DATA_DIR"},  # the config folder's token
+            cwd=tmp_path / "config",  # another folder than the data directory's
             capture_output=True,
             text=True,
             timeout=180,
             check=False,
         )
         assert r.returncode == 0, r.stderr + (tmp_path / "run.log").read_text()
+        assert "生成节目草稿" in r.stderr
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=60)

@@ -30,7 +30,7 @@ from mediasrv.kit.i18n import LANG_COOKIE, Text, choose_lang, placeholders, rend
 
 ROOT = Path(mediasrv.__file__).parent
 # Paths under mediasrv/ whose refusals are all keys (a package's folder or a root module).
-CONVERTED = ("kit", "accounts", "app.py", "admission.py")
+CONVERTED = ("kit", "accounts", "app.py", "admission.py", "cli")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PASSWORD = "长城-Great-Wall-2026"
 ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}
@@ -81,6 +81,9 @@ def _refusal_names(cls: type[MediaError] = MediaError) -> set[str]:
     return {cls.__name__, *(name for sub in cls.__subclasses__() for name in _refusal_names(sub))}
 
 
+_CLI_SAYINGS = {"say", "note", "fail"}  # mediasrv.cli.common's: a key of the catalogue and its params
+
+
 @dataclass(frozen=True)
 class Use:
     where: str  # path:line
@@ -89,8 +92,9 @@ class Use:
 
 
 def _uses(path: Path) -> Iterator[Use]:
-    """Each MediaError(...) or PydanticCustomError(...) call: its first argument and its keywords."""
-    names = _refusal_names() | {"PydanticCustomError"}
+    """Each MediaError(...) or PydanticCustomError(...) call, or the command line's say/note/fail(...):
+    its first argument and its keywords."""
+    names = _refusal_names() | {"PydanticCustomError"} | _CLI_SAYINGS
     tree = ast.parse(path.read_text(encoding="utf-8"))
     for node in ast.walk(tree):
         if not isinstance(node, ast.Call) or not node.args:
@@ -121,7 +125,9 @@ def _uses(path: Path) -> Iterator[Use]:
         elif any(k.arg is None for k in node.keywords):
             params = None
         else:
-            params = frozenset(k.arg for k in node.keywords if k.arg and k.arg != "retry_after")
+            params = frozenset(
+                k.arg for k in node.keywords if k.arg and k.arg not in ("retry_after", "exit_code")
+            )
         yield Use(where, key, params)
 
 

@@ -82,9 +82,9 @@ def test_withdrawn_vanish_at_once_even_before_the_index_catches_up(
     assert health["in_sync"] is False and health["index_count"] == 2 and health["database_count"] == 1
     env = {"MEDIASRV_DATA_DIR": str(settings.data_dir)}
     check = CliRunner().invoke(cli, ["reindex", "--check"], env=env)
-    assert check.exit_code == 1 and "DRIFTED" in check.stdout
+    assert check.exit_code == 1 and "不一致" in check.stdout
     rebuilt = CliRunner().invoke(cli, ["reindex"], env=env)
-    assert rebuilt.exit_code == 0 and "indexed 1 published" in rebuilt.stdout
+    assert rebuilt.exit_code == 0 and "已为 1 个已发布节目建立索引" in rebuilt.stdout
     assert client.get("/api/v1/search/health", headers=admin).json()["in_sync"] is True
 
 

@@ -73,7 +73,7 @@ def test_csv_import_from_the_command_line(settings: Settings, client: TestClient
         cli, ["site", "import", str(path)], env={"MEDIASRV_DATA_DIR": str(settings.data_dir)}
     )
     said = " ".join(r.output.split())
-    assert r.exit_code == 1 and "line 3:" in said and "2 sites registered, 3 rows refused" in said
+    assert r.exit_code == 1 and "第 3 行：" in said and "登记了 2 个站点，3 行未通过" in said
 
 
 def _site(
@@ -213,4 +213,4 @@ def test_csv_import_from_the_command_line_reports_bad_numbers_by_line(
     )
     said = " ".join(r.output.split())
     assert r.exit_code == 1 and r.exception is not None and isinstance(r.exception, SystemExit), r.output
-    assert "line 3: quota_gb" in said and "2 sites registered, 9 rows refused" in said
+    assert "第 3 行： quota_gb" in said and "登记了 2 个站点，9 行未通过" in said
