@@ -2,7 +2,7 @@
 
     .venv/bin/python -m tests.tiers [--tier unit] [--workers N] [pytest arguments...]
 
-unit  everything not marked e2e: in-process, spread over the cores with pytest-xdist
+unit  everything not marked e2e or web: in-process, spread over the cores with pytest-xdist
 e2e   marked e2e outside tests/web: real server, worker and servers (tests/e2e/stack.py), one at a time
 web   tests/web (marker `web`, set by tests/conftest.py): chromium against a real stack, one at a time
 
@@ -52,7 +52,7 @@ class Result:
     status: int
     seconds: float
     counts: Counter[str] = field(default_factory=Counter)
-    narrowed: bool = False  # the caller's arguments (-k, paths) chose among the tests
+    narrowed: bool = False  # the caller passed pytest arguments (-k, paths), which may choose none here
 
     @property
     def ok(self) -> bool:
