@@ -11,8 +11,15 @@ APT := DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-instal
 run: system $(STAMP) vendor
 	$(BIN)/mediasrv run
 
+# The tiers one after another (tests/tiers.py): unit on every core, then e2e, then web; each tier's
+# time and slowest tests, the total against the 30-minute budget; every tier runs even after a failure.
 test: system services $(STAMP) vendor lint typecheck
-	$(BIN)/pytest --durations=25  # the slowest, so that the 20-minute budget is watched
+	$(BIN)/python -m tests.tiers
+
+# The unit tier alone (the in-process tests, on every core). Its few PostgreSQL and Redis tests skip
+# loudly where `make services` never ran.
+unit: system $(STAMP) vendor
+	$(BIN)/python -m tests.tiers --tier unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

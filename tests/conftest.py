@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,16 @@ from tests.s3server import S3Server, S3ServerError
 from tests.servers import PostgresServer, RedisServer, ServerError, unavailable
 
 pytest_plugins = ["tests.fixtures"]
+
+WEB = Path(__file__).parent / "web"
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every browser test `web`, by its place, so `-m web` selects the tier (tests/tiers.py)."""
+    for item in items:
+        if item.path.is_relative_to(WEB):
+            item.add_marker(pytest.mark.web)
 
 
 # --- S3 server ---
