@@ -223,8 +223,8 @@ def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
 
     with open_database(load_settings()).session_scope() as session:
         result = import_sites(session, actor=cli_actor(), text=decode_csv(file.read_bytes()))
-        for line, message in result.errors:
-            report_error(message, label=f"line {line}:")
+        for bad in result.errors:  # TODO(i17-cli): in the operator's language
+            report_error(bad.render("en"), label=f"line {bad.row}:")
         console.print(f"{len(result.created)} sites registered, {len(result.errors)} rows refused")
     if result.errors:
         raise typer.Exit(1)
