@@ -122,7 +122,8 @@ def test_csv_import_reads_chinese_and_reports_every_problem_of_every_row(
         "“设备类型”列（填的是“电视”）：只能填写 机顶盒、老式机顶盒、手机、电脑 之一；"
         "“站点名称 name”列：必须填写，不能为空；"
         "“存储配额（GB）”列（填的是“-1”）：应当大于 0；"
-        "“下载时段”列（填的是“25:00-05:00”）：下载时段“25:00-05:00”的格式不对：请写成 01:00-05:00 这样的 24 小时制时间"
+        "“下载时段”列（填的是“25:00-05:00”）："
+        "下载时段“25:00-05:00”的格式不对：请写成 01:00-05:00 这样的 24 小时制时间"
     )
     assert row4["problems"][0]["params"] == {
         "names": ["sites.device.iptv", "sites.device.iptv-legacy", "sites.device.mobile", "sites.device.pc"]
