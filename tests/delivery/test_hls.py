@@ -104,9 +104,7 @@ def test_only_the_published_generation_and_real_paths_are_served(published: Publ
     stale = c.get(f"/hls/{a}/0123456789ab/iptv/index.m3u8")
     assert stale.status_code == 404 and "请重新加载主播放列表" in stale.json()["message"]
     stale_segment = c.get(f"/hls/{a}/0123456789ab/iptv/seg_00000.ts")
-    assert (
-        stale_segment.status_code == 404 and stale_segment.json()["code"] == "delivery.stale_file"
-    )
+    assert stale_segment.status_code == 404 and stale_segment.json()["code"] == "delivery.stale_file"
     assert c.get(f"/hls/{a}/{g}/../../sources/x").status_code == 404
     assert c.get(f"/hls/{a}/{g}/iptv/..%2F..%2Fx").status_code == 404
     assert c.get("/hls/nonexistent/master.m3u8").status_code == 404

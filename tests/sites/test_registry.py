@@ -7,10 +7,12 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+from mediasrv.accounts.service import caller_from_bearer
 from mediasrv.cli import cli
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.kit.caller import Role
+from mediasrv.kit.caller import Caller, Role, caller_text
+from mediasrv.kit.i18n import Text, render
 from mediasrv.protocol.china import today_in_china
 from mediasrv.sites.schemas import GB
 from tests.fixtures import ReadyAsset, make_token, publish_programme
@@ -300,3 +302,19 @@ def test_csv_import_from_the_command_line_reports_bad_numbers_by_line(
     said = " ".join(r.output.split())
     assert r.exit_code == 1 and r.exception is not None and isinstance(r.exception, SystemExit), r.output
     assert "line 3: column 'quota_gb'" in said and "2 sites registered, 9 rows refused" in said
+
+
+def test_a_site_caller_is_stored_as_such_and_read_in_the_reader_s_language(db: Database) -> None:
+    """Audit rows and study records keep "site hb-xt-0012" (stored values do not change); a reader
+    sees 站点 hb-xt-0012 (the pages: web/static/app.js callerName)."""
+    box = make_token(db, Role.SITE, "hb-xt-0012")
+    with db.session_scope() as s:
+        caller = caller_from_bearer(s, box["Authorization"].removeprefix("Bearer "))
+    assert caller.name == Caller.site_name("hb-xt-0012") == "site hb-xt-0012"
+    said = caller_text(caller.name)
+    assert isinstance(said, Text)
+    assert (render(said.key, "zh", said.params), render(said.key, "en", said.params)) == (
+        "站点 hb-xt-0012",
+        "site hb-xt-0012",
+    )
+    assert caller_text("zhangwei") == "zhangwei"
