@@ -299,7 +299,9 @@ def caller_from_bearer(session: Session, token: str) -> Caller:
     if row.site_id is not None:
         site = session.get(Site, row.site_id)
         assert site is not None  # the foreign key guarantees it
-        return Caller(role=Role.SITE, name=f"site {site.code}", via="token", site_id=site.id, token_id=row.id)
+        return Caller(
+            role=Role.SITE, name=Caller.site_name(site.code), via="token", site_id=site.id, token_id=row.id
+        )
     assert row.user is not None
     if not row.user.is_active:
         raise Unauthorized("accounts.account_disabled", username=row.user.username)

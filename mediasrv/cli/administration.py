@@ -14,7 +14,17 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from mediasrv.accounts.auth import Role
 from mediasrv.cli.client import CLI_TOKEN_FILE, config_dir
-from mediasrv.cli.common import beijing, console, fail, load_settings, note, refuse_invalid, report_error, say
+from mediasrv.cli.common import (
+    beijing,
+    console,
+    fail,
+    load_settings,
+    note,
+    options,
+    refuse_invalid,
+    report_error,
+    say,
+)
 from mediasrv.cli.database import cli_actor, open_database
 from mediasrv.config import Settings
 from mediasrv.kit.i18n import Text
@@ -252,8 +262,8 @@ def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
 
     with open_database(load_settings()).session_scope() as session:
         result = import_sites(session, actor=cli_actor(), text=decode_csv(file.read_bytes()))
-        for line, message in result.errors:
-            report_error(message, label=say("cli.csv_line", line=line))
+        for bad in result.errors:
+            report_error(bad.render(options.lang), label=say("cli.csv_line", line=bad.row))
         note("cli.sites_imported", created=len(result.created), refused=len(result.errors))
     if result.errors:
         raise typer.Exit(1)

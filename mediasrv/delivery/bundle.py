@@ -67,7 +67,7 @@ Progress = Callable[[int, int, int, int], None]
 def _relative(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
     if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts) or "\\" in path:
-        raise BundleError(f"The manifest lists {path!r}, which is not a plain relative path: a server bug.")
+        raise BundleError("delivery.bundle_path_invalid", path=path)
     return rel
 
 
@@ -173,24 +173,27 @@ def export_bundle(
             try:
                 got_size, got_sha = _write(target, _chunks(store, sources[path]))
             except ObjectNotFound:
-                wrong.append(f"{path}: missing from storage")
+                wrong.append(path)  # missing from storage
                 continue
             written_files += 1
             written_bytes += got_size
             if (got_size, got_sha) != (size, sha):
                 target.unlink()
-                wrong.append(f"{path}: storage gave {got_size} bytes, SHA-256 {got_sha[:12]}…")
+                wrong.append(f"{path}: {got_size} B, SHA-256 {got_sha[:12]}…")
                 continue
         done_bytes += size
         if progress is not None:
             progress(n, len(entries), done_bytes, total)
     if wrong:
-        listed = "\n  ".join(wrong[:20]) + (f"\n  … and {len(wrong) - 20} more" if len(wrong) > 20 else "")
+        listed = "\n  ".join(wrong[:20]) + ("\n  …" if len(wrong) > 20 else "")
         raise BundleError(
-            f"{len(wrong)} of {len(entries)} files do not match site {site_id}'s manifest version "
-            f"{current.version}, so no manifest was written to {dest}:\n  {listed}\n"
-            "If an asset was re-published during the export, run it again; otherwise check the "
-            "object storage (`mediasrv status ASSET`)."
+            "delivery.bundle_mismatch",
+            wrong=len(wrong),
+            files=len(entries),
+            site_id=site_id,
+            version=current.version,
+            dest=str(dest),
+            listed=listed,
         )
     removed = _prune(files_dir, keep)
     # The manifest is written only once every file is in place and verified.

@@ -50,24 +50,22 @@ async def hls_access(
     # Decoded once, as the router decodes the path it matches: both must see the same asset.
     path = unquote(original_uri.partition("?")[0]) if original_uri else ""
     if {".", ".."} & set(path.split("/")):  # /s/<mine>/hls/<mine>/../<theirs>/: nginx resolves these
-        raise Forbidden(f"{ORIGINAL_URI} must be a normalised path, without '.' or '..' segments.")
+        raise Forbidden("delivery.edge_path_not_normalised", header=ORIGINAL_URI)
     if signed := _SIGNED.match(path):
         caller = await signed_playback(request, signed["signature"], signed["asset_id"])
         asset_id = signed["asset_id"]
     else:
         caller = await _viewer(await current_caller(request))
         if original_uri is None:  # nginx is misconfigured; it turns any status but 2xx/401/403 into a 500
-            raise MediaError(f"Missing {ORIGINAL_URI} header: this route answers nginx's auth_request.")
+            raise MediaError("delivery.edge_header_missing", header=ORIGINAL_URI)
         bearer = _BEARER.match(path)
         if bearer is None:
-            raise Forbidden(
-                f"{ORIGINAL_URI} is not an HLS path: only /hls and /s/<signature>/hls are cached."
-            )
+            raise Forbidden("delivery.edge_not_hls", header=ORIGINAL_URI)
         asset_id = bearer["asset_id"]
     try:
         await admit_playback(request, caller, asset_id)
     except NotFound as exc:
-        raise Forbidden(exc.message) from None
+        raise Forbidden(exc.key, **exc.params) from None
     return caller
 
 

@@ -86,7 +86,7 @@ def site_playlist(
 ) -> tuple[Site, list[Entry]]:
     site = get_site(session, site_id, caller=caller)
     chosen = chosen_programmes(session, site, on=on)
-    viewer = Caller(role=Role.SITE, name=f"site {site.code}", via="signed", site_id=site.id)
+    viewer = Caller(role=Role.SITE, name=Caller.site_name(site.code), via="signed", site_id=site.id)
     expires = signed_expiry(lifetime)
     entries = []
     for programme, is_required in chosen:

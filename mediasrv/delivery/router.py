@@ -34,6 +34,7 @@ from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetOut, Playback
 from mediasrv.kit.errors import NotFound, ObjectNotFound, Unauthorized, error_responses
 from mediasrv.kit.http import IMMUTABLE, Rendered, not_modified, object_response, playlist_response
+from mediasrv.kit.i18n import Text
 from mediasrv.kit.params import RowId
 from mediasrv.ops.metrics import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
 from mediasrv.protocol.china import today_in_china
@@ -46,7 +47,7 @@ from mediasrv.study.evidence import CentralCounter
 MASTER_CACHE = "private, max-age=10"
 # A superseded generation is deleted once a newer one is published; players holding an old master
 # playlist find its files gone.
-STALE_FILE = "No such HLS file (a newer version may have replaced it): reload the master playlist."
+STALE_FILE = "delivery.stale_file"
 _FILE = re.compile(r"^(?:[A-Za-z0-9_-]+/)?[A-Za-z0-9_.-]+$")  # <rendition>/<file>, or poster.jpg
 
 
@@ -181,7 +182,11 @@ def playback(
     asset = assets.get_asset(session, asset_id)
     links = AssetOut.of(asset).links
     if links.master is None:
-        raise NotFound(f"Asset {asset_id} is {asset.status.value}: there is nothing to play yet.")
+        raise NotFound(
+            "delivery.nothing_to_play",
+            asset_id=asset_id,
+            status=Text(f"delivery.status.{asset.status.value}"),
+        )
     expires = int(time.time()) + settings.signed_url_seconds
     prefix = "/s/" + sign_playback(
         request.app.state.signing_key, caller=caller, asset_id=asset.id, expires=expires
@@ -284,9 +289,7 @@ async def channel_list_access(
             caller = await current_caller(request)
         except Unauthorized as exc:  # most likely a box or VLC given the bare URL: say what they need
             raise Unauthorized(
-                f"{exc.message} A box or VLC, which send no header, opens the channel list with the site's "
-                f"link instead (…/playlist.m3u8?key=…): an administrator gets it from "
-                f"GET /api/v1/sites/{site_id}/channel-list."
+                "delivery.channel_list_needs_link", reason=Text(exc.key, exc.params), site_id=site_id
             ) from None
         return await _site_reader(caller)
     generation = channel_list_generation(request.app.state.signing_key, key, site_id)
@@ -295,10 +298,7 @@ async def channel_list_access(
     if current is None:
         current = await run_in_threadpool(links.generation, site_id)
     if generation != current:
-        raise Unauthorized(
-            "This channel-list link was retired when one of the site's tokens was revoked: "
-            "ask an administrator for the site's new link."
-        )
+        raise Unauthorized("delivery.channel_list_link_retired")
     return Caller(role=Role.SITE, name=f"site-{site_id} channel list", via="signed", site_id=site_id)
 
 

@@ -47,10 +47,7 @@ def published_assets(session: Session) -> set[str]:
 
 def refusal(asset_id: str) -> NotFound:
     """The one answer outside the scope: a 404 that does not tell whether the asset exists."""
-    return NotFound(
-        f"Nothing to play at asset {asset_id}: it is not in a published programme (not yet published, "
-        "or withdrawn) and not your department's. Ask for the programme's current playlist."
-    )
+    return NotFound("delivery.not_in_scope", asset_id=asset_id)
 
 
 @dataclass(frozen=True)

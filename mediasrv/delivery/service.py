@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.kit.errors import NotFound
+from mediasrv.kit.i18n import Text
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
 from mediasrv.storage import keys
@@ -22,19 +23,28 @@ def _ready(session: Session, asset_id: str, *, renditions: bool = False) -> Asse
         query = query.options(selectinload(Asset.renditions))
     asset = session.scalar(query)
     if asset is None:
-        raise NotFound(f"No asset with id {asset_id}.")
+        raise NotFound("delivery.no_asset", asset_id=asset_id)
     if asset.status is not AssetStatus.READY or asset.published_generation is None:
-        raise NotFound(f"Asset {asset_id} is {asset.status.value}, not ready to play yet.")
+        raise NotFound(
+            "delivery.not_ready", asset_id=asset_id, status=Text(f"delivery.status.{asset.status.value}")
+        )
     return asset
+
+
+def _kind(asset: Asset) -> Text:
+    """What an asset is (视频, 音频, 文档), in the reader's language."""
+    return Text(f"delivery.kind.{asset.kind.value}")
 
 
 def master_playlist(session: Session, asset_id: str, presentation: str) -> str:
     if presentation not in PRESENTATION_GROUPS:
-        raise NotFound(f"No presentation '{presentation}': use master, iptv or iptv-sd.")
+        raise NotFound("delivery.no_presentation", presentation=presentation)
     asset = _ready(session, asset_id, renditions=True)
     text = render_presentation(asset, presentation)
     if text is None:
-        raise NotFound(f"Asset {asset_id} has no {presentation} rendition (it is a {asset.kind.value}).")
+        raise NotFound(
+            "delivery.no_rendition", asset_id=asset_id, presentation=presentation, kind=_kind(asset)
+        )
     return text
 
 
@@ -57,7 +67,7 @@ def render_presentation(asset: Asset, presentation: str) -> str | None:
 def poster_key(session: Session, asset_id: str) -> str:
     asset = _ready(session, asset_id)
     if asset.poster_key is None:
-        raise NotFound(f"Asset {asset_id} has no poster (it is a {asset.kind.value}).")
+        raise NotFound("delivery.no_poster", asset_id=asset_id, kind=_kind(asset))
     return asset.poster_key
 
 
@@ -65,7 +75,7 @@ def document_key(session: Session, asset_id: str) -> str:
     """The stored PDF of a ready document asset (courseware handouts that sites cache)."""
     asset = _ready(session, asset_id)
     if asset.kind is not AssetKind.DOCUMENT:
-        raise NotFound(f"Asset {asset_id} is a {asset.kind.value}, not a document.")
+        raise NotFound("delivery.not_document", asset_id=asset_id, kind=_kind(asset))
     return asset.source_key
 
 
@@ -75,4 +85,4 @@ def generation_key(asset_id: str, generation: str, path: str) -> str:
     try:
         return keys.generation_file(asset_id, generation, path)
     except ValueError:
-        raise NotFound("No such HLS file: reload the master playlist.") from None
+        raise NotFound("delivery.no_hls_file") from None

@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal
 
+from mediasrv.kit.i18n import Text
+
+# A site's caller name, as the audit log and study records store it ("site hb-xt-0012"): English,
+# and kept so; a reader sees it rendered (caller_text: 站点 hb-xt-0012). Usernames hold no space, so
+# the prefix names sites alone.
+_SITE_PREFIX = "site "
+
 
 class Role(StrEnum):
     PRODUCER = "producer"  # uploads and edits its own department's programmes
@@ -30,8 +37,21 @@ class Caller:
     org_unit_id: int | None = None
     token_id: int | None = None
 
+    @staticmethod
+    def site_name(code: str) -> str:
+        """The stored name of a site's caller."""
+        return _SITE_PREFIX + code
+
     def can_manage(self, org_unit_id: int | None) -> bool:
         """Admins manage everything; a producer what its own department owns."""
         if self.role is Role.ADMIN:
             return True
         return self.role is Role.PRODUCER and self.org_unit_id is not None and org_unit_id == self.org_unit_id
+
+
+def caller_text(name: str) -> str | Text:
+    """A stored caller name as a reader reads it: a site's in their language (站点 hb-xt-0012, as
+    the pages render it too: web/static/app.js callerName), a person's as it is."""
+    if name.startswith(_SITE_PREFIX):
+        return Text("sites.caller", {"code": name.removeprefix(_SITE_PREFIX)})
+    return name

@@ -1,10 +1,11 @@
-"""Byte sizes as people read them, in every message of the server and the site agent: 1000 bytes,
+"""Byte sizes as people read them, in every message of the server and the site agent: 1000 B,
 8.0 KiB, 2.1 MiB. One formatter; only the unit names differ by reader (the site view says KB and
-MB, as Windows and phones in China do)."""
+MB, as Windows and phones in China do). Unit symbols, not words: the same text reads in a Chinese
+message and an English one."""
 
 from __future__ import annotations
 
-IEC = ("bytes", "KiB", "MiB", "GiB", "TiB")  # the server's messages, the agent's command line
+IEC = ("B", "KiB", "MiB", "GiB", "TiB")  # the server's messages, the agent's command line
 PLAIN = ("B", "KB", "MB", "GB", "TB")  # the site view, for village administrators
 
 

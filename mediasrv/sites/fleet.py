@@ -161,7 +161,7 @@ def record_heartbeat(
     (SiteReportReceipt), and a report observed before the stored one does not replace it; either way
     the site was heard from now, so last_seen_at moves."""
     if caller.site_id is None:
-        raise Forbidden("Only a site's own agent reports its heartbeat: send it with that site's token.")
+        raise Forbidden("sites.heartbeat_own_agent_only")
     site = get_site(session, site_id, caller=caller)
     now = (now or utcnow()).astimezone(UTC)
     observed = (report.observed_at or now).astimezone(UTC)

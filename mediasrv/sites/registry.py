@@ -5,7 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import re
+import unicodedata
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, or_, select, true
@@ -13,8 +16,10 @@ from sqlalchemy.orm import Session
 
 from mediasrv import epochs
 from mediasrv.audit.service import Action, record
+from mediasrv.kit import i18n
 from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
+from mediasrv.kit.i18n import Lang, Text
 from mediasrv.sites.models import DeviceProfile, Site
 from mediasrv.sites.schemas import GB as GB  # the unit of `mediasrv site create --quota-gb`
 from mediasrv.sites.schemas import SiteRow
@@ -35,10 +40,10 @@ def parse_window(window: str | None) -> tuple[str | None, str | None]:
         return None, None
     m = _WINDOW.match(window.strip().replace("：", ":").replace(" ", ""))
     if m is None:
-        raise MediaError(f"Download window '{window}' is not like 01:00-05:00 (24-hour clock).")
+        raise MediaError("sites.window_malformed", window=window)
     start, end = f"{m[1]}:{m[2]}", f"{m[3]}:{m[4]}"
     if start == end:
-        raise MediaError(f"Download window '{window}' is empty: start and end are the same.")
+        raise MediaError("sites.window_empty", window=window)
     return start, end
 
 
@@ -56,13 +61,13 @@ def create_site(
 ) -> Site:
     code = code.strip()
     if not _CODE.match(code):
-        raise MediaError("A site code is 1-64 letters, digits or . _ - (for example 'hb-xt-0012').")
+        raise MediaError("sites.code_invalid")
     if session.scalar(select(Site).where(Site.code == code)) is not None:
-        raise Conflict(f"A site with code '{code}' already exists.")
+        raise Conflict("sites.code_taken", site_code=code)
     if quota_bytes is not None and quota_bytes <= 0:
-        raise MediaError("The storage quota must be positive (or empty for no limit).")
+        raise MediaError("sites.quota_not_positive")
     if bandwidth_kbps is not None and bandwidth_kbps <= 0:
-        raise MediaError("The bandwidth cap must be positive (or empty for no cap).")
+        raise MediaError("sites.bandwidth_not_positive")
     start, end = parse_window(download_window)
     site = Site(
         code=code,
@@ -123,13 +128,13 @@ def update_site(
         site.device_profile = device_profile
     if quota_bytes is not _UNSET:
         if isinstance(quota_bytes, int) and quota_bytes <= 0:
-            raise MediaError("The storage quota must be positive (or empty for no limit).")
+            raise MediaError("sites.quota_not_positive")
         site.quota_bytes = quota_bytes  # type: ignore[assignment]
     if download_window is not _UNSET:
         site.window_start, site.window_end = parse_window(download_window)  # type: ignore[arg-type]
     if bandwidth_kbps is not _UNSET:
         if isinstance(bandwidth_kbps, int) and bandwidth_kbps <= 0:
-            raise MediaError("The bandwidth cap must be positive (or empty for no cap).")
+            raise MediaError("sites.bandwidth_not_positive")
         site.bandwidth_kbps = bandwidth_kbps  # type: ignore[assignment]
     after = {
         "name": site.name,
@@ -148,10 +153,95 @@ def update_site(
     return site
 
 
+# --- the CSV import ------------------------------------------------------------------------------
+# A clerk's spreadsheet: the first line names the columns, in English (CSV_COLUMNS) or in Chinese
+# (CSV_COLUMNS_ZH, the sites page's labels); what Excel or a clerk may add (spaces, full-width
+# brackets, the fleet export's "站点编码 code") still names the column.
+
+CSV_COLUMNS_ZH = (
+    "站点编码",
+    "站点名称",
+    "所属地区",
+    "终端类型",
+    "存储配额（GB）",
+    "下载时段",
+    "带宽上限（kbps）",
+)
+_ALSO = {  # other names people use for a column
+    "code": ("编码", "站点代码"),
+    "name": ("名称",),
+    "region": ("地区",),
+    "device_profile": ("设备类型", "终端"),
+    "quota_gb": ("存储配额", "配额"),
+    "bandwidth_kbps": ("带宽上限", "带宽"),
+}
+# The device types as the sites page names them (web/words/sites.json), and shorter.
+_DEVICE_NAMES = {
+    DeviceProfile.IPTV: ("机顶盒", "IPTV 机顶盒", "网络机顶盒"),
+    DeviceProfile.IPTV_LEGACY: ("老式机顶盒", "老式机顶盒（标清）", "标清机顶盒"),
+    DeviceProfile.MOBILE: ("手机",),
+    DeviceProfile.PC: ("电脑", "电脑或投影", "投影", "投影仪"),
+}
+_REQUIRED = ("code", "name")
+
+
+def _fold(text: str) -> str:
+    """What a header or a device name means, whatever its width, case and spaces (（GB） is (gb))."""
+    return "".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+_COLUMN_OF = {
+    _fold(name): column
+    for column, zh in zip(CSV_COLUMNS, CSV_COLUMNS_ZH, strict=True)
+    for name in (column, zh, f"{zh} {column}", *_ALSO.get(column, ()))
+}
+_DEVICE_OF = {
+    _fold(name): profile for profile, names in _DEVICE_NAMES.items() for name in (profile.value, *names)
+}
+
+
+@dataclass(frozen=True)
+class CellProblem:
+    """One thing wrong with a row: its column as the file's first line names it ("" for the row as a
+    whole), what was in the cell, and the catalogue text that says what to do."""
+
+    column: str
+    value: str
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def render(self, lang: Lang) -> str:
+        # A sentence of its own inside a longer one: without its full stop.
+        problem = i18n.render(self.key, lang, self.params).rstrip("。.")
+        if not self.column:
+            return i18n.render(self.key, lang, self.params)
+        if not self.value:
+            return i18n.render("sites.cell_problem_empty", lang, {"column": self.column, "problem": problem})
+        shown = self.value if len(self.value) <= 20 else self.value[:20] + "…"
+        shown = "".join(
+            "\ufffd" if _unprintable(c) else c for c in shown
+        )  # an XLSX or a page cannot show them
+        return i18n.render(
+            "sites.cell_problem", lang, {"column": self.column, "value": shown, "problem": problem}
+        )
+
+
+@dataclass(frozen=True)
+class BadRow:
+    """A row that was not imported (nothing of it was), with every problem it has; `row` counts as
+    Excel does: the first line is row 1."""
+
+    row: int
+    problems: tuple[CellProblem, ...]
+
+    def render(self, lang: Lang) -> str:
+        return ("；" if lang == "zh" else "; ").join(p.render(lang) for p in self.problems)
+
+
 @dataclass
 class ImportResult:
     created: list[Site] = field(default_factory=list)
-    errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, what is wrong)
+    errors: list[BadRow] = field(default_factory=list)
 
 
 def decode_csv(data: bytes) -> str:
@@ -162,68 +252,150 @@ def decode_csv(data: bytes) -> str:
         try:
             return data.decode("gb18030")
         except UnicodeDecodeError:
-            raise MediaError(
-                "The CSV file is neither UTF-8 nor GB18030 text: save it as 'CSV UTF-8'."
-            ) from None
+            raise MediaError("sites.csv_encoding") from None
 
 
 def import_sites(session: Session, *, actor: Caller, text: str) -> ImportResult:
-    """Register every good row; report each bad row by its line number and keep going."""
+    """Register every good row; report every problem of every bad row, which registers nothing, and
+    keep going: the clerk corrects the bad rows and imports those again."""
+    rows = csv.reader(io.StringIO(text, newline=""))
     try:
-        return _import_rows(session, actor, csv.DictReader(io.StringIO(text, newline="")))
-    except csv.Error as exc:  # quoting gone wrong: no row after it can be trusted
-        raise MediaError(f"The CSV cannot be read: {exc}. Save it again from Excel as CSV.") from None
+        return _import_rows(session, actor, rows)
+    except csv.Error:  # quoting gone wrong: no row after it can be trusted
+        raise MediaError("sites.csv_unreadable", row=rows.line_num) from None
 
 
-def _import_rows(session: Session, actor: Caller, reader: csv.DictReader[str]) -> ImportResult:
-    header = [h.strip() for h in reader.fieldnames or []]
-    missing = [c for c in ("code", "name") if c not in header]
-    if missing:
-        raise MediaError(
-            f"The CSV header needs the columns {', '.join(missing)}; it may have: {', '.join(CSV_COLUMNS)}."
-        )
-    unknown = [h for h in header if h not in CSV_COLUMNS]
+def _columns(typed: list[str]) -> dict[str, str]:
+    """Each column of the file (CSV_COLUMNS) -> its header as typed; refuses a header it cannot use."""
+    named: dict[str, str] = {}
+    unknown, repeated = [], []
+    for header in typed:
+        column = _COLUMN_OF.get(_fold(header))
+        if column is None:
+            unknown.append(header)
+        elif column in named:
+            repeated.append(f"{named[column]}, {header}")
+        else:
+            named[column] = header
+    listed = {"columns_zh": ",".join(CSV_COLUMNS_ZH), "columns_en": ",".join(CSV_COLUMNS)}
     if unknown:
+        raise MediaError("sites.csv_columns_unknown", unknown=", ".join(unknown), **listed)
+    if repeated:
+        raise MediaError("sites.csv_columns_repeated", repeated="; ".join(repeated))
+    if missing := [c for c in _REQUIRED if c not in named]:
+        zh = dict(zip(CSV_COLUMNS, CSV_COLUMNS_ZH, strict=True))
         raise MediaError(
-            f"Unknown CSV columns: {', '.join(unknown)}; the columns are: {', '.join(CSV_COLUMNS)}."
+            "sites.csv_columns_missing", missing=", ".join(f"{zh[c]} ({c})" for c in missing), **listed
         )
+    return named
+
+
+def _import_rows(session: Session, actor: Caller, rows: Iterator[list[str]]) -> ImportResult:
+    typed = [h.strip() for h in next(rows, [])]
+    while typed and not typed[-1]:  # Excel's trailing empty cells
+        typed.pop()
+    named = _columns(typed)
+    order = [_COLUMN_OF[_fold(h)] for h in typed]
     result = ImportResult()
-    for row in reader:
-        line = reader.line_num
-        cells = {(k or "").strip(): (v or "").strip() for k, v in row.items() if k is not None}
-        # An empty cell is an absent value (the default), except where a value is required.
-        given = {k: v for k, v in cells.items() if v or k in ("code", "name")}
-        try:
-            fields = SiteRow.model_validate(given).site_fields()
-        except ValidationError as exc:
-            result.errors.append((line, _problems(exc)))
+    first_row: dict[str, int] = {}  # code -> the row that registered it
+    for row, cells in enumerate(rows, start=2):
+        if not any(c.strip() for c in cells):
+            continue  # an empty line: nothing to import, nothing wrong
+        values = {column: cell.strip() for column, cell in zip(order, cells, strict=False)}
+        problems = _check_row(session, values, named, first_row)
+        if extra := [c for c in cells[len(order) :] if c.strip()]:
+            problems.append(CellProblem("", "", "sites.row_extra_cells", {"n": len(extra)}))
+        if problems:
+            result.errors.append(BadRow(row, tuple(problems)))
             continue
+        fields = SiteRow.model_validate(_given(values)).site_fields()
+        fields["device_profile"] = _DEVICE_OF.get(_fold(values.get("device_profile", "")), DeviceProfile.IPTV)
         try:
-            with session.begin_nested():  # a bad row rolls back alone
+            with session.begin_nested():  # a row that fails here rolls back alone
                 site = create_site(session, actor=actor, **fields)
-            result.created.append(site)
         except MediaError as exc:
-            result.errors.append((line, exc.message))
+            result.errors.append(BadRow(row, (CellProblem("", "", exc.key, exc.params),)))
+            continue
+        result.created.append(site)
+        first_row[site.code] = row
     return result
 
 
-def _problems(exc: ValidationError) -> str:
-    """'quota_gb 'nan': Input should be a finite number', for each field of the row that is wrong."""
-    said = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"])
-        value = error.get("input")
-        if isinstance(value, str):
-            shown = repr(value) if len(value) <= 40 else f"{value[:20]!r}… ({len(value)} characters)"
-            field = f"{field} {shown}"
-        said.append(f"{field}: {error['msg']}")
-    return "; ".join(said)
+def _check_row(
+    session: Session, values: dict[str, str], named: dict[str, str], first_row: dict[str, int]
+) -> list[CellProblem]:
+    """Every problem of one row, each by its column: the API's rules (SiteRow), the code's form and
+    uniqueness (in the registry and in the file), the download window's form."""
+    problems: list[CellProblem] = []
+
+    def cell(column: str, key: str, **params: Any) -> None:
+        problems.append(CellProblem(named[column], values.get(column, ""), key, params))
+
+    device = values.get("device_profile")
+    if device and _fold(device) not in _DEVICE_OF:
+        cell(
+            "device_profile",
+            "sites.row_device_unknown",
+            names=tuple(Text(f"sites.device.{p.value}") for p in DeviceProfile),
+        )
+    try:
+        SiteRow.model_validate(_given(values))
+    except ValidationError as exc:
+        for error in exc.errors():
+            column = str(error["loc"][0]) if error["loc"] else ""
+            key, params = _problem(error)
+            if column in named:
+                cell(column, key, **params)
+            else:
+                problems.append(CellProblem("", "", key, params))
+    code = values.get("code", "")
+    if code and not any(p.column == named["code"] for p in problems):
+        if not _CODE.match(code):
+            cell("code", "sites.code_invalid")
+        elif code in first_row:
+            cell("code", "sites.row_code_repeated", row=first_row[code])
+        elif session.scalar(select(Site.id).where(Site.code == code)) is not None:
+            cell("code", "sites.code_taken", site_code=code)
+    window = values.get("download_window", "")
+    if window and not any(p.column == named.get("download_window") for p in problems):
+        try:
+            parse_window(window)
+        except MediaError as exc:
+            cell("download_window", exc.key, **exc.params)
+    return problems
+
+
+def _given(values: dict[str, str]) -> dict[str, str]:
+    """What SiteRow validates: an empty cell is an absent value (the default); the device type is
+    read by its Chinese or English name here (_DEVICE_OF), not by the enum's value."""
+    return {k: v for k, v in values.items() if v and k != "device_profile"}
+
+
+def _problem(error: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A pydantic error of a cell as a catalogue key and its parameters."""
+    kind = error["type"]
+    # A float field's bounds are floats: "0", not "0.0"
+    ctx = {
+        k: int(v) if isinstance(v, float) and v.is_integer() else v
+        for k, v in (error.get("ctx") or {}).items()
+    }
+    if kind == "missing":
+        return "sites.row_required", {}
+    if kind in i18n.MESSAGES:  # a validator's own (sites.control_character)
+        return kind, ctx
+    if f"problem.{kind}" in i18n.MESSAGES:
+        return f"problem.{kind}", ctx
+    return "sites.row_value_invalid", {}
+
+
+def _unprintable(char: str) -> bool:
+    return char < " " or "\x7f" <= char <= "\x9f" or "\ud800" <= char <= "\udfff"
 
 
 def site_by_code(session: Session, code: str) -> Site:
     site = session.scalar(select(Site).where(Site.code == code))
     if site is None:
-        raise NotFound(f"No site with code '{code}'.")
+        raise NotFound("sites.no_site_code", site_code=code)
     return site
 
 
@@ -238,9 +410,9 @@ def get_site(session: Session, site_id: int, *, caller: Caller | None = None) ->
     """A site; a site's own credentials may read only that site."""
     site = session.get(Site, site_id)
     if site is None:
-        raise NotFound(f"No site with id {site_id}.")
+        raise NotFound("sites.no_site", site_id=site_id)
     if caller is not None and caller.site_id is not None and caller.site_id != site_id:
-        raise Forbidden("A site may read only its own records.")
+        raise Forbidden("sites.own_records_only")
     return site
 
 

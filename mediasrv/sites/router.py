@@ -18,12 +18,14 @@ from mediasrv.delivery import playlist
 from mediasrv.delivery.scope import site_link_generation
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.kit.errors import MediaError, error_responses
+from mediasrv.kit.i18n import Text, choose_lang, json_params
 from mediasrv.kit.params import Limit, Offset, Page, RegionQuery, RowId
 from mediasrv.protocol.china import today_in_china
 from mediasrv.sites import fleet, registry
 from mediasrv.sites.models import State
-from mediasrv.sites.registry import CSV_COLUMNS, normalise_region
+from mediasrv.sites.registry import CSV_COLUMNS, CSV_COLUMNS_ZH, normalise_region
 from mediasrv.sites.schemas import (
+    CellProblemOut,
     ChannelListLink,
     CountsOut,
     FleetOut,
@@ -48,7 +50,12 @@ _CSV_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "text/csv": {"schema": {"type": "string", "description": "header: " + ",".join(CSV_COLUMNS)}}
+            "text/csv": {
+                "schema": {
+                    "type": "string",
+                    "description": f"header: {','.join(CSV_COLUMNS)} (or {','.join(CSV_COLUMNS_ZH)})",
+                }
+            }
         },
     }
 }
@@ -62,14 +69,29 @@ def create_site(body: SiteIn, caller: AdminDep, session: SessionDep) -> SiteOut:
 
 @registry_router.post("/import", response_model=SiteImport, openapi_extra=_CSV_BODY)
 async def import_sites(request: Request, caller: AdminDep, session: SessionDep) -> SiteImport:
-    """Register many sites from CSV (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
+    """Register many sites from CSV (UTF-8 or GB18030), its first line naming the columns in English or
+    Chinese; each bad row is reported with every problem it has and imports nothing, the good rows are
+    kept."""
     data = await request.body()  # at most admission.CSV_CAP: mediasrv.admission counts it as it comes
     result = await run_in_threadpool(
         registry.import_sites, session, actor=caller, text=registry.decode_csv(data)
     )
+    lang = choose_lang(request.headers, request.cookies, request.query_params)
     return SiteImport(
         created=[SiteOut.model_validate(s) for s in result.created],
-        errors=[RowError(line=n, message=m) for n, m in result.errors],
+        errors=[
+            RowError(
+                line=bad.row,
+                message=bad.render(lang),
+                problems=[
+                    CellProblemOut(
+                        column=p.column, message=p.render(lang), code=p.key, params=json_params(p.params)
+                    )
+                    for p in bad.problems
+                ],
+            )
+            for bad in result.errors
+        ],
     )
 
 
@@ -80,7 +102,7 @@ def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: Sess
     fields = body.model_dump(exclude_unset=True)
     for required in ("name", "region", "device_profile"):
         if required in fields and fields[required] is None:
-            raise MediaError(f"{required} cannot be empty.")
+            raise MediaError("sites.field_required", field=Text(f"field.{required}"))
     return SiteOut.model_validate(registry.update_site(session, actor=caller, site_id=site_id, **fields))
 
 

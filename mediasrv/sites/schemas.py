@@ -34,7 +34,7 @@ def _printable(value: str) -> str:
     for at, char in enumerate(value, start=1):
         if char < " " or "\x7f" <= char <= "\x9f" or "\ud800" <= char <= "\udfff" or char in _NOT_XML:
             raise PydanticCustomError(
-                "control_character",
+                "sites.control_character",
                 "contains a control character (U+{code}) at character {at}: remove it",
                 {"code": f"{ord(char):04X}", "at": at},
             )
@@ -104,14 +104,29 @@ class SiteOut(BaseModel):
     bandwidth_kbps: int | None
 
 
+class CellProblemOut(BaseModel):
+    column: str = Field(
+        description="the column as the file's first line names it; empty for the row as a whole"
+    )
+    message: str = Field(description="what is wrong and what to do, in the caller's language")
+    code: str = Field(description="the message's stable key", examples=["sites.code_taken"])
+    params: dict[str, str | int | float | bool | list[str] | None] = Field(
+        default_factory=dict, description="the facts the message names (a nested text as its key)"
+    )
+
+
 class RowError(BaseModel):
-    line: int
-    message: str
+    line: int = Field(description="the row as Excel numbers it: the first line (the column names) is 1")
+    message: str = Field(description="every problem of the row, in the caller's language")
+    problems: list[CellProblemOut]
 
 
 class SiteImport(BaseModel):
     created: list[SiteOut]
-    errors: list[RowError] = Field(description="bad rows by line number; the good rows were kept")
+    errors: list[RowError] = Field(
+        description="each bad row with every problem it has; nothing of a bad row was imported, the good "
+        "rows were"
+    )
 
 
 class ChannelListLink(BaseModel):
@@ -167,7 +182,7 @@ class HeartbeatIn(BaseModel):
         try:
             return value.astimezone(UTC)
         except OverflowError:
-            raise ValueError("observed_at is out of range") from None
+            raise PydanticCustomError("sites.observed_at_out_of_range", "is out of range", {}) from None
 
 
 class HeartbeatAck(BaseModel):

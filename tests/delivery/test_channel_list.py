@@ -74,6 +74,9 @@ def test_a_box_opens_its_list_from_its_link_without_a_header(
     site_id = site_id_of(client, admin, "box")
     bare = client.get(f"/api/v1/sites/{site_id}/playlist.m3u8")  # neither the link nor a header
     assert bare.status_code == 401 and f"/api/v1/sites/{site_id}/channel-list" in bare.json()["message"]
+    # the reason it was refused, then what a box needs: one message in the caller's language
+    assert bare.json()["message"].startswith("需要登录") and "频道列表链接" in bare.json()["message"]
+    assert bare.json()["params"] == {"reason": "accounts.login_required", "site_id": site_id}
     link = box_link(client, admin, site_id)
     fetched_at = time.time()
     channel = client.get(link)  # no Authorization header, as VLC and boxes open it
@@ -120,7 +123,8 @@ def test_the_link_is_the_sites_alone_and_retired_with_its_tokens(
     )
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=admin).status_code == 200
     r = client.get(link)
-    assert r.status_code == 401 and "revoked" in r.json()["message"]
+    assert r.status_code == 401 and r.json()["code"] == "delivery.channel_list_link_retired"
+    assert "吊销" in r.json()["message"]
     new_link = box_link(client, admin, site_id)
     assert new_link != link and client.get(new_link).status_code == 200
     # Another site's revocation leaves this one alone.

@@ -102,11 +102,9 @@ def test_segments_are_immutable_with_range(published: Published) -> None:
 def test_only_the_published_generation_and_real_paths_are_served(published: Published) -> None:
     c, a, g = published.client, published.asset_id, published.generation
     stale = c.get(f"/hls/{a}/0123456789ab/iptv/index.m3u8")
-    assert stale.status_code == 404 and "reload the master playlist" in stale.json()["message"]
+    assert stale.status_code == 404 and "请重新加载主播放列表" in stale.json()["message"]
     stale_segment = c.get(f"/hls/{a}/0123456789ab/iptv/seg_00000.ts")
-    assert (
-        stale_segment.status_code == 404 and "reload the master playlist" in stale_segment.json()["message"]
-    )
+    assert stale_segment.status_code == 404 and stale_segment.json()["code"] == "delivery.stale_file"
     assert c.get(f"/hls/{a}/{g}/../../sources/x").status_code == 404
     assert c.get(f"/hls/{a}/{g}/iptv/..%2F..%2Fx").status_code == 404
     assert c.get("/hls/nonexistent/master.m3u8").status_code == 404
@@ -128,9 +126,9 @@ def test_not_ready_asset_is_not_served(client: TestClient, producer: dict[str, s
             "id"
         ]
     r = client.get(f"/hls/{asset_id}/master.m3u8", headers=producer)
-    assert r.status_code == 404 and "not ready" in r.json()["message"]
+    assert r.status_code == 404 and r.json()["code"] == "delivery.not_ready"
     r = client.get(f"/api/v1/assets/{asset_id}/playback", headers=producer)
-    assert r.status_code == 404 and "nothing to play yet" in r.json()["message"]
+    assert r.status_code == 404 and r.json()["code"] == "delivery.nothing_to_play"
 
 
 def test_hls_needs_credentials(published: Published) -> None:

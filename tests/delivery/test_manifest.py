@@ -237,7 +237,7 @@ def test_a_site_reads_only_its_own_manifest(
     assert client.get("/auth/session", headers=mine_h).json()["site_id"] == mine  # how an agent learns it
     assert client.get(f"/api/v1/sites/{mine}/manifest", headers=mine_h).status_code == 200
     refused = client.get(f"/api/v1/sites/{other}/manifest", headers=mine_h)
-    assert refused.status_code == 403 and "only its own" in refused.json()["message"]
+    assert refused.status_code == 403 and refused.json()["code"] == "sites.own_records_only"
     assert client.get(f"/api/v1/sites/{other}/manifest", headers=producer).status_code == 403
     assert client.get(f"/api/v1/sites/{other}/manifest", headers=admin).status_code == 200
     assert client.get(f"/api/v1/sites/{other}/manifest").status_code == 401

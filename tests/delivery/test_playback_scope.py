@@ -109,12 +109,12 @@ def test_a_draft_plays_for_its_department_only(
     assert statuses(client, draft, other_producer) == [404, 404, 404, 404]
     assert statuses(client, draft, site) == [404, 404, 404, 404]
     r = client.get(draft.master, headers=site)
-    assert "not in a published programme" in r.json()["message"]
+    assert r.json()["code"] == "delivery.not_in_scope" and "不在已发布的节目中" in r.json()["message"]
 
     # The playback links API signs nothing for them, and a link signed anyway plays nothing.
     for headers in (other_producer, site):
         r = client.get(f"/api/v1/assets/{draft.asset}/playback", headers=headers)
-        assert r.status_code == 404 and "not in a published programme" in r.json()["message"]
+        assert r.status_code == 404 and r.json()["code"] == "delivery.not_in_scope"
     assert statuses(client, draft, {}, signed_prefix(client, SITE_1, draft.asset)) == [404, 404, 404, 404]
     assert statuses(client, draft, {}, link_prefix(client, producer, draft.asset)) == [200, 200, 200, 200]
     # The edge cache asks the same question (403: nginx turns a 404 into a 500).

@@ -228,6 +228,7 @@ def test_bodies_are_limited_per_location_and_never_spooled_by_nginx(edge: Edge) 
     )
     # nginx's own refusal (over its 2 MiB), in the app's shape: the app never saw those bytes.
     assert r.status_code == 413 and r.json()["error"] == "body_too_large", r.text
+    assert r.json()["code"] == "delivery.edge_body_too_large" and "本服务器" in r.json()["message"]
     assert "this server's limit" in r.json()["message"] and r.headers["x-content-type-options"] == "nosniff"
     r = httpx.post(url + "/auth/login", files={"username": ("a", b"x" * (40 * mib))}, timeout=60)
     assert r.status_code == 413 and "this server's limit" in r.json()["message"], r.text

@@ -138,7 +138,7 @@ def test_over_the_size_limit_is_refused_while_streaming(
         headers = make_token(db, Role.PRODUCER)
         body = post(client, headers, film)
         assert body["http"] == 413
-        assert "上限" in str(body["message"]) and "1000 bytes" in str(body["message"])
+        assert "上限" in str(body["message"]) and "1000 B" in str(body["message"])
         # A client that lies about (or omits) the length is stopped by the streaming count.
         with film.open("rb") as f:
             content = f.read()

@@ -11,8 +11,8 @@ from mediasrv.protocol.sizes import PLAIN, human_size
 @pytest.mark.parametrize(
     ("n", "iec", "plain"),
     [
-        (0, "0 bytes", "0 B"),
-        (1000, "1000 bytes", "1000 B"),
+        (0, "0 B", "0 B"),
+        (1000, "1000 B", "1000 B"),
         (1024, "1.0 KiB", "1.0 KB"),
         (8 * 1024, "8.0 KiB", "8.0 KB"),
         (int(2.1 * 2**20), "2.1 MiB", "2.1 MB"),

@@ -269,7 +269,7 @@ def test_only_a_site_reports_and_only_for_itself(
     other, _ = _site(db, "hb-xt-0002", "东庄村", DONGZHUANG)
     url = f"/api/v1/sites/{other}/heartbeat"
     refused = client.post(url, headers=mine_h, json=_report())
-    assert refused.status_code == 403 and "own" in refused.json()["message"]
+    assert refused.status_code == 403 and refused.json()["code"] == "sites.own_records_only"
     assert client.post(url, headers=admin, json=_report()).status_code == 403
     assert client.post("/api/v1/sites/999999/heartbeat", headers=mine_h, json=_report()).status_code == 404
     for path in ("/api/v1/fleet", "/api/v1/fleet/sites", "/api/v1/fleet.csv"):

@@ -20,12 +20,13 @@ from tests.web.conftest import login, screenshot
 pytestmark = pytest.mark.e2e
 
 XISHU = "河北省/邢台市/临城县/西竖村"
-# Line 3 has an impossible download window: it is refused, the rows around it are kept.
+# The template's Chinese columns and device names. Line 3 has no name and an impossible download window:
+# it is refused with both problems, the rows around it are kept.
 CSV = (
-    "code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps\r\n"
-    "xt-lc-dongshu,东竖村党员活动室,河北省/邢台市/临城县/东竖村,iptv,100,01:00-05:00,2000\r\n"
-    "xt-lc-bad,错误的行,河北省/邢台市/临城县/南孟村,iptv,,25:00-05:00,\r\n"
-    "xt-lc-nanmeng,南孟村党员活动室,河北省/邢台市/临城县/南孟村,mobile,,,\r\n"
+    "站点编码,站点名称,所属地区,终端类型,存储配额（GB）,下载时段,带宽上限（kbps）\r\n"
+    "xt-lc-dongshu,东竖村党员活动室,河北省/邢台市/临城县/东竖村,机顶盒,100,01:00-05:00,2000\r\n"
+    "xt-lc-bad,,河北省/邢台市/临城县/南孟村,机顶盒,,25:00-05:00,\r\n"
+    "xt-lc-nanmeng,南孟村党员活动室,河北省/邢台市/临城县/南孟村,手机,,,\r\n"
 )
 BEIJING = timezone(timedelta(hours=8))
 
@@ -53,7 +54,7 @@ def test_register_import_and_see_a_site_come_online(page: Page, context: Browser
     page.get_by_label("存储配额（GB）").fill("1.5")
     page.get_by_label("下载时段").fill("1-5")
     page.get_by_role("button", name="登记", exact=True).click()
-    expect(page.locator("#register-error")).to_contain_text("'1-5' is not like 01:00-05:00")
+    expect(page.locator("#register-error")).to_contain_text("下载时段“1-5”的格式不对")
     page.get_by_label("下载时段").fill("01:00-05:00")
     page.get_by_role("button", name="登记", exact=True).click()
     expect(page.locator("#register-done")).to_contain_text("已登记站点：西竖村党员活动室（xt-lc-xishu）。")
@@ -93,7 +94,8 @@ def test_register_import_and_see_a_site_come_online(page: Page, context: Browser
     )
     bad = page.locator('#import-errors tr[data-line="3"]')
     expect(bad).to_contain_text("第 3 行")
-    expect(bad).to_contain_text("'25:00-05:00' is not like 01:00-05:00")
+    expect(bad).to_contain_text("“站点名称”列：必须填写，不能为空")
+    expect(bad).to_contain_text("下载时段“25:00-05:00”的格式不对")
     expect(page.locator("#import-errors tbody tr")).to_have_count(1)
 
     # --- the overview: 河北省 with three sites, none ever reported, in the table and the chart ---

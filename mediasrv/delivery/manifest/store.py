@@ -174,7 +174,7 @@ class ManifestService:
                     continue
                 self._sites[site_id] = current
                 return current
-        raise TryAgain("The manifest changed while it was being built: try again.")
+        raise TryAgain("delivery.manifest_changed")
 
     def body(self, current: Current, *, gzip: bool) -> Body:
         content = self._content(current.content_sha256)
@@ -235,7 +235,7 @@ class ManifestService:
             epoch = epochs.read(session).get(epochs.MANIFESTS, 0)
             site = session.get(Site, site_id)
             if site is None:
-                raise NotFound(f"No site with id {site_id}.")
+                raise NotFound("sites.no_site", site_id=site_id)
             key = self.class_key(session, site, epoch, on)
             known = self._classes.get(key)
             stored = self._contents.get(known[0]) if known is not None else None
@@ -329,7 +329,7 @@ class ManifestService:
             with self.db.session_scope() as session:
                 row = session.get(ManifestContent, sha)
                 if row is None:
-                    raise NotFound("That manifest content is gone: ask for the manifest again.")
+                    raise NotFound("delivery.manifest_content_gone")
                 deflated = row.deflated
             stored = StoredContent.of_raw(build.inflate_piece(deflated), deflated)
             self._contents.put(sha, stored)

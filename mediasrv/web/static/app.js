@@ -14,6 +14,13 @@ export function tf(key, values) {
   return t(key).replace(/\{(\w+)\}/g, (m, k) => (Object.hasOwn(values, k) ? String(values[k]) : m));
 }
 
+/** A caller's name as the server stores it (audit log, study records), as a reader reads it: a
+ * site's ("site hb-xt-0012") in the page's language, a person's as it is. As kit.caller.caller_text. */
+export function callerName(name) {
+  const site = /^site (.+)$/.exec(name ?? "");
+  return site ? tf("common.caller_site", { code: site[1] }) : name;
+}
+
 /** A number as the API rounds it, without trailing zeros (JavaScript prints 7.0 as 7): class hours to
  * two places (7, 7.33), minutes to one (55, 42.5). */
 export const classHours = (value) => String(Number(value.toFixed(2)));

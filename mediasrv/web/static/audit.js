@@ -1,6 +1,6 @@
 // The audit log, newest first: filters kept in the address (a filtered view can be bookmarked or sent),
 // pages of 50, each event expandable to its details, with a change shown as before → after.
-import { api, attempt, beijing, beijingMidnight, el, field, page, pager, t } from "/static/app.js";
+import { api, attempt, beijing, beijingMidnight, callerName, el, field, page, pager, t } from "/static/app.js";
 
 const root = document.getElementById("audit-root");
 const LIMIT = 50;
@@ -59,7 +59,7 @@ function targetCell(e) {
 function actorCell(e) {
   if (e.actor_role === "anonymous") return t("audit.anonymous");
   const role = word(`accounts.role.${e.actor_role}`, e.actor_role);
-  return [e.actor_name, " ", el("span", { class: "badge" }, role)];
+  return [callerName(e.actor_name), " ", el("span", { class: "badge" }, role)];
 }
 
 /** A recorded value in words: yes/no, role names, department/account/site names, lists. */

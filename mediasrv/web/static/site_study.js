@@ -3,7 +3,7 @@
 // played, discussion notes and photos, and the automatic viewing records per day; then a form to record
 // a session on the site's behalf (transcribing its paper logbook), with photos. The month is kept in
 // the address; the site is in the path.
-import { api, beijing, classHours as hours, el, field as formField, minutesRounded, page, t, tf } from "/static/app.js";
+import { api, beijing, callerName, classHours as hours, el, field as formField, minutesRounded, page, t, tf } from "/static/app.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
 
 const siteId = page.params.site_id;
@@ -119,7 +119,7 @@ function sessionArticle(s, titles, i) {
       el("dd", { class: "notes" }, s.notes || el("span", { class: "muted" }, t("site_study.no_notes"))),
       el("dt", {}, t("site_study.photos")),
       el("dd", {}, photoList(s, at))),
-    el("p", { class: "muted small" }, tf("site_study.recorded", { by: s.recorded_by, at: beijing(s.received_at) })));
+    el("p", { class: "muted small" }, tf("site_study.recorded", { by: callerName(s.recorded_by), at: beijing(s.received_at) })));
 }
 
 function sessionsSection(sessions, titles) {

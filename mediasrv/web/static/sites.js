@@ -10,7 +10,6 @@ const REFRESH_MS = 30_000;
 const PAGE_SIZE = 50;
 const STATES = ["stale", "never", "online", "all"];
 const PROFILES = ["iptv", "iptv-legacy", "mobile", "pc"];
-const CSV_COLUMNS = "code,name,region,device_profile,quota_gb,download_window,bandwidth_kbps";
 
 const view = { region: "", state: null, offset: 0 }; // state null: not chosen yet (picked from the counts)
 let inflight = null; // AbortController of the refresh under way: a newer one replaces it
@@ -439,8 +438,9 @@ function registerSection() {
 // --- bulk import -------------------------------------------------------------------------------------
 
 function templateLink() {
-  // A file Excel opens as Chinese (the BOM), with the header and one example row.
-  const text = `\ufeff${CSV_COLUMNS}\r\nhb-xt-0012,西塘村党员活动室,河北省/邢台市/信都区/西黄村镇/西塘村,iptv,200,01:00-05:00,4000\r\n`;
+  // A file Excel opens as Chinese (the BOM), with the header and one example row, in the page's language
+  // (the import reads either: mediasrv.sites.registry).
+  const text = `\ufeff${t("sites.import_columns")}\r\n${t("sites.import_example")}\r\n`;
   const url = URL.createObjectURL(new Blob([text], { type: "text/csv;charset=utf-8" }));
   return el("a", { href: url, download: "sites-template.csv" }, t("sites.import_template"));
 }
@@ -449,11 +449,12 @@ function importSection() {
   const error = el("p", { id: "import-error", class: "form-error", role: "alert", hidden: true });
   const result = el("div", { id: "import-result", tabindex: -1, hidden: true });
   const form = el("form", { id: "import-form" },
-    el("p", { class: "muted small" }, t("sites.import_help"), " ", el("code", {}, CSV_COLUMNS), " ", templateLink()),
+    el("p", { class: "muted small" }, t("sites.import_help"), " ", el("code", {}, t("sites.import_columns")), " ",
+      t("sites.import_devices"), " ", templateLink()),
     el("label", { for: "import-file" }, t("sites.import_file")),
     el("input", { id: "import-file", type: "file", name: "file", accept: ".csv,text/csv" }),
     el("label", { for: "import-text" }, t("sites.import_paste")),
-    el("textarea", { id: "import-text", name: "text", rows: 6, spellcheck: "false", placeholder: CSV_COLUMNS }),
+    el("textarea", { id: "import-text", name: "text", rows: 6, spellcheck: "false", placeholder: t("sites.import_columns") }),
     error,
     el("div", { class: "actions" }, el("button", { type: "submit" }, t("sites.import_go"))));
   form.addEventListener("submit", async (e) => {
