@@ -13,3 +13,16 @@ CATEGORIES: tuple[tuple[str, str, str], ...] = (
     ("model-stories", "先进典型", "Model figures and stories"),
     ("party-history", "党史教育", "Party history"),
 )
+
+_CODES: dict[str, str] = {key: code for code, zh, _ in CATEGORIES for key in (code, zh)}
+
+
+def category_code(value: str) -> str | None:
+    """The code of the category `value` names, by its code or its Chinese name (党史教育 as well as
+    party-history, as people type it: surrounding spaces ignored); None when it names none."""
+    return _CODES.get(value.strip())
+
+
+def category_names_zh() -> str:
+    """The Chinese names, in order, as a refusal lists them (政治理论、党性教育与纪律、…)."""
+    return "、".join(zh for _, zh, _ in CATEGORIES)
