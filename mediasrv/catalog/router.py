@@ -40,7 +40,9 @@ def list_programmes(
     caller: ViewerDep,
     session: SessionDep,
     status: ProgrammeStatus | None = None,
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[
+        str | None, Query(max_length=32, description="a category code or its Chinese name (党史教育)")
+    ] = None,
     tag: Annotated[str | None, Query(max_length=32)] = None,
     org_unit_id: RowId | None = None,
     limit: Limit = 50,

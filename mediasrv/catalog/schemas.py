@@ -20,7 +20,9 @@ class CategoryOut(BaseModel):
 
 class ProgrammeIn(BaseModel):
     title: str = Field(min_length=1, max_length=255, examples=["党员教育 第1集：初心"])
-    category: str = Field(examples=["party-history"])
+    category: str = Field(
+        description="a category code or its Chinese name", examples=["party-history", "党史教育"]
+    )
     description: str = Field(default="", max_length=20000)
     tags: list[str] = Field(default_factory=list, max_length=20, examples=[["乡村振兴", "党课"]])
     language: str = Field(default="zh", max_length=16)
@@ -30,7 +32,7 @@ class ProgrammeIn(BaseModel):
 
 class ProgrammePatch(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=255)
-    category: str | None = None
+    category: str | None = Field(default=None, description="a category code or its Chinese name")
     description: str | None = Field(default=None, max_length=20000)
     tags: list[str] | None = Field(default=None, max_length=20)
     language: str | None = Field(default=None, max_length=16)

@@ -20,6 +20,8 @@ from mediasrv.db import utcnow
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
+from mediasrv.kit.i18n import Text
+from mediasrv.protocol import taxonomy
 from mediasrv.protocol.taxonomy import CATEGORIES
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 32
@@ -60,43 +62,50 @@ def clean_tags(tags: Iterable[str]) -> list[str]:
         if not tag:
             continue
         if len(tag) > MAX_TAG_LENGTH:
-            raise MediaError(f"The tag '{tag[:40]}…' is too long: at most {MAX_TAG_LENGTH} characters.")
+            raise MediaError("catalog.tag_too_long", tag=tag[:40], max=MAX_TAG_LENGTH)
         seen.setdefault(tag.casefold(), tag)
     if len(seen) > MAX_TAGS:
-        raise MediaError(f"At most {MAX_TAGS} tags per programme.")
+        raise MediaError("catalog.too_many_tags", max=MAX_TAGS)
     return list(seen.values())
 
 
 # --- programmes -------------------------------------------------------------------------------
 
 
-def _category(session: Session, code: str) -> Category:
+def category_code(value: str) -> str:
+    """The code of the category `value` names by its code or its Chinese name (党史教育); refused,
+    with the Chinese names to choose from, when it names none."""
+    code = taxonomy.category_code(value)
+    if code is None:
+        raise MediaError("catalog.unknown_category", given=value, names=taxonomy.category_names_zh())
+    return code
+
+
+def _category(session: Session, value: str) -> Category:
+    code = category_code(value)
     row = session.get(Category, code)
-    if row is None:
-        codes = ", ".join(c for c, _, _ in CATEGORIES)
-        raise MediaError(f"Unknown category '{code}': use one of {codes}.")
+    if row is None:  # seeded at start-up from the same taxonomy: a database not migrated
+        raise MediaError("catalog.unknown_category", given=value, names=taxonomy.category_names_zh())
     return row
 
 
 def _usable_asset(session: Session, actor: Caller, asset_id: str, *, main: bool) -> Asset:
     asset = session.get(Asset, asset_id)
     if asset is None:
-        raise NotFound(f"No asset with id {asset_id}.")
+        raise NotFound("catalog.no_asset", asset_id=asset_id)
     if not actor.can_manage(asset.org_unit_id):
-        raise Forbidden(f"Asset {asset_id} belongs to another department.")
+        raise Forbidden("catalog.asset_other_department", asset_id=asset_id)
     if main and asset.kind is AssetKind.DOCUMENT:
-        raise MediaError(
-            f"Asset {asset_id} is a document: attach it as a handout; the main media is a film or audio."
-        )
+        raise MediaError("catalog.main_is_document", asset_id=asset_id)
     if not main and asset.kind not in (AssetKind.DOCUMENT, AssetKind.PENDING):
-        raise MediaError(f"Attachment {asset_id} is a {asset.kind.value}; attachments are PDF handouts.")
+        raise MediaError("catalog.attachment_not_document", asset_id=asset_id)
     return asset
 
 
 def get_programme(session: Session, programme_id: str) -> Programme:
     programme = session.get(Programme, programme_id)
     if programme is None:
-        raise NotFound(f"No programme with id {programme_id}.")
+        raise NotFound("catalog.no_programme", programme_id=programme_id)
     return programme
 
 
@@ -104,7 +113,7 @@ def visible_programme(session: Session, programme_id: str, *, caller: Caller) ->
     """Published programmes are visible to everyone; drafts and withdrawn ones to their department."""
     programme = get_programme(session, programme_id)
     if not programme.visible_to(caller):
-        raise NotFound(f"No programme with id {programme_id}.")
+        raise NotFound("catalog.no_programme", programme_id=programme_id)
     return programme
 
 
@@ -118,9 +127,9 @@ def _editable(session: Session, actor: Caller, programme_id: str) -> Programme:
         .execution_options(populate_existing=True)
     )
     if programme is None:
-        raise NotFound(f"No programme with id {programme_id}.")
+        raise NotFound("catalog.no_programme", programme_id=programme_id)
     if not actor.can_manage(programme.org_unit_id):
-        raise Forbidden("This programme belongs to another department.")
+        raise Forbidden("catalog.programme_other_department")
     return programme
 
 
@@ -128,21 +137,19 @@ def check_publishable(programme: Programme) -> None:
     """What sites may be given: ready media and ready PDF handouts (409 with the reason otherwise)."""
     asset = programme.asset
     if asset is None:
-        raise Conflict("Attach the film or audio lecture (asset_id) before publishing.")
+        raise Conflict("catalog.publish_needs_media")
     if asset.status is not AssetStatus.READY:
-        raise Conflict(
-            f"Its media {asset.id} is {asset.status.value}, not ready: sites get only ready media, so "
-            + (f"choose another (it failed: {asset.error})" if asset.error else "wait until it is processed")
-            + "."
-        )
+        if asset.error:
+            raise Conflict("catalog.media_failed", asset_id=asset.id, error=asset.error)
+        raise Conflict("catalog.media_not_ready", asset_id=asset.id)
     pending = [a.asset_id for a in programme.attachment_rows if a.asset.status is not AssetStatus.READY]
     if pending:
-        raise Conflict(f"Attachments not ready yet: {', '.join(pending)}.")
+        raise Conflict("catalog.attachments_not_ready", asset_ids=", ".join(pending))
     not_documents = [
         a.asset.filename for a in programme.attachment_rows if a.asset.kind is not AssetKind.DOCUMENT
     ]
     if not_documents:
-        raise Conflict(f"Attachments must be PDF handouts: {', '.join(not_documents)} is not.")
+        raise Conflict("catalog.attachments_not_pdf", filenames=", ".join(not_documents))
 
 
 def create_programme(
@@ -159,7 +166,7 @@ def create_programme(
 ) -> Programme:
     title = title.strip()
     if not title:
-        raise MediaError("A programme needs a title.")
+        raise MediaError("catalog.title_required")
     programme = Programme(
         title=title[:255],
         description=description.strip(),
@@ -199,20 +206,18 @@ def update_programme(
     for it to be withdrawn first, and it reaches sites again only when it is published again."""
     programme = _editable(session, actor, programme_id)
     if programme.status is ProgrammeStatus.PUBLISHED and actor.role is not Role.ADMIN:
-        raise Conflict(
-            "This programme is published: sites show it as an administrator reviewed it, so it cannot be "
-            "changed in place. Ask an administrator to withdraw it, make your changes, then ask for it "
-            "to be published again."
-        )
+        raise Conflict("catalog.published_locked")
     before = _editable_fields(programme)
     if title is not None:
         if not title.strip():
-            raise MediaError("A programme needs a title.")
+            raise MediaError("catalog.title_required")
         programme.title = title.strip()[:255]
     if description is not None:
         programme.description = description.strip()
     if category is not None:
-        programme.category_code = _category(session, category).code
+        # Both: the loaded relationship would otherwise answer with the category before the edit.
+        programme.category = _category(session, category)
+        programme.category_code = programme.category.code
     if language is not None:
         programme.language = language
     if asset_id is not None:
@@ -269,7 +274,9 @@ def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> 
 def withdraw_programme(session: Session, *, actor: Caller, programme_id: str, reason: str = "") -> Programme:
     programme = _editable(session, actor, programme_id)
     if programme.status is not ProgrammeStatus.PUBLISHED:
-        raise Conflict(f"Only published programmes can be withdrawn; this one is {programme.status.value}.")
+        raise Conflict(
+            "catalog.withdraw_only_published", status=Text(f"catalog.status.{programme.status.value}")
+        )
     programme.status, programme.withdrawn_at = ProgrammeStatus.WITHDRAWN, utcnow()
     session.flush()
     touch(session, [programme.id])
@@ -281,17 +288,14 @@ def delete_programme(session: Session, *, actor: Caller, programme_id: str) -> N
     """Drafts only: published history stays (withdraw instead)."""
     programme = _editable(session, actor, programme_id)
     if programme.status is not ProgrammeStatus.DRAFT:
-        raise Conflict("Only drafts can be deleted; withdraw a published programme instead.")
+        raise Conflict("catalog.delete_only_drafts")
     try:
         # Whatever else names the programme (a study list, a site's sessions or ratings) refuses the
         # delete in the database: answered here, without the catalog knowing every table that may.
         with session.begin_nested():
             session.delete(programme)
     except IntegrityError:
-        raise Conflict(
-            f"Programme {programme_id} cannot be deleted: study records (a site's sessions or ratings, a "
-            "study list) name it, so it stays, as a draft."
-        ) from None
+        raise Conflict("catalog.delete_referenced", programme_id=programme_id) from None
     touch(session, [programme_id])
     record(session, actor, Action.PROGRAMME_DELETE, "programme", programme_id, title=programme.title)
 
@@ -307,7 +311,8 @@ def list_programmes(
     limit: int = 50,
     offset: int = 0,
 ) -> tuple[list[Programme], int]:
-    """Newest first. Sites see published programmes; producers also their department's others."""
+    """Newest first. Sites see published programmes; producers also their department's others.
+    `category` is a code or a Chinese name; an unknown one is refused (not an empty page)."""
     query = select(Programme)
     if caller.role is Role.SITE:
         query = query.where(Programme.status == ProgrammeStatus.PUBLISHED)
@@ -317,8 +322,8 @@ def list_programmes(
         )
     if status is not None:
         query = query.where(Programme.status == status)
-    if category is not None:
-        query = query.where(Programme.category_code == category)
+    if category:  # an empty one (a form's "all") filters nothing
+        query = query.where(Programme.category_code == category_code(category))
     if tag is not None:
         tagged = select(ProgrammeTag.programme_id).where(
             ProgrammeTag.name == unicodedata.normalize("NFKC", tag)

@@ -21,6 +21,7 @@ from rich.progress import (
 from mediasrv.cli.client import DEFAULT_SERVER, ServerOption, TokenOption, api_token, connect, fail_with
 from mediasrv.cli.common import beijing, console, fail, load_settings, note, options, report_error, say
 from mediasrv.kit.i18n import Text
+from mediasrv.protocol import taxonomy
 from mediasrv.protocol.taxonomy import CATEGORIES
 
 
@@ -48,10 +49,8 @@ class _Counting:
 def category_code(given: str) -> str:
     """The category's code from its code or its name (Chinese or English, as the pages show them);
     an unknown one ends the command listing the valid names, before anything is uploaded."""
-    wanted = given.strip().casefold()
-    for code, zh, en in CATEGORIES:
-        if wanted in (code, zh.casefold(), en.casefold()):
-            return code
+    if (code := taxonomy.category_code(given)) is not None:
+        return code
     names = [zh if options.lang == "zh" else f"{en} ({code})" for code, zh, en in CATEGORIES]
     fail("cli.unknown_category", category=given, valid=("、" if options.lang == "zh" else ", ").join(names))
 
@@ -85,7 +84,7 @@ def upload(
     code = None
     if programme:  # checked before the upload: a wrong category must not cost an hour of upload
         if category is None:
-            fail("cli.category_needed", valid="、".join(zh for _, zh, _ in CATEGORIES))
+            fail("cli.category_needed", valid=taxonomy.category_names_zh())
         code = category_code(category)
     settings = load_settings()
     size = file.stat().st_size

@@ -315,8 +315,7 @@ class SearchIndex:
 
     def _busy(self) -> SearchIndexBusy:
         return SearchIndexBusy(
-            f"The search index at {self.directory} stayed locked by another writer for "
-            f"{WRITE_LOCK_TIMEOUT:.0f} s; retry later, or check for a stuck reindex"
+            "search.index_busy", directory=str(self.directory), seconds=round(WRITE_LOCK_TIMEOUT)
         )
 
     @contextmanager

@@ -29,7 +29,9 @@ def search(
     session: SessionDep,
     index: SearchDep,
     q: Annotated[str, Query(max_length=200, description="Chinese, pinyin (djy, dangjian), English")] = "",
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[
+        str | None, Query(max_length=32, description="a category code or its Chinese name (党史教育)")
+    ] = None,
     tag: Annotated[str | None, Query(max_length=32)] = None,
     required: Annotated[bool | None, Query(description="on a required-study list in force today")] = None,
     kind: AssetKind | None = None,
@@ -42,7 +44,7 @@ def search(
     """Search the published catalog; an empty query browses it (newest first)."""
     found = index.search(
         q,
-        category=category,
+        category=catalog.category_code(category) if category else None,  # empty: every category
         tag=tag,
         required=required,
         kind=kind.value if kind else None,

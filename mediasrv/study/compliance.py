@@ -168,7 +168,7 @@ def month_bounds(month: str) -> tuple[date, date]:
         last = calendar.monthrange(year, number)[1]
         return date(year, number, 1), date(year, number, last)
     except (ValueError, calendar.IllegalMonthError):
-        raise MediaError(f"'{month}' is not a month: write it as YYYY-MM, e.g. 2026-11.") from None
+        raise MediaError("study.bad_month", month=month) from None
 
 
 def _hours(minutes: float, task: Task) -> float:

@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from mediasrv.catalog.models import Category, Programme
+from mediasrv.catalog.models import Programme
+from mediasrv.catalog.service import category_code
 from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import MediaError, NotFound
 from mediasrv.sites.models import Site
@@ -36,7 +37,7 @@ def rate(
 ) -> ProgrammeRating:
     get_site(session, site_id, caller=caller)
     if session.get(Programme, programme_id) is None:
-        raise NotFound(f"No programme with id {programme_id}: rate a programme the site played.")
+        raise NotFound("study.rate_unknown_programme", programme_id=programme_id)
     row, created = insert_once(
         session,
         lambda: session.get(ProgrammeRating, (site_id, programme_id)),
@@ -69,15 +70,15 @@ def request_topic(
     def make() -> DemandRequest:
         topic = " ".join(unicodedata.normalize("NFKC", body.topic).split())
         if not topic:
-            raise MediaError("Say what topic the members need, e.g. 果树修剪技术.")
-        if body.category is not None and session.get(Category, body.category) is None:
-            raise NotFound(f"No category '{body.category}': see GET /api/v1/categories, or leave it empty.")
+            raise MediaError("study.topic_required")
+        # A code or a Chinese name; an unknown one is refused with the names to choose from.
+        category = category_code(body.category) if body.category is not None else None
         return DemandRequest(
             id=body.id,
             site_id=site_id,
             topic=topic,
             topic_key=topic_key(topic),
-            category=body.category,
+            category=category,
             detail=body.detail,
             members=body.members,
             requested_at=body.requested_at,
@@ -119,8 +120,8 @@ def ranked_demand(
         .where(site_under(region))
         .group_by(DemandRequest.topic_key, DemandRequest.category)
     )
-    if category is not None:
-        query = query.where(DemandRequest.category == category)
+    if category:  # an empty one (a form's "all") filters nothing
+        query = query.where(DemandRequest.category == category_code(category))
     if since is not None:
         query = query.where(DemandRequest.requested_at >= since)
     rows = session.execute(

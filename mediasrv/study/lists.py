@@ -18,6 +18,7 @@ from mediasrv.catalog.service import touch
 from mediasrv.db import utcnow
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, MediaError, NotFound
+from mediasrv.kit.i18n import Text
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site, normalise_region
 from mediasrv.study.models import LISTED_STUDY, StudyKind, StudyList, StudyListItem, StudyListStatus
@@ -25,7 +26,9 @@ from mediasrv.study.models import LISTED_STUDY, StudyKind, StudyList, StudyListI
 
 def _check_period(starts_on: date, ends_on: date) -> None:
     if ends_on < starts_on:
-        raise MediaError(f"The list ends ({ends_on}) before it starts ({starts_on}).")
+        raise MediaError(
+            "study.list_period_backwards", starts_on=starts_on.isoformat(), ends_on=ends_on.isoformat()
+        )
 
 
 def _set_items(session: Session, study_list: StudyList, programme_ids: Sequence[str]) -> None:
@@ -34,12 +37,10 @@ def _set_items(session: Session, study_list: StudyList, programme_ids: Sequence[
     found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
     missing = [i for i in ids if i not in found]
     if missing:
-        raise NotFound(f"No programme with id {', '.join(missing)}.")
+        raise NotFound("catalog.no_programme", programme_id=", ".join(missing))
     unpublished = [found[i].title for i in ids if found[i].status is not ProgrammeStatus.PUBLISHED]
     if unpublished:
-        raise MediaError(
-            f"Only published programmes go on study lists; not yet published: {'、'.join(unpublished)}."
-        )
+        raise MediaError("study.list_unpublished", titles="、".join(unpublished))
     study_list.items.clear()
     session.flush()  # the unique (list, programme) rows go before new ones are added
     study_list.items.extend(StudyListItem(programme_id=i, position=n) for n, i in enumerate(ids))
@@ -59,7 +60,7 @@ def create_study_list(
 ) -> StudyList:
     _check_period(starts_on, ends_on)
     if not title.strip():
-        raise MediaError("A study list needs a title.")
+        raise MediaError("study.list_title_required")
     study_list = StudyList(
         title=title.strip()[:255],
         kind=kind,
@@ -105,7 +106,7 @@ def update_study_list(
     """Edit a list; archived lists are history and stay as they were."""
     study_list = get_study_list(session, study_list_id)
     if study_list.status is StudyListStatus.ARCHIVED:
-        raise Conflict("An archived list is history and cannot change; create a new one.")
+        raise Conflict("study.list_archived")
     changes: dict[str, object] = {}
     if title is not None:
         study_list.title = changes["title"] = title.strip()[:255] or study_list.title
@@ -147,7 +148,11 @@ def set_study_list_status(
         StudyListStatus.ARCHIVED: set(),
     }
     if status not in allowed[study_list.status]:
-        raise Conflict(f"A {study_list.status.value} list cannot become {status.value}.")
+        raise Conflict(
+            "study.list_status_change",
+            current=Text(f"study.list_status.{study_list.status.value}"),
+            wanted=Text(f"study.list_status.{status.value}"),
+        )
     study_list.status = status
     if study_list.kind is StudyKind.REQUIRED:
         touch(session, [i.programme_id for i in study_list.items])
@@ -163,7 +168,7 @@ def set_study_list_status(
 def get_study_list(session: Session, study_list_id: int) -> StudyList:
     study_list = session.get(StudyList, study_list_id)
     if study_list is None:
-        raise NotFound(f"No study list with id {study_list_id}.")
+        raise NotFound("study.no_list", study_list_id=study_list_id)
     return study_list
 
 
@@ -171,7 +176,7 @@ def visible_study_list(session: Session, study_list_id: int, *, caller: Caller) 
     """Drafts are an administrator's work in progress: nobody else learns they exist."""
     study_list = get_study_list(session, study_list_id)
     if study_list.status not in LISTED_STUDY and caller.role is not Role.ADMIN:
-        raise NotFound(f"No study list with id {study_list_id}.")
+        raise NotFound("study.no_list", study_list_id=study_list_id)
     return study_list
 
 

@@ -15,15 +15,12 @@ def clean(data: bytes, filename: str) -> Photo:
         return strip(data)
     except NotAPhoto as exc:
         if exc.reason == "type":
-            raise UnsupportedMedia(
-                f"'{filename}' is not a JPEG or PNG photo: take the photo with a camera or phone and send "
-                "the .jpg or .png file."
-            ) from None
+            raise UnsupportedMedia("study.photo_not_image", name=filename) from None
         if exc.reason == "pixels":
             raise UploadTooLarge(
-                f"'{filename}' has {exc.detail}: at most {MAX_PIXELS // 1_000_000} "
-                "megapixels; send a smaller photo."
+                "study.photo_too_many_pixels",
+                name=filename,
+                megapixels=MAX_PIXELS // 1_000_000,
+                detail=exc.detail,  # in the answer's params: what Pillow found
             ) from None
-        raise UnsupportedMedia(
-            f"'{filename}' looks like a photo but is damaged ({exc.detail}): send the file again."
-        ) from None
+        raise UnsupportedMedia("study.photo_damaged", name=filename, detail=exc.detail) from None

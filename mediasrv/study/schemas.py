@@ -23,11 +23,17 @@ SessionId = Annotated[str, Field(pattern=_ID)]
 def _utc(value: datetime) -> datetime:
     # A site's clock time without its offset is ambiguous by eight hours: refuse it, say how.
     if value.tzinfo is None:
-        raise ValueError("give the time with its UTC offset, e.g. 2026-11-20T19:30:00+08:00")
+        raise PydanticCustomError(
+            "study.time_needs_offset", "give the time with its UTC offset, e.g. 2026-11-20T19:30:00+08:00"
+        )
     try:
         return value.astimezone(UTC)
     except OverflowError:  # year 1 at +08:00 is before the first UTC instant there is
-        raise ValueError(f"{value.isoformat()} is not a date mediasrv can keep: check the year") from None
+        raise PydanticCustomError(
+            "study.time_out_of_range",
+            "{time} is not a date mediasrv can keep: check the year",
+            {"time": value.isoformat()},
+        ) from None
 
 
 AwareTime = Annotated[datetime, AfterValidator(_utc)]
@@ -35,13 +41,19 @@ AwareTime = Annotated[datetime, AfterValidator(_utc)]
 
 # --- study lists ------------------------------------------------------------------------------
 
+# What compliance compares the list's hours with (compliance.Task): class hours, not clock hours.
+_CLASS_HOURS = (
+    "class hours (课时) the period asks of a site: minutes of study / the class hour's minutes "
+    "(settings.class_hour_minutes, 45 by default), as compliance counts them"
+)
+
 
 class StudyListIn(BaseModel):
     title: str = Field(min_length=1, max_length=255, examples=["2026年12月必学清单"])
     kind: StudyKind = StudyKind.REQUIRED
     starts_on: date
     ends_on: date
-    expected_hours: float = Field(default=0.0, ge=0, le=1000)
+    expected_hours: float = Field(default=0.0, ge=0, le=1000, description=_CLASS_HOURS)
     regions: list[str] = Field(default_factory=list, max_length=500, examples=[["河北省/邢台市"]])
     programme_ids: list[str] = Field(default_factory=list, max_length=1000)
 
@@ -57,7 +69,7 @@ class StudyListPatch(BaseModel):
     title: str | None = Field(default=None, min_length=1, max_length=255)
     starts_on: date | None = None
     ends_on: date | None = None
-    expected_hours: float | None = Field(default=None, ge=0, le=1000)
+    expected_hours: float | None = Field(default=None, ge=0, le=1000, description=_CLASS_HOURS)
     regions: list[str] | None = Field(default=None, max_length=500)
     programme_ids: list[str] | None = Field(
         default=None, max_length=1000, description="the whole list, in order"
@@ -78,7 +90,7 @@ class StudyListOut(BaseModel):
     status: StudyListStatus
     starts_on: date
     ends_on: date
-    expected_hours: float
+    expected_hours: float = Field(description=_CLASS_HOURS)
     regions: list[str]
     items: list[StudyListItemOut]
     created_at: datetime
@@ -119,7 +131,7 @@ class RequiredForSite(BaseModel):
     site_id: int
     site_code: str
     on: date
-    expected_hours: float
+    expected_hours: float = Field(description=_CLASS_HOURS)
     lists: list[StudyListOut]
     programmes: list[ProgrammeOut]
 
@@ -210,7 +222,7 @@ class ListComplianceOut(BaseModel):
     title: str
     first: str
     last: str
-    expected_hours: float
+    expected_hours: float = Field(description=_CLASS_HOURS)
     class_hours: float = Field(description="held within the days the list's period shares with the month")
     hours_met: bool
     fully: int
@@ -402,7 +414,9 @@ class DemandBody(BaseModel):
 
     id: SessionId
     topic: str = Field(min_length=1, max_length=200, examples=["果树冬季修剪技术"])
-    category: str | None = Field(default=None, max_length=32, description="a category code, if it fits one")
+    category: str | None = Field(
+        default=None, max_length=32, description="a category code or its Chinese name, if it fits one"
+    )
     detail: str = Field(default="", max_length=2000)
     members: int = Field(default=1, ge=1, le=10_000, description="how many members asked for it")
     requested_at: AwareTime

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from mediasrv.catalog.models import Programme
 from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import Conflict, MediaError, NotFound
+from mediasrv.kit.i18n import Text
 from mediasrv.protocol.china import CHINA
 from mediasrv.sites.registry import get_site
 from mediasrv.storage import ObjectStore, keys
@@ -82,7 +83,7 @@ def create_once(
     `make` checks and builds the new row; it runs only when the id is new."""
     row, created = insert_once(session, lambda: session.get(model, row_id), make)
     if row.site_id != site_id:
-        raise Conflict(f"The {what} id {row_id} belongs to another site: generate a new id.")
+        raise Conflict("study.id_of_another_site", what=Text(f"study.record.{what}"), row_id=row_id)
     return row, created
 
 
@@ -95,10 +96,10 @@ def record_session(
     def make() -> StudySession:
         ids = [p.programme_id for p in body.programmes]
         if len(set(ids)) != len(ids):
-            raise MediaError("A programme is listed twice in the session: list each once, with its minutes.")
+            raise MediaError("study.session_programme_twice")
         known = set(session.scalars(select(Programme.id).where(Programme.id.in_(ids)))) if ids else set()
         if unknown := [i for i in ids if i not in known]:
-            raise NotFound(f"No programme with id {unknown[0]}: list the programmes the site played.")
+            raise NotFound("study.session_unknown_programme", programme_id=unknown[0])
         return StudySession(
             id=body.id,
             site_id=site_id,
@@ -124,7 +125,7 @@ def get_session(session: Session, caller: Caller, site_id: int, session_id: str)
     get_site(session, site_id, caller=caller)
     row = session.get(StudySession, session_id)
     if row is None or row.site_id != site_id:
-        raise NotFound(f"Site {site_id} has no session {session_id}: record the session first.")
+        raise NotFound("study.no_session", site_id=site_id, session_id=session_id)
     return row
 
 
@@ -198,4 +199,4 @@ def get_photo(session: Session, caller: Caller, site_id: int, session_id: str, p
     for photo in row.photos:
         if photo.id == photo_id:
             return photo
-    raise NotFound(f"Session {session_id} has no photo {photo_id}.")
+    raise NotFound("study.no_photo", session_id=session_id, photo_id=photo_id)

@@ -13,10 +13,11 @@ from sqlalchemy import text
 
 from mediasrv import migrations
 from mediasrv.accounts.service import create_org_unit
-from mediasrv.catalog.models import Programme
+from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.catalog.service import create_programme, publish_programme, update_programme
 from mediasrv.db import Database
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.kit import i18n
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict
 from tests.fixtures import ACTOR, ReadyAsset
@@ -41,6 +42,66 @@ def test_categories_are_the_fixed_bilingual_taxonomy(client: TestClient, site: d
     assert len(cats) == 8
 
 
+ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}
+NAMES = "政治理论、党性教育与纪律、政策法规、农业科技、实用技术与职业技能、卫生健康、先进典型、党史教育"
+
+
+def test_a_category_is_named_by_its_code_or_its_chinese_name(
+    client: TestClient, producer: dict[str, str], site: dict[str, str]
+) -> None:
+    p = draft(client, producer, category="党史教育")
+    assert p["category"]["code"] == "party-history"  # type: ignore[index]
+    url = f"/api/v1/programmes/{p['id']}"
+    changed = client.patch(url, headers=producer, json={"category": " 农业科技 "})
+    assert changed.status_code == 200 and changed.json()["category"]["code"] == "agri-tech"
+    for name in ("农业科技", "agri-tech"):
+        found = client.get("/api/v1/programmes", headers=producer, params={"category": name}).json()
+        assert [x["id"] for x in found["items"]] == [p["id"]], name
+    for refused in (
+        client.post("/api/v1/programmes", headers=producer, json={"title": "x", "category": "体育"}),
+        client.patch(url, headers=producer, json={"category": "sports"}),
+        client.get("/api/v1/programmes", headers=site, params={"category": "党史"}),
+    ):
+        assert refused.status_code == 400 and refused.json()["code"] == "catalog.unknown_category"
+        assert refused.json()["params"]["names"] == NAMES
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_catalog_refusals_in_the_caller_s_language(
+    client: TestClient, producer: dict[str, str], admin: dict[str, str], lang: str
+) -> None:
+    said = ZH if lang == "zh" else EN
+    r = client.post(
+        "/api/v1/programmes", headers={**producer, **said}, json={"title": "x", "category": "体育"}
+    )
+    assert (
+        r.json()["message"]
+        == {
+            "zh": f"没有“体育”这个类别，请填写以下类别之一：{NAMES}。",
+            "en": f"There is no category '体育': give one of {NAMES} "
+            "(or its code: see GET /api/v1/categories).",
+        }[lang]
+    )
+    p = draft(client, producer)
+    r = client.post(f"/api/v1/programmes/{p['id']}/withdraw", headers={**admin, **said}, json={})
+    assert (r.status_code, r.json()["code"], r.json()["params"]) == (
+        409,
+        "catalog.withdraw_only_published",
+        {"status": "catalog.status.draft"},
+    )
+    assert (
+        r.json()["message"]
+        == {
+            "zh": "只有已发布的节目才能撤下；这个节目现在是“草稿”。",
+            "en": "Only published programmes can be withdrawn; this one is a draft.",
+        }[lang]
+    )
+
+
+def test_every_programme_status_has_a_name() -> None:
+    assert [s for s in ProgrammeStatus if f"catalog.status.{s.value}" not in i18n.MESSAGES] == []
+
+
 def test_draft_with_tags_and_media(
     client: TestClient, producer: dict[str, str], ready_asset: ReadyAsset
 ) -> None:
@@ -58,13 +119,13 @@ def test_draft_with_tags_and_media(
     assert p["category"] == {"code": "party-history", "name_zh": "党史教育", "name_en": "Party history"}
     assert [a["asset_id"] for a in p["attachments"]] == [pdf]  # type: ignore[union-attr]
     bad = client.post("/api/v1/programmes", headers=producer, json={"title": "x", "category": "sports"})
-    assert bad.status_code == 400 and "agri-tech" in bad.json()["message"]
+    assert bad.status_code == 400 and bad.json()["code"] == "catalog.unknown_category"
     wrong = client.post(
         "/api/v1/programmes",
         headers=producer,
         json={"title": "x", "category": "health", "attachment_ids": [audio]},
     )
-    assert wrong.status_code == 400 and "PDF handouts" in wrong.json()["message"]
+    assert wrong.status_code == 400 and wrong.json()["code"] == "catalog.attachment_not_document"
 
 
 def test_departments_edit_their_own(
@@ -81,7 +142,7 @@ def test_departments_edit_their_own(
     assert client.get(url, headers=other_producer).status_code == 404  # drafts are not shown to others
     foreign_asset = ready_asset(other_producer)
     r = client.patch(url, headers=producer, json={"asset_id": foreign_asset})
-    assert r.status_code == 403 and "another department" in r.json()["message"]
+    assert r.status_code == 403 and r.json()["code"] == "catalog.asset_other_department"
 
 
 def test_publish_and_withdraw(
@@ -95,7 +156,7 @@ def test_publish_and_withdraw(
     url = f"/api/v1/programmes/{p['id']}"
     assert client.post(url + "/publish", headers=producer).status_code == 403
     no_media = client.post(url + "/publish", headers=admin)
-    assert no_media.status_code == 409 and "asset_id" in no_media.json()["message"]
+    assert no_media.status_code == 409 and no_media.json()["code"] == "catalog.publish_needs_media"
     assert client.get(url, headers=site).status_code == 404
     client.patch(url, headers=producer, json={"asset_id": ready_asset(producer, "video")})
     published = client.post(url + "/publish", headers=admin).json()
@@ -164,7 +225,7 @@ def test_a_draft_that_study_records_name_is_kept(
     for p in (played, rated):
         refused = client.delete(f"/api/v1/programmes/{p['id']}", headers=producer)
         assert refused.status_code == 409, refused.text
-        assert refused.json()["error"] == "conflict" and "study records" in refused.json()["message"]
+        assert (refused.json()["error"], refused.json()["code"]) == ("conflict", "catalog.delete_referenced")
         assert client.get(f"/api/v1/programmes/{p['id']}", headers=producer).json()["status"] == "draft"
 
 
@@ -215,7 +276,7 @@ def test_a_producer_cannot_change_a_published_programme(
     ):
         r = client.patch(url, headers=producer, json=change)
         assert r.status_code == 409, (change, r.text)
-        assert r.json()["error"] == "conflict" and "withdraw" in r.json()["message"]
+        assert (r.json()["error"], r.json()["code"]) == ("conflict", "catalog.published_locked")
     seen = client.get(url, headers=site).json()  # sites keep exactly what was reviewed
     assert (seen["title"], seen["description"], seen["asset_id"], seen["tags"]) == (
         "党章学习",
@@ -251,7 +312,8 @@ def test_media_that_is_not_ready_never_goes_on_a_published_programme(
     url = f"/api/v1/programmes/{pid}"
     for asset in (failed, pending):
         r = client.patch(url, headers=admin, json={"asset_id": asset})  # not even by an administrator
-        assert r.status_code == 409 and "not ready" in r.json()["message"], r.text
+        assert r.status_code == 409, r.text
+        assert r.json()["code"] == ("catalog.media_failed" if asset == failed else "catalog.media_not_ready")
         r = client.patch(url, headers=admin, json={"attachment_ids": [asset]})
         assert r.status_code in (400, 409) and asset not in str(
             client.get(url, headers=admin).json()["attachments"]

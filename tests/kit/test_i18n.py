@@ -30,7 +30,18 @@ from mediasrv.kit.i18n import LANG_COOKIE, Text, choose_lang, placeholders, rend
 
 ROOT = Path(mediasrv.__file__).parent
 # Paths under mediasrv/ whose refusals are all keys (a package's folder or a root module).
-CONVERTED = ("kit", "accounts", "app.py", "admission.py", "cli", "sites", "delivery")
+CONVERTED = (
+    "kit",
+    "accounts",
+    "app.py",
+    "admission.py",
+    "cli",
+    "sites",
+    "delivery",
+    "catalog",
+    "study",
+    "search",
+)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PASSWORD = "长城-Great-Wall-2026"
 ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}
@@ -285,7 +296,7 @@ def test_a_422_is_rendered_field_by_field() -> None:
         "每页条数：不能大于 200",
         "结束日期不能早于开始日期",
         "类别：只能是 'required'、'optional' 之一",
-        "started_at：Value error, give the offset",  # TRANSITION: a validator's own ValueError
+        "开始时间：Value error, give the offset",  # TRANSITION: a validator's own ValueError
     ]
     assert zh["message"] == "；".join(p["message"] for p in zh["problems"])
     en = invalid_request_body(errors[:1], "en")

@@ -334,3 +334,12 @@ def test_a_writer_that_cannot_get_the_lock_says_so(tmp_path: Path, monkeypatch: 
         held.cancel()
     ix.upsert(DOCS[:1])
     assert ix.search("").total == 1
+
+
+def test_a_busy_index_says_so_in_either_language(tmp_path: Path) -> None:
+    busy = SearchIndex(tmp_path)._busy()
+    assert (busy.status_code, busy.code, busy.key) == (503, "search_index_busy", "search.index_busy")
+    assert busy.render("zh").startswith("搜索索引正在被另一个程序更新，等了 30 秒仍未完成：请稍后再试")
+    assert busy.render("en").startswith(
+        f"The search index at {tmp_path} stayed locked by another writer for 30 s"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
@@ -53,6 +54,7 @@ def test_search_follows_the_catalog(
     assert titles(client, site, q="djy") == ["党建云平台使用指南"]  # a TV remote types initials
     assert titles(client, site, q="鄉村振興") == ["全面推进乡村振兴战略"]  # traditional input
     assert titles(client, site, q="党建", category="policy-law") == ["全面推进乡村振兴战略"]
+    assert titles(client, site, q="党建", category="政策法规") == ["全面推进乡村振兴战略"]  # its Chinese name
     hit = client.get("/api/v1/search", headers=site, params={"q": "乡村振兴"}).json()["hits"][0]
     assert "<mark>" in hit["title_html"] and hit["programme"]["kind"] == "audio"
     # An administrator's correction of a published programme reaches the index.
@@ -119,6 +121,21 @@ def test_search_input_is_never_an_error(client: TestClient, site: dict[str, str]
         r = client.get("/api/v1/search", headers=site, params={"q": q})
         assert r.status_code == 200 and r.json()["hits"] == [], q
     assert client.get("/api/v1/search", headers=site, params={"q": "x" * 201}).status_code == 422
+
+
+@pytest.mark.parametrize(
+    ("accept", "said"),
+    [
+        ("zh-CN,zh;q=0.9", "没有“体育”这个类别，请填写以下类别之一："),
+        ("en-US,en;q=0.9", "There is no category '体育': give one of "),
+    ],
+)
+def test_an_unknown_category_is_refused_in_the_caller_s_language(
+    client: TestClient, site: dict[str, str], accept: str, said: str
+) -> None:
+    r = client.get("/api/v1/search", headers={**site, "Accept-Language": accept}, params={"category": "体育"})
+    assert (r.status_code, r.json()["code"]) == (400, "catalog.unknown_category")
+    assert r.json()["message"].startswith(said) and "党史教育" in r.json()["message"]
 
 
 def test_index_and_database_agree_after_every_change(

@@ -201,7 +201,28 @@ def test_regions_roll_up(client: TestClient, admin: dict[str, str], month: dict[
 @pytest.mark.parametrize("bad", ["2026-13", "26-11", "2026-1"])
 def test_a_month_is_written_yyyy_mm(client: TestClient, admin: dict[str, str], bad: str) -> None:
     r = client.get("/api/v1/compliance", headers=admin, params={"month": bad})
-    assert r.status_code in (400, 422) and "month" in r.json()["message"]
+    assert r.status_code in (400, 422) and "月份" in r.json()["message"], r.json()
+
+
+@pytest.mark.parametrize(
+    ("accept", "said"),
+    [
+        ("zh-CN,zh;q=0.9", "“2026-13”不是有效的月份：请写成 YYYY-MM 的格式，例如 2026-11。"),
+        ("en-US,en;q=0.9", "'2026-13' is not a month: write it as YYYY-MM, e.g. 2026-11."),
+    ],
+)
+def test_a_month_that_is_not_one_in_the_caller_s_language(
+    client: TestClient, admin: dict[str, str], accept: str, said: str
+) -> None:
+    r = client.get(
+        "/api/v1/compliance", headers={**admin, "Accept-Language": accept}, params={"month": "2026-13"}
+    )
+    assert (r.status_code, r.json()["code"], r.json()["params"]) == (
+        400,
+        "study.bad_month",
+        {"month": "2026-13"},
+    )
+    assert r.json()["message"] == said
 
 
 def test_month_bounds() -> None:

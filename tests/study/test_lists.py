@@ -7,7 +7,9 @@ from datetime import date
 from fastapi.testclient import TestClient
 
 from mediasrv.db import Database
+from mediasrv.kit import i18n
 from mediasrv.kit.caller import Role
+from mediasrv.study.models import StudyListStatus
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}
@@ -108,7 +110,17 @@ def test_lists_keep_history_and_audit_changes(
     client.post(url + "/publish", headers=admin)
     assert client.post(url + "/archive", headers=admin).json()["status"] == "archived"
     frozen = client.patch(url, headers=admin, json={"title": "改"})
-    assert frozen.status_code == 409 and "history" in frozen.json()["message"]
+    assert frozen.status_code == 409 and frozen.json()["code"] == "study.list_archived"
+    for accept, said in (
+        ("zh-CN", "“已归档”的清单不能改为“已发布”。"),
+        ("en", "A list that is archived cannot become published."),
+    ):
+        again = client.post(url + "/publish", headers={**admin, "Accept-Language": accept})
+        assert (again.status_code, again.json()["code"], again.json()["message"]) == (
+            409,
+            "study.list_status_change",
+            said,
+        )
     history = client.get("/api/v1/study-lists", headers=admin, params={"status": "archived"}).json()
     assert [s["title"] for s in history["items"]] == ["11月必学"]
     log = client.get("/api/v1/audit", headers=admin, params={"target_type": "study_list"}).json()["items"]
@@ -191,3 +203,9 @@ def test_what_a_lists_state_refuses_is_a_conflict(client: TestClient, admin: dic
         client.post(url + "/publish", headers=admin),
     ]
     assert [(r.status_code, r.json()["error"]) for r in refusals] == [(409, "conflict")] * 2
+
+
+def test_every_list_status_and_record_has_a_name() -> None:
+    """The names a refusal gives a list's status (草稿, 已发布, 已归档) and a record kind."""
+    assert [s for s in StudyListStatus if f"study.list_status.{s.value}" not in i18n.MESSAGES] == []
+    assert {"study.record.session", "study.record.request"} <= set(i18n.MESSAGES)

@@ -67,7 +67,8 @@ def test_a_session_is_recorded_once_however_often_it_is_sent(
     again = client.post(url, headers=own, json={**session, "minutes": 5})  # a queue re-sent, edited or not
     assert again.status_code == 200 and again.json()["minutes"] == 90
     stolen = client.post(f"/api/v1/sites/{donghe}/sessions", headers=other, json=session)
-    assert stolen.status_code == 409 and "another site" in stolen.json()["message"]
+    assert stolen.status_code == 409 and stolen.json()["code"] == "study.id_of_another_site"
+    assert stolen.json()["message"] == f"学习记录编号 {session['id']} 已被其他站点使用：请生成一个新编号。"
     assert client.post(url, headers=other, json=body("2026-11-21T19:30:00+08:00")).status_code == 403
     assert client.post(url, headers=admin, json=body("2026-11-22T19:30:00+08:00")).status_code == 201
     listed = client.get(url, headers=own, params={"month": "2026-11"}).json()
@@ -78,11 +79,11 @@ def test_a_session_is_recorded_once_however_often_it_is_sent(
 @pytest.mark.parametrize(
     ("change", "says"),
     [
-        ({"started_at": "2026-11-20T19:30:00"}, "UTC offset"),
+        ({"started_at": "2026-11-20T19:30:00"}, "开始时间：请写明时区，例如 2026-11-20T19:30:00+08:00"),
         ({"minutes": 0}, "时长（分钟）：不能小于 1"),
         ({"id": "short"}, "id：格式不对"),
-        ({"programmes": [{"programme_id": "nope-nope"}]}, "No programme with id nope-nope"),
-        ({"started_at": "0001-01-01T00:00:00+08:00"}, "check the year"),  # before UTC's first instant
+        ({"programmes": [{"programme_id": "nope-nope"}]}, "没有编号为 nope-nope 的节目"),
+        ({"started_at": "0001-01-01T00:00:00+08:00"}, "请检查年份"),  # before UTC's first instant
     ],
     ids=["naive-time", "no-minutes", "bad-id", "unknown-programme", "year-one"],
 )

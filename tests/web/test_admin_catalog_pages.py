@@ -85,7 +85,7 @@ def test_build_and_publish_a_required_list(page: Page, web: Stack, catalog: dict
     page.get_by_role("button", name="新建清单").click()
     page.get_by_label("清单名称").fill("本月必学清单（邢台）")
     page.get_by_label("结束日期").fill("2000-01-01")
-    page.get_by_label("应学学时（小时）").fill("4")
+    page.get_by_label("应学课时").fill("4")
     region = page.get_by_label("添加地区")
     region.fill(" 河北省 ／ 邢台市 ")  # spaces and a full-width slash are tidied
     region.press("Enter")

@@ -342,7 +342,7 @@ def test_record_a_session_for_a_site(page: Page, web: Stack, october: dict[str, 
     form.get_by_role("button", name="登记学习记录").click()
     refused = page.locator("#record-error")
     expect(refused).to_contain_text("保存了 1 张照片")
-    expect(refused).to_contain_text("'签到表.txt' is not a JPEG or PNG photo")
+    expect(refused).to_contain_text("“签到表.txt”不是 JPEG 或 PNG 照片")  # the server's refusal, in Chinese
     expect(page.get_by_role("heading", name="学习记录（2 次）")).to_be_visible()
     second = [s for s in november() if s["minutes"] == 45]
     assert len(second) == 1 and len(second[0]["photos"]) == 1

@@ -24,7 +24,7 @@ def report_viewing(site_id: RowId, body: ViewingIn, caller: SiteDep, session: Se
 
     get_site(session, site_id, caller=caller)  # 404 for no such site
     if caller.site_id != site_id:
-        raise Forbidden("A site may send viewing evidence for itself only.")
+        raise Forbidden("study.viewing_own_site_only")
     done = evidence.record(
         session,
         site_id,

@@ -70,7 +70,9 @@ def ranked_demand(
     caller: AdminDep,
     session: SessionDep,
     region: RegionQuery = "",
-    category: Annotated[str | None, Query(max_length=32)] = None,
+    category: Annotated[
+        str | None, Query(max_length=32, description="a category code or its Chinese name (党史教育)")
+    ] = None,
     since: Annotated[AwareTime | None, Query(description="requests since then (with UTC offset)")] = None,
     limit: Limit = 50,
 ) -> list[RankedDemandOut]:

@@ -73,12 +73,9 @@ async def add_photo(
     name = file.filename or "photo"
     data = await file.read(settings.photo_max_bytes + 1)
     if len(data) > settings.photo_max_bytes:
-        raise UploadTooLarge(
-            f"'{name}' is larger than {settings.photo_max_bytes // 2**20} MiB: send a smaller photo "
-            "(most phones can share a reduced size)."
-        )
+        raise UploadTooLarge("study.photo_too_large", name=name, mib=settings.photo_max_bytes // 2**20)
     if not data:
-        raise MediaError(f"'{name}' is empty: choose the photo again.")
+        raise MediaError("study.photo_empty", name=name)
     kept = await run_in_threadpool(
         service.add_photo,
         session,

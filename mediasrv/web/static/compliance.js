@@ -209,7 +209,7 @@ function renderSites(found, show, data) {
   document.getElementById("site-rows").replaceChildren(...found.items.map((s) => siteRow(s, data)));
   const empty = document.getElementById("site-empty");
   empty.hidden = found.items.length > 0;
-  empty.textContent = tf("compliance.none_in_tab", { label: t(`compliance.show.${show}`) });
+  empty.textContent = t(`compliance.none.${show}`); // a sentence per tab: "没有全部的站点" is no Chinese
   document.getElementById("site-list").hidden = found.items.length === 0;
   pager(document.getElementById("site-pager"), {
     offset: found.offset, limit: PAGE_SIZE, total: found.total, shown: found.items.length,
