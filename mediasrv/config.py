@@ -6,6 +6,7 @@ from functools import cached_property
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from mediasrv.kit.errors import MediaError
@@ -22,14 +23,14 @@ def weights_of(text: str) -> dict[str, float]:
     for item in filter(None, (p.strip() for p in text.split(","))):
         name, _, value = item.partition("=")
         if name.strip() not in ASSESSMENT_PARTS:
-            raise MediaError(f"Unknown assessment part '{name.strip()}': use {', '.join(ASSESSMENT_PARTS)}.")
+            raise MediaError("kit.weights_unknown_part", part=name.strip(), parts=", ".join(ASSESSMENT_PARTS))
         try:
             found[name.strip()] = float(value)
         except ValueError:
-            raise MediaError(f"The weight of {name.strip()} is not a number: '{value}'.") from None
+            raise MediaError("kit.weights_not_a_number", part=name.strip(), value=value) from None
     total = sum(found.get(p, 0.0) for p in ASSESSMENT_PARTS)
     if total <= 0 or any(v < 0 for v in found.values()):
-        raise MediaError("Assessment weights must be zero or more, and not all zero.")
+        raise MediaError("kit.weights_all_zero")
     return {p: found.get(p, 0.0) / total for p in ASSESSMENT_PARTS}
 
 
@@ -100,8 +101,8 @@ class Settings(BaseSettings):
         """A typo refuses to start, rather than failing every assessment later."""
         try:
             weights_of(text)
-        except MediaError as exc:
-            raise ValueError(str(exc)) from None
+        except MediaError as exc:  # the key goes on: the command line renders it in the operator's language
+            raise PydanticCustomError(exc.key, exc.message, exc.params) from None
         return text
 
     @property

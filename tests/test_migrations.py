@@ -135,4 +135,4 @@ def test_commands_refuse_until_db_upgrade_has_run(tmp_path: Path) -> None:
 def test_a_bad_setting_is_named_not_a_traceback(tmp_path: Path) -> None:
     bad = _mediasrv(tmp_path, "db", "status", MEDIASRV_ASSESSMENT_WEIGHTS="reach=30,sync=20")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
-    assert bad.stderr.startswith("MEDIASRV_ASSESSMENT_WEIGHTS: Unknown assessment part 'reach'"), bad.stderr
+    assert bad.stderr.startswith("MEDIASRV_ASSESSMENT_WEIGHTS：“reach”不是考核的组成部分"), bad.stderr

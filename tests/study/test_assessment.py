@@ -115,7 +115,12 @@ def test_weights_and_stars() -> None:
     assert weights_of("reachability=30,sync=20,study=40,feedback=10") == {
         "reachability": 0.3, "sync": 0.2, "study": 0.4, "feedback": 0.1}  # fmt: skip
     assert weights_of("study=1") == {"reachability": 0.0, "sync": 0.0, "study": 1.0, "feedback": 0.0}
-    for bad, says in (("speed=1", "Unknown"), ("study=x", "not a number"), ("study=0", "not all zero")):
-        with pytest.raises(MediaError, match=says):
+    for bad, says in (
+        ("speed=1", "kit.weights_unknown_part"),
+        ("study=x", "kit.weights_not_a_number"),
+        ("study=0", "kit.weights_all_zero"),
+    ):
+        with pytest.raises(MediaError) as refused:
             weights_of(bad)
+        assert refused.value.key == says
     assert [stars_for(s) for s in (100, 90, 89.9, 75, 60, 40, 39.9, 0)] == [5, 5, 4, 4, 3, 2, 1, 1]
