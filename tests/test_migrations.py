@@ -112,7 +112,7 @@ def _mediasrv(tmp_path: Path, *args: str, **extra: str) -> subprocess.CompletedP
 
 def test_commands_refuse_until_db_upgrade_has_run(tmp_path: Path) -> None:
     status = _mediasrv(tmp_path, "db", "status")  # a fresh machine: asking creates nothing
-    assert status.returncode == 1 and "database empty" in status.stdout, status.stderr
+    assert status.returncode == 1 and "数据库版本：空库（尚未建表）" in status.stdout, status.stderr
     assert not (tmp_path / "var").exists()
     for command_line in (["serve", "--port", "1"], ["worker"], ["reindex", "--check"]):
         refused = _mediasrv(tmp_path, *command_line)
@@ -120,13 +120,13 @@ def test_commands_refuse_until_db_upgrade_has_run(tmp_path: Path) -> None:
         assert "mediasrv db upgrade" in refused.stderr, refused.stderr
 
     status = _mediasrv(tmp_path, "db", "status")
-    assert status.returncode == 1 and "upgrade needed" in status.stdout
+    assert status.returncode == 1 and "需要升级：请运行 mediasrv db upgrade" in status.stdout
 
     upgraded = _mediasrv(tmp_path, "db", "upgrade")
     assert upgraded.returncode == 0, upgraded.stderr
-    assert f"at revision {migrations.head()} (was empty)" in upgraded.stdout
+    assert f"数据库已从 空库（尚未建表） 升级到版本 {migrations.head()}。" in upgraded.stdout
     status = _mediasrv(tmp_path, "db", "status")
-    assert status.returncode == 0 and "up to date" in status.stdout
+    assert status.returncode == 0 and "已是最新" in status.stdout
 
     ok = _mediasrv(tmp_path, "reindex", "--check")
     assert ok.returncode == 0, ok.stderr
