@@ -25,12 +25,12 @@ import mediasrv.app  # every module that defines a refusal is imported by the ap
 from mediasrv.accounts.service import MAX_FAILURES_PER_USER
 from mediasrv.kit import i18n
 from mediasrv.kit.caller import Role
-from mediasrv.kit.errors import MediaError, invalid_request_body
+from mediasrv.kit.errors import _RESERVED, MediaError, invalid_request_body
 from mediasrv.kit.i18n import LANG_COOKIE, Text, choose_lang, placeholders, render
 
 ROOT = Path(mediasrv.__file__).parent
 # Paths under mediasrv/ whose refusals are all keys (a package's folder or a root module).
-CONVERTED = ("kit", "accounts", "app.py", "admission.py")
+CONVERTED = ("kit", "accounts", "app.py", "admission.py", "ingest", "media", "storage")
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PASSWORD = "长城-Great-Wall-2026"
 ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}
@@ -140,6 +140,8 @@ def _not_keys(files: list[Path]) -> list[str]:
             if use.key is None or use.key not in i18n.MESSAGES:
                 problems.append(f"{use.where}: {use.key or 'an f-string'} is not a catalogue key")
                 continue
+            if use.params is not None and (reserved := use.params & _RESERVED):
+                problems.append(f"{use.where}: {sorted(reserved)} belong to the class, not the raise")
             wanted = placeholders(i18n.MESSAGES[use.key][1])
             if use.params is not None and not wanted <= use.params:
                 problems.append(f"{use.where}: {use.key} needs {sorted(wanted - use.params)}")
@@ -148,6 +150,11 @@ def _not_keys(files: list[Path]) -> list[str]:
 
 def test_every_refusal_of_a_converted_package_names_a_key_with_its_params() -> None:
     assert _not_keys(_files(*CONVERTED)) == []
+
+
+def test_every_refusal_of_the_workers_names_a_key_with_its_params() -> None:
+    """The transcode pipeline's reasons are stored and shown to producers (outside mediasrv/)."""
+    assert _not_keys(sorted((ROOT.parent / "workers").glob("*.py"))) == []
 
 
 def test_the_walk_finds_sentences_and_missing_params(tmp_path: Path) -> None:
@@ -159,11 +166,12 @@ def test_the_walk_finds_sentences_and_missing_params(tmp_path: Path) -> None:
         'raise Conflict(f"The username {name!r} is taken.")\n'
         'raise Conflict("accounts.username_taken")\n'
         'raise Conflict("accounts.username_taken", username=name)\n'
-        'raise PydanticCustomError("control_character", "contains a control character", {})\n',
+        'raise PydanticCustomError("control_character", "contains a control character", {})\n'
+        'raise StorageUnavailable("accounts.username_taken", username=name, code=503)\n',
         encoding="utf-8",
     )
     found = _not_keys([code])
-    assert [line.split(":")[1] for line in found] == ["1", "2", "3", "5"], found
+    assert [line.split(":")[1] for line in found] == ["1", "2", "3", "5", "6"], found
 
 
 def test_key_like_literals_of_converted_packages_are_keys() -> None:
