@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.jobs import Dispatcher
+from mediasrv.kit.i18n import Lang, choose_lang
 from mediasrv.search.index import SearchIndex
 from mediasrv.storage import ObjectStore
 
@@ -42,9 +43,15 @@ def get_dispatcher(request: Request) -> Dispatcher:
     return dispatcher
 
 
+def get_lang(request: Request) -> Lang:
+    """The language the caller reads (kit.i18n.choose_lang), for what a route renders itself."""
+    return choose_lang(request.headers, request.cookies, request.query_params)
+
+
 # scope="function": commit before the response is sent, so a 201 means the row is durable.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]
 SearchDep = Annotated[SearchIndex, Depends(get_search)]
+LangDep = Annotated[Lang, Depends(get_lang)]

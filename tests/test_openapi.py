@@ -99,7 +99,7 @@ def test_malformed_multipart_is_a_client_error(client: TestClient, producer: dic
         content=f"--{boundary}\r\n[]--{boundary}--\r\n".encode(),
     )
     assert response.status_code == 400
-    assert "malformed" in response.json()["message"]
+    assert response.json()["code"] == "ingest.malformed_multipart"
 
 
 def test_ids_beyond_64_bits_are_invalid_not_a_crash(client: TestClient, admin: dict[str, str]) -> None:

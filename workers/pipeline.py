@@ -32,10 +32,11 @@ from mediasrv import epochs
 from mediasrv.catalog.models import Programme
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
-from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
+from mediasrv.ingest.models import NO_FAILURE, Asset, AssetFile, AssetKind, AssetStatus, Rendition, failure
 from mediasrv.ingest.sniff import Sniffed, sniff
 from mediasrv.jobs import TRANSCODE, Dispatcher
-from mediasrv.kit.errors import MediaProcessingError, StorageUnavailable
+from mediasrv.kit.errors import MediaError, MediaProcessingError, StorageUnavailable
+from mediasrv.kit.i18n import Text
 from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
@@ -81,17 +82,14 @@ def process_asset(ctx: Context, asset_id: str) -> AssetStatus | None:
         release(ctx, asset_id, generation)
         raise
     except MediaProcessingError as exc:
-        fail(ctx, asset_id, exc.message, generation=generation)
+        fail(ctx, asset_id, exc, generation=generation)
         return AssetStatus.FAILED
     except Exception as exc:
         log.exception("asset %s: unexpected error", asset_id)
-        fail(
-            ctx,
-            asset_id,
-            f"Processing failed unexpectedly ({type(exc).__name__}: {exc}). "
-            "An administrator can retry it once the cause is fixed.",
-            generation=generation,
+        unexpected = MediaProcessingError(
+            "ingest.processing_unexpected", error=f"{type(exc).__name__}: {exc}"
         )
+        fail(ctx, asset_id, unexpected, generation=generation)
         raise
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -106,11 +104,11 @@ def claim(ctx: Context, asset_id: str) -> str | None:
         if asset is None or asset.status in (AssetStatus.READY, AssetStatus.FAILED):
             return None
         if asset.attempts >= ctx.settings.max_attempts:
-            reason = asset.error or "the worker processing it stopped each time"
-            asset.status, asset.error = (
-                AssetStatus.FAILED,
-                f"Gave up after {asset.attempts} attempts: {reason}",
-            )
+            reason = asset.cause() or Text("ingest.worker_stopped")
+            gave_up = MediaProcessingError("ingest.gave_up", attempts=asset.attempts, reason=reason)
+            asset.status = AssetStatus.FAILED
+            for column, value in failure(gave_up).items():
+                setattr(asset, column, value)
             asset.lease_owner = asset.lease_expires_at = None
             return None
         claimed = _update(
@@ -128,7 +126,7 @@ def claim(ctx: Context, asset_id: str) -> str | None:
                 generation=generation,
                 attempts=Asset.attempts + 1,
                 progress=0.0,
-                error=None,
+                **NO_FAILURE,
                 processing_started_at=now,
                 processing_seconds=None,
             ),
@@ -174,8 +172,9 @@ def release(ctx: Context, asset_id: str, generation: str) -> None:
         )
 
 
-def fail(ctx: Context, asset_id: str, reason: str, *, generation: str | None = None) -> None:
-    """Mark an asset failed with a reason a producer can act on (only if we still own it, when given)."""
+def fail(ctx: Context, asset_id: str, reason: MediaError, *, generation: str | None = None) -> None:
+    """Mark an asset failed with a reason a producer can act on (only if we still own it, when given):
+    kept as its message's key and parameters, shown in each reader's language (Asset.reason)."""
     query = update(Asset).where(Asset.id == asset_id, Asset.status != AssetStatus.READY)
     if generation is not None:
         query = query.where(Asset.generation == generation)
@@ -185,7 +184,7 @@ def fail(ctx: Context, asset_id: str, reason: str, *, generation: str | None = N
             session,
             query.values(
                 status=AssetStatus.FAILED,
-                error=reason,
+                **failure(reason),
                 lease_owner=None,
                 lease_expires_at=None,
                 processing_seconds=_seconds_since(started),
@@ -274,7 +273,7 @@ def _upload_tree(
         if stored.get(keys.generation_file(asset_id, generation, rel)) != size
     ]
     if missing:
-        raise StorageUnavailable(f"{len(missing)} output files did not reach storage intact; will retry.")
+        raise StorageUnavailable("ingest.outputs_incomplete", count=len(missing))
     return described
 
 
@@ -322,7 +321,8 @@ def _mark_ready(session: Session, asset: Asset, generation: str, *, poster_key: 
     )
     if session.scalar(on_a_list) is not None:
         epochs.bump(session, epochs.STUDY)
-    asset.status, asset.progress, asset.error = AssetStatus.READY, 100.0, None
+    asset.status, asset.progress = AssetStatus.READY, 100.0
+    asset.error = asset.error_key = asset.error_params = None
     asset.published_generation, asset.poster_key = generation, poster_key
     asset.lease_owner = asset.lease_expires_at = None
     asset.processing_seconds = _seconds_since(asset.processing_started_at)
@@ -333,10 +333,7 @@ def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path
     with source.open("rb") as f:
         f.seek(max(0, source.stat().st_size - 2048))
         if b"%%EOF" not in f.read():
-            raise MediaProcessingError(
-                "The PDF is incomplete (its end marker is missing): it was probably cut off during "
-                "upload or export. Save it again and re-upload."
-            )
+            raise MediaProcessingError("ingest.pdf_incomplete")
     with ctx.db.session_scope() as session:
         asset = session.get_one(Asset, asset_id)
         if asset.generation != generation:

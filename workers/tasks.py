@@ -22,7 +22,7 @@ from mediasrv.jobs import (
     TRANSCODE,
     CeleryDispatcher,
 )
-from mediasrv.kit.errors import StorageUnavailable
+from mediasrv.kit.errors import MediaProcessingError, StorageUnavailable
 from mediasrv.protocol.china import today_in_china
 from mediasrv.search import indexing
 from mediasrv.search.index import SearchIndex, SearchIndexBusy
@@ -68,13 +68,8 @@ def transcode(self: Task, asset_id: str) -> str | None:
         log.warning("asset %s: storage unavailable (%s); retrying in %d s", asset_id, exc.message, delay)
         raise self.retry(countdown=delay) from exc
     except SoftTimeLimitExceeded:
-        hours = settings.transcode_time_limit_seconds / 3600
-        pipeline.fail(
-            ctx,
-            asset_id,
-            f"Processing took longer than the {hours:g}-hour limit and was stopped. "
-            "Check that the file is not damaged, or ask an administrator to raise the limit.",
-        )
+        hours = f"{settings.transcode_time_limit_seconds / 3600:g}"
+        pipeline.fail(ctx, asset_id, MediaProcessingError("ingest.time_limit", hours=hours))
         return "failed"
     return status.value if status else None
 

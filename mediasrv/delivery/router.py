@@ -31,7 +31,7 @@ from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks, refusal
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service as assets
-from mediasrv.ingest.schemas import AssetOut, Playback
+from mediasrv.ingest.schemas import AssetLinks, Playback
 from mediasrv.kit.errors import NotFound, ObjectNotFound, Unauthorized, error_responses
 from mediasrv.kit.http import IMMUTABLE, Rendered, not_modified, object_response, playlist_response
 from mediasrv.kit.i18n import Text
@@ -180,7 +180,7 @@ def playback(
     if not scope.allows(caller, asset_id):
         raise refusal(asset_id)
     asset = assets.get_asset(session, asset_id)
-    links = AssetOut.of(asset).links
+    links = AssetLinks.of(asset)
     if links.master is None:
         raise NotFound(
             "delivery.nothing_to_play",

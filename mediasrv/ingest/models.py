@@ -26,6 +26,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.accounts import models as _accounts  # noqa: F401  # the tables org_unit_id, user ids name
 from mediasrv.db import Base, utcnow
+from mediasrv.kit import i18n
+from mediasrv.kit.errors import MediaError
 from mediasrv.media.hls import VariantInfo
 
 
@@ -78,7 +80,11 @@ class Asset(Base):
         Enum(AssetStatus, native_enum=False, length=16), default=AssetStatus.UPLOADED, index=True
     )
     progress: Mapped[float] = mapped_column(Float, default=0.0)
+    # Why it failed: `error` in English (logs; rows from before migration 0009 have only this),
+    # `error_key` and `error_params` the catalogue message, rendered in each reader's language (reason).
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    error_key: Mapped[str | None] = mapped_column(String(100), default=None)
+    error_params: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     duration_seconds: Mapped[float | None] = mapped_column(Float, default=None)
     source_info: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     # The producing department owns the asset; its producers manage it.
@@ -109,6 +115,29 @@ class Asset(Base):
         back_populates="asset", cascade="all, delete-orphan", order_by="Rendition.bandwidth"
     )
     files: Mapped[list[AssetFile]] = relationship(cascade="all, delete-orphan", order_by="AssetFile.path")
+
+    def cause(self) -> i18n.Text | str | None:
+        """Why processing failed, without the file's name: the stored message, or an old row's English."""
+        if self.error_key is not None:
+            return i18n.Text(self.error_key, i18n.loaded_params(self.error_params or {}))
+        return self.error
+
+    def reason(self) -> i18n.Text | None:
+        """Why processing failed, naming the file, to render in the reader's language; None if it did not."""
+        cause = self.cause()
+        return (
+            None
+            if cause is None
+            else i18n.Text("ingest.file_failed", {"filename": self.filename, "reason": cause})
+        )
+
+
+def failure(exc: MediaError) -> dict[str, Any]:
+    """An asset's columns for a failure: the message's key and parameters, and its English for logs."""
+    return {"error": exc.message, "error_key": exc.key, "error_params": i18n.stored_params(exc.params)}
+
+
+NO_FAILURE: dict[str, Any] = {"error": None, "error_key": None, "error_params": None}
 
 
 # What a rendition row keeps of its measured variant: every field but the playlist (a path relative

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.auth import AdminDep, Caller, ProducerDep
 from mediasrv.config import Settings
-from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
+from mediasrv.deps import DispatcherDep, LangDep, SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.schemas import AssetOut
@@ -62,6 +62,7 @@ async def upload_asset(
     settings: SettingsDep,
     store: StoreDep,
     dispatcher: DispatcherDep,
+    lang: LangDep,
 ) -> AssetOut:
     """Upload a film, audio lecture or PDF (multipart field `file`); it is transcoded in the background."""
     try:
@@ -74,7 +75,7 @@ async def upload_asset(
         response.status_code = 200
     elif service.needs_processing(asset):
         enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
-    return AssetOut.of(asset)
+    return AssetOut.of(asset, lang)
 
 
 async def _receive(
@@ -98,19 +99,20 @@ async def _receive(
 def list_assets(
     caller: ProducerDep,
     session: SessionDep,
+    lang: LangDep,
     status: AssetStatus | None = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[AssetOut]:
     """Assets, newest first: a producer's own, or every asset for an administrator."""
     rows, total = service.list_assets(session, caller=caller, status=status, limit=limit, offset=offset)
-    return Page[AssetOut](items=[AssetOut.of(a) for a in rows], total=total, limit=limit, offset=offset)
+    return Page[AssetOut](items=[AssetOut.of(a, lang) for a in rows], total=total, limit=limit, offset=offset)
 
 
 @router.get("/{asset_id}", response_model=AssetOut)
-def get_asset(asset_id: str, caller: ProducerDep, session: SessionDep) -> AssetOut:
+def get_asset(asset_id: str, caller: ProducerDep, session: SessionDep, lang: LangDep) -> AssetOut:
     """Status, progress, error reason, kind, duration, source properties, renditions and links."""
-    return AssetOut.of(service.get_asset(session, asset_id, caller=caller))
+    return AssetOut.of(service.get_asset(session, asset_id, caller=caller), lang)
 
 
 @router.get("/{asset_id}/source", response_class=Response)
@@ -125,8 +127,10 @@ def download_source(
 
 
 @router.post("/{asset_id}/retry", response_model=AssetOut)
-def retry_asset(asset_id: str, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep) -> AssetOut:
+def retry_asset(
+    asset_id: str, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep, lang: LangDep
+) -> AssetOut:
     """Process a failed asset again from the start."""
     asset = service.retry_asset(session, asset_id, actor=caller)
     enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
-    return AssetOut.of(asset)
+    return AssetOut.of(asset, lang)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.kit.i18n import Lang, render
 
 PRESENTATIONS = {"mobile": "master.m3u8", "iptv": "iptv.m3u8", "iptv-sd": "iptv-sd.m3u8"}
 
@@ -36,6 +37,18 @@ class AssetLinks(BaseModel):
     iptv_sd: str | None = None
     poster: str | None = None
     source: str
+
+    @classmethod
+    def of(cls, asset: Asset) -> AssetLinks:
+        hls = asset.status is AssetStatus.READY and bool(asset.renditions)
+        base = f"/hls/{asset.id}/"
+        return cls(
+            master=base + PRESENTATIONS["mobile"] if hls else None,
+            iptv=base + PRESENTATIONS["iptv"] if hls else None,
+            iptv_sd=base + PRESENTATIONS["iptv-sd"] if hls else None,
+            poster=base + "poster.jpg" if asset.poster_key and hls else None,
+            source=f"/api/v1/assets/{asset.id}/source",
+        )
 
 
 class Playback(BaseModel):
@@ -67,7 +80,9 @@ class AssetOut(BaseModel):
     filename: str
     status: AssetStatus
     progress: float
-    error: str | None
+    error: str | None = Field(
+        description="why processing failed, naming the file and what to do, in the caller's language"
+    )
     kind: AssetKind
     size_bytes: int
     sha256: str
@@ -80,30 +95,23 @@ class AssetOut(BaseModel):
     updated_at: datetime
 
     @classmethod
-    def of(cls, asset: Asset) -> AssetOut:
-        hls = asset.status is AssetStatus.READY and bool(asset.renditions)
-        base = f"/hls/{asset.id}/"
-        links = AssetLinks(
-            master=base + PRESENTATIONS["mobile"] if hls else None,
-            iptv=base + PRESENTATIONS["iptv"] if hls else None,
-            iptv_sd=base + PRESENTATIONS["iptv-sd"] if hls else None,
-            poster=base + "poster.jpg" if asset.poster_key and hls else None,
-            source=f"/api/v1/assets/{asset.id}/source",
-        )
+    def of(cls, asset: Asset, lang: Lang) -> AssetOut:
+        """The asset as the API shows it to a caller who reads `lang` (its failure's reason)."""
+        reason = asset.reason()
         return cls(
             id=asset.id,
             title=asset.title,
             filename=asset.filename,
             status=asset.status,
             progress=round(asset.progress, 1),
-            error=asset.error,
+            error=None if reason is None else render(reason.key, lang, reason.params),
             kind=asset.kind,
             size_bytes=asset.size_bytes,
             sha256=asset.sha256,
             duration_seconds=asset.duration_seconds,
             source=asset.source_info,
             renditions=[RenditionOut.model_validate(r) for r in asset.renditions],
-            links=links,
+            links=AssetLinks.of(asset),
             attempts=asset.attempts,
             created_at=asset.created_at,
             updated_at=asset.updated_at,

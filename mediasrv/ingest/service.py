@@ -24,11 +24,10 @@ from mediasrv.kit.errors import (
     StorageUnavailable,
     UnsupportedMedia,
 )
+from mediasrv.kit.i18n import Text
 from mediasrv.storage import ObjectStore, keys
 
 log = logging.getLogger(__name__)
-
-ACCEPTED = "a film (MP4, MOV, MKV, MPEG-TS, AVI...), an audio lecture (MP3, M4A, WAV...) or a PDF handout"
 
 
 def register_upload(
@@ -48,8 +47,7 @@ def register_upload(
         kind = sniff(upload.head)
         if kind is None:
             raise UnsupportedMedia(
-                f"'{upload.filename}' is not a film, an audio recording or a PDF (it looks like "
-                f"{describe(upload.head)}). Upload {ACCEPTED}."
+                "ingest.not_media", filename=upload.filename, looks_like=describe(upload.head)
             )
         existing = _own_asset(session, upload.sha256, owner.org_unit_id)
         if existing is not None:
@@ -165,7 +163,7 @@ def _copy_outputs(store: ObjectStore, asset: Asset, twin: Asset) -> bool:
         prefix = keys.generation_prefix(asset.id, generation)
         stored = {info.key: info.size for info in store.list(prefix)} if copies else {}
         if any(stored.get(key) != size for key, size in sizes.items()):
-            raise StorageUnavailable("copied outputs did not all reach storage intact")
+            raise StorageUnavailable("ingest.copies_incomplete")
     except (StorageUnavailable, ObjectNotFound) as exc:
         log.warning(
             "asset %s: copying the outputs of %s failed (%s); transcoding instead", asset.id, twin.id, exc
@@ -194,9 +192,9 @@ def get_asset(session: Session, asset_id: str, *, caller: Caller | None = None) 
     """An asset with its renditions; producers may only see their own department's."""
     asset = session.scalar(select(Asset).options(selectinload(Asset.renditions)).where(Asset.id == asset_id))
     if asset is None:
-        raise NotFound(f"No asset with id {asset_id}.")
+        raise NotFound("ingest.no_asset", asset_id=asset_id)
     if caller is not None and caller.role is not Role.SITE and not caller.can_manage(asset.org_unit_id):
-        raise Forbidden("This asset belongs to another department.")
+        raise Forbidden("ingest.other_department")
     return asset
 
 
@@ -222,10 +220,12 @@ def retry_asset(session: Session, asset_id: str, *, actor: Caller) -> Asset:
     """Give a failed asset a fresh set of attempts (an administrator decided the cause is fixed)."""
     asset = get_asset(session, asset_id)
     if asset.status is not AssetStatus.FAILED:
-        raise Conflict(f"Asset {asset_id} is {asset.status.value}; only failed assets can be retried.")
+        raise Conflict(
+            "ingest.retry_not_failed", asset_id=asset_id, status=Text(f"ingest.status.{asset.status.value}")
+        )
     asset.status = AssetStatus.UPLOADED
     asset.attempts = 0
-    asset.error = None
+    asset.error = asset.error_key = asset.error_params = None
     asset.progress = 0.0
     asset.lease_owner = None
     asset.lease_expires_at = None

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from mediasrv.kit.i18n import Text
+
 
 class Sniffed(StrEnum):
     MEDIA = "media"
@@ -34,21 +36,21 @@ _MEDIA_MAGIC: tuple[tuple[int, bytes], ...] = (
 )
 
 # Things people upload by mistake, named so the message can say what the file looks like.
-_KNOWN_OTHERS: tuple[tuple[bytes, str], ...] = (
-    (b"PK\x03\x04", "a ZIP archive or an Office document"),
-    (b"\xd0\xcf\x11\xe0", "an old Office document (.doc/.ppt/.xls)"),
-    (b"Rar!", "a RAR archive"),
-    (b"7z\xbc\xaf", "a 7-Zip archive"),
-    (b"\x89PNG", "a PNG picture"),
-    (b"\xff\xd8\xff", "a JPEG picture"),
-    (b"GIF8", "a GIF picture"),
-    (b"MZ", "a Windows program"),
-    (b"\x7fELF", "a Linux program"),
-    (b"#EXTM3U", "an M3U/HLS playlist (a list of links to other files, not the recording itself)"),
-    (b"ffconcat version", "an ffmpeg concat list (a list of other files, not the recording itself)"),
+_KNOWN_OTHERS: tuple[tuple[bytes, Text], ...] = (
+    (b"PK\x03\x04", Text("ingest.looks.zip")),
+    (b"\xd0\xcf\x11\xe0", Text("ingest.looks.old_office")),
+    (b"Rar!", Text("ingest.looks.rar")),
+    (b"7z\xbc\xaf", Text("ingest.looks.seven_zip")),
+    (b"\x89PNG", Text("ingest.looks.png")),
+    (b"\xff\xd8\xff", Text("ingest.looks.jpeg")),
+    (b"GIF8", Text("ingest.looks.gif")),
+    (b"MZ", Text("ingest.looks.windows_program")),
+    (b"\x7fELF", Text("ingest.looks.linux_program")),
+    (b"#EXTM3U", Text("ingest.looks.playlist")),
+    (b"ffconcat version", Text("ingest.looks.concat_list")),
 )
 _ID3_HEADER = 10
-_BINARY = "an unknown binary format"
+_BINARY = Text("ingest.looks.binary")
 
 
 def _is_mpeg_ts(head: bytes) -> bool:
@@ -99,11 +101,11 @@ def sniff(head: bytes) -> Sniffed | None:
     return None
 
 
-def describe(head: bytes) -> str:
-    """What an unaccepted file looks like, in words a producer knows."""
+def describe(head: bytes) -> Text:
+    """What an unaccepted file looks like, in words a producer knows (rendered in the reader's language)."""
     rest = _after_id3(head)
     if rest:
-        return f"{describe(rest)} behind an MP3 tag"
+        return Text("ingest.looks.behind_id3", {"what": describe(rest)})
     for magic, what in _KNOWN_OTHERS:
         if head.startswith(magic):
             return what
@@ -111,4 +113,4 @@ def describe(head: bytes) -> str:
         head[:512].decode("utf-8")
     except UnicodeDecodeError:
         return _BINARY
-    return "plain text"
+    return Text("ingest.looks.text")

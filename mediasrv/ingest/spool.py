@@ -19,6 +19,7 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from mediasrv.kit.errors import EmptyUpload, MediaError, UploadTooLarge
+from mediasrv.kit.i18n import Text
 from mediasrv.protocol.sizes import human_size
 
 HEAD_BYTES = 4096
@@ -86,7 +87,7 @@ class _Receiver:
         self._is_file = raw_filename is not None
         if self._is_file:
             if self._name != "file" or self.filename is not None:
-                raise MediaError("Send exactly one file, in the form field named 'file'.")
+                raise MediaError("ingest.one_file_field")
             self.filename = clean_filename((raw_filename or b"").decode("utf-8", "replace"))
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
@@ -95,8 +96,10 @@ class _Receiver:
             self.size += len(chunk)
             if self.size > self.max_bytes:
                 raise UploadTooLarge(
-                    f"'{self.filename}' is larger than the {human_size(self.max_bytes)} limit: "
-                    "split the film or export it at a lower bitrate."
+                    "ingest.too_large_streamed",
+                    filename=self.filename,
+                    limit=human_size(self.max_bytes),
+                    advice=Text("kit.advice.upload"),
                 )
             if len(self.head) < HEAD_BYTES:
                 self.head += chunk[: HEAD_BYTES - len(self.head)]
@@ -105,7 +108,7 @@ class _Receiver:
         else:
             self._field_bytes += len(chunk)
             if self._field_bytes > MAX_FIELD_BYTES:
-                raise MediaError("Form fields are too long (64 KiB at most in all).")
+                raise MediaError("ingest.fields_too_long")
             self._value += chunk
 
     def on_part_end(self) -> None:
@@ -120,7 +123,7 @@ async def receive_upload(
     ctype, params = parse_options_header(content_type)
     boundary = params.get(b"boundary")
     if ctype != b"multipart/form-data" or not boundary:
-        raise MediaError("Send the file as multipart/form-data with the file in a field named 'file'.")
+        raise MediaError("ingest.not_multipart")
     spool_dir.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="upload-", dir=spool_dir)
     path = Path(name)
@@ -133,16 +136,11 @@ async def receive_upload(
                     parser.write(chunk)
                 parser.finalize()
             except MultipartParseError as exc:  # a broken body is the client's error, not ours
-                raise MediaError(
-                    f"The multipart/form-data body is malformed ({exc}): send the file with a form "
-                    "upload (curl -F file=@name), not hand-made multipart."
-                ) from None
+                raise MediaError("ingest.malformed_multipart", detail=str(exc)) from None
         if receiver.filename is None:
-            raise MediaError("No file in the upload: put it in a form field named 'file'.")
+            raise MediaError("ingest.no_file")
         if receiver.size == 0:
-            raise EmptyUpload(
-                f"'{receiver.filename}' is empty (0 bytes): check the export and upload it again."
-            )
+            raise EmptyUpload("ingest.empty", filename=receiver.filename)
         return SpooledUpload(
             path=path,
             filename=receiver.filename,

@@ -35,15 +35,15 @@ from typing import Annotated, Any, BinaryIO
 
 from fastapi import APIRouter, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from sqlalchemy.orm import Session
-from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.routing import Match
 from starlette.types import Receive, Scope, Send
 
 from mediasrv.accounts.auth import Caller, ProducerDep, Role
-from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep, StoreDep
+from mediasrv.deps import DispatcherDep, LangDep, SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service
 from mediasrv.ingest.spool import HEAD_BYTES, SpooledUpload, clean_filename
 from mediasrv.jobs import TRANSCODE, Dispatcher, enqueue_after_commit
@@ -60,6 +60,7 @@ from mediasrv.kit.errors import (
     refusal_body,
 )
 from mediasrv.kit.http import OVERRIDE_HEADER, requested_method
+from mediasrv.kit.i18n import Lang, Text, choose_lang
 from mediasrv.ops.metrics import UPLOADS
 from mediasrv.protocol.sizes import human_size
 from mediasrv.storage import ObjectStore
@@ -102,10 +103,18 @@ class _TusRoute(APIRoute):
                 for m in route.methods or ()
             }
             allowed = ", ".join(sorted(methods))
-            detail = f"{method} is not allowed on this path, which takes {allowed}"
             if methods & {"PATCH", "DELETE"}:
-                detail += f" (or POST with {OVERRIDE_HEADER} naming one of them)"
-            raise HTTPException(405, detail=detail, headers={"Allow": allowed})
+                key, params = "ingest.tus_method_not_allowed_override", {"header": OVERRIDE_HEADER}
+            else:
+                key, params = "ingest.tus_method_not_allowed", {}
+            # Answered here, in the caller's language: an HTTPException's detail is one sentence.
+            request = Request(scope)
+            lang = choose_lang(request.headers, request.cookies, request.query_params)
+            body = refusal_body(
+                "method_not_allowed", key, {"method": method, "allowed": allowed, **params}, lang
+            )
+            await JSONResponse(body, status_code=405, headers={"Allow": allowed})(scope, receive, send)
+            return
         await super().handle(scope, receive, send)
 
 
@@ -159,10 +168,7 @@ def _forget(spool: Path, upload_id: str) -> None:
 def _load(spool: Path, upload_id: str, caller: Caller) -> _State:
     """The caller's upload (an administrator may continue anyone's); 404 for anyone else's, which
     does not even say that it exists."""
-    missing = NotFound(
-        f"No upload {upload_id}: it was finished long ago, cancelled, or abandoned for a day and "
-        "removed. Start the upload again."
-    )
+    missing = NotFound("ingest.tus_no_upload", upload_id=upload_id)
     if not _ID.fullmatch(upload_id):
         raise missing
     try:
@@ -183,15 +189,12 @@ def _offset(spool: Path, state: _State) -> int:
         return 0
 
 
-def _check_version(tus_resumable: str | None) -> Response | None:
+def _check_version(tus_resumable: str | None, lang: Lang) -> Response | None:
+    """412 (ErrorOut's shape, in the caller's language) unless the client speaks this tus version."""
     if tus_resumable == TUS_VERSION:
         return None
-    # ErrorOut's shape (a sentence, not a key yet: ingest's conversion makes it one, in the caller's language)
-    message = f"Send the header Tus-Resumable: {TUS_VERSION}; this server speaks tus {TUS_VERSION}."
-    body = json.dumps(refusal_body("tus_version", message, {}, "en"))
-    return Response(
-        body, status_code=412, media_type="application/json", headers={"Tus-Version": TUS_VERSION}
-    )
+    body = refusal_body("tus_version", "ingest.tus_version", {"version": TUS_VERSION}, lang)
+    return JSONResponse(body, status_code=412, headers={"Tus-Version": TUS_VERSION})
 
 
 def _metadata(raw: str | None) -> dict[str, str]:
@@ -204,7 +207,7 @@ def _metadata(raw: str | None) -> dict[str, str]:
         try:
             found[key] = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError):
-            raise MediaError(f"Upload-Metadata: the value of '{key}' is not base64 of UTF-8 text.") from None
+            raise MediaError("ingest.tus_bad_metadata", field=key) from None
     return found
 
 
@@ -215,14 +218,12 @@ def _locked(path: Path) -> Iterator[BinaryIO]:
     try:
         f = path.open("ab")
     except FileNotFoundError:
-        raise NotFound("This upload was cancelled or removed: start it again.") from None
+        raise NotFound("ingest.tus_removed") from None
     with f:
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise Conflict(
-                "Another request is sending this upload right now: wait, then ask (HEAD) for the offset."
-            ) from None
+            raise Conflict("ingest.tus_busy") from None
         yield f
 
 
@@ -239,9 +240,7 @@ def _headers(state: _State, offset: int) -> dict[str, str]:
 
 
 def _past_the_end(state: _State) -> UploadTooLarge:
-    return UploadTooLarge(
-        f"These bytes go past the declared length of {state.length} bytes: send only the rest."
-    )
+    return UploadTooLarge("ingest.tus_past_the_end", length=state.length)
 
 
 def _spooled(spool: Path, state: _State) -> SpooledUpload:
@@ -311,6 +310,7 @@ def capabilities(caller: ProducerDep, settings: SettingsDep) -> Response:
 def create_upload(
     caller: ProducerDep,
     settings: SettingsDep,
+    lang: LangDep,
     upload_length: Annotated[int, Header(ge=0, description="the file's size in bytes")],
     upload_metadata: Annotated[
         str | None, Header(description="`filename <base64>,title <base64>` (title optional)")
@@ -318,18 +318,21 @@ def create_upload(
     tus_resumable: TusResumable = None,
 ) -> Response:
     """Start a resumable upload of a film, audio lecture or PDF handout (tus 1.0 creation)."""
-    if (refused := _check_version(tus_resumable)) is not None:
+    if (refused := _check_version(tus_resumable, lang)) is not None:
         return refused
     meta = _metadata(upload_metadata)
     filename = clean_filename(meta.get("filename", ""))
     if upload_length > settings.max_upload_bytes:
         # Refuse before a producer on a slow line spends hours sending it.
         raise UploadTooLarge(
-            f"'{filename}' is {human_size(upload_length)}, over the {human_size(settings.max_upload_bytes)} "
-            "limit: split the film or export it at a lower bitrate."
+            "ingest.too_large",
+            filename=filename,
+            size=human_size(upload_length),
+            limit=human_size(settings.max_upload_bytes),
+            advice=Text("kit.advice.upload"),
         )
     if upload_length == 0:
-        raise EmptyUpload(f"'{filename}' is empty (0 bytes): check the export and upload it again.")
+        raise EmptyUpload("ingest.empty", filename=filename)
     spool = settings.spool_dir
     spool.mkdir(parents=True, exist_ok=True)
     sweep_abandoned(spool)  # here, not in a worker: only the API sees its spool volume
@@ -350,11 +353,15 @@ def create_upload(
 
 @router.head("/{upload_id}", response_class=Response, responses={200: {"description": "See the headers"}})
 def upload_offset(
-    upload_id: str, caller: ProducerDep, settings: SettingsDep, tus_resumable: TusResumable = None
+    upload_id: str,
+    caller: ProducerDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    tus_resumable: TusResumable = None,
 ) -> Response:
     """How many bytes the server has (Upload-Offset): continue from there after a broken connection.
     A finished upload also names its asset (Upload-Asset-Id)."""
-    if (refused := _check_version(tus_resumable)) is not None:
+    if (refused := _check_version(tus_resumable, lang)) is not None:
         return refused
     state = _load(settings.spool_dir, upload_id, caller)
     return Response(status_code=200, headers=_headers(state, _offset(settings.spool_dir, state)))
@@ -380,6 +387,7 @@ async def append(
     settings: SettingsDep,
     store: StoreDep,
     dispatcher: DispatcherDep,
+    lang: LangDep,
     upload_offset: Annotated[int, Header(ge=0, description="where these bytes start")],
     content_type: Annotated[str, Header(description=OFFSET_OCTET_STREAM)] = "",
     tus_resumable: TusResumable = None,
@@ -387,25 +395,22 @@ async def append(
     """Append bytes from Upload-Offset, which must be the server's offset. The answer's Upload-Offset
     is the new one; the last bytes make the asset (Upload-Asset-Id), refused as POST /api/v1/assets
     refuses (415 for what is not a film, audio or PDF, and the upload is gone)."""
-    if (refused := _check_version(tus_resumable)) is not None:
+    if (refused := _check_version(tus_resumable, lang)) is not None:
         return refused
     spool = settings.spool_dir
     state = _load(spool, upload_id, caller)
     if content_type.split(";")[0].strip().lower() != OFFSET_OCTET_STREAM:
         raise WrongContentType(
-            f"Send the bytes with Content-Type: {OFFSET_OCTET_STREAM}, not '{content_type}'."
+            "ingest.tus_wrong_content_type", expected=OFFSET_OCTET_STREAM, sent=content_type
         )
     if state.asset_id is not None:  # finished: the client lost the last answer and asks again
         if upload_offset != state.length:
-            raise Conflict(f"This upload is complete ({state.length} bytes): nothing more can be added.")
+            raise Conflict("ingest.tus_complete", length=state.length)
         return Response(status_code=204, headers=_headers(state, state.length))
     with _locked(_part(spool, upload_id)) as part:
         current = os.fstat(part.fileno()).st_size
         if upload_offset != current:
-            raise Conflict(
-                f"The server has {current} bytes of this upload, not {upload_offset}: "
-                "ask with HEAD and continue from Upload-Offset."
-            )
+            raise Conflict("ingest.tus_offset_mismatch", current=current, sent=upload_offset)
         declared = int(request.headers.get("content-length") or 0)
         if current + declared > state.length:
             raise _past_the_end(state)
@@ -454,10 +459,14 @@ async def _finish(
 
 @router.delete("/{upload_id}", status_code=204, response_class=Response, responses=_NO_CONTENT)
 def cancel(
-    upload_id: str, caller: ProducerDep, settings: SettingsDep, tus_resumable: TusResumable = None
+    upload_id: str,
+    caller: ProducerDep,
+    settings: SettingsDep,
+    lang: LangDep,
+    tus_resumable: TusResumable = None,
 ) -> Response:
     """Cancel an upload (tus termination): its bytes are deleted at once."""
-    if (refused := _check_version(tus_resumable)) is not None:
+    if (refused := _check_version(tus_resumable, lang)) is not None:
         return refused
     state = _load(settings.spool_dir, upload_id, caller)
     if state.asset_id is None:

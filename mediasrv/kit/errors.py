@@ -181,8 +181,7 @@ def refusal_body(error: str, key: str, params: Mapping[str, Any], lang: Lang) ->
     return {
         "error": error,
         "message": i18n.render(key, lang, params),
-        # TRANSITION: a raise not converted yet has a sentence for a key; removed with render's branch.
-        "code": key if key in i18n.MESSAGES else error,
+        "code": key,
         "params": i18n.json_params(params),
     }
 
@@ -221,8 +220,9 @@ def _problem(error: Mapping[str, Any], lang: Lang) -> dict[str, str]:
         text = i18n.render(kind, lang, ctx)
     elif f"problem.{kind}" in i18n.MESSAGES:
         text = i18n.render(f"problem.{kind}", lang, _context(ctx, lang))
+    elif lang == "zh":  # a pydantic type this API was not expected to produce: no English on a zh page
+        text = i18n.render("problem.other", lang, {})
     else:
-        # TRANSITION: a validator's ValueError, or a type without a problem text: pydantic's English.
         text = str(error.get("msg", kind))
     label = " ".join(_label(part, lang) for part in loc)
     colon = "：" if lang == "zh" else ": "

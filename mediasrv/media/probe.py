@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mediasrv.kit.errors import MediaProcessingError
+from mediasrv.kit.i18n import Text
 
 # ffmpeg reads only the upload. Its demuxers are chosen by content, and several of them open other
 # files when they read one: hls and dash (playlists naming segments, `file:///etc/...` included),
@@ -49,15 +50,16 @@ _SHORT_ENOUGH = 60.0  # a file claiming this little time costs nothing to try, w
 _PICTURE_FORMATS = {"image2", "gif", "apng", "webp", "ico", "svg"}
 # What a refused demuxer's name means to a producer.
 _REFUSED_NAMES = {
-    "hls": "an HLS playlist (M3U8) that refers to other files",
-    "dash": "a DASH manifest that refers to other files",
-    "concat": "an ffmpeg concat list that refers to other files",
-    "image2": "a numbered image sequence (its name is a pattern such as %03d)",
-    "imf": "an IMF composition that refers to other files",
-    "lavfi": "an ffmpeg filter description",
-    "sdp": "a network stream description (SDP)",
-    "webm_dash_manifest": "a DASH manifest that refers to other files",
+    "hls": Text("media.refers.hls"),
+    "dash": Text("media.refers.dash"),
+    "concat": Text("media.refers.concat"),
+    "image2": Text("media.refers.image2"),
+    "imf": Text("media.refers.imf"),
+    "lavfi": Text("media.refers.lavfi"),
+    "sdp": Text("media.refers.sdp"),
+    "webm_dash_manifest": Text("media.refers.dash"),
 }
+_FORMATS = Text("media.accepted_formats")  # what to upload instead
 _NOT_ON_WHITELIST = re.compile(
     r"^\[(?P<demuxer>[\w,]+) @ 0x[0-9a-f]+\] Format not on whitelist", re.MULTILINE
 )
@@ -127,29 +129,21 @@ def demuxer(format_name: str) -> str:
 
 def _refused_format(name: str) -> MediaProcessingError:
     refers = _REFUSED_NAMES.get(name)
-    what = (
-        f"{refers}; such files make the converter read something other than the upload, so they are refused"
-        if refers
-        else f"in a container format not accepted here ({name})"
-    )
-    return MediaProcessingError(
-        f"The file is {what}. Upload the film or recording itself, as MP4, MOV, M4A, MKV, WebM, "
-        "MPEG-TS, MPEG-PS (VOB), AVI, FLV, WMV/WMA, RealMedia, MP3, AAC, WAV, FLAC, Ogg or AMR."
-    )
+    if refers is not None:
+        return MediaProcessingError("media.refused_refers", what=refers, formats=_FORMATS)
+    return MediaProcessingError("media.refused_container", format=name, formats=_FORMATS)
 
 
-def _picture(kind: str) -> MediaProcessingError:
-    return MediaProcessingError(
-        f"The file is a picture ({kind}{' image' if kind != 'image' else ''}), not a film or an audio "
-        "recording. Upload the video file itself; a poster is taken from the film automatically."
-    )
+def _picture(kind: str | None) -> MediaProcessingError:
+    """A still picture (kind: JPEG, PNG...; None when ffmpeg does not say which)."""
+    if kind is None:
+        return MediaProcessingError("media.picture_any")
+    return MediaProcessingError("media.picture", kind=kind)
 
 
 def _unreadable(detail: str) -> MediaProcessingError:
-    return MediaProcessingError(
-        f"The file could not be read as video or audio (ffprobe: {detail}). "
-        "It may be truncated or damaged: export it again and re-upload."
-    )
+    # ffprobe's own words stay English: a detail after the sentence, for whoever helps the producer.
+    return MediaProcessingError("media.unreadable", detail=detail)
 
 
 def _ffprobe_detail(stderr: str, path: Path) -> str:
@@ -236,9 +230,10 @@ def _check_claimed_duration(longest: float, size: int) -> None:
     hours): the transcode would write hours of frames or silence out of nothing."""
     if longest > max(_SHORT_ENOUGH, size / MIN_BYTES_PER_SECOND):
         raise MediaProcessingError(
-            f"The file claims to last {_clock(longest)} but holds only {size:,} bytes, less than any real "
-            f"recording of that length needs (at least {MIN_BYTES_PER_SECOND * 8 // 1000} kb/s). It is "
-            "damaged or was altered: export it again and re-upload."
+            "media.claims_too_long",
+            duration=_clock(longest),
+            size=f"{size:,}",
+            kbps=MIN_BYTES_PER_SECOND * 8 // 1000,
         )
 
 
@@ -253,15 +248,12 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as e:
-        raise MediaProcessingError(
-            f"The file could not be read within {timeout:g} s; it may be damaged. "
-            "Export it again and re-upload."
-        ) from e
+        raise MediaProcessingError("media.probe_timeout", seconds=f"{timeout:g}") from e
     if proc.returncode != 0:
         if refused := _NOT_ON_WHITELIST.search(proc.stderr):
             name = demuxer(refused["demuxer"])
             if name == "image2" and not any(c in path.name for c in "%*?["):
-                raise _picture("image")  # ffmpeg picks its image-sequence reader for one picture too
+                raise _picture(None)  # ffmpeg picks its image-sequence reader for one picture too
             raise _refused_format(name)
         raise _unreadable(_ffprobe_detail(proc.stderr, path))
     data = json.loads(proc.stdout or "{}")
@@ -271,13 +263,10 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
 
     if format_name == "tty" or any(s.get("codec_name") == "ansi" for s in streams):
         # ffprobe "plays" text files as ANSI art; for us that is a document, not media.
-        raise MediaProcessingError(
-            "The file is a text document, not video or audio. Upload the film or recording itself "
-            "(for example MP4, MOV, MPEG-TS, MP3 or M4A)."
-        )
+        raise MediaProcessingError("media.text_document")
     if format_name in _PICTURE_FORMATS or format_name.endswith("_pipe"):
         codec = next((str(s.get("codec_name", "")) for s in streams), "")
-        raise _picture({"mjpeg": "JPEG", "": "image"}.get(codec, codec.upper()))
+        raise _picture({"mjpeg": "JPEG", "": None}.get(codec, codec.upper()))
     if demuxer(format_name) not in ACCEPTED_FORMATS:
         raise _refused_format(demuxer(format_name))
 
@@ -289,24 +278,15 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
     ]
     audios = [s for s in streams if s.get("codec_type") == "audio"]
     if not videos and not audios:
-        raise MediaProcessingError(
-            "The file contains neither a video nor an audio track. "
-            "Check the export settings and upload the film or recording again."
-        )
+        raise MediaProcessingError("media.no_tracks")
 
     duration = _float(fmt.get("duration"))
     if duration <= 0:
         duration = max((_float(s.get("duration")) for s in videos + audios), default=0.0)
     if duration <= 0:
-        raise MediaProcessingError(
-            "The file has no playable duration (it is empty or its index is missing). "
-            "Export it again and re-upload."
-        )
+        raise MediaProcessingError("media.no_duration")
     if videos and (_int(videos[0].get("width")) <= 0 or _int(videos[0].get("height")) <= 0):
-        raise MediaProcessingError(
-            "The video track has no picture size, so it cannot be decoded. "
-            "Export the film again (H.264 or ProRes in MP4/MOV works best) and re-upload."
-        )
+        raise MediaProcessingError("media.no_picture_size")
     size = _int(fmt.get("size")) or (path.stat().st_size if path.exists() else 0)
     _check_claimed_duration(max([duration, *(_float(s.get("duration")) for s in videos + audios)]), size)
     bit_rate = _int(fmt.get("bit_rate")) or round(size * 8 / duration)

@@ -28,8 +28,8 @@ class TranscodeFailed(MediaProcessingError):
 
     code = "transcode_failed"
 
-    def __init__(self, message: str, *, returncode: int, stderr_tail: str) -> None:
-        super().__init__(message)
+    def __init__(self, key: str, /, *, returncode: int, stderr_tail: str, **params: object) -> None:
+        super().__init__(key, **params)
         self.returncode = returncode
         self.stderr_tail = stderr_tail
 
@@ -89,11 +89,7 @@ def run_ffmpeg(
                 line = lines.get(timeout=max(wait, 0.0)) if wait > 0 else lines.get_nowait()
             except queue.Empty:
                 _kill(proc)
-                raise TranscodeStalled(
-                    f"Transcoding made no progress for {stall_timeout:g} s and was stopped. The file may be "
-                    "damaged or use an unusual format: export it again (H.264/AAC in MP4 works best) and "
-                    "re-upload."
-                ) from None
+                raise TranscodeStalled("media.transcode_stalled", seconds=f"{stall_timeout:g}") from None
             if line is _EOF:
                 break
             key, _, value = line.partition("=")
@@ -111,19 +107,14 @@ def run_ffmpeg(
         try:
             proc.wait(timeout=stall_timeout)
         except subprocess.TimeoutExpired:
-            raise TranscodeStalled(
-                f"ffmpeg did not exit {stall_timeout:g} s after finishing its output and was stopped."
-            ) from None
+            raise TranscodeStalled("media.transcode_no_exit", seconds=f"{stall_timeout:g}") from None
         for t in readers:
             t.join(timeout=5)
         if proc.returncode != 0:
             text = tail.decode("utf-8", "replace").strip()
             last = text.splitlines()[-1] if text else f"exit status {proc.returncode}"
             raise TranscodeFailed(
-                f"The file could not be transcoded (ffmpeg: {last}). It may be damaged or use an unusual "
-                "format: export it again (H.264/AAC in MP4 works best) and re-upload.",
-                returncode=proc.returncode,
-                stderr_tail=text,
+                "media.transcode_failed", returncode=proc.returncode, stderr_tail=text, detail=last
             )
         if on_progress is not None and reported < 100.0:
             on_progress(100.0)

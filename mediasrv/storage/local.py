@@ -54,7 +54,7 @@ class LocalStore:
                 d.mkdir(mode=_DIR_MODE)
 
     def _unavailable(self, exc: OSError) -> StorageUnavailable:
-        return StorageUnavailable(f"local storage at {self.root} is not usable: {exc}; check the directory")
+        return StorageUnavailable("storage.local_unusable", root=str(self.root), detail=str(exc))
 
     def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> ObjectInfo:
         dest = self._path(key)
@@ -81,7 +81,7 @@ class LocalStore:
     def copy(self, source: str, key: str) -> None:
         src, dest = self._path(source), self._path(key)
         if not src.is_file():
-            raise ObjectNotFound(f"object {source!r} not found")
+            raise ObjectNotFound("storage.object_missing", name=source)
         try:
             dest.parent.mkdir(parents=True, exist_ok=True)
             tmp = dest.parent / f"{_TMP_PREFIX}{uuid.uuid4().hex}"
@@ -101,7 +101,7 @@ class LocalStore:
                 raise
         except FileNotFoundError as exc:
             if not src.is_file():  # deleted since the check above
-                raise ObjectNotFound(f"object {source!r} not found") from exc
+                raise ObjectNotFound("storage.object_missing", name=source) from exc
             raise self._unavailable(exc) from exc
         except OSError as exc:
             raise self._unavailable(exc) from exc
@@ -112,10 +112,10 @@ class LocalStore:
             shutil.copyfile(src, path)
         except FileNotFoundError as exc:
             if not src.is_file():
-                raise ObjectNotFound(f"object {key!r} not found") from exc
+                raise ObjectNotFound("storage.object_missing", name=key) from exc
             raise
         except IsADirectoryError as exc:
-            raise ObjectNotFound(f"object {key!r} not found") from exc
+            raise ObjectNotFound("storage.object_missing", name=key) from exc
 
     def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         if offset < 0 or (length is not None and length < 0):
@@ -124,14 +124,16 @@ class LocalStore:
         # Check now so a missing key fails at the call, as for S3; the file is opened only once
         # iteration starts, so a generator that is dropped unstarted holds nothing open.
         if not src.is_file():
-            raise ObjectNotFound(f"object {key!r} not found")
+            raise ObjectNotFound("storage.object_missing", name=key)
         return self._chunks(src, offset, length)
 
     def _chunks(self, src: Path, offset: int, length: int | None) -> Iterator[bytes]:
         try:
             f = src.open("rb")
         except FileNotFoundError as exc:  # deleted since read() checked
-            raise ObjectNotFound(f"object {src.relative_to(self.root).as_posix()!r} not found") from exc
+            raise ObjectNotFound(
+                "storage.object_missing", name=src.relative_to(self.root).as_posix()
+            ) from exc
         except OSError as exc:
             raise self._unavailable(exc) from exc
         with f:

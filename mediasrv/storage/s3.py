@@ -91,25 +91,23 @@ class S3Store:
 
     def _raise(self, exc: BaseException, key: str | None = None) -> NoReturn:
         """Turn an SDK or transport error into the domain error a caller can act on."""
-        where = f"object storage at {self.url}"
+        url = self.url
         if isinstance(exc, S3Error):
             if exc.code in _MISSING_KEY and key is not None:
-                raise ObjectNotFound(f"object {key!r} not found in bucket {self.bucket!r}") from exc
+                raise ObjectNotFound(
+                    "storage.object_missing_in_bucket", name=key, bucket=self.bucket
+                ) from exc
             if exc.code == "NoSuchBucket":
-                raise StorageUnavailable(
-                    f"bucket {self.bucket!r} does not exist at {where}; start the server (its startup "
-                    "check creates the bucket) or fix the storage URL"
-                ) from exc
+                raise StorageUnavailable("storage.s3_no_bucket", url=url, bucket=self.bucket) from exc
             if exc.code in _BAD_CREDENTIALS:
-                raise StorageUnavailable(
-                    f"{where} rejected the credentials ({exc.code}); check the access key and secret "
-                    "in the storage URL"
-                ) from exc
-            raise StorageUnavailable(f"{where} refused the request: {exc.code}: {exc.message}") from exc
+                raise StorageUnavailable("storage.s3_credentials", url=url, s3_code=exc.code) from exc
+            raise StorageUnavailable(
+                "storage.s3_refused", url=url, s3_code=exc.code, detail=exc.message
+            ) from exc
         if isinstance(exc, ServerError | InvalidResponseError):
-            raise StorageUnavailable(f"{where} is failing: {exc}; check the server's logs") from exc
+            raise StorageUnavailable("storage.s3_failing", url=url, detail=str(exc)) from exc
         raise StorageUnavailable(
-            f"{where} is unreachable: {type(exc).__name__}: {exc}; check that MinIO is running"
+            "storage.s3_unreachable", url=url, detail=f"{type(exc).__name__}: {exc}"
         ) from exc
 
     def _call(self, fn: Callable[[], T], key: str | None = None) -> T:
@@ -154,7 +152,7 @@ class S3Store:
         if length == 0:
             # The SDK treats length=0 as "to the end"; an empty range still needs the key to exist.
             if self.stat(key) is None:
-                raise ObjectNotFound(f"object {key!r} not found in bucket {self.bucket!r}")
+                raise ObjectNotFound("storage.object_missing_in_bucket", name=key, bucket=self.bucket)
             return iter(())
         # Issue the request now so a missing key or an outage fails at the call, not mid-stream.
         response = self._call(lambda: self._client.get_object(self.bucket, key, offset, length or 0), key)
@@ -208,8 +206,12 @@ class S3Store:
         if errors:
             shown = "; ".join(f"{e.name}: {e.code} {e.message}" for e in errors[:5])
             raise StorageUnavailable(
-                f"object storage at {self.url} failed to delete {len(errors)} of {len(keys)} objects "
-                f"under {prefix!r}: {shown}"
+                "storage.s3_delete_failed",
+                url=self.url,
+                failed=len(errors),
+                total=len(keys),
+                prefix=prefix,
+                detail=shown,
             )
         return len(keys)
 

@@ -104,7 +104,7 @@ def audio_only(stack: Stack, asset: dict[str, Any]) -> None:
 
 def broken(stack: Stack, asset: dict[str, Any]) -> None:
     assert asset["status"] == "failed"
-    assert "truncated or damaged" in asset["error"] and "re-upload" in asset["error"]
+    assert "无法处理：文件无法作为视频或音频读取，可能不完整或已损坏。请重新导出后再上传。" in asset["error"]
 
 
 def document(stack: Stack, asset: dict[str, Any]) -> None:

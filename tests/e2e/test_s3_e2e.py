@@ -62,7 +62,8 @@ def test_storage_outage_during_upload_keeps_nothing(
     finally:
         s3_server.start()
     assert r.status_code == 503 and r.headers["retry-after"]
-    assert "unreachable" in r.json()["message"]
+    assert r.json()["code"] == "storage.s3_unreachable"
+    assert r.json()["message"].startswith("文件存储暂时无法使用，请稍后再试")
     after = httpx.get(s3_stack.url + "/api/v1/assets", headers=s3_stack.headers, timeout=30).json()["total"]
     assert after == before, "a catalog row points at a missing object"
     assert not any((s3_stack.data_dir / "spool").iterdir())

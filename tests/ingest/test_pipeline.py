@@ -88,7 +88,15 @@ def test_audio_only_gets_audio_renditions(
     assert {g for r in asset.renditions for g in r.groups} == {"iptv", "iptv-sd", "mobile"}
 
 
-def test_truncated_film_fails_with_a_reason(
+ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}
+
+
+def reason(client: TestClient, headers: dict[str, str], asset_id: str) -> str:
+    said: str = client.get(f"/api/v1/assets/{asset_id}", headers=headers).json()["error"]
+    return said
+
+
+def test_a_damaged_film_fails_with_a_reason_in_the_reader_s_language(
     client: TestClient,
     producer: dict[str, str],
     ctx: pipeline.Context,
@@ -96,14 +104,51 @@ def test_truncated_film_fails_with_a_reason(
     store: ObjectStore,
     tmp_path: Path,
 ) -> None:
+    """Issue 17: a damaged film read `转码失败：The file could not be read... moov atom not found`."""
     film = make_media(tmp_path / "whole.mp4", seconds=3)
-    asset_id = upload(client, producer, make_truncated(film, tmp_path / "cut.mp4"))
+    asset_id = upload(client, producer, make_truncated(film, tmp_path / "坏片.mp4"))  # no moov atom
     assert pipeline.process_asset(ctx, asset_id) is AssetStatus.FAILED
     asset = load(db, asset_id)
-    assert asset.status is AssetStatus.FAILED
-    assert asset.error is not None and "re-upload" in asset.error
+    assert asset.status is AssetStatus.FAILED and asset.error_key == "media.unreadable"
+    assert asset.error_params == {"detail": "moov atom not found"}  # ffmpeg's words: a detail, kept as is
+    assert asset.error == (  # English for the logs
+        "The file could not be read as video or audio (ffprobe: moov atom not found). "
+        "It may be truncated or damaged: export it again and re-upload."
+    )
     assert list(store.list(f"hls/{asset_id}/")) == []
-    assert client.get(f"/api/v1/assets/{asset_id}", headers=producer).json()["error"] == asset.error
+    zh = (
+        "“坏片.mp4”无法处理：文件无法作为视频或音频读取，可能不完整或已损坏。请重新导出后再上传。"
+        "（ffprobe：moov atom not found）"
+    )
+    assert reason(client, {**producer, **ZH}, asset_id) == reason(client, producer, asset_id) == zh
+    assert reason(client, {**producer, **EN}, asset_id) == f"'坏片.mp4' could not be processed: {asset.error}"
+    listed = client.get("/api/v1/assets?status=failed", headers={**producer, **EN}).json()["items"]
+    assert [a["error"] for a in listed] == [f"'坏片.mp4' could not be processed: {asset.error}"]
+
+    # Given up later (the reason kept, nested in another message): still in the reader's language.
+    with db.session_scope() as s:
+        s.execute(
+            update(Asset)
+            .where(Asset.id == asset_id)
+            .values(status=AssetStatus.UPLOADED, attempts=ctx.settings.max_attempts)
+        )
+    assert pipeline.claim(ctx, asset_id) is None
+    assert reason(client, producer, asset_id) == zh.replace("无法处理：", "无法处理：尝试 3 次后放弃：")
+    assert reason(client, {**producer, **EN}, asset_id) == (
+        f"'坏片.mp4' could not be processed: Gave up after 3 attempts: {asset.error}"
+    )
+
+
+def test_a_reason_kept_before_the_catalogue_is_shown_as_it_was(
+    client: TestClient, producer: dict[str, str], db: Database, tmp_path: Path
+) -> None:
+    """Rows failed before migration 0009 have only the English text: shown, naming the file."""
+    asset_id = upload(client, producer, make_media(tmp_path / "旧片.mp4", seconds=1))
+    with db.session_scope() as s:
+        s.execute(
+            update(Asset).where(Asset.id == asset_id).values(status=AssetStatus.FAILED, error="It broke.")
+        )
+    assert reason(client, producer, asset_id) == "“旧片.mp4”无法处理：It broke."
 
 
 def test_pdf_is_kept_as_a_document_and_a_cut_pdf_fails(
@@ -158,6 +203,11 @@ def test_an_asset_that_keeps_killing_workers_ends_failed(
     assert pipeline.process_asset(ctx, asset_id) is None
     asset = load(db, asset_id)
     assert asset.status is AssetStatus.FAILED and "Gave up after 3 attempts" in (asset.error or "")
+    assert asset.error_key == "ingest.gave_up"
+    assert (
+        reason(client, producer, asset_id)
+        == "“film.mp4”无法处理：尝试 3 次后放弃：每次处理它的工作进程都中途停止了。"
+    )
 
 
 def test_sweep_re_enqueues_expired_leases_and_lost_enqueues(
@@ -220,7 +270,7 @@ def test_a_playlist_posing_as_mp3_never_publishes_the_workers_files(
         r = client.post("/api/v1/assets", headers=producer, files={"file": (seen.name, f)})
     # The sniffer sees past a short tag: refused at once, saying what the file is.
     assert r.status_code == 415, r.text
-    assert "behind an MP3 tag" in r.json()["message"] and "讲座.mp3" in r.json()["message"]
+    assert "藏在 MP3 标签后面的" in r.json()["message"] and "讲座.mp3" in r.json()["message"]
     assert list(store.list("")) == []
 
     # A tag longer than the sniffer's first bytes hides it; the worker's probe refuses it instead.
@@ -232,4 +282,6 @@ def test_a_playlist_posing_as_mp3_never_publishes_the_workers_files(
     assert asset.renditions == [] and asset.published_generation is None
     # Nothing but the upload itself reached storage.
     assert [o.key for o in store.list("")] == [asset.source_key]
-    assert client.get(f"/api/v1/assets/{asset_id}", headers=producer).json()["error"] == asset.error
+    assert (
+        reason(client, {**producer, **EN}, asset_id) == f"'讲座2.mp3' could not be processed: {asset.error}"
+    )

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
+from mediasrv.kit.i18n import render
 from tests.mediafactory import id3_wrapped, make_cover_art_mp3, make_media, make_playlist_trap
 
 HEAD = 4096  # what the upload routes give the sniffer (spool.HEAD_BYTES)
@@ -35,9 +36,12 @@ def test_tagged_audio_is_media(tmp_path: Path) -> None:
 def test_playlist_behind_an_id3_tag_is_refused(tmp_path: Path, kind: str, looks_like: str) -> None:
     data = head(make_playlist_trap(tmp_path / "lecture.mp3", tmp_path / "secret.ts", kind=kind))
     assert sniff(data) is None
-    assert looks_like in describe(data) and describe(data).endswith("behind an MP3 tag")
+    looks = describe(data)
+    said = render(looks.key, "en", looks.params)
+    assert looks_like in said and said.endswith("behind an MP3 tag")
+    assert render(looks.key, "zh", looks.params).startswith("藏在 MP3 标签后面的")
 
 
 def test_bare_playlist_is_refused(tmp_path: Path) -> None:
     data = b"#EXTM3U\n#EXTINF:3,\nfile:///etc/passwd\n"
-    assert sniff(data) is None and "M3U/HLS playlist" in describe(data)
+    assert sniff(data) is None and "M3U/HLS playlist" in render(describe(data).key, "en")

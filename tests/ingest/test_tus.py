@@ -140,7 +140,10 @@ def test_head_after_a_partial_patch_gives_the_offset_and_a_wrong_offset_is_refus
     assert head.headers["Cache-Control"] == "no-store"
     stale = client.patch(url, headers={**producer, **BYTES, "Upload-Offset": "0"}, content=data[:1000])
     assert stale.status_code == 409
-    assert "1000" in stale.json()["message"]
+    assert stale.json()["code"] == "ingest.tus_offset_mismatch"
+    assert stale.json()["message"] == (
+        "服务器已收到这次上传的 1000 字节，而不是 0 字节：请用 HEAD 询问，再从 Upload-Offset 处继续。"
+    )
     assert client.head(url, headers={**producer, **TUS}).headers["Upload-Offset"] == "1000"  # unchanged
     wrong_type = client.patch(
         url,
@@ -186,11 +189,11 @@ def test_too_large_is_refused_before_any_byte_and_past_the_end_too(
         "/api/v1/uploads",
         headers={**producer, **TUS, "Upload-Length": str(settings.max_upload_bytes + 1)},
     )
-    assert r.status_code == 413
-    assert "limit" in r.json()["message"]
+    assert r.status_code == 413 and r.json()["code"] == "ingest.too_large"
+    assert "上限" in r.json()["message"] and "请把影片分段" in r.json()["message"]
     url = create(client, producer, film, size=100)
     over = patch(client, producer, url, 0, b"\0" * 101)
-    assert over.status_code == 413
+    assert over.status_code == 413 and over.json()["code"] == "ingest.tus_past_the_end"
     assert client.head(url, headers={**producer, **TUS}).headers["Upload-Offset"] == "0"
 
 
@@ -201,7 +204,7 @@ def test_not_media_is_refused_with_its_name_and_nothing_is_left(
     url = create(client, producer, notes)
     r = patch(client, producer, url, 0, notes.read_bytes())
     assert r.status_code == 415
-    assert "'会议记录.mp4' is not a film" in r.json()["message"]
+    assert r.json()["message"].startswith("“会议记录.mp4”不是影片、音频或 PDF（看起来是纯文本）")
     assert client.head(url, headers={**producer, **TUS}).status_code == 404
     assert not any(settings.spool_dir.iterdir())
     assert list(store.list("sources/")) == []
@@ -447,7 +450,11 @@ def test_405_lists_every_method_of_the_path(client: TestClient, producer: dict[s
         r = client.request(method, url, headers={**producer, **TUS})
         assert r.status_code == 405, method
         assert r.headers["Allow"] == "DELETE, HEAD, PATCH"
-        assert "X-HTTP-Method-Override" in r.json()["message"]
+        assert r.json()["code"] == "ingest.tus_method_not_allowed_override"
+        assert r.json()["message"] == (
+            f"这个地址不接受 {method} 请求，只接受 DELETE, HEAD, PATCH（也可以用 POST，并在 "
+            "X-HTTP-Method-Override 请求头中写明其中一种方法）。"
+        )
     r = client.post(url, headers={**producer, **TUS, "X-HTTP-Method-Override": "PUT"})
     assert r.status_code == 405 and r.headers["Allow"] == "DELETE, HEAD, PATCH"
     r = client.get("/api/v1/uploads", headers=producer)

@@ -25,6 +25,9 @@ def film(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_media(tmp_path_factory.mktemp("media") / "党员教育 第1集.mp4", seconds=2)
 
 
+ZH, EN = {"Accept-Language": "zh-CN,zh;q=0.9"}, {"Accept-Language": "en-US,en;q=0.9"}
+
+
 def post(client: TestClient, headers: dict[str, str], path: Path, **data: str) -> dict[str, object]:
     with path.open("rb") as f:
         r = client.post("/api/v1/assets", headers=headers, files={"file": (path.name, f)}, data=data)
@@ -92,17 +95,45 @@ def test_empty_file_is_refused_and_nothing_kept(
     store: ObjectStore,
     settings: Settings,
 ) -> None:
+    """Issue 17: an empty upload read `'empty.mp4' is empty (0 bytes)` whatever the caller's language."""
     empty = tmp_path / "空.mp4"
     empty.write_bytes(b"")
-    body = post(client, producer, empty)
-    assert body["http"] == 400
-    assert "空.mp4" in str(body["message"]) and "empty" in str(body["message"])
+    body = post(client, {**producer, **ZH}, empty)
+    assert (body["http"], body["error"], body["code"]) == (400, "empty_upload", "ingest.empty")
+    assert body["message"] == "“空.mp4”是空文件（0 字节）。请检查导出是否完成，然后重新上传。"
+    assert post(client, producer, empty)["message"] == body["message"]  # Chinese unless asked otherwise
+    body = post(client, {**producer, **EN}, empty)
+    assert body["message"] == "'空.mp4' is empty (0 bytes): check the export and upload it again."
+    nothing_left(db, store, settings)
+
+
+def test_a_renamed_text_file_is_refused_in_the_caller_s_language(
+    client: TestClient,
+    producer: dict[str, str],
+    tmp_path: Path,
+    db: Database,
+    store: ObjectStore,
+    settings: Settings,
+) -> None:
+    """Issue 17: a text document renamed to .mp4 is refused naming the file, what it is and what to upload."""
+    notes = make_not_media(tmp_path / "会议记录.mp4")
+    body = post(client, {**producer, **ZH}, notes)
+    assert (body["http"], body["code"]) == (415, "ingest.not_media")
+    assert body["params"] == {"filename": "会议记录.mp4", "looks_like": "ingest.looks.text"}
+    assert body["message"] == (
+        "“会议记录.mp4”不是影片、音频或 PDF（看起来是纯文本）。请上传影片（MP4、MOV、MKV、MPEG-TS、AVI 等）、"
+        "音频讲座（MP3、M4A、WAV 等）或 PDF 讲义。"
+    )
+    body = post(client, {**producer, **EN}, notes)
+    assert str(body["message"]).startswith(
+        "'会议记录.mp4' is not a film, an audio recording or a PDF (it looks like plain text). Upload a film"
+    )
     nothing_left(db, store, settings)
 
 
 @pytest.mark.parametrize(
     ("maker", "name", "looks_like"),
-    [(make_not_media, "notes.mp4", "plain text"), (make_picture, "photo.png", "PNG picture")],
+    [(make_not_media, "notes.mp4", "纯文本"), (make_picture, "photo.png", "PNG 图片")],
 )
 def test_non_media_is_refused_with_what_it_looks_like(
     client: TestClient,
@@ -152,9 +183,11 @@ def test_over_the_size_limit_is_refused_while_streaming(
 
 def test_malformed_requests_get_clear_errors(client: TestClient, producer: dict[str, str]) -> None:
     r = client.post("/api/v1/assets", headers=producer, data={"title": "no file"})
-    assert r.status_code == 400 and "'file'" in r.json()["message"]
+    assert r.status_code == 400 and r.json()["code"] == "ingest.not_multipart"  # a form without a file part
+    assert r.json()["message"] == "请以 multipart/form-data 方式发送，文件放在名为 file 的字段里。"
     r = client.post("/api/v1/assets", headers={**producer, "Content-Type": "application/json"}, content=b"{}")
-    assert r.status_code == 400 and "multipart/form-data" in r.json()["message"]
+    assert r.status_code == 400 and r.json()["code"] == "ingest.not_multipart"
+    assert "multipart/form-data" in r.json()["message"]
 
 
 def test_access_to_assets(

@@ -38,7 +38,7 @@ def test_retry_after_belongs_to_the_meaning() -> None:
 
 def test_the_handler_answers_with_the_class_s_status_code_and_retry_after(app: FastAPI) -> None:
     def changing() -> None:
-        raise TryAgain("The manifest changed while it was being built: try again.")
+        raise TryAgain("delivery.manifest_changed")
 
     app.add_api_route("/test-changing", changing, dependencies=[Depends(public)])
     with TestClient(app) as client:
@@ -46,5 +46,5 @@ def test_the_handler_answers_with_the_class_s_status_code_and_retry_after(app: F
     assert (r.status_code, r.headers.get("retry-after")) == (503, "1")
     assert (r.json()["error"], r.json()["message"]) == (
         "try_again",
-        "The manifest changed while it was being built: try again.",  # not a key yet: as it is
+        "生成清单期间清单有变化：请重试。",  # Chinese, unless the caller asks for English
     )

@@ -1,11 +1,7 @@
 """Messages as data: every catalogue text in Chinese and English with the same {params}; every refusal
-raised in a converted package names a key of the catalogue; answers in the caller's language.
-
-CONVERTED lists the packages (and root modules) whose raises are all catalogue keys. The conversion
-goes territory by territory: whoever converts one adds it here. When every package of mediasrv is in
-it, the TRANSITION branches (kit.i18n.render passes an unknown key through as it is; kit.errors's
-refusal_body and invalid_request_body fall back likewise) are removed and this test walks all of
-mediasrv.
+raised anywhere in mediasrv and workers names a key of the catalogue with its params; answers in the
+caller's language. A key with no text is a bug (kit.i18n.render raises KeyError): the walk below is
+what keeps it from reaching a caller.
 """
 
 from __future__ import annotations
@@ -23,24 +19,16 @@ from fastapi.testclient import TestClient
 
 import mediasrv.app  # every module that defines a refusal is imported by the app
 from mediasrv.accounts.service import MAX_FAILURES_PER_USER
-from mediasrv.kit import errors, i18n
+from mediasrv.kit import i18n
 from mediasrv.kit.caller import Role
-from mediasrv.kit.errors import MediaError, invalid_request_body
+from mediasrv.kit.errors import _RESERVED, MediaError, invalid_request_body
 from mediasrv.kit.i18n import LANG_COOKIE, Text, choose_lang, placeholders, render
 
 ROOT = Path(mediasrv.__file__).parent
-# Paths under mediasrv/ whose refusals are all keys (a package's folder or a root module).
-CONVERTED = (
-    "kit",
-    "accounts",
-    "app.py",
-    "admission.py",
-    "cli",
-    "sites",
-    "delivery",
-    "catalog",
-    "study",
-    "search",
+# Every package folder and root module of mediasrv, and the workers: all refusals are keys.
+# (migrations: Alembic scripts, whose ForeignKey("sites.id") strings look like keys; they refuse nothing.)
+WALKED = tuple(
+    sorted(p.name for p in ROOT.iterdir() if (p.is_dir() or p.suffix == ".py") and p.name != "migrations")
 )
 CJK = re.compile(r"[\u4e00-\u9fff]")
 PASSWORD = "长城-Great-Wall-2026"
@@ -158,7 +146,7 @@ def _not_keys(files: list[Path]) -> list[str]:
             if use.key is None or use.key not in i18n.MESSAGES:
                 problems.append(f"{use.where}: {use.key or 'an f-string'} is not a catalogue key")
                 continue
-            if use.refusal and use.params and (taken := use.params & errors._RESERVED):
+            if use.refusal and use.params and (taken := use.params & _RESERVED):
                 problems.append(
                     f"{use.where}: {sorted(taken)} belong to the class: name the parameter otherwise"
                 )
@@ -169,7 +157,12 @@ def _not_keys(files: list[Path]) -> list[str]:
 
 
 def test_every_refusal_of_a_converted_package_names_a_key_with_its_params() -> None:
-    assert _not_keys(_files(*CONVERTED)) == []
+    assert _not_keys(_files(*WALKED)) == []
+
+
+def test_every_refusal_of_the_workers_names_a_key_with_its_params() -> None:
+    """The transcode pipeline's reasons are stored and shown to producers (outside mediasrv/)."""
+    assert _not_keys(sorted((ROOT.parent / "workers").glob("*.py"))) == []
 
 
 def test_the_walk_finds_sentences_and_missing_params(tmp_path: Path) -> None:
@@ -181,20 +174,26 @@ def test_the_walk_finds_sentences_and_missing_params(tmp_path: Path) -> None:
         'raise Conflict(f"The username {name!r} is taken.")\n'
         'raise Conflict("accounts.username_taken")\n'
         'raise Conflict("accounts.username_taken", username=name)\n'
-        'raise PydanticCustomError("control_character", "contains a control character", {})\n',
+        'raise PydanticCustomError("control_character", "contains a control character", {})\n'
+        'raise StorageUnavailable("accounts.username_taken", username=name, code=503)\n',
         encoding="utf-8",
     )
     found = _not_keys([code])
-    assert [line.split(":")[1] for line in found] == ["1", "2", "3", "5"], found
+    assert [line.split(":")[1] for line in found] == ["1", "2", "3", "5", "6"], found
 
 
-def test_key_like_literals_of_converted_packages_are_keys() -> None:
+_FILE_SUFFIXES = frozenset(
+    {"html", "js", "css", "json", "py", "csv", "xlsx", "m3u8", "ts", "jpg", "png", "pdf"}
+)
+
+
+def test_key_like_literals_are_keys() -> None:
     """Keys passed through variables (a cap's advice, a nested Text): a literal that looks like one of
     the catalogue's keys must be one."""
     prefixes = sorted({key.split(".")[0] for key in i18n.MESSAGES})
     pattern = re.compile(rf"^({'|'.join(prefixes)})\.[a-z0-9_]+(\.[a-z0-9_]+)*$")
     unknown = []
-    for path in _files(*CONVERTED):
+    for path in _files(*WALKED):
         tree = ast.parse(path.read_text(encoding="utf-8"))
         # ForeignKey("sites.id") names a table's column: the sites table shares its package's name.
         columns = {
@@ -205,6 +204,8 @@ def test_key_like_literals_of_converted_packages_are_keys() -> None:
         }
         for node in ast.walk(tree):
             literal = node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
+            if literal.rpartition(".")[2] in _FILE_SUFFIXES:  # a file's name (catalog.html), not a key
+                continue
             if pattern.match(literal) and literal not in i18n.MESSAGES and id(node) not in columns:
                 unknown.append(f"{path.name}:{node.lineno}: {literal}")
     assert unknown == []
@@ -214,19 +215,10 @@ def test_every_role_has_a_name() -> None:
     assert [r for r in Role if f"accounts.role_name.{r.value}" not in i18n.MESSAGES] == []
 
 
-def test_the_transition_ends_when_nothing_is_left_to_convert() -> None:
-    """Fails once no package outside CONVERTED raises a sentence: then remove the TRANSITION branches
-    (see the module's text) and let the walk above cover all of mediasrv."""
-    pending = [
-        p.name for p in sorted(ROOT.iterdir()) if p.name not in CONVERTED and _not_keys(_files(p.name))
-    ]
-    assert pending, "everything is converted: remove the TRANSITION branches and walk all of mediasrv"
-
-
 # --- rendering ------------------------------------------------------------------------------------
 
 
-def test_render_fills_params_nests_texts_and_passes_sentences_through() -> None:
+def test_render_fills_params_nests_texts_and_refuses_what_is_not_a_key() -> None:
     assert (
         render("accounts.login_locked_client", "zh", {"minutes": 11})
         == "登录失败次数过多，请 11 分钟后再试。"
@@ -239,7 +231,8 @@ def test_render_fills_params_nests_texts_and_passes_sentences_through() -> None:
     assert "编导、管理员" in render("accounts.role_needed", "zh", params)
     assert "producer, admin" in render("accounts.role_needed", "en", params)
     assert render("accounts.login_locked_client", "zh", {}) == "登录失败次数过多，请 {minutes} 分钟后再试。"
-    assert render("Nothing {here} is a key.", "zh") == "Nothing {here} is a key."  # TRANSITION
+    with pytest.raises(KeyError):  # a sentence for a key is a bug the walk finds first
+        render("Nothing {here} is a key.", "zh")
 
 
 def test_an_error_is_english_in_logs_and_either_language_in_answers() -> None:
@@ -296,7 +289,7 @@ def test_a_422_is_rendered_field_by_field() -> None:
         "每页条数：不能大于 200",
         "结束日期不能早于开始日期",
         "类别：只能是 'required'、'optional' 之一",
-        "开始时间：Value error, give the offset",  # TRANSITION: a validator's own ValueError
+        "开始时间：填写的内容不对，请检查后重新填写",  # a ValueError, not a key: no English on a zh page
     ]
     assert zh["message"] == "；".join(p["message"] for p in zh["problems"])
     en = invalid_request_body(errors[:1], "en")
