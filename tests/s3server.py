@@ -184,7 +184,13 @@ class S3Server:
                 code = None if self._proc is None else self._proc.returncode
                 raise S3ServerError(f"weed mini exited with {code}; log tail:\n{self.log_tail()}")
             try:
-                client.list_buckets()
+                # After a restart the S3 gateway answers before the volume server has loaded its
+                # data (a read gets InternalError): ready also means a stored object can be read.
+                for bucket in client.list_buckets():
+                    for obj in client.list_objects(bucket.name, recursive=True):
+                        if obj.object_name is not None and not obj.is_dir:
+                            client.get_object(bucket.name, obj.object_name, length=1).close()
+                            break
                 return
             except Exception as exc:
                 last = exc
