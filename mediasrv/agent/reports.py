@@ -7,7 +7,7 @@ a redirect, a captive portal's page, a 5xx) keeps it for the next run. Each repo
 unique `report_id` and the time it was made (`observed_at`): the server counts a report id once,
 however often it arrives (an answer lost on the way makes the agent send it again), and never lets
 an older report replace a newer one. Queued reports older than QUEUE_DAYS are dropped: the server no
-longer remembers ids that old (mediasrv.sites.fleet.RECEIPT_DAYS), and a week-old state is of no
+longer remembers ids that old (mediasrv.sites.models.RECEIPT_DAYS), and a week-old state is of no
 use to anyone; beyond QUEUE_MAX waiting, the oldest go. An agent from before the outbox folders kept
 its queue in <dir>/reports.jsonl: the first delivery adopts it.
 """

@@ -17,10 +17,10 @@ from sqlalchemy import case, func, select
 
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
+from mediasrv.fleet import status as fleet
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.jobs import QUEUES
 from mediasrv.ops.broker import Broker
-from mediasrv.sites import fleet
 
 log = logging.getLogger(__name__)
 

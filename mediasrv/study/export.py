@@ -15,7 +15,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
 from openpyxl.worksheet.worksheet import Worksheet
 
-from mediasrv.sites.fleet import excel_cell
+from mediasrv.kit.cells import excel_cell
 from mediasrv.study.compliance import Summary, Task
 
 Cell = str | int | float | bool

@@ -1,5 +1,6 @@
-"""Each site route is served by the folder of its domain: the registry and the fleet by sites/,
-what a site plays and caches by delivery/ (the map README's architecture section draws)."""
+"""Each site route is served by the folder of its domain: the registry by sites/, heartbeats and the
+fleet views by fleet/, what a site plays and caches by delivery/ (the map README's architecture
+section draws)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ SITES = {
     ("POST", "/api/v1/sites/import"),
     ("PATCH", "/api/v1/sites/{site_id}"),
     ("GET", "/api/v1/sites/{site_id}/channel-list"),
+}
+FLEET = {
     ("POST", "/api/v1/sites/{site_id}/heartbeat"),
     ("GET", "/api/v1/fleet"),
     ("GET", "/api/v1/fleet/sites"),
@@ -33,4 +36,5 @@ def test_site_routes_live_in_their_domain(app: FastAPI) -> None:
         for method in ctx.methods or ()
     }
     assert {r: served.get(r) for r in SITES} == dict.fromkeys(SITES, "mediasrv.sites.router")
+    assert {r: served.get(r) for r in FLEET} == dict.fromkeys(FLEET, "mediasrv.fleet.router")
     assert {r: served.get(r) for r in DELIVERY} == dict.fromkeys(DELIVERY, "mediasrv.delivery.router")

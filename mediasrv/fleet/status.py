@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from mediasrv.db import Base, utcnow
 from mediasrv.delivery.manifest.models import SiteManifest, SiteManifestState
 from mediasrv.kit.caller import Caller
+from mediasrv.kit.cells import excel_cell
 from mediasrv.kit.errors import Forbidden
 from mediasrv.protocol.china import CHINA, today_in_china
 from mediasrv.sites.models import (
@@ -470,15 +471,6 @@ CSV_HEADER = (
     "超出配额 over_quota",
     "终端程序版本 agent_version",
 )
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def excel_cell(value: str | None) -> str:
-    """Text as Excel shows it, never as a formula: agent versions come from the sites themselves, and
-    '=HYPERLINK(...)' in one must not run on an administrator's machine."""
-    if not value:
-        return ""
-    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def _number(value: int | None) -> str:

@@ -13,9 +13,9 @@ from sqlalchemy import select
 
 from mediasrv.db import Database, utcnow
 from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
+from mediasrv.fleet.status import percent
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import CHINA, today_in_china
-from mediasrv.sites.fleet import percent
 from mediasrv.sites.models import Site, SitePresence, SiteReport
 from tests.fixtures import make_token
 
