@@ -18,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shlex
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout, verify_signature
+from mediasrv.agent.words import OPERATOR, Lang, line, said
 from mediasrv.protocol.document import BUNDLE_PUBLIC_KEY as PUBLIC_KEY
 from mediasrv.protocol.document import BUNDLE_SIGNATURE as SIGNATURE
 from mediasrv.protocol.document import FORMAT, canonical
@@ -56,10 +58,23 @@ class ImportResult:
     configured: bool  # agent.json was written from the bundle (a site that was never online)
 
 
-def _refuse(what: str, problems: list[str]) -> AgentError:
-    listed = "\n  ".join(problems[:_LISTED])
-    more = f"\n  … and {len(problems) - _LISTED} more" if len(problems) > _LISTED else ""
-    return AgentError(f"{what}; nothing was changed:\n  {listed}{more}")
+# A file of the bundle that is not what the manifest lists: a key of agent.words' LINES and its params.
+FileProblem = tuple[str, dict[str, object]]
+
+
+class BundleRefused(AgentError):
+    """Files of the bundle are not what its signed manifest lists: each named, the first few."""
+
+    def __init__(self, bundle: Path, files: int, problems: list[FileProblem]) -> None:
+        self.problems = problems
+        super().__init__(key="bundle_damaged", bundle=bundle, bad=len(problems), files=files)
+        self.args = (self.said("en"),)
+
+    def said(self, lang: Lang) -> str:
+        listed = [line(key, lang, **params) for key, params in self.problems[:_LISTED]]
+        if len(self.problems) > _LISTED:
+            listed.append(line("bundle_more", lang, count=len(self.problems) - _LISTED))
+        return "\n  ".join([super().said(lang), *listed])
 
 
 def _trusted_key(layout: Layout, bundle: Path, given: str | None) -> tuple[str, AgentConfig | None]:
@@ -67,17 +82,10 @@ def _trusted_key(layout: Layout, bundle: Path, given: str | None) -> tuple[str, 
     if layout.config.exists():
         config = layout.load_config()
         if given is not None and given.strip() != config.public_key:
-            raise AgentError(
-                f"--public-key differs from the key this site pinned ({config.public_key}); the pinned "
-                "key is what counts. If the server's key really changed, run `mediasrv-site init` again."
-            )
+            raise AgentError(key="bundle_key_differs", pinned=config.public_key)
         return config.public_key, config
     if given is None:
-        raise AgentError(
-            f"{layout.root} has never been set up, so it has no pinned manifest key: pass "
-            "--public-key KEY with the key your county gave you (`mediasrv site-bundle export` prints "
-            f"it). Do not simply copy {bundle / PUBLIC_KEY}: it travelled on the same disk."
-        )
+        raise AgentError(key="bundle_no_key", dir=layout.root, copy=bundle / PUBLIC_KEY)
     return given.strip(), None
 
 
@@ -87,10 +95,7 @@ def _read_signed(layout: Layout, bundle: Path, key: str) -> tuple[bytes, dict[st
         raw = source.manifest.read_bytes()
         signature = (bundle / SIGNATURE).read_text().strip()
     except FileNotFoundError as exc:
-        raise AgentError(
-            f"{bundle} is not a complete bundle ({Path(exc.filename).name} is missing): write it again "
-            "with `mediasrv site-bundle export --site CODE DIR`."
-        ) from None
+        raise AgentError(key="bundle_incomplete", bundle=bundle, name=Path(exc.filename).name) from None
     try:
         verify_signature(key, raw, signature)
     except AgentError:
@@ -98,26 +103,18 @@ def _read_signed(layout: Layout, bundle: Path, key: str) -> tuple[bytes, dict[st
             exported_with = (bundle / PUBLIC_KEY).read_text().strip()
         except FileNotFoundError:
             exported_with = key
-        cause = (
-            f"it was exported by a server with another key ({exported_with}): if that is really your "
-            "server, run `mediasrv-site init` again to pin its new key"
-            if exported_with != key
-            else "the disk was altered or damaged: export it again"
-        )
-        raise AgentError(
-            f"The bundle's manifest.sig does not match its manifest.json under the key {layout.root} "
-            f"trusts ({key}): {cause}. Nothing was changed."
-        ) from None
+        if exported_with != key:
+            raise AgentError(
+                key="bundle_other_key", dir=layout.root, trusted=key, exported_with=exported_with
+            ) from None
+        raise AgentError(key="bundle_altered", dir=layout.root, trusted=key) from None
     doc: dict[str, Any] = json.loads(raw)
     if canonical(doc) != raw or doc.get("format") != FORMAT:
-        raise AgentError(
-            f"The bundle's manifest is signed but not format {FORMAT} in canonical form: this agent is too "
-            "old or too new for the server that wrote it; install the matching mediasrv."
-        )
+        raise AgentError(key="bundle_format", format=FORMAT)
     return raw, doc
 
 
-def _copy_verified(src: Path, dest: Path, size: int, sha256: str) -> str | None:
+def _copy_verified(src: Path, dest: Path, size: int, sha256: str) -> FileProblem | None:
     """Stream src to dest (fsynced), hashing; None when it is exactly the file wanted, else why not."""
     digest, got = hashlib.sha256(), 0
     with src.open("rb") as f, dest.open("wb") as out:
@@ -128,9 +125,9 @@ def _copy_verified(src: Path, dest: Path, size: int, sha256: str) -> str | None:
         out.flush()
         os.fsync(out.fileno())
     if got != size:
-        return f"{got} bytes, the manifest says {size}"
+        return "bundle_file_size", {"got": got, "size": size}
     if digest.hexdigest() != sha256:
-        return f"SHA-256 {digest.hexdigest()[:12]}…, the manifest says {sha256[:12]}…"
+        return "bundle_file_hash", {"got": digest.hexdigest()[:12], "want": sha256[:12]}
     return None
 
 
@@ -176,8 +173,12 @@ def import_bundle(
     site = doc["site"]
     if config is not None and site["id"] != config.site_id:
         raise AgentError(
-            f"This bundle is for site {site['code']} (id {site['id']}), but {layout.root} is site "
-            f"{config.site_code} (id {config.site_id}): export one with --site {config.site_code}."
+            key="bundle_other_site",
+            code=site["code"],
+            site_id=site["id"],
+            dir=layout.root,
+            own_code=config.site_code,
+            own_id=config.site_id,
         )
     with layout.lock():  # the sync lock: a daemon's run and an import never interleave
         return _adopt(layout, bundle, raw, doc, key, config, force=force, progress=progress)
@@ -198,17 +199,13 @@ def _adopt(
     applied = layout.applied()
     previous = int(applied[1]["version"]) if applied is not None else None
     if previous is not None and previous > doc["version"] and not force:
-        raise AgentError(
-            f"This site already applied manifest version {previous}, newer than the bundle's "
-            f"{doc['version']}: the bundle is out of date. Export a fresh one, or pass --force to go "
-            "back to it anyway."
-        )
+        raise AgentError(key="bundle_older", previous=previous, version=doc["version"])
 
     layout.ensure()
     source = Layout(bundle)
     entries: list[dict[str, Any]] = doc["files"]
     total = sum(int(e["size"]) for e in entries)
-    problems: list[str] = []
+    problems: list[FileProblem] = []
     staged: dict[str, Path] = {}  # sha256 -> verified copy in partial/
     to_place: list[tuple[Path, str]] = []
     verified: list[tuple[str, str]] = []  # (path, sha256) hashed by this import
@@ -220,8 +217,8 @@ def _adopt(
             done_bytes += size
             try:
                 target, src = layout.file(path), source.file(path)
-            except AgentError as exc:
-                problems.append(str(exc))
+            except AgentError:
+                problems.append(("bundle_file_path", {"path": path}))
                 continue
             listed.add(target)
             if target.is_file() and target.stat().st_size == size and file_sha256(target) == sha:
@@ -233,17 +230,17 @@ def _adopt(
                 try:
                     src_size = src.stat().st_size
                 except FileNotFoundError:
-                    problems.append(f"{path}: missing from the bundle")
+                    problems.append(("bundle_file_missing", {"path": path}))
                     continue
                 if src_size != size:
-                    problems.append(f"{path}: {src_size} bytes, the manifest says {size}")
+                    problems.append(("bundle_file_size", {"path": path, "got": src_size, "size": size}))
                     continue
                 # Not partial/<sha256> itself: that name is a sync's resumable download.
                 dest = layout.partial_for(sha).with_name(f"{sha}.import")
                 wrong = _copy_verified(src, dest, size, sha)
                 if wrong is not None:
                     dest.unlink()
-                    problems.append(f"{path}: {wrong}")
+                    problems.append((wrong[0], {"path": path, **wrong[1]}))
                     continue
                 staged[sha] = dest
                 to_place.append((target, sha))
@@ -251,11 +248,7 @@ def _adopt(
             if progress is not None:
                 progress(n, len(entries), done_bytes, total)
         if problems:
-            raise _refuse(
-                f"Refused the bundle in {bundle}: {len(problems)} of {len(entries)} files are not what its "
-                "signed manifest lists (a damaged or altered disk: export it again)",
-                problems,
-            )
+            raise BundleRefused(bundle, len(entries), problems)
         for target, sha in to_place:
             _place(staged[sha], target)
         for target, sha in to_place:
@@ -293,9 +286,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("import")
     def import_command(
-        bundle: Annotated[
-            Path, typer.Argument(exists=True, file_okay=False, help="the bundle, e.g. /media/usb/site-12")
-        ],
+        bundle: Annotated[Path, typer.Argument(help="the bundle, e.g. /media/usb/site-12")],
         directory: Annotated[
             Path, typer.Option("--dir", envvar="MEDIASRV_SITE_DIR", help="the site's cache directory")
         ] = Path("mediasrv-site"),
@@ -312,33 +303,44 @@ def register(app: typer.Typer) -> None:
         Nothing changes unless everything checks out. Written by `mediasrv site-bundle export`.
         """
         console = Console(stderr=True)
+
+        def tell(text: str, style: str | None = None) -> None:
+            console.print(text, style=style, markup=False, highlight=False, soft_wrap=True)
+
+        if not bundle.is_dir():  # checked here, not by typer: its words would be English
+            tell(said("bundle_missing", bundle=bundle), "red")
+            raise typer.Exit(2)
         layout = Layout(directory)
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
         try:
-            with Progress(*columns, console=console) as bar:
-                task = bar.add_task("checking", total=None)
+            with Progress(*columns, console=console, transient=True) as bar:
+                task = bar.add_task(said("import_checking"), total=None)
 
                 def report(files: int, all_files: int, done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total, description=f"{files}/{all_files} files")
+                    described = said("import_files", files=files, all_files=all_files)
+                    bar.update(task, completed=done, total=total, description=described)
 
                 result = import_bundle(layout, bundle, public_key=public_key, force=force, progress=report)
-        except AgentError as exc:
-            console.print(str(exc), style="red", markup=False, highlight=False, soft_wrap=True)
-            raise typer.Exit(1) from None
-        before = f"from version {result.previous_version}" if result.previous_version is not None else "fresh"
-        console.print(
-            f"site {result.site_code}: manifest version {result.version} adopted ({before}); "
-            f"{result.files} files: {result.copied_files} copied ({human_size(result.copied_bytes)}), "
-            f"{result.kept_files} already here, {result.removed_files} old files removed",
-            markup=False,
-            highlight=False,
-            soft_wrap=True,
+        except AgentError as exc:  # a bad bundle, a wrong key, a busy site: what to do, exit 2
+            tell(exc.said(OPERATOR[0]), "red")
+            raise typer.Exit(2) from None
+        before = (
+            said("import_from_version", version=result.previous_version)
+            if result.previous_version is not None
+            else said("import_fresh")
+        )
+        tell(
+            said(
+                "import_done",
+                code=result.site_code,
+                version=result.version,
+                before=before,
+                files=result.files,
+                copied=result.copied_files,
+                size=human_size(result.copied_bytes),
+                kept=result.kept_files,
+                removed=result.removed_files,
+            )
         )
         if result.configured:
-            console.print(
-                f"{layout.config} written with the key you gave and no server: once the site has a line, "
-                "run `mediasrv-site init --server URL --token T` to sync over the network.",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
+            tell(said("import_configured", config=layout.config, dir=shlex.quote(str(directory))))

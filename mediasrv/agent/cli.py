@@ -11,12 +11,14 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import httpx
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -26,6 +28,8 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from typer.core import TyperGroup
+from typer.exceptions import TyperException
 
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
@@ -34,28 +38,91 @@ from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
-from mediasrv.agent.words import Lang, line
+from mediasrv.agent.words import OPERATOR, explain, said, say
 from mediasrv.protocol.china import now_in_china
-from mediasrv.protocol.lang import operator_lang
+from mediasrv.protocol.lang import lang_in_args, operator_lang
 from mediasrv.protocol.sizes import human_size
+from mediasrv.protocol.usage import aborted, is_usage_error, usage_line
 
-app = typer.Typer(
-    help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
-    no_args_is_help=True,
-)
 console = Console(stderr=True)
 log = logging.getLogger("mediasrv.agent")
-LANG: list[Lang] = [operator_lang(os.environ)]  # the root command's --lang, else the locale
+LANG = OPERATOR  # the root command's --lang, else the locale (agent.words reads it too)
+LANG[0] = operator_lang(os.environ)
+DEBUG = [False]  # the root command's --debug
+
+
+def _tell(text: str) -> None:
+    """A line for the administrator on stderr, as text (paths and server messages may hold "[x]")."""
+    console.print(text, markup=False, highlight=False, soft_wrap=True)
+
+
+def _error(text: str) -> None:
+    console.print(f"[red]{escape(text)}[/]", highlight=False, soft_wrap=True)
+
+
+def _usage_error(exc: Exception, command: str) -> typer.Exit:
+    ctx = getattr(exc, "ctx", None)
+    _error(usage_line(exc, LANG[0], ctx.command_path if ctx is not None else command))
+    return typer.Exit(2)
+
+
+class Guarded(TyperGroup):
+    """The root command: a mistake in the command line or anything a command lets through ends as a
+    line in the operator's language, never a traceback (unless --debug); as `mediasrv`'s root does."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        # Before parsing: a mistake in the root's own options stops the parse, and --lang with it.
+        LANG[0] = operator_lang(os.environ, lang_in_args(args))
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except TyperException as exc:
+            if not is_usage_error(exc):
+                raise
+            raise _usage_error(exc, info_name or "mediasrv-site") from None
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except typer.Exit:
+            raise
+        except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt
+            _error(aborted(LANG[0]))
+            raise typer.Exit(1) from None
+        except TyperException as exc:
+            if not is_usage_error(exc):
+                raise
+            raise _usage_error(exc, ctx.command_path) from None
+        except Exception as exc:
+            if DEBUG[0]:
+                raise
+            _error(explain(exc, LANG[0]))  # what to do; the detail for whoever they call
+            _tell(said("details", detail=f"{type(exc).__name__}: {exc}"))
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=Guarded,
+    help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,  # --debug shows Python's own traceback, whole
+)
+
+
+class Language(StrEnum):
+    zh = "zh"
+    en = "en"
 
 
 @app.callback()
 def root(
     lang: Annotated[
-        str | None, typer.Option("--lang", help="zh or en (default: from LANG / LC_ALL, else zh)")
+        Language | None, typer.Option("--lang", help="zh or en (default: from LANG / LC_ALL, else zh)")
     ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False,
 ) -> None:
     """mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN"""
-    LANG[0] = operator_lang(os.environ, lang)
+    LANG[0] = operator_lang(os.environ, lang.value if lang else None)
+    DEBUG[0] = debug
 
 
 def _beijing(stamp: str) -> str:
@@ -64,7 +131,7 @@ def _beijing(stamp: str) -> str:
         moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
     except ValueError:
         return stamp
-    return line("beijing_time", LANG[0], clock=now_in_china(moment).strftime("%Y-%m-%d %H:%M:%S"))
+    return said("beijing_time", clock=now_in_china(moment).strftime("%Y-%m-%d %H:%M:%S"))
 
 
 DirOption = Annotated[
@@ -83,8 +150,10 @@ AttemptsOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[red]error:[/] {message}", soft_wrap=True)
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    """Print `message` (already in the operator's language) as an error; the Exit to raise (2: the
+    administrator can fix it)."""
+    _error(message)
     return typer.Exit(code)
 
 
@@ -103,34 +172,40 @@ def init(
     try:
         with httpx.Client(base_url=server, headers=headers, timeout=30) as client:
             who = client.get("/auth/session")
-            if who.status_code == 401:
-                raise _fail(
-                    f"{server} refused the token: copy it again (it is shown once), or create a new one "
-                    "with `mediasrv token create --site CODE`."
-                )
-            if who.status_code != 200:
-                raise _fail(f"{server}/auth/session answered {who.status_code}: is this a mediasrv server?")
-            session = who.json()
+            if who.status_code in (401, 403):
+                raise _fail(said("init_token_refused", server=server))
+            try:
+                session = who.json() if who.status_code == 200 else None
+            except ValueError:  # a login page of the network, not the server's JSON
+                session = None
+            if not isinstance(session, dict):
+                raise _fail(said("init_not_mediasrv", server=server, status=who.status_code))
             site_id = session.get("site_id")
             if site_id is None:
-                raise _fail(
-                    f"That token belongs to the {session.get('role')} {session.get('username')!r}, not to a "
-                    "site: create a site token with `mediasrv token create --site CODE`."
-                )
+                raise _fail(said("init_not_site_token", username=session.get("username")))
             key = client.get("/api/v1/sites/manifest-key")
             if key.status_code != 200:
-                raise _fail(f"{server}/api/v1/sites/manifest-key answered {key.status_code}.")
+                raise _fail(said("init_no_key", server=server, status=key.status_code))
             site = client.get(f"/api/v1/sites/{site_id}/manifest")
             code = site.json()["site"]["code"] if site.status_code == 200 else str(site_id)
     except httpx.TransportError as exc:
         log.debug("init: %s", exc)
-        raise _fail(line("init_unreachable", LANG[0], server=server), 2) from None
+        raise _fail(said("init_unreachable", server=server)) from None
     if layout.config.exists():
-        old = layout.load_config()
+        try:
+            old = layout.load_config()
+        except AgentError as exc:
+            raise _fail(exc.said(LANG[0])) from None
         if old.site_id != site_id:
             raise _fail(
-                f"{dir} already holds site {old.site_code} (id {old.site_id}); this token is for site "
-                f"{code} (id {site_id}): use another --dir."
+                said(
+                    "init_other_site",
+                    dir=dir,
+                    old_code=old.site_code,
+                    old_id=old.site_id,
+                    code=code,
+                    site_id=site_id,
+                )
             )
     config = AgentConfig(
         server=server,
@@ -142,12 +217,11 @@ def init(
     layout.ensure()
     layout.save_token(token)
     layout.save_config(config)
-    said = line("init_done", LANG[0], dir=dir, code=code, site_id=site_id, server=server)
-    console.print(said, markup=False, soft_wrap=True)
+    _tell(said("init_done", dir=dir, code=code, site_id=site_id, server=server))
     # The exact commands, with this --dir: without it they would look in ./mediasrv-site.
     where = f"--dir {shlex.quote(str(dir))}"
     sync, daemon = f"mediasrv-site sync {where}", f"mediasrv-site daemon {where}"
-    console.print(line("init_next", LANG[0], sync=sync, daemon=daemon), markup=False, soft_wrap=True)
+    _tell(said("init_next", sync=sync, daemon=daemon))
 
 
 class _Bar:
@@ -155,10 +229,10 @@ class _Bar:
 
     def __init__(self, progress: Progress) -> None:
         self.progress = progress
-        self.task: TaskID = progress.add_task("checking", total=None)
+        self.task: TaskID = progress.add_task(said("import_checking"), total=None)
 
     def plan(self, total: int, done: int) -> None:
-        self.progress.update(self.task, description="downloading", total=total, completed=done)
+        self.progress.update(self.task, description=said("downloading"), total=total, completed=done)
 
     def advance(self, n: int) -> None:
         self.progress.advance(self.task, n)
@@ -170,9 +244,9 @@ def _setup(dir: Path) -> tuple[Layout, AgentConfig, httpx.Client]:
         config = layout.load_config()
         token = layout.load_token()
     except AgentError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(exc.said(LANG[0])) from None
     if not config.server:  # set up from an offline bundle: no line yet
-        raise _fail(f"{dir} has no server to sync with: run `mediasrv-site init --server URL --token T`.", 2)
+        raise _fail(said("no_server", dir=shlex.quote(str(dir))))
     return layout, config, client_for(config, token)
 
 
@@ -203,39 +277,50 @@ def _run_once(
 
 
 def _summary(result: SyncResult, delivery: Delivery, records: RecordsDelivery | None = None) -> str:
-    parts = [
-        f"version {result.version}"
-        + (
-            f" (server: {result.target_version})"
-            if result.target_version is not None and result.target_version != result.version
-            else ""
+    """What a sync did, one line in the operator's language."""
+    if result.target_version is not None and result.target_version != result.version:
+        parts = [said("sum_version_target", version=result.version, target=result.target_version)]
+    else:
+        parts = [said("sum_version", version=result.version)]
+    downloaded = human_size(result.bytes_downloaded)
+    parts.append(
+        said(
+            "sum_fetched_resumed",
+            files=result.files_fetched,
+            downloaded=downloaded,
+            resumed=human_size(result.bytes_resumed),
         )
-    ]
-    parts.append(f"{result.files_fetched} files fetched ({human_size(result.bytes_downloaded)} downloaded")
-    parts[-1] += f", {human_size(result.bytes_resumed)} resumed)" if result.bytes_resumed else ")"
+        if result.bytes_resumed
+        else said("sum_fetched", files=result.files_fetched, downloaded=downloaded)
+    )
     if result.files_corrupt:
-        parts.append(f"{result.files_corrupt} damaged files replaced")
+        parts.append(said("sum_corrupt", count=result.files_corrupt))
     if result.deleted:
-        parts.append(f"{result.deleted} files deleted")
+        parts.append(said("sum_deleted", count=result.deleted))
     if result.files_missing:
-        parts.append(f"{result.files_missing} files ({human_size(result.bytes_missing)}) still missing")
+        parts.append(said("sum_missing", count=result.files_missing, size=human_size(result.bytes_missing)))
     if result.deferred:
-        parts.append("downloads wait for the download window")
+        parts.append(said("sum_deferred"))
     if delivery.error:
-        parts.append(f"heartbeat queued ({delivery.queued} waiting)")
+        parts.append(said("sum_report_queued", count=delivery.queued))
     else:
         in_sync = delivery.ack and delivery.ack.get("in_sync")
-        parts.append("heartbeat sent" + (" (in sync)" if in_sync else ""))
+        parts.append(said("sum_report_in_sync" if in_sync else "sum_report_sent"))
     if delivery.viewing is not None and delivery.viewing.queued:
-        parts.append(f"viewing evidence queued ({delivery.viewing.queued} waiting)")
+        parts.append(said("sum_viewing_queued", count=delivery.viewing.queued))
     elif delivery.viewing is not None and delivery.viewing.sent:
-        parts.append(f"viewing evidence sent ({delivery.viewing.sent})")
+        parts.append(said("sum_viewing_sent", count=delivery.viewing.sent))
     if records is not None and (records.sent or records.refused or records.queued):
-        said = f"study records: {records.sent} sent"
-        said += f", {records.refused} refused (see the site view)" if records.refused else ""
-        said += f", {records.queued} waiting" if records.queued else ""
-        parts.append(said)
-    return "; ".join(parts)
+        told = said("sum_records", sent=records.sent)
+        told += said("sum_records_refused", count=records.refused) if records.refused else ""
+        told += said("sum_records_waiting", count=records.queued) if records.queued else ""
+        parts.append(told)
+    return said("sep").join(parts)
+
+
+# A run that stopped for these is the administrator's (or the county's) to fix: exit 2, like any
+# foreseeable mistake; a fault of the server, a busy one or a stop midway: 1.
+_THEIRS = {"token", "refused", "not_mediasrv", "signature", "disk_full", "upgrade", "unreachable"}
 
 
 @app.command()
@@ -276,19 +361,19 @@ def sync(
                     attempts=attempts,
                 )
     except AgentError as exc:
-        raise _fail(str(exc)) from None
+        raise _fail(exc.said(LANG[0])) from None
     except KeyboardInterrupt:
-        raise _fail("Interrupted; what was downloaded is kept and the next sync resumes it.", 130) from None
+        raise _fail(said("interrupted"), 130) from None
     if result.problem == "unreachable":  # the line is down: nothing the administrator broke, nothing lost
-        console.print(
-            line("unreachable", LANG[0], server=layout.load_config().server), markup=False, soft_wrap=True
-        )
+        _tell(said("unreachable", server=layout.load_config().server))
         raise typer.Exit(2)
-    console.print(_summary(result, delivery, records), soft_wrap=True)
+    _tell(_summary(result, delivery, records))
     for failure in result.failures[:20]:
-        console.print(f"  [red]failed[/] {failure.path}: {failure.message}", soft_wrap=True)
+        _error(said("file_failed", path=failure.path, detail=failure.message))
     if result.error:
-        raise _fail(result.error)
+        _error(say(result.problem, LANG[0]))
+        _tell(said("details", detail=result.error))  # English: for the county's technicians
+        raise typer.Exit(2 if result.problem in _THEIRS else 1)
     if result.failures:
         raise typer.Exit(1)
 
@@ -310,9 +395,7 @@ def daemon(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    log.info(
-        "mediasrv-site daemon for site %s, polling %s every %d s", config.site_code, config.server, every
-    )
+    log.info("%s", said("daemon_start", code=config.site_code, server=config.server, every=every))
     with client:
         while not stop.is_set():
             wait: float = every
@@ -324,11 +407,11 @@ def daemon(
                 if result.deferred:
                     wait = min(every, _until_window(layout))
             except AgentError as exc:  # e.g. a hand-run sync holds the lock: try again next time
-                log.warning("%s", exc)
+                log.warning("%s", exc.said(LANG[0]))
             except Exception:  # the daemon outlives any one bad run
-                log.exception("the sync run failed; trying again in %d s", every)
+                log.exception("%s", said("daemon_run_failed", every=every))
             stop.wait(wait)
-    log.info("stopped")
+    log.info("%s", said("daemon_stopped"))
 
 
 def _until_window(layout: Layout) -> float:
@@ -354,7 +437,7 @@ def status(
     try:
         config = layout.load_config()
     except AgentError as exc:
-        raise _fail(str(exc), 2) from None
+        raise _fail(exc.said(LANG[0])) from None
     applied = layout.applied()
     doc = applied[1] if applied else None
     present = present_bytes = 0
@@ -385,32 +468,63 @@ def status(
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
         return
-    out = Console()
-    out.print(f"site [bold]{config.site_code}[/] (id {config.site_id}) of {config.server}")
+    out = Console(highlight=False, soft_wrap=True)
+    say_out: Callable[[str], None] = lambda text: out.print(text, markup=False)  # noqa: E731
+    say_out(
+        said(
+            "status_site",
+            code=config.site_code,
+            site_id=config.site_id,
+            server=config.server or said("status_no_server"),
+        )
+    )
     if doc is None:
-        out.print("no manifest applied yet: run `mediasrv-site sync`")
+        say_out(said("status_no_manifest", command=f"mediasrv-site sync --dir {shlex.quote(str(dir))}"))
     else:
-        out.print(
-            f"manifest version {doc['version']}: {present}/{len(doc['files'])} files, "
-            f"{human_size(present_bytes)} of {human_size(doc['bytes'])}"
+        say_out(
+            said(
+                "status_manifest",
+                version=doc["version"],
+                present=present,
+                files=len(doc["files"]),
+                present_size=human_size(present_bytes),
+                size=human_size(doc["bytes"]),
+            )
         )
-        out.print(
-            f"download window {info['download_window'] or 'any time'}, "
-            f"bandwidth cap {str(info['bandwidth_kbps']) + ' kbps' if info['bandwidth_kbps'] else 'none'}"
+        cap = info["bandwidth_kbps"]
+        say_out(
+            said(
+                "status_window",
+                window=info["download_window"] or said("status_any_time"),
+                cap=f"{cap} kbps" if cap else said("status_no_cap"),
+            )
         )
-    out.print(
-        f"queued reports: {info['queued_reports']}, viewing evidence: {info['queued_viewing']}, "
-        f"study records: {info['queued_records']} (refused: {info['refused_records']})"
+    say_out(
+        said(
+            "status_queued",
+            reports=info["queued_reports"],
+            viewing=info["queued_viewing"],
+            records=info["queued_records"],
+            refused=info["refused_records"],
+        )
     )
     last = state.last_sync
     if last:
-        outcome = "complete" if last.get("complete") else (last.get("error") or "incomplete")
-        out.print(
-            f"last sync {_beijing(str(last.get('finished_at')))}: {outcome}; "
-            f"{last.get('files_fetched')} files fetched, "
-            f"{human_size(int(last.get('bytes_downloaded') or 0))} downloaded, "
-            f"{len(last.get('failures') or [])} failed",
-            soft_wrap=True,
+        if last.get("complete"):
+            outcome = said("status_complete")
+        elif last.get("error"):
+            outcome = say(last.get("problem"), LANG[0])
+        else:
+            outcome = said("status_incomplete")
+        say_out(
+            said(
+                "status_last",
+                when=_beijing(str(last.get("finished_at"))),
+                outcome=outcome,
+                files=last.get("files_fetched"),
+                size=human_size(int(last.get("bytes_downloaded") or 0)),
+                failed=len(last.get("failures") or []),
+            )
         )
 
 

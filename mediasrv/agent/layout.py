@@ -42,19 +42,34 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
 
+from mediasrv.agent.words import Lang, line
 from mediasrv.protocol.document import SIGNATURE_CONTEXT, canonical
 
 
 class AgentError(Exception):
     """Something the site administrator must act on; the message says what (in English, for the log
-    and the 详情 line), `problem` what the site view and the command line say (agent.words)."""
+    and the 详情 line), `problem` what the site view and the command line say (agent.words). Raised
+    with a `key` of agent.words' LINES (and its params), the message is that line's English and the
+    command line says it in the operator's language (`said`)."""
 
     problem = "other"
 
-    def __init__(self, message: str, *, problem: str | None = None) -> None:
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        problem: str | None = None,
+        key: str | None = None,
+        **params: object,
+    ) -> None:
+        self.key, self.params = key, params
+        super().__init__(message if message is not None or key is None else line(key, "en", **params))
         if problem is not None:
             self.problem = problem
+
+    def said(self, lang: Lang) -> str:
+        """What the command line prints: the key's line in `lang`, else the English message."""
+        return line(self.key, lang, **self.params) if self.key else str(self)
 
 
 class BadSignature(AgentError):
@@ -147,11 +162,10 @@ class Layout:
     def load_config(self) -> AgentConfig:
         try:
             return AgentConfig.model_validate_json(self.config.read_bytes())
-        except FileNotFoundError:
-            raise AgentError(
-                f"{self.root} is not set up: run "
-                f"`mediasrv-site init --server URL --token T --dir {self.root}`."
-            ) from None
+        except (FileNotFoundError, NotADirectoryError):
+            raise AgentError(key="not_set_up", dir=self.root) from None
+        except ValueError:  # not JSON, or not an agent's config (pydantic's ValidationError)
+            raise AgentError(key="config_damaged", path=self.config, dir=self.root) from None
 
     def save_config(self, config: AgentConfig) -> None:
         write_atomic(self.config, config.model_dump_json(indent=2).encode())
@@ -160,7 +174,7 @@ class Layout:
         try:
             return self.token.read_text().strip()
         except FileNotFoundError:
-            raise AgentError(f"No token in {self.token}: run `mediasrv-site init` again.") from None
+            raise AgentError(key="no_token", path=self.token) from None
 
     def save_token(self, token: str) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -243,10 +257,8 @@ class Layout:
             except OSError as exc:
                 if exc.errno not in (errno.EAGAIN, errno.EACCES):
                     raise
-                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "another process"
-                raise AgentError(
-                    f"{self.root} is being synced by process {holder} (a daemon?): wait for it, or stop it."
-                ) from None
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                raise AgentError(key="busy", dir=self.root, holder=holder) from None
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
             yield

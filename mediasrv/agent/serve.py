@@ -67,6 +67,7 @@ from mediasrv.agent import page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
+from mediasrv.agent.words import said
 from mediasrv.protocol.channels import Channel, channel_list, group_title
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
 
@@ -653,11 +654,8 @@ def register(app: typer.Typer) -> None:
         import uvicorn
 
         if not directory.is_dir():
-            typer.echo(
-                f"No site cache at {directory}: run `mediasrv-site init` or `mediasrv-site import` first, "
-                "or pass --dir.",
-                err=True,
-            )
+            typer.echo(said("serve_no_cache", dir=directory), err=True)
             raise typer.Exit(2)
         app = create_app(Layout(directory), names=name or ())
+        typer.echo(said("serve_start", port=port), err=True)
         uvicorn.run(app, host=host, port=port, log_level="info")

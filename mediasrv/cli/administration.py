@@ -169,10 +169,12 @@ def token_revoke(token_id: int) -> None:
 def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\n")
-    password: str = typer.prompt(
-        say("cli.password_prompt"), hide_input=True, confirmation_prompt=say("cli.password_again")
-    )
-    return password
+    suffix = "：" if options.lang == "zh" else ": "
+    while True:  # not click's confirmation_prompt: it says "values do not match" in English
+        password: str = typer.prompt(say("cli.password_prompt"), hide_input=True, prompt_suffix=suffix)
+        if typer.prompt(say("cli.password_again"), hide_input=True, prompt_suffix=suffix) == password:
+            return password
+        report_error(say("cli.passwords_differ"))
 
 
 @user_cli.command("create")

@@ -27,7 +27,8 @@ from mediasrv.kit import i18n
 from mediasrv.kit.errors import MediaError, invalid_request_body
 from mediasrv.kit.i18n import Lang
 from mediasrv.protocol.china import now_in_china
-from mediasrv.protocol.lang import operator_lang
+from mediasrv.protocol.lang import lang_in_args, operator_lang
+from mediasrv.protocol.usage import aborted, is_usage_error, usage_line
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
@@ -148,15 +149,39 @@ def explain(exc: Exception) -> NoReturn:
     fail("cli.unexpected", exit_code=1, detail=f"{type(exc).__name__}: {exc}")
 
 
+def _usage_error(exc: Exception, command: str) -> NoReturn:
+    """Click's own usage error (a missing or unknown option, a bad choice), in the operator's
+    language: one line and the hint to --help, exit 2."""
+    ctx = getattr(exc, "ctx", None)
+    fail_with_text(usage_line(exc, options.lang, ctx.command_path if ctx is not None else command))
+
+
 class Guarded(TyperGroup):
     """The root command: whatever a command raises ends as one line in the operator's language,
-    never a traceback (unless --debug)."""
+    never a traceback (unless --debug); so do click's usage errors, which typer would print in
+    English."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        # Before parsing: a mistake in the root's own options stops the parse, and --lang with it.
+        options.lang = operator_lang(os.environ, lang_in_args(args))
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except TyperException as exc:
+            if not is_usage_error(exc):
+                raise
+            _usage_error(exc, info_name or "mediasrv")
 
     def invoke(self, ctx: Any) -> Any:
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, TyperException):  # typer's own endings and usage errors
+        except typer.Exit:
             raise
+        except typer.Abort:  # Ctrl-C or Ctrl-D at a prompt
+            fail_with_text(aborted(options.lang), exit_code=1)
+        except TyperException as exc:
+            if not is_usage_error(exc):
+                raise
+            _usage_error(exc, ctx.command_path)
         except Exception as exc:
             if options.debug:
                 raise

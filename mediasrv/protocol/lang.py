@@ -3,7 +3,7 @@ here, so they agree. Standard library only: the site agent imports it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 # POSIX order: LC_ALL overrides LC_MESSAGES, which overrides LANG; the first one set decides.
@@ -19,3 +19,14 @@ def operator_lang(environ: Mapping[str, str], chosen: str | None = None) -> Lite
         if value := environ.get(name, "").strip():
             return "en" if value.lower().startswith("en") else "zh"
     return "zh"
+
+
+def lang_in_args(args: Sequence[str]) -> str | None:
+    """The root command's --lang among `args`, read before click parses them, so a mistake in the
+    command line itself (which stops the parse) is told in the language asked for."""
+    for n, arg in enumerate(args):
+        if arg == "--lang" and n + 1 < len(args):
+            return args[n + 1]
+        if arg.startswith("--lang="):
+            return arg.removeprefix("--lang=")
+    return None

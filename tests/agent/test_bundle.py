@@ -49,7 +49,8 @@ def export(
 
 
 def site_import(bundle: Path, cache: Path, *args: str) -> Result:
-    return CliRunner().invoke(agent_cli, ["import", str(bundle), "--dir", str(cache), *args])
+    # English: these tests read the details; test_a_bad_bundle_is_told_in_chinese reads the Chinese.
+    return CliRunner().invoke(agent_cli, ["--lang", "en", "import", str(bundle), "--dir", str(cache), *args])
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -109,15 +110,15 @@ def test_a_damaged_or_forged_bundle_is_refused_and_nothing_adopted(
     export(client, db, store, site, usb)
 
     no_key = site_import(usb, cache)
-    assert no_key.exit_code == 1 and "--public-key" in no_key.output and "key.pub" in no_key.output
+    assert no_key.exit_code == 2 and "--public-key" in no_key.output and "key.pub" in no_key.output
     forged_key = Ed25519PrivateKey.generate().public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     other = site_import(usb, cache, "--public-key", base64.b64encode(forged_key).decode())
-    assert other.exit_code == 1 and "another key" in other.output
+    assert other.exit_code == 2 and "another key" in other.output
     assert not Layout(cache).config.exists() and not Layout(cache).manifest.exists()
 
     path = _tamper_segment(usb, site)
     damaged = site_import(usb, cache, "--public-key", public_key)
-    assert damaged.exit_code == 1 and path in damaged.output and "nothing was changed" in damaged.output
+    assert damaged.exit_code == 2 and path in damaged.output and "nothing was changed" in damaged.output
     local = Layout(cache)
     assert not local.manifest.exists() and not local.config.exists()
     assert tree(local.files) == {} and list(local.partial.iterdir()) == []
@@ -137,18 +138,18 @@ def test_a_damaged_or_forged_bundle_is_refused_and_nothing_adopted(
         json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     )
     forged = site_import(usb, cache)
-    assert forged.exit_code == 1 and "manifest.sig does not match" in forged.output
+    assert forged.exit_code == 2 and "manifest.sig does not match" in forged.output
     assert "altered or damaged" in forged.output
     assert (local.manifest.read_bytes(), tree(local.files)) == before
 
     (usb / "manifest.json").write_bytes(site.raw)
     (usb / "manifest.sig").write_text(base64.b64encode(b"\0" * 64).decode())
-    assert site_import(usb, cache).exit_code == 1
+    assert site_import(usb, cache).exit_code == 2
     assert (local.manifest.read_bytes(), tree(local.files)) == before
 
     # --public-key cannot override the pinned key.
     clash = site_import(usb, cache, "--public-key", base64.b64encode(forged_key).decode())
-    assert clash.exit_code == 1 and "pinned" in clash.output
+    assert clash.exit_code == 2 and "pinned" in clash.output
 
 
 def test_missing_files_are_listed(
@@ -160,7 +161,7 @@ def test_missing_files_are_listed(
     for path in segments:
         (usb / "files" / path).unlink()
     r = site_import(usb, cache, "--public-key", public_key)
-    assert r.exit_code == 1 and f"{len(segments)} of {len(site.doc['files'])} files" in r.output
+    assert r.exit_code == 2 and f"{len(segments)} of {len(site.doc['files'])} files" in r.output
     assert all(f"{path}: missing from the bundle" in r.output for path in segments[:5])
     assert not Layout(cache).manifest.exists()
 
@@ -241,7 +242,7 @@ def test_an_older_bundle_is_refused_unless_forced(
     assert any(p.startswith(film) for p in tree(Layout(cache).files))
 
     older = site_import(old_usb, cache)
-    assert older.exit_code == 1 and "already applied manifest version 2" in older.output
+    assert older.exit_code == 2 and "already applied manifest version 2" in older.output
     assert json.loads(Layout(cache).manifest.read_bytes())["version"] == 2
 
     forced = site_import(old_usb, cache, "--force")
@@ -271,7 +272,7 @@ def test_a_bundle_for_another_site_is_refused(
     )
     export(client, db, store, site, tmp_path / "usb")
     r = site_import(tmp_path / "usb", cache.root)
-    assert r.exit_code == 1 and "--site dongcun" in r.output and not cache.manifest.exists()
+    assert r.exit_code == 2 and "--site dongcun" in r.output and not cache.manifest.exists()
 
 
 def test_an_import_waits_for_no_sync(
@@ -281,7 +282,7 @@ def test_an_import_waits_for_no_sync(
     cache = Layout(tmp_path / "site")
     with cache.lock():  # a daemon's sync is running
         busy = site_import(tmp_path / "usb", cache.root, "--public-key", public_key)
-    assert busy.exit_code == 1 and "being synced" in busy.output and not cache.manifest.exists()
+    assert busy.exit_code == 2 and "being synced" in busy.output and not cache.manifest.exists()
     assert site_import(tmp_path / "usb", cache.root, "--public-key", public_key).exit_code == 0
     # What the import hashed is on record, so the next sync need not hash it all again.
     assert set(cache.known()) == {f["path"] for f in site.doc["files"]}

@@ -219,3 +219,38 @@ def test_the_installed_command_prints_one_line(locale: str, args: tuple[str, ...
         check=False,
     )
     assert r.returncode == 2 and r.stderr.strip().startswith(said) and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_usage_errors_in_the_operator_s_language(env: dict[str, str | None]) -> None:
+    line = chinese(run(env, "user", "create", "--role", "admin"))
+    assert line.startswith("缺少参数 USERNAME。运行 ") and line.endswith("user create --help 可以查看用法。")
+    assert chinese(run(env, "--lang", "fr", "status", "x")).startswith("--lang 只能是 zh、en 之一。")
+    assert chinese(run(env, "user", "create", "x", "--role", "boss")).startswith(
+        "--role 只能是 producer、admin、site 之一。"
+    )
+    assert chinese(run(env, "user", "create", "x", "--rol", "admin")).startswith(
+        "没有 --rol 这个选项，您要写的是不是 --role？"
+    )
+    assert chinese(run(env, "nosuch")).startswith("没有 nosuch 这个命令。")
+    english = one_line(run(env, "--lang", "en", "user", "create", "--role", "admin"))
+    assert english.startswith("Missing argument USERNAME. Run ") and english.endswith("--help for its usage.")
+
+
+def test_the_password_prompt_in_chinese(env: dict[str, str | None], db: Database) -> None:
+    r = run(
+        env,
+        "user",
+        "create",
+        "chenjing",
+        "--role",
+        "admin",
+        input="长城-Great-Wall-2026\n别的-Pass-2026\n" + PASSWORD * 2,
+    )
+    assert r.exit_code == 0, r.output
+    assert (
+        "密码：" in r.output
+        and "两次输入的密码不一样，请重新输入。" in r.stderr
+        and "do not match" not in r.output
+    )
+    cancelled = run(env, "user", "create", "lihua", "--role", "admin", input="")
+    assert cancelled.exit_code == 1 and cancelled.stderr.strip() == "已取消。"

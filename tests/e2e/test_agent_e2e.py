@@ -83,13 +83,24 @@ def new_site(stack: Stack, tmp_path: Path, **fields: Any) -> Site:
     return s
 
 
+# A village PC's locale: the agent speaks Chinese whatever the machine running the tests says.
+CHINESE = {**{k: v for k, v in os.environ.items() if not k.startswith("LC_")}, "LANG": "zh_CN.UTF-8"}
+
+
 def agent(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([AGENT, *args], capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [AGENT, *args], capture_output=True, text=True, timeout=timeout, check=False, env=CHINESE
+    )
 
 
 def start_agent(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [AGENT, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+        [AGENT, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env=CHINESE,
     )
 
 
@@ -170,10 +181,10 @@ def fleet_row(stack: Stack, site: Site) -> dict[str, Any]:
 
 def test_init_refuses_a_token_that_is_not_a_site_s(stack: Stack, tmp_path: Path) -> None:
     r = agent("init", "--server", stack.url, "--token", stack.token, "--dir", str(tmp_path / "x"))
-    assert r.returncode == 1 and "not to a" in r.stderr and "mediasrv token create --site" in r.stderr
+    assert r.returncode == 2 and "不是站点的令牌" in r.stderr and "mediasrv token create --site" in r.stderr
     assert not (tmp_path / "x" / "agent.json").exists()
     bad = agent("init", "--server", stack.url, "--token", "msv_nonsense", "--dir", str(tmp_path / "y"))
-    assert bad.returncode == 1 and "refused the token" in bad.stderr
+    assert bad.returncode == 2 and "不接受这个令牌" in bad.stderr
 
 
 def test_a_fresh_sync_ends_byte_identical_to_the_manifest(stack: Stack, tmp_path: Path) -> None:
@@ -201,7 +212,7 @@ def test_a_fresh_sync_ends_byte_identical_to_the_manifest(stack: Stack, tmp_path
     os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))
     fixed = agent("sync", "--verify", "--dir", str(site.dir))
     assert fixed.returncode == 0, fixed.stderr
-    assert "1 damaged files replaced" in fixed.stderr
+    assert "替换了 1 个损坏的文件" in fixed.stderr
     last = status(site)["last_sync"]
     assert (
         last["files_corrupt"] == 1
@@ -268,7 +279,7 @@ def test_heartbeats_made_offline_arrive_once_when_the_server_is_back(stack: Stac
     try:
         for _ in range(2):
             r = agent("sync", "--attempts", "1", "--dir", str(site.dir))
-            assert r.returncode == 1 and "did not answer" in r.stderr and "heartbeat queued" in r.stderr
+            assert r.returncode == 2 and "暂时连不上县里的服务器" in r.stderr, r.stderr
     finally:
         restart_server(stack)
     queue = {p: p.read_bytes() for p in (site.dir / "heartbeats").glob("*.json")}  # the heartbeats' outbox
@@ -276,7 +287,7 @@ def test_heartbeats_made_offline_arrive_once_when_the_server_is_back(stack: Stac
     assert len(offline) == 2 and status(site)["queued_reports"] == 2
 
     r = agent("sync", "--dir", str(site.dir))
-    assert r.returncode == 0 and "heartbeat sent (in sync)" in r.stderr, r.stderr
+    assert r.returncode == 0 and "状态报告已发送（与县里一致）" in r.stderr, r.stderr
     assert not list((site.dir / "heartbeats").glob("*.json"))
     row = fleet_row(stack, site)
     assert row["heartbeats_today"] == 1 + 2 + 1  # the first, both queued, the newest: each once
@@ -296,5 +307,5 @@ def test_the_daemon_syncs_and_stops_cleanly_on_sigterm(stack: Stack, tmp_path: P
     os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
-    assert "stopped" in err and "heartbeat sent" in err
+    assert "后台同步已停止" in err and "状态报告已发送" in err
     assert on_disk(site) == expected(manifest(stack, site))
