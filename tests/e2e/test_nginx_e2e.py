@@ -291,7 +291,10 @@ def test_a_withdrawn_programme_stops_playing_from_the_cache(edge: Edge) -> None:
         for path, headers in ((bearer, edge.site_b), (signed, {})):
             refused = edge.get(path, headers)
             assert refused.status_code == 404, (path, refused.status_code)  # the app's own answer
-            assert "not in a published programme" in refused.json()["message"]
+            assert (
+                refused.json()["code"] == "delivery.not_in_scope"
+                and "不在已发布的节目中" in refused.json()["message"]
+            )
             assert "x-cache-status" not in refused.headers  # none of the cached bytes
         mine = edge.get(bearer, edge.stack.headers)  # the producer's department owns the asset
         assert (mine.status_code, mine.headers["x-cache-status"]) == (200, "HIT")

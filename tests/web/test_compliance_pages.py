@@ -262,7 +262,7 @@ def test_a_site_month(page: Page, web: Stack, october: dict[str, Any]) -> None:
 
     # a site that does not exist: the server's answer where the records would be
     page.goto("/ui/admin/sites/999999/study?lang=zh")
-    expect(page.locator("#study-error")).to_have_text("No site with id 999999.")
+    expect(page.locator("#study-error")).to_have_text("没有编号为 999999 的站点。")
 
 
 BEIJING = timezone(timedelta(hours=8))
