@@ -366,7 +366,8 @@ async function watchTranscode(id) {
     }
     progress.value = asset.status === "ready" ? 100 : Math.floor(asset.progress);
     if (asset.status === "processing") status.textContent = `${t("upload.status_processing")} ${Math.floor(asset.progress)} %`;
-    else if (asset.status === "failed") status.textContent = `${t("upload.status_failed")}：${asset.error || ""}`;
+    // The server's reason names the file and says what failed (「“x.mp4”无法处理：…」): no prefix before it.
+    else if (asset.status === "failed") status.textContent = asset.error || t("upload.status_failed");
     else status.textContent = t(`upload.status_${asset.status}`);
     status.className = asset.status === "failed" ? "failed" : asset.status === "ready" ? "ready" : "";
     if (asset.status === "ready" || asset.status === "failed") return;
