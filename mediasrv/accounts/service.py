@@ -222,7 +222,7 @@ def create_token(
     if user_id is not None and session.get(User, user_id) is None:
         raise NotFound("accounts.no_user", user_id=user_id)
     if site_id is not None and session.get(Site, site_id) is None:
-        raise NotFound("accounts.no_site", site_id=site_id)
+        raise NotFound("sites.no_site", site_id=site_id)
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name.strip() or "token", token_hash=hash_secret(plain), user_id=user_id, site_id=site_id

@@ -197,7 +197,7 @@ def test_departments_own_their_uploads(
         ]
     assert client.get(f"/api/v1/assets/{asset_id}", headers=colleague).status_code == 200
     denied = client.get(f"/api/v1/assets/{asset_id}", headers=other_producer)
-    assert denied.status_code == 403 and "another department" in denied.json()["message"]
+    assert denied.status_code == 403 and denied.json()["code"] == "ingest.other_department"
     assert client.get("/api/v1/assets", headers=colleague).json()["total"] == 1
     assert client.get("/api/v1/assets", headers=other_producer).json()["total"] == 0
     assert client.get(f"/api/v1/assets/{asset_id}/source", headers=other_producer).status_code == 403
