@@ -105,7 +105,7 @@ def test_a_study_list_ending_before_it_starts_is_refused_in_chinese(page: Page, 
     page.get_by_role("button", name="新建清单").click()
     page.get_by_label("清单名称").fill("倒过来的清单")
     page.get_by_label("结束日期").fill("2000-01-01")
-    page.get_by_label("应学学时（小时）").fill("4")
+    page.get_by_label("应学课时").fill("4")
     page.get_by_role("button", name="创建清单").click()
     expect(page.get_by_role("alert")).to_contain_text("结束日期不能早于开始日期")
     assert visible_english(page) == []
@@ -144,3 +144,123 @@ def test_an_administrator_may_open_my_uploads_and_a_visitor_is_sent_to_log_in(pa
     login(page, "li.admin")
     page.goto("/ui/uploads")
     expect(page.get_by_role("heading", name="我的上传")).to_be_visible()
+
+
+# --- one refusal per page, through the page's own controls: the server's message, in Chinese ---------
+
+
+def flash_says(page: Page, text: str) -> None:
+    """The page's message box shows the server's refusal, and nothing on the page is English."""
+    expect(page.locator("#flash")).to_contain_text(text)
+    assert visible_english(page) == [], page.locator("#flash").inner_text()
+
+
+@e2e
+def test_an_empty_file_and_a_text_file_named_mp4_are_refused_in_chinese(page: Page, web: Stack) -> None:
+    login(page, "zhang.producer")
+    page.goto("/ui/upload")
+    picker = page.get_by_label("选择影片或音频文件")
+    picker.set_input_files(files=[{"name": "空录像.mp4", "mimeType": "video/mp4", "buffer": b""}])
+    flash_says(page, "“空录像.mp4”是空文件（0 字节）")  # refused when the upload starts
+    notes = "第一课：红船精神\n第二课：长征精神\n".encode()
+    picker.set_input_files(files=[{"name": "讲稿.mp4", "mimeType": "video/mp4", "buffer": notes * 20}])
+    flash_says(page, "“讲稿.mp4”不是影片、音频或 PDF（看起来是纯文本）")  # refused once every byte is in
+
+
+@e2e
+def test_a_taken_site_code_and_a_bad_csv_row_are_refused_in_chinese_on_sites(page: Page, web: Stack) -> None:
+    site = {"code": "zh-taken", "name": "东庄村党员活动室", "region": "河北省/邢台市/东庄村"}
+    web.api("POST", "/sites", json=site)
+    login(page, "li.admin")
+    page.goto("/ui/admin/sites")
+    page.get_by_label("站点编码").fill("zh-taken")
+    page.get_by_label("站点名称").fill("另一个活动室")
+    page.get_by_label("所属地区").fill("河北省/邢台市/西庄村")
+    page.get_by_role("button", name="登记", exact=True).click()
+    expect(page.locator("#register-error")).to_contain_text("已经有编码为“zh-taken”的站点")
+    assert visible_english(page) == []
+
+    csv = "站点编码,站点名称,所属地区,下载时段\r\nzh-bad,,河北省/邢台市/南庄村,25:00-05:00\r\n"
+    page.get_by_label("选择 CSV 文件").set_input_files(
+        files=[{"name": "站点.csv", "mimeType": "text/csv", "buffer": csv.encode("gb18030")}]
+    )
+    page.get_by_role("button", name="导入", exact=True).click()
+    bad = page.locator('#import-errors tr[data-line="2"]')
+    expect(bad).to_contain_text("“站点名称”列：必须填写，不能为空")
+    expect(bad).to_contain_text("下载时段“25:00-05:00”的格式不对")
+    assert visible_english(page) == []
+
+
+@pytest.fixture(scope="module")
+def published(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A published programme (its film ready), for the pages that act on one."""
+    film = make_media(tmp_path_factory.mktemp("films") / "红船精神.mp4", seconds=2.5, width=160, height=90)
+    asset = web.upload(film)
+    assert web.wait(asset["id"])["status"] == "ready", web.log_tail("worker")
+    return web.publish(asset["id"], "红船精神", "party-history")
+
+
+@e2e
+def test_withdrawing_what_another_administrator_withdrew_is_refused_in_chinese(
+    page: Page, web: Stack, published: str
+) -> None:
+    login(page, "li.admin")
+    page.goto("/ui/admin/programmes?status=published")
+    withdraw = page.locator(f'tr[data-id="{published}"]').get_by_role("button", name="撤下：红船精神")
+    expect(withdraw).to_be_visible()
+    web.api("POST", f"/programmes/{published}/withdraw", json={"reason": "内容需要更新"})  # from another desk
+    withdraw.click()
+    dialog = page.get_by_role("dialog", name="撤下节目？")
+    dialog.get_by_label("撤下原因").fill("内容过时")
+    dialog.get_by_role("button", name="撤下", exact=True).click()
+    flash_says(page, "只有已发布的节目才能撤下；这个节目现在是“已撤下”。")
+
+
+@e2e
+def test_publishing_a_programme_without_media_is_refused_in_chinese_on_its_page(
+    page: Page, web: Stack
+) -> None:
+    draft = {"title": "待上传的讲座", "category": "agri-tech"}  # no film yet
+    made = web.api("POST", "/programmes", web.headers, json=draft)
+    login(page, "li.admin")
+    page.goto(f"/ui/programmes/{made['id']}")
+    page.locator("#publish").click()
+    flash_says(page, "发布前请先给节目添加影片或音频")
+
+
+@e2e
+def test_an_unknown_category_in_the_address_is_refused_in_chinese_on_catalog(page: Page, web: Stack) -> None:
+    login(page, "zhang.producer")
+    page.goto("/ui/catalog?category=没有这一类")
+    expect(page.locator("#results .error-box")).to_contain_text("没有“没有这一类”这个类别")
+    assert visible_english(page) == []
+
+
+@e2e
+def test_an_unknown_category_in_the_address_is_refused_in_chinese_on_feedback(page: Page, web: Stack) -> None:
+    login(page, "li.admin")
+    page.goto("/ui/admin/feedback?category=没有这一类")
+    flash_says(page, "没有“没有这一类”这个类别")
+
+
+@e2e
+def test_a_region_too_long_in_the_address_is_refused_in_chinese_on_compliance(page: Page, web: Stack) -> None:
+    login(page, "li.admin")
+    page.goto("/ui/admin/compliance?region=" + "村" * 501)
+    flash_says(page, "地区：最多 500 个字")
+
+
+@e2e
+def test_an_unknown_action_in_the_address_is_refused_in_chinese_on_audit(page: Page, web: Stack) -> None:
+    login(page, "li.admin")
+    page.goto("/ui/admin/audit?action=no.such.action")
+    flash_says(page, "操作：只能是 'asset.upload'")  # the field by its Chinese name, not "action"
+
+
+@e2e
+def test_a_token_without_a_name_is_refused_in_chinese_on_accounts(page: Page, web: Stack) -> None:
+    login(page, "li.admin")
+    page.goto("/ui/admin/accounts")
+    form = page.locator("#token-form")
+    form.get_by_role("button", name="创建令牌").click()
+    flash_says(page, "名称：至少要有 1 个字")
