@@ -196,7 +196,9 @@ def test_a_refused_record_is_kept_with_the_servers_reason(
     shown = states(local)
     assert shown[good["id"]] == ("delivered", None)
     state, message = shown[bad["id"]]
-    assert state == "refused" and message and "No programme with id no-such-programme" in message
+    assert (
+        state == "refused" and message and "没有编号为 no-such-programme 的节目" in message
+    )  # the server's words, in Chinese
     kept_bad = Outbox(layout).get(bad["id"])
     assert kept_bad is not None and kept_bad.status is not None and 400 <= kept_bad.status < 500
     assert shown[photo.json()[0]["id"]][0] == "refused"

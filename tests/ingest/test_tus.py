@@ -281,7 +281,7 @@ def test_storage_down_at_the_end_keeps_the_bytes_and_an_empty_patch_finishes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def down(*_args: object, **_kwargs: object) -> None:
-        raise StorageUnavailable("object storage is down")
+        raise StorageUnavailable("storage.s3_unreachable", url="http://s3.test", detail="ConnectError")
 
     url = create(client, producer, film)
     data = film.read_bytes()

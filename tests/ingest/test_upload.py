@@ -352,7 +352,7 @@ def test_copying_the_outputs_failing_falls_back_to_a_transcode_and_leaves_nothin
     def copy_then_fail(source: str, key: str) -> None:
         calls.append(key)
         if len(calls) > 2:
-            raise StorageUnavailable("object storage went away mid-copy")
+            raise StorageUnavailable("storage.s3_unreachable", url="http://s3.test", detail="mid-copy")
         real_copy(source, key)
 
     with monkeypatch.context() as m:

@@ -14,7 +14,7 @@ from mediasrv.kit.errors import MediaError
 from mediasrv.sites.models import Site, SitePresence
 from mediasrv.study.assessment import stars_for
 from tests.fixtures import ReadyAsset, publish_programme
-from tests.sites.test_fleet import _beat, _current_manifest, _site
+from tests.fleet.test_fleet import _beat, _current_manifest, _site
 
 XITANG = "河北省/邢台市/信都区/西黄村镇/西塘村"
 
