@@ -118,7 +118,9 @@ class Asset(Base):
 
     def cause(self) -> i18n.Text | str | None:
         """Why processing failed, without the file's name: the stored message, or an old row's English."""
-        if self.error_key is not None:
+        # A key a later version no longer has (or an old row with none): the English kept beside it,
+        # rather than a listing of assets that fails.
+        if self.error_key is not None and self.error_key in i18n.MESSAGES:
             return i18n.Text(self.error_key, i18n.loaded_params(self.error_params or {}))
         return self.error
 

@@ -149,6 +149,11 @@ def test_a_reason_kept_before_the_catalogue_is_shown_as_it_was(
             update(Asset).where(Asset.id == asset_id).values(status=AssetStatus.FAILED, error="It broke.")
         )
     assert reason(client, producer, asset_id) == "“旧片.mp4”无法处理：It broke."
+    with db.session_scope() as s:  # a key this version's catalogues do not have: the English, no 500
+        s.execute(
+            update(Asset).where(Asset.id == asset_id).values(error_key="media.gone_in_v2", error_params={})
+        )
+    assert reason(client, producer, asset_id) == "“旧片.mp4”无法处理：It broke."
 
 
 def test_pdf_is_kept_as_a_document_and_a_cut_pdf_fails(
