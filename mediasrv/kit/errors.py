@@ -141,7 +141,7 @@ class TooManyRequests(MediaError):
 
 
 class RequestTooLarge(MediaError):
-    """The request's body is over the limit of the route it is sent to (kit.admission)."""
+    """The request's body is over the limit of the route it is sent to (mediasrv.admission)."""
 
     status_code = 413
     code = "body_too_large"
