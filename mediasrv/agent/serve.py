@@ -220,7 +220,17 @@ def _unavailable(message: str, status: int = 503) -> Response:
 
 
 def _read(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
+    """The bytes of an open file's range, closing it however the response ends. The generator is
+    started here: a box that hangs up before its body begins leaves a generator never run, and
+    closing one of those skips its `finally`, so the file would wait for the garbage collector."""
+    chunks = _chunks(f, first, length)
+    next(chunks)  # inside the try: closing or collecting `chunks` from now on closes the file
+    return chunks
+
+
+def _chunks(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
     try:
+        yield b""  # taken by _read, never sent
         f.seek(first)
         while length > 0:
             chunk = f.read(min(CHUNK, length))

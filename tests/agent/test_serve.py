@@ -19,7 +19,7 @@ from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
-from mediasrv.agent.serve import create_app
+from mediasrv.agent.serve import _read, create_app
 from mediasrv.agent.sync import Syncer
 from mediasrv.db import Database
 from mediasrv.kit.caller import Role
@@ -274,6 +274,20 @@ def test_the_local_presentation_plays_over_http(http_origin: str) -> None:
     urls = [url for _, url in channels(playlist.text)]
     assert urls and all(url.startswith(f"{http_origin}/files/") for url in urls)
     hlscheck(urls[0])  # master, media playlists and segments all come from the site's copy
+
+
+def test_a_file_is_closed_when_its_response_is_dropped_before_its_body(tmp_path: Path) -> None:
+    """A box that hangs up before its body begins: the response's iterator is dropped unstarted, and
+    the segment's file must close then, not when the garbage collector finds it (a ResourceWarning
+    in the CI log, and a descriptor held on a village PC)."""
+    segment = tmp_path / "seg_00000.ts"
+    segment.write_bytes(b"x" * 1000)
+    f = segment.open("rb")
+    body = _read(f, 10, 100)
+    del body
+    assert f.closed
+    f = segment.open("rb")
+    assert b"".join(_read(f, 10, 100)) == b"x" * 100 and f.closed
 
 
 def test_vlc_plays_the_first_programme_of_the_local_channel_list(http_origin: str) -> None:
