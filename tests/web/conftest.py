@@ -84,3 +84,17 @@ def screenshot(page: Page, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+# Muted and started from script (no autoplay policy in the way). hls.js attaching its MediaSource is a
+# new load that aborts a play() already asked for (AbortError): ask again, as a player page would.
+PLAY_MUTED = """async () => {
+  const v = document.querySelector('#player video');
+  v.muted = true;
+  for (let i = 0; ; i++) {
+    try { await v.play(); return; } catch (e) {
+      if (e.name !== 'AbortError' || i >= 40) throw e;
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}"""

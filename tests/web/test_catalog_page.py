@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from mediasrv.protocol.china import today_in_china
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media
-from tests.web.conftest import login, screenshot
+from tests.web.conftest import PLAY_MUTED, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -154,9 +154,7 @@ def test_find_a_film_by_a_chinese_search_open_it_by_keyboard_and_play_it(
     expect(video).to_have_attribute("poster", signed_poster)
     assert page.evaluate("() => typeof window.Hls === 'function' && window.Hls.isSupported()")
     # Muted, started from script: no autoplay policy in the way.
-    page.evaluate(
-        "async () => { const v = document.querySelector('#player video'); v.muted = true; await v.play(); }"
-    )
+    page.evaluate(PLAY_MUTED)
     page.wait_for_function("() => document.querySelector('#player video').currentTime > 0.5")
     assert page.locator("#player .notice").count() == 0  # no playback error shown
     expect(page.locator("#programme-root")).not_to_contain_text("null")  # no admin box for producers
@@ -257,7 +255,5 @@ def test_without_signed_links_the_player_uses_the_session(page: Page, web: Stack
     page.goto(f"/ui/programmes/{catalog.markup}")
     video = page.locator("#player video")
     expect(video).to_have_attribute("poster", re.compile(r"^/hls/[0-9a-f]+/poster\.jpg$"))
-    page.evaluate(
-        "async () => { const v = document.querySelector('#player video'); v.muted = true; await v.play(); }"
-    )
+    page.evaluate(PLAY_MUTED)
     page.wait_for_function("() => document.querySelector('#player video').currentTime > 0.5")

@@ -14,7 +14,7 @@ from mediasrv.admission import PAGE_POLICY
 from mediasrv.web.router import PAGES
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media
-from tests.web.conftest import login
+from tests.web.conftest import PLAY_MUTED, login
 
 pytestmark = pytest.mark.e2e
 
@@ -44,9 +44,7 @@ def test_every_page_works_under_its_content_security_policy(
     # The player: hls.js feeds the video element from blob: media, demuxing in a blob: worker.
     page.goto(f"/ui/programmes/{programme}")
     page.locator("#player video").wait_for()
-    page.evaluate(
-        "async () => { const v = document.querySelector('#player video'); v.muted = true; await v.play(); }"
-    )
+    page.evaluate(PLAY_MUTED)
     page.wait_for_function("() => document.querySelector('#player video').currentTime > 0.5")
     assert refused == []
     assert httpx.get(f"{web.url}/static/app.js", timeout=30).headers["x-content-type-options"] == "nosniff"
