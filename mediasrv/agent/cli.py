@@ -11,7 +11,6 @@ import sys
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -40,7 +39,7 @@ from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client
 from mediasrv.agent.viewing import ViewingSender, pending
 from mediasrv.agent.words import OPERATOR, explain, said, say
 from mediasrv.protocol.china import now_in_china
-from mediasrv.protocol.lang import lang_in_args, operator_lang
+from mediasrv.protocol.lang import Language, lang_in_args, operator_lang
 from mediasrv.protocol.sizes import human_size
 from mediasrv.protocol.usage import aborted, is_usage_error, usage_line
 
@@ -106,11 +105,6 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # --debug shows Python's own traceback, whole
 )
-
-
-class Language(StrEnum):
-    zh = "zh"
-    en = "en"
 
 
 @app.callback()

@@ -6,13 +6,13 @@ The root app only: operators (run, serve, worker, reindex, db), administration i
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
 import typer
 
 from mediasrv.cli import administration, operators, producers
 from mediasrv.cli.common import Guarded, choose
+from mediasrv.protocol.lang import Language
 
 cli = typer.Typer(
     cls=Guarded,
@@ -20,11 +20,6 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # --debug shows Python's own traceback, whole
 )
-
-
-class Language(StrEnum):
-    zh = "zh"
-    en = "en"
 
 
 @cli.callback()

@@ -4,6 +4,7 @@ here, so they agree. Standard library only: the site agent imports it."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 from typing import Literal
 
 # POSIX order: LC_ALL overrides LC_MESSAGES, which overrides LANG; the first one set decides.
@@ -30,3 +31,10 @@ def lang_in_args(args: Sequence[str]) -> str | None:
         if arg.startswith("--lang="):
             return arg.removeprefix("--lang=")
     return None
+
+
+class Language(StrEnum):
+    """The values of both command lines' --lang option."""
+
+    zh = "zh"
+    en = "en"
