@@ -389,3 +389,16 @@ def test_pages_of_sites_behind(page: Page, web: Stack) -> None:
     expect(pager).to_contain_text("第 51–51 个，共 51 个")
     expect(rows).to_have_count(1)
     assert query(page)["offset"] == ["50"]
+
+
+def test_a_month_in_the_address_that_is_not_one_is_said(page: Page, web: Stack) -> None:
+    """A mistyped bookmark (?month=2026-13) shows this month and says so, on both study pages."""
+    login(page, "li.admin")
+    for path in ("/ui/admin/compliance", "/ui/admin/assessment"):
+        page.goto(f"{path}?month=2026-13")
+        alert = page.get_by_role("alert")
+        expect(alert).to_contain_text("地址里的月份“2026-13”不对")
+        expect(alert).to_contain_text("本月")
+    page.goto("/ui/admin/compliance?month=2026-10")
+    expect(page.locator("#month")).to_have_value("2026-10")
+    expect(page.get_by_role("alert")).to_be_hidden()

@@ -4,7 +4,7 @@
 // have each number of stars (an inline SVG and the same numbers as links that filter by them).
 // Filters and the page live in the address, so a view can be bookmarked, sent, and gone back to.
 import { api, attempt, el, field, lastOffset, loadKnownRegions, pager, svg, t, tf } from "/static/app.js";
-import { isMonth } from "/static/months.js";
+import { addressMonth } from "/static/months.js";
 import { crumbs as crumbTrail, viewLink as inPlaceLink, pct } from "/static/regions.js";
 
 const root = document.getElementById("assessment-root");
@@ -16,9 +16,8 @@ const LEVELS = [5, 4, 3, 2, 1];
 function state() {
   const q = new URLSearchParams(location.search);
   const stars = Number(q.get("stars"));
-  const month = q.get("month") || "";
   return {
-    month: isMonth(month) ? month : "",
+    month: addressMonth(q),
     region: (q.get("region") || "").trim(),
     stars: LEVELS.includes(stars) ? stars : null,
     offset: Math.max(0, Math.floor(Number(q.get("offset")) || 0)),

@@ -4,7 +4,7 @@
 // (or those that met it) with a link to each one's study records. Month, region, tab and page are kept
 // in the address, so a view can be bookmarked or sent.
 import { api, classHours as hours, el, flash, lastOffset, pager, t, tf } from "/static/app.js";
-import { isMonth, monthNav, thisMonth } from "/static/months.js";
+import { addressMonth, monthNav, thisMonth } from "/static/months.js";
 import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("compliance-root");
@@ -26,7 +26,7 @@ function viewUrl(next = {}) {
 
 function readUrl() {
   const q = new URLSearchParams(location.search);
-  view.month = isMonth(q.get("month")) ? q.get("month") : thisMonth();
+  view.month = addressMonth(q) || thisMonth();
   view.region = q.get("region") || ""; // the server tidies it; its answer names it as stored
   view.show = SHOWS.includes(q.get("show")) ? q.get("show") : null;
   view.offset = Math.max(0, Math.floor(Number(q.get("offset")) || 0));

@@ -1,8 +1,17 @@
 // Beijing months (YYYY-MM) for the study pages: this month, the month before or after, and the month
 // control both pages show (previous, a month field, next).
-import { beijing, el, flash, t } from "/static/app.js";
+import { beijing, el, flash, t, tf } from "/static/app.js";
 
 export const isMonth = (text) => /^\d{4}-(0[1-9]|1[0-2])$/.test(text ?? "");
+
+/** The month a page's address asks for, or "" when it asks for none. One that is not a month is said
+ * (a mistyped bookmark or a hand-edited link), so the reader knows the page shows another month. */
+export function addressMonth(q) {
+  const month = q.get("month") || "";
+  if (isMonth(month)) return month;
+  if (month) flash(tf("compliance.address_month", { month }));
+  return "";
+}
 
 /** This month in Beijing, whatever the browser's zone (the server counts sessions by Beijing day). */
 export const thisMonth = () => beijing(new Date().toISOString()).slice(0, 7);
