@@ -12,6 +12,12 @@ from mediasrv.kit.params import RowId
 
 class OrgUnitIn(BaseModel):
     name: str = Field(min_length=1, max_length=120, examples=["县委组织部电教中心"])
+    region: str = Field(
+        default="",
+        max_length=500,
+        examples=["河北省/邢台市/信都区"],
+        description="the region it sits in, inside your scope; empty: your scope itself",
+    )
 
 
 class OrgUnitOut(BaseModel):
@@ -19,6 +25,7 @@ class OrgUnitOut(BaseModel):
 
     id: int
     name: str
+    region: str
     created_at: datetime
 
 
@@ -28,6 +35,13 @@ class UserIn(BaseModel):
     role: Role
     org_unit_id: RowId | None = None
     password: str | None = Field(default=None, max_length=200, description="None: API tokens only")
+    region: str = Field(
+        default="",
+        max_length=500,
+        examples=["河北省/邢台市/信都区"],
+        description="an administrator's scope (a region path) inside yours, empty: yours; a producer's: its "
+        "department's",
+    )
 
 
 class UserPatch(BaseModel):
@@ -36,6 +50,9 @@ class UserPatch(BaseModel):
     org_unit_id: RowId | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, max_length=200)
+    region: str | None = Field(
+        default=None, max_length=500, description="an administrator's scope, inside yours"
+    )
 
 
 class UserOut(BaseModel):
@@ -46,6 +63,9 @@ class UserOut(BaseModel):
     display_name: str
     role: Role
     org_unit_id: int | None
+    region: str = Field(
+        description="an administrator's scope ('' the whole network); a producer's department's region"
+    )
     is_active: bool
     has_password: bool
     created_at: datetime
@@ -83,5 +103,8 @@ class SessionOut(BaseModel):
     username: str
     role: Role
     org_unit_id: int | None
+    region: str = Field(
+        default="", description="an administrator's scope: what the pages show ('' the whole network)"
+    )
     site_id: int | None = Field(default=None, description="for a site's token: which site (agents ask)")
     csrf_token: str | None
