@@ -27,6 +27,8 @@ from mediasrv.db import Database
 from mediasrv.kit.caller import Role
 from mediasrv.kit.regions import Scope, common_region, within
 from mediasrv.sites.registry import create_site
+from tests.cli.test_mistakes import env as env  # the command line's fixture
+from tests.cli.test_mistakes import run
 from tests.fixtures import ACTOR, ReadyAsset, publish_programme
 from tests.test_access import endpoints
 
@@ -408,3 +410,21 @@ def test_what_a_county_does_is_in_its_audit_log_and_not_the_neighbours(
     assert [e["target_id"] for e in own["items"]] == [site] and own["total"] == 1
     neighbour = client.get("/api/v1/audit", headers=b, params={"action": "site.update"}).json()
     assert neighbour == {**neighbour, "items": [], "total": 0}
+
+
+def test_the_command_line_gives_administrators_and_service_accounts_a_scope(
+    env: dict[str, str | None], client: TestClient, db: Database
+) -> None:
+    made = run(
+        env, "user", "create", "xingtai", "--role", "admin", "--region", " 河北省 / 邢台市 ", "--no-password"
+    )
+    assert made.exit_code == 0, made.output
+    ops = run(env, "token", "create", "--role", "admin", "--name", "xt-ops", "--region", "河北省/邢台市")
+    assert ops.exit_code == 0, ops.output
+    whole = run(env, "user", "create", "shengwei", "--role", "admin", "--no-password")
+    assert whole.exit_code == 0, whole.output
+    with db.session_scope() as s:
+        assert service.user_by_name(s, "xingtai").region == "河北省/邢台市"
+        assert service.user_by_name(s, "shengwei").region == ""  # no --region: the whole network
+    session = client.get("/auth/session", headers=_headers(ops.stdout.strip().splitlines()[-1]))
+    assert session.json()["region"] == "河北省/邢台市"

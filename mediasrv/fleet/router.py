@@ -49,7 +49,7 @@ _CSV_BODY: dict[str, Any] = {
 
 # --- heartbeats and the fleet ---------------------------------------------------------------------
 
-fleet_router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 422))
+fleet_router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 404, 422))
 
 WindowQuery = Annotated[
     int | None,
