@@ -8,15 +8,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mediasrv.kit.caller import Role
 from mediasrv.kit.params import RowId
+from mediasrv.sites.schemas import Region  # the same rules as a site's region (length, printable)
 
 
 class OrgUnitIn(BaseModel):
     name: str = Field(min_length=1, max_length=120, examples=["县委组织部电教中心"])
-    region: str = Field(
-        default="",
-        max_length=500,
-        examples=["河北省/邢台市/信都区"],
-        description="the region it sits in, inside your scope; empty: your scope itself",
+    region: Region = Field(
+        default="", description="the region it sits in, inside your scope; empty: your scope"
     )
 
 
@@ -35,10 +33,8 @@ class UserIn(BaseModel):
     role: Role
     org_unit_id: RowId | None = None
     password: str | None = Field(default=None, max_length=200, description="None: API tokens only")
-    region: str = Field(
+    region: Region = Field(
         default="",
-        max_length=500,
-        examples=["河北省/邢台市/信都区"],
         description="an administrator's scope (a region path) inside yours, empty: yours; a producer's: its "
         "department's",
     )
@@ -50,9 +46,7 @@ class UserPatch(BaseModel):
     org_unit_id: RowId | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, max_length=200)
-    region: str | None = Field(
-        default=None, max_length=500, description="an administrator's scope, inside yours"
-    )
+    region: Region | None = Field(default=None, description="an administrator's scope, inside yours")
 
 
 class UserOut(BaseModel):
