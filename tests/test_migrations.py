@@ -136,3 +136,41 @@ def test_a_bad_setting_is_named_not_a_traceback(tmp_path: Path) -> None:
     bad = _mediasrv(tmp_path, "db", "status", MEDIASRV_ASSESSMENT_WEIGHTS="reach=30,sync=20")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert bad.stderr.startswith("MEDIASRV_ASSESSMENT_WEIGHTS：“reach”不是考核的组成部分"), bad.stderr
+
+
+def test_existing_administrators_keep_the_whole_network(tmp_path: Path) -> None:
+    """Upgrading to region scopes: administrators and departments of a single-admin deployment get the
+    empty scope (everything, as before), and what was done to a site lies in the site's region."""
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    command.upgrade(migrations.config(db.engine), "0009_asset_error_key")
+    with db.engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO org_units (id, name, created_at) VALUES (1, '电教中心', '2026-01-01')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO users (id, username, display_name, role, is_active, created_at)"
+                " VALUES (1, 'admin', 'admin', 'ADMIN', 1, '2026-01-01')"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sites (id, code, name, region, device_profile, created_at)"
+                " VALUES (7, 'xt', '西塘村', '河北省/邢台市/西塘村', 'IPTV', '2026-01-01')"
+            )
+        )
+        for target_type, target_id in (("site", "7"), ("user", "1")):
+            conn.execute(
+                text(
+                    "INSERT INTO audit_events (at, actor_role, actor_name, action, target_type, target_id,"
+                    " details) VALUES ('2026-01-01', 'admin', 'admin', 'x', :t, :i, '{}')"
+                ),
+                {"t": target_type, "i": target_id},
+            )
+    migrations.upgrade(db)
+    with db.engine.connect() as conn:
+        assert conn.execute(text("SELECT region FROM users")).scalars().all() == [""]
+        assert conn.execute(text("SELECT region FROM org_units")).scalars().all() == [""]
+        rows = conn.execute(text("SELECT target_type, region FROM audit_events ORDER BY id")).all()
+    assert [tuple(r) for r in rows] == [("site", "河北省/邢台市/西塘村"), ("user", "")]
+    db.dispose()

@@ -25,6 +25,8 @@ from mediasrv.db import Database
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Forbidden, Unauthorized
 from mediasrv.kit.i18n import Text
+from mediasrv.kit.params import RegionQuery
+from mediasrv.kit.regions import Scope
 
 SESSION_COOKIE = "mediasrv_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -154,6 +156,27 @@ async def signed_playback(request: Request, signature: str, asset_id: str) -> Ca
 
 
 signed_playback.access_roles = "signed"  # type: ignore[attr-defined]
+
+# --- an administrator's scope: the region it administers (kit.regions) -----------------------------
+# Dependencies beside the route's one access declaration (they take the caller it admitted, cached
+# for the request): a route reads the scope, or its region filter already narrowed to it, from here
+# rather than checking regions itself.
+
+
+async def caller_scope(caller: Annotated[Caller, Depends(current_caller)]) -> Scope:
+    """The caller's scope: an administrator's region ('' the whole network); others are held by their
+    own rules (a department, a site's own records), not by a region."""
+    return Scope.of(caller)
+
+
+async def scoped_region(scope: Annotated[Scope, Depends(caller_scope)], region: RegionQuery = "") -> str:
+    """The `region` filter as the caller may apply it (Scope.narrow): inside the scope as given, the
+    scope itself when wider or absent, 404 when outside."""
+    return scope.narrow(region)
+
+
+ScopeDep = Annotated[Scope, Depends(caller_scope)]
+ScopedRegion = Annotated[str, Depends(scoped_region)]
 
 ProducerDep = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN))]
 AdminDep = Annotated[Caller, Depends(allow(Role.ADMIN))]

@@ -20,6 +20,8 @@ class OrgUnit(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
+    # Where it sits (kit.regions); its producers belong there, its administrators' scope holds it.
+    region: Mapped[str] = mapped_column(String(500), default="", server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -32,6 +34,9 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(120))
     role: Mapped[Role] = mapped_column(Enum(Role, native_enum=False, length=16))
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), default=None)
+    # An administrator's scope ('' the whole network); a producer's is its department's region, kept
+    # here too so that one condition finds the accounts of a scope (departments do not move).
+    region: Mapped[str] = mapped_column(String(500), default="", server_default="", index=True)
     password_hash: Mapped[str | None] = mapped_column(String(255), default=None)  # None: API tokens only
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

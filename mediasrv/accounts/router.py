@@ -9,7 +9,15 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from mediasrv.accounts import service
-from mediasrv.accounts.auth import SESSION_COOKIE, AdminDep, ProducerDep, ViewerDep, check_same_origin, public
+from mediasrv.accounts.auth import (
+    SESSION_COOKIE,
+    AdminDep,
+    ProducerDep,
+    ScopeDep,
+    ViewerDep,
+    check_same_origin,
+    public,
+)
 from mediasrv.accounts.models import User
 from mediasrv.accounts.schemas import (
     NewToken,
@@ -41,6 +49,7 @@ def users_out(session: Session, users: list[User]) -> list[UserOut]:
             display_name=user.display_name,
             role=user.role,
             org_unit_id=user.org_unit_id,
+            region=user.region,
             is_active=user.is_active,
             has_password=user.password_hash is not None,
             created_at=user.created_at,
@@ -89,6 +98,7 @@ def login(
         username=outcome.user.username,
         role=outcome.user.role,
         org_unit_id=outcome.user.org_unit_id,
+        region=outcome.user.region,
         csrf_token=outcome.csrf_token,
     )
     response = JSONResponse(body.model_dump(mode="json"))
@@ -126,35 +136,41 @@ def current_session(request: Request, caller: ViewerDep, session: SessionDep) ->
         username=caller.name,
         role=caller.role,
         org_unit_id=caller.org_unit_id,
+        region=caller.region,
         site_id=caller.site_id,
         csrf_token=csrf,
     )
 
 
 @router.get("/org-units", response_model=list[OrgUnitOut], tags=["accounts"])
-def list_org_units(caller: ProducerDep, session: SessionDep) -> list[OrgUnitOut]:
-    """Producing departments."""
-    return [OrgUnitOut.model_validate(u) for u in service.list_org_units(session)]
+def list_org_units(caller: ProducerDep, scope: ScopeDep, session: SessionDep) -> list[OrgUnitOut]:
+    """Producing departments (an administrator's: those in its scope)."""
+    return [OrgUnitOut.model_validate(u) for u in service.list_org_units(session, scope=scope)]
 
 
 @router.post("/org-units", status_code=201, response_model=OrgUnitOut)
 def create_org_unit(body: OrgUnitIn, caller: AdminDep, session: SessionDep) -> OrgUnitOut:
-    return OrgUnitOut.model_validate(service.create_org_unit(session, actor=caller, name=body.name))
+    """A department in a region inside your scope."""
+    unit = service.create_org_unit(session, actor=caller, name=body.name, region=body.region)
+    return OrgUnitOut.model_validate(unit)
 
 
 @router.get("/users", response_model=list[UserOut])
-def list_users(caller: AdminDep, session: SessionDep) -> list[UserOut]:
-    return users_out(session, service.list_users(session))
+def list_users(caller: AdminDep, scope: ScopeDep, session: SessionDep) -> list[UserOut]:
+    """The accounts of your scope."""
+    return users_out(session, service.list_users(session, scope=scope))
 
 
 @router.post("/users", status_code=201, response_model=UserOut)
 def create_user(body: UserIn, caller: AdminDep, session: SessionDep) -> UserOut:
+    """An account in your scope: an administrator's scope inside yours, a producer's department in it."""
     return users_out(session, [service.create_user(session, actor=caller, **body.model_dump())])[0]
 
 
 @router.patch("/users/{user_id}", response_model=UserOut)
 def update_user(user_id: RowId, body: UserPatch, caller: AdminDep, session: SessionDep) -> UserOut:
-    """Change role, department, name or password; disable or enable (disabling logs the user out).
+    """Change role, department, scope, name or password; disable or enable (disabling logs the user
+    out). Any account of your scope; never to a scope wider than yours.
 
     A new password also lifts a lock from failed logins."""
     user = service.update_user(session, actor=caller, user_id=user_id, **body.model_dump())

@@ -8,10 +8,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mediasrv.kit.caller import Role
 from mediasrv.kit.params import RowId
+from mediasrv.sites.schemas import Region  # the same rules as a site's region (length, printable)
 
 
 class OrgUnitIn(BaseModel):
     name: str = Field(min_length=1, max_length=120, examples=["县委组织部电教中心"])
+    region: Region = Field(
+        default="", description="the region it sits in, inside your scope; empty: your scope"
+    )
 
 
 class OrgUnitOut(BaseModel):
@@ -19,6 +23,7 @@ class OrgUnitOut(BaseModel):
 
     id: int
     name: str
+    region: str
     created_at: datetime
 
 
@@ -28,6 +33,11 @@ class UserIn(BaseModel):
     role: Role
     org_unit_id: RowId | None = None
     password: str | None = Field(default=None, max_length=200, description="None: API tokens only")
+    region: Region = Field(
+        default="",
+        description="an administrator's scope (a region path) inside yours, empty: yours; a producer's: its "
+        "department's",
+    )
 
 
 class UserPatch(BaseModel):
@@ -36,6 +46,7 @@ class UserPatch(BaseModel):
     org_unit_id: RowId | None = None
     is_active: bool | None = None
     password: str | None = Field(default=None, max_length=200)
+    region: Region | None = Field(default=None, description="an administrator's scope, inside yours")
 
 
 class UserOut(BaseModel):
@@ -46,6 +57,9 @@ class UserOut(BaseModel):
     display_name: str
     role: Role
     org_unit_id: int | None
+    region: str = Field(
+        description="an administrator's scope ('' the whole network); a producer's department's region"
+    )
     is_active: bool
     has_password: bool
     created_at: datetime
@@ -83,5 +97,8 @@ class SessionOut(BaseModel):
     username: str
     role: Role
     org_unit_id: int | None
+    region: str = Field(
+        default="", description="an administrator's scope: what the pages show ('' the whole network)"
+    )
     site_id: int | None = Field(default=None, description="for a site's token: which site (agents ask)")
     csrf_token: str | None

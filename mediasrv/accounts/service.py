@@ -14,7 +14,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, literal, select, update
+from sqlalchemy import case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -23,6 +23,7 @@ from mediasrv.audit.service import Action, record
 from mediasrv.db import Database, insert_for, utcnow
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound, Unauthorized
+from mediasrv.kit.regions import Scope, common_region, normalise_region
 from mediasrv.sites.models import Site
 
 TOKEN_PREFIX = "msv_"  # noqa: S105  # a visible prefix lets secret scanners spot leaked tokens
@@ -58,16 +59,27 @@ def _check_password(password: str) -> None:
 # --- organisation units -----------------------------------------------------------------------
 
 
-def create_org_unit(session: Session, *, actor: Caller, name: str) -> OrgUnit:
+def create_org_unit(session: Session, *, actor: Caller, name: str, region: str = "") -> OrgUnit:
+    """A department in `region`, inside the actor's scope (none given: the scope itself)."""
     name = name.strip()
     if not name:
         raise MediaError("accounts.unit_name_empty")
+    region = Scope.of(actor).admit(region)
     if session.scalar(select(OrgUnit).where(OrgUnit.name == name)) is not None:
         raise Conflict("accounts.unit_name_taken", name=name)
-    unit = OrgUnit(name=name)
+    unit = OrgUnit(name=name, region=region)
     session.add(unit)
     session.flush()
-    record(session, actor, Action.ORG_UNIT_CREATE, "org_unit", unit.id, name=name)
+    record(
+        session,
+        actor,
+        Action.ORG_UNIT_CREATE,
+        "org_unit",
+        unit.id,
+        in_region=region,
+        name=name,
+        region=region,
+    )
     return unit
 
 
@@ -78,20 +90,42 @@ def org_unit_by_name(session: Session, name: str) -> OrgUnit:
     return unit
 
 
-def list_org_units(session: Session) -> list[OrgUnit]:
-    return list(session.scalars(select(OrgUnit).order_by(OrgUnit.name)))
+def department_region(session: Session, org_unit_id: int | None) -> str:
+    """Where a department's things (assets, programmes) lie, for the audit log; none: the network's."""
+    unit = session.get(OrgUnit, org_unit_id) if org_unit_id is not None else None
+    return unit.region if unit is not None else ""
+
+
+def list_org_units(session: Session, *, scope: Scope) -> list[OrgUnit]:
+    return list(session.scalars(select(OrgUnit).where(scope.where(OrgUnit.region)).order_by(OrgUnit.name)))
 
 
 # --- users ------------------------------------------------------------------------------------
 
 
-def _validate_role_unit(session: Session, role: Role, org_unit_id: int | None) -> None:
+def _validate_role_unit(
+    session: Session, scope: Scope, role: Role, org_unit_id: int | None
+) -> OrgUnit | None:
+    """The account's department, which must be in the actor's scope (outside it: as if none, 404)."""
     if role is Role.SITE:
         raise MediaError("accounts.people_not_sites")
-    if org_unit_id is not None and session.get(OrgUnit, org_unit_id) is None:
+    unit = session.get(OrgUnit, org_unit_id) if org_unit_id is not None else None
+    if org_unit_id is not None and (unit is None or not scope.covers(unit.region)):
         raise NotFound("accounts.no_unit", org_unit_id=org_unit_id)
-    if role is Role.PRODUCER and org_unit_id is None:
+    if role is Role.PRODUCER and unit is None:
         raise MediaError("accounts.producer_needs_unit")
+    return unit
+
+
+def _account_region(scope: Scope, role: Role, unit: OrgUnit | None, region: str | None, kept: str) -> str:
+    """A producer's region is its department's (none other may be given); an administrator's scope is
+    `region` (None: `kept`), never wider than the actor's."""
+    if role is Role.PRODUCER:
+        assert unit is not None  # _validate_role_unit
+        if region is not None and normalise_region(region) not in ("", unit.region):
+            raise MediaError("accounts.producer_region_is_unit", unit=unit.name, region=unit.region)
+        return unit.region
+    return scope.admit(kept if region is None else region)
 
 
 def create_user(
@@ -103,12 +137,17 @@ def create_user(
     role: Role,
     org_unit_id: int | None,
     password: str | None,
+    region: str = "",
 ) -> User:
+    """An account; an administrator's scope is `region` ('': the actor's own), never wider than the
+    actor's; a producer's department must be in the actor's scope."""
     if not _USERNAME.match(username):
         raise MediaError("accounts.username_invalid")
     if session.scalar(select(User).where(User.username == username)) is not None:
         raise Conflict("accounts.username_taken", username=username)
-    _validate_role_unit(session, role, org_unit_id)
+    scope = Scope.of(actor)
+    unit = _validate_role_unit(session, scope, role, org_unit_id)
+    region = _account_region(scope, role, unit, region, scope.region)
     if password is not None:
         _check_password(password)
     user = User(
@@ -116,6 +155,7 @@ def create_user(
         display_name=display_name.strip() or username,
         role=role,
         org_unit_id=org_unit_id,
+        region=region,
         password_hash=_hasher().hash(password) if password is not None else None,
     )
     session.add(user)
@@ -126,6 +166,8 @@ def create_user(
         Action.USER_CREATE,
         "user",
         user.id,
+        in_region=region,
+        region=region,
         username=username,
         role=role.value,
         org_unit_id=org_unit_id,
@@ -138,6 +180,7 @@ def _audited(user: User) -> dict[str, object]:
         "display_name": user.display_name,
         "role": user.role.value,
         "org_unit_id": user.org_unit_id,
+        "region": user.region,
         "is_active": user.is_active,
     }
 
@@ -152,12 +195,17 @@ def update_user(
     org_unit_id: int | None = None,
     is_active: bool | None = None,
     password: str | None = None,
+    region: str | None = None,
 ) -> User:
-    user = get_user(session, user_id)
+    """Change an account in the actor's scope (outside it: 404); its department and scope stay in
+    the actor's."""
+    scope = Scope.of(actor)
+    user = get_user(session, user_id, scope=scope)
     before = _audited(user)
-    if role is not None or org_unit_id is not None:
+    if role is not None or org_unit_id is not None or region is not None:
         new_role, new_unit = role or user.role, org_unit_id if org_unit_id is not None else user.org_unit_id
-        _validate_role_unit(session, new_role, new_unit)
+        unit = _validate_role_unit(session, scope, new_role, new_unit)
+        user.region = _account_region(scope, new_role, unit, region, user.region)
         user.role, user.org_unit_id = new_role, new_unit
     if display_name is not None:
         user.display_name = display_name.strip() or user.username
@@ -182,13 +230,16 @@ def update_user(
         changes["password"] = "changed"  # noqa: S105  # the fact, never the value
     if unlocked:
         changes["locked"] = {"before": True, "after": False}
-    record(session, actor, Action.USER_UPDATE, "user", user.id, **changes)
+    # Under its new scope, and its old one too when it moved: both administrators see the move.
+    where = common_region([str(before["region"]), user.region])
+    record(session, actor, Action.USER_UPDATE, "user", user.id, in_region=where, **changes)
     return user
 
 
-def get_user(session: Session, user_id: int) -> User:
+def get_user(session: Session, user_id: int, *, scope: Scope | None = None) -> User:
+    """An account; with `scope`, only one in it (outside it, as if there were none: 404)."""
     user = session.get(User, user_id)
-    if user is None:
+    if user is None or (scope is not None and not scope.covers(user.region)):
         raise NotFound("accounts.no_user", user_id=user_id)
     return user
 
@@ -200,8 +251,8 @@ def user_by_name(session: Session, username: str) -> User:
     return user
 
 
-def list_users(session: Session) -> list[User]:
-    return list(session.scalars(select(User).order_by(User.username)))
+def list_users(session: Session, *, scope: Scope) -> list[User]:
+    return list(session.scalars(select(User).where(scope.where(User.region)).order_by(User.username)))
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -219,10 +270,16 @@ def create_token(
         raise MediaError("accounts.token_owner_both")
     if actor.role is not Role.ADMIN and (site_id is not None or user_id != actor.user_id):
         raise Forbidden("accounts.token_for_others_admin_only")
-    if user_id is not None and session.get(User, user_id) is None:
-        raise NotFound("accounts.no_user", user_id=user_id)
-    if site_id is not None and session.get(Site, site_id) is None:
-        raise NotFound("sites.no_site", site_id=site_id)
+    # For an account or a site in the actor's scope only (outside it: 404, as if there were none).
+    scope = Scope.of(actor)
+    if user_id is not None:
+        region = get_user(session, user_id, scope=scope).region
+    else:
+        assert site_id is not None
+        site = session.get(Site, site_id)
+        if site is None or not scope.covers(site.region):
+            raise NotFound("sites.no_site", site_id=site_id)
+        region = site.region
     plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         name=name.strip() or "token", token_hash=hash_secret(plain), user_id=user_id, site_id=site_id
@@ -235,6 +292,7 @@ def create_token(
         Action.TOKEN_CREATE,
         "token",
         token.id,
+        in_region=region,
         name=token.name,
         user_id=user_id,
         site_id=site_id,
@@ -243,9 +301,16 @@ def create_token(
 
 
 def create_service_account(
-    session: Session, *, actor: Caller, name: str, role: Role, org_unit_id: int | None = None
+    session: Session,
+    *,
+    actor: Caller,
+    name: str,
+    role: Role,
+    org_unit_id: int | None = None,
+    region: str = "",
 ) -> tuple[ApiToken, str]:
-    """An account without a password, for a program, and its first token."""
+    """An account without a password, for a program, and its first token (an administrator's scope:
+    `region`, as create_user takes it)."""
     user = create_user(
         session,
         actor=actor,
@@ -254,25 +319,48 @@ def create_service_account(
         role=role,
         org_unit_id=org_unit_id,
         password=None,
+        region=region,
     )
     return create_token(session, actor=actor, name=name, user_id=user.id)
 
 
+def _owner_region(session: Session, token: ApiToken) -> str:
+    """Where a token's owner lies: its account's scope, or its site's region."""
+    if token.user is not None:
+        return token.user.region
+    site = session.get(Site, token.site_id)
+    assert site is not None  # the foreign key guarantees it
+    return site.region
+
+
 def revoke_token(session: Session, *, actor: Caller, token_id: int) -> ApiToken:
+    """One's own token; an administrator any token of an account or site in its scope."""
     token = session.get(ApiToken, token_id)
-    if token is None or not (actor.role is Role.ADMIN or token.user_id == actor.user_id):
+    if token is None:
+        raise NotFound("accounts.no_token", token_id=token_id)
+    region = _owner_region(session, token)
+    mine = token.user_id is not None and token.user_id == actor.user_id
+    if not (mine or (actor.role is Role.ADMIN and Scope.of(actor).covers(region))):
         raise NotFound("accounts.no_token", token_id=token_id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         epochs.bump(session, epochs.ACCOUNTS)  # API processes stop trusting it within a second
-        record(session, actor, Action.TOKEN_REVOKE, "token", token.id, name=token.name)
+        record(session, actor, Action.TOKEN_REVOKE, "token", token.id, in_region=region, name=token.name)
     return token
 
 
 def list_tokens(session: Session, *, actor: Caller) -> list[ApiToken]:
+    """One's own tokens; an administrator's: those of the accounts and sites in its scope."""
     query = select(ApiToken).order_by(ApiToken.id)
     if actor.role is not Role.ADMIN:
         query = query.where(ApiToken.user_id == actor.user_id)
+    elif not (scope := Scope.of(actor)).whole:
+        query = query.where(
+            or_(
+                ApiToken.user_id.in_(select(User.id).where(scope.where(User.region))),
+                ApiToken.site_id.in_(select(Site.id).where(scope.where(Site.region))),
+            )
+        )
     return list(session.scalars(query))
 
 
@@ -284,6 +372,7 @@ def _user_caller(user: User, via: Literal["token", "session"], token_id: int | N
         user_id=user.id,
         org_unit_id=user.org_unit_id,
         token_id=token_id,
+        region=user.region,
     )
 
 
@@ -413,6 +502,7 @@ def login(db: Database, *, username: str, password: str, client: str, session_ho
                 Action.LOGIN_FAILED,
                 "user",
                 user.id if user else "-",
+                in_region=user.region if user else "",
                 username=username[:64],
                 client=client,
             )
@@ -429,7 +519,15 @@ def login(db: Database, *, username: str, password: str, client: str, session_ho
             )
         )
         user.last_login_at = now
-        record(session, _user_caller(user, "session"), Action.LOGIN, "user", user.id, client=client)
+        record(
+            session,
+            _user_caller(user, "session"),
+            Action.LOGIN,
+            "user",
+            user.id,
+            in_region=user.region,
+            client=client,
+        )
         # After the user row (flushed by the delete), as update_user does: one lock order, no deadlock.
         session.execute(delete(LoginFailure).where(LoginFailure.key == attempts[0].key))
         _uncount(session, attempts[1])
@@ -457,10 +555,19 @@ def _clear_failures(session: Session, user: User) -> bool:
 
 
 def unlock_user(session: Session, *, actor: Caller, user_id: int) -> User:
-    """Let a locked-out account log in again at once (its client addresses keep their own limit)."""
-    user = get_user(session, user_id)
+    """Let a locked-out account of the actor's scope log in again at once (its client addresses keep
+    their own limit)."""
+    user = get_user(session, user_id, scope=Scope.of(actor))
     if _clear_failures(session, user):
-        record(session, actor, Action.USER_UPDATE, "user", user.id, locked={"before": True, "after": False})
+        record(
+            session,
+            actor,
+            Action.USER_UPDATE,
+            "user",
+            user.id,
+            in_region=user.region,
+            locked={"before": True, "after": False},
+        )
     return user
 
 

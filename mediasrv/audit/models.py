@@ -23,4 +23,6 @@ class AuditEvent(Base):
     action: Mapped[str] = mapped_column(String(64), index=True)
     target_type: Mapped[str] = mapped_column(String(32))
     target_id: Mapped[str] = mapped_column(String(64), index=True)
+    # Where the object acted on lies (kit.regions): an administrator reads the rows of its scope.
+    region: Mapped[str] = mapped_column(String(500), default="", server_default="", index=True)
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict
 
-from mediasrv.accounts.auth import AdminDep
+from mediasrv.accounts.auth import AdminDep, ScopeDep
 from mediasrv.audit import service
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import error_responses
@@ -29,12 +29,14 @@ class AuditEventOut(BaseModel):
     action: str
     target_type: str
     target_id: str
+    region: str
     details: dict[str, Any]
 
 
 @router.get("", response_model=Page[AuditEventOut])
 def list_events(
     caller: AdminDep,
+    scope: ScopeDep,
     session: SessionDep,
     action: service.Action | None = None,
     target_type: Annotated[str | None, Query(max_length=32)] = None,
@@ -45,9 +47,11 @@ def list_events(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Offset = 0,
 ) -> Page[AuditEventOut]:
-    """Who changed what, newest first; filter by action, target, actor or a time range [since, until)."""
+    """Who changed what, newest first; filter by action, target, actor or a time range [since, until).
+    An administrator reads the actions on objects in its scope."""
     rows, total = service.list_events(
         session,
+        scope=scope,
         action=action.value if action else None,
         target_type=target_type,
         target_id=target_id,

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from mediasrv.audit.models import AuditEvent
 from mediasrv.kit.caller import Caller
+from mediasrv.kit.regions import Scope
 
 
 class Action(StrEnum):
@@ -42,9 +43,15 @@ def record(
     action: Action,
     target_type: str,
     target_id: object,
+    *,
+    in_region: str,
     **details: Any,
 ) -> AuditEvent:
-    """Add an audit row to the current unit of work; actor None is an anonymous caller (a failed login)."""
+    """Add an audit row to the current unit of work; actor None is an anonymous caller (a failed login).
+
+    `in_region` is where the object acted on lies (a site's region, an account's or a department's
+    scope; '' for what belongs to the whole network): the administrators whose scope holds it read
+    the row."""
     event = AuditEvent(
         actor_role=actor.role.value if actor else "anonymous",
         actor_name=actor.name if actor else "anonymous",
@@ -53,6 +60,7 @@ def record(
         action=action.value,
         target_type=target_type,
         target_id=str(target_id),
+        region=in_region,
         details=details,
     )
     session.add(event)
@@ -67,6 +75,7 @@ def _utc(moment: datetime) -> datetime:
 def list_events(
     session: Session,
     *,
+    scope: Scope,
     action: str | None = None,
     target_type: str | None = None,
     target_id: str | None = None,
@@ -76,7 +85,7 @@ def list_events(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[AuditEvent], int]:
-    query = select(AuditEvent)
+    query = select(AuditEvent).where(scope.where(AuditEvent.region))
     for column, value in (
         (AuditEvent.action, action),
         (AuditEvent.target_type, target_type),

@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
+from mediasrv.accounts.service import department_region
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import Attachment, Category, Programme, ProgrammeStatus, ProgrammeTag
 from mediasrv.db import utcnow
@@ -184,7 +185,15 @@ def create_programme(
     session.add(programme)
     session.flush()
     touch(session, [programme.id])
-    record(session, actor, Action.PROGRAMME_CREATE, "programme", programme.id, title=programme.title)
+    record(
+        session,
+        actor,
+        Action.PROGRAMME_CREATE,
+        "programme",
+        programme.id,
+        in_region=department_region(session, programme.org_unit_id),
+        title=programme.title,
+    )
     return programme
 
 
@@ -240,7 +249,15 @@ def update_programme(
     programme.updated_at = utcnow()
     session.flush()
     touch(session, [programme.id])
-    record(session, actor, Action.PROGRAMME_UPDATE, "programme", programme.id, **changed)
+    record(
+        session,
+        actor,
+        Action.PROGRAMME_UPDATE,
+        "programme",
+        programme.id,
+        in_region=department_region(session, programme.org_unit_id),
+        **changed,
+    )
     return programme
 
 
@@ -267,7 +284,15 @@ def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> 
     )
     session.flush()
     touch(session, [programme.id])
-    record(session, actor, Action.PROGRAMME_PUBLISH, "programme", programme.id, title=programme.title)
+    record(
+        session,
+        actor,
+        Action.PROGRAMME_PUBLISH,
+        "programme",
+        programme.id,
+        in_region=department_region(session, programme.org_unit_id),
+        title=programme.title,
+    )
     return programme
 
 
@@ -280,7 +305,15 @@ def withdraw_programme(session: Session, *, actor: Caller, programme_id: str, re
     programme.status, programme.withdrawn_at = ProgrammeStatus.WITHDRAWN, utcnow()
     session.flush()
     touch(session, [programme.id])
-    record(session, actor, Action.PROGRAMME_WITHDRAW, "programme", programme.id, reason=reason)
+    record(
+        session,
+        actor,
+        Action.PROGRAMME_WITHDRAW,
+        "programme",
+        programme.id,
+        in_region=department_region(session, programme.org_unit_id),
+        reason=reason,
+    )
     return programme
 
 
@@ -297,7 +330,15 @@ def delete_programme(session: Session, *, actor: Caller, programme_id: str) -> N
     except IntegrityError:
         raise Conflict("catalog.delete_referenced", programme_id=programme_id) from None
     touch(session, [programme_id])
-    record(session, actor, Action.PROGRAMME_DELETE, "programme", programme_id, title=programme.title)
+    record(
+        session,
+        actor,
+        Action.PROGRAMME_DELETE,
+        "programme",
+        programme_id,
+        in_region=department_region(session, programme.org_unit_id),
+        title=programme.title,
+    )
 
 
 def list_programmes(

@@ -95,6 +95,10 @@ def token_create(
     site: Annotated[str | None, typer.Option(help="code of the owning site")] = None,
     role: Annotated[Role | None, typer.Option(help="create a service account NAME with this role")] = None,
     org_unit: Annotated[str | None, typer.Option(help="department of a producer service account")] = None,
+    region: Annotated[
+        str,
+        typer.Option(help="an admin service account's scope, e.g. 河北省/邢台市; none: the whole network"),
+    ] = "",
     server: Annotated[
         str, typer.Option(envvar="MEDIASRV_SERVER", help="this server's address as a site's boxes reach it")
     ] = "http://127.0.0.1:8000",
@@ -121,7 +125,7 @@ def token_create(
         if role is not None:
             unit_id = service.org_unit_by_name(session, org_unit).id if org_unit else None
             token, plain = service.create_service_account(
-                session, actor=actor, name=name, role=role, org_unit_id=unit_id
+                session, actor=actor, name=name, role=role, org_unit_id=unit_id, region=region
             )
         else:
             user_id = service.user_by_name(session, user).id if user is not None else None
@@ -182,6 +186,13 @@ def user_create(
     username: str,
     role: Annotated[Role, typer.Option()],
     org_unit: Annotated[str | None, typer.Option(help="department name; created if new")] = None,
+    region: Annotated[
+        str,
+        typer.Option(
+            help="an admin's scope (province/city/county/township), e.g. 河北省/邢台市; none: the whole "
+            "network. For a new department: its region"
+        ),
+    ] = "",
     display_name: Annotated[str, typer.Option()] = "",
     password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
     no_password: Annotated[bool, typer.Option(help="API tokens only, no web login")] = False,
@@ -198,7 +209,7 @@ def user_create(
             try:
                 unit_id = service.org_unit_by_name(session, org_unit).id
             except NotFound:
-                unit_id = service.create_org_unit(session, actor=actor, name=org_unit).id
+                unit_id = service.create_org_unit(session, actor=actor, name=org_unit, region=region).id
         user = service.create_user(
             session,
             actor=actor,
@@ -207,6 +218,7 @@ def user_create(
             role=role,
             org_unit_id=unit_id,
             password=password,
+            region=region,
         )
         note("cli.user_created", id=user.id, username=username, role=Text(f"accounts.role_name.{role.value}"))
 

@@ -402,7 +402,9 @@ async def site_manifest(
     """What the site must hold: every file of its programmes for its device profile, with path, size,
     SHA-256 and URL; required programmes pinned, optional ones ranked and dropped to fit the quota.
     Poll with If-None-Match (304 when unchanged) and ?since=<your version> (a delta)."""
-    if caller.site_id is not None and caller.site_id != site_id:  # rare: answer as get_site does
+    # Another site's (rare), or an administrator's (a site outside its scope is 404): as get_site does.
+    # A site polling its own costs no query.
+    if caller.site_id != site_id:
         await run_in_threadpool(_site_for, request, site_id, caller)
     manifests: ManifestService = request.app.state.manifests
     today = today_in_china()

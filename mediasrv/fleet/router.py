@@ -8,12 +8,12 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Request, Response
 
-from mediasrv.accounts.auth import AdminDep, SiteDep
+from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteDep
 from mediasrv.db import utcnow
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.fleet import status as fleet
 from mediasrv.kit.errors import error_responses
-from mediasrv.kit.params import Limit, Offset, Page, RegionQuery, RowId
+from mediasrv.kit.params import Limit, Offset, Page, RowId
 from mediasrv.protocol.china import today_in_china
 from mediasrv.sites.models import State
 from mediasrv.sites.registry import CSV_COLUMNS, CSV_COLUMNS_ZH, normalise_region
@@ -49,7 +49,7 @@ _CSV_BODY: dict[str, Any] = {
 
 # --- heartbeats and the fleet ---------------------------------------------------------------------
 
-fleet_router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 422))
+fleet_router = APIRouter(tags=["fleet"], responses=error_responses(401, 403, 404, 422))
 
 WindowQuery = Annotated[
     int | None,
@@ -76,9 +76,9 @@ def heartbeat(
 @fleet_router.get("/api/v1/fleet", response_model=FleetOut)
 def fleet_status(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
-    region: RegionQuery = "",
     level: Annotated[
         int | None,
         Query(ge=1, le=fleet.LEVELS, description="1 province ... 5 village; default: one below `region`"),
@@ -108,9 +108,9 @@ def fleet_status(
 @fleet_router.get("/api/v1/fleet/sites", response_model=Page[FleetSiteOut])
 def fleet_sites(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
-    region: RegionQuery = "",
     state: State | None = None,
     online_within: WindowQuery = None,
     limit: Limit = 100,
@@ -138,9 +138,9 @@ def fleet_sites(
 )
 def fleet_csv(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
-    region: RegionQuery = "",
     state: State | None = None,
     online_within: WindowQuery = None,
 ) -> Response:

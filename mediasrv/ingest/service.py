@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from mediasrv.accounts.service import department_region
 from mediasrv.audit.service import Action, record
 from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
@@ -86,6 +87,7 @@ def register_upload(
             Action.ASSET_UPLOAD,
             "asset",
             asset.id,
+            in_region=department_region(session, asset.org_unit_id),
             filename=asset.filename,
             sha256=asset.sha256,
             size_bytes=asset.size_bytes,
@@ -230,5 +232,12 @@ def retry_asset(session: Session, asset_id: str, *, actor: Caller) -> Asset:
     asset.lease_owner = None
     asset.lease_expires_at = None
     session.flush()
-    record(session, actor, Action.ASSET_RETRY, "asset", asset.id)
+    record(
+        session,
+        actor,
+        Action.ASSET_RETRY,
+        "asset",
+        asset.id,
+        in_region=department_region(session, asset.org_unit_id),
+    )
     return asset

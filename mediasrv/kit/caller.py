@@ -36,6 +36,8 @@ class Caller:
     site_id: int | None = None
     org_unit_id: int | None = None
     token_id: int | None = None
+    # An administrator's scope: the region path it administers ('' the whole network; kit.regions).
+    region: str = ""
 
     @staticmethod
     def site_name(code: str) -> str:

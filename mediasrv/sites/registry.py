@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, or_, select, true
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -20,6 +20,8 @@ from mediasrv.kit import i18n
 from mediasrv.kit.caller import Caller
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.kit.i18n import Lang, Text
+from mediasrv.kit.regions import Scope, common_region, under
+from mediasrv.kit.regions import normalise_region as normalise_region  # where the registry's users find it
 from mediasrv.sites.models import DeviceProfile, Site
 from mediasrv.sites.schemas import GB as GB  # the unit of `mediasrv site create --quota-gb`
 from mediasrv.sites.schemas import SiteRow
@@ -27,11 +29,6 @@ from mediasrv.sites.schemas import SiteRow
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
 CSV_COLUMNS = ("code", "name", "region", "device_profile", "quota_gb", "download_window", "bandwidth_kbps")
-
-
-def normalise_region(region: str) -> str:
-    """'省/市/县/乡/村' with surrounding spaces and empty parts removed."""
-    return "/".join(part.strip() for part in region.split("/") if part.strip())
 
 
 def parse_window(window: str | None) -> tuple[str | None, str | None]:
@@ -72,7 +69,7 @@ def create_site(
     site = Site(
         code=code,
         name=name.strip() or code,
-        region=normalise_region(region),
+        region=Scope.of(actor).admit(region),  # none given: the actor's own scope
         device_profile=device_profile,
         quota_bytes=quota_bytes,
         window_start=start,
@@ -87,6 +84,7 @@ def create_site(
         Action.SITE_CREATE,
         "site",
         site.id,
+        in_region=site.region,
         code=code,
         name=site.name,
         region=site.region,
@@ -110,8 +108,9 @@ def update_site(
     download_window: str | object | None = _UNSET,
     bandwidth_kbps: int | object | None = _UNSET,
 ) -> Site:
-    """Change a site's settings (None clears quota, window and cap); its manifest follows."""
-    site = get_site(session, site_id)
+    """Change a site's settings (None clears quota, window and cap); its manifest follows. Only a
+    site in the actor's scope, and never moved out of it."""
+    site = get_site(session, site_id, caller=actor)
     before = {
         "name": site.name,
         "region": site.region,
@@ -123,7 +122,7 @@ def update_site(
     if name is not None:
         site.name = name.strip() or site.code
     if region is not None:
-        site.region = normalise_region(region)
+        site.region = Scope.of(actor).admit(region)
     if device_profile is not None:
         site.device_profile = device_profile
     if quota_bytes is not _UNSET:
@@ -149,7 +148,9 @@ def update_site(
         epochs.bump(session, epochs.MANIFESTS)
         if "region" in changed:  # the lists that target it may differ
             epochs.bump(session, epochs.STUDY)
-        record(session, actor, Action.SITE_UPDATE, "site", site.id, **changed)
+        # Under its new region, and its old one too when it moved: both administrators see the move.
+        where = common_region([str(before["region"]), site.region]) if "region" in changed else site.region
+        record(session, actor, Action.SITE_UPDATE, "site", site.id, in_region=where, **changed)
     return site
 
 
@@ -401,20 +402,19 @@ def site_by_code(session: Session, code: str) -> Site:
 
 def site_under(region: str) -> ColumnElement[bool]:
     """Sites in the region itself or below it ('河北省/邢台市' does not take in '河北省/邢台市区')."""
-    if not region:
-        return true()
-    return or_(Site.region == region, Site.region.startswith(region + "/", autoescape=True))
+    return under(Site.region, region)
 
 
 def get_site(session: Session, site_id: int, *, caller: Caller | None = None) -> Site:
-    """A site; a site's own credentials may read only that site."""
+    """A site; a site's own credentials may read only that site, an administrator only a site in its
+    scope (outside it, as if there were none: 404)."""
     site = session.get(Site, site_id)
-    if site is None:
+    if site is None or (caller is not None and not Scope.of(caller).covers(site.region)):
         raise NotFound("sites.no_site", site_id=site_id)
     if caller is not None and caller.site_id is not None and caller.site_id != site_id:
         raise Forbidden("sites.own_records_only")
     return site
 
 
-def list_sites(session: Session) -> list[Site]:
-    return list(session.scalars(select(Site).order_by(Site.code)))
+def list_sites(session: Session, *, scope: Scope) -> list[Site]:
+    return list(session.scalars(select(Site).where(scope.where(Site.region)).order_by(Site.code)))

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from mediasrv.accounts.auth import AdminDep
+from mediasrv.accounts.auth import AdminDep, ScopeDep
 from mediasrv.delivery import playlist
 from mediasrv.delivery.scope import site_link_generation
 from mediasrv.deps import SessionDep
@@ -95,8 +95,9 @@ def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: Sess
 
 
 @registry_router.get("", response_model=list[SiteOut])
-def list_sites(caller: AdminDep, session: SessionDep) -> list[SiteOut]:
-    return [SiteOut.model_validate(s) for s in registry.list_sites(session)]
+def list_sites(caller: AdminDep, scope: ScopeDep, session: SessionDep) -> list[SiteOut]:
+    """The sites of your scope."""
+    return [SiteOut.model_validate(s) for s in registry.list_sites(session, scope=scope)]
 
 
 @registry_router.get("/{site_id}/channel-list", response_model=ChannelListLink)
@@ -104,7 +105,7 @@ def channel_list_link(
     site_id: RowId, request: Request, caller: AdminDep, session: SessionDep
 ) -> ChannelListLink:
     """The link a site's box or VLC opens its channel list with, as it is (no header to send)."""
-    site = registry.get_site(session, site_id)
+    site = registry.get_site(session, site_id, caller=caller)
     generation = site_link_generation(session, site.id)
     url = playlist.channel_list_url(str(request.base_url), request.app.state.signing_key, site.id, generation)
     return ChannelListLink(site_id=site.id, url=url)

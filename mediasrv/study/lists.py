@@ -19,6 +19,7 @@ from mediasrv.db import utcnow
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, MediaError, NotFound
 from mediasrv.kit.i18n import Text
+from mediasrv.kit.regions import common_region, within
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site, normalise_region
 from mediasrv.study.models import LISTED_STUDY, StudyKind, StudyList, StudyListItem, StudyListStatus
@@ -80,6 +81,7 @@ def create_study_list(
         Action.STUDY_LIST_CREATE,
         "study_list",
         study_list.id,
+        in_region=common_region(study_list.regions),
         title=study_list.title,
         kind=kind.value,
         programmes=list(dict.fromkeys(programme_ids)),
@@ -133,6 +135,7 @@ def update_study_list(
         Action.STUDY_LIST_UPDATE,
         "study_list",
         study_list.id,
+        in_region=common_region(study_list.regions),
         **{k: str(v) if isinstance(v, date) else v for k, v in changes.items()},
     )
     return study_list
@@ -161,7 +164,8 @@ def set_study_list_status(
     session.flush()
     action = Action.STUDY_LIST_PUBLISH if status is StudyListStatus.PUBLISHED else Action.STUDY_LIST_ARCHIVE
     epochs.bump(session, epochs.STUDY)  # kept compliance summaries count the lists as they stand
-    record(session, actor, action, "study_list", study_list.id, title=study_list.title)
+    region = common_region(study_list.regions)
+    record(session, actor, action, "study_list", study_list.id, in_region=region, title=study_list.title)
     return study_list
 
 
@@ -209,7 +213,7 @@ def list_study_lists(
 
 def region_matches(site_region: str, targets: Sequence[str]) -> bool:
     """No targets: every site. Otherwise the site's region equals a target or lies under it."""
-    return not targets or any(site_region == t or site_region.startswith(t + "/") for t in targets)
+    return not targets or any(within(site_region, t) for t in targets)
 
 
 def lists_in_force(

@@ -9,11 +9,11 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.auth import AdminDep, SiteOrAdminDep
+from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteOrAdminDep
 from mediasrv.config import Settings
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.kit.errors import error_responses
-from mediasrv.kit.params import Limit, Offset, Page, RegionQuery, RowId
+from mediasrv.kit.params import Limit, Offset, Page, RowId
 from mediasrv.protocol.china import this_month, today_in_china
 from mediasrv.sites.registry import get_site, normalise_region
 from mediasrv.study import assessment
@@ -66,10 +66,10 @@ def site_assessment(
 @router.get("/api/v1/assessment", response_model=AssessmentPage)
 def assessments(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
     month: Month | None = None,
-    region: RegionQuery = "",
     stars: Annotated[int | None, Query(ge=1, le=5, description="only sites with this many stars")] = None,
     limit: Limit = 100,
     offset: Offset = 0,

@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from mediasrv.accounts.auth import AdminDep, SiteOrAdminDep
+from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteOrAdminDep
 from mediasrv.deps import SessionDep, SettingsDep
 from mediasrv.kit.errors import error_responses
-from mediasrv.kit.params import Limit, Offset, Page, RegionQuery, RowId
+from mediasrv.kit.params import Limit, Offset, Page, RowId
 from mediasrv.protocol.china import this_month
 from mediasrv.sites.registry import get_site, normalise_region
 from mediasrv.study import compliance, export
@@ -42,10 +42,10 @@ def site_compliance(
 @router.get("/api/v1/compliance/sites", response_model=Page[SiteSummaryOut])
 def compliance_sites(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
     month: Month | None = None,
-    region: RegionQuery = "",
     task_met: bool | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -66,10 +66,10 @@ def compliance_sites(
 @router.get("/api/v1/compliance", response_model=ComplianceRollupOut)
 def compliance_rollup(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
     month: Month | None = None,
-    region: RegionQuery = "",
     level: Annotated[
         int | None, Query(ge=1, le=5, description="1 province ... 5 village; default one below region")
     ] = None,
@@ -107,10 +107,10 @@ def compliance_rollup(
 def compliance_export(
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="csv (UTF-8 with BOM) or xlsx")],
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
     settings: SettingsDep,
     month: Month | None = None,
-    region: RegionQuery = "",
 ) -> Response:
     """Every site under a region for a month, one row each, for Excel: CSV or XLSX, the same columns."""
     month = month or this_month()

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
 
-from mediasrv.accounts.auth import AdminDep, SiteOrAdminDep
+from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteOrAdminDep
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import error_responses
-from mediasrv.kit.params import Limit, RegionQuery, RowId
+from mediasrv.kit.params import Limit, RowId
 from mediasrv.sites.registry import normalise_region
 from mediasrv.study import feedback
 from mediasrv.study.routers.shared import kept_once, post_once
@@ -68,8 +68,8 @@ def request_topic(
 @router.get("/api/v1/demands", response_model=list[RankedDemandOut])
 def ranked_demand(
     caller: AdminDep,
+    region: ScopedRegion,
     session: SessionDep,
-    region: RegionQuery = "",
     category: Annotated[
         str | None, Query(max_length=32, description="a category code or its Chinese name (党史教育)")
     ] = None,
@@ -85,7 +85,7 @@ def ranked_demand(
 
 @router.get("/api/v1/ratings", response_model=list[RatedProgrammeOut])
 def rated_programmes(
-    caller: AdminDep, session: SessionDep, region: RegionQuery = "", limit: Limit = 50
+    caller: AdminDep, region: ScopedRegion, session: SessionDep, limit: Limit = 50
 ) -> list[RatedProgrammeOut]:
     """Programmes as the sites under a region rated them, best first."""
     rows = feedback.rated_programmes(session, region=normalise_region(region), limit=limit)

@@ -1,0 +1,94 @@
+"""Region paths (省/市/县/乡/村, '/'-separated) and an administrator's scope: the one comparison of
+two regions, in Python (`within`) and in SQL (`Scope.where`), segment by segment, so that
+'河北省/邢台' never takes in '河北省/邢台市'.
+
+Below the domains, beside kit.caller: sites, accounts, audit, fleet and study all compare regions.
+Not in kit.caller itself, which imports no database library (this module builds SQL conditions).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, SQLColumnExpression, or_, true
+
+from mediasrv.kit.caller import Caller, Role
+from mediasrv.kit.errors import Forbidden, NotFound
+from mediasrv.kit.i18n import Text
+
+WHOLE_NETWORK = ""  # the empty path: every region
+
+
+def normalise_region(region: str) -> str:
+    """'省/市/县/乡/村' with surrounding spaces and empty parts removed."""
+    return "/".join(part.strip() for part in region.split("/") if part.strip())
+
+
+def within(region: str, scope: str) -> bool:
+    """Whether `region` is `scope` itself or lies below it; the empty scope holds every region.
+    Both normalised. A segment is whole: '河北省/邢台市' is not within '河北省/邢台'."""
+    return not scope or region == scope or region.startswith(scope + "/")
+
+
+def under(column: SQLColumnExpression[str], scope: str) -> ColumnElement[bool]:
+    """`within(column, scope)` as a SQL condition (the prefix's LIKE wildcards escaped)."""
+    if not scope:
+        return true()
+    return or_(column == scope, column.startswith(scope + "/", autoescape=True))
+
+
+def common_region(regions: list[str]) -> str:
+    """The deepest region holding all of `regions` (no regions, or regions in two provinces: '')."""
+    if not regions:
+        return WHOLE_NETWORK
+    parts = [r.split("/") if r else [] for r in regions]
+    shared: list[str] = []
+    for segments in zip(*parts, strict=False):
+        if any(s != segments[0] for s in segments):
+            break
+        shared.append(segments[0])
+    return "/".join(shared)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The part of the network a caller administers: the subtree under `region` ('' is all of it).
+    Producers and sites are held by their own rules (department, own site), not by a region."""
+
+    region: str = WHOLE_NETWORK
+
+    @staticmethod
+    def of(caller: Caller) -> Scope:
+        return Scope(caller.region if caller.role is Role.ADMIN else WHOLE_NETWORK)
+
+    @property
+    def whole(self) -> bool:
+        return not self.region
+
+    def covers(self, region: str) -> bool:
+        return within(region, self.region)
+
+    def where(self, column: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        """Rows whose region `column` lies in the scope."""
+        return under(column, self.region)
+
+    def narrow(self, region: str) -> str:
+        """A region filter as the caller may apply it: the filter itself when inside the scope, the
+        scope when the filter is wider (the whole network asked: what the caller administers); 404 when
+        the filter lies outside (whether or not it exists there: nothing to learn about elsewhere)."""
+        region = normalise_region(region)
+        if self.covers(region):
+            return region
+        if within(self.region, region):
+            return self.region
+        raise NotFound("kit.region_outside_scope", region=region)
+
+    def admit(self, region: str) -> str:
+        """A region an object is created in or moved to: '' means the scope itself; a region outside
+        the scope (a wider one included) is refused."""
+        region = normalise_region(region) or self.region
+        if not self.covers(region):
+            raise Forbidden(
+                "kit.region_not_yours", region=region or Text("kit.whole_network"), scope=self.region
+            )
+        return region
