@@ -76,7 +76,11 @@ def process_piece(ctx: Context, asset_id: str, generation: str, piece: str) -> A
         attempts = _attempts(ctx, asset_id, generation, stage)
         if attempts < ctx.settings.max_attempts:
             log.warning(
-                "asset %s: piece %s failed (attempt %d); it will be retried", asset_id, stage, attempts
+                "asset %s: piece %s failed (attempt %d); it will be retried",
+                asset_id,
+                stage,
+                attempts,
+                exc_info=True,
             )
             raise PieceFailed(asset_id, stage, exc) from exc
         reason = (

@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, or_, select, update
+from sqlalchemy import CursorResult, Update, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -366,6 +366,8 @@ def _finish(
         asset.renditions.clear()
         asset.files.clear()
         session.flush()  # the unique (asset, name) rows of an earlier generation go first
+        # A chunked run's bookkeeping, this generation's and any abandoned one's, is done with.
+        session.execute(delete(TranscodePiece).where(TranscodePiece.asset_id == asset_id))
         asset.files.extend(
             AssetFile(path=f"{generation}/{rel}", size_bytes=size, sha256=sha) for rel, size, sha in files
         )

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.ingest.models import AssetStatus
+from mediasrv.ingest.models import AssetStatus, TranscodePiece
 from mediasrv.jobs import TRANSCODE_PIECE
 from mediasrv.media import runner
 from mediasrv.media.hls import master_playlist
@@ -100,6 +101,8 @@ def test_a_long_film_is_cut_joined_and_a_failed_chunk_alone_is_retried(
     assert asset.duration_seconds == pytest.approx(18, abs=0.2)
     assert asset.poster_key is not None
     assert not list(store.list(keys.work_prefix(asset_id))), "the pieces were left in the store"
+    with db.session_scope() as s:
+        assert s.scalar(select(func.count()).select_from(TranscodePiece)) == 0
     # The presentation as published passes the authoring checks, all segments probed.
     out = tmp_path / "published"
     prefix = keys.generation_prefix(asset_id, generation or "")
