@@ -64,6 +64,16 @@ class Settings(BaseSettings):
         default=60.0, description="How often expired leases are re-enqueued"
     )
     max_attempts: int = Field(default=3, description="Transcode attempts before an asset is marked failed")
+    chunk_threshold_seconds: float = Field(
+        default=20 * 60.0,
+        ge=0,
+        description="Films longer than this are transcoded in chunks by several workers at once",
+    )
+    chunk_seconds: float = Field(
+        default=300.0,
+        ge=6,
+        description="Length of one chunk of a long film (rounded down to whole 6 s HLS segments)",
+    )
 
     secret_key: SecretStr | None = Field(
         default=None,

@@ -14,6 +14,8 @@ from mediasrv.ops.logs import REQUEST_ID
 log = logging.getLogger(__name__)
 
 TRANSCODE = "mediasrv.transcode"
+# One piece of a long film's transcode (a chunk of its video, its audio) and, after the last, the join.
+TRANSCODE_PIECE = "mediasrv.transcode_piece"
 SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"
@@ -21,6 +23,7 @@ MANIFEST_GC = "mediasrv.manifest_gc"
 COMPLIANCE_REFRESH = "mediasrv.compliance_refresh"
 QUEUES = {
     TRANSCODE: "transcode",
+    TRANSCODE_PIECE: "transcode",
     SWEEP: "default",
     INDEX: "index",
     INDEX_REFRESH: "index",

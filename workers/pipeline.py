@@ -25,21 +25,32 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Update, or_, select, update
+from sqlalchemy import CursorResult, Update, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
 from mediasrv.catalog.models import Programme
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
-from mediasrv.ingest.models import NO_FAILURE, Asset, AssetFile, AssetKind, AssetStatus, Rendition, failure
+from mediasrv.ingest.models import (
+    NO_FAILURE,
+    Asset,
+    AssetFile,
+    AssetKind,
+    AssetStatus,
+    Rendition,
+    TranscodePiece,
+    failure,
+)
 from mediasrv.ingest.sniff import Sniffed, sniff
-from mediasrv.jobs import TRANSCODE, Dispatcher
+from mediasrv.jobs import TRANSCODE, TRANSCODE_PIECE, Dispatcher
 from mediasrv.kit.errors import MediaError, MediaProcessingError, StorageUnavailable
 from mediasrv.kit.i18n import Text
+from mediasrv.media.chunks import chunks_for
 from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
+from mediasrv.media.profiles import RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
 from mediasrv.protocol.hashing import file_sha256
 from mediasrv.storage import ObjectStore, content_type_for, keys
@@ -61,6 +72,8 @@ class Context:
     store: ObjectStore
     settings: Settings
     worker_id: str = f"{socket.gethostname()}:{os.getpid()}"
+    # Sends a long film's pieces to other workers; without one, every film is transcoded in one run.
+    dispatcher: Dispatcher | None = None
 
 
 def process_asset(ctx: Context, asset_id: str) -> AssetStatus | None:
@@ -73,8 +86,7 @@ def process_asset(ctx: Context, asset_id: str) -> AssetStatus | None:
         return None
     workdir = ctx.settings.work_dir / f"{asset_id}-{generation}"
     try:
-        _run(ctx, asset_id, generation, workdir)
-        return AssetStatus.READY
+        return _run(ctx, asset_id, generation, workdir)
     except LeaseLost:
         log.warning("asset %s: lease lost to another worker; leaving it", asset_id)
         return None
@@ -196,7 +208,7 @@ def _seconds_since(started: datetime | None) -> float | None:
     return None if started is None else max(0.0, (utcnow() - started).total_seconds())
 
 
-def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
+def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetStatus:
     with ctx.db.session_scope() as session:
         asset = session.get_one(Asset, asset_id)
         source_key, filename = asset.source_key, asset.filename
@@ -208,13 +220,20 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
     with source.open("rb") as f:
         if sniff(f.read(4096)) is Sniffed.PDF:
             _publish_document(ctx, asset_id, generation, source)
-            return
+            return AssetStatus.READY
 
     info = probe(source)
     kind = AssetKind.VIDEO if info.video is not None else AssetKind.AUDIO
     with ctx.db.session_scope() as session:
         asset = session.get_one(Asset, asset_id)
         asset.kind, asset.duration_seconds, asset.source_info = kind, info.duration, info.as_dict()
+    if (
+        ctx.dispatcher is not None
+        and info.video is not None
+        and info.duration > ctx.settings.chunk_threshold_seconds
+    ):
+        hand_out_pieces(ctx, ctx.dispatcher, asset_id, generation, info)
+        return AssetStatus.PROCESSING
 
     outdir = workdir / "out"
     plan = build_plan(source, info, outdir, preset=ctx.settings.x264_preset)
@@ -231,11 +250,25 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
         on_progress=on_progress,
         stall_timeout=ctx.settings.transcode_stall_seconds,
     )
-    variants = finish_renditions(outdir, plan.renditions)
-    poster = plan.poster if plan.poster is not None and plan.poster.exists() else None
+    publish_outputs(ctx, asset_id, generation, info, outdir, plan.renditions, plan.poster)
+    return AssetStatus.READY
+
+
+def publish_outputs(
+    ctx: Context,
+    asset_id: str,
+    generation: str,
+    info: MediaInfo,
+    outdir: Path,
+    specs: list[RenditionSpec],
+    poster: Path | None,
+) -> None:
+    """Finish and measure the renditions written under outdir, store them, and publish the generation."""
+    variants = finish_renditions(outdir, specs)
+    poster = poster if poster is not None and poster.exists() else None
     files = _upload_tree(ctx.store, outdir, asset_id, generation)
     report_progress(ctx, asset_id, generation, 99.0)
-    groups = {spec.name: [g.value for g in spec.groups] for spec in plan.renditions}
+    groups = {spec.name: [g.value for g in spec.groups] for spec in specs}
     _finish(
         ctx,
         asset_id,
@@ -248,6 +281,44 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> None:
         if poster
         else None,
     )
+
+
+def hand_out_pieces(
+    ctx: Context, dispatcher: Dispatcher, asset_id: str, generation: str, info: MediaInfo
+) -> None:
+    """Cut a long film into pieces (its audio, chunks of its video) for separate workers; the one
+    that finishes the last piece joins them (workers.chunked). The lease then runs for the whole
+    job's time limit: the pieces may wait in the queue, and a piece's own retries and Celery's
+    redelivery of a dead worker's piece recover what a re-run of the whole film would."""
+    pieces = [
+        AUDIO_PIECE,
+        *(chunk_piece(c.index) for c in chunks_for(info.duration, ctx.settings.chunk_seconds)),
+    ]
+    with ctx.db.session_scope() as session:
+        session.add_all(
+            TranscodePiece(asset_id=asset_id, generation=generation, piece=p, attempts=0, done=False)
+            for p in [*pieces, JOIN_PIECE]
+        )
+        changed = _update(
+            session,
+            update(Asset)
+            .where(
+                Asset.id == asset_id, Asset.generation == generation, Asset.status == AssetStatus.PROCESSING
+            )
+            .values(lease_expires_at=utcnow() + timedelta(seconds=ctx.settings.transcode_time_limit_seconds)),
+        )
+        if changed != 1:
+            raise LeaseLost(asset_id)
+    for piece in pieces:
+        dispatcher.send(TRANSCODE_PIECE, asset_id, generation, piece)
+    log.info("asset %s: %d pieces handed out (generation %s)", asset_id, len(pieces), generation)
+
+
+AUDIO_PIECE, JOIN_PIECE = "audio", "join"
+
+
+def chunk_piece(index: int) -> str:
+    return f"{index:05d}"
 
 
 def _upload_tree(
@@ -295,6 +366,8 @@ def _finish(
         asset.renditions.clear()
         asset.files.clear()
         session.flush()  # the unique (asset, name) rows of an earlier generation go first
+        # A chunked run's bookkeeping, this generation's and any abandoned one's, is done with.
+        session.execute(delete(TranscodePiece).where(TranscodePiece.asset_id == asset_id))
         asset.files.extend(
             AssetFile(path=f"{generation}/{rel}", size_bytes=size, sha256=sha) for rel, size, sha in files
         )
@@ -353,6 +426,7 @@ def _delete_other_generations(store: ObjectStore, asset_id: str, *, keep: str) -
         }
         for generation in stale:
             store.delete_prefix(keys.generation_prefix(asset_id, generation))
+        store.delete_prefix(keys.work_prefix(asset_id))  # a chunked run's pieces, this one's or abandoned
     except StorageUnavailable:
         log.warning("asset %s: could not remove old outputs; they are unreferenced", asset_id)
 

@@ -20,6 +20,7 @@ from mediasrv.jobs import (
     MANIFEST_GC,
     SWEEP,
     TRANSCODE,
+    TRANSCODE_PIECE,
     CeleryDispatcher,
 )
 from mediasrv.kit.errors import MediaProcessingError, StorageUnavailable
@@ -27,7 +28,7 @@ from mediasrv.protocol.china import today_in_china
 from mediasrv.search import indexing
 from mediasrv.search.index import SearchIndex, SearchIndexBusy
 from mediasrv.storage import open_store
-from workers import pipeline
+from workers import chunked, pipeline
 from workers.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,12 @@ def context() -> pipeline.Context:
     if _context is None:
         db = Database(settings.resolved_database_url)
         migrations.check(db)
-        _context = pipeline.Context(db=db, store=open_store(settings.resolved_storage_url), settings=settings)
+        _context = pipeline.Context(
+            db=db,
+            store=open_store(settings.resolved_storage_url),
+            settings=settings,
+            dispatcher=dispatcher(),  # long films go out in pieces to every transcode worker
+        )
     return _context
 
 
@@ -74,11 +80,41 @@ def transcode(self: Task, asset_id: str) -> str | None:
     return status.value if status else None
 
 
-@app.task(name=SWEEP)
-def sweep() -> int:
+@app.task(
+    name=TRANSCODE_PIECE,
+    bind=True,
+    max_retries=None,
+    soft_time_limit=settings.transcode_time_limit_seconds,
+    time_limit=settings.transcode_time_limit_seconds + 300,
+)
+def transcode_piece(self: Task, asset_id: str, generation: str, piece: str) -> str | None:
+    """One piece of a long film; a failed piece is retried alone (its attempts are counted in the
+    database, which fails the asset after max_attempts)."""
+    ctx = context()
+    try:
+        status = chunked.process_piece(ctx, asset_id, generation, piece)
+    except (StorageUnavailable, chunked.PieceFailed) as exc:
+        delay = min(300, 10 * 2 ** min(self.request.retries, 5))
+        log.warning("asset %s: piece %s will be retried in %d s (%s)", asset_id, piece, delay, exc)
+        raise self.retry(countdown=delay) from exc
+    except SoftTimeLimitExceeded:
+        hours = f"{settings.transcode_time_limit_seconds / 3600:g}"
+        pipeline.fail(
+            ctx, asset_id, MediaProcessingError("ingest.time_limit", hours=hours), generation=generation
+        )
+        return "failed"
+    return status.value if status else None
+
+
+def dispatcher() -> CeleryDispatcher:
     global _dispatcher
     _dispatcher = _dispatcher or CeleryDispatcher(settings.resolved_broker_url)
-    return len(pipeline.sweep(context(), _dispatcher))
+    return _dispatcher
+
+
+@app.task(name=SWEEP)
+def sweep() -> int:
+    return len(pipeline.sweep(context(), dispatcher()))
 
 
 def search_index() -> SearchIndex:

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Enum,
     Float,
     ForeignKey,
@@ -198,3 +199,17 @@ class AssetFile(Base):
     path: Mapped[str] = mapped_column(String(255), primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class TranscodePiece(Base):
+    """One piece of a long film's chunked transcode: a chunk of its video ("00003"), its audio
+    ("audio"), or the join that makes them one presentation ("join"). Rows are written when the film
+    is cut; each piece counts its own attempts, so a failed chunk is retried alone."""
+
+    __tablename__ = "transcode_pieces"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    generation: Mapped[str] = mapped_column(String(32), primary_key=True)
+    piece: Mapped[str] = mapped_column(String(16), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    done: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -54,7 +54,7 @@ def poster_size(src_w: int, src_h: int) -> tuple[int, int]:
     return even(src_w * scale), even(src_h * scale)
 
 
-def _video_branch(stream: Any, spec: RenditionSpec, src_w: int, src_h: int) -> Any:
+def video_branch(stream: Any, spec: RenditionSpec, src_w: int, src_h: int) -> Any:
     pw, ph = picture_size(spec, src_w, src_h)
     stream = stream.filter("scale", pw, ph)
     if (pw, ph) != (spec.width, spec.height):
@@ -69,7 +69,7 @@ def _video_branch(stream: Any, spec: RenditionSpec, src_w: int, src_h: int) -> A
     return stream.filter("setsar", spec.sar)
 
 
-def _video_options(spec: RenditionSpec, preset: str) -> dict[str, Any]:
+def video_options(spec: RenditionSpec, preset: str) -> dict[str, Any]:
     opts: dict[str, Any] = {
         "c:v": "libx264",
         "preset": preset,
@@ -97,13 +97,12 @@ def _video_options(spec: RenditionSpec, preset: str) -> dict[str, Any]:
     return opts
 
 
-def _hls_options(spec: RenditionSpec, outdir: Path) -> dict[str, Any]:
+def audio_options(spec: RenditionSpec) -> dict[str, Any]:
+    return {"c:a": "aac", "profile:a": "aac_low", "b:a": spec.audio_bitrate, "ar": 48000, "ac": 2}
+
+
+def hls_muxer_options(spec: RenditionSpec, outdir: Path) -> dict[str, Any]:
     return {
-        "c:a": "aac",
-        "profile:a": "aac_low",
-        "b:a": spec.audio_bitrate,
-        "ar": 48000,
-        "ac": 2,
         "f": "hls",
         "hls_time": HLS_TIME,
         "hls_playlist_type": "vod",
@@ -114,11 +113,41 @@ def _hls_options(spec: RenditionSpec, outdir: Path) -> dict[str, Any]:
     }
 
 
-def _split(stream: Any, n: int, *, audio: bool) -> list[Any]:
+def _hls_options(spec: RenditionSpec, outdir: Path) -> dict[str, Any]:
+    return audio_options(spec) | hls_muxer_options(spec, outdir)
+
+
+def split(stream: Any, n: int, *, audio: bool) -> list[Any]:
     if n == 1:
         return [stream]
     node = stream.asplit() if audio else stream.split()
     return [node[i] for i in range(n)]
+
+
+def decoded_video(inp: Any) -> Any:
+    # [0:V:0] skips attached pictures; bwdif only touches frames flagged interlaced.
+    return inp["V:0"].filter("bwdif", mode="send_frame", deint="interlaced").filter("fps", FPS)
+
+
+def audio_branches(inp: Any, info: MediaInfo, specs: list[RenditionSpec]) -> dict[str, Any]:
+    """Each rendition's audio stream by name: one loudness pass per target, shared by every rendition
+    using that target."""
+    if info.audio is None:
+        # Boxes and players expect an audio track in every variant; give silent films a silent one.
+        silence = ffmpeg.input(SILENCE, f="lavfi", t=f"{info.duration:.3f}")
+        silent = split(silence, len(specs), audio=True)
+        audio_by_spec = dict(zip((s.name for s in specs), silent, strict=True))
+    else:
+        audio_by_spec = {}
+        targets = sorted({s.loudness_lufs for s in specs})
+        # Downmix (5.1 -> stereo) first, once, so loudnorm measures what listeners will hear.
+        stereo = inp["a:0"].filter("aformat", channel_layouts="stereo")
+        for lufs, branch in zip(targets, split(stereo, len(targets), audio=True), strict=True):
+            users = [s for s in specs if s.loudness_lufs == lufs]
+            # loudnorm works at 192 kHz internally and outputs that rate.
+            a = branch.filter("loudnorm", I=lufs, TP=-2, LRA=11).filter("aresample", 48000)
+            audio_by_spec.update(zip((s.name for s in users), split(a, len(users), audio=True), strict=True))
+    return audio_by_spec
 
 
 def build_plan(source: Path, info: MediaInfo, outdir: Path, *, preset: str = "veryfast") -> TranscodePlan:
@@ -128,22 +157,7 @@ def build_plan(source: Path, info: MediaInfo, outdir: Path, *, preset: str = "ve
     # Only the upload itself, in the format the probe accepted (see probe.ACCEPTED_FORMATS).
     inp = ffmpeg.input(input_url(source), t=f"{read_limit(info):.3f}", **input_options(info.format_name))
 
-    # Audio: one loudness pass per target, shared by every rendition using that target.
-    if info.audio is None:
-        # Boxes and players expect an audio track in every variant; give silent films a silent one.
-        silence = ffmpeg.input(SILENCE, f="lavfi", t=f"{info.duration:.3f}")
-        silent = _split(silence, len(specs), audio=True)
-        audio_by_spec = dict(zip((s.name for s in specs), silent, strict=True))
-    else:
-        audio_by_spec = {}
-        targets = sorted({s.loudness_lufs for s in specs})
-        # Downmix (5.1 -> stereo) first, once, so loudnorm measures what listeners will hear.
-        stereo = inp["a:0"].filter("aformat", channel_layouts="stereo")
-        for lufs, branch in zip(targets, _split(stereo, len(targets), audio=True), strict=True):
-            users = [s for s in specs if s.loudness_lufs == lufs]
-            # loudnorm works at 192 kHz internally and outputs that rate.
-            a = branch.filter("loudnorm", I=lufs, TP=-2, LRA=11).filter("aresample", 48000)
-            audio_by_spec.update(zip((s.name for s in users), _split(a, len(users), audio=True), strict=True))
+    audio_by_spec = audio_branches(inp, info, specs)
 
     outputs: list[Any] = []
     poster: Path | None = None
@@ -158,12 +172,11 @@ def build_plan(source: Path, info: MediaInfo, outdir: Path, *, preset: str = "ve
                 )
             )
     else:
-        # [0:V:0] skips attached pictures; bwdif only touches frames flagged interlaced.
-        decoded = inp["V:0"].filter("bwdif", mode="send_frame", deint="interlaced").filter("fps", FPS)
-        branches = _split(decoded, len(specs) + 1, audio=False)
+        decoded = decoded_video(inp)
+        branches = split(decoded, len(specs) + 1, audio=False)
         for spec, branch in zip(specs, branches, strict=False):
-            v = _video_branch(branch, spec, video.width, video.height)
-            opts = _video_options(spec, preset) | _hls_options(spec, outdir)
+            v = video_branch(branch, spec, video.width, video.height)
+            opts = video_options(spec, preset) | _hls_options(spec, outdir)
             outputs.append(
                 ffmpeg.output(v, audio_by_spec[spec.name], str(outdir / spec.name / "index.m3u8"), **opts)
             )

@@ -100,6 +100,16 @@ class MediaInfo:
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> MediaInfo:
+        """The inverse of as_dict (a probe kept with the asset, read back without the file)."""
+        video, audio = data.get("video"), data.get("audio")
+        return cls(
+            **{k: v for k, v in data.items() if k not in ("video", "audio")},
+            video=VideoInfo(**video) if video else None,
+            audio=AudioInfo(**audio) if audio else None,
+        )
+
 
 def input_options(format_name: str | None = None) -> dict[str, str]:
     """ffprobe/ffmpeg options for the upload's input (they go before its path) that keep the read to

@@ -5,6 +5,8 @@
     hls/<asset>/<generation>/<rendition>/...      a transcode's outputs: media playlists, segments
     hls/<asset>/<generation>/poster.jpg           and the poster, all written once per generation
     study/<site>/<session>/<sha256>.<jpg|png>     a study session's photo, named by its content
+    work/<asset>/<generation>/...                 a chunked transcode's pieces, passed between
+                                                  workers and deleted once the generation is published
 
 The part of an hls key after `hls/` is also the file's path in the sites' caching manifests and its
 URL below /hls/ (and `asset_path`, below hls/<asset>/, is what AssetFile rows record), so a path a
@@ -44,6 +46,17 @@ def generation_file(asset_id: str, generation: str, path: str) -> str:
     """A file of one generation, `path` relative to it ("mobile/index.m3u8", "poster.jpg").
     ValueError when a part could leave its folder or is not a key."""
     return check_key(generation_prefix(asset_id, generation) + path)
+
+
+def work_prefix(asset_id: str, generation: str | None = None) -> str:
+    """A chunked transcode's intermediate files: one generation's, or (no generation) all of them."""
+    prefix = f"work/{_part(asset_id)}/"
+    return prefix if generation is None else f"{prefix}{_part(generation)}/"
+
+
+def work_file(asset_id: str, generation: str, path: str) -> str:
+    """One intermediate file of a chunked transcode, `path` relative to its generation's folder."""
+    return check_key(work_prefix(asset_id, generation) + path)
 
 
 def hls_file(path: str) -> str:

@@ -1,0 +1,33 @@
+"""the pieces of a long film's chunked transcode (chunks, audio, join), each with its attempts
+
+Revision ID: 0010_transcode_pieces
+Revises: 0009_asset_error_key
+Create Date: 2026-12-07
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010_transcode_pieces"
+down_revision = "0009_asset_error_key"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "transcode_pieces",
+        sa.Column("asset_id", sa.String(length=32), nullable=False),
+        sa.Column("generation", sa.String(length=32), nullable=False),
+        sa.Column("piece", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Boolean(), nullable=False),
+        sa.ForeignKeyConstraint(["asset_id"], ["assets.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("asset_id", "generation", "piece"),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("transcode_pieces")
