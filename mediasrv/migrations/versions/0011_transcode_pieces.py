@@ -1,7 +1,7 @@
 """the pieces of a long film's chunked transcode (chunks, audio, join), each with its attempts
 
-Revision ID: 0010_transcode_pieces
-Revises: 0009_asset_error_key
+Revision ID: 0011_transcode_pieces
+Revises: 0010_region_scope
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_transcode_pieces"
-down_revision = "0009_asset_error_key"
+revision = "0011_transcode_pieces"
+down_revision = "0010_region_scope"
 branch_labels = None
 depends_on = None
 
