@@ -6,6 +6,9 @@ Design (for ~100k programmes; numbers in bench/search.py):
   and as pinyin (`py`) for ranking and for letter-only queries.
 - Whoosh stores the postings; matching is set algebra over cached per-term docnum sets (C speed, and
   an exact total), filters are cached docnum sets, browse/date order is a cached docnum list.
+  Postings are decoded a whole block at a time and field lengths a whole column at a time (whoosh's
+  per-posting and per-document calls cost ~2 and ~15 µs each); a duration range is the union of its
+  trie terms' postings.
 - Ranking is BM25F where every title/pinyin term match adds TIER, so a title hit always outranks
   description-only hits. Docs are bucketed by their number of title terms and only the top buckets
   that fill the page get scored, from the cached postings (whoosh's own collector is the fallback for
