@@ -6,7 +6,7 @@
 
 --index-dir keeps both indexes there and reuses them on the next run with the same --docs and --seed
 (the design index is rebuilt when its fingerprint no longer matches the generated programmes, e.g.
-after an analysis change).
+after an analysis change). --no-baseline skips the naive index (its build is the slower one).
 
 Generates programmes from a vocabulary of domain words, builds the SearchIndex (timed), and a naive
 index with the same analysis but one field per source (title, description, tags, category names,
@@ -15,7 +15,8 @@ prefixes, mixed Chinese/English, filtered) against both in the same process: the
 SearchIndex.search with its result cache off, starting from a fresh process (term postings, filter
 sets and the date order fill their caches as the queries come, as in a running API process), the
 baseline as a MultifieldParser OR query with a fresh searcher per query. Prints p50/p95/p99 for each
-and the ratios, then the design's figures for a second pass over the same queries (warm caches).
+and the ratios, the design's CPU time per query (what the wall clock shows on a shared machine is
+mostly waiting for a core), then its figures for a second pass over the same queries (warm caches).
 """
 
 from __future__ import annotations
