@@ -6,6 +6,9 @@ Design (for ~100k programmes; numbers in bench/search.py):
   and as pinyin (`py`) for ranking and for letter-only queries.
 - Whoosh stores the postings; matching is set algebra over cached per-term docnum sets (C speed, and
   an exact total), filters are cached docnum sets, browse/date order is a cached docnum list.
+  Postings are decoded a whole block at a time and field lengths a whole column at a time (whoosh's
+  per-posting and per-document calls cost ~2 and ~15 µs each); a duration range is the union of its
+  trie terms' postings.
 - Ranking is BM25F where every title/pinyin term match adds TIER, so a title hit always outranks
   description-only hits. Docs are bucketed by their number of title terms and only the top buckets
   that fill the page get scored, from the cached postings (whoosh's own collector is the fallback for
@@ -23,22 +26,27 @@ import html
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from itertools import accumulate, repeat
 from pathlib import Path
 from typing import Any, Literal
 
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.analysis import RegexTokenizer
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.fields import ID, KEYWORD, NUMERIC, STORED, TEXT, Schema
 from whoosh.filedb.filestore import FileStorage
 from whoosh.index import LockError
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.scoring import BM25F, BM25FScorer
 from whoosh.util.filelock import try_for
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR
 
 from mediasrv.kit.errors import MediaError
@@ -61,7 +69,9 @@ WRITE_LOCK_TIMEOUT = 30.0
 STORED_ATTACHMENT_CHARS = 20_000  # all attachment text is indexed; this much is kept for snippets
 SNIPPET_CHARS = 120
 DIRECT_SCORING_LIMIT = 20_000  # below: score candidates from cached postings; above: whoosh's pruning
-POSTINGS_CACHE_ENTRIES = 1_000_000  # (docnum, weight) pairs cached per generation, ~100 MB at most
+# (docnum, weight) pairs cached per generation: ~45 bytes each with shared docnum and weight objects,
+# ~110 MB at most; at 100,000 programmes a common word holds 30,000, so ~80 of them fit.
+POSTINGS_CACHE_ENTRIES = 2_500_000
 BM25_K1, BM25_B = 1.2, 0.75  # whoosh's BM25F defaults, used by both scoring paths
 _TAG_SEP = "\x1f"
 
@@ -258,6 +268,91 @@ def _snippet(text: str, terms: frozenset[str]) -> str:
     return ("…" if start > 0 else "") + _render(text, spans, start, end) + ("…" if end < len(text) else "")
 
 
+def _term_postings(
+    reader: Any, field: str, text: str | bytes, docnums: Sequence[int] | None = None
+) -> dict[int, float]:
+    """docnum -> weight of one term's postings, a whole block at a time.
+
+    Whoosh's own iteration (items_as) decodes every posting in Python, ~2 µs each: 60 ms for a word
+    in a third of 100,000 programmes. A W3 block is a compressed pickle of (id deltas, weights, ...):
+    decoding it whole (accumulate, zip) runs in C. Other matchers (a term inlined in the term info)
+    go the slow way. Deleted documents are left out. With `docnums` (list(range(doc count))), every
+    posting dict shares those int objects instead of holding its own (28 bytes each), and equal
+    weights share one float: the cache holds twice as many postings in the same memory."""
+    out: dict[int, float] = {}
+    for leaf, base in reader.leaf_readers():
+        try:
+            m = leaf.postings(field, text)
+        except TermNotFound:
+            continue
+        deleted: Iterable[int] = ()
+        if isinstance(m, FilterMatcher):  # how a segment with deletions excludes them
+            m, deleted = m.child, m._ids
+        if not isinstance(m, W3LeafMatcher) or m._byteids:
+            out.update((base + d, w) for d, w in m.items_as("weight"))
+        else:
+            _read_blocks(m, base, out, docnums)
+        for d in deleted:
+            out.pop(base + d, None)
+    return out
+
+
+def _read_blocks(m: Any, base: int, out: dict[int, float], docnums: Sequence[int] | None) -> None:
+    """A W3 matcher's postings, block by block, into `out` (docnums offset by `base`)."""
+    canon: dict[float, float] = {}
+    while True:
+        if m._data is None:
+            m._read_data()
+        ids: Iterable[int] = accumulate(m._data[0])  # ids are delta-coded within a block
+        if base:
+            ids = map(base.__add__, ids)
+        if docnums is not None:
+            ids = map(docnums.__getitem__, ids)
+        weights = m._data[1]
+        if weights is None or isinstance(weights, float):  # every weight in the block the same
+            out.update(zip(ids, repeat(1.0 if weights is None else weights)))
+        else:
+            out.update(zip(ids, map(canon.setdefault, weights, weights), strict=True))
+        if m._lastblock:
+            return
+        m._goto(m._nextoffset)
+
+
+def _query_docs(reader: Any, query: wq.Query) -> set[int]:
+    """The docs a Term or NumericRange filter matches: the union of its terms' postings.
+
+    A numeric range simplifies to a few dozen trie terms; whoosh's docs_for_query steps through
+    its matcher doc by doc (a second for one duration range at 20,000 programmes, 10 ms this way)."""
+    simple = query.simplify(reader)
+    docs: set[int] = set()
+    for leaf in [simple] if simple.is_leaf() else simple.leaves():
+        for field, text in leaf.expanded_terms(reader):
+            docs.update(_term_postings(reader, field, text))
+    return docs
+
+
+_BYTE_LENGTHS = [byte_to_length(b) for b in range(256)]
+
+
+def _field_lengths(reader: Any, field: str) -> list[int]:
+    """Every document's length of `field` (as whoosh's scorers see it), indexed by docnum.
+
+    Read from the segment's length column at once (one byte per document) rather than by
+    doc_field_length per document, which costs ~15 µs a call; falls back to that when the column is
+    not where whoosh 2.7's W3 codec keeps it."""
+    out: list[int] = []
+    for leaf, _ in reader.leaf_readers():
+        n = leaf.doc_count_all()
+        try:
+            column = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+            raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
+            raw = raw[:n] + bytes(n - len(raw[:n]))  # trailing zero lengths are not written
+            out.extend(_BYTE_LENGTHS[b] or 1 for b in raw)
+        except AttributeError:  # pragma: no cover - another codec
+            out.extend(leaf.doc_field_length(d, field, 1) or 1 for d in range(n))
+    return out
+
+
 class _Generation:
     """Caches valid for one index generation (one searcher)."""
 
@@ -268,7 +363,8 @@ class _Generation:
         self.date_rank: dict[int, int] | None = None
         self.postings: OrderedDict[tuple[str, str], dict[int, float]] = OrderedDict()
         self.postings_size = 0
-        self.lengths: dict[str, dict[int, int]] = {}
+        self.docnums: list[int] | None = None  # shared int objects for the cached postings
+        self.lengths: dict[str, list[int]] = {}
         self.results: OrderedDict[tuple[Any, ...], tuple[list[tuple[int, float]], int]] = OrderedDict()
 
 
@@ -404,7 +500,7 @@ class SearchIndex:
         if cached is None:
             if len(self._gen.filters) > 512:  # free-form duration bounds could grow it forever
                 self._gen.filters.clear()
-            cached = self._gen.filters[key] = set(searcher.docs_for_query(make()))
+            cached = self._gen.filters[key] = _query_docs(searcher.reader(), make())
         return cached
 
     def _allowed(
@@ -530,7 +626,9 @@ class SearchIndex:
         per_word = sorted((self._word_docs(searcher, leaves) for leaves in words), key=len)
         if allowed is not None:
             per_word.insert(0, allowed)
-        matched = per_word[0].intersection(*per_word[1:])
+        matched = per_word[0]  # a cached posting's keys when alone: never copied, never mutated
+        for other in per_word[1:]:
+            matched = matched & other
         total = len(matched)
         if sort == "date":
             _, rank = self._date_order(searcher)
@@ -544,7 +642,7 @@ class SearchIndex:
         return top[start:want], total
 
     def _top(
-        self, searcher: Any, words: list[list[str]], matched: set[int], want: int
+        self, searcher: Any, words: list[list[str]], matched: AbstractSet[int], want: int
     ) -> list[tuple[int, float]]:
         """The `want` best of `matched`: the same BM25F-with-tiers score whoosh would give, computed only
         for the docs that can reach the top."""
@@ -568,7 +666,7 @@ class SearchIndex:
             if len(pool) >= want:
                 break
         else:
-            rest = matched.difference(tiers)
+            rest = set(matched - tiers.keys())
             if len(rest) > DIRECT_SCORING_LIMIT:
                 # Many docs without a title hit: they all rank below `pool`, and whoosh's collector
                 # skips posting blocks that cannot make the page.
@@ -579,28 +677,26 @@ class SearchIndex:
                 tail = [(hit.docnum, float(hit.score)) for hit in results]
                 return sorted(head.items(), key=lambda ds: (-ds[1], ds[0])) + tail
             pool.extend(rest)
-        scores = self._scores(searcher, words, pool)
-        return heapq.nlargest(want, scores.items(), key=lambda ds: (ds[1], -ds[0]))
+        # Ascending docnums: nlargest keeps the first of equal scores, so ties go to the lower docnum.
+        scores = self._scores(searcher, words, sorted(pool))
+        return [(d, scores[d]) for d in heapq.nlargest(want, scores, key=scores.__getitem__)]
 
-    def _scores(self, searcher: Any, words: list[list[str]], pool: list[int]) -> dict[int, float]:
-        """BM25F as whoosh computes it for _build_query(words), from cached postings."""
+    def _scores(self, searcher: Any, words: list[list[str]], pool: Iterable[int]) -> dict[int, float]:
+        """BM25F as whoosh computes it for _build_query(words), from cached postings and lengths."""
         scores = dict.fromkeys(pool, 0.0)
-        candidates = set(pool)
+        candidates = scores.keys()
 
-        def add(field: str, text: str, docs: Iterable[int], tier: float) -> None:
+        def add(field: str, text: str, docs: Any, tier: float) -> None:
             postings = self._postings(searcher, field, text)
+            if not postings:
+                return
             idf = searcher.idf(field, text)
             avgfl = searcher.avg_field_length(field) or 1.0
-            lengths = self._lengths(field)
-            reader = searcher.reader()
+            lengths = self._lengths(searcher, field)
             k1, b = BM25_K1, BM25_B
-            for d in docs:
-                tf = postings.get(d)
-                if tf is None:
-                    continue
-                fl = lengths.get(d)
-                if fl is None:
-                    fl = lengths[d] = reader.doc_field_length(d, field, 1)
+            for d in postings.keys() & docs:  # C: walks the smaller side
+                tf = postings[d]
+                fl = lengths[d]
                 scores[d] += tier + idf * (tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))
 
         for leaves in words:
@@ -613,8 +709,11 @@ class SearchIndex:
                 add("title", t, in_title, TIER)
         return scores
 
-    def _lengths(self, field: str) -> dict[int, int]:
-        return self._gen.lengths.setdefault(field, {})
+    def _lengths(self, searcher: Any, field: str) -> list[int]:
+        lengths = self._gen.lengths.get(field)
+        if lengths is None:
+            lengths = self._gen.lengths[field] = _field_lengths(searcher.reader(), field)
+        return lengths
 
     def _postings(self, searcher: Any, field: str, text: str) -> dict[int, float]:
         """docnum -> term weight for one term, cached per generation within a size budget."""
@@ -625,12 +724,9 @@ class SearchIndex:
             cache.move_to_end(key)
             return postings
         reader = searcher.reader()
-        try:
-            postings = dict(reader.postings(field, text.encode()).items_as("weight"))
-        except TermNotFound:
-            postings = {}
-        if reader.has_deletions():
-            postings = {d: w for d, w in postings.items() if not reader.is_deleted(d)}
+        if self._gen.docnums is None:
+            self._gen.docnums = list(range(reader.doc_count_all()))
+        postings = _term_postings(reader, field, text.encode(), self._gen.docnums)
         cache[key] = postings
         self._gen.postings_size += len(postings)
         while self._gen.postings_size > POSTINGS_CACHE_ENTRIES and len(cache) > 1:
@@ -638,20 +734,21 @@ class SearchIndex:
             self._gen.postings_size -= len(dropped)
         return postings
 
-    def _docs(self, searcher: Any, field: str, leaves: list[str]) -> set[int]:
+    def _docs(self, searcher: Any, field: str, leaves: list[str]) -> AbstractSet[int]:
+        """Docs with all these terms in `field` (a cached posting's keys for one term: not a copy)."""
         keys = sorted((self._postings(searcher, field, t).keys() for t in leaves), key=len)
-        docs = set(keys[0])
+        docs: AbstractSet[int] = keys[0]
         for other in keys[1:]:
-            docs &= other
+            docs = docs & other
         return docs
 
-    def _word_docs(self, searcher: Any, leaves: list[str]) -> set[int]:
+    def _word_docs(self, searcher: Any, leaves: list[str]) -> AbstractSet[int]:
         docs = self._docs(searcher, "all", leaves)
         if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
-            docs |= self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys()
+            docs = docs | self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys()
         return docs
 
-    def _title_docs(self, searcher: Any, leaves: list[str]) -> set[int]:
+    def _title_docs(self, searcher: Any, leaves: list[str]) -> AbstractSet[int]:
         return self._docs(searcher, "title", leaves)
 
     def _hit(self, searcher: Any, docnum: int, score: float, terms: frozenset[str]) -> Hit:

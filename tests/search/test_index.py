@@ -343,3 +343,116 @@ def test_a_busy_index_says_so_in_either_language(tmp_path: Path) -> None:
     assert busy.render("en").startswith(
         f"The search index at {tmp_path} stayed locked by another writer for 30 s"
     )
+
+
+# -- the fast paths rank exactly as whoosh does ----------------------------------------------------
+
+_WORDS = ("党建", "乡村振兴", "党史", "学习", "农业技术", "种植", "养殖", "法律", "健康", "先进典型")
+_WORDS += ("电教片", "党员", "组织生活", "基层治理", "讲座")
+
+
+def _corpus(n: int, seed: int) -> list[SearchDoc]:
+    import random
+
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        kind = rng.choice(("video", "video", "audio", "document"))
+        out.append(
+            doc(
+                f"g{i:04d}",
+                "".join(rng.sample(_WORDS, rng.randint(1, 3))) + rng.choice(("", " IPTV", " App")),
+                "，".join(rng.choice(_WORDS) for _ in range(rng.randint(3, 25))),
+                kind=kind,
+                duration=0.0 if kind == "document" else float(rng.randint(1, 60) * 60),
+                required=rng.random() < 0.2,
+                published_at=day(rng.randint(0, 300)),
+            )
+        )
+    return out
+
+
+def _exhaustive(ix: SearchIndex, q: str, **filters: Any) -> list[tuple[str, float]]:
+    """Every match scored by whoosh's own collector (no pruning), best first, ties by docnum."""
+    from whoosh import query as wq
+
+    from mediasrv.search.text import query_words
+
+    words = query_words(q, max_words=search.MAX_QUERY_WORDS)
+    parts: list[wq.Query] = []
+    if "kind" in filters:
+        parts.append(wq.Term("kind", filters["kind"]))
+    if "required" in filters:
+        parts.append(wq.Term("required", "1" if filters["required"] else "0"))
+    if "min_duration" in filters or "max_duration" in filters:
+        parts.append(wq.NumericRange("duration", filters.get("min_duration"), filters.get("max_duration")))
+    with ix._searching() as searcher:
+        results = searcher.search(
+            search._build_query(words), filter=wq.And(parts) if parts else None, limit=None, optimize=False
+        )
+        ranked = sorted(((hit.docnum, float(hit.score)) for hit in results), key=lambda ds: (-ds[1], ds[0]))
+        return [(searcher.stored_fields(d)["id"], round(s, 6)) for d, s in ranked]
+
+
+@pytest.mark.parametrize("segments", [1, 3], ids=["optimised", "segments-with-deletions"])
+def test_top_k_is_the_exhaustive_ranking(tmp_path: Path, segments: int) -> None:
+    docs = _corpus(400, seed=segments)
+    ix = SearchIndex(tmp_path, result_cache_size=0)
+    ix.rebuild(docs)
+    for n in range(1, segments):  # later writes: new segments, and deletions in the older ones
+        ix.upsert(dataclasses.replace(d, title=d.title + f" 第{n}集") for d in docs[n * 50 : n * 50 + 80])
+        ix.delete(d.id for d in docs[n * 7 : n * 7 + 5])
+    queries: list[tuple[str, dict[str, Any]]] = [
+        ("党建", {}),
+        ("学习", {}),
+        ("党史 学习", {}),
+        ("iptv", {}),
+        ("dj", {}),
+        ("xczx", {}),
+        ("讲座", {"kind": "video", "min_duration": 600.0, "max_duration": 1800.0}),
+        ("健康 党员", {"required": True}),
+        ("养殖", {"max_duration": 0.0}),
+    ]
+    for q, filters in queries:
+        expected = _exhaustive(ix, q, **filters)
+        for per_page in (5, 20):
+            page = ix.search(q, per_page=per_page, **filters)
+            assert page.total == len(expected), q
+            assert [(h.id, round(h.score, 6)) for h in page.hits] == expected[:per_page], (q, filters)
+
+
+def test_a_description_only_match_is_found_and_ranked_below_title_matches(tmp_path: Path) -> None:
+    ix = SearchIndex(tmp_path)
+    titles = [doc(f"t{i}", f"养殖技术第{i}讲", "如何喂养") for i in range(30)]
+    body = [doc("body", "农村电商入门", "合作社带头人讲养殖经验")]
+    ix.rebuild([*titles, *body])
+    assert ids(ix, "电商 养殖") == ["body"]  # no title holds both words
+    everything = ids(ix, "养殖", per_page=100)
+    assert everything[-1] == "body" and len(everything) == 31
+    assert ids(ix, "带头人") == ["body"]
+
+
+def test_filters_match_whoosh_queries(tmp_path: Path) -> None:
+    from whoosh import query as wq
+
+    ix = SearchIndex(tmp_path)
+    ix.rebuild(_corpus(300, seed=7))
+    ix.delete(["g0003", "g0100"])
+    with ix._searching() as searcher:
+        reader = searcher.reader()
+        for q in [
+            wq.NumericRange("duration", 600.0, 1800.0),
+            wq.NumericRange("duration", None, 0.0),
+            wq.NumericRange("duration", 61.5, None),
+            wq.Term("kind", "audio"),
+            wq.Term("required", "1"),
+        ]:
+            assert search._query_docs(reader, q) == set(searcher.docs_for_query(q)), q
+        for field in ("all", "title", "py"):
+            for term in list(reader.lexicon(field))[:50]:
+                expected = dict(reader.postings(field, term).items_as("weight"))
+                assert search._term_postings(reader, field, term) == expected, (field, term)
+            lengths = search._field_lengths(reader, field)
+            assert lengths == [
+                reader.doc_field_length(d, field, 1) or 1 for d in range(reader.doc_count_all())
+            ]
