@@ -279,6 +279,11 @@ class _Lease:
             )
 
 
+def _peek(db: Database, upload_id: str, caller: Caller) -> _State:
+    with db.session_scope() as session:
+        return _State.of(_load(session, upload_id, caller))
+
+
 def _remove_bytes(store: ObjectStore, upload_id: str, multipart_id: str | None) -> None:
     if multipart_id is not None:
         store.abort_multipart(keys.upload_file(upload_id), multipart_id)
@@ -303,10 +308,18 @@ class _Appender:
         """Where the bytes received so far end (stored or not)."""
         return self.state.received + len(self.fresh)
 
-    def add(self, chunk: bytes) -> None:
-        """Take a chunk; store the parts it completes (blocking: call it from a thread)."""
+    def add(self, chunk: bytes) -> bool:
+        """Take a chunk into memory; whether store_due has work (a part is full, the lease is due).
+        Cheap, so that most chunks cost no trip to a thread."""
         self.fresh += chunk
-        while self.state.received + len(self.fresh) - self.state.in_parts >= self.state.part_size:
+        return self._part_full() or self.lease.due()
+
+    def _part_full(self) -> bool:
+        return self.state.received + len(self.fresh) - self.state.in_parts >= self.state.part_size
+
+    def store_due(self) -> None:
+        """Store the parts that are full and renew the lease (blocking: call it from a thread)."""
+        while self._part_full():
             self._store_part(self.state.in_parts + self.state.part_size - self.state.received)
         self.lease.renew_if_due()
 
@@ -588,7 +601,9 @@ async def append(
     refuses (415 for what is not a film, audio or PDF, and the upload is gone)."""
     if (refused := _check_version(tus_resumable, lang)) is not None:
         return refused
-    state = _State.of(await run_in_threadpool(_load, session, upload_id, caller))
+    # Short transactions of their own: the request's session would hold a connection (and, on
+    # PostgreSQL, a transaction) for as long as a slow line takes to send the PATCH.
+    state = await run_in_threadpool(_peek, db, upload_id, caller)
     if content_type.split(";")[0].strip().lower() != OFFSET_OCTET_STREAM:
         raise WrongContentType(
             "ingest.tus_wrong_content_type", expected=OFFSET_OCTET_STREAM, sent=content_type
@@ -618,8 +633,8 @@ async def append(
                         lease.save, etags=saved.etags, pieces=saved.pieces, received=saved.received
                     )
                     raise _past_the_end(state)
-                if chunk:
-                    await run_in_threadpool(appender.add, chunk)
+                if appender.add(chunk):
+                    await run_in_threadpool(appender.store_due)
         except ClientDisconnect:
             # The connection broke: what arrived is kept, and HEAD tells the client where to go on.
             await run_in_threadpool(appender.keep_rest)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -606,3 +608,36 @@ def test_one_request_at_a_time_sends_bytes_and_a_dead_ones_hold_lapses(
         )
     assert patch(client, producer, url, 0, data[:1000]).status_code == 204
     assert send_rest(client, producer, url, data, 1000)
+
+
+def test_a_patch_broken_off_keeps_what_arrived(live: Live, film: Path, store: ObjectStore) -> None:
+    data = film.read_bytes()
+    created = httpx.post(
+        f"{live.url}/api/v1/uploads",
+        headers={
+            **live.headers,
+            **TUS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": f"filename {b64('a.mp4')}",
+        },
+    )
+    url = live.url + created.headers["Location"]
+    head = {**live.headers, **BYTES, "Upload-Offset": "0", "Content-Length": str(len(data))}
+    with socket.create_connection(("127.0.0.1", int(live.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        request = f"PATCH {created.headers['Location']} HTTP/1.1\r\nHost: test\r\n"
+        sock.sendall((request + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n").encode())
+        sock.sendall(data[:100_000])
+        time.sleep(0.5)  # the bytes reach the server before the line drops
+    deadline = time.monotonic() + 10
+    while (offset := httpx.head(url, headers={**live.headers, **TUS}).headers["Upload-Offset"]) == "0":
+        assert time.monotonic() < deadline, "the bytes that arrived were not kept"
+        time.sleep(0.1)
+    assert offset == "100000"
+    upload_id = created.headers["Location"].rsplit("/", 1)[1]
+    assert [i.key for i in store.list(keys.upload_prefix(upload_id))] == [keys.upload_piece(upload_id, 0)]
+    rest = httpx.patch(
+        url, headers={**live.headers, **BYTES, "Upload-Offset": offset}, content=data[100_000:]
+    )
+    assert rest.status_code == 204, rest.text
+    asset = httpx.get(f"{live.url}/api/v1/assets/{rest.headers['Upload-Asset-Id']}", headers=live.headers)
+    assert asset.json()["sha256"] == hashlib.sha256(data).hexdigest()
