@@ -73,7 +73,7 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(
         default=None,
-        description="HMAC key of signed playback links; default: generated into DATA_DIR/secret-key",
+        description="HMAC key of signed links and manifests; default: generated once, kept in the database",
     )
     signed_url_seconds: int = Field(default=6 * 3600, description="Lifetime of signed playback links")
     session_hours: float = Field(default=12.0, description="Lifetime of a web login")

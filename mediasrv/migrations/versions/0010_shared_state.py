@@ -1,7 +1,7 @@
-"""resumable uploads' state in the database (their bytes in object storage), so that any API process
-can continue one
+"""state every API process shares: resumable uploads (their bytes in object storage), so that any
+process can continue one, and the signing key when MEDIASRV_SECRET_KEY is not set
 
-Revision ID: 0010_resumable_uploads
+Revision ID: 0010_shared_state
 Revises: 0009_asset_error_key
 Create Date: 2026-12-07
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0010_resumable_uploads"
+revision = "0010_shared_state"
 down_revision = "0009_asset_error_key"
 branch_labels = None
 depends_on = None
@@ -40,8 +40,17 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_resumable_uploads_updated_at", "resumable_uploads", ["updated_at"], unique=False)
+    # Filled by the first process that needs the key (from DATA_DIR/secret-key where there is one).
+    op.create_table(
+        "server_secrets",
+        sa.Column("name", sa.String(length=64), nullable=False),
+        sa.Column("value", sa.String(length=256), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("name"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("server_secrets")
     op.drop_index("ix_resumable_uploads_updated_at", table_name="resumable_uploads")
     op.drop_table("resumable_uploads")
