@@ -248,12 +248,12 @@ class _Lease:
                 raise Conflict("ingest.tus_busy")
         self.renewed = time.monotonic()
 
-    def renew_if_due(self) -> None:
-        if time.monotonic() - self.renewed > RENEW_SECONDS:
-            self.save()
-
     def due(self) -> bool:
         return time.monotonic() - self.renewed > RENEW_SECONDS
+
+    def renew_if_due(self) -> None:
+        if self.due():
+            self.save()
 
     def release(self) -> None:
         """Let another request take the upload (best effort: the lease lapses anyway)."""
