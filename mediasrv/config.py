@@ -50,6 +50,12 @@ class Settings(BaseSettings):
     )
 
     max_upload_bytes: int = Field(default=20 * GIB, description="Largest accepted upload")
+    upload_part_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=5 * 1024 * 1024,  # S3's smallest part
+        description="Resumable uploads go to object storage in parts of this size (each PATCH holds "
+        "at most about two in memory); larger for files that would need over 10,000",
+    )
     x264_preset: str = Field(default="veryfast", description="x264 preset for every rendition")
     transcode_stall_seconds: float = Field(
         default=120.0, description="Kill ffmpeg when progress stalls this long"
@@ -77,7 +83,7 @@ class Settings(BaseSettings):
 
     secret_key: SecretStr | None = Field(
         default=None,
-        description="HMAC key of signed playback links; default: generated into DATA_DIR/secret-key",
+        description="HMAC key of signed links and manifests; default: generated once, kept in the database",
     )
     signed_url_seconds: int = Field(default=6 * 3600, description="Lifetime of signed playback links")
     session_hours: float = Field(default=12.0, description="Lifetime of a web login")

@@ -23,6 +23,12 @@ def get_session(request: Request) -> Iterator[Session]:
         yield session
 
 
+def get_db(request: Request) -> Database:
+    """The database itself, for a route that commits steps of its own as it goes (ingest.tus)."""
+    db: Database = request.app.state.db
+    return db
+
+
 def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
@@ -50,6 +56,7 @@ def get_lang(request: Request) -> Lang:
 
 # scope="function": commit before the response is sent, so a 201 means the row is durable.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+DatabaseDep = Annotated[Database, Depends(get_db)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 StoreDep = Annotated[ObjectStore, Depends(get_store)]
 DispatcherDep = Annotated[Dispatcher, Depends(get_dispatcher)]

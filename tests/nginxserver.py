@@ -13,6 +13,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 SITE_CONF = Path(__file__).resolve().parents[1] / "deploy" / "nginx" / "mediasrv.conf"
@@ -46,10 +47,12 @@ def _replace_once(text: str, old: str, new: str) -> str:
     return text.replace(old, new)
 
 
-def render_site(*, upstream: str, port: int, cache_dir: Path) -> str:
-    """deploy/nginx/mediasrv.conf pointed at `upstream` (host:port), listening on loopback `port`."""
+def render_site(*, upstream: str | Sequence[str], port: int, cache_dir: Path) -> str:
+    """deploy/nginx/mediasrv.conf pointed at `upstream` (host:port; several: nginx's round-robin over
+    them, as in front of several API processes), listening on loopback `port`."""
+    servers = [upstream] if isinstance(upstream, str) else list(upstream)
     text = SITE_CONF.read_text()
-    text = _replace_once(text, UPSTREAM, f"server {upstream};")
+    text = _replace_once(text, UPSTREAM, " ".join(f"server {u};" for u in servers))
     text = _replace_once(text, LISTEN, f"listen 127.0.0.1:{port};")
     return _replace_once(text, CACHE_PATH, str(cache_dir))
 
@@ -64,7 +67,7 @@ def _free_port() -> int:
 class NginxServer:
     """One nginx master (daemon off) and its worker; `url` is where it listens."""
 
-    def __init__(self, tmpdir: Path, *, upstream: str) -> None:
+    def __init__(self, tmpdir: Path, *, upstream: str | Sequence[str]) -> None:
         self.binary = nginx_binary()
         self.dir = tmpdir
         self.cache_dir = tmpdir / "cache"

@@ -85,3 +85,14 @@ class LoginFailure(Base):
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)
     window_start: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ServerSecret(Base):
+    """A secret every server process must hold alike (accounts.signing's key when MEDIASRV_SECRET_KEY
+    is not set): kept here, so that API processes on separate machines share it without being told."""
+
+    __tablename__ = "server_secrets"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -11,34 +11,45 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import os
 import secrets
 import time
 from pathlib import Path
 
+from sqlalchemy.exc import IntegrityError
+
+from mediasrv.accounts.models import ServerSecret
 from mediasrv.config import Settings
+from mediasrv.db import Database
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Unauthorized
 
+SIGNING = "signing"
 
-def signing_key(settings: Settings) -> bytes:
-    """The HMAC key: MEDIASRV_SECRET_KEY, or one generated once into DATA_DIR/secret-key (0600).
 
-    Several API processes must share one key: set MEDIASRV_SECRET_KEY for them all.
+def signing_key(settings: Settings, db: Database) -> bytes:
+    """The HMAC key (and the seed of the manifests' Ed25519 key): MEDIASRV_SECRET_KEY, else the one
+    kept in the database, which every API process and command line then shares, on any machine.
+
+    The first process to need it keeps DATA_DIR/secret-key there, where earlier versions generated
+    the key (links already handed out and the key sites have pinned stay valid), or a new one.
     """
     if settings.secret_key is not None:
         return settings.secret_key.get_secret_value().encode()
+    with db.session_scope() as session:
+        kept = session.get(ServerSecret, SIGNING)
+        if kept is not None:
+            return kept.value.encode()
     path: Path = settings.data_dir / "secret-key"
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:  # another process won the race; use its key
-            pass
-        else:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+    value = path.read_text().strip() if path.is_file() else secrets.token_hex(32)
+    try:
+        with db.session_scope() as session:
+            session.add(ServerSecret(name=SIGNING, value=value))
+    except IntegrityError:  # another process kept one first: that one is everybody's
+        with db.session_scope() as session:
+            kept = session.get(ServerSecret, SIGNING)
+            assert kept is not None
+            value = kept.value
+    return value.encode()
 
 
 # Unix time in seconds fits 11 digits until the year 5138: anything longer is no link of ours (and

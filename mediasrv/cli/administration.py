@@ -121,7 +121,10 @@ def token_create(
     actor = cli_actor()
     settings = load_settings()
     channel_list: str | None = None
-    with open_database(settings).session_scope() as session:
+    db = open_database(settings)
+    # Before the session below: the first use stores the key (a write of its own).
+    key = signing_key(settings, db) if site is not None else b""
+    with db.session_scope() as session:
         if role is not None:
             unit_id = service.org_unit_by_name(session, org_unit).id if org_unit else None
             token, plain = service.create_service_account(
@@ -135,7 +138,7 @@ def token_create(
             )
             if site_id is not None:
                 generation = site_link_generation(session, site_id)
-                channel_list = channel_list_url(server, signing_key(settings), site_id, generation)
+                channel_list = channel_list_url(server, key, site_id, generation)
         note("cli.token_created", id=token.id, name=name)
     typer.echo(plain)
     if channel_list is not None:  # on stderr: a script reading the token from stdout gets it alone
@@ -312,7 +315,7 @@ def site_bundle_export(
                 if not site.isdigit():
                     raise
                 site_id = int(site)
-        manifests = ManifestService(db, signing_key(settings), epochs.EpochWatch(db))
+        manifests = ManifestService(db, signing_key(settings, db), epochs.EpochWatch(db))
         columns = (TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TimeRemainingColumn())
         with Progress(*columns, console=console) as progress:
             task = progress.add_task(

@@ -213,3 +213,32 @@ class TranscodePiece(Base):
     piece: Mapped[str] = mapped_column(String(16), primary_key=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     done: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ResumableUpload(Base):
+    """A tus upload being received (ingest.tus). Every API process reads and writes it here, so any
+    of them may take the next PATCH (no sticky routing); the bytes are in object storage: whole
+    parts of a multipart object (storage.keys.upload_file), then pieces of what does not fill a part
+    yet (keys.upload_piece). The tus offset is `received`, which only counts stored bytes."""
+
+    __tablename__ = "resumable_uploads"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    owner: Mapped[str] = mapped_column(String(64))  # "user:<id>" or "token:<id>"
+    length: Mapped[int] = mapped_column(BigInteger)
+    filename: Mapped[str] = mapped_column(String(255))
+    title: Mapped[str | None] = mapped_column(String(255), default=None)
+    received: Mapped[int] = mapped_column(BigInteger, default=0)
+    part_size: Mapped[int] = mapped_column(BigInteger)
+    # The store's multipart upload; None once its parts are joined into the file.
+    multipart_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    etags: Mapped[list[str]] = mapped_column(JSON, default=list)  # part n's at n-1
+    pieces: Mapped[list[int]] = mapped_column(JSON, default=list)  # their offsets, after the parts
+    # Set when finished; kept a while for a client that lost the answer (HEAD names the asset).
+    asset_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    # One request at a time sends bytes (two tabs must not interleave theirs), on whichever process;
+    # a lease, so that a process that died mid-PATCH does not hold the upload for ever.
+    lock_token: Mapped[str | None] = mapped_column(String(32), default=None)
+    locked_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)

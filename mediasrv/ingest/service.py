@@ -15,7 +15,7 @@ from mediasrv.accounts.service import department_region
 from mediasrv.audit.service import Action, record
 from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
 from mediasrv.ingest.sniff import Sniffed, describe, sniff
-from mediasrv.ingest.spool import SpooledUpload
+from mediasrv.ingest.spool import Received
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import (
     Conflict,
@@ -32,9 +32,9 @@ log = logging.getLogger(__name__)
 
 
 def register_upload(
-    session: Session, store: ObjectStore, *, upload: SpooledUpload, title: str | None, owner: Caller
+    session: Session, store: ObjectStore, *, upload: Received, title: str | None, owner: Caller
 ) -> tuple[Asset, bool]:
-    """Keep a spooled upload as an asset of the owner's department. Returns (asset, created): the
+    """Keep a received upload as an asset of the owner's department. Returns (asset, created): the
     same bytes uploaded again in the same department give its existing asset.
 
     Another department's asset is never handed over (nor its id, title or file name): this
@@ -42,7 +42,8 @@ def register_upload(
     when the other asset is ready, the new one starts ready with copies of its outputs rather than
     a second transcode (see _copy_outputs). Otherwise it is transcoded like any new asset.
 
-    The spool file is consumed either way. Nothing is kept when the file is refused or storage fails.
+    The upload is discarded either way (a spool file is deleted). Nothing is kept when the file is
+    refused or storage fails.
     """
     try:
         kind = sniff(upload.head)
@@ -57,7 +58,7 @@ def register_upload(
         stored = store.stat(key)
         if stored is None or stored.size != upload.size:  # not there yet from another department
             content_type = "application/pdf" if kind is Sniffed.PDF else "application/octet-stream"
-            store.put_file(key, upload.path, content_type=content_type)
+            upload.keep(store, key, content_type)
         asset = Asset(
             id=new_id(),
             sha256=upload.sha256,

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -21,19 +21,46 @@ from python_multipart.multipart import MultipartParser, parse_options_header
 from mediasrv.kit.errors import EmptyUpload, MediaError, UploadTooLarge
 from mediasrv.kit.i18n import Text
 from mediasrv.protocol.sizes import human_size
+from mediasrv.storage import ObjectStore
 
 HEAD_BYTES = 4096
 MAX_FIELD_BYTES = 64 * 1024
 
 
+class Received(Protocol):
+    """A file received whole, checked, and hashed, ready for service.register_upload."""
+
+    @property
+    def filename(self) -> str: ...
+    @property
+    def size(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def head(self) -> bytes: ...
+
+    def keep(self, store: ObjectStore, key: str, content_type: str) -> None:
+        """Store the bytes under key."""
+        ...
+
+    def discard(self) -> None:
+        """Let go of what this process holds of the bytes (register_upload is done with them)."""
+        ...
+
+
 @dataclass
 class SpooledUpload:
+    """A file received into the spool (POST /api/v1/assets)."""
+
     path: Path
     filename: str
     size: int
     sha256: str
     head: bytes
     fields: dict[str, str] = field(default_factory=dict)
+
+    def keep(self, store: ObjectStore, key: str, content_type: str) -> None:
+        store.put_file(key, self.path, content_type=content_type)
 
     def discard(self) -> None:
         self.path.unlink(missing_ok=True)

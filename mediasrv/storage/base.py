@@ -9,6 +9,10 @@ from pathlib import Path
 from typing import Protocol
 
 CHUNK = 256 * 1024
+# S3's multipart rules, which LocalStore keeps too (so the embedded store catches what S3 would
+# refuse): every part but the last at least 5 MiB, at most 10,000 parts.
+MIN_PART = 5 * 1024 * 1024
+MAX_PARTS = 10_000
 _KEY = re.compile(r"^[A-Za-z0-9_.=-]+(/[A-Za-z0-9_.=-]+)*$")
 
 
@@ -65,11 +69,30 @@ class ObjectStore(Protocol):
         """Copy an object to a local file."""
         ...
 
-    def copy(self, source: str, key: str) -> None:
+    def copy(self, source: str, key: str, *, content_type: str | None = None) -> None:
         """Store a copy of the object at source under key (replacing any object there), with its
-        content type, inside the store: no byte passes through this process. The copy is
-        independent: deleting or replacing either object leaves the other as it was.
+        content type (or `content_type`), inside the store: no byte passes through this process. The
+        copy is independent: deleting or replacing either object leaves the other as it was.
         ObjectNotFound when source is missing."""
+        ...
+
+    def start_multipart(self, key: str) -> str:
+        """Begin an object written in numbered parts, possibly by different processes; its id.
+        Nothing is at key until complete_multipart."""
+        ...
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        """Store part `number` (1..MAX_PARTS) of a multipart object (replacing an earlier part of that
+        number); its etag, which complete_multipart needs. Every part but the last must be at least
+        MIN_PART bytes. ObjectNotFound when the upload was aborted or completed."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, etags: list[str]) -> None:
+        """Join parts 1..len(etags), in order, into the object at key (atomically, as put_file)."""
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop an unfinished multipart object's parts; an unknown upload is not an error."""
         ...
 
     def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:

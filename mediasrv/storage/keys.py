@@ -7,6 +7,8 @@
     study/<site>/<session>/<sha256>.<jpg|png>     a study session's photo, named by its content
     work/<asset>/<generation>/...                 a chunked transcode's pieces, passed between
                                                   workers and deleted once the generation is published
+    uploads/<upload>/file                         a resumable upload being received (multipart parts)
+    uploads/<upload>/piece-<offset>               bytes received after its last whole part
 
 The part of an hls key after `hls/` is also the file's path in the sites' caching manifests and its
 URL below /hls/ (and `asset_path`, below hls/<asset>/, is what AssetFile rows record), so a path a
@@ -85,3 +87,18 @@ def generation_path(key: str) -> tuple[str, str]:
 def session_photo(site_id: int, session_id: str, sha256: str, suffix: str) -> str:
     """A study session's photo (content-addressed within the session); suffix ".jpg" or ".png"."""
     return check_key(f"study/{site_id}/{_part(session_id)}/{_part(sha256 + suffix)}")
+
+
+def upload_prefix(upload_id: str) -> str:
+    """Everything of one resumable upload still being received (ingest.tus)."""
+    return f"uploads/{_part(upload_id)}/"
+
+
+def upload_file(upload_id: str) -> str:
+    """The resumable upload's file: written in multipart parts, whole once every byte is in."""
+    return check_key(upload_prefix(upload_id) + "file")
+
+
+def upload_piece(upload_id: str, offset: int) -> str:
+    """Bytes received from `offset` that do not yet fill a part (a PATCH's remainder)."""
+    return check_key(f"{upload_prefix(upload_id)}piece-{offset:015d}")

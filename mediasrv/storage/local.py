@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -11,13 +12,24 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from mediasrv.kit.errors import ObjectNotFound, StorageUnavailable
-from mediasrv.storage.base import CHUNK, ObjectInfo, check_key, check_prefix, content_type_for
+from mediasrv.storage.base import (
+    CHUNK,
+    MAX_PARTS,
+    MIN_PART,
+    ObjectInfo,
+    check_key,
+    check_prefix,
+    content_type_for,
+)
 
 # Temp files share this prefix so list() can skip a write in progress (or one left by a crash).
 _TMP_PREFIX = ".tmp-"
 # Owner only, whatever the umask: the store holds drafts and withdrawn media too. Files are made by
 # mkstemp, which gives 0600; directories by _mkdir.
 _DIR_MODE = 0o700
+# Unfinished multipart objects, one folder per upload id, under root but never listed as objects.
+_MULTIPART = ".multipart"
+_UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 class LocalStore:
@@ -78,7 +90,8 @@ class LocalStore:
                 raise  # the caller's file is missing: a bug upstream, not a storage outage
             raise self._unavailable(exc) from exc
 
-    def copy(self, source: str, key: str) -> None:
+    def copy(self, source: str, key: str, *, content_type: str | None = None) -> None:
+        # content_type is not kept: the type follows the key's suffix (see the class).
         src, dest = self._path(source), self._path(key)
         if not src.is_file():
             raise ObjectNotFound("storage.object_missing", name=source)
@@ -105,6 +118,78 @@ class LocalStore:
             raise self._unavailable(exc) from exc
         except OSError as exc:
             raise self._unavailable(exc) from exc
+
+    # Multipart: each part a file of its own (written as put_file writes), joined by
+    # complete_multipart, with S3's rules, so that code tried on this store also works on S3.
+
+    def _parts_dir(self, upload_id: str) -> Path:
+        if not _UPLOAD_ID.fullmatch(upload_id):
+            raise ValueError(f"invalid multipart upload id: {upload_id!r}")
+        return self.root / _MULTIPART / upload_id
+
+    def start_multipart(self, key: str) -> str:
+        check_key(key)
+        upload_id = uuid.uuid4().hex
+        try:
+            self._mkdir(self._parts_dir(upload_id))
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+        return upload_id
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        check_key(key)
+        if not 1 <= number <= MAX_PARTS:
+            raise ValueError(f"part number {number} is outside 1..{MAX_PARTS}")
+        folder = self._parts_dir(upload_id)
+        if not folder.is_dir():
+            raise ObjectNotFound("storage.object_missing", name=f"{key} (upload {upload_id})")
+        try:
+            fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=folder)
+            tmp = Path(tmp_name)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    out.write(data)
+                part = folder / f"{number:05d}"
+                tmp.replace(part)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+            return self._info(key, part).etag
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+
+    def complete_multipart(self, key: str, upload_id: str, etags: list[str]) -> None:
+        dest = self._path(key)
+        folder = self._parts_dir(upload_id)
+        if not folder.is_dir():
+            raise ObjectNotFound("storage.object_missing", name=f"{key} (upload {upload_id})")
+        parts = [folder / f"{number:05d}" for number in range(1, len(etags) + 1)]
+        for number, (part, etag) in enumerate(zip(parts, etags, strict=True), start=1):
+            info = self._info(key, part) if part.is_file() else None
+            if info is None or info.etag != etag:
+                raise ValueError(f"part {number} of {key} is not the one uploaded (etag {etag})")
+            if number < len(parts) and info.size < MIN_PART:  # S3's EntityTooSmall
+                raise ValueError(f"part {number} of {key} has {info.size} bytes, under {MIN_PART}")
+        try:
+            self._mkdir(dest.parent)
+            fd, tmp_name = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=dest.parent)
+            tmp = Path(tmp_name)
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for part in parts:
+                        with part.open("rb") as src:
+                            shutil.copyfileobj(src, out, CHUNK)
+                tmp.replace(dest)
+            except BaseException:
+                tmp.unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            raise self._unavailable(exc) from exc
+        shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        check_key(key)
+        shutil.rmtree(self._parts_dir(upload_id), ignore_errors=True)
 
     def get_file(self, key: str, path: Path) -> None:
         src = self._path(key)
@@ -164,8 +249,10 @@ class LocalStore:
 
     def _list(self, prefix: str) -> Iterator[ObjectInfo]:
         found: list[tuple[str, Path]] = []
-        for dirpath, _dirs, files in os.walk(self.root):
+        for dirpath, dirs, files in os.walk(self.root):
             rel = Path(dirpath).relative_to(self.root).as_posix()
+            if rel == ".":
+                dirs[:] = [d for d in dirs if d != _MULTIPART]  # parts, not objects
             base = "" if rel == "." else rel + "/"
             if not (base.startswith(prefix) or prefix.startswith(base)):
                 continue

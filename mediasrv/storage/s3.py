@@ -11,24 +11,31 @@ from typing import Any, NoReturn, TypeVar
 
 import urllib3
 from minio import Minio
-from minio.commonconfig import CopySource
+from minio.commonconfig import REPLACE, CopySource
+from minio.datatypes import Part
 from minio.deleteobjects import DeleteObject
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
 
 from mediasrv.kit.errors import ObjectNotFound, StorageUnavailable
-from mediasrv.storage.base import CHUNK, ObjectInfo, check_key, check_prefix, content_type_for
+from mediasrv.storage.base import (
+    CHUNK,
+    MAX_PARTS,
+    MIN_PART,
+    ObjectInfo,
+    check_key,
+    check_prefix,
+    content_type_for,
+)
 
 T = TypeVar("T")
 
-# S3 multipart limits: parts of 5 MiB..5 GiB, at most 10,000 of them, objects up to 5 TiB.
-MIN_PART = 5 * 1024 * 1024
+# S3 multipart limits: parts of 5 MiB (MIN_PART)..5 GiB, at most 10,000 (MAX_PARTS), objects up to 5 TiB.
 MAX_PART = 5 * 1024 * 1024 * 1024
-MAX_PARTS = 10_000
 MAX_OBJECT = 5 * 1024 * 1024 * 1024 * 1024
 PART_SIZE = 16 * 1024 * 1024
 
 # Reported by the server when an object or bucket is missing.
-_MISSING_KEY = {"NoSuchKey", "NoSuchObject"}
+_MISSING_KEY = {"NoSuchKey", "NoSuchObject", "NoSuchUpload"}
 _BAD_CREDENTIALS = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"}
 
 
@@ -136,14 +143,56 @@ class S3Store:
         # failed download never leaves a truncated file at path.
         self._call(lambda: self._client.fget_object(self.bucket, key, str(path)), key)
 
-    def copy(self, source: str, key: str) -> None:
+    def copy(self, source: str, key: str, *, content_type: str | None = None) -> None:
         check_key(source)
         check_key(key)
         # Server-side (CopyObject; the SDK switches to a multipart copy past 5 GiB), with the
-        # source's metadata, content type included.
-        self._call(
-            lambda: self._client.copy_object(self.bucket, key, CopySource(self.bucket, source)), source
+        # source's metadata, content type included, unless a type of its own is given.
+        metadata: dict[str, str | list[str] | tuple[str]] | None = (
+            None if content_type is None else {"Content-Type": content_type}
         )
+        directive = None if content_type is None else REPLACE
+        self._call(
+            lambda: self._client.copy_object(
+                self.bucket,
+                key,
+                CopySource(self.bucket, source),
+                metadata=metadata,
+                metadata_directive=directive,
+            ),
+            source,
+        )
+
+    # Multipart: the SDK's own calls (put_object uses them with parts it cuts itself); here the parts
+    # come from separate requests, perhaps to separate API processes, and the caller keeps the etags.
+
+    def start_multipart(self, key: str) -> str:
+        check_key(key)
+        headers: dict[str, str | list[str] | tuple[str]] = {"Content-Type": "application/octet-stream"}
+        return self._call(lambda: self._client._create_multipart_upload(self.bucket, key, headers))
+
+    def upload_part(self, key: str, upload_id: str, number: int, data: bytes) -> str:
+        check_key(key)
+        if not 1 <= number <= MAX_PARTS:
+            raise ValueError(f"part number {number} is outside 1..{MAX_PARTS}")
+        return self._call(
+            lambda: self._client._upload_part(self.bucket, key, data, None, upload_id, number), key
+        )
+
+    def complete_multipart(self, key: str, upload_id: str, etags: list[str]) -> None:
+        check_key(key)
+        parts = [Part(number, etag) for number, etag in enumerate(etags, start=1)]
+        self._call(lambda: self._client._complete_multipart_upload(self.bucket, key, upload_id, parts), key)
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        check_key(key)
+        try:
+            self._client._abort_multipart_upload(self.bucket, key, upload_id)
+        except S3Error as exc:
+            if exc.code not in _MISSING_KEY:
+                self._raise(exc, key)
+        except (MinioException, urllib3.exceptions.HTTPError, OSError) as exc:
+            self._raise(exc, key)
 
     def read(self, key: str, *, offset: int = 0, length: int | None = None) -> Iterator[bytes]:
         check_key(key)

@@ -124,6 +124,24 @@ class Stack:
         self.extra.append(proc)
         return proc
 
+    def replica(self, name: str) -> str:
+        """One more API process, as on another machine: its own data directory, sharing only what the
+        settings name (database, object storage, broker, secret key); its URL once it answers."""
+        port = free_port()
+        env = {**self.env, "MEDIASRV_DATA_DIR": str(self.data_dir.parent / name)}
+        proc = self._spawn(name, "serve", "--port", str(port), env=env)
+        self.extra.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and proc.poll() is None:
+            try:
+                if httpx.get(url + "/healthz", timeout=2).status_code == 200:
+                    return url
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"mediasrv serve ({name}) did not come up:\n{self.log_tail(name)}")
+
     def kill_worker(self) -> None:
         """SIGKILL the whole worker: main process, pool children and their ffmpeg."""
         assert self.worker is not None

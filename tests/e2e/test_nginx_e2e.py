@@ -15,6 +15,7 @@ import pytest
 
 from mediasrv.accounts.signing import sign_playback, signing_key
 from mediasrv.config import Settings
+from mediasrv.db import Database
 from mediasrv.kit.caller import Caller, Role
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media
@@ -150,7 +151,12 @@ def test_credentials_are_checked_on_cache_hits(edge: Edge) -> None:
     bearer, signed = f"/hls/{edge.asset_id}/{name}", edge.signed + name
     assert [edge.get(bearer, edge.site_a).headers["x-cache-status"] for _ in "12"] == ["MISS", "HIT"]
     _subject, expires, mac = edge.signed.split("/")[2].split(".")
-    key = signing_key(Settings(data_dir=edge.stack.data_dir))  # the stack's: a genuine signature
+    settings = Settings(data_dir=edge.stack.data_dir)
+    db = Database(settings.resolved_database_url)
+    try:
+        key = signing_key(settings, db)  # the stack's: a genuine signature
+    finally:
+        db.dispose()
     other = sign_playback(key, caller=VIEWER, asset_id=OTHER, expires=int(expires))
     expired = sign_playback(key, caller=VIEWER, asset_id=edge.asset_id, expires=int(time.time()) - 60)
     refused = {

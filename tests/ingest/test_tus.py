@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,7 @@ import requests
 import uvicorn
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from tusclient.client import TusClient
@@ -29,8 +31,9 @@ from tusclient.uploader import Uploader
 
 from mediasrv.accounts.auth import Role
 from mediasrv.config import Settings
+from mediasrv.db import utcnow
 from mediasrv.ingest import tus
-from mediasrv.ingest.models import AssetStatus
+from mediasrv.ingest.models import AssetStatus, ResumableUpload
 from mediasrv.jobs import TRANSCODE
 from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.storage import ObjectStore, keys
@@ -117,8 +120,8 @@ def test_upload_in_chunks_makes_the_asset_and_enqueues_the_transcode(
     info = store.stat(keys.source(sha))
     assert info is not None and info.size == len(data)
     assert dispatcher.sent == [(TRANSCODE, (asset_id,))]
-    assert not list(settings.spool_dir.glob("*.part")), "the partial file is kept once stored"
-    assert not list(settings.spool_dir.glob("upload-*"))
+    assert list(store.list("uploads/")) == [], "the received file is not kept once stored"
+    assert not settings.spool_dir.exists() or not any(settings.spool_dir.iterdir())
     # A client that lost the last answer asks again and learns the asset, without sending anything.
     head = client.head(url, headers={**producer, **TUS})
     assert (head.status_code, head.headers["Upload-Offset"]) == (200, str(len(data)))
@@ -206,7 +209,7 @@ def test_not_media_is_refused_with_its_name_and_nothing_is_left(
     assert r.status_code == 415
     assert r.json()["message"].startswith("“会议记录.mp4”不是影片、音频或 PDF（看起来是纯文本）")
     assert client.head(url, headers={**producer, **TUS}).status_code == 404
-    assert not any(settings.spool_dir.iterdir())
+    assert list(store.list("uploads/")) == []
     assert list(store.list("sources/")) == []
 
 
@@ -249,27 +252,32 @@ def test_another_departments_same_bytes_give_an_asset_of_its_own(
 
 
 def test_version_is_required_and_cancel_removes_the_bytes(
-    client: TestClient, producer: dict[str, str], film: Path, settings: Settings
+    client: TestClient, producer: dict[str, str], film: Path, store: ObjectStore
 ) -> None:
     r = client.post("/api/v1/uploads", headers={**producer, "Upload-Length": "10"})
     assert r.status_code == 412 and r.headers["Tus-Version"] == "1.0.0"
     url = create(client, producer, film)
     assert patch(client, producer, url, 0, b"x" * 10).status_code == 204
+    assert [i.key for i in store.list("uploads/")] == [f"uploads/{url.rsplit('/', 1)[1]}/piece-{0:015d}"]
     assert client.delete(url, headers={**producer, **TUS}).status_code == 204
     assert client.head(url, headers={**producer, **TUS}).status_code == 404
-    assert not any(settings.spool_dir.iterdir())
+    assert list(store.list("uploads/")) == []
 
 
 def test_abandoned_uploads_are_swept_after_a_day(
-    client: TestClient, producer: dict[str, str], film: Path, settings: Settings
+    client: TestClient, app: FastAPI, producer: dict[str, str], film: Path, store: ObjectStore
 ) -> None:
     old = create(client, producer, film)
-    day_ago = time.time() - tus.ABANDONED_SECONDS - 60
-    for path in settings.spool_dir.glob("tus-*"):
-        os.utime(path, (day_ago, day_ago))
+    assert patch(client, producer, old, 0, b"x" * 10).status_code == 204
+    old_id = old.rsplit("/", 1)[1]
+    assert list(store.list(keys.upload_prefix(old_id)))
+    day_ago = utcnow() - timedelta(seconds=tus.ABANDONED_SECONDS + 60)
+    with app.state.db.session_scope() as s:
+        s.execute(update(ResumableUpload).values(updated_at=day_ago))
     fresh = create(client, producer, film)  # creating sweeps
     assert client.head(old, headers={**producer, **TUS}).status_code == 404
     assert client.head(fresh, headers={**producer, **TUS}).status_code == 200
+    assert list(store.list(keys.upload_prefix(old_id))) == []
 
 
 def test_storage_down_at_the_end_keeps_the_bytes_and_an_empty_patch_finishes(
@@ -286,7 +294,7 @@ def test_storage_down_at_the_end_keeps_the_bytes_and_an_empty_patch_finishes(
     url = create(client, producer, film)
     data = film.read_bytes()
     with monkeypatch.context() as m:
-        m.setattr(store, "put_file", down)
+        m.setattr(store, "copy", down)  # the received file to the asset's source
         r = patch(client, producer, url, 0, data)
         assert r.status_code == 503 and r.headers["Retry-After"]
     head = client.head(url, headers={**producer, **TUS})
@@ -484,3 +492,152 @@ def test_method_override_on_post_acts_as_patch_head_and_delete(
     assert head.status_code == 200 and head.headers["Upload-Offset"] == "1000" and head.content == b""
     assert post("DELETE").status_code == 204
     assert client.head(url, headers={**producer, **TUS}).status_code == 404
+
+
+# --- the bytes in object storage, the state in the database: nothing held by one process -------
+
+MiB = 1024 * 1024
+
+
+def big(film: Path, size: int) -> bytes:
+    """A film's real first bytes (it sniffs as media), then deterministic filler up to `size`."""
+    data = bytearray(film.read_bytes())
+    counter = 0
+    while len(data) < size:
+        data += hashlib.sha256(str(counter).encode()).digest() * 1024
+        counter += 1
+    return bytes(data[:size])
+
+
+def upload_of(app: FastAPI, url: str) -> ResumableUpload:
+    with app.state.db.session_scope() as s:
+        row = s.get(ResumableUpload, url.rsplit("/", 1)[1])
+        assert row is not None
+        s.expunge(row)
+        return row
+
+
+def test_parts_fill_from_pieces_left_by_earlier_patches_and_the_source_is_exact(
+    client: TestClient,
+    app: FastAPI,
+    producer: dict[str, str],
+    film: Path,
+    tmp_path: Path,
+    store: ObjectStore,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "upload_part_bytes", 5 * MiB)
+    data = big(film, 11 * MiB + 12345)  # two whole parts and a short last one
+    path = tmp_path / "长片.mp4"
+    path.write_bytes(data)
+    url = create(client, producer, path)
+    upload_id = url.rsplit("/", 1)[1]
+    # PATCHes that end anywhere: within a part (a piece is left), across a part's end, exactly at one.
+    ends = [700_000, 1_900_000, 5 * MiB - 1, 5 * MiB + 3, 7 * MiB, 10 * MiB, len(data)]
+    start = 0
+    for end in ends[:-1]:
+        assert patch(client, producer, url, start, data[start:end]).headers["Upload-Offset"] == str(end)
+        row = upload_of(app, url)
+        assert row.received == end and len(row.etags) == end // (5 * MiB)
+        pieces = [i.key for i in store.list(keys.upload_prefix(upload_id)) if "/piece-" in i.key]
+        assert pieces == [keys.upload_piece(upload_id, p) for p in row.pieces], "used pieces are deleted"
+        assert row.lock_token is None, "each PATCH lets the upload go"
+        start = end
+    last = patch(client, producer, url, start, data[start:])
+    assert last.status_code == 204, last.text
+    asset = client.get(f"/api/v1/assets/{last.headers['Upload-Asset-Id']}", headers=producer).json()
+    assert (asset["sha256"], asset["size_bytes"]) == (hashlib.sha256(data).hexdigest(), len(data))
+    assert b"".join(store.read(keys.source(asset["sha256"]))) == data
+    assert list(store.list("uploads/")) == []
+
+
+def test_a_patch_past_the_end_is_refused_whole_even_after_it_stored_a_part(
+    client: TestClient,
+    app: FastAPI,
+    producer: dict[str, str],
+    film: Path,
+    tmp_path: Path,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(settings, "upload_part_bytes", 5 * MiB)
+    data = big(film, 6 * MiB)
+    path = tmp_path / "片.mp4"
+    path.write_bytes(data)
+    url = create(client, producer, path)
+    assert patch(client, producer, url, 0, data[:1000]).status_code == 204
+
+    def chunked() -> Iterator[bytes]:  # no Content-Length: the end is found while receiving
+        body = data[1000:] + b"over"
+        for i in range(0, len(body), MiB):
+            yield body[i : i + MiB]
+
+    over = client.patch(url, headers={**producer, **BYTES, "Upload-Offset": "1000"}, content=chunked())
+    assert over.status_code == 413 and over.json()["code"] == "ingest.tus_past_the_end"
+    row = upload_of(app, url)
+    assert (row.received, row.etags, row.pieces) == (1000, [], [0])
+    assert client.head(url, headers={**producer, **TUS}).headers["Upload-Offset"] == "1000"
+    asset_id = send_rest(client, producer, url, data, 1000)
+    sha = client.get(f"/api/v1/assets/{asset_id}", headers=producer).json()["sha256"]
+    assert sha == hashlib.sha256(data).hexdigest()
+
+
+def test_one_request_at_a_time_sends_bytes_and_a_dead_ones_hold_lapses(
+    client: TestClient, app: FastAPI, producer: dict[str, str], film: Path
+) -> None:
+    url = create(client, producer, film)
+    data = film.read_bytes()
+    upload_id = url.rsplit("/", 1)[1]
+    # Another request (in this process or another) holds the upload.
+    with app.state.db.session_scope() as s:
+        s.execute(
+            update(ResumableUpload)
+            .where(ResumableUpload.id == upload_id)
+            .values(lock_token="b" * 32, locked_until=utcnow() + timedelta(seconds=60))
+        )
+    busy = patch(client, producer, url, 0, data[:1000])
+    assert busy.status_code == 409 and busy.json()["code"] == "ingest.tus_busy"
+    assert client.delete(url, headers={**producer, **TUS}).status_code == 409
+    # Its process died: once the lease lapses, the upload goes on here.
+    with app.state.db.session_scope() as s:
+        s.execute(
+            update(ResumableUpload)
+            .where(ResumableUpload.id == upload_id)
+            .values(locked_until=utcnow() - timedelta(seconds=1))
+        )
+    assert patch(client, producer, url, 0, data[:1000]).status_code == 204
+    assert send_rest(client, producer, url, data, 1000)
+
+
+def test_a_patch_broken_off_keeps_what_arrived(live: Live, film: Path, store: ObjectStore) -> None:
+    data = film.read_bytes()
+    created = httpx.post(
+        f"{live.url}/api/v1/uploads",
+        headers={
+            **live.headers,
+            **TUS,
+            "Upload-Length": str(len(data)),
+            "Upload-Metadata": f"filename {b64('a.mp4')}",
+        },
+    )
+    url = live.url + created.headers["Location"]
+    head = {**live.headers, **BYTES, "Upload-Offset": "0", "Content-Length": str(len(data))}
+    with socket.create_connection(("127.0.0.1", int(live.url.rsplit(":", 1)[1])), timeout=30) as sock:
+        request = f"PATCH {created.headers['Location']} HTTP/1.1\r\nHost: test\r\n"
+        sock.sendall((request + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n").encode())
+        sock.sendall(data[:100_000])
+        time.sleep(0.5)  # the bytes reach the server before the line drops
+    deadline = time.monotonic() + 10
+    while (offset := httpx.head(url, headers={**live.headers, **TUS}).headers["Upload-Offset"]) == "0":
+        assert time.monotonic() < deadline, "the bytes that arrived were not kept"
+        time.sleep(0.1)
+    assert offset == "100000"
+    upload_id = created.headers["Location"].rsplit("/", 1)[1]
+    assert [i.key for i in store.list(keys.upload_prefix(upload_id))] == [keys.upload_piece(upload_id, 0)]
+    rest = httpx.patch(
+        url, headers={**live.headers, **BYTES, "Upload-Offset": offset}, content=data[100_000:]
+    )
+    assert rest.status_code == 204, rest.text
+    asset = httpx.get(f"{live.url}/api/v1/assets/{rest.headers['Upload-Asset-Id']}", headers=live.headers)
+    assert asset.json()["sha256"] == hashlib.sha256(data).hexdigest()

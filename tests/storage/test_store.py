@@ -240,6 +240,54 @@ def test_large_file_multipart(
     assert streamed.digest() == hashlib.sha256(data).digest()
 
 
+def test_parts_from_separate_calls_make_one_object(store: ObjectStore) -> None:
+    """What a resumable upload does: parts stored one by one (by different processes, which share
+    nothing but the upload id and the etags), a part sent again replacing the first try."""
+    first, second, last = _bytes(MIN_PART, seed=1), _bytes(MIN_PART, seed=2), _bytes(1234, seed=3)
+    upload_id = store.start_multipart("uploads/u1/file")
+    etags = [store.upload_part("uploads/u1/file", upload_id, 1, first)]
+    store.upload_part("uploads/u1/file", upload_id, 2, _bytes(MIN_PART, seed=9))  # a PATCH refused later
+    etags.append(store.upload_part("uploads/u1/file", upload_id, 2, second))
+    etags.append(store.upload_part("uploads/u1/file", upload_id, 3, last))
+    assert store.stat("uploads/u1/file") is None, "nothing is there before it is complete"
+    assert list(store.list("")) == [], "parts are not objects"
+    store.complete_multipart("uploads/u1/file", upload_id, etags)
+    assert _read(store, "uploads/u1/file") == first + second + last
+    assert [i.key for i in store.list("")] == ["uploads/u1/file"]
+    # Abandoned: abort drops the parts; aborting again, or an unknown upload, is no error.
+    other = store.start_multipart("uploads/u2/file")
+    store.upload_part("uploads/u2/file", other, 1, b"abc")
+    store.abort_multipart("uploads/u2/file", other)
+    store.abort_multipart("uploads/u2/file", other)
+    assert store.stat("uploads/u2/file") is None
+    with pytest.raises((ObjectNotFound, StorageUnavailable)):
+        store.upload_part("uploads/u2/file", other, 2, b"abc")
+
+
+def test_copy_may_give_the_copy_a_type_of_its_own(
+    store: ObjectStore, write: Callable[[str, bytes], Path]
+) -> None:
+    store.put_file("uploads/u/file", write("f", b"%PDF-1.4 ..."))
+    store.copy("uploads/u/file", "sources/ab/abc", content_type="application/pdf")
+    copied = store.stat("sources/ab/abc")
+    assert copied is not None and _read(store, "sources/ab/abc") == b"%PDF-1.4 ..."
+    if isinstance(store, S3Store):  # the local store's types follow the key (by design)
+        assert copied.content_type == "application/pdf"
+
+
+def test_local_parts_keep_s3s_rules(tmp_path: Path) -> None:
+    """The embedded store refuses what S3 would, so code tried on it also works on S3."""
+    store = LocalStore(tmp_path / "root")
+    upload_id = store.start_multipart("uploads/u/file")
+    etags = [store.upload_part("uploads/u/file", upload_id, n, b"short") for n in (1, 2)]
+    with pytest.raises(ValueError, match="under"):  # S3's EntityTooSmall: only the last part may be short
+        store.complete_multipart("uploads/u/file", upload_id, etags)
+    with pytest.raises(ValueError, match="not the one uploaded"):
+        store.complete_multipart("uploads/u/file", upload_id, ["stale", etags[1]])
+    with pytest.raises(ValueError):
+        store.upload_part("uploads/u/file", upload_id, 10_001, b"x")
+
+
 # --- LocalStore specifics ------------------------------------------------------------------------
 
 

@@ -9,6 +9,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, Route, expect
 
+from mediasrv.config import Settings
+from mediasrv.db import Database
+from mediasrv.ingest.models import ResumableUpload
 from tests.e2e.stack import Stack
 from tests.mediafactory import make_media
 from tests.web.conftest import login, screenshot
@@ -148,4 +151,10 @@ def test_cancel_by_keyboard_removes_the_upload_everywhere(page: Page, web: Stack
     expect(page.get_by_role("alert")).to_have_text("已取消上传。")
     expect(page.get_by_label("选择影片或音频文件")).to_be_focused()
     assert page.evaluate("Object.keys(localStorage).filter((k) => k.startsWith('tus:'))") == []
-    assert not list((web.data_dir / "spool").glob(f"tus-{upload_id}.*")), "the server kept the upload"
+    db = Database(Settings(data_dir=web.data_dir).resolved_database_url)
+    try:
+        with db.session_scope() as s:
+            assert s.get(ResumableUpload, upload_id) is None, "the server kept the upload"
+    finally:
+        db.dispose()
+    assert not (web.data_dir / "objects" / "uploads" / upload_id).exists()
