@@ -555,10 +555,13 @@ def create_upload(
 
 
 @router.head("/{upload_id}", response_class=Response, responses={200: {"description": "See the headers"}})
-def upload_offset(
+async def upload_offset(
     upload_id: str,
     caller: ProducerDep,
+    db: DatabaseDep,
     session: SessionDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
     lang: LangDep,
     tus_resumable: TusResumable = None,
 ) -> Response:
@@ -566,7 +569,16 @@ def upload_offset(
     A finished upload also names its asset (Upload-Asset-Id)."""
     if (refused := _check_version(tus_resumable, lang)) is not None:
         return refused
-    state = _State.of(_load(session, upload_id, caller))
+    state = await run_in_threadpool(_peek, db, upload_id, caller)
+    if state.asset_id is None and state.received == state.length:
+        # Every byte is stored but the asset was not made (the store failed at the end). A client
+        # that reads offset == length is done (tuspy, tus-js) and would never come back to finish it.
+        lease, state = await run_in_threadpool(_Lease.take, db, upload_id, caller)
+        try:
+            if state.asset_id is None:
+                await _finish(store, lease, state, caller, session, dispatcher)
+        finally:
+            await run_in_threadpool(lease.release)
     return Response(status_code=200, headers=_headers(state, state.offset))
 
 
@@ -637,8 +649,11 @@ async def append(
                     await run_in_threadpool(appender.store_due)
         except ClientDisconnect:
             # The connection broke: what arrived is kept, and HEAD tells the client where to go on.
+            # When that was the last byte, the asset is made now: the client may never ask again.
             await run_in_threadpool(appender.keep_rest)
-            return Response(status_code=204, headers=_headers(state, state.received))
+            if state.received == state.length:
+                await _finish(store, lease, state, caller, session, dispatcher)
+            return Response(status_code=204, headers=_headers(state, state.offset))
         await run_in_threadpool(appender.keep_rest)
         if state.received == state.length:
             await _finish(store, lease, state, caller, session, dispatcher)

@@ -297,12 +297,38 @@ def test_storage_down_at_the_end_keeps_the_bytes_and_an_empty_patch_finishes(
         m.setattr(store, "copy", down)  # the received file to the asset's source
         r = patch(client, producer, url, 0, data)
         assert r.status_code == 503 and r.headers["Retry-After"]
-    head = client.head(url, headers={**producer, **TUS})
-    assert head.headers["Upload-Offset"] == str(len(data)) and "Upload-Asset-Id" not in head.headers
+        head = client.head(url, headers={**producer, **TUS})
+        assert head.status_code == 503 and "Upload-Asset-Id" not in head.headers
     assert dispatcher.sent == []
     finished = patch(client, producer, url, len(data), b"")  # what the page does after its backoff
     assert finished.status_code == 204, finished.text
     assert dispatcher.sent == [(TRANSCODE, (finished.headers["Upload-Asset-Id"],))]
+
+
+def test_a_head_after_storage_came_back_finishes_what_a_tus_client_thinks_is_done(
+    client: TestClient,
+    producer: dict[str, str],
+    film: Path,
+    store: ObjectStore,
+    dispatcher: RecordingDispatcher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """tuspy and tus-js stop when HEAD says offset == length: that HEAD must make the asset, or the
+    upload would lie in the store until the sweep removes it."""
+
+    def down(*_args: object, **_kwargs: object) -> None:
+        raise StorageUnavailable("storage.s3_unreachable", url="http://s3.test", detail="ConnectError")
+
+    url = create(client, producer, film)
+    data = film.read_bytes()
+    with monkeypatch.context() as m:
+        m.setattr(store, "copy", down)
+        assert patch(client, producer, url, 0, data).status_code == 503
+    head = client.head(url, headers={**producer, **TUS})
+    assert head.status_code == 200 and head.headers["Upload-Offset"] == str(len(data))
+    assert dispatcher.sent == [(TRANSCODE, (head.headers["Upload-Asset-Id"],))]
+    again = client.head(url, headers={**producer, **TUS})  # asked again: the same asset, made once
+    assert again.headers["Upload-Asset-Id"] == head.headers["Upload-Asset-Id"] and len(dispatcher.sent) == 1
 
 
 # --- a real tus client (tuspy) against a real server on loopback ------------------------------
