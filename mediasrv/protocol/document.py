@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 FORMAT = 2
@@ -40,16 +40,23 @@ def list_url(sha256: str) -> str:
 # --- reading a site's manifest ------------------------------------------------------------------
 
 
+def flat(doc: Mapping[str, Any]) -> bool:
+    """A manifest of format 1, which lists every file itself (and ranks its programmes in place)."""
+    return bool(doc.get("format", 1) == 1)
+
+
 def ranked(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The programmes a manifest holds, best first (required ones first, in curated order)."""
-    if doc.get("format") == 1:
+    if flat(doc):
         return sorted(doc["programmes"], key=lambda p: p["rank"])
     by_id = {p["id"]: p for p in doc["programmes"]}
     return [by_id[i] for i in doc["order"] if i in by_id]
 
 
 def list_digests(doc: Mapping[str, Any]) -> list[str]:
-    """The file lists a format-2 manifest names, in priority order, each once."""
+    """The file lists a format-2 manifest names, in priority order, each once (none for format 1)."""
+    if flat(doc):
+        return []
     seen: dict[str, None] = {}
     for programme in ranked(doc):
         for item in programme["lists"]:
@@ -75,7 +82,7 @@ def list_files(file_list: Mapping[str, Any]) -> list[dict[str, Any]]:
 def site_files(doc: Mapping[str, Any], lists: Mapping[str, Mapping[str, Any]]) -> list[dict[str, Any]]:
     """Every file a manifest asks for, by path: format 1 lists them itself; format 2 through its file
     lists (`lists`: parsed lists by SHA-256; a list not given contributes nothing)."""
-    if doc.get("format") == 1:
+    if flat(doc):
         return list(doc["files"])
     files: dict[str, dict[str, Any]] = {}
     for sha in list_digests(doc):
@@ -83,10 +90,6 @@ def site_files(doc: Mapping[str, Any], lists: Mapping[str, Mapping[str, Any]]) -
             for entry in list_files(lists[sha]):
                 files.setdefault(entry["path"], entry)
     return [files[p] for p in sorted(files)]
-
-
-def digests_named(docs: Iterable[Mapping[str, Any]]) -> set[str]:
-    return {sha for doc in docs if doc.get("format") == FORMAT for sha in list_digests(doc)}
 
 
 # --- deltas -----------------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def test_an_imported_bundle_gives_the_state_of_a_network_sync(
     local = Layout(cache)
     assert local.manifest.read_bytes() == site.raw == synced.manifest.read_bytes()
     assert tree(local.files) == tree(synced.files)
-    assert sorted(tree(local.files)) == sorted(f["path"] for f in site.doc["files"])
+    assert sorted(tree(local.files)) == sorted(f["path"] for f in site.files)
     assert list(local.partial.iterdir()) == []
     config = local.load_config()
     assert config == AgentConfig(server="", site_id=site.id, site_code=site.code, public_key=public_key)
@@ -95,7 +95,7 @@ def test_an_imported_bundle_gives_the_state_of_a_network_sync(
 
 
 def _tamper_segment(usb: Path, site: ServedSite) -> str:
-    path = next(f["path"] for f in site.doc["files"] if f["path"].endswith(".ts"))
+    path = next(f["path"] for f in site.files if f["path"].endswith(".ts"))
     target = usb / "files" / path
     data = bytearray(target.read_bytes())
     data[1000] ^= 0xFF  # same size, different content
@@ -157,7 +157,7 @@ def test_missing_files_are_listed(
 ) -> None:
     usb, cache = tmp_path / "usb", tmp_path / "site"
     export(client, db, store, site, usb)
-    segments = [f["path"] for f in site.doc["files"] if f["path"].endswith(".ts")]
+    segments = [f["path"] for f in site.files if f["path"].endswith(".ts")]
     for path in segments:
         (usb / "files" / path).unlink()
     r = site_import(usb, cache, "--public-key", public_key)
@@ -179,8 +179,8 @@ def test_re_export_is_incremental_and_checked(
     usb = tmp_path / "usb"
     first = export(client, db, store, site, usb)
     assert (first.files, first.written_files, first.version) == (
-        len(site.doc["files"]),
-        len(site.doc["files"]),
+        len(site.files),
+        len(site.files),
         1,
     )
     assert first.total_bytes == site.doc["bytes"] == first.written_bytes
@@ -195,7 +195,7 @@ def test_re_export_is_incremental_and_checked(
     repaired = export(client, db, store, site, usb)
     assert (repaired.written_files, repaired.removed_files) == (1, 1)
     assert hashlib.sha256((usb / "files" / path).read_bytes()).hexdigest() == next(
-        f["sha256"] for f in site.doc["files"] if f["path"] == path
+        f["sha256"] for f in site.files if f["path"] == path
     )
     assert not (usb / "files" / "old").exists()
 
@@ -212,7 +212,7 @@ def test_re_export_is_incremental_and_checked(
 def test_export_refuses_files_that_do_not_match_the_manifest(
     client: TestClient, db: Database, store: ObjectStore, site: ServedSite, tmp_path: Path
 ) -> None:
-    path = next(f["path"] for f in site.doc["files"] if f["path"].endswith(".ts"))
+    path = next(f["path"] for f in site.files if f["path"].endswith(".ts"))
     stored = store.root / "hls" / path  # type: ignore[attr-defined]
     stored.write_bytes(stored.read_bytes()[:-10])  # storage went bad after publishing
     usb = tmp_path / "usb"
@@ -249,7 +249,7 @@ def test_an_older_bundle_is_refused_unless_forced(
     assert forced.exit_code == 0, forced.output
     assert Layout(cache).manifest.read_bytes() == site.raw
     assert sorted(tree(Layout(cache).files)) == sorted(
-        f["path"] for f in site.doc["files"]
+        f["path"] for f in site.files
     )  # the new film's files gone
 
 
@@ -285,4 +285,4 @@ def test_an_import_waits_for_no_sync(
     assert busy.exit_code == 2 and "being synced" in busy.output and not cache.manifest.exists()
     assert site_import(tmp_path / "usb", cache.root, "--public-key", public_key).exit_code == 0
     # What the import hashed is on record, so the next sync need not hash it all again.
-    assert set(cache.known()) == {f["path"] for f in site.doc["files"]}
+    assert set(cache.known()) == {f["path"] for f in site.files}
