@@ -91,7 +91,7 @@ def test_an_imported_bundle_gives_the_state_of_a_network_sync(
     # Now the key is pinned; importing again verifies everything and copies nothing.
     again = site_import(usb, cache)
     assert again.exit_code == 0, again.output
-    assert f"{len(site.doc['files'])} already here" in again.output and "0 copied" in again.output
+    assert f"{len(site.files)} already here" in again.output and "0 copied" in again.output
 
 
 def _tamper_segment(usb: Path, site: ServedSite) -> str:
@@ -131,6 +131,15 @@ def test_a_damaged_or_forged_bundle_is_refused_and_nothing_adopted(
     missing = site_import(usb, cache)
     assert missing.exit_code == 0  # the site already holds that file: nothing needed from the disk
 
+    # A file list altered on the disk no longer hashes to the digest the signed manifest gives.
+    sha = next(iter(site.lists))
+    kept = usb / "lists" / f"{sha}.json"
+    kept.write_bytes(kept.read_bytes().replace(b'"size":', b'"size":1', 1))
+    altered_list = site_import(usb, cache)
+    assert altered_list.exit_code == 2 and f"lists/{sha}.json" in altered_list.output
+    assert (local.manifest.read_bytes(), tree(local.files)) == before
+    kept.write_bytes(site.lists[sha])
+
     doc = json.loads(site.raw)
     doc["programmes"][0]["title"] = "篡改的标题"
     doc["version"] += 1
@@ -161,7 +170,7 @@ def test_missing_files_are_listed(
     for path in segments:
         (usb / "files" / path).unlink()
     r = site_import(usb, cache, "--public-key", public_key)
-    assert r.exit_code == 2 and f"{len(segments)} of {len(site.doc['files'])} files" in r.output
+    assert r.exit_code == 2 and f"{len(segments)} of {len(site.files)} files" in r.output
     assert all(f"{path}: missing from the bundle" in r.output for path in segments[:5])
     assert not Layout(cache).manifest.exists()
 
@@ -204,7 +213,7 @@ def test_re_export_is_incremental_and_checked(
     publish_programme(client, producer, admin, film, title="新节目")
     newer = export(client, db, store, site, usb)
     doc = json.loads((usb / "manifest.json").read_bytes())
-    added = [f for f in doc["files"] if f["path"].startswith(film + "/")]
+    added = [f for f in Layout(usb).files_of(doc) if f["path"].startswith(film + "/")]
     assert newer.version == 2 and added
     assert (newer.written_files, newer.written_bytes) == (len(added), sum(f["size"] for f in added))
 
