@@ -285,6 +285,29 @@ def test_a_rank_change_rewrites_the_order_and_no_programme(
     assert apply_delta(before, delta) == _manifest(client, site, headers)
 
 
+def test_a_site_holding_a_format_1_version_is_answered_with_the_full_manifest(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    site, headers = _site(client, db, admin, "upgrading", "iptv")
+    first = _manifest(client, site, headers)
+    # What a server before format 2 stored for that version: a flat content.
+    raw = (
+        b'{"bytes":0,"device_profile":"iptv","dropped":[],"files":[],"format":1,"over_quota":false,'
+        b'"pinned_bytes":0,"programmes":[],"quota_bytes":null'
+    )
+    sha = hashlib.sha256(raw).hexdigest()
+    with db.session_scope() as s:
+        s.add(ManifestContent(sha256=sha, deflated=deflate_piece(raw), raw_size=len(raw)))
+        s.flush()
+        s.get_one(SiteManifest, (site, first["version"])).content_sha256 = sha
+    r = client.patch(f"/api/v1/sites/{site}", headers=admin, json={"name": "新名字"})
+    assert r.status_code == 200, r.text
+    url = f"/api/v1/sites/{site}/manifest"
+    answer = client.get(url, headers=headers, params={"since": first["version"]})
+    assert answer.headers["x-manifest-kind"] == "full" and answer.json()["format"] == FORMAT
+    assert answer.json()["version"] == first["version"] + 1
+
+
 def test_withdrawal_removes_a_programme_from_every_manifest(
     client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
 ) -> None:
