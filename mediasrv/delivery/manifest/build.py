@@ -65,8 +65,9 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from mediasrv.catalog.models import Attachment, Programme
 from mediasrv.delivery.manifest.models import FileList
-from mediasrv.delivery.playlist import chosen_programmes
+from mediasrv.delivery.playlist import chosen_ids
 from mediasrv.delivery.service import presentation_renditions, render_presentation
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
 from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, canonical, list_url
@@ -166,6 +167,16 @@ def file_list(asset: Asset, presentation: str, files: Sequence[FileRow]) -> File
     )
 
 
+@dataclass(frozen=True)
+class AssetRef:
+    """What a build needs of an asset to find its list: plain columns, no ORM object."""
+
+    id: str
+    kind: AssetKind
+    ready: bool
+    generation: str  # the published one, "" when none
+
+
 def _summary(row: FileList) -> Summary:
     return Summary(row.sha256, row.size_bytes, row.file_count, row.play, row.poster)
 
@@ -180,18 +191,19 @@ class Summaries:
         self._limit = limit
         self._entries: dict[tuple[str, str, str], Summary | None] = {}
 
-    def get(self, session: Session, assets: Iterable[Asset], presentation: str) -> dict[str, Summary | None]:
-        wanted = {a.id: a for a in assets}
+    def get(
+        self, session: Session, assets: Iterable[AssetRef], presentation: str
+    ) -> dict[str, Summary | None]:
         found: dict[str, Summary | None] = {}
         missing: dict[str, str] = {}  # asset id -> generation
-        for asset_id, asset in wanted.items():
-            key = (asset_id, asset.published_generation or "", presentation)
+        for asset in assets:
+            key = (asset.id, asset.generation, presentation)
             if key in self._entries:
-                found[asset_id] = self._entries[key]
-            elif asset.status is not AssetStatus.READY:
-                found[asset_id] = None
+                found[asset.id] = self._entries[key]
+            elif not asset.ready:
+                found[asset.id] = None
             else:
-                missing[asset_id] = asset.published_generation or ""
+                missing[asset.id] = asset.generation
         if not missing:
             return found
         query = select(
@@ -259,16 +271,83 @@ class Content:
     over_quota: bool
 
 
+@dataclass(frozen=True)
+class _Chosen:
+    id: str
+    required: bool
+    title: str
+    category: str
+    duration_seconds: float | None
+    asset: AssetRef | None
+    attachments: list[AssetRef]
+
+
+def _chosen(session: Session, site: Site, on: date) -> list[_Chosen]:
+    """The site's programmes (playlist.chosen_ids) with what the manifest says of them, in two plain
+    queries: loading thousands of ORM objects would cost more than all the rest of a build."""
+    chosen = chosen_ids(session, site, on=on)
+    ids = [i for i, _ in chosen]
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Programme.id,
+                Programme.title,
+                Programme.category_code,
+                Programme.asset_id,
+                Asset.kind,
+                Asset.status,
+                Asset.published_generation,
+                Asset.duration_seconds,
+            )
+            .outerjoin(Asset, Asset.id == Programme.asset_id)
+            .where(Programme.id.in_(ids))
+        )
+    }
+    handouts: dict[str, list[AssetRef]] = {}
+    for programme_id, asset_id, kind, status, gen in session.execute(
+        select(
+            Attachment.programme_id, Attachment.asset_id, Asset.kind, Asset.status, Asset.published_generation
+        )
+        .join(Asset, Asset.id == Attachment.asset_id)
+        .where(Attachment.programme_id.in_(ids))
+        .order_by(Attachment.programme_id, Attachment.position)
+    ):
+        handouts.setdefault(programme_id, []).append(
+            AssetRef(asset_id, kind, status is AssetStatus.READY, gen or "")
+        )
+    found = []
+    for programme_id, required in chosen:
+        row = rows[programme_id]
+        asset = (
+            AssetRef(row.asset_id, row.kind, row.status is AssetStatus.READY, row.published_generation or "")
+            if row.asset_id is not None and row.kind is not None
+            else None
+        )
+        found.append(
+            _Chosen(
+                programme_id,
+                required,
+                row.title,
+                row.category_code,
+                row.duration_seconds,
+                asset,
+                handouts.get(programme_id, []),
+            )
+        )
+    return found
+
+
 def build_content(session: Session, site: Site, *, on: date, summaries: Summaries | None = None) -> Content:
     """Choose the programmes a site keeps on a day and name their file lists (see the module's doc)."""
-    chosen = chosen_programmes(session, site, on=on)
+    chosen = _chosen(session, site, on)
     presentation = site.device_profile.presentation
-    assets: dict[str, Asset] = {}
-    for programme, _ in chosen:
+    assets: dict[str, AssetRef] = {}
+    for programme in chosen:
         if programme.asset is not None:
             assets[programme.asset.id] = programme.asset
-        for attachment in programme.attachment_rows:
-            assets[attachment.asset.id] = attachment.asset
+        for handout in programme.attachments:
+            assets[handout.id] = handout
     cache = summaries or Summaries()
     media = [a for a in assets.values() if a.kind is not AssetKind.DOCUMENT]
     main = cache.get(session, media, presentation)
@@ -280,9 +359,10 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
     programmes: list[dict[str, Any]] = []
     order: list[str] = []
     dropped: list[dict[str, Any]] = []
-    for programme, required in chosen:
-        own = main.get(programme.asset_id or "")
-        base = {"id": programme.id, "required": required, "title": programme.title}
+    for programme in chosen:
+        asset_id = programme.asset.id if programme.asset is not None else ""
+        own = main.get(asset_id)
+        base = {"id": programme.id, "required": programme.required, "title": programme.title}
         if own is None:
             kind = programme.asset.kind.value if programme.asset is not None else "missing"
             reason = (
@@ -290,33 +370,33 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
             )
             dropped.append({**base, "bytes": 0, "reason": reason})
             continue
-        parts = {programme.asset_id or "": own}
-        for attachment in programme.attachment_rows:
-            handout = main.get(attachment.asset_id)
-            if handout is not None:
-                parts[attachment.asset_id] = handout
-        need = sum(p.size for asset_id, p in parts.items() if asset_id not in held)
+        parts = {asset_id: own}
+        for handout in programme.attachments:
+            summary = main.get(handout.id)
+            if summary is not None:
+                parts[handout.id] = summary
+        need = sum(p.size for a, p in parts.items() if a not in held)
         total = sum(p.size for p in parts.values())
-        if not required and quota is not None and used + need > quota:
+        if not programme.required and quota is not None and used + need > quota:
             left = human_size(max(0, quota - used))
             reason = f"over quota: needs {human_size(need)}, {left} of {human_size(quota)} left"
             dropped.append({**base, "bytes": total, "reason": reason})
             continue
         held.update(parts)
         used += need
-        pinned += need if required else 0
+        pinned += need if programme.required else 0
         order.append(programme.id)
         programmes.append(
             {
                 **base,
-                "category": programme.category_code,
+                "category": programme.category,
                 "duration_seconds": round(programme.duration_seconds, 3)
                 if programme.duration_seconds is not None
                 else None,
-                "asset_id": programme.asset_id,
+                "asset_id": asset_id,
                 "play": own.play,
                 "poster": own.poster,
-                "attachments": [p.play for a, p in parts.items() if a != programme.asset_id],
+                "attachments": [p.play for a, p in parts.items() if a != asset_id],
                 "bytes": total,
                 "files": sum(p.count for p in parts.values()),
                 "lists": [p.entry() for p in parts.values()],
