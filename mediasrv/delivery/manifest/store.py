@@ -153,7 +153,7 @@ class ManifestService:
         self.public_key = build.public_key_b64(self.key)
         self._watch = watch
         self._sites: dict[int, Current] = {}
-        self._contents: LRU[str, StoredContent] = LRU(1024)  # tens of kilobytes each, deflated
+        self._contents: LRU[str, StoredContent] = LRU(256)  # ~100 KB each deflated at 500 programmes
         # class key -> (content sha, (bytes, file count, over quota))
         self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
