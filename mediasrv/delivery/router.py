@@ -400,9 +400,10 @@ async def site_manifest(
         Query(ge=0, le=2**31 - 1, description="a version the site holds: answer with what changed since"),
     ] = None,
 ) -> Response:
-    """What the site must hold: every file of its programmes for its device profile, with path, size,
-    SHA-256 and URL; required programmes pinned, optional ones ranked and dropped to fit the quota.
-    Poll with If-None-Match (304 when unchanged) and ?since=<your version> (a delta)."""
+    """What the site must hold (format 2): its programmes for its device profile, each naming the file
+    lists (GET /api/v1/file-lists/<sha256>) that give every file's path, size and SHA-256; required
+    programmes pinned, optional ones ranked (`order`) and dropped to fit the quota. Poll with
+    If-None-Match (304 when unchanged) and ?since=<your version> (a delta)."""
     if caller.site_id is not None and caller.site_id != site_id:  # rare: answer as get_site does
         await run_in_threadpool(_site_for, request, site_id, caller)
     manifests: ManifestService = request.app.state.manifests
