@@ -449,6 +449,8 @@ def main() -> None:
 
     import httpx
 
+    from mediasrv.protocol.document import list_digests, list_url, site_files
+
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the finally blocks below
     signal.signal(signal.SIGINT, signal.default_int_handler)  # also when started with SIGINT ignored
     total = int(ns.gigabytes * GB)
@@ -485,7 +487,12 @@ def main() -> None:
         r = httpx.get(f"{base}/api/v1/sites/{ds.site_id}/manifest", headers=auth, timeout=60)
         r.raise_for_status()
         manifest = r.json()
-        files = manifest["files"]
+        lists = {}
+        for sha in list_digests(manifest):  # format 2: the files are in the lists the manifest names
+            got = httpx.get(f"{base}{list_url(sha)}", headers=auth, timeout=60)
+            got.raise_for_status()
+            lists[sha] = got.json()
+        files = site_files(manifest, lists)
         listed = sum(f["size"] for f in files)
         print(
             f"  mediasrv serve on {base}; the site's manifest lists {len(manifest['programmes'])} programmes,"

@@ -26,7 +26,7 @@ from mediasrv.db import Database
 from mediasrv.delivery.edge import router as edge_router
 from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
-from mediasrv.delivery.router import hls, playback_router, signed_hls, site_delivery
+from mediasrv.delivery.router import file_lists, hls, playback_router, signed_hls, site_delivery
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks
 from mediasrv.fleet.router import router as fleet_router
 from mediasrv.ingest.router import router as assets_router
@@ -177,6 +177,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         study_lists_router,
         search_router,
         site_delivery,
+        file_lists,
         sites_router,
         fleet_router,
         sessions_router,

@@ -53,6 +53,7 @@ UNSCOPED: dict[tuple[str, str], str] = {
     ("GET", "/api/v1/assets/{asset_id}/source"): "part 5",
     ("POST", "/api/v1/assets/{asset_id}/retry"): "part 5",
     ("GET", "/api/v1/assets/{asset_id}/playback"): "the playback scope (delivery/scope.py); part 5",
+    ("GET", "/api/v1/file-lists/{sha256}"): "a published asset's files, as its playback; part 5",
     ("OPTIONS", "/api/v1/uploads"): "one's own uploads only",
     ("POST", "/api/v1/uploads"): "one's own uploads only",
     ("HEAD", "/api/v1/uploads/{upload_id}"): "one's own uploads only",

@@ -7,9 +7,10 @@ at GET /api/v1/sites/manifest-key); the key.pub inside the bundle is never trust
 whoever could alter the disk could alter it too. Such a site gets a minimal agent.json with an empty
 `server`, which `mediasrv-site init --server URL --token T` fills in once the site has a line.
 
-All or nothing: every file is verified (size and SHA-256, streamed) into partial/ first; only when
-all are right are they renamed into files/, the manifest adopted and unlisted files removed. Each
-rename is atomic, so `mediasrv-site serve` keeps serving throughout.
+All or nothing: every file list the manifest names must hash to the digest the signed manifest
+gives; every file they list is verified (size and SHA-256, streamed) into partial/ first; only when
+all are right are they renamed into files/, the lists kept in lists/, the manifest adopted and
+unlisted files removed. Each rename is atomic, so `mediasrv-site serve` keeps serving throughout.
 """
 
 from __future__ import annotations
@@ -31,9 +32,9 @@ from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeR
 
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout, verify_signature
 from mediasrv.agent.words import OPERATOR, Lang, line, said
+from mediasrv.protocol.document import BUNDLE_LISTS, FORMAT, canonical, list_digests, site_files
 from mediasrv.protocol.document import BUNDLE_PUBLIC_KEY as PUBLIC_KEY
 from mediasrv.protocol.document import BUNDLE_SIGNATURE as SIGNATURE
-from mediasrv.protocol.document import FORMAT, canonical
 from mediasrv.protocol.hashing import CHUNK, file_sha256
 from mediasrv.protocol.sizes import human_size
 
@@ -203,9 +204,18 @@ def _adopt(
 
     layout.ensure()
     source = Layout(bundle)
-    entries: list[dict[str, Any]] = doc["files"]
-    total = sum(int(e["size"]) for e in entries)
     problems: list[FileProblem] = []
+    lists: dict[str, dict[str, Any]] = {}
+    for sha in list_digests(doc):
+        found = source.load_list(sha)  # None unless its bytes hash to the signed digest
+        if found is None:
+            problems.append(("bundle_file_missing", {"path": f"{BUNDLE_LISTS}/{sha}.json"}))
+        else:
+            lists[sha] = found
+    if problems:
+        raise BundleRefused(bundle, len(problems), problems)
+    entries = site_files(doc, lists)
+    total = sum(int(e["size"]) for e in entries)
     staged: dict[str, Path] = {}  # sha256 -> verified copy in partial/
     to_place: list[tuple[Path, str]] = []
     verified: list[tuple[str, str]] = []  # (path, sha256) hashed by this import
@@ -262,9 +272,12 @@ def _adopt(
         layout.save_config(
             AgentConfig(server=NOT_CONNECTED, site_id=site["id"], site_code=site["code"], public_key=key)
         )
+    for sha in lists:
+        layout.save_list(sha, source.list_file(sha).read_bytes())  # checked by load_list above
     if layout.adopt(doc) != raw:  # cannot happen: canonical(doc) == raw was checked above
         raise AgentError("The adopted manifest differs from the signed one: report this as a bug.")
     removed = remove_unlisted(layout, listed)
+    layout.clean_lists(set(lists))
     for path, sha in verified:  # so the next sync does not hash them all again
         layout.record_verified(path, sha)
     return ImportResult(

@@ -434,8 +434,9 @@ def status(
         raise _fail(exc.said(LANG[0])) from None
     applied = layout.applied()
     doc = applied[1] if applied else None
+    files = layout.files_of(doc) if doc else []
     present = present_bytes = 0
-    for entry in doc["files"] if doc else []:
+    for entry in files:
         path = layout.file(entry["path"])
         if path.is_file() and path.stat().st_size == entry["size"]:
             present += 1
@@ -447,7 +448,7 @@ def status(
         "site_code": config.site_code,
         "server": config.server,
         "applied_version": doc["version"] if doc else None,
-        "files": len(doc["files"]) if doc else 0,
+        "files": len(files),
         "files_present": present,
         "bytes": doc["bytes"] if doc else 0,
         "bytes_present": present_bytes,
@@ -480,7 +481,7 @@ def status(
                 "status_manifest",
                 version=doc["version"],
                 present=present,
-                files=len(doc["files"]),
+                files=len(files),
                 present_size=human_size(present_bytes),
                 size=human_size(doc["bytes"]),
             )

@@ -5,7 +5,10 @@
 <dir>/files/<path>      the files of the applied manifest at their manifest paths: a tree that
                         plays by itself (relative URIs in its playlists resolve inside it)
 <dir>/manifest.json     the applied manifest: its exact canonical bytes, whose SHA-256 was
-                        signed by the server (or checked after rebuilding it from a delta)
+                        signed by the server (or checked after rebuilding it from a delta). Format 2
+                        names file lists by SHA-256; format 1 (older servers) listed every file
+<dir>/lists/<sha256>.json  the file lists manifests name, their exact bytes, fetched once each
+                        (immutable): what files/ holds is the union of the applied manifest's lists
 <dir>/partial/<sha256>  downloads in progress, named by the content they must end up as, so an
                         interrupted download resumes with Range whatever path wants it
 <dir>/heartbeats/       the outbox of heartbeats not yet delivered, a file per report (agent.reports)
@@ -43,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
 
 from mediasrv.agent.words import Lang, line
-from mediasrv.protocol.document import SIGNATURE_CONTEXT, canonical
+from mediasrv.protocol.document import SHA256_HEX, SIGNATURE_CONTEXT, canonical, list_digests, site_files
 
 
 class AgentError(Exception):
@@ -129,6 +132,10 @@ class Layout:
         return self.root / "partial"
 
     @property
+    def lists(self) -> Path:
+        return self.root / "lists"
+
+    @property
     def reports(self) -> Path:
         """The heartbeat queue of agents before the outbox folders (agent.reports adopts it)."""
         return self.root / "reports.jsonl"
@@ -144,13 +151,52 @@ class Layout:
     def partial_for(self, sha256: str) -> Path:
         """Where a download of this content goes; refuses anything but a hex SHA-256 (a tampered
         manifest must not name a path outside partial/)."""
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
             raise AgentError(f"Refusing the SHA-256 {sha256!r}: it is not 64 lowercase hex digits.")
         return self.partial / sha256
 
     def ensure(self) -> None:
-        for folder in (self.root, self.files, self.partial):
+        for folder in (self.root, self.files, self.partial, self.lists):
             folder.mkdir(parents=True, exist_ok=True)
+
+    # --- file lists -----------------------------------------------------------------------------
+
+    def list_file(self, sha256: str) -> Path:
+        """Where a file list is kept; refuses anything but a hex SHA-256 (as partial_for)."""
+        if not isinstance(sha256, str) or not SHA256_HEX.fullmatch(sha256):
+            raise AgentError(f"Refusing the file list digest {sha256!r}: it is not 64 lowercase hex digits.")
+        return self.lists / f"{sha256}.json"
+
+    def load_list(self, sha256: str) -> dict[str, Any] | None:
+        """A kept file list, parsed; None when it is missing or its bytes no longer hash to its name."""
+        try:
+            raw = self.list_file(sha256).read_bytes()
+        except FileNotFoundError:
+            return None
+        if hashlib.sha256(raw).hexdigest() != sha256:
+            return None
+        try:
+            found: dict[str, Any] = json.loads(raw)
+        except ValueError:
+            return None
+        return found
+
+    def save_list(self, sha256: str, raw: bytes) -> None:
+        """Keep a file list whose bytes were checked against `sha256`."""
+        write_atomic(self.list_file(sha256), raw)
+
+    def files_of(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every file a manifest asks for, by path ({path, sha256, size, url}): through its kept file
+        lists (format 2; a list not kept contributes nothing), or its own `files` (format 1)."""
+        lists = {sha: found for sha in list_digests(doc) if (found := self.load_list(sha)) is not None}
+        return site_files(doc, lists)
+
+    def clean_lists(self, keep: set[str]) -> None:
+        """Delete kept file lists that the applied manifest no longer names."""
+        with contextlib.suppress(FileNotFoundError):
+            for kept in self.lists.iterdir():
+                if kept.name.removesuffix(".json") not in keep:
+                    kept.unlink()
 
     def file(self, path: str) -> Path:
         """Where a manifest path lives; refuses paths that would leave files/ (a tampered manifest)."""

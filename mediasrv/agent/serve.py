@@ -69,6 +69,7 @@ from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
 from mediasrv.agent.words import said
 from mediasrv.protocol.channels import Channel, channel_list, group_title
+from mediasrv.protocol.document import ranked
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
 
 log = logging.getLogger("mediasrv.agent")
@@ -144,7 +145,7 @@ class LocalOrigin:
                     doc = json.loads(f.read())
             except FileNotFoundError:
                 return None
-            files = {e["path"]: e for e in doc["files"]}
+            files = {e["path"]: e for e in self.layout.files_of(doc)}
             self._applied = Applied((st.st_ino, st.st_mtime_ns, st.st_size), doc, files)
             return self._applied
 
@@ -172,16 +173,16 @@ def file_url(base: str, path: str) -> str:
 def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[str, Any]]:
     """The programmes a box can play now, required first, each in rank order, with local URLs.
     One whose play file is not on disk yet (a sync still fetching it) is left out."""
-    chosen = sorted(applied.doc["programmes"], key=lambda p: (not p["required"], p["rank"]))
+    chosen = sorted(enumerate(ranked(applied.doc), start=1), key=lambda rp: (not rp[1]["required"], rp[0]))
     listed = []
-    for p in chosen:
+    for rank, p in chosen:
         if p["play"] not in applied.files or not origin.present(p["play"]):
             continue
         poster = p.get("poster")
         listed.append(
             {
                 "id": p["id"],
-                "rank": p["rank"],
+                "rank": rank,
                 "required": p["required"],
                 "group": group_title(p["required"]),
                 "title": p["title"],
@@ -361,7 +362,7 @@ def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dic
     if applied is None:
         return {**facts, "message": NO_MANIFEST}
     doc = applied.doc
-    missing = [e for e in doc["files"] if not origin.present(e["path"])]
+    missing = [e for e in applied.files.values() if not origin.present(e["path"])]
     return {
         **facts,
         "site": doc["site"],
@@ -371,7 +372,7 @@ def status_facts(origin: LocalOrigin, applied: Applied | None, base: str) -> dic
         "required": sum(1 for p in doc["programmes"] if p["required"]),
         "dropped": len(doc["dropped"]),
         "bytes": doc["bytes"],
-        "files": len(doc["files"]),
+        "files": len(applied.files),
         "missing_files": len(missing),
         "missing_bytes": sum(int(e["size"]) for e in missing),
     }

@@ -1,20 +1,25 @@
-"""One sync run: fetch the signed manifest, bring files/ in line with it, then adopt it.
+"""One sync run: fetch the signed manifest and the file lists it names, bring files/ in line with
+them, then adopt it.
 
 Order of events, chosen so that a run killed at any point leaves a consistent cache:
 
 1. GET the manifest with If-None-Match (the applied manifest's ETag) and ?since=<applied version>;
    check its Ed25519 signature against the key pinned at init. A delta is applied to the applied
    manifest and the result must hash to the digest the delta carries, else the full one is fetched.
-2. Plan: every listed file that is missing, has the wrong size, or fails its SHA-256 check is to be
+   A manifest of the old format (1, every file listed in it) is simply replaced by a full fetch:
+   its files sit at the same paths, so they are kept, not fetched again.
+2. Each file list the manifest names is read from lists/ or fetched once (it never changes), and
+   its bytes must hash to the digest the signed manifest gives: both levels are verified.
+3. Plan: every listed file that is missing, has the wrong size, or fails its SHA-256 check is to be
    downloaded. A file is hashed when it was never hashed at its current size and mtime (files placed
    by other means, or changed behind the agent's back), and every file is hashed with `verify`.
-3. Download in priority order (programmes by rank, so required first; playlists after their
+4. Download in priority order (programmes by rank, so required first; playlists after their
    segments) into partial/<sha256>: an existing partial is resumed with Range, its bytes hashed
    first; the finished file is checked (size, SHA-256), fsynced and renamed into files/. Bodies are
    streamed in chunks, so memory stays flat whatever the file size; the manifest's bandwidth cap is
    a token bucket on the bytes read.
-4. Only when every file is in place is the new manifest adopted (manifest.json, state.json); only
-   then are files it no longer lists deleted, and stale partials with them. An interrupted run
+5. Only when every file is in place is the new manifest adopted (manifest.json, state.json); only
+   then are files it no longer lists deleted, and stale partials and file lists with them. An interrupted run
    therefore never leaves a manifest.json that claims files the cache lacks, and never deletes a file
    that the applied manifest (or the new one) still lists.
 """
@@ -39,11 +44,20 @@ from typing import Any, Protocol
 import httpx
 
 from mediasrv import __version__
-from mediasrv.agent.layout import AgentConfig, AgentError, Known, Layout, verify_signature
+from mediasrv.agent.layout import AgentConfig, AgentError, BadSignature, Known, Layout, verify_signature
 from mediasrv.agent.outbox import mediasrv_answer, server_message
 from mediasrv.agent.words import problem_of, problem_of_status
 from mediasrv.protocol.china import now_in_china
-from mediasrv.protocol.document import FORMAT, apply_delta, canonical
+from mediasrv.protocol.document import (
+    FORMAT,
+    LIST_PATH,
+    SHA256_HEX,
+    apply_delta,
+    canonical,
+    list_digests,
+    list_files,
+    ranked,
+)
 from mediasrv.protocol.viewing import AGENT_PRODUCT
 
 log = logging.getLogger("mediasrv.agent")
@@ -275,6 +289,8 @@ class Syncer:
         if applied is None:
             return self._fetch_full(url)
         _, old = applied
+        if old.get("format") != FORMAT:  # an older format: no delta can lead from it
+            return self._fetch_full(url)
         headers = {}
         if state.etag and state.version == old["version"]:
             headers["If-None-Match"] = state.etag
@@ -338,7 +354,57 @@ class Syncer:
             )
         if digest is not None and hashlib.sha256(canonical(doc)).hexdigest() != digest:
             raise AgentError("The signed manifest is not in canonical form: report this to the server team.")
-        for entry in doc["files"]:  # a tampered manifest must not reach outside the cache or the server
+        for programme in doc["programmes"]:
+            for item in programme["lists"]:
+                if not isinstance(item["sha256"], str) or not SHA256_HEX.fullmatch(item["sha256"]):
+                    raise AgentError(f"Refusing the file list digest {item['sha256']!r}.")
+                if item["url"] != LIST_PATH + item["sha256"]:
+                    raise AgentError(
+                        f"Refusing the file list URL {item['url']!r}: it must be {LIST_PATH}<sha256>."
+                    )
+        return doc
+
+    def fetch_lists(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        """The files the manifest asks for: each file list it names, read from lists/ or fetched
+        (once: it never changes) and checked against the digest the signed manifest gives."""
+        urls = {i["sha256"]: i["url"] for p in doc["programmes"] for i in p["lists"]}
+        files: dict[str, dict[str, Any]] = {}
+        for sha in list_digests(doc):
+            found = self.layout.load_list(sha)
+            raw = None
+            if found is None:
+                r = self.request("GET", urls[sha])
+                if r.status_code != 200:
+                    raise AgentError(
+                        f"The server refused the file list {sha}: {r.status_code} {server_message(r)}",
+                        problem=problem_of_status(r.status_code) if mediasrv_answer(r) else "not_mediasrv",
+                    )
+                if hashlib.sha256(r.content).hexdigest() != sha:
+                    raise BadSignature(
+                        f"The file list {urls[sha]} does not match the digest the signed manifest gives: "
+                        "it was altered on the way; the next sync fetches it again."
+                    )
+                try:
+                    found = json.loads(r.content)
+                except ValueError:
+                    raise AgentError(
+                        f"The file list {sha} is not JSON: report this to the server team."
+                    ) from None
+                raw = r.content
+            try:
+                entries = list_files(found)
+            except (KeyError, TypeError):
+                raise AgentError(f"{urls[sha]} is not a file list: report this to the server team.") from None
+            self._check_entries(entries)  # before it is kept: nothing on disk names a path outside
+            if raw is not None:
+                self.layout.save_list(sha, raw)
+            for entry in entries:
+                files.setdefault(entry["path"], entry)
+        return [files[p] for p in sorted(files)]
+
+    def _check_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Signed lists are still checked: a tampered one must not reach outside the cache or the server."""
+        for entry in entries:
             where = self.layout.file(entry["path"])
             if where.relative_to(self.layout.files).as_posix() != entry["path"]:  # 'a//b', './a'
                 raise AgentError(f"Refusing the manifest path {entry['path']!r}: it is not in normal form.")
@@ -348,7 +414,6 @@ class Syncer:
                 raise AgentError(f"Refusing the manifest URL {url!r}: only paths on the server are allowed.")
             if not isinstance(entry["size"], int) or entry["size"] < 0:
                 raise AgentError(f"Refusing the size {entry['size']!r} of {entry['path']!r}.")
-        return doc
 
     # --- a whole run ------------------------------------------------------------------------------
 
@@ -364,6 +429,7 @@ class Syncer:
         try:
             fetched = self.fetch_manifest()
             target = fetched.doc
+            files = self.fetch_lists(target)
             result.manifest = fetched.kind
             result.target_version = target["version"]
             site = target["site"]
@@ -372,12 +438,12 @@ class Syncer:
             self.window = site.get("download_window")
             allowed = download if download is not None else in_window(self.window, self.clock())
             self.respect_window = download is None
-            self._bring_in_line(target, fetched, result, verify=verify, allowed=allowed)
+            self._bring_in_line(target, files, fetched, result, verify=verify, allowed=allowed)
         except (AgentError, Interrupted) as exc:
             result.error, result.problem = str(exc), problem_of(exc)
             log.warning("%s", exc)
             if target is not None:
-                self._count_missing(target, result)
+                self._count_missing(self.layout.files_of(target), result)
         result.finished_at = _stamp()
         state = self.layout.load_state()
         state.last_sync = result.to_json()
@@ -387,16 +453,23 @@ class Syncer:
         return result
 
     def _bring_in_line(
-        self, target: dict[str, Any], fetched: Fetched, result: SyncResult, *, verify: bool, allowed: bool
+        self,
+        target: dict[str, Any],
+        files: list[dict[str, Any]],
+        fetched: Fetched,
+        result: SyncResult,
+        *,
+        verify: bool,
+        allowed: bool,
     ) -> None:
         known = self.layout.known()
-        todo = self._plan(target, known, result, verify=verify)
+        todo = self._plan(target, files, known, result, verify=verify)
         if todo and not allowed:
             result.deferred = True
             log.info("%d files wait for the download window %s", len(todo), self.window)
         elif todo:
             self._download_all(todo, result)
-        self._count_missing(target, result, todo=todo)
+        self._count_missing(todo, result)
         if result.files_missing or result.failures:
             return
         if fetched.kind != "unchanged":
@@ -405,18 +478,25 @@ class Syncer:
             state.etag, state.version = fetched.etag, target["version"]
             self.layout.save_state(state)
         result.version = target["version"]
-        result.deleted = self._delete_unlisted(target)
-        self._clean_partials(target)
+        result.deleted = self._delete_unlisted(files)
+        self._clean_partials(files)
+        self.layout.clean_lists(set(list_digests(target)))
         if fetched.kind != "unchanged" or result.files_hashed or result.files_fetched or result.deleted:
-            wanted = {e["path"] for e in target["files"]}
+            wanted = {e["path"] for e in files}
             self.layout.compact_verified({p: k for p, k in self.layout.known().items() if p in wanted})
 
     def _plan(
-        self, doc: dict[str, Any], known: dict[str, Known], result: SyncResult, *, verify: bool
+        self,
+        doc: dict[str, Any],
+        files: list[dict[str, Any]],
+        known: dict[str, Known],
+        result: SyncResult,
+        *,
+        verify: bool,
     ) -> list[dict[str, Any]]:
         """The files to download, in priority order; hashes files not known good (all with verify)."""
         todo = []
-        for entry in download_order(doc):
+        for entry in download_order(doc, files):
             path = self.layout.file(entry["path"])
             try:
                 size = path.stat().st_size
@@ -440,11 +520,8 @@ class Syncer:
             result.bytes_skipped += entry["size"]
         return todo
 
-    def _count_missing(
-        self, doc: dict[str, Any], result: SyncResult, todo: list[dict[str, Any]] | None = None
-    ) -> None:
-        """Files of `doc` not in place (by size: cheap enough after a failed run)."""
-        entries = todo if todo is not None else doc["files"]
+    def _count_missing(self, entries: list[dict[str, Any]], result: SyncResult) -> None:
+        """Files of `entries` not in place (by size: cheap enough after a failed run)."""
         missing = [e for e in entries if not _has_size(self.layout, e)]
         result.files_missing = len(missing)
         result.bytes_missing = sum(e["size"] for e in missing)
@@ -585,9 +662,9 @@ class Syncer:
 
     # --- after adopting -----------------------------------------------------------------------------
 
-    def _delete_unlisted(self, doc: dict[str, Any]) -> int:
-        """Delete what files/ holds beyond `doc` (the manifest just adopted, so nothing it lists)."""
-        wanted = {e["path"] for e in doc["files"]}
+    def _delete_unlisted(self, files: list[dict[str, Any]]) -> int:
+        """Delete what files/ holds beyond `files` (the manifest just adopted, so nothing it lists)."""
+        wanted = {e["path"] for e in files}
         deleted = 0
         for folder, dirs, names in os.walk(self.layout.files, topdown=False):
             here = Path(folder)
@@ -601,22 +678,23 @@ class Syncer:
                     here.joinpath(name).rmdir()
         return deleted
 
-    def _clean_partials(self, doc: dict[str, Any]) -> None:
-        wanted = {e["sha256"] for e in doc["files"]}
+    def _clean_partials(self, files: list[dict[str, Any]]) -> None:
+        wanted = {e["sha256"] for e in files}
         for part in self.layout.partial.iterdir():
             if part.name not in wanted:
                 part.unlink()
 
 
-def download_order(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """The manifest's files by priority: each programme's files in rank order (required programmes
-    come first), its handouts after it, then anything left by path. Within an asset the playlists
-    come after the segments, so a presentation is playable from the cache only once it is whole."""
+def download_order(doc: dict[str, Any], files: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The manifest's files (`files`, from its lists) by priority: each programme's files in rank
+    order (required programmes come first), its handouts after it, then anything left by path. Within
+    an asset the playlists come after the segments, so a presentation is playable from the cache only
+    once it is whole."""
     groups: dict[str, list[dict[str, Any]]] = {}
-    for entry in doc["files"]:
+    for entry in files:
         groups.setdefault(entry["path"].split("/", 1)[0], []).append(entry)
     order: list[str] = []
-    for programme in sorted(doc["programmes"], key=lambda p: p["rank"]):
+    for programme in ranked(doc):
         assets = [programme.get("asset_id") or ""]
         assets += [a.split("/", 1)[0] for a in programme.get("attachments") or []]
         order += [a for a in assets if a in groups and a not in order]
@@ -629,7 +707,7 @@ def download_order(doc: dict[str, Any]) -> list[dict[str, Any]]:
 def _has_size(layout: Layout, entry: dict[str, Any]) -> bool:
     try:
         return bool(layout.file(entry["path"]).stat().st_size == entry["size"])
-    except FileNotFoundError:
+    except (FileNotFoundError, AgentError):
         return False
 
 

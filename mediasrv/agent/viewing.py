@@ -25,7 +25,7 @@ import json
 import logging
 import posixpath
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -57,11 +57,12 @@ class Hit:
 
 
 class SegmentIndex:
-    """Which programme segment a manifest path is. Built from the manifest alone; each media
-    playlist is read from disk when one of its segments is first served (a sync may still be
-    fetching it when the manifest is applied; then it is read at a later request)."""
+    """Which programme segment a manifest path is. Built from the manifest and the files its lists
+    name (`listed`, Layout.files_of); each media playlist is read from disk when one of its segments
+    is first served (a sync may still be fetching it when the manifest is applied; then it is read
+    at a later request)."""
 
-    def __init__(self, doc: dict[str, Any], files: Path) -> None:
+    def __init__(self, doc: dict[str, Any], files: Path, listed: Iterable[dict[str, Any]]) -> None:
         self._files = files
         self._lock = threading.Lock()
         by_asset: dict[str, list[str]] = {}
@@ -70,7 +71,7 @@ class SegmentIndex:
                 by_asset.setdefault(f"{p['asset_id']}/", []).append(p["id"])
         # folder of a media playlist (<asset>/<generation>/<rendition>) -> (playlist, programmes)
         self._folders: dict[str, tuple[str, tuple[str, ...]]] = {}
-        for entry in doc.get("files", []):
+        for entry in listed:
             path: str = entry["path"]
             parts = path.split("/")
             if len(parts) >= 4 and path.endswith(".m3u8") and f"{parts[0]}/" in by_asset:
@@ -111,7 +112,7 @@ class Recorder:
     def _segments(self, stamp: object, doc: dict[str, Any]) -> SegmentIndex:
         with self._lock:
             if self._index is None or self._index[0] != stamp:
-                self._index = (stamp, SegmentIndex(doc, self.layout.files))
+                self._index = (stamp, SegmentIndex(doc, self.layout.files, self.layout.files_of(doc)))
             return self._index[1]
 
     def served(

@@ -7,7 +7,9 @@ A bundle is laid out like a site's cache, so the agent reads it with the same La
     DIR/manifest.sig    X-Manifest-Signature of those bytes (base64 Ed25519)
     DIR/key.pub         the server's manifest public key, for the administrator to pin; an importer
                         never trusts it on its own (whoever can swap the disk can swap this file)
-    DIR/files/<path>    every file of the manifest at its manifest path
+    DIR/lists/<sha256>.json  every file list the manifest names, its exact bytes (the signed
+                        manifest gives each list's digest, so they need no signature of their own)
+    DIR/files/<path>    every file of those lists at its path
 
 Every file written is hashed on the way and compared with the manifest; files already present with
 the right size and SHA-256 are kept, so exporting again to the same disk copies only what changed.
@@ -24,19 +26,35 @@ from datetime import date
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mediasrv.db import Database
 from mediasrv.delivery import service
 from mediasrv.delivery.manifest.build import DOCUMENT_FILE
+from mediasrv.delivery.manifest.models import FileList
 from mediasrv.delivery.manifest.store import ManifestService
-from mediasrv.kit.errors import MediaError, ObjectNotFound
+from mediasrv.kit.errors import MediaError, NotFound, ObjectNotFound
 from mediasrv.protocol.china import today_in_china
-from mediasrv.protocol.document import BUNDLE_FILES, BUNDLE_MANIFEST, BUNDLE_PUBLIC_KEY, BUNDLE_SIGNATURE
+from mediasrv.protocol.document import (
+    BUNDLE_FILES,
+    BUNDLE_LISTS,
+    BUNDLE_MANIFEST,
+    BUNDLE_PUBLIC_KEY,
+    BUNDLE_SIGNATURE,
+    list_digests,
+    site_files,
+)
 from mediasrv.protocol.hashing import file_sha256
 from mediasrv.storage import ObjectStore, keys
 
-MANIFEST, SIGNATURE, PUBLIC_KEY, FILES = BUNDLE_MANIFEST, BUNDLE_SIGNATURE, BUNDLE_PUBLIC_KEY, BUNDLE_FILES
+MANIFEST, SIGNATURE, PUBLIC_KEY, FILES, LISTS = (
+    BUNDLE_MANIFEST,
+    BUNDLE_SIGNATURE,
+    BUNDLE_PUBLIC_KEY,
+    BUNDLE_FILES,
+    BUNDLE_LISTS,
+)
 _PART = ".part"  # a file being written; never a manifest path's suffix
 
 
@@ -81,7 +99,7 @@ def _sources(session: Session, paths: Iterable[str]) -> dict[str, bytes | str]:
         if len(parts) == 2 and parts[1] == DOCUMENT_FILE:
             sources[path] = service.document_key(session, parts[0])
         elif len(parts) == 2 and parts[1].endswith(".m3u8"):
-            # Rendered from the database exactly as the manifest hashed it (manifest.asset_pieces).
+            # Rendered from the database exactly as its file list hashed it (manifest.build.file_list).
             text = service.master_playlist(session, parts[0], parts[1].removesuffix(".m3u8"))
             sources[path] = text.encode()
         else:  # media playlists, segments, posters: stored at their manifest path
@@ -151,12 +169,25 @@ def export_bundle(
     body = manifests.body(current, gzip=False)
     raw = b"".join(body.parts)
     doc: dict[str, Any] = json.loads(raw)
-    entries: list[dict[str, Any]] = doc["files"]
+    digests = list_digests(doc)
+    with db.session_scope() as session:
+        rows = session.execute(select(FileList.sha256, FileList.body).where(FileList.sha256.in_(digests)))
+        lists = {sha: bytes(text) for sha, text in rows}
+    if len(lists) != len(digests):
+        raise NotFound("delivery.manifest_content_gone")  # a list the manifest names is gone: ask again
+    entries = site_files(doc, {sha: json.loads(text) for sha, text in lists.items()})
     dest.mkdir(parents=True, exist_ok=True)
     # A bundle whose files are being replaced must not look complete: the manifest goes last.
     for name in (MANIFEST, SIGNATURE):
         (dest / name).unlink(missing_ok=True)
     (dest / PUBLIC_KEY).write_text(manifests.public_key + "\n")
+    lists_dir = dest / LISTS
+    lists_dir.mkdir(exist_ok=True)
+    for old in lists_dir.iterdir():
+        if old.name.removesuffix(".json") not in lists:
+            old.unlink()
+    for sha, text in lists.items():
+        _write(lists_dir / f"{sha}.json", iter([text]))
     files_dir = dest / FILES
     with db.session_scope() as session:
         sources = _sources(session, (e["path"] for e in entries))

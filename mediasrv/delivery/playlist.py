@@ -23,8 +23,8 @@ from mediasrv.protocol import china
 from mediasrv.protocol.channels import Channel, channel_list
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site
-from mediasrv.study.lists import lists_in_force
-from mediasrv.study.models import StudyKind
+from mediasrv.study.lists import region_matches
+from mediasrv.study.models import StudyKind, StudyList, StudyListItem, StudyListStatus
 
 OPTIONAL_LIMIT = 200  # newest optional programmes listed after the curated ones
 _EXPIRY_STEP = 3600
@@ -57,28 +57,57 @@ def channel_list_url(base_url: str, key: bytes, site_id: int, generation: int) -
     return f"{base_url.rstrip('/')}/api/v1/sites/{site_id}/playlist.m3u8?key={signed}"
 
 
-def chosen_programmes(session: Session, site: Site, *, on: date) -> list[tuple[Programme, bool]]:
-    """(programme, required) for a site on a day, best first: the required lists in force for its
+def chosen_ids(session: Session, site: Site, *, on: date) -> list[tuple[str, bool]]:
+    """(programme id, required) for a site on a day, best first: the required lists in force for its
     region in curated order, then its optional lists in curated order, then the newest published
-    programmes, up to OPTIONAL_LIMIT optional ones. The playlist and the caching manifest share it."""
-    chosen: dict[str, tuple[Programme, bool]] = {}
+    programmes, up to OPTIONAL_LIMIT optional ones. Plain rows, no ORM objects: the caching manifest
+    is built from these at thousands of programmes (chosen_programmes loads them for the playlist)."""
+    in_force = session.execute(
+        select(StudyList.id, StudyList.kind, StudyList.regions)
+        .where(
+            StudyList.status == StudyListStatus.PUBLISHED,
+            StudyList.starts_on <= on,
+            StudyList.ends_on >= on,
+        )
+        .order_by(StudyList.starts_on, StudyList.id)
+    ).all()
+    mine = [(i, kind) for i, kind, regions in in_force if region_matches(site.region, regions)]
+    items: dict[int, list[str]] = {i: [] for i, _ in mine}
+    if items:
+        for list_id, programme_id in session.execute(
+            select(StudyListItem.study_list_id, StudyListItem.programme_id)
+            .join(Programme, Programme.id == StudyListItem.programme_id)
+            .where(StudyListItem.study_list_id.in_(items), Programme.status == ProgrammeStatus.PUBLISHED)
+            .order_by(StudyListItem.study_list_id, StudyListItem.position)
+        ):
+            items[list_id].append(programme_id)
+    chosen: dict[str, bool] = {}
     for kind in (StudyKind.REQUIRED, StudyKind.OPTIONAL):
-        for study_list in lists_in_force(session, kind=kind, on=on, region=site.region):
-            for item in study_list.items:
-                if item.programme.status is ProgrammeStatus.PUBLISHED:
-                    chosen.setdefault(item.programme_id, (item.programme, kind is StudyKind.REQUIRED))
-    required = sum(1 for _, is_required in chosen.values() if is_required)
+        for list_id, list_kind in mine:
+            if list_kind is kind:
+                for programme_id in items[list_id]:
+                    chosen.setdefault(programme_id, kind is StudyKind.REQUIRED)
+    required = sum(1 for is_required in chosen.values() if is_required)
     newest = session.scalars(
-        select(Programme)
+        select(Programme.id)
         .where(Programme.status == ProgrammeStatus.PUBLISHED)
         .order_by(Programme.published_at.desc(), Programme.id)
         .limit(OPTIONAL_LIMIT + len(chosen))
     )
-    for programme in newest:
+    for programme_id in newest:
         if len(chosen) >= required + OPTIONAL_LIMIT:
             break
-        chosen.setdefault(programme.id, (programme, False))
-    return list(chosen.values())
+        chosen.setdefault(programme_id, False)
+    return list(chosen.items())
+
+
+def chosen_programmes(session: Session, site: Site, *, on: date) -> list[tuple[Programme, bool]]:
+    """chosen_ids with the programmes loaded (the playlist shows their titles and links)."""
+    chosen = chosen_ids(session, site, on=on)
+    loaded = {
+        p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_([i for i, _ in chosen])))
+    }
+    return [(loaded[i], required) for i, required in chosen]
 
 
 def site_playlist(

@@ -1,6 +1,7 @@
 """/hls (bearer or session), /s/<signature>/hls (signed, for set-top boxes), the playback links
 API (/api/v1/assets/{id}/playback), and what a site plays and caches: its playlist, its M3U channel
-list and its caching manifest (below /api/v1/sites; the site registry is mediasrv.sites.router).
+list and its caching manifest (below /api/v1/sites; the site registry is mediasrv.sites.router),
+and the file lists manifests name (/api/v1/file-lists/<sha256>).
 
 URLs: /hls/<asset>/master.m3u8 (mobile ladder), iptv.m3u8, iptv-sd.m3u8 and poster.jpg are stable and
 short-lived; they point into /hls/<asset>/<generation>/..., whose bytes never change once published.
@@ -16,7 +17,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
@@ -399,9 +400,10 @@ async def site_manifest(
         Query(ge=0, le=2**31 - 1, description="a version the site holds: answer with what changed since"),
     ] = None,
 ) -> Response:
-    """What the site must hold: every file of its programmes for its device profile, with path, size,
-    SHA-256 and URL; required programmes pinned, optional ones ranked and dropped to fit the quota.
-    Poll with If-None-Match (304 when unchanged) and ?since=<your version> (a delta)."""
+    """What the site must hold (format 2): its programmes for its device profile, each naming the file
+    lists (GET /api/v1/file-lists/<sha256>) that give every file's path, size and SHA-256; required
+    programmes pinned, optional ones ranked (`order`) and dropped to fit the quota. Poll with
+    If-None-Match (304 when unchanged) and ?since=<your version> (a delta)."""
     # Another site's (rare), or an administrator's (a site outside its scope is 404): as get_site does.
     # A site polling its own costs no query.
     if caller.site_id != site_id:
@@ -430,3 +432,45 @@ async def site_manifest(
     if gzip:
         headers["Content-Encoding"] = "gzip"
     return Response(b"".join(body.parts), headers=headers, media_type="application/json")
+
+
+# --- file lists -------------------------------------------------------------------------------
+
+file_lists = APIRouter(
+    prefix="/api/v1/file-lists", tags=["sites"], responses=error_responses(401, 403, 404, 422)
+)
+ListReader = Annotated[Caller, Depends(allow(Role.PRODUCER, Role.ADMIN, Role.SITE))]  # as /hls
+
+
+@file_lists.get(
+    "/{sha256}",
+    response_class=Response,
+    responses={200: {"content": {"application/json": {"schema": {"type": "object"}}}}},
+)
+async def file_list(
+    sha256: Annotated[
+        str, Path(pattern="^[0-9a-f]{64}$", description="the list's SHA-256, as a manifest names it")
+    ],
+    request: Request,
+    caller: ListReader,
+) -> Response:
+    """One published asset's files for one presentation (path, size, SHA-256), as the site manifests
+    name it: immutable, so cached forever. The caller must be able to play the asset, as on /hls; a
+    site, moreover, only fetches lists its current manifest names (another region's programmes stay
+    its own). Anything else is the same 404 as a list that does not exist."""
+    manifests: ManifestService = request.app.state.manifests
+    found = await run_in_threadpool(manifests.file_list, sha256)
+    missing = NotFound("delivery.no_file_list", sha256=sha256)
+    if found is None:
+        raise missing
+    if caller.site_id is not None:
+        today = today_in_china()
+        current = manifests.cached(caller.site_id, today)
+        if current is None:
+            current = await run_in_threadpool(manifests.current, caller.site_id, today)
+        if sha256 not in await run_in_threadpool(manifests.named_lists, current):
+            raise missing
+    await admit_playback(request, caller, found.asset_id)
+    MANIFEST_REQUESTS.labels("file_list", "full").inc()
+    rendered = Rendered(found.gzipped, found.etag, "application/json")
+    return rendered.response(request, cache_control=IMMUTABLE)

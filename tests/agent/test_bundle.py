@@ -83,7 +83,7 @@ def test_an_imported_bundle_gives_the_state_of_a_network_sync(
     local = Layout(cache)
     assert local.manifest.read_bytes() == site.raw == synced.manifest.read_bytes()
     assert tree(local.files) == tree(synced.files)
-    assert sorted(tree(local.files)) == sorted(f["path"] for f in site.doc["files"])
+    assert sorted(tree(local.files)) == sorted(f["path"] for f in site.files)
     assert list(local.partial.iterdir()) == []
     config = local.load_config()
     assert config == AgentConfig(server="", site_id=site.id, site_code=site.code, public_key=public_key)
@@ -91,11 +91,11 @@ def test_an_imported_bundle_gives_the_state_of_a_network_sync(
     # Now the key is pinned; importing again verifies everything and copies nothing.
     again = site_import(usb, cache)
     assert again.exit_code == 0, again.output
-    assert f"{len(site.doc['files'])} already here" in again.output and "0 copied" in again.output
+    assert f"{len(site.files)} already here" in again.output and "0 copied" in again.output
 
 
 def _tamper_segment(usb: Path, site: ServedSite) -> str:
-    path = next(f["path"] for f in site.doc["files"] if f["path"].endswith(".ts"))
+    path = next(f["path"] for f in site.files if f["path"].endswith(".ts"))
     target = usb / "files" / path
     data = bytearray(target.read_bytes())
     data[1000] ^= 0xFF  # same size, different content
@@ -131,6 +131,15 @@ def test_a_damaged_or_forged_bundle_is_refused_and_nothing_adopted(
     missing = site_import(usb, cache)
     assert missing.exit_code == 0  # the site already holds that file: nothing needed from the disk
 
+    # A file list altered on the disk no longer hashes to the digest the signed manifest gives.
+    sha = next(iter(site.lists))
+    kept = usb / "lists" / f"{sha}.json"
+    kept.write_bytes(kept.read_bytes().replace(b'"size":', b'"size":1', 1))
+    altered_list = site_import(usb, cache)
+    assert altered_list.exit_code == 2 and f"lists/{sha}.json" in altered_list.output
+    assert (local.manifest.read_bytes(), tree(local.files)) == before
+    kept.write_bytes(site.lists[sha])
+
     doc = json.loads(site.raw)
     doc["programmes"][0]["title"] = "篡改的标题"
     doc["version"] += 1
@@ -157,11 +166,11 @@ def test_missing_files_are_listed(
 ) -> None:
     usb, cache = tmp_path / "usb", tmp_path / "site"
     export(client, db, store, site, usb)
-    segments = [f["path"] for f in site.doc["files"] if f["path"].endswith(".ts")]
+    segments = [f["path"] for f in site.files if f["path"].endswith(".ts")]
     for path in segments:
         (usb / "files" / path).unlink()
     r = site_import(usb, cache, "--public-key", public_key)
-    assert r.exit_code == 2 and f"{len(segments)} of {len(site.doc['files'])} files" in r.output
+    assert r.exit_code == 2 and f"{len(segments)} of {len(site.files)} files" in r.output
     assert all(f"{path}: missing from the bundle" in r.output for path in segments[:5])
     assert not Layout(cache).manifest.exists()
 
@@ -179,8 +188,8 @@ def test_re_export_is_incremental_and_checked(
     usb = tmp_path / "usb"
     first = export(client, db, store, site, usb)
     assert (first.files, first.written_files, first.version) == (
-        len(site.doc["files"]),
-        len(site.doc["files"]),
+        len(site.files),
+        len(site.files),
         1,
     )
     assert first.total_bytes == site.doc["bytes"] == first.written_bytes
@@ -195,7 +204,7 @@ def test_re_export_is_incremental_and_checked(
     repaired = export(client, db, store, site, usb)
     assert (repaired.written_files, repaired.removed_files) == (1, 1)
     assert hashlib.sha256((usb / "files" / path).read_bytes()).hexdigest() == next(
-        f["sha256"] for f in site.doc["files"] if f["path"] == path
+        f["sha256"] for f in site.files if f["path"] == path
     )
     assert not (usb / "files" / "old").exists()
 
@@ -204,7 +213,7 @@ def test_re_export_is_incremental_and_checked(
     publish_programme(client, producer, admin, film, title="新节目")
     newer = export(client, db, store, site, usb)
     doc = json.loads((usb / "manifest.json").read_bytes())
-    added = [f for f in doc["files"] if f["path"].startswith(film + "/")]
+    added = [f for f in Layout(usb).files_of(doc) if f["path"].startswith(film + "/")]
     assert newer.version == 2 and added
     assert (newer.written_files, newer.written_bytes) == (len(added), sum(f["size"] for f in added))
 
@@ -212,7 +221,7 @@ def test_re_export_is_incremental_and_checked(
 def test_export_refuses_files_that_do_not_match_the_manifest(
     client: TestClient, db: Database, store: ObjectStore, site: ServedSite, tmp_path: Path
 ) -> None:
-    path = next(f["path"] for f in site.doc["files"] if f["path"].endswith(".ts"))
+    path = next(f["path"] for f in site.files if f["path"].endswith(".ts"))
     stored = store.root / "hls" / path  # type: ignore[attr-defined]
     stored.write_bytes(stored.read_bytes()[:-10])  # storage went bad after publishing
     usb = tmp_path / "usb"
@@ -249,7 +258,7 @@ def test_an_older_bundle_is_refused_unless_forced(
     assert forced.exit_code == 0, forced.output
     assert Layout(cache).manifest.read_bytes() == site.raw
     assert sorted(tree(Layout(cache).files)) == sorted(
-        f["path"] for f in site.doc["files"]
+        f["path"] for f in site.files
     )  # the new film's files gone
 
 
@@ -285,4 +294,4 @@ def test_an_import_waits_for_no_sync(
     assert busy.exit_code == 2 and "being synced" in busy.output and not cache.manifest.exists()
     assert site_import(tmp_path / "usb", cache.root, "--public-key", public_key).exit_code == 0
     # What the import hashed is on record, so the next sync need not hash it all again.
-    assert set(cache.known()) == {f["path"] for f in site.doc["files"]}
+    assert set(cache.known()) == {f["path"] for f in site.files}

@@ -24,6 +24,7 @@ from mediasrv.agent.sync import Syncer
 from mediasrv.db import Database
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
+from mediasrv.protocol.document import list_digests, list_url, site_files
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 from tests.mediafactory import hlscheck
@@ -42,6 +43,12 @@ class ServedSite:
     doc: dict[str, Any]
     required: str  # programme ids
     optional: str
+    lists: dict[str, bytes]  # the file lists the manifest names, their exact bytes
+
+    @property
+    def files(self) -> list[dict[str, Any]]:
+        """Every file the manifest asks for, through its lists."""
+        return site_files(self.doc, {sha: json.loads(raw) for sha, raw in self.lists.items()})
 
 
 def make_site(
@@ -78,15 +85,26 @@ def make_site(
     assert client.patch(f"/api/v1/sites/{site_id}", headers=admin, json=patch).status_code == 200
     r = client.get(f"/api/v1/sites/{site_id}/manifest", headers=headers)
     assert r.status_code == 200, r.text
+    lists = {sha: client.get(list_url(sha), headers=headers).content for sha in list_digests(r.json())}
     return ServedSite(
-        site_id, code, headers, r.content, r.headers["x-manifest-signature"], r.json(), required, optional
+        site_id,
+        code,
+        headers,
+        r.content,
+        r.headers["x-manifest-signature"],
+        r.json(),
+        required,
+        optional,
+        lists,
     )
 
 
 def mirror(client: TestClient, site: ServedSite, layout: Layout) -> None:
     """What a network sync ends with: every listed file fetched from its URL, the manifest adopted."""
     layout.ensure()
-    for f in site.doc["files"]:
+    for sha, raw in site.lists.items():
+        layout.save_list(sha, raw)
+    for f in site.files:
         got = client.get(f["url"], headers=site.headers)
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == f["sha256"], f["path"]
         layout.file(f["path"]).parent.mkdir(parents=True, exist_ok=True)
@@ -159,7 +177,7 @@ def test_playlist_lists_local_urls_required_first(local: LocalClient, site: Serv
 def test_files_are_served_with_range_etag_and_types(
     local: LocalClient, layout: Layout, site: ServedSite
 ) -> None:
-    files = {f["path"]: f for f in site.doc["files"]}
+    files = {f["path"]: f for f in site.files}
     segment = next(f for p, f in files.items() if p.endswith(".ts"))
     data = layout.file(segment["path"]).read_bytes()
 
@@ -211,7 +229,7 @@ def test_only_manifest_files_are_served(local: LocalClient, layout: Layout, site
     assert local.get("/agent.json").status_code == 404
 
     # Listed but not on disk yet (a sync still fetching it): not a 404 that would look final.
-    listed = next(f["path"] for f in site.doc["files"] if f["path"].endswith(".ts"))
+    listed = next(f["path"] for f in site.files if f["path"].endswith(".ts"))
     layout.file(listed).unlink()
     missing = local.get(f"/files/{listed}")
     assert missing.status_code == 503 and "mediasrv-site sync" in missing.text
@@ -228,7 +246,7 @@ def test_status_page_and_a_replaced_manifest(local: LocalClient, layout: Layout,
     facts = local.get("/", headers={"Accept": "application/json"}).json()
     assert facts["site"]["name"] == "西塘村" and facts["version"] == site.doc["version"]
     assert (facts["programmes"], facts["required"], facts["missing_files"]) == (2, 1, 0)
-    assert facts["bytes"] == site.doc["bytes"] == sum(f["size"] for f in site.doc["files"])
+    assert facts["bytes"] == site.doc["bytes"] == sum(f["size"] for f in site.files)
 
     # A sync adopts a new manifest: the running origin follows it without a restart.
     doc = json.loads(site.raw)
@@ -321,7 +339,7 @@ def test_site_view_shows_required_then_optional_and_a_complete_site(
     text = local.get("/").text
     assert verdict_of(text) == "complete" and ">完整</strong>" in text and "断网也能播放" in text
     assert "西塘村" in text and "（xitang）" in text
-    files = len(site.doc["files"])
+    files = len(site.files)
     assert f"<dd>{files} / {files}</dd>" in text and "<dd>0 B</dd>" in text  # present / listed, missing
     assert "<dd>2026-03-02 02:30（北京时间）</dd>" in text and "2026-03-02 02:30（北京时间） 成功" in text
     # Required first under its own heading, then optional; each with its poster, length, category
@@ -362,7 +380,7 @@ def test_site_view_says_which_files_are_missing_and_what_to_do(
     text = local.get("/").text
     assert verdict_of(text) == "missing" and ">缺少文件</strong>" in text
     assert f"还缺 1 个文件（{size:,.0f} B）" in text and "mediasrv-site sync" in text
-    files = len(site.doc["files"])
+    files = len(site.files)
     assert f"<dd>{files - 1} / {files}</dd>" in text
     assert site.required not in text and "今天没有必学节目" in text  # listed only once playable
     assert "另有 1 个节目还在下载" in text

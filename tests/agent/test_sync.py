@@ -35,7 +35,7 @@ from mediasrv.delivery.manifest.build import sign
 from mediasrv.kit.caller import Role
 from mediasrv.protocol import china
 from mediasrv.protocol.china import today_in_china
-from mediasrv.protocol.document import canonical
+from mediasrv.protocol.document import canonical, list_digests, list_url, ranked, site_files
 from mediasrv.protocol.vendor import pinned_sha256
 from mediasrv.protocol.viewing import player_id
 from mediasrv.sites.models import SitePresence
@@ -95,8 +95,14 @@ class Site:
         }
 
 
-def expected(doc: dict[str, Any]) -> dict[str, str]:
-    return {e["path"]: e["sha256"] for e in doc["files"]}
+def listed(client: TestClient, site: Site, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files a manifest asks for, through its file lists as the server gives them to the site."""
+    lists = {sha: client.get(list_url(sha), headers=site.headers).json() for sha in list_digests(doc)}
+    return site_files(doc, lists)
+
+
+def expected(client: TestClient, site: Site, doc: dict[str, Any]) -> dict[str, str]:
+    return {e["path"]: e["sha256"] for e in listed(client, site, doc)}
 
 
 def make_agent_site(client: TestClient, db: Database, tmp_path: Path) -> Site:
@@ -155,8 +161,8 @@ def test_a_fresh_sync_mirrors_the_manifest_and_then_polls_cheaply(
     result = site.sync()
     doc = manifest(client, site)
     assert result.complete and result.manifest == "full" and result.version == doc["version"]
-    assert site.files() == expected(doc)  # byte-identical, and nothing else
-    assert result.files_fetched == len(doc["files"]) and result.bytes_downloaded == doc["bytes"]
+    assert site.files() == expected(client, site, doc)  # byte-identical, and nothing else
+    assert result.files_fetched == len(listed(client, site, doc)) and result.bytes_downloaded == doc["bytes"]
     assert site.layout.manifest.read_bytes() == canonical(doc)
     assert list(site.layout.partial.iterdir()) == []
 
@@ -181,8 +187,8 @@ def test_a_new_programme_arrives_as_a_delta_and_a_withdrawn_one_is_deleted(
     added = site.sync()
     doc = manifest(client, site)
     assert added.complete and added.manifest == "delta" and added.version == doc["version"]
-    assert len(doc["programmes"]) == 2 and site.files() == expected(doc)
-    assert 0 < added.files_fetched < len(doc["files"])  # only the new programme's files
+    assert len(doc["programmes"]) == 2 and site.files() == expected(client, site, doc)
+    assert 0 < added.files_fetched < len(listed(client, site, doc))  # only the new programme's files
 
     assert (
         client.post(
@@ -193,7 +199,7 @@ def test_a_new_programme_arrives_as_a_delta_and_a_withdrawn_one_is_deleted(
     removed = site.sync()
     doc = manifest(client, site)
     assert removed.complete and removed.manifest == "delta" and removed.deleted > 0
-    assert removed.files_fetched == 0 and site.files() == expected(doc)
+    assert removed.files_fetched == 0 and site.files() == expected(client, site, doc)
 
 
 def test_a_delta_that_does_not_rebuild_the_manifest_falls_back_to_the_full_one(
@@ -222,7 +228,7 @@ def test_a_delta_that_does_not_rebuild_the_manifest_falls_back_to_the_full_one(
     site.line.handler = wrong_digest
     result = site.sync()
     assert result.complete and result.manifest == "full"
-    assert site.files() == expected(manifest(client, site))
+    assert site.files() == expected(client, site, manifest(client, site))
     assert [r.url.params.get("since") for r in site.line.requests[-len(site.line.requests) :]][-1] is None
 
 
@@ -237,7 +243,7 @@ def test_a_tampered_manifest_is_refused_and_nothing_changes(
         if "/manifest" not in request.url.path:
             return r
         r.read()
-        return altered(r, r.content.replace(b'"format":1', b'"format":1 '))
+        return altered(r, r.content.replace(b'"format":2', b'"format":2 '))
 
     site.line.handler = tamper
     result = site.sync()
@@ -249,21 +255,110 @@ def test_a_tampered_manifest_is_refused_and_nothing_changes(
 def test_a_signed_manifest_naming_a_path_outside_the_cache_is_refused(
     client: TestClient, site: Site, programme: str, tmp_path: Path
 ) -> None:
+    # Only someone holding the server's key could do this: a list naming '../../evil.ts', and a
+    # manifest naming that list, signed.
+    [sha] = list_digests(manifest(client, site))
+    evil = client.get(list_url(sha), headers=site.headers).json()
+    evil["files"][0]["path"] = "../../evil.ts"
+    evil_raw = canonical(evil)
+    evil_sha = hashlib.sha256(evil_raw).hexdigest()
+
     def traversal(request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]) -> httpx.Response:
+        if request.url.path == list_url(evil_sha):
+            return httpx.Response(200, content=evil_raw)
         r = send(request)
         if "/manifest" not in request.url.path:
             return r
         r.read()
-        doc = json.loads(r.content)
-        doc["files"][0]["path"] = "../../evil.ts"
-        body = canonical(doc)
+        body = r.content.replace(sha.encode(), evil_sha.encode())
         return altered(r, body, **{"X-Manifest-Signature": resign(client, body)})
 
     site.line.handler = traversal
     result = site.sync()
-    assert result.error is not None and "Refusing the manifest path '../../evil.ts'" in result.error
+    assert result.error is not None and "Refusing the manifest path" in result.error
+    assert "../../evil.ts" in result.error
     assert not (tmp_path / "evil.ts").exists() and site.files() == {}
     assert site.layout.applied() is None
+
+
+def test_a_file_list_altered_on_the_way_is_refused_and_nothing_is_downloaded(
+    client: TestClient, site: Site, programme: str
+) -> None:
+    def tamper(request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]) -> httpx.Response:
+        r = send(request)
+        if not request.url.path.startswith("/api/v1/file-lists/"):
+            return r
+        r.read()
+        doc = json.loads(r.content)
+        doc["files"][0]["size"] += 1
+        return altered(r, canonical(doc))
+
+    site.line.handler = tamper
+    result = site.sync()
+    assert result.error is not None and result.problem == "signature"
+    assert "does not match the digest the signed manifest gives" in result.error
+    assert site.files() == {} and site.layout.applied() is None and list(site.layout.lists.iterdir()) == []
+    assert not any("/hls/" in r.url.path for r in site.line.requests)
+
+    site.line.handler = None  # the next sync fetches it again, whole
+    assert site.sync().complete and site.files() == expected(client, site, manifest(client, site))
+
+
+def test_each_file_list_is_fetched_once(
+    client: TestClient,
+    site: Site,
+    programme: str,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    ready_asset: ReadyAsset,
+) -> None:
+    assert site.sync().complete
+    [first] = list_digests(manifest(client, site))
+    publish_programme(client, producer, admin, ready_asset(producer, "audio"), title="第二课")
+    site.line.requests.clear()
+    assert site.sync().complete
+    fetched = [r.url.path for r in site.line.requests if r.url.path.startswith("/api/v1/file-lists/")]
+    assert len(fetched) == 1 and fetched != [list_url(first)]  # the new programme's alone
+    kept = {p.name for p in site.layout.lists.iterdir()}
+    assert kept == {f"{sha}.json" for sha in list_digests(manifest(client, site))}
+
+
+def test_a_site_holding_a_format_1_manifest_upgrades_without_fetching_its_media(
+    client: TestClient, site: Site, programme: str
+) -> None:
+    """What an agent synced before format 2 has on disk: every file at its path, and manifest.json
+    listing them all. The next sync adopts format 2 and downloads no file."""
+    assert site.sync().complete
+    doc = manifest(client, site)
+    files = listed(client, site, doc)
+    old = {
+        "bytes": doc["bytes"],
+        "device_profile": doc["device_profile"],
+        "dropped": [],
+        "files": files,
+        "format": 1,
+        "over_quota": doc["over_quota"],
+        "pinned_bytes": doc["pinned_bytes"],
+        "programmes": [
+            {k: v for k, v in {**p, "rank": rank}.items() if k not in ("files", "lists")}
+            for rank, p in enumerate(ranked(doc), start=1)
+        ],
+        "quota_bytes": doc["quota_bytes"],
+        "site": doc["site"],
+        "version": doc["version"],
+    }
+    site.layout.adopt(old)
+    for kept in site.layout.lists.iterdir():
+        kept.unlink()
+    site.layout.lists.rmdir()
+    assert site.layout.files_of(old) == files  # what the site view and status read meanwhile
+
+    site.line.requests.clear()
+    result = site.sync()
+    assert result.complete and result.manifest == "full" and result.files_fetched == 0
+    assert result.bytes_downloaded == 0 and result.files_hashed == 0  # known good: not even hashed
+    assert not any(r.url.path.startswith("/hls/") for r in site.line.requests)
+    assert site.layout.manifest.read_bytes() == canonical(doc) and site.files() == expected(client, site, doc)
 
 
 def test_layout_refuses_paths_and_digests_that_leave_the_cache(tmp_path: Path) -> None:
@@ -281,14 +376,14 @@ def test_layout_refuses_paths_and_digests_that_leave_the_cache(tmp_path: Path) -
 
 def test_a_partial_download_resumes_with_range(client: TestClient, site: Site, programme: str) -> None:
     doc = manifest(client, site)
-    big = max(doc["files"], key=lambda e: e["size"])
+    big = max(listed(client, site, doc), key=lambda e: e["size"])
     data = client.get(big["url"], headers={**site.headers, "Accept-Encoding": "identity"}).content
     half = len(data) // 2
     site.layout.ensure()
     site.layout.partial_for(big["sha256"]).write_bytes(data[:half])  # what an interrupted run left
 
     result = site.sync()
-    assert result.complete and site.files() == expected(doc)
+    assert result.complete and site.files() == expected(client, site, doc)
     assert result.bytes_resumed == half
     assert result.bytes_downloaded == doc["bytes"] - half  # the kept half was not fetched again
     [ranged] = [r for r in site.line.requests if r.url.path == big["url"]]
@@ -297,25 +392,29 @@ def test_a_partial_download_resumes_with_range(client: TestClient, site: Site, p
 
 def test_a_bad_partial_is_discarded_and_fetched_whole(client: TestClient, site: Site, programme: str) -> None:
     doc = manifest(client, site)
-    big = max(doc["files"], key=lambda e: e["size"])
+    big = max(listed(client, site, doc), key=lambda e: e["size"])
     site.layout.ensure()
     # Garbage of the right length prefix: the resumed file fails its SHA-256 and is fetched again.
     site.layout.partial_for(big["sha256"]).write_bytes(b"\0" * (big["size"] // 2))
     result = site.sync()
-    assert result.complete and site.files() == expected(doc)
+    assert result.complete and site.files() == expected(client, site, doc)
     assert result.bytes_downloaded == doc["bytes"] - big["size"] // 2 + big["size"]
     # Longer than the file: dropped before asking (no Range the server would answer 416 to).
     site.layout.file(big["path"]).unlink()
     site.layout.partial_for(big["sha256"]).write_bytes(b"\0" * (big["size"] + 10))
     again = site.sync()
-    assert again.complete and again.bytes_downloaded == big["size"] and site.files() == expected(doc)
+    assert (
+        again.complete
+        and again.bytes_downloaded == big["size"]
+        and site.files() == expected(client, site, doc)
+    )
 
 
 def test_a_server_that_ignores_range_restarts_the_file(
     client: TestClient, site: Site, programme: str
 ) -> None:
     doc = manifest(client, site)
-    big = max(doc["files"], key=lambda e: e["size"])
+    big = max(listed(client, site, doc), key=lambda e: e["size"])
     data = client.get(big["url"], headers={**site.headers, "Accept-Encoding": "identity"}).content
     site.layout.ensure()
     site.layout.partial_for(big["sha256"]).write_bytes(data[:100])
@@ -327,7 +426,7 @@ def test_a_server_that_ignores_range_restarts_the_file(
 
     site.line.handler = no_ranges
     result = site.sync()
-    assert result.complete and site.files() == expected(doc)
+    assert result.complete and site.files() == expected(client, site, doc)
     assert result.bytes_resumed == 0 and result.bytes_downloaded == doc["bytes"]
 
 
@@ -336,7 +435,7 @@ def test_a_damaged_cached_file_is_found_and_fetched_again(
 ) -> None:
     assert site.sync().complete
     doc = manifest(client, site)
-    victim = site.layout.file(max(doc["files"], key=lambda e: e["size"])["path"])
+    victim = site.layout.file(max(listed(client, site, doc), key=lambda e: e["size"])["path"])
     before = victim.stat()
     data = bytearray(victim.read_bytes())
     data[len(data) // 2] ^= 0xFF
@@ -344,22 +443,28 @@ def test_a_damaged_cached_file_is_found_and_fetched_again(
     os.utime(victim, ns=(before.st_atime_ns, before.st_mtime_ns))  # bit rot: size and mtime unchanged
 
     trusting = site.sync()
-    assert trusting.complete and trusting.files_hashed == 0 and site.files() != expected(doc)
+    assert trusting.complete and trusting.files_hashed == 0 and site.files() != expected(client, site, doc)
     verified = site.sync(verify=True)
     assert verified.complete and verified.files_corrupt == 1 and verified.files_fetched == 1
-    assert verified.files_hashed == len(doc["files"]) and site.files() == expected(doc)
+    assert verified.files_hashed == len(listed(client, site, doc)) and site.files() == expected(
+        client, site, doc
+    )
 
     # A change that moves the mtime (a person, another program) is noticed without --verify.
     victim.write_bytes(b"x" * before.st_size)
     noticed = site.sync()
-    assert noticed.files_corrupt == 1 and noticed.files_fetched == 1 and site.files() == expected(doc)
+    assert (
+        noticed.files_corrupt == 1
+        and noticed.files_fetched == 1
+        and site.files() == expected(client, site, doc)
+    )
 
 
 def test_line_drops_are_retried_and_a_cut_body_resumes(
     client: TestClient, site: Site, programme: str
 ) -> None:
     doc = manifest(client, site)
-    big = max(doc["files"], key=lambda e: e["size"])
+    big = max(listed(client, site, doc), key=lambda e: e["size"])
     calls = {"manifest": 0, "cut": 0}
 
     def flaky(request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]) -> httpx.Response:
@@ -375,7 +480,7 @@ def test_line_drops_are_retried_and_a_cut_body_resumes(
 
     site.line.handler = flaky
     result = site.sync()
-    assert result.complete and site.files() == expected(doc)
+    assert result.complete and site.files() == expected(client, site, doc)
     assert result.bytes_resumed == 1000 and result.bytes_downloaded == doc["bytes"]  # nothing twice
     assert [r.headers.get("Range") for r in site.line.requests if r.url.path == big["url"]] == [
         None,
@@ -419,14 +524,14 @@ def test_an_unreachable_server_ends_the_run_with_a_clear_error_and_keeps_the_old
     assert result.version == result.target_version - 1 and result.files_missing > 0
     assert site.layout.manifest.read_bytes() == old  # never claims files it lacks
     site.line.handler = None
-    assert site.sync().complete and site.files() == expected(manifest(client, site))
+    assert site.sync().complete and site.files() == expected(client, site, manifest(client, site))
 
 
 def test_a_file_the_server_no_longer_has_is_a_failure_not_a_crash(
     client: TestClient, site: Site, programme: str
 ) -> None:
     doc = manifest(client, site)
-    gone = doc["files"][-1]
+    gone = listed(client, site, doc)[-1]
 
     def missing(request: httpx.Request, send: Callable[[httpx.Request], httpx.Response]) -> httpx.Response:
         if request.url.path == gone["url"]:
@@ -438,7 +543,7 @@ def test_a_file_the_server_no_longer_has_is_a_failure_not_a_crash(
     assert [f.path for f in result.failures] == [gone["path"]] and "404 No such HLS file." in result.failures[
         0
     ].message
-    assert result.files_fetched == len(doc["files"]) - 1 and site.layout.applied() is None
+    assert result.files_fetched == len(listed(client, site, doc)) - 1 and site.layout.applied() is None
 
 
 # --- window, bandwidth, priority ----------------------------------------------------------------------
@@ -471,7 +576,7 @@ def test_the_daemon_waits_for_the_window_while_a_hand_run_sync_does_not(
     assert noon.error is None and site.layout.applied() is None
     night = site.syncer(clock=lambda: datetime(2025, 6, 1, 2, 0)).sync(download=None)
     assert night.complete and not night.deferred
-    assert site.files() == expected(manifest(client, site))
+    assert site.files() == expected(client, site, manifest(client, site))
 
 
 def test_the_window_is_beijing_time_on_a_pc_whose_clock_is_utc(
@@ -516,21 +621,23 @@ def test_required_programmes_come_first_and_playlists_after_their_segments() -> 
     def f(path: str) -> dict[str, Any]:
         return {"path": path, "size": 1, "sha256": "0" * 64, "url": "/hls/" + path}
 
+    files = [
+        f("a/iptv.m3u8"),
+        f("a/g/seg_0.ts"),
+        f("b/iptv.m3u8"),
+        f("b/g/seg_0.ts"),
+        f("d/document.pdf"),
+        f("z/x"),
+    ]
     doc = {
-        "files": [
-            f("a/iptv.m3u8"),
-            f("a/g/seg_0.ts"),
-            f("b/iptv.m3u8"),
-            f("b/g/seg_0.ts"),
-            f("d/document.pdf"),
-            f("z/x"),
-        ],
+        "format": 2,
+        "order": ["pb", "pa"],
         "programmes": [
-            {"rank": 2, "asset_id": "a", "attachments": []},
-            {"rank": 1, "asset_id": "b", "attachments": ["d/document.pdf"]},
+            {"id": "pa", "asset_id": "a", "attachments": []},
+            {"id": "pb", "asset_id": "b", "attachments": ["d/document.pdf"]},
         ],
     }
-    order = [e["path"] for e in download_order(doc)]
+    order = [e["path"] for e in download_order(doc, files)]
     assert order == ["b/g/seg_0.ts", "b/iptv.m3u8", "d/document.pdf", "a/g/seg_0.ts", "a/iptv.m3u8", "z/x"]
 
 

@@ -87,7 +87,7 @@ def test_segments_served_to_players_are_counted_once(
     assert local.get(first, headers={**TV, "Range": "bytes=188-"}).status_code == 206
     play(local, site, site.required, TV)
     assert local.head(first, headers=TV).status_code == 200
-    for path in (p["path"] for p in site.doc["files"] if p["path"].endswith((".jpg", ".pdf"))):
+    for path in (p["path"] for p in site.files if p["path"].endswith((".jpg", ".pdf"))):
         assert local.get(f"/files/{path}", headers=TV).status_code == 200
     assert len(queued(layout)) == len(segments)
 

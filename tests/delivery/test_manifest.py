@@ -1,4 +1,5 @@
-"""Per-site caching manifests: contents per profile and quota, verification, versions, deltas."""
+"""Per-site caching manifests: contents per profile and quota, the file lists they name, verification,
+versions, deltas."""
 
 from __future__ import annotations
 
@@ -18,11 +19,19 @@ from hypothesis import strategies as st
 from mediasrv import epochs
 from mediasrv.db import Database
 from mediasrv.delivery.manifest.build import deflate_piece, gzip_parts
-from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest
+from mediasrv.delivery.manifest.models import FileList, ManifestContent, SiteManifest
 from mediasrv.delivery.manifest.store import ManifestService, collect_garbage
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
-from mediasrv.protocol.document import SIGNATURE_CONTEXT, apply_delta, canonical, diff
+from mediasrv.protocol.document import (
+    FORMAT,
+    SIGNATURE_CONTEXT,
+    apply_delta,
+    canonical,
+    diff,
+    list_digests,
+    site_files,
+)
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 
 
@@ -59,6 +68,21 @@ def _manifest(client: TestClient, site: int, headers: dict[str, str], **params: 
     return doc
 
 
+def _lists(client: TestClient, doc: dict[str, Any], headers: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every file list the manifest names, fetched as an agent does and checked against its digest."""
+    found = {}
+    for sha in list_digests(doc):
+        r = client.get(f"/api/v1/file-lists/{sha}", headers=headers)
+        assert r.status_code == 200, r.text
+        assert hashlib.sha256(r.content).hexdigest() == sha and canonical(json.loads(r.content)) == r.content
+        found[sha] = json.loads(r.content)
+    return found
+
+
+def _files(client: TestClient, doc: dict[str, Any], headers: dict[str, str]) -> list[dict[str, Any]]:
+    return site_files(doc, _lists(client, doc, headers))
+
+
 def _required_list(client: TestClient, admin: dict[str, str], ids: list[str]) -> int:
     today = today_in_china().isoformat()
     sl = client.post(
@@ -87,16 +111,27 @@ def test_manifest_lists_every_file_of_the_profile_verifiably(
         "id": box,
         "name": "box",
     }
-    assert doc["device_profile"] == "iptv" and doc["format"] == 1 and doc["dropped"] == []
+    assert doc["device_profile"] == "iptv" and doc["format"] == FORMAT == 2 and doc["dropped"] == []
     [programme] = doc["programmes"]
-    assert programme["id"] == pid and programme["title"] == "乡村振兴战略" and not programme["required"]
-    assert programme["play"] == f"{film}/iptv.m3u8"
+    assert doc["order"] == [pid] and programme["id"] == pid and not programme["required"]
+    assert programme["title"] == "乡村振兴战略" and programme["play"] == f"{film}/iptv.m3u8"
     assert programme["attachments"] == [f"{handout}/document.pdf"]
-    paths = [f["path"] for f in doc["files"]]
+    own, sheet = programme["lists"]  # its own list, then the handout's
+    assert own["url"] == f"/api/v1/file-lists/{own['sha256']}"
+    lists = _lists(client, doc, box_h)
+    assert lists[own["sha256"]]["asset_id"] == film and lists[sheet["sha256"]]["asset_id"] == handout
+    assert (
+        lists[own["sha256"]]["presentation"] == "iptv"
+        and lists[sheet["sha256"]]["presentation"] == "document"
+    )
+    files = site_files(doc, lists)
+    paths = [f["path"] for f in files]
     assert paths == sorted(paths) and len(set(paths)) == len(paths)
     assert programme["poster"] in paths and programme["play"] in paths and f"{handout}/document.pdf" in paths
-    assert any(p.endswith(".ts") for p in paths) and doc["bytes"] == sum(f["size"] for f in doc["files"])
-    for f in doc["files"]:  # every URL serves exactly the bytes the manifest promises
+    assert any(p.endswith(".ts") for p in paths) and doc["bytes"] == sum(f["size"] for f in files)
+    assert doc["file_count"] == len(files) == programme["files"] == own["files"] + sheet["files"]
+    assert programme["bytes"] == own["bytes"] + sheet["bytes"] == doc["bytes"]
+    for f in files:  # every URL serves exactly the bytes the lists promise
         got = client.get(f["url"], headers=box_h)
         assert got.status_code == 200, f["url"]
         assert len(got.content) == f["size"] and hashlib.sha256(got.content).hexdigest() == f["sha256"]
@@ -108,10 +143,13 @@ def test_manifest_lists_every_file_of_the_profile_verifiably(
     assert mobile["programmes"][0]["play"] == f"{film}/master.m3u8"
     assert legacy["programmes"][0]["play"] == f"{film}/iptv-sd.m3u8"
     segments = [
-        {p["path"].rsplit("/", 2)[-2] for p in d["files"] if p["path"].endswith(".ts")}
-        for d in (doc, mobile, legacy)
+        {p["path"].rsplit("/", 2)[-2] for p in _files(client, d, h) if p["path"].endswith(".ts")}
+        for d, h in ((doc, box_h), (mobile, phone_h), (legacy, old_h))
     ]
     assert segments[0].isdisjoint(segments[1]) and segments[0].isdisjoint(segments[2])
+    # One list per (asset, generation, presentation), stored once whatever the number of sites.
+    with db.session_scope() as s:
+        assert s.query(FileList).count() == 4  # iptv, master, iptv-sd, and the handout's document
 
     # Deterministic: the same state gives the same bytes, in this process and in a fresh one.
     again = client.get(f"/api/v1/sites/{box}/manifest", headers=box_h)
@@ -119,6 +157,32 @@ def test_manifest_lists_every_file_of_the_profile_verifiably(
     fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
     current = fresh.current(box, today_in_china())
     assert current.version == 1 and b"".join(fresh.body(current, gzip=False).parts) == again.content
+
+
+def test_file_lists_are_immutable_and_only_for_whoever_may_play_them(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    film = ready_asset(producer, "video")
+    publish_programme(client, producer, admin, film, title="本地节目")
+    box, box_h = _site(client, db, admin, "box", "iptv")
+    phone, phone_h = _site(client, db, admin, "phone", "mobile")
+    [iptv] = list_digests(_manifest(client, box, box_h))
+    [master] = list_digests(_manifest(client, phone, phone_h))
+    url = f"/api/v1/file-lists/{iptv}"
+    r = client.get(url, headers={**box_h, "Accept-Encoding": "gzip"})
+    assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
+    assert "immutable" in r.headers["cache-control"] and "max-age=31536000" in r.headers["cache-control"]
+    assert client.get(url, headers={**box_h, "If-None-Match": r.headers["etag"]}).status_code == 304
+    # A site fetches only what its own manifest names: the phone's list is not the box's to read.
+    refused = client.get(f"/api/v1/file-lists/{master}", headers=box_h)
+    assert refused.status_code == 404 and refused.json()["code"] == "delivery.no_file_list"
+    assert client.get(f"/api/v1/file-lists/{'0' * 64}", headers=admin).status_code == 404
+    assert client.get(f"/api/v1/file-lists/{master}", headers=admin).status_code == 200
+    assert (
+        client.get(f"/api/v1/file-lists/{master}", headers=producer).status_code == 200
+    )  # their department's
+    assert client.get(url).status_code == 401
+    assert client.get("/api/v1/file-lists/not-a-digest", headers=admin).status_code == 422
 
 
 def test_quota_pins_required_programmes_and_drops_optional_ones_with_reasons(
@@ -131,11 +195,8 @@ def test_quota_pins_required_programmes_and_drops_optional_ones_with_reasons(
     _required_list(client, admin, [a])
     site, headers = _site(client, db, admin, "village", "iptv")
     full = _manifest(client, site, headers)
-    assert [(p["id"], p["rank"], p["required"]) for p in full["programmes"]] == [
-        (a, 1, True),
-        (c, 2, False),
-        (b, 3, False),
-    ]
+    required = {p["id"]: p["required"] for p in full["programmes"]}
+    assert full["order"] == [a, c, b] and required == {a: True, b: False, c: False}
     size = {p["id"]: p["bytes"] for p in full["programmes"]}
     assert full["pinned_bytes"] == size[a] and full["bytes"] == sum(size.values())
 
@@ -147,15 +208,13 @@ def test_quota_pins_required_programmes_and_drops_optional_ones_with_reasons(
         return _manifest(client, site, headers)
 
     fits_c = with_quota(size[a] + size[c])
-    assert [p["id"] for p in fits_c["programmes"]] == [a, c] and fits_c["quota_bytes"] == size[a] + size[c]
+    assert fits_c["order"] == [a, c] and fits_c["quota_bytes"] == size[a] + size[c]
     [dropped] = fits_c["dropped"]
-    assert (
-        dropped["programme_id"] == b and dropped["rank"] == 3 and dropped["reason"].startswith("over quota")
-    )
+    assert dropped["id"] == b and dropped["bytes"] == size[b] and dropped["reason"].startswith("over quota")
     assert not fits_c["over_quota"] and fits_c["bytes"] <= fits_c["quota_bytes"]
     tiny = with_quota(1)  # required study is never dropped: the site is told it is over quota
-    assert [p["id"] for p in tiny["programmes"]] == [a] and tiny["over_quota"]
-    assert [d["programme_id"] for d in tiny["dropped"]] == [c, b]
+    assert tiny["order"] == [a] and tiny["over_quota"]
+    assert [d["id"] for d in tiny["dropped"]] == sorted([c, b])
     assert tiny["version"] == 3 and fits_c["version"] == 2
 
 
@@ -195,14 +254,58 @@ def test_polls_deltas_and_versions(
         assert delta["since"] == old["version"] and rebuilt == current
         assert hashlib.sha256(canonical(rebuilt)).hexdigest() == delta["sha256"]  # checkable
     newest = docs[-1]
-    delta = client.get(url, headers=headers, params={"since": newest["version"]})
-    assert len(delta.content) < len(canonical(current)) / 2  # the change, not the catalog
+    delta = _manifest(client, site, headers, since=newest["version"])  # the change, not the catalog
+    assert [p["id"] for p in delta["programmes"]["added"]] == [second]  # no longer required
+    assert delta["programmes"]["removed"] == [] and delta["pinned_bytes"] == 0
     same = _manifest(client, site, headers, since=current["version"])
-    assert all(same[c] == {"added": [], "removed": []} for c in ("files", "programmes", "dropped"))
+    assert all(same[c] == {"added": [], "removed": []} for c in ("programmes", "dropped"))
+    assert set(same) == {"dropped", "format", "programmes", "sha256", "since", "site", "version"}
     unknown = client.get(url, headers=headers, params={"since": 999})
     assert unknown.headers["x-manifest-kind"] == "full" and json.loads(unknown.content) == current
     with db.session_scope() as s:  # versions are written once per change, not once per poll
         assert s.query(SiteManifest).filter_by(site_id=site).count() == 5
+
+
+def test_a_rank_change_rewrites_the_order_and_no_programme(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    ids = [
+        publish_programme(client, producer, admin, ready_asset(producer, "video"), title=t)
+        for t in ("第一课", "第二课", "第三课")
+    ]
+    list_id = _required_list(client, admin, ids)
+    site, headers = _site(client, db, admin, "village", "iptv")
+    before = _manifest(client, site, headers)
+    assert before["order"] == ids
+    r = client.patch(f"/api/v1/study-lists/{list_id}", headers=admin, json={"programme_ids": ids[::-1]})
+    assert r.status_code == 200, r.text
+    delta = _manifest(client, site, headers, since=before["version"])
+    assert delta["order"] == ids[::-1] and delta["programmes"] == {"added": [], "removed": []}
+    assert set(delta) == {"dropped", "format", "order", "programmes", "sha256", "since", "site", "version"}
+    assert apply_delta(before, delta) == _manifest(client, site, headers)
+
+
+def test_a_site_holding_a_format_1_version_is_answered_with_the_full_manifest(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    site, headers = _site(client, db, admin, "upgrading", "iptv")
+    first = _manifest(client, site, headers)
+    # What a server before format 2 stored for that version: a flat content.
+    raw = (
+        b'{"bytes":0,"device_profile":"iptv","dropped":[],"files":[],"format":1,"over_quota":false,'
+        b'"pinned_bytes":0,"programmes":[],"quota_bytes":null'
+    )
+    sha = hashlib.sha256(raw).hexdigest()
+    with db.session_scope() as s:
+        s.add(ManifestContent(sha256=sha, deflated=deflate_piece(raw), raw_size=len(raw)))
+        s.flush()
+        s.get_one(SiteManifest, (site, first["version"])).content_sha256 = sha
+    r = client.patch(f"/api/v1/sites/{site}", headers=admin, json={"name": "新名字"})
+    assert r.status_code == 200, r.text
+    url = f"/api/v1/sites/{site}/manifest"
+    answer = client.get(url, headers=headers, params={"since": first["version"]})
+    assert answer.headers["x-manifest-kind"] == "full" and answer.json()["format"] == FORMAT
+    assert answer.json()["version"] == first["version"] + 1
 
 
 def test_withdrawal_removes_a_programme_from_every_manifest(
@@ -215,7 +318,10 @@ def test_withdrawal_removes_a_programme_from_every_manifest(
         for code, profile in (("a", "iptv"), ("b", "mobile"), ("c", "pc"))
     ]
     before = [_manifest(client, s, h) for s, h in sites]
-    assert all(any(f["path"].startswith(film) for f in d["files"]) for d in before)
+    assert all(
+        any(f["path"].startswith(film) for f in _files(client, d, h))
+        for d, (_, h) in zip(before, sites, strict=True)
+    )
     assert (
         client.post(
             f"/api/v1/programmes/{pid}/withdraw", headers=admin, json={"reason": "内容有误"}
@@ -224,9 +330,8 @@ def test_withdrawal_removes_a_programme_from_every_manifest(
     )
     for (s, h), old in zip(sites, before, strict=True):
         delta = _manifest(client, s, h, since=old["version"])
-        assert delta["programmes"]["removed"] == [pid]
-        assert delta["files"]["removed"] == [f["path"] for f in old["files"]]
-        assert apply_delta(old, delta)["files"] == [] == _manifest(client, s, h)["files"]
+        assert delta["programmes"]["removed"] == [pid] and delta["order"] == []
+        assert apply_delta(old, delta)["programmes"] == [] == _manifest(client, s, h)["programmes"]
 
 
 def test_a_site_reads_only_its_own_manifest(
@@ -260,41 +365,42 @@ def test_a_site_reads_only_its_own_manifest(
 # --- the delta algebra, for any manifests -----------------------------------------------------
 
 _names = st.text("abcdef", min_size=1, max_size=3)
-_file = st.fixed_dictionaries(
-    {"size": st.integers(0, 10**12), "sha256": st.sampled_from(["0" * 64, "f" * 64])}
+_list = st.fixed_dictionaries(
+    {
+        "bytes": st.integers(0, 10**12),
+        "files": st.integers(0, 9),
+        "sha256": st.sampled_from(["0" * 64, "f" * 64]),
+    }
 )
 
 
 @st.composite
 def _manifests(draw: st.DrawFn, version: int) -> dict[str, Any]:
-    files = draw(st.dictionaries(_names, _file, max_size=8))
     ids = draw(st.lists(_names, unique=True, max_size=6))
-    ranks = draw(st.permutations(range(1, len(ids) + 1)))
+    order = draw(st.permutations(ids))
     kept = draw(st.lists(st.booleans(), min_size=len(ids), max_size=len(ids)))
     entries = [
         {
             "id": i,
-            "rank": r,
             "title": draw(st.sampled_from(["党课", "政策", "健康"])),
             "required": draw(st.booleans()),
+            "lists": draw(st.lists(_list, max_size=2)),
         }
-        for i, r in zip(ids, ranks, strict=True)
+        for i in ids
     ]
+    held = {e["id"] for e, k in zip(entries, kept, strict=True) if k}
     return {
         "bytes": draw(st.integers(0, 10**12)),
         "device_profile": draw(st.sampled_from(["iptv", "mobile"])),
         "dropped": sorted(
-            (
-                {"programme_id": e["id"], "rank": e["rank"], "reason": "over quota"}
-                for e, k in zip(entries, kept, strict=True)
-                if not k
-            ),
-            key=lambda e: e["rank"],
+            ({"id": e["id"], "reason": "over quota"} for e in entries if e["id"] not in held),
+            key=lambda e: e["id"],
         ),
-        "files": [{"path": p, **f, "url": "/hls/" + p} for p, f in sorted(files.items())],
-        "format": 1,
+        "file_count": draw(st.integers(0, 9)),
+        "format": 2,
+        "order": [i for i in order if i in held],
         "over_quota": draw(st.booleans()),
-        "programmes": sorted((e for e, k in zip(entries, kept, strict=True) if k), key=lambda e: e["rank"]),
+        "programmes": sorted((e for e in entries if e["id"] in held), key=lambda e: e["id"]),
         "quota_bytes": draw(st.none() | st.integers(1, 10**12)),
         "site": {"code": "s", "id": 7, "name": "西塘村"},
         "version": version,
@@ -317,6 +423,8 @@ def test_applying_the_delta_from_any_older_version_gives_the_current_manifest(
         assert apply_delta(old, wire) == current
     with pytest.raises(ValueError, match="fetch the full manifest"):
         apply_delta(history[0], diff(history[1], current))
+    with pytest.raises(ValueError, match="fetch the full manifest"):  # a site still on format 1
+        apply_delta({**history[-2], "format": 1}, diff(history[-2], current))
 
 
 def test_stitched_gzip_is_one_ordinary_gzip_member() -> None:

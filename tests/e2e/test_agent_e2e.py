@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
+from mediasrv.protocol.document import list_digests, list_url, site_files
 from tests.e2e.stack import BIN, Stack
 from tests.mediafactory import make_media
 
@@ -129,8 +130,15 @@ def on_disk(site: Site) -> dict[str, str]:
     }
 
 
-def expected(doc: dict[str, Any]) -> dict[str, str]:
-    return {e["path"]: e["sha256"] for e in doc["files"]}
+def listed(stack: Stack, site: Site, doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The files a manifest asks for, through its file lists as the server gives them to the site."""
+    auth = {"Authorization": f"Bearer {site.token}"}
+    lists = {sha: httpx.get(stack.url + list_url(sha), headers=auth).json() for sha in list_digests(doc)}
+    return site_files(doc, lists)
+
+
+def expected(stack: Stack, site: Site, doc: dict[str, Any]) -> dict[str, str]:
+    return {e["path"]: e["sha256"] for e in listed(stack, site, doc)}
 
 
 def patch(stack: Stack, site: Site, **fields: Any) -> None:
@@ -192,19 +200,20 @@ def test_a_fresh_sync_ends_byte_identical_to_the_manifest(stack: Stack, tmp_path
     r = agent("sync", "--dir", str(site.dir))
     assert r.returncode == 0, r.stderr
     doc = manifest(stack, site)
-    assert on_disk(site) == expected(doc)  # every file, byte for byte, and nothing else
+    assert on_disk(site) == expected(stack, site, doc)  # every file, byte for byte, and nothing else
     assert (site.dir / "manifest.json").read_bytes() == json.dumps(
         doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False
     ).encode()
     info = status(site)
-    assert info["applied_version"] == doc["version"] and info["files_present"] == len(doc["files"])
+    assert info["applied_version"] == doc["version"]
+    assert info["files_present"] == len(listed(stack, site, doc))
     assert info["last_sync"]["complete"] and info["last_sync"]["bytes_downloaded"] == doc["bytes"]
     assert info["queued_reports"] == 0
     row = fleet_row(stack, site)
     assert row["in_sync"] and row["applied_version"] == doc["version"] and row["agent_version"]
 
     # A damaged file (same size, same mtime: bit rot) is found by --verify and fetched again.
-    victim = site.dir / "files" / max(doc["files"], key=lambda e: e["size"])["path"]
+    victim = site.dir / "files" / max(listed(stack, site, doc), key=lambda e: e["size"])["path"]
     before = victim.stat()
     with victim.open("r+b") as f:
         f.seek(before.st_size // 2)
@@ -219,7 +228,7 @@ def test_a_fresh_sync_ends_byte_identical_to_the_manifest(stack: Stack, tmp_path
         and last["files_fetched"] == 1
         and last["bytes_downloaded"] == before.st_size
     )
-    assert on_disk(site) == expected(doc)
+    assert on_disk(site) == expected(stack, site, doc)
 
 
 def test_an_agent_killed_mid_download_resumes(stack: Stack, tmp_path: Path) -> None:
@@ -232,7 +241,7 @@ def test_an_agent_killed_mid_download_resumes(stack: Stack, tmp_path: Path) -> N
     proc.communicate(timeout=10)
     have = partial_bytes(site) + sum(  # what the killed run left on disk
         e["size"]
-        for e in doc["files"]
+        for e in listed(stack, site, doc)
         if (p := site.dir / "files" / e["path"]).is_file() and p.stat().st_size == e["size"]
     )
     assert 0 < have < total and not (site.dir / "manifest.json").exists()  # nothing claimed yet
@@ -240,7 +249,7 @@ def test_an_agent_killed_mid_download_resumes(stack: Stack, tmp_path: Path) -> N
     patch(stack, site, bandwidth_kbps=None)  # lift the cap (a new manifest version: a delta)
     r = agent("sync", "--dir", str(site.dir))
     assert r.returncode == 0, r.stderr
-    assert on_disk(site) == expected(manifest(stack, site))
+    assert on_disk(site) == expected(stack, site, manifest(stack, site))
     last = status(site)["last_sync"]
     redownloaded = last["bytes_downloaded"] - (total - have)
     print(
@@ -261,7 +270,7 @@ def test_a_server_outage_mid_sync_loses_nothing(stack: Stack, tmp_path: Path) ->
     restart_server(stack)
     _, err = proc.communicate(timeout=90)
     assert proc.returncode == 0, err
-    assert on_disk(site) == expected(doc)
+    assert on_disk(site) == expected(stack, site, doc)
     last = status(site)["last_sync"]
     # It met the outage (refused connections, maybe a body cut short) and waited it out. Whether a
     # file was cut mid-body depends on how much the dead server had already left in the socket.
@@ -308,4 +317,4 @@ def test_the_daemon_syncs_and_stops_cleanly_on_sigterm(stack: Stack, tmp_path: P
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert "后台同步已停止" in err and "状态报告已发送" in err
-    assert on_disk(site) == expected(manifest(stack, site))
+    assert on_disk(site) == expected(stack, site, manifest(stack, site))

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from mediasrv.protocol.document import SIGNATURE_CONTEXT
+from mediasrv.protocol.document import SIGNATURE_CONTEXT, list_digests, site_files
 from tests.e2e.conftest import Tier
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media
@@ -72,7 +72,12 @@ def test_a_site_mirrors_its_manifest_and_plays_offline(stack: Stack, tmp_path: P
     assert again["status"] == "304"
 
     cache = tmp_path / "site-cache"
-    for f in manifest["files"]:  # what the site agent does: fetch, verify, keep
+    lists = {}
+    for sha in list_digests(manifest):  # what the site agent does: fetch each list, check its digest
+        _, raw = curl(f"{api}/file-lists/{sha}", token)
+        assert hashlib.sha256(raw).hexdigest() == sha
+        lists[sha] = json.loads(raw)
+    for f in site_files(manifest, lists):  # then every file: fetch, verify, keep
         _, data = curl(stack.url + f["url"], token)
         assert len(data) == f["size"] and hashlib.sha256(data).hexdigest() == f["sha256"], f["path"]
         (cache / f["path"]).parent.mkdir(parents=True, exist_ok=True)

@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from mediasrv.agent.layout import Layout
 from mediasrv.protocol.china import today_in_china
 from tests.e2e.stack import BIN, Stack, free_port
 from tests.mediafactory import make_media
@@ -37,6 +38,7 @@ class Synced:
     required: str  # programme ids
     optional: str
     doc: dict[str, Any]  # its manifest
+    files: list[dict[str, Any]]  # what its file lists name
 
 
 def api(web: Stack, path: str, body: dict[str, Any], headers: dict[str, str], status: int = 201) -> Any:
@@ -77,7 +79,7 @@ def synced(web: Stack, tmp_path_factory: pytest.TempPathFactory) -> Synced:
     agent("init", "--server", web.url, "--token", token, "--dir", str(cache))
     agent("sync", "--dir", str(cache))
     doc = json.loads((cache / "manifest.json").read_bytes())
-    return Synced(cache, ids[0], ids[1], doc)
+    return Synced(cache, ids[0], ids[1], doc, Layout(cache).files_of(doc))
 
 
 @contextmanager
@@ -121,7 +123,7 @@ def test_a_site_administrator_plays_todays_required_programme_with_a_remote(
             page.goto(url + "/")
             expect(page.locator("#verdict")).to_have_text("完整")
             expect(page.locator("h1")).to_contain_text("西塘村")
-            files = len(synced.doc["files"])
+            files = len(synced.files)
             expect(page.locator(".fact-files dd")).to_have_text(f"{files} / {files}")
             expect(page.locator(".fact-last_complete dd")).to_contain_text("北京时间")
             required = page.locator("section.required")
@@ -205,7 +207,7 @@ def test_with_files_deleted_the_verdict_says_they_are_missing(
 ) -> None:
     cache = tmp_path / "mediasrv-site"
     shutil.copytree(synced.dir, cache)
-    segments = [e for e in synced.doc["files"] if e["path"].endswith(".ts")]
+    segments = [e for e in synced.files if e["path"].endswith(".ts")]
     for entry in segments[:2]:
         (cache / "files" / entry["path"]).unlink()
     with serving(cache) as url:
@@ -218,7 +220,7 @@ def test_with_files_deleted_the_verdict_says_they_are_missing(
             expect(page.locator("#verdict")).to_have_text("缺少文件")
             expect(page.locator("#advice")).to_contain_text("还缺 2 个文件")
             expect(page.locator("#advice")).to_contain_text("mediasrv-site sync")
-            files = len(synced.doc["files"])
+            files = len(synced.files)
             expect(page.locator(".fact-files dd")).to_have_text(f"{files - 2} / {files}")
             screenshot(page, "site-view-missing")
 

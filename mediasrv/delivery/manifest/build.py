@@ -1,29 +1,51 @@
-"""Caching manifests: exactly which files a terminal site must hold, and how to verify them.
+"""Caching manifests: which programmes a terminal site must hold, and the file lists that say
+exactly which files those are and how to verify them. Two levels, so that a site's manifest stays a
+few kilobytes whatever the catalog, and a change costs what it touches.
 
-A manifest is one UTF-8 JSON document whose keys are sorted and which has no spaces, so that the
-same state gives the same bytes (json.dumps(doc, sort_keys=True, separators=(",", ":"),
-ensure_ascii=False) reproduces it):
+A **file list** is one immutable document per published (asset, generation, presentation), named by
+the SHA-256 of its bytes and served at /api/v1/file-lists/<sha256> (Cache-Control: immutable):
 
-    bytes           size of all the files listed
-    device_profile  iptv | iptv-legacy | mobile | pc: which rendition the files are
-    dropped         optional programmes left out, each with its rank and the reason
-    files           [{path, sha256, size, url}] by path; the path mirrors the URL below /hls/, so the
-                    relative URIs inside cached playlists resolve in the site's own copy
+    asset_id        the asset
+    files           [{path, sha256, size}] by path, relative to the asset's folder: the master
+                    playlist, each listed rendition's playlist and segments, the poster; or a
+                    document's PDF. A site keeps a file at <asset_id>/<path>, fetched from
+                    /hls/<asset_id>/<path>, so the relative URIs inside playlists resolve in its copy
     format          1
+    generation      the published generation ("" for a document)
+    presentation    master | iptv | iptv-sd | document
+
+It is written once, when a manifest first needs it (models.FileList), and its summary (bytes, file
+count, digest, play, poster) is what builds reuse: no per-file work for what did not change.
+
+A **site manifest** is one UTF-8 JSON document whose keys are sorted and which has no spaces, so that
+the same state gives the same bytes (protocol.document.canonical reproduces it):
+
+    bytes           size of all the files the site must hold
+    device_profile  iptv | iptv-legacy | mobile | pc: which presentation the lists are
+    dropped         [{id, title, required, bytes, reason}] by id: optional programmes left out, why
+    file_count      how many files the lists name (each file once)
+    format          2 (protocol.document.FORMAT)
+    order           held programme ids, best first: required first, in curated order. The rank
+                    lives here alone, so a rank change rewrites one array, not every entry
     over_quota      the required programmes alone need more than the quota
     pinned_bytes    bytes of the required programmes, which are never dropped
-    programmes      [{id, rank, required, title, category, duration_seconds, asset_id, play,
-                    poster, attachments, bytes}] by rank: required first, in curated order
+    programmes      [{id, required, title, category, duration_seconds, asset_id, play, poster,
+                    attachments, bytes, files, lists}] by id. `lists` is [{sha256, url, bytes,
+                    files}]: the programme's own list, then its handouts'. `play`, `poster` and
+                    `attachments` (the handouts' play files) are paths as the lists place them
     quota_bytes     the site's quota, or null
     site            {id, code, name, download_window, bandwidth_kbps}: the agent obeys the last two
     version         the site's manifest version: +1 whenever anything above changes
 
+The Ed25519 signature over a site manifest covers every list's digest, so an agent that checks the
+signature and then each list's SHA-256 has verified every file it downloads.
+
 Everything before "site" is the content, which depends only on the profile, the quota, the study
 lists in force for the site's region and the catalog: sites that share those share one content
-(stored once, see ManifestContent). A delta (?since=N) lists, per collection, the entries added or
-changed (`added`, replacing by key) and the keys `removed`, plus every scalar field and `sha256`, the
-digest of the current document's bytes; `apply_delta` turns the manifest of version N into the
-current one, which the receiver checks against that digest.
+(stored once, see ManifestContent). A delta (?since=N) carries the scalars that changed (format, site
+and version always) and, per collection, the entries added or changed (`added`, replacing by key) and
+the keys `removed`, plus `sha256`, the digest of the current document's bytes; `apply_delta` turns the
+manifest of version N into the current one, which the receiver checks against that digest.
 """
 
 from __future__ import annotations
@@ -43,30 +65,35 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from mediasrv.delivery.playlist import chosen_programmes
+from mediasrv.catalog.models import Attachment, Programme
+from mediasrv.delivery.manifest.models import FileList
+from mediasrv.delivery.playlist import chosen_ids
 from mediasrv.delivery.service import presentation_renditions, render_presentation
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
-from mediasrv.protocol.document import FORMAT, SIGNATURE_CONTEXT, canonical
+from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, canonical, list_url
 from mediasrv.protocol.sizes import human_size
 from mediasrv.sites.models import Site
 from mediasrv.storage import keys
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
+DOCUMENT = "document"  # a document's presentation
 
 
-# --- what one asset contributes --------------------------------------------------------------
+# --- what one asset contributes: its file list ------------------------------------------------
 
 
 @dataclass(frozen=True)
-class Pieces:
-    """The files one asset contributes in one presentation: canonical JSON entries, sorted by path,
-    joined by commas, ready to be spliced into a manifest. Immutable for a published generation."""
+class Summary:
+    """What a manifest needs of one file list; immutable for a published generation."""
 
-    fragment: bytes
+    sha256: str
     size: int
     count: int
-    play: str  # the file a player opens: a master playlist, or the PDF
+    play: str  # the file a player opens (site path): a master playlist, or the PDF
     poster: str | None
+
+    def entry(self) -> dict[str, Any]:
+        return {"bytes": self.size, "files": self.count, "sha256": self.sha256, "url": list_url(self.sha256)}
 
 
 _PLAIN = re.compile(r"[A-Za-z0-9_./-]+")  # paths our pipeline writes: nothing JSON must escape
@@ -74,24 +101,19 @@ _HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def _entry(path: str, size: int, sha256: str) -> bytes:
-    """One file's canonical JSON; formatted directly (a manifest lists ~100,000 of them)."""
+    """One file's canonical JSON; formatted directly (a long film's list has thousands)."""
     if _PLAIN.fullmatch(path) and _HEX.fullmatch(sha256):
-        return b'{"path":"%s","sha256":"%s","size":%d,"url":"/hls/%s"}' % (
-            path.encode(),
-            sha256.encode(),
-            size,
-            path.encode(),
-        )
-    return canonical({"path": path, "sha256": sha256, "size": size, "url": f"/hls/{path}"})
+        return b'{"path":"%s","sha256":"%s","size":%d}' % (path.encode(), sha256.encode(), size)
+    return canonical({"path": path, "sha256": sha256, "size": size})
 
 
 FileRow = tuple[str, int, str]  # path relative to the asset's folder (keys.asset_path), size, SHA-256
 
 
-def asset_pieces(asset: Asset, presentation: str, files: Sequence[FileRow]) -> Pieces | None:
-    """What a site holds of a ready asset for `presentation` (master, iptv, iptv-sd): the master
-    playlist, each listed rendition's playlist and segments, the poster; a document's PDF. None
-    when the asset has no such rendition. `files` are the asset's recorded files (AssetFile)."""
+def file_list(asset: Asset, presentation: str, files: Sequence[FileRow]) -> FileList | None:
+    """The file list of a ready asset for `presentation` (master, iptv, iptv-sd; document for a
+    document asset), as a row to store; None when the asset has no such rendition. `files` are the
+    asset's recorded files (AssetFile)."""
     gen = asset.published_generation
     entries: list[tuple[str, int, str]] = []
     poster = None
@@ -99,69 +121,140 @@ def asset_pieces(asset: Asset, presentation: str, files: Sequence[FileRow]) -> P
         source = next((f for f in files if f[0] == "source"), None)
         if source is None:
             return None
-        play = f"{asset.id}/{DOCUMENT_FILE}"
-        entries.append((play, source[1], source[2]))
+        entries.append((DOCUMENT_FILE, source[1], source[2]))
     else:
         text = render_presentation(asset, presentation)
         if text is None or gen is None:
             return None
         body = text.encode()
-        play = f"{asset.id}/{presentation}.m3u8"
-        entries.append((play, len(body), hashlib.sha256(body).hexdigest()))
+        entries.append((f"{presentation}.m3u8", len(body), hashlib.sha256(body).hexdigest()))
         folders = tuple(f"{gen}/{r.name}/" for r in presentation_renditions(asset, presentation))
-        poster_rel = keys.asset_path(asset.id, asset.poster_key) if asset.poster_key else None
+        poster = keys.asset_path(asset.id, asset.poster_key) if asset.poster_key else None
         entries += [
-            (f"{asset.id}/{path}", size, sha)
-            for path, size, sha in files
-            if path.startswith(folders) or path == poster_rel
+            (path, size, sha) for path, size, sha in files if path.startswith(folders) or path == poster
         ]
-        if poster_rel is not None:
-            poster = f"{asset.id}/{poster_rel}"
     entries.sort()
-    return Pieces(
-        fragment=b",".join(_entry(*e) for e in entries),
-        size=sum(e[1] for e in entries),
-        count=len(entries),
-        play=play,
-        poster=poster,
+    head = {
+        "asset_id": asset.id,
+        "format": LIST_FORMAT,
+        "generation": gen or "",
+        "presentation": presentation,
+    }
+    # Keys in canonical order: asset_id, files, format, generation, presentation.
+    raw = b"".join(
+        [
+            b'{"asset_id":',
+            canonical(head["asset_id"]),
+            b',"files":[',
+            b",".join(_entry(*e) for e in entries),
+            b'],"format":%d,"generation":' % LIST_FORMAT,
+            canonical(head["generation"]),
+            b',"presentation":',
+            canonical(presentation),
+            b"}",
+        ]
+    )
+    return FileList(
+        sha256=hashlib.sha256(raw).hexdigest(),
+        asset_id=asset.id,
+        generation=gen or "",
+        presentation=presentation,
+        body=raw,
+        size_bytes=sum(e[1] for e in entries),
+        file_count=len(entries),
+        play=f"{asset.id}/{entries[0][0] if asset.kind is AssetKind.DOCUMENT else presentation + '.m3u8'}",
+        poster=f"{asset.id}/{poster}" if poster is not None else None,
     )
 
 
-class PiecesCache:
-    """Pieces by (asset, generation, presentation). A generation's files never change, so entries
-    never go stale; the bound only caps memory."""
+@dataclass(frozen=True)
+class AssetRef:
+    """What a build needs of an asset to find its list: plain columns, no ORM object."""
 
-    def __init__(self, limit: int = 20_000) -> None:
+    id: str
+    kind: AssetKind
+    ready: bool
+    generation: str  # the published one, "" when none
+
+
+def _summary(row: FileList) -> Summary:
+    return Summary(row.sha256, row.size_bytes, row.file_count, row.play, row.poster)
+
+
+class Summaries:
+    """File-list summaries by (asset, generation, presentation), in memory, from the database, or
+    made (and stored) when a manifest first needs them. A generation's files never change, so entries
+    never go stale; the bound only caps memory. Made lists are remembered only once read back from
+    the database: a transaction rolled back must not leave a digest that names no stored list."""
+
+    def __init__(self, limit: int = 50_000) -> None:
         self._limit = limit
-        self._entries: dict[tuple[str, str, str], Pieces | None] = {}
+        self._entries: dict[tuple[str, str, str], Summary | None] = {}
 
-    def get(self, session: Session, assets: Iterable[Asset], presentation: str) -> dict[str, Pieces | None]:
-        wanted = {a.id: a for a in assets}
-        found: dict[str, Pieces | None] = {}
-        missing: list[str] = []
-        for asset_id, asset in wanted.items():
-            key = (asset_id, asset.published_generation or "", presentation)
+    def get(
+        self, session: Session, assets: Iterable[AssetRef], presentation: str
+    ) -> dict[str, Summary | None]:
+        found: dict[str, Summary | None] = {}
+        missing: dict[str, str] = {}  # asset id -> generation
+        for asset in assets:
+            key = (asset.id, asset.generation, presentation)
             if key in self._entries:
-                found[asset_id] = self._entries[key]
+                found[asset.id] = self._entries[key]
+            elif not asset.ready:
+                found[asset.id] = None
             else:
-                missing.append(asset_id)
+                missing[asset.id] = asset.generation
+        if not missing:
+            return found
+        query = select(
+            FileList.asset_id,
+            FileList.generation,
+            FileList.sha256,
+            FileList.size_bytes,
+            FileList.file_count,
+            FileList.play,
+            FileList.poster,
+        ).where(FileList.asset_id.in_(missing), FileList.presentation == presentation)
+        for asset_id, gen, sha, size, count, play, poster in session.execute(query):
+            if missing.get(asset_id) == gen:
+                found[asset_id] = self._remember(
+                    (asset_id, gen, presentation), Summary(sha, size, count, play, poster)
+                )
+                del missing[asset_id]
         if missing:
-            # Plain rows, not ORM objects: a few hundred assets have ~100,000 files.
-            rows: dict[str, list[FileRow]] = {asset_id: [] for asset_id in missing}
-            query = select(AssetFile.asset_id, AssetFile.path, AssetFile.size_bytes, AssetFile.sha256)
-            for asset_id, path, size, sha in session.execute(query.where(AssetFile.asset_id.in_(missing))):
-                rows[asset_id].append((path, size, sha))
-            loaded = session.scalars(
-                select(Asset).where(Asset.id.in_(missing)).options(selectinload(Asset.renditions))
-            )
-            for asset in loaded:
-                ready = asset.status is AssetStatus.READY
-                pieces = asset_pieces(asset, presentation, rows[asset.id]) if ready else None
-                if len(self._entries) >= self._limit:
-                    self._entries.clear()  # crude but bounded; refilled from the database
-                self._entries[(asset.id, asset.published_generation or "", presentation)] = pieces
-                found[asset.id] = pieces
+            found |= self._make(session, list(missing), presentation)
         return found
+
+    def _remember(self, key: tuple[str, str, str], summary: Summary | None) -> Summary | None:
+        if len(self._entries) >= self._limit:
+            self._entries.clear()  # crude but bounded; refilled from the database
+        self._entries[key] = summary
+        return summary
+
+    def _make(self, session: Session, missing: list[str], presentation: str) -> dict[str, Summary | None]:
+        # Plain rows, not ORM objects: an asset has thousands of files.
+        rows: dict[str, list[FileRow]] = {asset_id: [] for asset_id in missing}
+        query = select(AssetFile.asset_id, AssetFile.path, AssetFile.size_bytes, AssetFile.sha256)
+        for asset_id, path, size, sha in session.execute(query.where(AssetFile.asset_id.in_(missing))):
+            rows[asset_id].append((path, size, sha))
+        loaded = session.scalars(
+            select(Asset).where(Asset.id.in_(missing)).options(selectinload(Asset.renditions))
+        )
+        made: dict[str, Summary | None] = {}
+        for asset in loaded:
+            row = (
+                file_list(asset, presentation, rows[asset.id]) if asset.status is AssetStatus.READY else None
+            )
+            if row is None:  # nothing to store: remembered at once
+                made[asset.id] = self._remember(
+                    (asset.id, asset.published_generation or "", presentation), None
+                )
+                continue
+            if session.get(FileList, row.sha256) is None:
+                session.add(row)
+            made[asset.id] = _summary(row)
+        session.flush()
+        return made
 
 
 # --- the content of a site's manifest ---------------------------------------------------------
@@ -178,81 +271,151 @@ class Content:
     over_quota: bool
 
 
-def build_content(
-    session: Session, site: Site, *, on: date, pieces_cache: PiecesCache | None = None
-) -> Content:
-    """Choose the programmes a site keeps on a day and list their files (see the module's doc)."""
-    chosen = chosen_programmes(session, site, on=on)
+@dataclass(frozen=True)
+class _Chosen:
+    id: str
+    required: bool
+    title: str
+    category: str
+    duration_seconds: float | None
+    asset: AssetRef | None
+    attachments: list[AssetRef]
+
+
+def _chosen(session: Session, site: Site, on: date) -> list[_Chosen]:
+    """The site's programmes (playlist.chosen_ids) with what the manifest says of them, in two plain
+    queries: loading thousands of ORM objects would cost more than all the rest of a build."""
+    chosen = chosen_ids(session, site, on=on)
+    ids = [i for i, _ in chosen]
+    rows = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Programme.id,
+                Programme.title,
+                Programme.category_code,
+                Programme.asset_id,
+                Asset.kind,
+                Asset.status,
+                Asset.published_generation,
+                Asset.duration_seconds,
+            )
+            .outerjoin(Asset, Asset.id == Programme.asset_id)
+            .where(Programme.id.in_(ids))
+        )
+    }
+    handouts: dict[str, list[AssetRef]] = {}
+    for programme_id, asset_id, kind, status, gen in session.execute(
+        select(
+            Attachment.programme_id, Attachment.asset_id, Asset.kind, Asset.status, Asset.published_generation
+        )
+        .join(Asset, Asset.id == Attachment.asset_id)
+        .where(Attachment.programme_id.in_(ids))
+        .order_by(Attachment.programme_id, Attachment.position)
+    ):
+        handouts.setdefault(programme_id, []).append(
+            AssetRef(asset_id, kind, status is AssetStatus.READY, gen or "")
+        )
+    found = []
+    for programme_id, required in chosen:
+        row = rows[programme_id]
+        asset = (
+            AssetRef(row.asset_id, row.kind, row.status is AssetStatus.READY, row.published_generation or "")
+            if row.asset_id is not None and row.kind is not None
+            else None
+        )
+        found.append(
+            _Chosen(
+                programme_id,
+                required,
+                row.title,
+                row.category_code,
+                row.duration_seconds,
+                asset,
+                handouts.get(programme_id, []),
+            )
+        )
+    return found
+
+
+def build_content(session: Session, site: Site, *, on: date, summaries: Summaries | None = None) -> Content:
+    """Choose the programmes a site keeps on a day and name their file lists (see the module's doc)."""
+    chosen = _chosen(session, site, on)
     presentation = site.device_profile.presentation
-    assets: dict[str, Asset] = {}
-    for programme, _ in chosen:
+    assets: dict[str, AssetRef] = {}
+    for programme in chosen:
         if programme.asset is not None:
             assets[programme.asset.id] = programme.asset
-        for attachment in programme.attachment_rows:
-            assets[attachment.asset.id] = attachment.asset
-    cache = pieces_cache or PiecesCache()
-    main = cache.get(session, [a for a in assets.values() if a.kind is not AssetKind.DOCUMENT], presentation)
-    main |= cache.get(session, [a for a in assets.values() if a.kind is AssetKind.DOCUMENT], "document")
+        for handout in programme.attachments:
+            assets[handout.id] = handout
+    cache = summaries or Summaries()
+    media = [a for a in assets.values() if a.kind is not AssetKind.DOCUMENT]
+    main = cache.get(session, media, presentation)
+    main |= cache.get(session, [a for a in assets.values() if a.kind is AssetKind.DOCUMENT], DOCUMENT)
 
     quota = site.quota_bytes
-    held: dict[str, Pieces] = {}  # asset id -> its pieces, each counted once (shared handouts)
+    held: dict[str, Summary] = {}  # asset id -> its list, each counted once (shared handouts)
     used = pinned = 0
     programmes: list[dict[str, Any]] = []
+    order: list[str] = []
     dropped: list[dict[str, Any]] = []
-    for rank, (programme, required) in enumerate(chosen, start=1):
-        own = main.get(programme.asset_id or "")
-        base = {"rank": rank, "required": required, "title": programme.title}
+    for programme in chosen:
+        asset_id = programme.asset.id if programme.asset is not None else ""
+        own = main.get(asset_id)
+        base = {"id": programme.id, "required": programme.required, "title": programme.title}
         if own is None:
             kind = programme.asset.kind.value if programme.asset is not None else "missing"
             reason = (
                 f"no {presentation} rendition for this profile ({site.device_profile.value}): it is a {kind}"
             )
-            dropped.append({**base, "programme_id": programme.id, "bytes": 0, "reason": reason})
+            dropped.append({**base, "bytes": 0, "reason": reason})
             continue
-        parts = {programme.asset_id or "": own}
-        for attachment in programme.attachment_rows:
-            handout = main.get(attachment.asset_id)
-            if handout is not None:
-                parts[attachment.asset_id] = handout
-        need = sum(p.size for asset_id, p in parts.items() if asset_id not in held)
+        parts = {asset_id: own}
+        for handout in programme.attachments:
+            summary = main.get(handout.id)
+            if summary is not None:
+                parts[handout.id] = summary
+        need = sum(p.size for a, p in parts.items() if a not in held)
         total = sum(p.size for p in parts.values())
-        if not required and quota is not None and used + need > quota:
+        if not programme.required and quota is not None and used + need > quota:
             left = human_size(max(0, quota - used))
             reason = f"over quota: needs {human_size(need)}, {left} of {human_size(quota)} left"
-            dropped.append({**base, "programme_id": programme.id, "bytes": total, "reason": reason})
+            dropped.append({**base, "bytes": total, "reason": reason})
             continue
         held.update(parts)
         used += need
-        pinned += need if required else 0
+        pinned += need if programme.required else 0
+        order.append(programme.id)
         programmes.append(
             {
                 **base,
-                "id": programme.id,
-                "category": programme.category_code,
+                "category": programme.category,
                 "duration_seconds": round(programme.duration_seconds, 3)
                 if programme.duration_seconds is not None
                 else None,
-                "asset_id": programme.asset_id,
+                "asset_id": asset_id,
                 "play": own.play,
                 "poster": own.poster,
-                "attachments": [p.play for a, p in parts.items() if a != programme.asset_id],
+                "attachments": [p.play for a, p in parts.items() if a != asset_id],
                 "bytes": total,
+                "files": sum(p.count for p in parts.values()),
+                "lists": [p.entry() for p in parts.values()],
             }
         )
     over_quota = quota is not None and pinned > quota
-    fragments = [held[a].fragment for a in sorted(held) if held[a].count]
+    file_count = sum(p.count for p in held.values())
     raw = b"".join(
         [
             b'{"bytes":%d,"device_profile":' % used,
             canonical(site.device_profile.value),
             b',"dropped":',
-            canonical(dropped),
-            b',"files":[',
-            b",".join(fragments),
-            b'],"format":%d,"over_quota":' % FORMAT,
+            canonical(sorted(dropped, key=lambda d: d["id"])),
+            b',"file_count":%d,"format":%d,"order":' % (file_count, FORMAT),
+            canonical(order),
+            b',"over_quota":',
             canonical(over_quota),
             b',"pinned_bytes":%d,"programmes":' % pinned,
-            canonical(programmes),
+            canonical(sorted(programmes, key=lambda p: p["id"])),
             b',"quota_bytes":',
             canonical(quota),
         ]
@@ -261,7 +424,7 @@ def build_content(
         raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(),
         total_bytes=used,
-        file_count=sum(held[a].count for a in held),
+        file_count=file_count,
         over_quota=over_quota,
     )
 

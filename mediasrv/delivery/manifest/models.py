@@ -1,14 +1,37 @@
-"""What the server keeps of the caching manifests it builds: shared contents and each site's versions."""
+"""What the server keeps of the caching manifests it builds: file lists, shared contents and each
+site's versions."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
 from mediasrv.sites import models as _sites  # noqa: F401  # the table site_id names
+
+
+class FileList(Base):
+    """One published (asset, generation, presentation)'s files: its canonical JSON document, written
+    once when a manifest first needs it and never changed (its key is its SHA-256), and the summary a
+    manifest build needs of it. In the database rather than object storage: it is a few kilobytes,
+    written in the transaction of the manifest version that first names it, and read by every API
+    replica by its key; the media stay in object storage."""
+
+    __tablename__ = "file_lists"
+    __table_args__ = (Index("ix_file_lists_asset", "asset_id", "generation", "presentation", unique=True),)
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(64))  # no foreign key: a list outlives its asset's row
+    generation: Mapped[str] = mapped_column(String(64))  # "" for a document, which has none
+    presentation: Mapped[str] = mapped_column(String(20))  # master, iptv, iptv-sd or document
+    body: Mapped[bytes] = mapped_column(LargeBinary)  # the exact bytes served and hashed
+    size_bytes: Mapped[int] = mapped_column(BigInteger)  # of the files it lists
+    file_count: Mapped[int] = mapped_column(Integer)
+    play: Mapped[str] = mapped_column(String(255))
+    poster: Mapped[str | None] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class ManifestContent(Base):

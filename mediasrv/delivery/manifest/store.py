@@ -1,4 +1,5 @@
-"""Per-site manifest versions: built once per change, kept precompressed, polled from memory.
+"""Per-site manifest versions: built once per change, kept precompressed, polled from memory; and
+the file lists they name, served by digest to the sites whose manifest names them.
 
 Freshness costs one number: the manifest epoch (bumped by every change that can alter a manifest) is
 read at most once per `check_seconds` by each process. A site whose manifest was checked at the
@@ -9,10 +10,12 @@ and a new version is written only when the document differs.
 A body is never compressed per request: the content is stored raw-deflated once, each version's
 small head is deflated once, and a response is the two stitched into one gzip member (see
 build.gzip_parts). SHA-256 and CRC-32 of a document are the content's, continued over the head.
+A content is a few kilobytes since format 2 (the files are in the lists), so many stay in memory.
 """
 
 from __future__ import annotations
 
+import gzip as gzip_format
 import hashlib
 import json
 import threading
@@ -29,9 +32,9 @@ from sqlalchemy.orm import Session
 from mediasrv import epochs
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import build
-from mediasrv.delivery.manifest.models import ManifestContent, SiteManifest, SiteManifestState
+from mediasrv.delivery.manifest.models import FileList, ManifestContent, SiteManifest, SiteManifestState
 from mediasrv.kit.errors import NotFound, TryAgain
-from mediasrv.protocol.document import canonical, diff
+from mediasrv.protocol.document import FORMAT, canonical, diff, list_digests
 from mediasrv.sites.models import Site
 from mediasrv.study.lists import lists_in_force, region_matches
 from mediasrv.study.models import StudyKind
@@ -130,6 +133,19 @@ class Body:
     kind: str  # "full" or "delta"
 
 
+@dataclass(frozen=True)
+class FileListBody:
+    """A file list as served: gzipped once, and whose asset it lists."""
+
+    sha256: str
+    asset_id: str
+    gzipped: bytes
+
+    @property
+    def etag(self) -> str:
+        return f'W/"{self.sha256}"'  # weak: the gzip and the plain body share it
+
+
 class ManifestService:
     def __init__(self, db: Database, secret: bytes, watch: epochs.EpochWatch) -> None:
         self.db = db
@@ -137,14 +153,16 @@ class ManifestService:
         self.public_key = build.public_key_b64(self.key)
         self._watch = watch
         self._sites: dict[int, Current] = {}
-        self._contents: LRU[str, StoredContent] = LRU(16)  # a content can be ~10 MB deflated
+        self._contents: LRU[str, StoredContent] = LRU(256)  # ~100 KB each deflated at 500 programmes
         # class key -> (content sha, (bytes, file count, over quota))
         self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
-        self._pieces = build.PiecesCache()
+        self._summaries = build.Summaries()
         self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
-        # content sha -> parsed content, for deltas only: a parsed mobile content is hundreds of MB
-        self._parsed: LRU[str, dict[str, Any]] = LRU(2)
+        # content sha -> parsed content (deltas), and the file lists it names (who may fetch which)
+        self._parsed: LRU[str, dict[str, Any]] = LRU(64)
+        self._named: LRU[str, frozenset[str]] = LRU(4096)
+        self._lists: LRU[str, FileListBody] = LRU(4096)
         self._build_lock = threading.Lock()
 
     # --- the poll path ------------------------------------------------------------------------
@@ -200,6 +218,8 @@ class ManifestService:
             return self.body(current, gzip=gzip)
         before = self._document(old_sha, old_head.encode())
         after = self._document(current.content_sha256, current.head)
+        if before.get("format") != after.get("format"):  # a site upgrading from format 1
+            return self.body(current, gzip=gzip)
         raw = canonical(diff(before, after, sha256=current.sha256))
         sha = hashlib.sha256(raw).hexdigest()
         parts = build.gzip_parts([build.deflate_piece(raw)], crc32=zlib.crc32(raw), size=len(raw))
@@ -213,6 +233,30 @@ class ManifestService:
         )
         self._deltas.put(cache_key, result)
         return result
+
+    # --- file lists -----------------------------------------------------------------------------
+
+    def named_lists(self, current: Current) -> frozenset[str]:
+        """The file lists a site's current manifest names: the ones that site may fetch."""
+        named = self._named.get(current.content_sha256)
+        if named is None:
+            doc = self._parse(current.content_sha256)
+            named = frozenset(list_digests(doc)) if doc.get("format") == FORMAT else frozenset()
+            self._named.put(current.content_sha256, named)
+        return named
+
+    def file_list(self, sha256: str) -> FileListBody | None:
+        """A stored file list by its digest (immutable: memory keeps it), or None."""
+        found = self._lists.get(sha256)
+        if found is None:
+            with self.db.session_scope() as session:
+                row = session.get(FileList, sha256)
+                if row is None:
+                    return None
+                gzipped = gzip_format.compress(row.body, compresslevel=6, mtime=0)
+                found = FileListBody(row.sha256, row.asset_id, gzipped)
+            self._lists.put(sha256, found)
+        return found
 
     # --- building -----------------------------------------------------------------------------
 
@@ -244,7 +288,7 @@ class ManifestService:
             if known is not None and stored is not None:
                 sha, summary = known
             else:
-                content = build.build_content(session, site, on=on, pieces_cache=self._pieces)
+                content = build.build_content(session, site, on=on, summaries=self._summaries)
                 sha = content.sha256
                 stored = self._contents.get(sha)
                 if stored is None:
