@@ -37,6 +37,18 @@ def under(column: SQLColumnExpression[str], scope: str) -> ColumnElement[bool]:
     return or_(column == scope, column.startswith(scope + "/", autoescape=True))
 
 
+def depth(region: str) -> int:
+    """How many levels down a normalised region lies: '' 0, a province 1, a city 2, a county 3."""
+    return len(region.split("/")) if region else 0
+
+
+def above(region: str) -> list[str]:
+    """The regions holding `region`, widest first, itself not included ('' for a province: ['']).
+    Equality against these is `within(region, r)` for each r, as a column test (IN) in SQL."""
+    parts = region.split("/") if region else []
+    return ["/".join(parts[:n]) for n in range(len(parts))]
+
+
 def common_region(regions: list[str]) -> str:
     """The deepest region holding all of `regions` (no regions, or regions in two provinces: '')."""
     if not regions:
