@@ -436,6 +436,8 @@ def summaries(
         .where(ComplianceSummary.month == month, site_under(region))
         .order_by(Site.code)
     )  # fmt: skip
+    if region:  # the region's sites by their index, then their summaries by key: not the month's every row
+        query = query.where(ComplianceSummary.site_id.in_(select(Site.id).where(site_under(region))))
     if site_ids is not None:
         query = query.where(Site.id.in_(site_ids))
     return [Summary(*tuple(row)) for row in session.execute(query)]
