@@ -14,7 +14,11 @@ the defaults). Then, each against a baseline in the same run:
 2. the regional roll-up (GET /api/v1/compliance's function) at province level with the summaries up
    to date: median of 3 runs, and for one province at city level. Target: under 2 s.
 3. the same roll-up after 1% of the sites recorded a new session (their summaries recomputed).
-4. baseline: the same figures computed the naive way, site by site through the ORM (each site's
+4. scoped administrators (issue 19): the roll-up and the fleet status (GET /api/v1/fleet's function)
+   for one county's administrator (one of the fleet's counties) and for the province's, median of 3
+   each, both under the target, and the ratio county/province: the county's answer must cost its own
+   sites, not the whole fleet's.
+5. baseline: the same figures computed the naive way, site by site through the ORM (each site's
    sessions, its lists and its viewing evidence), timed on 500 sites spread evenly over the fleet
    and scaled to all of them. Two ratios: naive over the kept roll-up (2), what an administrator
    waits for, and naive over cold (1), the like-for-like cost of computing every site once.
@@ -44,6 +48,7 @@ from sqlalchemy import insert, select  # noqa: E402
 from mediasrv import migrations  # noqa: E402
 from mediasrv.catalog.models import Programme, ProgrammeStatus  # noqa: E402
 from mediasrv.db import Database  # noqa: E402
+from mediasrv.fleet.status import fleet_status  # noqa: E402
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus  # noqa: E402
 from mediasrv.protocol.china import CHINA  # noqa: E402
 from mediasrv.sites.models import Site  # noqa: E402
@@ -295,6 +300,26 @@ def rollup(db: Database, task: Task, **where: Any) -> tuple[float, Any]:
     return time.perf_counter() - t, result
 
 
+def fleet(db: Database, region: str) -> float:
+    t = time.perf_counter()
+    with db.sessions() as s:
+        fleet_status(s, now=datetime(2026, 11, 30, tzinfo=UTC), online_within_seconds=900, region=region)
+    return time.perf_counter() - t
+
+
+def scoped(db: Database, task: Task, sites: int) -> dict[str, Any]:
+    """One county's administrator against the province's: what each waits for (summaries up to date)."""
+    county = region_of(0).rsplit("/", 2)[0]  # 河北省/0市/0县
+    province = county.split("/")[0]
+    counties = len({region_of(n).rsplit("/", 2)[0] for n in range(sites)})
+    figures: dict[str, Any] = {"county": county, "counties": counties}
+    for who, region in (("county", county), ("province", province)):
+        figures[f"{who}_sites"] = sum(1 for n in range(sites) if region_of(n).startswith(region + "/"))
+        figures[f"{who}_rollup_s"] = statistics.median(rollup(db, task, region=region)[0] for _ in range(3))
+        figures[f"{who}_fleet_s"] = statistics.median(fleet(db, region) for _ in range(3))
+    return figures
+
+
 def touch(db: Database, sites: int, share: float) -> int:
     """New sessions at `share` of the sites, as their agents would record them."""
     rng = random.Random(11)
@@ -330,6 +355,7 @@ def measure(name: str, url: str, ns: argparse.Namespace) -> dict[str, Any]:
     warm = statistics.median(t for t, _ in runs)
     total, regions = runs[-1][1]
     province, _ = rollup(db, task, region="河北省", level=2)
+    scopes = scoped(db, task, ns.sites)
     touched = touch(db, ns.sites, 0.01)
     after_touch, _ = rollup(db, task, level=1)
     sample = min(500, ns.sites)
@@ -349,6 +375,7 @@ def measure(name: str, url: str, ns: argparse.Namespace) -> dict[str, Any]:
         "cold_ratio": baseline / cold,
         "sites_met": total.sites_met,
         "regions": len(regions),
+        **scopes,
     }
 
 
@@ -397,6 +424,24 @@ def main() -> None:
             f"  {r['backend']}: generated in {r['generate_s']:.0f} s; {r['sessions']:,} sessions, "
             f"{r['session_programmes']:,} programmes played, {r['viewing_events']:,} viewing events; "
             f"{r['sites_met']:,} sites met the task"
+        )
+    print(
+        f"\nscoped administrators: one county of {results[0]['counties']} against its province "
+        "(median of 3)\n"
+    )
+    for r in results:
+        for who in ("county", "province"):
+            roll, flt = r[f"{who}_rollup_s"], r[f"{who}_fleet_s"]
+            verdict = "PASS" if max(roll, flt) < TARGET_S else "MISS"
+            print(
+                f"  {r['backend']:<11} {who:<9} {r[f'{who}_sites']:>6,} sites: roll-up {roll:.3f} s, "
+                f"fleet {flt:.3f} s  {verdict}"
+            )
+        print(
+            f"  {r['backend']:<11} county/province: "
+            f"roll-up {r['county_rollup_s'] / r['province_rollup_s']:.3f}, "
+            f"fleet {r['county_fleet_s'] / r['province_fleet_s']:.3f} "
+            f"(sites {r['county_sites'] / r['province_sites']:.3f})"
         )
 
 

@@ -37,6 +37,7 @@ from mediasrv.delivery.manifest.models import SiteManifest, SiteManifestState
 from mediasrv.kit.caller import Caller
 from mediasrv.kit.cells import excel_cell
 from mediasrv.kit.errors import Forbidden
+from mediasrv.kit.regions import depth
 from mediasrv.protocol.china import CHINA, today_in_china
 from mediasrv.sites.models import (
     MAX_FAILED_SAMPLE,
@@ -134,10 +135,6 @@ def percent(part: int, whole: int) -> float | None:
     if whole == 0:
         return None
     return (part * 2000 + whole) // (2 * whole) / 10
-
-
-def region_depth(region: str) -> int:
-    return len(region.split("/")) if region else 0
 
 
 # --- heartbeats ---------------------------------------------------------------------------------------
@@ -320,7 +317,7 @@ def fleet_status(
     """Counts for the sites under `region`, in total and per region cut to `level` parts (default: one
     level below `region`, so that each call drills down a level)."""
     region = normalise_region(region)
-    level = level or min(region_depth(region) + 1, LEVELS)
+    level = level or min(depth(region) + 1, LEVELS)
     now = now.astimezone(UTC)
     cond = _conditions(now - timedelta(seconds=online_within_seconds))
     # Grouped by the full region path in the database (one row per village at most), then cut to

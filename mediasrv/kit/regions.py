@@ -9,8 +9,12 @@ Not in kit.caller itself, which imports no database library (this module builds 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, or_, true
+from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, or_, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Forbidden, NotFound
@@ -30,11 +34,55 @@ def within(region: str, scope: str) -> bool:
     return not scope or region == scope or region.startswith(scope + "/")
 
 
+class _Under(ColumnElement[bool]):
+    """`within(column, scope)` in SQL, in the form each database finds by the column's index, so that a
+    county's answer reads the county's rows, not the fleet's (bench/compliance.py). SQLite: the prefix
+    as a range, 'scope/' <= column < 'scope0' ('0' follows '/'; SQLite compares text bytewise, and UTF-8
+    keeps code point order), since its LIKE ignores case and never uses an index. Elsewhere (PostgreSQL):
+    LIKE 'scope/%' with the wildcards escaped, as a range would follow the database's collation, which
+    may not order text by bytes; its prefix is found by the index in a C-locale database (or with a
+    *_pattern_ops index). Both forms carry their values as bound parameters: the statement caches."""
+
+    type = Boolean()
+    _is_implicitly_boolean = True  # a condition as it is: no "= 1" where booleans are integers
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012  # SQLAlchemy's own (a list), read, never changed
+        ("ranged", InternalTraversal.dp_clauseelement),
+        ("liked", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: SQLColumnExpression[str], scope: str) -> None:
+        self.ranged = or_(column == scope, and_(column >= scope + "/", column < scope + "0"))
+        self.liked = or_(column == scope, column.startswith(scope + "/", autoescape=True))
+
+
+@compiles(_Under)
+def _under_default(element: _Under, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.liked, **kw)})"  # one term inside any AND or OR
+
+
+@compiles(_Under, "sqlite")
+def _under_sqlite(element: _Under, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"({compiler.process(element.ranged, **kw)})"
+
+
 def under(column: SQLColumnExpression[str], scope: str) -> ColumnElement[bool]:
-    """`within(column, scope)` as a SQL condition (the prefix's LIKE wildcards escaped)."""
+    """`within(column, scope)` as a SQL condition (_Under: by the column's index)."""
     if not scope:
         return true()
-    return or_(column == scope, column.startswith(scope + "/", autoescape=True))
+    return _Under(column, scope)
+
+
+def depth(region: str) -> int:
+    """How many levels down a normalised region lies: '' 0, a province 1, a city 2, a county 3."""
+    return len(region.split("/")) if region else 0
+
+
+def above(region: str) -> list[str]:
+    """The regions holding `region`, widest first, itself not included ('' for a province: ['']).
+    Equality against these is `within(region, r)` for each r, as a column test (IN) in SQL."""
+    parts = region.split("/") if region else []
+    return ["/".join(parts[:n]) for n in range(len(parts))]
 
 
 def common_region(regions: list[str]) -> str:

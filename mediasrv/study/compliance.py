@@ -38,7 +38,7 @@ from mediasrv.sites.models import Site
 from mediasrv.sites.registry import site_under
 from mediasrv.study import evidence
 from mediasrv.study.evidence import Source
-from mediasrv.study.lists import region_matches
+from mediasrv.study.lists import layered, region_matches
 from mediasrv.study.models import (
     ComplianceSummary,
     SessionProgramme,
@@ -217,18 +217,17 @@ def sites_compliance(
 
 
 def _lists(session: Session, first: date, last: date) -> list[StudyList]:
-    return list(
+    """The required lists counted in the month, in the order a site studies them (layered)."""
+    return layered(
         session.scalars(
-            select(StudyList)
-            .where(
+            select(StudyList).where(
                 StudyList.kind == StudyKind.REQUIRED,
                 StudyList.status.in_([StudyListStatus.PUBLISHED, StudyListStatus.ARCHIVED]),
                 StudyList.published_at.is_not(None),
                 StudyList.starts_on <= last,
                 StudyList.ends_on >= first,
             )
-            .order_by(StudyList.starts_on, StudyList.id)
-        )
+        ).all()
     )
 
 
@@ -437,6 +436,8 @@ def summaries(
         .where(ComplianceSummary.month == month, site_under(region))
         .order_by(Site.code)
     )  # fmt: skip
+    if region:  # the region's sites by their index, then their summaries by key: not the month's every row
+        query = query.where(ComplianceSummary.site_id.in_(select(Site.id).where(site_under(region))))
     if site_ids is not None:
         query = query.where(Site.id.in_(site_ids))
     return [Summary(*tuple(row)) for row in session.execute(query)]

@@ -63,6 +63,10 @@ class StudyList(Base):
     # Region paths ("省/市/县"); a site is targeted when its region is one of them or lies under one.
     # Empty: every site.
     regions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The layer the list belongs to (kit.regions; '' the whole network): the department that set it.
+    # Its targets lie inside it; administrators whose scope holds it change it, those below only read
+    # it; a site's lists go shallower layers first (省, 市, 县, 乡).
+    region: Mapped[str] = mapped_column(String(500), default="", server_default="", index=True)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

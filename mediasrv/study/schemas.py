@@ -12,7 +12,8 @@ from pydantic_core import PydanticCustomError
 from mediasrv.catalog.models import ProgrammeStatus
 from mediasrv.catalog.schemas import ProgrammeOut
 from mediasrv.kit.caller import Caller
-from mediasrv.study import assessment, compliance, evidence
+from mediasrv.sites.schemas import Region
+from mediasrv.study import assessment, compliance, evidence, lists
 from mediasrv.study.compliance import Task, Watched
 from mediasrv.study.models import StudyKind, StudyList, StudyListStatus, StudySession
 
@@ -56,6 +57,11 @@ class StudyListIn(BaseModel):
     expected_hours: float = Field(default=0.0, ge=0, le=1000, description=_CLASS_HOURS)
     regions: list[str] = Field(default_factory=list, max_length=500, examples=[["河北省/邢台市"]])
     programme_ids: list[str] = Field(default_factory=list, max_length=1000)
+    region: Region = Field(
+        default="",
+        description="the layer the list belongs to (who may change it), inside your scope; empty: your "
+        "scope. `regions` lie inside it; none: the whole layer",
+    )
 
     @model_validator(mode="after")
     def _period(self) -> StudyListIn:
@@ -92,6 +98,8 @@ class StudyListOut(BaseModel):
     ends_on: date
     expected_hours: float = Field(description=_CLASS_HOURS)
     regions: list[str]
+    region: str = Field(description="the layer that set it ('' the whole network): who may change it")
+    editable: bool = Field(description="whether you may change, publish or archive it (a layer above: no)")
     items: list[StudyListItemOut]
     created_at: datetime
     updated_at: datetime
@@ -109,6 +117,8 @@ class StudyListOut(BaseModel):
             ends_on=s.ends_on,
             expected_hours=s.expected_hours,
             regions=s.regions,
+            region=s.region,
+            editable=lists.changes_it(caller, s),
             items=[
                 StudyListItemOut(
                     position=i.position,

@@ -23,6 +23,7 @@ from mediasrv.accounts import service
 from mediasrv.accounts.auth import SESSION_COOKIE, Caller, Role, current_caller, public
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import Unauthorized
+from mediasrv.kit.regions import Scope
 from mediasrv.web import i18n
 
 HERE = Path(__file__).parent
@@ -72,7 +73,11 @@ def render(
 ) -> HTMLResponse:
     lang = i18n.choose(request)
     words = i18n.words(lang)
+    # An administrator's scope, as /auth/session says it ('' the whole network): region pages start
+    # there, their crumbs and suggestions never go above it, and the header says it.
+    scope = Scope.of(caller).region if caller is not None and caller.role is Role.ADMIN else None
     data = {"lang": lang, "csrf": csrf, "role": caller.role.value if caller else None, "words": words}
+    data["scope"] = scope
     data.update(context.pop("data", {}))
     response = templates.TemplateResponse(
         request,
@@ -81,6 +86,7 @@ def render(
             "lang": lang,
             "t": words,
             "caller": caller,
+            "scope": None if scope is None else scope or words["common.whole_network"],
             "other_lang": "en" if lang == "zh" else "zh",
             # Inlined as JSON inside <script type="application/json">: no "<" at all, so neither "</"
             # nor "<!--" (from a crafted path) can end or swallow the element.

@@ -181,8 +181,16 @@ export async function api(path, { method = "GET", json, form, headers = {}, sign
   return body;
 }
 
-/** Every region that has sites, and their parents, as the suggestions (<option>s) of a region field's
- * datalist. Best effort: without them the field still takes any region. */
+/** Whether `region` is the administrator's scope or lies below it (page.scope: /auth/session's region;
+ * '' the whole network), segment by segment as kit.regions.within: "河北省/邢台" holds no "河北省/邢台市". */
+export function withinScope(region) {
+  const scope = page.scope || "";
+  return !scope || region === scope || region.startsWith(`${scope}/`);
+}
+
+/** Every region that has sites, and their parents down from the administrator's scope (never one
+ * above it), as the suggestions (<option>s) of a region field's datalist. Best effort: without them the
+ * field still takes any region. */
 export async function loadKnownRegions(list = document.getElementById("known-regions")) {
   // Village level gives one row per region that has sites; their parents are suggested too.
   const data = await api("/api/v1/fleet?level=5").catch(() => null);
@@ -191,6 +199,7 @@ export async function loadKnownRegions(list = document.getElementById("known-reg
     const parts = region.split("/").filter(Boolean);
     for (let i = 1; i <= parts.length; i++) paths.add(parts.slice(0, i).join("/"));
   }
+  for (const path of paths) if (!withinScope(path)) paths.delete(path);
   const known = [...paths].sort();
   if (list) list.replaceChildren(...known.map((p) => el("option", { value: p })));
   return known;

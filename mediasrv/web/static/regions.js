@@ -1,7 +1,7 @@
 // What the region pages (sites, compliance) share: links that change the view in place, a region
 // row's name relative to the region shown, the 省/市/县/乡/村 breadcrumb, and re-rendering that keeps
 // the keyboard's place.
-import { el, svg, t, tf } from "/static/app.js";
+import { el, page, svg, t, tf, withinScope } from "/static/app.js";
 
 /** A link that changes the view without reloading the page (`follow()`); a real href, so it can also be
  * opened in a new tab (ctrl/cmd/shift or another button: the browser's own way). */
@@ -25,11 +25,17 @@ export function regionName(row, shown, words) {
   return row.region.split("/").at(-1);
 }
 
-/** The breadcrumb's items for `region` ("河北省/邢台市"): all regions and each level above it as links
- * made by `link(path, name, attrs)`, the region itself the current page. */
+/** The breadcrumb's items for `region` ("河北省/邢台市"): the administrator's scope (`allRegions` when it
+ * is the whole network, else its path) and each level between it and the region as links made by
+ * `link(path, name, attrs)`, the region itself the current page. Nothing above the scope is offered: a
+ * region outside it (the page's "" before the server's answer) shows the scope alone. */
 export function crumbs(region, allRegions, link) {
-  const parts = region ? region.split("/") : [];
-  const trail = [["", allRegions], ...parts.map((p, i) => [parts.slice(0, i + 1).join("/"), p])];
+  const scope = page.scope || "";
+  const inside = withinScope(region) ? region : scope;
+  const parts = inside ? inside.split("/") : [];
+  const top = scope ? scope.split("/").length : 0;
+  const trail = [[scope, scope || allRegions],
+    ...parts.slice(top).map((p, i) => [parts.slice(0, top + i + 1).join("/"), p])];
   return trail.map(([path, name], i) => el("li", {},
     i === trail.length - 1
       ? el("span", { "aria-current": "page" }, name)

@@ -85,6 +85,7 @@ async function loadLists() {
     el("td", {}, period(s)),
     el("td", {}, s.expected_hours),
     el("td", {}, regionText(s.regions)),
+    el("td", { class: "layer" }, s.region || t("common.whole_network")),
     el("td", {}, s.items.length),
     el("td", {}, badge("status", s.status)))));
   document.getElementById("lists-empty").hidden = found.items.length > 0;
@@ -105,7 +106,7 @@ function listsSection() {
       filterSelect("kind", ["required", "optional"]),
       el("button", { type: "button", id: "new-list", onclick: showCreate }, t("lists.new"))),
     el("table", {},
-      el("thead", {}, el("tr", {}, ["name", "kind", "period", "hours", "regions", "items", "state"].map((c) =>
+      el("thead", {}, el("tr", {}, ["name", "kind", "period", "hours", "regions", "layer", "items", "state"].map((c) =>
         el("th", { scope: "col" }, t(`lists.col.${c}`))))),
       el("tbody", { id: "lists-body" })),
     el("p", { id: "lists-empty", class: "muted", hidden: true }, t("lists.none")));
@@ -177,9 +178,13 @@ function touched() {
   document.getElementById("unsaved").hidden = false;
 }
 
+/** Whether the open list is shown without controls: history (the server refuses changes to it), or a
+ * list a layer above set (a county reads the province's list, only the province changes it). */
+const readOnlyNow = () => current.status === "archived" || !current.editable;
+
 function renderEditor() {
   const box = document.getElementById("editor");
-  const readOnly = current.status === "archived"; // the server refuses changes to history
+  const readOnly = readOnlyNow();
   const field = (name, label, attrs) => el("label", {}, label, el("input", {
     name, value: draft[name], disabled: readOnly, ...attrs,
     oninput: (e) => { draft[name] = e.target.value; touched(); },
@@ -187,7 +192,9 @@ function renderEditor() {
   box.replaceChildren(...[ // replaceChildren would write null as text: the absent parts are dropped
     el("h2", { id: "editor-h", tabindex: -1 }, draft.title, " ", badge("kind", draft.kind), " ", badge("status", current.status)),
     current.status === "published" ? el("p", { class: "note" }, t("lists.published_note")) : null,
-    readOnly ? el("p", { class: "note" }, t("lists.archived_note")) : null,
+    current.status === "archived" ? el("p", { class: "note" }, t("lists.archived_note")) : null,
+    current.editable ? null : el("p", { class: "note", id: "above-note" },
+      tf("lists.above_note", { layer: current.region || t("common.whole_network") })),
     el("div", { class: "row" },
       field("title", t("lists.name"), { maxlength: 255 }),
       field("starts_on", t("lists.starts_on"), { type: "date" }),
@@ -200,7 +207,7 @@ function renderEditor() {
     readOnly ? null : searchBox(),
     el("div", { class: "actions" },
       readOnly ? null : el("button", { type: "button", id: "save", onclick: save }, t("common.save")),
-      current.status === "draft" ? el("button", { type: "button", id: "publish", onclick: publish }, t("lists.publish")) : null,
+      current.status === "draft" && !readOnly ? el("button", { type: "button", id: "publish", onclick: publish }, t("lists.publish")) : null,
       readOnly ? null : el("button", { type: "button", class: "secondary", onclick: archive }, t("lists.archive")),
       el("button", { type: "button", class: "secondary", onclick: close }, t("lists.close")),
       el("span", { id: "unsaved", class: "unsaved", hidden: true }, t("lists.unsaved"))),
@@ -211,7 +218,7 @@ function renderEditor() {
 }
 
 function renderItems(focus = null) {
-  const readOnly = current.status === "archived";
+  const readOnly = readOnlyNow();
   const ol = document.getElementById("items");
   if (!draft.items.length) {
     ol.replaceChildren(el("li", { class: "muted empty" }, t("lists.no_items")));

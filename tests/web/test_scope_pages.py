@@ -1,0 +1,66 @@
+"""A county administrator's pages in a real browser (issue 19 part 6): the sites (fleet) and compliance
+pages start at its county, say which scope they show (范围：…), offer no breadcrumb or region above
+it, and show none of the neighbour county's or another province's sites."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.e2e.stack import Stack
+from tests.web.conftest import PASSWORD, login
+
+pytestmark = pytest.mark.e2e
+
+COUNTY = "河北省/邢台市/临城县"
+OURS = {"lc-dongshu": ("东竖村活动室", f"{COUNTY}/东竖村"), "lc-xishu": ("西竖村活动室", f"{COUNTY}/西竖村")}
+THEIRS = {
+    "nq-beicun": ("内丘北村活动室", "河北省/邢台市/内丘县/北村"),  # the neighbour county
+    "sx-beige": ("北格村活动室", "山西省/太原市/小店区/北格村"),  # another province
+}
+
+
+@pytest.fixture(scope="module")
+def county_admin(web: Stack) -> str:
+    for code, (name, region) in (OURS | THEIRS).items():
+        web.api("POST", "/sites", web.admin, json={"code": code, "name": name, "region": region})
+    made = web.api(
+        "POST", "/users", web.admin,
+        json={"username": "lc.admin", "role": "admin", "region": COUNTY, "password": PASSWORD},
+    )  # fmt: skip
+    assert made["region"] == COUNTY
+    return "lc.admin"
+
+
+def _shows_only_the_county(page: Page) -> None:
+    expect(page.locator("#scope")).to_have_text(f"范围：{COUNTY}")
+    crumbs = page.locator("#crumbs li")
+    expect(crumbs).to_have_count(1)
+    expect(crumbs.first).to_have_text(COUNTY)  # the scope itself: nothing above it to go to
+    expect(page.locator("#crumbs a")).to_have_count(0)
+    expect(page.locator("#overview-h")).to_contain_text("临城县")
+    rows = page.locator("#regions-body tr")
+    expect(rows).to_have_count(2)  # one per village of the county, none of anywhere else
+    text = page.locator("main").inner_text()
+    for name, region in THEIRS.values():
+        assert name not in text and region.split("/")[2] not in text
+    assert "全部地区" not in text and "Scope" not in page.locator("body").inner_text()
+
+
+def test_a_county_administrator_s_pages_start_at_its_county(page: Page, county_admin: str) -> None:
+    login(page, county_admin)
+    page.goto("/ui/admin/sites")
+    expect(page.locator("#regions-body tr").first).to_be_visible()
+    _shows_only_the_county(page)
+    for name, _ in OURS.values():
+        expect(page.locator("main")).to_contain_text(name)
+
+    page.goto("/ui/admin/compliance")
+    expect(page.locator("#regions-body tr").first).to_be_visible()
+    _shows_only_the_county(page)
+    expect(page.locator("#totals .sites dd")).to_have_text("2")
+
+    # Drilled down to a village, the trail goes back up to the county and no further.
+    page.locator("#regions-body a", has_text="东竖村").click()
+    expect(page.locator("#crumbs li")).to_have_count(2)
+    expect(page.locator("#crumbs a")).to_have_text([COUNTY])
