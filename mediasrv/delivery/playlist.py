@@ -23,7 +23,7 @@ from mediasrv.protocol import china
 from mediasrv.protocol.channels import Channel, channel_list
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site
-from mediasrv.study.lists import region_matches
+from mediasrv.study.lists import layer_key, region_matches
 from mediasrv.study.models import StudyKind, StudyList, StudyListItem, StudyListStatus
 
 OPTIONAL_LIMIT = 200  # newest optional programmes listed after the curated ones
@@ -63,15 +63,15 @@ def chosen_ids(session: Session, site: Site, *, on: date) -> list[tuple[str, boo
     programmes, up to OPTIONAL_LIMIT optional ones. Plain rows, no ORM objects: the caching manifest
     is built from these at thousands of programmes (chosen_programmes loads them for the playlist)."""
     in_force = session.execute(
-        select(StudyList.id, StudyList.kind, StudyList.regions)
-        .where(
+        select(StudyList.id, StudyList.kind, StudyList.regions, StudyList.region, StudyList.starts_on).where(
             StudyList.status == StudyListStatus.PUBLISHED,
             StudyList.starts_on <= on,
             StudyList.ends_on >= on,
         )
-        .order_by(StudyList.starts_on, StudyList.id)
     ).all()
-    mine = [(i, kind) for i, kind, regions in in_force if region_matches(site.region, regions)]
+    # Layered as lists_in_force layers them (the province's first), without loading the lists.
+    in_force = sorted(in_force, key=lambda r: layer_key(r.region, r.starts_on, r.id))
+    mine = [(r.id, r.kind) for r in in_force if region_matches(site.region, r.regions)]
     items: dict[int, list[str]] = {i: [] for i, _ in mine}
     if items:
         for list_id, programme_id in session.execute(

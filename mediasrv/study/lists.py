@@ -286,10 +286,15 @@ def region_matches(site_region: str, targets: Sequence[str]) -> bool:
     return not targets or any(within(site_region, t) for t in targets)
 
 
-def layered(lists: Sequence[StudyList]) -> list[StudyList]:
-    """Lists in the order a site studies them: shallower layers first (the whole network, 省, 市, 县,
+def layer_key(region: str, starts_on: date, list_id: int) -> tuple[int, date, int]:
+    """The order a site studies its lists in: shallower layers first (the whole network, 省, 市, 县,
     乡), then the curated order within a layer (by period, then as made)."""
-    return sorted(lists, key=lambda s: (depth(s.region), s.starts_on, s.id))
+    return (depth(region), starts_on, list_id)
+
+
+def layered(lists: Sequence[StudyList]) -> list[StudyList]:
+    """Lists in the order a site studies them (layer_key)."""
+    return sorted(lists, key=lambda s: layer_key(s.region, s.starts_on, s.id))
 
 
 def lists_in_force(

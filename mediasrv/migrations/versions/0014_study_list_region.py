@@ -1,7 +1,7 @@
 """layered study lists: each list belongs to a region (the department that set it)
 
-Revision ID: 0011_study_list_region
-Revises: 0010_region_scope
+Revision ID: 0014_study_list_region
+Revises: 0013_file_lists
 Create Date: 2026-12-07
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_study_list_region"
-down_revision = "0010_region_scope"
+revision = "0014_study_list_region"
+down_revision = "0013_file_lists"
 branch_labels = None
 depends_on = None
 
