@@ -110,6 +110,9 @@ def usage_line(exc: BaseException, lang: Lang, command: str) -> str:
         )
     elif "NoSuchOption" in kinds:
         option, maybe = getattr(exc, "option_name", "?"), sorted(getattr(exc, "possibilities", None) or ())
+        # click offers every close spelling (--rol: --region and --role); the ones the typed text
+        # begins, when there are any, are what was meant.
+        maybe = [m for m in maybe if m.startswith(option)] or maybe
         said = (
             _text("no_such_option_maybe", lang, option=option, maybe=" / ".join(maybe))
             if maybe
