@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -12,7 +12,10 @@ from mediasrv.faults.register import RegisterRow
 from mediasrv.faults.service import ContactRow, FaultRow
 from mediasrv.faults.texts import what
 from mediasrv.kit.params import MAX_INT64
-from mediasrv.sites.schemas import Region
+from mediasrv.sites.schemas import Printable, Region
+
+# What people type: no control characters (an XLSX, a mail or a PostgreSQL text cannot hold some).
+Note = Annotated[str, Field(max_length=2000), Printable]
 
 
 class FaultIn(BaseModel):
@@ -20,11 +23,11 @@ class FaultIn(BaseModel):
 
     site_id: int = Field(ge=1, le=MAX_INT64)
     kind: FaultKind = Field(description="tv_broken, box_lost, line_down or other (the others are detected)")
-    note: str = Field(default="", max_length=2000)
+    note: Note = ""
 
 
 class FaultCloseIn(BaseModel):
-    note: str = Field(min_length=1, max_length=2000, description="what was done")
+    note: Annotated[Note, Field(min_length=1, description="what was done")]
 
 
 class FaultOut(BaseModel):
@@ -74,9 +77,11 @@ class ContactIn(BaseModel):
     """One contact: an email address or a webhook URL (WeCom or DingTalk robot, or any JSON webhook)."""
 
     region: Region = Field(default="", description="default: the caller's scope")
-    email: str | None = Field(default=None, max_length=320)
-    webhook: str | None = Field(default=None, max_length=1000)
-    name: str = Field(default="", max_length=200, description="e.g. 县委组织部, the maintenance company")
+    email: Annotated[str, Printable] | None = Field(default=None, max_length=320)
+    webhook: Annotated[str, Printable] | None = Field(default=None, max_length=1000)
+    name: Annotated[str, Printable] = Field(
+        default="", max_length=200, description="e.g. 县委组织部, the maintenance company"
+    )
 
 
 class ContactOut(BaseModel):
