@@ -229,7 +229,7 @@ def deliver_pending(session: Session, *, now: datetime, send: Sender, limit: int
         delivery.attempts += 1
         try:
             send(delivery.kind, delivery.target, notice.title, notice.body)
-        except (DeliveryFailed, MediaError) as exc:
+        except Exception as exc:  # whatever one contact's channel raises, the others still go out
             delivery.last_error = str(exc)[:2000]
             delivery.next_attempt_at = now + backoff(delivery.attempts)
             failed += 1
