@@ -460,3 +460,13 @@ def test_contacts_from_the_command_line(settings: Settings, env: dict[str, str |
     assert both.exit_code != 0 and "只填写一个" in both.output
     with Database(settings.resolved_database_url).session_scope() as s:
         assert s.scalar(select(Site).limit(1)) is None  # nothing else made
+
+
+def test_the_beat_runs_the_sweep_and_the_notices(settings: Settings) -> None:
+    import workers.tasks  # noqa: F401  # registers the tasks on the workers' app
+    from mediasrv.jobs import FAULT_NOTIFY, FAULT_SWEEP, QUEUES
+    from workers.celery_app import app, make_celery
+
+    beat = {entry["task"]: entry["schedule"] for entry in make_celery(settings).conf.beat_schedule.values()}
+    assert beat[FAULT_SWEEP] == settings.fault_sweep_interval_seconds and beat[FAULT_NOTIFY] == 60.0
+    assert {FAULT_SWEEP, FAULT_NOTIFY} <= set(app.tasks) and QUEUES[FAULT_SWEEP] == "default"
