@@ -28,6 +28,7 @@ from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
 from mediasrv.delivery.router import file_lists, hls, playback_router, signed_hls, site_delivery
 from mediasrv.delivery.scope import PlaybackScope, SiteLinks
+from mediasrv.faults.router import router as faults_router
 from mediasrv.fleet.router import router as fleet_router
 from mediasrv.ingest.router import router as assets_router
 from mediasrv.ingest.tus import router as uploads_router
@@ -180,6 +181,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         file_lists,
         sites_router,
         fleet_router,
+        faults_router,
         sessions_router,
         compliance_router,
         evidence_router,

@@ -95,6 +95,39 @@ class Settings(BaseSettings):
         default=900, ge=1, description="A site is online when its last heartbeat is at most this old"
     )
 
+    fault_silent_hours: int = Field(
+        default=24, ge=1, description="A site silent longer than this has a fault (a region may set its own)"
+    )
+    fault_escalate_hours: int = Field(
+        default=72,
+        ge=1,
+        description="A fault open longer than this goes to the level above (a region may set its own)",
+    )
+    fault_sync_days: int = Field(
+        default=3, ge=1, description="A site whose cache stayed incomplete this many days has a fault"
+    )
+    fault_disk_free_bytes: int = Field(
+        default=2 * GIB, ge=0, description="A site reporting less free disk than this has a fault"
+    )
+    fault_idle_days: int = Field(
+        default=30, ge=1, description="A site with required lists yet nothing played this long has a fault"
+    )
+    agent_min_version: str = Field(
+        default="", description="Oldest supported site agent (e.g. 0.1.0); older ones are faults; empty: any"
+    )
+    fault_sweep_interval_seconds: float = Field(
+        default=600.0, gt=0, description="How often faults are looked for"
+    )
+    fault_digest_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="How often each region's contacts get one digest of new faults"
+    )
+    smtp_host: str = Field(default="", description="Mail server for fault digests; empty: emails wait")
+    smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port (587 STARTTLS, 465 TLS)")
+    smtp_user: str = Field(default="", description="Its login, if it asks for one")
+    smtp_password: SecretStr | None = Field(default=None, description="Its password")
+    smtp_from: str = Field(default="", description="The sender address of fault digests")
+    smtp_secure: str = Field(default="no", pattern="^(no|starttls|ssl)$", description="no, starttls or ssl")
+
     study_sessions_per_month: int = Field(
         default=4, ge=0, description="The monthly study task: sessions a site holds (每月4次)"
     )

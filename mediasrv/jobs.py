@@ -21,6 +21,8 @@ INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with
 INDEX_REFRESH = "mediasrv.index_refresh"
 MANIFEST_GC = "mediasrv.manifest_gc"
 COMPLIANCE_REFRESH = "mediasrv.compliance_refresh"
+FAULT_SWEEP = "mediasrv.fault_sweep"  # open and close the detected faults of every site
+FAULT_NOTIFY = "mediasrv.fault_notify"  # one digest per region, escalations, pending deliveries
 QUEUES = {
     TRANSCODE: "transcode",
     TRANSCODE_PIECE: "transcode",
@@ -29,6 +31,8 @@ QUEUES = {
     INDEX_REFRESH: "index",
     MANIFEST_GC: "default",
     COMPLIANCE_REFRESH: "default",
+    FAULT_SWEEP: "default",
+    FAULT_NOTIFY: "default",
 }
 
 

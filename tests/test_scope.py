@@ -37,7 +37,10 @@ COUNTY = {"a": "河北省/邢台", "b": "河北省/邢台市"}  # B's path begin
 VILLAGE = {"a": "河北省/邢台/东村", "b": "河北省/邢台市/西塘村"}
 # What only a side's rows hold: its names and codes ("xt-a-..."), its village (rows cut by region).
 MARKS = {"a": ("xt-a-", "东村"), "b": ("xt-b-", "西塘村")}
-OBJECT_PARAMS = ("site_id", "user_id", "token_id", "session_id", "photo_id", "programme_id", "study_list_id")
+OBJECT_PARAMS = (
+    "site_id", "user_id", "token_id", "session_id", "photo_id", "programme_id", "study_list_id", "fault_id",
+    "contact_id",
+)  # fmt: skip
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}
 
 # Administrators' routes not (yet) limited to the caller's scope, each with why. Pages are shells whose
@@ -163,8 +166,20 @@ def _side(client: TestClient, db: Database, side: str, programme: str) -> Side:
     study_list = client.post("/api/v1/study-lists", headers=_headers(admin), json=listed)
     assert study_list.status_code == 201, study_list.text
     ids["study_list_id"] = study_list.json()["id"]
+    # A fault reported by phone, a contact and the village's limits: the fault views' rows.
+    fault = client.post(
+        "/api/v1/faults", headers=_headers(admin), json={"site_id": ids["site_id"], "kind": "tv_broken"}
+    )
+    assert fault.status_code == 201, fault.text
+    contact = client.post(
+        "/api/v1/fault-contacts", headers=_headers(admin), json={"email": prefix + "ops@example.org"}
+    )
+    assert contact.status_code == 201, contact.text
+    limits = {"region": VILLAGE[side], "silent_hours": 48}
+    assert client.post("/api/v1/fault-limits", headers=_headers(admin), json=limits).status_code == 201
     ids = {k: str(v) for k, v in ids.items()}
     ids |= {"session_id": session.json()["id"], "photo_id": photo.json()["id"], "programme_id": programme}
+    ids |= {"fault_id": str(fault.json()["id"]), "contact_id": str(contact.json()["id"])}
     return Side(_headers(admin), ids)
 
 
@@ -206,6 +221,7 @@ def _bodies(side: str) -> dict[tuple[str, str], dict[str, Any]]:
         ("PUT", "/api/v1/sites/{site_id}/ratings/{programme_id}"): {
             "json": {"rating": 4, "comment": prefix + "又评", "rated_at": "2026-11-22T20:00:00+08:00"}
         },
+        ("POST", "/api/v1/faults/{fault_id}/close"): {"json": {"note": prefix + "已修好"}},
         ("POST", "/api/v1/sites/{site_id}/demands"): {
             "json": {
                 "id": str(uuid.uuid4()),
@@ -234,6 +250,13 @@ def _creates(world: dict[str, Side]) -> dict[tuple[str, str], Callable[[int], di
         ("POST", "/api/v1/tokens"): lambda n: {
             "json": {"name": f"new-{n}", "site_id": int(world["b"].ids["site_id"])}
         },
+        ("POST", "/api/v1/faults"): lambda n: {
+            "json": {"site_id": int(world["b"].ids["site_id"]), "kind": "line_down", "note": f"电话 {n}"}
+        },
+        ("POST", "/api/v1/fault-contacts"): lambda n: {
+            "json": {"region": b, "email": f"new-{n}@example.org"}
+        },
+        ("POST", "/api/v1/fault-limits"): lambda n: {"json": {"region": b, "escalate_hours": 24 + n}},
     }
 
 

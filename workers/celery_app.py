@@ -15,7 +15,15 @@ from celery.schedules import crontab
 from celery.signals import setup_logging, task_postrun, task_prerun
 
 from mediasrv.config import Settings
-from mediasrv.jobs import COMPLIANCE_REFRESH, INDEX_REFRESH, MANIFEST_GC, QUEUES, SWEEP
+from mediasrv.jobs import (
+    COMPLIANCE_REFRESH,
+    FAULT_NOTIFY,
+    FAULT_SWEEP,
+    INDEX_REFRESH,
+    MANIFEST_GC,
+    QUEUES,
+    SWEEP,
+)
 from mediasrv.ops.logs import REQUEST_ID, TASK_ID, configure_logging
 
 
@@ -42,6 +50,10 @@ def make_celery(settings: Settings) -> Celery:
             # The roll-up reads kept per-site summaries: keep this month's (and, early in a month,
             # last month's) fresh, so administrators rarely wait for a recompute after a list change.
             "compliance-refresh": {"task": COMPLIANCE_REFRESH, "schedule": 300.0},
+            # Faults: the sweep; then notices every minute (a region gets at most one digest per
+            # MEDIASRV_FAULT_DIGEST_INTERVAL_SECONDS) and the failed deliveries due again.
+            "fault-sweep": {"task": FAULT_SWEEP, "schedule": settings.fault_sweep_interval_seconds},
+            "fault-notify": {"task": FAULT_NOTIFY, "schedule": 60.0},
         },
         beat_schedule_filename=str(settings.data_dir / "celerybeat-schedule"),
     )

@@ -15,6 +15,8 @@ from mediasrv.db import Database
 from mediasrv.delivery.manifest import store as manifests
 from mediasrv.jobs import (
     COMPLIANCE_REFRESH,
+    FAULT_NOTIFY,
+    FAULT_SWEEP,
     INDEX,
     INDEX_REFRESH,
     MANIFEST_GC,
@@ -152,6 +154,24 @@ def compliance_refresh() -> int:
     task = compliance.Task.of(settings)
     with context().db.session_scope() as session:
         return sum(compliance.refresh(session, month=m, task=task) for m in sorted(months))
+
+
+@app.task(name=FAULT_SWEEP)
+def fault_sweep() -> int:
+    """Every MEDIASRV_FAULT_SWEEP_INTERVAL_SECONDS: open and close the detected faults; how many opened."""
+    from mediasrv.faults import loop
+
+    return loop.sweep(context().db, settings).opened
+
+
+@app.task(name=FAULT_NOTIFY)
+def fault_notify() -> int:
+    """Every minute: a digest of the new faults per region (at most one per region per
+    MEDIASRV_FAULT_DIGEST_INTERVAL_SECONDS), the escalations due, and the deliveries due (retried);
+    how many deliveries went out."""
+    from mediasrv.faults import loop
+
+    return loop.notify_and_deliver(context().db, settings).sent
 
 
 @app.task(name=MANIFEST_GC)

@@ -33,6 +33,11 @@ class Action(StrEnum):
     STUDY_LIST_UPDATE = "study_list.update"
     STUDY_LIST_PUBLISH = "study_list.publish"
     STUDY_LIST_ARCHIVE = "study_list.archive"
+    FAULT_REPORT = "fault.report"
+    FAULT_CLOSE = "fault.close"
+    FAULT_LIMITS = "fault.limits"
+    CONTACT_ADD = "fault_contact.add"
+    CONTACT_REMOVE = "fault_contact.remove"
     LOGIN = "auth.login"
     LOGIN_FAILED = "auth.login_failed"
 

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from mediasrv.cli import administration, operators, producers
+from mediasrv.cli import administration, contacts, operators, producers
 from mediasrv.cli.common import Guarded, choose
 from mediasrv.protocol.lang import Language
 
@@ -48,6 +48,7 @@ cli.add_typer(administration.token_cli, name="token")
 cli.add_typer(administration.user_cli, name="user")
 cli.add_typer(administration.site_cli, name="site")
 cli.add_typer(administration.site_bundle_cli, name="site-bundle")
+cli.add_typer(contacts.contact_cli, name="contact")
 cli.add_typer(operators.db_cli, name="db")
 
 

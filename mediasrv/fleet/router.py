@@ -11,6 +11,7 @@ from fastapi import APIRouter, Query, Request, Response
 from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteDep
 from mediasrv.db import utcnow
 from mediasrv.deps import SessionDep, SettingsDep
+from mediasrv.faults.register import open_by_region
 from mediasrv.fleet import status as fleet
 from mediasrv.kit.errors import error_responses
 from mediasrv.kit.params import Limit, Offset, Page, RowId
@@ -85,7 +86,7 @@ def fleet_status(
     ] = None,
     online_within: WindowQuery = None,
 ) -> FleetOut:
-    """Reachability (畅通率) and sync state of the sites, in total and per region."""
+    """Reachability (畅通率), sync state and fault rate (故障率) of the sites, in total and per region."""
     status = fleet.fleet_status(
         session,
         now=utcnow(),
@@ -93,15 +94,20 @@ def fleet_status(
         region=region,
         level=level,
     )
+    # The fault rate beside the reachability rate: sites with an open fault, by the same regions.
+    faulty, per_region = open_by_region(session, region=status.region, level=status.level)
+
+    def counts(c: fleet.Counts, n: int) -> dict[str, Any]:
+        out = CountsOut.model_validate(c).model_dump()
+        return out | {"faulty": n, "fault_percent": fleet.percent(n, c.sites)}
+
     return FleetOut(
         at=status.at,
         online_within_seconds=status.online_within_seconds,
         region=status.region,
         level=status.level,
-        totals=CountsOut.model_validate(status.totals),
-        regions=[
-            RegionOut(region=name, **CountsOut.model_validate(c).model_dump()) for name, c in status.regions
-        ],
+        totals=CountsOut(**counts(status.totals, faulty)),
+        regions=[RegionOut(region=name, **counts(c, per_region.get(name, 0))) for name, c in status.regions],
     )
 
 

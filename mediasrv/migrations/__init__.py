@@ -24,6 +24,7 @@ def import_models() -> None:
     import mediasrv.catalog.models
     import mediasrv.delivery.manifest.models
     import mediasrv.epochs
+    import mediasrv.faults.models
     import mediasrv.ingest.models
     import mediasrv.sites.models
     import mediasrv.study.models  # noqa: F401

@@ -210,6 +210,10 @@ class CountsOut(BaseModel):
         description="online / sites in percent, one decimal (畅通率); null: no sites"
     )
     sync_percent: float | None = Field(description="in_sync / sites in percent, one decimal; null: no sites")
+    faulty: int = Field(default=0, description="sites with an open fault (GET /api/v1/faults)")
+    fault_percent: float | None = Field(
+        default=None, description="faulty / sites in percent, one decimal (故障率); null: no sites"
+    )
 
 
 class RegionOut(CountsOut):

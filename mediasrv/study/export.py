@@ -53,11 +53,11 @@ def disposition(month: str, region: str, ext: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
 
 
-def to_csv(table: list[tuple[Cell, ...]]) -> bytes:
+def to_csv(table: list[tuple[Cell, ...]], header: Sequence[str] = HEADER) -> bytes:
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(HEADER)
+    writer.writerow(header)
     for row in table:
         # Text a site chose is never a formula; booleans as the words spreadsheets read.
         writer.writerow(
@@ -74,20 +74,28 @@ def _text(ws: Worksheet, value: str) -> XlCell:
     return cell
 
 
-def to_xlsx(table: list[tuple[Cell, ...]], month: str) -> bytes:
-    """Write-only workbook: rows stream to the file, so 25,000 sites do not build a cell tree."""
+def to_xlsx(
+    table: list[tuple[Cell, ...]],
+    month: str,
+    *,
+    header: Sequence[str] = HEADER,
+    widths: Sequence[int] = WIDTHS,
+    title: str = "学习情况",
+) -> bytes:
+    """Write-only workbook: rows stream to the file, so 25,000 sites do not build a cell tree. The
+    header, widths and sheet title are compliance's unless given (the fault register's are its own)."""
     wb = Workbook(write_only=True)
-    ws = wb.create_sheet(title=f"学习情况 {month}")
+    ws = wb.create_sheet(title=f"{title} {month}")
     ws.freeze_panes = "A2"
-    for i, width in enumerate(WIDTHS):
+    for i, width in enumerate(widths):
         ws.column_dimensions[chr(ord("A") + i)].width = width
     bold = Font(bold=True)
-    header = []
-    for name in HEADER:
+    first = []
+    for name in header:
         cell = _text(ws, name)
         cell.font = bold
-        header.append(cell)
-    ws.append(header)
+        first.append(cell)
+    ws.append(first)
     for row in table:
         ws.append([_text(ws, v) if isinstance(v, str) else v for v in row])
     out = io.BytesIO()

@@ -97,7 +97,9 @@ function renderTotals(data) {
     item("stale", c.stale),
     item("never", c.never_seen),
     item("sync", pct(c.sync_percent), tf("sites.of", { n: c.in_sync, total: c.sites })),
-    item("over", c.over_quota));
+    item("over", c.over_quota),
+    // Sites with an open fault (故障率) beside reachability; the faults themselves: /api/v1/faults.
+    item("faulty", pct(c.fault_percent), tf("sites.of", { n: c.faulty, total: c.sites })));
   const minutes = Math.round(data.online_within_seconds / 60);
   document.getElementById("window-note").textContent = tf("sites.window", { minutes });
 }
