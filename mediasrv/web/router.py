@@ -21,6 +21,7 @@ from fastapi.templating import Jinja2Templates
 
 from mediasrv.accounts import service
 from mediasrv.accounts.auth import SESSION_COOKIE, Caller, Role, current_caller, public
+from mediasrv.audit.service import Action
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import Unauthorized
 from mediasrv.kit.regions import Scope
@@ -163,6 +164,12 @@ PAGES: dict[str, tuple[str, tuple[Role, ...]]] = {
 }
 
 
+# What a page's script needs from the server's own lists, so that it keeps none of its own.
+PAGE_DATA: dict[str, Callable[[], dict[str, Any]]] = {
+    "audit.html": lambda: {"actions": [action.value for action in Action]},
+}
+
+
 def _page_route(template: str, roles: tuple[Role, ...]) -> Callable[..., HTMLResponse]:
     # A default, not Annotated[...]: string annotations are resolved in module scope, not in here.
     guard = Depends(page(*roles))
@@ -174,7 +181,7 @@ def _page_route(template: str, roles: tuple[Role, ...]) -> Callable[..., HTMLRes
             caller=caller,
             csrf=csrf_of(request, caller, session),
             who=shown_name(session, caller),
-            data={"params": dict(request.path_params)},
+            data={"params": dict(request.path_params), **PAGE_DATA.get(template, dict)()},
         )
 
     return show

@@ -135,7 +135,10 @@ def test_accounts_tokens_and_their_audit_trail(page: Page, browser: Browser, web
     at = datetime.fromisoformat(newest.get_attribute("datetime") or "")
     expect(newest).to_have_text(at.astimezone(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S"))
 
-    page.get_by_label("操作", exact=True).select_option("user.update")
+    actions = page.get_by_label("操作", exact=True)
+    # Every action the server records is offered, by its Chinese name (the page keeps no list of its own).
+    expect(actions.locator("option[value='fault.report']")).to_have_text("登记故障（fault.report）")
+    actions.select_option("user.update")
     page.get_by_role("button", name="筛选", exact=True).click()
     expect(page).to_have_url(f"{web.url}/ui/admin/audit?action=user.update")
     expect(events).to_have_count(1)  # the filter is the server's: one change of an account

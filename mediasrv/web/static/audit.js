@@ -4,12 +4,7 @@ import { api, attempt, beijing, beijingMidnight, callerName, el, field, page, pa
 
 const root = document.getElementById("audit-root");
 const LIMIT = 50;
-const ACTIONS = [
-  "user.create", "user.update", "org_unit.create", "token.create", "token.revoke", "auth.login", "auth.login_failed",
-  "site.create", "site.update", "programme.create", "programme.update", "programme.publish", "programme.withdraw",
-  "programme.delete", "study_list.create", "study_list.update", "study_list.publish", "study_list.archive",
-  "asset.upload", "asset.retry",
-];
+const ACTIONS = page.actions; // the server's list (audit.service.Action): one list, not two
 const TARGETS = ["user", "org_unit", "token", "site", "programme", "study_list", "asset"];
 const FILTERS = ["action", "actor_user_id", "target_type", "target_id", "since", "until"];
 let names = { user: new Map(), org_unit: new Map(), token: new Map(), site: new Map() };
