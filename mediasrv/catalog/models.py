@@ -42,6 +42,9 @@ class Programme(Base):
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
     language: Mapped[str] = mapped_column(String(16), default="zh")
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), default=None, index=True)
+    # Where it is published ('' the whole network): sites inside this region are given it, and
+    # administrators whose scope lies inside or above it see it (kit.regions).
+    region: Mapped[str] = mapped_column(String(500), default="", server_default="", index=True)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id"), default=None, index=True)
     status: Mapped[ProgrammeStatus] = mapped_column(
