@@ -130,6 +130,10 @@ def test_a_provinces_list_naming_a_local_programme_does_not_carry_it_out(
     assert published.status_code == 200, published.text
     assert _manifest_ids(client, world.sites["a"]) == [world.local, world.wide]  # required, in order
     assert _manifest_ids(client, world.sites["b"]) == [world.wide]
+    # County B's administrator reads the province's list without A's film in it; the province, whole.
+    for who, titles in ((world.admin_b, [WIDE]), (world.province, [LOCAL, WIDE])):
+        shown = client.get(f"/api/v1/study-lists/{made.json()['id']}", headers=who).json()
+        assert [i["title"] for i in shown["items"]] == titles
 
 
 def test_administrators_see_inside_and_above_their_scope_and_publish_inside_it(
