@@ -24,6 +24,7 @@ from PIL import Image
 
 from mediasrv.accounts import service
 from mediasrv.db import Database
+from mediasrv.ingest.models import Asset
 from mediasrv.kit.caller import Role
 from mediasrv.kit.regions import Scope, common_region, within
 from mediasrv.sites.registry import create_site
@@ -39,7 +40,7 @@ VILLAGE = {"a": "河北省/邢台/东村", "b": "河北省/邢台市/西塘村"}
 MARKS = {"a": ("xt-a-", "东村"), "b": ("xt-b-", "西塘村")}
 OBJECT_PARAMS = (
     "site_id", "user_id", "token_id", "session_id", "photo_id", "programme_id", "study_list_id", "fault_id",
-    "contact_id",
+    "contact_id", "asset_id",
 )  # fmt: skip
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}
 
@@ -51,32 +52,22 @@ UNSCOPED: dict[tuple[str, str], str] = {
     ("GET", "/metrics"): "the server's operation figures: no region's rows",
     ("GET", "/api/v1/search/health"): "the index against the database: no region's rows",
     ("GET", "/api/v1/categories"): "the fixed taxonomy",
-    ("POST", "/api/v1/assets"): "assets belong to departments; regional publishing is part 5",
-    ("GET", "/api/v1/assets"): "assets belong to departments; regional publishing is part 5",
-    ("GET", "/api/v1/assets/{asset_id}"): "part 5",
-    ("GET", "/api/v1/assets/{asset_id}/source"): "part 5",
-    ("POST", "/api/v1/assets/{asset_id}/retry"): "part 5",
-    ("GET", "/api/v1/assets/{asset_id}/playback"): "the playback scope (delivery/scope.py); part 5",
-    ("GET", "/api/v1/file-lists/{sha256}"): "a published asset's files, as its playback; part 5",
+    ("POST", "/api/v1/assets"): "one's own upload, made in one's own department",
+    ("POST", "/api/v1/programmes"): "a draft of one's own department, for a region inside the scope "
+    "(tests/test_local_programmes.py)",
     ("OPTIONS", "/api/v1/uploads"): "one's own uploads only",
     ("POST", "/api/v1/uploads"): "one's own uploads only",
     ("HEAD", "/api/v1/uploads/{upload_id}"): "one's own uploads only",
     ("PATCH", "/api/v1/uploads/{upload_id}"): "one's own uploads only",
     ("DELETE", "/api/v1/uploads/{upload_id}"): "one's own uploads only",
-    ("GET", "/api/v1/programmes"): "programmes are the network's until part 5 (local programmes)",
-    ("POST", "/api/v1/programmes"): "part 5",
-    ("GET", "/api/v1/programmes/{programme_id}"): "part 5",
-    ("PATCH", "/api/v1/programmes/{programme_id}"): "part 5",
-    ("DELETE", "/api/v1/programmes/{programme_id}"): "part 5",
-    ("POST", "/api/v1/programmes/{programme_id}/publish"): "part 5: publishing limited to a region",
-    ("POST", "/api/v1/programmes/{programme_id}/withdraw"): "part 5",
-    ("GET", "/api/v1/search"): "published programmes; part 5 keeps local ones out of other regions",
     **{
-        (method, f"/hls/{{asset_id}}/{tail}"): "the playback scope (delivery/scope.py); part 5"
+        (method, f"/hls/{{asset_id}}/{tail}"): "scoped by the playback scope (delivery/scope.py), as "
+        "GET /api/v1/assets/{asset_id}/playback here; tests/test_local_programmes.py plays them"
         for method in ("GET", "HEAD")
         for tail in ("{presentation}.m3u8", "poster.jpg", "document.pdf", "{generation}/{path:path}")
     },
-    ("GET", "/api/v1/edge/hls-access"): "the playback scope (delivery/scope.py); part 5",
+    ("GET", "/api/v1/edge/hls-access"): "the playback scope, as /hls (tests/test_local_programmes.py)",
+    ("GET", "/api/v1/file-lists/{sha256}"): "the playback scope, as /hls: a list's asset must be playable",
     **{
         ("GET", page): "a page (part 6)"
         for page in (
@@ -118,9 +109,10 @@ def _headers(plain: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {plain}"}
 
 
-def _side(client: TestClient, db: Database, side: str, programme: str) -> Side:
-    """County `side`'s administrator, department, producer, site with its tokens, a study session
-    with a photo, a rating with a comment, a topic asked for and a draft study list of the county."""
+def _side(client: TestClient, db: Database, side: str, ready_asset: ReadyAsset) -> Side:
+    """County `side`'s administrator, department, producer, site with its tokens, the county's own
+    programmes (published to the county, a spare one to withdraw, a draft to delete) and its asset, a
+    study session with a photo, a rating with a comment, a topic asked for and a draft study list."""
     county, prefix = COUNTY[side], f"xt-{side}-"
     with db.session_scope() as s:
         unit = service.create_org_unit(s, actor=ACTOR, name=prefix + "部门", region=county)
@@ -136,11 +128,25 @@ def _side(client: TestClient, db: Database, side: str, programme: str) -> Side:
             org_unit_id=unit.id,
             password=None,
         )
+        _, maker = service.create_service_account(
+            s, actor=ACTOR, name=prefix + "maker", role=Role.PRODUCER, org_unit_id=unit.id
+        )
         site = create_site(s, actor=ACTOR, code=prefix + "001", name=prefix + "活动室", region=VILLAGE[side])
         _, box = service.create_token(s, actor=ACTOR, name=prefix + "box", site_id=site.id)
         spare, _ = service.create_token(s, actor=ACTOR, name=prefix + "spare", site_id=site.id)
         ids = {"site_id": site.id, "user_id": producer.id, "token_id": spare.id}
     own = _headers(box)
+    maker_h, admin_h = _headers(maker), _headers(admin)
+    asset = ready_asset(maker_h)
+    with db.session_scope() as s:
+        s.get(Asset, asset).title = prefix + "素材"  # type: ignore[union-attr]  # the rows name the side
+    programme = publish_programme(client, maker_h, admin_h, asset, title=prefix + "片")
+    spare = publish_programme(client, maker_h, admin_h, ready_asset(maker_h), title=prefix + "备用片")
+    draft = client.post(
+        "/api/v1/programmes", headers=maker_h, json={"title": prefix + "草稿", "category": "party-spirit"}
+    )
+    assert draft.status_code == 201, draft.text
+    ids |= {"asset_id": asset, "spare_programme_id": spare, "draft_programme_id": draft.json()["id"]}
     base = f"/api/v1/sites/{ids['site_id']}"
     session = client.post(
         f"{base}/sessions",
@@ -187,16 +193,13 @@ def _side(client: TestClient, db: Database, side: str, programme: str) -> Side:
 def world(
     client: TestClient,
     db: Database,
-    producer: dict[str, str],
-    admin: dict[str, str],
     ready_asset: ReadyAsset,
 ) -> dict[str, Side]:
-    programme = publish_programme(client, producer, admin, ready_asset(producer), title="党史学习")
     with db.session_scope() as s:
         _, province = service.create_service_account(
             s, actor=ACTOR, name="province-admin", role=Role.ADMIN, region=PROVINCE
         )
-    sides = {side: _side(client, db, side, programme) for side in ("a", "b")}
+    sides = {side: _side(client, db, side, ready_asset) for side in ("a", "b")}
     return sides | {"province": Side(_headers(province), {})}
 
 
@@ -207,6 +210,8 @@ def _bodies(side: str) -> dict[tuple[str, str], dict[str, Any]]:
         ("PATCH", "/api/v1/sites/{site_id}"): {"json": {"name": prefix + "改名"}},
         ("PATCH", "/api/v1/users/{user_id}"): {"json": {"display_name": prefix + "改名"}},
         ("PATCH", "/api/v1/study-lists/{study_list_id}"): {"json": {"title": prefix + "清单改名"}},
+        ("PATCH", "/api/v1/programmes/{programme_id}"): {"json": {"title": prefix + "片改名"}},
+        ("POST", "/api/v1/programmes/{programme_id}/withdraw"): {"json": {"reason": "试"}},
         ("POST", "/api/v1/sites/{site_id}/sessions"): {
             "json": {
                 "id": str(uuid.uuid4()),
@@ -287,7 +292,20 @@ def _send(
     return client.request(method, url, headers=headers, **extra)
 
 
-def _url(path: str, ids: dict[str, str]) -> str:
+# Routes asked about another object of the side than the one their parameter usually names: each
+# changes what it is given for good (a withdrawn programme, a deleted draft), so later routes still
+# find the side's programme published.
+OTHER_OBJECT = {
+    ("DELETE", "/api/v1/programmes/{programme_id}"): {"programme_id": "draft_programme_id"},
+    ("POST", "/api/v1/programmes/{programme_id}/withdraw"): {"programme_id": "spare_programme_id"},
+}
+# What the route answers on an object the caller may reach, when it is not a success: the scope let it
+# through, the object's state refused it (a ready asset has nothing to retry).
+NOT_NOW = {("POST", "/api/v1/assets/{asset_id}/retry"): 409}
+
+
+def _url(path: str, ids: dict[str, str], key: tuple[str, str] | None = None) -> str:
+    ids = ids | {name: ids[other] for name, other in OTHER_OBJECT.get(key or ("", ""), {}).items()}
     return re.sub(r"\{(\w+)\}", lambda m: ids[m[1]], path)
 
 
@@ -322,17 +340,21 @@ def test_the_route_scope_matrix(client: TestClient, world: dict[str, Side]) -> N
                     failures.append(f"{where}: the province could not make it in county B")
                 continue
             if any(p in OBJECT_PARAMS for p in named):
-                theirs, mine = _url(endpoint.path, world["b"].ids), _url(endpoint.path, world["a"].ids)
+                theirs, mine = (
+                    _url(endpoint.path, world["b"].ids, key),
+                    _url(endpoint.path, world["a"].ids, key),
+                )
+                fine = NOT_NOW.get(key, 0)
                 got = _send(client, method, theirs, a, _bodies("b").get(key, {}))
                 if got.status_code != 404:
                     failures.append(f"{where}: county A got {got.status_code} on B's, not 404")
                 elif _shows(got.text, "b"):
                     failures.append(f"{where}: county A's 404 names B's object")
                 own = _send(client, method, mine, a, _bodies("a").get(key, {}))
-                if own.status_code >= 400:
+                if own.status_code >= 400 and own.status_code != fine:
                     failures.append(f"{where}: county A got {own.status_code} on its own: {own.text[:200]}")
                 wide = _send(client, method, theirs, province, _bodies("b").get(key, {}))
-                if wide.status_code >= 400:
+                if wide.status_code >= 400 and wide.status_code != fine:
                     failures.append(f"{where}: the province got {wide.status_code} on B's: {wide.text[:200]}")
                 continue
             if method == "GET" and set(named) <= {"fmt"}:

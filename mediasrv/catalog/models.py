@@ -11,7 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
 from mediasrv.ingest.models import Asset
-from mediasrv.kit.caller import Caller
+from mediasrv.kit.caller import Caller, Role
+from mediasrv.kit.regions import Scope
 
 
 class ProgrammeStatus(StrEnum):
@@ -42,6 +43,9 @@ class Programme(Base):
     category_code: Mapped[str] = mapped_column(ForeignKey("categories.code"), index=True)
     language: Mapped[str] = mapped_column(String(16), default="zh")
     org_unit_id: Mapped[int | None] = mapped_column(ForeignKey("org_units.id"), default=None, index=True)
+    # Where it is published ('' the whole network): sites inside this region are given it, and
+    # administrators whose scope lies inside or above it see it (kit.regions).
+    region: Mapped[str] = mapped_column(String(500), default="", server_default="", index=True)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     asset_id: Mapped[str | None] = mapped_column(ForeignKey("assets.id"), default=None, index=True)
     status: Mapped[ProgrammeStatus] = mapped_column(
@@ -70,8 +74,17 @@ class Programme(Base):
         return self.asset.duration_seconds if self.asset is not None else None
 
     def visible_to(self, caller: Caller) -> bool:
-        """Published programmes are everyone's; drafts and withdrawn ones their department's."""
-        return self.status is ProgrammeStatus.PUBLISHED or caller.can_manage(self.org_unit_id)
+        """Drafts and withdrawn ones are their department's; published ones are seen where they are
+        published (kit.regions.Scope.sees): by administrators whose scope lies inside or above the
+        region, producers likewise by their department's region (on the Caller as the account's).
+        A site's region is not on its Caller: what names a programme to a site was chosen for it."""
+        if caller.role is Role.ADMIN:
+            return Scope.of(caller).sees(self.region)
+        if caller.can_manage(self.org_unit_id):
+            return True
+        if self.status is not ProgrammeStatus.PUBLISHED:
+            return False
+        return caller.role is Role.SITE or Scope(caller.region).sees(self.region)
 
 
 class ProgrammeTag(Base):

@@ -10,7 +10,14 @@ from sqlalchemy.orm import Session
 from mediasrv.accounts.auth import AdminDep, ProducerDep, ViewerDep
 from mediasrv.catalog import service
 from mediasrv.catalog.models import ProgrammeStatus
-from mediasrv.catalog.schemas import CategoryOut, ProgrammeIn, ProgrammeOut, ProgrammePatch, WithdrawIn
+from mediasrv.catalog.schemas import (
+    CategoryOut,
+    ProgrammeIn,
+    ProgrammeOut,
+    ProgrammePatch,
+    PublishIn,
+    WithdrawIn,
+)
 from mediasrv.deps import DispatcherDep, SessionDep
 from mediasrv.jobs import INDEX, Dispatcher, enqueue_after_commit
 from mediasrv.kit.errors import error_responses
@@ -106,9 +113,15 @@ def delete_programme(
 
 @router.post("/programmes/{programme_id}/publish", response_model=ProgrammeOut)
 def publish_programme(
-    programme_id: str, caller: AdminDep, session: SessionDep, dispatcher: DispatcherDep
+    programme_id: str,
+    caller: AdminDep,
+    session: SessionDep,
+    dispatcher: DispatcherDep,
+    body: PublishIn | None = None,
 ) -> ProgrammeOut:
-    programme = service.publish_programme(session, actor=caller, programme_id=programme_id)
+    """Publish to a region's sites (inside your scope; none given: the region it was made for)."""
+    region = body.region if body is not None else None
+    programme = service.publish_programme(session, actor=caller, programme_id=programme_id, region=region)
     reindex_after_commit(session, dispatcher)
     return ProgrammeOut.of(programme)
 

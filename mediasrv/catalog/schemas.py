@@ -28,6 +28,13 @@ class ProgrammeIn(BaseModel):
     language: str = Field(default="zh", max_length=16)
     asset_id: str | None = Field(default=None, description="the film or audio lecture")
     attachment_ids: list[str] = Field(default_factory=list, max_length=50, description="PDF handouts")
+    region: str = Field(
+        default="",
+        max_length=500,
+        description="the region it is made for ('': your department's, or your scope); "
+        "publishing may change it",
+        examples=["河北省/邢台市/信都区"],
+    )
 
 
 class ProgrammePatch(BaseModel):
@@ -38,6 +45,17 @@ class ProgrammePatch(BaseModel):
     language: str | None = Field(default=None, max_length=16)
     asset_id: str | None = None
     attachment_ids: list[str] | None = Field(default=None, max_length=50)
+    region: str | None = Field(default=None, max_length=500)
+
+
+class PublishIn(BaseModel):
+    region: str | None = Field(
+        default=None,
+        max_length=500,
+        description="publish to this region's sites only ('' the whole network; absent: the region it "
+        "was made for); inside your scope",
+        examples=["河北省/邢台市/信都区"],
+    )
 
 
 class WithdrawIn(BaseModel):
@@ -58,6 +76,7 @@ class ProgrammeOut(BaseModel):
     tags: list[str]
     language: str
     org_unit_id: int | None
+    region: str
     status: ProgrammeStatus
     asset_id: str | None
     asset_status: AssetStatus | None
@@ -79,6 +98,7 @@ class ProgrammeOut(BaseModel):
             tags=p.tags,
             language=p.language,
             org_unit_id=p.org_unit_id,
+            region=p.region,
             status=p.status,
             asset_id=p.asset_id,
             asset_status=p.asset.status if p.asset else None,

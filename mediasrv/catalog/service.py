@@ -9,7 +9,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -22,8 +22,10 @@ from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.kit.i18n import Text
+from mediasrv.kit.regions import Reach, Scope, normalise_region
 from mediasrv.protocol import taxonomy
 from mediasrv.protocol.taxonomy import CATEGORIES
+from mediasrv.sites.models import Site
 
 MAX_TAGS, MAX_TAG_LENGTH = 20, 32
 _DIRTY = "search_dirty"
@@ -103,6 +105,38 @@ def _usable_asset(session: Session, actor: Caller, asset_id: str, *, main: bool)
     return asset
 
 
+# --- local programmes: where a programme is published, and who sees it ----------------------------
+
+
+def reach(session: Session, caller: Caller) -> Reach:
+    """Where `caller` stands among published regions (kit.regions.Reach): a site at its region, an
+    administrator at its scope, a producer at its department's region."""
+    if caller.role is Role.SITE:
+        site = session.get(Site, caller.site_id) if caller.site_id is not None else None
+        return Reach(site.region if site is not None else "", below=False)
+    if caller.role is Role.ADMIN:
+        return Reach(caller.region, below=True)
+    return Reach(department_region(session, caller.org_unit_id), below=True)
+
+
+def asked_region(session: Session, actor: Caller, region: str) -> str:
+    """The region a programme is made for ('' asks for the maker's own). A producer asks only within
+    its department's region: a department makes films for its own sites, and an administrator who
+    covers more may publish them wider. An administrator asks within its scope."""
+    bound = actor.region if actor.role is Role.ADMIN else department_region(session, actor.org_unit_id)
+    return Scope(bound).admit(region)
+
+
+def _visible(session: Session, programme: Programme, caller: Caller) -> bool:
+    """Administrators: what their scope sees (drafts too); producers: their department's, and what is
+    published where they see; sites: what is published to them."""
+    if caller.role is Role.ADMIN:
+        return Scope.of(caller).sees(programme.region)
+    if caller.can_manage(programme.org_unit_id):
+        return True
+    return programme.status is ProgrammeStatus.PUBLISHED and reach(session, caller).sees(programme.region)
+
+
 def get_programme(session: Session, programme_id: str) -> Programme:
     programme = session.get(Programme, programme_id)
     if programme is None:
@@ -113,7 +147,7 @@ def get_programme(session: Session, programme_id: str) -> Programme:
 def visible_programme(session: Session, programme_id: str, *, caller: Caller) -> Programme:
     """Published programmes are visible to everyone; drafts and withdrawn ones to their department."""
     programme = get_programme(session, programme_id)
-    if not programme.visible_to(caller):
+    if not _visible(session, programme, caller):
         raise NotFound("catalog.no_programme", programme_id=programme_id)
     return programme
 
@@ -127,10 +161,16 @@ def _editable(session: Session, actor: Caller, programme_id: str) -> Programme:
         .with_for_update(of=Programme)
         .execution_options(populate_existing=True)
     )
-    if programme is None:
+    if programme is None or (actor.role is Role.ADMIN and not _visible(session, programme, actor)):
         raise NotFound("catalog.no_programme", programme_id=programme_id)
     if not actor.can_manage(programme.org_unit_id):
         raise Forbidden("catalog.programme_other_department")
+    if not Scope.of(actor).covers(programme.region):  # published above the scope: read-only here
+        raise Forbidden(
+            "catalog.programme_above_scope",
+            region=programme.region or Text("kit.whole_network"),
+            scope=actor.region,
+        )
     return programme
 
 
@@ -164,6 +204,7 @@ def create_programme(
     language: str = "zh",
     asset_id: str | None = None,
     attachment_ids: Sequence[str] = (),
+    region: str = "",
 ) -> Programme:
     title = title.strip()
     if not title:
@@ -174,6 +215,7 @@ def create_programme(
         category_code=_category(session, category).code,
         language=language,
         org_unit_id=actor.org_unit_id,
+        region=asked_region(session, actor, region),
         created_by_user_id=actor.user_id,
         asset_id=_usable_asset(session, actor, asset_id, main=True).id if asset_id else None,
     )
@@ -209,6 +251,7 @@ def update_programme(
     language: str | None = None,
     asset_id: str | None = None,
     attachment_ids: Sequence[str] | None = None,
+    region: str | None = None,
 ) -> Programme:
     """Change a draft or withdrawn programme. A published one is what sites were given after review:
     only an administrator (the reviewer) may correct it, and only with ready media; a producer asks
@@ -229,6 +272,8 @@ def update_programme(
         programme.category_code = programme.category.code
     if language is not None:
         programme.language = language
+    if region is not None:
+        programme.region = asked_region(session, actor, region)
     if asset_id is not None:
         programme.asset = _usable_asset(session, actor, asset_id, main=True)
     if tags is not None:
@@ -268,15 +313,27 @@ def _editable_fields(programme: Programme) -> dict[str, object]:
         "description": programme.description,
         "category": programme.category_code,
         "language": programme.language,
+        "region": programme.region,
         "tags": programme.tags,
         "asset_id": programme.asset.id if programme.asset is not None else None,
         "attachments": [a.asset.id for a in programme.attachment_rows],
     }
 
 
-def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> Programme:
+def publish_programme(
+    session: Session, *, actor: Caller, programme_id: str, region: str | None = None
+) -> Programme:
+    """Publish to `region` (None: the region it was made for; '' the whole network), which must lie
+    inside the publisher's scope: a whole-network publication needs a whole-network administrator."""
     programme = _editable(session, actor, programme_id)
+    target = programme.region if region is None else normalise_region(region)
+    scope = Scope.of(actor)
+    if not scope.covers(target):
+        raise Forbidden(
+            "catalog.publish_outside_scope", region=target or Text("kit.whole_network"), scope=scope.region
+        )
     check_publishable(programme)
+    programme.region = target
     programme.status, programme.published_at, programme.withdrawn_at = (
         ProgrammeStatus.PUBLISHED,
         utcnow(),
@@ -292,6 +349,7 @@ def publish_programme(session: Session, *, actor: Caller, programme_id: str) -> 
         programme.id,
         in_region=department_region(session, programme.org_unit_id),
         title=programme.title,
+        region=programme.region,
     )
     return programme
 
@@ -355,12 +413,18 @@ def list_programmes(
     """Newest first. Sites see published programmes; producers also their department's others.
     `category` is a code or a Chinese name; an unknown one is refused (not an empty page)."""
     query = select(Programme)
+    seen = reach(session, caller).where(Programme.region)
     if caller.role is Role.SITE:
-        query = query.where(Programme.status == ProgrammeStatus.PUBLISHED)
+        query = query.where(Programme.status == ProgrammeStatus.PUBLISHED, seen)
     elif caller.role is Role.PRODUCER:
         query = query.where(
-            or_(Programme.status == ProgrammeStatus.PUBLISHED, Programme.org_unit_id == caller.org_unit_id)
+            or_(
+                and_(Programme.status == ProgrammeStatus.PUBLISHED, seen),
+                Programme.org_unit_id == caller.org_unit_id,
+            )
         )
+    else:
+        query = query.where(seen)
     if status is not None:
         query = query.where(Programme.status == status)
     if category:  # an empty one (a form's "all") filters nothing
@@ -379,9 +443,12 @@ def list_programmes(
     return list(rows), total
 
 
-def published_by_id(session: Session, ids: Sequence[str]) -> dict[str, Programme]:
-    """The published programmes among `ids` (one query)."""
-    rows = session.scalars(
-        select(Programme).where(Programme.id.in_(ids), Programme.status == ProgrammeStatus.PUBLISHED)
-    )
+def published_by_id(
+    session: Session, ids: Sequence[str], *, seen_from: Reach | None = None
+) -> dict[str, Programme]:
+    """The published programmes among `ids` (one query), those published where `seen_from` sees."""
+    query = select(Programme).where(Programme.id.in_(ids), Programme.status == ProgrammeStatus.PUBLISHED)
+    if seen_from is not None:
+        query = query.where(seen_from.where(Programme.region))
+    rows = session.scalars(query)
     return {p.id: p for p in rows}

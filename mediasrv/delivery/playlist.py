@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from mediasrv.accounts.signing import sign_channel_list, sign_playback
 from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.kit.caller import Caller, Role
+from mediasrv.kit.regions import holding
 from mediasrv.protocol import china
 from mediasrv.protocol.channels import Channel, channel_list
 from mediasrv.sites.models import Site
@@ -73,11 +74,18 @@ def chosen_ids(session: Session, site: Site, *, on: date) -> list[tuple[str, boo
     in_force = sorted(in_force, key=lambda r: layer_key(r.region, r.starts_on, r.id))
     mine = [(r.id, r.kind) for r in in_force if region_matches(site.region, r.regions)]
     items: dict[int, list[str]] = {i: [] for i, _ in mine}
+    # Published to the site's region or above it: another county's local film never reaches it, not
+    # even through a wider list that names it.
+    for_site = holding(Programme.region, site.region)
     if items:
         for list_id, programme_id in session.execute(
             select(StudyListItem.study_list_id, StudyListItem.programme_id)
             .join(Programme, Programme.id == StudyListItem.programme_id)
-            .where(StudyListItem.study_list_id.in_(items), Programme.status == ProgrammeStatus.PUBLISHED)
+            .where(
+                StudyListItem.study_list_id.in_(items),
+                Programme.status == ProgrammeStatus.PUBLISHED,
+                for_site,
+            )
             .order_by(StudyListItem.study_list_id, StudyListItem.position)
         ):
             items[list_id].append(programme_id)
@@ -90,7 +98,7 @@ def chosen_ids(session: Session, site: Site, *, on: date) -> list[tuple[str, boo
     required = sum(1 for is_required in chosen.values() if is_required)
     newest = session.scalars(
         select(Programme.id)
-        .where(Programme.status == ProgrammeStatus.PUBLISHED)
+        .where(Programme.status == ProgrammeStatus.PUBLISHED, for_site)
         .order_by(Programme.published_at.desc(), Programme.id)
         .limit(OPTIONAL_LIMIT + len(chosen))
     )

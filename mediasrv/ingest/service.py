@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from mediasrv.accounts.models import OrgUnit
 from mediasrv.accounts.service import department_region
 from mediasrv.audit.service import Action, record
 from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, new_id
@@ -26,6 +27,7 @@ from mediasrv.kit.errors import (
     UnsupportedMedia,
 )
 from mediasrv.kit.i18n import Text
+from mediasrv.kit.regions import Scope
 from mediasrv.storage import ObjectStore, keys
 
 log = logging.getLogger(__name__)
@@ -192,9 +194,14 @@ def _discard_outputs(store: ObjectStore, asset_id: str) -> None:
 
 
 def get_asset(session: Session, asset_id: str, *, caller: Caller | None = None) -> Asset:
-    """An asset with its renditions; producers may only see their own department's."""
+    """An asset with its renditions; producers may only see their own department's, administrators
+    their scope's departments' (another region's asset: the same 404 as none)."""
     asset = session.scalar(select(Asset).options(selectinload(Asset.renditions)).where(Asset.id == asset_id))
-    if asset is None:
+    if asset is None or (
+        caller is not None
+        and caller.role is Role.ADMIN
+        and not Scope.of(caller).covers(department_region(session, asset.org_unit_id))
+    ):
         raise NotFound("ingest.no_asset", asset_id=asset_id)
     if caller is not None and caller.role is not Role.SITE and not caller.can_manage(asset.org_unit_id):
         raise Forbidden("ingest.other_department")
@@ -207,6 +214,10 @@ def list_assets(
     query = select(Asset)
     if caller.role is not Role.ADMIN:  # producers: their own department's uploads
         query = query.where(Asset.org_unit_id == caller.org_unit_id)
+    elif caller.region:  # administrators: their scope's departments' (no department: the network's)
+        query = query.where(
+            Asset.org_unit_id.in_(select(OrgUnit.id).where(Scope.of(caller).where(OrgUnit.region)))
+        )
     if status is not None:
         query = query.where(Asset.status == status)
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -221,7 +232,7 @@ def list_assets(
 
 def retry_asset(session: Session, asset_id: str, *, actor: Caller) -> Asset:
     """Give a failed asset a fresh set of attempts (an administrator decided the cause is fixed)."""
-    asset = get_asset(session, asset_id)
+    asset = get_asset(session, asset_id, caller=actor)
     if asset.status is not AssetStatus.FAILED:
         raise Conflict(
             "ingest.retry_not_failed", asset_id=asset_id, status=Text(f"ingest.status.{asset.status.value}")

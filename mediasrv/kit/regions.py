@@ -85,6 +85,12 @@ def above(region: str) -> list[str]:
     return ["/".join(parts[:n]) for n in range(len(parts))]
 
 
+def holding(column: SQLColumnExpression[str], region: str) -> ColumnElement[bool]:
+    """Rows whose region `column` holds `region` (is it or lies above it): `within(region, column)`,
+    as an IN of the few regions above (by the column's index)."""
+    return column.in_([*above(region), region])
+
+
 def common_region(regions: list[str]) -> str:
     """The deepest region holding all of `regions` (no regions, or regions in two provinces: '')."""
     if not regions:
@@ -120,6 +126,15 @@ class Scope:
         """Rows whose region `column` lies in the scope."""
         return under(column, self.region)
 
+    def sees(self, region: str) -> bool:
+        """Whether something published to `region` concerns the scope: published inside it, or above it
+        (a county reads the province's programmes; it changes only what `covers` holds)."""
+        return self.covers(region) or within(self.region, region)
+
+    def sees_where(self, column: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        """`sees` in SQL."""
+        return or_(self.where(column), holding(column, self.region)) if self.region else true()
+
     def narrow(self, region: str) -> str:
         """A region filter as the caller may apply it: the filter itself when inside the scope, the
         scope when the filter is wider (the whole network asked: what the caller administers); 404 when
@@ -140,3 +155,20 @@ class Scope:
                 "kit.region_not_yours", region=region or Text("kit.whole_network"), scope=self.region
             )
         return region
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a caller stands among the regions programmes are published to. A site is given what is
+    published to its region or above it (`below` False); an administrator sees what is published
+    inside or above its scope, a producer inside or above its department's region (`below` True): a
+    county's people read the province's programmes and their own county's, never the neighbour's."""
+
+    region: str
+    below: bool
+
+    def sees(self, region: str) -> bool:
+        return Scope(self.region).sees(region) if self.below else within(self.region, region)
+
+    def where(self, column: SQLColumnExpression[str]) -> ColumnElement[bool]:
+        return Scope(self.region).sees_where(column) if self.below else holding(column, self.region)

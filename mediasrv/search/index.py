@@ -50,6 +50,7 @@ from whoosh.util.numeric import byte_to_length
 from whoosh.writing import CLEAR
 
 from mediasrv.kit.errors import MediaError
+from mediasrv.kit.regions import Reach, above
 from mediasrv.search.text import (
     PINYIN_MAX_FULL,
     ChineseTokenizer,
@@ -96,6 +97,7 @@ class SearchDoc:
     required: bool
     published_at: datetime
     attachment_text: str = ""
+    region: str = ""  # published to ('' the whole network)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ def _schema() -> Schema:
         required=ID(),
         duration=NUMERIC(numtype=float, bits=64),
         published=NUMERIC(numtype=int, bits=64, sortable=True),
+        region=ID(),  # "/" + the region published to: "/" the whole network (an empty term is none)
     )
 
 
@@ -169,6 +172,7 @@ def _version(doc: SearchDoc) -> str:
             bool(doc.required),
             _utc(doc.published_at).isoformat(),
             doc.attachment_text,
+            doc.region,
         ],
         ensure_ascii=False,
     )
@@ -202,7 +206,21 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "required": "1" if doc.required else "0",
         "duration": float(doc.duration),
         "published": int(_utc(doc.published_at).timestamp()),
+        "region": _region_term(doc.region),
     }
+
+
+def _region_term(region: str) -> str:
+    return "/" + region
+
+
+def _reach_query(reach: Reach) -> wq.Query:
+    """The documents published where `reach` sees: to its region or above it (a term each), and when
+    `below`, inside it (one prefix)."""
+    terms: list[wq.Query] = [wq.Term("region", _region_term(r)) for r in [*above(reach.region), reach.region]]
+    if reach.below and reach.region:
+        terms.append(wq.Prefix("region", _region_term(reach.region) + "/"))
+    return wq.Or(terms)
 
 
 def _spans(text: str, terms: frozenset[str]) -> list[tuple[int, int]]:
@@ -513,8 +531,13 @@ class SearchIndex:
         kind: str | None,
         min_duration: float | None,
         max_duration: float | None,
+        reach: Reach | None = None,
     ) -> set[int] | None:
         sets: list[set[int]] = []
+        # The whole network's reach filters nothing; any other is one set per region, kept per
+        # generation as the other filters are (no per-document work at query time).
+        if reach is not None and not (reach.below and not reach.region):
+            sets.append(self._filter_set(searcher, ("reach", reach), lambda: _reach_query(reach)))
         if category is not None:
             sets.append(
                 self._filter_set(searcher, ("category", category), lambda: wq.Term("category", category))
@@ -535,7 +558,7 @@ class SearchIndex:
             )
         if not sets:
             return None
-        key = ("and", category, tag, required, kind, min_duration, max_duration)
+        key = ("and", category, tag, required, kind, min_duration, max_duration, reach)
         if len(sets) == 1:
             return sets[0]
         cached = self._gen.filters.get(key)
@@ -569,6 +592,7 @@ class SearchIndex:
         sort: Literal["relevance", "date"] = "relevance",
         page: int = 1,
         per_page: int = 20,
+        reach: Reach | None = None,
     ) -> SearchPage:
         page = max(1, int(page))
         per_page = min(max(1, int(per_page)), MAX_PER_PAGE)
@@ -586,6 +610,7 @@ class SearchIndex:
                 kind=kind,
                 min_duration=min_duration,
                 max_duration=max_duration,
+                reach=reach,
             )
             if allowed is not None and not allowed:
                 return SearchPage(hits=[], total=0, page=page, per_page=per_page)
@@ -595,7 +620,7 @@ class SearchIndex:
                 ranked = [(d, 0.0) for d in matched[start : start + per_page]]
                 total = len(matched)
             else:
-                filter_key = (category, tag, required, kind, min_duration, max_duration)
+                filter_key = (category, tag, required, kind, min_duration, max_duration, reach)
                 ranked, total = self._ranked(searcher, words, allowed, filter_key, sort, start, per_page)
             terms = frozenset(t for leaves in words or [] for t in leaves)
             hits = [self._hit(searcher, docnum, score, terms) for docnum, score in ranked]

@@ -40,6 +40,7 @@ def search_doc(programme: Programme, *, required: bool) -> SearchDoc:
         required=required,
         published_at=programme.published_at,
         attachment_text=" ".join(a.asset.title for a in programme.attachment_rows),
+        region=programme.region,
     )
 
 

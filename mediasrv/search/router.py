@@ -41,7 +41,10 @@ def search(
     page: Annotated[int, Query(ge=1, le=100)] = 1,
     per_page: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> SearchResults:
-    """Search the published catalog; an empty query browses it (newest first)."""
+    """Search the published catalog; an empty query browses it (newest first). A site finds what is
+    published to its region or above; an administrator or producer also what is published inside its
+    scope or department's region (never another county's local programmes)."""
+    reach = catalog.reach(session, caller)
     found = index.search(
         q,
         category=catalog.category_code(category) if category else None,  # empty: every category
@@ -53,8 +56,9 @@ def search(
         sort=sort,
         page=page,
         per_page=per_page,
+        reach=reach,
     )
-    live = catalog.published_by_id(session, [h.id for h in found.hits])
+    live = catalog.published_by_id(session, [h.id for h in found.hits], seen_from=reach)
     # From the study lists, not the index: the badge is right even before a daily re-index.
     in_force = required_programme_ids(session, on=today_in_china()) if live else set()
     # The index follows the catalog a moment later; a programme withdrawn meanwhile is dropped here.

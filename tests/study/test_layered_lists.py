@@ -73,8 +73,9 @@ def test_a_township_site_studies_every_layer_above_it_shallower_first(
 
     # The order reaches what the site's agent keeps: the manifest ranks the required programmes so.
     manifest = client.get(f"/api/v1/sites/{site}/manifest", headers=site_h).json()
+    # Its programmes are kept sorted by id; the rank is "order" (protocol.document).
     required = {p["id"] for p in manifest["programmes"] if p["required"]}
-    assert [i for i in manifest["order"] if i in required] == [p1, p2, p3, p4]  # the rank is `order`
+    assert [i for i in manifest["order"] if i in required] == [p1, p2, p3, p4]
 
     # The neighbour county's site: the province's and the city's, then its own; nothing of 信都区's.
     other, other_h = site_with(client, db, admin, "xiangdu", NEIGHBOUR + "/某村")

@@ -30,10 +30,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
+from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import build
 from mediasrv.delivery.manifest.models import FileList, ManifestContent, SiteManifest, SiteManifestState
 from mediasrv.kit.errors import NotFound, TryAgain
+from mediasrv.kit.regions import within
 from mediasrv.protocol.document import FORMAT, canonical, diff, list_digests
 from mediasrv.sites.models import Site
 from mediasrv.study.lists import lists_in_force, region_matches
@@ -157,6 +159,7 @@ class ManifestService:
         # class key -> (content sha, (bytes, file count, over quota))
         self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
+        self._published_regions: LRU[int, list[str]] = LRU(8)  # epoch -> regions published to
         self._summaries = build.Summaries()
         self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
         # content sha -> parsed content (deltas), and the file lists it names (who may fetch which)
@@ -271,7 +274,18 @@ class ManifestService:
             ]
             self._study_lists.put((epoch, on), in_force)
         lists = tuple(i for i, regions in in_force if region_matches(site.region, regions))
-        return (epoch, on, site.device_profile, site.quota_bytes, lists)
+        published = self._published_regions.get(epoch)
+        if published is None:
+            published = sorted(
+                session.scalars(
+                    select(Programme.region).where(Programme.status == ProgrammeStatus.PUBLISHED).distinct()
+                )
+            )
+            self._published_regions.put(epoch, published)
+        # Local programmes: sites alike also stand under the same regions published to (two counties'
+        # sites with the same lists differ once either county has a film of its own).
+        local = tuple(r for r in published if within(site.region, r))
+        return (epoch, on, site.device_profile, site.quota_bytes, lists, local)
 
     def _refresh(self, site_id: int, on: date) -> Current:
         with self.db.session_scope() as session:
