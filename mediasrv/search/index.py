@@ -467,10 +467,20 @@ class SearchIndex:
                 writer.delete_by_term("id", doc_id)
             writer.commit()
 
+    def outdated(self) -> bool:
+        """Written by another version of this module (another schema): only a rebuild can update it."""
+
+        # By field names and kinds: whoosh's Schema equality also compares analyzer objects, which
+        # are never equal to a fresh instance of the same analyzer.
+        def shape(schema: Schema) -> list[tuple[str, str]]:
+            return sorted((name, type(field).__name__) for name, field in schema.items())
+
+        return shape(self._index().schema) != shape(_schema())
+
     def rebuild(self, docs: Iterable[SearchDoc]) -> int:
         """Replace the whole index in one commit; searchers see the old index until then."""
         with self._write_lock:
-            if self._index().schema != _schema():
+            if self.outdated():
                 # Written by another version of this module: start over with the current schema.
                 with self._open_lock, self._whoosh_lock():
                     self._ix = whoosh_index.create_in(str(self.directory), _schema())

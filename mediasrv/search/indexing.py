@@ -55,7 +55,12 @@ def published_docs(session: Session, *, on: date, ids: Collection[str] | None = 
 
 
 def sync(db: Database, index: SearchIndex, ids: Collection[str], *, on: date | None = None) -> None:
-    """Make the index agree with the database for these programmes (idempotent)."""
+    """Make the index agree with the database for these programmes (idempotent). An index an earlier
+    version wrote (another schema) is rebuilt whole: its documents lack the new fields, and adding
+    one with them would fail, so the first change after an upgrade brings it up to date."""
+    if index.outdated():
+        rebuild(db, index, on=on)
+        return
     with db.session_scope() as session:
         docs = list(published_docs(session, on=on or today_in_china(), ids=ids))
     index.upsert(docs)

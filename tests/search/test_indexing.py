@@ -4,11 +4,14 @@ any change to the catalog, so the programmes of those lists are re-indexed that 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from fastapi.testclient import TestClient
+from whoosh import index as whoosh_index
 
 from mediasrv.protocol.china import today_in_china
 from mediasrv.search import indexing
+from mediasrv.search.index import SearchIndex, _schema
 from tests.fixtures import ReadyAsset, publish_programme
 
 
@@ -37,3 +40,25 @@ def test_a_lists_start_and_end_reach_the_index_the_day_they_happen(
     assert indexing.refresh_required(db, index, on=day[1]) == 1 and required() == {must}  # it starts
     assert indexing.refresh_required(db, index, on=day[2]) == 0 and required() == {must}  # nothing changes
     assert indexing.refresh_required(db, index, on=day[3]) == 1 and required() == set()  # it ended
+
+
+def test_an_index_an_earlier_version_wrote_is_rebuilt_by_the_first_change(
+    client: TestClient,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    ready_asset: ReadyAsset,
+    tmp_path: Path,
+) -> None:
+    """After an upgrade that added a field (the publication region), the old index cannot take a new
+    document; the first change rebuilds it from the catalog instead of failing every index job."""
+    first = publish_programme(client, producer, admin, ready_asset(producer), title="红船精神")
+    older = _schema()
+    older.remove("region")  # what the index of the version before local programmes held
+    whoosh_index.create_in(str(tmp_path), older)
+    index = SearchIndex(tmp_path)
+    assert index.outdated()
+    db = client.app.state.db  # type: ignore[attr-defined]
+    second = publish_programme(client, producer, admin, ready_asset(producer), title="乡村振兴")
+    indexing.sync(db, index, [second])
+    assert not index.outdated()
+    assert {h.id for h in index.search("").hits} == {first, second}  # both: rebuilt from the catalog
