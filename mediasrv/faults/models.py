@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
+from mediasrv.sites import models as _sites  # noqa: F401  # the table site_id names
 
 
 class FaultKind(StrEnum):
