@@ -132,14 +132,7 @@ def fault_register(
 @router.get(
     "/api/v1/fault-register.{fmt}",
     response_class=Response,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                export.XLSX: {"schema": {"type": "string", "format": "binary"}},
-            }
-        }
-    },
+    responses=export.RESPONSES,
 )
 def fault_register_export(
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="csv (UTF-8 with BOM) or xlsx")],

@@ -20,6 +20,15 @@ from mediasrv.study.compliance import Summary, Task
 
 Cell = str | int | float | bool
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What an export route answers, for its OpenAPI description (compliance, the fault register).
+RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+}
 
 HEADER = (
     "站点编码 code", "站点名称 name", "地区 region", "月份 month", "学习次数 sessions", "学习分钟 minutes",

@@ -95,14 +95,7 @@ def compliance_rollup(
 @router.get(
     "/api/v1/compliance.{fmt}",
     response_class=Response,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                export.XLSX: {"schema": {"type": "string", "format": "binary"}},
-            }
-        }
-    },
+    responses=export.RESPONSES,
 )
 def compliance_export(
     fmt: Annotated[Literal["csv", "xlsx"], Path(description="csv (UTF-8 with BOM) or xlsx")],
