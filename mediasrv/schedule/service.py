@@ -437,11 +437,8 @@ def site_week(session: Session, site: Site, *, on: date) -> Week:
     ):
         card = None  # withdrawn, or not published to this site: the agent shows its own
     named = {i for p in playing for i in p.programmes} | set(filler) | ({card} if card else set())
-    titles = (
-        dict(session.execute(select(Programme.id, Programme.title).where(Programme.id.in_(named))))
-        if named
-        else {}
-    )
+    query = select(Programme.id, Programme.title).where(Programme.id.in_(named))
+    titles = {str(i): str(t) for i, t in session.execute(query)} if named else {}
     return Week(
         on=on,
         blocks=playing,
@@ -450,5 +447,5 @@ def site_week(session: Session, site: Site, *, on: date) -> Week:
         filler=filler,
         card=card,
         configured=bool(rows or settings),
-        titles={str(k): str(v) for k, v in titles.items()},
+        titles=titles,
     )
