@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select, union
+from sqlalchemy import func, select, union
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -212,14 +212,9 @@ def list_blocks(
     query = select(ScheduleBlock).where(Scope(region).where(ScheduleBlock.region))
     if weekday is not None:
         query = query.where(ScheduleBlock.weekday == weekday)
-    rows = list(
-        session.scalars(
-            query.order_by(
-                ScheduleBlock.region, ScheduleBlock.weekday, ScheduleBlock.start_minute, ScheduleBlock.id
-            )
-        )
-    )
-    return rows[offset : offset + limit], len(rows)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    order = (ScheduleBlock.region, ScheduleBlock.weekday, ScheduleBlock.start_minute, ScheduleBlock.id)
+    return list(session.scalars(query.order_by(*order).limit(limit).offset(offset))), total
 
 
 # --- what plays outside the blocks ----------------------------------------------------------------
