@@ -119,12 +119,16 @@ def reach(session: Session, caller: Caller) -> Reach:
     return Reach(department_region(session, caller.org_unit_id), below=True)
 
 
+def region_bound(session: Session, actor: Caller) -> str:
+    """Where `actor` may make programmes for: a producer within its department's region (a department
+    makes films for its own sites, and an administrator who covers more may publish them wider); an
+    administrator within its scope, where it also publishes."""
+    return actor.region if actor.role is Role.ADMIN else department_region(session, actor.org_unit_id)
+
+
 def asked_region(session: Session, actor: Caller, region: str) -> str:
-    """The region a programme is made for ('' asks for the maker's own). A producer asks only within
-    its department's region: a department makes films for its own sites, and an administrator who
-    covers more may publish them wider. An administrator asks within its scope."""
-    bound = actor.region if actor.role is Role.ADMIN else department_region(session, actor.org_unit_id)
-    return Scope(bound).admit(region)
+    """The region a programme is made for ('' asks for the maker's own), inside `region_bound`."""
+    return Scope(region_bound(session, actor)).admit(region)
 
 
 def acted_in(before: str, after: str) -> str:
