@@ -215,12 +215,16 @@ class PostgresServer(_Server):
         """libpq URL of database `name`, for psycopg."""
         return f"postgresql://postgres@127.0.0.1:{self.port}/{name}"
 
-    def create_database(self, name: str | None = None) -> str:
-        """Create an empty database (a unique name when None) and return its SQLAlchemy URL."""
+    def create_database(self, name: str | None = None, *, locale: str | None = None) -> str:
+        """Create an empty database (a unique name when None) and return its SQLAlchemy URL. The
+        cluster's locale is C; `locale` (one of `locale -a`) makes a database that collates by it."""
         if name is None:
             name = f"test_{next(self._names)}_{secrets.token_hex(4)}"
+        statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+        if locale is not None:  # template0: template1's collation is the cluster's
+            statement += sql.SQL(" TEMPLATE template0 LOCALE {}").format(sql.Literal(locale))
         with psycopg.connect(self.conninfo(), autocommit=True, connect_timeout=5) as conn:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            conn.execute(statement)
         return self.url(name)
 
     def _binary(self, program: str) -> Path:

@@ -5,6 +5,7 @@ County B is A's look-alike (河北省/邢台 vs 河北省/邢台市): a comparis
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 
@@ -186,3 +187,25 @@ def test_a_producer_asks_only_within_its_departments_region(
     # The county's producer sees the county's and the network's programmes (and its own drafts).
     titles = {p["title"] for p in client.get("/api/v1/programmes", headers=world.producer_a).json()["items"]}
     assert titles == {LOCAL, WIDE, "邢台新片"}
+
+
+def _page_data(client: TestClient, path: str, who: dict[str, str]) -> dict[str, object]:
+    page = client.get(path, headers=who)
+    assert page.status_code == 200, page.text
+    data: dict[str, object] = json.loads(page.text.split('id="page-data">', 1)[1].split("</script>", 1)[0])
+    return data
+
+
+def test_the_pages_offer_publication_regions_inside_the_scope_only(client: TestClient, world: World) -> None:
+    """The region field of the publish form (administrators) and of the upload form (producers) is
+    suggested only regions inside what the caller may publish or make for: the county's administrator
+    and the county's producer see the county and its village, never the look-alike neighbour."""
+    county = {"region_bound": COUNTY_A, "regions": [COUNTY_A, COUNTY_A + "/东村"]}
+    for path in ("/ui/admin/programmes", f"/ui/programmes/{world.local}"):
+        assert _page_data(client, path, world.admin_a) | county == _page_data(client, path, world.admin_a)
+    assert _page_data(client, "/ui/upload", world.producer_a) | county == _page_data(
+        client, "/ui/upload", world.producer_a
+    )
+    province = _page_data(client, "/ui/admin/programmes", world.province)
+    assert province["region_bound"] == PROVINCE
+    assert {COUNTY_A + "/东村", COUNTY_B + "/西塘村", "河北省/保定市/北村"} <= set(province["regions"])  # type: ignore[arg-type]

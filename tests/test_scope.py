@@ -499,3 +499,41 @@ def test_the_command_line_gives_administrators_and_service_accounts_a_scope(
         assert service.user_by_name(s, "shengwei").region == ""  # no --region: the whole network
     session = client.get("/auth/session", headers=_headers(ops.stdout.strip().splitlines()[-1]))
     assert session.json()["region"] == "河北省/邢台市"
+
+
+def test_actions_on_a_programme_are_in_the_log_of_the_region_it_is_published_to(
+    client: TestClient, world: dict[str, Side], producer: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    """A programme's audit rows lie where the programme is published, not where its department sits: a
+    county administrator belongs to no department, and a province department makes films for a county."""
+    a, b, province = world["a"].admin, world["b"].admin, world["province"].admin
+    # The county administrator's own film: made for its county (no region asked), published, withdrawn.
+    film = {"category": "party-spirit", "asset_id": ready_asset(producer)}
+    own = client.post("/api/v1/programmes", headers=a, json={"title": "东村榜样", **film})
+    assert own.status_code == 201 and own.json()["region"] == COUNTY["a"], own.text
+    own_id = own.json()["id"]
+    assert client.post(f"/api/v1/programmes/{own_id}/publish", headers=a).status_code == 200
+    assert client.post(f"/api/v1/programmes/{own_id}/withdraw", headers=a, json={}).status_code == 200
+    # A film made for the province, published by the province to county A's sites only: its draft is
+    # the province's business, its publication the county's too.
+    film = {"category": "party-spirit", "asset_id": ready_asset(producer), "region": PROVINCE}
+    sent = client.post("/api/v1/programmes", headers=producer, json={"title": "送给邢台", **film})
+    assert sent.status_code == 201, sent.text
+    sent_id = sent.json()["id"]
+    published = client.post(
+        f"/api/v1/programmes/{sent_id}/publish", headers=province, json={"region": COUNTY["a"]}
+    )
+    assert published.status_code == 200, published.text
+    # Widened by the province afterwards: the county still reads what became of its film.
+    widened = client.patch(f"/api/v1/programmes/{own_id}", headers=province, json={"region": PROVINCE})
+    assert widened.status_code == 200, widened.text
+
+    def actions(who: dict[str, str], programme_id: str) -> list[str]:
+        log = client.get("/api/v1/audit", headers=who, params={"target_id": programme_id}).json()
+        return sorted(e["action"] for e in log["items"])
+
+    made = ["programme.create", "programme.publish", "programme.update", "programme.withdraw"]
+    assert actions(a, own_id) == actions(province, own_id) == made
+    assert actions(a, sent_id) == ["programme.publish"]
+    assert actions(province, sent_id) == ["programme.create", "programme.publish"]
+    assert actions(b, own_id) == actions(b, sent_id) == []

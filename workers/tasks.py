@@ -176,5 +176,7 @@ def fault_notify() -> int:
 
 @app.task(name=MANIFEST_GC)
 def manifest_gc() -> int:
-    """Daily: drop manifest contents that no kept version of any site points at any more."""
-    return manifests.collect_garbage(context().db)
+    """Daily: drop manifest contents that no kept version of any site points at any more, then the file
+    lists that none of the kept versions names (and no build can name again); how many rows went."""
+    db = context().db
+    return manifests.collect_garbage(db) + manifests.collect_file_lists(db)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from mediasrv.db import Base, utcnow
 from mediasrv.kit.caller import Role
+from mediasrv.kit.regions import prefix_index
 from mediasrv.sites import models as _sites  # noqa: F401  # the table api_tokens.site_id names
 
 
@@ -17,6 +18,7 @@ class OrgUnit(Base):
     """A producing department: a county education centre, a partner department (中央厨房)."""
 
     __tablename__ = "org_units"
+    __table_args__ = (prefix_index("org_units"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(120), unique=True)
@@ -27,7 +29,10 @@ class OrgUnit(Base):
 
 class User(Base):
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint("role <> 'site'", name="users_not_site"),)
+    __table_args__ = (
+        prefix_index("users"),
+        CheckConstraint("role <> 'site'", name="users_not_site"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(64), unique=True, index=True)

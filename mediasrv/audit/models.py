@@ -9,10 +9,12 @@ from sqlalchemy import JSON, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
+from mediasrv.kit.regions import prefix_index
 
 
 class AuditEvent(Base):
     __tablename__ = "audit_events"
+    __table_args__ = (prefix_index("audit_events"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

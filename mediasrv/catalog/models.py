@@ -12,7 +12,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from mediasrv.db import Base, utcnow
 from mediasrv.ingest.models import Asset
 from mediasrv.kit.caller import Caller, Role
-from mediasrv.kit.regions import Scope
+from mediasrv.kit.regions import Scope, prefix_index
 
 
 class ProgrammeStatus(StrEnum):
@@ -36,6 +36,7 @@ def new_id() -> str:
 
 class Programme(Base):
     __tablename__ = "programmes"
+    __table_args__ = (prefix_index("programmes"),)
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(255))

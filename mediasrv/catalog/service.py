@@ -22,7 +22,7 @@ from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.kit.i18n import Text
-from mediasrv.kit.regions import Reach, Scope, normalise_region
+from mediasrv.kit.regions import Reach, Scope, common_region, normalise_region, within
 from mediasrv.protocol import taxonomy
 from mediasrv.protocol.taxonomy import CATEGORIES
 from mediasrv.sites.models import Site
@@ -119,12 +119,28 @@ def reach(session: Session, caller: Caller) -> Reach:
     return Reach(department_region(session, caller.org_unit_id), below=True)
 
 
+def region_bound(session: Session, actor: Caller) -> str:
+    """Where `actor` may make programmes for: a producer within its department's region (a department
+    makes films for its own sites, and an administrator who covers more may publish them wider); an
+    administrator within its scope, where it also publishes."""
+    return actor.region if actor.role is Role.ADMIN else department_region(session, actor.org_unit_id)
+
+
 def asked_region(session: Session, actor: Caller, region: str) -> str:
-    """The region a programme is made for ('' asks for the maker's own). A producer asks only within
-    its department's region: a department makes films for its own sites, and an administrator who
-    covers more may publish them wider. An administrator asks within its scope."""
-    bound = actor.region if actor.role is Role.ADMIN else department_region(session, actor.org_unit_id)
-    return Scope(bound).admit(region)
+    """The region a programme is made for ('' asks for the maker's own), inside `region_bound`."""
+    return Scope(region_bound(session, actor)).admit(region)
+
+
+def acted_in(before: str, after: str) -> str:
+    """Where an action that moved a programme from region `before` to `after` lies, for the audit log:
+    the deeper one when one holds the other (a county's film published province-wide stays in the
+    county's log, and the province's holds it too), else the region holding both (a move between two
+    counties tells neither county about the other)."""
+    if within(after, before):
+        return after
+    if within(before, after):
+        return before
+    return common_region([before, after])
 
 
 def _visible(session: Session, programme: Programme, caller: Caller) -> bool:
@@ -233,7 +249,7 @@ def create_programme(
         Action.PROGRAMME_CREATE,
         "programme",
         programme.id,
-        in_region=department_region(session, programme.org_unit_id),
+        in_region=programme.region,
         title=programme.title,
     )
     return programme
@@ -300,7 +316,7 @@ def update_programme(
         Action.PROGRAMME_UPDATE,
         "programme",
         programme.id,
-        in_region=department_region(session, programme.org_unit_id),
+        in_region=acted_in(str(before["region"]), programme.region),
         **changed,
     )
     return programme
@@ -333,6 +349,7 @@ def publish_programme(
             "catalog.publish_outside_scope", region=target or Text("kit.whole_network"), scope=scope.region
         )
     check_publishable(programme)
+    before = programme.region
     programme.region = target
     programme.status, programme.published_at, programme.withdrawn_at = (
         ProgrammeStatus.PUBLISHED,
@@ -347,7 +364,7 @@ def publish_programme(
         Action.PROGRAMME_PUBLISH,
         "programme",
         programme.id,
-        in_region=department_region(session, programme.org_unit_id),
+        in_region=acted_in(before, programme.region),
         title=programme.title,
         region=programme.region,
     )
@@ -369,7 +386,7 @@ def withdraw_programme(session: Session, *, actor: Caller, programme_id: str, re
         Action.PROGRAMME_WITHDRAW,
         "programme",
         programme.id,
-        in_region=department_region(session, programme.org_unit_id),
+        in_region=programme.region,
         reason=reason,
     )
     return programme
@@ -394,7 +411,7 @@ def delete_programme(session: Session, *, actor: Caller, programme_id: str) -> N
         Action.PROGRAMME_DELETE,
         "programme",
         programme_id,
-        in_region=department_region(session, programme.org_unit_id),
+        in_region=programme.region,
         title=programme.title,
     )
 

@@ -34,7 +34,14 @@ from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetLinks, Playback
 from mediasrv.kit.errors import NotFound, ObjectNotFound, Unauthorized, error_responses
-from mediasrv.kit.http import IMMUTABLE, Rendered, not_modified, object_response, playlist_response
+from mediasrv.kit.http import (
+    IMMUTABLE,
+    PRIVATE_IMMUTABLE,
+    Rendered,
+    not_modified,
+    object_response,
+    playlist_response,
+)
 from mediasrv.kit.i18n import Text
 from mediasrv.kit.params import RowId
 from mediasrv.ops.metrics import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
@@ -455,9 +462,10 @@ async def file_list(
     caller: ListReader,
 ) -> Response:
     """One published asset's files for one presentation (path, size, SHA-256), as the site manifests
-    name it: immutable, so cached forever. The caller must be able to play the asset, as on /hls; a
-    site, moreover, only fetches lists its current manifest names (another region's programmes stay
-    its own). Anything else is the same 404 as a list that does not exist."""
+    name it: immutable, so the caller keeps it forever (private: no shared cache may answer another
+    caller with it). The caller must be able to play the asset, as on /hls; a site, moreover, only
+    fetches lists its current manifest names (another region's programmes stay its own). Anything
+    else is the same 404 as a list that does not exist."""
     manifests: ManifestService = request.app.state.manifests
     found = await run_in_threadpool(manifests.file_list, sha256)
     missing = NotFound("delivery.no_file_list", sha256=sha256)
@@ -473,4 +481,4 @@ async def file_list(
     await admit_playback(request, caller, found.asset_id)
     MANIFEST_REQUESTS.labels("file_list", "full").inc()
     rendered = Rendered(found.gzipped, found.etag, "application/json")
-    return rendered.response(request, cache_control=IMMUTABLE)
+    return rendered.response(request, cache_control=PRIVATE_IMMUTABLE)

@@ -11,6 +11,7 @@ from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, Strin
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
+from mediasrv.kit.regions import prefix_index
 from mediasrv.sites import models as _sites  # noqa: F401  # the table site_id names
 
 
@@ -43,6 +44,7 @@ DETECTED = frozenset(
         FaultKind.IDLE,
     }
 )
+
 REPORTED = frozenset(set(FaultKind) - DETECTED)
 
 
@@ -85,6 +87,7 @@ class FaultLimits(Base):
     settings' default (MEDIASRV_FAULT_SILENT_HOURS, MEDIASRV_FAULT_ESCALATE_HOURS)."""
 
     __tablename__ = "fault_limits"
+    __table_args__ = (prefix_index("fault_limits"),)
 
     region: Mapped[str] = mapped_column(String(500), primary_key=True)
     silent_hours: Mapped[int | None] = mapped_column(Integer, default=None)
@@ -101,6 +104,7 @@ class Contact(Base):
     """Who hears of a region's faults: an email address or a webhook URL."""
 
     __tablename__ = "fault_contacts"
+    __table_args__ = (prefix_index("fault_contacts"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     region: Mapped[str] = mapped_column(String(500), index=True)

@@ -16,6 +16,9 @@ from mediasrv.protocol.http import PLAYLIST_TYPE, Unsatisfiable, etag_matches, p
 from mediasrv.storage import ObjectStore
 
 IMMUTABLE = "public, max-age=31536000, immutable"
+# Immutable but for the caller alone: an answer a shared cache must not hand to someone else (a file
+# list is given only to whoever may play its asset; a site only the lists its manifest names).
+PRIVATE_IMMUTABLE = "private, max-age=31536000, immutable"
 
 
 def not_modified(request: Request, etag: str) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Boolean, ColumnElement, SQLColumnExpression, and_, or_, true
+from sqlalchemy import Boolean, ColumnElement, Index, SQLColumnExpression, and_, or_, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.visitors import InternalTraversal
@@ -71,6 +71,15 @@ def under(column: SQLColumnExpression[str], scope: str) -> ColumnElement[bool]:
     if not scope:
         return true()
     return _Under(column, scope)
+
+
+def prefix_index(table: str, column: str = "region") -> Index:
+    """The index by which PostgreSQL finds `under`'s LIKE 'scope/%' in a database of any collation: a
+    plain btree index serves a LIKE prefix only under the C collation, varchar_pattern_ops (which
+    compares bytes) under every one. PostgreSQL only (ddl_if): SQLite's range is served by the plain
+    index, which both keep for equality and ordering. For the __table_args__ of a table with a region."""
+    index = Index(f"ix_{table}_{column}_prefix", column, postgresql_ops={column: "varchar_pattern_ops"})
+    return index.ddl_if(dialect="postgresql")
 
 
 def depth(region: str) -> int:

@@ -3,7 +3,9 @@ database the code does not match. The scripts live in versions/; env.py runs the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -29,6 +31,18 @@ def import_models() -> None:
     import mediasrv.schedule.models
     import mediasrv.sites.models
     import mediasrv.study.models  # noqa: F401
+
+
+def made_on(dialect: str) -> Callable[..., bool]:
+    """Alembic's include_object for comparing a `dialect` database with the models: a model's object
+    made on another database only (Index.ddl_if: kit.regions.prefix_index, PostgreSQL's) is not missing
+    from this one."""
+
+    def include(obj: Any, _name: str | None, _type: str, _reflected: bool, _compare_to: Any) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        return only is None or only.dialect is None or only.dialect == dialect
+
+    return include
 
 
 class SchemaOutOfDate(RuntimeError):

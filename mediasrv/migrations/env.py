@@ -9,7 +9,7 @@ from alembic.autogenerate.api import AutogenContext
 from sqlalchemy import Engine
 
 from mediasrv.db import Base, UTCDateTime
-from mediasrv.migrations import import_models
+from mediasrv.migrations import import_models, made_on
 
 
 def render_item(kind: str, obj: Any, _ctx: AutogenContext) -> str | Literal[False]:
@@ -32,6 +32,7 @@ with engine.begin() as connection:
         render_as_batch=True,
         compare_type=True,
         render_item=render_item,
+        include_object=made_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

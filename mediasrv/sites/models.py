@@ -9,6 +9,7 @@ from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
+from mediasrv.kit.regions import prefix_index
 
 
 class DeviceProfile(StrEnum):
@@ -37,6 +38,7 @@ RECEIPT_DAYS = 8
 
 class Site(Base):
     __tablename__ = "sites"
+    __table_args__ = (prefix_index("sites"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True, index=True)

@@ -418,3 +418,15 @@ def get_site(session: Session, site_id: int, *, caller: Caller | None = None) ->
 
 def list_sites(session: Session, *, scope: Scope) -> list[Site]:
     return list(session.scalars(select(Site).where(scope.where(Site.region)).order_by(Site.code)))
+
+
+def regions_within(session: Session, bound: str) -> list[str]:
+    """Every region at or below `bound` that has sites, with the levels between it and `bound`
+    (`bound` itself first), sorted: the suggestions of a region field whose answer must lie inside
+    `bound` (a programme's publication region)."""
+    found = {bound}
+    depth = len(bound.split("/")) if bound else 0
+    for region in session.scalars(select(Site.region).where(site_under(bound)).distinct()):
+        parts = region.split("/")
+        found.update("/".join(parts[:n]) for n in range(depth + 1, len(parts) + 1))
+    return [bound, *sorted(found - {bound})]

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from mediasrv.catalog.models import Programme
 from mediasrv.db import Base, insert_for, utcnow
+from mediasrv.kit.regions import prefix_index
 
 # --- study lists: what sites must study -------------------------------------------------------
 
@@ -50,6 +51,7 @@ class StudyList(Base):
     """A curated list for a period: required (必学清单) or optional, for all sites or some regions."""
 
     __tablename__ = "study_lists"
+    __table_args__ = (prefix_index("study_lists"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     title: Mapped[str] = mapped_column(String(255))

@@ -22,9 +22,11 @@ from fastapi.templating import Jinja2Templates
 from mediasrv.accounts import service
 from mediasrv.accounts.auth import SESSION_COOKIE, Caller, Role, current_caller, public
 from mediasrv.audit.service import Action
+from mediasrv.catalog.service import region_bound
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import Unauthorized
 from mediasrv.kit.regions import Scope
+from mediasrv.sites.registry import regions_within
 from mediasrv.web import i18n
 
 HERE = Path(__file__).parent
@@ -164,10 +166,25 @@ PAGES: dict[str, tuple[str, tuple[Role, ...]]] = {
 }
 
 
+def publication_regions(session: SessionDep, caller: Caller) -> dict[str, Any]:
+    """Where the caller may make or publish programmes for (an administrator's scope, a producer's
+    department's region) and the regions with sites inside it, as the region field's suggestions:
+    nothing outside the bound is offered."""
+    bound = region_bound(session, caller)
+    return {"region_bound": bound, "regions": regions_within(session, bound)}
+
+
 # What a page's script needs from the server's own lists, so that it keeps none of its own.
-PAGE_DATA: dict[str, Callable[[], dict[str, Any]]] = {
-    "audit.html": lambda: {"actions": [action.value for action in Action]},
+PAGE_DATA: dict[str, Callable[[SessionDep, Caller], dict[str, Any]]] = {
+    "audit.html": lambda _session, _caller: {"actions": [action.value for action in Action]},
+    "upload.html": publication_regions,
+    "programmes.html": publication_regions,
+    "programme.html": publication_regions,
 }
+
+
+def _nothing(_session: SessionDep, _caller: Caller) -> dict[str, Any]:
+    return {}
 
 
 def _page_route(template: str, roles: tuple[Role, ...]) -> Callable[..., HTMLResponse]:
@@ -181,7 +198,7 @@ def _page_route(template: str, roles: tuple[Role, ...]) -> Callable[..., HTMLRes
             caller=caller,
             csrf=csrf_of(request, caller, session),
             who=shown_name(session, caller),
-            data={"params": dict(request.path_params), **PAGE_DATA.get(template, dict)()},
+            data={"params": dict(request.path_params), **PAGE_DATA.get(template, _nothing)(session, caller)},
         )
 
     return show

@@ -15,12 +15,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sqlalchemy import delete, select
 
 from mediasrv import epochs
 from mediasrv.db import Database
 from mediasrv.delivery.manifest.build import deflate_piece, gzip_parts
 from mediasrv.delivery.manifest.models import FileList, ManifestContent, SiteManifest
-from mediasrv.delivery.manifest.store import ManifestService, collect_garbage
+from mediasrv.delivery.manifest.store import ManifestService, collect_file_lists, collect_garbage
+from mediasrv.ingest.models import Asset
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import (
@@ -171,7 +173,8 @@ def test_file_lists_are_immutable_and_only_for_whoever_may_play_them(
     url = f"/api/v1/file-lists/{iptv}"
     r = client.get(url, headers={**box_h, "Accept-Encoding": "gzip"})
     assert r.status_code == 200 and r.headers["content-encoding"] == "gzip"
-    assert "immutable" in r.headers["cache-control"] and "max-age=31536000" in r.headers["cache-control"]
+    # Kept forever by its reader, by no shared cache: it is not everyone's to read.
+    assert r.headers["cache-control"] == "private, max-age=31536000, immutable"
     assert client.get(url, headers={**box_h, "If-None-Match": r.headers["etag"]}).status_code == 304
     # A site fetches only what its own manifest names: the phone's list is not the box's to read.
     refused = client.get(f"/api/v1/file-lists/{master}", headers=box_h)
@@ -451,6 +454,43 @@ def test_garbage_collection_keeps_what_some_version_points_at(
     fresh = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
     body = fresh.body(fresh.current(site, today_in_china()), gzip=False)  # from the database, not memory
     assert json.loads(b"".join(body.parts)) == kept
+
+
+def test_file_lists_no_kept_version_names_are_collected(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    """A list goes when no kept version names it and its generation is no longer the asset's (a site
+    may fetch any list of the versions it may hold or ask a delta from; a build may name a current
+    generation's list again without reading the row, so that one stays)."""
+    film, spare = ready_asset(producer, "video"), ready_asset(producer, "video")
+    publish_programme(client, producer, admin, film, title="留下的节目")
+    withdrawn = publish_programme(client, producer, admin, spare, title="撤下的节目")
+    site, headers = _site(client, db, admin, "gc-lists", "iptv")
+    named = set(list_digests(_manifest(client, site, headers)))
+    assert len(named) == 2
+    assert client.post(f"/api/v1/programmes/{withdrawn}/withdraw", headers=admin, json={}).status_code == 200
+    now = _manifest(client, site, headers)  # the previous version, still kept, names the withdrawn one
+    [current] = list_digests(now)
+    with db.session_scope() as s:
+        for sha, asset, generation in (("a" * 64, film, "replaced"), ("b" * 64, "gone-asset", "g1")):
+            s.add(FileList(sha256=sha, asset_id=asset, generation=generation, presentation="iptv", body=b"{}",
+                           size_bytes=0, file_count=0, play=f"{asset}/iptv.m3u8", poster=None))  # fmt: skip
+    assert collect_file_lists(db) == 2  # the two stale lists that nothing names
+    # Both of the site's lists stay: one named by its current version, the other by the kept previous
+    # one (and its generation is current, so it would stay unnamed too).
+    with db.session_scope() as s:
+        assert set(s.scalars(select(FileList.sha256))) == named
+        # The film re-transcoded (a new generation): its list is stale, but the site's kept versions
+        # name it.
+        s.get(Asset, film).published_generation = "newer"  # type: ignore[union-attr]
+    assert collect_file_lists(db) == 0
+    with db.session_scope() as s:  # the site's versions aged out: now nothing names it
+        s.execute(delete(SiteManifest).where(SiteManifest.site_id == site))
+    assert collect_garbage(db) >= 1
+    assert collect_file_lists(db) == 1  # the withdrawn programme's list is unnamed but current: it stays
+    with db.session_scope() as s:
+        assert set(s.scalars(select(FileList.sha256))) == named - {current}
+    assert collect_file_lists(db) == 0
 
 
 def test_a_content_evicted_from_memory_is_read_back_from_the_database(

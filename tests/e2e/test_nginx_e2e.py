@@ -3,6 +3,7 @@ whatever its credential, and the credential still checked on every request."""
 
 from __future__ import annotations
 
+import hashlib
 import http.client
 import re
 import time
@@ -17,6 +18,7 @@ from mediasrv.accounts.signing import sign_playback, signing_key
 from mediasrv.config import Settings
 from mediasrv.db import Database
 from mediasrv.kit.caller import Caller, Role
+from mediasrv.protocol.document import list_digests
 from tests.e2e.stack import Stack, ffprobe_url
 from tests.mediafactory import hlscheck, make_media
 from tests.nginxserver import NginxServer, NginxUnavailable, nginx_binary
@@ -306,3 +308,20 @@ def test_a_withdrawn_programme_stops_playing_from_the_cache(edge: Edge) -> None:
         assert (mine.status_code, mine.headers["x-cache-status"]) == (200, "HIT")
     finally:
         httpx.post(f"{api}/programmes/{edge.programme}/publish", headers=admin, timeout=30)
+
+
+def test_file_lists_pass_through_uncached_and_private(edge: Edge) -> None:
+    """A file list is the caller's alone (deploy/nginx/mediasrv.conf says why nginx keeps none): each
+    request reaches the app, which checks the credential; the answer tells shared caches to keep out."""
+    sites = httpx.get(f"{edge.nginx.url}/api/v1/sites", headers=edge.stack.admin, timeout=30).json()
+    site = next(s["id"] for s in sites if s["code"] == "edge-a")
+    manifest = edge.get(f"/api/v1/sites/{site}/manifest", edge.site_a)
+    assert manifest.status_code == 200, manifest.text
+    digest = list_digests(manifest.json())[0]
+    path = f"/api/v1/file-lists/{digest}"
+    first, again = edge.get(path, edge.site_a), edge.get(path, edge.site_a)
+    assert [first.status_code, again.status_code] == [200, 200], edge.nginx.log_tail()
+    assert first.content == again.content and hashlib.sha256(first.content).hexdigest() == digest
+    assert again.headers["cache-control"] == "private, max-age=31536000, immutable"
+    assert "x-cache-status" not in again.headers
+    assert edge.get(path).status_code == 401  # asked again without credentials: refused, not a copy

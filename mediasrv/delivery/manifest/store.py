@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import CursorResult, delete, select
+from sqlalchemy import CursorResult, delete, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import build
 from mediasrv.delivery.manifest.models import FileList, ManifestContent, SiteManifest, SiteManifestState
+from mediasrv.ingest.models import Asset
 from mediasrv.kit.errors import NotFound, TryAgain
 from mediasrv.kit.regions import within
 from mediasrv.protocol.document import FORMAT, canonical, diff, list_digests
@@ -78,6 +79,36 @@ def collect_garbage(db: Database) -> int:
         used = select(SiteManifest.content_sha256).distinct()
         result = session.execute(delete(ManifestContent).where(ManifestContent.sha256.not_in(used)))
         return int(cast(CursorResult[Any], result).rowcount)
+
+
+def collect_file_lists(db: Database) -> int:
+    """Delete file lists that no kept manifest version names (a site may still hold any of the last
+    KEEP_VERSIONS, or ask a delta from it, and fetch the lists it names) and whose (asset, generation)
+    is no longer the asset's published one (re-transcoded, or the asset gone); how many.
+
+    A list of an asset's current generation stays even when no version names it (its programme
+    withdrawn, say): every API process's build.Summaries may hand its digest to a new manifest without
+    reading the row, and a generation, once replaced, is never asked for again. That is at most one list
+    per presentation of each asset, a few kilobytes each."""
+    with db.session_scope() as session:
+        current = exists().where(
+            Asset.id == FileList.asset_id,
+            func.coalesce(Asset.published_generation, "") == FileList.generation,
+        )
+        unused = set(session.scalars(select(FileList.sha256).where(~current)))
+        if not unused:
+            return 0
+        kept = select(SiteManifest.content_sha256).distinct()
+        contents = select(ManifestContent.deflated).where(ManifestContent.sha256.in_(kept))
+        for deflated in session.scalars(contents.execution_options(yield_per=100)):
+            doc = json.loads(build.inflate_piece(deflated) + b"}")  # a content is the document less its head
+            unused.difference_update(list_digests(doc))
+            if not unused:
+                return 0
+        gone = sorted(unused)
+        for start in range(0, len(gone), 500):  # bound the IN list
+            session.execute(delete(FileList).where(FileList.sha256.in_(gone[start : start + 500])))
+        return len(gone)
 
 
 @dataclass(frozen=True)

@@ -205,7 +205,26 @@ export async function loadKnownRegions(list = document.getElementById("known-reg
   return known;
 }
 
-/** Run an action, showing its error (if any) instead of failing silently. */
+/** A programme's publication region as people read it: its path, or 全网 for the whole network. */
+export const regionText = (region) => region || t("common.whole_network");
+
+/** A publication region field (a programme's: made for, published to) with its suggestions: the server's
+ * page.regions, the regions with sites inside page.region_bound (an administrator's scope, a producer's
+ * department's region), so that nothing outside it is offered. Left empty it means the bound:
+ * `publicationRegion(input)` reads it so. */
+export function regionField(id, value = "") {
+  const list = `${id}-list`;
+  const input = el("input", { id, name: "region", list, value, maxlength: 500, autocomplete: "off",
+    placeholder: regionText(page.region_bound), "aria-describedby": `${id}-help` });
+  return [
+    field(id, t("common.region"), input, tf("common.region_help", { bound: regionText(page.region_bound) })),
+    el("datalist", { id: list }, (page.regions || []).filter(Boolean).map((r) => el("option", { value: r }))),
+  ];
+}
+
+export const publicationRegion = (input) => input.value.trim() || page.region_bound || "";
+
+
 export async function attempt(action) {
   try {
     return await action();

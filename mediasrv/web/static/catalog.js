@@ -109,6 +109,8 @@ function card(hit) {
     el("span", { class: `badge ${hit.required ? "required" : "optional"}` }, t(hit.required ? "catalog.required" : "catalog.optional")),
     p.kind && p.kind !== "pending" ? el("span", {}, t(`catalog.kind.${p.kind}`)) : null,
     p.duration_seconds ? el("span", { class: "duration" }, duration(p.duration_seconds)) : null,
+    // a local programme says where it is published; the whole network's need not say so
+    p.region ? el("span", { class: "region" }, `${t("common.region")}：${p.region}`) : null,
   ];
   return el(
     "li",

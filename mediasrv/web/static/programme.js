@@ -1,6 +1,6 @@
-// One programme: what it is, its player (hls.js, or the browser's own HLS), its handouts, and for
-// administrators the Publish/Withdraw buttons.
-import { ApiError, api, attempt, el, flash, page, t } from "/static/app.js";
+// One programme: what it is and where it is published (发布范围), its player (hls.js, or the browser's
+// own HLS), its handouts, and for administrators Publish (to a region inside the scope) and Withdraw.
+import { ApiError, api, attempt, el, flash, page, publicationRegion, regionField, regionText, t } from "/static/app.js";
 
 const id = page.params.programme_id;
 const root = document.getElementById("programme-root");
@@ -126,6 +126,7 @@ function adminBox(programme) {
     }
   };
   const published = programme.status === "published";
+  const where = published ? null : regionField("publish-region", programme.region);
   return el(
     "section",
     { class: "card admin-box", "aria-labelledby": "admin-title" },
@@ -137,7 +138,12 @@ function adminBox(programme) {
           reason,
           el("button", { type: "button", id: "withdraw", onclick: () => act("withdraw", { reason: reason.value }, "programme.withdrawn")() }, t("programme.withdraw")),
         ]
-      : el("button", { type: "button", id: "publish", onclick: act("publish", undefined, "programme.published") }, t("programme.publish")),
+      : [
+          ...where,
+          el("button", { type: "button", id: "publish",
+            onclick: () => act("publish", { region: publicationRegion(document.getElementById("publish-region")) }, "programme.published")() },
+          t("programme.publish")),
+        ],
   );
 }
 
@@ -145,6 +151,7 @@ function facts(programme) {
   const rows = [
     [t("programme.category"), categoryName(programme.category)],
     [t("programme.status"), t(`programme.status.${programme.status}`)],
+    [t("common.region"), regionText(programme.region)],
     programme.duration_seconds ? [t("programme.duration"), duration(programme.duration_seconds)] : null,
     programme.published_at ? [t("programme.published_at"), when(programme.published_at)] : null,
   ].filter(Boolean);

@@ -1,6 +1,7 @@
-// Publishing: every programme with its department, category and media state; publish the ready ones,
-// withdraw published ones (out of search and off every study list at once).
-import { api, attempt, el, flash, page, pager, t, tf } from "/static/app.js";
+// Publishing: every programme with its department, category, publication region and media state;
+// publish the ready ones to a region inside the administrator's scope, withdraw published ones (out
+// of search and off every study list at once).
+import { api, attempt, el, flash, page, pager, regionText, t, tf } from "/static/app.js";
 import { confirmAction } from "/static/confirm.js";
 
 const root = document.getElementById("programmes-root");
@@ -35,6 +36,7 @@ function row(p) {
     el("td", {}, el("a", { href: `/ui/programmes/${encodeURIComponent(p.id)}` }, p.title)),
     el("td", {}, p.org_unit_id === null ? "—" : units.get(p.org_unit_id) ?? `#${p.org_unit_id}`),
     el("td", {}, category(p.category)),
+    el("td", { class: "region" }, regionText(p.region)),
     el("td", {}, p.asset_status ? el("span", { class: `badge media-${p.asset_status}` }, t(`publishing.media.${p.asset_status}`)) : "—"),
     el("td", { class: "state" }, el("span", { class: `badge status-${p.status}` }, t(`publishing.status.${p.status}`))),
     el("td", {}, el("div", { class: "cell-actions" }, actions)));
@@ -51,9 +53,10 @@ function update(p) {
 
 async function publish(p) {
   const ok = await confirmAction({ title: t("publishing.publish_title"), message: tf("publishing.publish_confirm", { title: p.title }),
-    confirm: t("publishing.publish") });
+    confirm: t("publishing.publish"), region: p.region });
   if (!ok) return;
-  const done = await attempt(() => api(`/api/v1/programmes/${encodeURIComponent(p.id)}/publish`, { method: "POST" }));
+  const done = await attempt(() => api(`/api/v1/programmes/${encodeURIComponent(p.id)}/publish`,
+    { method: "POST", json: { region: ok.region } }));
   if (!done) return;
   update(done);
   flash(tf("publishing.published", { title: done.title }), "info");
@@ -105,7 +108,7 @@ root.replaceChildren(
   el("section", { class: "card" },
     tabs(),
     el("table", {},
-      el("thead", {}, el("tr", {}, ["title", "department", "category", "media", "state", "actions"].map((c) =>
+      el("thead", {}, el("tr", {}, ["title", "department", "category", "region", "media", "state", "actions"].map((c) =>
         el("th", { scope: "col" }, t(`publishing.col.${c}`))))),
       el("tbody", { id: "programmes-body" })),
     el("p", { id: "programmes-empty", class: "muted", hidden: true }, t("publishing.none")),

@@ -1,6 +1,6 @@
 // The producer's upload page: a resumable upload (tus 1.0, written here: no dependency), the
 // transcode's progress, then the programme form. Keyboard only works throughout: native controls.
-import { ApiError, LANGUAGE, api, attempt, el, flash, page, t, tf } from "/static/app.js";
+import { ApiError, LANGUAGE, api, attempt, el, flash, page, publicationRegion, regionField, t, tf } from "/static/app.js";
 
 const ENDPOINT = "/api/v1/uploads";
 const TUS = { "Tus-Resumable": "1.0.0" };
@@ -378,6 +378,8 @@ async function watchTranscode(id) {
 // --- step 3: the programme ------------------------------------------------------------------------
 
 const attachments = []; // {file, id, promise, controller}
+// Where the programme is made for: inside the department's region, suggested from the server's list.
+$("region-box").replaceChildren(...regionField("region"));
 
 async function loadCategories() {
   const select = $("category");
@@ -458,6 +460,7 @@ $("programme-form").addEventListener("submit", async (e) => {
           description: $("description").value.trim(),
           category: $("category").value,
           tags: tagsOf($("tags").value),
+          region: publicationRegion($("region")),
           asset_id: assetId,
           attachment_ids: attachments.filter((a) => a.id).map((a) => a.id),
         },
