@@ -5,8 +5,8 @@ btree index only under the C collation; a database created with another locale (
 from the libc provider) reads every row. varchar_pattern_ops indexes compare bytes and serve it under
 any collation. SQLite: nothing (its form of `under` is a range the plain index serves).
 
-Revision ID: 0017_region_pattern_ops
-Revises: 0016_programme_region
+Revision ID: 0018_region_pattern_ops
+Revises: 0017_schedules
 Create Date: 2026-12-07
 """
 
@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0017_region_pattern_ops"
-down_revision = "0016_programme_region"
+revision = "0018_region_pattern_ops"
+down_revision = "0017_schedules"
 branch_labels = None
 depends_on = None
 
