@@ -7,15 +7,18 @@ from __future__ import annotations
 import json
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import m3u8
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from mediasrv.captions import publish
 from mediasrv.captions.models import Caption, CaptionSource
 from mediasrv.db import Database
+from mediasrv.delivery.manifest.build import file_list
 from mediasrv.ingest.models import Asset, AssetFile, AssetStatus
 from mediasrv.jobs import CAPTIONS
 from mediasrv.storage import ObjectStore, keys
@@ -44,6 +47,13 @@ def upload_and_process(client: TestClient, headers: dict[str, str], ctx: pipelin
     asset_id: str = r.json()["id"]
     assert pipeline.process_asset(ctx, asset_id) is AssetStatus.READY
     return asset_id
+
+
+def master_list(session: Session, asset: Asset) -> dict[str, Any]:
+    """The mobile master's file list as a site would get it."""
+    row = file_list(asset, "master", [(f.path, f.size_bytes, f.sha256) for f in asset.files])
+    assert row is not None and row.generation == asset.list_version("master")
+    return dict(json.loads(row.body))
 
 
 def first_pts(store: ObjectStore, key: str, tmp_path: Path) -> int:
@@ -147,6 +157,11 @@ def test_uploaded_captions_are_published_without_re_transcoding(
         assert after.published_generation == generation  # not transcoded again
         assert [r.playlist_key for r in after.renditions] == renditions
         old_folders = {t["playlist"].rsplit("/", 1)[0] for t in after.subtitles or []}
+        captioned = master_list(s, after)
+    # Sites' file lists of the mobile master name the subtitle files; set-top boxes' do not.
+    assert {
+        f["path"].rsplit("/", 1)[0] for f in captioned["files"] if f["path"].endswith(".vtt")
+    } == old_folders
 
     # Removing one language republishes the rest; the old set's files go.
     assert client.delete(f"/api/v1/programmes/{pid}/captions/ug", headers=producer).status_code == 204
@@ -155,6 +170,14 @@ def test_uploaded_captions_are_published_without_re_transcoding(
     assert [m.language for m in m3u8.loads(text).media] == ["zh-Hans"]
     for folder in old_folders:
         assert not list(store.list(keys.asset_prefix(asset_id) + folder + "/"))
+    with db.session_scope() as s:
+        after = s.get_one(Asset, asset_id)
+        fewer = master_list(s, after)
+        iptv = file_list(after, "iptv", [(f.path, f.size_bytes, f.sha256) for f in after.files])
+        assert iptv is not None and b".vtt" not in iptv.body
+    assert fewer["generation"] == captioned["generation"] == generation
+    vtt = {f["path"].rsplit("/", 1)[0] for f in fewer["files"] if f["path"].endswith(".vtt")}
+    assert len(vtt) == 1 and not vtt & old_folders
     listed = client.get(f"/api/v1/programmes/{pid}/captions", headers=producer).json()
     assert [(c["language"], c["source"], c["filename"]) for c in listed] == [
         ("zh-Hans", "upload", "第1集.srt")
