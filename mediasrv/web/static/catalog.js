@@ -109,13 +109,16 @@ function card(hit) {
     el("span", { class: `badge ${hit.required ? "required" : "optional"}` }, t(hit.required ? "catalog.required" : "catalog.optional")),
     p.kind && p.kind !== "pending" ? el("span", {}, t(`catalog.kind.${p.kind}`)) : null,
     p.duration_seconds ? el("span", { class: "duration" }, duration(p.duration_seconds)) : null,
+    hit.moment_seconds != null ? el("span", { class: "moment" }, tf("catalog.said_at", { at: duration(hit.moment_seconds) })) : null,
   ];
+  // Said in the film: the programme page opens at that moment.
+  const at = hit.moment_seconds != null ? `#t=${Math.floor(hit.moment_seconds * 1000) / 1000}` : "";
   return el(
     "li",
     {},
     el(
       "a",
-      { class: "result", href: `/ui/programmes/${encodeURIComponent(p.id)}`, dataset: { programmeId: p.id } },
+      { class: "result", href: `/ui/programmes/${encodeURIComponent(p.id)}${at}`, dataset: { programmeId: p.id } },
       el("span", { class: "thumb" }, poster(p)),
       el(
         "span",
