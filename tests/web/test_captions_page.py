@@ -83,7 +83,8 @@ def test_a_caption_cue_shows_at_its_time_from_a_search_hit(
     page.evaluate(PLAY_MUTED)
     page.wait_for_function("() => document.querySelector('#player video').currentTime >= 6")
     shown = """() => {
-      const tracks = [...document.querySelector('#player video').textTracks].filter(t => t.mode === 'showing');
+      const video = document.querySelector('#player video');
+      const tracks = [...video.textTracks].filter(t => t.mode === 'showing');
       return tracks.flatMap(t => [...(t.activeCues || [])].map(c => c.text)).join('|');
     }"""
     try:
