@@ -84,6 +84,8 @@ PHOTO_CAP = Cap(
 # 25,000 sites (a province): ~140 bytes a row with a Chinese name and a five-level region, so room
 # to spare (test_admission.py sends such a file).
 CSV_CAP = Cap(_fixed(5 * MiB), "kit.advice.csv", upload=True)
+# A caption file (captions.service.MAX_CAPTION_BYTES: a three-hour film's SRT is ~300 KB).
+CAPTION_CAP = Cap(_fixed(5 * MiB), "kit.advice.caption", overhead=MULTIPART_OVERHEAD, upload=True)
 
 # Routes whose bodies may be larger than JSON_CAP, by method and path template (test_admission.py
 # checks that each still names a route). Texts: a programme's description (20,000 characters), a
@@ -93,6 +95,7 @@ CAPS: dict[tuple[str, str], Cap] = {
     ("PATCH", "/api/v1/uploads/{upload_id}"): TUS_CAP,
     ("POST", "/api/v1/sites/{site_id}/sessions/{session_id}/photos"): PHOTO_CAP,
     ("POST", "/api/v1/sites/import"): CSV_CAP,
+    ("POST", "/api/v1/programmes/{programme_id}/captions"): CAPTION_CAP,
     ("POST", "/api/v1/programmes"): _LONG_TEXT,
     ("PATCH", "/api/v1/programmes/{programme_id}"): _LONG_TEXT,
     ("POST", "/api/v1/study-lists"): _LONG_TEXT,

@@ -20,6 +20,7 @@ from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.accounts.signing import signing_key
 from mediasrv.audit.router import router as audit_router
+from mediasrv.captions.router import router as captions_router
 from mediasrv.catalog.router import router as catalog_router
 from mediasrv.config import Settings
 from mediasrv.db import Database
@@ -176,6 +177,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         playback_router,
         uploads_router,
         catalog_router,
+        captions_router,
         study_lists_router,
         search_router,
         site_delivery,

@@ -23,6 +23,7 @@ MANIFEST_GC = "mediasrv.manifest_gc"
 COMPLIANCE_REFRESH = "mediasrv.compliance_refresh"
 FAULT_SWEEP = "mediasrv.fault_sweep"  # open and close the detected faults of every site
 FAULT_NOTIFY = "mediasrv.fault_notify"  # one digest per region, escalations, pending deliveries
+CAPTIONS = "mediasrv.captions"  # publish an asset's changed captions as its subtitle set (seconds)
 QUEUES = {
     TRANSCODE: "transcode",
     TRANSCODE_PIECE: "transcode",
@@ -33,6 +34,7 @@ QUEUES = {
     COMPLIANCE_REFRESH: "default",
     FAULT_SWEEP: "default",
     FAULT_NOTIFY: "default",
+    CAPTIONS: "default",  # an ffprobe and small files: not behind hour-long transcodes
 }
 
 

@@ -192,6 +192,7 @@ def _side(client: TestClient, db: Database, side: str, ready_asset: ReadyAsset) 
     ids = {k: str(v) for k, v in ids.items()}
     ids |= {"session_id": session.json()["id"], "photo_id": photo.json()["id"], "programme_id": programme}
     ids |= {"fault_id": str(fault.json()["id"]), "contact_id": str(contact.json()["id"])}
+    ids |= {"language": "zh-Hans"}  # the captions the matrix's POST attaches, and its DELETE removes
     return Side(_headers(admin), ids)
 
 
@@ -233,6 +234,10 @@ def _bodies(side: str) -> dict[tuple[str, str], dict[str, Any]]:
             "json": {"rating": 4, "comment": prefix + "又评", "rated_at": "2026-11-22T20:00:00+08:00"}
         },
         ("POST", "/api/v1/faults/{fault_id}/close"): {"json": {"note": prefix + "已修好"}},
+        ("POST", "/api/v1/programmes/{programme_id}/captions"): {
+            "files": {"file": ("a.srt", b"1\n00:00:00,100 --> 00:00:00,500\n" + prefix.encode() + b"\n")},
+            "data": {"language": "zh-Hans"},
+        },
         ("POST", "/api/v1/sites/{site_id}/demands"): {
             "json": {
                 "id": str(uuid.uuid4()),

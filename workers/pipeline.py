@@ -29,6 +29,8 @@ from sqlalchemy import CursorResult, Update, delete, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
+from mediasrv.captions import publish as captions_publish
+from mediasrv.captions import service as captions
 from mediasrv.catalog.models import Programme
 from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
@@ -46,11 +48,12 @@ from mediasrv.ingest.sniff import Sniffed, sniff
 from mediasrv.jobs import TRANSCODE, TRANSCODE_PIECE, Dispatcher
 from mediasrv.kit.errors import MediaError, MediaProcessingError, StorageUnavailable
 from mediasrv.kit.i18n import Text
+from mediasrv.media import subtitles
 from mediasrv.media.chunks import chunks_for
 from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo, probe
-from mediasrv.media.profiles import RenditionSpec
+from mediasrv.media.profiles import Group, RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
 from mediasrv.protocol.hashing import file_sha256
 from mediasrv.storage import ObjectStore, content_type_for, keys
@@ -250,6 +253,7 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
         on_progress=on_progress,
         stall_timeout=ctx.settings.transcode_stall_seconds,
     )
+    extract_captions(ctx, asset_id, generation, source, info, workdir)
     publish_outputs(ctx, asset_id, generation, info, outdir, plan.renditions, plan.poster)
     return AssetStatus.READY
 
@@ -266,6 +270,7 @@ def publish_outputs(
     """Finish and measure the renditions written under outdir, store them, and publish the generation."""
     variants = finish_renditions(outdir, specs)
     poster = poster if poster is not None and poster.exists() else None
+    subtitle_set = _subtitle_set(ctx, asset_id, generation, outdir, specs)
     files = _upload_tree(ctx.store, outdir, asset_id, generation)
     report_progress(ctx, asset_id, generation, 99.0)
     groups = {spec.name: [g.value for g in spec.groups] for spec in specs}
@@ -280,6 +285,58 @@ def publish_outputs(
         poster_key=keys.generation_file(asset_id, generation, poster.relative_to(outdir).as_posix())
         if poster
         else None,
+        subtitle_set=subtitle_set,
+    )
+
+
+def extract_captions(
+    ctx: Context, asset_id: str, generation: str, source: Path, info: MediaInfo, workdir: Path
+) -> None:
+    """The upload's own text subtitle streams (mov_text, subrip, ass) become caption tracks, tagged
+    with the stream's language, else the programme's. A stream that cannot be read is left out: the
+    film is still good."""
+    streams = subtitles.subtitle_streams(source, info.format_name)
+    if not streams:
+        with ctx.db.session_scope() as session:
+            captions.replace_embedded(session, asset_id, generation, [])
+        return
+    with ctx.db.session_scope() as session:
+        fallback = captions.programme_language(session, asset_id)
+    tracks = []
+    for stream in streams:
+        try:
+            cues = subtitles.extract_stream(
+                source,
+                info.format_name,
+                stream,
+                workdir / f"stream-{stream.index}.vtt",
+                duration=info.duration,
+            )
+        except MediaError as exc:
+            log.warning("asset %s: subtitle stream %d left out: %s", asset_id, stream.index, exc.message)
+            continue
+        tracks.append((stream.language or fallback, f"#{stream.index + 1}", cues))
+    with ctx.db.session_scope() as session:
+        captions.replace_embedded(session, asset_id, generation, tracks)
+
+
+def _subtitle_set(
+    ctx: Context, asset_id: str, generation: str, outdir: Path, specs: list[RenditionSpec]
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The captions as subtitle renditions beside the mobile ladder just written (version, tracks)."""
+    mobile = next((spec for spec in specs if Group.MOBILE in spec.groups), None)
+    if mobile is None:
+        return None, []
+    with ctx.db.session_scope() as session:
+        snap = captions.snapshot(session, asset_id)
+    playlist = outdir / mobile.name / "index.m3u8"
+    first = next(
+        line
+        for line in playlist.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    return captions_publish.write_set(
+        outdir, generation, snap, playlist=playlist, first_segment=playlist.parent / first
     )
 
 
@@ -358,6 +415,7 @@ def _finish(
     *,
     files: list[tuple[str, int, str]],
     poster_key: str | None,
+    subtitle_set: tuple[str | None, list[dict[str, Any]]] = (None, []),
 ) -> None:
     with ctx.db.session_scope() as session:
         asset = session.get_one(Asset, asset_id)
@@ -377,6 +435,7 @@ def _finish(
             )
             for v in variants
         )
+        asset.subtitles, asset.subtitles_version = subtitle_set[1] or None, subtitle_set[0]
         _mark_ready(session, asset, generation, poster_key=poster_key)
     _delete_other_generations(ctx.store, asset_id, keep=generation)
 

@@ -14,6 +14,7 @@ from mediasrv import migrations
 from mediasrv.db import Database
 from mediasrv.delivery.manifest import store as manifests
 from mediasrv.jobs import (
+    CAPTIONS,
     COMPLIANCE_REFRESH,
     FAULT_NOTIFY,
     FAULT_SWEEP,
@@ -106,6 +107,22 @@ def transcode_piece(self: Task, asset_id: str, generation: str, piece: str) -> s
         )
         return "failed"
     return status.value if status else None
+
+
+@app.task(name=CAPTIONS, bind=True, max_retries=60)
+def publish_captions(self: Task, asset_id: str) -> str:
+    """Publish an asset's captions as its subtitle set, without re-transcoding. An asset still being
+    transcoded is asked again later: its transcode may have read the captions before this change."""
+    from mediasrv.captions import publish
+
+    ctx = context()
+    try:
+        done = publish.republish(ctx.db, ctx.store, asset_id, work_dir=settings.work_dir)
+    except StorageUnavailable as exc:
+        raise self.retry(countdown=min(300, 10 * 2 ** min(self.request.retries, 5))) from exc
+    if done is False:
+        raise self.retry(countdown=30)
+    return "published" if done else "unchanged"
 
 
 def dispatcher() -> CeleryDispatcher:

@@ -90,6 +90,8 @@ WORDS: dict[str, dict[str, str]] = {
         "play_network": "读不到本机的节目文件：可能正在同步，请稍后再试。",
         "play_media": "这个节目无法在此浏览器中播放。",
         "press_play": "按“确定”键开始播放。",
+        "captions": "字幕",
+        "captions_off": "不显示字幕",
         "records": "学习记录",
         "records_help": "记下每次集中学习、评价节目、提出想学的内容。记录先保存在本机，联网同步时自动上传。",
         "record_session": "记录学习",
@@ -184,6 +186,8 @@ WORDS: dict[str, dict[str, str]] = {
         "play_network": "Cannot read the programme's files on this PC: a sync may be replacing them; "
         "try again shortly.",
         "play_media": "This programme cannot be played in this browser.",
+        "captions": "Captions",
+        "captions_off": "Off",
         "press_play": "Press OK to start playing.",
         "records": "Study records",
         "records_help": "Record each study session, rate programmes, ask for topics. Records are kept on "
@@ -234,7 +238,7 @@ SCRIPT_WORDS = (
     "no_player", "play_network", "play_media", "press_play", "minutes", "paren", "colon",
     "s.pending", "s.delivered", "s.refused", "k.session", "k.photo", "k.rating", "k.demand", "members_n",
     "saved", "saved_offline", "photos_failed", "add_photos", "none_yet", "delivery_failed", "not_sent",
-    "pick_stars",
+    "pick_stars", "captions_off",
 )  # fmt: skip
 
 
@@ -583,6 +587,9 @@ def render(
         f"<h2><span class='muted'>{escape(w['playing'] + w['colon'])}</span>"
         "<span id='now-playing'></span></h2>"
         "<video id='video' data-nav controls playsinline preload='none'></video>"
+        # Filled by site.js from the film's caption languages (the master's SUBTITLES group).
+        f"<p id='captions-row' hidden><label for='captions'>{escape(w['captions'] + w['colon'])}</label>"
+        "<select id='captions' data-nav></select></p>"
         "<p id='player-message' class='alert' role='alert' hidden></p>"
         f"<button type='button' id='back' data-nav>← {escape(w['back'])}</button></section>"
         f"{panels}</body></html>"

@@ -79,6 +79,7 @@ REVALIDATE = "no-cache"  # master playlists, the channel list: may change with t
 CONTENT_TYPES = {
     ".m3u8": PLAYLIST_TYPE,
     ".ts": "video/mp2t",
+    ".vtt": "text/vtt",  # subtitle segments
     ".aac": "audio/aac",
     ".m4a": "audio/mp4",
     ".mp4": "video/mp4",

@@ -190,6 +190,15 @@ def _editable(session: Session, actor: Caller, programme_id: str) -> Programme:
     return programme
 
 
+def editable_programme(session: Session, *, actor: Caller, programme_id: str) -> Programme:
+    """The programme if `actor` may change it as update_programme would (its captions, say): in
+    scope, its department's, and not published unless `actor` is an administrator. Locked."""
+    programme = _editable(session, actor, programme_id)
+    if programme.status is ProgrammeStatus.PUBLISHED and actor.role is not Role.ADMIN:
+        raise Conflict("catalog.published_locked")
+    return programme
+
+
 def check_publishable(programme: Programme) -> None:
     """What sites may be given: ready media and ready PDF handouts (409 with the reason otherwise)."""
     asset = programme.asset

@@ -9,6 +9,7 @@ from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.kit.errors import NotFound
 from mediasrv.kit.i18n import Text
+from mediasrv.media.hls import SubtitleTrack
 from mediasrv.media.hls import master_playlist as render_master
 from mediasrv.media.profiles import Group
 from mediasrv.storage import keys
@@ -61,7 +62,22 @@ def render_presentation(asset: Asset, presentation: str) -> str | None:
         r.variant(keys.asset_path(asset.id, r.playlist_key))
         for r in presentation_renditions(asset, presentation)
     ]
-    return render_master(variants) if variants else None
+    if not variants:
+        return None
+    return render_master(variants, subtitles=subtitle_tracks(asset, presentation))
+
+
+def subtitle_tracks(asset: Asset, presentation: str) -> list[SubtitleTrack]:
+    """The caption languages a presentation declares: the mobile ladder's only (set-top boxes play
+    HLS v3 and show no sidecar captions)."""
+    if presentation != "master":
+        return []
+    return [SubtitleTrack(**track) for track in asset.subtitles or []]
+
+
+def subtitle_folders(asset: Asset, presentation: str) -> tuple[str, ...]:
+    """The folders (relative to hls/<id>/, with a trailing "/") of a presentation's subtitle files."""
+    return tuple(t.playlist.rsplit("/", 1)[0] + "/" for t in subtitle_tracks(asset, presentation))
 
 
 def poster_key(session: Session, asset_id: str) -> str:

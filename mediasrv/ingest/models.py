@@ -97,6 +97,11 @@ class Asset(Base):
     generation: Mapped[str | None] = mapped_column(String(32), default=None)
     published_generation: Mapped[str | None] = mapped_column(String(32), default=None)
     poster_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    # The published subtitle renditions of the mobile ladder ([{language, name, default, playlist}],
+    # playlist relative to hls/<id>/), and the random name of that set: captions change them without
+    # a new generation, so file lists of the mobile master are told apart by it (list_version).
+    subtitles: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON, default=None)
+    subtitles_version: Mapped[str | None] = mapped_column(String(32), default=None)
 
     # Job lease: the worker holding it renews it while ffmpeg makes progress; the sweep re-enqueues
     # assets whose lease expired (a worker killed outright loses its broker message).
@@ -117,6 +122,12 @@ class Asset(Base):
     )
     files: Mapped[list[AssetFile]] = relationship(cascade="all, delete-orphan", order_by="AssetFile.path")
 
+    def list_version(self, presentation: str) -> str:
+        """What a file list of `presentation` depends on: the published generation, and for the mobile
+        master its subtitle set too (changed by captions alone, without re-transcoding)."""
+        gen = self.published_generation or ""
+        return list_version(gen, self.subtitles_version if presentation == "master" else None)
+
     def cause(self) -> i18n.Text | str | None:
         """Why processing failed, without the file's name: the stored message, or an old row's English."""
         # A key a later version no longer has (or an old row with none): the English kept beside it,
@@ -133,6 +144,10 @@ class Asset(Base):
             if cause is None
             else i18n.Text("ingest.file_failed", {"filename": self.filename, "reason": cause})
         )
+
+
+def list_version(generation: str, subtitles_version: str | None) -> str:
+    return f"{generation}.{subtitles_version}" if generation and subtitles_version else generation
 
 
 def failure(exc: MediaError) -> dict[str, Any]:

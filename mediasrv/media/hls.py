@@ -43,6 +43,24 @@ class VariantInfo:
     size_bytes: int
 
 
+@dataclass(frozen=True)
+class SubtitleTrack:
+    """A subtitle rendition (segmented WebVTT, media.subtitles) as a master playlist declares it."""
+
+    language: str  # BCP 47 tag: zh-Hans, bo...
+    name: str  # what a player's menu shows: the language's Chinese name
+    default: bool
+    playlist: str  # "<folder>/index.m3u8", relative to the rendition set's folder
+
+
+SUBTITLES_GROUP = "subs"
+
+
+def _quoted(value: str) -> str:
+    # A quoted-string may hold neither '"' nor a line break (RFC 8216 4.2).
+    return '"' + value.replace('"', "'").replace("\n", " ").replace("\r", " ") + '"'
+
+
 def _segments(playlist: Path) -> list[tuple[float, Path]]:
     segments: list[tuple[float, Path]] = []
     duration: float | None = None
@@ -164,9 +182,23 @@ def finish_renditions(outdir: Path, specs: Sequence[RenditionSpec]) -> list[Vari
     return [measure_variant(outdir, spec) for spec in specs]
 
 
-def master_playlist(variants: Sequence[VariantInfo], *, uri_prefix: str = "") -> str:
-    """Multivariant playlist listing `variants` lowest bandwidth first (players start at the top)."""
+def master_playlist(
+    variants: Sequence[VariantInfo], *, uri_prefix: str = "", subtitles: Sequence[SubtitleTrack] = ()
+) -> str:
+    """Multivariant playlist listing `variants` lowest bandwidth first (players start at the top), and
+    `subtitles` as one SUBTITLES group every variant names (at most one of them DEFAULT)."""
     lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    for track in subtitles:
+        attrs = [
+            "TYPE=SUBTITLES",
+            f'GROUP-ID="{SUBTITLES_GROUP}"',
+            f"LANGUAGE={_quoted(track.language)}",
+            f"NAME={_quoted(track.name)}",
+            f"DEFAULT={'YES' if track.default else 'NO'}",
+            "AUTOSELECT=YES",
+            f"URI={_quoted(uri_prefix + track.playlist)}",
+        ]
+        lines.append(f"#EXT-X-MEDIA:{','.join(attrs)}")
     for v in sorted(variants, key=lambda v: (v.bandwidth, v.name)):
         attrs = [
             f"BANDWIDTH={v.bandwidth}",
@@ -175,5 +207,7 @@ def master_playlist(variants: Sequence[VariantInfo], *, uri_prefix: str = "") ->
         ]
         if v.width:
             attrs += [f"RESOLUTION={v.width}x{v.height}", f"FRAME-RATE={v.frame_rate:.3f}"]
+        if subtitles:
+            attrs.append(f'SUBTITLES="{SUBTITLES_GROUP}"')
         lines += [f"#EXT-X-STREAM-INF:{','.join(attrs)}", f"{uri_prefix}{v.playlist}"]
     return "\n".join(lines) + "\n"

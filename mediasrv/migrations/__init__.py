@@ -23,6 +23,7 @@ def import_models() -> None:
     db, which every models module imports: db importing them back would close a cycle."""
     import mediasrv.accounts.models
     import mediasrv.audit.models
+    import mediasrv.captions.models
     import mediasrv.catalog.models
     import mediasrv.delivery.manifest.models
     import mediasrv.epochs

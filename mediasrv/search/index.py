@@ -68,6 +68,7 @@ MAX_PER_PAGE = 100
 MAX_RESULT_WINDOW = 2_000
 WRITE_LOCK_TIMEOUT = 30.0
 STORED_ATTACHMENT_CHARS = 20_000  # all attachment text is indexed; this much is kept for snippets
+STORED_CUES = 5_000  # all caption text is indexed; this many cues are kept to find a hit's moment
 SNIPPET_CHARS = 120
 DIRECT_SCORING_LIMIT = 20_000  # below: score candidates from cached postings; above: whoosh's pruning
 # (docnum, weight) pairs cached per generation: ~45 bytes each with shared docnum and weight objects,
@@ -98,6 +99,7 @@ class SearchDoc:
     published_at: datetime
     attachment_text: str = ""
     region: str = ""  # published to ('' the whole network)
+    captions: tuple[tuple[float, str], ...] = ()  # (start seconds, text) of every cue, in time order
 
 
 @dataclass(frozen=True)
@@ -106,6 +108,7 @@ class Hit:
     score: float
     title: str  # HTML: escaped, matches in <mark>
     snippet: str  # HTML fragment of the description or attachment, or ""
+    moment: float | None = None  # start (seconds) of the caption cue the query matches best
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def _schema() -> Schema:
         duration=NUMERIC(numtype=float, bits=64),
         published=NUMERIC(numtype=int, bits=64, sortable=True),
         region=ID(),  # "/" + the region published to: "/" the whole network (an empty term is none)
+        captions=TEXT(analyzer=cn, phrase=False),  # what is said in the film (its caption tracks)
+        cues=STORED(),  # [[start, text]...]: where in the film a caption hit is
     )
 
 
@@ -173,6 +178,7 @@ def _version(doc: SearchDoc) -> str:
             _utc(doc.published_at).isoformat(),
             doc.attachment_text,
             doc.region,
+            [[float(start), text] for start, text in doc.captions],
         ],
         ensure_ascii=False,
     )
@@ -207,6 +213,10 @@ def _fields(doc: SearchDoc) -> dict[str, Any]:
         "duration": float(doc.duration),
         "published": int(_utc(doc.published_at).timestamp()),
         "region": _region_term(doc.region),
+        "captions": "\n".join(text for _, text in doc.captions),
+        "cues": json.dumps(
+            [[round(start, 3), text] for start, text in doc.captions[:STORED_CUES]], ensure_ascii=False
+        ),
     }
 
 
@@ -737,6 +747,7 @@ class SearchIndex:
         for leaves in words:
             for t in leaves:
                 add("all", t, candidates, 0.0)
+                add("captions", t, candidates, 0.0)
             if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
                 add("py", leaves[0][:PINYIN_MAX_FULL], candidates, TIER)
             in_title = self._title_docs(searcher, leaves) & candidates
@@ -778,7 +789,8 @@ class SearchIndex:
         return docs
 
     def _word_docs(self, searcher: Any, leaves: list[str]) -> AbstractSet[int]:
-        docs = self._docs(searcher, "all", leaves)
+        # Said in the film counts as much as written on its page.
+        docs = self._docs(searcher, "all", leaves) | self._docs(searcher, "captions", leaves)
         if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
             docs = docs | self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys()
         return docs
@@ -792,7 +804,23 @@ class SearchIndex:
         snippet = _snippet(stored.get("description", ""), terms) or _snippet(
             stored.get("attachment", ""), terms
         )
-        return Hit(id=stored["id"], score=score, title=title, snippet=snippet)
+        moment, said = _moment(stored.get("cues", ""), terms)
+        return Hit(id=stored["id"], score=score, title=title, snippet=snippet or said, moment=moment)
+
+
+def _moment(cues_json: str, terms: frozenset[str]) -> tuple[float | None, str]:
+    """The start of the cue holding the most query terms (the earliest of equals) and its marked text;
+    (None, "") when no cue holds any."""
+    if not cues_json or not terms:
+        return None, ""
+    best: tuple[int, float, str] | None = None
+    for start, text in json.loads(cues_json):
+        found = _spans(text, terms)
+        if found and (best is None or len(found) > best[0]):
+            best = (len(found), float(start), text)
+    if best is None:
+        return None, ""
+    return best[1], _render(best[2], _spans(best[2], terms))
 
 
 def _build_query(words: list[list[str]]) -> wq.Query:
@@ -802,13 +830,13 @@ def _build_query(words: list[list[str]]) -> wq.Query:
     in_title: list[wq.Query] = []
     for leaves in words:
         if len(leaves) == 1:
-            alternatives: list[wq.Query] = [wq.Term("all", leaves[0])]
+            alternatives: list[wq.Query] = [wq.Term("all", leaves[0]), wq.Term("captions", leaves[0])]
             if is_pinyin_candidate(leaves[0]):
                 alternatives.append(wq.Term("py", leaves[0][:PINYIN_MAX_FULL]))
-            required.append(alternatives[0] if len(alternatives) == 1 else wq.Or(alternatives))
+            required.append(wq.Or(alternatives))
             in_title.append(wq.Term("title", leaves[0]))
         else:
-            required.append(wq.And([wq.Term("all", t) for t in leaves]))
+            required.append(wq.Or([wq.And([wq.Term(f, t) for t in leaves]) for f in ("all", "captions")]))
             in_title.append(wq.And([wq.Term("title", t) for t in leaves]))
     main = required[0] if len(required) == 1 else wq.And(required)
     return wq.AndMaybe(main, in_title[0] if len(in_title) == 1 else wq.Or(in_title))

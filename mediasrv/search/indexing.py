@@ -15,6 +15,8 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from mediasrv.captions.models import Caption
+from mediasrv.captions.service import caption_cues
 from mediasrv.catalog.models import Programme, ProgrammeStatus
 from mediasrv.db import Database
 from mediasrv.ingest.models import AssetKind
@@ -25,7 +27,9 @@ from mediasrv.study.lists import required_changing_on, required_programme_ids
 _BATCH = 500
 
 
-def search_doc(programme: Programme, *, required: bool) -> SearchDoc:
+def search_doc(
+    programme: Programme, *, required: bool, captions: tuple[tuple[float, str], ...] = ()
+) -> SearchDoc:
     assert programme.published_at is not None  # only published programmes are indexed
     kind = programme.asset.kind if programme.asset is not None else AssetKind.PENDING
     return SearchDoc(
@@ -41,6 +45,7 @@ def search_doc(programme: Programme, *, required: bool) -> SearchDoc:
         published_at=programme.published_at,
         attachment_text=" ".join(a.asset.title for a in programme.attachment_rows),
         region=programme.region,
+        captions=captions,
     )
 
 
@@ -50,8 +55,14 @@ def published_docs(session: Session, *, on: date, ids: Collection[str] | None = 
     query = select(Programme).where(Programme.status == ProgrammeStatus.PUBLISHED).order_by(Programme.id)
     if ids is not None:
         query = query.where(Programme.id.in_(list(ids)))
+    # Only films with captions cost a query (all caption text at once could be gigabytes).
+    captioned = set(session.scalars(select(Caption.asset_id).distinct()))
     for programme in session.scalars(query.execution_options(yield_per=_BATCH)):
-        yield search_doc(programme, required=programme.id in required)
+        said: tuple[tuple[float, str], ...] = ()
+        if programme.asset_id in captioned:
+            cues = caption_cues(session, programme.asset_id)
+            said = tuple(sorted((cue.start, cue.text) for _, cue in cues))
+        yield search_doc(programme, required=programme.id in required, captions=said)
 
 
 def sync(db: Database, index: SearchIndex, ids: Collection[str], *, on: date | None = None) -> None:

@@ -69,6 +69,7 @@ def search(
             title_html=h.title,
             snippet_html=h.snippet,
             required=h.id in in_force,
+            moment_seconds=h.moment,
         )
         for h in found.hits
         if h.id in live

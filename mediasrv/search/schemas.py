@@ -13,6 +13,11 @@ class SearchHitOut(BaseModel):
     title_html: str = Field(description="the title, HTML-escaped, matches in <mark>")
     snippet_html: str = Field(description="a matching fragment of the description, HTML-escaped, or ''")
     required: bool = Field(description="on a required-study list in force today (a badge for the catalog)")
+    moment_seconds: float | None = Field(
+        default=None,
+        description="when the query is said in the film: the matching caption's start; the programme page "
+        "opens there (/ui/programmes/{id}#t=<seconds>)",
+    )
 
 
 class SearchResults(BaseModel):

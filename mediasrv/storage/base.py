@@ -35,6 +35,7 @@ def check_key(key: str) -> str:
 _TYPES = {
     ".m3u8": "application/vnd.apple.mpegurl",
     ".ts": "video/mp2t",
+    ".vtt": "text/vtt",  # subtitle segments (captions)
     ".jpg": "image/jpeg",
     ".png": "image/png",
     ".pdf": "application/pdf",

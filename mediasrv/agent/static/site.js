@@ -107,6 +107,12 @@
         }
         say(message, data.type === Hls.ErrorTypes.NETWORK_ERROR ? words.play_network : words.play_media);
       });
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, function () {
+        captionMenu(hls);
+      });
+      hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, function () {
+        showChosen(hls);
+      });
       hls.loadSource(src);
       hls.attachMedia(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
@@ -125,6 +131,39 @@
     if (window.history && history.pushState) history.pushState({ playing: true }, "");
   }
 
+  // The film's caption languages: a select the remote reaches (OK opens it), starting at the track
+  // the master playlist makes the default (the programme's language).
+  function captionMenu(player) {
+    var row = document.getElementById("captions-row");
+    var select = document.getElementById("captions");
+    var tracks = player.subtitleTracks;
+    row.hidden = !tracks.length;
+    if (!tracks.length) return;
+    select.textContent = "";
+    var off = document.createElement("option");
+    off.value = "-1";
+    off.textContent = words.captions_off;
+    select.appendChild(off);
+    tracks.forEach(function (track, i) {
+      var option = document.createElement("option");
+      option.value = String(i);
+      option.textContent = track.name;
+      if (track.lang) option.lang = track.lang;
+      select.appendChild(option);
+    });
+    select.onchange = function () {
+      var i = Number(select.value);
+      player.subtitleDisplay = i >= 0;
+      player.subtitleTrack = i;
+    };
+    showChosen(player);
+  }
+
+  function showChosen(player) {
+    var select = document.getElementById("captions");
+    select.value = String(player.subtitleDisplay && player.subtitleTrack >= 0 ? player.subtitleTrack : -1);
+  }
+
   function close() {
     if (player.hidden) return;
     video.pause();
@@ -134,6 +173,7 @@
     }
     video.removeAttribute("src");
     video.load();
+    document.getElementById("captions-row").hidden = true;
     player.hidden = true;
     list.hidden = false;
     if (opener) {

@@ -79,8 +79,8 @@ from sqlalchemy.orm import Session, selectinload
 from mediasrv.catalog.models import Attachment, Programme
 from mediasrv.delivery.manifest.models import FileList
 from mediasrv.delivery.playlist import chosen_ids
-from mediasrv.delivery.service import presentation_renditions, render_presentation
-from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
+from mediasrv.delivery.service import presentation_renditions, render_presentation, subtitle_folders
+from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, list_version
 from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, canonical, list_url
 from mediasrv.protocol.sizes import human_size
 from mediasrv.schedule.service import site_week
@@ -141,6 +141,7 @@ def file_list(asset: Asset, presentation: str, files: Sequence[FileRow]) -> File
         body = text.encode()
         entries.append((f"{presentation}.m3u8", len(body), hashlib.sha256(body).hexdigest()))
         folders = tuple(f"{gen}/{r.name}/" for r in presentation_renditions(asset, presentation))
+        folders += subtitle_folders(asset, presentation)  # the mobile master's captions
         poster = keys.asset_path(asset.id, asset.poster_key) if asset.poster_key else None
         entries += [
             (path, size, sha) for path, size, sha in files if path.startswith(folders) or path == poster
@@ -169,7 +170,7 @@ def file_list(asset: Asset, presentation: str, files: Sequence[FileRow]) -> File
     return FileList(
         sha256=hashlib.sha256(raw).hexdigest(),
         asset_id=asset.id,
-        generation=gen or "",
+        generation=asset.list_version(presentation),
         presentation=presentation,
         body=raw,
         size_bytes=sum(e[1] for e in entries),
@@ -187,6 +188,11 @@ class AssetRef:
     kind: AssetKind
     ready: bool
     generation: str  # the published one, "" when none
+    subtitles_version: str | None = None  # the published caption set (Asset.list_version)
+
+    def version(self, presentation: str) -> str:
+        """FileList.generation of this asset's list of `presentation`."""
+        return list_version(self.generation, self.subtitles_version if presentation == "master" else None)
 
 
 def _summary(row: FileList) -> Summary:
@@ -207,15 +213,15 @@ class Summaries:
         self, session: Session, assets: Iterable[AssetRef], presentation: str
     ) -> dict[str, Summary | None]:
         found: dict[str, Summary | None] = {}
-        missing: dict[str, str] = {}  # asset id -> generation
+        missing: dict[str, str] = {}  # asset id -> list version (its generation, and caption set)
         for asset in assets:
-            key = (asset.id, asset.generation, presentation)
+            key = (asset.id, asset.version(presentation), presentation)
             if key in self._entries:
                 found[asset.id] = self._entries[key]
             elif not asset.ready:
                 found[asset.id] = None
             else:
-                missing[asset.id] = asset.generation
+                missing[asset.id] = asset.version(presentation)
         if not missing:
             return found
         query = select(
@@ -259,7 +265,7 @@ class Summaries:
             )
             if row is None:  # nothing to store: remembered at once
                 made[asset.id] = self._remember(
-                    (asset.id, asset.published_generation or "", presentation), None
+                    (asset.id, asset.list_version(presentation), presentation), None
                 )
                 continue
             if session.get(FileList, row.sha256) is None:
@@ -310,6 +316,7 @@ def _chosen(session: Session, site: Site, on: date, scheduled: Sequence[str]) ->
                 Asset.kind,
                 Asset.status,
                 Asset.published_generation,
+                Asset.subtitles_version,
                 Asset.duration_seconds,
             )
             .outerjoin(Asset, Asset.id == Programme.asset_id)
@@ -332,7 +339,13 @@ def _chosen(session: Session, site: Site, on: date, scheduled: Sequence[str]) ->
     for programme_id, required in chosen:
         row = rows[programme_id]
         asset = (
-            AssetRef(row.asset_id, row.kind, row.status is AssetStatus.READY, row.published_generation or "")
+            AssetRef(
+                row.asset_id,
+                row.kind,
+                row.status is AssetStatus.READY,
+                row.published_generation or "",
+                row.subtitles_version,
+            )
             if row.asset_id is not None and row.kind is not None
             else None
         )

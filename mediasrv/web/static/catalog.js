@@ -111,13 +111,16 @@ function card(hit) {
     p.duration_seconds ? el("span", { class: "duration" }, duration(p.duration_seconds)) : null,
     // a local programme says where it is published; the whole network's need not say so
     p.region ? el("span", { class: "region" }, `${t("common.region")}：${p.region}`) : null,
+    hit.moment_seconds != null ? el("span", { class: "moment" }, tf("catalog.said_at", { at: duration(hit.moment_seconds) })) : null,
   ];
+  // Said in the film: the programme page opens at that moment.
+  const at = hit.moment_seconds != null ? `#t=${Math.floor(hit.moment_seconds * 1000) / 1000}` : "";
   return el(
     "li",
     {},
     el(
       "a",
-      { class: "result", href: `/ui/programmes/${encodeURIComponent(p.id)}`, dataset: { programmeId: p.id } },
+      { class: "result", href: `/ui/programmes/${encodeURIComponent(p.id)}${at}`, dataset: { programmeId: p.id } },
       el("span", { class: "thumb" }, poster(p)),
       el(
         "span",

@@ -81,15 +81,59 @@ function player(programme, box, { refreshes = 1 } = {}) {
         }
         fail(data.type === Hls.ErrorTypes.NETWORK_ERROR ? t("programme.play_network") : t("programme.play_media"));
       });
+      hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => captionMenu(hls, status));
+      hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, () => showChosen(hls));
       hls.loadSource(found.master);
       hls.attachMedia(video);
+      seekToHash(video);
     } else if (video.canPlayType("application/vnd.apple.mpegurl")) {
-      video.src = found.master; // Safari, iOS and some TV browsers play HLS themselves
+      video.src = found.master; // Safari, iOS and some TV browsers play HLS themselves (and its captions)
+      seekToHash(video);
       video.addEventListener("error", () => fail(t("programme.play_network")), { once: true });
     } else {
       fail(Hls ? t("programme.no_player") : t("programme.no_hls_js"));
     }
   })();
+}
+
+/** The caption languages of the film: a native select (reachable by Tab, changed with the arrow keys),
+ * starting at the track the master playlist makes the default (the programme's language). */
+function captionMenu(hls, status) {
+  const tracks = hls.subtitleTracks;
+  document.getElementById("captions")?.closest("p").remove();
+  if (!tracks.length) return;
+  const select = el(
+    "select",
+    { id: "captions" },
+    el("option", { value: "-1" }, t("programme.captions_off")),
+    tracks.map((track, i) => el("option", { value: String(i), lang: track.lang || null }, track.name)),
+  );
+  select.addEventListener("change", () => {
+    const i = Number(select.value);
+    hls.subtitleDisplay = i >= 0;
+    hls.subtitleTrack = i;
+  });
+  status.before(el("p", { class: "captions" }, el("label", { for: "captions" }, `${t("programme.captions")}：`), select));
+  showChosen(hls);
+}
+
+function showChosen(hls) {
+  const select = document.getElementById("captions");
+  const chosen = hls.subtitleTrack;
+  if (select) select.value = String(hls.subtitleDisplay && chosen >= 0 ? chosen : -1);
+}
+
+/** #t=<seconds> (a search hit said in the film): start playing from there. */
+function seekToHash(video) {
+  const seek = () => {
+    const m = /^#t=(\d+(?:\.\d+)?)$/.exec(location.hash);
+    if (!m) return;
+    const at = Number(m[1]);
+    if (video.readyState >= 1) video.currentTime = at;
+    else video.addEventListener("loadedmetadata", () => (video.currentTime = at), { once: true });
+  };
+  seek();
+  window.addEventListener("hashchange", seek);
 }
 
 function attachments(programme) {

@@ -1,0 +1,202 @@
+"""Subtitle renditions: each caption track as segmented WebVTT beside the mobile ladder of the
+published generation, declared in the mobile master (Asset.subtitles).
+
+Made in two places: by the transcode, from its own outputs, in the commit that publishes a new
+generation (workers.pipeline); and here, when captions change later (`republish`), from the stored
+renditions, without re-transcoding. A set lives in folders named by a fresh version
+(<generation>/sub_<version>_<language>/), uploaded before the commit that points the asset at it,
+so players and sites see the old set or the new one, never half of one; the old folders are deleted
+after the flip, as superseded generations are.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
+
+from mediasrv import epochs
+from mediasrv.captions import service
+from mediasrv.captions.service import Snapshot
+from mediasrv.db import Database
+from mediasrv.ingest.models import Asset, AssetFile, AssetStatus
+from mediasrv.kit.errors import StorageUnavailable
+from mediasrv.media import subtitles
+from mediasrv.media.hls import SubtitleTrack
+from mediasrv.media.profiles import Group
+from mediasrv.protocol.hashing import file_sha256
+from mediasrv.storage import ObjectStore, content_type_for, keys
+
+log = logging.getLogger("mediasrv.captions")
+
+FOLDER_PREFIX = "sub_"
+_ATTEMPTS = 3  # captions changed while a set was being made: make it again, at most this often
+
+
+def folder(version: str, language: str) -> str:
+    return f"{FOLDER_PREFIX}{version}_{language}"
+
+
+def write_set(
+    root: Path, generation: str, snap: Snapshot, *, playlist: Path, first_segment: Path
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """Write the snapshot's tracks under `root` (the generation's folder), cut like the mobile
+    rendition whose media playlist and first segment are given. Returns the set's version (None when
+    there are no tracks) and the tracks as Asset.subtitles keeps them."""
+    if not snap.tracks:
+        return None, []
+    durations, target = subtitles.segment_durations(playlist)
+    pts = subtitles.first_pts(first_segment)
+    version = uuid.uuid4().hex[:12]
+    tracks: list[dict[str, Any]] = []
+    for language, label, vtt in snap.tracks:
+        name = folder(version, language)
+        subtitles.write_track(root / name, subtitles.from_webvtt(vtt), durations, target, pts)
+        track = SubtitleTrack(
+            language=language,
+            name=label,
+            default=language == snap.default,
+            playlist=f"{generation}/{name}/index.m3u8",
+        )
+        tracks.append(asdict(track))
+    return version, tracks
+
+
+def mobile_playlist_key(asset: Asset) -> str | None:
+    """The stored media playlist of the asset's first mobile rendition (all are cut alike)."""
+    mobile = [r for r in asset.renditions if Group.MOBILE.value in r.groups]
+    return mobile[0].playlist_key if mobile else None
+
+
+def republish(db: Database, store: ObjectStore, asset_id: str, *, work_dir: Path) -> bool | None:
+    """Publish the asset's current captions as its subtitle set. True when published; False when the
+    asset is not ready yet (the transcode will publish them; try later); None when there is nothing
+    to do (gone, no mobile ladder, or the set already shows these captions)."""
+    for _ in range(_ATTEMPTS):
+        with db.session_scope() as session:
+            asset = session.scalar(
+                select(Asset).where(Asset.id == asset_id).options(selectinload(Asset.renditions))
+            )
+            if asset is None:
+                return None
+            if asset.status in (AssetStatus.UPLOADED, AssetStatus.PROCESSING):
+                return False
+            if asset.status is not AssetStatus.READY or asset.published_generation is None:
+                return None  # failed: a retry's transcode publishes the captions with its generation
+            generation, playlist_key = asset.published_generation, mobile_playlist_key(asset)
+            snap = service.snapshot(session, asset_id)
+            old = list(asset.subtitles or [])
+        if playlist_key is None:
+            return None
+        work_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=work_dir, prefix=f"captions-{asset_id}-") as tmp:
+            root = Path(tmp)
+            version, tracks = _made(store, root, asset_id, generation, playlist_key, snap)
+            if _same(old, tracks):
+                return None
+            files = _upload(store, root, asset_id, generation)
+            if _commit(db, asset_id, generation, snap, version, tracks, files):
+                _delete_folders(store, asset_id, old)
+                return True
+            _delete_folders(store, asset_id, tracks)  # captions changed meanwhile: start over
+    log.warning("asset %s: captions kept changing; their publication is left to the next change", asset_id)
+    return None
+
+
+def _same(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
+    # Nothing published and nothing to publish (a delete of the last track publishes an empty set).
+    return not old and not new
+
+
+def _made(
+    store: ObjectStore, root: Path, asset_id: str, generation: str, playlist_key: str, snap: Snapshot
+) -> tuple[str | None, list[dict[str, Any]]]:
+    if not snap.tracks:
+        return None, []
+    playlist = root / "video.m3u8"
+    playlist.write_bytes(b"".join(store.read(playlist_key)))
+    first = next(
+        line
+        for line in playlist.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    )
+    segment = root / "first.ts"
+    store.get_file(playlist_key.rsplit("/", 1)[0] + "/" + first, segment)  # beside its playlist
+    out = root / "out"
+    version, tracks = write_set(out, generation, snap, playlist=playlist, first_segment=segment)
+    playlist.unlink()
+    segment.unlink()
+    return version, tracks
+
+
+def _upload(store: ObjectStore, root: Path, asset_id: str, generation: str) -> list[tuple[str, int, str]]:
+    out = root / "out"
+    files = sorted(p for p in out.rglob("*") if p.is_file()) if out.exists() else []
+    described = []
+    for path in files:
+        rel = path.relative_to(out).as_posix()
+        key = keys.generation_file(asset_id, generation, rel)
+        info = store.put_file(key, path, content_type=content_type_for(rel))
+        if info.size != path.stat().st_size:
+            raise StorageUnavailable("ingest.outputs_incomplete", count=1)
+        described.append((f"{generation}/{rel}", path.stat().st_size, file_sha256(path)))
+    return described
+
+
+def _commit(
+    db: Database,
+    asset_id: str,
+    generation: str,
+    snap: Snapshot,
+    version: str | None,
+    tracks: list[dict[str, Any]],
+    files: list[tuple[str, int, str]],
+) -> bool:
+    """Point the asset at the new set, if it still publishes `generation` and its captions are still
+    those of `snap`; False otherwise (nothing changed)."""
+    with db.session_scope() as session:
+        asset = session.scalar(
+            select(Asset)
+            .where(Asset.id == asset_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if asset is None or asset.published_generation != generation:
+            return False
+        if service.snapshot(session, asset_id).fingerprint != snap.fingerprint:
+            return False
+        set_subtitles(session, asset, version, tracks, files)
+    return True
+
+
+def set_subtitles(
+    session: Session,
+    asset: Asset,
+    version: str | None,
+    tracks: list[dict[str, Any]],
+    files: list[tuple[str, int, str]],
+) -> None:
+    """Replace the asset's subtitle files and tracks (in the caller's transaction)."""
+    gen = asset.published_generation or ""
+    session.execute(
+        delete(AssetFile).where(
+            AssetFile.asset_id == asset.id, AssetFile.path.like(f"{gen}/{FOLDER_PREFIX}%")
+        )
+    )
+    session.add_all(AssetFile(asset_id=asset.id, path=p, size_bytes=n, sha256=h) for p, n, h in files)
+    asset.subtitles, asset.subtitles_version = (tracks or None), version
+    epochs.bump(session, epochs.MANIFESTS)  # the mobile master and its file list changed
+
+
+def _delete_folders(store: ObjectStore, asset_id: str, tracks: list[dict[str, Any]]) -> None:
+    try:
+        for track in tracks:
+            store.delete_prefix(keys.asset_prefix(asset_id) + str(track["playlist"]).rsplit("/", 1)[0] + "/")
+    except StorageUnavailable:
+        log.warning("asset %s: could not remove old subtitle files; they are unreferenced", asset_id)
