@@ -124,14 +124,19 @@ def receive_site_report(
                 return _received_again(session, seen, report, caller)
             if attempt == 2:
                 raise
-    count = session.scalar(select(func.count()).where(FaultReport.fault_id == fault.id)) or 0
+    # From all its reports, whatever order they arrived in (a PC offline for days sends late).
+    count, first, last = session.execute(
+        select(func.count(), func.min(FaultReport.reported_at), func.max(FaultReport.reported_at)).where(
+            FaultReport.fault_id == fault.id
+        )
+    ).one()
     fault.last_seen_at = max(fault.last_seen_at.astimezone(UTC), now)
     # A new dict: the JSON column notices an assignment, not a change inside it.
     fault.evidence = {
         "source": "site",
         "reports": count,
-        "first_reported_at": fault.evidence.get("first_reported_at") or reported_at.isoformat(),
-        "last_reported_at": reported_at.isoformat(),
+        "first_reported_at": _iso(first),
+        "last_reported_at": _iso(last),
         "last_received_at": now.isoformat(),
     }
     if not created and report.note and report.note not in fault.note:
@@ -140,6 +145,12 @@ def receive_site_report(
            site_id=site.id, kind=report.kind.value, note=report.note, client_id=report.client_id,
            again=not created)  # fmt: skip
     return FaultRow(fault, site.code, site.name, site.region), True
+
+
+def _iso(value: datetime | str) -> str:
+    """An aggregate's time as ISO 8601 in UTC (SQLite hands min/max back as text)."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
 
 
 def report_received(session: Session, site_id: int, client_id: str) -> datetime:

@@ -61,8 +61,14 @@ def test_a_report_delivered_twice_is_one_fault_and_a_second_report_joins_it(
     tv = next(f for f in faults if f["kind"] == "tv_broken")
     assert len(faults) == 2 and tv["reported"] and "电视不亮" in tv["note"] and "换了插座也不行" in tv["note"]
     assert tv["evidence"]["reports"] == 2 and tv["evidence"]["source"] == "site"
+    # A report made earlier but delivered later (a PC offline for days) moves the first, not the last.
+    earlier = (utcnow() - timedelta(hours=8)).isoformat()
+    assert _post(client, site, headers, _report(note="", reported_at=earlier)).status_code == 201
+    evidence = client.get(f"/api/v1/faults/{tv['id']}", headers=admin).json()["evidence"]
+    assert evidence["reports"] == 3 and evidence["first_reported_at"] == earlier.replace("Z", "+00:00")
+    assert evidence["last_reported_at"] == tv["evidence"]["last_reported_at"] > first["reported_at"]
     with db.session_scope() as s:
-        assert len(s.scalars(select(FaultReport)).all()) == 3
+        assert len(s.scalars(select(FaultReport)).all()) == 4
         fault = s.get_one(Fault, tv["id"])
         # It started when the member reported it (the site's clock), not when the line came back.
         assert timedelta(hours=4, minutes=59) < utcnow() - fault.opened_at < timedelta(hours=5, minutes=1)
