@@ -87,9 +87,10 @@ CSV_CAP = Cap(_fixed(5 * MiB), "kit.advice.csv", upload=True)
 # A caption file (captions.service.MAX_CAPTION_BYTES: a three-hour film's SRT is ~300 KB).
 CAPTION_CAP = Cap(_fixed(5 * MiB), "kit.advice.caption", overhead=MULTIPART_OVERHEAD, upload=True)
 
-# Routes whose bodies may be larger than JSON_CAP, by method and path template (test_admission.py
-# checks that each still names a route). Texts: a programme's description (20,000 characters), a
-# study list's regions and programmes, a session's notes (10,000); an agent's viewing batch.
+# Routes whose bodies may be larger (or must be smaller) than JSON_CAP, by method and path template
+# (test_admission.py checks that each still names a route). Texts: a programme's description (20,000
+# characters), a study list's regions and programmes, a session's notes (10,000); an agent's viewing
+# batch.
 CAPS: dict[tuple[str, str], Cap] = {
     ("POST", "/api/v1/assets"): UPLOAD_CAP,
     ("PATCH", "/api/v1/uploads/{upload_id}"): TUS_CAP,
@@ -102,6 +103,9 @@ CAPS: dict[tuple[str, str], Cap] = {
     ("PATCH", "/api/v1/study-lists/{study_list_id}"): _LONG_TEXT,
     ("POST", "/api/v1/sites/{site_id}/sessions"): _LONG_TEXT,
     ("POST", "/api/v1/sites/{site_id}/viewing"): _LONG_TEXT,
+    # Smaller than JSON_CAP: a site's fault report is a kind, a time and a note of 2,000 characters
+    # (12 KB as JSON escapes); a site token lives on a village PC, so what it may send stays small.
+    ("POST", "/api/v1/sites/{site_id}/fault-reports"): Cap(_fixed(16 * KiB), "kit.advice.json"),
 }
 
 _PUBLIC = Cap(_fixed(PUBLIC_CAP), "kit.advice.json")

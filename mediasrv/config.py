@@ -121,6 +121,10 @@ class Settings(BaseSettings):
     fault_digest_interval_seconds: float = Field(
         default=3600.0, gt=0, description="How often each region's contacts get one digest of new faults"
     )
+    fault_webhook_internal: bool = Field(
+        default=False,
+        description="Let fault webhooks reach loopback, private and link-local hosts (an intranet robot)",
+    )
     smtp_host: str = Field(default="", description="Mail server for fault digests; empty: emails wait")
     smtp_port: int = Field(default=25, ge=1, le=65535, description="Its port (587 STARTTLS, 465 TLS)")
     smtp_user: str = Field(default="", description="Its login, if it asks for one")

@@ -30,7 +30,9 @@ from rich.progress import (
 from typer.core import TyperGroup
 from typer.exceptions import TyperException
 
+from mediasrv.agent import faults as site_faults
 from mediasrv.agent import player
+from mediasrv.agent.faults import FaultSender
 from mediasrv.agent.layout import AgentConfig, AgentError, Layout
 from mediasrv.agent.outbox import State
 from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender
@@ -260,7 +262,11 @@ def _run_once(
             layout, client, progress=progress, attempts=attempts, should_stop=should_stop or (lambda: False)
         )
         result = syncer.sync(verify=verify, download=download)
+        # Faults reported on the site view (agent.faults) first: the heartbeat's answer then says
+        # what the centre made of them, and the site view shows it.
+        FaultSender(layout, client, syncer.config.site_id).deliver()
         delivery = Reporter(layout, client, syncer.config.site_id).deliver(make_report(layout, result))
+        site_faults.remember_centre(layout, delivery.ack)
         # What the LAN origin counted since (agent.viewing); kept in the outbox when the line is down.
         delivery.viewing = ViewingSender(layout, client, syncer.config.site_id).deliver()
         # Sessions, photos, ratings, requests members entered on the site view (agent.records).

@@ -16,6 +16,8 @@
 <dir>/records/<id>.json study records made on the site view (sessions, ratings, topic requests),
                         kept until delivered and shown after; records/photos/ their photos (without
                         metadata) until delivered (agent.records)
+<dir>/faults/<id>.json  faults reported on the site view (报告故障), kept until delivered and shown
+                        after (agent.faults); faults-centre.json what the centre last said of them
 <dir>/<outbox>-delivery.json  the last delivery run of each outbox: when, and why it stopped
                         (agent.outbox, the one mechanism of the three). An agent from before it kept
                         reports.jsonl and viewing-outbox.jsonl: adopted into the outboxes, then removed

@@ -6,7 +6,8 @@ It lives on the agent's LAN origin, not on the server, because it must work when
 down, and site administrators have no server accounts. Everything is rendered here with html.escape
 (titles come from the manifest); static/site.js only adds keyboard navigation (a TV remote: arrows,
 OK, Back), the player, and the study-record forms (记录学习, 评价节目, 需求调查: mediasrv.agent.records)
-with this month's records, and sets text with textContent, never innerHTML.
+with this month's records, the fault report (报告故障: mediasrv.agent.faults) with what became of
+each, and sets text with textContent, never innerHTML.
 """
 
 from __future__ import annotations
@@ -133,6 +134,27 @@ WORDS: dict[str, dict[str, str]] = {
         "delivery_failed": "上次上传没有成功：{}",
         "not_sent": "没有保存：{}",
         "pick_stars": "请选择 1 到 5 星。",
+        "faults": "故障报告",
+        "faults_help": "电视、机顶盒或网络出了问题，在这里报告。报告先保存在本机，联网同步时自动送到县里，"
+        "修好后这里会显示处理结果。",
+        "report_fault": "报告故障",
+        "f.fault_kind": "故障类型",
+        "f.fault_note": "情况说明（选“其他”时必填）",
+        "fault.tv_broken": "电视坏了",
+        "fault.box_lost": "机顶盒丢失或损坏",
+        "fault.line_down": "网络不通",
+        "fault.other": "其他",
+        "fs.pending": "待上传",
+        "fs.delivered": "中心已收到，正在处理",
+        "fs.closed": "已处理",
+        "fs.refused": "被退回",
+        "fault_reported_at": "报告于 {}",
+        "fault_closed": "已处理：{}",
+        "faults_none": "没有报告过故障。",
+        "fault_saved": "故障已报告：已保存在本机，联网同步时自动上传。",
+        "pick_kind": "请选择故障类型。",
+        "centre_open": "中心登记的未修复故障",
+        "centre_at": "中心的消息更新于 {}",
     },
     "en": {
         "title": "Remote education · site",
@@ -231,6 +253,27 @@ WORDS: dict[str, dict[str, str]] = {
         "delivery_failed": "The last upload did not succeed: {}",
         "not_sent": "Not saved: {}",
         "pick_stars": "Choose 1 to 5 stars.",
+        "faults": "Fault reports",
+        "faults_help": "Report a broken TV, a set-top box or the line here. Reports are kept on this PC, "
+        "sent to the county when the line is up, and what was done shows here.",
+        "report_fault": "Report a fault",
+        "f.fault_kind": "What is wrong",
+        "f.fault_note": "Details (required for Other)",
+        "fault.tv_broken": "TV broken",
+        "fault.box_lost": "Set-top box lost or broken",
+        "fault.line_down": "Line down",
+        "fault.other": "Other",
+        "fs.pending": "waiting to upload",
+        "fs.delivered": "received by the centre, being handled",
+        "fs.closed": "handled",
+        "fs.refused": "refused",
+        "fault_reported_at": "reported {}",
+        "fault_closed": "handled: {}",
+        "faults_none": "No faults reported.",
+        "fault_saved": "Fault reported: kept on this PC and uploaded when the line is up.",
+        "pick_kind": "Choose what is wrong.",
+        "centre_open": "Open faults the centre has on record",
+        "centre_at": "The centre's word as of {}",
     },
 }
 # The strings static/site.js shows (handed over as JSON, set with textContent).
@@ -238,7 +281,9 @@ SCRIPT_WORDS = (
     "no_player", "play_network", "play_media", "press_play", "minutes", "paren", "colon",
     "s.pending", "s.delivered", "s.refused", "k.session", "k.photo", "k.rating", "k.demand", "members_n",
     "saved", "saved_offline", "photos_failed", "add_photos", "none_yet", "delivery_failed", "not_sent",
-    "pick_stars", "captions_off",
+    "pick_stars", "captions_off", "fault.tv_broken", "fault.box_lost", "fault.line_down", "fault.other",
+    "fs.pending", "fs.delivered", "fs.closed", "fs.refused", "fault_reported_at", "fault_closed",
+    "fault_saved", "pick_kind", "centre_open", "centre_at",
 )  # fmt: skip
 
 
@@ -536,6 +581,43 @@ def _records(entries: list[dict[str, Any]], lang: str) -> tuple[str, str]:
     return section, panels
 
 
+FAULT_KINDS = ("tv_broken", "box_lost", "line_down", "other")  # mediasrv.agent.faults.KINDS
+
+
+def _faults(lang: str) -> tuple[str, str]:
+    """The fault reports section of the list (static/site.js fills the list from GET /faults), and
+    the form to report one, shown alone like the record forms."""
+    w = WORDS[lang]
+    section = (
+        "<section class='faults' aria-labelledby='faults-heading'>"
+        f"<h2 id='faults-heading'>{escape(w['faults'])}</h2>"
+        f"<p class='help'>{escape(w['faults_help'])}</p><div class='actions'>"
+        f"<button type='button' class='open-panel' data-nav data-panel='fault-panel'>"
+        f"{escape(w['report_fault'])}</button></div>"
+        "<p id='faults-status' class='notice' role='status' hidden></p>"
+        "<p id='faults-delivery-error' class='alert' hidden></p>"
+        "<ul id='faults-list' class='records-list'></ul>"
+        f"<p id='faults-empty' class='empty' hidden>{escape(w['faults_none'])}</p>"
+        "<p id='faults-centre' class='help' hidden></p></section>"
+    )
+    kinds = "".join(
+        f"<label class='check'><input type='radio' name='kind' value='{kind}' data-nav>"
+        f"<span>{escape(w['fault.' + kind])}</span></label>"
+        for kind in FAULT_KINDS
+    )
+    panel = (
+        "<section id='fault-panel' class='panel' aria-labelledby='fault-panel-heading' hidden>"
+        f"<h2 id='fault-panel-heading'>{escape(w['report_fault'])}</h2>"
+        f"<p class='help'>{escape(w['form_help'])}</p><form id='fault-form' novalidate>"
+        f"<fieldset><legend>{escape(w['f.fault_kind'])}</legend>{kinds}</fieldset>"
+        + _field(w, "fault_note", "<textarea name='note' rows='3' maxlength='2000' data-nav></textarea>")
+        + "<p class='alert form-message' role='alert' hidden></p><div class='form-buttons'>"
+        f"<button type='submit' class='primary' data-nav>{escape(w['save'])}</button>"
+        f"<button type='button' class='cancel' data-nav>{escape(w['cancel'])}</button></div></form></section>"
+    )
+    return section, panel
+
+
 def render(
     facts: dict[str, Any],
     entries: list[dict[str, Any]],
@@ -564,6 +646,7 @@ def render(
             + note
         )
     records_section, panels = _records(entries, lang)
+    faults_section, fault_panel = _faults(lang)
     other = "en" if lang == "zh" else "zh"
     said = {k: w[k] for k in SCRIPT_WORDS} | {
         f"problem.{key}": problems.say(key, _lang(lang)) for key in problems.PROBLEMS
@@ -582,7 +665,7 @@ def render(
         "</header>"
         f"<main id='list'>{_sync_panel(facts, state, verdict, lang)}"
         f"<p id='no-player' class='alert' role='alert' hidden></p>"
-        f"<p class='help'>{escape(w['help'])}</p>{lists}{records_section}</main>"
+        f"<p class='help'>{escape(w['help'])}</p>{lists}{records_section}{faults_section}</main>"
         f"<section id='player' aria-labelledby='now-playing' hidden>"
         f"<h2><span class='muted'>{escape(w['playing'] + w['colon'])}</span>"
         "<span id='now-playing'></span></h2>"
@@ -592,5 +675,5 @@ def render(
         "<select id='captions' data-nav></select></p>"
         "<p id='player-message' class='alert' role='alert' hidden></p>"
         f"<button type='button' id='back' data-nav>← {escape(w['back'])}</button></section>"
-        f"{panels}</body></html>"
+        f"{panels}{fault_panel}</body></html>"
     )

@@ -17,6 +17,10 @@ copy from here, so study goes on when the village line is down.
                          it; 201, or 200 with the record kept before when its form's "id" was sent
                          already
     POST /records/sessions/<id>/photos   (multipart, field "photo") photos of a session
+    GET /faults          the faults reported here (报告故障) with their states, and what the centre
+                         last said of them (mediasrv.agent.faults)
+    POST /faults         (JSON, at most 16 KB) a fault report, kept in its outbox until the sync run
+                         delivers it; 201, or 200 when its form's "id" was sent already
 
 No authentication, on purpose: it listens on the site's LAN and serves nothing but the files the
 signed manifest lists (study material the site's boxes must play without logging in), and study
@@ -63,7 +67,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mediasrv.agent import page, player, records
+from mediasrv.agent import faults, page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
@@ -545,22 +549,21 @@ def create_app(
         }
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    async def post_record(request: Request) -> Response:
-        kind: str = request.path_params["kind"]
-        if kind not in ("sessions", "ratings", "demands"):
-            return _said(f"/records/{kind} 不是这里的地址。", 404)
+    async def json_post(request: Request, limit: int, advice: str) -> dict[str, Any] | Response:
+        """A post's JSON object, read at most `limit` bytes (from the site view only: _refused_post),
+        or the answer refusing it."""
         if refused := _refused_post(request, json_body=True):
             return refused
-        too_big = _said(f"提交的内容超过 {JSON_MAX_BYTES // 1024} KB：请缩短讨论记录或说明。", 413)
+        too_big = _said(f"提交的内容超过 {limit // 1024} KB：{advice}", 413)
         try:
-            if int(request.headers.get("content-length") or 0) > JSON_MAX_BYTES:
+            if int(request.headers.get("content-length") or 0) > limit:
                 return too_big
         except ValueError:
             return _said("Content-Length 不对。", 400)
         raw = bytearray()
         async for chunk in request.stream():
             raw += chunk
-            if len(raw) > JSON_MAX_BYTES:
+            if len(raw) > limit:
                 return too_big
         try:
             data = json.loads(raw)
@@ -568,6 +571,15 @@ def create_app(
             return _said("提交的内容不是有效的 JSON。", 400)
         if not isinstance(data, dict):
             return _said("提交的内容应是一个 JSON 对象。", 400)
+        return data
+
+    async def post_record(request: Request) -> Response:
+        kind: str = request.path_params["kind"]
+        if kind not in ("sessions", "ratings", "demands"):
+            return _said(f"/records/{kind} 不是这里的地址。", 404)
+        data = await json_post(request, JSON_MAX_BYTES, "请缩短讨论记录或说明。")
+        if isinstance(data, Response):
+            return data
         doc = _doc()
         try:
             known = records.manifest_programmes(doc)  # what the form offers, when a manifest is applied
@@ -628,9 +640,32 @@ def create_app(
             return _said(f"照片没有上传完整，请重试（{exc.message}）。", 400)
         return JSONResponse([records.shown(r) for r in kept], status_code=201)
 
+    fault_box = faults.Outbox(layout)
+
+    def list_faults(request: Request) -> Response:
+        body = faults.listing(layout) | {
+            "now": datetime.now(UTC).isoformat(),
+            "delivery": faults.last_delivery(layout),
+        }
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    async def post_fault(request: Request) -> Response:
+        data = await json_post(request, faults.JSON_MAX_BYTES, "请缩短情况说明。")
+        if isinstance(data, Response):
+            return data
+        try:
+            report = faults.new_report(data)
+            kept = await run_in_threadpool(fault_box.add, report, reserve=_reserve(_doc()))
+        except (records.Invalid, Full) as exc:
+            return _said(str(exc), exc.status)
+        # 201 when new, 200 when this form was sent before (a second OK, a retry): kept once.
+        return JSONResponse(faults.shown(kept), status_code=201 if kept is report else 200)
+
     return Starlette(
         routes=[
             Route("/", index, methods=["GET", "HEAD"]),
+            Route("/faults", list_faults, methods=["GET"]),
+            Route("/faults", post_fault, methods=["POST"]),
             Route("/records", list_records, methods=["GET"]),
             Route("/records/{kind:str}", post_record, methods=["POST"]),
             Route("/records/sessions/{id:str}/photos", post_photos, methods=["POST"]),

@@ -28,10 +28,12 @@ def contact_add(
 
     if (email is None) == (webhook is None):
         fail("faults.contact_one_target")
-    with open_database(load_settings()).session_scope() as session:
+    settings = load_settings()
+    with open_database(settings).session_scope() as session:
         contact = service.add_contact(
-            session, actor=cli_actor(), region=region, email=email, webhook=webhook, name=name
-        )
+            session, actor=cli_actor(), region=region, email=email, webhook=webhook, name=name,
+            internal_ok=settings.fault_webhook_internal,
+        )  # fmt: skip
         note("cli.contact_added", id=contact.id, target=contact.target, region=contact.region or "/")
 
 

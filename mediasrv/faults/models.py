@@ -7,7 +7,18 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
@@ -80,6 +91,24 @@ class Fault(Base):
     closed_by: Mapped[str] = mapped_column(String(200), default="")
     notified_at: Mapped[datetime | None] = mapped_column(default=None, index=True)  # in a digest
     escalated_at: Mapped[datetime | None] = mapped_column(default=None)  # sent to the level above
+
+
+class FaultReport(Base):
+    """One report a site sent from its site view (agent.faults), by the id its form made once: the
+    agent's outbox may deliver it twice (an answer lost on the line), the centre keeps it once. It
+    joins the site's open fault of its kind, or opens one."""
+
+    __tablename__ = "fault_reports"
+    __table_args__ = (UniqueConstraint("site_id", "client_id", name="uq_fault_reports_client"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    client_id: Mapped[str] = mapped_column(String(32))  # the site view form's id (32 hex digits)
+    fault_id: Mapped[int] = mapped_column(ForeignKey("faults.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[FaultKind] = mapped_column(Enum(FaultKind, native_enum=False, length=16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    reported_at: Mapped[datetime] = mapped_column()  # the site PC's clock: when the member reported it
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)  # the centre's clock
 
 
 class FaultLimits(Base):

@@ -9,8 +9,10 @@ A fault whose site has no region with contacts above it waits, un-notified, unti
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
+import socket
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -266,6 +268,73 @@ def webhook_url(url: str) -> str:
     raise MediaError("faults.webhook_invalid", url=url)
 
 
+# Metadata services of clouds that are not link-local (169.254.169.254 and fd00:ec2::254 are caught by
+# is_link_local / is_private already): Alibaba Cloud's 100.100.100.200 sits in shared address space.
+_METADATA = frozenset({ipaddress.ip_address("100.100.100.200")})
+
+
+def _inside(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """An address a webhook must not reach: loopback, private, link-local (cloud metadata), shared
+    (carrier NAT), multicast, unspecified or reserved; an IPv4 address mapped into IPv6 as itself."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return (
+        address in _METADATA
+        or address.is_loopback
+        or address.is_private
+        or address.is_link_local
+        or address.is_multicast
+        or address.is_unspecified
+        or address.is_reserved
+        or not address.is_global
+    )
+
+
+def webhook_host(url: str) -> tuple[str, int] | None:
+    """The host and port a webhook URL sends to; None for the robot schemes whose host is fixed
+    (wecombot://, dingtalk://: apprise posts to WeCom's or DingTalk's own servers)."""
+    url = url.strip()
+    if url.startswith(("wecombot://", "dingtalk://")):
+        return None
+    for scheme, port in (("json://", 80), ("jsons://", 443), ("http://", 80), ("https://", 443)):
+        if url.startswith(scheme):
+            parts = urlsplit("http://" + url.removeprefix(scheme))
+            try:
+                return (parts.hostname or "", parts.port or port)
+            except ValueError:  # a port out of range
+                raise MediaError("faults.webhook_invalid", url=url) from None
+    raise MediaError("faults.webhook_invalid", url=url)
+
+
+def check_webhook(url: str, *, internal_ok: bool, resolve: bool = False) -> None:
+    """Refuse a webhook that would reach inside the centre's network: a loopback, private,
+    link-local or metadata address, given or resolved (MediaError faults.webhook_internal).
+    `internal_ok` (MEDIASRV_FAULT_WEBHOOK_INTERNAL) lets them through. A name that does not resolve
+    is refused only with `resolve` (at send time); when a contact is added the centre's DNS may be
+    down, and the name is looked up again before every delivery."""
+    if internal_ok:
+        return
+    found = webhook_host(url)
+    if found is None:
+        return
+    host, port = found
+    if not host:
+        raise MediaError("faults.webhook_invalid", url=url)
+    try:
+        addresses = [ipaddress.ip_address(host)]
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (OSError, UnicodeError):
+            if resolve:
+                raise MediaError("faults.webhook_unresolved", host=host) from None
+            return
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+    for address in addresses:
+        if _inside(address):
+            raise MediaError("faults.webhook_internal", host=host, address=str(address))
+
+
 def email_url(settings: Settings, to: str) -> str:
     """The apprise URL of one email through the configured mail server."""
     if not settings.smtp_host:
@@ -291,6 +360,13 @@ class AppriseSender:
     def __call__(self, kind: ContactKind, target: str, title: str, body: str) -> None:
         import apprise  # here: only the workers deliver; the API never loads it
 
+        if kind is ContactKind.WEBHOOK:
+            # Looked up again now: a name may have come to point inside since the contact was added.
+            # (apprise resolves it once more to connect; the window between the two is small.)
+            try:
+                check_webhook(target, internal_ok=self.settings.fault_webhook_internal, resolve=True)
+            except MediaError as exc:
+                raise DeliveryFailed(exc.render("zh")) from None
         url = email_url(self.settings, target) if kind is ContactKind.EMAIL else webhook_url(target)
         notifier = apprise.Apprise()
         if not notifier.add(url):

@@ -143,6 +143,17 @@ def open_by_region(session: Session, *, region: str, level: int) -> tuple[int, d
     return total, dict(per)
 
 
+def open_by_kind(session: Session, *, region: str) -> dict[str, int]:
+    """Open faults under `region`, counted per kind (the fleet page's 未修复故障)."""
+    rows = session.execute(
+        select(Fault.kind, func.count())
+        .join(Site, Site.id == Fault.site_id)
+        .where(Fault.closed_at.is_(None), under(Site.region, region))
+        .group_by(Fault.kind)
+    )
+    return {kind.value: n for kind, n in rows}
+
+
 def table(reg: Register) -> list[tuple[Cell, ...]]:
     def blank(v: float | None) -> Cell:
         return "" if v is None else v

@@ -8,9 +8,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Response
 
-from mediasrv.accounts.auth import AdminDep, ScopedRegion
+from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteDep
 from mediasrv.db import utcnow
-from mediasrv.deps import LangDep, SessionDep
+from mediasrv.deps import LangDep, SessionDep, SettingsDep
 from mediasrv.faults import register as reg
 from mediasrv.faults import service
 from mediasrv.faults.models import FaultKind
@@ -24,6 +24,8 @@ from mediasrv.faults.schemas import (
     LimitsOut,
     RegisterOut,
     RegisterRowOut,
+    SiteFaultAck,
+    SiteFaultIn,
 )
 from mediasrv.fleet.status import LEVELS
 from mediasrv.kit.errors import error_responses
@@ -73,6 +75,32 @@ def report_fault(
     if not created:
         response.status_code = 200
     return FaultOut.of(service.get_fault(session, fault.id, caller=caller), lang)
+
+
+@router.post(
+    "/api/v1/sites/{site_id}/fault-reports",
+    status_code=201,
+    response_model=SiteFaultAck,
+    responses={200: {"model": SiteFaultAck, "description": "This report had been received already"}},
+)
+def site_fault_report(
+    site_id: RowId, body: SiteFaultIn, caller: SiteDep, session: SessionDep, response: Response
+) -> SiteFaultAck:
+    """A fault the site reported from its site view, delivered by its agent (queued while the line
+    was down). It joins the site's open fault of that kind, or opens one; a report delivered again
+    (by its id) changes nothing. A site reports for itself only."""
+    report = service.SiteReport(body.id, body.kind, body.note.strip(), body.reported_at)
+    row, first = service.receive_site_report(
+        session, caller=caller, site_id=site_id, report=report, now=utcnow()
+    )
+    if not first:
+        response.status_code = 200
+    received = service.report_received(session, site_id, body.id)
+    f = row.fault
+    return SiteFaultAck(
+        fault_id=f.id, kind=f.kind, opened_at=f.opened_at, closed_at=f.closed_at, received_at=received,
+        first=first,
+    )  # fmt: skip
 
 
 @router.get("/api/v1/faults/{fault_id}", response_model=FaultOut)
@@ -161,11 +189,13 @@ def list_contacts(caller: AdminDep, region: ScopedRegion, session: SessionDep) -
 
 
 @router.post("/api/v1/fault-contacts", status_code=201, response_model=ContactOut)
-def add_contact(body: ContactIn, caller: AdminDep, session: SessionDep) -> ContactOut:
-    """Who hears of a region's faults: an email address or a webhook URL."""
+def add_contact(body: ContactIn, caller: AdminDep, session: SessionDep, settings: SettingsDep) -> ContactOut:
+    """Who hears of a region's faults: an email address or a webhook URL (not one that reaches a
+    loopback, private, link-local or metadata address, unless MEDIASRV_FAULT_WEBHOOK_INTERNAL)."""
     contact = service.add_contact(
-        session, actor=caller, region=body.region, email=body.email, webhook=body.webhook, name=body.name
-    )
+        session, actor=caller, region=body.region, email=body.email, webhook=body.webhook, name=body.name,
+        internal_ok=settings.fault_webhook_internal,
+    )  # fmt: skip
     return ContactOut.of(service.ContactRow(contact, 0, ""))
 
 

@@ -26,6 +26,24 @@ class FaultIn(BaseModel):
     note: Note = ""
 
 
+class SiteFaultIn(BaseModel):
+    """A fault a site reported from its site view, as its agent delivers it (mediasrv.agent.faults)."""
+
+    id: str = Field(pattern="^[0-9a-f]{32}$", description="the site view form's id: sent again, kept once")
+    kind: FaultKind = Field(description="tv_broken, box_lost, line_down or other")
+    note: Note = ""
+    reported_at: datetime = Field(description="when the member reported it, by the site PC's clock")
+
+
+class SiteFaultAck(BaseModel):
+    fault_id: int
+    kind: FaultKind
+    opened_at: datetime
+    closed_at: datetime | None
+    received_at: datetime = Field(description="when the centre received this report (its first delivery)")
+    first: bool = Field(description="false: this report had been received already (a resend)")
+
+
 class FaultCloseIn(BaseModel):
     note: Annotated[Note, Field(min_length=1, description="what was done")]
 

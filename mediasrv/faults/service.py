@@ -6,17 +6,26 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from mediasrv.audit.service import Action, record
-from mediasrv.faults.models import REPORTED, Contact, ContactKind, Delivery, Fault, FaultKind, FaultLimits
-from mediasrv.faults.notify import webhook_url
+from mediasrv.faults.models import (
+    REPORTED,
+    Contact,
+    ContactKind,
+    Delivery,
+    Fault,
+    FaultKind,
+    FaultLimits,
+    FaultReport,
+)
+from mediasrv.faults.notify import check_webhook, webhook_url
 from mediasrv.kit.caller import Caller
-from mediasrv.kit.errors import Conflict, MediaError, NotFound
+from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
 from mediasrv.kit.regions import Scope, under
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site
@@ -64,6 +73,138 @@ def report_fault(
     record(session, actor, Action.FAULT_REPORT, "fault", existing.id, in_region=site.region,
            site_id=site.id, kind=kind.value, note=note, again=True)  # fmt: skip
     return existing, False
+
+
+# A site PC's clock may be wrong: a report's time counts as the fault's start only within this much
+# before its arrival (the agent keeps reports at most KEEP_DAYS offline), never after it.
+REPORT_PAST = timedelta(days=62)
+SITE_FAULTS_DAYS = 31  # a heartbeat's answer tells the site of its faults closed this recently
+
+
+@dataclass(frozen=True)
+class SiteReport:
+    client_id: str  # the site view form's id: delivered twice, kept once
+    kind: FaultKind
+    note: str
+    reported_at: datetime  # the site PC's clock
+
+
+def receive_site_report(
+    session: Session, *, caller: Caller, site_id: int, report: SiteReport, now: datetime
+) -> tuple[FaultRow, bool]:
+    """A fault a site reported from its site view, delivered by its agent: it joins the site's open
+    fault of that kind (its evidence counts the reports) or opens one. The same report delivered
+    again changes nothing. Returns the fault and whether this delivery was the report's first."""
+    site = get_site(session, site_id, caller=caller)  # 404 for no such site
+    if caller.site_id != site.id:
+        raise Forbidden("faults.own_site_only")
+    if report.kind not in REPORTED:
+        raise MediaError("faults.kind_not_reported", kinds=", ".join(sorted(k.value for k in REPORTED)))
+    now = now.astimezone(UTC)
+    if (seen := _report(session, site.id, report.client_id)) is not None:
+        return _received_again(session, seen, report, caller)
+    reported_at = report.reported_at.astimezone(UTC)
+    since = min(max(reported_at, now - REPORT_PAST), now)
+    for attempt in (1, 2):
+        try:
+            with session.begin_nested():
+                fault, created = _open_for_report(session, site.id, report, since, caller)
+                session.add(
+                    FaultReport(
+                        site_id=site.id, client_id=report.client_id, fault_id=fault.id, kind=report.kind,
+                        note=report.note, reported_at=reported_at, received_at=now,
+                    )
+                )  # fmt: skip
+                session.flush()
+            break
+        except IntegrityError:
+            # The same report delivered twice at once, or another report opened the fault meanwhile:
+            # the first is answered as a resend, the second joins that fault on the next attempt.
+            if (seen := _report(session, site.id, report.client_id)) is not None:
+                return _received_again(session, seen, report, caller)
+            if attempt == 2:
+                raise
+    # From all its reports, whatever order they arrived in (a PC offline for days sends late).
+    count, first, last = session.execute(
+        select(func.count(), func.min(FaultReport.reported_at), func.max(FaultReport.reported_at)).where(
+            FaultReport.fault_id == fault.id
+        )
+    ).one()
+    fault.last_seen_at = max(fault.last_seen_at.astimezone(UTC), now)
+    # A new dict: the JSON column notices an assignment, not a change inside it.
+    fault.evidence = {
+        "source": "site",
+        "reports": count,
+        "first_reported_at": _iso(first),
+        "last_reported_at": _iso(last),
+        "last_received_at": now.isoformat(),
+    }
+    if not created and report.note and report.note not in fault.note:
+        fault.note = f"{fault.note}\n{report.note}".strip()
+    record(session, caller, Action.FAULT_REPORT, "fault", fault.id, in_region=site.region,
+           site_id=site.id, kind=report.kind.value, note=report.note, client_id=report.client_id,
+           again=not created)  # fmt: skip
+    return FaultRow(fault, site.code, site.name, site.region), True
+
+
+def _iso(value: datetime | str) -> str:
+    """An aggregate's time as ISO 8601 in UTC (SQLite hands min/max back as text)."""
+    when = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).astimezone(UTC).isoformat()
+
+
+def report_received(session: Session, site_id: int, client_id: str) -> datetime:
+    """When the centre first received a site's report."""
+    seen = _report(session, site_id, client_id)
+    assert seen is not None, "received before"
+    return seen.received_at
+
+
+def _report(session: Session, site_id: int, client_id: str) -> FaultReport | None:
+    return session.scalar(
+        select(FaultReport).where(FaultReport.site_id == site_id, FaultReport.client_id == client_id)
+    )
+
+
+def _received_again(
+    session: Session, seen: FaultReport, report: SiteReport, caller: Caller
+) -> tuple[FaultRow, bool]:
+    if seen.kind != report.kind:  # another form's id: never mixed
+        raise Conflict("faults.report_id_taken")
+    return get_fault(session, seen.fault_id, caller=caller), False
+
+
+def _open_for_report(
+    session: Session, site_id: int, report: SiteReport, since: datetime, caller: Caller
+) -> tuple[Fault, bool]:
+    """The site's open fault of the report's kind, or a new one from `since`."""
+    if (fault := _open(session, site_id, report.kind)) is not None:
+        return fault, False
+    fault = Fault(
+        site_id=site_id, kind=report.kind, opened_at=since, last_seen_at=since, note=report.note,
+        reported_by=caller.name, evidence={},
+    )  # fmt: skip
+    session.add(fault)
+    session.flush()
+    return fault, True
+
+
+def site_faults(session: Session, site_id: int, *, now: datetime) -> list[Fault]:
+    """What a site is told of its reported faults (a heartbeat's answer): open ones, and those closed
+    in the last SITE_FAULTS_DAYS with the closing note, newest first."""
+    recent = now.astimezone(UTC) - timedelta(days=SITE_FAULTS_DAYS)
+    return list(
+        session.scalars(
+            select(Fault)
+            .where(
+                Fault.site_id == site_id,
+                Fault.kind.in_(REPORTED),
+                or_(Fault.closed_at.is_(None), Fault.closed_at >= recent),
+            )
+            .order_by(Fault.opened_at.desc(), Fault.id.desc())
+            .limit(50)
+        )
+    )
 
 
 def _open(session: Session, site_id: int, kind: FaultKind) -> Fault | None:
@@ -139,8 +280,17 @@ class ContactRow:
 
 
 def add_contact(
-    session: Session, *, actor: Caller, region: str, email: str | None, webhook: str | None, name: str = ""
+    session: Session,
+    *,
+    actor: Caller,
+    region: str,
+    email: str | None,
+    webhook: str | None,
+    name: str = "",
+    internal_ok: bool = False,
 ) -> Contact:
+    """`internal_ok`: a webhook may name a loopback, private or link-local host
+    (MEDIASRV_FAULT_WEBHOOK_INTERNAL); it is checked again when each notice is sent."""
     if (email is None) == (webhook is None):
         raise MediaError("faults.contact_one_target")
     if email is not None:
@@ -152,6 +302,7 @@ def add_contact(
         assert webhook is not None
         target = webhook.strip()
         webhook_url(target)  # refuses what cannot be delivered to
+        check_webhook(target, internal_ok=internal_ok)  # and what would reach inside the centre
         kind = ContactKind.WEBHOOK
     contact = Contact(region=Scope.of(actor).admit(region), kind=kind, target=target, name=name.strip())
     session.add(contact)

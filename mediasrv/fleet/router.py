@@ -11,7 +11,8 @@ from fastapi import APIRouter, Query, Request, Response
 from mediasrv.accounts.auth import AdminDep, ScopedRegion, SiteDep
 from mediasrv.db import utcnow
 from mediasrv.deps import SessionDep, SettingsDep
-from mediasrv.faults.register import open_by_region
+from mediasrv.faults.register import open_by_kind, open_by_region
+from mediasrv.faults.service import site_faults
 from mediasrv.fleet import status as fleet
 from mediasrv.kit.errors import error_responses
 from mediasrv.kit.params import Limit, Offset, Page, RowId
@@ -25,6 +26,7 @@ from mediasrv.sites.schemas import (
     HeartbeatAck,
     HeartbeatIn,
     RegionOut,
+    SiteFaultOut,
 )
 
 # --- the registry ---------------------------------------------------------------------------------
@@ -69,9 +71,12 @@ WindowQuery = Annotated[
 def heartbeat(
     site_id: RowId, body: HeartbeatIn, request: Request, caller: SiteDep, session: SessionDep
 ) -> HeartbeatAck:
-    """A site's agent reports what it holds; the answer says whether a newer manifest is waiting."""
+    """A site's agent reports what it holds; the answer says whether a newer manifest is waiting, and
+    what became of the faults reported for the site (its site view shows it)."""
     report = fleet.Report(**body.model_dump(), address=request.client.host if request.client else "unknown")
-    return HeartbeatAck.model_validate(fleet.record_heartbeat(session, caller, site_id, report))
+    ack = HeartbeatAck.model_validate(fleet.record_heartbeat(session, caller, site_id, report))
+    ack.faults = [SiteFaultOut.model_validate(f) for f in site_faults(session, site_id, now=ack.server_time)]
+    return ack
 
 
 @fleet_router.get("/api/v1/fleet", response_model=FleetOut)
@@ -108,6 +113,7 @@ def fleet_status(
         level=status.level,
         totals=CountsOut(**counts(status.totals, faulty)),
         regions=[RegionOut(region=name, **counts(c, per_region.get(name, 0))) for name, c in status.regions],
+        open_faults=open_by_kind(session, region=status.region),
     )
 
 

@@ -185,6 +185,18 @@ class HeartbeatIn(BaseModel):
             raise PydanticCustomError("sites.observed_at_out_of_range", "is out of range", {}) from None
 
 
+class SiteFaultOut(BaseModel):
+    """A fault reported for the site (its site view, or a phone call), as the site is told of it."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: str = Field(description="tv_broken, box_lost, line_down or other")
+    opened_at: datetime
+    closed_at: datetime | None
+    closed_note: str = Field(description="what was done, when closed")
+
+
 class HeartbeatAck(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -194,6 +206,12 @@ class HeartbeatAck(BaseModel):
     server_time: datetime
     counted: bool = Field(
         description=f"false: a report id already received, or observed over {RECEIPT_DAYS} days ago"
+    )
+    # Carried back here, not in the manifest: the heartbeat goes every run and is answered at once,
+    # while the manifest is signed, cached and versioned for what the site plays.
+    faults: list[SiteFaultOut] = Field(
+        default_factory=list,
+        description="the site's reported faults: open ones, and those closed in the last 31 days",
     )
 
 
@@ -227,6 +245,9 @@ class FleetOut(BaseModel):
     level: int
     totals: CountsOut
     regions: list[RegionOut]
+    open_faults: dict[str, int] = Field(
+        default_factory=dict, description="open faults under the region by kind (GET /api/v1/faults?kind=)"
+    )
 
 
 class FleetSiteOut(BaseModel):

@@ -595,7 +595,7 @@ def test_folders_made_before_are_made_private(layout: Layout) -> None:
 
 LAN_NAMES = ["192.168.1.20:8080", "[fe80::1]:8080", "localhost:8080", "jiaoxue:8080", "jiaoxue.lan:8080",
              "xitang-pc.local", "edu.county.example:8080"]  # fmt: skip
-ROUTES = ["/", "/records", "/playlist.json", "/playlist.m3u8", "/static/site.js", "/files/a/b.ts"]
+ROUTES = ["/", "/records", "/faults", "/playlist.json", "/playlist.m3u8", "/static/site.js", "/files/a/b.ts"]
 
 
 @pytest.mark.parametrize("route", ROUTES)

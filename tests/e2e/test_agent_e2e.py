@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -25,6 +26,7 @@ import pytest
 from mediasrv.protocol.document import list_digests, list_url, site_files
 from tests.e2e.stack import BIN, Stack
 from tests.mediafactory import make_media
+from tests.web.test_site_view import serving
 
 pytestmark = pytest.mark.e2e
 
@@ -307,6 +309,52 @@ def test_heartbeats_made_offline_arrive_once_when_the_server_is_back(stack: Stac
         path.write_bytes(item)
     assert agent("sync", "--dir", str(site.dir)).returncode == 0
     assert fleet_row(stack, site)["heartbeats_today"] == 5  # only the new report counted
+
+
+def test_a_fault_reported_on_the_site_view_travels_through_an_outage_to_the_centre_once(
+    stack: Stack, tmp_path: Path
+) -> None:
+    """Issue 20: a member reports a broken TV on the site view while the county's server is down; the
+    report waits on the PC, reaches the centre once when the line is back (even when the answer is
+    lost and the agent sends it again), and what the county did shows on the site view."""
+    site = new_site(stack, tmp_path, region="河北省/邢台市/信都区/西黄村镇/西塘村")
+    assert agent("sync", "--dir", str(site.dir)).returncode == 0
+    as_site_view = {"X-Site-View": "1"}  # what static/site.js sends with its posts
+    centre = f"{stack.url}/api/v1/sites/{site.id}/faults"
+    with serving(site.dir) as lan:
+        kill_server(stack)
+        try:
+            body = {"id": uuid.uuid4().hex, "kind": "tv_broken", "note": "电视不亮了"}
+            made = httpx.post(f"{lan}/faults", json=body, headers=as_site_view, timeout=30)
+            assert made.status_code == 201, made.text
+            r = agent("sync", "--attempts", "1", "--dir", str(site.dir))
+            assert r.returncode == 2, r.stderr
+            (waiting,) = httpx.get(f"{lan}/faults", timeout=30).json()["reports"]
+            assert waiting["state"] == "pending"
+        finally:
+            restart_server(stack)
+        item = site.dir / "faults" / f"{body['id']}.json"
+        queued = item.read_bytes()
+        assert agent("sync", "--dir", str(site.dir)).returncode == 0
+        (fault,) = httpx.get(centre, headers=stack.admin, params={"open_only": False}).json()["items"]
+        assert (fault["kind"], fault["note"], fault["evidence"]["reports"]) == ("tv_broken", "电视不亮了", 1)
+        (shown,) = httpx.get(f"{lan}/faults", timeout=30).json()["reports"]
+        assert (shown["state"], shown["fault_id"]) == ("delivered", fault["id"])
+
+        # The answer was lost on the way: the agent sends the same report again. Still one fault.
+        item.write_bytes(queued)
+        assert agent("sync", "--dir", str(site.dir)).returncode == 0
+        (again,) = httpx.get(centre, headers=stack.admin, params={"open_only": False}).json()["items"]
+        assert (again["id"], again["evidence"]["reports"]) == (fault["id"], 1)
+
+        # The county repairs it; the next sync's heartbeat brings the word back to the site view.
+        closed = httpx.post(
+            f"{stack.url}/api/v1/faults/{fault['id']}/close", headers=stack.admin, json={"note": "换了新电视"}
+        )
+        assert closed.status_code == 200, closed.text
+        assert agent("sync", "--dir", str(site.dir)).returncode == 0
+        (shown,) = httpx.get(f"{lan}/faults", timeout=30).json()["reports"]
+        assert (shown["state"], shown["closed_note"]) == ("delivered", "换了新电视") and shown["closed_at"]
 
 
 def test_the_daemon_syncs_and_stops_cleanly_on_sigterm(stack: Stack, tmp_path: Path) -> None:

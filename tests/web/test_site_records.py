@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, Route, expect
 
+from mediasrv.agent import faults
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.records import Outbox, State, new_session
 from mediasrv.protocol.china import CHINA
@@ -208,5 +209,56 @@ def test_a_member_records_a_session_and_rates_a_programme_with_a_remote(
             expect(page.locator("button[data-panel=demand-panel]")).to_be_focused()
             assert len(outbox.all()) == 4
             assert re.fullmatch(r"[0-9a-f]{32}", session.id)
+        finally:
+            ctx.close()
+
+
+def test_a_member_reports_a_broken_tv_with_a_remote(browser: Browser, tmp_path: Path) -> None:
+    """报告故障 on the site view: reached and filled with arrows, OK and typing only; the report waits
+    on the PC, and what the centre last said of it shows beside it."""
+    layout = site_cache(tmp_path / "mediasrv-site")
+    with serving(layout.root) as url:
+        ctx = browser.new_context(locale="zh-CN", viewport={"width": 1280, "height": 800})
+        ctx.set_default_timeout(15_000)
+        page = ctx.new_page()
+        try:
+            page.goto(url + "/")
+            expect(page.locator("#faults-empty")).to_have_text("没有报告过故障。")
+            focus_by_arrows(page, "button[data-panel=fault-panel]")
+            press(page, "Enter")
+            panel = page.locator("#fault-panel")
+            expect(panel).to_be_visible()
+            tv = panel.locator("input[value=tv_broken]")
+            expect(tv).to_be_focused()
+            focus_by_arrows(page, "#fault-form button[type=submit]")
+            press(page, "Enter")  # no kind chosen: said, nothing kept
+            expect(panel.locator(".form-message")).to_have_text("请选择故障类型。")
+            focus_by_arrows(page, "#fault-panel input[value=tv_broken]", "ArrowUp")
+            press(page, "Enter")  # OK chooses it
+            expect(tv).to_be_checked()
+            focus_by_arrows(page, "#fault-form [name=note]")
+            page.keyboard.type("电视开不了机")
+            focus_by_arrows(page, "#fault-form button[type=submit]")
+            press(page, "Enter")
+            expect(panel).to_be_hidden()
+            expect(page.locator("#faults-status")).to_have_text(
+                "故障已报告：已保存在本机，联网同步时自动上传。"
+            )
+            row = page.locator("#faults-list li")
+            expect(row).to_have_count(1)
+            expect(row.locator(".kind")).to_have_text("电视坏了")
+            expect(row.locator(".what")).to_contain_text("电视开不了机")
+            expect(row.locator(".state")).to_have_text("待上传")
+            # Delivered by a sync, and later the heartbeat's answer says the county handled it.
+            box = faults.Outbox(layout)
+            (item,) = box.all()
+            item.state, item.extra["fault_id"] = State.DELIVERED, 41
+            box.save(item)
+            closed = {"id": 41, "kind": "tv_broken", "opened_at": item.created_at,
+                      "closed_at": datetime.now(UTC).isoformat(), "closed_note": "换了新电视"}  # fmt: skip
+            faults.remember_centre(layout, {"faults": [closed]})
+            page.reload()
+            expect(row.locator(".state")).to_have_text("已处理：换了新电视")
+            screenshot(page, "site-view-report-fault")
         finally:
             ctx.close()

@@ -274,11 +274,63 @@
         var missing = facts.missing_files === undefined ? null : facts.missing_files;
         var state = JSON.stringify([facts.verdict, facts.version, missing]);
         if (state !== syncPanel.getAttribute("data-state")) location.reload();
-        else loadRecords(); // the sync run may have uploaded some
+        else {
+          loadRecords(); // the sync run may have uploaded some
+          loadFaults();
+        }
       })
       .catch(function () {}); // this origin is on the same PC; try again next time
   }
   setInterval(refresh, 60000);
+
+  // --- fault reports (mediasrv/agent/faults.py): kept on this PC, uploaded by the sync run; what the
+  // centre did comes back with the heartbeat's answer ------------------------------------------------
+
+  var faultsList = document.getElementById("faults-list");
+  var faultsStatus = document.getElementById("faults-status");
+
+  function faultState(f) {
+    if (f.state === "refused") return words["fs.refused"] + (f.message ? words.paren.replace("{}", f.message) : "");
+    if (f.state === "delivered" && f.closed_at) {
+      return f.closed_note ? fill(words.fault_closed, f.closed_note) : words["fs.closed"];
+    }
+    return words["fs." + f.state] || f.state;
+  }
+
+  function showFaults(answer) {
+    while (faultsList.firstChild) faultsList.removeChild(faultsList.firstChild);
+    answer.reports.forEach(function (f) {
+      var closed = f.state === "delivered" && f.closed_at;
+      var item = make("li", "record fault state-" + (closed ? "closed" : f.state));
+      item.setAttribute("data-fault-id", f.id);
+      item.appendChild(make("span", "kind", words["fault." + f.kind] || f.kind));
+      var what = fill(words.fault_reported_at, beijing(f.reported_at)) + (f.note ? " · " + f.note : "");
+      item.appendChild(make("span", "what", what));
+      item.appendChild(make("span", "state", faultState(f)));
+      faultsList.appendChild(item);
+    });
+    (answer.centre_faults || []).forEach(function (f) {
+      // Faults the centre recorded for this site otherwise (a phone call): open, not reported here.
+      var item = make("li", "record fault state-delivered");
+      item.appendChild(make("span", "kind", words["fault." + f.kind] || f.kind));
+      item.appendChild(make("span", "what", words.centre_open + words.colon + beijing(f.opened_at)));
+      item.appendChild(make("span", "state", words["fs.delivered"]));
+      faultsList.appendChild(item);
+    });
+    var count = answer.reports.length + (answer.centre_faults || []).length;
+    document.getElementById("faults-empty").hidden = count > 0;
+    var centre = document.getElementById("faults-centre");
+    say(centre, answer.centre_at ? fill(words.centre_at, beijing(answer.centre_at)) : "");
+    var delivery = answer.delivery || {};
+    var failed = delivery.error ? words["problem." + delivery.problem] || delivery.error : "";
+    say(document.getElementById("faults-delivery-error"), failed ? fill(words.delivery_failed, failed) : "");
+  }
+
+  function loadFaults() {
+    send("GET", "/faults", null, function (status, answer) {
+      if (status === 200 && answer) showFaults(answer);
+    });
+  }
 
   // --- study records (mediasrv/agent/records.py): kept on this PC, uploaded by the sync run --------
 
@@ -535,6 +587,10 @@
         },
       };
     },
+    "fault-form": function (form) {
+      var chosen = form.querySelector("[name=kind]:checked");
+      return { path: "/faults", body: { kind: chosen ? chosen.value : "", note: value(form, "note") } };
+    },
     "demand-form": function (form) {
       return {
         path: "/records/demands",
@@ -564,6 +620,10 @@
       say(message, words.pick_stars);
       return;
     }
+    if (form.id === "fault-form" && !made.body.kind) {
+      say(message, words.pick_kind);
+      return;
+    }
     made.body.id = form.getAttribute("data-record-id") || newId();
     form.setAttribute("data-record-id", made.body.id);
     var save = form.querySelector("button[type=submit]");
@@ -574,6 +634,13 @@
         say(message, fill(words.not_sent, (answer && answer.message) || String(status)));
         message.scrollIntoView({ block: "nearest" });
         if (save && panel) save.focus();
+        return;
+      }
+      if (form.id === "fault-form") {
+        busy(form, false);
+        leavePanel();
+        say(faultsStatus, words.fault_saved);
+        loadFaults();
         return;
       }
       var photos = form.elements.photo;
@@ -602,6 +669,7 @@
     if (star) setStars(star.form, Number(star.getAttribute("data-star")));
   });
   if (recordsList) loadRecords();
+  if (faultsList) loadFaults();
 
   // The remote works at once: the first programme (required ones come first) has the focus.
   var first = document.querySelector("button.play") || document.querySelector("[data-nav]");

@@ -48,6 +48,86 @@ function taskSection(c) {
       stat("minutes", c.minutes)));
 }
 
+// --- open faults: what the sweep found and what people reported; reported ones close with a note ----
+
+function evidenceText(f) {
+  const parts = f.reported ? [] : [f.summary]; // a reported one's summary is its kind, shown already
+  if (f.reported && f.evidence.source === "site") {
+    parts.push(tf("site_faults.reports", { n: f.evidence.reports, at: beijing(f.evidence.last_reported_at) }));
+  }
+  if (f.note) parts.push(f.note);
+  return parts.join(" · ");
+}
+
+function closeForm(f) {
+  const kind = t(`site_faults.kind.${f.kind}`);
+  const id = `close-note-${f.id}`;
+  const note = el("input", { id, name: "note", maxlength: 2000, required: true, autocomplete: "off",
+    "aria-label": tf("site_faults.close_note_for", { kind }), placeholder: t("site_faults.close_note") });
+  const error = el("p", { class: "form-error", role: "alert", hidden: true });
+  const button = el("button", { type: "submit", class: "secondary small", "aria-label": tf("site_faults.close_for", { kind }) },
+    t("site_faults.close"));
+  // novalidate: the note is checked here, so the message says what to write (a browser's own says less).
+  const form = el("form", { class: "close-fault", novalidate: true, dataset: { fault: f.id } }, note, button, error);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.hidden = true;
+    if (!note.value.trim()) {
+      error.textContent = t("site_faults.need_note");
+      error.hidden = false;
+      note.focus();
+      return;
+    }
+    button.disabled = true;
+    try {
+      await api(`/api/v1/faults/${encodeURIComponent(f.id)}/close`, { method: "POST", json: { note: note.value.trim() } });
+    } catch (err) {
+      error.textContent = err.message || t("common.error");
+      error.hidden = false;
+      button.disabled = false;
+      return;
+    }
+    const done = document.getElementById("faults-done");
+    done.textContent = tf("site_faults.closed", { kind });
+    done.hidden = false;
+    await showFaults();
+    done.focus();
+  });
+  return form;
+}
+
+function faultRow(f) {
+  return el("tr", { dataset: { fault: f.id, kind: f.kind } },
+    el("th", { scope: "row" }, t(`site_faults.kind.${f.kind}`), " ",
+      el("span", { class: "badge muted" }, t(f.reported ? "site_faults.reported" : "site_faults.detected"))),
+    el("td", {}, el("time", { datetime: f.opened_at }, beijing(f.opened_at))),
+    el("td", { class: "evidence" }, evidenceText(f)),
+    el("td", {}, f.reported ? closeForm(f) : el("span", { class: "muted small" }, t("site_faults.closes_itself"))));
+}
+
+const faultsBox = el("section", { class: "card", id: "faults", "aria-labelledby": "faults-h" },
+  el("h2", { id: "faults-h" }, t("site_faults.open_h")),
+  el("p", { id: "faults-done", class: "done", role: "status", tabindex: -1, hidden: true }),
+  el("div", { id: "faults-body" }));
+
+/** The site's open faults (now, whatever month is shown). */
+async function showFaults() {
+  const body = document.getElementById("faults-body") || faultsBox.lastChild;
+  let found;
+  try {
+    found = await api(`${base}/faults?limit=100`);
+  } catch (err) {
+    body.replaceChildren(el("p", { class: "form-error", role: "alert" }, err.message || t("common.error")));
+    return;
+  }
+  body.replaceChildren(found.items.length
+    ? el("table", { id: "fault-list" },
+      el("thead", {}, el("tr", {}, ["kind", "since", "evidence", "action"]
+        .map((c) => el("th", { scope: "col" }, t(`site_faults.col.${c}`))))),
+      el("tbody", {}, found.items.map(faultRow)))
+    : el("p", { class: "muted" }, t("site_faults.none_open")));
+}
+
 // --- required lists ----------------------------------------------------------------------------------
 
 function programmeRow(p) {
@@ -433,6 +513,7 @@ root.replaceChildren(
     history.pushState(null, "", `${location.pathname}?month=${m}`);
     show();
   }),
+  faultsBox,
   content,
   record.section);
-await show();
+await Promise.all([show(), showFaults()]);

@@ -71,6 +71,7 @@ function overviewSection() {
     el("nav", { "aria-label": t("sites.crumbs") }, el("ol", { id: "crumbs", class: "crumbs" })),
     el("p", { id: "window-note", class: "muted small" }),
     el("dl", { id: "totals", class: "stats" }),
+    el("div", { id: "open-faults", class: "open-faults" }),
     el("figure", { class: "chart" },
       el("div", { id: "chart" }),
       el("figcaption", { id: "chart-note", class: "muted small" })),
@@ -102,6 +103,23 @@ function renderTotals(data) {
     item("faulty", pct(c.fault_percent), tf("sites.of", { n: c.faulty, total: c.sites })));
   const minutes = Math.round(data.online_within_seconds / 60);
   document.getElementById("window-note").textContent = tf("sites.window", { minutes });
+}
+
+const FAULT_KINDS = ["silent", "sync_stalled", "files_failed", "disk", "agent_old", "idle",
+  "tv_broken", "box_lost", "line_down", "other"];
+
+/** Open faults under the region shown, per kind (the fleet status counts them within the caller's
+ * scope); each site's own are on its page. */
+function renderOpenFaults(data) {
+  const counts = data.open_faults || {};
+  const kinds = FAULT_KINDS.filter((k) => counts[k] > 0);
+  document.getElementById("open-faults").replaceChildren(
+    el("h3", { id: "open-faults-h" }, t("site_faults.open_h")),
+    kinds.length
+      ? el("ul", { class: "fault-kinds", "aria-labelledby": "open-faults-h" }, kinds.map((k) => el("li", {
+        dataset: { kind: k },
+      }, tf("site_faults.kind_n", { kind: t(`site_faults.kind.${k}`), n: counts[k] }))))
+      : el("p", { class: "muted small" }, t("site_faults.none_open")));
 }
 
 function countCell(row, key, state, count) {
@@ -169,6 +187,7 @@ function renderOverview(data) {
   renderCrumbs(data.region);
   document.getElementById("overview-h").textContent = tf("sites.overview_of", { region: data.region || t("sites.all_regions") });
   renderTotals(data);
+  renderOpenFaults(data);
   renderChart(data);
   renderTable(data);
   // every site of the region shown, whatever their state: Excel filters the rest
