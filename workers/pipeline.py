@@ -268,7 +268,7 @@ def publish_outputs(
     poster = poster if poster is not None and poster.exists() else None
     files = _upload_tree(ctx.store, outdir, asset_id, generation)
     report_progress(ctx, asset_id, generation, 99.0)
-    groups = {spec.name: [g.value for g in spec.groups] for spec in specs}
+    groups = {spec.name: list(spec.groups) for spec in specs}
     _finish(
         ctx,
         asset_id,
