@@ -38,6 +38,7 @@ from mediasrv.ingest.models import (
     AssetFile,
     AssetKind,
     AssetStatus,
+    LanguageTrack,
     Rendition,
     TranscodePiece,
     failure,
@@ -48,7 +49,7 @@ from mediasrv.kit.errors import MediaError, MediaProcessingError, StorageUnavail
 from mediasrv.kit.i18n import Text
 from mediasrv.media.chunks import chunks_for
 from mediasrv.media.hls import VariantInfo, finish_renditions
-from mediasrv.media.plan import build_plan
+from mediasrv.media.plan import AudioTrack, build_plan, upload_tracks
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.profiles import RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
@@ -236,7 +237,8 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
         return AssetStatus.PROCESSING
 
     outdir = workdir / "out"
-    plan = build_plan(source, info, outdir, preset=ctx.settings.x264_preset)
+    tracks = language_tracks(ctx, asset_id, info, workdir)
+    plan = build_plan(source, info, outdir, preset=ctx.settings.x264_preset, tracks=tracks)
     last = [0.0]
 
     def on_progress(percent: float) -> None:
@@ -252,6 +254,27 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
     )
     publish_outputs(ctx, asset_id, generation, info, outdir, plan.renditions, plan.poster)
     return AssetStatus.READY
+
+
+def language_tracks(ctx: Context, asset_id: str, info: MediaInfo, workdir: Path) -> list[AudioTrack]:
+    """A film's extra languages: the upload's tagged extra audio streams, then the producer's
+    attached files (downloaded into workdir and probed like an upload); an attached file replaces
+    the upload's stream of the same language. None for recordings (renditions_for takes none)."""
+    if info.video is None:
+        return []
+    query = select(LanguageTrack).where(LanguageTrack.asset_id == asset_id).order_by(LanguageTrack.language)
+    with ctx.db.session_scope() as session:
+        attached = [(row.language, row.source_key, row.filename) for row in session.scalars(query)]
+    given = {lang for lang, _, _ in attached}
+    tracks = [t for t in upload_tracks(info) if t.language not in given]
+    for lang, key, filename in attached:
+        path = workdir / f"audio-{lang}{Path(filename).suffix.lower()[:8]}"
+        ctx.store.get_file(key, path)
+        found = probe(path)
+        if found.audio is None:
+            raise MediaProcessingError("media.audio_track_not_audio")
+        tracks.append(AudioTrack(lang, path=path, format_name=found.format_name))
+    return tracks
 
 
 def publish_outputs(
