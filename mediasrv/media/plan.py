@@ -52,11 +52,11 @@ class BurnIn:
 # Debian's fonts-noto-cjk; libass finds the face by name through fontconfig, fontsdir makes sure.
 FONTS_DIR = Path("/usr/share/fonts/opentype/noto")
 CAPTION_FONT = "Noto Sans CJK SC"
-# libass scales text subtitles (SRT, WebVTT) from a 384x288 script to the frame. At TV size a
-# 16/288 font is ~60 px at 1080 lines, readable across a room; 8% margins keep captions inside the
-# title-safe area (EBU R 95: 90% of the height) also on boxes that overscan.
+# libass scales text subtitles (SRT, WebVTT) from a 384x288 script to the frame. At TV size an
+# 18/288 font is ~67 px at 1080 lines, readable across a room by older eyes; 8% margins keep
+# captions inside the title-safe area (EBU R 95: 90% of the height) also on boxes that overscan.
 _PLAY_RES = (384, 288)
-CAPTION_FONT_SIZE = 16
+CAPTION_FONT_SIZE = 18
 CAPTION_MARGIN = 0.08
 
 
@@ -72,10 +72,9 @@ def upload_tracks(info: MediaInfo) -> list[AudioTrack]:
     return tracks
 
 
-def caption_style(spec: RenditionSpec) -> str:
-    """libass force_style for a rendition's frame: CJK font, title-safe margins, and text narrowed
-    by the SAR so that anamorphic SD (720x576 shown 16:9) does not stretch it."""
-    num, den = (int(x) for x in spec.sar.split("/"))
+def caption_style() -> str:
+    """libass force_style for TV pictures: the CJK font, outlined, inside the title-safe area."""
+    margin_v, margin_h = (round(n * CAPTION_MARGIN) for n in reversed(_PLAY_RES))
     return ",".join(
         [
             f"FontName={CAPTION_FONT}",
@@ -83,12 +82,21 @@ def caption_style(spec: RenditionSpec) -> str:
             "Outline=2",
             "Shadow=0",
             "BorderStyle=1",
-            f"MarginV={round(_PLAY_RES[1] * CAPTION_MARGIN)}",
-            f"MarginL={round(_PLAY_RES[0] * CAPTION_MARGIN)}",
-            f"MarginR={round(_PLAY_RES[0] * CAPTION_MARGIN)}",
-            f"ScaleX={round(100 * den / num)}",
+            f"MarginV={margin_v}",
+            f"MarginL={margin_h}",
+            f"MarginR={margin_h}",
         ]
     )
+
+
+def caption_canvas(spec: RenditionSpec) -> str | None:
+    """The frame as viewers see it (720x576 at 64/45 is shown 1024x576), for the subtitles filter's
+    original_size: libass then narrows the glyphs by the SAR, so the box's stretch makes them round.
+    (Not ASS ScaleX: Debian 12's libass takes a forced ScaleX as a factor, not a percentage.)"""
+    num, den = (int(x) for x in spec.sar.split("/"))
+    if num == den:
+        return None
+    return f"{round(spec.width * num / den)}x{spec.height}"
 
 
 def burns(spec: RenditionSpec) -> bool:
@@ -138,13 +146,10 @@ def video_branch(
         )
     if burn_in is not None and burns(spec):
         # At the frame's own size, after the pad: letterboxed films get captions in the black bar.
-        stream = stream.filter(
-            "subtitles",
-            filename=str(burn_in.path),
-            fontsdir=str(FONTS_DIR),
-            charenc="UTF-8",
-            force_style=caption_style(spec),
-        )
+        opts = {"fontsdir": str(FONTS_DIR), "charenc": "UTF-8", "force_style": caption_style()}
+        if canvas := caption_canvas(spec):
+            opts["original_size"] = canvas
+        stream = stream.filter("subtitles", filename=str(burn_in.path), **opts)
     return stream.filter("setsar", spec.sar)
 
 

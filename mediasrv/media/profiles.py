@@ -133,7 +133,7 @@ def _sd_frame(height: int) -> tuple[int, int, str]:
     return 720, height, f"{sar.numerator}/{sar.denominator}"
 
 
-def _audio_spec(name: str, groups: tuple[Group, ...], bitrate: int, lufs: float) -> RenditionSpec:
+def _audio_spec(name: str, groups: tuple[str, ...], bitrate: int, lufs: float) -> RenditionSpec:
     return RenditionSpec(
         name=name,
         groups=groups,
