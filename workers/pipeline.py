@@ -49,7 +49,7 @@ from mediasrv.kit.errors import MediaError, MediaProcessingError, StorageUnavail
 from mediasrv.kit.i18n import Text
 from mediasrv.media.chunks import chunks_for
 from mediasrv.media.hls import VariantInfo, finish_renditions
-from mediasrv.media.plan import AudioTrack, build_plan, upload_tracks
+from mediasrv.media.plan import AudioTrack, BurnIn, build_plan, upload_tracks
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.profiles import RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
@@ -237,8 +237,14 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
         return AssetStatus.PROCESSING
 
     outdir = workdir / "out"
-    tracks = language_tracks(ctx, asset_id, info, workdir)
-    plan = build_plan(source, info, outdir, preset=ctx.settings.x264_preset, tracks=tracks)
+    plan = build_plan(
+        source,
+        info,
+        outdir,
+        preset=ctx.settings.x264_preset,
+        tracks=language_tracks(ctx, asset_id, info, workdir),
+        burn_in=captions_to_burn(ctx, asset_id, workdir),
+    )
     last = [0.0]
 
     def on_progress(percent: float) -> None:
@@ -254,6 +260,14 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
     )
     publish_outputs(ctx, asset_id, generation, info, outdir, plan.renditions, plan.poster)
     return AssetStatus.READY
+
+
+def captions_to_burn(ctx: Context, asset_id: str, workdir: Path) -> BurnIn | None:
+    """The captions a film's programme asks to have burned into its set-top box pictures, written
+    into workdir for libass; None for clean pictures. The captions table (branch i22-captions) is
+    not here yet: at merge, read the programme's burn-in language and its normalised WebVTT, write
+    it to workdir / f"burn-{language}.vtt" and return BurnIn(that path, language)."""
+    return None
 
 
 def language_tracks(ctx: Context, asset_id: str, info: MediaInfo, workdir: Path) -> list[AudioTrack]:

@@ -20,6 +20,7 @@ from mediasrv.jobs import (
     INDEX,
     INDEX_REFRESH,
     MANIFEST_GC,
+    REBURN_IPTV,
     SWEEP,
     TRANSCODE,
     TRANSCODE_PIECE,
@@ -30,7 +31,7 @@ from mediasrv.protocol.china import today_in_china
 from mediasrv.search import indexing
 from mediasrv.search.index import SearchIndex, SearchIndexBusy
 from mediasrv.storage import open_store
-from workers import chunked, pipeline
+from workers import chunked, pipeline, reburn
 from workers.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,24 @@ def transcode_piece(self: Task, asset_id: str, generation: str, piece: str) -> s
         )
         return "failed"
     return status.value if status else None
+
+
+@app.task(
+    name=REBURN_IPTV,
+    bind=True,
+    max_retries=10,
+    soft_time_limit=settings.transcode_time_limit_seconds,
+    time_limit=settings.transcode_time_limit_seconds + 300,
+)
+def reburn_iptv(self: Task, asset_id: str) -> bool:
+    """Captions changed: re-make the film's IPTV renditions only. A failure leaves the published
+    generation as it was (still playable, old captions); storage outages are retried."""
+    try:
+        return reburn.reburn_iptv(context(), asset_id)
+    except StorageUnavailable as exc:
+        delay = min(300, 10 * 2 ** min(self.request.retries, 5))
+        log.warning("asset %s: storage unavailable (%s); reburn in %d s", asset_id, exc.message, delay)
+        raise self.retry(countdown=delay) from exc
 
 
 def dispatcher() -> CeleryDispatcher:
