@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 TRANSCODE = "mediasrv.transcode"
 # One piece of a long film's transcode (a chunk of its video, its audio) and, after the last, the join.
 TRANSCODE_PIECE = "mediasrv.transcode_piece"
-# Captions changed: re-make only a published film's set-top box renditions (workers.reburn).
-REBURN_IPTV = "mediasrv.reburn_iptv"
+# A published film made again while it stays playable (workers.reburn), arguments (asset id, "iptv"
+# after its captions changed, "all" after its language tracks did).
+REMAKE = "mediasrv.remake"
 SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"
@@ -28,7 +29,7 @@ FAULT_NOTIFY = "mediasrv.fault_notify"  # one digest per region, escalations, pe
 QUEUES = {
     TRANSCODE: "transcode",
     TRANSCODE_PIECE: "transcode",
-    REBURN_IPTV: "transcode",
+    REMAKE: "transcode",
     SWEEP: "default",
     INDEX: "index",
     INDEX_REFRESH: "index",

@@ -1,6 +1,7 @@
-"""Captions changed on a published film: re-run only its set-top box renditions (the only pictures
-captions are burned into) and publish them with the phones' renditions and the poster unchanged, as
-a new generation, flipped in one commit like any other (workers.pipeline).
+"""A published film made again while it stays playable: after its captions changed, only its set-top
+box renditions (the only pictures captions are burned into), published with the phones' renditions
+and the poster unchanged; after its language tracks changed, every rendition. Either way a new
+generation, flipped in one commit like any other (workers.pipeline).
 
 No lease: the asset stays ready and playable throughout. The commit only happens if the generation
 this run started from is still the published one and the asset still ready, so a full transcode
@@ -33,9 +34,18 @@ from workers.pipeline import (
 log = logging.getLogger("mediasrv.ingest.pipeline")
 
 
+IPTV, ALL = "iptv", "all"  # what a remake re-makes (the job's second argument)
+
+
 def reburn_iptv(ctx: Context, asset_id: str) -> bool:
     """Re-make the IPTV renditions of a ready film with the captions it asks for now (none: clean
     pictures). True when this run published a new generation."""
+    return remake(ctx, asset_id, iptv_only=True)
+
+
+def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
+    """Re-make a ready film's IPTV renditions, or all of them, with its current language tracks and
+    captions. True when this run published a new generation."""
     with ctx.db.session_scope() as session:
         asset = session.get(Asset, asset_id)
         if (
@@ -64,7 +74,7 @@ def reburn_iptv(ctx: Context, asset_id: str) -> bool:
             preset=ctx.settings.x264_preset,
             tracks=language_tracks(ctx, asset_id, info, workdir),
             burn_in=captions_to_burn(ctx, asset_id, workdir),
-            iptv_only=True,
+            iptv_only=iptv_only,
         )
         run_ffmpeg(plan.args, duration=info.duration, stall_timeout=ctx.settings.transcode_stall_seconds)
         variants = finish_renditions(outdir, plan.renditions)
@@ -72,13 +82,24 @@ def reburn_iptv(ctx: Context, asset_id: str) -> bool:
         rebuilt = {spec.name for spec in plan.renditions}
         # Everything else of the published generation comes along unchanged, copied in storage (a
         # generation is one folder): the phones' renditions, the poster.
-        for rel, size, sha in published_files:
-            if rel.split("/", 1)[0] not in rebuilt:
+        made = {rel for rel, _, _ in files}
+        for rel, size, sha in published_files if iptv_only else []:
+            if rel.split("/", 1)[0] not in rebuilt and rel not in made:
                 ctx.store.copy(
                     keys.generation_file(asset_id, old, rel), keys.generation_file(asset_id, generation, rel)
                 )
                 files.append((rel, size, sha))
-        published = _publish(ctx, asset_id, old, generation, rebuilt, variants, plan.renditions, files)
+        published = _publish(
+            ctx,
+            asset_id,
+            old,
+            generation,
+            rebuilt=rebuilt,
+            iptv_only=iptv_only,
+            variants=variants,
+            specs=plan.renditions,
+            files=files,
+        )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     if not published:
@@ -94,7 +115,9 @@ def _publish(
     asset_id: str,
     old: str,
     generation: str,
+    *,
     rebuilt: set[str],
+    iptv_only: bool,
     variants: list[VariantInfo],
     specs: list[RenditionSpec],
     files: list[tuple[str, int, str]],
@@ -104,10 +127,11 @@ def _publish(
         asset = session.get_one(Asset, asset_id)
         if asset.published_generation != old or asset.status is not AssetStatus.READY:
             return False
+        # A whole remake keeps no row: a language dropped since goes with the old generation.
         kept = [
             r.copy(playlist_key=r.playlist_key.replace(f"/{old}/", f"/{generation}/", 1))
             for r in asset.renditions
-            if r.name not in rebuilt
+            if iptv_only and r.name not in rebuilt
         ]
         asset.renditions.clear()
         asset.files.clear()
@@ -122,7 +146,9 @@ def _publish(
             )
             for v in variants
         )
-        if asset.poster_key is not None:
+        if not iptv_only and any(rel == "poster.jpg" for rel, _, _ in files):
+            asset.poster_key = keys.generation_file(asset_id, generation, "poster.jpg")
+        elif asset.poster_key is not None:
             asset.poster_key = asset.poster_key.replace(f"/{old}/", f"/{generation}/", 1)
         asset.published_generation = generation
         epochs.bump(session, epochs.MANIFESTS)  # sites holding it must fetch the new IPTV files

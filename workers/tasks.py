@@ -20,7 +20,7 @@ from mediasrv.jobs import (
     INDEX,
     INDEX_REFRESH,
     MANIFEST_GC,
-    REBURN_IPTV,
+    REMAKE,
     SWEEP,
     TRANSCODE,
     TRANSCODE_PIECE,
@@ -110,20 +110,21 @@ def transcode_piece(self: Task, asset_id: str, generation: str, piece: str) -> s
 
 
 @app.task(
-    name=REBURN_IPTV,
+    name=REMAKE,
     bind=True,
     max_retries=10,
     soft_time_limit=settings.transcode_time_limit_seconds,
     time_limit=settings.transcode_time_limit_seconds + 300,
 )
-def reburn_iptv(self: Task, asset_id: str) -> bool:
-    """Captions changed: re-make the film's IPTV renditions only. A failure leaves the published
-    generation as it was (still playable, old captions); storage outages are retried."""
+def remake(self: Task, asset_id: str, scope: str) -> bool:
+    """Captions changed ("iptv"): re-make the film's IPTV renditions only; its language tracks
+    changed ("all"): every rendition. A failure leaves the published generation as it was (still
+    playable, as before the change); storage outages are retried."""
     try:
-        return reburn.reburn_iptv(context(), asset_id)
+        return reburn.remake(context(), asset_id, iptv_only=scope == reburn.IPTV)
     except StorageUnavailable as exc:
         delay = min(300, 10 * 2 ** min(self.request.retries, 5))
-        log.warning("asset %s: storage unavailable (%s); reburn in %d s", asset_id, exc.message, delay)
+        log.warning("asset %s: storage unavailable (%s); remake in %d s", asset_id, exc.message, delay)
         raise self.retry(countdown=delay) from exc
 
 

@@ -132,3 +132,20 @@ def test_a_reburn_overtaken_by_a_new_transcode_publishes_nothing(
     assert reburn.reburn_iptv(ctx, dubbed_asset) is False
     assert load(db, dubbed_asset).published_generation == before
     assert {o.key.split("/")[2] for o in store.list(f"hls/{dubbed_asset}/")} == {before}
+
+
+def test_a_new_language_remakes_every_rendition_while_the_film_stays_ready(
+    ctx: pipeline.Context, db: Database, store: ObjectStore, dubbed_asset: str, tmp_path: Path
+) -> None:
+    before = load(db, dubbed_asset)
+    attach(db, store, dubbed_asset, make_dub(tmp_path / "kk.m4a", seconds=4), "kk")
+    assert reburn.remake(ctx, dubbed_asset, iptv_only=False) is True
+    asset = load(db, dubbed_asset)
+    gen = asset.published_generation or ""
+    assert asset.status is AssetStatus.READY and gen != before.published_generation
+    names = {r.name for r in asset.renditions}
+    assert {"iptv-kk", "iptv-sd-kk", "mobile-audio-kk", "iptv-ug", "mobile-240p"} <= names
+    assert len(names) == len(before.renditions) + 3
+    assert asset.poster_key == f"hls/{dubbed_asset}/{gen}/poster.jpg"
+    stored = {o.key for o in store.list(f"hls/{dubbed_asset}/")}
+    assert stored == {f"hls/{dubbed_asset}/{gen}/{path}" for path in files(db, dubbed_asset)}
