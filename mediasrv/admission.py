@@ -91,6 +91,7 @@ CSV_CAP = Cap(_fixed(5 * MiB), "kit.advice.csv", upload=True)
 CAPS: dict[tuple[str, str], Cap] = {
     ("POST", "/api/v1/assets"): UPLOAD_CAP,
     ("PATCH", "/api/v1/uploads/{upload_id}"): TUS_CAP,
+    ("PUT", "/api/v1/assets/{asset_id}/audio-tracks/{language}"): UPLOAD_CAP,
     ("POST", "/api/v1/sites/{site_id}/sessions/{session_id}/photos"): PHOTO_CAP,
     ("POST", "/api/v1/sites/import"): CSV_CAP,
     ("POST", "/api/v1/programmes"): _LONG_TEXT,

@@ -19,6 +19,7 @@ TRANSCODE_PIECE = "mediasrv.transcode_piece"
 # A published film made again while it stays playable (workers.reburn), arguments (asset id, "iptv"
 # after its captions changed, "all" after its language tracks did).
 REMAKE = "mediasrv.remake"
+REMAKE_IPTV, REMAKE_ALL = "iptv", "all"
 SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"

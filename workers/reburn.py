@@ -34,9 +34,6 @@ from workers.pipeline import (
 log = logging.getLogger("mediasrv.ingest.pipeline")
 
 
-IPTV, ALL = "iptv", "all"  # what a remake re-makes (the job's second argument)
-
-
 def reburn_iptv(ctx: Context, asset_id: str) -> bool:
     """Re-make the IPTV renditions of a ready film with the captions it asks for now (none: clean
     pictures). True when this run published a new generation."""

@@ -21,6 +21,7 @@ from mediasrv.jobs import (
     INDEX_REFRESH,
     MANIFEST_GC,
     REMAKE,
+    REMAKE_IPTV,
     SWEEP,
     TRANSCODE,
     TRANSCODE_PIECE,
@@ -121,7 +122,7 @@ def remake(self: Task, asset_id: str, scope: str) -> bool:
     changed ("all"): every rendition. A failure leaves the published generation as it was (still
     playable, as before the change); storage outages are retried."""
     try:
-        return reburn.remake(context(), asset_id, iptv_only=scope == reburn.IPTV)
+        return reburn.remake(context(), asset_id, iptv_only=scope == REMAKE_IPTV)
     except StorageUnavailable as exc:
         delay = min(300, 10 * 2 ** min(self.request.retries, 5))
         log.warning("asset %s: storage unavailable (%s); remake in %d s", asset_id, exc.message, delay)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import m3u8
 import pytest
@@ -13,10 +14,12 @@ from fastapi.testclient import TestClient
 from mediasrv.db import Database
 from mediasrv.delivery import service
 from mediasrv.ingest.models import Asset, AssetStatus, LanguageTrack
+from mediasrv.jobs import REMAKE, REMAKE_ALL
 from mediasrv.media.plan import BurnIn
 from mediasrv.storage import ObjectStore
+from tests.fixtures import RecordingDispatcher
 from tests.ingest.test_pipeline import load, upload
-from tests.mediafactory import make_dub, make_dubbed
+from tests.mediafactory import make_dub, make_dubbed, make_media
 from workers import pipeline, reburn
 
 
@@ -149,3 +152,57 @@ def test_a_new_language_remakes_every_rendition_while_the_film_stays_ready(
     assert asset.poster_key == f"hls/{dubbed_asset}/{gen}/poster.jpg"
     stored = {o.key for o in store.list(f"hls/{dubbed_asset}/")}
     assert stored == {f"hls/{dubbed_asset}/{gen}/{path}" for path in files(db, dubbed_asset)}
+
+
+def put_track(client: TestClient, headers: dict[str, str], asset_id: str, language: str, path: Path) -> Any:
+    with path.open("rb") as f:
+        return client.put(
+            f"/api/v1/assets/{asset_id}/audio-tracks/{language}?lang=zh",
+            headers=headers,
+            files={"file": (path.name, f)},
+        )
+
+
+def test_producers_attach_and_remove_tracks_through_the_api(
+    client: TestClient,
+    producer: dict[str, str],
+    dispatcher: RecordingDispatcher,
+    dubbed_asset: str,
+    tmp_path: Path,
+) -> None:
+    dub = make_dub(tmp_path / "粤语配音.m4a", seconds=4)
+    r = put_track(client, producer, dubbed_asset, "ZH-yue", dub)
+    assert r.status_code == 200, r.text
+    assert r.json() | {"sha256": ""} == {
+        "language": "zh-yue",
+        "name": "粤语",
+        "filename": "粤语配音.m4a",
+        "size_bytes": dub.stat().st_size,
+        "sha256": "",
+    }
+    assert dispatcher.sent[-1] == (REMAKE, (dubbed_asset, REMAKE_ALL))
+    listed = client.get(f"/api/v1/assets/{dubbed_asset}/audio-tracks", headers=producer).json()
+    assert [t["language"] for t in listed] == ["ug", "zh-yue"]
+
+    r = client.delete(f"/api/v1/assets/{dubbed_asset}/audio-tracks/zh-yue", headers=producer)
+    assert r.status_code == 204 and dispatcher.sent[-1] == (REMAKE, (dubbed_asset, REMAKE_ALL))
+    r = client.delete(f"/api/v1/assets/{dubbed_asset}/audio-tracks/zh-yue?lang=zh", headers=producer)
+    assert r.status_code == 404 and "粤语" in r.json()["message"]
+
+
+def test_tracks_are_refused_in_chinese_when_wrong(
+    client: TestClient, producer: dict[str, str], dubbed_asset: str, tmp_path: Path
+) -> None:
+    dub = make_dub(tmp_path / "dub.m4a", seconds=2)
+    r = put_track(client, producer, dubbed_asset, "klingon", dub)
+    assert r.status_code == 422 and "无法识别" in r.json()["message"] and "藏语" in r.json()["message"]
+    text = tmp_path / "notes.txt"
+    text.write_text("这不是录音\n" * 50, encoding="utf-8")
+    r = put_track(client, producer, dubbed_asset, "bo", text)
+    assert r.status_code == 422 and "无法作为视频或音频读取" in r.json()["message"]
+    silent = make_media(tmp_path / "silent.mp4", seconds=1, audio_channels=0)
+    r = put_track(client, producer, dubbed_asset, "bo", silent)
+    assert r.status_code == 422 and "没有音频" in r.json()["message"]
+    lecture = upload(client, producer, make_media(tmp_path / "lecture.m4a", seconds=2))
+    r = put_track(client, producer, lecture, "bo", dub)
+    assert r.status_code in (400, 409), r.text  # not a film (or not probed yet)
