@@ -1,7 +1,8 @@
 # The mediasrv image: API server and workers (the command chooses which).
 FROM python:3.11-slim-bookworm
+# fonts-noto-cjk: the Chinese font of captions burned into set-top box pictures (media.plan.FONTS_DIR).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg fonts-noto-cjk \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY pyproject.toml constraints.txt README.md ./

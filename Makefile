@@ -42,11 +42,13 @@ bench: system services $(STAMP)
 	$(BIN)/python bench/agent.py
 	$(BIN)/python bench/compliance.py
 
-# System packages: ffmpeg/ffprobe, curl (a site's HTTP client in the tests), and venv support when
-# Debian's python lacks it.
+# System packages: ffmpeg/ffprobe, curl (a site's HTTP client in the tests), the Chinese fonts the
+# worker burns captions with (media.plan.FONTS_DIR), and venv support when Debian's python lacks it.
 system:
-	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v curl >/dev/null; then \
-		echo "installing ffmpeg and curl with apt-get"; $(SUDO) apt-get update -qq && $(APT) ffmpeg curl; fi
+	@if ! command -v ffmpeg >/dev/null || ! command -v ffprobe >/dev/null || ! command -v curl >/dev/null \
+		|| ! test -d /usr/share/fonts/opentype/noto; then \
+		echo "installing ffmpeg, curl and CJK fonts with apt-get"; \
+		$(SUDO) apt-get update -qq && $(APT) ffmpeg curl fonts-noto-cjk; fi
 	@if ! $(PYTHON) -c 'import ensurepip, venv' 2>/dev/null; then \
 		echo "installing python3-venv with apt-get"; $(SUDO) apt-get update -qq && $(APT) python3-venv python3-dev; fi
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/transcode.py [--seconds 30] [--rounds 2]
     .venv/bin/python bench/transcode.py --chunked [--minutes 20] [--height 1080] [--chunk-seconds 120]
+    .venv/bin/python bench/transcode.py --languages [--seconds 30] [--rounds 2]
 
 Baseline: the exact ffmpeg argv that mediasrv's plan builds, run directly (one process, every rendition).
 Project: HTTP upload through the app (streaming parse, SHA-256, store), then the pipeline job
@@ -15,6 +16,13 @@ machine): wall-clock speed-up, target 1.6x or better. Also the chunked ingest's 
 process and ffmpeg child) against the bare single-process ffmpeg's. Workers here are processes that
 take the pieces from a queue and call the piece task's body, as the Celery task does; the pinning is
 sched_setaffinity, what taskset does.
+
+--languages: the same film's ingest with one extra audio track (a producer's dub, attached) and
+captions burned into its IPTV pictures, against its plain ingest, rounds alternating in the same
+run: target at most 1.15, the video still decoded once and each IPTV picture encoded once (the
+languages' variants are muxed again, not encoded again). Of the two caption languages of issue 22
+part 8 only the burned one is measured here: the other is a WebVTT rendition for phones, text that
+branch i22-captions writes (add it to this mode at merge); libass on the two TV pictures is the cost.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ import statistics
 import subprocess
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,9 +47,9 @@ from mediasrv.accounts import service
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.db import Database
-from mediasrv.ingest.models import AssetStatus
+from mediasrv.ingest.models import AssetStatus, LanguageTrack
 from mediasrv.kit.caller import Caller, Role
-from mediasrv.media.plan import build_plan
+from mediasrv.media.plan import BurnIn, build_plan
 from mediasrv.media.probe import probe
 from mediasrv.storage import open_store
 from workers import chunked, pipeline
@@ -73,7 +82,9 @@ def bare(film: Path, work: Path) -> float:
     return time.perf_counter() - start
 
 
-def project(film: Path, work: Path, round_no: int) -> tuple[float, float]:
+def project(
+    film: Path, work: Path, round_no: int, extra: Callable[[Any, str], None] | None = None
+) -> tuple[float, float]:
     settings = Settings(data_dir=work / f"var{round_no}")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.resolved_database_url)
@@ -92,6 +103,8 @@ def project(film: Path, work: Path, round_no: int) -> tuple[float, float]:
         r.raise_for_status()
         uploaded = time.perf_counter()
         ctx = pipeline.Context(db=state.db, store=state.store, settings=settings)
+        if extra is not None:
+            extra(ctx, r.json()["id"])
         status = pipeline.process_asset(ctx, r.json()["id"])
         done = time.perf_counter()
     assert status is AssetStatus.READY, status
@@ -230,6 +243,65 @@ def bench_chunked(minutes: float, height: int, chunk_seconds: float, cores: list
         print(f"cpu bound: {n} x single-run cpu / chunked cpu = {n * single_cpu / chunked_cpu:.2f}x")
 
 
+def captions(path: Path, seconds: int, text: str) -> Path:
+    """A WebVTT file with a two-line cue every 3 s for the whole film (a film talked through)."""
+    cues = [
+        f"{i // 60:02d}:{i % 60:02d}.000 --> {(i + 2) // 60:02d}:{(i + 2) % 60:02d}.900\n{text} {i}\n第二行\n"
+        for i in range(0, seconds, 3)
+    ]
+    path.write_text("WEBVTT\n\n" + "\n".join(cues), encoding="utf-8")
+    return path
+
+
+def bench_languages(seconds: int, rounds: int) -> None:
+    with tempfile.TemporaryDirectory(prefix="bench-languages-") as tmp:
+        work = Path(tmp)
+        film = make_film(work / "film-1080p25.mp4", seconds)
+        dub = work / "dub-bo.m4a"
+        subprocess.run(
+            ["ffmpeg", "-hide_banner", "-loglevel", "error", "-y",
+             "-f", "lavfi", "-i", f"sine=frequency=660:sample_rate=48000:duration={seconds}",
+             "-c:a", "aac", "-b:a", "128k", str(dub)],
+            check=True,
+        )  # fmt: skip
+        burned = captions(work / "zh.vtt", seconds, "今天我们讲种植技术")
+        size = film.stat().st_size / 1e6
+        print(f"film: {seconds} s 1080p25, {size:.1f} MB; + audio track bo, captions zh burned in")
+
+        def attach(ctx: pipeline.Context, asset_id: str) -> None:
+            key = f"audio-tracks/{asset_id}/bo"
+            ctx.store.put_file(key, dub)
+            with ctx.db.session_scope() as s:
+                s.add(
+                    LanguageTrack(
+                        asset_id=asset_id,
+                        language="bo",
+                        source_key=key,
+                        filename=dub.name,
+                        size_bytes=dub.stat().st_size,
+                        sha256="0" * 64,
+                    )
+                )
+
+        plain_hook = pipeline.captions_to_burn
+        plains: list[float] = []
+        languaged: list[float] = []
+        for i in range(rounds):
+            order = [False, True] if i % 2 == 0 else [True, False]
+            for with_languages in order:
+                pipeline.captions_to_burn = (
+                    (lambda *_: BurnIn(burned, "zh")) if with_languages else plain_hook
+                )
+                total, _ = project(film, work, 2 * i + with_languages, attach if with_languages else None)
+                (languaged if with_languages else plains).append(total)
+                label = "with languages" if with_languages else "plain ingest  "
+                print(f"round {i + 1}: {label}  {total:7.2f} s")
+        pipeline.captions_to_burn = plain_hook
+        p, lang = statistics.median(plains), statistics.median(languaged)
+        print(f"median plain {p:.2f} s, median with languages {lang:.2f} s")
+        print(f"ratio languages/plain = {lang / p:.3f} (target <= 1.15)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--seconds", type=int, default=30)
@@ -239,7 +311,11 @@ def main() -> None:
     ap.add_argument("--height", type=int, default=1080, help="--chunked: the film's height (16:9)")
     ap.add_argument("--chunk-seconds", type=float, default=120.0, help="--chunked: length of a chunk")
     ap.add_argument("--cores", default="0,1", help="--chunked: the cores the workers are pinned to")
+    ap.add_argument("--languages", action="store_true", help="+1 audio track, burned captions vs plain")
     ns = ap.parse_args()
+    if ns.languages:
+        bench_languages(ns.seconds, ns.rounds)
+        return
     if ns.chunked:
         bench_chunked(ns.minutes, ns.height, ns.chunk_seconds, [int(c) for c in ns.cores.split(",")])
         return

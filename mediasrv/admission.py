@@ -94,6 +94,7 @@ CAPTION_CAP = Cap(_fixed(5 * MiB), "kit.advice.caption", overhead=MULTIPART_OVER
 CAPS: dict[tuple[str, str], Cap] = {
     ("POST", "/api/v1/assets"): UPLOAD_CAP,
     ("PATCH", "/api/v1/uploads/{upload_id}"): TUS_CAP,
+    ("PUT", "/api/v1/assets/{asset_id}/audio-tracks/{language}"): UPLOAD_CAP,
     ("POST", "/api/v1/sites/{site_id}/sessions/{session_id}/photos"): PHOTO_CAP,
     ("POST", "/api/v1/sites/import"): CSV_CAP,
     ("POST", "/api/v1/programmes/{programme_id}/captions"): CAPTION_CAP,

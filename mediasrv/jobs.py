@@ -16,6 +16,10 @@ log = logging.getLogger(__name__)
 TRANSCODE = "mediasrv.transcode"
 # One piece of a long film's transcode (a chunk of its video, its audio) and, after the last, the join.
 TRANSCODE_PIECE = "mediasrv.transcode_piece"
+# A published film made again while it stays playable (workers.reburn), arguments (asset id, "iptv"
+# after its captions changed, "all" after its language tracks did).
+REMAKE = "mediasrv.remake"
+REMAKE_IPTV, REMAKE_ALL = "iptv", "all"
 SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"
@@ -27,6 +31,7 @@ CAPTIONS = "mediasrv.captions"  # publish an asset's changed captions as its sub
 QUEUES = {
     TRANSCODE: "transcode",
     TRANSCODE_PIECE: "transcode",
+    REMAKE: "transcode",
     SWEEP: "default",
     INDEX: "index",
     INDEX_REFRESH: "index",

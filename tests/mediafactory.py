@@ -210,3 +210,36 @@ def make_unindexed_vbr_mp3(path: Path, *, loud: float = 3, quiet: float = 20) ->
         *["-c:a", "libmp3lame", "-q:a", "0", "-write_xing", "0", str(path)],
     )
     return path
+
+
+def make_dubbed(
+    path: Path,
+    *,
+    seconds: float = 8,
+    width: int = 320,
+    height: int = 240,
+    languages: tuple[str, ...] = ("chi", "tib"),
+) -> Path:
+    """An MP4 film with one AAC stream per container language tag (ISO 639-2), each its own tone and
+    level (0.05, 0.2, 0.8... of full scale), so loudness normalisation has work to do on each."""
+    args = ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate=25:duration={seconds}"]
+    for i, _ in enumerate(languages):
+        tone = f"sine=frequency={330 + 220 * i}:sample_rate=44100:duration={seconds},volume={0.05 * 4**i}"
+        args += ["-f", "lavfi", "-i", tone]
+    args += [arg for i in range(len(languages) + 1) for arg in ("-map", str(i))]
+    args += ["-c:v", "libx264", "-preset", "ultrafast", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac"]
+    for i, lang in enumerate(languages):
+        args += [f"-metadata:s:a:{i}", f"language={lang}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(*args, str(path))
+    return path
+
+
+def make_dub(path: Path, *, seconds: float = 7.5, language: str = "") -> Path:
+    """A producer's dubbed audio file (a loud tone), a little shorter than the film it dubs."""
+    args = ["-f", "lavfi", "-i", f"sine=frequency=990:sample_rate=48000:duration={seconds},volume=0.9"]
+    if language:
+        args += ["-metadata:s:a:0", f"language={language}"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _ffmpeg(*args, "-c:a", "aac", str(path))
+    return path

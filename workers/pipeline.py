@@ -40,6 +40,7 @@ from mediasrv.ingest.models import (
     AssetFile,
     AssetKind,
     AssetStatus,
+    LanguageTrack,
     Rendition,
     TranscodePiece,
     failure,
@@ -51,7 +52,7 @@ from mediasrv.kit.i18n import Text
 from mediasrv.media import subtitles
 from mediasrv.media.chunks import chunks_for
 from mediasrv.media.hls import VariantInfo, finish_renditions
-from mediasrv.media.plan import build_plan
+from mediasrv.media.plan import AudioTrack, BurnIn, build_plan, upload_tracks
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.profiles import Group, RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
@@ -239,7 +240,14 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
         return AssetStatus.PROCESSING
 
     outdir = workdir / "out"
-    plan = build_plan(source, info, outdir, preset=ctx.settings.x264_preset)
+    plan = build_plan(
+        source,
+        info,
+        outdir,
+        preset=ctx.settings.x264_preset,
+        tracks=language_tracks(ctx, asset_id, info, workdir),
+        burn_in=captions_to_burn(ctx, asset_id, workdir),
+    )
     last = [0.0]
 
     def on_progress(percent: float) -> None:
@@ -258,6 +266,35 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
     return AssetStatus.READY
 
 
+def captions_to_burn(ctx: Context, asset_id: str, workdir: Path) -> BurnIn | None:
+    """The captions a film's programme asks to have burned into its set-top box pictures, written
+    into workdir for libass; None for clean pictures. The captions table (branch i22-captions) is
+    not here yet: at merge, read the programme's burn-in language and its normalised WebVTT, write
+    it to workdir / f"burn-{language}.vtt" and return BurnIn(that path, language)."""
+    return None
+
+
+def language_tracks(ctx: Context, asset_id: str, info: MediaInfo, workdir: Path) -> list[AudioTrack]:
+    """A film's extra languages: the upload's tagged extra audio streams, then the producer's
+    attached files (downloaded into workdir and probed like an upload); an attached file replaces
+    the upload's stream of the same language. None for recordings (renditions_for takes none)."""
+    if info.video is None:
+        return []
+    query = select(LanguageTrack).where(LanguageTrack.asset_id == asset_id).order_by(LanguageTrack.language)
+    with ctx.db.session_scope() as session:
+        attached = [(row.language, row.source_key, row.filename) for row in session.scalars(query)]
+    given = {lang for lang, _, _ in attached}
+    tracks = [t for t in upload_tracks(info) if t.language not in given]
+    for lang, key, filename in attached:
+        path = workdir / f"audio-{lang}{Path(filename).suffix.lower()[:8]}"
+        ctx.store.get_file(key, path)
+        found = probe(path)
+        if found.audio is None:
+            raise MediaProcessingError("media.audio_track_not_audio")
+        tracks.append(AudioTrack(lang, path=path, format_name=found.format_name))
+    return tracks
+
+
 def publish_outputs(
     ctx: Context,
     asset_id: str,
@@ -273,7 +310,7 @@ def publish_outputs(
     subtitle_set = _subtitle_set(ctx, asset_id, generation, outdir, specs)
     files = _upload_tree(ctx.store, outdir, asset_id, generation)
     report_progress(ctx, asset_id, generation, 99.0)
-    groups = {spec.name: [g.value for g in spec.groups] for spec in specs}
+    groups = {spec.name: list(spec.groups) for spec in specs}
     _finish(
         ctx,
         asset_id,

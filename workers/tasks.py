@@ -21,6 +21,8 @@ from mediasrv.jobs import (
     INDEX,
     INDEX_REFRESH,
     MANIFEST_GC,
+    REMAKE,
+    REMAKE_IPTV,
     SWEEP,
     TRANSCODE,
     TRANSCODE_PIECE,
@@ -31,7 +33,7 @@ from mediasrv.protocol.china import today_in_china
 from mediasrv.search import indexing
 from mediasrv.search.index import SearchIndex, SearchIndexBusy
 from mediasrv.storage import open_store
-from workers import chunked, pipeline
+from workers import chunked, pipeline, reburn
 from workers.celery_app import app, settings
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,25 @@ def publish_captions(self: Task, asset_id: str) -> str:
     if done is False:
         raise self.retry(countdown=30)
     return "published" if done else "unchanged"
+
+
+@app.task(
+    name=REMAKE,
+    bind=True,
+    max_retries=10,
+    soft_time_limit=settings.transcode_time_limit_seconds,
+    time_limit=settings.transcode_time_limit_seconds + 300,
+)
+def remake(self: Task, asset_id: str, scope: str) -> bool:
+    """Captions changed ("iptv"): re-make the film's IPTV renditions only; its language tracks
+    changed ("all"): every rendition. A failure leaves the published generation as it was (still
+    playable, as before the change); storage outages are retried."""
+    try:
+        return reburn.remake(context(), asset_id, iptv_only=scope == REMAKE_IPTV)
+    except StorageUnavailable as exc:
+        delay = min(300, 10 * 2 ** min(self.request.retries, 5))
+        log.warning("asset %s: storage unavailable (%s); remake in %d s", asset_id, exc.message, delay)
+        raise self.retry(countdown=delay) from exc
 
 
 def dispatcher() -> CeleryDispatcher:

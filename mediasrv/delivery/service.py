@@ -9,9 +9,10 @@ from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, Rendition
 from mediasrv.ingest.schemas import PRESENTATIONS
 from mediasrv.kit.errors import NotFound
 from mediasrv.kit.i18n import Text
-from mediasrv.media.hls import SubtitleTrack
+from mediasrv.media import languages
+from mediasrv.media.hls import SubtitleTrack, VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
-from mediasrv.media.profiles import Group
+from mediasrv.media.profiles import MOBILE_AUDIO, Group, language_group
 from mediasrv.storage import keys
 
 # Presentation name (the URL's <name>.m3u8) -> the rendition group it lists.
@@ -37,8 +38,20 @@ def _kind(asset: Asset) -> Text:
     return Text(f"delivery.kind.{asset.kind.value}")
 
 
+def presentation_group(presentation: str) -> str | None:
+    """The rendition group a presentation lists: master, iptv, iptv-sd, or a set-top box variant of
+    another language (iptv-bo, iptv-sd-zh-yue); None for a name that is none of these."""
+    if presentation in PRESENTATION_GROUPS:
+        return PRESENTATION_GROUPS[presentation].value
+    for group in (Group.IPTV_SD, Group.IPTV):  # iptv-sd-… before iptv-…
+        lang = presentation.removeprefix(f"{group.value}-")
+        if lang != presentation and lang in languages.NAMES:
+            return language_group(group, lang)
+    return None
+
+
 def master_playlist(session: Session, asset_id: str, presentation: str) -> str:
-    if presentation not in PRESENTATION_GROUPS:
+    if presentation_group(presentation) is None:
         raise NotFound("delivery.no_presentation", presentation=presentation)
     asset = _ready(session, asset_id, renditions=True)
     text = render_presentation(asset, presentation)
@@ -50,27 +63,40 @@ def master_playlist(session: Session, asset_id: str, presentation: str) -> str:
 
 
 def presentation_renditions(asset: Asset, presentation: str) -> list[Rendition]:
-    """The renditions of a ready asset that one presentation (master, iptv, iptv-sd) lists."""
-    group = PRESENTATION_GROUPS[presentation]
-    return [r for r in asset.renditions if group.value in r.groups]
+    """The renditions of a ready asset that one presentation (master, iptv, iptv-sd, iptv-<lang>)
+    lists, the mobile master's language renditions included."""
+    return _variants(asset, presentation) + _audio(asset, presentation)
+
+
+def _variants(asset: Asset, presentation: str) -> list[Rendition]:
+    group = presentation_group(presentation)
+    return [r for r in asset.renditions if group in r.groups]
+
+
+def _audio(asset: Asset, presentation: str) -> list[Rendition]:
+    if presentation_group(presentation) != Group.MOBILE.value:
+        return []
+    return [r for r in asset.renditions if MOBILE_AUDIO in r.groups]
 
 
 def render_presentation(asset: Asset, presentation: str) -> str | None:
     """The master playlist of a presentation of a ready asset; None when it has no such rendition.
     Its bytes depend only on the published generation, so sites can cache and verify it."""
-    variants = [
-        r.variant(keys.asset_path(asset.id, r.playlist_key))
-        for r in presentation_renditions(asset, presentation)
-    ]
+
+    def listed(renditions: list[Rendition]) -> list[VariantInfo]:
+        return [r.variant(keys.asset_path(asset.id, r.playlist_key)) for r in renditions]
+
+    variants = listed(_variants(asset, presentation))
     if not variants:
         return None
-    return render_master(variants, subtitles=subtitle_tracks(asset, presentation))
+    audio = listed(_audio(asset, presentation))
+    return render_master(variants, audio=audio, subtitles=subtitle_tracks(asset, presentation))
 
 
 def subtitle_tracks(asset: Asset, presentation: str) -> list[SubtitleTrack]:
     """The caption languages a presentation declares: the mobile ladder's only (set-top boxes play
     HLS v3 and show no sidecar captions)."""
-    if presentation != "master":
+    if presentation_group(presentation) != Group.MOBILE.value:
         return []
     return [SubtitleTrack(**track) for track in asset.subtitles or []]
 

@@ -185,6 +185,7 @@ class Rendition(Base):
     segment_count: Mapped[int] = mapped_column(Integer)
     duration_seconds: Mapped[float] = mapped_column(Float)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
+    language: Mapped[str] = mapped_column(String(16), default="", server_default="")
 
     asset: Mapped[Asset] = relationship(back_populates="renditions")
 
@@ -214,6 +215,22 @@ class AssetFile(Base):
     path: Mapped[str] = mapped_column(String(255), primary_key=True)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+
+
+class LanguageTrack(Base):
+    """A producer's extra audio track of a film (a dubbed Tibetan or Cantonese version), one per
+    language: the file as uploaded, kept in storage and read by the next transcode as an extra
+    input of its one ffmpeg run (media.plan.AudioTrack)."""
+
+    __tablename__ = "audio_tracks"
+
+    asset_id: Mapped[str] = mapped_column(ForeignKey("assets.id", ondelete="CASCADE"), primary_key=True)
+    language: Mapped[str] = mapped_column(String(16), primary_key=True)  # media.languages tag
+    source_key: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(String(255))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class TranscodePiece(Base):

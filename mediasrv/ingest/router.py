@@ -1,4 +1,4 @@
-"""/api/v1/assets: upload, status, source download, retry."""
+"""/api/v1/assets: upload, status, source download, retry, a film's extra audio tracks."""
 
 from __future__ import annotations
 
@@ -11,14 +11,15 @@ from sqlalchemy.orm import Session
 from mediasrv.accounts.auth import AdminDep, Caller, ProducerDep
 from mediasrv.config import Settings
 from mediasrv.deps import DispatcherDep, LangDep, SessionDep, SettingsDep, StoreDep
-from mediasrv.ingest import service
+from mediasrv.ingest import service, tracks
 from mediasrv.ingest.models import Asset, AssetStatus
-from mediasrv.ingest.schemas import AssetOut
+from mediasrv.ingest.schemas import AssetOut, AudioTrackOut
 from mediasrv.ingest.spool import receive_upload
-from mediasrv.jobs import TRANSCODE, enqueue_after_commit
+from mediasrv.jobs import REMAKE, REMAKE_ALL, TRANSCODE, enqueue_after_commit
 from mediasrv.kit.errors import MediaError, error_responses
 from mediasrv.kit.http import object_response
 from mediasrv.kit.params import Limit, Offset, Page
+from mediasrv.media import languages
 from mediasrv.ops.metrics import UPLOADS
 from mediasrv.storage import ObjectStore
 
@@ -134,3 +135,72 @@ def retry_asset(
     asset = service.retry_asset(session, asset_id, actor=caller)
     enqueue_after_commit(session, dispatcher, TRANSCODE, asset.id)
     return AssetOut.of(asset, lang)
+
+
+_AUDIO_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary", "description": "the dubbed recording"}
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+@router.get("/{asset_id}/audio-tracks", response_model=list[AudioTrackOut])
+def list_audio_tracks(asset_id: str, caller: ProducerDep, session: SessionDep) -> list[AudioTrackOut]:
+    """The film's extra audio tracks attached by producers, by language."""
+    asset = service.get_asset(session, asset_id, caller=caller)
+    return [AudioTrackOut.of(row) for row in tracks.listed(session, asset.id)]
+
+
+@router.put("/{asset_id}/audio-tracks/{language}", response_model=AudioTrackOut, openapi_extra=_AUDIO_BODY)
+async def put_audio_track(
+    asset_id: str,
+    language: str,
+    request: Request,
+    caller: ProducerDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    store: StoreDep,
+    dispatcher: DispatcherDep,
+) -> AudioTrackOut:
+    """Attach (or replace) the film's audio track in `language` (a dubbed version, multipart field
+    `file`); a ready film is made again with it in the background and stays playable meanwhile."""
+    tag = languages.checked(language)
+    tracks.film(session, asset_id, caller=caller)  # refused before the body is read
+    upload = await receive_upload(
+        request.headers.get("content-type", ""),
+        request.stream(),
+        spool_dir=settings.spool_dir,
+        max_bytes=settings.max_upload_bytes,
+    )
+    try:
+        await run_in_threadpool(tracks.checked_audio, upload)
+        asset = tracks.film(session, asset_id, caller=caller)
+        row, _ = await run_in_threadpool(tracks.attach, session, store, asset, tag, upload)
+    finally:
+        upload.discard()
+    if asset.status is AssetStatus.READY:
+        enqueue_after_commit(session, dispatcher, REMAKE, asset.id, REMAKE_ALL)
+    return AudioTrackOut.of(row)
+
+
+@router.delete("/{asset_id}/audio-tracks/{language}", status_code=204, response_class=Response)
+def delete_audio_track(
+    asset_id: str, language: str, caller: ProducerDep, session: SessionDep, dispatcher: DispatcherDep
+) -> Response:
+    """Remove the film's audio track in `language`; a ready film is made again without it."""
+    asset = tracks.film(session, asset_id, caller=caller)
+    tracks.remove(session, asset, languages.checked(language))
+    if asset.status is AssetStatus.READY:
+        enqueue_after_commit(session, dispatcher, REMAKE, asset.id, REMAKE_ALL)
+    return Response(status_code=204)

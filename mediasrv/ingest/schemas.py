@@ -7,8 +7,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mediasrv.ingest.models import Asset, AssetKind, AssetStatus
+from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, LanguageTrack
 from mediasrv.kit.i18n import Lang, render
+from mediasrv.media import languages
 
 PRESENTATIONS = {"mobile": "master.m3u8", "iptv": "iptv.m3u8", "iptv-sd": "iptv-sd.m3u8"}
 
@@ -27,6 +28,29 @@ class RenditionOut(BaseModel):
     segment_count: int
     duration_seconds: float
     size_bytes: int
+    language: str = Field(default="", description="its audio's language tag; empty when unknown")
+
+
+class AudioTrackOut(BaseModel):
+    """A producer's extra audio track of a film."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    language: str = Field(description="language tag: bo, ug, mn, za, zh-yue...")
+    name: str = Field(description="the language's Chinese name, as players list it")
+    filename: str
+    size_bytes: int
+    sha256: str
+
+    @classmethod
+    def of(cls, row: LanguageTrack) -> AudioTrackOut:
+        return cls(
+            language=row.language,
+            name=languages.name(row.language),
+            filename=row.filename,
+            size_bytes=row.size_bytes,
+            sha256=row.sha256,
+        )
 
 
 class AssetLinks(BaseModel):

@@ -15,7 +15,8 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from mediasrv.media.profiles import RenditionSpec
+from mediasrv.media import languages
+from mediasrv.media.profiles import MAIN_AUDIO, RenditionSpec
 
 AUDIO_CODEC = "mp4a.40.2"  # AAC-LC
 # H.264 profile_idc and constraint flags as RFC 6381 wants them in avc1.PPCCLL.
@@ -23,6 +24,7 @@ _AVC_PROFILES = {"high": "6400", "main": "4d40", "baseline": "42c0", "constraine
 # Apple HLS authoring spec 7.7: no segment more than 0.5 s over the target duration (and RFC 8216 wants
 # every duration, rounded to the nearest integer, at most the target).
 OVER_TARGET = 0.5
+AUDIO_GROUP = "aud"  # the one group of the phones' language renditions
 
 
 @dataclass(frozen=True)
@@ -41,6 +43,7 @@ class VariantInfo:
     segment_count: int
     duration_seconds: float
     size_bytes: int
+    language: str = ""  # of its audio track ("" when unknown)
 
 
 @dataclass(frozen=True)
@@ -173,6 +176,7 @@ def measure_variant(outdir: Path, spec: RenditionSpec) -> VariantInfo:
         segment_count=len(segments),
         duration_seconds=sum(d for d, _ in segments),
         size_bytes=sum(sizes),
+        language=spec.language,
     )
 
 
@@ -182,12 +186,31 @@ def finish_renditions(outdir: Path, specs: Sequence[RenditionSpec]) -> list[Vari
     return [measure_variant(outdir, spec) for spec in specs]
 
 
-def master_playlist(
-    variants: Sequence[VariantInfo], *, uri_prefix: str = "", subtitles: Sequence[SubtitleTrack] = ()
-) -> str:
-    """Multivariant playlist listing `variants` lowest bandwidth first (players start at the top), and
-    `subtitles` as one SUBTITLES group every variant names (at most one of them DEFAULT)."""
-    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+def _audio_media(audio: Sequence[VariantInfo], uri_prefix: str) -> list[str]:
+    """EXT-X-MEDIA lines of the language renditions: the film's own sound first and DEFAULT."""
+    lines: list[str] = []
+    names: set[str] = set()
+    for a in sorted(audio, key=lambda a: (a.name != MAIN_AUDIO, a.name)):
+        name = languages.name(a.language)
+        if name in names:  # NAME is unique within a group (zh and zh-Hans are both 普通话)
+            name = f"{name}（{a.language or a.name}）"
+        names.add(name)
+        attrs = ["TYPE=AUDIO", f'GROUP-ID="{AUDIO_GROUP}"']
+        if a.language:
+            attrs.append(f"LANGUAGE={_quoted(a.language)}")
+        attrs += [
+            f"NAME={_quoted(name)}",
+            f"DEFAULT={'YES' if a.name == MAIN_AUDIO else 'NO'}",
+            "AUTOSELECT=YES",
+            f"URI={_quoted(uri_prefix + a.playlist)}",
+        ]
+        lines.append(f"#EXT-X-MEDIA:{','.join(attrs)}")
+    return lines
+
+
+def _subtitles_media(subtitles: Sequence[SubtitleTrack], uri_prefix: str) -> list[str]:
+    """EXT-X-MEDIA lines of the caption languages: one SUBTITLES group (at most one DEFAULT)."""
+    lines: list[str] = []
     for track in subtitles:
         attrs = [
             "TYPE=SUBTITLES",
@@ -199,14 +222,39 @@ def master_playlist(
             f"URI={_quoted(uri_prefix + track.playlist)}",
         ]
         lines.append(f"#EXT-X-MEDIA:{','.join(attrs)}")
+    return lines
+
+
+def master_playlist(
+    variants: Sequence[VariantInfo],
+    *,
+    uri_prefix: str = "",
+    audio: Sequence[VariantInfo] = (),
+    subtitles: Sequence[SubtitleTrack] = (),
+) -> str:
+    """Multivariant playlist listing `variants` lowest bandwidth first (players start at the top).
+
+    `subtitles`: the caption languages, one SUBTITLES group every variant names.
+
+    `audio`: audio-only renditions of the film's languages, one group the variants name. The
+    variants keep their muxed sound (players that ignore groups play it); a player using the group
+    fetches a rendition beside the variant, so BANDWIDTH adds the largest rendition's peak (RFC 8216
+    4.3.4.2: the largest playable combination). AVERAGE-BANDWIDTH stays the variant's own, what
+    hlscheck and players measure of its segments."""
+    lines = ["#EXTM3U", "#EXT-X-VERSION:3", "#EXT-X-INDEPENDENT-SEGMENTS"]
+    lines += _audio_media(audio, uri_prefix)
+    lines += _subtitles_media(subtitles, uri_prefix)
+    extra_peak = max((a.bandwidth for a in audio), default=0)
     for v in sorted(variants, key=lambda v: (v.bandwidth, v.name)):
         attrs = [
-            f"BANDWIDTH={v.bandwidth}",
+            f"BANDWIDTH={v.bandwidth + extra_peak}",
             f"AVERAGE-BANDWIDTH={v.average_bandwidth}",
             f'CODECS="{v.codecs}"',
         ]
         if v.width:
             attrs += [f"RESOLUTION={v.width}x{v.height}", f"FRAME-RATE={v.frame_rate:.3f}"]
+        if audio:
+            attrs.append(f'AUDIO="{AUDIO_GROUP}"')
         if subtitles:
             attrs.append(f'SUBTITLES="{SUBTITLES_GROUP}"')
         lines += [f"#EXT-X-STREAM-INF:{','.join(attrs)}", f"{uri_prefix}{v.playlist}"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import ffmpeg
 
 from mediasrv.media.probe import MIN_BYTES_PER_SECOND, MediaInfo, input_options, input_url
-from mediasrv.media.profiles import FPS, MOBILE_MAXRATE, RenditionSpec, even, renditions_for
+from mediasrv.media.profiles import FPS, MOBILE_MAXRATE, Group, RenditionSpec, even, renditions_for
 
 HLS_TIME = 6
 GOP = 2 * FPS  # an IDR every 2 s, so 6 s segments are cut at the same frame in every rendition
@@ -26,6 +27,81 @@ def read_limit(info: MediaInfo) -> float:
     out of a small file. Not the duration alone: an MP3 without a VBR header has only an estimated
     one, which can be far too short, so whatever the size could hold is read too."""
     return max(info.duration, info.size / MIN_BYTES_PER_SECOND) + READ_MARGIN
+
+
+@dataclass(frozen=True)
+class AudioTrack:
+    """An extra language of a film: a stream of the upload (path None) or a producer's audio file,
+    already probed (its format_name forces the demuxer, as for the upload)."""
+
+    language: str
+    stream: int = 0  # its audio stream index in that file (a:N)
+    path: Path | None = None
+    format_name: str = ""
+
+
+@dataclass(frozen=True)
+class BurnIn:
+    """Captions burned into the IPTV pictures: one language, a WebVTT/SRT/ASS file of ours (the
+    captions table's normalised text written to the work folder; libass reads it)."""
+
+    path: Path
+    language: str
+
+
+# Debian's fonts-noto-cjk; libass finds the face by name through fontconfig, fontsdir makes sure.
+FONTS_DIR = Path("/usr/share/fonts/opentype/noto")
+CAPTION_FONT = "Noto Sans CJK SC"
+# libass scales text subtitles (SRT, WebVTT) from a 384x288 script to the frame. At TV size an
+# 18/288 font is ~67 px at 1080 lines, readable across a room by older eyes; 8% margins keep
+# captions inside the title-safe area (EBU R 95: 90% of the height) also on boxes that overscan.
+_PLAY_RES = (384, 288)
+CAPTION_FONT_SIZE = 18
+CAPTION_MARGIN = 0.08
+
+
+def upload_tracks(info: MediaInfo) -> list[AudioTrack]:
+    """The upload's extra audio streams worth a language track: tagged with a known language other
+    than the first stream's, the first of each language."""
+    seen = {info.audio.language} if info.audio is not None else set()
+    tracks = []
+    for i, audio in enumerate(info.extra_audio, start=1):
+        if audio.language and audio.language not in seen:
+            seen.add(audio.language)
+            tracks.append(AudioTrack(audio.language, stream=i))
+    return tracks
+
+
+def caption_style() -> str:
+    """libass force_style for TV pictures: the CJK font, outlined, inside the title-safe area."""
+    margin_v, margin_h = (round(n * CAPTION_MARGIN) for n in reversed(_PLAY_RES))
+    return ",".join(
+        [
+            f"FontName={CAPTION_FONT}",
+            f"FontSize={CAPTION_FONT_SIZE}",
+            "Outline=2",
+            "Shadow=0",
+            "BorderStyle=1",
+            f"MarginV={margin_v}",
+            f"MarginL={margin_h}",
+            f"MarginR={margin_h}",
+        ]
+    )
+
+
+def caption_canvas(spec: RenditionSpec) -> str | None:
+    """The frame as viewers see it (720x576 at 64/45 is shown 1024x576), for the subtitles filter's
+    original_size: libass then narrows the glyphs by the SAR, so the box's stretch makes them round.
+    (Not ASS ScaleX: Debian 12's libass takes a forced ScaleX as a factor, not a percentage.)"""
+    num, den = (int(x) for x in spec.sar.split("/"))
+    if num == den:
+        return None
+    return f"{round(spec.width * num / den)}x{spec.height}"
+
+
+def burns(spec: RenditionSpec) -> bool:
+    """Captions are burned into set-top box pictures only; phones get them as text."""
+    return Group.IPTV in spec.groups or Group.IPTV_SD in spec.groups
 
 
 @dataclass(frozen=True)
@@ -54,7 +130,9 @@ def poster_size(src_w: int, src_h: int) -> tuple[int, int]:
     return even(src_w * scale), even(src_h * scale)
 
 
-def video_branch(stream: Any, spec: RenditionSpec, src_w: int, src_h: int) -> Any:
+def video_branch(
+    stream: Any, spec: RenditionSpec, src_w: int, src_h: int, burn_in: BurnIn | None = None
+) -> Any:
     pw, ph = picture_size(spec, src_w, src_h)
     stream = stream.filter("scale", pw, ph)
     if (pw, ph) != (spec.width, spec.height):
@@ -66,6 +144,12 @@ def video_branch(stream: Any, spec: RenditionSpec, src_w: int, src_h: int) -> An
             (spec.height - ph) // 2 // 2 * 2,
             color="black",
         )
+    if burn_in is not None and burns(spec):
+        # At the frame's own size, after the pad: letterboxed films get captions in the black bar.
+        opts = {"fontsdir": str(FONTS_DIR), "charenc": "UTF-8", "force_style": caption_style()}
+        if canvas := caption_canvas(spec):
+            opts["original_size"] = canvas
+        stream = stream.filter("subtitles", filename=str(burn_in.path), **opts)
     return stream.filter("setsar", spec.sar)
 
 
@@ -129,41 +213,100 @@ def decoded_video(inp: Any) -> Any:
     return inp["V:0"].filter("bwdif", mode="send_frame", deint="interlaced").filter("fps", FPS)
 
 
-def audio_branches(inp: Any, info: MediaInfo, specs: list[RenditionSpec]) -> dict[str, Any]:
-    """Each rendition's audio stream by name: one loudness pass per target, shared by every rendition
-    using that target."""
-    if info.audio is None:
-        # Boxes and players expect an audio track in every variant; give silent films a silent one.
-        silence = ffmpeg.input(SILENCE, f="lavfi", t=f"{info.duration:.3f}")
-        silent = split(silence, len(specs), audio=True)
-        audio_by_spec = dict(zip((s.name for s in specs), silent, strict=True))
+def _track_source(inp: Any, info: MediaInfo, track: AudioTrack) -> Any:
+    """An extra language's audio, exactly as long as the film (a dub a little short is padded with
+    silence, one a little long is cut), so its segments line up with the video's."""
+    if track.path is None:
+        stream = inp[f"a:{track.stream}"]
     else:
-        audio_by_spec = {}
-        targets = sorted({s.loudness_lufs for s in specs})
-        # Downmix (5.1 -> stereo) first, once, so loudnorm measures what listeners will hear.
-        stereo = inp["a:0"].filter("aformat", channel_layouts="stereo")
-        for lufs, branch in zip(targets, split(stereo, len(targets), audio=True), strict=True):
-            users = [s for s in specs if s.loudness_lufs == lufs]
-            # loudnorm works at 192 kHz internally and outputs that rate.
-            a = branch.filter("loudnorm", I=lufs, TP=-2, LRA=11).filter("aresample", 48000)
-            audio_by_spec.update(zip((s.name for s in users), split(a, len(users), audio=True), strict=True))
+        # Only the producer's file, in the format its probe accepted, like the upload.
+        extra = ffmpeg.input(
+            input_url(track.path), t=f"{read_limit(info):.3f}", **input_options(track.format_name)
+        )
+        stream = extra[f"a:{track.stream}"]
+    end = f"{info.duration:.3f}"
+    return stream.filter("apad", whole_dur=end).filter("atrim", end=end)
+
+
+def audio_branches(
+    inp: Any, info: MediaInfo, specs: list[RenditionSpec], tracks: Sequence[AudioTrack] = ()
+) -> dict[str, Any]:
+    """Each rendition's audio stream by name: per audio track, one loudness pass per target, shared
+    by every rendition using that track and target."""
+    audio_by_spec: dict[str, Any] = {}
+    for track in sorted({s.track for s in specs}):
+        users = [s for s in specs if s.track == track]
+        if track == 0 and info.audio is None:
+            # Boxes and players expect an audio track in every variant; give silent films a silent one.
+            silence = ffmpeg.input(SILENCE, f="lavfi", t=f"{info.duration:.3f}")
+            silent = split(silence, len(users), audio=True)
+            audio_by_spec.update(zip((s.name for s in users), silent, strict=True))
+            continue
+        source = inp["a:0"] if track == 0 else _track_source(inp, info, tracks[track - 1])
+        audio_by_spec |= _loudness_branches(source, users)
     return audio_by_spec
 
 
-def build_plan(source: Path, info: MediaInfo, outdir: Path, *, preset: str = "veryfast") -> TranscodePlan:
+def _loudness_branches(source: Any, specs: list[RenditionSpec]) -> dict[str, Any]:
+    audio_by_spec: dict[str, Any] = {}
+    targets = sorted({s.loudness_lufs for s in specs})
+    # Downmix (5.1 -> stereo) first, once, so loudnorm measures what listeners will hear.
+    stereo = source.filter("aformat", channel_layouts="stereo")
+    for lufs, branch in zip(targets, split(stereo, len(targets), audio=True), strict=True):
+        users = [s for s in specs if s.loudness_lufs == lufs]
+        # loudnorm works at 192 kHz internally and outputs that rate.
+        a = branch.filter("loudnorm", I=lufs, TP=-2, LRA=11).filter("aresample", 48000)
+        audio_by_spec.update(zip((s.name for s in users), split(a, len(users), audio=True), strict=True))
+    return audio_by_spec
+
+
+def _tee_value(value: str) -> str:
+    """A value inside a tee slave's [options]: quoted twice, once for the list of slaves and once
+    for the option string (ffmpeg's tee documentation writes select=\\'v:0,a:1\\')."""
+    if "'" in value or "\\" in value:
+        raise ValueError(f"tee option value cannot hold quotes or backslashes: {value!r}")
+    return f"\\'{value}\\'"
+
+
+def _tee_target(specs: list[RenditionSpec], outdir: Path) -> str:
+    """One HLS slave per language: the shared video (v:0) and that language's audio (a:i)."""
+    slaves = []
+    for i, spec in enumerate(specs):
+        opts = hls_muxer_options(spec, outdir) | {"select": f"v:0,a:{i}"}
+        listed = ":".join(f"{k}={_tee_value(str(v))}" for k, v in opts.items())
+        slaves.append(f"[{listed}]{outdir / spec.name / 'index.m3u8'}")
+    return "|".join(slaves)
+
+
+def build_plan(
+    source: Path,
+    info: MediaInfo,
+    outdir: Path,
+    *,
+    preset: str = "veryfast",
+    tracks: Sequence[AudioTrack] = (),
+    burn_in: BurnIn | None = None,
+    iptv_only: bool = False,
+) -> TranscodePlan:
     """Describe the ffmpeg run for `source`. Only creates the output folders (the HLS muxer does
-    not, and then fails silently with exit code 0); runs nothing."""
-    specs = renditions_for(info)
+    not, and then fails silently with exit code 0); runs nothing.
+
+    `tracks`: the film's extra languages (upload_tracks and the producer's files). `burn_in`:
+    captions burned into the IPTV pictures. `iptv_only`: only the set-top box renditions (captions
+    changed later; the phones' renditions and the poster stay as published)."""
+    specs = renditions_for(info, [t.language for t in tracks])
+    if iptv_only:
+        specs = [s for s in specs if burns(s) or s.video_of]
     # Only the upload itself, in the format the probe accepted (see probe.ACCEPTED_FORMATS).
     inp = ffmpeg.input(input_url(source), t=f"{read_limit(info):.3f}", **input_options(info.format_name))
 
-    audio_by_spec = audio_branches(inp, info, specs)
+    audio_by_spec = audio_branches(inp, info, specs, tracks)
 
     outputs: list[Any] = []
     poster: Path | None = None
     video = info.video
-    if video is None:
-        for spec in specs:
+    for spec in specs:
+        if not spec.is_video:
             outputs.append(
                 ffmpeg.output(
                     audio_by_spec[spec.name],
@@ -171,21 +314,32 @@ def build_plan(source: Path, info: MediaInfo, outdir: Path, *, preset: str = "ve
                     **_hls_options(spec, outdir),
                 )
             )
-    else:
+    if video is not None:
+        encodes = [s for s in specs if s.is_video and not s.video_of]
         decoded = decoded_video(inp)
-        branches = split(decoded, len(specs) + 1, audio=False)
-        for spec, branch in zip(specs, branches, strict=False):
-            v = video_branch(branch, spec, video.width, video.height)
-            opts = video_options(spec, preset) | _hls_options(spec, outdir)
+        branches = split(decoded, len(encodes) + (0 if iptv_only else 1), audio=False)
+        for spec, branch in zip(encodes, branches, strict=False):
+            v = video_branch(branch, spec, video.width, video.height, burn_in)
+            muxed = [spec, *(s for s in specs if s.video_of == spec.name)]
+            if len(muxed) == 1:
+                opts = video_options(spec, preset) | _hls_options(spec, outdir)
+                target = str(outdir / spec.name / "index.m3u8")
+            else:
+                # One encode, muxed once per language: the tee muxer hands the same packets to
+                # one HLS muxer per language variant.
+                opts = video_options(spec, preset) | audio_options(spec) | {"f": "tee"}
+                target = _tee_target(muxed, outdir)
+            outputs.append(ffmpeg.output(v, *(audio_by_spec[s.name] for s in muxed), target, **opts))
+        if not iptv_only:
+            poster = outdir / "poster.jpg"
+            at = min(info.duration * 0.1, POSTER_MAX_OFFSET)
+            pw, ph = poster_size(video.width, video.height)
+            # A bounded trim ends this branch by itself, so split stops feeding it after a few frames.
+            still = branches[-1].filter("trim", start=f"{at:.3f}", end=f"{at + 1:.3f}")
+            still = still.filter("scale", pw, ph)
             outputs.append(
-                ffmpeg.output(v, audio_by_spec[spec.name], str(outdir / spec.name / "index.m3u8"), **opts)
+                ffmpeg.output(still, str(poster), f="image2", update=1, **{"frames:v": 1, "q:v": 3})
             )
-        poster = outdir / "poster.jpg"
-        at = min(info.duration * 0.1, POSTER_MAX_OFFSET)
-        pw, ph = poster_size(video.width, video.height)
-        # A bounded trim ends this branch by itself, so split stops feeding it after a few frames.
-        still = branches[-1].filter("trim", start=f"{at:.3f}", end=f"{at + 1:.3f}").filter("scale", pw, ph)
-        outputs.append(ffmpeg.output(still, str(poster), f="image2", update=1, **{"frames:v": 1, "q:v": 3}))
 
     for spec in specs:
         (outdir / spec.name).mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from typing import Any
 
 from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.kit.i18n import Text
+from mediasrv.media import languages
 
 # ffmpeg reads only the upload. Its demuxers are chosen by content, and several of them open other
 # files when they read one: hls and dash (playlists naming segments, `file:///etc/...` included),
@@ -86,6 +87,7 @@ class AudioInfo:
     channels: int
     channel_layout: str
     sample_rate: int
+    language: str = ""  # languages.from_container of the stream's tag; "" when unknown
 
 
 @dataclass(frozen=True)
@@ -96,6 +98,8 @@ class MediaInfo:
     bit_rate: int
     video: VideoInfo | None
     audio: AudioInfo | None
+    # The upload's other audio streams (a:1, a:2...): a dubbed version in the same file.
+    extra_audio: tuple[AudioInfo, ...] = ()
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -105,9 +109,10 @@ class MediaInfo:
         """The inverse of as_dict (a probe kept with the asset, read back without the file)."""
         video, audio = data.get("video"), data.get("audio")
         return cls(
-            **{k: v for k, v in data.items() if k not in ("video", "audio")},
+            **{k: v for k, v in data.items() if k not in ("video", "audio", "extra_audio")},
             video=VideoInfo(**video) if video else None,
             audio=AudioInfo(**audio) if audio else None,
+            extra_audio=tuple(AudioInfo(**a) for a in data.get("extra_audio") or ()),
         )
 
 
@@ -227,6 +232,7 @@ def _audio_info(s: dict[str, Any]) -> AudioInfo:
         channels=_int(s.get("channels")),
         channel_layout=str(s.get("channel_layout", "")),
         sample_rate=_int(s.get("sample_rate")),
+        language=languages.from_container(str(s.get("tags", {}).get("language", ""))) or "",
     )
 
 
@@ -307,4 +313,5 @@ def probe(path: Path, *, timeout: float = 60.0) -> MediaInfo:
         bit_rate=bit_rate,
         video=_video_info(videos[0]) if videos else None,
         audio=_audio_info(audios[0]) if audios else None,
+        extra_audio=tuple(_audio_info(s) for s in audios[1:]),
     )

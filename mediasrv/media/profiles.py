@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from fractions import Fraction
 
@@ -13,6 +14,8 @@ FPS = 25  # every video rendition is 25 fps constant: IPTV boxes require it, one
 IPTV_LUFS = -23.0  # EBU R128
 MOBILE_LUFS = -16.0  # phones are listened to in noisy places, at lower gain
 IPTV_AUDIO = 128_000
+MOBILE_ALT_AUDIO = 128_000  # each language's audio-only rendition for phones
+MAIN_AUDIO = "mobile-audio"  # the phones' rendition of the film's own sound (DEFAULT=YES)
 
 # Frame height -> CBR bitrate for the 16:9 IPTV frames (first row whose height is <= the frame's).
 _IPTV_BITRATES = (
@@ -46,10 +49,21 @@ class Group(StrEnum):
     MOBILE = "mobile"
 
 
+# Audio-only renditions, one per language, listed as EXT-X-MEDIA:TYPE=AUDIO in the mobile master. Not a
+# Group: no presentation of its own (Group names the presentations), part of the mobile one.
+MOBILE_AUDIO = "mobile-audio"
+
+
+def language_group(group: Group, language: str) -> str:
+    """The group of a set-top box variant carrying another language ("iptv-bo", "iptv-sd-zh-yue"):
+    boxes ignore audio groups, so each language is a muxed variant of its own presentation."""
+    return f"{group.value}-{language}"
+
+
 @dataclass(frozen=True)
 class RenditionSpec:
     name: str
-    groups: tuple[Group, ...]
+    groups: tuple[str, ...]  # Group values, or language_group names
     width: int  # coded frame size; 0 for audio-only
     height: int
     video_bitrate: int  # bits/s; 0 for audio-only
@@ -61,6 +75,9 @@ class RenditionSpec:
     # Additions beyond the original interface (defaults keep it compatible):
     sar: str = "1/1"  # sample aspect ratio of the coded frame ("64/45" for anamorphic SD)
     padded: bool = False  # picture fitted into a 16:9 frame with black bars (IPTV)
+    language: str = ""  # of its audio; "" when unknown
+    track: int = 0  # which audio track it carries: 0 the film's own, n the n-th extra language
+    video_of: str = ""  # the rendition whose encoded video it muxes again ("" = its own encode)
 
     @property
     def is_video(self) -> bool:
@@ -116,7 +133,7 @@ def _sd_frame(height: int) -> tuple[int, int, str]:
     return 720, height, f"{sar.numerator}/{sar.denominator}"
 
 
-def _audio_spec(name: str, groups: tuple[Group, ...], bitrate: int, lufs: float) -> RenditionSpec:
+def _audio_spec(name: str, groups: tuple[str, ...], bitrate: int, lufs: float) -> RenditionSpec:
     return RenditionSpec(
         name=name,
         groups=groups,
@@ -139,10 +156,55 @@ def _audio_only() -> list[RenditionSpec]:
     ]
 
 
-def renditions_for(info: MediaInfo) -> list[RenditionSpec]:
-    """IPTV HD, IPTV SD and the mobile ladder for a film; three audio renditions for a recording."""
+def renditions_for(info: MediaInfo, languages: Sequence[str] = ()) -> list[RenditionSpec]:
+    """IPTV HD, IPTV SD and the mobile ladder for a film; three audio renditions for a recording.
+
+    `languages`: the film's extra audio tracks, in order (track 1, 2...). Each adds a muxed IPTV and
+    IPTV SD variant reusing the same video encode, and phones get every language, the film's own
+    included, as an audio-only rendition (their video variants keep the film's own sound muxed, so
+    players ignoring audio groups still play it). Recordings (no video) take no extra tracks."""
+    if len(set(languages)) != len(languages):
+        raise ValueError(f"an audio language is given twice: {list(languages)}")
     if info.video is None:
         return _audio_only()
+    return _film(info) + _language_tracks(info, languages)
+
+
+def _language_tracks(info: MediaInfo, languages: Sequence[str]) -> list[RenditionSpec]:
+    if not languages:
+        return []
+    main = info.audio.language if info.audio is not None else ""
+    specs: list[RenditionSpec] = []
+    for group, base in ((Group.IPTV, "iptv"), (Group.IPTV_SD, "iptv-sd")):
+        for track, lang in enumerate(languages, start=1):
+            specs.append(
+                replace(
+                    _film_spec(info, base),
+                    name=language_group(group, lang),
+                    groups=(language_group(group, lang),),
+                    language=lang,
+                    track=track,
+                    video_of=base,
+                )
+            )
+    for track, lang in enumerate([main, *languages]):
+        alt = _audio_spec(
+            MAIN_AUDIO if track == 0 else f"{MAIN_AUDIO}-{lang}",
+            (MOBILE_AUDIO,),
+            MOBILE_ALT_AUDIO,
+            MOBILE_LUFS,
+        )
+        specs.append(replace(alt, language=lang, track=track))
+    return specs
+
+
+def _film_spec(info: MediaInfo, name: str) -> RenditionSpec:
+    return next(s for s in _film(info) if s.name == name)
+
+
+def _film(info: MediaInfo) -> list[RenditionSpec]:
+    assert info.video is not None
+    main = info.audio.language if info.audio is not None else ""
     w, h = info.video.width, info.video.height
     specs: list[RenditionSpec] = []
 
@@ -161,6 +223,7 @@ def renditions_for(info: MediaInfo) -> list[RenditionSpec]:
             audio_bitrate=IPTV_AUDIO,
             loudness_lufs=IPTV_LUFS,
             padded=True,
+            language=main,
         )
     )
 
@@ -179,6 +242,7 @@ def renditions_for(info: MediaInfo) -> list[RenditionSpec]:
             loudness_lufs=IPTV_LUFS,
             sar=sd_sar,
             padded=True,
+            language=main,
         )
     )
 
@@ -204,6 +268,7 @@ def renditions_for(info: MediaInfo) -> list[RenditionSpec]:
                 h264_level=h264_level(mw, mh, round(vrate * MOBILE_MAXRATE)),
                 audio_bitrate=arate,
                 loudness_lufs=MOBILE_LUFS,
+                language=main,
             )
         )
     return specs

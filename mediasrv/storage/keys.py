@@ -84,6 +84,11 @@ def generation_path(key: str) -> tuple[str, str]:
     return parts[2], parts[3]
 
 
+def audio_track(asset_id: str, language: str, sha256: str) -> str:
+    """A producer's extra audio track of a film, as uploaded (ingest.tracks); one per language."""
+    return check_key(f"audio-tracks/{_part(asset_id)}/{_part(language)}-{_part(sha256)}")
+
+
 def session_photo(site_id: int, session_id: str, sha256: str, suffix: str) -> str:
     """A study session's photo (content-addressed within the session); suffix ".jpg" or ".png"."""
     return check_key(f"study/{site_id}/{_part(session_id)}/{_part(sha256 + suffix)}")

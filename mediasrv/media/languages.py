@@ -1,0 +1,68 @@
+"""Language tags of audio tracks: the ones accepted, their Chinese names (HLS NAME=, menus) and the
+ISO 639-2 tags containers carry (ffprobe's `tags.language`: "bod", "uig", "chi"...)."""
+
+from __future__ import annotations
+
+from mediasrv.kit.errors import MediaProcessingError
+
+# BCP 47 tag -> the name listeners see. Chinese first: these are the site's users' words.
+NAMES: dict[str, str] = {
+    "zh": "普通话",
+    "zh-Hans": "普通话",
+    "zh-Hant": "普通话（繁体）",
+    "zh-yue": "粤语",
+    "zh-wuu": "吴语",
+    "zh-min-nan": "闽南语",
+    "zh-hak": "客家话",
+    "bo": "藏语",
+    "ug": "维吾尔语",
+    "mn": "蒙古语",
+    "za": "壮语",
+    "ii": "彝语",
+    "kk": "哈萨克语",
+    "ky": "柯尔克孜语",
+    "ko": "朝鲜语",
+    "en": "英语",
+}
+# Containers tag streams with ISO 639-2 (B or T form); "und" and "" mean unknown.
+_ISO639_2 = {
+    "chi": "zh",
+    "zho": "zh",
+    "cmn": "zh",
+    "yue": "zh-yue",
+    "wuu": "zh-wuu",
+    "nan": "zh-min-nan",
+    "hak": "zh-hak",
+    "tib": "bo",
+    "bod": "bo",
+    "uig": "ug",
+    "mon": "mn",
+    "zha": "za",
+    "iii": "ii",
+    "kaz": "kk",
+    "kir": "ky",
+    "kor": "ko",
+    "eng": "en",
+}
+_BY_LOWER = {tag.lower(): tag for tag in NAMES}
+
+
+def from_container(tag: str) -> str | None:
+    """Our tag for a stream's language tag as a container carries it; None when unknown or unset."""
+    tag = tag.strip()
+    return _ISO639_2.get(tag.lower()) or _BY_LOWER.get(tag.lower())
+
+
+def checked(tag: str) -> str:
+    """The tag a producer gave, in its canonical spelling ("ZH-yue" -> "zh-yue"), or a refusal in
+    Chinese listing the tags accepted."""
+    found = _BY_LOWER.get(tag.strip().lower())
+    if found is None:
+        accepted = "、".join(f"{t}（{n}）" for t, n in NAMES.items())
+        raise MediaProcessingError("media.language_unknown", tag=tag[:32], accepted=accepted)
+    return found
+
+
+def name(tag: str) -> str:
+    """The Chinese name of a tag; the original film's sound when the tag is unknown."""
+    return NAMES.get(tag, "原声")
