@@ -267,11 +267,17 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
 
 
 def captions_to_burn(ctx: Context, asset_id: str, workdir: Path) -> BurnIn | None:
-    """The captions a film's programme asks to have burned into its set-top box pictures, written
-    into workdir for libass; None for clean pictures. The captions table (branch i22-captions) is
-    not here yet: at merge, read the programme's burn-in language and its normalised WebVTT, write
-    it to workdir / f"burn-{language}.vtt" and return BurnIn(that path, language)."""
-    return None
+    """The captions a film asks to have burned into its set-top box pictures, written into workdir
+    for libass; None for clean pictures."""
+    with ctx.db.session_scope() as session:
+        caption = captions.burned(session, asset_id)
+        if caption is None:
+            return None
+        language, vtt = caption.language, caption.vtt
+    workdir.mkdir(parents=True, exist_ok=True)
+    path = workdir / f"burn-{language}.vtt"
+    path.write_text(vtt, encoding="utf-8")
+    return BurnIn(path, language)
 
 
 def language_tracks(ctx: Context, asset_id: str, info: MediaInfo, workdir: Path) -> list[AudioTrack]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, Enum, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from mediasrv.db import Base, utcnow
@@ -37,6 +37,9 @@ class Caption(Base):
     # None for an uploaded file, which outlives generations.
     generation: Mapped[str | None] = mapped_column(String(32), default=None)
     cue_count: Mapped[int] = mapped_column(Integer)
+    # Burned into the set-top box pictures (HLS v3 boxes show no sidecar captions): at most one
+    # language per asset (captions.service keeps it so); a change re-makes the IPTV renditions.
+    burn_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     vtt: Mapped[str] = mapped_column(Text)
     created_by_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -15,7 +15,7 @@ from mediasrv.captions.models import Caption, CaptionSource
 from mediasrv.catalog.router import reindex_after_commit
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep
 from mediasrv.ingest.spool import receive_upload
-from mediasrv.jobs import CAPTIONS, enqueue_after_commit
+from mediasrv.jobs import CAPTIONS, REMAKE, REMAKE_IPTV, enqueue_after_commit
 from mediasrv.kit.errors import MediaError, error_responses
 
 router = APIRouter(
@@ -31,6 +31,7 @@ class CaptionOut(BaseModel):
     source: CaptionSource
     filename: str
     cue_count: int
+    burn_in: bool = Field(description="burned into the set-top box pictures (one language at most)")
     created_at: datetime
 
     @classmethod
@@ -41,6 +42,7 @@ class CaptionOut(BaseModel):
             source=caption.source,
             filename=caption.filename,
             cue_count=caption.cue_count,
+            burn_in=caption.burn_in,
             created_at=caption.created_at,
         )
 
@@ -66,6 +68,11 @@ _MULTIPART_BODY: dict[str, Any] = {
                         "label": {
                             "type": "string",
                             "description": "the menu's name; defaults to the language's",
+                        },
+                        "burn_in": {
+                            "type": "string",
+                            "enum": ["true", "false"],
+                            "description": "burn into set-top box pictures (absent: as the replaced one was)",
                         },
                     },
                 }
@@ -99,10 +106,11 @@ async def upload_caption(
         language = upload.fields.get("language", "").strip()
         if not language:
             raise MediaError("captions.no_language")
+        burn_in = _flag(upload.fields.get("burn_in"))
         data = await run_in_threadpool(upload.path.read_bytes)
     finally:
         upload.path.unlink(missing_ok=True)
-    caption = await run_in_threadpool(
+    caption, remake = await run_in_threadpool(
         service.add_caption,
         session,
         actor=caller,
@@ -111,10 +119,23 @@ async def upload_caption(
         filename=upload.filename,
         language=language,
         label=upload.fields.get("label"),
+        burn_in=burn_in,
     )
     enqueue_after_commit(session, dispatcher, CAPTIONS, caption.asset_id)
+    if remake:  # set-top boxes show burned-in captions only: their pictures are made again
+        enqueue_after_commit(session, dispatcher, REMAKE, caption.asset_id, REMAKE_IPTV)
     reindex_after_commit(session, dispatcher)
     return CaptionOut.of(caption)
+
+
+def _flag(value: str | None) -> bool | None:
+    if value is None or not value.strip():
+        return None
+    if value.strip().lower() in ("true", "1", "yes", "on"):
+        return True
+    if value.strip().lower() in ("false", "0", "no", "off"):
+        return False
+    raise MediaError("captions.bad_burn_in", value=value[:16])
 
 
 @router.get("/{programme_id}/captions", response_model=list[CaptionOut])
@@ -130,7 +151,11 @@ def delete_caption(
     programme_id: str, language: str, caller: ProducerDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> Response:
     """Remove one language's captions; its subtitle track leaves the players within a minute."""
-    asset_id = service.delete_caption(session, actor=caller, programme_id=programme_id, language=language)
+    asset_id, remake = service.delete_caption(
+        session, actor=caller, programme_id=programme_id, language=language
+    )
     enqueue_after_commit(session, dispatcher, CAPTIONS, asset_id)
+    if remake:
+        enqueue_after_commit(session, dispatcher, REMAKE, asset_id, REMAKE_IPTV)
     reindex_after_commit(session, dispatcher)
     return Response(status_code=204)

@@ -7,10 +7,9 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
-from mediasrv.accounts.service import department_region
 from mediasrv.audit.service import Action, record
 from mediasrv.captions.models import Caption, CaptionSource
 from mediasrv.catalog import service as catalog
@@ -53,13 +52,22 @@ def add_caption(
     filename: str,
     language: str,
     label: str | None = None,
-) -> Caption:
-    """Check a caption file and keep it as the film's track in `language` (replacing the one there)."""
+    burn_in: bool | None = None,
+) -> tuple[Caption, bool]:
+    """Check a caption file and keep it as the film's track in `language` (replacing the one there).
+    burn_in: burn this language into the set-top box pictures (True; another language stops being
+    burned), stop (False), or keep what the replaced track had (None). Also returns whether the
+    IPTV pictures must be made again (what is burned in changed)."""
     programme = catalog.editable_programme(session, actor=actor, programme_id=programme_id)
     asset = _film(programme)
     tag = subtitles.check_language(language, filename=filename)
     cues = subtitles.parse(data, filename=filename, duration=asset.duration_seconds)
     before = _languages(session, asset.id)
+    burned = burned_language(session, asset.id)
+    if burn_in is None:
+        burn_in = burned == tag
+    if burn_in:
+        session.execute(update(Caption).where(Caption.asset_id == asset.id).values(burn_in=False))
     session.execute(delete(Caption).where(Caption.asset_id == asset.id, Caption.language == tag))
     caption = Caption(
         asset_id=asset.id,
@@ -69,17 +77,32 @@ def add_caption(
         filename=filename[:255],
         cue_count=len(cues),
         vtt=subtitles.to_webvtt(cues),
+        burn_in=burn_in,
         created_by_user_id=actor.user_id,
     )
     session.add(caption)
     session.flush()
     _audit(session, actor, programme, before, _languages(session, asset.id))
     touch(session, asset.id)
-    return caption
+    # A new text for the burned language, or a new burned language (or none any more).
+    return caption, burn_in or burned == tag
 
 
-def delete_caption(session: Session, *, actor: Caller, programme_id: str, language: str) -> str:
-    """Remove the film's track in `language`; the asset whose subtitles must be published again."""
+def burned_language(session: Session, asset_id: str) -> str | None:
+    """The language burned into the asset's set-top box pictures, if any."""
+    query = select(Caption.language).where(Caption.asset_id == asset_id, Caption.burn_in.is_(True))
+    return session.scalar(query.limit(1))
+
+
+def burned(session: Session, asset_id: str) -> Caption | None:
+    """The caption track burned into the asset's set-top box pictures, if any."""
+    query = select(Caption).where(Caption.asset_id == asset_id, Caption.burn_in.is_(True))
+    return session.scalar(query.limit(1))
+
+
+def delete_caption(session: Session, *, actor: Caller, programme_id: str, language: str) -> tuple[str, bool]:
+    """Remove the film's track in `language`; the asset whose subtitles must be published again,
+    and whether its set-top box pictures must be made again (the track was burned into them)."""
     programme = catalog.editable_programme(session, actor=actor, programme_id=programme_id)
     asset = _film(programme)
     tag = subtitles.language_tag(language) or language
@@ -87,11 +110,12 @@ def delete_caption(session: Session, *, actor: Caller, programme_id: str, langua
     if caption is None:
         raise NotFound("captions.no_caption", language=language[:32])
     before = _languages(session, asset.id)
+    was_burned = caption.burn_in
     session.delete(caption)
     session.flush()
     _audit(session, actor, programme, before, _languages(session, asset.id))
     touch(session, asset.id)
-    return asset.id
+    return asset.id, was_burned
 
 
 def _audit(
@@ -103,7 +127,7 @@ def _audit(
         Action.PROGRAMME_UPDATE,
         "programme",
         programme.id,
-        in_region=department_region(session, programme.org_unit_id),
+        in_region=programme.region,
         captions={"before": before, "after": after},
     )
 

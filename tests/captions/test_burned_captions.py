@@ -1,0 +1,72 @@
+"""A programme asks for one caption language burned into its set-top box pictures: the API keeps one
+such language, asks for the IPTV renditions to be made again when it changes, and the remake burns
+the captions table's text (workers.pipeline.captions_to_burn) into the IPTV pictures only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from mediasrv.db import Database
+from mediasrv.ingest.models import Asset
+from mediasrv.jobs import REMAKE, REMAKE_IPTV
+from tests.captions.test_subtitle_renditions import SRT, upload_and_process
+from tests.fixtures import RecordingDispatcher
+from tests.mediafactory import make_media
+from workers import pipeline, reburn
+
+
+def test_burned_captions_follow_the_programme_and_remake_only_the_iptv_pictures(
+    client: TestClient, producer: dict[str, str], ctx: pipeline.Context, db: Database,
+    dispatcher: RecordingDispatcher, tmp_path: Path,
+) -> None:  # fmt: skip
+    asset_id = upload_and_process(client, producer, ctx, make_media(tmp_path / "第1集.mp4", seconds=9))
+    r = client.post("/api/v1/programmes", headers=producer,
+                    json={"title": "初心", "category": "party-spirit", "asset_id": asset_id})  # fmt: skip
+    pid = r.json()["id"]
+
+    def attach(language: str, **fields: str) -> dict[str, object]:
+        form = {"language": language, **fields}
+        r = client.post(f"/api/v1/programmes/{pid}/captions", headers=producer,
+                        files={"file": ("第1集.srt", SRT.encode())}, data=form)  # fmt: skip
+        assert r.status_code == 201, r.text
+        return dict(r.json())
+
+    def remakes() -> list[tuple[str, ...]]:
+        return [args for task, args in dispatcher.sent if task == REMAKE]
+
+    assert attach("ug")["burn_in"] is False and remakes() == []  # phones only: no remake
+    assert pipeline.captions_to_burn(ctx, asset_id, tmp_path / "w0") is None
+    assert attach("zh-Hans", burn_in="true")["burn_in"] is True
+    assert remakes() == [(asset_id, REMAKE_IPTV)]
+    burn = pipeline.captions_to_burn(ctx, asset_id, tmp_path / "w1")
+    assert burn is not None and burn.language == "zh-Hans" and "不忘初心" in burn.path.read_text("utf-8")
+
+    # A new text for the burned language keeps it burned (and remakes); one language at most.
+    assert attach("zh-Hans")["burn_in"] is True and len(remakes()) == 2
+    assert attach("ug", burn_in="true")["burn_in"] is True and len(remakes()) == 3
+    listed = client.get(f"/api/v1/programmes/{pid}/captions", headers=producer).json()
+    assert {c["language"]: c["burn_in"] for c in listed} == {"ug": True, "zh-Hans": False}
+    form = {"language": "bo", "burn_in": "也许"}
+    r = client.post(f"/api/v1/programmes/{pid}/captions", headers=producer,
+                    files={"file": ("a.srt", SRT.encode())}, data=form)  # fmt: skip
+    assert r.status_code == 400 and "burn_in" in r.json()["message"]
+
+    # The remake reads the table: IPTV pictures change, the phones' files stay as they were.
+    with db.session_scope() as s:
+        before = {f.path.split("/", 1)[1]: f.sha256 for f in s.get_one(Asset, asset_id).files}
+    assert reburn.reburn_iptv(ctx, asset_id) is True
+    with db.session_scope() as s:
+        after = {f.path.split("/", 1)[1]: f.sha256 for f in s.get_one(Asset, asset_id).files}
+    changed = {path.split("/")[0] for path in after if after[path] != before.get(path)}
+    assert changed and all(folder.startswith("iptv") for folder in changed)
+    assert {p: h for p, h in after.items() if p.startswith("mobile")} == {
+        p: h for p, h in before.items() if p.startswith("mobile")
+    }
+
+    # Removing the burned language asks for clean pictures; removing another does not.
+    assert client.delete(f"/api/v1/programmes/{pid}/captions/zh-Hans", headers=producer).status_code == 204
+    assert len(remakes()) == 3
+    assert client.delete(f"/api/v1/programmes/{pid}/captions/ug", headers=producer).status_code == 204
+    assert len(remakes()) == 4 and pipeline.captions_to_burn(ctx, asset_id, tmp_path / "w2") is None
