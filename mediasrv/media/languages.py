@@ -1,5 +1,6 @@
-"""Language tags of audio tracks: the ones accepted, their Chinese names (HLS NAME=, menus) and the
-ISO 639-2 tags containers carry (ffprobe's `tags.language`: "bod", "uig", "chi"...)."""
+"""Language tags: the spoken ones of audio tracks and the written ones of captions, their Chinese
+names (HLS NAME=, menus) and the ISO 639-2 tags containers carry (ffprobe's `tags.language`: "bod",
+"uig", "chi"...). The one table of both: media.subtitles reads its caption tags from here."""
 
 from __future__ import annotations
 
@@ -45,6 +46,23 @@ _ISO639_2 = {
     "eng": "en",
 }
 _BY_LOWER = {tag.lower(): tag for tag in NAMES}
+
+
+# Captions are written, so Chinese is a script (简体, 繁体), not a spoken variety.
+CAPTION_LANGUAGES = ("zh-Hans", "zh-Hant", "bo", "ug", "mn", "kk", "ko", "za", "ii", "en")
+_TRADITIONAL = {"zh-hant", "zh-tw", "zh-hk", "zh-mo"}
+
+
+def caption_tag(value: str) -> str | None:
+    """Our spelling of a caption language (a producer's tag, a programme's "zh", a stream's ISO
+    639-2 tag), or None when it is not one we carry."""
+    low = value.strip().lower().replace("_", "-")
+    if low in _TRADITIONAL:
+        return "zh-Hant"
+    spoken = from_container(low) or ("zh" if low.startswith("zh-") else None)
+    if spoken is not None and spoken.startswith("zh"):
+        return "zh-Hans"
+    return spoken if spoken in CAPTION_LANGUAGES else None
 
 
 def from_container(tag: str) -> str | None:

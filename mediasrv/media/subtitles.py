@@ -20,31 +20,10 @@ import pysubs2
 
 from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.kit.i18n import Text, render
+from mediasrv.media import languages
 from mediasrv.media.probe import input_options, input_url
 
-# The caption languages (a BCP 47 subset): tag -> the catalogue key of its Chinese/English name.
-LANGUAGES = ("zh-Hans", "zh-Hant", "bo", "ug", "mn", "kk", "ko", "za", "ii", "en")
-_BY_LOWER = {tag.lower(): tag for tag in LANGUAGES}
-# Tags a programme or a stream may carry, taken as ours: a programme's "zh", ISO 639-2 stream tags.
-_ALIASES = {
-    "zh": "zh-Hans",
-    "zh-cn": "zh-Hans",
-    "zh-sg": "zh-Hans",
-    "zh-tw": "zh-Hant",
-    "zh-hk": "zh-Hant",
-    "zh-mo": "zh-Hant",
-    "chi": "zh-Hans",
-    "zho": "zh-Hans",
-    "bod": "bo",
-    "tib": "bo",
-    "uig": "ug",
-    "mon": "mn",
-    "kaz": "kk",
-    "kor": "ko",
-    "zha": "za",
-    "iii": "ii",
-    "eng": "en",
-}
+LANGUAGES = languages.CAPTION_LANGUAGES
 MAX_CUES = 20_000  # a three-hour film has ~3,000; more is not a caption file
 # A cue may end this far past the film's measured end: encoders pad, and editors round up.
 END_TOLERANCE = 1.0
@@ -63,8 +42,7 @@ class Cue:
 
 def language_tag(value: str) -> str | None:
     """Our spelling of a caption language tag, or None when it is not one we carry."""
-    low = value.strip().lower().replace("_", "-")
-    return _BY_LOWER.get(low) or _ALIASES.get(low)
+    return languages.caption_tag(value)
 
 
 def language_name(tag: str) -> Text:
