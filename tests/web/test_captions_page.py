@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e.stack import Stack
-from tests.mediafactory import make_media
+from tests.mediafactory import make_dubbed, make_media
 from tests.web.conftest import PLAY_MUTED, login, screenshot
 from tests.web.test_catalog_page import programme, searchable
 
@@ -99,3 +99,32 @@ def test_a_caption_cue_shows_at_its_time_from_a_search_hit(
     page.wait_for_function(f"() => ({shown})().includes('བཀྲ་ཤིས')")
     menu.select_option("-1")  # captions off
     page.wait_for_function(f"() => ({shown})() === ''")
+
+
+def test_a_dubbed_film_plays_in_the_language_chosen_on_the_programme_page(
+    page: Page, web: Stack, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    tmp = tmp_path_factory.mktemp("dubbed-media")
+    film = web.wait(web.upload(make_dubbed(tmp / "双语.mp4", seconds=12, languages=("chi", "tib")))["id"])
+    assert film["status"] == "ready", film["error"]
+    pid = programme(web, title="双语党课", category="party-spirit", asset_id=film["id"])
+    fetched: list[str] = []
+    page.on("request", lambda r: fetched.append(r.url))
+    login(page, "zhang.producer")
+    page.goto(f"/ui/programmes/{pid}")
+
+    menu = page.get_by_label("声音：")
+    expect(menu).to_be_visible()
+    assert menu.locator("option").all_inner_texts() == ["普通话", "藏语"]
+    expect(menu).to_have_value("0")  # the film's own sound
+    page.evaluate(PLAY_MUTED)
+    page.wait_for_function("() => document.querySelector('#player video').currentTime > 0.5")
+    assert not any("mobile-audio-bo/" in url for url in fetched)
+
+    menu.focus()
+    menu.press("ArrowDown")  # from the keyboard, as on a TV remote
+    expect(menu).to_have_value("1")
+    deadline = time.monotonic() + 30
+    while not any("mobile-audio-bo/" in url and url.endswith(".ts") for url in fetched):
+        assert time.monotonic() < deadline, f"no Tibetan audio fetched: {fetched[-10:]}"
+        page.wait_for_timeout(200)

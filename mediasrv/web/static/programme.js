@@ -83,6 +83,7 @@ function player(programme, box, { refreshes = 1 } = {}) {
       });
       hls.on(Hls.Events.SUBTITLE_TRACKS_UPDATED, () => captionMenu(hls, status));
       hls.on(Hls.Events.SUBTITLE_TRACK_SWITCH, () => showChosen(hls));
+      hls.on(Hls.Events.AUDIO_TRACKS_UPDATED, () => audioMenu(hls, status));
       hls.loadSource(found.master);
       hls.attachMedia(video);
       seekToHash(video);
@@ -121,6 +122,25 @@ function showChosen(hls) {
   const select = document.getElementById("captions");
   const chosen = hls.subtitleTrack;
   if (select) select.value = String(hls.subtitleDisplay && chosen >= 0 ? chosen : -1);
+}
+
+/** The film's spoken languages (a dubbed Tibetan or Uyghur track: the master's AUDIO group), when it
+ * has more than one: a native select like the captions', starting at the film's own sound. */
+function audioMenu(hls, status) {
+  const tracks = hls.audioTracks;
+  document.getElementById("audio-language")?.closest("p").remove();
+  if (tracks.length < 2) return;
+  const select = el(
+    "select",
+    { id: "audio-language" },
+    tracks.map((track, i) => el("option", { value: String(i), lang: track.lang || null }, track.name)),
+  );
+  select.value = String(Math.max(hls.audioTrack, 0));
+  select.addEventListener("change", () => {
+    hls.audioTrack = Number(select.value);
+  });
+  const label = el("label", { for: "audio-language" }, `${t("programme.audio_language")}：`);
+  status.before(el("p", { class: "audio-language" }, label, select));
 }
 
 /** #t=<seconds> (a search hit said in the film): start playing from there. */
