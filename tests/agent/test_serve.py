@@ -134,10 +134,16 @@ def local(layout: Layout) -> Iterator[LocalClient]:
 
 
 def channels(text: str) -> list[tuple[str, str]]:
-    """(#EXTINF line, URL) pairs of an M3U8 channel list."""
+    """(#EXTINF line, URL) pairs of the programmes of the site's M3U8 channel list: after its
+    header, which names the guide, and the site's own channel, which comes first when it has
+    something to play (tests/agent/test_channel.py)."""
     lines = text.splitlines()
-    assert lines[0] == "#EXTM3U"
-    return list(zip(lines[1::2], lines[2::2], strict=True))
+    assert lines[0].startswith('#EXTM3U url-tvg="http') and lines[0].endswith('/epg.xml"'), lines[0]
+    pairs = list(zip(lines[1::2], lines[2::2], strict=True))
+    if pairs and pairs[0][1].endswith("/channel.m3u8"):
+        assert pairs[0][0].endswith(",本站频道") and 'group-title="本站频道"' in pairs[0][0]
+        return pairs[1:]
+    return pairs
 
 
 def test_playlist_lists_local_urls_required_first(local: LocalClient, site: ServedSite) -> None:
@@ -145,6 +151,7 @@ def test_playlist_lists_local_urls_required_first(local: LocalClient, site: Serv
     # A list of programmes, not an HLS playlist: VLC reads this type with its playlist module.
     assert r.status_code == 200 and r.headers["content-type"] == "audio/x-mpegurl"
     by_id = {p["id"]: p for p in site.doc["programmes"]}
+    assert r.text.splitlines()[2] == "http://192.168.1.20:8080/channel.m3u8"  # the site's channel first
     listed = channels(r.text)
     assert [ext.split('tvg-id="')[1].split('"')[0] for ext, _ in listed] == [site.required, site.optional]
     (first, first_url), (second, second_url) = listed
