@@ -423,6 +423,10 @@ def create_app(
             code: str | None = layout.load_config().site_code  # named before the first manifest
         except (AgentError, ValueError):
             code = None
+        guide = None
+        if applied is not None:
+            has, at = held(applied), now()
+            guide = channel.guide_json(has, tv.slots(has, at), at)
         body = page.render(
             facts,
             entries,
@@ -431,6 +435,7 @@ def create_app(
             lang=lang,
             site_code=code,
             hls_installed=player.path(layout) is not None,
+            guide=guide,
         )
         return HTMLResponse(body, headers={"Cache-Control": REVALIDATE})
 

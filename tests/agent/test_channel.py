@@ -274,3 +274,16 @@ def _just_begun(slot: dict[str, Any], when: datetime, longest: float) -> bool:
     """A slot whose first segment does not fit in it (a block's end cuts it) began under a segment ago."""
     start, end = datetime.fromisoformat(slot["start"]), datetime.fromisoformat(slot["end"])
     return (when - start).total_seconds() < longest and (end - start).total_seconds() < longest
+
+
+def test_the_site_view_shows_the_channel_now_next_and_the_week_in_chinese(evening: Layout) -> None:
+    box = Box(evening, MONDAY + timedelta(hours=19, seconds=8))
+    page = box.get("/").text
+    channel = page.split("<section class='channel'", 1)[1].split("</section>", 1)[0]
+    assert "本站频道" in channel and "data-src='/channel.m3u8'" in channel
+    now = channel.split("id='channel-now'>", 1)[1].split("</dd>", 1)[0]
+    assert now == "19:00–19:00 党的二十大精神 · 周一晚学习（必学时段） · 代替《法治乡村》（尚未下载完）"
+    assert "id='channel-next'>19:00–19:00 党的二十大精神" in channel
+    days = re.findall(r"<summary data-nav>([^<]+)</summary>", channel)
+    assert days[:2] == ["周一 12月7日", "周二 12月8日"] and len(days) in (7, 8)
+    assert page.index("<section class='channel'") < page.index('class="group required"')  # first

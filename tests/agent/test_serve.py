@@ -351,8 +351,12 @@ def test_site_view_shows_required_then_optional_and_a_complete_site(
     assert "<dd>2026-03-02 02:30（北京时间）</dd>" in text and "2026-03-02 02:30（北京时间） 成功" in text
     # Required first under its own heading, then optional; each with its poster, length, category
     # and handout, every URL relative to this origin (it works under any name the PC is reached by).
-    assert text.index(">今日必学</h2>") < text.index("党的二十大精神") < text.index(">选学</h2>")
-    assert text.index(">选学</h2>") < text.index("乡村 振兴 战略")  # one line, however it was typed
+    # (The site's channel comes before them: tests/agent/test_channel.py.)
+    first_card = text.index(f'data-programme-id="{site.required}"')
+    assert text.index(">今日必学</h2>") < first_card < text.index(">选学</h2>")
+    assert text.index(">选学</h2>") < text.index(
+        "乡村 振兴 战略", first_card
+    )  # one line, however it was typed
     card = text.split(f'data-programme-id="{site.required}"')[1].split("</li>")[0]
     assert f'data-src="/files/{required["play"]}"' in card
     assert f'<img src="/files/{required["poster"]}"' in card
