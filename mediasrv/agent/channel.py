@@ -155,8 +155,14 @@ def _read(layout: Layout, files: Mapping[str, Mapping[str, Any]], path: str) -> 
         return None
 
 
-def holdings(layout: Layout, doc: Mapping[str, Any], files: Mapping[str, Mapping[str, Any]]) -> Holdings:
-    """What the channel can play of the applied manifest `doc` (its files by path)."""
+def holdings(
+    layout: Layout,
+    doc: Mapping[str, Any],
+    files: Mapping[str, Mapping[str, Any]],
+    held: Mapping[str, Media] | None = None,
+) -> Holdings:
+    """What the channel can play of the applied manifest `doc` (its files by path). `held`: what was
+    found whole under this same manifest before, taken as it is (a sync only adds files to it)."""
     media: dict[str, Media] = {}
     titles: dict[str, str] = {}
     required: set[str] = set()
@@ -166,7 +172,7 @@ def holdings(layout: Layout, doc: Mapping[str, Any], files: Mapping[str, Mapping
         order.append(p["id"])
         if p["required"]:
             required.add(p["id"])
-        if found := media_of(layout, files, p["play"]):
+        if found := (held or {}).get(p["id"]) or media_of(layout, files, p["play"]):
             media[p["id"]] = found
     try:
         schedule = parse(doc.get("schedule"))
@@ -223,17 +229,28 @@ class Channel:
         self._monotonic = monotonic
         self._lock = threading.Lock()
         self._held: tuple[object, float, Holdings] | None = None
+        self._checking = False  # a request is looking at the disk
         self._days: dict[date, Day] = {}
         self._noted: set[tuple[str, str, str | None, str]] = set()
 
     def holdings(
         self, stamp: object, doc: Mapping[str, Any], files: Mapping[str, Mapping[str, Any]]
     ) -> Holdings:
+        """What the cache holds: looked at again when the manifest changed, or every RECHECK_SECONDS
+        by one request while the others go on with what was found last (a box must not wait)."""
         with self._lock:
             now = self._monotonic()
-            if self._held is not None and self._held[0] == stamp and now - self._held[1] < RECHECK_SECONDS:
-                return self._held[2]
-        held = holdings(self.layout, doc, files)  # outside the lock: the disk is slow, players wait not
+            before = None
+            if self._held is not None and self._held[0] == stamp:
+                if self._checking or now - self._held[1] < RECHECK_SECONDS:
+                    return self._held[2]
+                before = self._held[2].media  # only what was missing is looked for
+            self._checking = True
+        try:
+            held = holdings(self.layout, doc, files, before)  # outside the lock: the disk is slow
+        finally:
+            with self._lock:
+                self._checking = False
         with self._lock:
             if self._held is None or self._held[2] != held:
                 self._days.clear()  # a new timeline from now on

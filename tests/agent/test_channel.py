@@ -22,7 +22,7 @@ from mediasrv.agent.channel import NUMBERS_PER_DAY, replacements
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.serve import create_app
 from mediasrv.agent.viewing import queue_path
-from mediasrv.protocol.china import CHINA
+from mediasrv.protocol.china import CHINA, today_in_china
 from tests.agent.channelsite import Film, build
 
 MONDAY = datetime(2026, 12, 7, tzinfo=CHINA)
@@ -189,7 +189,7 @@ def test_channel_segments_count_as_viewing_of_their_programme(evening: Layout) -
     r = box.get(newest.absolute_uri, headers={"User-Agent": "IPTV STB"})
     assert r.status_code == 200
     lines = [json.loads(line) for line in queue_path(evening).read_text().splitlines()]
-    assert [(e["programme_id"], e["segment"], e["day"]) for e in lines] == [("p1", 1, "2026-12-07")]
+    assert [(e["programme_id"], e["segment"], e["day"]) for e in lines] == [("p1", 1, today_in_china().isoformat())]  # the PC's day
 
 
 # --- the property -------------------------------------------------------------------------------
