@@ -189,7 +189,9 @@ def test_channel_segments_count_as_viewing_of_their_programme(evening: Layout) -
     r = box.get(newest.absolute_uri, headers={"User-Agent": "IPTV STB"})
     assert r.status_code == 200
     lines = [json.loads(line) for line in queue_path(evening).read_text().splitlines()]
-    assert [(e["programme_id"], e["segment"], e["day"]) for e in lines] == [("p1", 1, today_in_china().isoformat())]  # the PC's day
+    assert [(e["programme_id"], e["segment"], e["day"]) for e in lines] == [
+        ("p1", 1, today_in_china().isoformat())
+    ]  # the PC's day
 
 
 # --- the property -------------------------------------------------------------------------------
