@@ -8,6 +8,7 @@ import json
 import re
 import tempfile
 from datetime import datetime, timedelta
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -229,8 +230,12 @@ def blocks(draw: st.DrawFn) -> list[dict[str, Any]]:
             }
         ),
     ),
-    seconds=st.lists(  # after Beijing midnight, and around the evening's blocks
-        st.one_of(st.floats(0, 120), st.floats(18 * 3600 + 58 * 60, 19 * 3600 + 10 * 60)),
+    seconds=st.lists(  # after Beijing midnight, around the evening's blocks, and just after their edges
+        st.one_of(
+            st.floats(0, 120),
+            st.floats(18 * 3600 + 58 * 60, 19 * 3600 + 10 * 60),
+            st.tuples(st.integers(0, 8), st.floats(-5, 30)).map(lambda mt: 19 * 3600 + mt[0] * 60 + mt[1]),
+        ),
         min_size=1,
         max_size=4,
     ),
@@ -259,11 +264,14 @@ def check_once(box: Box, films: list[Film]) -> None:
         assert now["programme_id"] is None or _just_begun(now, box.when, max(max(f.segments) for f in films))
         return
     playlist = m3u8.loads(r.text)
-    for seg in playlist.segments:  # each segment plays what the guide says where it plays
+    for seg in playlist.segments:  # each segment plays what the guide says all the while it plays
         start = seg.current_program_date_time
         said = box.guide_at(start + timedelta(seconds=seg.duration / 2))
         assert said is not None and said["programme_id"] == programme_of(seg.uri), (seg.uri, start, said)
-        assert datetime.fromisoformat(said["start"]) <= start
+        end = start + timedelta(seconds=seg.duration)
+        assert datetime.fromisoformat(said["start"]) <= start and end <= datetime.fromisoformat(said["end"])
+    for a, b in pairwise(playlist.segments):  # never late: a segment ends before the next begins
+        assert a.current_program_date_time + timedelta(seconds=a.duration) <= b.current_program_date_time
     newest = playlist.segments[-1]
     newest_end = newest.current_program_date_time + timedelta(seconds=newest.duration)
     if box.when < newest_end:  # and at `now`: the guide's programme, or its announced replacement
@@ -289,3 +297,15 @@ def test_the_site_view_shows_the_channel_now_next_and_the_week_in_chinese(evenin
     days = re.findall(r"<summary data-nav>([^<]+)</summary>", channel)
     assert days[:2] == ["周一 12月7日", "周二 12月8日"] and len(days) in (7, 8)
     assert page.index("<section class='channel'") < page.index('class="group required"')  # first
+
+
+def test_a_block_end_drops_the_segment_it_would_cut_rather_than_run_late(evening: Layout) -> None:
+    # b1 ends at 19:01: p1 twice (30.4 s), then the filler p2 (6 + 4 s) from 19:00:30.4, whose second
+    # turn has 9.6 s left: its 4 s segment would end at 19:01:00.4, so it is left out (a 3.6 s gap).
+    playlist = Box(evening, MONDAY + timedelta(hours=19, minutes=1, seconds=2)).playlist()
+    timed = [
+        (programme_of(s.uri), s.current_program_date_time.strftime("%H:%M:%S.%f")[:12])
+        for s in playlist.segments
+    ]
+    assert timed[-3:] == [("p2", "19:00:46.400"), ("p2", "19:00:50.400"), ("p2", "19:01:00.000")]
+    assert playlist.segments[-1].discontinuity
