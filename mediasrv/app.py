@@ -46,6 +46,7 @@ from mediasrv.ops.broker import Broker
 from mediasrv.ops.readiness import ReadinessCache, ReadyOut, check_readiness
 from mediasrv.ops.requests import RequestMiddleware
 from mediasrv.ops.scrape import ScrapeCollector
+from mediasrv.schedule.router import router as schedule_router
 from mediasrv.search.index import SearchIndex
 from mediasrv.search.router import router as search_router
 from mediasrv.sites.router import router as sites_router
@@ -182,6 +183,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         sites_router,
         fleet_router,
         faults_router,
+        schedule_router,
         sessions_router,
         compliance_router,
         evidence_router,

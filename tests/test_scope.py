@@ -40,7 +40,7 @@ VILLAGE = {"a": "河北省/邢台/东村", "b": "河北省/邢台市/西塘村"}
 MARKS = {"a": ("xt-a-", "东村"), "b": ("xt-b-", "西塘村")}
 OBJECT_PARAMS = (
     "site_id", "user_id", "token_id", "session_id", "photo_id", "programme_id", "study_list_id", "fault_id",
-    "contact_id", "asset_id",
+    "contact_id", "asset_id", "block_id",
 )  # fmt: skip
 DECEMBER = {"starts_on": "2026-12-01", "ends_on": "2026-12-31"}
 
@@ -183,6 +183,12 @@ def _side(client: TestClient, db: Database, side: str, ready_asset: ReadyAsset) 
     assert contact.status_code == 201, contact.text
     limits = {"region": VILLAGE[side], "silent_hours": 48}
     assert client.post("/api/v1/fault-limits", headers=_headers(admin), json=limits).status_code == 201
+    # A weekly block of the county's channel, playing its film.
+    block = {"weekday": 3, "start": "19:30", "end": "21:00", "title": prefix + "时段", "source": "programmes",
+             "programme_ids": [programme]}  # fmt: skip
+    made = client.post("/api/v1/schedule-blocks", headers=_headers(admin), json=block)
+    assert made.status_code == 201, made.text
+    ids["block_id"] = made.json()["id"]
     ids = {k: str(v) for k, v in ids.items()}
     ids |= {"session_id": session.json()["id"], "photo_id": photo.json()["id"], "programme_id": programme}
     ids |= {"fault_id": str(fault.json()["id"]), "contact_id": str(contact.json()["id"])}
@@ -262,12 +268,26 @@ def _creates(world: dict[str, Side]) -> dict[tuple[str, str], Callable[[int], di
             "json": {"region": b, "email": f"new-{n}@example.org"}
         },
         ("POST", "/api/v1/fault-limits"): lambda n: {"json": {"region": b, "escalate_hours": 24 + n}},
+        ("POST", "/api/v1/schedule-blocks"): lambda n: {
+            "json": {
+                "region": b,
+                "weekday": 1 + n % 7,
+                "start": f"{n % 23:02d}:00",
+                "end": f"{n % 23 + 1:02d}:00",
+                "title": f"新时段{n}",
+                "source": "category",
+                "category": "party-spirit",
+            }
+        },
+        ("PUT", "/api/v1/schedule-settings"): lambda n: {"json": {"region": b, "filler": "none"}},
     }
 
 
 def _created(response: httpx.Response) -> bool:
     if response.status_code == 200 and "created" in response.json():  # the CSV import: row by row
         return bool(response.json()["created"])
+    if response.request.method == "PUT":  # a region's settings, made or replaced
+        return response.status_code == 200
     return response.status_code == 201
 
 

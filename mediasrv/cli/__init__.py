@@ -1,7 +1,8 @@
 """The `mediasrv` command: run, serve, worker, upload, status, token.
 
 The root app only: operators (run, serve, worker, reindex, db), administration in the database
-(token, user, site, site-bundle) and producers over HTTP (upload, status) each have a module.
+(token, user, site, site-bundle; contact, schedule) and producers over HTTP (upload, status) each
+have a module.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from mediasrv.cli import administration, contacts, operators, producers
+from mediasrv.cli import administration, contacts, operators, producers, schedules
 from mediasrv.cli.common import Guarded, choose
 from mediasrv.protocol.lang import Language
 
@@ -49,6 +50,7 @@ cli.add_typer(administration.user_cli, name="user")
 cli.add_typer(administration.site_cli, name="site")
 cli.add_typer(administration.site_bundle_cli, name="site-bundle")
 cli.add_typer(contacts.contact_cli, name="contact")
+cli.add_typer(schedules.schedule_cli, name="schedule")
 cli.add_typer(operators.db_cli, name="db")
 
 

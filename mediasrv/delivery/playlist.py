@@ -10,6 +10,7 @@ same bytes (and ETag) within an hour. A withdrawn programme stops playing at onc
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -58,11 +59,15 @@ def channel_list_url(base_url: str, key: bytes, site_id: int, generation: int) -
     return f"{base_url.rstrip('/')}/api/v1/sites/{site_id}/playlist.m3u8?key={signed}"
 
 
-def chosen_ids(session: Session, site: Site, *, on: date) -> list[tuple[str, bool]]:
+def chosen_ids(
+    session: Session, site: Site, *, on: date, scheduled: Sequence[str] = ()
+) -> list[tuple[str, bool]]:
     """(programme id, required) for a site on a day, best first: the required lists in force for its
-    region in curated order, then its optional lists in curated order, then the newest published
-    programmes, up to OPTIONAL_LIMIT optional ones. Plain rows, no ORM objects: the caching manifest
-    is built from these at thousands of programmes (chosen_programmes loads them for the playlist)."""
+    region in curated order, then `scheduled` (what the site's channel plays, its card first: the
+    manifest passes them, already published to the site), then its optional lists in curated order,
+    then the newest published programmes, up to OPTIONAL_LIMIT optional ones. Plain rows, no ORM
+    objects: the caching manifest is built from these at thousands of programmes (chosen_programmes
+    loads them for the playlist)."""
     in_force = session.execute(
         select(StudyList.id, StudyList.kind, StudyList.regions, StudyList.region, StudyList.starts_on).where(
             StudyList.status == StudyListStatus.PUBLISHED,
@@ -95,6 +100,10 @@ def chosen_ids(session: Session, site: Site, *, on: date) -> list[tuple[str, boo
             if list_kind is kind:
                 for programme_id in items[list_id]:
                     chosen.setdefault(programme_id, kind is StudyKind.REQUIRED)
+        if kind is StudyKind.REQUIRED:
+            # Before the optional lists: under a quota, what the channel plays is kept first.
+            for programme_id in scheduled:
+                chosen.setdefault(programme_id, False)
     required = sum(1 for is_required in chosen.values() if is_required)
     newest = session.scalars(
         select(Programme.id)

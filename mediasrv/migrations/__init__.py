@@ -26,6 +26,7 @@ def import_models() -> None:
     import mediasrv.epochs
     import mediasrv.faults.models
     import mediasrv.ingest.models
+    import mediasrv.schedule.models
     import mediasrv.sites.models
     import mediasrv.study.models  # noqa: F401
 

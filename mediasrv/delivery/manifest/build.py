@@ -34,6 +34,15 @@ the same state gives the same bytes (protocol.document.canonical reproduces it):
                     files}]: the programme's own list, then its handouts'. `play`, `poster` and
                     `attachments` (the handouts' play files) are paths as the lists place them
     quota_bytes     the site's quota, or null
+    schedule        the site's channel (issue 21), absent when no layer of its region has a schedule:
+                    {timezone: "Asia/Shanghai", blocks, filler, card}. `blocks` [{id, weekday (ISO
+                    1..7), start, end ("HH:MM" Beijing time, end up to "24:00"), title, required,
+                    programmes (ids in play order), region (the layer that set it)}] by (weekday,
+                    start), never overlapping: already layered (a nearer level's block wins where
+                    blocks overlap; a cut block's piece has id "<block>@<start>"). `filler`: programme
+                    ids looped outside the blocks; `card`: a still-card programme id, or null. Named
+                    programmes come first after the required ones in `order`; one the quota leaves out
+                    stays named here (the agent plays the next it holds). mediasrv.schedule makes it
     site            {id, code, name, download_window, bandwidth_kbps}: the agent obeys the last two
     version         the site's manifest version: +1 whenever anything above changes
 
@@ -41,11 +50,13 @@ The Ed25519 signature over a site manifest covers every list's digest, so an age
 signature and then each list's SHA-256 has verified every file it downloads.
 
 Everything before "site" is the content, which depends only on the profile, the quota, the study
-lists in force for the site's region and the catalog: sites that share those share one content
-(stored once, see ManifestContent). A delta (?since=N) carries the scalars that changed (format, site
-and version always) and, per collection, the entries added or changed (`added`, replacing by key) and
-the keys `removed`, plus `sha256`, the digest of the current document's bytes; `apply_delta` turns the
-manifest of version N into the current one, which the receiver checks against that digest.
+lists in force for the site's region, the schedules of its layers and the catalog: sites that share
+those share one content (stored once, see ManifestContent). A delta (?since=N) carries the scalars
+that changed (format, site and version always; "schedule" whole) and, per collection, the entries
+added or changed (`added`, replacing by key) and the keys `removed`, plus `sha256`, the digest of the
+current document's bytes; `apply_delta` turns the manifest of version N into the current one, which
+the receiver checks against that digest. A key that is gone (the last schedule removed) cannot be said
+by a delta: the store answers with the full manifest then.
 """
 
 from __future__ import annotations
@@ -72,6 +83,7 @@ from mediasrv.delivery.service import presentation_renditions, render_presentati
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus
 from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, canonical, list_url
 from mediasrv.protocol.sizes import human_size
+from mediasrv.schedule.service import site_week
 from mediasrv.sites.models import Site
 from mediasrv.storage import keys
 
@@ -282,10 +294,10 @@ class _Chosen:
     attachments: list[AssetRef]
 
 
-def _chosen(session: Session, site: Site, on: date) -> list[_Chosen]:
+def _chosen(session: Session, site: Site, on: date, scheduled: Sequence[str]) -> list[_Chosen]:
     """The site's programmes (playlist.chosen_ids) with what the manifest says of them, in two plain
     queries: loading thousands of ORM objects would cost more than all the rest of a build."""
-    chosen = chosen_ids(session, site, on=on)
+    chosen = chosen_ids(session, site, on=on, scheduled=scheduled)
     ids = [i for i, _ in chosen]
     rows = {
         row.id: row
@@ -340,7 +352,8 @@ def _chosen(session: Session, site: Site, on: date) -> list[_Chosen]:
 
 def build_content(session: Session, site: Site, *, on: date, summaries: Summaries | None = None) -> Content:
     """Choose the programmes a site keeps on a day and name their file lists (see the module's doc)."""
-    chosen = _chosen(session, site, on)
+    schedule = site_week(session, site, on=on)
+    chosen = _chosen(session, site, on, schedule.programme_ids())
     presentation = site.device_profile.presentation
     assets: dict[str, AssetRef] = {}
     for programme in chosen:
@@ -420,6 +433,9 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
             canonical(quota),
         ]
     )
+    channel = schedule.document()
+    if channel is not None:  # absent otherwise: a site without one keeps the bytes it had
+        raw += b',"schedule":' + canonical(channel)
     return Content(
         raw=raw,
         sha256=hashlib.sha256(raw).hexdigest(),

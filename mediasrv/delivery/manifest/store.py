@@ -37,6 +37,7 @@ from mediasrv.delivery.manifest.models import FileList, ManifestContent, SiteMan
 from mediasrv.kit.errors import NotFound, TryAgain
 from mediasrv.kit.regions import within
 from mediasrv.protocol.document import FORMAT, canonical, diff, list_digests
+from mediasrv.schedule.service import schedule_regions
 from mediasrv.sites.models import Site
 from mediasrv.study.lists import lists_in_force, region_matches
 from mediasrv.study.models import StudyKind
@@ -160,6 +161,7 @@ class ManifestService:
         self._classes: LRU[tuple[Any, ...], tuple[str, tuple[int, int, bool]]] = LRU(4096)
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
         self._published_regions: LRU[int, list[str]] = LRU(8)  # epoch -> regions published to
+        self._schedule_regions: LRU[int, list[str]] = LRU(8)  # epoch -> regions with a schedule
         self._summaries = build.Summaries()
         self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
         # content sha -> parsed content (deltas), and the file lists it names (who may fetch which)
@@ -223,6 +225,8 @@ class ManifestService:
         after = self._document(current.content_sha256, current.head)
         if before.get("format") != after.get("format"):  # a site upgrading from format 1
             return self.body(current, gzip=gzip)
+        if set(before) - set(after):  # a key gone (the last schedule removed): a delta cannot say so
+            return self.body(current, gzip=gzip)
         raw = canonical(diff(before, after, sha256=current.sha256))
         sha = hashlib.sha256(raw).hexdigest()
         parts = build.gzip_parts([build.deflate_piece(raw)], crc32=zlib.crc32(raw), size=len(raw))
@@ -285,7 +289,13 @@ class ManifestService:
         # Local programmes: sites alike also stand under the same regions published to (two counties'
         # sites with the same lists differ once either county has a film of its own).
         local = tuple(r for r in published if within(site.region, r))
-        return (epoch, on, site.device_profile, site.quota_bytes, lists, local)
+        scheduled = self._schedule_regions.get(epoch)
+        if scheduled is None:
+            scheduled = schedule_regions(session)
+            self._schedule_regions.put(epoch, scheduled)
+        # The channel: sites alike also share the layers whose schedules they play.
+        channel = tuple(r for r in scheduled if within(site.region, r))
+        return (epoch, on, site.device_profile, site.quota_bytes, lists, local, channel)
 
     def _refresh(self, site_id: int, on: date) -> Current:
         with self.db.session_scope() as session:
