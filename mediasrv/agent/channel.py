@@ -168,7 +168,7 @@ def holdings(
     required: set[str] = set()
     order = []
     for p in ranked(doc):
-        titles[p["id"]] = p["title"]
+        titles[p["id"]] = " ".join(str(p["title"]).split())  # one line in guides and on screens
         order.append(p["id"])
         if p["required"]:
             required.add(p["id"])

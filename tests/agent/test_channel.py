@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -15,6 +16,7 @@ from xml.etree import ElementTree as ET
 
 import m3u8
 import pytest
+from fastapi.testclient import TestClient as FastAPIClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -23,8 +25,12 @@ from mediasrv.agent.channel import NUMBERS_PER_DAY, replacements
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.serve import create_app
 from mediasrv.agent.viewing import queue_path
+from mediasrv.db import Database
 from mediasrv.protocol.china import CHINA, today_in_china
+from mediasrv.protocol.document import list_digests, list_url
 from tests.agent.channelsite import Film, build
+from tests.agent.test_serve import make_site, mirror
+from tests.fixtures import ReadyAsset
 
 MONDAY = datetime(2026, 12, 7, tzinfo=CHINA)
 FILMS = [
@@ -309,3 +315,37 @@ def test_a_block_end_drops_the_segment_it_would_cut_rather_than_run_late(evening
     ]
     assert timed[-3:] == [("p2", "19:00:46.400"), ("p2", "19:00:50.400"), ("p2", "19:01:00.000")]
     assert playlist.segments[-1].discontinuity
+
+
+# --- through the centre: the schedule an administrator sets reaches the site in its manifest --------
+
+
+def test_a_block_set_at_the_centre_plays_on_the_sites_channel(
+    client: FastAPIClient,
+    db: Database,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    ready_asset: ReadyAsset,
+    tmp_path: Path,
+) -> None:
+    site = make_site(client, db, producer, admin, ready_asset)
+    block = {"weekday": 1, "start": "19:30", "end": "21:00", "title": "周一晚间学习", "source": "programmes",
+             "programme_ids": [site.optional]}  # fmt: skip
+    made = client.post("/api/v1/schedule-blocks", headers=admin, json=block)
+    assert made.status_code == 201, made.text
+    r = client.get(f"/api/v1/sites/{site.id}/manifest", headers=site.headers)
+    doc = r.json()
+    assert doc["schedule"]["blocks"][0]["programmes"] == [site.optional]
+    lists = {sha: client.get(list_url(sha), headers=site.headers).content for sha in list_digests(doc)}
+    layout = Layout(tmp_path / "mediasrv-site")
+    mirror(client, replace(site, raw=r.content, doc=doc, lists=lists), layout)
+
+    box = Box(layout, MONDAY + timedelta(hours=19, minutes=30, milliseconds=500))  # the films are short
+    newest = box.playlist().segments[-1]
+    optional = next(p for p in doc["programmes"] if p["id"] == site.optional)
+    assert newest.uri.startswith(f"files/{optional['asset_id']}/") and newest.discontinuity
+    guide = box.get("/epg.json").json()["current"]
+    assert (guide["programme_id"], guide["block_title"]) == (site.optional, "周一晚间学习")
+    shows = ET.fromstring(box.get("/epg.xml").content).findall("programme")  # noqa: S314 (our own answer)
+    at_half_past = [p for p in shows if p.get("start") == "20261207193000 +0800"]
+    assert [p.findtext("title") for p in at_half_past] == ["乡村 振兴 战略"]  # on one line
