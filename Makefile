@@ -60,17 +60,20 @@ vendor: $(STAMP)
 # Servers the integration tier starts itself (tests/servers.py, tests/conftest.py): PostgreSQL, Redis
 # and nginx; chromium and Chinese fonts for the browser tests and their screenshots (tests/web); VLC
 # (vlc-bin: cvlc and vlc-wrapper; vlc-plugin-base: its HLS, M3U and decoders) as the real player of
-# channel lists (tests/vlc.py). Only `test` needs them: `run` uses none. Installing postgresql may
+# channel lists (tests/vlc.py); GStreamer (gst-launch-1.0 with base/good/bad plugins and libav) as the
+# second real player of the site's live channel (tests/e2e/test_channel_e2e.py). Only `test` needs them: `run` uses none. Installing postgresql may
 # start Debian's own cluster on 5432; the fixtures use their own ports and directories.
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| ! { command -v redis-server || test -x /usr/bin/redis-server; } >/dev/null \
 		|| ! { command -v nginx || test -x /usr/sbin/nginx; } >/dev/null \
 		|| ! command -v chromium >/dev/null || ! test -d /usr/share/fonts/opentype/noto \
-		|| ! command -v vlc-wrapper >/dev/null || ! dpkg -s vlc-plugin-base >/dev/null 2>&1; then \
-		echo "installing postgresql, redis-server, nginx-light, chromium, CJK fonts and VLC with apt-get"; \
+		|| ! command -v vlc-wrapper >/dev/null || ! dpkg -s vlc-plugin-base >/dev/null 2>&1 \
+		|| ! command -v gst-launch-1.0 >/dev/null || ! dpkg -s gstreamer1.0-plugins-bad gstreamer1.0-libav >/dev/null 2>&1; then \
+		echo "installing postgresql, redis-server, nginx-light, chromium, CJK fonts, VLC and GStreamer with apt-get"; \
 		$(SUDO) apt-get update -qq && $(APT) postgresql redis-server nginx-light chromium fonts-noto-cjk \
-			vlc-bin vlc-plugin-base; fi
+			vlc-bin vlc-plugin-base gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+			gstreamer1.0-plugins-bad gstreamer1.0-libav; fi
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)

@@ -57,8 +57,9 @@ def command() -> list[str]:
     return [wrapper]
 
 
-def play(url: str, *, timeout: float = 180) -> Played:
-    """Let VLC open `url` and play everything it leads to, then exit; its verbose log."""
+def play(url: str, *, timeout: float = 180, seconds: float | None = None) -> Played:
+    """Let VLC open `url` and play everything it leads to, then exit; its verbose log. `seconds`: a
+    live stream never ends, so VLC must still be playing after that long, and is then stopped."""
     argv = [*command(), *_OPTIONS, "-vv", url]
     home = tempfile.mkdtemp(prefix="vlc-home-")
     env = {**os.environ, "HOME": home, "XDG_CONFIG_HOME": home, "XDG_CACHE_HOME": home, "XDG_DATA_HOME": home}
@@ -67,18 +68,26 @@ def play(url: str, *, timeout: float = 180) -> Played:
             nobody = pwd.getpwnam("nobody").pw_uid
             os.chown(home, nobody, -1)
             env["SUDO_UID"] = str(nobody)  # vlc-wrapper: the user to become
-        r = subprocess.run(
+        with subprocess.Popen(
             argv,
             cwd=home,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
             text=True,
             errors="replace",
-            timeout=timeout,
-            check=False,
-        )
+        ) as vlc:
+            try:
+                log, _ = vlc.communicate(timeout=seconds if seconds is not None else timeout)
+            except subprocess.TimeoutExpired:
+                vlc.terminate()  # VLC stops cleanly on SIGTERM
+                log, _ = vlc.communicate(timeout=30)
+                if seconds is None:
+                    raise AssertionError(f"VLC did not finish in {timeout} s:\n{log[-4000:]}") from None
+                return Played(log)  # still playing after `seconds`: what a live stream should do
     finally:
         shutil.rmtree(home, ignore_errors=True)
-    log = r.stdout + r.stderr
-    assert r.returncode == 0, f"VLC exited with {r.returncode}:\n{log[-4000:]}"
+    if seconds is not None:
+        raise AssertionError(f"VLC stopped before {seconds} s (exit {vlc.returncode}):\n{log[-4000:]}")
+    assert vlc.returncode == 0, f"VLC exited with {vlc.returncode}:\n{log[-4000:]}"
     return Played(log)

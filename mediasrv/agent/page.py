@@ -155,6 +155,19 @@ WORDS: dict[str, dict[str, str]] = {
         "pick_kind": "请选择故障类型。",
         "centre_open": "中心登记的未修复故障",
         "centre_at": "中心的消息更新于 {}",
+        "channel": "本站频道",
+        "channel_help": "按计划时间自动播放本机已下载的节目，电视换到这个频道即可。",
+        "channel_play": "收看本站频道",
+        "channel_now": "正在播放",
+        "channel_next": "下一个",
+        "channel_week": "本周节目表",
+        "channel_none": "本站频道暂无节目：节目还没有下载到本机。",
+        "channel_nothing": "暂无节目",
+        "channel_loop": "其余时间轮播已下载的节目",
+        "channel_required": "必学时段",
+        "channel_replaced": "代替《{}》（尚未下载完）",
+        "weekdays": "周一 周二 周三 周四 周五 周六 周日",
+        "day_format": "{weekday} {month}月{day}日",
     },
     "en": {
         "title": "Remote education · site",
@@ -274,6 +287,19 @@ WORDS: dict[str, dict[str, str]] = {
         "pick_kind": "Choose what is wrong.",
         "centre_open": "Open faults the centre has on record",
         "centre_at": "The centre's word as of {}",
+        "channel": "This site's channel",
+        "channel_help": "Plays the programmes on this PC at their scheduled times: just switch the TV to it.",
+        "channel_play": "Watch the channel",
+        "channel_now": "Now",
+        "channel_next": "Next",
+        "channel_week": "This week",
+        "channel_none": "Nothing to play on the channel yet: its programmes are not on this PC.",
+        "channel_nothing": "Nothing",
+        "channel_loop": "At other times the programmes on this PC play in turn",
+        "channel_required": "required time",
+        "channel_replaced": "instead of {} (still downloading)",
+        "weekdays": "Mon Tue Wed Thu Fri Sat Sun",
+        "day_format": "{weekday} {day}/{month}",
     },
 }
 # The strings static/site.js shows (handed over as JSON, set with textContent).
@@ -283,7 +309,7 @@ SCRIPT_WORDS = (
     "saved", "saved_offline", "photos_failed", "add_photos", "none_yet", "delivery_failed", "not_sent",
     "pick_stars", "captions_off", "fault.tv_broken", "fault.box_lost", "fault.line_down", "fault.other",
     "fs.pending", "fs.delivered", "fs.closed", "fs.refused", "fault_reported_at", "fault_closed",
-    "fault_saved", "pick_kind", "centre_open", "centre_at",
+    "fault_saved", "pick_kind", "centre_open", "centre_at", "channel_now", "channel_next", "channel_nothing",
 )  # fmt: skip
 
 
@@ -422,6 +448,60 @@ def _card(entry: dict[str, Any], lang: str) -> str:
         f'data-title="{title}">{poster}<span class="text"><span class="title">{title}</span>'
         f'<span class="meta">{" ".join(m for m in meta if m)}</span></span></button>'
         f"{f'<div class=attachments>{handouts}</div>' if handouts else ''}</li>"
+    )
+
+
+def _clock(iso: str) -> str:
+    return datetime.fromisoformat(iso).astimezone(CHINA).strftime("%H:%M")
+
+
+def _slot_line(slot: dict[str, Any] | None, lang: str) -> str:
+    """A slot of the guide in words: its time, title, block and what it stands in for."""
+    w = WORDS[lang]
+    if slot is None:
+        return w["channel_nothing"]
+    said = f"{_clock(slot['start'])}–{_clock(slot['end'])} {' '.join(str(slot['title']).split())}"
+    if slot.get("block_title"):
+        required = w["paren"].format(w["channel_required"]) if slot.get("block_required") else ""
+        said += f" · {slot['block_title']}{required}"
+    if slot.get("replaced_title"):
+        said += " · " + w["channel_replaced"].format(slot["replaced_title"])
+    return said
+
+
+def _channel(guide: dict[str, Any] | None, lang: str) -> str:
+    """本站频道: a button that plays it, what plays now and next, and the week's scheduled blocks
+    (the loop between them in one line: it may be hundreds of short slots a day)."""
+    w = WORDS[lang]
+    if guide is None:
+        return ""
+    heading = f"<h2 id='channel-heading'>{escape(w['channel'])}</h2>"
+    if guide["current"] is None and guide["next"] is None:
+        return (
+            f"<section class='channel' aria-labelledby='channel-heading'>{heading}"
+            f"<p class='empty'>{escape(w['channel_none'])}</p></section>"
+        )
+    weekdays = w["weekdays"].split()
+    days = []
+    for day in guide["days"]:
+        on = datetime.fromisoformat(day["date"])
+        title = w["day_format"].format(weekday=weekdays[on.isoweekday() - 1], month=on.month, day=on.day)
+        blocks = [s for s in day["slots"] if s["block_id"]]
+        items = "".join(f"<li>{escape(_slot_line(s, lang))}</li>" for s in blocks)
+        items += f"<li class='muted'>{escape(w['channel_loop'])}</li>"
+        days.append(
+            f"<details class='day'><summary data-nav>{escape(title)}</summary><ol>{items}</ol></details>"
+        )
+    return (
+        f"<section class='channel' aria-labelledby='channel-heading'>{heading}"
+        f"<p class='help'>{escape(w['channel_help'])}</p>"
+        f"<button type='button' class='play channel-play' data-nav data-src='/channel.m3u8' "
+        f"data-title='{escape(w['channel'])}'>{escape(w['channel_play'])}</button>"
+        f"<dl class='on-air'><dt>{escape(w['channel_now'])}</dt>"
+        f"<dd id='channel-now'>{escape(_slot_line(guide['current'], lang))}</dd>"
+        f"<dt>{escape(w['channel_next'])}</dt>"
+        f"<dd id='channel-next'>{escape(_slot_line(guide['next'], lang))}</dd></dl>"
+        f"<h3>{escape(w['channel_week'])}</h3>{''.join(days)}</section>"
     )
 
 
@@ -627,8 +707,10 @@ def render(
     lang: str,
     site_code: str | None,
     hls_installed: bool,
+    guide: dict[str, Any] | None = None,
 ) -> str:
-    """The whole page. `entries` are serve.programmes() with URLs relative to this origin."""
+    """The whole page. `entries` are serve.programmes() with URLs relative to this origin; `guide`
+    the channel's (agent.channel.guide_json), when there is a manifest."""
     w = WORDS[lang]
     site = facts["site"] or {}
     name = escape(str(site.get("name") or w["site"]))
@@ -641,7 +723,8 @@ def render(
         waiting = facts["programmes"] - len(entries)
         note = f'<p class="waiting">{escape(w["not_yet"].format(n=waiting))}</p>' if waiting > 0 else ""
         lists = (
-            _group(required, "required", "none_required", lang)
+            _channel(guide, lang)
+            + _group(required, "required", "none_required", lang)
             + _group(optional, "optional", "none_optional", lang)
             + note
         )

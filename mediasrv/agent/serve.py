@@ -4,8 +4,14 @@ copy from here, so study goes on when the village line is down.
     GET /                the site view for the administrator (mediasrv.agent.page: sync state,
                          today's programmes, a player; ?lang=en; JSON with Accept: application/json)
     GET /static/<name>   the site view's script and style, and hls.js when installed (a fixed list)
-    GET /playlist.m3u8   the applied manifest's programmes as an M3U8 channel list, required (必学)
-                         first, then optional (选学), in rank order; URLs point at this server
+    GET /playlist.m3u8   the applied manifest's programmes as an M3U8 channel list: the site's own
+                         channel (本站频道) first, then required (必学), then optional (选学), in rank
+                         order; URLs point at this server; its header names the guide (url-tvg)
+    GET /channel.m3u8    the site's own channel, a live HLS playlist of the cached segments played
+                         to the manifest's schedule (mediasrv.agent.channel)
+    GET /epg.xml         the channel's guide for the next 7 days (XMLTV, Beijing times)
+    GET /epg.json        the same for the site view: what plays now and next, and the week
+                         (both from the slot playing now; ?hours=N for less)
     GET /playlist.json   the same as JSON
     GET /files/<path>    a file of the applied manifest (Range, ETag = its SHA-256, HEAD); a
                          programme's segment going to a player is noted as viewing evidence
@@ -67,12 +73,13 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mediasrv.agent import faults, page, player, records
+from mediasrv.agent import channel, faults, page, player, records
 from mediasrv.agent.layout import AgentError, Layout
 from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
 from mediasrv.agent.words import said
 from mediasrv.protocol.channels import Channel, channel_list, group_title
+from mediasrv.protocol.china import utc_now
 from mediasrv.protocol.document import ranked
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
 
@@ -389,12 +396,17 @@ def create_app(
     names: Iterable[str] = (),
     clock: Callable[[], float] = time.monotonic,
     outbox: records.Outbox | None = None,
+    now: Callable[[], datetime] = utc_now,
 ) -> Starlette:
     """The LAN origin for `layout`. `names`: Host names besides the PC's own (lan_host); `clock` the
-    post rate's; `outbox` the records' (its bounds)."""
+    post rate's; `outbox` the records' (its bounds); `now` the channel's wall clock (tests move it)."""
     origin = LocalOrigin(layout)
     recorder = Recorder(layout)
     rate = PostRate(clock)
+    tv = channel.Channel(layout)
+
+    def held(applied: Applied) -> channel.Holdings:
+        return tv.holdings(applied.stamp, applied.doc, applied.files)
 
     def index(request: Request) -> Response:
         applied = origin.applied()
@@ -416,6 +428,10 @@ def create_app(
             code: str | None = layout.load_config().site_code  # named before the first manifest
         except (AgentError, ValueError):
             code = None
+        guide = None
+        if applied is not None:
+            has, at = held(applied), now()
+            guide = channel.guide_json(has, tv.slots(has, at), at)
         body = page.render(
             facts,
             entries,
@@ -424,6 +440,7 @@ def create_app(
             lang=lang,
             site_code=code,
             hls_installed=player.path(layout) is not None,
+            guide=guide,
         )
         return HTMLResponse(body, headers={"Cache-Control": REVALIDATE})
 
@@ -449,8 +466,48 @@ def create_app(
         if applied is None:
             return _unavailable(NO_MANIFEST)
         # A list of programmes, not an HLS playlist: VLC gives the HLS type to its HLS module.
-        entries = programmes(origin, applied, base_url(request))
-        return _text(request, channel_list(channels(entries)), CHANNEL_LIST_TYPE)
+        base = base_url(request)
+        listed = channels(programmes(origin, applied, base))
+        has = held(applied)
+        if has.media:  # the site's own channel first: switching to it is all a box needs to do
+            own = Channel(
+                channel.channel_id(has), channel.NAME, True, f"{base}/channel.m3u8", group=channel.NAME
+            )
+            listed.insert(0, own)
+        return _text(request, channel_list(listed, tvg_url=f"{base}/epg.xml"), CHANNEL_LIST_TYPE)
+
+    def channel_m3u8(request: Request) -> Response:
+        applied = origin.applied()
+        if applied is None:
+            return _unavailable(NO_MANIFEST)
+        text = tv.playlist(held(applied), now())
+        if text is None:
+            return _unavailable("本站频道现在没有可播放的节目：节目还没有下载到本机。")
+        return _text(request, text, PLAYLIST_TYPE)
+
+    def _guide(applied: Applied, request: Request) -> tuple[channel.Holdings, list[Any], datetime]:
+        """The guide from what plays now: 7 days, or ?hours=N (1 to 168: the site view's today)."""
+        has, at = held(applied), now()
+        try:
+            hours = min(max(int(request.query_params.get("hours", "")), 1), channel.GUIDE_DAYS * 24)
+        except ValueError:
+            hours = channel.GUIDE_DAYS * 24
+        return has, tv.slots(has, at, hours=hours), at
+
+    def epg_xml(request: Request) -> Response:
+        applied = origin.applied()
+        if applied is None:
+            return _unavailable(NO_MANIFEST)
+        has, slots, _ = _guide(applied, request)
+        return _text(request, channel.guide_xml(has, slots), "application/xml; charset=utf-8")
+
+    def epg_json(request: Request) -> Response:
+        applied = origin.applied()
+        if applied is None:
+            return _unavailable(NO_MANIFEST)
+        has, slots, at = _guide(applied, request)
+        body = channel.guide_json(has, slots, at) | {"replacements": channel.replacements(layout)}
+        return _text(request, json.dumps(body, ensure_ascii=False), "application/json")
 
     def playlist_json(request: Request) -> Response:
         applied = origin.applied()
@@ -672,6 +729,9 @@ def create_app(
             Route("/static/{name:path}", static, methods=["GET", "HEAD"]),
             Route("/playlist.m3u8", playlist_m3u8, methods=["GET", "HEAD"]),
             Route("/playlist.json", playlist_json, methods=["GET", "HEAD"]),
+            Route("/channel.m3u8", channel_m3u8, methods=["GET", "HEAD"]),
+            Route("/epg.xml", epg_xml, methods=["GET", "HEAD"]),
+            Route("/epg.json", epg_json, methods=["GET", "HEAD"]),
             Route("/files/{path:path}", files, methods=["GET", "HEAD"]),
         ],
         middleware=[Middleware(Guard, names=names)],

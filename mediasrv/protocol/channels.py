@@ -25,17 +25,20 @@ class Channel:
     url: str
     duration_seconds: float | None = None
     poster_url: str | None = None
+    group: str | None = None  # the group-title when it is not 必学/选学 (the site's own channel)
 
 
-def channel_list(channels: Iterable[Channel]) -> str:
-    """The list in the order given (required first, by rank: the caller's choice)."""
-    lines = ["#EXTM3U"]
+def channel_list(channels: Iterable[Channel], *, tvg_url: str | None = None) -> str:
+    """The list in the order given (required first, by rank: the caller's choice); `tvg_url`: where
+    the programme guide (XMLTV) of its channels is."""
+    lines = [f'#EXTM3U url-tvg="{tvg_url}"' if tvg_url else "#EXTM3U"]
     for c in channels:
         title = " ".join(c.title.split())  # no line breaks inside #EXTINF
         duration = round(c.duration_seconds) if c.duration_seconds else -1
         logo = f' tvg-logo="{c.poster_url}"' if c.poster_url else ""
+        group = c.group or group_title(c.required)
         lines += [
-            f'#EXTINF:{duration} tvg-id="{c.id}" group-title="{group_title(c.required)}"{logo},{title}',
+            f'#EXTINF:{duration} tvg-id="{c.id}" group-title="{group}"{logo},{title}',
             c.url,
         ]
     return "\n".join(lines) + "\n"

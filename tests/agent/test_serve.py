@@ -134,10 +134,16 @@ def local(layout: Layout) -> Iterator[LocalClient]:
 
 
 def channels(text: str) -> list[tuple[str, str]]:
-    """(#EXTINF line, URL) pairs of an M3U8 channel list."""
+    """(#EXTINF line, URL) pairs of the programmes of the site's M3U8 channel list: after its
+    header, which names the guide, and the site's own channel, which comes first when it has
+    something to play (tests/agent/test_channel.py)."""
     lines = text.splitlines()
-    assert lines[0] == "#EXTM3U"
-    return list(zip(lines[1::2], lines[2::2], strict=True))
+    assert lines[0].startswith('#EXTM3U url-tvg="http') and lines[0].endswith('/epg.xml"'), lines[0]
+    pairs = list(zip(lines[1::2], lines[2::2], strict=True))
+    if pairs and pairs[0][1].endswith("/channel.m3u8"):
+        assert pairs[0][0].endswith(",本站频道") and 'group-title="本站频道"' in pairs[0][0]
+        return pairs[1:]
+    return pairs
 
 
 def test_playlist_lists_local_urls_required_first(local: LocalClient, site: ServedSite) -> None:
@@ -145,6 +151,7 @@ def test_playlist_lists_local_urls_required_first(local: LocalClient, site: Serv
     # A list of programmes, not an HLS playlist: VLC reads this type with its playlist module.
     assert r.status_code == 200 and r.headers["content-type"] == "audio/x-mpegurl"
     by_id = {p["id"]: p for p in site.doc["programmes"]}
+    assert r.text.splitlines()[2] == "http://192.168.1.20:8080/channel.m3u8"  # the site's channel first
     listed = channels(r.text)
     assert [ext.split('tvg-id="')[1].split('"')[0] for ext, _ in listed] == [site.required, site.optional]
     (first, first_url), (second, second_url) = listed
@@ -308,14 +315,13 @@ def test_a_file_is_closed_when_its_response_is_dropped_before_its_body(tmp_path:
     assert b"".join(_read(f, 10, 100)) == b"x" * 100 and f.closed
 
 
-def test_vlc_plays_the_first_programme_of_the_local_channel_list(http_origin: str) -> None:
-    """Debian's VLC on a village PC or box opens the site's channel list, no header, and plays the
-    first programme from the site's own copy (the HLS type made VLC find nothing to play)."""
-    first = channels(httpx.get(f"{http_origin}/playlist.m3u8", timeout=30).text)[0][1]
-    played = play(f"{http_origin}/playlist.m3u8")
-    assert played.opened(first), played.log[-4000:]
-    folder = first.rsplit("/", 1)[0]
-    assert played.segments and played.segments[0].startswith(folder + "/"), played.segments
+def test_vlc_plays_the_first_entry_of_the_local_channel_list(http_origin: str) -> None:
+    """Debian's VLC on a village PC or box opens the site's channel list, no header, and plays its
+    first entry, the site's own channel (live: still playing when stopped), from the site's own copy
+    (the HLS type made VLC find nothing to play)."""
+    played = play(f"{http_origin}/playlist.m3u8", seconds=20)
+    assert played.opened(f"{http_origin}/channel.m3u8"), played.log[-4000:]
+    assert played.segments and all(s.startswith(f"{http_origin}/files/") for s in played.segments)
     assert played.decoders == {"video", "audio"}, played.log[-4000:]
 
 
@@ -344,8 +350,12 @@ def test_site_view_shows_required_then_optional_and_a_complete_site(
     assert "<dd>2026-03-02 02:30（北京时间）</dd>" in text and "2026-03-02 02:30（北京时间） 成功" in text
     # Required first under its own heading, then optional; each with its poster, length, category
     # and handout, every URL relative to this origin (it works under any name the PC is reached by).
-    assert text.index(">今日必学</h2>") < text.index("党的二十大精神") < text.index(">选学</h2>")
-    assert text.index(">选学</h2>") < text.index("乡村 振兴 战略")  # one line, however it was typed
+    # (The site's channel comes before them: tests/agent/test_channel.py.)
+    first_card = text.index(f'data-programme-id="{site.required}"')
+    assert text.index(">今日必学</h2>") < first_card < text.index(">选学</h2>")
+    assert text.index(">选学</h2>") < text.index(
+        "乡村 振兴 战略", first_card
+    )  # one line, however it was typed
     card = text.split(f'data-programme-id="{site.required}"')[1].split("</li>")[0]
     assert f'data-src="/files/{required["play"]}"' in card
     assert f'<img src="/files/{required["poster"]}"' in card

@@ -88,8 +88,9 @@ def test_a_bundle_carried_to_an_offline_site_plays_from_its_lan(stack: Stack, tm
         else:
             raise AssertionError("mediasrv-site serve did not come up")
         lines = playlist.text.splitlines()
-        assert lines[0] == "#EXTM3U" and lines[1].endswith(",学习二十大 第一讲")
-        first = lines[2]
+        assert lines[0] == f'#EXTM3U url-tvg="{local}/epg.xml"' and lines[1].endswith(",本站频道")
+        assert lines[2] == f"{local}/channel.m3u8" and lines[3].endswith(",学习二十大 第一讲")
+        first = lines[4]
         assert first.startswith(f"{local}/files/{asset['id']}/")
         hlscheck(first)
         streams = ffprobe_url(first)

@@ -331,6 +331,27 @@
       if (status === 200 && answer) showFaults(answer);
     });
   }
+  // --- the site's channel: what plays now and next, kept current from the guide (/epg.json) -------
+
+  var channelNow = document.getElementById("channel-now");
+  var channelNext = document.getElementById("channel-next");
+  function slotLine(slot) {
+    if (!slot) return words.channel_nothing;
+    return beijing(slot.start).slice(6) + "–" + beijing(slot.end).slice(6) + " " + slot.title +
+      (slot.block_title ? " · " + slot.block_title : "");
+  }
+  function onAir() {
+    if (!channelNow || !window.fetch) return;
+    fetch("/epg.json?hours=2", { cache: "no-store" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (guide) {
+        if (!guide) return;
+        channelNow.textContent = slotLine(guide.current);
+        channelNext.textContent = slotLine(guide.next);
+      })
+      .catch(function () {});
+  }
+  setInterval(onAir, 30000);
 
   // --- study records (mediasrv/agent/records.py): kept on this PC, uploaded by the sync run --------
 
@@ -671,7 +692,8 @@
   if (recordsList) loadRecords();
   if (faultsList) loadFaults();
 
-  // The remote works at once: the first programme (required ones come first) has the focus.
-  var first = document.querySelector("button.play") || document.querySelector("[data-nav]");
+  // The remote works at once: the first programme (required ones come first) has the focus; the
+  // site's channel is one press of Up above it.
+  var first = document.querySelector("li.programme button.play") || document.querySelector("[data-nav]");
   if (first) first.focus();
 })();
