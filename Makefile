@@ -61,8 +61,9 @@ vendor: $(STAMP)
 # and nginx; chromium and Chinese fonts for the browser tests and their screenshots (tests/web); VLC
 # (vlc-bin: cvlc and vlc-wrapper; vlc-plugin-base: its HLS, M3U and decoders) as the real player of
 # channel lists (tests/vlc.py); GStreamer (gst-launch-1.0 with base/good/bad plugins and libav) as the
-# second real player of the site's live channel (tests/e2e/test_channel_e2e.py). Only `test` needs them: `run` uses none. Installing postgresql may
-# start Debian's own cluster on 5432; the fixtures use their own ports and directories.
+# second real player of the site's live channel (tests/e2e/test_channel_e2e.py). Only `test` needs
+# them: `run` uses none. Installing postgresql may start Debian's own cluster on 5432; the fixtures
+# use their own ports and directories.
 services:
 	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 \
 		|| ! { command -v redis-server || test -x /usr/bin/redis-server; } >/dev/null \
