@@ -21,13 +21,14 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
 from mediasrv import __version__
+from mediasrv.agent import channel
 from mediasrv.agent.layout import Layout
 from mediasrv.agent.outbox import Item, Outbox, Parcel, Run, read_lines
 from mediasrv.agent.sync import SyncResult
@@ -38,6 +39,7 @@ log = logging.getLogger("mediasrv.agent")
 QUEUE_DAYS = 7
 QUEUE_MAX = 5000  # a month offline at one report every ten minutes; the oldest go first
 MAX_FAILED_SAMPLE = 20  # what the server keeps
+MAX_REPLACED = 20  # channel replacements a heartbeat carries (the server keeps as many)
 
 
 def make_report(layout: Layout, result: SyncResult) -> dict[str, Any]:
@@ -54,8 +56,34 @@ def make_report(layout: Layout, result: SyncResult) -> dict[str, Any]:
         "failed_paths": [f.path for f in result.failures[:MAX_FAILED_SAMPLE]],
         "free_bytes": usage.free,
         "used_bytes": used_bytes(layout.files),
+        "channel_replaced": recent_replacements(layout),
         "agent_version": __version__,
     }
+
+
+def recent_replacements(layout: Layout, *, days: int = 2) -> list[dict[str, Any]]:
+    """The channel's replacements of the last `days` (what the schedule asked for and the cache did
+    not hold), newest first, in the heartbeat's shape; the centre keeps the latest report's."""
+    since = datetime.now(UTC) - timedelta(days=days)
+    found = []
+    for item in channel.replacements(layout, limit=MAX_REPLACED):
+        try:
+            start = datetime.fromisoformat(item["start"])
+            programme = str(item["programme_id"])
+        except (KeyError, TypeError, ValueError):
+            continue  # a line written by hand or cut short
+        if start.tzinfo is None or start < since:
+            continue
+        replacement = item.get("replacement_id")
+        found.append(
+            {
+                "start": start.isoformat(),
+                "block": str(item["block"])[:80] if item.get("block") else None,
+                "programme_id": programme[:64],
+                "replacement_id": str(replacement)[:64] if replacement else None,
+            }
+        )
+    return found
 
 
 def used_bytes(root: Path) -> int:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar, cast
 
@@ -41,6 +41,7 @@ from mediasrv.kit.regions import depth
 from mediasrv.protocol.china import CHINA, today_in_china
 from mediasrv.sites.models import (
     MAX_FAILED_SAMPLE,
+    MAX_REPLACED,
     RECEIPT_DAYS,
     Site,
     SitePresence,
@@ -67,6 +68,7 @@ class Report:
     used_bytes: int | None
     agent_version: str
     address: str
+    channel_replaced: Sequence[Mapping[str, Any]] = ()
     report_id: str | None = None  # unique per report: a resent copy is not counted twice
     observed_at: datetime | None = None  # when the agent made it; None: on arrival
 
@@ -96,6 +98,7 @@ class SiteStatus:
     address: str | None
     observed_at: datetime | None = None
     heartbeats_today: int = 0  # reports counted on the Beijing day of `now`
+    channel_replaced: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,7 @@ def record_heartbeat(
             "files_missing": report.files_missing,
             "files_failed": report.files_failed,
             "failed_paths": list(report.failed_paths[:MAX_FAILED_SAMPLE]),
+            "channel_replaced": [_jsonable(r) for r in report.channel_replaced[:MAX_REPLACED]],
             "free_bytes": report.free_bytes,
             "used_bytes": report.used_bytes,
             "agent_version": report.agent_version[:64],
@@ -339,6 +343,11 @@ def fleet_status(
     return FleetStatus(now, online_within_seconds, region, level, totals, rows)
 
 
+def _jsonable(item: Mapping[str, Any]) -> dict[str, Any]:
+    """A reported item as the JSON column keeps it (times as ISO 8601)."""
+    return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in item.items()}
+
+
 def _status_query(cutoff: datetime, day: date) -> Select[*tuple[Any, ...]]:
     cond = _conditions(cutoff)
     state = case(
@@ -367,6 +376,7 @@ def _status_query(cutoff: datetime, day: date) -> Select[*tuple[Any, ...]]:
             SiteReport.address,
             SiteReport.observed_at,
             func.coalesce(SitePresence.heartbeats, 0),
+            SiteReport.channel_replaced,
         )
     )
     return query.outerjoin(SitePresence, and_(SitePresence.site_id == Site.id, SitePresence.day == day))
@@ -391,7 +401,7 @@ def _statuses(
     for row in session.execute(query):
         (sid, code, name, site_region, st, seen, current, applied, in_sync, over, *rest) = row
         bytes_missing, files_missing, files_failed, paths, free, used, quota, agent, address, *more = rest
-        observed, heartbeats_today = more
+        observed, heartbeats_today, replaced = more
         yield SiteStatus(
             sid,
             code,
@@ -414,6 +424,7 @@ def _statuses(
             address,
             observed,
             int(heartbeats_today),
+            list(replaced or []),
         )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Date, Enum, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -31,6 +32,7 @@ class State(StrEnum):  # a site's presence: its latest heartbeat against the onl
 
 
 MAX_FAILED_SAMPLE = 20  # failing paths a report keeps (SiteReport.failed_paths)
+MAX_REPLACED = 20  # channel replacements a report keeps (SiteReport.channel_replaced)
 # Report ids are remembered this long (by the report's observed_at); agents drop queued reports sooner
 # (mediasrv.agent.reports.QUEUE_DAYS), so no copy of a forgotten report can still arrive.
 RECEIPT_DAYS = 8
@@ -73,6 +75,9 @@ class SiteReport(Base):
     files_missing: Mapped[int] = mapped_column(Integer, default=0)
     files_failed: Mapped[int] = mapped_column(Integer, default=0)
     failed_paths: Mapped[list[str]] = mapped_column(JSON, default=list)  # a sample, at most 20
+    # Scheduled programmes the site's channel played something else for (not cached yet), latest
+    # first, at most MAX_REPLACED: the schedule asked for what the cache does not hold.
+    channel_replaced: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list, server_default="[]")
     free_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     used_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
     agent_version: Mapped[str] = mapped_column(String(64), default="")

@@ -20,7 +20,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from mediasrv.kit.params import MAX_INT64
-from mediasrv.sites.models import MAX_FAILED_SAMPLE, RECEIPT_DAYS, DeviceProfile, State
+from mediasrv.sites.models import MAX_FAILED_SAMPLE, MAX_REPLACED, RECEIPT_DAYS, DeviceProfile, State
 
 GB = 1024**3
 MAX_QUOTA_BYTES = 2**62  # a BIGINT holds it, and no disk is near it
@@ -145,6 +145,16 @@ _PRINTABLE = r"^[^\x00-\x1f\x7f]*$"
 FailedPath = Annotated[str, Field(min_length=1, max_length=1024, pattern=_PRINTABLE)]
 
 
+class ChannelReplacement(BaseModel):
+    """A scheduled programme the site's channel could not play (not in its cache) and what it
+    played instead (mediasrv.agent.channel)."""
+
+    start: AwareDatetime = Field(description="when the scheduled slot began")
+    block: str | None = Field(default=None, max_length=80, pattern=_PRINTABLE)
+    programme_id: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE)
+    replacement_id: str | None = Field(default=None, max_length=64, pattern=_PRINTABLE)
+
+
 class HeartbeatIn(BaseModel):
     """What the sync agent reports after each run. Unknown fields are ignored so that newer agents
     can report more without being refused by an older server."""
@@ -162,6 +172,11 @@ class HeartbeatIn(BaseModel):
     )
     free_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="free space on the disk")
     used_bytes: int | None = Field(default=None, ge=0, le=MAX_INT64, description="space the cache takes")
+    channel_replaced: list[ChannelReplacement] = Field(
+        default_factory=list,
+        max_length=MAX_REPLACED,
+        description="scheduled programmes the site's channel replaced lately (not cached yet), newest first",
+    )
     agent_version: str = Field(min_length=1, max_length=64, pattern=_PRINTABLE, examples=["1.4.2"])
     report_id: str | None = Field(
         default=None,
@@ -267,6 +282,9 @@ class FleetSiteOut(BaseModel):
     files_missing: int | None
     files_failed: int | None
     failed_paths: list[str]
+    channel_replaced: list[dict[str, Any]] = Field(
+        default_factory=list, description="the channel's latest replacements the site reported"
+    )
     free_bytes: int | None
     used_bytes: int | None
     quota_bytes: int | None

@@ -21,13 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from mediasrv.agent.channel import NUMBERS_PER_DAY, replacements
+from mediasrv.agent.channel import NUMBERS_PER_DAY, replaced_path, replacements
 from mediasrv.agent.layout import Layout
+from mediasrv.agent.reports import recent_replacements
 from mediasrv.agent.serve import create_app
 from mediasrv.agent.viewing import queue_path
 from mediasrv.db import Database
 from mediasrv.protocol.china import CHINA, today_in_china
 from mediasrv.protocol.document import list_digests, list_url
+from mediasrv.sites.schemas import HeartbeatIn
 from tests.agent.channelsite import Film, build
 from tests.agent.test_serve import make_site, mirror
 from tests.fixtures import ReadyAsset
@@ -349,3 +351,28 @@ def test_a_block_set_at_the_centre_plays_on_the_sites_channel(
     shows = ET.fromstring(box.get("/epg.xml").content).findall("programme")  # noqa: S314 (our own answer)
     at_half_past = [p for p in shows if p.get("start") == "20261207193000 +0800"]
     assert [p.findtext("title") for p in at_half_past] == ["乡村 振兴 战略"]  # on one line
+
+
+def test_the_heartbeat_carries_the_channels_recent_replacements_in_the_centres_shape(
+    evening: Layout,
+) -> None:
+    now = datetime.now(CHINA)
+    lines = [
+        {"day": "x", "block": "b1", "start": (now - timedelta(days=3)).isoformat(), "programme_id": "p9",
+         "replacement_id": "p1"},  # too old to say again
+        {"day": "x", "block": "b1", "start": (now - timedelta(hours=2)).isoformat(), "programme_id": "p3",
+         "replacement_id": "p1"},
+        {"day": "x", "start": "not a time", "programme_id": "p4"},  # a line cut short or edited by hand
+        {"day": "x", "block": None, "start": (now - timedelta(minutes=5)).isoformat(), "programme_id": "p5",
+         "replacement_id": None},
+    ]  # fmt: skip
+    with replaced_path(evening).open("a", encoding="utf-8") as f:
+        f.writelines(json.dumps(line) + "\n" for line in lines)
+    recent = recent_replacements(evening)
+    assert [(r["programme_id"], r["replacement_id"], r["block"]) for r in recent] == [
+        ("p5", None, None),
+        ("p3", "p1", "b1"),
+    ]
+    body = {"manifest_version": 1, "bytes_missing": 0, "files_missing": 0, "files_failed": 0,
+            "agent_version": "1.0.0", "channel_replaced": recent}  # fmt: skip
+    HeartbeatIn.model_validate(body)  # what the centre accepts

@@ -335,3 +335,24 @@ def test_a_resent_report_counts_once_and_an_older_one_never_replaces_a_newer(
     assert naive.status_code == 422 and "observed_at" in naive.json()["message"]
     bad_id = client.post(f"/api/v1/sites/{sid}/heartbeat", headers=headers, json=_report(report_id="x"))
     assert bad_id.status_code == 422 and "report_id" in bad_id.json()["message"]
+
+
+def test_the_channels_replacements_reach_the_site_listing(
+    client: TestClient, db: Database, admin: dict[str, str]
+) -> None:
+    sid, headers = _site(db, "hb-xt-0001", "西塘村党员活动室", XITANG)
+    replaced = {
+        "start": "2026-12-07T19:00:00+08:00",
+        "block": "b1",
+        "programme_id": "p3",
+        "replacement_id": "p1",
+    }
+    _beat(client, sid, headers, channel_replaced=[replaced])
+    (item,) = client.get("/api/v1/fleet/sites", headers=admin, params={"region": XITANG}).json()["items"]
+    assert item["channel_replaced"] == [replaced]  # its time as the site said it (Beijing)
+    _beat(client, sid, headers)  # the latest report says what is true now: nothing replaced
+    (item,) = client.get("/api/v1/fleet/sites", headers=admin, params={"region": XITANG}).json()["items"]
+    assert item["channel_replaced"] == []
+    r = client.post(f"/api/v1/sites/{sid}/heartbeat", headers=headers,
+                    json=_report(channel_replaced=[replaced] * 21))  # fmt: skip
+    assert r.status_code == 422
