@@ -52,7 +52,7 @@ from mediasrv.kit.i18n import Text
 from mediasrv.media import subtitles
 from mediasrv.media.chunks import chunks_for
 from mediasrv.media.hls import VariantInfo, finish_renditions
-from mediasrv.media.plan import AudioTrack, BurnIn, build_plan, upload_tracks
+from mediasrv.media.plan import AudioTrack, BurnIn, TranscodePlan, build_plan, upload_tracks
 from mediasrv.media.probe import MediaInfo, probe
 from mediasrv.media.profiles import Group, RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
@@ -240,14 +240,7 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
         return AssetStatus.PROCESSING
 
     outdir = workdir / "out"
-    plan = build_plan(
-        source,
-        info,
-        outdir,
-        preset=ctx.settings.x264_preset,
-        tracks=language_tracks(ctx, asset_id, info, workdir),
-        burn_in=captions_to_burn(ctx, asset_id, workdir),
-    )
+    plan = plan_for(ctx, asset_id, source, info, workdir)
     last = [0.0]
 
     def on_progress(percent: float) -> None:
@@ -264,6 +257,22 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
     extract_captions(ctx, asset_id, generation, source, info, workdir)
     publish_outputs(ctx, asset_id, generation, info, outdir, plan.renditions, plan.poster)
     return AssetStatus.READY
+
+
+def plan_for(
+    ctx: Context, asset_id: str, source: Path, info: MediaInfo, workdir: Path, *, iptv_only: bool = False
+) -> TranscodePlan:
+    """The ffmpeg run that makes a film's renditions into workdir/out (only the set-top boxes' with
+    iptv_only), with its language tracks and burned-in captions as they are now."""
+    return build_plan(
+        source,
+        info,
+        workdir / "out",
+        preset=ctx.settings.x264_preset,
+        tracks=language_tracks(ctx, asset_id, info, workdir),
+        burn_in=captions_to_burn(ctx, asset_id, workdir),
+        iptv_only=iptv_only,
+    )
 
 
 def captions_to_burn(ctx: Context, asset_id: str, workdir: Path) -> BurnIn | None:

@@ -18,7 +18,6 @@ from pathlib import Path
 from mediasrv import epochs
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
 from mediasrv.media.hls import VariantInfo, finish_renditions
-from mediasrv.media.plan import build_plan
 from mediasrv.media.probe import MediaInfo
 from mediasrv.media.profiles import RenditionSpec
 from mediasrv.media.runner import run_ffmpeg
@@ -27,8 +26,7 @@ from workers.pipeline import (
     Context,
     _delete_other_generations,
     _upload_tree,
-    captions_to_burn,
-    language_tracks,
+    plan_for,
 )
 
 log = logging.getLogger("mediasrv.ingest.pipeline")
@@ -64,15 +62,7 @@ def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
         source = workdir / ("source" + Path(filename).suffix.lower()[:8])
         ctx.store.get_file(source_key, source)
         outdir = workdir / "out"
-        plan = build_plan(
-            source,
-            info,
-            outdir,
-            preset=ctx.settings.x264_preset,
-            tracks=language_tracks(ctx, asset_id, info, workdir),
-            burn_in=captions_to_burn(ctx, asset_id, workdir),
-            iptv_only=iptv_only,
-        )
+        plan = plan_for(ctx, asset_id, source, info, workdir, iptv_only=iptv_only)
         run_ffmpeg(plan.args, duration=info.duration, stall_timeout=ctx.settings.transcode_stall_seconds)
         variants = finish_renditions(outdir, plan.renditions)
         files = _upload_tree(ctx.store, outdir, asset_id, generation)

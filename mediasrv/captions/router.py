@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -14,7 +13,7 @@ from mediasrv.captions import service
 from mediasrv.captions.models import Caption, CaptionSource
 from mediasrv.catalog.router import reindex_after_commit
 from mediasrv.deps import DispatcherDep, SessionDep, SettingsDep
-from mediasrv.ingest.spool import receive_upload
+from mediasrv.ingest.spool import multipart_body, receive_upload
 from mediasrv.jobs import CAPTIONS, REMAKE, REMAKE_IPTV, enqueue_after_commit
 from mediasrv.kit.errors import MediaError, error_responses
 
@@ -47,39 +46,19 @@ class CaptionOut(BaseModel):
         )
 
 
-_MULTIPART_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file", "language"],
-                    "properties": {
-                        "file": {
-                            "type": "string",
-                            "format": "binary",
-                            "description": "SRT, ASS/SSA or WebVTT; UTF-8 (with or without BOM) or GB18030",
-                        },
-                        "language": {
-                            "type": "string",
-                            "description": "zh-Hans, zh-Hant, bo, ug, mn, kk, ko, za, ii, en",
-                        },
-                        "label": {
-                            "type": "string",
-                            "description": "the menu's name; defaults to the language's",
-                        },
-                        "burn_in": {
-                            "type": "string",
-                            "enum": ["true", "false"],
-                            "description": "burn into set-top box pictures (absent: as the replaced one was)",
-                        },
-                    },
-                }
-            }
+_MULTIPART_BODY = multipart_body(
+    "SRT, ASS/SSA or WebVTT; UTF-8 (with or without BOM) or GB18030",
+    {
+        "language": "zh-Hans, zh-Hant, bo, ug, mn, kk, ko, za, ii, en",
+        "label": "the menu's name; defaults to the language's",
+        "burn_in": {
+            "type": "string",
+            "enum": ["true", "false"],
+            "description": "burn into set-top box pictures (absent: as the replaced one was)",
         },
-    }
-}
+    },
+    required=("file", "language"),
+)
 
 
 @router.post(

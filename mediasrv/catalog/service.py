@@ -199,6 +199,21 @@ def editable_programme(session: Session, *, actor: Caller, programme_id: str) ->
     return programme
 
 
+def published_ids(session: Session, ids: Sequence[str], *, unpublished_key: str) -> list[str]:
+    """`ids` without repeats, in their order, each an existing published programme: else 404 naming
+    the missing ones, or the refusal `unpublished_key` naming the titles not published (what a study
+    list or a channel block may hold)."""
+    ids = list(dict.fromkeys(ids))
+    found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise NotFound("catalog.no_programme", programme_id=", ".join(missing))
+    unpublished = [found[i].title for i in ids if found[i].status is not ProgrammeStatus.PUBLISHED]
+    if unpublished:
+        raise MediaError(unpublished_key, titles="、".join(unpublished))
+    return ids
+
+
 def check_publishable(programme: Programme) -> None:
     """What sites may be given: ready media and ready PDF handouts (409 with the reason otherwise)."""
     asset = programme.asset

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.orm import Session
@@ -14,7 +12,7 @@ from mediasrv.deps import DispatcherDep, LangDep, SessionDep, SettingsDep, Store
 from mediasrv.ingest import service, tracks
 from mediasrv.ingest.models import Asset, AssetStatus
 from mediasrv.ingest.schemas import AssetOut, AudioTrackOut
-from mediasrv.ingest.spool import receive_upload
+from mediasrv.ingest.spool import multipart_body, receive_upload
 from mediasrv.jobs import REMAKE, REMAKE_ALL, TRANSCODE, enqueue_after_commit
 from mediasrv.kit.errors import MediaError, error_responses
 from mediasrv.kit.http import object_response
@@ -29,23 +27,7 @@ router = APIRouter(
     responses=error_responses(400, 401, 403, 404, 409, 413, 415, 422, 503),
 )
 
-_MULTIPART_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "film, audio or PDF"},
-                        "title": {"type": "string", "description": "defaults to the file name"},
-                    },
-                }
-            }
-        },
-    }
-}
+_MULTIPART_BODY = multipart_body("film, audio or PDF", {"title": "defaults to the file name"})
 
 
 @router.post(
@@ -137,22 +119,7 @@ def retry_asset(
     return AssetOut.of(asset, lang)
 
 
-_AUDIO_BODY: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["file"],
-                    "properties": {
-                        "file": {"type": "string", "format": "binary", "description": "the dubbed recording"}
-                    },
-                }
-            }
-        },
-    }
-}
+_AUDIO_BODY = multipart_body("the dubbed recording")
 
 
 @router.get("/{asset_id}/audio-tracks", response_model=list[AudioTrackOut])

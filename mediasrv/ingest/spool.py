@@ -10,10 +10,10 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -141,6 +141,22 @@ class _Receiver:
     def on_part_end(self) -> None:
         if not self._is_file and self._name:
             self.fields[self._name] = self._value.decode("utf-8", "replace")
+
+
+def multipart_body(
+    file: str,
+    fields: Mapping[str, str | dict[str, Any]] | None = None,
+    *,
+    required: Sequence[str] = ("file",),
+) -> dict[str, Any]:
+    """The OpenAPI request body (`openapi_extra`) of a route that reads its form with receive_upload,
+    which FastAPI cannot describe as it does not parse it: a binary `file` and text fields (a
+    description, or a schema of their own)."""
+    properties: dict[str, Any] = {"file": {"type": "string", "format": "binary", "description": file}}
+    for name, spec in (fields or {}).items():
+        properties[name] = {"type": "string", "description": spec} if isinstance(spec, str) else spec
+    schema = {"type": "object", "required": list(required), "properties": properties}
+    return {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": schema}}}}
 
 
 async def receive_upload(

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from mediasrv import epochs
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import Programme, ProgrammeStatus
-from mediasrv.catalog.service import visible_programme
+from mediasrv.catalog.service import published_ids, visible_programme
 from mediasrv.db import utcnow
 from mediasrv.ingest.models import Asset
 from mediasrv.kit.caller import Caller
@@ -64,19 +64,6 @@ def _weekday(weekday: int) -> int:
 
 def _weekday_text(weekday: int) -> Text:
     return Text(f"schedule.weekday.{weekday}")
-
-
-def _published(session: Session, ids: Sequence[str]) -> list[str]:
-    """`ids` without repeats, each an existing published programme (else 404 / 400 naming them)."""
-    ids = list(dict.fromkeys(ids))
-    found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotFound("catalog.no_programme", programme_id=", ".join(missing))
-    unpublished = [found[i].title for i in ids if found[i].status is not ProgrammeStatus.PUBLISHED]
-    if unpublished:
-        raise MediaError("schedule.programmes_unpublished", titles="、".join(unpublished))
-    return ids
 
 
 def _overlapping(session: Session, region: str, weekday: int, start: int, end: int) -> ScheduleBlock | None:
@@ -142,7 +129,9 @@ def create_block(
             raise MediaError("schedule.programmes_required")
         if len(programme_ids) > MAX_NAMED:
             raise MediaError("schedule.programmes_too_many", limit=MAX_NAMED)
-        block.programme_ids = _published(session, programme_ids)
+        block.programme_ids = published_ids(
+            session, programme_ids, unpublished_key="schedule.programmes_unpublished"
+        )
     other = _overlapping(session, place, day, first, last)
     if other is not None:
         raise Conflict(

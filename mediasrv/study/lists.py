@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from mediasrv import epochs
 from mediasrv.audit.service import Action, record
 from mediasrv.catalog.models import Programme, ProgrammeStatus
-from mediasrv.catalog.service import touch
+from mediasrv.catalog.service import published_ids, touch
 from mediasrv.db import utcnow
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.errors import Conflict, Forbidden, MediaError, NotFound
@@ -42,13 +42,7 @@ def _check_period(starts_on: date, ends_on: date) -> None:
 def _set_items(session: Session, study_list: StudyList, programme_ids: Sequence[str]) -> None:
     ids = list(dict.fromkeys(programme_ids))
     touch(session, [i.programme_id for i in study_list.items] + ids)
-    found = {p.id: p for p in session.scalars(select(Programme).where(Programme.id.in_(ids)))}
-    missing = [i for i in ids if i not in found]
-    if missing:
-        raise NotFound("catalog.no_programme", programme_id=", ".join(missing))
-    unpublished = [found[i].title for i in ids if found[i].status is not ProgrammeStatus.PUBLISHED]
-    if unpublished:
-        raise MediaError("study.list_unpublished", titles="、".join(unpublished))
+    published_ids(session, ids, unpublished_key="study.list_unpublished")
     study_list.items.clear()
     session.flush()  # the unique (list, programme) rows go before new ones are added
     study_list.items.extend(StudyListItem(programme_id=i, position=n) for n, i in enumerate(ids))

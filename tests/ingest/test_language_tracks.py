@@ -101,7 +101,7 @@ def test_changed_captions_remake_only_the_iptv_renditions(
     before, old = files(db, dubbed_asset), load(db, dubbed_asset).published_generation
     captions = tmp_path / "zh.vtt"
     captions.write_text("WEBVTT\n\n00:00:00.000 --> 00:00:04.000\n今天开会\n", encoding="utf-8")
-    monkeypatch.setattr(reburn, "captions_to_burn", lambda *_: BurnIn(captions, "zh"))
+    monkeypatch.setattr(pipeline, "captions_to_burn", lambda *_: BurnIn(captions, "zh"))
 
     assert reburn.reburn_iptv(ctx, dubbed_asset) is True
     asset, after = load(db, dubbed_asset), files(db, dubbed_asset)
@@ -131,7 +131,7 @@ def test_a_reburn_overtaken_by_a_new_transcode_publishes_nothing(
         with db.session_scope() as s:  # a new upload of the film starts transcoding meanwhile
             s.get_one(Asset, dubbed_asset).status = AssetStatus.PROCESSING
 
-    monkeypatch.setattr(reburn, "captions_to_burn", overtaken)
+    monkeypatch.setattr(pipeline, "captions_to_burn", overtaken)
     assert reburn.reburn_iptv(ctx, dubbed_asset) is False
     assert load(db, dubbed_asset).published_generation == before
     assert {o.key.split("/")[2] for o in store.list(f"hls/{dubbed_asset}/")} == {before}
