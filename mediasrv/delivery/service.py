@@ -112,7 +112,7 @@ def _folder(track: SubtitleTrack) -> str:
 
 # --- what a site holds: a presentation's base, and each language apart ---------------------------
 
-MOBILE = Group.MOBILE.value  # the mobile master: languages are its EXT-X-MEDIA renditions
+MOBILE = "master"  # the mobile ladder's presentation: languages are its EXT-X-MEDIA renditions
 
 
 def language_presentation(presentation: str, language: str) -> str:
