@@ -175,3 +175,61 @@ def test_existing_administrators_keep_the_whole_network(tmp_path: Path) -> None:
         rows = conn.execute(text("SELECT target_type, region FROM audit_events ORDER BY id")).all()
     assert [tuple(r) for r in rows] == [("site", "河北省/邢台市/西塘村"), ("user", "")]
     db.dispose()
+
+
+def test_mobile_lists_holding_every_language_are_retired_not_deleted(tmp_path: Path) -> None:
+    """Upgrading to site languages: a stored mobile master list that carried other languages' audio or
+    captions is moved out of the builds' way (a kept manifest may still name it); a list holding only
+    the film's own sound and Chinese captions stays what it is; sites get no languages."""
+    db = Database(f"sqlite:///{tmp_path / 'm.db'}")
+    command.upgrade(migrations.config(db.engine), "0022_caption_burn_in")
+    subtitles = {
+        "dubbed": None,
+        "captioned": '[{"language": "zh-Hans"}, {"language": "bo"}]',
+        "plain": '[{"language": "zh-Hans"}]',
+    }
+    with db.engine.begin() as conn:
+        for n, (asset, subs) in enumerate(subtitles.items()):
+            conn.execute(
+                text(
+                    "INSERT INTO assets (id, sha256, filename, title, size_bytes, source_key, kind, status,"
+                    " progress, attempts, created_at, updated_at, subtitles) VALUES (:id, :id, 'f.mp4', 'f',"
+                    " 1, 'k', 'VIDEO', 'READY', 100, 1, '2026-01-01', '2026-01-01', :subs)"
+                ),
+                {"id": asset, "subs": subs},
+            )
+            for presentation in ("master", "iptv"):
+                conn.execute(
+                    text(
+                        "INSERT INTO file_lists (sha256, asset_id, generation, presentation, body,"
+                        " size_bytes, file_count, play, created_at)"
+                        " VALUES (:sha, :id, 'g', :p, x'7b7d', 1, 1, 'p', '2026-01-01')"
+                    ),
+                    {"sha": f"{presentation}-{n}", "id": asset, "p": presentation},
+                )
+        conn.execute(
+            text(
+                "INSERT INTO renditions (asset_id, name, groups, playlist_key, codecs, width, height,"
+                " frame_rate, bandwidth, average_bandwidth, segment_count, duration_seconds, size_bytes)"
+                " VALUES ('dubbed', 'mobile-audio-ug', '[]', 'k', 'mp4a', 0, 0, 0, 1, 1, 1, 1, 1)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sites (id, code, name, region, device_profile, created_at)"
+                " VALUES (7, 'xt', '西塘村', '', 'IPTV', '2026-01-01')"
+            )
+        )
+    migrations.upgrade(db)
+    with db.engine.connect() as conn:
+        rows = conn.execute(text("SELECT asset_id, presentation FROM file_lists ORDER BY sha256")).all()
+        assert conn.execute(text("SELECT languages FROM sites")).scalars().all() == ["[]"]
+    assert sorted(tuple(r) for r in rows) == [
+        ("captioned", "iptv"),
+        ("captioned", "master~all"),
+        ("dubbed", "iptv"),
+        ("dubbed", "master~all"),
+        ("plain", "iptv"),
+        ("plain", "master"),
+    ]
+    db.dispose()

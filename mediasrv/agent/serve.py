@@ -50,6 +50,7 @@ import ipaddress
 import json
 import logging
 import os
+import posixpath
 import re
 import shutil
 import socket
@@ -75,10 +76,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from mediasrv.agent import channel, faults, page, player, records
 from mediasrv.agent.layout import AgentError, Layout
+from mediasrv.agent.masters import held_master
 from mediasrv.agent.outbox import Full, State
 from mediasrv.agent.viewing import Recorder
 from mediasrv.agent.words import said
-from mediasrv.protocol.channels import Channel, channel_list, group_title
+from mediasrv.protocol.channels import Channel, channel_list, group_title, language_channel
 from mediasrv.protocol.china import utc_now
 from mediasrv.protocol.document import ranked
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE, PLAYLIST_TYPE, Unsatisfiable, etag_matches, parse_range
@@ -203,6 +205,14 @@ def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[st
                 "url": file_url(base, p["play"]),
                 "poster_url": file_url(base, poster) if poster and origin.present(poster) else None,
                 "attachments": [file_url(base, a) for a in p.get("attachments", []) if origin.present(a)],
+                # A box's variant per language the site holds (iptv-bo.m3u8); phones choose in the master.
+                "languages": [
+                    {"language": lang["language"], "name": lang["name"], "url": file_url(base, lang["play"])}
+                    for lang in p.get("languages", [])
+                    if lang["play"] != p["play"]
+                    and lang["play"] in applied.files
+                    and origin.present(lang["play"])
+                ],
             }
         )
     return listed
@@ -210,10 +220,16 @@ def programmes(origin: LocalOrigin, applied: Applied, base: str) -> list[dict[st
 
 def channels(entries: list[dict[str, Any]]) -> list[Channel]:
     """`programmes` as the channel list's entries (protocol.channels writes it, as the server does)."""
-    return [
-        Channel(e["id"], e["title"], e["required"], e["url"], e["duration_seconds"], e["poster_url"])
-        for e in entries
-    ]
+    listed = []
+    for e in entries:
+        programme = Channel(
+            e["id"], e["title"], e["required"], e["url"], e["duration_seconds"], e["poster_url"]
+        )
+        listed.append(programme)
+        listed += [
+            language_channel(programme, v["language"], v["name"], v["url"]) for v in e.get("languages", [])
+        ]
+    return listed
 
 
 def _text(request: Request, body: str | bytes, media_type: str) -> Response:
@@ -521,6 +537,13 @@ def create_app(
         }
         return _text(request, json.dumps(body, ensure_ascii=False, indent=1), "application/json")
 
+    def holds(path: str) -> bool:
+        """Whether the site holds `path` whole: its manifest lists it and it is on disk. A sync fetches
+        a rendition's playlist after its segments, so a held playlist is a playable rendition."""
+        applied = origin.applied()
+        path = posixpath.normpath(path)
+        return applied is not None and path in applied.files and origin.present(path)
+
     def files(request: Request) -> Response:
         path: str = request.path_params["path"]
         applied = origin.applied()
@@ -537,8 +560,15 @@ def create_app(
         if size != entry["size"]:  # replaced by a sync after this manifest was read
             f.close()
             return _unavailable(f"{path} is being updated by a sync: try again shortly.")
-        etag = f'"{entry["sha256"]}"'
         parts = path.split("/")
+        if len(parts) == 2 and path.endswith(".m3u8"):  # a master: naming only what this site holds
+            text = f.read().decode("utf-8", "replace")
+            served = held_master(text, lambda uri: holds(f"{parts[0]}/{uri}"))
+            if served != text:
+                f.close()
+                return _text(request, served, PLAYLIST_TYPE)
+            f.seek(0)  # all held: the file as verified, its own ETag and ranges
+        etag = f'"{entry["sha256"]}"'
         headers = {
             "ETag": etag,
             "Cache-Control": IMMUTABLE if len(parts) > 2 else REVALIDATE,

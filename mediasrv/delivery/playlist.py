@@ -19,10 +19,12 @@ from sqlalchemy.orm import Session
 
 from mediasrv.accounts.signing import sign_channel_list, sign_playback
 from mediasrv.catalog.models import Programme, ProgrammeStatus
+from mediasrv.delivery.service import language_presentation
 from mediasrv.kit.caller import Caller, Role
 from mediasrv.kit.regions import holding
+from mediasrv.media import languages
 from mediasrv.protocol import china
-from mediasrv.protocol.channels import Channel, channel_list
+from mediasrv.protocol.channels import Channel, channel_list, language_channel
 from mediasrv.sites.models import Site
 from mediasrv.sites.registry import get_site
 from mediasrv.study.lists import layer_key, region_matches
@@ -39,6 +41,7 @@ class Entry:
     required: bool
     url: str
     poster_url: str | None
+    languages: tuple[tuple[str, str, str], ...] = ()  # (tag, Chinese name, url): boxes' language variants
 
 
 def signed_expiry(lifetime: int, *, now: float | None = None) -> int:
@@ -142,22 +145,43 @@ def site_playlist(
         )
         hls = f"{prefix}/hls/{programme.asset_id}"
         has_poster = programme.asset is not None and programme.asset.poster_key is not None
+        presentation = site.device_profile.presentation
         entries.append(
             Entry(
                 programme,
                 is_required,
-                f"{hls}/{site.device_profile.presentation}.m3u8",
+                f"{hls}/{presentation}.m3u8",
                 f"{hls}/poster.jpg" if has_poster else None,
+                tuple(
+                    (lang, languages.name(lang), f"{hls}/{variant}.m3u8")
+                    for lang, variant in box_variants(programme, presentation, site.languages)
+                ),
             )
         )
     return site, entries
 
 
+def box_variants(programme: Programme, presentation: str, chosen: Sequence[str]) -> list[tuple[str, str]]:
+    """(language, presentation) of each of the site's languages a set-top box presentation of the
+    programme has ("iptv-bo"); none for phones, whose master offers its languages in a menu."""
+    if presentation == "master" or programme.asset is None or not chosen:
+        return []
+    names = {r.name for r in programme.asset.renditions}
+    return [
+        (lang, language_presentation(presentation, lang))
+        for lang in chosen
+        if language_presentation(presentation, lang) in names
+    ]
+
+
 def m3u8_channel_list(site: Site, entries: list[Entry]) -> str:
-    """An M3U8 channel list (#EXTM3U / #EXTINF) that IPTV boxes and VLC open as a playlist."""
-    return channel_list(
-        Channel(
+    """An M3U8 channel list (#EXTM3U / #EXTINF) that IPTV boxes and VLC open as a playlist; each
+    programme followed by its variants in the site's languages (「《title》藏语」)."""
+    listed: list[Channel] = []
+    for e in entries:
+        own = Channel(
             e.programme.id, e.programme.title, e.required, e.url, e.programme.duration_seconds, e.poster_url
         )
-        for e in entries
-    )
+        listed.append(own)
+        listed += [language_channel(own, lang, name, url) for lang, name, url in e.languages]
+    return channel_list(listed)

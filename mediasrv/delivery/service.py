@@ -12,7 +12,7 @@ from mediasrv.kit.i18n import Text
 from mediasrv.media import languages
 from mediasrv.media.hls import SubtitleTrack, VariantInfo
 from mediasrv.media.hls import master_playlist as render_master
-from mediasrv.media.profiles import MOBILE_AUDIO, Group, language_group
+from mediasrv.media.profiles import MAIN_AUDIO, MOBILE_AUDIO, Group, language_group
 from mediasrv.storage import keys
 
 # Presentation name (the URL's <name>.m3u8) -> the rendition group it lists.
@@ -103,7 +103,54 @@ def subtitle_tracks(asset: Asset, presentation: str) -> list[SubtitleTrack]:
 
 def subtitle_folders(asset: Asset, presentation: str) -> tuple[str, ...]:
     """The folders (relative to hls/<id>/, with a trailing "/") of a presentation's subtitle files."""
-    return tuple(t.playlist.rsplit("/", 1)[0] + "/" for t in subtitle_tracks(asset, presentation))
+    return tuple(_folder(t) for t in subtitle_tracks(asset, presentation))
+
+
+def _folder(track: SubtitleTrack) -> str:
+    return track.playlist.rsplit("/", 1)[0] + "/"
+
+
+# --- what a site holds: a presentation's base, and each language apart ---------------------------
+
+MOBILE = "master"  # the mobile ladder's presentation: languages are its EXT-X-MEDIA renditions
+
+
+def language_presentation(presentation: str, language: str) -> str:
+    """The file list of one language of a site's presentation: "master-bo" (the phones' Tibetan audio
+    rendition and captions), "iptv-bo" and "iptv-sd-bo" (the boxes' muxed variants)."""
+    return f"{presentation}-{language}"
+
+
+def _chinese(track: SubtitleTrack) -> bool:
+    return track.language.startswith("zh")
+
+
+def list_folders(asset: Asset, presentation: str) -> tuple[str, ...] | None:
+    """The folders (relative to hls/<id>/, each ending in "/") whose files a ready asset's file list of
+    `presentation` carries; None when the asset has no such list.
+
+    A presentation's own list (master, iptv, iptv-sd, iptv-<lang>) carries what every site playing it
+    holds: for the mobile master its video variants, the film's own sound and the Chinese captions,
+    not the other languages it declares. "master-<lang>" carries that language alone: its audio
+    rendition and its captions, for the sites that chose it (the site agent serves the master naming
+    only what it holds)."""
+    gen = asset.published_generation
+    if gen is None:
+        return None
+    if presentation.startswith(f"{MOBILE}-"):
+        lang = presentation.removeprefix(f"{MOBILE}-")
+        caption = languages.caption_tag(lang)
+        audio = tuple(f"{gen}/{r.name}/" for r in _audio(asset, MOBILE) if r.name == f"{MAIN_AUDIO}-{lang}")
+        captions = tuple(
+            _folder(t) for t in subtitle_tracks(asset, MOBILE) if not _chinese(t) and t.language == caption
+        )
+        return (audio + captions) or None
+    variants = _variants(asset, presentation)
+    if not variants:
+        return None
+    own_sound = [r for r in _audio(asset, presentation) if r.name == MAIN_AUDIO]
+    captions = tuple(_folder(t) for t in subtitle_tracks(asset, presentation) if _chinese(t))
+    return tuple(f"{gen}/{r.name}/" for r in variants + own_sound) + captions
 
 
 def poster_key(session: Session, asset_id: str) -> str:

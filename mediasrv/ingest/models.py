@@ -126,7 +126,7 @@ class Asset(Base):
         """What a file list of `presentation` depends on: the published generation, and for the mobile
         master its subtitle set too (changed by captions alone, without re-transcoding)."""
         gen = self.published_generation or ""
-        return list_version(gen, self.subtitles_version if presentation == "master" else None)
+        return list_version(gen, self.subtitles_version if captioned(presentation) else None)
 
     def cause(self) -> i18n.Text | str | None:
         """Why processing failed, without the file's name: the stored message, or an old row's English."""
@@ -144,6 +144,12 @@ class Asset(Base):
             if cause is None
             else i18n.Text("ingest.file_failed", {"filename": self.filename, "reason": cause})
         )
+
+
+def captioned(presentation: str) -> bool:
+    """Whether a file list of `presentation` may carry captions: the mobile master's, and each of its
+    languages' ("master-bo")."""
+    return presentation == "master" or presentation.startswith("master-")
 
 
 def list_version(generation: str, subtitles_version: str | None) -> str:

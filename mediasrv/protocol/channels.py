@@ -28,6 +28,20 @@ class Channel:
     group: str | None = None  # the group-title when it is not 必学/选学 (the site's own channel)
 
 
+def language_channel(programme: Channel, language: str, name: str, url: str) -> Channel:
+    """A programme's variant in one of the site's languages, for set-top boxes (they ignore HLS audio
+    groups, so each language is an entry of its own): 「《title》藏语」, right after the programme."""
+    return Channel(
+        f"{programme.id}-{language}",
+        f"《{programme.title}》{name}",
+        programme.required,
+        url,
+        programme.duration_seconds,
+        programme.poster_url,
+        programme.group,
+    )
+
+
 def channel_list(channels: Iterable[Channel], *, tvg_url: str | None = None) -> str:
     """The list in the order given (required first, by rank: the caller's choice); `tvg_url`: where
     the programme guide (XMLTV) of its channels is."""

@@ -55,6 +55,9 @@ class Site(Base):
     window_start: Mapped[str | None] = mapped_column(String(5), default=None)
     window_end: Mapped[str | None] = mapped_column(String(5), default=None)
     bandwidth_kbps: Mapped[int | None] = mapped_column(Integer, default=None)  # None: no cap
+    # The extra languages its manifest holds (media.languages tags, audio tracks and captions); []:
+    # the film's own sound and Chinese captions only.
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     @property

@@ -28,7 +28,16 @@ from mediasrv.sites.schemas import SiteRow
 
 _CODE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$")
-CSV_COLUMNS = ("code", "name", "region", "device_profile", "quota_gb", "download_window", "bandwidth_kbps")
+CSV_COLUMNS = (
+    "code",
+    "name",
+    "region",
+    "device_profile",
+    "quota_gb",
+    "download_window",
+    "bandwidth_kbps",
+    "languages",
+)
 
 
 def parse_window(window: str | None) -> tuple[str | None, str | None]:
@@ -55,6 +64,7 @@ def create_site(
     quota_bytes: int | None = None,
     download_window: str | None = None,
     bandwidth_kbps: int | None = None,
+    languages: list[str] | None = None,
 ) -> Site:
     code = code.strip()
     if not _CODE.match(code):
@@ -75,6 +85,7 @@ def create_site(
         window_start=start,
         window_end=end,
         bandwidth_kbps=bandwidth_kbps,
+        languages=list(languages or []),
     )
     session.add(site)
     session.flush()
@@ -89,6 +100,7 @@ def create_site(
         name=site.name,
         region=site.region,
         device_profile=device_profile.value,
+        languages=site.languages,
     )
     return site
 
@@ -107,6 +119,7 @@ def update_site(
     quota_bytes: int | object | None = _UNSET,
     download_window: str | object | None = _UNSET,
     bandwidth_kbps: int | object | None = _UNSET,
+    languages: list[str] | None = None,
 ) -> Site:
     """Change a site's settings (None clears quota, window and cap); its manifest follows. Only a
     site in the actor's scope, and never moved out of it."""
@@ -118,6 +131,7 @@ def update_site(
         "quota_bytes": site.quota_bytes,
         "download_window": site.download_window,
         "bandwidth_kbps": site.bandwidth_kbps,
+        "languages": list(site.languages),
     }
     if name is not None:
         site.name = name.strip() or site.code
@@ -135,6 +149,8 @@ def update_site(
         if isinstance(bandwidth_kbps, int) and bandwidth_kbps <= 0:
             raise MediaError("sites.bandwidth_not_positive")
         site.bandwidth_kbps = bandwidth_kbps  # type: ignore[assignment]
+    if languages is not None:  # a new list, not changed in place: the JSON column sees the change
+        site.languages = list(languages)
     after = {
         "name": site.name,
         "region": site.region,
@@ -142,6 +158,7 @@ def update_site(
         "quota_bytes": site.quota_bytes,
         "download_window": site.download_window,
         "bandwidth_kbps": site.bandwidth_kbps,
+        "languages": list(site.languages),
     }
     changed = {k: {"before": before[k], "after": v} for k, v in after.items() if before[k] != v}
     if changed:
@@ -167,6 +184,7 @@ CSV_COLUMNS_ZH = (
     "存储配额（GB）",
     "下载时段",
     "带宽上限（kbps）",
+    "语言",
 )
 _ALSO = {  # other names people use for a column
     "code": ("编码", "站点代码"),
@@ -175,6 +193,7 @@ _ALSO = {  # other names people use for a column
     "device_profile": ("设备类型", "终端"),
     "quota_gb": ("存储配额", "配额"),
     "bandwidth_kbps": ("带宽上限", "带宽"),
+    "languages": ("语种", "站点语言", "民族语言"),
 }
 # The device types as the sites page names them (web/words/sites.json), and shorter.
 _DEVICE_NAMES = {

@@ -85,9 +85,11 @@ async def import_sites(request: Request, caller: AdminDep, session: SessionDep) 
 
 @registry_router.patch("/{site_id}", response_model=SiteOut)
 def update_site(site_id: RowId, body: SitePatch, caller: AdminDep, session: SessionDep) -> SiteOut:
-    """Change a site's name, region, device profile, quota, download window or bandwidth cap; its
+    """Change a site's name, region, device profile, quota, download window, bandwidth cap or languages; its
     caching manifest and playlist follow at the next poll."""
     fields = body.model_dump(exclude_unset=True)
+    if "languages" in fields and fields["languages"] is None:  # null clears them, as [] does
+        fields["languages"] = []
     for required in ("name", "region", "device_profile"):
         if required in fields and fields[required] is None:
             raise MediaError("sites.field_required", field=Text(f"field.{required}"))

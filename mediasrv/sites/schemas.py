@@ -5,6 +5,7 @@ registry answers, what an agent's heartbeat says and what the fleet views show."
 from __future__ import annotations
 
 import math
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -12,6 +13,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
@@ -19,7 +21,9 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
+from mediasrv.kit.errors import MediaError
 from mediasrv.kit.params import MAX_INT64
+from mediasrv.media import languages
 from mediasrv.sites.models import MAX_FAILED_SAMPLE, MAX_REPLACED, RECEIPT_DAYS, DeviceProfile, State
 
 GB = 1024**3
@@ -49,6 +53,46 @@ QuotaBytes = Annotated[int, Field(ge=1, le=MAX_QUOTA_BYTES, description="storage
 # The window's form (01:00-05:00, full-width colons and spaces allowed) is sites.parse_window's.
 Window = Annotated[str, Field(max_length=32, examples=["01:00-05:00"]), Printable]
 Bandwidth = Annotated[int, Field(ge=1, le=MAX_BANDWIDTH_KBPS, description="download cap")]
+# A language as a clerk writes it: its tag (bo) or its Chinese name (藏语); "普通话" is Mandarin.
+_LANGUAGE_OF = {name: tag for tag, name in reversed(languages.NAMES.items())}
+_LANGUAGE_SEPARATORS = re.compile(r"[\s,，、;；/]+")
+
+
+def _languages(value: object) -> object:
+    """A CSV cell or a form's text ("bo、维吾尔语") as the list the API takes; a list as it is."""
+    if isinstance(value, str):
+        return [part for part in _LANGUAGE_SEPARATORS.split(value) if part]
+    return value
+
+
+def _tags(value: list[str]) -> list[str]:
+    tags: list[str] = []
+    for given in value:
+        try:
+            tag = _LANGUAGE_OF.get(given.strip()) or languages.checked(given)
+        except MediaError:
+            accepted = "、".join(f"{t}（{n}）" for t, n in languages.NAMES.items())
+            raise PydanticCustomError(
+                "sites.language_unknown",
+                "language {tag} is not one we carry: use one of {accepted}",
+                {"tag": given[:32], "accepted": accepted},
+            ) from None
+        if tag not in tags:
+            tags.append(tag)
+    return tags
+
+
+# The extra languages a site holds (audio tracks and captions), in the order given, each once.
+Languages = Annotated[
+    list[Annotated[str, Field(max_length=32)]],
+    BeforeValidator(_languages),
+    AfterValidator(_tags),
+    Field(
+        max_length=len(languages.NAMES),
+        examples=[["bo"]],
+        description="media.languages tags or Chinese names; []: the film's own sound and Chinese captions",
+    ),
+]
 
 
 class SiteIn(BaseModel):
@@ -59,6 +103,7 @@ class SiteIn(BaseModel):
     quota_bytes: QuotaBytes | None = Field(default=None, description="none: no limit")
     download_window: Window | None = None
     bandwidth_kbps: Bandwidth | None = None
+    languages: Languages = Field(default_factory=list)
 
 
 class SitePatch(BaseModel):
@@ -70,6 +115,7 @@ class SitePatch(BaseModel):
     quota_bytes: QuotaBytes | None = None
     download_window: Window | None = None
     bandwidth_kbps: Bandwidth | None = None
+    languages: Languages | None = Field(default=None, description="[] or null: none")
 
 
 class SiteRow(SiteIn):
@@ -102,6 +148,7 @@ class SiteOut(BaseModel):
     quota_bytes: int | None
     download_window: str | None
     bandwidth_kbps: int | None
+    languages: list[str]
 
 
 class CellProblemOut(BaseModel):

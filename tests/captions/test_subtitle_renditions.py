@@ -158,10 +158,16 @@ def test_uploaded_captions_are_published_without_re_transcoding(
         assert [r.playlist_key for r in after.renditions] == renditions
         old_folders = {t["playlist"].rsplit("/", 1)[0] for t in after.subtitles or []}
         captioned = master_list(s, after)
-    # Sites' file lists of the mobile master name the subtitle files; set-top boxes' do not.
-    assert {
-        f["path"].rsplit("/", 1)[0] for f in captioned["files"] if f["path"].endswith(".vtt")
-    } == old_folders
+        uyghur = file_list(after, "master-ug", [(f.path, f.size_bytes, f.sha256) for f in after.files])
+    # Sites' file lists of the mobile master name the Chinese subtitle files, each other language's
+    # its own list (for the sites that chose it); set-top boxes' name none.
+    assert uyghur is not None and uyghur.generation == after.list_version("master-ug")
+    vtt_folders = [
+        {f["path"].rsplit("/", 1)[0] for f in listed["files"] if f["path"].endswith(".vtt")}
+        for listed in (captioned, json.loads(uyghur.body))
+    ]
+    assert vtt_folders[0] | vtt_folders[1] == old_folders
+    assert [{folder.rpartition("_")[2] for folder in f} for f in vtt_folders] == [{"zh-Hans"}, {"ug"}]
 
     # Removing one language republishes the rest; the old set's files go.
     assert client.delete(f"/api/v1/programmes/{pid}/captions/ug", headers=producer).status_code == 204

@@ -12,7 +12,13 @@ the SHA-256 of its bytes and served at /api/v1/file-lists/<sha256> (Cache-Contro
                     /hls/<asset_id>/<path>, so the relative URIs inside playlists resolve in its copy
     format          1
     generation      the published generation ("" for a document)
-    presentation    master | iptv | iptv-sd | document
+    presentation    master | iptv | iptv-sd | document, or one language of a site's presentation:
+                    master-<lang> (the phones' audio rendition and captions of that language only),
+                    iptv-<lang> | iptv-sd-<lang> (the boxes' muxed variant of that language)
+
+The mobile master's own list holds its video variants, the film's own sound and the Chinese captions;
+its playlist still declares every language, and the site agent serves it naming only what it holds
+(mediasrv.agent.serve): the file on disk stays the one the list's SHA-256 verifies.
 
 It is written once, when a manifest first needs it (models.FileList), and its summary (bytes, file
 count, digest, play, poster) is what builds reuse: no per-file work for what did not change.
@@ -30,9 +36,12 @@ the same state gives the same bytes (protocol.document.canonical reproduces it):
     over_quota      the required programmes alone need more than the quota
     pinned_bytes    bytes of the required programmes, which are never dropped
     programmes      [{id, required, title, category, duration_seconds, asset_id, play, poster,
-                    attachments, bytes, files, lists}] by id. `lists` is [{sha256, url, bytes,
-                    files}]: the programme's own list, then its handouts'. `play`, `poster` and
-                    `attachments` (the handouts' play files) are paths as the lists place them
+                    attachments, bytes, files, lists, languages}] by id. `lists` is [{sha256, url,
+                    bytes, files}]: the programme's own list, then its languages', then its
+                    handouts'. `play`, `poster` and `attachments` (the handouts' play files) are
+                    paths as the lists place them. `languages` [{language, name, play}], only when
+                    the site holds some of the programme: each language the site chose (Site.languages)
+                    that it has, in the site's order, with what a player opens for it
     quota_bytes     the site's quota, or null
     schedule        the site's channel (issue 21), absent when no layer of its region has a schedule:
                     {timezone: "Asia/Shanghai", blocks, filler, card}. `blocks` [{id, weekday (ISO
@@ -49,8 +58,8 @@ the same state gives the same bytes (protocol.document.canonical reproduces it):
 The Ed25519 signature over a site manifest covers every list's digest, so an agent that checks the
 signature and then each list's SHA-256 has verified every file it downloads.
 
-Everything before "site" is the content, which depends only on the profile, the quota, the study
-lists in force for the site's region, the schedules of its layers and the catalog: sites that share
+Everything before "site" is the content, which depends only on the profile, the quota, the languages,
+the study lists in force for the site's region, the schedules of its layers and the catalog: sites that share
 those share one content (stored once, see ManifestContent). A delta (?since=N) carries the scalars
 that changed (format, site and version always; "schedule" whole) and, per collection, the entries
 added or changed (`added`, replacing by key) and the keys `removed`, plus `sha256`, the digest of the
@@ -79,8 +88,9 @@ from sqlalchemy.orm import Session, selectinload
 from mediasrv.catalog.models import Attachment, Programme
 from mediasrv.delivery.manifest.models import FileList
 from mediasrv.delivery.playlist import chosen_ids
-from mediasrv.delivery.service import presentation_renditions, render_presentation, subtitle_folders
-from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, list_version
+from mediasrv.delivery.service import MOBILE, language_presentation, list_folders, render_presentation
+from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, captioned, list_version
+from mediasrv.media import languages
 from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, canonical, list_url
 from mediasrv.protocol.sizes import human_size
 from mediasrv.schedule.service import site_week
@@ -89,6 +99,9 @@ from mediasrv.storage import keys
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
 DOCUMENT = "document"  # a document's presentation
+# A stored mobile master list of before sites chose languages (it carried every language): re-keyed
+# so by migration 0023, kept while a site's manifest names it, never built again.
+RETIRED = "master~all"
 
 
 # --- what one asset contributes: its file list ------------------------------------------------
@@ -123,26 +136,38 @@ FileRow = tuple[str, int, str]  # path relative to the asset's folder (keys.asse
 
 
 def file_list(asset: Asset, presentation: str, files: Sequence[FileRow]) -> FileList | None:
-    """The file list of a ready asset for `presentation` (master, iptv, iptv-sd; document for a
-    document asset), as a row to store; None when the asset has no such rendition. `files` are the
-    asset's recorded files (AssetFile)."""
+    """The file list of a ready asset for `presentation` (master, iptv, iptv-sd; a language of one:
+    master-bo, iptv-bo, iptv-sd-bo; document for a document asset), as a row to store; None when the
+    asset has no such rendition. `files` are the asset's recorded files (AssetFile).
+
+    A language's list carries that language's files alone (service.list_folders): no poster, and for
+    master-<lang> no playlist of its own (the site's master names it); its `play` is what a player
+    opens for that language."""
     gen = asset.published_generation
     entries: list[tuple[str, int, str]] = []
     poster = None
+    play = presentation
     if asset.kind is AssetKind.DOCUMENT:
         source = next((f for f in files if f[0] == "source"), None)
         if source is None:
             return None
         entries.append((DOCUMENT_FILE, source[1], source[2]))
+        play = DOCUMENT_FILE
     else:
-        text = render_presentation(asset, presentation)
-        if text is None or gen is None:
+        folders = list_folders(asset, presentation)
+        if folders is None or gen is None:
             return None
-        body = text.encode()
-        entries.append((f"{presentation}.m3u8", len(body), hashlib.sha256(body).hexdigest()))
-        folders = tuple(f"{gen}/{r.name}/" for r in presentation_renditions(asset, presentation))
-        folders += subtitle_folders(asset, presentation)  # the mobile master's captions
-        poster = keys.asset_path(asset.id, asset.poster_key) if asset.poster_key else None
+        if presentation.startswith(f"{MOBILE}-"):
+            play = f"{MOBILE}.m3u8"
+        else:
+            text = render_presentation(asset, presentation)
+            if text is None:
+                return None
+            body = text.encode()
+            play = f"{presentation}.m3u8"
+            entries.append((play, len(body), hashlib.sha256(body).hexdigest()))
+            if presentation_is_base(presentation):
+                poster = keys.asset_path(asset.id, asset.poster_key) if asset.poster_key else None
         entries += [
             (path, size, sha) for path, size, sha in files if path.startswith(folders) or path == poster
         ]
@@ -175,9 +200,14 @@ def file_list(asset: Asset, presentation: str, files: Sequence[FileRow]) -> File
         body=raw,
         size_bytes=sum(e[1] for e in entries),
         file_count=len(entries),
-        play=f"{asset.id}/{entries[0][0] if asset.kind is AssetKind.DOCUMENT else presentation + '.m3u8'}",
+        play=f"{asset.id}/{play}",
         poster=f"{asset.id}/{poster}" if poster is not None else None,
     )
+
+
+def presentation_is_base(presentation: str) -> bool:
+    """A profile's own presentation (master, iptv, iptv-sd), not one language of it."""
+    return presentation in ("master", "iptv", "iptv-sd")
 
 
 @dataclass(frozen=True)
@@ -192,7 +222,7 @@ class AssetRef:
 
     def version(self, presentation: str) -> str:
         """FileList.generation of this asset's list of `presentation`."""
-        return list_version(self.generation, self.subtitles_version if presentation == "master" else None)
+        return list_version(self.generation, self.subtitles_version if captioned(presentation) else None)
 
 
 def _summary(row: FileList) -> Summary:
@@ -250,19 +280,27 @@ class Summaries:
         return summary
 
     def _make(self, session: Session, missing: list[str], presentation: str) -> dict[str, Summary | None]:
-        # Plain rows, not ORM objects: an asset has thousands of files.
+        loaded = list(
+            session.scalars(
+                select(Asset).where(Asset.id.in_(missing)).options(selectinload(Asset.renditions))
+            )
+        )
+        # Files only of assets that have such a list: most films have no Tibetan track, and a film has
+        # thousands of files. Plain rows, not ORM objects.
+        listed = [
+            a.id
+            for a in loaded
+            if a.status is AssetStatus.READY
+            and (a.kind is AssetKind.DOCUMENT or list_folders(a, presentation) is not None)
+        ]
         rows: dict[str, list[FileRow]] = {asset_id: [] for asset_id in missing}
         query = select(AssetFile.asset_id, AssetFile.path, AssetFile.size_bytes, AssetFile.sha256)
-        for asset_id, path, size, sha in session.execute(query.where(AssetFile.asset_id.in_(missing))):
-            rows[asset_id].append((path, size, sha))
-        loaded = session.scalars(
-            select(Asset).where(Asset.id.in_(missing)).options(selectinload(Asset.renditions))
-        )
+        if listed:
+            for asset_id, path, size, sha in session.execute(query.where(AssetFile.asset_id.in_(listed))):
+                rows[asset_id].append((path, size, sha))
         made: dict[str, Summary | None] = {}
         for asset in loaded:
-            row = (
-                file_list(asset, presentation, rows[asset.id]) if asset.status is AssetStatus.READY else None
-            )
+            row = file_list(asset, presentation, rows[asset.id]) if asset.id in listed else None
             if row is None:  # nothing to store: remembered at once
                 made[asset.id] = self._remember(
                     (asset.id, asset.list_version(presentation), presentation), None
@@ -378,9 +416,13 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
     media = [a for a in assets.values() if a.kind is not AssetKind.DOCUMENT]
     main = cache.get(session, media, presentation)
     main |= cache.get(session, [a for a in assets.values() if a.kind is AssetKind.DOCUMENT], DOCUMENT)
+    # Each language the site chose travels in a list of its own: shared by every site choosing it.
+    spoken = {
+        lang: cache.get(session, media, language_presentation(presentation, lang)) for lang in site.languages
+    }
 
     quota = site.quota_bytes
-    held: dict[str, Summary] = {}  # asset id -> its list, each counted once (shared handouts)
+    held: dict[str, Summary] = {}  # list digest -> the list, each counted once (shared handouts)
     used = pinned = 0
     programmes: list[dict[str, Any]] = []
     order: list[str] = []
@@ -396,12 +438,16 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
             )
             dropped.append({**base, "bytes": 0, "reason": reason})
             continue
-        parts = {asset_id: own}
-        for handout in programme.attachments:
-            summary = main.get(handout.id)
-            if summary is not None:
-                parts[handout.id] = summary
-        need = sum(p.size for a, p in parts.items() if a not in held)
+        parts = {own.sha256: own}
+        tracks = [
+            (lang, found) for lang, lists in spoken.items() if (found := lists.get(asset_id)) is not None
+        ]
+        parts |= {summary.sha256: summary for _, summary in tracks}
+        handouts = list(
+            {s.sha256: s for h in programme.attachments if (s := main.get(h.id)) is not None}.values()
+        )
+        parts |= {summary.sha256: summary for summary in handouts}
+        need = sum(p.size for sha, p in parts.items() if sha not in held)
         total = sum(p.size for p in parts.values())
         if not programme.required and quota is not None and used + need > quota:
             left = human_size(max(0, quota - used))
@@ -412,8 +458,11 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
         used += need
         pinned += need if programme.required else 0
         order.append(programme.id)
+        # Only where the site has some: a site without languages keeps the entries it had.
+        named = {"languages": [_language(lang, s.play) for lang, s in tracks]} if tracks else {}
         programmes.append(
             {
+                **named,
                 **base,
                 "category": programme.category,
                 "duration_seconds": round(programme.duration_seconds, 3)
@@ -422,7 +471,7 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
                 "asset_id": asset_id,
                 "play": own.play,
                 "poster": own.poster,
-                "attachments": [p.play for a, p in parts.items() if a != asset_id],
+                "attachments": [h.play for h in handouts],
                 "bytes": total,
                 "files": sum(p.count for p in parts.values()),
                 "lists": [p.entry() for p in parts.values()],
@@ -456,6 +505,12 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
         file_count=file_count,
         over_quota=over_quota,
     )
+
+
+def _language(lang: str, play: str) -> dict[str, str]:
+    """A language a site holds of a programme: its tag, Chinese name, and what a player opens for it
+    (a box's muxed variant "iptv-bo.m3u8"; the phones' master, whose menu offers it)."""
+    return {"language": lang, "name": languages.name(lang), "play": play}
 
 
 def site_head(site: Site, version: int) -> bytes:

@@ -4,7 +4,7 @@ the file lists they name, served by digest to the sites whose manifest names the
 Freshness costs one number: the manifest epoch (bumped by every change that can alter a manifest) is
 read at most once per `check_seconds` by each process. A site whose manifest was checked at the
 current epoch today is answered from memory, 304 or body, without a query. Otherwise the site's
-content is built (shared by every site with the same profile, quota and study lists at this epoch),
+content is built (shared by every site with the same profile, quota, languages and study lists at this epoch),
 and a new version is written only when the document differs.
 
 A body is never compressed per request: the content is stored raw-deflated once, each version's
@@ -94,6 +94,7 @@ def collect_file_lists(db: Database) -> int:
         current = exists().where(
             Asset.id == FileList.asset_id,
             func.coalesce(Asset.published_generation, "") == FileList.generation,
+            FileList.presentation != build.RETIRED,  # a whole-language list of before 0023: never built again
         )
         unused = set(session.scalars(select(FileList.sha256).where(~current)))
         if not unused:
@@ -326,7 +327,16 @@ class ManifestService:
             self._schedule_regions.put(epoch, scheduled)
         # The channel: sites alike also share the layers whose schedules they play.
         channel = tuple(r for r in scheduled if within(site.region, r))
-        return (epoch, on, site.device_profile, site.quota_bytes, lists, local, channel)
+        return (
+            epoch,
+            on,
+            site.device_profile,
+            site.quota_bytes,
+            tuple(site.languages),
+            lists,
+            local,
+            channel,
+        )
 
     def _refresh(self, site_id: int, on: date) -> Current:
         with self.db.session_scope() as session:
