@@ -326,7 +326,12 @@ OTHER_OBJECT = {
 }
 # What the route answers on an object the caller may reach, when it is not a success: the scope let it
 # through, the object's state refused it (a ready asset has nothing to retry).
-NOT_NOW = {("POST", "/api/v1/assets/{asset_id}/retry"): 409}
+NOT_NOW = {
+    ("POST", "/api/v1/assets/{asset_id}/retry"): 409,
+    # The counties' asset is an audio lecture: reached (not 404), and dubbing it is refused (400).
+    ("PUT", "/api/v1/assets/{asset_id}/audio-tracks/{language}"): 400,
+    ("DELETE", "/api/v1/assets/{asset_id}/audio-tracks/{language}"): 400,
+}
 
 
 def _url(path: str, ids: dict[str, str], key: tuple[str, str] | None = None) -> str:

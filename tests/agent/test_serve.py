@@ -20,7 +20,7 @@ from starlette.testclient import TestClient as LocalClient
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
 from mediasrv.agent.serve import _read, create_app
-from mediasrv.agent.sync import Syncer
+from mediasrv.agent.sync import USER_AGENT, Syncer
 from mediasrv.db import Database
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
@@ -105,7 +105,8 @@ def mirror(client: TestClient, site: ServedSite, layout: Layout) -> None:
     for sha, raw in site.lists.items():
         layout.save_list(sha, raw)
     for f in site.files:
-        got = client.get(f["url"], headers=site.headers)
+        # As the agent asks (its User-Agent): a download for the cache is not viewing at the centre.
+        got = client.get(f["url"], headers={**site.headers, "User-Agent": USER_AGENT})
         assert got.status_code == 200 and hashlib.sha256(got.content).hexdigest() == f["sha256"], f["path"]
         layout.file(f["path"]).parent.mkdir(parents=True, exist_ok=True)
         layout.file(f["path"]).write_bytes(got.content)
