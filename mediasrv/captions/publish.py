@@ -11,9 +11,9 @@ after the flip, as superseded generations are.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import tempfile
-import uuid
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -53,7 +53,7 @@ def write_set(
         return None, []
     durations, target = subtitles.segment_durations(playlist)
     pts = subtitles.first_pts(first_segment)
-    version = uuid.uuid4().hex[:12]
+    version = set_version(generation, snap)
     tracks: list[dict[str, Any]] = []
     for language, label, vtt in snap.tracks:
         name = folder(version, language)
@@ -66,6 +66,12 @@ def write_set(
         )
         tracks.append(asdict(track))
     return version, tracks
+
+
+def set_version(generation: str, snap: Snapshot) -> str:
+    """A subtitle set's version: the same captions on the same generation make the same set (same
+    folders, same bytes), so two jobs for one change agree, and the second finds it published."""
+    return hashlib.sha256(f"{generation}:{snap.fingerprint}".encode()).hexdigest()[:12]
 
 
 def mobile_playlist_key(asset: Asset) -> str | None:
@@ -92,7 +98,12 @@ def republish(db: Database, store: ObjectStore, asset_id: str, *, work_dir: Path
             generation, playlist_key = asset.published_generation, mobile_playlist_key(asset)
             snap = service.snapshot(session, asset_id)
             old = list(asset.subtitles or [])
+            published = asset.subtitles_version
         if playlist_key is None:
+            return None
+        if snap.tracks and published == set_version(generation, snap):
+            # Already showing these captions (a job for the same change ran first): replacing the set
+            # would delete files a player is reading for nothing.
             return None
         work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=work_dir, prefix=f"captions-{asset_id}-") as tmp:

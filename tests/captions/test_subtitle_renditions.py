@@ -146,6 +146,14 @@ def test_uploaded_captions_are_published_without_re_transcoding(
     assert attach("ug")["cue_count"] == 2
     assert [args for task, args in dispatcher.sent if task == CAPTIONS] == [(asset_id,), (asset_id,)]
     assert publish.republish(ctx.db, ctx.store, asset_id, work_dir=tmp_path / "work") is True
+    # The second job for the same change finds it published: it leaves the files players are reading.
+    with db.session_scope() as s:
+        shown = list(s.get_one(Asset, asset_id).subtitles or [])
+    assert publish.republish(ctx.db, ctx.store, asset_id, work_dir=tmp_path / "work") is None
+    with db.session_scope() as s:
+        assert s.get_one(Asset, asset_id).subtitles == shown
+    for track in shown:
+        assert list(store.list(keys.asset_prefix(asset_id) + track["playlist"].rsplit("/", 1)[0] + "/"))
 
     master = m3u8.loads(client.get(f"/hls/{asset_id}/master.m3u8", headers=producer).text)
     subs = {m.language: m for m in master.media if m.type == "SUBTITLES"}

@@ -92,7 +92,10 @@ PLAY_MUTED = """async () => {
   const v = document.querySelector('#player video');
   v.muted = true;
   for (let i = 0; ; i++) {
-    try { await v.play(); return; } catch (e) {
+    // play() can stay pending (a stalled stream): fail the test rather than hang the tier.
+    const late = new Promise((_, reject) =>
+      setTimeout(() => reject(new Error('play() did not start in 20 s')), 20000));
+    try { await Promise.race([v.play(), late]); return; } catch (e) {
       if (e.name !== 'AbortError' || i >= 40) throw e;
       await new Promise((r) => setTimeout(r, 250));
     }
