@@ -297,19 +297,17 @@ def _adopt(
 def register(app: typer.Typer) -> None:
     """Add `mediasrv-site import` to the agent's command."""
 
-    @app.command("import")
+    @app.command("import", help="agent.help.import")
     def import_command(
-        bundle: Annotated[Path, typer.Argument(help="the bundle, e.g. /media/usb/site-12")],
+        bundle: Annotated[Path, typer.Argument(help="agent.help.import.bundle")],
         directory: Annotated[
-            Path, typer.Option("--dir", envvar="MEDIASRV_SITE_DIR", help="the site's cache directory")
+            Path, typer.Option("--dir", envvar="MEDIASRV_SITE_DIR", help="agent.help.common.dir")
         ] = Path("mediasrv-site"),
         public_key: Annotated[
             str | None,
-            typer.Option(help="the server's manifest key, for a site never set up with `init`"),
+            typer.Option(help="agent.help.import.public_key"),
         ] = None,
-        force: Annotated[
-            bool, typer.Option(help="adopt the bundle even if this site has a newer version")
-        ] = False,
+        force: Annotated[bool, typer.Option(help="agent.help.import.force")] = False,
     ) -> None:
         """Verify an offline bundle (signature, every file's size and SHA-256) and adopt it.
 

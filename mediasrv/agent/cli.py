@@ -39,7 +39,8 @@ from mediasrv.agent.records import Outbox, RecordsDelivery, RecordSender
 from mediasrv.agent.reports import Delivery, Reporter, make_report, queued
 from mediasrv.agent.sync import ATTEMPTS, USER_AGENT, Syncer, SyncResult, client_for, parse_window
 from mediasrv.agent.viewing import ViewingSender, pending
-from mediasrv.agent.words import OPERATOR, explain, said, say
+from mediasrv.agent.words import OPERATOR, explain, help_text, said, say
+from mediasrv.protocol import helptext
 from mediasrv.protocol.china import now_in_china
 from mediasrv.protocol.lang import Language, lang_in_args, operator_lang
 from mediasrv.protocol.sizes import human_size
@@ -69,11 +70,16 @@ def _usage_error(exc: Exception, command: str) -> typer.Exit:
 
 class Guarded(TyperGroup):
     """The root command: a mistake in the command line or anything a command lets through ends as a
-    line in the operator's language, never a traceback (unless --debug); as `mediasrv`'s root does."""
+    line in the operator's language, never a traceback (unless --debug); as `mediasrv`'s root does.
+    Every help text is a key of agent.words.HELP, put in that language here too."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        # Before parsing: a mistake in the root's own options stops the parse, and --lang with it.
+        # Before parsing: a mistake in the root's own options stops the parse, and --lang with it;
+        # --help prints while parsing, so the tree's help texts are set before.
         LANG[0] = operator_lang(os.environ, lang_in_args(args))
+        from typer import rich_utils
+
+        helptext.translate(self, help_text, LANG[0], rich_utils)
         try:
             return super().make_context(info_name, args, parent, **extra)
         except TyperException as exc:
@@ -103,7 +109,7 @@ class Guarded(TyperGroup):
 
 app = typer.Typer(
     cls=Guarded,
-    help="mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
+    help="agent.help.root",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # --debug shows Python's own traceback, whole
 )
@@ -111,12 +117,10 @@ app = typer.Typer(
 
 @app.callback()
 def root(
-    lang: Annotated[
-        Language | None, typer.Option("--lang", help="zh or en (default: from LANG / LC_ALL, else zh)")
-    ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False,
+    lang: Annotated[Language | None, typer.Option("--lang", help="agent.help.root.lang")] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="agent.help.root.debug")] = False,
 ) -> None:
-    """mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN"""
+    """The root command's options (its help: agent.help.root, as every help text a key of words.HELP)."""
     LANG[0] = operator_lang(os.environ, lang.value if lang else None)
     DEBUG[0] = debug
 
@@ -135,15 +139,13 @@ DirOption = Annotated[
     typer.Option(
         "--dir",
         envvar="MEDIASRV_SITE_DIR",
-        help="the site's cache directory",
+        help="agent.help.common.dir",
         file_okay=False,
         resolve_path=True,
     ),
 ]
 DEFAULT_DIR = Path("mediasrv-site")
-AttemptsOption = Annotated[
-    int, typer.Option(min=1, max=20, help="tries per request before giving up (waits double from 1 s)")
-]
+AttemptsOption = Annotated[int, typer.Option(min=1, max=20, help="agent.help.common.attempts")]
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -153,12 +155,12 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.command()
+@app.command(help="agent.help.init")
 def init(
-    server: Annotated[str, typer.Option(help="the mediasrv URL, e.g. https://edu.example.cn")],
-    token: Annotated[str, typer.Option(envvar="MEDIASRV_SITE_TOKEN", help="the site's API token")],
+    server: Annotated[str, typer.Option(help="agent.help.init.server")],
+    token: Annotated[str, typer.Option(envvar="MEDIASRV_SITE_TOKEN", help="agent.help.init.token")],
     dir: DirOption = DEFAULT_DIR,
-    interval: Annotated[int, typer.Option(min=10, help="seconds between the daemon's polls")] = 300,
+    interval: Annotated[int, typer.Option(min=10, help="agent.help.init.interval")] = 300,
 ) -> None:
     """Set up a cache directory for one site: learn which site the token is for, pin the server's
     manifest key, keep the token (mode 0600)."""
@@ -323,14 +325,12 @@ def _summary(result: SyncResult, delivery: Delivery, records: RecordsDelivery | 
 _THEIRS = {"token", "refused", "not_mediasrv", "signature", "disk_full", "upgrade", "unreachable"}
 
 
-@app.command()
+@app.command(help="agent.help.sync")
 def sync(
     dir: DirOption = DEFAULT_DIR,
-    verify: Annotated[
-        bool, typer.Option("--verify", help="hash every cached file, not only new ones")
-    ] = False,
+    verify: Annotated[bool, typer.Option("--verify", help="agent.help.sync.verify")] = False,
     respect_window: Annotated[
-        bool, typer.Option("--respect-window", help="download only inside the site's download window")
+        bool, typer.Option("--respect-window", help="agent.help.sync.respect_window")
     ] = False,
     attempts: AttemptsOption = ATTEMPTS,
 ) -> None:
@@ -378,12 +378,10 @@ def sync(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(help="agent.help.daemon")
 def daemon(
     dir: DirOption = DEFAULT_DIR,
-    interval: Annotated[
-        int | None, typer.Option(min=1, help="seconds between polls (default: from init, 300)")
-    ] = None,
+    interval: Annotated[int | None, typer.Option(min=1, help="agent.help.daemon.interval")] = None,
     attempts: AttemptsOption = ATTEMPTS,
 ) -> None:
     """Poll and sync until stopped (SIGTERM or Ctrl-C): downloads only inside the download window;
@@ -427,10 +425,10 @@ def _until_window(layout: Layout) -> float:
     return max(1.0, (start - now).total_seconds())
 
 
-@app.command()
+@app.command(help="agent.help.status")
 def status(
     dir: DirOption = DEFAULT_DIR,
-    as_json: Annotated[bool, typer.Option("--json", help="print the status as JSON")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="agent.help.status.json")] = False,
 ) -> None:
     """What this site holds: the applied manifest, its files, queued reports, the last sync."""
     layout = Layout(dir)

@@ -771,20 +771,16 @@ def create_app(
 def register(app: typer.Typer) -> None:
     """Add `mediasrv-site serve` to the agent's command."""
 
-    @app.command("serve")
+    @app.command("serve", help="agent.help.serve")
     def serve_command(
         directory: Annotated[
-            Path, typer.Option("--dir", envvar="MEDIASRV_SITE_DIR", help="the site's cache directory")
+            Path, typer.Option("--dir", envvar="MEDIASRV_SITE_DIR", help="agent.help.common.dir")
         ] = Path("mediasrv-site"),
-        host: Annotated[str, typer.Option(help="address to listen on; 0.0.0.0: the whole LAN")] = "0.0.0.0",  # noqa: S104
-        port: Annotated[int, typer.Option()] = 8080,
+        host: Annotated[str, typer.Option(help="agent.help.serve.host")] = "0.0.0.0",  # noqa: S104
+        port: Annotated[int, typer.Option(help="agent.help.serve.port")] = 8080,
         name: Annotated[
             list[str] | None,
-            typer.Option(
-                "--name",
-                help="a name the boxes use for this PC besides its own (e.g. what the village router "
-                "calls it); repeatable. Addresses, localhost and the PC's own name always work.",
-            ),
+            typer.Option("--name", help="agent.help.serve.name"),
         ] = None,
     ) -> None:
         """Serve the cached programmes to the LAN: point set-top boxes at http://THIS-HOST:PORT/playlist.m3u8."""

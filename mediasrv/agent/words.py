@@ -73,7 +73,8 @@ PROBLEMS: dict[str, tuple[str, str]] = {
 # The command line's own lines: key -> (中文, English), the same {params} in both.
 LINES: dict[str, tuple[str, str]] = {
     "unreachable": (
-        "暂时连不上县里的服务器（{server}），会自动重试；本机节目照常播放。请检查本机网络，一直连不上请联系县里。",
+        "暂时连不上县里的服务器（{server}），会自动重试；本机节目照常播放。请检查本机网络，一直连不上请"
+        "联系县里。",
         "The county's server ({server}) cannot be reached for now; the sync is retried by itself and this "
         "site's programmes keep playing. Check this PC's network; if it lasts, call the county.",
     ),
@@ -315,6 +316,117 @@ LINES: dict[str, tuple[str, str]] = {
 }
 
 
+# `mediasrv-site --help`: each command's, option's and argument's help, written in the code as its key
+# (help="agent.help.sync.verify") and put in the operator's language by protocol.helptext.
+HELP: dict[str, tuple[str, str]] = {
+    "agent.help.root": (
+        "mediasrv-site：让终端站点的节目缓存保持完整，并在局域网内播放",
+        "mediasrv-site: keeps a terminal site's cache complete and serves it on the LAN",
+    ),
+    "agent.help.root.lang": (
+        "zh 或 en：提示和帮助用哪种语言（不写时看环境变量 LANG / LC_ALL / LC_MESSAGES，都没有就用中文）",
+        "zh or en: the language of messages and help (default: from LANG / LC_ALL / LC_MESSAGES, else zh)",
+    ),
+    "agent.help.root.debug": (
+        "出错时显示详细的错误追踪（traceback），供县里的技术人员排查",
+        "show the traceback of an error",
+    ),
+    "agent.help.common.dir": (
+        "本站点的缓存目录",
+        "the site's cache directory",
+    ),
+    "agent.help.common.attempts": (
+        "每个请求失败后最多试几次（两次之间的等待从 1 秒起逐次加倍）",
+        "tries per request before giving up (waits double from 1 s)",
+    ),
+    "agent.help.init": (
+        "为一个站点建立缓存目录：向服务器确认令牌属于哪个站点，记下服务器的节目单公钥，保存令牌（只有本"
+        "用户能读）。",
+        "Set up a cache directory for one site: learn which site the token is for, pin the server's "
+        "manifest key, keep the token (mode 0600).",
+    ),
+    "agent.help.init.server": (
+        "县里服务器的地址，例如 https://edu.example.cn",
+        "the mediasrv URL, e.g. https://edu.example.cn",
+    ),
+    "agent.help.init.token": (
+        "本站点的 API 令牌（县里发放）",
+        "the site's API token",
+    ),
+    "agent.help.init.interval": (
+        "daemon 两次检查之间隔多少秒",
+        "seconds between the daemon's polls",
+    ),
+    "agent.help.sync": (
+        "同步一次：取节目单，下载缺少的文件（断点续传），删除节目单里已经没有的文件，并向县里上报。",
+        "Sync once: fetch the manifest, download what is missing (resuming), delete what left it, report.",
+    ),
+    "agent.help.sync.verify": (
+        "校验所有缓存文件（SHA-256），不只是新下载的",
+        "hash every cached file, not only new ones",
+    ),
+    "agent.help.sync.respect_window": (
+        "只在本站点的下载时段内下载",
+        "download only inside the site's download window",
+    ),
+    "agent.help.daemon": (
+        "一直定时检查和同步，直到停止（SIGTERM 或 Ctrl-C）：只在下载时段内下载；时段外仍然检查节目单、"
+        "向县里上报。每次运行记一行日志。",
+        "Poll and sync until stopped (SIGTERM or Ctrl-C): downloads only inside the download "
+        "window; outside it the manifest is still checked and heartbeats still sent. Logs one line "
+        "per run.",
+    ),
+    "agent.help.daemon.interval": (
+        "两次检查之间隔多少秒（不写时用 init 设定的，默认 300）",
+        "seconds between polls (default: from init, 300)",
+    ),
+    "agent.help.status": (
+        "本站点的情况：已用上的节目单、文件、等待上报的记录、上次同步。",
+        "What this site holds: the applied manifest, its files, queued reports, the last sync.",
+    ),
+    "agent.help.status.json": (
+        "以 JSON 格式输出",
+        "print the status as JSON",
+    ),
+    "agent.help.serve": (
+        "在局域网内播放缓存的节目：机顶盒打开 http://本机地址:端口/playlist.m3u8。",
+        "Serve the cached programmes to the LAN: point set-top boxes at http://THIS-HOST:PORT/playlist.m3u8.",
+    ),
+    "agent.help.serve.host": (
+        "监听的地址；0.0.0.0 即整个局域网",
+        "address to listen on; 0.0.0.0: the whole LAN",
+    ),
+    "agent.help.serve.port": (
+        "监听的端口",
+        "the port to listen on",
+    ),
+    "agent.help.serve.name": (
+        "机顶盒访问本机时还可能用的名称（例如村里路由器给它起的名字），可以写多次。IP 地址、localhost "
+        "和本机自己的名称总是可以用。",
+        "a name the boxes use for this PC besides its own (e.g. what the village router calls it); "
+        "repeatable. Addresses, localhost and the PC's own name always work.",
+    ),
+    "agent.help.import": (
+        "校验离线包（签名、每个文件的大小和 SHA-256）并启用它。\n\n全部校验通过才会改动。离线包由县里用"
+        " mediasrv site-bundle export 导出。",
+        "Verify an offline bundle (signature, every file's size and SHA-256) and adopt it.\n\nNothing "
+        "changes unless everything checks out. Written by `mediasrv site-bundle export`.",
+    ),
+    "agent.help.import.bundle": (
+        "离线包所在的目录，例如 /media/usb/site-12",
+        "the bundle, e.g. /media/usb/site-12",
+    ),
+    "agent.help.import.public_key": (
+        "县里服务器的节目单公钥：本站点从没用 init 设置过时要写",
+        "the server's manifest key, for a site never set up with `init`",
+    ),
+    "agent.help.import.force": (
+        "即使本站点已有更新的版本，也启用这个离线包",
+        "adopt the bundle even if this site has a newer version",
+    ),
+}
+
+
 # The command line's language: the root command's --lang, else the locale (agent.cli sets it).
 OPERATOR: list[Lang] = ["zh"]
 
@@ -322,6 +434,12 @@ OPERATOR: list[Lang] = ["zh"]
 def line(key: str, lang: Lang, /, **params: object) -> str:
     """One of the command line's lines in `lang`."""
     return LINES[key][0 if lang == "zh" else 1].format(**params)
+
+
+def help_text(key: str) -> str | None:
+    """A help key's text in the operator's language; None for what is not a key (typer's built-ins)."""
+    pair = HELP.get(key)
+    return None if pair is None else pair[0 if OPERATOR[0] == "zh" else 1]
 
 
 def said(key: str, /, **params: object) -> str:

@@ -17,7 +17,7 @@ from mediasrv.protocol.lang import Language
 
 cli = typer.Typer(
     cls=Guarded,
-    help="mediasrv: media library and courseware distribution server",
+    help="cli.help.root",
     no_args_is_help=True,
     pretty_exceptions_enable=False,  # --debug shows Python's own traceback, whole
 )
@@ -29,22 +29,22 @@ def root(
         Language | None,
         typer.Option(
             "--lang",
-            help="zh or en: the language of messages (default: from LANG / LC_ALL / LC_MESSAGES, else zh)",
+            help="cli.help.root.lang",
         ),
     ] = None,
-    debug: Annotated[bool, typer.Option("--debug", help="show the traceback of an error")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="cli.help.root.debug")] = False,
 ) -> None:
-    """mediasrv: media library and courseware distribution server"""
+    """The root command's options (its help: cli.help.root, as every help text a key of cli/messages.json)."""
     choose(lang.value if lang else None, debug)
 
 
 # `mediasrv --help` lists commands in this order, then the groups in theirs.
-cli.command()(operators.serve)
-cli.command()(operators.worker)
-cli.command()(operators.run)
-cli.command()(producers.upload)
-cli.command()(producers.status)
-cli.command()(operators.reindex)
+cli.command(help="cli.help.serve")(operators.serve)
+cli.command(help="cli.help.worker")(operators.worker)
+cli.command(help="cli.help.run")(operators.run)
+cli.command(help="cli.help.upload")(producers.upload)
+cli.command(help="cli.help.status")(producers.status)
+cli.command(help="cli.help.reindex")(operators.reindex)
 cli.add_typer(administration.token_cli, name="token")
 cli.add_typer(administration.user_cli, name="user")
 cli.add_typer(administration.site_cli, name="site")

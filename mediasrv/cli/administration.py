@@ -30,10 +30,10 @@ from mediasrv.config import Settings
 from mediasrv.kit.i18n import Text
 from mediasrv.sites.models import DeviceProfile
 
-token_cli = typer.Typer(help="API tokens (shown once, stored hashed)", no_args_is_help=True)
-user_cli = typer.Typer(help="people's accounts", no_args_is_help=True)
-site_cli = typer.Typer(help="terminal sites", no_args_is_help=True)
-site_bundle_cli = typer.Typer(help="offline bundles for sites with no usable line", no_args_is_help=True)
+token_cli = typer.Typer(help="cli.help.token", no_args_is_help=True)
+user_cli = typer.Typer(help="cli.help.user", no_args_is_help=True)
+site_cli = typer.Typer(help="cli.help.site", no_args_is_help=True)
+site_bundle_cli = typer.Typer(help="cli.help.site_bundle", no_args_is_help=True)
 
 LOCAL_UNIT, LOCAL_USER = "本机", "local-cli"  # the department and account of `mediasrv run`'s own token
 
@@ -88,19 +88,16 @@ def _create_cli_token(settings: Settings, path: Path) -> None:
     note("cli.token_for_this_machine", path=str(path))
 
 
-@token_cli.command("create")
+@token_cli.command("create", help="cli.help.token.create")
 def token_create(
-    name: Annotated[str, typer.Option(help="what the token is for, e.g. 'upload laptop'")],
-    user: Annotated[str | None, typer.Option(help="username of the owner")] = None,
-    site: Annotated[str | None, typer.Option(help="code of the owning site")] = None,
-    role: Annotated[Role | None, typer.Option(help="create a service account NAME with this role")] = None,
-    org_unit: Annotated[str | None, typer.Option(help="department of a producer service account")] = None,
-    region: Annotated[
-        str,
-        typer.Option(help="an admin service account's scope, e.g. 河北省/邢台市; none: the whole network"),
-    ] = "",
+    name: Annotated[str, typer.Option(help="cli.help.token.create.name")],
+    user: Annotated[str | None, typer.Option(help="cli.help.token.create.user")] = None,
+    site: Annotated[str | None, typer.Option(help="cli.help.token.create.site")] = None,
+    role: Annotated[Role | None, typer.Option(help="cli.help.token.create.role")] = None,
+    org_unit: Annotated[str | None, typer.Option(help="cli.help.token.create.org_unit")] = None,
+    region: Annotated[str, typer.Option(help="cli.help.token.create.region")] = "",
     server: Annotated[
-        str, typer.Option(envvar="MEDIASRV_SERVER", help="this server's address as a site's boxes reach it")
+        str, typer.Option(envvar="MEDIASRV_SERVER", help="cli.help.token.create.server")
     ] = "http://127.0.0.1:8000",
 ) -> None:
     """Create a token and print it once; only its hash is stored. For a site, also print the link its
@@ -146,7 +143,7 @@ def token_create(
         console.print(channel_list, soft_wrap=True, markup=False, highlight=False)
 
 
-@token_cli.command("list")
+@token_cli.command("list", help="cli.help.token.list")
 def token_list() -> None:
     """List tokens (never their values)."""
     from mediasrv.accounts import service
@@ -163,8 +160,8 @@ def token_list() -> None:
             typer.echo(f"{t.id}\t{owner}\t{state}\t{say('cli.last_used', when=used)}\t{t.name}")
 
 
-@token_cli.command("revoke")
-def token_revoke(token_id: int) -> None:
+@token_cli.command("revoke", help="cli.help.token.revoke")
+def token_revoke(token_id: Annotated[int, typer.Argument(help="cli.help.token.revoke.token_id")]) -> None:
     """Revoke a token; requests with it get 401 from now on."""
     from mediasrv.accounts import service
 
@@ -184,21 +181,15 @@ def _read_password(from_stdin: bool) -> str:
         report_error(say("cli.passwords_differ"))
 
 
-@user_cli.command("create")
+@user_cli.command("create", help="cli.help.user.create")
 def user_create(
-    username: str,
-    role: Annotated[Role, typer.Option()],
-    org_unit: Annotated[str | None, typer.Option(help="department name; created if new")] = None,
-    region: Annotated[
-        str,
-        typer.Option(
-            help="an admin's scope (province/city/county/township), e.g. 河北省/邢台市; none: the whole "
-            "network. For a new department: its region"
-        ),
-    ] = "",
-    display_name: Annotated[str, typer.Option()] = "",
-    password_stdin: Annotated[bool, typer.Option(help="read the password from standard input")] = False,
-    no_password: Annotated[bool, typer.Option(help="API tokens only, no web login")] = False,
+    username: Annotated[str, typer.Argument(help="cli.help.user.create.username")],
+    role: Annotated[Role, typer.Option(help="cli.help.user.create.role")],
+    org_unit: Annotated[str | None, typer.Option(help="cli.help.user.create.org_unit")] = None,
+    region: Annotated[str, typer.Option(help="cli.help.user.create.region")] = "",
+    display_name: Annotated[str, typer.Option(help="cli.help.user.create.display_name")] = "",
+    password_stdin: Annotated[bool, typer.Option(help="cli.help.user.create.password_stdin")] = False,
+    no_password: Annotated[bool, typer.Option(help="cli.help.user.create.no_password")] = False,
 ) -> None:
     """Create a person's account (the password is asked for, never given on the command line)."""
     from mediasrv.accounts import service
@@ -226,8 +217,8 @@ def user_create(
         note("cli.user_created", id=user.id, username=username, role=Text(f"accounts.role_name.{role.value}"))
 
 
-@user_cli.command("unlock")
-def user_unlock(username: str) -> None:
+@user_cli.command("unlock", help="cli.help.user.unlock")
+def user_unlock(username: Annotated[str, typer.Argument(help="cli.help.user.unlock.username")]) -> None:
     """Let an account locked by failed logins log in again now."""
     from mediasrv.accounts import service
 
@@ -238,15 +229,17 @@ def user_unlock(username: str) -> None:
     note("cli.user_unlocked" if locked else "cli.user_not_locked", username=username)
 
 
-@site_cli.command("create")
+@site_cli.command("create", help="cli.help.site.create")
 def site_create(
-    code: str,
-    name: Annotated[str, typer.Option()],
-    region: Annotated[str, typer.Option(help="province/city/county/township/village")] = "",
-    device_profile: Annotated[DeviceProfile, typer.Option(help="what plays there")] = DeviceProfile.IPTV,
-    quota_gb: Annotated[float | None, typer.Option(help="cache storage; none: no limit")] = None,
-    download_window: Annotated[str | None, typer.Option(help="e.g. 01:00-05:00")] = None,
-    bandwidth_kbps: Annotated[int | None, typer.Option(help="download cap")] = None,
+    code: Annotated[str, typer.Argument(help="cli.help.site.create.code")],
+    name: Annotated[str, typer.Option(help="cli.help.site.create.name")],
+    region: Annotated[str, typer.Option(help="cli.help.site.create.region")] = "",
+    device_profile: Annotated[
+        DeviceProfile, typer.Option(help="cli.help.site.create.device_profile")
+    ] = DeviceProfile.IPTV,
+    quota_gb: Annotated[float | None, typer.Option(help="cli.help.site.create.quota_gb")] = None,
+    download_window: Annotated[str | None, typer.Option(help="cli.help.site.create.download_window")] = None,
+    bandwidth_kbps: Annotated[int | None, typer.Option(help="cli.help.site.create.bandwidth_kbps")] = None,
 ) -> None:
     """Register a terminal site."""
     from pydantic import ValidationError
@@ -272,8 +265,12 @@ def site_create(
         note("cli.site_created", id=site.id, code=site.code)
 
 
-@site_cli.command("import")
-def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)]) -> None:
+@site_cli.command("import", help="cli.help.site.import")
+def site_import(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="cli.help.site.import.file")
+    ],
+) -> None:
     """Register sites from a CSV file (UTF-8 or GB18030); bad rows are reported by line, good rows kept."""
     from mediasrv.sites.registry import decode_csv, import_sites
 
@@ -286,10 +283,10 @@ def site_import(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
         raise typer.Exit(1)
 
 
-@site_bundle_cli.command("export")
+@site_bundle_cli.command("export", help="cli.help.site_bundle.export")
 def site_bundle_export(
-    directory: Annotated[Path, typer.Argument(file_okay=False, help="where to write it, e.g. a USB disk")],
-    site: Annotated[str, typer.Option(help="the site's code or id")],
+    directory: Annotated[Path, typer.Argument(file_okay=False, help="cli.help.site_bundle.export.directory")],
+    site: Annotated[str, typer.Option(help="cli.help.site_bundle.export.site")],
 ) -> None:
     """Write a site's signed manifest and every file it lists to DIRECTORY, for `mediasrv-site import`.
 

@@ -20,8 +20,8 @@ from mediasrv.config import Settings
 # user's config folder, so that the commands find it from any folder.
 CLI_TOKEN_FILE = "cli-token"  # noqa: S105  # a file name, not a secret
 
-ServerOption = Annotated[str, typer.Option(envvar="MEDIASRV_SERVER")]
-TokenOption = Annotated[str | None, typer.Option(envvar="MEDIASRV_TOKEN")]
+ServerOption = Annotated[str, typer.Option(envvar="MEDIASRV_SERVER", help="cli.help.common.server")]
+TokenOption = Annotated[str | None, typer.Option(envvar="MEDIASRV_TOKEN", help="cli.help.common.token")]
 DEFAULT_SERVER = "http://127.0.0.1:8000"
 
 

@@ -26,6 +26,7 @@ from mediasrv.config import Settings
 from mediasrv.kit import i18n
 from mediasrv.kit.errors import MediaError, invalid_request_body
 from mediasrv.kit.i18n import Lang
+from mediasrv.protocol import helptext
 from mediasrv.protocol.china import now_in_china
 from mediasrv.protocol.lang import lang_in_args, operator_lang
 from mediasrv.protocol.usage import aborted, is_usage_error, usage_line
@@ -156,14 +157,23 @@ def _usage_error(exc: Exception, command: str) -> NoReturn:
     fail_with_text(usage_line(exc, options.lang, ctx.command_path if ctx is not None else command))
 
 
+def help_text(key: str) -> str | None:
+    """A help key's text in the operator's language; None for what is not a key (typer's built-ins)."""
+    return i18n.render(key, options.lang) if key in i18n.MESSAGES else None
+
+
 class Guarded(TyperGroup):
     """The root command: whatever a command raises ends as one line in the operator's language,
     never a traceback (unless --debug); so do click's usage errors, which typer would print in
-    English."""
+    English. Every help text is a key of the catalogues, put in that language here too."""
 
     def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
-        # Before parsing: a mistake in the root's own options stops the parse, and --lang with it.
+        # Before parsing: a mistake in the root's own options stops the parse, and --lang with it;
+        # --help prints while parsing, so the tree's help texts are set before.
         options.lang = operator_lang(os.environ, lang_in_args(args))
+        from typer import rich_utils
+
+        helptext.translate(self, help_text, options.lang, rich_utils)
         try:
             return super().make_context(info_name, args, parent, **extra)
         except TyperException as exc:

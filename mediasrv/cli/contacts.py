@@ -10,17 +10,15 @@ import typer
 from mediasrv.cli.common import fail, load_settings, note
 from mediasrv.cli.database import cli_actor, open_database
 
-contact_cli = typer.Typer(help="who hears of a region's faults (email, webhook)", no_args_is_help=True)
+contact_cli = typer.Typer(help="cli.help.contact", no_args_is_help=True)
 
 
-@contact_cli.command("add")
+@contact_cli.command("add", help="cli.help.contact.add")
 def contact_add(
-    region: Annotated[str, typer.Argument(help="e.g. 河北省/邢台市/信都区; '' for the whole network")],
-    email: Annotated[str | None, typer.Option(help="an email address")] = None,
-    webhook: Annotated[
-        str | None, typer.Option(help="a WeCom or DingTalk robot URL, or any http(s) JSON webhook")
-    ] = None,
-    name: Annotated[str, typer.Option(help="who it is, e.g. 县委组织部")] = "",
+    region: Annotated[str, typer.Argument(help="cli.help.contact.add.region")],
+    email: Annotated[str | None, typer.Option(help="cli.help.contact.add.email")] = None,
+    webhook: Annotated[str | None, typer.Option(help="cli.help.contact.add.webhook")] = None,
+    name: Annotated[str, typer.Option(help="cli.help.contact.add.name")] = "",
 ) -> None:
     """Add a contact: each new fault under REGION reaches it in one digest per interval (email needs
     MEDIASRV_SMTP_HOST); faults open past the limit reach the contacts of the region above."""
@@ -37,9 +35,9 @@ def contact_add(
         note("cli.contact_added", id=contact.id, target=contact.target, region=contact.region or "/")
 
 
-@contact_cli.command("list")
+@contact_cli.command("list", help="cli.help.contact.list")
 def contact_list(
-    region: Annotated[str, typer.Argument(help="this region and those under it; none: all")] = "",
+    region: Annotated[str, typer.Argument(help="cli.help.contact.list.region")] = "",
 ) -> None:
     """The contacts under REGION, with the notices still waiting for each."""
     from mediasrv.faults import service
@@ -52,9 +50,9 @@ def contact_list(
             typer.echo(f"{c.id}\t{c.region or '/'}\t{c.kind.value}\t{c.target}\t{c.name}{waiting}")
 
 
-@contact_cli.command("remove")
+@contact_cli.command("remove", help="cli.help.contact.remove")
 def contact_remove(
-    contact_id: Annotated[int, typer.Argument(help="the id `mediasrv contact list` shows")],
+    contact_id: Annotated[int, typer.Argument(help="cli.help.contact.remove.contact_id")],
 ) -> None:
     """Remove a contact (what was sent to it stays on record)."""
     from mediasrv.faults import service

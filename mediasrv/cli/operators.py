@@ -18,10 +18,10 @@ from mediasrv.cli.common import load_settings, say
 from mediasrv.cli.database import open_database, upgrade
 from mediasrv.config import Settings
 
-db_cli = typer.Typer(help="the database schema (migrations)", no_args_is_help=True)
+db_cli = typer.Typer(help="cli.help.db", no_args_is_help=True)
 
 
-@db_cli.command("upgrade")
+@db_cli.command("upgrade", help="cli.help.db.upgrade")
 def db_upgrade() -> None:
     """Bring the database to this version's schema (safe to run again; run it before each deploy)."""
     before, after = upgrade(load_settings())
@@ -31,9 +31,9 @@ def db_upgrade() -> None:
         typer.echo(say("cli.db_upgraded", revision=after, before=before or say("cli.db_empty")))
 
 
-@db_cli.command("revision")
+@db_cli.command("revision", help="cli.help.db.revision")
 def db_revision(
-    message: Annotated[str, typer.Argument(help="what the change is, e.g. 'sites: add phone'")],
+    message: Annotated[str, typer.Argument(help="cli.help.db.revision.message")],
 ) -> None:
     """For developers: write a migration script of the models' changes since the database's revision
     (upgrade the database first); read it and edit it before committing."""
@@ -50,7 +50,7 @@ def db_revision(
         db.dispose()
 
 
-@db_cli.command("status")
+@db_cli.command("status", help="cli.help.db.status")
 def db_status() -> None:
     """Print the database's revision and this code's; exit 1 when an upgrade is needed."""
     from sqlalchemy.engine import make_url
@@ -96,7 +96,8 @@ def worker_argv(settings: Settings, *, queues: str, concurrency: int, beat: bool
 
 
 def serve(
-    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None
+    host: Annotated[str | None, typer.Option(help="cli.help.serve.host")] = None,
+    port: Annotated[int | None, typer.Option(help="cli.help.serve.port")] = None,
 ) -> None:
     """Start the HTTP API only."""
     import uvicorn
@@ -122,9 +123,9 @@ def serve(
 
 
 def worker(
-    queues: Annotated[str, typer.Option(help="comma-separated queues")] = "transcode,default,index",
-    concurrency: Annotated[int, typer.Option(help="parallel jobs")] = 1,
-    beat: Annotated[bool, typer.Option(help="also run the periodic sweep")] = True,
+    queues: Annotated[str, typer.Option(help="cli.help.worker.queues")] = "transcode,default,index",
+    concurrency: Annotated[int, typer.Option(help="cli.help.worker.concurrency")] = 1,
+    beat: Annotated[bool, typer.Option(help="cli.help.worker.beat")] = True,
 ) -> None:
     """Start a Celery worker process (transcodes and the sweep)."""
     settings = load_settings()
@@ -134,7 +135,8 @@ def worker(
 
 
 def run(
-    host: Annotated[str | None, typer.Option()] = None, port: Annotated[int | None, typer.Option()] = None
+    host: Annotated[str | None, typer.Option(help="cli.help.serve.host")] = None,
+    port: Annotated[int | None, typer.Option(help="cli.help.serve.port")] = None,
 ) -> None:
     """Start the API and a worker together on the embedded defaults (SQLite, local storage)."""
     settings = load_settings()
@@ -155,9 +157,7 @@ def run(
 
 
 def reindex(
-    check: Annotated[
-        bool, typer.Option(help="only compare index and database; exit 1 when they differ")
-    ] = False,
+    check: Annotated[bool, typer.Option(help="cli.help.reindex.check")] = False,
 ) -> None:
     """Rebuild the search index from the database (or, with --check, detect drift)."""
     from mediasrv.search import indexing

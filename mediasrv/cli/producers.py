@@ -62,19 +62,17 @@ def _state(status: str) -> str:
 
 
 def upload(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True)],
-    title: Annotated[str | None, typer.Option(help="defaults to the file name")] = None,
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="cli.help.upload.file")
+    ],
+    title: Annotated[str | None, typer.Option(help="cli.help.upload.title")] = None,
     server: ServerOption = DEFAULT_SERVER,
     token: TokenOption = None,
-    wait: Annotated[bool, typer.Option(help="follow processing until ready or failed")] = True,
-    category: Annotated[
-        str | None, typer.Option(help="the draft programme's category: its Chinese name (党史教育) or code")
-    ] = None,
-    programme: Annotated[
-        bool, typer.Option(help="also create a draft programme, so the film shows in the pages")
-    ] = True,
-    tags: Annotated[str, typer.Option(help="programme tags, comma-separated (，also works)")] = "",
-    description: Annotated[str, typer.Option(help="programme description")] = "",
+    wait: Annotated[bool, typer.Option(help="cli.help.upload.wait")] = True,
+    category: Annotated[str | None, typer.Option(help="cli.help.upload.category")] = None,
+    programme: Annotated[bool, typer.Option(help="cli.help.upload.programme")] = True,
+    tags: Annotated[str, typer.Option(help="cli.help.upload.tags")] = "",
+    description: Annotated[str, typer.Option(help="cli.help.upload.description")] = "",
 ) -> None:
     """Upload a film, audio lecture or PDF, with a progress bar, then follow its processing.
 
@@ -167,7 +165,7 @@ def _follow(client: httpx.Client, asset: dict[str, Any]) -> dict[str, Any]:
 
 
 def status(
-    asset_id: str,
+    asset_id: Annotated[str, typer.Argument(help="cli.help.status.asset_id")],
     server: ServerOption = DEFAULT_SERVER,
     token: TokenOption = None,
 ) -> None:

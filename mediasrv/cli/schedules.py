@@ -10,14 +10,12 @@ import typer
 from mediasrv.cli.common import fail, load_settings, note
 from mediasrv.cli.database import cli_actor, open_database
 
-schedule_cli = typer.Typer(
-    help="regions' weekly channel blocks (what sites' channels play)", no_args_is_help=True
-)
+schedule_cli = typer.Typer(help="cli.help.schedule", no_args_is_help=True)
 
 
-@schedule_cli.command("list")
+@schedule_cli.command("list", help="cli.help.schedule.list")
 def schedule_list(
-    region: Annotated[str, typer.Argument(help="this region and those under it; none: all")] = "",
+    region: Annotated[str, typer.Argument(help="cli.help.schedule.list.region")] = "",
 ) -> None:
     """The blocks under REGION: id, region, weekday (1 Monday), Beijing times, source, title."""
     from mediasrv.kit.regions import normalise_region
@@ -31,20 +29,16 @@ def schedule_list(
             typer.echo(f"{b.id}\t{b.region or '/'}\t{b.weekday}\t{times}\t{b.source.value}\t{b.title}")
 
 
-@schedule_cli.command("add")
+@schedule_cli.command("add", help="cli.help.schedule.add")
 def schedule_add(
-    region: Annotated[str, typer.Argument(help="e.g. 河北省/邢台市/信都区; '' for the whole network")],
-    weekday: Annotated[int, typer.Argument(help="1 Monday .. 7 Sunday")],
-    start: Annotated[str, typer.Argument(help="Beijing time, HH:MM")],
-    end: Annotated[str, typer.Argument(help="Beijing time, HH:MM, after START (24:00 the end of the day)")],
-    title: Annotated[str, typer.Argument(help="what the guide shows, e.g. 周三党员学习")],
-    study_list: Annotated[
-        int | None, typer.Option("--list", help="play this study list's programmes")
-    ] = None,
-    category: Annotated[str | None, typer.Option(help="play this category's newest programmes")] = None,
-    programme: Annotated[
-        list[str] | None, typer.Option(help="play this programme (repeat it, in play order)")
-    ] = None,
+    region: Annotated[str, typer.Argument(help="cli.help.schedule.add.region")],
+    weekday: Annotated[int, typer.Argument(help="cli.help.schedule.add.weekday")],
+    start: Annotated[str, typer.Argument(help="cli.help.schedule.add.start")],
+    end: Annotated[str, typer.Argument(help="cli.help.schedule.add.end")],
+    title: Annotated[str, typer.Argument(help="cli.help.schedule.add.title")],
+    study_list: Annotated[int | None, typer.Option("--list", help="cli.help.schedule.add.list")] = None,
+    category: Annotated[str | None, typer.Option(help="cli.help.schedule.add.category")] = None,
+    programme: Annotated[list[str] | None, typer.Option(help="cli.help.schedule.add.programme")] = None,
 ) -> None:
     """Add a weekly block to REGION's channel: one of --list, --category or --programme. A block
     overlapping another of the same region is refused; a nearer region's block wins at its sites."""
@@ -72,9 +66,9 @@ def schedule_add(
         note("cli.schedule_added", id=block.id, region=block.region or "/", title=block.title)
 
 
-@schedule_cli.command("remove")
+@schedule_cli.command("remove", help="cli.help.schedule.remove")
 def schedule_remove(
-    block_id: Annotated[int, typer.Argument(help="the id `mediasrv schedule list` shows")],
+    block_id: Annotated[int, typer.Argument(help="cli.help.schedule.remove.block_id")],
 ) -> None:
     """Remove a block (the audit log keeps what it was)."""
     from mediasrv.schedule import service
