@@ -37,8 +37,9 @@ FRAME: dict[str, tuple[str, str]] = {
     "ARGUMENTS_PANEL_TITLE": ("参数", "Arguments"),
     "OPTIONS_PANEL_TITLE": ("选项", "Options"),
     "COMMANDS_PANEL_TITLE": ("命令", "Commands"),
-    "DEFAULT_STRING": ("[默认：{}]", "[default: {}]"),
-    "ENVVAR_STRING": ("[环境变量：{}]", "[env var: {}]"),
+    # A space, not "：", before the value: rich breaks a line at spaces only (a long value would be cut).
+    "DEFAULT_STRING": ("[默认 {}]", "[default: {}]"),
+    "ENVVAR_STRING": ("[环境变量 {}]", "[env var: {}]"),
     "REQUIRED_LONG_STRING": ("[必填]", "[required]"),
     "DEPRECATED_STRING": ("（已停用）", "(deprecated) "),
 }
