@@ -1,4 +1,8 @@
-"""The `mediasrv-site` command: init, sync, daemon, status, serve, import."""
+"""The `mediasrv-site` command: init, sync, daemon, status, serve, import.
+
+Every help text (`help=`) is a key of agent.words.HELP (agent.help.sync.verify), shown in the
+operator's language (protocol.helptext, from Guarded); a command's docstring is for the code's readers.
+"""
 
 from __future__ import annotations
 

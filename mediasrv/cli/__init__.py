@@ -3,6 +3,10 @@
 The root app only: operators (run, serve, worker, reindex, db), administration in the database
 (token, user, site, site-bundle; contact, schedule) and producers over HTTP (upload, status) each
 have a module.
+
+Every help text (`help=` of a command, an option, an argument) is a key of mediasrv/cli/messages.json
+(cli.help.site.create.region), shown in the operator's language (protocol.helptext, from
+common.Guarded); a command's docstring is for the code's readers, not for --help.
 """
 
 from __future__ import annotations

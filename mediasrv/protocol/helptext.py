@@ -55,17 +55,19 @@ class Helped:
     key: str | None
 
 
+@dataclass(frozen=True)
 class _HelpNames:
-    """What `get_help_option` reads of a context: click's default name of the help option."""
+    """What `get_help_option` reads of a context: the help option's names (the root's context
+    settings', which every context inherits; click's default --help)."""
 
-    help_option_names = ("--help",)
+    help_option_names: tuple[str, ...]
 
 
-def _params(command: Any) -> list[Any]:
+def _params(command: Any, names: _HelpNames) -> list[Any]:
     """The command's parameters, its --help among them (click makes that one on first asking)."""
     params = list(getattr(command, "params", None) or [])
     get = getattr(command, "get_help_option", None)
-    if callable(get) and (help_option := get(_HelpNames())) is not None and help_option not in params:
+    if callable(get) and (help_option := get(names)) is not None and help_option not in params:
         params.append(help_option)
     return params
 
@@ -77,15 +79,18 @@ def _named(param: Any) -> str:
     return str(getattr(param, "name", None) or "?").upper()
 
 
-def _texts(command: Any, path: str) -> Iterator[tuple[Any, str, str]]:
+def _texts(command: Any, path: str, names: _HelpNames | None = None) -> Iterator[tuple[Any, str, str]]:
     """(object, attribute, where) of every help text in the tree under `command`, depth first."""
+    if names is None:
+        settings = getattr(command, "context_settings", None) or {}
+        names = _HelpNames(tuple(settings.get("help_option_names") or ("--help",)))
     yield command, "help", path
     yield command, "short_help", path
-    for param in _params(command):
+    for param in _params(command, names):
         if not getattr(param, "hidden", False):
             yield param, "help", f"{path} {_named(param)}"
     for name, sub in sorted((getattr(command, "commands", None) or {}).items()):
-        yield from _texts(sub, f"{path} {name}")
+        yield from _texts(sub, f"{path} {name}", names)
 
 
 def _key(obj: Any, attribute: str) -> str | None:
