@@ -21,6 +21,7 @@ from mediasrv.jobs import TRANSCODE_PIECE
 from mediasrv.media import runner
 from mediasrv.media.hls import master_playlist
 from mediasrv.storage import ObjectStore, keys
+from tests.captions.test_subtitle_renditions import film_with_mov_text
 from tests.fixtures import RecordingDispatcher
 from tests.ingest.test_language_tracks import attach
 from tests.ingest.test_pipeline import load, upload
@@ -244,3 +245,23 @@ def test_a_long_film_gets_its_dub_and_burned_captions_and_its_iptv_pictures_rema
     assert (clean / "mobile-audio-ug" / "index.m3u8").read_bytes() == (
         out / "mobile-audio-ug" / "index.m3u8"
     ).read_bytes()
+
+
+def test_a_long_film_s_own_subtitle_stream_becomes_its_captions(
+    client: TestClient,
+    producer: dict[str, str],
+    ctx: pipeline.Context,
+    db: Database,
+    dispatcher: RecordingDispatcher,
+    tmp_path: Path,
+) -> None:
+    settings = ctx.settings.model_copy(update={"chunk_threshold_seconds": 5.0})
+    ctx = replace(ctx, dispatcher=dispatcher, settings=settings)
+    asset_id = upload(client, producer, film_with_mov_text(tmp_path))  # 9 s: two chunks here
+    assert pipeline.process_asset(ctx, asset_id) is AssetStatus.PROCESSING
+    assert [chunked.process_piece(ctx, *piece) for piece in pieces_sent(dispatcher)][-1] is AssetStatus.READY
+    with db.session_scope() as s:
+        caption = s.scalars(select(Caption).where(Caption.asset_id == asset_id)).one()
+        assert (caption.language, caption.source) == ("bo", CaptionSource.EMBEDDED)
+    subtitles = load(db, asset_id).subtitles or []
+    assert [t["language"] for t in subtitles] == ["bo"]
