@@ -10,9 +10,10 @@ started meanwhile (or another reburn that published first) wins and this run's f
 A long film first transcoded in chunks (workers.chunked) is remade here in one run too, on purpose:
 the piece machinery belongs to a film being transcoded (a lease, its generation's piece rows, the
 asset PROCESSING and so not playable), and a remake must leave the film ready. A caption change
-encodes only the two IPTV pictures (a quarter to a third of a full ingest's work), within the
-transcode time limit on one worker even for a long film; the renditions it writes are named and
-cut exactly like the chunked run's (mediasrv.media.chunks), so the copied phones' files fit.
+decodes the film once and encodes only the two IPTV pictures (not the phones' ladder) on one
+worker, under the same time limit as a transcode (not measured for long films: no chunked remake
+yet); the renditions it writes are named and cut exactly like the chunked run's
+(mediasrv.media.chunks), so the phones' files copied from it still fit.
 """
 
 from __future__ import annotations
