@@ -35,8 +35,10 @@ from workers.pipeline import (
     JOIN_PIECE,
     Context,
     LeaseLost,
+    PieceInputs,
     _update,
     fail,
+    language_tracks,
     publish_outputs,
 )
 
@@ -166,11 +168,19 @@ def _renew(ctx: Context, asset_id: str, generation: str) -> None:
 
 def _run_piece(ctx: Context, asset_id: str, generation: str, piece: str, workdir: Path) -> None:
     source, info = _source(ctx, asset_id, workdir)
+    inputs = PieceInputs.load(ctx.store, asset_id, generation, workdir)
     if piece == AUDIO_PIECE:
-        args, duration = chunks.audio_args(source, info, workdir), info.duration
+        tracks = language_tracks(ctx, asset_id, info, workdir / "in")
+        if [t.language for t in tracks] != inputs.languages:
+            # Refused while the film is being transcoded (ingest.tracks._BUSY): never expected.
+            raise RuntimeError(f"language tracks changed during the transcode: {inputs.languages}")
+        args, duration = chunks.audio_args(source, info, workdir, tracks), info.duration
     else:
         chunk = chunks.chunks_for(info.duration, ctx.settings.chunk_seconds)[int(piece)]
-        args = chunks.chunk_args(source, info, workdir, chunk, preset=ctx.settings.x264_preset)
+        burn_in = inputs.burn_in(ctx.store, asset_id, generation, workdir)
+        args = chunks.chunk_args(
+            source, info, workdir, chunk, preset=ctx.settings.x264_preset, burn_in=burn_in
+        )
         duration = chunk.length or max(0.001, info.duration - chunk.start)
     last = [time.monotonic()]
 
@@ -185,7 +195,8 @@ def _run_piece(ctx: Context, asset_id: str, generation: str, piece: str, workdir
     source.unlink()
     for path in sorted(p for p in workdir.rglob("*") if p.is_file() and p.suffix != ".ffconcat"):
         rel = path.relative_to(workdir).as_posix()
-        ctx.store.put_file(keys.work_file(asset_id, generation, rel), path)
+        if not rel.startswith("in/"):  # the piece's inputs (dubs, captions) are not its outputs
+            ctx.store.put_file(keys.work_file(asset_id, generation, rel), path)
     with ctx.db.session_scope() as session:
         if not _current(session, asset_id, generation):
             raise LeaseLost(asset_id)
@@ -241,13 +252,15 @@ def _join_if_complete(ctx: Context, asset_id: str, generation: str, workdir: Pat
         ctx.store.get_file(obj.key, target)
     outdir = workdir / "out"
     pieces = chunks.chunks_for(info.duration, ctx.settings.chunk_seconds)
+    languages = PieceInputs.load(ctx.store, asset_id, generation, workdir).languages
     run_ffmpeg(
-        chunks.join_args(info, workdir, outdir, pieces),
+        chunks.join_args(info, workdir, outdir, pieces, languages),
         duration=info.duration,
         stall_timeout=ctx.settings.transcode_stall_seconds,
     )
     poster = chunks.poster_file(workdir)
     if poster.exists():
         shutil.move(poster, outdir / poster.name)
-    publish_outputs(ctx, asset_id, generation, info, outdir, renditions_for(info), outdir / poster.name)
+    specs = renditions_for(info, languages)
+    publish_outputs(ctx, asset_id, generation, info, outdir, specs, outdir / poster.name)
     return AssetStatus.READY

@@ -13,14 +13,17 @@ holds the asset), which no module of ingest may import.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
 import socket
+import tempfile
 import time
 import uuid
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -236,7 +239,14 @@ def _run(ctx: Context, asset_id: str, generation: str, workdir: Path) -> AssetSt
         and info.video is not None
         and info.duration > ctx.settings.chunk_threshold_seconds
     ):
-        hand_out_pieces(ctx, ctx.dispatcher, asset_id, generation, info)
+        # What a single run reads before it starts, read once for every piece: a dub that is
+        # not sound fails the film now, and a caption change meanwhile cannot reach only some
+        # chunks (it asks for a remake, which waits for this run).
+        (workdir / "in").mkdir()
+        tracks = language_tracks(ctx, asset_id, info, workdir / "in")
+        burn_in = captions_to_burn(ctx, asset_id, workdir / "in")
+        extract_captions(ctx, asset_id, generation, source, info, workdir)
+        hand_out_pieces(ctx, ctx.dispatcher, asset_id, generation, info, tracks=tracks, burn_in=burn_in)
         return AssetStatus.PROCESSING
 
     outdir = workdir / "out"
@@ -393,12 +403,25 @@ def _subtitle_set(
 
 
 def hand_out_pieces(
-    ctx: Context, dispatcher: Dispatcher, asset_id: str, generation: str, info: MediaInfo
+    ctx: Context,
+    dispatcher: Dispatcher,
+    asset_id: str,
+    generation: str,
+    info: MediaInfo,
+    *,
+    tracks: Sequence[AudioTrack] = (),
+    burn_in: BurnIn | None = None,
 ) -> None:
     """Cut a long film into pieces (its audio, chunks of its video) for separate workers; the one
     that finishes the last piece joins them (workers.chunked). The lease then runs for the whole
     job's time limit: the pieces may wait in the queue, and a piece's own retries and Celery's
-    redelivery of a dead worker's piece recover what a re-run of the whole film would."""
+    redelivery of a dead worker's piece recover what a re-run of the whole film would.
+
+    The film's language tracks (their order) and burned captions go into the work folder
+    (PieceInputs) for the pieces to read, so every piece makes the same presentation."""
+    PieceInputs([t.language for t in tracks], burn_in.language if burn_in else None).store(
+        ctx.store, asset_id, generation, burn_in.path if burn_in else None
+    )
     pieces = [
         AUDIO_PIECE,
         *(chunk_piece(c.index) for c in chunks_for(info.duration, ctx.settings.chunk_seconds)),
@@ -424,6 +447,40 @@ def hand_out_pieces(
 
 
 AUDIO_PIECE, JOIN_PIECE = "audio", "join"
+_INPUTS, _BURN = "in/inputs.json", "in/burn.vtt"  # a chunked run's inputs, in its work folder
+
+
+@dataclass(frozen=True)
+class PieceInputs:
+    """What a chunked run's pieces read besides the upload, as its transcode found it."""
+
+    languages: list[str]  # the extra audio tracks' languages, in track order
+    burn_language: str | None  # captions burned into the IPTV pictures
+
+    def store(self, store: ObjectStore, asset_id: str, generation: str, burn: Path | None) -> None:
+        if burn is not None:
+            store.put_file(keys.work_file(asset_id, generation, _BURN), burn)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "inputs.json"
+            path.write_text(json.dumps(asdict(self)), encoding="utf-8")
+            store.put_file(keys.work_file(asset_id, generation, _INPUTS), path)
+
+    @classmethod
+    def load(cls, store: ObjectStore, asset_id: str, generation: str, workdir: Path) -> PieceInputs:
+        """Read them into workdir/in (a join finds them there already)."""
+        path = workdir / _INPUTS
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            store.get_file(keys.work_file(asset_id, generation, _INPUTS), path)
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return cls(list(data["languages"]), data["burn_language"])
+
+    def burn_in(self, store: ObjectStore, asset_id: str, generation: str, workdir: Path) -> BurnIn | None:
+        if self.burn_language is None:
+            return None
+        path = workdir / _BURN
+        store.get_file(keys.work_file(asset_id, generation, _BURN), path)
+        return BurnIn(path, self.burn_language)
 
 
 def chunk_piece(index: int) -> str:

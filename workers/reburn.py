@@ -6,6 +6,14 @@ generation, flipped in one commit like any other (workers.pipeline).
 No lease: the asset stays ready and playable throughout. The commit only happens if the generation
 this run started from is still the published one and the asset still ready, so a full transcode
 started meanwhile (or another reburn that published first) wins and this run's files are dropped.
+
+A long film first transcoded in chunks (workers.chunked) is remade here in one run too, on purpose:
+the piece machinery belongs to a film being transcoded (a lease, its generation's piece rows, the
+asset PROCESSING and so not playable), and a remake must leave the film ready. A caption change
+decodes the film once and encodes only the two IPTV pictures (not the phones' ladder) on one
+worker, under the same time limit as a transcode (not measured for long films: no chunked remake
+yet); the renditions it writes are named and cut exactly like the chunked run's
+(mediasrv.media.chunks), so the phones' files copied from it still fit.
 """
 
 from __future__ import annotations

@@ -11,11 +11,16 @@ Why this split:
 - The join copies the chunks' video (the concat demuxer lines their timestamps up end to end) and
   the film's audio into the HLS muxer, so segments are cut, numbered and stamped by one muxer run:
   continuous PTS/DTS and continuity counters, the same segment boundaries as a single run.
+- Language tracks and burned-in captions as in a single run (plan.build_plan): the audio piece
+  encodes every language's renditions (each loudness-normalised over the whole track), the join
+  muxes the IPTV pictures once more per language (`iptv-<lang>`, the same copied video) and writes
+  the phones' `mobile-audio-<lang>` renditions; each chunk burns the captions at the film's time.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +31,8 @@ from mediasrv.media.plan import (
     GLOBAL_ARGS,
     HLS_TIME,
     POSTER_MAX_OFFSET,
+    AudioTrack,
+    BurnIn,
     audio_branches,
     audio_options,
     decoded_video,
@@ -94,15 +101,24 @@ def _args(outputs: list[Any]) -> list[str]:
     return [compiled[0], *GLOBAL_ARGS, *compiled[1:]]
 
 
-def chunk_args(source: Path, info: MediaInfo, workdir: Path, chunk: Chunk, *, preset: str) -> list[str]:
-    """One ffmpeg that decodes the chunk once and writes every rendition's video (no audio)."""
+def chunk_args(
+    source: Path,
+    info: MediaInfo,
+    workdir: Path,
+    chunk: Chunk,
+    *,
+    preset: str,
+    burn_in: BurnIn | None = None,
+) -> list[str]:
+    """One ffmpeg that decodes the chunk once and writes every rendition's video (no audio), the
+    IPTV pictures with `burn_in`'s captions as they are due at the film's time."""
     if info.video is None:
         raise ValueError("only films are transcoded in chunks")
-    specs = renditions_for(info)
+    specs = renditions_for(info)  # the encodes: language variants mux these pictures again
     decoded = decoded_video(_source(source, info, start=chunk.start, length=chunk.length))
     outputs = []
     for spec, branch in zip(specs, split(decoded, len(specs), audio=False), strict=True):
-        v = video_branch(branch, spec, info.video.width, info.video.height)
+        v = video_branch(branch, spec, info.video.width, info.video.height, burn_in, at=chunk.start)
         path = chunk_file(workdir, spec, chunk.index)
         path.parent.mkdir(parents=True, exist_ok=True)
         opts = video_options(spec, preset) | {"f": _CHUNK_FORMAT}
@@ -112,12 +128,13 @@ def chunk_args(source: Path, info: MediaInfo, workdir: Path, chunk: Chunk, *, pr
     return _args(outputs)
 
 
-def audio_args(source: Path, info: MediaInfo, workdir: Path) -> list[str]:
-    """One ffmpeg for the whole film's audio, every rendition's encode, and the poster."""
-    specs = renditions_for(info)
+def audio_args(source: Path, info: MediaInfo, workdir: Path, tracks: Sequence[AudioTrack] = ()) -> list[str]:
+    """One ffmpeg for the whole film's audio, every rendition's encode (`tracks`: its extra
+    languages, as for plan.build_plan), and the poster."""
+    specs = renditions_for(info, [t.language for t in tracks])
     inp = _source(source, info)
     outputs = []
-    streams = audio_branches(inp, info, specs)
+    streams = audio_branches(inp, info, specs, tracks)
     for spec in specs:
         path = audio_file(workdir, spec)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -134,26 +151,35 @@ def audio_args(source: Path, info: MediaInfo, workdir: Path) -> list[str]:
     return _args(outputs)
 
 
-def join_args(info: MediaInfo, workdir: Path, outdir: Path, chunks: list[Chunk]) -> list[str]:
-    """One ffmpeg that copies every rendition's chunks and audio into its HLS folder."""
+def _joined_video(workdir: Path, spec: RenditionSpec, chunks: list[Chunk]) -> Any:
+    """The rendition's chunks end to end, as one input."""
+    listing = workdir / "chunks" / spec.name / "list.ffconcat"
+    lines = ["ffconcat version 1.0"]
+    for chunk in chunks:
+        lines.append(f"file {chunk_file(workdir, spec, chunk.index).name}")
+        if chunk.length is not None:
+            # Stated, not measured: each chunk holds exactly this much video, so the next
+            # starts where it ends, to the frame.
+            lines.append(f"duration {chunk.length:.6f}")
+    listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return ffmpeg.input(
+        str(listing),
+        f="concat",
+        safe=1,
+        protocol_whitelist="file",
+        format_whitelist=f"concat,{_CHUNK_FORMAT}",
+    )
+
+
+def join_args(
+    info: MediaInfo, workdir: Path, outdir: Path, chunks: list[Chunk], languages: Sequence[str] = ()
+) -> list[str]:
+    """One ffmpeg that copies every rendition's chunks and audio into its HLS folder: the renditions
+    a single run names for `languages` (the audio piece's tracks, in its order)."""
+    specs = renditions_for(info, languages)
+    videos = {s.name: _joined_video(workdir, s, chunks) for s in specs if s.is_video and not s.video_of}
     outputs = []
-    for spec in renditions_for(info):
-        listing = workdir / "chunks" / spec.name / "list.ffconcat"
-        lines = ["ffconcat version 1.0"]
-        for chunk in chunks:
-            lines.append(f"file {chunk_file(workdir, spec, chunk.index).name}")
-            if chunk.length is not None:
-                # Stated, not measured: each chunk holds exactly this much video, so the next
-                # starts where it ends, to the frame.
-                lines.append(f"duration {chunk.length:.6f}")
-        listing.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        video = ffmpeg.input(
-            str(listing),
-            f="concat",
-            safe=1,
-            protocol_whitelist="file",
-            format_whitelist=f"concat,{_CHUNK_FORMAT}",
-        )
+    for spec in specs:
         audio = ffmpeg.input(
             str(audio_file(workdir, spec)),
             f=_AUDIO_FORMAT,
@@ -161,10 +187,14 @@ def join_args(info: MediaInfo, workdir: Path, outdir: Path, chunks: list[Chunk])
             format_whitelist="mov",
         )
         (outdir / spec.name).mkdir(parents=True, exist_ok=True)
+        # A language variant muxes its base's pictures (iptv-bo: iptv's) with its own sound; the
+        # phones' language renditions are sound only.
+        streams = [audio["a:0"]]
+        if spec.is_video:
+            streams.insert(0, videos[spec.video_of or spec.name]["v:0"])
         outputs.append(
             ffmpeg.output(
-                video["v:0"],
-                audio["a:0"],
+                *streams,
                 str(outdir / spec.name / "index.m3u8"),
                 c="copy",
                 **hls_muxer_options(spec, outdir),

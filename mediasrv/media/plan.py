@@ -131,8 +131,16 @@ def poster_size(src_w: int, src_h: int) -> tuple[int, int]:
 
 
 def video_branch(
-    stream: Any, spec: RenditionSpec, src_w: int, src_h: int, burn_in: BurnIn | None = None
+    stream: Any,
+    spec: RenditionSpec,
+    src_w: int,
+    src_h: int,
+    burn_in: BurnIn | None = None,
+    *,
+    at: float = 0.0,
 ) -> Any:
+    """One rendition's pictures from the decoded frames. `at`: the film's time of the stream's
+    first frame (a chunk's start; its frames are stamped from 0)."""
     pw, ph = picture_size(spec, src_w, src_h)
     stream = stream.filter("scale", pw, ph)
     if (pw, ph) != (spec.width, spec.height):
@@ -149,7 +157,13 @@ def video_branch(
         opts = {"fontsdir": str(FONTS_DIR), "charenc": "UTF-8", "force_style": caption_style()}
         if canvas := caption_canvas(spec):
             opts["original_size"] = canvas
+        # libass draws the cues due at each frame's timestamp: a chunk's frames are moved to the
+        # film's time for it and back after, so a cue across a joint shows on both sides.
+        if at:
+            stream = stream.filter("setpts", f"PTS+{at:.3f}/TB")
         stream = stream.filter("subtitles", filename=str(burn_in.path), **opts)
+        if at:
+            stream = stream.filter("setpts", f"PTS-{at:.3f}/TB")
     return stream.filter("setsar", spec.sar)
 
 
