@@ -95,6 +95,7 @@ from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, c
 from mediasrv.protocol.sizes import human_size
 from mediasrv.schedule.service import site_week
 from mediasrv.sites.models import Site
+from mediasrv.sites.region_languages import site_languages
 from mediasrv.storage import keys
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
@@ -401,8 +402,19 @@ def _chosen(session: Session, site: Site, on: date, scheduled: Sequence[str]) ->
     return found
 
 
-def build_content(session: Session, site: Site, *, on: date, summaries: Summaries | None = None) -> Content:
-    """Choose the programmes a site keeps on a day and name their file lists (see the module's doc)."""
+def build_content(
+    session: Session,
+    site: Site,
+    *,
+    on: date,
+    summaries: Summaries | None = None,
+    held_languages: Sequence[str] | None = None,
+) -> Content:
+    """Choose the programmes a site keeps on a day and name their file lists (see the module's doc).
+    `held_languages`: the site's effective ones when the caller has them (the service, from its map
+    of the regions' languages); else read here (region_languages.site_languages)."""
+    if held_languages is None:
+        held_languages = site_languages(session, site)
     schedule = site_week(session, site, on=on)
     chosen = _chosen(session, site, on, schedule.programme_ids())
     presentation = site.device_profile.presentation
@@ -418,7 +430,7 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
     main |= cache.get(session, [a for a in assets.values() if a.kind is AssetKind.DOCUMENT], DOCUMENT)
     # Each language the site chose travels in a list of its own: shared by every site choosing it.
     spoken = {
-        lang: cache.get(session, media, language_presentation(presentation, lang)) for lang in site.languages
+        lang: cache.get(session, media, language_presentation(presentation, lang)) for lang in held_languages
     }
 
     quota = site.quota_bytes
