@@ -40,8 +40,9 @@ the same state gives the same bytes (protocol.document.canonical reproduces it):
                     bytes, files}]: the programme's own list, then its languages', then its
                     handouts'. `play`, `poster` and `attachments` (the handouts' play files) are
                     paths as the lists place them. `languages` [{language, name, play}], only when
-                    the site holds some of the programme: each language the site chose (Site.languages)
-                    that it has, in the site's order, with what a player opens for it
+                    the site holds some of the programme: each of the site's languages (its own,
+                    Site.languages, else its nearest region's: sites.region_languages) that it has,
+                    in that order, with what a player opens for it
     quota_bytes     the site's quota, or null
     schedule        the site's channel (issue 21), absent when no layer of its region has a schedule:
                     {timezone: "Asia/Shanghai", blocks, filler, card}. `blocks` [{id, weekday (ISO
