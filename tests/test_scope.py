@@ -285,6 +285,7 @@ def _creates(world: dict[str, Side]) -> dict[tuple[str, str], Callable[[int], di
             }
         },
         ("PUT", "/api/v1/schedule-settings"): lambda n: {"json": {"region": b, "filler": "none"}},
+        ("PUT", "/api/v1/region-languages"): lambda n: {"json": {"region": b, "languages": ["bo"]}},
     }
 
 

@@ -36,6 +36,7 @@ class Action(StrEnum):
     SCHEDULE_BLOCK_CREATE = "schedule_block.create"
     SCHEDULE_BLOCK_DELETE = "schedule_block.delete"
     SCHEDULE_SETTINGS = "schedule_settings.update"
+    REGION_LANGUAGES = "region_languages.update"
     FAULT_REPORT = "fault.report"
     FAULT_CLOSE = "fault.close"
     FAULT_LIMITS = "fault.limits"

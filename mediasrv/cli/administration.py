@@ -283,6 +283,43 @@ def site_import(
         raise typer.Exit(1)
 
 
+@site_cli.command("languages", help="cli.help.site.languages")
+def site_languages(
+    languages: Annotated[str, typer.Argument(help="cli.help.site.languages.languages")],
+    site: Annotated[str | None, typer.Option(help="cli.help.site.languages.site")] = None,
+    region: Annotated[str | None, typer.Option(help="cli.help.site.languages.region")] = None,
+) -> None:
+    """Set a site's languages, or a region's (held by its sites that chose none)."""
+    from pydantic import ValidationError
+
+    from mediasrv.media.languages import name
+    from mediasrv.sites import region_languages, registry
+    from mediasrv.sites.schemas import RegionLanguagesIn
+
+    if (site is None) == (region is None):
+        fail("cli.languages_one_target")
+    try:  # the API's rules and Chinese refusals
+        given = RegionLanguagesIn.model_validate({"region": region or "", "languages": languages})
+    except ValidationError as exc:
+        refuse_invalid(exc, {"languages": "LANGUAGES", "region": "--region"})
+    shown = "、".join(name(tag) for tag in given.languages) or say("cli.languages_none")
+    with open_database(load_settings()).session_scope() as session:
+        if site is not None:
+            found = registry.site_by_code(session, site)
+            registry.update_site(session, actor=cli_actor(), site_id=found.id, languages=given.languages)
+            if given.languages:
+                note("cli.site_languages_set", code=found.code, languages=shown)
+            else:  # what it holds now: its region's
+                held = region_languages.site_languages(session, found)
+                inherited = "、".join(name(tag) for tag in held) or say("cli.languages_none")
+                note("cli.site_languages_inherited", code=found.code, languages=inherited)
+        else:
+            place = region_languages.set_region_languages(
+                session, actor=cli_actor(), region=given.region, languages=given.languages
+            )
+            note("cli.region_languages_set", region=place or say("kit.whole_network"), languages=shown)
+
+
 @site_bundle_cli.command("export", help="cli.help.site_bundle.export")
 def site_bundle_export(
     directory: Annotated[Path, typer.Argument(file_okay=False, help="cli.help.site_bundle.export.directory")],

@@ -26,6 +26,7 @@ from mediasrv.media import languages
 from mediasrv.protocol import china
 from mediasrv.protocol.channels import Channel, channel_list, language_channel
 from mediasrv.sites.models import Site
+from mediasrv.sites.region_languages import site_languages
 from mediasrv.sites.registry import get_site
 from mediasrv.study.lists import layer_key, region_matches
 from mediasrv.study.models import StudyKind, StudyList, StudyListItem, StudyListStatus
@@ -135,6 +136,7 @@ def site_playlist(
 ) -> tuple[Site, list[Entry]]:
     site = get_site(session, site_id, caller=caller)
     chosen = chosen_programmes(session, site, on=on)
+    held = site_languages(session, site)  # its own, else its region's
     viewer = Caller(role=Role.SITE, name=Caller.site_name(site.code), via="signed", site_id=site.id)
     expires = signed_expiry(lifetime)
     entries = []
@@ -154,7 +156,7 @@ def site_playlist(
                 f"{hls}/poster.jpg" if has_poster else None,
                 tuple(
                     (lang, languages.name(lang), f"{hls}/{variant}.m3u8")
-                    for lang, variant in box_variants(programme, presentation, site.languages)
+                    for lang, variant in box_variants(programme, presentation, held)
                 ),
             )
         )

@@ -166,7 +166,7 @@ def delete_audio_track(
     asset_id: str, language: str, caller: ProducerDep, session: SessionDep, dispatcher: DispatcherDep
 ) -> Response:
     """Remove the film's audio track in `language`; a ready film is made again without it."""
-    asset = tracks.film(session, asset_id, caller=caller)
+    asset = tracks.film(session, asset_id, caller=caller, removing=True)
     tracks.remove(session, asset, languages.checked(language))
     if asset.status is AssetStatus.READY:
         enqueue_after_commit(session, dispatcher, REMAKE, asset.id, REMAKE_ALL)

@@ -21,11 +21,12 @@ from mediasrv.storage import ObjectStore, keys
 _BUSY = (AssetStatus.UPLOADED, AssetStatus.PROCESSING)
 
 
-def film(session: Session, asset_id: str, *, caller: Caller) -> Asset:
-    """The caller's film whose tracks may change now."""
+def film(session: Session, asset_id: str, *, caller: Caller, removing: bool = False) -> Asset:
+    """The caller's film whose tracks may change now; `removing`: the refusal speaks of removing one."""
     asset = get_asset(session, asset_id, caller=caller)
     if asset.kind is not AssetKind.VIDEO and asset.status not in _BUSY:
-        raise MediaError("ingest.audio_track_needs_film", kind=Text(f"delivery.kind.{asset.kind.value}"))
+        key = "ingest.audio_track_remove_needs_film" if removing else "ingest.audio_track_needs_film"
+        raise MediaError(key, kind=Text(f"delivery.kind.{asset.kind.value}"))
     if asset.status in _BUSY:
         raise Conflict("ingest.audio_track_busy")
     return asset

@@ -65,6 +65,19 @@ class Site(Base):
         return f"{self.window_start}-{self.window_end}" if self.window_start and self.window_end else None
 
 
+class RegionLanguages(Base):
+    """The languages a region's sites hold when they chose none themselves (Site.languages empty): the
+    nearest region with a row decides (village, township, county, city, province, the whole network).
+    No row with no languages: clearing a region's removes its row, and its sites inherit from above.
+    Who set them is in the audit log."""
+
+    __tablename__ = "region_languages"
+
+    region: Mapped[str] = mapped_column(String(500), primary_key=True)  # '' the whole network
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)  # media.languages tags, in order
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
 class SiteReport(Base):
     """A site's latest heartbeat, one row per site, overwritten by each report. No row per heartbeat:
     25,000 sites every few minutes would be millions of rows a day; SitePresence keeps the days."""

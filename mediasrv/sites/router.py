@@ -9,21 +9,25 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
-from mediasrv.accounts.auth import AdminDep, ScopeDep
+from mediasrv.accounts.auth import AdminDep, ScopeDep, ScopedRegion
 from mediasrv.delivery import playlist
 from mediasrv.delivery.scope import site_link_generation
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import MediaError, error_responses
 from mediasrv.kit.i18n import Text, choose_lang, json_params
 from mediasrv.kit.params import RowId
-from mediasrv.sites import registry
+from mediasrv.sites import region_languages, registry
+from mediasrv.sites.models import Site
 from mediasrv.sites.registry import CSV_COLUMNS, CSV_COLUMNS_ZH
 from mediasrv.sites.schemas import (
     CellProblemOut,
     ChannelListLink,
+    RegionLanguagesIn,
+    RegionLanguagesOut,
     RowError,
     SiteImport,
     SiteIn,
+    SiteLanguagesOut,
     SiteOut,
     SitePatch,
 )
@@ -102,6 +106,24 @@ def list_sites(caller: AdminDep, scope: ScopeDep, session: SessionDep) -> list[S
     return [SiteOut.model_validate(s) for s in registry.list_sites(session, scope=scope)]
 
 
+@registry_router.get("/{site_id}", response_model=SiteLanguagesOut)
+def get_site(site_id: RowId, caller: AdminDep, session: SessionDep) -> SiteLanguagesOut:
+    """A site of your scope, with the languages its manifest holds (its own, else its region's)."""
+    site = registry.get_site(session, site_id, caller=caller)
+    return with_languages(site, region_languages.region_map(session))
+
+
+def with_languages(site: Site, regions: dict[str, tuple[str, ...]]) -> SiteLanguagesOut:
+    found = region_languages.effective(site, regions)
+    return SiteLanguagesOut.model_validate(
+        {
+            **SiteOut.model_validate(site).model_dump(),
+            "effective_languages": list(found.languages),
+            "languages_from": found.source,
+        }
+    )
+
+
 @registry_router.get("/{site_id}/channel-list", response_model=ChannelListLink)
 def channel_list_link(
     site_id: RowId, request: Request, caller: AdminDep, session: SessionDep
@@ -113,4 +135,49 @@ def channel_list_link(
     return ChannelListLink(site_id=site.id, url=url)
 
 
-router = registry_router
+# --- a region's languages -----------------------------------------------------------------------------
+
+region_router = APIRouter(
+    prefix="/api/v1/region-languages", tags=["sites"], responses=error_responses(400, 401, 403, 404, 422)
+)
+
+
+@region_router.get("", response_model=list[RegionLanguagesOut])
+def list_region_languages(
+    caller: AdminDep, region: ScopedRegion, session: SessionDep
+) -> list[RegionLanguagesOut]:
+    """A region (none: your scope) and the regions under it that have sites or set languages: each
+    one's own languages, and what its sites that chose none hold (the nearest region's)."""
+    return [
+        RegionLanguagesOut(
+            region=r.region,
+            languages=list(r.languages),
+            effective_languages=list(r.effective.languages),
+            languages_from=r.effective.source,
+        )
+        for r in region_languages.regions_languages(session, region)
+    ]
+
+
+@region_router.put("", response_model=RegionLanguagesOut)
+def set_region_languages(
+    body: RegionLanguagesIn, caller: AdminDep, session: SessionDep
+) -> RegionLanguagesOut:
+    """Set the languages of a region inside your scope (none: your scope); its sites that chose none
+    hold them, unless a nearer region set its own. [] clears them: its sites inherit from above."""
+    place = region_languages.set_region_languages(
+        session, actor=caller, region=body.region, languages=body.languages
+    )
+    regions = region_languages.region_map(session)
+    found = region_languages.inherited(regions, place)
+    return RegionLanguagesOut(
+        region=place,
+        languages=list(regions.get(place, ())),
+        effective_languages=list(found.languages),
+        languages_from=found.source,
+    )
+
+
+router = APIRouter()
+router.include_router(registry_router)
+router.include_router(region_router)

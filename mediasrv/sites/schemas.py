@@ -151,6 +151,31 @@ class SiteOut(BaseModel):
     languages: list[str]
 
 
+class SiteLanguagesOut(SiteOut):
+    """A site with the languages its manifest holds: its own, else its nearest region's."""
+
+    effective_languages: list[str] = Field(description="its own languages, else its nearest region's")
+    languages_from: str | None = Field(
+        description="the region it inherits them from ('' the whole network); null: its own or none"
+    )
+
+
+class RegionLanguagesIn(BaseModel):
+    """The languages a region's sites hold when they chose none themselves."""
+
+    region: Region = Field(default="", description="inside your scope; empty: your scope")
+    languages: Languages = Field(default_factory=list, description="[]: none here, inherit from above")
+
+
+class RegionLanguagesOut(BaseModel):
+    region: str
+    languages: list[str] = Field(description="the region's own; [] when it set none")
+    effective_languages: list[str] = Field(description="what its sites without their own hold")
+    languages_from: str | None = Field(
+        description="the region those come from (itself or one above, '' the whole network); null: none"
+    )
+
+
 class CellProblemOut(BaseModel):
     column: str = Field(
         description="the column as the file's first line names it; empty for the row as a whole"

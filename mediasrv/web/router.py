@@ -26,6 +26,7 @@ from mediasrv.catalog.service import region_bound
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import Unauthorized
 from mediasrv.kit.regions import Scope
+from mediasrv.media import languages
 from mediasrv.sites.registry import regions_within
 from mediasrv.web import i18n
 
@@ -174,12 +175,21 @@ def publication_regions(session: SessionDep, caller: Caller) -> dict[str, Any]:
     return {"region_bound": bound, "regions": regions_within(session, bound)}
 
 
+def site_languages(_session: SessionDep, _caller: Caller) -> dict[str, Any]:
+    """The languages a site or a region may choose, [tag, Chinese name], for the pages' checkboxes:
+    every one media.languages carries but Mandarin, which every site holds."""
+    offered = [[tag, name] for tag, name in languages.NAMES.items() if tag not in ("zh", "zh-Hans")]
+    return {"languages": offered}
+
+
 # What a page's script needs from the server's own lists, so that it keeps none of its own.
 PAGE_DATA: dict[str, Callable[[SessionDep, Caller], dict[str, Any]]] = {
     "audit.html": lambda _session, _caller: {"actions": [action.value for action in Action]},
     "upload.html": publication_regions,
     "programmes.html": publication_regions,
     "programme.html": publication_regions,
+    "sites.html": site_languages,
+    "site_study.html": site_languages,
 }
 
 

@@ -23,6 +23,7 @@ from mediasrv.cli.administration import ensure_cli_token
 from mediasrv.cli.client import api_token
 from mediasrv.config import Settings
 from mediasrv.db import Database
+from mediasrv.sites.models import RegionLanguages, Site
 from tests.fixtures import make_token
 from tests.servers import free_port
 
@@ -254,3 +255,26 @@ def test_the_password_prompt_in_chinese(env: dict[str, str | None], db: Database
     )
     cancelled = run(env, "user", "create", "lihua", "--role", "admin", input="")
     assert cancelled.exit_code == 1 and cancelled.stderr.strip() == "已取消。"
+
+
+def test_sites_and_regions_get_their_languages_from_the_command_line(
+    env: dict[str, str | None], db: Database
+) -> None:
+    assert (
+        run(
+            env, "site", "create", "hb-xt-0020", "--name", "西塘村", "--region", "河北省/邢台市/信都区/西塘村"
+        ).exit_code
+        == 0
+    )
+    r = run(env, "site", "languages", "藏语", "--region", "河北省/邢台市/信都区")
+    assert r.exit_code == 0 and "藏语" in r.stderr, r.output
+    r = run(env, "site", "languages", "", "--site", "hb-xt-0020")
+    assert r.exit_code == 0 and "藏语" in r.stderr, r.output  # none of its own: the county's
+    r = run(env, "site", "languages", "ug、bo", "--site", "hb-xt-0020")
+    assert r.exit_code == 0 and "维吾尔语、藏语" in r.stderr, r.output
+    with db.session_scope() as s:
+        assert s.get_one(RegionLanguages, "河北省/邢台市/信都区").languages == ["bo"]
+        assert s.query(Site).filter_by(code="hb-xt-0020").one().languages == ["ug", "bo"]
+    assert "火星语" in chinese(run(env, "site", "languages", "火星语", "--site", "hb-xt-0020"))
+    assert "--site" in chinese(run(env, "site", "languages", "bo"))
+    assert "hb-none" in chinese(run(env, "site", "languages", "bo", "--site", "hb-none"))

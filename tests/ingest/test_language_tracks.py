@@ -206,3 +206,13 @@ def test_tracks_are_refused_in_chinese_when_wrong(
     lecture = upload(client, producer, make_media(tmp_path / "lecture.m4a", seconds=2))
     r = put_track(client, producer, lecture, "bo", dub)
     assert r.status_code in (400, 409), r.text  # not a film (or not probed yet)
+
+
+def test_removing_a_track_of_an_audio_recording_is_refused_as_a_removal(
+    client: TestClient, producer: dict[str, str], ready_asset: Any
+) -> None:
+    lecture = ready_asset(producer)  # a ready audio recording: no film, so no tracks
+    r = client.delete(f"/api/v1/assets/{lecture}/audio-tracks/bo?lang=zh", headers=producer)
+    assert r.status_code == 400, r.text
+    message = r.json()["message"]
+    assert "删除" in message and "添加" not in message, message

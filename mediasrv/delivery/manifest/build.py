@@ -40,8 +40,9 @@ the same state gives the same bytes (protocol.document.canonical reproduces it):
                     bytes, files}]: the programme's own list, then its languages', then its
                     handouts'. `play`, `poster` and `attachments` (the handouts' play files) are
                     paths as the lists place them. `languages` [{language, name, play}], only when
-                    the site holds some of the programme: each language the site chose (Site.languages)
-                    that it has, in the site's order, with what a player opens for it
+                    the site holds some of the programme: each of the site's languages (its own,
+                    Site.languages, else its nearest region's: sites.region_languages) that it has,
+                    in that order, with what a player opens for it
     quota_bytes     the site's quota, or null
     schedule        the site's channel (issue 21), absent when no layer of its region has a schedule:
                     {timezone: "Asia/Shanghai", blocks, filler, card}. `blocks` [{id, weekday (ISO
@@ -95,6 +96,7 @@ from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, c
 from mediasrv.protocol.sizes import human_size
 from mediasrv.schedule.service import site_week
 from mediasrv.sites.models import Site
+from mediasrv.sites.region_languages import site_languages
 from mediasrv.storage import keys
 
 DOCUMENT_FILE = "document.pdf"  # what a courseware PDF is called in a site's cache and its URL
@@ -401,8 +403,19 @@ def _chosen(session: Session, site: Site, on: date, scheduled: Sequence[str]) ->
     return found
 
 
-def build_content(session: Session, site: Site, *, on: date, summaries: Summaries | None = None) -> Content:
-    """Choose the programmes a site keeps on a day and name their file lists (see the module's doc)."""
+def build_content(
+    session: Session,
+    site: Site,
+    *,
+    on: date,
+    summaries: Summaries | None = None,
+    held_languages: Sequence[str] | None = None,
+) -> Content:
+    """Choose the programmes a site keeps on a day and name their file lists (see the module's doc).
+    `held_languages`: the site's effective ones when the caller has them (the service, from its map
+    of the regions' languages); else read here (region_languages.site_languages)."""
+    if held_languages is None:
+        held_languages = site_languages(session, site)
     schedule = site_week(session, site, on=on)
     chosen = _chosen(session, site, on, schedule.programme_ids())
     presentation = site.device_profile.presentation
@@ -418,7 +431,7 @@ def build_content(session: Session, site: Site, *, on: date, summaries: Summarie
     main |= cache.get(session, [a for a in assets.values() if a.kind is AssetKind.DOCUMENT], DOCUMENT)
     # Each language the site chose travels in a list of its own: shared by every site choosing it.
     spoken = {
-        lang: cache.get(session, media, language_presentation(presentation, lang)) for lang in site.languages
+        lang: cache.get(session, media, language_presentation(presentation, lang)) for lang in held_languages
     }
 
     quota = site.quota_bytes

@@ -39,6 +39,7 @@ from mediasrv.kit.errors import NotFound, TryAgain
 from mediasrv.kit.regions import within
 from mediasrv.protocol.document import FORMAT, canonical, diff, list_digests
 from mediasrv.schedule.service import schedule_regions
+from mediasrv.sites import region_languages
 from mediasrv.sites.models import Site
 from mediasrv.study.lists import lists_in_force, region_matches
 from mediasrv.study.models import StudyKind
@@ -194,6 +195,8 @@ class ManifestService:
         self._study_lists: LRU[tuple[int, date], list[tuple[int, tuple[str, ...]]]] = LRU(8)
         self._published_regions: LRU[int, list[str]] = LRU(8)  # epoch -> regions published to
         self._schedule_regions: LRU[int, list[str]] = LRU(8)  # epoch -> regions with a schedule
+        # epoch -> the regions that set languages (few): a site's are resolved in memory, not per query
+        self._region_languages: LRU[int, dict[str, tuple[str, ...]]] = LRU(8)
         self._summaries = build.Summaries()
         self._deltas: LRU[tuple[int, int, int, bool], Body] = LRU(2048)
         # content sha -> parsed content (deltas), and the file lists it names (who may fetch which)
@@ -299,6 +302,14 @@ class ManifestService:
 
     # --- building -----------------------------------------------------------------------------
 
+    def languages(self, session: Session, site: Site, epoch: int) -> tuple[str, ...]:
+        """The site's effective languages (its own, else its nearest region's) at `epoch`."""
+        regions = self._region_languages.get(epoch)
+        if regions is None:
+            regions = region_languages.region_map(session)
+            self._region_languages.put(epoch, regions)
+        return region_languages.effective(site, regions).languages
+
     def class_key(self, session: Session, site: Site, epoch: int, on: date) -> tuple[Any, ...]:
         """What a site's content depends on besides the catalog at `epoch`: sites alike share it."""
         in_force = self._study_lists.get((epoch, on))
@@ -332,7 +343,7 @@ class ManifestService:
             on,
             site.device_profile,
             site.quota_bytes,
-            tuple(site.languages),
+            self.languages(session, site, epoch),
             lists,
             local,
             channel,
@@ -353,7 +364,13 @@ class ManifestService:
             if known is not None and stored is not None:
                 sha, summary = known
             else:
-                content = build.build_content(session, site, on=on, summaries=self._summaries)
+                content = build.build_content(
+                    session,
+                    site,
+                    on=on,
+                    summaries=self._summaries,
+                    held_languages=self.languages(session, site, epoch),
+                )
                 sha = content.sha256
                 stored = self._contents.get(sha)
                 if stored is None:

@@ -4,6 +4,7 @@
 // a session on the site's behalf (transcribing its paper logbook), with photos. The month is kept in
 // the address; the site is in the path.
 import { api, beijing, callerName, classHours as hours, el, field as formField, minutesRounded, page, t, tf } from "/static/app.js";
+import { heldText, languageForm } from "/static/languages.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
 
 const siteId = page.params.site_id;
@@ -499,6 +500,37 @@ async function show({ focus = false } = {}) {
   }
 }
 
+// --- the site's languages ---------------------------------------------------------------------------
+
+const languagesBox = el("section", { class: "card", id: "site-languages", "aria-labelledby": "site-languages-h" });
+
+/** What the site holds (its own languages, else its region's: "继承自<region>") and the form that
+ * chooses its own; none chosen: its region's. */
+async function showLanguages() {
+  let site;
+  try {
+    site = await api(base);
+  } catch (err) {
+    languagesBox.replaceChildren(el("p", { class: "form-error", role: "alert" }, err.message || t("common.error")));
+    return;
+  }
+  languagesBox.replaceChildren(
+    el("h2", { id: "site-languages-h" }, t("languages.title")),
+    el("p", { id: "site-languages-held" }, heldText(site.effective_languages, site.languages_from)),
+    languageForm("site-languages-form", {
+      legend: t("languages.choose"),
+      chosen: site.languages,
+      help: t("languages.site_help"),
+      save: async (tags) => {
+        await api(base, { method: "PATCH", json: { languages: tags } });
+        await showLanguages();
+        document.querySelector("#site-languages-form button[type=submit]")?.focus();
+        document.getElementById("site-languages-form-status").textContent = t("languages.saved");
+        return t("languages.saved");
+      },
+    }));
+}
+
 window.addEventListener("popstate", () => {
   readUrl();
   document.getElementById("month").value = month;
@@ -513,7 +545,8 @@ root.replaceChildren(
     history.pushState(null, "", `${location.pathname}?month=${m}`);
     show();
   }),
+  languagesBox,
   faultsBox,
   content,
   record.section);
-await Promise.all([show(), showFaults()]);
+await Promise.all([show(), showFaults(), showLanguages()]);

@@ -3,6 +3,7 @@
 // sites by state with their last report, registering one site and giving it a token, and CSV import.
 // The server validates everything; its message is shown as it is.
 import { api, attempt, beijing, el, field as formField, flash, loadKnownRegions, pager, t, tf } from "/static/app.js";
+import { heldText, languageForm, languageNames } from "/static/languages.js";
 import { crumbs, keepFocus as keepFocusIn, pairedBars, pct, regionName as nameOf, viewLink } from "/static/regions.js";
 
 const root = document.getElementById("sites-root");
@@ -196,6 +197,47 @@ function renderOverview(data) {
   document.getElementById("csv").href = `/api/v1/fleet.csv${q.size ? `?${q}` : ""}`;
 }
 
+// --- the languages of the region shown -----------------------------------------------------------------
+
+let languagesOf = null; // the region whose languages are shown: reloaded when it changes, not every 30 s
+
+function languagesSection() {
+  return el("section", { class: "card", id: "region-languages", "aria-labelledby": "languages-h" },
+    el("h2", { id: "languages-h" }, t("languages.title")),
+    el("div", { id: "languages-body" }));
+}
+
+/** The region shown: its own languages, what its sites that chose none hold, and the form that sets
+ * them (the server keeps it inside the caller's scope). */
+async function showLanguages(region, signal) {
+  if (languagesOf === region) return;
+  const q = new URLSearchParams();
+  if (region) q.set("region", region);
+  const [row] = await api(`/api/v1/region-languages?${q}`, { signal });
+  languagesOf = region;
+  const name = row.region || t("common.whole_network");
+  document.getElementById("languages-h").textContent = tf("languages.region_title", { region: name });
+  document.getElementById("languages-body").replaceChildren(
+    el("p", { class: "muted small" }, t("languages.region_help")),
+    el("p", { id: "languages-own" }, row.languages.length
+      ? tf("languages.region_own", { languages: languageNames(row.languages) }) : t("languages.region_none_own")),
+    el("p", { id: "languages-held" }, tf("languages.effective", {
+      languages: heldText(row.effective_languages, row.languages_from, { own: row.region }),
+    })),
+    languageForm("region-languages-form", {
+      legend: t("languages.choose"),
+      chosen: row.languages,
+      save: async (tags) => {
+        await api("/api/v1/region-languages", { method: "PUT", json: { region: row.region, languages: tags } });
+        languagesOf = null;
+        await showLanguages(region);
+        document.querySelector("#region-languages-form button[type=submit]")?.focus();
+        document.getElementById("region-languages-form-status").textContent = t("languages.saved");
+        return t("languages.saved");
+      },
+    }));
+}
+
 // --- the sites in one state --------------------------------------------------------------------------
 
 function sitesSection() {
@@ -295,6 +337,7 @@ async function refresh({ focus = false, announce = false } = {}) {
     if (region) sq.set("region", region);
     if (state !== "all") sq.set("state", state);
     const found = await api(`/api/v1/fleet/sites?${sq}`, { signal: controller.signal });
+    await showLanguages(region, controller.signal);
     keepFocus(() => {
       renderOverview(data);
       renderTabs(data.totals);
@@ -538,6 +581,7 @@ root.replaceChildren(
     el("a", { href: "#register" }, t("sites.register_title")), " · ",
     el("a", { href: "#import" }, t("sites.import_title"))),
   overviewSection(),
+  languagesSection(),
   sitesSection(),
   registerSection(),
   importSection());
