@@ -17,6 +17,7 @@ from pathlib import Path
 
 from mediasrv import epochs
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
+from mediasrv.ingest.retention import retire_generation
 from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.probe import MediaInfo
 from mediasrv.media.profiles import RenditionSpec
@@ -93,7 +94,7 @@ def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
         log.info("asset %s: changed while its IPTV renditions were re-made; dropping them", asset_id)
         ctx.store.delete_prefix(keys.generation_prefix(asset_id, generation))
         return False
-    _delete_other_generations(ctx.store, asset_id, keep=generation)
+    _delete_other_generations(ctx, asset_id, keep=generation)
     return True
 
 
@@ -120,6 +121,7 @@ def _publish(
             for r in asset.renditions
             if iptv_only and r.name not in rebuilt
         ]
+        retire_generation(session, asset_id, old)  # players may be reading it
         asset.renditions.clear()
         asset.files.clear()
         session.flush()  # the unique (asset, name) rows go first
@@ -137,6 +139,13 @@ def _publish(
             asset.poster_key = keys.generation_file(asset_id, generation, "poster.jpg")
         elif asset.poster_key is not None:
             asset.poster_key = asset.poster_key.replace(f"/{old}/", f"/{generation}/", 1)
+        if iptv_only and asset.subtitles:
+            # The subtitle set came along with the phones' files: the master names the copies, so the
+            # retired generation is not kept alive by it.
+            asset.subtitles = [
+                {**t, "playlist": str(t["playlist"]).replace(f"{old}/", f"{generation}/", 1)}
+                for t in asset.subtitles
+            ]
         asset.published_generation = generation
         epochs.bump(session, epochs.MANIFESTS)  # sites holding it must fetch the new IPTV files
     return True
