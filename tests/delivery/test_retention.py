@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from celery.schedules import crontab
 from fastapi.testclient import TestClient
 from sqlalchemy import delete
 
+from mediasrv.config import Settings
 from mediasrv.db import Database, utcnow
 from mediasrv.delivery.manifest.models import SiteManifest
 from mediasrv.delivery.manifest.store import collect_garbage
@@ -59,3 +61,15 @@ def test_a_superseded_generation_waits_for_the_grace_and_for_the_sites_kept_vers
         files = s.get_one(Asset, film).files
         assert files and all(store.stat(keys.asset_prefix(film) + f.path) for f in files)
     assert collect_retired(db, store, grace_seconds=grace, now=later) == 0
+
+
+def test_the_beat_runs_the_retention_sweep_every_hour(settings: Settings) -> None:
+    import workers.tasks  # noqa: F401  # registers the tasks on the workers' app
+    from mediasrv.jobs import QUEUES, RETIRED_GC
+    from workers.celery_app import app, make_celery
+
+    beat = {entry["task"]: entry["schedule"] for entry in make_celery(settings).conf.beat_schedule.values()}
+    assert (
+        beat[RETIRED_GC] == crontab(minute=45) and RETIRED_GC in app.tasks and QUEUES[RETIRED_GC] == "default"
+    )
+    assert settings.retired_grace_seconds == 6 * 3600
