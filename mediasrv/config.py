@@ -70,6 +70,12 @@ class Settings(BaseSettings):
         default=60.0, description="How often expired leases are re-enqueued"
     )
     max_attempts: int = Field(default=3, description="Transcode attempts before an asset is marked failed")
+    retired_grace_seconds: float = Field(
+        default=6 * 3600.0,
+        ge=0,
+        description="How long superseded outputs (a previous generation, subtitle set or dub file) are kept "
+        "for players still reading them: longer than a film plus a player's playlist cache",
+    )
     chunk_threshold_seconds: float = Field(
         default=20 * 60.0,
         ge=0,

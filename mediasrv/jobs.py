@@ -24,6 +24,7 @@ SWEEP = "mediasrv.sweep"
 INDEX = "mediasrv.index"  # one writer owns the search index: run its queue with concurrency 1
 INDEX_REFRESH = "mediasrv.index_refresh"
 MANIFEST_GC = "mediasrv.manifest_gc"
+RETIRED_GC = "mediasrv.retired_gc"  # delete superseded outputs once their grace is over
 COMPLIANCE_REFRESH = "mediasrv.compliance_refresh"
 FAULT_SWEEP = "mediasrv.fault_sweep"  # open and close the detected faults of every site
 FAULT_NOTIFY = "mediasrv.fault_notify"  # one digest per region, escalations, pending deliveries
@@ -36,6 +37,7 @@ QUEUES = {
     INDEX: "index",
     INDEX_REFRESH: "index",
     MANIFEST_GC: "default",
+    RETIRED_GC: "default",
     COMPLIANCE_REFRESH: "default",
     FAULT_SWEEP: "default",
     FAULT_NOTIFY: "default",

@@ -22,6 +22,7 @@ from mediasrv.jobs import (
     INDEX_REFRESH,
     MANIFEST_GC,
     QUEUES,
+    RETIRED_GC,
     SWEEP,
 )
 from mediasrv.ops.logs import REQUEST_ID, TASK_ID, configure_logging
@@ -47,6 +48,8 @@ def make_celery(settings: Settings) -> Celery:
             "sweep": {"task": SWEEP, "schedule": settings.sweep_interval_seconds},
             "required-flags": {"task": INDEX_REFRESH, "schedule": crontab(hour=0, minute=5)},
             "manifest-gc": {"task": MANIFEST_GC, "schedule": crontab(hour=3, minute=30)},
+            # Superseded outputs are kept for MEDIASRV_RETIRED_GRACE_SECONDS: looked at every hour.
+            "retired-gc": {"task": RETIRED_GC, "schedule": crontab(minute=45)},
             # The roll-up reads kept per-site summaries: keep this month's (and, early in a month,
             # last month's) fresh, so administrators rarely wait for a recompute after a list change.
             "compliance-refresh": {"task": COMPLIANCE_REFRESH, "schedule": 300.0},

@@ -48,6 +48,7 @@ from mediasrv.ingest.models import (
     TranscodePiece,
     failure,
 )
+from mediasrv.ingest.retention import retained_generations, retire_generation
 from mediasrv.ingest.sniff import Sniffed, sniff
 from mediasrv.jobs import TRANSCODE, TRANSCODE_PIECE, Dispatcher
 from mediasrv.kit.errors import MediaError, MediaProcessingError, StorageUnavailable
@@ -332,7 +333,7 @@ def publish_outputs(
     """Finish and measure the renditions written under outdir, store them, and publish the generation."""
     variants = finish_renditions(outdir, specs)
     poster = poster if poster is not None and poster.exists() else None
-    subtitle_set = _subtitle_set(ctx, asset_id, generation, outdir, specs)
+    subtitle_set = _subtitle_set(ctx, asset_id, generation, outdir, specs, variants)
     files = _upload_tree(ctx.store, outdir, asset_id, generation)
     report_progress(ctx, asset_id, generation, 99.0)
     groups = {spec.name: list(spec.groups) for spec in specs}
@@ -383,7 +384,12 @@ def extract_captions(
 
 
 def _subtitle_set(
-    ctx: Context, asset_id: str, generation: str, outdir: Path, specs: list[RenditionSpec]
+    ctx: Context,
+    asset_id: str,
+    generation: str,
+    outdir: Path,
+    specs: list[RenditionSpec],
+    variants: list[VariantInfo],
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """The captions as subtitle renditions beside the mobile ladder just written (version, tracks)."""
     mobile = next((spec for spec in specs if Group.MOBILE in spec.groups), None)
@@ -392,14 +398,16 @@ def _subtitle_set(
     with ctx.db.session_scope() as session:
         snap = captions.snapshot(session, asset_id)
     playlist = outdir / mobile.name / "index.m3u8"
-    first = next(
-        line
-        for line in playlist.read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("#")
-    )
-    return captions_publish.write_set(
-        outdir, generation, snap, playlist=playlist, first_segment=playlist.parent / first
-    )
+    measured = next(v for v in variants if v.name == mobile.name)
+    pts = measured.start_pts
+    if pts is None:  # ffprobe named no start: probe as before
+        first = next(
+            line
+            for line in playlist.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")
+        )
+        pts = subtitles.first_pts(playlist.parent / first)
+    return captions_publish.write_set(outdir, generation, snap, playlist=playlist, pts=pts)
 
 
 def hand_out_pieces(
@@ -530,6 +538,8 @@ def _finish(
         asset = session.get_one(Asset, asset_id)
         if asset.generation != generation or asset.status is not AssetStatus.PROCESSING:
             raise LeaseLost(asset_id)
+        if asset.published_generation != generation:
+            retire_generation(session, asset_id, asset.published_generation)  # players may be reading it
         asset.renditions.clear()
         asset.files.clear()
         session.flush()  # the unique (asset, name) rows of an earlier generation go first
@@ -546,7 +556,7 @@ def _finish(
         )
         asset.subtitles, asset.subtitles_version = subtitle_set[1] or None, subtitle_set[0]
         _mark_ready(session, asset, generation, poster_key=poster_key)
-    _delete_other_generations(ctx.store, asset_id, keep=generation)
+    _delete_other_generations(ctx, asset_id, keep=generation)
 
 
 def _mark_ready(session: Session, asset: Asset, generation: str, *, poster_key: str | None) -> None:
@@ -586,13 +596,15 @@ def _publish_document(ctx: Context, asset_id: str, generation: str, source: Path
         _mark_ready(session, asset, generation, poster_key=None)
 
 
-def _delete_other_generations(store: ObjectStore, asset_id: str, *, keep: str) -> None:
-    """Remove outputs of earlier or abandoned runs; failures only leave garbage, so they are logged."""
+def _delete_other_generations(ctx: Context, asset_id: str, *, keep: str) -> None:
+    """Remove outputs of abandoned runs, not the retired generations players may still be reading
+    (the retention sweep deletes those after the grace); failures only leave garbage, so they are logged."""
+    store = ctx.store
+    with ctx.db.session_scope() as session:
+        retained = retained_generations(session, asset_id)
     try:
-        stale = {keys.generation_path(info.key)[0] for info in store.list(keys.asset_prefix(asset_id))} - {
-            keep
-        }
-        for generation in stale:
+        stale = {keys.generation_path(info.key)[0] for info in store.list(keys.asset_prefix(asset_id))}
+        for generation in stale - retained - {keep}:
             store.delete_prefix(keys.generation_prefix(asset_id, generation))
         store.delete_prefix(keys.work_prefix(asset_id))  # a chunked run's pieces, this one's or abandoned
     except StorageUnavailable:

@@ -22,9 +22,14 @@ import logging
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
 from mediasrv import epochs
+from mediasrv.captions import publish as captions_publish
+from mediasrv.captions import service as captions_service
+from mediasrv.captions.service import Snapshot
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, Rendition
+from mediasrv.ingest.retention import retire_generation
 from mediasrv.media.hls import VariantInfo, finish_renditions
 from mediasrv.media.probe import MediaInfo
 from mediasrv.media.profiles import RenditionSpec
@@ -33,6 +38,7 @@ from mediasrv.storage import keys
 from workers.pipeline import (
     Context,
     _delete_other_generations,
+    _subtitle_set,
     _upload_tree,
     plan_for,
 )
@@ -63,6 +69,7 @@ def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
         source_key, filename = asset.source_key, asset.filename
         info = MediaInfo.from_dict(asset.source_info)
         published_files = [(f.path.split("/", 1)[1], f.size_bytes, f.sha256) for f in asset.files]
+        snap = captions_service.snapshot(session, asset_id)
     generation = uuid.uuid4().hex[:12]
     workdir = ctx.settings.work_dir / f"{asset_id}-{generation}-reburn"
     try:
@@ -73,6 +80,10 @@ def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
         plan = plan_for(ctx, asset_id, source, info, workdir, iptv_only=iptv_only)
         run_ffmpeg(plan.args, duration=info.duration, stall_timeout=ctx.settings.transcode_stall_seconds)
         variants = finish_renditions(outdir, plan.renditions)
+        # A whole remake cuts the phones' ladder anew: its subtitle set is made beside it, as a transcode's.
+        subtitle_set = (
+            None if iptv_only else _subtitle_set(ctx, asset_id, generation, outdir, plan.renditions, variants)
+        )
         files = _upload_tree(ctx.store, outdir, asset_id, generation)
         rebuilt = {spec.name for spec in plan.renditions}
         # Everything else of the published generation comes along unchanged, copied in storage (a
@@ -94,6 +105,8 @@ def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
             variants=variants,
             specs=plan.renditions,
             files=files,
+            subtitle_set=subtitle_set,
+            snap=snap,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
@@ -101,7 +114,10 @@ def remake(ctx: Context, asset_id: str, *, iptv_only: bool) -> bool:
         log.info("asset %s: changed while its IPTV renditions were re-made; dropping them", asset_id)
         ctx.store.delete_prefix(keys.generation_prefix(asset_id, generation))
         return False
-    _delete_other_generations(ctx.store, asset_id, keep=generation)
+    _delete_other_generations(ctx, asset_id, keep=generation)
+    # Captions changed while this run made its files: their job may have published them on the old
+    # generation, which this one replaced. Publish them on this one (nothing to do when they match).
+    captions_publish.republish(ctx.db, ctx.store, asset_id, work_dir=ctx.settings.work_dir)
     return True
 
 
@@ -116,6 +132,8 @@ def _publish(
     variants: list[VariantInfo],
     specs: list[RenditionSpec],
     files: list[tuple[str, int, str]],
+    subtitle_set: tuple[str | None, list[dict[str, Any]]] | None,
+    snap: Snapshot,
 ) -> bool:
     groups = {spec.name: list(spec.groups) for spec in specs}
     with ctx.db.session_scope() as session:
@@ -128,6 +146,7 @@ def _publish(
             for r in asset.renditions
             if iptv_only and r.name not in rebuilt
         ]
+        retire_generation(session, asset_id, old)  # players may be reading it
         asset.renditions.clear()
         asset.files.clear()
         session.flush()  # the unique (asset, name) rows go first
@@ -145,6 +164,18 @@ def _publish(
             asset.poster_key = keys.generation_file(asset_id, generation, "poster.jpg")
         elif asset.poster_key is not None:
             asset.poster_key = asset.poster_key.replace(f"/{old}/", f"/{generation}/", 1)
+        if subtitle_set is not None:
+            asset.subtitles, asset.subtitles_version = subtitle_set[1] or None, subtitle_set[0]
+        elif asset.subtitles:
+            # The subtitle set came along with the phones' files: the master names the copies, so the
+            # retired generation is not kept alive by it; they are the set of these captions on this
+            # generation, unless the captions changed meanwhile (republished below).
+            asset.subtitles = [
+                {**t, "playlist": str(t["playlist"]).replace(f"{old}/", f"{generation}/", 1)}
+                for t in asset.subtitles
+            ]
+            if asset.subtitles_version == captions_publish.set_version(old, snap):
+                asset.subtitles_version = captions_publish.set_version(generation, snap)
         asset.published_generation = generation
         epochs.bump(session, epochs.MANIFESTS)  # sites holding it must fetch the new IPTV files
     return True

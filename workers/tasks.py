@@ -12,6 +12,7 @@ from celery.signals import worker_process_init
 
 from mediasrv import migrations
 from mediasrv.db import Database
+from mediasrv.delivery import retention
 from mediasrv.delivery.manifest import store as manifests
 from mediasrv.jobs import (
     CAPTIONS,
@@ -23,6 +24,7 @@ from mediasrv.jobs import (
     MANIFEST_GC,
     REMAKE,
     REMAKE_IPTV,
+    RETIRED_GC,
     SWEEP,
     TRANSCODE,
     TRANSCODE_PIECE,
@@ -218,3 +220,11 @@ def manifest_gc() -> int:
     lists that none of the kept versions names (and no build can name again); how many rows went."""
     db = context().db
     return manifests.collect_garbage(db) + manifests.collect_file_lists(db)
+
+
+@app.task(name=RETIRED_GC)
+def retired_gc() -> int:
+    """Hourly: delete superseded outputs (generations, subtitle sets, dub files) whose grace is over and
+    that neither their asset nor a kept manifest version names; how many went."""
+    ctx = context()
+    return retention.collect_retired(ctx.db, ctx.store, grace_seconds=settings.retired_grace_seconds)

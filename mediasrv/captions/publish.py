@@ -5,8 +5,12 @@ Made in two places: by the transcode, from its own outputs, in the commit that p
 generation (workers.pipeline); and here, when captions change later (`republish`), from the stored
 renditions, without re-transcoding. A set lives in folders named by a fresh version
 (<generation>/sub_<version>_<language>/), uploaded before the commit that points the asset at it,
-so players and sites see the old set or the new one, never half of one; the old folders are deleted
-after the flip, as superseded generations are.
+so players and sites see the old set or the new one, never half of one; the old folders are retired
+in the commit of the flip (ingest.retention), as superseded generations are: a phone mid-film on the
+old master keeps its caption segments until the retention sweep deletes them after the grace.
+
+X-TIMESTAMP-MAP needs the first PTS of the mobile ladder: the transcode measures it once and keeps it
+on the rendition rows (start_pts); only renditions made before that are probed again here.
 """
 
 from __future__ import annotations
@@ -25,7 +29,8 @@ from mediasrv import epochs
 from mediasrv.captions import service
 from mediasrv.captions.service import Snapshot
 from mediasrv.db import Database
-from mediasrv.ingest.models import Asset, AssetFile, AssetStatus
+from mediasrv.ingest.models import Asset, AssetFile, AssetStatus, Rendition
+from mediasrv.ingest.retention import retire, unretire
 from mediasrv.kit.errors import StorageUnavailable
 from mediasrv.media import subtitles
 from mediasrv.media.hls import SubtitleTrack
@@ -44,15 +49,14 @@ def folder(version: str, language: str) -> str:
 
 
 def write_set(
-    root: Path, generation: str, snap: Snapshot, *, playlist: Path, first_segment: Path
+    root: Path, generation: str, snap: Snapshot, *, playlist: Path, pts: int
 ) -> tuple[str | None, list[dict[str, Any]]]:
     """Write the snapshot's tracks under `root` (the generation's folder), cut like the mobile
-    rendition whose media playlist and first segment are given. Returns the set's version (None when
-    there are no tracks) and the tracks as Asset.subtitles keeps them."""
+    rendition whose media playlist is given, whose first segment starts at `pts` (90 kHz). Returns the
+    set's version (None when there are no tracks) and the tracks as Asset.subtitles keeps them."""
     if not snap.tracks:
         return None, []
     durations, target = subtitles.segment_durations(playlist)
-    pts = subtitles.first_pts(first_segment)
     version = set_version(generation, snap)
     tracks: list[dict[str, Any]] = []
     for language, label, vtt in snap.tracks:
@@ -74,10 +78,15 @@ def set_version(generation: str, snap: Snapshot) -> str:
     return hashlib.sha256(f"{generation}:{snap.fingerprint}".encode()).hexdigest()[:12]
 
 
+def mobile_rendition(asset: Asset) -> Rendition | None:
+    """The asset's first mobile rendition (all are cut alike)."""
+    return next((r for r in asset.renditions if Group.MOBILE.value in r.groups), None)
+
+
 def mobile_playlist_key(asset: Asset) -> str | None:
-    """The stored media playlist of the asset's first mobile rendition (all are cut alike)."""
-    mobile = [r for r in asset.renditions if Group.MOBILE.value in r.groups]
-    return mobile[0].playlist_key if mobile else None
+    """The stored media playlist of the asset's first mobile rendition."""
+    mobile = mobile_rendition(asset)
+    return mobile.playlist_key if mobile else None
 
 
 def republish(db: Database, store: ObjectStore, asset_id: str, *, work_dir: Path) -> bool | None:
@@ -95,11 +104,11 @@ def republish(db: Database, store: ObjectStore, asset_id: str, *, work_dir: Path
                 return False
             if asset.status is not AssetStatus.READY or asset.published_generation is None:
                 return None  # failed: a retry's transcode publishes the captions with its generation
-            generation, playlist_key = asset.published_generation, mobile_playlist_key(asset)
+            generation, mobile = asset.published_generation, mobile_rendition(asset)
             snap = service.snapshot(session, asset_id)
             old = list(asset.subtitles or [])
             published = asset.subtitles_version
-        if playlist_key is None:
+        if mobile is None:
             return None
         if snap.tracks and published == set_version(generation, snap):
             # Already showing these captions (a job for the same change ran first): replacing the set
@@ -108,14 +117,17 @@ def republish(db: Database, store: ObjectStore, asset_id: str, *, work_dir: Path
         work_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=work_dir, prefix=f"captions-{asset_id}-") as tmp:
             root = Path(tmp)
-            version, tracks = _made(store, root, asset_id, generation, playlist_key, snap)
+            version, tracks = _made(store, root, generation, mobile.playlist_key, mobile.start_pts, snap)
             if _same(old, tracks):
                 return None
+            _unretire(db, asset_id, tracks)
             files = _upload(store, root, asset_id, generation)
             if _commit(db, asset_id, generation, snap, version, tracks, files):
-                _delete_folders(store, asset_id, old)
-                return True
-            _delete_folders(store, asset_id, tracks)  # captions changed meanwhile: start over
+                return True  # the old set was retired in that commit
+            # Captions changed meanwhile: start over. This set's folders go with the sweep (which
+            # never deletes what the asset names, should another job have published the same set).
+            with db.session_scope() as session:
+                retire(session, asset_id, _folders(asset_id, tracks))
     log.warning("asset %s: captions kept changing; their publication is left to the next change", asset_id)
     return None
 
@@ -126,23 +138,30 @@ def _same(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> bool:
 
 
 def _made(
-    store: ObjectStore, root: Path, asset_id: str, generation: str, playlist_key: str, snap: Snapshot
+    store: ObjectStore,
+    root: Path,
+    generation: str,
+    playlist_key: str,
+    start_pts: int | None,
+    snap: Snapshot,
 ) -> tuple[str | None, list[dict[str, Any]]]:
     if not snap.tracks:
         return None, []
     playlist = root / "video.m3u8"
     playlist.write_bytes(b"".join(store.read(playlist_key)))
-    first = next(
-        line
-        for line in playlist.read_text(encoding="utf-8").splitlines()
-        if line and not line.startswith("#")
-    )
-    segment = root / "first.ts"
-    store.get_file(playlist_key.rsplit("/", 1)[0] + "/" + first, segment)  # beside its playlist
+    if start_pts is None:  # a rendition made before the transcode kept it: probe its first segment
+        first = next(
+            line
+            for line in playlist.read_text(encoding="utf-8").splitlines()
+            if line and not line.startswith("#")
+        )
+        segment = root / "first.ts"
+        store.get_file(playlist_key.rsplit("/", 1)[0] + "/" + first, segment)  # beside its playlist
+        start_pts = subtitles.first_pts(segment)
+        segment.unlink()
     out = root / "out"
-    version, tracks = write_set(out, generation, snap, playlist=playlist, first_segment=segment)
+    version, tracks = write_set(out, generation, snap, playlist=playlist, pts=start_pts)
     playlist.unlink()
-    segment.unlink()
     return version, tracks
 
 
@@ -193,7 +212,10 @@ def set_subtitles(
     tracks: list[dict[str, Any]],
     files: list[tuple[str, int, str]],
 ) -> None:
-    """Replace the asset's subtitle files and tracks (in the caller's transaction)."""
+    """Replace the asset's subtitle files and tracks (in the caller's transaction); the folders of the
+    set replaced are retired (players may be reading them)."""
+    new = set(_folders(asset.id, tracks))
+    retire(session, asset.id, set(_folders(asset.id, asset.subtitles or [])) - new)
     gen = asset.published_generation or ""
     session.execute(
         delete(AssetFile).where(
@@ -205,9 +227,18 @@ def set_subtitles(
     epochs.bump(session, epochs.MANIFESTS)  # the mobile master and its file list changed
 
 
-def _delete_folders(store: ObjectStore, asset_id: str, tracks: list[dict[str, Any]]) -> None:
-    try:
-        for track in tracks:
-            store.delete_prefix(keys.asset_prefix(asset_id) + str(track["playlist"]).rsplit("/", 1)[0] + "/")
-    except StorageUnavailable:
-        log.warning("asset %s: could not remove old subtitle files; they are unreferenced", asset_id)
+def _folders(asset_id: str, tracks: list[dict[str, Any]]) -> list[str]:
+    """The stored folders (key prefixes) of a set's tracks."""
+    return [keys.asset_prefix(asset_id) + str(t["playlist"]).rsplit("/", 1)[0] + "/" for t in tracks]
+
+
+def _unretire(db: Database, asset_id: str, tracks: list[dict[str, Any]]) -> None:
+    """Before uploading a set that was published once already (the same captions again: the same
+    folders), take its folders out of retirement, under the asset's row lock as the sweep takes it,
+    so the sweep does not delete the files about to be published again."""
+    folders = _folders(asset_id, tracks)
+    if not folders:
+        return
+    with db.session_scope() as session:
+        session.scalar(select(Asset.id).where(Asset.id == asset_id).with_for_update())
+        unretire(session, folders)

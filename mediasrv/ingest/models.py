@@ -192,6 +192,7 @@ class Rendition(Base):
     duration_seconds: Mapped[float] = mapped_column(Float)
     size_bytes: Mapped[int] = mapped_column(BigInteger)
     language: Mapped[str] = mapped_column(String(16), default="", server_default="")
+    start_pts: Mapped[int | None] = mapped_column(BigInteger, default=None)  # None: made before 0025
 
     asset: Mapped[Asset] = relationship(back_populates="renditions")
 
@@ -280,3 +281,16 @@ class ResumableUpload(Base):
     locked_until: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow, index=True)
+
+
+class RetiredObject(Base):
+    """Stored objects (a key, or a folder: a prefix ending in "/") that nothing current names any more
+    since `retired_at`: a superseded generation, subtitle set or dub source. Players and sites may still
+    be reading them, so they are deleted by the retention sweep (delivery.retention) only after the
+    grace, and only while neither the asset nor a kept manifest version names them."""
+
+    __tablename__ = "retired_objects"
+
+    prefix: Mapped[str] = mapped_column(String(255), primary_key=True)
+    asset_id: Mapped[str] = mapped_column(String(32), index=True)  # no foreign key: outlives the asset
+    retired_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -1,6 +1,7 @@
 """A film's extra audio tracks attached by its producer (a dubbed Tibetan or Cantonese version): kept
 as uploaded, one per language, and read by the next transcode or remake (workers.reburn) as extra
-inputs of its one ffmpeg run."""
+inputs of its one ffmpeg run. A replaced or removed file is retired (ingest.retention): the retention
+sweep deletes it after the grace, once no transcode under way may still read it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mediasrv.ingest.models import Asset, AssetKind, AssetStatus, LanguageTrack
+from mediasrv.ingest.retention import retire, unretire
 from mediasrv.ingest.service import get_asset
 from mediasrv.ingest.spool import SpooledUpload
 from mediasrv.kit.caller import Caller
@@ -44,14 +46,17 @@ def attach(
     """Keep the file as the film's track in `language` (replacing one of that language); the row and
     whether it is new. The caller asks for a remake when the film is ready."""
     key = keys.audio_track(asset.id, language, upload.sha256)
+    unretire(session, [key])  # the same file once more: named again
     upload.keep(store, key, "application/octet-stream")
     row = session.get(LanguageTrack, (asset.id, language))
     created = row is None
     if row is None:
         row = LanguageTrack(asset_id=asset.id, language=language)
         session.add(row)
-    # A replaced file stays in storage: deleting it before the commit could leave the row naming
-    # nothing if the commit failed (there is no collector of audio-tracks/ yet).
+    # A replaced file is retired, not deleted: deleting it before the commit could leave the row
+    # naming nothing if the commit failed, and a remake under way may be reading it.
+    if row.source_key and row.source_key != key:
+        retire(session, asset.id, [row.source_key])
     row.source_key, row.filename = key, upload.filename
     row.size_bytes, row.sha256 = upload.size, upload.sha256
     session.flush()
@@ -64,9 +69,10 @@ def listed(session: Session, asset_id: str) -> list[LanguageTrack]:
 
 
 def remove(session: Session, asset: Asset, language: str) -> None:
-    """Forget the film's track in `language` (its file stays in storage, as in attach)."""
+    """Forget the film's track in `language` (its file is retired, as in attach)."""
     row = session.get(LanguageTrack, (asset.id, language))
     if row is None:
         raise NotFound("ingest.no_audio_track", language=languages.name(language))
+    retire(session, asset.id, [row.source_key])
     session.delete(row)
     session.flush()

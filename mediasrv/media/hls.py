@@ -44,6 +44,9 @@ class VariantInfo:
     duration_seconds: float
     size_bytes: int
     language: str = ""  # of its audio track ("" when unknown)
+    # The first PTS of its first segment (90 kHz ticks), from the ffprobe that measures it: the mobile
+    # ladder's is what subtitle segments' X-TIMESTAMP-MAP names, kept for captions changed later.
+    start_pts: int | None = None
 
 
 @dataclass(frozen=True)
@@ -128,11 +131,19 @@ def fold_runts(outdir: Path, specs: Sequence[RenditionSpec]) -> bool:
     return True
 
 
-def _ffprobe_streams(path: Path) -> list[dict[str, Any]]:
-    cmd = ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(path)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
-    streams: list[dict[str, Any]] = json.loads(proc.stdout).get("streams", [])
-    return streams
+def _ffprobe_first(path: Path) -> tuple[list[dict[str, Any]], int | None]:
+    """A first segment's streams and its first PTS (ticks), from one ffprobe."""
+    cmd = ["ffprobe", "-v", "error", "-show_streams", "-show_entries", "format=start_time", "-of", "json"]
+    proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=60, check=True)
+    found = json.loads(proc.stdout)
+    start = found.get("format", {}).get("start_time")
+    streams: list[dict[str, Any]] = found.get("streams", [])
+    return streams, (ticks(start) if start is not None else None)
+
+
+def ticks(start_time: str | float) -> int:
+    """ffprobe's start_time (seconds) in MPEG-TS 90 kHz ticks, as X-TIMESTAMP-MAP's MPEGTS names them."""
+    return round(float(start_time) * 90_000)
 
 
 def avc_codec(profile: str, level: int) -> str:
@@ -154,7 +165,7 @@ def measure_variant(outdir: Path, spec: RenditionSpec) -> VariantInfo:
     bandwidth = math.ceil(max(rates))
     average = math.ceil(sum(sizes) * 8 / sum(d for d, _ in segments))
 
-    streams = _ffprobe_streams(segments[0][1])
+    streams, start_pts = _ffprobe_first(segments[0][1])
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
     codecs, width, height, frame_rate = AUDIO_CODEC, 0, 0, 0.0
     if video is not None:
@@ -177,6 +188,7 @@ def measure_variant(outdir: Path, spec: RenditionSpec) -> VariantInfo:
         duration_seconds=sum(d for d, _ in segments),
         size_bytes=sum(sizes),
         language=spec.language,
+        start_pts=start_pts,
     )
 
 

@@ -21,6 +21,7 @@ import pysubs2
 from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.kit.i18n import Text, render
 from mediasrv.media import languages
+from mediasrv.media.hls import ticks
 from mediasrv.media.probe import input_options, input_url
 
 LANGUAGES = languages.CAPTION_LANGUAGES
@@ -284,8 +285,7 @@ def first_pts(segment: Path, *, timeout: float = 60.0) -> int:
     a cue's time 0 to (ffmpeg starts TS output at 1.4 s, but that is its choice, not a rule)."""
     cmd = ["ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of", "json", str(segment)]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
-    start = float(json.loads(proc.stdout)["format"]["start_time"])
-    return round(start * 90_000)
+    return ticks(json.loads(proc.stdout)["format"]["start_time"])
 
 
 def segment_durations(playlist: Path) -> tuple[list[float], int]:

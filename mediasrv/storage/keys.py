@@ -7,6 +7,7 @@
     study/<site>/<session>/<sha256>.<jpg|png>     a study session's photo, named by its content
     work/<asset>/<generation>/...                 a chunked transcode's pieces, passed between
                                                   workers and deleted once the generation is published
+    audio-tracks/<asset>/<language>-<sha256>      a producer's dub of a film, as uploaded
     uploads/<upload>/file                         a resumable upload being received (multipart parts)
     uploads/<upload>/piece-<offset>               bytes received after its last whole part
 
@@ -84,9 +85,14 @@ def generation_path(key: str) -> tuple[str, str]:
     return parts[2], parts[3]
 
 
+def audio_track_prefix(asset_id: str) -> str:
+    """Every uploaded audio track of a film, current or replaced."""
+    return f"audio-tracks/{_part(asset_id)}/"
+
+
 def audio_track(asset_id: str, language: str, sha256: str) -> str:
     """A producer's extra audio track of a film, as uploaded (ingest.tracks); one per language."""
-    return check_key(f"audio-tracks/{_part(asset_id)}/{_part(language)}-{_part(sha256)}")
+    return check_key(f"{audio_track_prefix(asset_id)}{_part(language)}-{_part(sha256)}")
 
 
 def session_photo(site_id: int, session_id: str, sha256: str, suffix: str) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,8 @@ from sqlalchemy.orm import Session
 
 from mediasrv.captions import publish
 from mediasrv.captions.models import Caption, CaptionSource
-from mediasrv.db import Database
+from mediasrv.db import Database, utcnow
+from mediasrv.delivery import retention
 from mediasrv.delivery.manifest.build import file_list
 from mediasrv.ingest.models import Asset, AssetFile, AssetStatus
 from mediasrv.jobs import CAPTIONS
@@ -122,6 +124,55 @@ def test_embedded_mov_text_becomes_a_subtitle_rendition(
     assert any(p.startswith(f"{generation}/{publish.FOLDER_PREFIX}") and p.endswith(".vtt") for p in paths)
 
 
+def test_a_caption_change_maps_cues_to_the_start_measured_at_transcode(
+    client: TestClient, producer: dict[str, str], ctx: pipeline.Context, db: Database, store: ObjectStore,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    asset_id = upload_and_process(client, producer, ctx, make_media(tmp_path / "第2集.mp4", seconds=9))
+    r = client.post("/api/v1/programmes", headers=producer,
+                    json={"title": "使命", "category": "party-spirit", "asset_id": asset_id})  # fmt: skip
+    pid = r.json()["id"]
+    with db.session_scope() as s:
+        mobile = publish.mobile_rendition(s.get_one(Asset, asset_id))
+        assert mobile is not None
+        key, recorded = mobile.playlist_key, mobile.start_pts
+    video = m3u8.loads(b"".join(store.read(key)).decode())
+    exact = first_pts(store, key.rsplit("/", 1)[0] + "/" + video.segments[0].uri, tmp_path)
+    assert recorded == exact  # measured by the transcode's own ffprobe of the segment
+
+    def first_cue_segment() -> str:
+        master = m3u8.loads(client.get(f"/hls/{asset_id}/master.m3u8", headers=producer).text)
+        uri = [m.uri for m in master.media if m.type == "SUBTITLES"][-1]
+        media = m3u8.loads(client.get(f"/hls/{asset_id}/{uri}", headers=producer).text)
+        return client.get(
+            f"/hls/{asset_id}/{uri.rsplit('/', 1)[0]}/{media.segments[0].uri}", headers=producer
+        ).text
+
+    probed: list[Path] = []
+
+    def probe(segment: Path, **_: object) -> int:
+        probed.append(segment)
+        return exact
+
+    monkeypatch.setattr(publish.subtitles, "first_pts", probe)
+    r = client.post(f"/api/v1/programmes/{pid}/captions", headers=producer,
+                    files={"file": ("zh.srt", SRT.encode())}, data={"language": "zh-Hans"})  # fmt: skip
+    assert r.status_code == 201, r.text
+    assert publish.republish(ctx.db, ctx.store, asset_id, work_dir=tmp_path / "work") is True
+    assert probed == []  # no segment fetched and probed
+    assert f"X-TIMESTAMP-MAP=MPEGTS:{exact},LOCAL:00:00:00.000" in first_cue_segment()
+
+    # A film transcoded before the start was kept: its first segment is probed, as before.
+    with db.session_scope() as s:
+        for rendition in s.get_one(Asset, asset_id).renditions:
+            rendition.start_pts = None
+    r = client.post(f"/api/v1/programmes/{pid}/captions", headers=producer,
+                    files={"file": ("bo.srt", SRT.encode())}, data={"language": "bo"})  # fmt: skip
+    assert publish.republish(ctx.db, ctx.store, asset_id, work_dir=tmp_path / "work") is True
+    assert len(probed) == 1
+    assert f"X-TIMESTAMP-MAP=MPEGTS:{exact},LOCAL:00:00:00.000" in first_cue_segment()
+
+
 def test_uploaded_captions_are_published_without_re_transcoding(
     client: TestClient, producer: dict[str, str], admin: dict[str, str], ctx: pipeline.Context, db: Database,
     store: ObjectStore, dispatcher: RecordingDispatcher, tmp_path: Path,
@@ -177,13 +228,33 @@ def test_uploaded_captions_are_published_without_re_transcoding(
     assert vtt_folders[0] | vtt_folders[1] == old_folders
     assert [{folder.rpartition("_")[2] for folder in f} for f in vtt_folders] == [{"zh-Hans"}, {"ug"}]
 
-    # Removing one language republishes the rest; the old set's files go.
+    # Removing one language republishes the rest. A phone mid-film on the old master still gets the
+    # old set's later segments; the retention sweep deletes them after the grace, never the current set.
+    old_segments = [
+        f"{folder}/{seg.uri}"
+        for folder in old_folders
+        for seg in m3u8.loads(
+            client.get(f"/hls/{asset_id}/{folder}/index.m3u8", headers=producer).text
+        ).segments
+    ]
     assert client.delete(f"/api/v1/programmes/{pid}/captions/ug", headers=producer).status_code == 204
     assert publish.republish(ctx.db, ctx.store, asset_id, work_dir=tmp_path / "work") is True
     text = client.get(f"/hls/{asset_id}/master.m3u8", headers=producer).text
     assert [m.language for m in m3u8.loads(text).media] == ["zh-Hans"]
+    assert old_segments and all(
+        client.get(f"/hls/{asset_id}/{path}", headers=producer).status_code == 200 for path in old_segments
+    )
+    grace = ctx.settings.retired_grace_seconds
+    assert retention.collect_retired(db, store, grace_seconds=grace) == 0
+    later = utcnow() + timedelta(seconds=grace + 1)
+    assert retention.collect_retired(db, store, grace_seconds=grace, now=later) == len(old_folders)
     for folder in old_folders:
         assert not list(store.list(keys.asset_prefix(asset_id) + folder + "/"))
+    assert client.get(f"/hls/{asset_id}/{old_segments[-1]}", headers=producer).status_code == 404
+    current = m3u8.loads(text).media[0].uri
+    assert client.get(f"/hls/{asset_id}/{current}", headers=producer).status_code == 200
+    with db.session_scope() as s:
+        assert all(store.stat(keys.asset_prefix(asset_id) + f.path) for f in s.get_one(Asset, asset_id).files)
     with db.session_scope() as s:
         after = s.get_one(Asset, asset_id)
         fewer = master_list(s, after)

@@ -4,6 +4,7 @@ delivery lists them; changed captions re-make only the set-top box renditions, a
 from __future__ import annotations
 
 import hashlib
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,8 @@ import m3u8
 import pytest
 from fastapi.testclient import TestClient
 
-from mediasrv.db import Database
-from mediasrv.delivery import service
+from mediasrv.db import Database, utcnow
+from mediasrv.delivery import retention, service
 from mediasrv.ingest.models import Asset, AssetStatus, LanguageTrack
 from mediasrv.jobs import REMAKE, REMAKE_ALL
 from mediasrv.media.plan import BurnIn
@@ -38,6 +39,13 @@ def attach(db: Database, store: ObjectStore, asset_id: str, path: Path, language
                 sha256=hashlib.sha256(data).hexdigest(),
             )
         )
+
+
+def swept(ctx: pipeline.Context, *, grace: bool = True) -> int:
+    """The retention sweep, run once the grace is over (or now, grace=False)."""
+    seconds = ctx.settings.retired_grace_seconds
+    now = utcnow() + timedelta(seconds=seconds + 1 if grace else 0)
+    return retention.collect_retired(ctx.db, ctx.store, grace_seconds=seconds, now=now)
 
 
 def files(db: Database, asset_id: str) -> dict[str, str]:
@@ -109,8 +117,14 @@ def test_changed_captions_remake_only_the_iptv_renditions(
     assert set(after) == set(before)
     changed = {path.split("/")[0] for path in after if after[path] != before[path]}
     assert changed == {"iptv", "iptv-sd", "iptv-bo", "iptv-ug", "iptv-sd-bo", "iptv-sd-ug"}
-    # Stored under the new generation only, every row pointing there.
+    # Every row points at the new generation; the old one stays for the players reading it, until the
+    # retention sweep after the grace.
     gen = asset.published_generation or ""
+    stored = {o.key for o in store.list(f"hls/{dubbed_asset}/")}
+    assert stored == {
+        f"hls/{dubbed_asset}/{g}/{path}" for g, listed in ((gen, after), (old, before)) for path in listed
+    }
+    assert swept(ctx) == 1
     stored = {o.key for o in store.list(f"hls/{dubbed_asset}/")}
     assert stored == {f"hls/{dubbed_asset}/{gen}/{path}" for path in after}
     assert all(f"/{gen}/" in r.playlist_key for r in asset.renditions)
@@ -150,6 +164,11 @@ def test_a_new_language_remakes_every_rendition_while_the_film_stays_ready(
     assert {"iptv-kk", "iptv-sd-kk", "mobile-audio-kk", "iptv-ug", "mobile-240p"} <= names
     assert len(names) == len(before.renditions) + 3
     assert asset.poster_key == f"hls/{dubbed_asset}/{gen}/poster.jpg"
+    assert {o.key.split("/")[2] for o in store.list(f"hls/{dubbed_asset}/")} == {
+        gen,
+        before.published_generation,
+    }
+    assert swept(ctx) == 1
     stored = {o.key for o in store.list(f"hls/{dubbed_asset}/")}
     assert stored == {f"hls/{dubbed_asset}/{gen}/{path}" for path in files(db, dubbed_asset)}
 
@@ -188,6 +207,41 @@ def test_producers_attach_and_remove_tracks_through_the_api(
     assert r.status_code == 204 and dispatcher.sent[-1] == (REMAKE, (dubbed_asset, REMAKE_ALL))
     r = client.delete(f"/api/v1/assets/{dubbed_asset}/audio-tracks/zh-yue?lang=zh", headers=producer)
     assert r.status_code == 404 and "粤语" in r.json()["message"]
+
+
+def test_replaced_and_removed_dub_files_are_collected_after_the_grace(
+    client: TestClient,
+    producer: dict[str, str],
+    ctx: pipeline.Context,
+    db: Database,
+    store: ObjectStore,
+    dubbed_asset: str,
+    tmp_path: Path,
+) -> None:
+    def sources() -> set[str]:
+        return {o.key for o in store.list(f"audio-tracks/{dubbed_asset}/")}
+
+    uyghur = f"audio-tracks/{dubbed_asset}/ug"
+    first, second = make_dub(tmp_path / "粤语.m4a", seconds=4), make_dub(tmp_path / "粤语2.m4a", seconds=3)
+    assert put_track(client, producer, dubbed_asset, "zh-yue", first).status_code == 200
+    (kept_first,) = sources() - {uyghur}
+    assert put_track(client, producer, dubbed_asset, "zh-yue", second).status_code == 200
+    (replacing,) = sources() - {uyghur, kept_first}
+    # Within the grace the replaced file stays (a remake may be reading it), the current one always.
+    assert swept(ctx, grace=False) == 0 and {kept_first, replacing} <= sources()
+    # While a transcode is under way, it may have read the tracks before they changed.
+    with db.session_scope() as s:
+        s.get_one(Asset, dubbed_asset).status = AssetStatus.PROCESSING
+    assert swept(ctx) == 0 and kept_first in sources()
+    with db.session_scope() as s:
+        s.get_one(Asset, dubbed_asset).status = AssetStatus.READY
+    assert swept(ctx) == 1 and sources() == {replacing, uyghur}
+    # Removed: its file goes too; the other language's stays.
+    assert (
+        client.delete(f"/api/v1/assets/{dubbed_asset}/audio-tracks/zh-yue", headers=producer).status_code
+        == 204
+    )
+    assert swept(ctx) == 1 and sources() == {uyghur}
 
 
 def test_tracks_are_refused_in_chinese_when_wrong(

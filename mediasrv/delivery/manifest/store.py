@@ -21,6 +21,7 @@ import json
 import threading
 import zlib
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Generic, TypeVar, cast
@@ -100,10 +101,7 @@ def collect_file_lists(db: Database) -> int:
         unused = set(session.scalars(select(FileList.sha256).where(~current)))
         if not unused:
             return 0
-        kept = select(SiteManifest.content_sha256).distinct()
-        contents = select(ManifestContent.deflated).where(ManifestContent.sha256.in_(kept))
-        for deflated in session.scalars(contents.execution_options(yield_per=100)):
-            doc = json.loads(build.inflate_piece(deflated) + b"}")  # a content is the document less its head
+        for doc in kept_documents(session):
             unused.difference_update(list_digests(doc))
             if not unused:
                 return 0
@@ -111,6 +109,14 @@ def collect_file_lists(db: Database) -> int:
         for start in range(0, len(gone), 500):  # bound the IN list
             session.execute(delete(FileList).where(FileList.sha256.in_(gone[start : start + 500])))
         return len(gone)
+
+
+def kept_documents(session: Session) -> Iterator[dict[str, Any]]:
+    """Every content a kept manifest version points at, as a document (less its head: site, version)."""
+    kept = select(SiteManifest.content_sha256).distinct()
+    contents = select(ManifestContent.deflated).where(ManifestContent.sha256.in_(kept))
+    for deflated in session.scalars(contents.execution_options(yield_per=100)):
+        yield json.loads(build.inflate_piece(deflated) + b"}")  # a content is the document less its head
 
 
 @dataclass(frozen=True)
