@@ -1,7 +1,7 @@
 """superseded objects kept for a grace period; the mobile ladder's start PTS
 
-Revision ID: 0025_retention
-Revises: 0024_site_languages
+Revision ID: 0026_retention
+Revises: 0025_region_languages
 Create Date: 2026-12-07
 
 retired_objects: what a caption change, a re-transcode or a dub change superseded (subtitle set,
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0025_retention"
-down_revision = "0024_site_languages"
+revision = "0026_retention"
+down_revision = "0025_region_languages"
 branch_labels = None
 depends_on = None
 
