@@ -71,6 +71,7 @@ WRITE_LOCK_TIMEOUT = 30.0
 STORED_ATTACHMENT_CHARS = 20_000  # all attachment text is indexed; this much is kept for snippets
 STORED_CUES = 5_000  # all caption text is indexed; this many cues are kept to find a hit's moment
 SNIPPET_CHARS = 120
+PRUNING_CHUNK = 64  # docs scored between two checks of whether the rest can still reach the page
 DIRECT_SCORING_LIMIT = 20_000  # below: score candidates from cached postings; above: whoosh's pruning
 # (docnum, weight) pairs cached per generation: ~45 bytes each with shared docnum and weight objects,
 # ~110 MB at most; at 100,000 programmes a common word holds 30,000, so ~80 of them fit.
@@ -789,7 +790,7 @@ class SearchIndex:
         avgfl = self._avg_length(searcher, field)
         lengths = self._lengths(searcher, field)
         order = sorted(pool, key=keys.__getitem__)
-        chunk = max(want, 64)
+        chunk = PRUNING_CHUNK
         found: dict[int, float] = {}
         floor: list[float] = []  # the `want` best scores so far, a min-heap
         for i in range(0, len(order), chunk):
