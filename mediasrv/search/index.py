@@ -10,9 +10,13 @@ Design (for ~100k programmes; numbers in bench/search.py):
   per-posting and per-document calls cost ~2 and ~15 µs each); a duration range is the union of its
   trie terms' postings.
 - Ranking is BM25F where every title/pinyin term match adds TIER, so a title hit always outranks
-  description-only hits. Docs are bucketed by their number of title terms and only the top buckets
-  that fill the page get scored, from the cached postings (whoosh's own collector is the fallback for
-  huge body-only result sets).
+  description-only hits. Docs are bucketed by their number of title terms (counted in C) and only the
+  top buckets that fill the page get scored, from the cached postings (whoosh's own collector is the
+  fallback for huge body-only result sets). A one-word query's top bucket (a common word's 3,000
+  titles, a pinyin prefix's 30,000) is scored shortest title first and cut where the title score plus
+  the other terms' upper bounds can no longer reach the page; the page is exactly the exhaustive one.
+- What stays per query is decoding a term's postings the first time (~0.1-0.3 µs a posting: whoosh's
+  blocks are pickles) and set algebra in C; the exact total is len() of the matched set.
 - Whoosh is only an implementation detail: user input never reaches its query parser.
 - One searcher per SearchIndex, refreshed when the index generation changes; all caches belong to a
   generation and are dropped with it.
@@ -24,8 +28,9 @@ import hashlib
 import heapq
 import html
 import json
+import operator
 import threading
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
@@ -70,6 +75,7 @@ WRITE_LOCK_TIMEOUT = 30.0
 STORED_ATTACHMENT_CHARS = 20_000  # all attachment text is indexed; this much is kept for snippets
 STORED_CUES = 5_000  # all caption text is indexed; this many cues are kept to find a hit's moment
 SNIPPET_CHARS = 120
+PRUNING_CHUNK = 64  # docs scored between two checks of whether the rest can still reach the page
 DIRECT_SCORING_LIMIT = 20_000  # below: score candidates from cached postings; above: whoosh's pruning
 # (docnum, weight) pairs cached per generation: ~45 bytes each with shared docnum and weight objects,
 # ~110 MB at most; at 100,000 programmes a common word holds 30,000, so ~80 of them fit.
@@ -359,7 +365,7 @@ def _query_docs(reader: Any, query: wq.Query) -> set[int]:
     return docs
 
 
-_BYTE_LENGTHS = [byte_to_length(b) for b in range(256)]
+_BYTE_LENGTHS_OR_1 = [byte_to_length(b) or 1 for b in range(256)]
 
 
 def _field_lengths(reader: Any, field: str) -> list[int]:
@@ -375,7 +381,7 @@ def _field_lengths(reader: Any, field: str) -> list[int]:
             column = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
             raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
             raw = raw[:n] + bytes(n - len(raw[:n]))  # trailing zero lengths are not written
-            out.extend(_BYTE_LENGTHS[b] or 1 for b in raw)
+            out.extend(map(_BYTE_LENGTHS_OR_1.__getitem__, raw))  # in C: 100,000 bytes in ~1 ms
         except AttributeError:  # pragma: no cover - another codec
             out.extend(leaf.doc_field_length(d, field, 1) or 1 for d in range(n))
     return out
@@ -393,6 +399,9 @@ class _Generation:
         self.postings_size = 0
         self.docnums: list[int] | None = None  # shared int objects for the cached postings
         self.lengths: dict[str, list[int]] = {}
+        self.length_keys: dict[str, list[int]] = {}
+        self.shortest: dict[str, int] = {}
+        self.weight_ranges: dict[tuple[str, str], tuple[float, float]] = {}
         self.results: OrderedDict[tuple[Any, ...], tuple[list[tuple[int, float]], int]] = OrderedDict()
 
 
@@ -695,36 +704,145 @@ class SearchIndex:
             return []
         # A title (or title pinyin) term is worth TIER, more than any sum of BM25 scores, so docs rank
         # by their count of such terms first. Only the highest tiers that fill the page get scored.
-        tiers: dict[int, int] = {}
+        # Counted in C (Counter.update over set intersections): a pinyin prefix holds 30,000 titles.
+        tiers: Counter[int] = Counter()
         for leaves in words:
-            for d in self._title_docs(searcher, leaves) & matched:
-                tiers[d] = tiers.get(d, 0) + len(leaves)
+            in_title = self._title_docs(searcher, leaves) & matched
+            for _ in leaves:
+                tiers.update(in_title)
             if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
-                for d in self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys() & matched:
-                    tiers[d] = tiers.get(d, 0) + 1
-        by_tier: dict[int, list[int]] = {}
-        for d, n in tiers.items():
-            by_tier.setdefault(n, []).append(d)
-        pool: list[int] = []
-        for n in sorted(by_tier, reverse=True):
-            pool.extend(by_tier[n])
-            if len(pool) >= want:
+                tiers.update(self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys() & matched)
+        levels = Counter(tiers.values())
+        filled = floor = 0
+        for n in sorted(levels, reverse=True):
+            filled += levels[n]
+            floor = n
+            if filled >= want:
                 break
+        pool: Iterable[int]
+        if filled >= want:
+            pool = tiers.keys() if floor == min(levels) else [d for d, n in tiers.items() if n >= floor]
         else:
-            rest = set(matched - tiers.keys())
+            rest = matched - tiers.keys()
             if len(rest) > DIRECT_SCORING_LIMIT:
-                # Many docs without a title hit: they all rank below `pool`, and whoosh's collector
-                # skips posting blocks that cannot make the page.
-                head = self._scores(searcher, words, pool)
+                # Many docs without a title hit: they all rank below the titled ones, and whoosh's
+                # collector skips posting blocks that cannot make the page.
+                head = self._scores(searcher, words, tiers.keys())
                 results = searcher.search(
-                    _build_query(words), filter=rest, limit=want - len(pool), terms=False
+                    _build_query(words), filter=rest, limit=want - len(head), terms=False
                 )
                 tail = [(hit.docnum, float(hit.score)) for hit in results]
                 return sorted(head.items(), key=lambda ds: (-ds[1], ds[0])) + tail
-            pool.extend(rest)
+            pool = matched
+        if filled >= want and floor == max(levels) and len(pool) > want:
+            # One tier of many docs (a common word's titles, a pinyin prefix's): score them in order of
+            # their title (pinyin) length and stop when the rest cannot reach the page.
+            pruned = self._length_pruned(searcher, words, pool, want)
+            if pruned is not None:
+                return pruned
         # Ascending docnums: nlargest keeps the first of equal scores, so ties go to the lower docnum.
         scores = self._scores(searcher, words, sorted(pool))
         return [(d, scores[d]) for d in heapq.nlargest(want, scores, key=scores.__getitem__)]
+
+    def _length_pruned(
+        self, searcher: Any, words: list[list[str]], pool: Iterable[int], want: int
+    ) -> list[tuple[int, float]] | None:
+        """The `want` best of `pool`, the top tier of a one-word query, when that tier comes from the
+        word's title terms (or else its pinyin term) and each has the same frequency in every doc
+        holding it (the leads); None otherwise.
+
+        The leads' score only falls as their field grows, and every other term's score is at most its
+        BM25 with its highest frequency in the shortest field of the index. Docs are scored shortest
+        field first, a chunk at a time, until the leads' score at the next length plus those bounds
+        is below the page's last score: the rest cannot reach the page. When nothing else scores,
+        the `want` shortest (ties to the lower docnum, as the key orders them) are the page."""
+        if len(words) != 1:
+            return None
+        leaves = words[0]
+        title = [("title", t) for t in leaves if self._postings(searcher, "title", t)]
+        py = (
+            [("py", leaves[0][:PINYIN_MAX_FULL])]
+            if len(leaves) == 1 and is_pinyin_candidate(leaves[0])
+            else []
+        )
+        py = [(f, x) for f, x in py if self._postings(searcher, f, x)]
+        if title and not py and len(title) == len(leaves):
+            leads = title
+        elif py and not title:
+            leads = py
+        else:
+            return None
+        field = leads[0][0]
+        lead_terms: list[tuple[float, float]] = []  # (idf, frequency)
+        for f, x in leads:
+            low, high = self._weight_range(searcher, f, x)
+            if low != high:
+                return None
+            lead_terms.append((searcher.idf(f, x), high))
+        others = [
+            self._bound(searcher, f, t)
+            for t in leaves
+            for f in ("all", "captions")
+            if self._postings(searcher, f, t)
+        ]
+        keys = self._length_keys(searcher, field)
+        if not others:
+            top = heapq.nsmallest(want, pool, key=keys.__getitem__)
+            scores = self._scores(searcher, words, top)
+            return [(d, scores[d]) for d in top]
+        slack = sum(others) + 1e-6  # float sums in another order may differ in the last bits
+        avgfl = self._avg_length(searcher, field)
+        lengths = self._lengths(searcher, field)
+        order = sorted(pool, key=keys.__getitem__)
+        chunk = PRUNING_CHUNK
+        found: dict[int, float] = {}
+        floor: list[float] = []  # the `want` best scores so far, a min-heap
+        for i in range(0, len(order), chunk):
+            if len(floor) == want:
+                fl = lengths[order[i]]
+                lead = sum(TIER + _bm25(idf, tf, fl, avgfl) for idf, tf in lead_terms)
+                if lead + slack < floor[0]:
+                    break
+            part = self._scores(searcher, words, order[i : i + chunk])
+            found.update(part)
+            for value in part.values():
+                if len(floor) < want:
+                    heapq.heappush(floor, value)
+                elif value > floor[0]:
+                    heapq.heapreplace(floor, value)
+        docs = sorted(found)  # ties to the lower docnum
+        return [(d, found[d]) for d in heapq.nlargest(want, docs, key=found.__getitem__)]
+
+    def _weight_range(self, searcher: Any, field: str, text: str) -> tuple[float, float]:
+        """A term's lowest and highest frequency in a doc."""
+        found = self._gen.weight_ranges.get((field, text))
+        if found is None:
+            weights = self._postings(searcher, field, text).values()
+            found = self._gen.weight_ranges[(field, text)] = (min(weights), max(weights))
+        return found
+
+    def _bound(self, searcher: Any, field: str, text: str) -> float:
+        """The most a term can add to a doc's score: its highest frequency in the index's shortest field."""
+        _, high = self._weight_range(searcher, field, text)
+        shortest = self._gen.shortest.get(field)
+        if shortest is None:
+            shortest = self._gen.shortest[field] = min(self._lengths(searcher, field))
+        tier = TIER if field in ("title", "py") else 0.0
+        return tier + _bm25(searcher.idf(field, text), high, shortest, self._avg_length(searcher, field))
+
+    def _avg_length(self, searcher: Any, field: str) -> float:
+        return float(searcher.avg_field_length(field) or 1.0)
+
+    def _length_keys(self, searcher: Any, field: str) -> list[int]:
+        """Per docnum, its `field` length then its docnum as one int: ordering docs by it is ordering
+        them by length, ties to the lower docnum (built in C, once per generation and field)."""
+        keys = self._gen.length_keys.get(field)
+        if keys is None:
+            lengths = self._lengths(searcher, field)
+            n = len(lengths)
+            keys = list(map(operator.add, map(operator.mul, lengths, repeat(n)), range(n)))
+            self._gen.length_keys[field] = keys
+        return keys
 
     def _scores(self, searcher: Any, words: list[list[str]], pool: Iterable[int]) -> dict[int, float]:
         """BM25F as whoosh computes it for _build_query(words), from cached postings and lengths."""
@@ -736,13 +854,10 @@ class SearchIndex:
             if not postings:
                 return
             idf = searcher.idf(field, text)
-            avgfl = searcher.avg_field_length(field) or 1.0
+            avgfl = self._avg_length(searcher, field)
             lengths = self._lengths(searcher, field)
-            k1, b = BM25_K1, BM25_B
             for d in postings.keys() & docs:  # C: walks the smaller side
-                tf = postings[d]
-                fl = lengths[d]
-                scores[d] += tier + idf * (tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))
+                scores[d] += tier + _bm25(idf, postings[d], lengths[d], avgfl)
 
         for leaves in words:
             for t in leaves:
@@ -790,9 +905,14 @@ class SearchIndex:
 
     def _word_docs(self, searcher: Any, leaves: list[str]) -> AbstractSet[int]:
         # Said in the film counts as much as written on its page.
-        docs = self._docs(searcher, "all", leaves) | self._docs(searcher, "captions", leaves)
+        parts = [self._docs(searcher, "all", leaves), self._docs(searcher, "captions", leaves)]
         if len(leaves) == 1 and is_pinyin_candidate(leaves[0]):
-            docs = docs | self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys()
+            parts.append(self._postings(searcher, "py", leaves[0][:PINYIN_MAX_FULL]).keys())
+        # A union copies: a common word's 30,000 docs are not copied to add an empty caption set.
+        parts = [p for p in parts if p] or parts[:1]
+        docs = parts[0]
+        for other in parts[1:]:
+            docs = docs | other
         return docs
 
     def _title_docs(self, searcher: Any, leaves: list[str]) -> AbstractSet[int]:
@@ -806,6 +926,12 @@ class SearchIndex:
         )
         moment, said = _moment(stored.get("cues", ""), terms)
         return Hit(id=stored["id"], score=score, title=title, snippet=snippet or said, moment=moment)
+
+
+def _bm25(idf: float, tf: float, fl: int, avgfl: float) -> float:
+    """One term's BM25 in one doc, as whoosh's BM25F computes it (same operations, same floats)."""
+    k1, b = BM25_K1, BM25_B
+    return idf * (tf * (k1 + 1)) / (tf + k1 * ((1 - b) + b * fl / avgfl))
 
 
 def _moment(cues_json: str, terms: frozenset[str]) -> tuple[float | None, str]:

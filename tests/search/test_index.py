@@ -456,3 +456,49 @@ def test_filters_match_whoosh_queries(tmp_path: Path) -> None:
             assert lengths == [
                 reader.doc_field_length(d, field, 1) or 1 for d in range(reader.doc_count_all())
             ]
+
+
+@pytest.mark.parametrize("seed", [11, 12])
+def test_pruned_top_k_is_the_exhaustive_ranking(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, seed: int
+) -> None:
+    """Scoring a one-word query's top tier shortest title (pinyin) first and stopping early gives the
+    page the exhaustive ranking gives, scores and ties included, and it does stop early."""
+    import random
+
+    rng = random.Random(seed)
+    docs = []
+    for i in range(500):
+        # Titles of 1-4 words (lengths vary), descriptions repeating words (frequencies vary).
+        title = "".join(rng.sample(_WORDS, rng.randint(1, 4))) + rng.choice(("", "", " IPTV", " 专题讲座"))
+        body = [rng.choice(_WORDS[:5]) for _ in range(rng.randint(1, 12))] + rng.sample(_WORDS, 3)
+        docs.append(doc(f"p{i:04d}", title, "，".join(body), published_at=day(rng.randint(0, 300))))
+    ix = SearchIndex(tmp_path, result_cache_size=0)
+    ix.rebuild(docs)
+    monkeypatch.setattr(search, "PRUNING_CHUNK", 3)
+    scored: list[int] = []
+    pools: list[int] = []
+    real_scores, real_pruned = SearchIndex._scores, SearchIndex._length_pruned
+
+    def counting_scores(self: SearchIndex, searcher: Any, words: Any, pool: Any) -> Any:
+        pool = list(pool)
+        scored.append(len(pool))
+        return real_scores(self, searcher, words, pool)
+
+    def counting_pruned(self: SearchIndex, searcher: Any, words: Any, pool: Any, want: int) -> Any:
+        scored.clear()
+        found = real_pruned(self, searcher, words, pool, want)
+        if found is not None:
+            pools.append(len(pool) - sum(scored))  # docs never scored
+        return found
+
+    monkeypatch.setattr(SearchIndex, "_scores", counting_scores)
+    monkeypatch.setattr(SearchIndex, "_length_pruned", counting_pruned)
+    queries = [*_WORDS, "专题", "iptv", "dj", "dang", "xczx", "jc", "zzsh"]
+    for q in queries:
+        expected = _exhaustive(ix, q)
+        for per_page in (1, 4, 10):
+            page = ix.search(q, per_page=per_page)
+            assert page.total == len(expected), q
+            assert [(h.id, round(h.score, 6)) for h in page.hits] == expected[:per_page], (q, per_page)
+    assert pools and max(pools) > 100  # the pruning ran and left docs unscored
