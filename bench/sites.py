@@ -1415,7 +1415,7 @@ def main() -> None:
             sample=ns.publication_sites,
             classes=ns.combinations,
             sites=ns.fleet,
-            head_ms=per_site["pub_site_ms"],
+            head_ms=per_site["pub_site_cpu_ms"],
             rng=rng,
         )
         report.add(
