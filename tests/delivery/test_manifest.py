@@ -305,7 +305,13 @@ def test_a_publication_writes_the_versions_of_the_sites_alike_at_once(
         assert {**new, "site": None} == {**first, "site": None}
         assert apply_delta(old, _manifest(client, site, headers, since=old["version"])) == new
     assert _manifest(client, *phone)["version"] == before[-1]["version"] + 1
+    # Another API process finds the versions written: it answers from them and writes nothing.
+    other = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
     with db.session_scope() as s:
+        rows = s.query(SiteManifest).count()
+    assert [other.current(s, today).version for s, _ in alike] == [d["version"] for d in after]
+    with db.session_scope() as s:
+        assert s.query(SiteManifest).count() == rows
         assert s.query(SiteManifest).filter_by(site_id=quiet).count() == 0
 
 

@@ -5,7 +5,9 @@ Freshness costs one number: the manifest epoch (bumped by every change that can 
 read at most once per `check_seconds` by each process. A site whose manifest was checked at the
 current epoch today is answered from memory, 304 or body, without a query. Otherwise the site's
 content is built (shared by every site with the same profile, quota, languages and study lists at this epoch),
-and a new version is written only when the document differs.
+and a new version is written only when the document differs. The first poll of a content after a
+change also brings every other site of that content that has a manifest up to date, in one query and
+two statements, and keeps them in memory: a publication costs a transaction per content, not per site.
 
 A body is never compressed per request: the content is stored raw-deflated once, each version's
 small head is deflated once, and a response is the two stitched into one gzip member (see
