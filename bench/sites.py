@@ -15,10 +15,13 @@ baseline measured in the same run:
    first build of each profile, which writes the lists, is shown apart), against today's flat build
    (format 1, every file; frozen in bench/flat_manifest.py) on the same sites: time (target under
    50 ms) and bytes, raw and gzip (target: 100x fewer for a mobile site).
-1b. the server's build per site (ManifestService): a content shared by sites alike, then the site's part.
+1b. the server's build per site (ManifestService): a content shared by sites alike, then the site's part;
+   then one publication and each of those sites' first poll after it: ms per site (its version row,
+   contents apart), against each site writing its own row at its poll (the baseline, same run).
 1c. one publication (a programme first on the required list every site has, so every content changes):
    a content rebuilt after it by each builder warmed as a server is, times --combinations distinct list
-   combinations, plus each of --sites sites' own part (1b): CPU seconds, format 2 against today's.
+   combinations, plus each of --fleet sites' own part after a publication (1b): CPU seconds, format 2
+   against today's.
 2. delta: add 1 then 10 programmes to the required list through the API and fetch ?since=<previous
    version>: the delta's size against the full manifest's (proportional to the change, not the catalog).
 3. polling: `mediasrv serve` and a bare FastAPI endpoint that only answers 304, served by uvicorn with
@@ -730,12 +733,14 @@ def bench_service(ds: Dataset, *, sites: int, rng: random.Random) -> dict[str, f
     first: list[float] = []
     further: list[float] = []
     seen: set[Any] = set()
-    for site_id in rng.sample(ds.site_ids, min(sites, len(ds.site_ids))):
+    polled = rng.sample(ds.site_ids, min(sites, len(ds.site_ids)))
+    for site_id in polled:
         t0 = time.perf_counter()
         service.current(site_id, ds.today)
         ms = (time.perf_counter() - t0) * 1000
         (further if keys[site_id] in seen else first).append(ms)
         seen.add(keys[site_id])
+    publication = bench_service_publication(ds, db, service, polled)
     db.dispose()
     return {
         "classes": len(classes),
@@ -743,6 +748,101 @@ def bench_service(ds: Dataset, *, sites: int, rng: random.Random) -> dict[str, f
         "next_median": statistics.median(further) if further else float("nan"),
         "next_p95": percentile(further, 95) if further else float("nan"),
         "next_n": len(further),
+        **publication,
+    }
+
+
+def bench_service_publication(ds: Dataset, db: Any, service: Any, polled: Sequence[int]) -> dict[str, float]:
+    """What one publication costs each site in the server: a programme put first on the required
+    list every site has (so every content changes), then each site polled so far polls once; its
+    version row included, the contents rebuilt apart (timed around build.build_content). Measured
+    twice: the baseline with each site's row written in its own transaction at its poll (the
+    server's batch step switched off, as before), then, with the programme taken off again (another
+    publication), as the server does it: the rows of sites alike written together at the first poll
+    of their content. The list ends as it was."""
+    from sqlalchemy import delete, update
+
+    from mediasrv import epochs
+    from mediasrv.delivery.manifest import build
+    from mediasrv.study.models import StudyListItem
+
+    def move(by: int) -> None:
+        with db.session_scope() as session:
+            if by < 0:
+                session.execute(
+                    delete(StudyListItem).where(
+                        StudyListItem.study_list_id == ds.required_list_id,
+                        StudyListItem.programme_id == newcomer,
+                    )
+                )
+            session.execute(
+                update(StudyListItem)
+                .where(StudyListItem.study_list_id == ds.required_list_id)
+                .values(position=StudyListItem.position + by)
+            )
+            if by > 0:
+                session.add(
+                    StudyListItem(study_list_id=ds.required_list_id, programme_id=newcomer, position=0)
+                )
+            epochs.bump(session, epochs.MANIFESTS)
+
+    newcomer = ds.spare_ids[-1]
+    real = build.build_content
+    building: list[float] = [0.0, 0.0, 0]  # wall s, CPU s, contents
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        t0, c0 = time.perf_counter(), time.process_time()
+        try:
+            return real(*args, **kwargs)
+        finally:
+            building[0] += time.perf_counter() - t0
+            building[1] += time.process_time() - c0
+            building[2] += 1
+
+    def poll_all() -> dict[str, float]:
+        building[:] = [0.0, 0.0, 0]
+        build.build_content = timed
+        try:
+            t0, c0 = time.perf_counter(), time.process_time()
+            for site_id in polled:
+                service.current(site_id, ds.today)
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        finally:
+            build.build_content = real
+        return {
+            "site_ms": (wall - building[0]) / n * 1000,
+            "site_cpu_ms": (cpu - building[1]) / n * 1000,
+            "s": wall,
+            "cpu_s": cpu,
+            "contents": building[2],
+            "contents_s": building[0],
+            "contents_cpu_s": building[1],
+        }
+
+    n = len(polled)
+    # Baseline: each site writes its own version at its own poll, one transaction each (as before the
+    # versions of sites alike were written together): the batch step switched off.
+    move(+1)
+    batch = service._alike
+    service._alike = lambda *args, **kwargs: ([], [])  # no sites alike: each writes its own
+    try:
+        old = poll_all()
+    finally:
+        service._alike = batch
+    move(-1)  # a publication too: every content changes back
+    new = poll_all()
+    for label, r in (("a row per site at its poll (before)", old), ("rows per content (now)", new)):
+        print(
+            f"  one publication across {n:,} sites, {label}: {r['site_ms']:.2f} ms per site"
+            f" ({r['site_cpu_ms']:.2f} ms CPU), {r['s']:.1f} s total ({r['cpu_s']:.1f} s CPU), of which"
+            f" {r['contents_s']:.1f} s ({r['contents_cpu_s']:.1f} s CPU) rebuilding"
+            f" {r['contents']:.0f} contents",
+            flush=True,
+        )
+    return {
+        "pub_sites": n,
+        **{f"pub_old_{k}": v for k, v in old.items()},
+        **{f"pub_{k}": v for k, v in new.items()},
     }
 
 
@@ -1300,6 +1400,13 @@ def main() -> None:
             f"< {BUILD_TARGET_MS:.0f} ms {verdict(ok)}",
         )
 
+        report.add(
+            f"one publication, per site ({per_site['pub_sites']:,.0f} sites' first poll)",
+            f"{per_site['pub_site_ms']:.2f} ms ({per_site['pub_site_cpu_ms']:.2f} CPU)",
+            f"row per site {per_site['pub_old_site_ms']:.2f} ms ({per_site['pub_old_site_cpu_ms']:.2f} CPU)",
+            f"{per_site['pub_old_site_ms'] / per_site['pub_site_ms']:.1f}x",
+            f"total {per_site['pub_s']:.1f} s vs {per_site['pub_old_s']:.1f} s",
+        )
         print(
             f"== 1c. one publication across {ns.sites:,} sites, {ns.combinations} distinct list combinations"
         )
@@ -1308,7 +1415,7 @@ def main() -> None:
             sample=ns.publication_sites,
             classes=ns.combinations,
             sites=ns.fleet,
-            head_ms=per_site["next_median"],
+            head_ms=per_site["pub_site_cpu_ms"],
             rng=rng,
         )
         report.add(

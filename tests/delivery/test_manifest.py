@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi.testclient import TestClient
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 
 from mediasrv import epochs
 from mediasrv.db import Database
@@ -267,6 +267,52 @@ def test_polls_deltas_and_versions(
     assert unknown.headers["x-manifest-kind"] == "full" and json.loads(unknown.content) == current
     with db.session_scope() as s:  # versions are written once per change, not once per poll
         assert s.query(SiteManifest).filter_by(site_id=site).count() == 5
+
+
+def test_a_publication_writes_the_versions_of_the_sites_alike_at_once(
+    client: TestClient, db: Database, producer: dict[str, str], admin: dict[str, str], ready_asset: ReadyAsset
+) -> None:
+    """After a change, the first poll of a content writes the new versions of every site alike that
+    has a manifest in one statement, not one transaction per site at its next poll; their polls are
+    then answered from memory, and each still verifies and takes a delta."""
+    publish_programme(client, producer, admin, ready_asset(producer, "video"), title="第一课")
+    alike = [_site(client, db, admin, f"alike-{k}", "iptv") for k in range(4)]
+    phone = _site(client, db, admin, "phone", "mobile")  # another content: left to its own poll
+    quiet, _ = _site(client, db, admin, "never-polled", "iptv")  # no manifest yet: no rows for it
+    before = [_manifest(client, s, h) for s, h in [*alike, phone]]
+    publish_programme(client, producer, admin, ready_asset(producer, "video"), title="第二课")
+
+    inserts: list[int] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, params: Any, _context: Any, many: bool) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO SITE_MANIFESTS "):
+            inserts.append(len(params) if many else 1)
+
+    manifests: ManifestService = client.app.state.manifests  # type: ignore[attr-defined]
+    today = today_in_china()
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        first = _manifest(client, *alike[0])
+        assert sum(inserts) == 4 and len(inserts) <= 2  # the polled site's, then the others' at once
+        assert all(manifests.cached(s, today) is not None for s, _ in alike)  # no query for the others
+        assert manifests.cached(phone[0], today) is None
+        after = [first, *(_manifest(client, s, h) for s, h in alike[1:])]
+        assert sum(inserts) == 4
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    for old, new, (site, headers) in zip(before[:-1], after, alike, strict=True):
+        assert new["version"] == old["version"] + 1 and new["site"]["id"] == site
+        assert {**new, "site": None} == {**first, "site": None}
+        assert apply_delta(old, _manifest(client, site, headers, since=old["version"])) == new
+    assert _manifest(client, *phone)["version"] == before[-1]["version"] + 1
+    # Another API process finds the versions written: it answers from them and writes nothing.
+    other = ManifestService(db, client.app.state.signing_key, epochs.EpochWatch(db))  # type: ignore[attr-defined]
+    with db.session_scope() as s:
+        rows = s.query(SiteManifest).count()
+    assert [other.current(s, today).version for s, _ in alike] == [d["version"] for d in after]
+    with db.session_scope() as s:
+        assert s.query(SiteManifest).count() == rows
+        assert s.query(SiteManifest).filter_by(site_id=quiet).count() == 0
 
 
 def test_a_rank_change_rewrites_the_order_and_no_programme(
