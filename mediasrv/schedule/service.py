@@ -363,6 +363,8 @@ def site_week(session: Session, site: Site, *, on: date) -> Week:
     settings = session.scalars(
         select(ScheduleSettings).where(holding(ScheduleSettings.region, site.region))
     ).all()
+    if not rows and not settings:  # most sites: no layer has a channel (and no lists are read)
+        return Week(on=on, blocks=[], overrides=[], by_id={}, filler=[], card=None, configured=False)
     nearest = max(settings, key=lambda s: depth(s.region), default=None)
     by_id = {b.id: b for b in rows}
     pieces, overrides = layer(
