@@ -30,6 +30,7 @@ import hashlib
 import heapq
 import html
 import json
+import logging
 import operator
 import threading
 import time
@@ -68,6 +69,8 @@ from mediasrv.search.text import (
     pinyin_tokens,
     query_words,
 )
+
+log = logging.getLogger(__name__)
 
 ANALYSIS_VERSION = "1"  # part of every doc version: bump when analysis changes, drift then says reindex
 TIER = 1_000_000.0  # added per title/pinyin term match; larger than any sum of BM25 scores
@@ -646,7 +649,11 @@ class SearchIndex:
                 path = sidecar.path_for(self.directory, seg)
                 if path.exists():
                     continue
-                sidecar.write(path, seg, leaf.doc_count_all(), _segment_terms(leaf))
+                try:
+                    sidecar.write(path, seg, leaf.doc_count_all(), _segment_terms(leaf))
+                except OSError as exc:  # the commit stands; searches read this segment from whoosh
+                    log.warning("search: no postings sidecar for %s: %s", seg, exc)
+                    continue
                 written += 1
         return written
 

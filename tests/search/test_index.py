@@ -598,3 +598,19 @@ def test_sidecar_reads_as_whoosh_does_and_a_bad_one_is_ignored(
         assert pages(SearchIndex(tmp_path, result_cache_size=0)) == expected, damage
         assert used, damage  # the second segment's sidecar is still read
     assert sidecar.Sidecar.open(paths[1], str(segments[0]), 10_000) is None  # another segment's
+
+
+def test_a_sidecar_that_cannot_be_written_leaves_the_commit_and_search_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediasrv.search import sidecar
+
+    def full_disk(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sidecar, "write", full_disk)
+    ix = SearchIndex(tmp_path)
+    ix.rebuild([doc("a", "党建学习")])
+    ix.upsert([doc("b", "党建讲座")])
+    assert sorted(ids(ix, "党建")) == ["a", "b"]
+    assert not list(tmp_path.glob(f"*{sidecar.SUFFIX}"))
