@@ -208,6 +208,15 @@ def naive_index(directory: Path, docs: list[SearchDoc], seed: int, reuse: bool) 
     return naive
 
 
+def _rss_mb() -> int:
+    """This process's resident memory in MB (Linux; 0 elsewhere), the sidecar pages it touched included."""
+    status = Path("/proc/self/status")
+    if not status.exists():
+        return 0
+    rss = next(line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmRSS"))
+    return int(rss) // 1024
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--docs", type=int, default=20_000)
@@ -229,6 +238,7 @@ def main() -> None:
         )
 
         index.search("党建")  # open the searcher once, as a running API process has
+        rss_before = _rss_mb()
         design_t: list[float] = []
         design_cpu: list[float] = []  # this thread's CPU time: the machine may be shared
         naive_t: list[float] = []
@@ -272,12 +282,8 @@ def main() -> None:
             "design, second pass (warm caches, result cache still off): "
             f"p50 {w50:.1f} ms  p95 {w95:.1f} ms  p99 {w99:.1f} ms"
         )
-        status = Path("/proc/self/status")
-        if status.exists():  # Linux: what the process holds after both passes (caches full)
-            rss = next(
-                line.split()[1] for line in status.read_text().splitlines() if line.startswith("VmRSS")
-            )
-            print(f"design, resident memory after both passes: {int(rss) // 1024} MB")
+        if rss_before:
+            print(f"design, resident memory of the caches after both passes: +{_rss_mb() - rss_before} MB")
         for shape, rows in sorted(shape_t.items()):
             times = sorted(r[0] for r in rows)
             worst = times[-1] * 1000
