@@ -15,8 +15,10 @@ Design (for ~100k programmes; numbers in bench/search.py):
   fallback for huge body-only result sets). A one-word query's top bucket (a common word's 3,000
   titles, a pinyin prefix's 30,000) is scored shortest title first and cut where the title score plus
   the other terms' upper bounds can no longer reach the page; the page is exactly the exhaustive one.
-- What stays per query is decoding a term's postings the first time (~0.1-0.3 µs a posting: whoosh's
-  blocks are pickles) and set algebra in C; the exact total is len() of the matched set.
+- What stays per query is loading a term's postings the first time and set algebra in C; the exact
+  total is len() of the matched set. A segment's big terms (sidecar.MIN_DOCS postings or more) load
+  from its sidecar file (sidecar.py: arrays copied from an mmap, ~0.08 µs a posting, written after
+  each commit); the rest decode from whoosh's blocks (~0.1-0.3 µs a posting: they are pickles).
 - Whoosh is only an implementation detail: user input never reaches its query parser.
 - One searcher per SearchIndex, refreshed when the index generation changes; all caches belong to a
   generation and are dropped with it.
@@ -28,8 +30,10 @@ import hashlib
 import heapq
 import html
 import json
+import logging
 import operator
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -56,6 +60,7 @@ from whoosh.writing import CLEAR
 
 from mediasrv.kit.errors import MediaError
 from mediasrv.kit.regions import Reach, above
+from mediasrv.search import sidecar
 from mediasrv.search.text import (
     PINYIN_MAX_FULL,
     ChineseTokenizer,
@@ -64,6 +69,8 @@ from mediasrv.search.text import (
     pinyin_tokens,
     query_words,
 )
+
+log = logging.getLogger(__name__)
 
 ANALYSIS_VERSION = "1"  # part of every doc version: bump when analysis changes, drift then says reindex
 TIER = 1_000_000.0  # added per title/pinyin term match; larger than any sum of BM25 scores
@@ -80,6 +87,7 @@ DIRECT_SCORING_LIMIT = 20_000  # below: score candidates from cached postings; a
 # (docnum, weight) pairs cached per generation: ~45 bytes each with shared docnum and weight objects,
 # ~110 MB at most; at 100,000 programmes a common word holds 30,000, so ~80 of them fit.
 POSTINGS_CACHE_ENTRIES = 2_500_000
+SIDECAR_RECHECK_SECONDS = 2.0  # how long a segment without a sidecar is read from whoosh alone
 BM25_K1, BM25_B = 1.2, 0.75  # whoosh's BM25F defaults, used by both scoring paths
 _TAG_SEP = "\x1f"
 
@@ -302,8 +310,15 @@ def _snippet(text: str, terms: frozenset[str]) -> str:
     return ("…" if start > 0 else "") + _render(text, spans, start, end) + ("…" if end < len(text) else "")
 
 
+SidecarFor = Callable[[Any], sidecar.Sidecar | None]  # a segment's reader -> its open sidecar
+
+
 def _term_postings(
-    reader: Any, field: str, text: str | bytes, docnums: Sequence[int] | None = None
+    reader: Any,
+    field: str,
+    text: str | bytes,
+    docnums: Sequence[int] | None = None,
+    sidecars: SidecarFor | None = None,
 ) -> dict[int, float]:
     """docnum -> weight of one term's postings, a whole block at a time.
 
@@ -312,9 +327,20 @@ def _term_postings(
     decoding it whole (accumulate, zip) runs in C. Other matchers (a term inlined in the term info)
     go the slow way. Deleted documents are left out. With `docnums` (list(range(doc count))), every
     posting dict shares those int objects instead of holding its own (28 bytes each), and equal
-    weights share one float: the cache holds twice as many postings in the same memory."""
+    weights share one float: the cache holds twice as many postings in the same memory. With
+    `sidecars`, a segment's big terms come from its sidecar file (see sidecar.py) when it holds them."""
     out: dict[int, float] = {}
+    term = text.encode() if isinstance(text, str) else text
     for leaf, base in reader.leaf_readers():
+        found = None
+        if sidecars is not None:
+            side = sidecars(leaf)
+            found = None if side is None else side.read(field, term)
+        if found is not None:
+            _read_sidecar(found, base, out, docnums)
+            for d in leaf._perdoc.deleted_docs():  # deletions come after the segment: filtered here
+                out.pop(base + d, None)
+            continue
         try:
             m = leaf.postings(field, text)
         except TermNotFound:
@@ -329,6 +355,46 @@ def _term_postings(
         for d in deleted:
             out.pop(base + d, None)
     return out
+
+
+_WHOLE_WEIGHTS = [float(w) for w in range(256)]  # one float object per one-byte weight, shared
+
+
+def _read_sidecar(
+    found: tuple[Any, Any, int], base: int, out: dict[int, float], docnums: Sequence[int] | None
+) -> None:
+    """A sidecar term's postings into `out` (docnums offset by `base`): arrays walked in C."""
+    docs, weights, kind = found
+    ids: Iterable[int] = docs
+    if base:
+        ids = map(base.__add__, ids)
+    if docnums is not None:
+        ids = map(docnums.__getitem__, ids)
+    if weights is None:
+        out.update(zip(ids, repeat(1.0)))
+    elif kind == sidecar.W_BYTES:
+        out.update(zip(ids, map(_WHOLE_WEIGHTS.__getitem__, weights), strict=True))
+    else:
+        canon: dict[float, float] = {}
+        out.update(zip(ids, map(canon.setdefault, weights, weights), strict=True))
+
+
+def _segment_terms(leaf: Any) -> Iterator[tuple[str, bytes, list[int], list[float]]]:
+    """A segment's terms worth a sidecar entry: (field, term, its docnums, their weights), deleted
+    documents included (the reader filters them, as deletions change without a new segment)."""
+    schema = leaf.schema
+    for field in sidecar.FIELDS:
+        if field not in schema:
+            continue
+        big = [t for t, info in leaf.iter_field(field) if info.doc_frequency() >= sidecar.MIN_DOCS]
+        for text in big:
+            m = leaf._terms.matcher(field, text, schema[field].format)  # no deletion filter
+            postings: dict[int, float] = {}
+            if not isinstance(m, W3LeafMatcher) or m._byteids:
+                postings.update(m.items_as("weight"))
+            else:
+                _read_blocks(m, 0, postings, None)
+            yield field, text, list(postings), list(postings.values())
 
 
 def _read_blocks(m: Any, base: int, out: dict[int, float], docnums: Sequence[int] | None) -> None:
@@ -368,6 +434,11 @@ def _query_docs(reader: Any, query: wq.Query) -> set[int]:
 _BYTE_LENGTHS_OR_1 = [byte_to_length(b) or 1 for b in range(256)]
 
 
+def _segment_id(leaf: Any) -> str | None:
+    segment = leaf.segment()  # None for an empty index's reader
+    return None if segment is None else str(segment.segment_id())
+
+
 def _field_lengths(reader: Any, field: str) -> list[int]:
     """Every document's length of `field` (as whoosh's scorers see it), indexed by docnum.
 
@@ -390,7 +461,10 @@ def _field_lengths(reader: Any, field: str) -> list[int]:
 class _Generation:
     """Caches valid for one index generation (one searcher)."""
 
-    def __init__(self) -> None:
+    def __init__(self, sidecars: dict[str, tuple[sidecar.Sidecar | None, float]] | None = None) -> None:
+        # Per segment id: its open sidecar (or None: none yet) and when that was looked for. Segments
+        # are immutable, so the open ones are carried over to the next generation while they last.
+        self.sidecars: dict[str, tuple[sidecar.Sidecar | None, float]] = sidecars or {}
         # Plain sets (whoosh's filter= does not accept frozenset); never mutated once cached.
         self.filters: dict[tuple[Any, ...], set[int]] = {}
         self.date_order: list[int] | None = None
@@ -476,6 +550,7 @@ class SearchIndex:
             for doc in batch.values():
                 writer.update_document(**_fields(doc))
             writer.commit()
+        self.write_sidecars()
 
     def delete(self, ids: Iterable[str]) -> None:
         ids = list(dict.fromkeys(ids))
@@ -485,6 +560,7 @@ class SearchIndex:
             for doc_id in ids:
                 writer.delete_by_term("id", doc_id)
             writer.commit()
+        self.write_sidecars()
 
     def outdated(self) -> bool:
         """Written by another version of this module (another schema): only a rebuild can update it."""
@@ -513,6 +589,7 @@ class SearchIndex:
                 writer.add_document(**_fields(doc))
                 count += 1
             writer.commit(mergetype=CLEAR, optimize=True)
+        self.write_sidecars()
         return count
 
     # -- fingerprints --------------------------------------------------------------------------
@@ -539,8 +616,46 @@ class SearchIndex:
                 self._gen = _Generation()
             elif not self._searcher.up_to_date():
                 self._searcher = self._searcher.refresh()
-                self._gen = _Generation()
+                live = {_segment_id(leaf) for leaf, _ in self._searcher.reader().leaf_readers()}
+                kept = {k: v for k, v in self._gen.sidecars.items() if k in live and v[0] is not None}
+                self._gen = _Generation(kept)  # a merged-away segment's sidecar closes with the old one
             yield self._searcher
+
+    def _sidecar(self, leaf: Any) -> sidecar.Sidecar | None:
+        """The segment's open sidecar, or None. A missing one is looked for again after a while: the
+        writing process writes it just after its commit, when this process may already read the
+        new generation."""
+        seg = _segment_id(leaf)
+        if seg is None:
+            return None
+        found, checked = self._gen.sidecars.get(seg, (None, float("-inf")))
+        if found is None and time.monotonic() - checked > SIDECAR_RECHECK_SECONDS:
+            found = sidecar.Sidecar.open(sidecar.path_for(self.directory, seg), seg, leaf.doc_count_all())
+            self._gen.sidecars[seg] = (found, time.monotonic())
+        return found
+
+    def write_sidecars(self) -> int:
+        """Write the sidecar of every segment of the current index that has none; the count written.
+
+        Called after each commit by the process that committed (and by bench/search.py for an index
+        written before sidecars existed). Outside whoosh's lock: a sidecar's content depends only on
+        its immutable segment, and it is renamed into place whole."""
+        written = 0
+        with self._index().reader() as reader:
+            for leaf, _ in reader.leaf_readers():
+                seg = _segment_id(leaf)
+                if seg is None:
+                    continue
+                path = sidecar.path_for(self.directory, seg)
+                if path.exists():
+                    continue
+                try:
+                    sidecar.write(path, seg, leaf.doc_count_all(), _segment_terms(leaf))
+                except OSError as exc:  # the commit stands; searches read this segment from whoosh
+                    log.warning("search: no postings sidecar for %s: %s", seg, exc)
+                    continue
+                written += 1
+        return written
 
     def _filter_set(self, searcher: Any, key: tuple[Any, ...], make: Callable[[], wq.Query]) -> set[int]:
         cached = self._gen.filters.get(key)
@@ -887,7 +1002,7 @@ class SearchIndex:
         reader = searcher.reader()
         if self._gen.docnums is None:
             self._gen.docnums = list(range(reader.doc_count_all()))
-        postings = _term_postings(reader, field, text.encode(), self._gen.docnums)
+        postings = _term_postings(reader, field, text.encode(), self._gen.docnums, self._sidecar)
         cache[key] = postings
         self._gen.postings_size += len(postings)
         while self._gen.postings_size > POSTINGS_CACHE_ENTRIES and len(cache) > 1:

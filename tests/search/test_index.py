@@ -502,3 +502,115 @@ def test_pruned_top_k_is_the_exhaustive_ranking(
             assert page.total == len(expected), q
             assert [(h.id, round(h.score, 6)) for h in page.hits] == expected[:per_page], (q, per_page)
     assert pools and max(pools) > 100  # the pruning ran and left docs unscored
+
+
+# -- the sidecar: a segment's big postings read from a compact file -------------------------------
+
+
+def _rewrite_table(path: Path, shift: int) -> None:
+    """Move every term's data offset by `shift` and re-sign the table: only the data checks can tell."""
+    import struct
+    import zlib
+
+    from mediasrv.search import sidecar
+
+    raw = bytearray(path.read_bytes())
+    head = list(sidecar._HEADER.unpack_from(raw, 0))
+    t_off, t_len = head[4], head[5]
+    table = bytearray()
+    for (field, text), (offset, n, kind, crc) in sidecar._entries(bytes(raw[t_off : t_off + t_len])):
+        table += struct.pack("<BH", len(field.encode()), len(text)) + field.encode() + text
+        table += sidecar._ENTRY_TAIL.pack(offset + shift, n, kind, crc)
+    head[6] = zlib.crc32(table)
+    sidecar._HEADER.pack_into(raw, 0, *head)
+    path.write_bytes(bytes(raw[:t_off]) + bytes(table))
+
+
+def test_sidecar_reads_as_whoosh_does_and_a_bad_one_is_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two segments, deletions in the older one: pages, scores and totals read through the sidecars
+    are those read through whoosh alone; a damaged, shifted or another segment's sidecar is not used."""
+    from mediasrv.search import sidecar
+
+    monkeypatch.setattr(sidecar, "MIN_DOCS", 8)
+    docs = _corpus(400, seed=21)
+    ix = SearchIndex(tmp_path, result_cache_size=0)
+    ix.rebuild(docs)
+    ix.upsert(
+        dataclasses.replace(d, title=d.title + " 第2集", description="党建，学习") for d in docs[100:190]
+    )
+    ix.delete(d.id for d in docs[3:40:3])
+    with ix._searching() as searcher:
+        leaves = searcher.reader().leaf_readers()
+        assert len(leaves) == 2 and leaves[0][0].has_deletions() and leaves[1][1] > 0
+        segments = [search._segment_id(leaf) for leaf, _ in leaves]
+    paths = [sidecar.path_for(tmp_path, str(seg)) for seg in segments]
+    assert all(p.exists() for p in paths)
+
+    used: list[int] = []
+    real_read = sidecar.Sidecar.read
+
+    def counting_read(self: sidecar.Sidecar, field: str, text: bytes) -> Any:
+        found = real_read(self, field, text)
+        used.append(found is not None)
+        return found
+
+    monkeypatch.setattr(sidecar.Sidecar, "read", counting_read)
+    queries = [*_WORDS, "党建 学习", "iptv", "dj", "xczx", "第2集"]
+
+    def pages(index: SearchIndex) -> list[tuple[int, list[tuple[str, float]]]]:
+        out = []
+        for q in queries:
+            for per_page in (5, 50):
+                page = index.search(q, per_page=per_page)
+                out.append((page.total, [(h.id, h.score) for h in page.hits]))
+        return out
+
+    plain = SearchIndex(tmp_path, result_cache_size=0)
+    monkeypatch.setattr(plain, "_sidecar", lambda leaf: None)
+    expected = pages(plain)
+    assert not used
+    assert pages(SearchIndex(tmp_path, result_cache_size=0)) == expected
+    assert sum(used) > 20  # the big terms of both segments came from the sidecars
+
+    with ix._searching() as searcher:  # every sidecar term, posting by posting
+        reader = searcher.reader()
+        for field in sidecar.FIELDS:
+            for term in reader.lexicon(field):
+                assert search._term_postings(reader, field, term, sidecars=ix._sidecar) == (
+                    search._term_postings(reader, field, term)
+                ), (field, term)
+
+    # Damaged data, offsets that point elsewhere (under a valid table), another segment's file.
+    original = paths[0].read_bytes()
+    for damage in ("data", "shift", "other"):
+        paths[0].write_bytes(original)
+        if damage == "data":
+            raw = bytearray(original)
+            raw[200:260] = bytes(60)
+            paths[0].write_bytes(bytes(raw))
+        elif damage == "shift":
+            _rewrite_table(paths[0], 4)
+        else:
+            paths[0].write_bytes(paths[1].read_bytes())
+        used.clear()
+        assert pages(SearchIndex(tmp_path, result_cache_size=0)) == expected, damage
+        assert used, damage  # the second segment's sidecar is still read
+    assert sidecar.Sidecar.open(paths[1], str(segments[0]), 10_000) is None  # another segment's
+
+
+def test_a_sidecar_that_cannot_be_written_leaves_the_commit_and_search_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mediasrv.search import sidecar
+
+    def full_disk(*args: Any) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sidecar, "write", full_disk)
+    ix = SearchIndex(tmp_path)
+    ix.rebuild([doc("a", "党建学习")])
+    ix.upsert([doc("b", "党建讲座")])
+    assert sorted(ids(ix, "党建")) == ["a", "b"]
+    assert not list(tmp_path.glob(f"*{sidecar.SUFFIX}"))
