@@ -263,13 +263,18 @@ def audio_branches(
 
 def _loudness_branches(source: Any, specs: list[RenditionSpec]) -> dict[str, Any]:
     audio_by_spec: dict[str, Any] = {}
-    targets = sorted({s.loudness_lufs for s in specs})
+    targets = sorted({s.loudness_lufs for s in specs}, reverse=True)
+    loudest = targets[0]
     # Downmix (5.1 -> stereo) first, once, so loudnorm measures what listeners will hear.
     stereo = source.filter("aformat", channel_layouts="stereo")
-    for lufs, branch in zip(targets, split(stereo, len(targets), audio=True), strict=True):
+    # loudnorm works at 192 kHz internally (the costliest filter of a film's graph, and the graph is
+    # one thread) and outputs that rate: run it once per track, at the loudest target (phones'), and
+    # make each quieter target (the boxes' EBU R128) by turning that down: a linear gain moves the
+    # integrated loudness by exactly its dB and only lowers the true peak.
+    normed = stereo.filter("loudnorm", I=loudest, TP=-2, LRA=11).filter("aresample", 48000)
+    for lufs, branch in zip(targets, split(normed, len(targets), audio=True), strict=True):
         users = [s for s in specs if s.loudness_lufs == lufs]
-        # loudnorm works at 192 kHz internally and outputs that rate.
-        a = branch.filter("loudnorm", I=lufs, TP=-2, LRA=11).filter("aresample", 48000)
+        a = branch if lufs == loudest else branch.filter("volume", f"{lufs - loudest:.1f}dB")
         audio_by_spec.update(zip((s.name for s in users), split(a, len(users), audio=True), strict=True))
     return audio_by_spec
 
