@@ -271,6 +271,25 @@ def _chunks(f: BinaryIO, first: int, length: int) -> Iterator[bytes]:
         f.close()
 
 
+class _FileStream(StreamingResponse):
+    """A range of an open file as a response that closes the file however it ends: sent, or the box
+    hung up mid-body. Starlette drops a sync body iterator it was reading in a thread without closing
+    it; the generator then waits for the garbage collector, which, when the hang-up's traceback made a
+    cycle, may finalise the file first (a ResourceWarning, and a descriptor held meanwhile)."""
+
+    def __init__(self, f: BinaryIO, first: int, length: int, **kwargs: Any) -> None:
+        self._file = f
+        super().__init__(_read(f, first, length), **kwargs)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # A read still running in its thread holds the buffer's lock: close waits for it, and
+            # the generator's next read fails in that thread, where nobody waits any more.
+            self._file.close()
+
+
 def lan_host(host: str, names: Iterable[str] = ()) -> bool:
     """Is this Host header the PC as the LAN reaches it? An address; a name of one label (localhost,
     the PC's name, what the village router calls it) or under a suffix for local names (LOCAL_NAMES);
@@ -602,9 +621,7 @@ def create_app(
             )
         except OSError as exc:  # a full disk must not stop the film
             log.warning("viewing evidence not recorded: %s", exc)
-        return StreamingResponse(
-            _read(f, first, length), status_code=status, headers=headers, media_type=media_type
-        )
+        return _FileStream(f, first, length, status_code=status, headers=headers, media_type=media_type)
 
     box = outbox if outbox is not None else records.Outbox(layout)
 

@@ -19,7 +19,7 @@ from starlette.testclient import TestClient as LocalClient
 
 from mediasrv.agent import player
 from mediasrv.agent.layout import AgentConfig, Layout
-from mediasrv.agent.serve import _read, create_app
+from mediasrv.agent.serve import CHUNK, _FileStream, _read, create_app
 from mediasrv.agent.sync import USER_AGENT, Syncer
 from mediasrv.db import Database
 from mediasrv.kit.caller import Role
@@ -314,6 +314,40 @@ def test_a_file_is_closed_when_its_response_is_dropped_before_its_body(tmp_path:
     assert f.closed
     f = segment.open("rb")
     assert b"".join(_read(f, 10, 100)) == b"x" * 100 and f.closed
+
+
+def test_a_file_is_closed_when_its_response_is_cancelled_mid_body(tmp_path: Path) -> None:
+    """A box that stopped reading mid-segment while the origin shuts down (or its connection task is
+    cancelled): the response ends cancelled, and the segment's file closes then, while the response
+    and its half-read iterator are still alive. Starlette leaves a sync body iterator it was reading
+    in a thread unclosed, and the garbage collector may finalise the file first (a ResourceWarning in
+    a clean CI run, after `hlscheck` against the local origin)."""
+    import anyio
+
+    segment = tmp_path / "seg_00000.ts"
+    segment.write_bytes(b"x" * (30 * CHUNK))
+    f = segment.open("rb")
+    response = _FileStream(f, 0, 30 * CHUNK, status_code=200, media_type="video/mp2t")
+    started = anyio.Event()
+
+    async def receive() -> dict[str, Any]:
+        await anyio.sleep_forever()
+        return {}
+
+    async def send(message: Any) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            started.set()
+            await anyio.sleep_forever()  # the box stopped reading
+
+    async def serve() -> None:
+        scope = {"type": "http", "asgi": {"spec_version": "2.3"}, "method": "GET", "path": "/"}
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(response, scope, receive, send)
+            await started.wait()
+            tasks.cancel_scope.cancel()  # the server shutting down
+
+    anyio.run(serve)
+    assert f.closed and response.body_iterator is not None  # closed with the response still held
 
 
 def test_vlc_plays_the_first_entry_of_the_local_channel_list(http_origin: str) -> None:
