@@ -34,9 +34,11 @@ from mediasrv.media.plan import (
     AudioTrack,
     BurnIn,
     audio_branches,
+    audio_carriers,
     audio_options,
     decoded_video,
     hls_muxer_options,
+    language_metadata,
     poster_size,
     read_limit,
     split,
@@ -134,8 +136,11 @@ def audio_args(source: Path, info: MediaInfo, workdir: Path, tracks: Sequence[Au
     specs = renditions_for(info, [t.language for t in tracks])
     inp = _source(source, info)
     outputs = []
-    streams = audio_branches(inp, info, specs, tracks)
-    for spec in specs:
+    # Each sound once (iptv and iptv-sd carry the same): the join reads its carrier's file.
+    carriers = audio_carriers(specs)
+    carried = [s for s in specs if carriers[s.name] is s]
+    streams = audio_branches(inp, info, carried, tracks)
+    for spec in carried:
         path = audio_file(workdir, spec)
         path.parent.mkdir(parents=True, exist_ok=True)
         outputs.append(ffmpeg.output(streams[spec.name], str(path), f=_AUDIO_FORMAT, **audio_options(spec)))
@@ -179,9 +184,10 @@ def join_args(
     specs = renditions_for(info, languages)
     videos = {s.name: _joined_video(workdir, s, chunks) for s in specs if s.is_video and not s.video_of}
     outputs = []
+    carriers = audio_carriers(specs)
     for spec in specs:
         audio = ffmpeg.input(
-            str(audio_file(workdir, spec)),
+            str(audio_file(workdir, carriers[spec.name])),
             f=_AUDIO_FORMAT,
             protocol_whitelist="file",
             format_whitelist="mov",
@@ -198,6 +204,7 @@ def join_args(
                 str(outdir / spec.name / "index.m3u8"),
                 c="copy",
                 **hls_muxer_options(spec, outdir),
+                **language_metadata(spec),
             )
         )
     return _args(outputs)

@@ -136,9 +136,18 @@ def _ffprobe_first(path: Path) -> tuple[list[dict[str, Any]], int | None]:
     cmd = ["ffprobe", "-v", "error", "-show_streams", "-show_entries", "format=start_time", "-of", "json"]
     proc = subprocess.run([*cmd, str(path)], capture_output=True, text=True, timeout=60, check=True)
     found = json.loads(proc.stdout)
-    start = found.get("format", {}).get("start_time")
     streams: list[dict[str, Any]] = found.get("streams", [])
+    start = first_picture_time(found)
     return streams, (ticks(start) if start is not None else None)
+
+
+def first_picture_time(found: dict[str, Any]) -> str | None:
+    """Where the film's time 0 is in a segment ffprobe described (-show_streams, format=start_time):
+    its first picture, not the earliest packet (the AAC priming starts 21 ms before the pictures);
+    the earliest packet when it has no pictures."""
+    video: dict[str, Any] = next((s for s in found.get("streams", []) if s.get("codec_type") == "video"), {})
+    start = video.get("start_time") or found.get("format", {}).get("start_time")
+    return str(start) if start is not None else None
 
 
 def ticks(start_time: str | float) -> int:

@@ -46,6 +46,10 @@ _ISO639_2 = {
     "eng": "en",
 }
 _BY_LOWER = {tag.lower(): tag for tag in NAMES}
+# Ours -> the tag we write into a stream: the first above, so ISO 639-2/B where B and T differ ("chi",
+# "tib"), as DVB-heritage boxes read the TS language descriptor; ISO 639-3 for Chinese varieties.
+_TO_CONTAINER = {ours: iso for iso, ours in reversed(_ISO639_2.items())}
+_TO_CONTAINER |= {"zh-Hans": "chi", "zh-Hant": "chi"}
 
 
 # Captions are written, so Chinese is a script (简体, 繁体), not a spoken variety.
@@ -69,6 +73,11 @@ def from_container(tag: str) -> str | None:
     """Our tag for a stream's language tag as a container carries it; None when unknown or unset."""
     tag = tag.strip()
     return _ISO639_2.get(tag.lower()) or _BY_LOWER.get(tag.lower())
+
+
+def to_container(tag: str) -> str:
+    """The three-letter tag a container carries for one of ours ("bo" -> "tib"); "" when unknown."""
+    return _TO_CONTAINER.get(tag, "")
 
 
 def checked(tag: str) -> str:

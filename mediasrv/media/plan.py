@@ -9,6 +9,7 @@ from typing import Any
 
 import ffmpeg
 
+from mediasrv.media import languages
 from mediasrv.media.probe import MIN_BYTES_PER_SECOND, MediaInfo, input_options, input_url
 from mediasrv.media.profiles import FPS, MOBILE_MAXRATE, Group, RenditionSpec, even, renditions_for
 
@@ -19,6 +20,7 @@ POSTER_MAX_OFFSET = 30.0  # 10% into the film skips black leaders, but not furth
 GLOBAL_ARGS = ["-hide_banner", "-nostdin", "-y", "-progress", "pipe:1", "-nostats", "-loglevel", "error"]
 SILENCE = "anullsrc=channel_layout=stereo:sample_rate=48000"
 READ_MARGIN = 2.0  # seconds read past read_limit's figure
+MUX_DELAY = 700_000  # microseconds: ffmpeg's default -muxdelay, spelled out for the tee's muxers
 
 
 def read_limit(info: MediaInfo) -> float:
@@ -208,6 +210,12 @@ def hls_muxer_options(spec: RenditionSpec, outdir: Path) -> dict[str, Any]:
         # No hls_flags=independent_segments: it bumps media playlists to version 6 and some boxes
         # only take version 3. The master playlist states EXT-X-INDEPENDENT-SEGMENTS instead.
         "hls_segment_filename": str(outdir / spec.name / "seg_%05d.ts"),
+        # The film's own clock in every rendition: left to themselves the HLS muxer and the TS muxer
+        # inside it move the timestamps so the first DTS is not negative, by what the encoders delay
+        # (x264's B-frames 80 ms, AAC's priming 21 ms), and a phone's language audio (no pictures)
+        # would play 59 ms ahead of the pictures. The TS muxer's delay (MUX_DELAY) keeps them positive.
+        "avoid_negative_ts": "disabled",
+        "hls_ts_options": "avoid_negative_ts=disabled",
     }
 
 
@@ -242,11 +250,49 @@ def _track_source(inp: Any, info: MediaInfo, track: AudioTrack) -> Any:
     return stream.filter("apad", whole_dur=end).filter("atrim", end=end)
 
 
+def audio_key(spec: RenditionSpec) -> tuple[int, float, int]:
+    """What a rendition's sound is made of: its track, loudness and bitrate. Renditions with the same
+    key carry one encode (iptv and iptv-sd the same TV sound; the phones' top rung and their
+    audio-only rendition of the film's own sound)."""
+    return spec.track, spec.loudness_lufs, spec.audio_bitrate
+
+
+def audio_carriers(specs: Sequence[RenditionSpec]) -> dict[str, RenditionSpec]:
+    """Each rendition's name -> the rendition whose audio encode it carries: the first with its key."""
+    first: dict[tuple[int, float, int], RenditionSpec] = {}
+    return {s.name: first.setdefault(audio_key(s), s) for s in specs}
+
+
+def output_groups(specs: Sequence[RenditionSpec]) -> list[list[RenditionSpec]]:
+    """The renditions one output writes: those sharing an encode, a picture (a language variant and
+    its base) or a sound (audio_key), linked through each other. In the order of `specs`."""
+    owner: dict[object, int] = {}  # an encode -> the index of a rendition using it
+    parent = list(range(len(specs)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, spec in enumerate(specs):
+        encodes: list[object] = [audio_key(spec)]
+        if spec.is_video:
+            encodes.append(spec.video_of or spec.name)
+        for encode in encodes:
+            j = owner.setdefault(encode, i)
+            parent[root(i)] = root(j)
+    groups: dict[int, list[RenditionSpec]] = {}
+    for i, spec in enumerate(specs):
+        groups.setdefault(root(i), []).append(spec)
+    return list(groups.values())
+
+
 def audio_branches(
     inp: Any, info: MediaInfo, specs: list[RenditionSpec], tracks: Sequence[AudioTrack] = ()
 ) -> dict[str, Any]:
     """Each rendition's audio stream by name: per audio track, one loudness pass per target, shared
-    by every rendition using that track and target."""
+    by every rendition using that track and target. Pass each encode's carrier (audio_carriers) once."""
     audio_by_spec: dict[str, Any] = {}
     for track in sorted({s.track for s in specs}):
         users = [s for s in specs if s.track == track]
@@ -287,14 +333,57 @@ def _tee_value(value: str) -> str:
     return f"\\'{value}\\'"
 
 
-def _tee_target(specs: list[RenditionSpec], outdir: Path) -> str:
-    """One HLS slave per language: the shared video (v:0) and that language's audio (a:i)."""
+def stream_options(opts: dict[str, Any], kind: str, index: int) -> dict[str, Any]:
+    """Options for one stream of an output holding several of its kind: "b:v" -> "b:v:1",
+    "preset" -> "preset:v:1" (ffmpeg applies a stream-specified codec option to that stream only)."""
+    return {f"{key.partition(':')[0]}:{kind}:{index}": value for key, value in opts.items()}
+
+
+def language_metadata(spec: RenditionSpec, index: int = 0) -> dict[str, str]:
+    """The ISO 639 tag of an audio stream (the TS's language descriptor: boxes that show a language
+    name read it); nothing when the language is unknown."""
+    code = languages.to_container(spec.language)
+    return {f"metadata:s:a:{index}": f"language={code}"} if code else {}
+
+
+def _group_output(
+    group: list[RenditionSpec],
+    video_by_spec: dict[str, Any],
+    audio_by_spec: dict[str, Any],
+    carriers: dict[str, RenditionSpec],
+    outdir: Path,
+    preset: str,
+) -> Any:
+    """One output writing `group`'s renditions: each encode once, and when they are several the tee
+    muxer hands the packets to one HLS muxer per rendition, selecting its picture and its sound."""
+    if len(group) == 1:
+        spec = group[0]
+        opts = _hls_options(spec, outdir) | language_metadata(spec)
+        streams = [audio_by_spec[carriers[spec.name].name]]
+        if spec.is_video:
+            opts |= video_options(spec, preset)
+            streams.insert(0, video_by_spec[spec.name])
+        return ffmpeg.output(*streams, str(outdir / spec.name / "index.m3u8"), **opts)
+    pictures = list(dict.fromkeys(s.video_of or s.name for s in group if s.is_video))
+    sounds = list(dict.fromkeys(carriers[s.name].name for s in group))
+    by_name = {s.name: s for s in group} | {s.name: s for s in carriers.values()}
+    tee: dict[str, Any] = {"f": "tee"}
+    for i, name in enumerate(pictures):
+        tee |= stream_options(video_options(by_name[name], preset), "v", i)
+    for i, name in enumerate(sounds):
+        tee |= stream_options(audio_options(by_name[name]), "a", i) | language_metadata(by_name[name], i)
     slaves = []
-    for i, spec in enumerate(specs):
-        opts = hls_muxer_options(spec, outdir) | {"select": f"v:0,a:{i}"}
-        listed = ":".join(f"{k}={_tee_value(str(v))}" for k, v in opts.items())
-        slaves.append(f"[{listed}]{outdir / spec.name / 'index.m3u8'}")
-    return "|".join(slaves)
+    for spec in group:
+        select = [f"v:{pictures.index(spec.video_of or spec.name)}"] if spec.is_video else []
+        select.append(f"a:{sounds.index(carriers[spec.name].name)}")
+        # max_delay: the 0.7 s ffmpeg gives an output of its own (its -muxdelay), which the TS muxer
+        # doubles into the first timestamp (1.4 s); a tee's muxers would start at 0, so the variants
+        # and the WebVTT X-TIMESTAMP-MAP would not agree.
+        listed = hls_muxer_options(spec, outdir) | {"select": ",".join(select), "max_delay": MUX_DELAY}
+        options = ":".join(f"{k}={_tee_value(str(v))}" for k, v in listed.items())
+        slaves.append(f"[{options}]{outdir / spec.name / 'index.m3u8'}")
+    streams = [video_by_spec[n] for n in pictures] + [audio_by_spec[n] for n in sounds]
+    return ffmpeg.output(*streams, "|".join(slaves), **tee)
 
 
 def build_plan(
@@ -319,46 +408,31 @@ def build_plan(
     # Only the upload itself, in the format the probe accepted (see probe.ACCEPTED_FORMATS).
     inp = ffmpeg.input(input_url(source), t=f"{read_limit(info):.3f}", **input_options(info.format_name))
 
-    audio_by_spec = audio_branches(inp, info, specs, tracks)
+    carriers = audio_carriers(specs)
+    audio_by_spec = audio_branches(inp, info, [s for s in specs if carriers[s.name] is s], tracks)
 
-    outputs: list[Any] = []
+    video_by_spec: dict[str, Any] = {}
     poster: Path | None = None
     video = info.video
-    for spec in specs:
-        if not spec.is_video:
-            outputs.append(
-                ffmpeg.output(
-                    audio_by_spec[spec.name],
-                    str(outdir / spec.name / "index.m3u8"),
-                    **_hls_options(spec, outdir),
-                )
-            )
+    still: Any = None
     if video is not None:
         encodes = [s for s in specs if s.is_video and not s.video_of]
         decoded = decoded_video(inp)
         branches = split(decoded, len(encodes) + (0 if iptv_only else 1), audio=False)
         for spec, branch in zip(encodes, branches, strict=False):
-            v = video_branch(branch, spec, video.width, video.height, burn_in)
-            muxed = [spec, *(s for s in specs if s.video_of == spec.name)]
-            if len(muxed) == 1:
-                opts = video_options(spec, preset) | _hls_options(spec, outdir)
-                target = str(outdir / spec.name / "index.m3u8")
-            else:
-                # One encode, muxed once per language: the tee muxer hands the same packets to
-                # one HLS muxer per language variant.
-                opts = video_options(spec, preset) | audio_options(spec) | {"f": "tee"}
-                target = _tee_target(muxed, outdir)
-            outputs.append(ffmpeg.output(v, *(audio_by_spec[s.name] for s in muxed), target, **opts))
+            video_by_spec[spec.name] = video_branch(branch, spec, video.width, video.height, burn_in)
         if not iptv_only:
-            poster = outdir / "poster.jpg"
             at = min(info.duration * 0.1, POSTER_MAX_OFFSET)
-            pw, ph = poster_size(video.width, video.height)
             # A bounded trim ends this branch by itself, so split stops feeding it after a few frames.
             still = branches[-1].filter("trim", start=f"{at:.3f}", end=f"{at + 1:.3f}")
-            still = still.filter("scale", pw, ph)
-            outputs.append(
-                ffmpeg.output(still, str(poster), f="image2", update=1, **{"frames:v": 1, "q:v": 3})
-            )
+            still = still.filter("scale", *poster_size(video.width, video.height))
+    outputs = [
+        _group_output(group, video_by_spec, audio_by_spec, carriers, outdir, preset)
+        for group in output_groups(specs)
+    ]
+    if still is not None:
+        poster = outdir / "poster.jpg"
+        outputs.append(ffmpeg.output(still, str(poster), f="image2", update=1, **{"frames:v": 1, "q:v": 3}))
 
     for spec in specs:
         (outdir / spec.name).mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,7 @@ import pysubs2
 from mediasrv.kit.errors import MediaProcessingError
 from mediasrv.kit.i18n import Text, render
 from mediasrv.media import languages
-from mediasrv.media.hls import ticks
+from mediasrv.media.hls import first_picture_time, ticks
 from mediasrv.media.probe import input_options, input_url
 
 LANGUAGES = languages.CAPTION_LANGUAGES
@@ -283,9 +283,12 @@ def extract_stream(
 def first_pts(segment: Path, *, timeout: float = 60.0) -> int:
     """The first presentation time stamp of a TS segment, in 90 kHz ticks: what X-TIMESTAMP-MAP maps
     a cue's time 0 to (ffmpeg starts TS output at 1.4 s, but that is its choice, not a rule)."""
-    cmd = ["ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of", "json", str(segment)]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
-    return ticks(json.loads(proc.stdout)["format"]["start_time"])
+    cmd = ["ffprobe", "-v", "error", "-show_streams", "-show_entries", "format=start_time", "-of", "json"]
+    proc = subprocess.run([*cmd, str(segment)], capture_output=True, text=True, timeout=timeout, check=True)
+    start = first_picture_time(json.loads(proc.stdout))
+    if start is None:
+        raise ValueError(f"{segment} has no timestamps")
+    return ticks(start)
 
 
 def segment_durations(playlist: Path) -> tuple[list[float], int]:

@@ -61,11 +61,13 @@ def master_list(session: Session, asset: Asset) -> dict[str, Any]:
 def first_pts(store: ObjectStore, key: str, tmp_path: Path) -> int:
     seg = tmp_path / "first.ts"
     store.get_file(key, seg)
+    # The film's time 0 is its first picture (the sound's AAC priming starts 21 ms earlier).
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=start_time", "-of", "json", str(seg)],
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=start_time",
+         "-of", "json", str(seg)],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
-    return round(float(json.loads(out)["format"]["start_time"]) * 90_000)
+    return round(float(json.loads(out)["streams"][0]["start_time"]) * 90_000)
 
 
 def test_embedded_mov_text_becomes_a_subtitle_rendition(

@@ -162,12 +162,30 @@ def test_each_track_is_loudness_normalised(dubbed: Dubbed, name: str, target: fl
     assert integrated_loudness(dubbed.outdir / name / "index.m3u8") == pytest.approx(target, abs=1.0)
 
 
-def test_a_plain_film_keeps_the_plain_command(tmp_path: Path) -> None:
+def test_each_sound_is_encoded_once_and_every_rendition_starts_at_the_same_time(dubbed: Dubbed) -> None:
+    # The boxes' sound of each language once for iptv and iptv-sd, the phones' 128k film sound once
+    # for mobile-audio and any rung of that bitrate: 3 TV + mobile-240p + 3 phone languages.
+    assert dubbed.args.count("aac") == 7
+    starts: dict[str, set[str]] = {"video": set(), "audio": set()}
+    for spec in dubbed.specs:
+        for stream in ffprobe_streams(dubbed.outdir / spec.name / "seg_00000.ts"):
+            starts[stream["codec_type"]].add(stream["start_time"])
+            if stream["codec_type"] == "audio":
+                # The TS language descriptor, for boxes that show the language's name.
+                language = stream.get("tags", {}).get("language")  # type: ignore[attr-defined]
+                assert language == {"bo": "tib", "ug": "uig"}.get(spec.language, "chi"), spec.name
+    # One clock for every variant (the tee's muxers too): players switch between them and the
+    # WebVTT X-TIMESTAMP-MAP is written against it.
+    assert len(starts["video"]) == 1 and len(starts["audio"]) == 1, starts
+
+
+def test_a_plain_film_has_no_language_renditions(tmp_path: Path) -> None:
     source = make_dubbed(tmp_path / "film.mp4", seconds=2, languages=("chi",))
     info = probe(source)
     plan = build_plan(source, info, tmp_path / "out")
-    assert "tee" not in plan.args and not any(MOBILE_AUDIO in s.groups for s in plan.renditions)
+    assert not any(MOBILE_AUDIO in s.groups for s in plan.renditions)
     assert {s.name for s in plan.renditions} == {"iptv", "iptv-sd", "mobile-240p"}
+    assert plan.args.count("aac") == 2  # the boxes' sound, shared by iptv and iptv-sd; the phones'
 
 
 def test_upload_tracks_skip_untagged_repeated_and_main_languages() -> None:

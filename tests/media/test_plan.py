@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import subprocess
 from pathlib import Path
 
@@ -74,8 +75,35 @@ def outputs(plan: TranscodePlan) -> dict[str, dict[str, list[str]]]:
     return result
 
 
+_SLAVE_OPTION = re.compile(r"(\w+)=\\'(.*?)\\'")
+_TYPED = {"b", "c", "profile", "level"}  # options we write with their stream type ("b:v", not "b")
+
+
 def rendition_outputs(plan: TranscodePlan) -> dict[str, dict[str, list[str]]]:
-    return {Path(k).parent.name: v for k, v in outputs(plan).items() if k.endswith("index.m3u8")}
+    """Rendition -> the options its muxer and its streams' encoders get: a tee output's options for
+    the streams its slave selects ("b:v:1" as "b:v" for the slave of v:1), and the slave's own."""
+    found: dict[str, dict[str, list[str]]] = {}
+    for target, opts in outputs(plan).items():
+        if opts.get("f") != ["tee"]:
+            if target.endswith("index.m3u8"):
+                found[Path(target).parent.name] = opts
+            continue
+        for slave in target.split("|"):
+            listed, path = slave[1:].split("]", 1)
+            own = dict(_SLAVE_OPTION.findall(listed))
+            selected = own["select"].split(",")
+            mine: dict[str, list[str]] = {"map": selected}
+            for key, values in opts.items():
+                parts = key.split(":")  # "b:v:1", "preset:v:0", "metadata:s:a:1"
+                stream = ":".join(parts[-2:])
+                if stream not in selected:
+                    continue
+                if parts[0] == "metadata":
+                    mine[f"metadata:s:{parts[-2]}:0"] = values  # its stream 0 in the slave's file
+                else:
+                    mine[f"{parts[0]}:{parts[-2]}" if parts[0] in _TYPED else parts[0]] = values
+            found[Path(path).parent.name] = mine | {k: [v] for k, v in own.items()}
+    return found
 
 
 def names(plan: TranscodePlan) -> list[str]:
@@ -175,8 +203,9 @@ def test_no_audio_gets_silent_track(tmp_path: Path) -> None:
     i = a.index("anullsrc=channel_layout=stereo:sample_rate=48000")
     assert a[i - 1] == "-i" and "lavfi" in a[i - 6 : i] and "42.500" in a[i - 6 : i]
     f = filters(plan)
-    assert "asplit=5" in f and not any(x.startswith("loudnorm") for x in f)
-    assert "[1]asplit=5" in a[a.index("-filter_complex") + 1]
+    # One silence per sound encoded: iptv and iptv-sd carry one, each phone rung its own.
+    assert "asplit=4" in f and not any(x.startswith("loudnorm") for x in f)
+    assert "[1]asplit=4" in a[a.index("-filter_complex") + 1]
     for o in rendition_outputs(plan).values():
         assert len(o["map"]) == 2 and o["ar"] == ["48000"]
 
