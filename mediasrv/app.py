@@ -15,7 +15,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from starlette.exceptions import HTTPException
 
 from mediasrv import __version__, admission, epochs, migrations
-from mediasrv.accounts.auth import CallerCache, Role, allow, public
+from mediasrv.accounts.auth import CallerCache, Role, SiteLinks, allow, public
 from mediasrv.accounts.router import auth_router
 from mediasrv.accounts.router import router as accounts_router
 from mediasrv.accounts.signing import signing_key
@@ -28,7 +28,7 @@ from mediasrv.delivery.edge import router as edge_router
 from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.polls import ManifestPolls
 from mediasrv.delivery.router import file_lists, hls, playback_router, signed_hls, site_delivery
-from mediasrv.delivery.scope import PlaybackScope, SiteLinks
+from mediasrv.delivery.scope import PlaybackScope
 from mediasrv.faults.router import router as faults_router
 from mediasrv.fleet.router import router as fleet_router
 from mediasrv.ingest.router import router as assets_router
@@ -85,7 +85,7 @@ def create_app(settings: Settings | None = None, *, dispatcher: Dispatcher | Non
         app.state.epochs = epochs.EpochWatch(db)
         app.state.callers = CallerCache(app.state.epochs)
         app.state.playback_scope = PlaybackScope(db, app.state.epochs)  # who may play which asset
-        app.state.site_links = SiteLinks(db, app.state.epochs)  # sites' channel-list key generations
+        app.state.site_links = SiteLinks(db, app.state.epochs)  # sites' link generations (revocations)
         app.state.manifests = ManifestService(db, app.state.signing_key, app.state.epochs)
         app.state.channel_lists = LRU[tuple[Any, ...], Rendered](5_000)  # compressed M3U8 per site
         app.state.search = SearchIndex(settings.index_dir)

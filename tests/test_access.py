@@ -83,11 +83,13 @@ def test_declarations_are_enforced(
                 assert anonymous.status_code not in (401, 403), f"{method} {endpoint.path} is public"
             elif endpoint.access == "signed":
                 assert anonymous.status_code == 401, f"{method} {endpoint.path} with a bad signature"
-                good = sign_playback(key, caller=viewer, asset_id=MISSING, expires=int(time.time()) + 60)
+                good = sign_playback(
+                    key, caller=viewer, asset_id=MISSING, expires=int(time.time()) + 60, generation=0
+                )
                 status = client.request(method, concrete(endpoint.path, good)).status_code
                 assert status not in (401, 403), f"{method} {endpoint.path} refused a good signature"
                 other_asset = sign_playback(
-                    key, caller=viewer, asset_id="999998", expires=int(time.time()) + 60
+                    key, caller=viewer, asset_id="999998", expires=int(time.time()) + 60, generation=0
                 )
                 assert client.request(method, concrete(endpoint.path, other_asset)).status_code == 401
             elif endpoint.page:  # a person without a login is sent to log in, and back afterwards

@@ -107,7 +107,8 @@ def test_a_local_programme_reaches_its_county_only(client: TestClient, world: Wo
     key: bytes = client.app.state.signing_key  # type: ignore[attr-defined]
     for site, plays in ((a, 200), (b, 404)):
         viewer = Caller(role=Role.SITE, name="site", via="signed", site_id=site[0])
-        signed = sign_playback(key, caller=viewer, asset_id=world.local_asset, expires=int(time.time()) + 60)
+        expires = int(time.time()) + 60
+        signed = sign_playback(key, caller=viewer, asset_id=world.local_asset, expires=expires, generation=0)
         assert client.get(f"/s/{signed}/hls/{world.local_asset}/master.m3u8").status_code == plays
         assert (
             client.get(f"/api/v1/assets/{world.local_asset}/playback", headers=site[1]).status_code == plays

@@ -5,7 +5,8 @@ Callers authenticate with `Authorization: Bearer <token>` (API clients, site age
 cookie from a web login (people; unsafe methods also need the X-CSRF-Token header given at login),
 or, for playback by set-top boxes that cannot send headers, a signed path prefix
 `/s/<subject>.<expires>.<mac>/hls/<asset>/...` (mediasrv.accounts.signing) that relative URLs in
-playlists inherit.
+playlists inherit. A site's signed links (and its channel-list key) stop when one of its tokens is
+revoked (`SiteLinks`), in every API process within a second, as its tokens do (`CallerCache`).
 """
 
 from __future__ import annotations
@@ -62,6 +63,47 @@ class CallerCache:
         if len(self._entries) >= self._limit:
             self._entries.clear()
         self._entries[service.hash_secret(token)] = (epoch, time.monotonic(), caller)
+
+
+class SiteLinks:
+    """Sites' link generations (service.site_link_generation), kept while the accounts epoch (which
+    every revocation moves) stands still, so that a channel-list fetch or a segment played from a
+    site's signed link costs no query."""
+
+    def __init__(self, db: Database, watch: epochs.EpochWatch, *, limit: int = 100_000) -> None:
+        self._db = db
+        self._watch = watch
+        self._limit = limit
+        self._entries: dict[int, tuple[int, int]] = {}  # site -> (accounts epoch, generation)
+
+    def peek(self, site_id: int) -> int | None:
+        """The site's generation when memory knows it is current; never queries."""
+        entry = self._entries.get(site_id)
+        if entry is None or entry[0] != self._watch.peek(epochs.ACCOUNTS):
+            return None
+        return entry[1]
+
+    def generation(self, site_id: int) -> int:
+        """The site's generation, from the database when memory cannot tell. Blocking."""
+        epoch = self._watch.get(epochs.ACCOUNTS)  # before the query: a later revocation moves it on
+        entry = self._entries.get(site_id)
+        if entry is not None and entry[0] == epoch:
+            return entry[1]
+        with self._db.session_scope() as session:
+            generation = service.site_link_generation(session, site_id)
+        if len(self._entries) >= self._limit:
+            self._entries.clear()
+        self._entries[site_id] = (epoch, generation)
+        return generation
+
+
+async def site_generation(request: Request, site_id: int) -> int:
+    """The site's current link generation: from memory, a query only when the epoch moved."""
+    links: SiteLinks = request.app.state.site_links
+    current = links.peek(site_id)
+    if current is None:
+        current = await run_in_threadpool(links.generation, site_id)
+    return current
 
 
 def _from_bearer(db: Database, cache: CallerCache, token: str) -> Caller:
@@ -150,9 +192,16 @@ public.access_roles = ()  # type: ignore[attr-defined]
 
 
 async def signed_playback(request: Request, signature: str, asset_id: str) -> Caller:
-    """Access by a signed path prefix; no database query, so it costs nothing per segment."""
+    """Access by a signed path prefix; no database query, so it costs nothing per segment. A site's
+    link holds while its generation is the site's (none of its tokens revoked since): 401 after."""
     key: bytes = request.app.state.signing_key
-    return verify_playback(key, signature, asset_id)
+    link = verify_playback(key, signature, asset_id)
+    site_id = link.caller.site_id
+    if link.generation is None or site_id is None:  # a person's link, or a site's of the earlier form
+        return link.caller
+    if link.generation != await site_generation(request, site_id):
+        raise Unauthorized("accounts.playback_link_retired")
+    return link.caller
 
 
 signed_playback.access_roles = "signed"  # type: ignore[attr-defined]

@@ -14,7 +14,7 @@ from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import case, delete, literal, or_, select, update
+from sqlalchemy import case, delete, func, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
@@ -347,6 +347,14 @@ def revoke_token(session: Session, *, actor: Caller, token_id: int) -> ApiToken:
         epochs.bump(session, epochs.ACCOUNTS)  # API processes stop trusting it within a second
         record(session, actor, Action.TOKEN_REVOKE, "token", token.id, in_region=region, name=token.name)
     return token
+
+
+def site_link_generation(session: Session, site_id: int) -> int:
+    """The generation a site's channel-list key and playback links are made with: how many of its
+    tokens were revoked. Revoking any of them retires its links (a box's token and its channel list
+    go together), and no other state is needed (kept in memory: mediasrv.accounts.auth.SiteLinks)."""
+    count = select(func.count()).where(ApiToken.site_id == site_id, ApiToken.revoked_at.is_not(None))
+    return session.scalar(count) or 0
 
 
 def list_tokens(session: Session, *, actor: Caller) -> list[ApiToken]:

@@ -1,9 +1,11 @@
 """Signed links: HMACs that grant access without a header and are checked without the database.
 
 A playback link's path prefix `/s/<subject>.<expires>.<mac>/hls/<asset>/...` is an HMAC over
-subject, expiry and asset, for set-top boxes, VLC and ffplay; a channel-list key opens a site's M3U
-list. Pure functions of the key: the server's routes (mediasrv.accounts.auth.signed_playback) and
-the links it hands out (mediasrv.delivery.playlist) share them.
+subject, expiry and asset, for set-top boxes, VLC and ffplay; a site's link also names the site's
+link generation, `/s/site-<id>.<expires>.<generation>.<mac>/...`, so that revoking one of its tokens
+retires it (mediasrv.accounts.auth.SiteLinks). A channel-list key opens a site's M3U list. Pure
+functions of the key: the server's routes (mediasrv.accounts.auth.signed_playback) and the links it
+hands out (mediasrv.delivery.playlist) share them.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import hashlib
 import hmac
 import secrets
 import time
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy.exc import IntegrityError
@@ -62,32 +66,91 @@ def _mac(key: bytes, subject: str, expires: int, asset_id: str) -> str:
     return base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def sign_playback(key: bytes, *, caller: Caller, asset_id: str, expires: int) -> str:
+_GENERATION_DIGITS = 9  # a count of revoked tokens; as the channel-list key's
+
+
+@lru_cache(maxsize=4)
+def _site_key(key: bytes) -> bytes:
+    # A key of its own for sites' links: no MAC of the other form can pass for one of these, whatever
+    # a forger puts in the subject or the asset (both are read from the URL).
+    return hmac.new(key, b"mediasrv site playback v2", hashlib.sha256).digest()
+
+
+def _site_mac(key: bytes, site_id: str, generation: str, expires: str, asset_id: str) -> str:
+    # Over the digits as written: a link with leading zeros added is not one we made.
+    text = f"{site_id}.{generation}.{expires}.{asset_id}"
+    digest = hmac.new(_site_key(key), text.encode(), hashlib.sha256).digest()[:18]
+    return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+@dataclass(frozen=True)
+class SignedPlayback:
+    """What a genuine, unexpired playback link says: who it is for and, for a site's link, the site's
+    link generation it was made at (None: a person's link, or a site's from before generations)."""
+
+    caller: Caller
+    generation: int | None
+
+
+def sign_playback(
+    key: bytes, *, caller: Caller, asset_id: str, expires: int, generation: int | None = None
+) -> str:
     """The path segment that grants `caller` playback of one asset until `expires` (Unix time).
 
     A producer's link names its department too: what a producer may play is its department's assets
-    besides published ones (mediasrv.delivery.scope), and a link is checked without the database."""
-    ident = caller.site_id if caller.role is Role.SITE else caller.user_id
-    subject = f"{caller.role.value}-{ident}"
+    besides published ones (mediasrv.delivery.scope), and a link is checked without the database. A
+    site's link names the site's link generation (`generation`, required for sites:
+    mediasrv.accounts.service.site_link_generation), which revoking one of its tokens moves on."""
+    if caller.role is Role.SITE:
+        if generation is None or caller.site_id is None:
+            raise ValueError("a site's playback link needs its site and link generation")
+        mac = _site_mac(key, str(caller.site_id), str(generation), str(expires), asset_id)
+        return f"site-{caller.site_id}.{expires}.{generation}.{mac}"
+    subject = f"{caller.role.value}-{caller.user_id}"
     if caller.role is Role.PRODUCER and caller.org_unit_id is not None:
         subject += f"-{caller.org_unit_id}"
     return f"{subject}.{expires}.{_mac(key, subject, expires, asset_id)}"
 
 
-def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | None = None) -> Caller:
+def _digits(text: str, most: int) -> bool:
+    return text.isascii() and text.isdigit() and len(text) <= most
+
+
+def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | None = None) -> SignedPlayback:
     """Who a signed link is for, when it is genuine and unexpired; 401 otherwise. Whether that caller
-    may play the asset now (published, its department's) is the playback scope's question."""
-    subject, _, rest = signature.partition(".")
-    expires_text, _, mac = rest.partition(".")
-    if not (
-        subject
-        and expires_text.isascii()
-        and expires_text.isdigit()
-        and len(expires_text) <= _EXPIRY_DIGITS
-        and mac
-    ):
+    may play the asset now (published, its department's) is the playback scope's question; whether a
+    site's link generation is still the site's, mediasrv.accounts.auth.signed_playback's.
+
+    A site's link of the earlier form (no generation: `site-<id>.<expires>.<mac>`) still plays until
+    it expires: boxes hold channel lists made before generations, and refusing those links would stop
+    every box at the upgrade until it fetched its list again. The server makes no more of them, so
+    none is left once the longest lifetime (mediasrv.delivery.playlist.list_link_seconds: a day and
+    an hour by default) has passed since the upgrade; this branch can go with the next release."""
+    parts = signature.split(".")
+    if len(parts) == 4:  # a site's link: site-<id>.<expires>.<generation>.<mac>
+        subject, expires_text, generation_text, mac = parts
+        site_text = subject.removeprefix("site-")
+        if not (
+            subject.startswith("site-")
+            and _digits(site_text, _EXPIRY_DIGITS)
+            and _digits(expires_text, _EXPIRY_DIGITS)
+            and _digits(generation_text, _GENERATION_DIGITS)
+            and mac
+        ):
+            raise Unauthorized("accounts.playback_link_malformed")
+        wanted = _site_mac(key, site_text, generation_text, expires_text, asset_id)
+        # Compared as bytes: compare_digest refuses non-ASCII str, and links arrive from anywhere.
+        if not hmac.compare_digest(mac.encode(), wanted.encode()):
+            raise Unauthorized("accounts.playback_link_wrong")
+        if int(expires_text) < (now if now is not None else time.time()):
+            raise Unauthorized("accounts.playback_link_expired")
+        holder = Caller(role=Role.SITE, name=subject, via="signed", site_id=int(site_text))
+        return SignedPlayback(holder, int(generation_text))
+    if len(parts) != 3:
         raise Unauthorized("accounts.playback_link_malformed")
-    # Compared as bytes: compare_digest refuses non-ASCII str, and links arrive from anywhere.
+    subject, expires_text, mac = parts
+    if not (subject and _digits(expires_text, _EXPIRY_DIGITS) and mac):
+        raise Unauthorized("accounts.playback_link_malformed")
     if not hmac.compare_digest(mac.encode(), _mac(key, subject, int(expires_text), asset_id).encode()):
         raise Unauthorized("accounts.playback_link_wrong")
     if int(expires_text) < (now if now is not None else time.time()):
@@ -98,9 +161,10 @@ def verify_playback(key: bytes, signature: str, asset_id: str, *, now: float | N
     number = int(ident_id) if ident_id.isascii() and ident_id.isdigit() else None
     org_unit_id = int(unit) if unit.isascii() and unit.isdigit() else None
     site_id, user_id = (number, None) if role is Role.SITE else (None, number)
-    return Caller(
+    holder = Caller(
         role=role, name=subject, via="signed", site_id=site_id, user_id=user_id, org_unit_id=org_unit_id
     )
+    return SignedPlayback(holder, None)
 
 
 def _list_mac(key: bytes, site_id: int, generation: int) -> str:
@@ -112,7 +176,7 @@ def _list_mac(key: bytes, site_id: int, generation: int) -> str:
 def sign_channel_list(key: bytes, *, site_id: int, generation: int) -> str:
     """The `key` that opens site `site_id`'s channel list without a header (boxes, VLC). It holds
     until the site's key generation moves, which revoking one of its tokens does
-    (mediasrv.delivery.scope.site_link_generation)."""
+    (mediasrv.accounts.service.site_link_generation)."""
     return f"{generation}.{_list_mac(key, site_id, generation)}"
 
 

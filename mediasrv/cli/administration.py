@@ -110,7 +110,6 @@ def token_create(
     from mediasrv.accounts import service
     from mediasrv.accounts.signing import signing_key
     from mediasrv.delivery.playlist import channel_list_url
-    from mediasrv.delivery.scope import site_link_generation
     from mediasrv.sites.registry import site_by_code
 
     if sum(x is not None for x in (user, site, role)) != 1:
@@ -134,7 +133,7 @@ def token_create(
                 session, actor=actor, name=name, user_id=user_id, site_id=site_id
             )
             if site_id is not None:
-                generation = site_link_generation(session, site_id)
+                generation = service.site_link_generation(session, site_id)
                 channel_list = channel_list_url(server, key, site_id, generation)
         note("cli.token_created", id=token.id, name=name)
     typer.echo(plain)

@@ -4,7 +4,9 @@ Links are signed for the site and point at the presentation its device profile p
 box or VLC opens them without credentials. They hold at least a day, as long as a box keeps a list,
 and each fetch renews them; expiries are rounded up to the hour, so the same catalog state gives the
 same bytes (and ETag) within an hour. A withdrawn programme stops playing at once all the same
-(mediasrv.delivery.scope). The channel list itself opens with the site's key (`channel_list_url`).
+(mediasrv.delivery.scope), and so do all of a site's links when one of its tokens is revoked (they
+name its link generation: mediasrv.accounts.auth.SiteLinks). The channel list itself opens with
+the site's key (`channel_list_url`).
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ def list_link_seconds(lifetime: int) -> int:
 
 def channel_list_url(base_url: str, key: bytes, site_id: int, generation: int) -> str:
     """The link a site's boxes and VLC open its M3U channel list with: no header needed
-    (generation: mediasrv.delivery.scope.site_link_generation)."""
+    (generation: mediasrv.accounts.service.site_link_generation)."""
     signed = sign_channel_list(key, site_id=site_id, generation=generation)
     return f"{base_url.rstrip('/')}/api/v1/sites/{site_id}/playlist.m3u8?key={signed}"
 
@@ -132,8 +134,18 @@ def chosen_programmes(session: Session, site: Site, *, on: date) -> list[tuple[P
 
 
 def site_playlist(
-    session: Session, *, caller: Caller, site_id: int, on: date, base_url: str, key: bytes, lifetime: int
+    session: Session,
+    *,
+    caller: Caller,
+    site_id: int,
+    on: date,
+    base_url: str,
+    key: bytes,
+    lifetime: int,
+    generation: int,
 ) -> tuple[Site, list[Entry]]:
+    """The site's programmes with links signed for it at its link `generation`
+    (mediasrv.accounts.service.site_link_generation): revoking one of its tokens stops them."""
     site = get_site(session, site_id, caller=caller)
     chosen = chosen_programmes(session, site, on=on)
     held = site_languages(session, site)  # its own, else its region's
@@ -142,9 +154,10 @@ def site_playlist(
     entries = []
     for programme, is_required in chosen:
         assert programme.asset_id is not None  # published programmes have their media
-        prefix = (
-            f"{base_url}/s/{sign_playback(key, caller=viewer, asset_id=programme.asset_id, expires=expires)}"
+        signed = sign_playback(
+            key, caller=viewer, asset_id=programme.asset_id, expires=expires, generation=generation
         )
+        prefix = f"{base_url}/s/{signed}"
         hls = f"{prefix}/hls/{programme.asset_id}"
         has_poster = programme.asset is not None and programme.asset.poster_key is not None
         presentation = site.device_profile.presentation

@@ -23,13 +23,23 @@ from pydantic import BaseModel, Field
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.auth import Caller, Role, ViewerDep, allow, current_caller, public, signed_playback
+from mediasrv.accounts.auth import (
+    Caller,
+    Role,
+    SiteLinks,
+    ViewerDep,
+    allow,
+    current_caller,
+    public,
+    signed_playback,
+    site_generation,
+)
 from mediasrv.accounts.signing import channel_list_generation, sign_playback
 from mediasrv.config import Settings
 from mediasrv.delivery import playlist, service
 from mediasrv.delivery.manifest.build import DOCUMENT_FILE
 from mediasrv.delivery.manifest.store import LRU, ManifestService
-from mediasrv.delivery.scope import PlaybackScope, SiteLinks, refusal
+from mediasrv.delivery.scope import PlaybackScope, refusal
 from mediasrv.deps import SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetLinks, Playback
@@ -183,7 +193,8 @@ def playback(
 ) -> Playback:
     """Signed playback links for players that cannot send headers (set-top boxes, VLC, ffplay), for
     what the caller may play: sites what a published programme holds, producers that and their
-    department's assets, administrators everything. Withdrawing a programme stops them too."""
+    department's assets, administrators everything. Withdrawing a programme stops them too, and a
+    site's stop when one of its tokens is revoked (they name its link generation)."""
     scope: PlaybackScope = request.app.state.playback_scope
     if not scope.allows(caller, asset_id):
         raise refusal(asset_id)
@@ -196,8 +207,14 @@ def playback(
             status=Text(f"delivery.status.{asset.status.value}"),
         )
     expires = int(time.time()) + settings.signed_url_seconds
+    site_links: SiteLinks = request.app.state.site_links  # a site's links name its generation
+    generation = site_links.generation(caller.site_id) if caller.site_id is not None else None
     prefix = "/s/" + sign_playback(
-        request.app.state.signing_key, caller=caller, asset_id=asset.id, expires=expires
+        request.app.state.signing_key,
+        caller=caller,
+        asset_id=asset.id,
+        expires=expires,
+        generation=generation,
     )
     return Playback.signed(links, prefix=prefix, expires=expires)
 
@@ -230,9 +247,19 @@ SiteReader = Annotated[Caller, Depends(allow(Role.ADMIN, Role.SITE))]
 
 
 def _playlist(
-    request: Request, caller: Caller, session: Session, settings: Settings, site_id: int, on: date | None
+    request: Request,
+    caller: Caller,
+    session: Session,
+    settings: Settings,
+    site_id: int,
+    on: date | None,
+    generation: int | None = None,
 ) -> tuple[Site, list[playlist.Entry], date]:
+    """The site's playlist, its links signed at `generation` (default: the site's current one)."""
     day = on or today_in_china()
+    if generation is None:
+        links: SiteLinks = request.app.state.site_links
+        generation = links.generation(site_id)
     site, entries = playlist.site_playlist(
         session,
         caller=caller,
@@ -241,6 +268,7 @@ def _playlist(
         base_url=str(request.base_url).rstrip("/"),
         key=request.app.state.signing_key,
         lifetime=playlist.list_link_seconds(settings.signed_url_seconds),
+        generation=generation,
     )
     return site, entries, day
 
@@ -301,11 +329,7 @@ async def channel_list_access(
             ) from None
         return await _site_reader(caller)
     generation = channel_list_generation(request.app.state.signing_key, key, site_id)
-    links: SiteLinks = request.app.state.site_links
-    current = links.peek(site_id)
-    if current is None:
-        current = await run_in_threadpool(links.generation, site_id)
-    if generation != current:
+    if generation != await site_generation(request, site_id):
         raise Unauthorized("delivery.channel_list_link_retired")
     return Caller(role=Role.SITE, name=f"site-{site_id} channel list", via="signed", site_id=site_id)
 
@@ -340,20 +364,24 @@ async def site_channel_list(
     epoch = state.epochs.peek(epochs.MANIFESTS)
     if epoch is None:
         epoch = await run_in_threadpool(state.epochs.get, epochs.MANIFESTS)
-    key = (site_id, epoch, day, expires, str(request.base_url))
+    # Its links name the site's link generation: a list made before a revocation is not served after.
+    generation = await site_generation(request, site_id)
+    key = (site_id, epoch, generation, day, expires, str(request.base_url))
     cache: LRU[tuple[Any, ...], Rendered] = state.channel_lists
     rendered = cache.get(key)
     if rendered is None:
-        rendered = await run_in_threadpool(_channel_list, request, caller, settings, site_id, day)
+        rendered = await run_in_threadpool(_channel_list, request, caller, settings, site_id, day, generation)
         cache.put(key, rendered)
     response = rendered.response(request, cache_control="private, max-age=60")
     MANIFEST_REQUESTS.labels("playlist", "not_modified" if response.status_code == 304 else "full").inc()
     return response
 
 
-def _channel_list(request: Request, caller: Caller, settings: Settings, site_id: int, day: date) -> Rendered:
+def _channel_list(
+    request: Request, caller: Caller, settings: Settings, site_id: int, day: date, generation: int
+) -> Rendered:
     with request.app.state.db.session_scope() as session:
-        site, entries, _ = _playlist(request, caller, session, settings, site_id, day)
+        site, entries, _ = _playlist(request, caller, session, settings, site_id, day, generation)
         return Rendered.of(playlist.m3u8_channel_list(site, entries), media_type=CHANNEL_LIST_TYPE)
 
 

@@ -1,6 +1,6 @@
 """Who may play which asset: every HLS path (/hls, /s/<signature>/hls, the edge check) and the
-playback links API ask `PlaybackScope`, and a site's channel-list key is checked against
-`SiteLinks`.
+playback links API ask `PlaybackScope` (whether a site's link is still its own after a revocation is
+mediasrv.accounts.auth.SiteLinks' question).
 
 - administrators play their scope's departments' assets (drafts too) and what is published inside or
   above their scope (a whole-network administrator: every asset);
@@ -22,11 +22,11 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from mediasrv import epochs
-from mediasrv.accounts.models import ApiToken, OrgUnit
+from mediasrv.accounts.models import OrgUnit
 from mediasrv.catalog.models import Attachment, Programme, ProgrammeStatus
 from mediasrv.db import Database
 from mediasrv.ingest.models import Asset
@@ -190,45 +190,3 @@ class PlaybackScope:
                 self._departments.clear()
             self._departments[asset_id] = department
         return department
-
-
-# --- channel-list links -----------------------------------------------------------------------
-
-
-def site_link_generation(session: Session, site_id: int) -> int:
-    """The generation a site's channel-list key is made with: how many of its tokens were revoked.
-    Revoking any of them retires the link (a box's token and its channel list go together), and no
-    other state is needed."""
-    count = select(func.count()).where(ApiToken.site_id == site_id, ApiToken.revoked_at.is_not(None))
-    return session.scalar(count) or 0
-
-
-class SiteLinks:
-    """Sites' key generations, kept while the accounts epoch (which every revocation moves) stands
-    still, so that a channel-list fetch costs no query."""
-
-    def __init__(self, db: Database, watch: epochs.EpochWatch, *, limit: int = 100_000) -> None:
-        self._db = db
-        self._watch = watch
-        self._limit = limit
-        self._entries: dict[int, tuple[int, int]] = {}  # site -> (accounts epoch, generation)
-
-    def peek(self, site_id: int) -> int | None:
-        """The site's generation when memory knows it is current; never queries."""
-        entry = self._entries.get(site_id)
-        if entry is None or entry[0] != self._watch.peek(epochs.ACCOUNTS):
-            return None
-        return entry[1]
-
-    def generation(self, site_id: int) -> int:
-        """The site's generation, from the database when memory cannot tell. Blocking."""
-        epoch = self._watch.get(epochs.ACCOUNTS)  # before the query: a later revocation moves it on
-        entry = self._entries.get(site_id)
-        if entry is not None and entry[0] == epoch:
-            return entry[1]
-        with self._db.session_scope() as session:
-            generation = site_link_generation(session, site_id)
-        if len(self._entries) >= self._limit:
-            self._entries.clear()
-        self._entries[site_id] = (epoch, generation)
-        return generation

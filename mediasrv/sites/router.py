@@ -10,8 +10,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 
 from mediasrv.accounts.auth import AdminDep, ScopeDep, ScopedRegion
+from mediasrv.accounts.service import site_link_generation
 from mediasrv.delivery import playlist
-from mediasrv.delivery.scope import site_link_generation
 from mediasrv.deps import SessionDep
 from mediasrv.kit.errors import MediaError, error_responses
 from mediasrv.kit.i18n import Text, choose_lang, json_params

@@ -32,7 +32,8 @@ def ask(client: TestClient, uri: str | None, headers: dict[str, str] | None = No
 
 def signature(client: TestClient, asset_id: str = ASSET, *, expires_in: int = 60) -> str:
     key: bytes = client.app.state.signing_key  # type: ignore[attr-defined]
-    return sign_playback(key, caller=VIEWER, asset_id=asset_id, expires=int(time.time()) + expires_in)
+    expires = int(time.time()) + expires_in
+    return sign_playback(key, caller=VIEWER, asset_id=asset_id, expires=expires, generation=0)
 
 
 @pytest.fixture

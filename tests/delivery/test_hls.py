@@ -167,9 +167,11 @@ def test_bad_signed_links_are_refused_with_reasons(published: Published) -> None
     c, a = published.client, published.asset_id
     key: bytes = c.app.state.signing_key  # type: ignore[attr-defined]
     caller = Caller(role=Role.SITE, name="s", via="signed", site_id=1)
-    expired = sign_playback(key, caller=caller, asset_id=a, expires=int(time.time()) - 1)
-    other = sign_playback(key, caller=caller, asset_id="another-asset", expires=int(time.time()) + 60)
-    valid = sign_playback(key, caller=caller, asset_id=a, expires=int(time.time()) + 60)
+    expired = sign_playback(key, caller=caller, asset_id=a, expires=int(time.time()) - 1, generation=0)
+    other = sign_playback(
+        key, caller=caller, asset_id="another-asset", expires=int(time.time()) + 60, generation=0
+    )
+    valid = sign_playback(key, caller=caller, asset_id=a, expires=int(time.time()) + 60, generation=0)
     tampered = valid.replace("site-1.", "site-2.")
     with TestClient(c.app) as bare:
         assert bare.get(f"/s/{valid}/hls/{a}/master.m3u8").status_code == 200

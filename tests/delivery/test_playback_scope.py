@@ -63,7 +63,9 @@ def edge(client: TestClient, uri: str, headers: dict[str, str] | None = None) ->
 
 def signed_prefix(client: TestClient, caller: Caller, asset: str) -> str:
     key: bytes = client.app.state.signing_key  # type: ignore[attr-defined]
-    return "/s/" + sign_playback(key, caller=caller, asset_id=asset, expires=int(time.time()) + 3600)
+    generation = 0 if caller.role is Role.SITE else None  # no token of the site revoked
+    expires = int(time.time()) + 3600
+    return "/s/" + sign_playback(key, caller=caller, asset_id=asset, expires=expires, generation=generation)
 
 
 def link_prefix(client: TestClient, headers: dict[str, str], asset: str) -> str:

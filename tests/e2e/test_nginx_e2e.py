@@ -159,8 +159,10 @@ def test_credentials_are_checked_on_cache_hits(edge: Edge) -> None:
         key = signing_key(settings, db)  # the stack's: a genuine signature
     finally:
         db.dispose()
-    other = sign_playback(key, caller=VIEWER, asset_id=OTHER, expires=int(expires))
-    expired = sign_playback(key, caller=VIEWER, asset_id=edge.asset_id, expires=int(time.time()) - 60)
+    other = sign_playback(key, caller=VIEWER, asset_id=OTHER, expires=int(expires), generation=0)
+    expired = sign_playback(
+        key, caller=VIEWER, asset_id=edge.asset_id, expires=int(time.time()) - 60, generation=0
+    )
     refused = {
         "no token": (bearer, {}),
         "unknown token": (bearer, {"Authorization": "Bearer not-a-token"}),

@@ -54,7 +54,9 @@ def test_json_access_log_has_the_request_id_and_no_credentials(
 ) -> None:
     key: bytes = client.app.state.signing_key  # type: ignore[attr-defined]
     viewer = Caller(role=Role.SITE, name="box", via="signed", site_id=1)
-    signature = sign_playback(key, caller=viewer, asset_id="0" * 32, expires=int(time.time()) + 60)
+    signature = sign_playback(
+        key, caller=viewer, asset_id="0" * 32, expires=int(time.time()) + 60, generation=0
+    )
     signed = client.get(f"/s/{signature}/hls/{'0' * 32}/iptv.m3u8", headers={"X-Request-ID": "req-1"})
     audit = client.get("/api/v1/audit", headers=admin)
 
