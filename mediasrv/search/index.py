@@ -750,10 +750,9 @@ class SearchIndex:
                 self._searcher = self._searcher.refresh()
                 layout = _Layout.of(self._searcher.reader())
                 live = {seg.id for seg in layout.segments}
+                # A merged-away segment's sidecar closes with the old generation.
                 kept = {k: v for k, v in self._gen.sidecars.items() if k in live and v[0] is not None}
-                self._gen = _Generation(
-                    layout, kept
-                )  # a merged-away segment's sidecar closes with the old one
+                self._gen = _Generation(layout, kept)
                 if not self._keep_warm:
                     self._warm = _Warm()
             yield self._searcher
@@ -911,13 +910,13 @@ class SearchIndex:
     @staticmethod
     def _carry_date_order(reader: Any, order: list[int], plan: _Carry) -> list[int] | None:
         """An older generation's date order without the docs `plan` drops, with its fresh segments'
-        live docs put in place; None when they are too many for that. Each insertion reads the dates
-        of ~17 docs and moves the list's tail (~40 µs at 100,000), where sorting reads every doc's
-        date (~1 µs each): worth it up to ~1/32 of the docs."""
-        leaves = reader.leaf_readers()
-        added = [
-            base + d for i in sorted(plan.fresh) for leaf, base in [leaves[i]] for d in leaf.all_doc_ids()
-        ]
+        live docs put in place; None when they are too many for that. An insertion reads the dates of
+        ~17 docs (~1 µs each) and moves the list's tail (~10 µs at 100,000): ~27 µs, where sorting
+        reads every doc's date (~100 ms at 100,000): worth it up to ~1/32 of the docs."""
+        added: list[int] = []
+        for i, (leaf, base) in enumerate(reader.leaf_readers()):
+            if i in plan.fresh:
+                added.extend(base + d for d in leaf.all_doc_ids())
         if len(added) * 32 > len(order):
             return None
         removed: set[int] = set(plan.deleted)
