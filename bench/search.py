@@ -4,6 +4,10 @@
     .venv/bin/python bench/search.py --docs 100000   # the catalog's size; building both indexes
                                                      # takes ~15 min on 2 cores (whoosh is pure Python)
 
+    .venv/bin/python bench/search.py --writes 20 --queries 1000 --no-baseline
+                                                     # one index write every 20 queries: caches
+                                                     # carried across writes against dropped
+
 --index-dir keeps both indexes there and reuses them on the next run with the same --docs and --seed
 (the design index is rebuilt when its fingerprint no longer matches the generated programmes, e.g.
 after an analysis change). --no-baseline skips the naive index (its build is the slower one).
@@ -17,13 +21,23 @@ sets and the date order fill their caches as the queries come, as in a running A
 baseline as a MultifieldParser OR query with a fresh searcher per query. Prints p50/p95/p99 for each
 and the ratios, the design's CPU time per query (what the wall clock shows on a shared machine is
 mostly waiting for a core), then its figures for a second pass over the same queries (warm caches).
+
+--writes N: a publication every N queries. A writer (as the worker process) upserts one programme:
+a new one, or every other time a changed title of an existing one (a deletion in an old segment).
+Two SearchIndex objects read the index as two API processes would, one carrying its caches across
+writes (what mediasrv does), one dropping them all at each write (keep_warm=False, the former
+behaviour); each query runs on both, in alternating order, after one warm-up pass over the queries.
+Prints both p50/p95/p99 (wall and CPU) and the ratio, and what the carrying one hit, carried and
+read. With --index-dir the writes go to a copy: the kept index stays reusable.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import random
+import shutil
 import statistics
 import tempfile
 import time
@@ -217,6 +231,72 @@ def _rss_mb() -> int:
     return int(rss) // 1024
 
 
+def run_writes(
+    directory: Path, docs: list[SearchDoc], queries: list[tuple[str, dict[str, Any]]], every: int
+) -> None:
+    """Queries interleaved with one write every `every` queries, caches carried against dropped."""
+    rng = random.Random(7)
+    writer = SearchIndex(directory, result_cache_size=0)
+    readers = {
+        "carried": SearchIndex(directory, result_cache_size=0),
+        "dropped": SearchIndex(directory, result_cache_size=0, keep_warm=False),
+    }
+    for index in readers.values():  # a running API process: its caches filled by earlier queries
+        for text, filters in queries:
+            index.search(text, **filters)
+    wall: dict[str, list[float]] = {name: [] for name in readers}
+    cpu: dict[str, list[float]] = {name: [] for name in readers}
+    readers["carried"].cache_stats.clear()
+    written = 0
+    t_write = 0.0
+    for i, (text, filters) in enumerate(queries):
+        if i and i % every == 0:
+            if written % 2:  # a changed title: the old version's deletion lands in an old segment
+                old = rng.choice(docs)
+                doc = dataclasses.replace(old, title=old.title + f" 修订{written}")
+            else:
+                doc = make_docs(1, rng)[0]
+                doc = dataclasses.replace(doc, id=f"w{written:05d}", published_at=datetime.now(UTC))
+            t0 = time.perf_counter()
+            writer.upsert([doc])
+            t_write += time.perf_counter() - t0
+            written += 1
+        names = list(readers) if i % 2 == 0 else list(reversed(readers))  # neither always goes first
+        for name in names:
+            c0 = time.thread_time()
+            t0 = time.perf_counter()
+            readers[name].search(text, **filters)
+            elapsed = time.perf_counter() - t0
+            cpu[name].append(time.thread_time() - c0)
+            wall[name].append(elapsed)
+    with writer._index().reader() as reader:
+        segments = len(reader.leaf_readers())
+    print(
+        f"{len(queries)} queries on {len(docs)} programmes, {written} writes (one every {every} queries,"
+        f" {t_write / max(written, 1) * 1000:.0f} ms each), {segments} segment(s) at the end"
+    )
+    for name in readers:
+        p50, p95, p99 = percentiles(wall[name])
+        c50, c95, c99 = percentiles(cpu[name])
+        print(
+            f"caches {name}: p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  p99 {p99:6.1f} ms"
+            f"   CPU p50 {c50:6.1f} ms  p95 {c95:6.1f} ms  p99 {c99:6.1f} ms"
+        )
+    ratios = [d / c for d, c in zip(percentiles(wall["dropped"]), percentiles(wall["carried"]), strict=True)]
+    cpu_ratios = [
+        d / c for d, c in zip(percentiles(cpu["dropped"]), percentiles(cpu["carried"]), strict=True)
+    ]
+    print(
+        f"ratio dropped/carried: p50 {ratios[0]:.2f}x  p95 {ratios[1]:.2f}x  p99 {ratios[2]:.2f}x"
+        f"   CPU p50 {cpu_ratios[0]:.2f}x  p95 {cpu_ratios[1]:.2f}x  p99 {cpu_ratios[2]:.2f}x"
+    )
+    stats = readers["carried"].cache_stats
+    print("carried caches, per cache (hit / carried / read):")
+    for cache in ("postings", "filters", "lengths", "date"):
+        hit, carried, read = (stats[f"{cache}.{outcome}"] for outcome in ("hit", "carried", "read"))
+        print(f"  {cache:9s} {hit:7d} / {carried:5d} / {read:5d}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--docs", type=int, default=20_000)
@@ -226,6 +306,13 @@ def main() -> None:
     ap.add_argument(
         "--no-baseline", action="store_true", help="design only, while iterating (no naive index or ratios)"
     )
+    ap.add_argument(
+        "--writes",
+        type=int,
+        default=0,
+        metavar="N",
+        help="one index write every N queries: caches carried across writes against dropped (no baseline)",
+    )
     ns = ap.parse_args()
     rng = random.Random(ns.seed)
     docs = make_docs(ns.docs, rng)
@@ -233,6 +320,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = ns.index_dir or Path(tmp)
         index = design_index(root / "design", docs, reuse=ns.index_dir is not None)
+        if ns.writes > 0:
+            target = root / "design"
+            if ns.index_dir is not None:  # keep the reusable index as it is
+                target = Path(tmp) / "writes"
+                shutil.copytree(root / "design", target)
+            run_writes(target, docs, queries, ns.writes)
+            return
         naive = (
             None if ns.no_baseline else naive_index(root / "naive", docs, ns.seed, ns.index_dir is not None)
         )

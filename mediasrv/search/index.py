@@ -20,12 +20,16 @@ Design (for ~100k programmes; numbers in bench/search.py):
   from its sidecar file (sidecar.py: arrays copied from an mmap, ~0.08 µs a posting, written after
   each commit); the rest decode from whoosh's blocks (~0.1-0.3 µs a posting: they are pickles).
 - Whoosh is only an implementation detail: user input never reaches its query parser.
-- One searcher per SearchIndex, refreshed when the index generation changes; all caches belong to a
-  generation and are dropped with it.
+- One searcher per SearchIndex, refreshed when the index generation changes. Postings, filter sets,
+  field lengths and the date order outlive it (_Warm): Whoosh segments are immutable, so a value
+  cached for an older generation keeps the part of the segments still there and loses only the
+  documents deleted since, the docnums of segments merged away, and reads the new segments (_Carry).
+  What depends on every document at once (result pages, idf-based bounds, ranks) is per generation.
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import html
@@ -319,6 +323,7 @@ def _term_postings(
     text: str | bytes,
     docnums: Sequence[int] | None = None,
     sidecars: SidecarFor | None = None,
+    only: AbstractSet[int] | None = None,
 ) -> dict[int, float]:
     """docnum -> weight of one term's postings, a whole block at a time.
 
@@ -328,10 +333,13 @@ def _term_postings(
     go the slow way. Deleted documents are left out. With `docnums` (list(range(doc count))), every
     posting dict shares those int objects instead of holding its own (28 bytes each), and equal
     weights share one float: the cache holds twice as many postings in the same memory. With
-    `sidecars`, a segment's big terms come from its sidecar file (see sidecar.py) when it holds them."""
+    `sidecars`, a segment's big terms come from its sidecar file (see sidecar.py) when it holds them.
+    With `only`, just the segments at those positions of reader.leaf_readers() are read."""
     out: dict[int, float] = {}
     term = text.encode() if isinstance(text, str) else text
-    for leaf, base in reader.leaf_readers():
+    for i, (leaf, base) in enumerate(reader.leaf_readers()):
+        if only is not None and i not in only:
+            continue
         found = None
         if sidecars is not None:
             side = sidecars(leaf)
@@ -418,8 +426,9 @@ def _read_blocks(m: Any, base: int, out: dict[int, float], docnums: Sequence[int
         m._goto(m._nextoffset)
 
 
-def _query_docs(reader: Any, query: wq.Query) -> set[int]:
-    """The docs a Term or NumericRange filter matches: the union of its terms' postings.
+def _query_docs(reader: Any, query: wq.Query, only: AbstractSet[int] | None = None) -> set[int]:
+    """The docs a Term or NumericRange filter matches: the union of its terms' postings (in the
+    segments at positions `only` when given).
 
     A numeric range simplifies to a few dozen trie terms; whoosh's docs_for_query steps through
     its matcher doc by doc (a second for one duration range at 20,000 programmes, 10 ms this way)."""
@@ -427,7 +436,7 @@ def _query_docs(reader: Any, query: wq.Query) -> set[int]:
     docs: set[int] = set()
     for leaf in [simple] if simple.is_leaf() else simple.leaves():
         for field, text in leaf.expanded_terms(reader):
-            docs.update(_term_postings(reader, field, text))
+            docs.update(_term_postings(reader, field, text, only=only))
     return docs
 
 
@@ -447,48 +456,171 @@ def _field_lengths(reader: Any, field: str) -> list[int]:
     not where whoosh 2.7's W3 codec keeps it."""
     out: list[int] = []
     for leaf, _ in reader.leaf_readers():
-        n = leaf.doc_count_all()
-        try:
-            column = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
-            raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
-            raw = raw[:n] + bytes(n - len(raw[:n]))  # trailing zero lengths are not written
-            out.extend(map(_BYTE_LENGTHS_OR_1.__getitem__, raw))  # in C: 100,000 bytes in ~1 ms
-        except AttributeError:  # pragma: no cover - another codec
-            out.extend(leaf.doc_field_length(d, field, 1) or 1 for d in range(n))
+        _leaf_lengths(leaf, field, out)
     return out
 
 
-class _Generation:
-    """Caches valid for one index generation (one searcher)."""
+def _leaf_lengths(leaf: Any, field: str, out: list[int]) -> None:
+    """One segment's lengths of `field` appended to `out` (see _field_lengths)."""
+    n = leaf.doc_count_all()
+    try:
+        column = leaf._perdoc._cached_reader(f"_{field}_len", LENGTHS_COLUMN)
+        raw = b"" if column is None else column._dbfile.get(column._basepos, column._count)
+        raw = raw[:n] + bytes(n - len(raw[:n]))  # trailing zero lengths are not written
+        out.extend(map(_BYTE_LENGTHS_OR_1.__getitem__, raw))  # in C: 100,000 bytes in ~1 ms
+    except AttributeError:  # pragma: no cover - another codec
+        out.extend(leaf.doc_field_length(d, field, 1) or 1 for d in range(n))
 
-    def __init__(self, sidecars: dict[str, tuple[sidecar.Sidecar | None, float]] | None = None) -> None:
+
+@dataclass(frozen=True)
+class _Segment:
+    id: str | None  # None: an empty index's reader
+    base: int  # its first docnum in the searcher's numbering
+    count: int  # its documents, deleted ones included: docnums base .. base + count - 1
+    deleted: frozenset[int]  # the segment's own docnums
+
+
+class _Layout:
+    """The segments one searcher reads, in docnum order: what a cached value was computed for.
+
+    Compared by identity: each generation has its own, and a value cached for another one is
+    brought up to date (see _Carry) before use."""
+
+    def __init__(self, segments: Iterable[_Segment]) -> None:
+        self.segments = tuple(segments)
+
+    @classmethod
+    def of(cls, reader: Any) -> _Layout:
+        segments = []
+        for leaf, base in reader.leaf_readers():
+            seg = leaf.segment()
+            segments.append(
+                _Segment(
+                    id=None if seg is None else str(seg.segment_id()),
+                    base=base,
+                    count=leaf.doc_count_all(),
+                    deleted=frozenset(() if seg is None else seg.deleted_docs()),
+                )
+            )
+        return cls(segments)
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """What commits changed between an older layout and the current one, for values keyed by docnum.
+
+    Whoosh segments are immutable: a commit adds one and/or marks deletions in others, a merge
+    replaces some with a new one. A segment still there at the same base, with the same deletions or
+    more (whoosh can undelete, so fewer is a change), keeps its part of a cached value; that part
+    loses only the documents deleted since. The docnums of every other old segment (merged away, or
+    moved by a merge before it) are dropped, and the new layout's other segments are read."""
+
+    dropped: tuple[range, ...]  # old docnum ranges whose documents are gone or renumbered
+    deleted: tuple[int, ...]  # docnums deleted since, in the kept segments
+    fresh: frozenset[int]  # positions in the new layout (reader.leaf_readers()) of segments to read
+
+
+def _carry(old: _Layout, new: _Layout) -> _Carry | None:
+    """How values cached for `old` become `new`'s; None when reading them again costs about as much
+    (a merge that rewrote most documents)."""
+    before = {s.id: s for s in old.segments if s.id is not None}
+    kept: set[str] = set()
+    deleted: list[int] = []
+    fresh: set[int] = set()
+    kept_docs = 0
+    for i, seg in enumerate(new.segments):
+        prev = None if seg.id is None else before.get(seg.id)
+        if (
+            prev is not None
+            and (prev.base, prev.count) == (seg.base, seg.count)
+            and prev.deleted <= seg.deleted
+        ):
+            assert seg.id is not None
+            kept.add(seg.id)
+            kept_docs += seg.count
+            deleted.extend(seg.base + d for d in seg.deleted - prev.deleted)
+        else:
+            fresh.add(i)
+    dropped = tuple(range(s.base, s.base + s.count) for s in old.segments if s.id not in kept)
+    changed = sum(map(len, dropped)) + sum(new.segments[i].count for i in fresh)
+    if not kept_docs or changed > kept_docs:
+        return None
+    return _Carry(dropped, tuple(deleted), frozenset(fresh))
+
+
+def _without(found: dict[int, float] | set[int], plan: _Carry) -> None:
+    """Take the docnums `plan` drops or deletes out of a cached posting dict or docnum set, in place."""
+    for r in plan.dropped:
+        gone: Iterable[int] = [d for d in found if d in r] if len(r) > len(found) else r
+        if isinstance(found, set):
+            found.difference_update(gone)
+        else:
+            for d in gone:
+                found.pop(d, None)
+    if isinstance(found, set):
+        found.difference_update(plan.deleted)
+    else:
+        for d in plan.deleted:
+            found.pop(d, None)
+
+
+class _Generation:
+    """What belongs to one index generation (one searcher): its layout, and the caches that depend on
+    every document at once (scores' totals, combined filters, ranks), dropped with it."""
+
+    def __init__(
+        self,
+        layout: _Layout | None = None,
+        sidecars: dict[str, tuple[sidecar.Sidecar | None, float]] | None = None,
+    ) -> None:
+        self.layout = layout
         # Per segment id: its open sidecar (or None: none yet) and when that was looked for. Segments
         # are immutable, so the open ones are carried over to the next generation while they last.
         self.sidecars: dict[str, tuple[sidecar.Sidecar | None, float]] = sidecars or {}
-        # Plain sets (whoosh's filter= does not accept frozenset); never mutated once cached.
-        self.filters: dict[tuple[Any, ...], set[int]] = {}
-        self.date_order: list[int] | None = None
+        # Per older layout (by id, the layout kept alive beside its plan): how its values carry here.
+        self.plans: dict[int, tuple[_Layout, _Carry | None]] = {}
+        self.combined: dict[tuple[Any, ...], set[int]] = {}  # intersections of filter sets
         self.date_rank: dict[int, int] | None = None
-        self.postings: OrderedDict[tuple[str, str], dict[int, float]] = OrderedDict()
-        self.postings_size = 0
-        self.docnums: list[int] | None = None  # shared int objects for the cached postings
-        self.lengths: dict[str, list[int]] = {}
         self.length_keys: dict[str, list[int]] = {}
         self.shortest: dict[str, int] = {}
         self.weight_ranges: dict[tuple[str, str], tuple[float, float]] = {}
         self.results: OrderedDict[tuple[Any, ...], tuple[list[tuple[int, float]], int]] = OrderedDict()
 
 
+class _Warm:
+    """Caches that outlive a generation: each value is tagged with the layout it was computed for and
+    carried to the current one on first use (_Carry), so a publication does not make every query
+    after it cold. All read and written under SearchIndex._read_lock; a carried value is updated in
+    place, as no other generation reads it any more."""
+
+    def __init__(self) -> None:
+        # (docnum, weight) pairs within a size budget, least recently used first.
+        self.postings: OrderedDict[tuple[str, str], tuple[_Layout, dict[int, float]]] = OrderedDict()
+        self.postings_size = 0
+        # Plain sets (whoosh's filter= does not accept frozenset); never mutated but to carry them.
+        self.filters: dict[tuple[Any, ...], tuple[_Layout, set[int]]] = {}
+        self.lengths: dict[str, tuple[_Layout, list[int]]] = {}
+        self.date_order: tuple[_Layout, list[int]] | None = None
+        self.docnums: list[int] = []  # shared int objects for the cached postings, only ever grown
+
+
 class SearchIndex:
-    def __init__(self, directory: Path, *, result_cache_size: int = 256) -> None:
+    def __init__(self, directory: Path, *, result_cache_size: int = 256, keep_warm: bool = True) -> None:
+        """`keep_warm=False` drops every cache at each new generation (as before _Warm; bench/search.py
+        compares the two)."""
         self.directory = Path(directory)
         self._result_cache_size = result_cache_size
+        self._keep_warm = keep_warm
         self._read_lock = threading.Lock()
         self._write_lock = threading.Lock()
         self._open_lock = threading.Lock()
         self._ix: Any = None
         self._searcher: Any = None
         self._gen = _Generation()
+        self._warm = _Warm()
+        # "<cache>.hit" (valid for this generation), ".carried" (brought from an older one), ".read"
+        # (computed from the index): how much of each query's data was already there.
+        self.cache_stats: Counter[str] = Counter()
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -613,13 +745,35 @@ class SearchIndex:
         with self._read_lock:
             if self._searcher is None:
                 self._searcher = self._index().searcher(weighting=_TieredBM25F(B=BM25_B, K1=BM25_K1))
-                self._gen = _Generation()
+                self._gen = _Generation(_Layout.of(self._searcher.reader()))
             elif not self._searcher.up_to_date():
                 self._searcher = self._searcher.refresh()
-                live = {_segment_id(leaf) for leaf, _ in self._searcher.reader().leaf_readers()}
+                layout = _Layout.of(self._searcher.reader())
+                live = {seg.id for seg in layout.segments}
+                # A merged-away segment's sidecar closes with the old generation.
                 kept = {k: v for k, v in self._gen.sidecars.items() if k in live and v[0] is not None}
-                self._gen = _Generation(kept)  # a merged-away segment's sidecar closes with the old one
+                self._gen = _Generation(layout, kept)
+                if not self._keep_warm:
+                    self._warm = _Warm()
             yield self._searcher
+
+    def _plan(self, old: _Layout) -> _Carry | None:
+        """How a value cached for `old` carries to this generation (None: compute it again)."""
+        layout = self._gen.layout
+        if layout is None:  # pragma: no cover - set with the searcher
+            return None
+        found = self._gen.plans.get(id(old))
+        if found is None or found[0] is not old:
+            found = self._gen.plans[id(old)] = (old, _carry(old, layout))
+        return found[1]
+
+    def _current(self, cache: str, layout: _Layout) -> _Carry | Literal[True] | None:
+        """True (a hit, counted) when a value cached for `layout` is this generation's; else how to
+        carry it, or None."""
+        if layout is self._gen.layout:
+            self.cache_stats[f"{cache}.hit"] += 1
+            return True
+        return self._plan(layout)
 
     def _sidecar(self, leaf: Any) -> sidecar.Sidecar | None:
         """The segment's open sidecar, or None. A missing one is looked for again after a while: the
@@ -658,12 +812,28 @@ class SearchIndex:
         return written
 
     def _filter_set(self, searcher: Any, key: tuple[Any, ...], make: Callable[[], wq.Query]) -> set[int]:
-        cached = self._gen.filters.get(key)
-        if cached is None:
-            if len(self._gen.filters) > 512:  # free-form duration bounds could grow it forever
-                self._gen.filters.clear()
-            cached = self._gen.filters[key] = _query_docs(searcher.reader(), make())
-        return cached
+        filters = self._warm.filters
+        layout = self._gen.layout
+        assert layout is not None
+        cached = filters.get(key)
+        if cached is not None:
+            plan = self._current("filters", cached[0])
+            if plan is True:
+                return cached[1]
+            if plan is not None:
+                self.cache_stats["filters.carried"] += 1
+                docs = cached[1]
+                _without(docs, plan)
+                if plan.fresh:
+                    docs.update(_query_docs(searcher.reader(), make(), plan.fresh))
+                filters[key] = (layout, docs)
+                return docs
+        elif len(filters) > 512:  # free-form duration bounds could grow it forever
+            filters.clear()
+        self.cache_stats["filters.read"] += 1
+        docs = _query_docs(searcher.reader(), make())
+        filters[key] = (layout, docs)
+        return docs
 
     def _allowed(
         self,
@@ -702,26 +872,74 @@ class SearchIndex:
             )
         if not sets:
             return None
-        key = ("and", category, tag, required, kind, min_duration, max_duration, reach)
+        key = (category, tag, required, kind, min_duration, max_duration, reach)
         if len(sets) == 1:
             return sets[0]
-        cached = self._gen.filters.get(key)
+        cached = self._gen.combined.get(key)
         if cached is None:
+            if len(self._gen.combined) > 512:
+                self._gen.combined.clear()
             sets.sort(key=len)
-            cached = self._gen.filters[key] = sets[0].intersection(*sets[1:])
+            cached = self._gen.combined[key] = sets[0].intersection(*sets[1:])
         return cached
 
-    def _date_order(self, searcher: Any) -> tuple[list[int], dict[int, int]]:
+    def _date_order(self, searcher: Any) -> list[int]:
+        """Live docnums, newest first (ties to the lower docnum)."""
+        layout = self._gen.layout
+        assert layout is not None
+        cached = self._warm.date_order
+        reader = searcher.reader()
+        if cached is not None:
+            plan = self._current("date", cached[0])
+            if plan is True:
+                return cached[1]
+            if plan is not None:
+                order = self._carry_date_order(reader, cached[1], plan)
+                if order is not None:
+                    self.cache_stats["date.carried"] += 1
+                    self._warm.date_order = (layout, order)
+                    return order
+        self.cache_stats["date.read"] += 1
+        order = list(reader.all_doc_ids())
+        if order:  # an empty index has no column to read
+            published = reader.column_reader("published")
+            order.sort(key=lambda d: (-published[d], d))
+        self._warm.date_order = (layout, order)
+        return order
+
+    @staticmethod
+    def _carry_date_order(reader: Any, order: list[int], plan: _Carry) -> list[int] | None:
+        """An older generation's date order without the docs `plan` drops, with its fresh segments'
+        live docs put in place; None when they are too many for that. An insertion reads the dates of
+        ~17 docs (~1 µs each) and moves the list's tail (~10 µs at 100,000): ~27 µs, where sorting
+        reads every doc's date (~100 ms at 100,000): worth it up to ~1/32 of the docs."""
+        added: list[int] = []
+        for i, (leaf, base) in enumerate(reader.leaf_readers()):
+            if i in plan.fresh:
+                added.extend(base + d for d in leaf.all_doc_ids())
+        if len(added) * 32 > len(order):
+            return None
+        removed: set[int] = set(plan.deleted)
+        for r in plan.dropped:
+            removed.update(r)
+        if removed:
+            order[:] = [d for d in order if d not in removed]
+        if added:
+            published = reader.column_reader("published")
+
+            def key(d: int) -> tuple[int, int]:
+                return (-published[d], d)
+
+            for d in added:
+                bisect.insort(order, d, key=key)
+        return order
+
+    def _date_rank(self, searcher: Any) -> dict[int, int]:
         gen = self._gen
-        if gen.date_order is None or gen.date_rank is None:
-            reader = searcher.reader()
-            live = list(reader.all_doc_ids())
-            if live:  # an empty index has no column to read
-                published = reader.column_reader("published")
-                live.sort(key=lambda d: (-published[d], d))
-            gen.date_order = live
-            gen.date_rank = {d: i for i, d in enumerate(live)}
-        return gen.date_order, gen.date_rank
+        if gen.date_rank is None:
+            order = self._date_order(searcher)
+            gen.date_rank = dict(zip(order, range(len(order)), strict=True))
+        return gen.date_rank
 
     def search(
         self,
@@ -759,7 +977,7 @@ class SearchIndex:
             if allowed is not None and not allowed:
                 return SearchPage(hits=[], total=0, page=page, per_page=per_page)
             if words is None:
-                order, _ = self._date_order(searcher)
+                order = self._date_order(searcher)
                 matched = order if allowed is None else [d for d in order if d in allowed]
                 ranked = [(d, 0.0) for d in matched[start : start + per_page]]
                 total = len(matched)
@@ -800,7 +1018,7 @@ class SearchIndex:
             matched = matched & other
         total = len(matched)
         if sort == "date":
-            _, rank = self._date_order(searcher)
+            rank = self._date_rank(searcher)
             top = [(d, 0.0) for d in sorted(matched, key=rank.__getitem__)[:MAX_RESULT_WINDOW]]
         else:
             top = self._top(searcher, words, matched, want)
@@ -986,28 +1204,69 @@ class SearchIndex:
         return scores
 
     def _lengths(self, searcher: Any, field: str) -> list[int]:
-        lengths = self._gen.lengths.get(field)
-        if lengths is None:
-            lengths = self._gen.lengths[field] = _field_lengths(searcher.reader(), field)
+        """Per docnum, its length of `field` (deleted docs included): a kept segment's slice carries."""
+        layout = self._gen.layout
+        assert layout is not None
+        cached = self._warm.lengths.get(field)
+        if cached is not None:
+            plan = self._current("lengths", cached[0])
+            if plan is True:
+                return cached[1]
+            if plan is not None:
+                self.cache_stats["lengths.carried"] += 1
+                old = cached[1]
+                lengths: list[int] = []
+                for i, (leaf, base) in enumerate(searcher.reader().leaf_readers()):
+                    if i in plan.fresh:
+                        _leaf_lengths(leaf, field, lengths)
+                    else:  # kept: the same documents at the same docnums
+                        lengths.extend(old[base : base + leaf.doc_count_all()])
+                self._warm.lengths[field] = (layout, lengths)
+                return lengths
+        self.cache_stats["lengths.read"] += 1
+        lengths = _field_lengths(searcher.reader(), field)
+        self._warm.lengths[field] = (layout, lengths)
         return lengths
 
     def _postings(self, searcher: Any, field: str, text: str) -> dict[int, float]:
-        """docnum -> term weight for one term, cached per generation within a size budget."""
+        """docnum -> term weight for one term, cached within a size budget; an older generation's
+        keeps its kept segments' postings and reads only the new segments'."""
+        warm = self._warm
+        layout = self._gen.layout
+        assert layout is not None
         key = (field, text)
-        cache = self._gen.postings
-        postings = cache.get(key)
-        if postings is not None:
-            cache.move_to_end(key)
-            return postings
+        cache = warm.postings
         reader = searcher.reader()
-        if self._gen.docnums is None:
-            self._gen.docnums = list(range(reader.doc_count_all()))
-        postings = _term_postings(reader, field, text.encode(), self._gen.docnums, self._sidecar)
-        cache[key] = postings
-        self._gen.postings_size += len(postings)
-        while self._gen.postings_size > POSTINGS_CACHE_ENTRIES and len(cache) > 1:
-            _, dropped = cache.popitem(last=False)
-            self._gen.postings_size -= len(dropped)
+        n = reader.doc_count_all()
+        if len(warm.docnums) < n:
+            warm.docnums.extend(range(len(warm.docnums), n))
+        found = cache.get(key)
+        if found is not None:
+            plan = self._current("postings", found[0])
+            postings = found[1]
+            if plan is True:
+                cache.move_to_end(key)
+                return postings
+            before = len(postings)
+            self.cache_stats["postings.carried" if plan is not None else "postings.read"] += 1
+            if plan is not None:
+                _without(postings, plan)
+                if plan.fresh:
+                    postings.update(
+                        _term_postings(reader, field, text.encode(), warm.docnums, self._sidecar, plan.fresh)
+                    )
+            else:
+                postings = _term_postings(reader, field, text.encode(), warm.docnums, self._sidecar)
+            warm.postings_size += len(postings) - before
+        else:
+            self.cache_stats["postings.read"] += 1
+            postings = _term_postings(reader, field, text.encode(), warm.docnums, self._sidecar)
+            warm.postings_size += len(postings)
+        cache[key] = (layout, postings)
+        cache.move_to_end(key)
+        while warm.postings_size > POSTINGS_CACHE_ENTRIES and len(cache) > 1:
+            _, (_, dropped) = cache.popitem(last=False)
+            warm.postings_size -= len(dropped)
         return postings
 
     def _docs(self, searcher: Any, field: str, leaves: list[str]) -> AbstractSet[int]:
