@@ -50,7 +50,7 @@ from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE
 from mediasrv.protocol.viewing import AGENT_PRODUCT
 from mediasrv.sites import registry
-from mediasrv.sites.models import DeviceProfile, Site
+from mediasrv.sites.models import DeviceProfile, Site, SiteReport
 from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"
@@ -470,6 +470,13 @@ class LeftOut(BaseModel):
     items: list[LeftOutItem] = Field(description="required ones first, then by title")
 
 
+def _free_bytes(request: Request, site_id: int) -> int | None:
+    """The free disk space the site's agent last reported (whether a larger quota fits), or None."""
+    with request.app.state.db.session_scope() as session:
+        report = session.get(SiteReport, site_id)
+        return report.free_bytes if report is not None else None
+
+
 @site_delivery.get("/{site_id}/dropped", response_model=LeftOut, responses=error_responses(503))
 async def site_left_out(site_id: RowId, request: Request, caller: SiteReader, lang: LangDep) -> LeftOut:
     """What the site's current manifest leaves out (its `dropped` entries) and why, each said in the
@@ -483,6 +490,7 @@ async def site_left_out(site_id: RowId, request: Request, caller: SiteReader, la
     if current is None:
         current = await run_in_threadpool(manifests.current, site_id, today)
     doc = await run_in_threadpool(manifests.left_out, current)
+    free = await run_in_threadpool(_free_bytes, request, site_id)
     entries = sorted(doc["dropped"] or [], key=lambda d: (not d.get("required"), d.get("title") or ""))
     items = [
         LeftOutItem(
@@ -503,7 +511,7 @@ async def site_left_out(site_id: RowId, request: Request, caller: SiteReader, la
         bytes=doc["bytes"],
         pinned_bytes=doc["pinned_bytes"],
         over_quota=bool(doc["over_quota"]),
-        usage=dropped.usage(doc["bytes"], doc["pinned_bytes"], doc["quota_bytes"], lang),
+        usage=dropped.usage(doc["bytes"], doc["pinned_bytes"], doc["quota_bytes"], free, lang),
         over_quota_message=said[0] if said else None,
         over_quota_advice=said[1] if said else None,
         items=items,

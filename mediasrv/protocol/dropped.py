@@ -45,9 +45,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     # What to do, per reader: the county sets the quota and the profile; the village can free its disk
     # and ask the county.
     f"{OVER_QUOTA}.county": (
-        "站点电脑的硬盘还有空间时（见它上次报告的剩余空间），请调高本站点的存储配额；硬盘不够时，请站点先删除"
+        "站点电脑的硬盘还有空间时（见上面它报告的剩余空间），请调高本站点的存储配额；硬盘不够时，请站点先删除"
         "不用的文件。选学节目按排名在配额内下载，必学节目总会下载。",
-        "If the site PC's disk has room (see the free space in its last report), raise this site's storage "
+        "If the site PC's disk has room (see the free space it reported, above), raise this site's storage "
         "quota; if not, have the site delete files it does not need first. Optional programmes are "
         "downloaded by rank within the quota; required ones always are.",
     ),
@@ -91,6 +91,8 @@ TEXTS: dict[str, tuple[str, str]] = {
         "没有存储配额：要下载的节目共 {bytes}，其中必学 {pinned}。",
         "No storage quota: the programmes to download take {bytes}, {pinned} of it required.",
     ),
+    "usage_free": ("站点电脑上次报告硬盘剩余 {free}。", "The site PC last reported {free} free on its disk."),
+    "usage_no_report": ("站点电脑还没有报告过硬盘空间。", "The site PC has not reported its disk space yet."),
 }
 # The words the sentences put in: a media kind, a device profile (as the sites page names them).
 KINDS: dict[str, tuple[str, str]] = {
@@ -149,8 +151,10 @@ def required_over(pinned: int, quota: int, reader: Reader, lang: Lang = "zh") ->
     return said, _said(TEXTS[f"required_over.{reader}"], lang, "")
 
 
-def usage(total: int, pinned: int, quota: int | None, lang: Lang = "zh") -> str:
-    """The quota against what the manifest holds, e.g.
-    存储配额 20.0 GB：要下载的节目共 18.2 GB，其中必学 3.1 GB。"""
+def usage(total: int, pinned: int, quota: int | None, free: int | None, lang: Lang = "zh") -> str:
+    """The quota against what the manifest holds and the disk's free space the site last reported, e.g.
+    存储配额 20.0 GB：要下载的节目共 18.2 GB，其中必学 3.1 GB。站点电脑上次报告硬盘剩余 35.2 GB。"""
     key = "usage" if quota is not None else "usage_unlimited"
-    return _said(TEXTS[key], lang, "").format(quota=_size(quota), bytes=_size(total), pinned=_size(pinned))
+    said = _said(TEXTS[key], lang, "").format(quota=_size(quota), bytes=_size(total), pinned=_size(pinned))
+    disk = _said(TEXTS["usage_free" if free is not None else "usage_no_report"], lang, "")
+    return said + ("" if lang == "zh" else " ") + disk.format(free=_size(free))

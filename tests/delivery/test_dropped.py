@@ -86,6 +86,14 @@ def test_the_site_page_says_in_chinese_what_was_left_out_and_what_to_do(
         item["message"] == f"《乡村振兴 第2集》未下载：超出存储配额，还需 {need}，剩余 {left}（共 {whole}）"
     )
     assert "调高本站点的存储配额" in item["advice"]
+    assert found.json()["usage"].endswith("站点电脑还没有报告过硬盘空间。")
+    report = {"manifest_version": 1, "bytes_missing": 0, "files_missing": 0, "files_failed": 0,
+              "free_bytes": 35 * GB, "agent_version": "1.0"}  # fmt: skip
+    assert client.post(f"/api/v1/sites/{site}/heartbeat", headers=headers, json=report).status_code == 200
+    usage = client.get(url, headers=admin).json()["usage"]
+    assert usage == f"存储配额 {whole}：要下载的节目共 {human_size(size[a], PLAIN)}，其中必学 " + (
+        f"{human_size(size[a], PLAIN)}。站点电脑上次报告硬盘剩余 35.0 GB。"
+    )
     # The site itself may ask (its agent's view says the same); English on request.
     english = client.get(url, headers={**headers, "Accept-Language": "en"}).json()["items"][0]
     assert english["message"].startswith("“乡村振兴 第2集” is not downloaded: over the storage quota")

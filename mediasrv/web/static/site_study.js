@@ -138,7 +138,7 @@ const leftOutBox = el("section", { class: "card", id: "left-out", "aria-labelled
  * says again what is left out). Empty: no quota. */
 function quotaForm(quotaBytes) {
   const input = el("input", { id: "left-out-quota", name: "quota_gb", type: "number", min: 0.01, step: "any",
-    inputmode: "decimal", value: quotaBytes === null ? "" : String(Number((quotaBytes / 1024 ** 3).toFixed(2))) });
+    inputmode: "decimal", value: quotaBytes === null ? "" : String(Number((quotaBytes / 1024 ** 3).toPrecision(4))) });
   const error = el("p", { class: "form-error", role: "alert", hidden: true });
   const form = el("form", { id: "quota-form" },
     formField("left-out-quota", t("site_left_out.quota"), input, t("sites.help.quota")),
@@ -180,7 +180,7 @@ async function showLeftOut() {
     leftOutBox.replaceChildren(el("p", { class: "form-error", role: "alert" }, err.message || t("common.error")));
     return;
   }
-  leftOutBox.replaceChildren(
+  leftOutBox.replaceChildren(...[ // replaceChildren would write null as text: the absent parts are dropped
     el("h2", { id: "left-out-h" }, t("site_left_out.title")),
     el("p", { id: "left-out-done", class: "done", role: "status", tabindex: -1, hidden: true }),
     el("p", { id: "left-out-usage", class: "muted" }, found.usage),
@@ -190,7 +190,7 @@ async function showLeftOut() {
     found.items.length
       ? el("ul", { id: "left-out-list", class: "left-out" }, found.items.map(leftOutItem))
       : el("p", { class: "muted" }, t("site_left_out.none")),
-    quotaForm(found.quota_bytes));
+    quotaForm(found.quota_bytes)].filter(Boolean));
 }
 
 // --- required lists ----------------------------------------------------------------------------------
