@@ -22,7 +22,7 @@ from typing import Any
 
 from mediasrv.agent import words as problems
 from mediasrv.agent.layout import AgentState, Layout
-from mediasrv.protocol import taxonomy
+from mediasrv.protocol import dropped, taxonomy
 from mediasrv.protocol.china import CHINA
 from mediasrv.protocol.sizes import PLAIN, human_size
 
@@ -166,6 +166,8 @@ WORDS: dict[str, dict[str, str]] = {
         "channel_loop": "其余时间轮播已下载的节目",
         "channel_required": "必学时段",
         "channel_replaced": "代替《{}》（尚未下载完）",
+        "left_out": "未下载的节目",
+        "left_out_required": "必学",
         "weekdays": "周一 周二 周三 周四 周五 周六 周日",
         "day_format": "{weekday} {month}月{day}日",
     },
@@ -298,6 +300,8 @@ WORDS: dict[str, dict[str, str]] = {
         "channel_loop": "At other times the programmes on this PC play in turn",
         "channel_required": "required time",
         "channel_replaced": "instead of {} (still downloading)",
+        "left_out": "Programmes not downloaded",
+        "left_out_required": "required",
         "weekdays": "Mon Tue Wed Thu Fri Sat Sun",
         "day_format": "{weekday} {day}/{month}",
     },
@@ -515,6 +519,40 @@ def _group(entries: list[dict[str, Any]], key: str, empty: str, lang: str) -> st
     )
 
 
+def _left_out_item(entry: dict[str, Any], lang: str) -> str:
+    w, said_in = WORDS[lang], _lang(lang)
+    required = (
+        f"<span class='badge'>{escape(w['left_out_required'])}</span> " if entry.get("required") else ""
+    )
+    advice = dropped.advice(entry, "site", said_in)
+    return (
+        f"<li data-programme-id='{escape(str(entry.get('id')))}' data-code='{dropped.code_of(entry)}'>"
+        f"{required}{escape(dropped.line(entry, said_in))}"
+        f"{f'<small class=advice>{escape(advice)}</small>' if advice else ''}</li>"
+    )
+
+
+def _left_out(doc: dict[str, Any] | None, lang: str) -> str:
+    """未下载的节目: what the manifest leaves out and why, in protocol.dropped's words with what the
+    site can do (ask the county for a larger quota, or nothing); absent when nothing is left out."""
+    if doc is None:
+        return ""
+    entries = sorted(doc.get("dropped") or [], key=lambda d: (not d.get("required"), str(d.get("title"))))
+    quota, pinned = doc.get("quota_bytes"), doc.get("pinned_bytes")
+    note = ""
+    if doc.get("over_quota") and isinstance(quota, int) and isinstance(pinned, int):
+        said, advice = dropped.required_over(pinned, quota, "site", _lang(lang))
+        note = f"<p class='alert'>{escape(said)} {escape(advice)}</p>"
+    if not entries and not note:
+        return ""
+    items = "".join(_left_out_item(d, lang) for d in entries)
+    return (
+        "<section class='left-out' aria-labelledby='left-out-heading'>"
+        f"<h2 id='left-out-heading'>{escape(WORDS[lang]['left_out'])}</h2>{note}"
+        f"<ul class='left-out-list'>{items}</ul></section>"
+    )
+
+
 def _sync_panel(facts: dict[str, Any], state: AgentState, verdict: Verdict, lang: str) -> str:
     w = WORDS[lang]
     advice = w[f"advice.{verdict.key}"]
@@ -708,9 +746,11 @@ def render(
     site_code: str | None,
     hls_installed: bool,
     guide: dict[str, Any] | None = None,
+    left_out: dict[str, Any] | None = None,
 ) -> str:
     """The whole page. `entries` are serve.programmes() with URLs relative to this origin; `guide`
-    the channel's (agent.channel.guide_json), when there is a manifest."""
+    the channel's (agent.channel.guide_json), when there is a manifest; `left_out` the manifest
+    itself (its dropped entries and quota figures), when there is one."""
     w = WORDS[lang]
     site = facts["site"] or {}
     name = escape(str(site.get("name") or w["site"]))
@@ -727,6 +767,7 @@ def render(
             + _group(required, "required", "none_required", lang)
             + _group(optional, "optional", "none_optional", lang)
             + note
+            + _left_out(left_out, lang)
         )
     records_section, panels = _records(entries, lang)
     faults_section, fault_panel = _faults(lang)

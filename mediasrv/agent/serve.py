@@ -476,6 +476,7 @@ def create_app(
             site_code=code,
             hls_installed=player.path(layout) is not None,
             guide=guide,
+            left_out=applied.doc if applied is not None else None,
         )
         return HTMLResponse(body, headers={"Cache-Control": REVALIDATE})
 

@@ -40,7 +40,7 @@ from mediasrv.delivery import playlist, service
 from mediasrv.delivery.manifest.build import DOCUMENT_FILE
 from mediasrv.delivery.manifest.store import LRU, ManifestService
 from mediasrv.delivery.scope import PlaybackScope, refusal
-from mediasrv.deps import SessionDep, SettingsDep, StoreDep
+from mediasrv.deps import LangDep, SessionDep, SettingsDep, StoreDep
 from mediasrv.ingest import service as assets
 from mediasrv.ingest.schemas import AssetLinks, Playback
 from mediasrv.kit.errors import NotFound, ObjectNotFound, Unauthorized, error_responses
@@ -55,11 +55,12 @@ from mediasrv.kit.http import (
 from mediasrv.kit.i18n import Text
 from mediasrv.kit.params import RowId
 from mediasrv.ops.metrics import MANIFEST_NOT_MODIFIED, MANIFEST_REQUESTS
+from mediasrv.protocol import dropped
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.http import CHANNEL_LIST_TYPE
 from mediasrv.protocol.viewing import AGENT_PRODUCT
 from mediasrv.sites import registry
-from mediasrv.sites.models import DeviceProfile, Site
+from mediasrv.sites.models import DeviceProfile, Site, SiteReport
 from mediasrv.study.evidence import CentralCounter
 
 MASTER_CACHE = "private, max-age=10"
@@ -467,6 +468,82 @@ async def site_manifest(
     if gzip:
         headers["Content-Encoding"] = "gzip"
     return Response(b"".join(body.parts), headers=headers, media_type="application/json")
+
+
+class LeftOutItem(BaseModel):
+    id: str
+    title: str
+    required: bool
+    bytes: int
+    code: str = Field(description="over_quota | no_rendition; other for an entry of an older manifest")
+    message: str = Field(description="what happened, in the caller's language (protocol.dropped)")
+    advice: str = Field(description="what an administrator can do about it")
+    need: int | None = Field(None, description="over_quota: the bytes the programme would add")
+    left: int | None = Field(None, description="over_quota: the bytes the quota has left for it")
+    quota: int | None = None
+    kind: str | None = Field(None, description="no_rendition: video, audio, document or missing")
+    profile: str | None = None
+
+
+class LeftOut(BaseModel):
+    site_id: int
+    version: int
+    quota_bytes: int | None
+    bytes: int
+    pinned_bytes: int
+    over_quota: bool
+    usage: str = Field(description="the quota against what the manifest holds, in the caller's language")
+    over_quota_message: str | None = Field(description="the required programmes alone do not fit")
+    over_quota_advice: str | None
+    items: list[LeftOutItem] = Field(description="required ones first, then by title")
+
+
+def _free_bytes(request: Request, site_id: int) -> int | None:
+    """The free disk space the site's agent last reported (whether a larger quota fits), or None."""
+    with request.app.state.db.session_scope() as session:
+        report = session.get(SiteReport, site_id)
+        return report.free_bytes if report is not None else None
+
+
+@site_delivery.get("/{site_id}/dropped", response_model=LeftOut, responses=error_responses(503))
+async def site_left_out(site_id: RowId, request: Request, caller: SiteReader, lang: LangDep) -> LeftOut:
+    """What the site's current manifest leaves out (its `dropped` entries) and why, each said in the
+    caller's language with what an administrator can do: raise the quota, or nothing (the device
+    profile cannot play it)."""
+    if caller.site_id != site_id:
+        await run_in_threadpool(_site_for, request, site_id, caller)
+    manifests: ManifestService = request.app.state.manifests
+    today = today_in_china()
+    current = manifests.cached(site_id, today)
+    if current is None:
+        current = await run_in_threadpool(manifests.current, site_id, today)
+    doc = await run_in_threadpool(manifests.left_out, current)
+    free = await run_in_threadpool(_free_bytes, request, site_id)
+    entries = sorted(doc["dropped"] or [], key=lambda d: (not d.get("required"), d.get("title") or ""))
+    items = [
+        LeftOutItem(
+            **{k: d.get(k) for k in ("id", "title", "required", "need", "left", "quota", "kind", "profile")},
+            bytes=d.get("bytes") or 0,
+            code=dropped.code_of(d),
+            message=dropped.line(d, lang),
+            advice=dropped.advice(d, "county", lang),
+        )
+        for d in entries
+    ]
+    over = doc["quota_bytes"] is not None and bool(doc["over_quota"])
+    said = dropped.required_over(doc["pinned_bytes"], doc["quota_bytes"], "county", lang) if over else None
+    return LeftOut(
+        site_id=site_id,
+        version=current.version,
+        quota_bytes=doc["quota_bytes"],
+        bytes=doc["bytes"],
+        pinned_bytes=doc["pinned_bytes"],
+        over_quota=bool(doc["over_quota"]),
+        usage=dropped.usage(doc["bytes"], doc["pinned_bytes"], doc["quota_bytes"], free, lang),
+        over_quota_message=said[0] if said else None,
+        over_quota_advice=said[1] if said else None,
+        items=items,
+    )
 
 
 # --- file lists -------------------------------------------------------------------------------

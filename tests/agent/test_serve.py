@@ -7,7 +7,7 @@ import html
 import json
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from mediasrv.db import Database
 from mediasrv.kit.caller import Role
 from mediasrv.protocol.china import today_in_china
 from mediasrv.protocol.document import list_digests, list_url, site_files
+from mediasrv.protocol.sizes import PLAIN, human_size
 from tests.e2e.stack import free_port
 from tests.fixtures import ReadyAsset, make_token, publish_programme
 from tests.mediafactory import hlscheck
@@ -504,6 +505,52 @@ def test_a_refused_or_failing_manifest_says_what_the_site_administrator_can_do(
     assert result.problem == problem
     said = local.get("/").text.split("上次同步</dt><dd>")[1].split("</dd>")[0]
     assert "失败：" in said and says in said, said
+
+
+def test_site_view_lists_what_the_manifest_left_out_and_what_to_do(
+    client: TestClient,
+    db: Database,
+    producer: dict[str, str],
+    admin: dict[str, str],
+    ready_asset: ReadyAsset,
+    tmp_path: Path,
+) -> None:
+    whole = make_site(client, db, producer, admin, ready_asset)
+    quota = whole.doc["pinned_bytes"] + 1  # the required programme and a byte: the optional one is left out
+    r = client.patch(f"/api/v1/sites/{whole.id}", headers=admin, json={"quota_bytes": quota})
+    assert r.status_code == 200, r.text
+    r = client.get(f"/api/v1/sites/{whole.id}/manifest", headers=whole.headers)
+    lists = {sha: client.get(list_url(sha), headers=whole.headers).content for sha in list_digests(r.json())}
+    site = replace(
+        whole, raw=r.content, signature=r.headers["x-manifest-signature"], doc=r.json(), lists=lists
+    )
+    layout = Layout(tmp_path / "mediasrv-site")
+    mirror(client, site, layout)
+    [entry] = site.doc["dropped"]
+    assert entry["id"] == site.optional and entry["code"] == "over_quota"
+
+    with LocalClient(create_app(layout), base_url="http://192.168.1.20:8080") as local:
+        text = local.get("/").text
+        english = local.get("/?lang=en").text
+    need, whole_quota = human_size(entry["need"], PLAIN), human_size(quota, PLAIN)
+    listed = text.split("<h2 id='left-out-heading'>未下载的节目</h2>")[1].split("</section>")[0]
+    assert f"《乡村 振兴 战略》未下载：超出存储配额，还需 {need}，剩余 1 B（共 {whole_quota}）" in listed
+    assert "请联系县里调高本站点的存储配额" in listed and f"data-programme-id='{site.optional}'" in listed
+    assert "“乡村 振兴 战略” is not downloaded: over the storage quota" in english
+    assert "Programmes not downloaded" in english
+
+    # Nothing left out, nothing said; a title from the manifest is escaped like every other.
+    doc = json.loads(site.raw)
+    doc["version"] += 1
+    doc["dropped"][0]["title"] = "<script>alert(1)</script>"
+    layout.adopt(doc)
+    with LocalClient(create_app(layout), base_url="http://192.168.1.20:8080") as local:
+        text = local.get("/").text
+        assert "<script>alert" not in text and "《&lt;script&gt;alert(1)&lt;/script&gt;》未下载" in text
+        doc["version"] += 1
+        doc["dropped"] = []
+        layout.adopt(doc)
+        assert "未下载的节目" not in local.get("/").text
 
 
 def test_site_view_escapes_titles_from_the_manifest(

@@ -28,7 +28,10 @@ the same state gives the same bytes (protocol.document.canonical reproduces it):
 
     bytes           size of all the files the site must hold
     device_profile  iptv | iptv-legacy | mobile | pc: which presentation the lists are
-    dropped         [{id, title, required, bytes, reason}] by id: optional programmes left out, why
+    dropped         [{id, title, required, bytes, code, reason, ...}] by id: programmes left out and
+                    why: over_quota (optional ones the quota has no room for: need, left, quota
+                    bytes) or no_rendition (nothing the profile plays: kind, profile); `reason` says
+                    it in English for older agents. protocol.dropped describes them and says them
     file_count      how many files the lists name (each file once)
     format          2 (protocol.document.FORMAT)
     order           held programme ids, best first: required first, in curated order. The rank
@@ -93,6 +96,7 @@ from mediasrv.delivery.service import MOBILE, language_presentation, list_folder
 from mediasrv.ingest.models import Asset, AssetFile, AssetKind, AssetStatus, captioned, list_version
 from mediasrv.media import languages
 from mediasrv.protocol.document import FORMAT, LIST_FORMAT, SIGNATURE_CONTEXT, canonical, list_url
+from mediasrv.protocol.dropped import NO_RENDITION, OVER_QUOTA
 from mediasrv.protocol.sizes import human_size
 from mediasrv.schedule.service import site_week
 from mediasrv.sites.models import Site
@@ -449,7 +453,16 @@ def build_content(
             reason = (
                 f"no {presentation} rendition for this profile ({site.device_profile.value}): it is a {kind}"
             )
-            dropped.append({**base, "bytes": 0, "reason": reason})
+            dropped.append(
+                {
+                    **base,
+                    "bytes": 0,
+                    "code": NO_RENDITION,
+                    "kind": kind,
+                    "profile": site.device_profile.value,
+                    "reason": reason,
+                }
+            )
             continue
         parts = {own.sha256: own}
         tracks = [
@@ -463,9 +476,10 @@ def build_content(
         need = sum(p.size for sha, p in parts.items() if sha not in held)
         total = sum(p.size for p in parts.values())
         if not programme.required and quota is not None and used + need > quota:
-            left = human_size(max(0, quota - used))
-            reason = f"over quota: needs {human_size(need)}, {left} of {human_size(quota)} left"
-            dropped.append({**base, "bytes": total, "reason": reason})
+            left = max(0, quota - used)
+            reason = f"over quota: needs {human_size(need)}, {human_size(left)} of {human_size(quota)} left"
+            numbers = {"need": need, "left": left, "quota": quota}
+            dropped.append({**base, "bytes": total, "code": OVER_QUOTA, **numbers, "reason": reason})
             continue
         held.update(parts)
         used += need

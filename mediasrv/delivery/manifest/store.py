@@ -292,6 +292,12 @@ class ManifestService:
         self._deltas.put(cache_key, result)
         return result
 
+    def left_out(self, current: Current) -> dict[str, Any]:
+        """The current manifest's `dropped` entries and its quota figures, as the pages say them."""
+        doc = self._parse(current.content_sha256)
+        keys = ("bytes", "dropped", "over_quota", "pinned_bytes", "quota_bytes")
+        return {key: doc.get(key) for key in keys}
+
     # --- file lists -----------------------------------------------------------------------------
 
     def named_lists(self, current: Current) -> frozenset[str]:

@@ -2,7 +2,8 @@
 // programmes as the logbook has them beside the automatic records, the sessions with the programmes
 // played, discussion notes and photos, and the automatic viewing records per day; then a form to record
 // a session on the site's behalf (transcribing its paper logbook), with photos. The month is kept in
-// the address; the site is in the path.
+// the address; the site is in the path. Beside them: the site's open faults, its languages, and the
+// programmes its manifest leaves out (未下载的节目) with why and the quota field that decides most.
 import { api, beijing, callerName, classHours as hours, el, field as formField, minutesRounded, page, t, tf } from "/static/app.js";
 import { heldText, languageForm } from "/static/languages.js";
 import { isMonth, monthNav, thisMonth } from "/static/months.js";
@@ -127,6 +128,69 @@ async function showFaults() {
         .map((c) => el("th", { scope: "col" }, t(`site_faults.col.${c}`))))),
       el("tbody", {}, found.items.map(faultRow)))
     : el("p", { class: "muted" }, t("site_faults.none_open")));
+}
+
+// --- what the site's manifest leaves out, why, and the quota that decides it -------------------------
+
+const leftOutBox = el("section", { class: "card", id: "left-out", "aria-labelledby": "left-out-h" });
+
+/** The quota field, in GB as the register form takes it; saving it rebuilds the list (the server
+ * says again what is left out). Empty: no quota. */
+function quotaForm(quotaBytes) {
+  const input = el("input", { id: "left-out-quota", name: "quota_gb", type: "number", min: 0.01, step: "any",
+    inputmode: "decimal", value: quotaBytes === null ? "" : String(Number((quotaBytes / 1024 ** 3).toPrecision(4))) });
+  const error = el("p", { class: "form-error", role: "alert", hidden: true });
+  const form = el("form", { id: "quota-form" },
+    formField("left-out-quota", t("site_left_out.quota"), input, t("sites.help.quota")),
+    el("button", { type: "submit", class: "secondary" }, t("site_left_out.save_quota")), error);
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.hidden = true;
+    const gb = input.value.trim() === "" ? null : Number(input.value);
+    try {
+      await api(base, { method: "PATCH", json: { quota_bytes: gb === null ? null : Math.round(gb * 1024 ** 3) } });
+    } catch (err) {
+      error.textContent = err.message; // the server says what a quota may be
+      error.hidden = false;
+      return;
+    }
+    await showLeftOut();
+    const done = document.getElementById("left-out-done");
+    done.textContent = t("site_left_out.quota_saved");
+    done.hidden = false;
+    done.focus();
+  });
+  return form;
+}
+
+function leftOutItem(item) {
+  return el("li", { dataset: { programme: item.id, code: item.code } },
+    item.required ? [badge("behind", t("site_left_out.required")), " "] : null,
+    el("span", { class: "message" }, item.message),
+    item.advice ? el("p", { class: "muted small advice" }, item.advice) : null);
+}
+
+/** The programmes the site's current manifest leaves out, each with the server's sentence and what to
+ * do, and the quota that decides most of them (now, whatever month is shown). */
+async function showLeftOut() {
+  let found;
+  try {
+    found = await api(`${base}/dropped`);
+  } catch (err) {
+    leftOutBox.replaceChildren(el("p", { class: "form-error", role: "alert" }, err.message || t("common.error")));
+    return;
+  }
+  leftOutBox.replaceChildren(...[ // replaceChildren would write null as text: the absent parts are dropped
+    el("h2", { id: "left-out-h" }, t("site_left_out.title")),
+    el("p", { id: "left-out-done", class: "done", role: "status", tabindex: -1, hidden: true }),
+    el("p", { id: "left-out-usage", class: "muted" }, found.usage),
+    found.over_quota_message
+      ? el("p", { id: "left-out-over", class: "note" }, el("strong", {}, found.over_quota_message), " ", found.over_quota_advice)
+      : null,
+    found.items.length
+      ? el("ul", { id: "left-out-list", class: "left-out" }, found.items.map(leftOutItem))
+      : el("p", { class: "muted" }, t("site_left_out.none")),
+    quotaForm(found.quota_bytes)].filter(Boolean));
 }
 
 // --- required lists ----------------------------------------------------------------------------------
@@ -547,6 +611,7 @@ root.replaceChildren(
   }),
   languagesBox,
   faultsBox,
+  leftOutBox,
   content,
   record.section);
-await Promise.all([show(), showFaults(), showLanguages()]);
+await Promise.all([show(), showFaults(), showLanguages(), showLeftOut()]);
