@@ -7,12 +7,13 @@ Standard library only (the agent imports protocol, and protocol imports no libra
 by the attributes click and typer give it (`commands`, `params`, `help`, `short_help`,
 `get_help_option`), as protocol.usage reads click's errors. Typer's own words come with it: the help of
 --help and of the completion options, the panels' titles and the [default: ...] marks (typer's
-rich_utils constants, set by name on the module the command line passes in). "Usage:" and the metavars
-(TEXT, INTEGER...) stay as click writes them.
+rich_utils constants, set by name on the module the command line passes in), and click's "Usage:".
+The metavars (TEXT, INTEGER...) stay as click writes them.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -43,6 +44,9 @@ FRAME: dict[str, tuple[str, str]] = {
     "REQUIRED_LONG_STRING": ("[必填]", "[required]"),
     "DEPRECATED_STRING": ("（已停用）", "(deprecated) "),
 }
+
+# click's usage line's prefix, its space included (a full-width colon needs none).
+CLICK: dict[str, tuple[str, str]] = {"Usage: ": ("用法：", "Usage: ")}
 
 _KEY = "_help_key"  # where a walked object keeps its key, so that a second walk finds it again
 
@@ -115,6 +119,26 @@ def translate(command: Any, text: Callable[[str], str | None], lang: Lang, frame
         for name, pair in FRAME.items():
             setattr(frame, name, pair[0 if lang == "zh" else 1])
         _fold(frame)
+        _usage_prefix(CLICK["Usage: "][0 if lang == "zh" else 1])
+
+
+def _usage_prefix(word: str) -> None:
+    """Make click's usage line start with `word`: typer's copy of click writes "Usage: " as a literal
+    default of HelpFormatter.write_usage (the module is loaded with typer and found in sys.modules:
+    protocol imports no library)."""
+    for name in ("typer._click.formatting", "click.formatting"):
+        formatter = getattr(sys.modules.get(name), "HelpFormatter", None)
+        if formatter is None:
+            continue
+        original = getattr(formatter.write_usage, "__wrapped__", formatter.write_usage)
+
+        def write_usage(
+            self: Any, prog: str, args: str = "", prefix: str | None = None, *, _o: Any = original
+        ) -> None:
+            _o(self, prog, args, word if prefix is None else prefix)
+
+        write_usage.__wrapped__ = original  # type: ignore[attr-defined]
+        formatter.write_usage = write_usage
 
 
 def _fold(frame: Any) -> None:

@@ -89,9 +89,17 @@ def help_of(app: typer.Typer, *args: str, **env: str | None) -> str:
 @pytest.mark.parametrize("args", [(), ("--lang", "zh")], ids=["locale", "--lang zh"])
 def test_mediasrv_help_reads_chinese(args: tuple[str, ...]) -> None:
     shown = help_of(cli, *args, LANG="zh_CN.UTF-8" if not args else "en_US.UTF-8")
-    for said in ("节目库与课件分发服务器", "选项", "命令", "显示本帮助并退出", "人员账号", "离线包"):
+    for said in (
+        "用法：",
+        "节目库与课件分发服务器",
+        "选项",
+        "命令",
+        "显示本帮助并退出",
+        "人员账号",
+        "离线包",
+    ):
         assert said in shown
-    for english in ("Options", "Commands", "Show this message", "people's accounts"):
+    for english in ("Usage", "Options", "Commands", "Show this message", "people's accounts"):
         assert english not in shown
     site = help_of(cli, *args, "site", "create", LANG="zh_CN.UTF-8" if not args else "en_US.UTF-8")
     assert "登记一个终端站点" in site and "站点编码" in site and "[必填]" in site and "[默认 iptv]" in site
@@ -100,7 +108,7 @@ def test_mediasrv_help_reads_chinese(args: tuple[str, ...]) -> None:
 def test_mediasrv_help_reads_english_when_asked() -> None:
     for shown in (help_of(cli, "--lang", "en"), help_of(cli, LANG="en_US.UTF-8")):
         assert "media library and courseware distribution server" in shown
-        assert "Options" in shown and "Show this message and exit." in shown
+        assert "Usage: " in shown and "Options" in shown and "Show this message and exit." in shown
         assert not CJK.search(shown)
     site = help_of(cli, "--lang", "en", "site", "create")
     assert "Register a terminal site." in site and "[required]" in site and "[default: iptv]" in site
@@ -114,6 +122,7 @@ def test_chinese_by_default() -> None:
 def test_mediasrv_site_help_follows_the_same_rule() -> None:
     shown = help_of(site_cli, LANG="zh_CN.UTF-8")
     assert "让终端站点的节目缓存保持完整" in shown and "选项" in shown and "显示本帮助并退出" in shown
+    assert "用法：" in shown
     sync = help_of(site_cli, "sync", LC_ALL="zh_CN.UTF-8", LANG="en_US.UTF-8")
     assert "同步一次" in sync and "本站点的缓存目录" in sync and "[环境变量 MEDIASRV_SITE_DIR]" in sync
     english = help_of(site_cli, "--lang", "en", "import", LANG="zh_CN.UTF-8")
