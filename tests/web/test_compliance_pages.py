@@ -240,6 +240,8 @@ def test_a_site_month(page: Page, web: Stack, october: dict[str, Any]) -> None:
     expect(first.locator("dd.notes")).to_have_text(NOTES)
     photo = first.get_by_role("img", name="2026-10-01 00:30 学习照片 1（320×240）")
     expect(photo).to_be_visible()
+    # Photos load lazily: scrolled to, as a reader does (the cards above it can push it off the screen).
+    photo.scroll_into_view_if_needed()
     page.wait_for_function("img => img.complete && img.naturalWidth === 320", arg=photo.element_handle())
     expect(page.locator("article.session").nth(1).locator("dd.played")).to_have_text(f"{VILLAGES}（20 分钟）")
 
