@@ -7,13 +7,14 @@ import itertools
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from mediasrv import migrations
 from mediasrv.accounts import service
@@ -191,3 +192,19 @@ def publish_programme(
     pid: str = r.json()["id"]
     assert client.post(f"/api/v1/programmes/{pid}/publish", headers=admin).status_code == 200
     return pid
+
+
+@contextmanager
+def statements(app: FastAPI) -> Iterator[list[str]]:
+    """The SQL statements `app`'s database runs inside the block (a path that should cost none)."""
+    engine = app.state.db.engine
+    said: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        said.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield said
+    finally:
+        event.remove(engine, "before_cursor_execute", count)

@@ -6,11 +6,10 @@ import time
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from mediasrv.accounts.signing import sign_playback
 from mediasrv.kit.caller import Caller, Role
-from tests.fixtures import ReadyAsset, publish_programme
+from tests.fixtures import ReadyAsset, publish_programme, statements
 
 ACCESS = "/api/v1/edge/hls-access"
 ASSET = "a" * 32
@@ -75,18 +74,9 @@ def test_signed_paths_need_their_signature_only(
 def test_signed_paths_cost_no_query(client: TestClient, published: str) -> None:
     uri = f"/s/{signature(client, published)}/hls/{published}/{FILE}"
     assert ask(client, uri) == 204  # the first reads what is published, once per change
-    engine = client.app.state.db.engine  # type: ignore[attr-defined]
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
+    with statements(client.app) as said:  # type: ignore[arg-type]
         assert ask(client, uri) == 204
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert statements == []
+    assert said == []
 
 
 @pytest.mark.parametrize(

@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.ingest.models import Asset
 from mediasrv.kit.caller import Caller, Role
-from tests.fixtures import RecordingDispatcher, make_token, migrated, publish_programme
+from tests.fixtures import RecordingDispatcher, make_token, migrated, publish_programme, statements
 from tests.mediafactory import make_media
 from workers import pipeline
 
@@ -148,19 +147,10 @@ def test_signed_links_play_without_headers_and_without_database(published: Publi
         media = bare.get(f"{base}/{media_uri}")  # relative resolution keeps the signed prefix
         assert media.status_code == 200
         segment = next(line for line in media.text.splitlines() if line.endswith(".ts"))
-        engine = c.app.state.db.engine  # type: ignore[attr-defined]
-        statements: list[str] = []
-
-        def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-            statements.append(statement)
-
-        event.listen(engine, "before_cursor_execute", count)
-        try:
+        with statements(c.app) as said:  # type: ignore[arg-type]
             r = bare.get(f"{base}/{media_uri.rsplit('/', 1)[0]}/{segment}")
-        finally:
-            event.remove(engine, "before_cursor_execute", count)
         assert r.status_code == 200 and r.headers["content-type"] == "video/mp2t"
-        assert statements == [], "a segment request touched the database"
+        assert said == [], "a segment request touched the database"
 
 
 def test_bad_signed_links_are_refused_with_reasons(published: Published) -> None:

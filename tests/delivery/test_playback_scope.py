@@ -13,13 +13,12 @@ from dataclasses import dataclass
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event
 
 from mediasrv.accounts.signing import sign_playback
 from mediasrv.app import create_app
 from mediasrv.config import Settings
 from mediasrv.kit.caller import Caller, Role
-from tests.fixtures import ReadyAsset, publish_programme
+from tests.fixtures import ReadyAsset, publish_programme, statements
 
 EDGE = "/api/v1/edge/hls-access"
 
@@ -77,18 +76,9 @@ def link_prefix(client: TestClient, headers: dict[str, str], asset: str) -> str:
 
 @contextmanager
 def no_queries(app: FastAPI) -> Iterator[list[str]]:
-    engine = app.state.db.engine
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    assert statements == [], "playback touched the database"
+    with statements(app) as said:
+        yield said
+    assert said == [], "playback touched the database"
 
 
 SITE_1 = Caller(role=Role.SITE, name="site-1", via="signed", site_id=1)

@@ -9,12 +9,9 @@ import base64
 import hashlib
 import hmac
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from mediasrv.accounts import service
 from mediasrv.accounts.models import ApiToken
@@ -24,7 +21,7 @@ from mediasrv.db import Database
 from mediasrv.kit.caller import Role
 from tests.delivery.test_channel_list import box_link, site_id_of
 from tests.delivery.test_playback_scope import EDGE, link_prefix, no_queries, paths_of
-from tests.fixtures import ACTOR, ReadyAsset, make_token, publish_programme
+from tests.fixtures import ACTOR, ReadyAsset, make_token, publish_programme, statements
 
 HOST = "http://testserver"
 
@@ -57,21 +54,6 @@ def assert_retired(client: TestClient, url: str) -> None:
     assert r.status_code == 401, (url, r.status_code, r.text)
     assert r.json()["code"] == "accounts.playback_link_retired"
     assert "吊销" in r.json()["message"]  # in the users' language, from the catalogue
-
-
-@contextmanager
-def counted(app: FastAPI) -> Iterator[list[str]]:
-    engine = app.state.db.engine
-    statements: list[str] = []
-
-    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
 
 
 def test_revoking_a_sites_token_stops_its_channel_lists_links_at_once(
@@ -153,14 +135,14 @@ def test_another_api_process_refuses_a_revoked_sites_links_at_its_next_epoch_rea
             )
         revoke_site_tokens(client, admin, site_id_of(client, admin, "box"))
         other.app.state.epochs.refresh()  # type: ignore[attr-defined]  # what its next second brings
-        with counted(other.app) as statements:
+        with statements(other.app) as said:
             assert_retired(other, box_link_prefix + paths.segment)
             assert_retired(other, box_link_prefix + paths.media)
             assert (
                 other.get(EDGE, headers={"X-Original-URI": box_link_prefix + paths.segment}).status_code
                 == 401
             )
-        assert len(statements) <= 1, statements  # the site's generation, read once
+        assert len(said) <= 1, said  # the site's generation, read once
         assert other.get(other_link_prefix + paths.segment).status_code == 200
 
 
