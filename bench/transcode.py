@@ -20,8 +20,10 @@ sched_setaffinity, what taskset does.
 --languages: the same film's ingest with one extra audio track (a producer's dub, attached) and two
 caption languages in the captions table (zh-Hans burned into its IPTV pictures and, like bo, a
 segmented WebVTT rendition for phones), against its plain ingest, rounds alternating in the same
-run: target at most 1.15, the video still decoded once and each IPTV picture encoded once (the
-languages' variants are muxed again, not encoded again); libass on the two TV pictures is the cost.
+run: target at most 1.15, the video still decoded once, each IPTV picture encoded once and each sound
+encoded once (the languages' variants are muxed again, not encoded again). What the languages add: the
+dub's loudness pass and its two encodes (boxes, phones), libass on the two TV pictures, two more video
+TS muxes and their files stored.
 """
 
 from __future__ import annotations
