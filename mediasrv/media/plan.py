@@ -366,7 +366,7 @@ def _group_output(
         return ffmpeg.output(*streams, str(outdir / spec.name / "index.m3u8"), **opts)
     pictures = list(dict.fromkeys(s.video_of or s.name for s in group if s.is_video))
     sounds = list(dict.fromkeys(carriers[s.name].name for s in group))
-    by_name = {s.name: s for s in group} | {s.name: s for s in carriers.values()}
+    by_name = {s.name: s for s in group}  # the encodes' own renditions: they share it, so are in it
     tee: dict[str, Any] = {"f": "tee"}
     for i, name in enumerate(pictures):
         tee |= stream_options(video_options(by_name[name], preset), "v", i)
